@@ -1,0 +1,33 @@
+"""Bot protocol decoders: pure functions from a received request to a family and bot id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a decoder may look at: one HTTP request as the sinkhole received it."""
+
+    method: str
+    host: str | None
+    path: str
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    """(name, value) in the order received, names as sent (not case-folded)."""
+    body: bytes
+    """The body as received, cut at the sinkhole's max_body_bytes when truncated."""
+    body_length: int
+    """Bytes of body received (the full length unless truncated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoder's answer: the malware family, and the bot id where the protocol has one."""
+
+    family: str
+    bot_id: str | None = None
+
+
+Decoder = Callable[[Request], Decoded | None]

@@ -1,0 +1,102 @@
+"""The event and sighting schemas, the field vocabulary where events leave us, and count units."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+import pyarrow as pa
+
+
+class Unit(StrEnum):
+    """What a count counts. Every number botcensus reports names one of these."""
+
+    UNIQUE_IP = "unique_ip"
+    UNIQUE_BOT_ID = "unique_bot_id"
+    HITS = "hits"
+    HOSTS = "hosts"
+    EVENTS = "events"
+
+
+# One recorded HTTP request at the sinkhole. The order of fields is also the order of the
+# values in a write-ahead-log record (see capture/wal.py), so append new fields at the end.
+EVENT_FIELDS: Final[tuple[pa.Field, ...]] = (
+    pa.field("time_received", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("source_ip", pa.string(), nullable=False),
+    pa.field("source_port", pa.int32(), nullable=False),
+    pa.field("destination_ip", pa.string(), nullable=False),
+    pa.field("destination_port", pa.int32(), nullable=False),
+    pa.field("proxy_peer_ip", pa.string()),
+    pa.field("listener", pa.string(), nullable=False),
+    pa.field("sensor", pa.string(), nullable=False),
+    pa.field("method", pa.string()),
+    pa.field("host", pa.string()),
+    pa.field("path", pa.string()),
+    pa.field("query", pa.string()),
+    pa.field("user_agent", pa.string()),
+    pa.field("header_names", pa.list_(pa.string())),
+    pa.field("content_length", pa.int64()),
+    pa.field("body_length", pa.int64(), nullable=False),
+    pa.field("body_truncated", pa.bool_(), nullable=False),
+    pa.field("body_sha256", pa.binary(32)),
+    pa.field("body_head", pa.binary()),
+    pa.field("malware_family", pa.string()),
+    pa.field("bot_id", pa.string()),
+    pa.field("status", pa.int16(), nullable=False),
+    pa.field("reject_reason", pa.string()),
+)
+EVENT_SCHEMA: Final = pa.schema(EVENT_FIELDS)
+EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in EVENT_FIELDS)
+
+# Daily sightings: one row per (day, source IP, bot id, family, sensor, feed), the unit the
+# census reads. Enrichment columns are filled by enrich/ and stamped with the database used.
+SIGHTING_FIELDS: Final[tuple[pa.Field, ...]] = (
+    pa.field("day", pa.date32(), nullable=False),
+    pa.field("source_ip", pa.string(), nullable=False),
+    pa.field("bot_id", pa.string()),
+    pa.field("malware_family", pa.string()),
+    pa.field("sensor", pa.string(), nullable=False),
+    pa.field("feed_name", pa.string(), nullable=False),
+    pa.field("first_seen", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("last_seen", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("hits", pa.int64(), nullable=False),
+    pa.field("source_cc", pa.string()),
+    pa.field("source_asn", pa.int64()),
+    pa.field("source_as_name", pa.string()),
+    pa.field("geo_db", pa.string()),
+)
+SIGHTING_SCHEMA: Final = pa.schema(SIGHTING_FIELDS)
+
+# Where sinkhole events leave the system they use IntelMQ's harmonisation vocabulary.
+SINKHOLE_FEED_NAME: Final = "botcensus-sinkhole"
+INTELMQ_CONSTANTS: Final[dict[str, str]] = {
+    "classification.taxonomy": "malicious-code",
+    "classification.type": "infected-system",
+    "protocol.transport": "tcp",
+    "protocol.application": "http",
+    "feed.name": SINKHOLE_FEED_NAME,
+}
+# Internal event column -> IntelMQ field name. Columns not listed go under "extra.<column>".
+INTELMQ_EVENT_FIELDS: Final[dict[str, str]] = {
+    "time_received": "time.source",
+    "source_ip": "source.ip",
+    "source_port": "source.port",
+    "destination_ip": "destination.ip",
+    "destination_port": "destination.port",
+    "malware_family": "malware.name",
+}
+# Columns that keep a more descriptive name under extra. than their internal one.
+INTELMQ_EXTRA_NAMES: Final[dict[str, str]] = {
+    "method": "extra.http_method",
+    "host": "extra.http_host",
+    "path": "extra.http_path",
+    "query": "extra.http_query",
+    "status": "extra.http_status",
+}
+
+
+def intelmq_name(column: str) -> str:
+    """The name a column has where events leave botcensus."""
+    if column in INTELMQ_EVENT_FIELDS:
+        return INTELMQ_EVENT_FIELDS[column]
+    return INTELMQ_EXTRA_NAMES.get(column, f"extra.{column}")
