@@ -61,9 +61,7 @@ def split_address(address: str) -> tuple[str, int]:
         ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost":
-            raise ValueError(
-                f"listen address {address!r}: {host!r} is not an IP address"
-            ) from None
+            raise ValueError(f"listen address {address!r}: {host!r} is not an IP address") from None
     return host, port
 
 
@@ -83,6 +81,9 @@ class LimitSettings(_Strict):
     """Seconds an idle keep-alive connection is kept open."""
     max_connections: int = Field(20_000, gt=0)
     """Concurrent connections per worker; further ones are closed at once and counted."""
+    shutdown_grace: float = Field(5.0, ge=0)
+    """On SIGTERM/SIGINT, seconds that requests in flight get to complete before the
+    connections are closed (an unfinished request is then recorded as incomplete)."""
 
 
 class RecorderSettings(_Strict):
@@ -154,7 +155,7 @@ class SinkholeSettings(_Strict):
     @classmethod
     def _valid_networks(cls, value: list[str]) -> list[str]:
         for net in value:
-            ipaddress.ip_network(net, strict=False)
+            ipaddress.ip_network(net)  # strict: host bits set is a typo worth an error
         return value
 
 

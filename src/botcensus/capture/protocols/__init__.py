@@ -31,3 +31,8 @@ class Decoded:
 
 
 Decoder = Callable[[Request], Decoded | None]
+
+# Last, because the registry's decoders import the types above from this package.
+from .registry import build_decoder  # noqa: E402
+
+__all__ = ["Decoded", "Decoder", "Request", "build_decoder"]

@@ -1,0 +1,354 @@
+"""The sinkhole's HTTP/1.1 connection handler: parse, record, answer with the fixed reply.
+
+Per connection an httptools parser; per request one event. Events produced during one turn of
+the event loop are written to the write-ahead log as one record *before* any of their replies
+is sent, so a bot that got an answer has its check-in in the log (the OS page cache at least;
+on disk after the next fsync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httptools
+
+from botcensus.capture import proxy
+from botcensus.capture.protocols import Decoder, Request
+from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject, Reply
+from botcensus.capture.wal import WalWriter
+from botcensus.config import LimitSettings
+
+log = logging.getLogger(__name__)
+
+_EMPTY_SHA256 = hashlib.sha256(b"").digest()
+_IDLE, _HEAD, _BODY = 0, 1, 2
+Event = list[Any]
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters of one worker, copied into shared memory for the metrics endpoint."""
+
+    requests: int = 0
+    bytes_in: int = 0
+    connections_total: int = 0
+    connections_refused: int = 0
+    write_errors: int = 0
+    rejects: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Reject})
+
+
+class Outbox:
+    """Events and replies of one loop turn: the WAL write goes first, then the replies."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, wal: WalWriter, stats: Stats) -> None:
+        self._loop = loop
+        self._wal = wal
+        self._stats = stats
+        self._events: list[Event] = []
+        self._replies: list[tuple[asyncio.Transport, bytes, bool]] = []
+        self._scheduled = False
+
+    def put(
+        self, event: Event, transport: asyncio.Transport | None, data: bytes, close: bool
+    ) -> None:
+        self._events.append(event)
+        if transport is not None:
+            self._replies.append((transport, data, close))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        events, replies = self._events, self._replies
+        self._events, self._replies = [], []
+        try:
+            self._wal.write(events)
+        except OSError:
+            # Not recorded means not answered: drop the connections rather than reply.
+            self._stats.write_errors += len(events)
+            log.exception("write-ahead log write failed; %d requests left unanswered", len(events))
+            for transport, _, _ in replies:
+                transport.abort()
+            return
+        for transport, data, close in replies:
+            if not transport.is_closing():
+                transport.write(data)
+                if close:
+                    transport.close()
+
+
+@dataclass(slots=True)
+class Listener:
+    """What every connection on one listener shares."""
+
+    name: str
+    sensor: str
+    reply: Reply
+    proxy_protocol: bool
+    trusted: proxy.TrustedNetworks
+    replay: bool
+    limits: LimitSettings
+    body_head_bytes: int
+    decode: Decoder
+    outbox: Outbox
+    stats: Stats
+    connections: set[SinkholeConnection]
+    clock: Callable[[], float]
+
+
+class _LimitError(Exception):
+    """Raised inside a parser callback to stop parsing a request that broke a limit."""
+
+    def __init__(self, reason: Reject, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "backslashreplace")
+
+
+class SinkholeConnection(asyncio.Protocol):
+    """One client connection. Parser callbacks (on_*) are called by httptools."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.lst = listener
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.src_ip = self.dst_ip = ""
+        self.src_port = self.dst_port = 0
+        self.proxy_peer: str | None = None
+        self.replay_time_us: int | None = None
+        self.pending_proxy: bytearray | None = None
+        self.phase = _IDLE
+        self.deadline = 0.0
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_bytes = 0
+        self.body = bytearray()
+        self.body_length = 0
+        self.dead = False
+
+    # -- connection ----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        lst = self.lst
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        lst.stats.connections_total += 1
+        if len(lst.connections) >= lst.limits.max_connections:
+            lst.stats.connections_refused += 1
+            self.dead = True
+            self.transport.abort()
+            return
+        lst.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self.src_ip, self.src_port = peer[0], peer[1]
+        self.dst_ip, self.dst_port = local[0], local[1]
+        self.deadline = lst.clock() + lst.limits.header_timeout
+        if lst.proxy_protocol:
+            self.pending_proxy = bytearray()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lst.connections.discard(self)
+        if not self.dead and self.phase in (_HEAD, _BODY):
+            event = self._event(
+                NO_REPLY_STATUS, f"{Reject.INCOMPLETE}: connection closed mid-request"
+            )
+            self.lst.outbox.put(event, None, b"", False)
+        self.dead = True
+
+    def data_received(self, data: bytes) -> None:
+        if self.dead:
+            return
+        self.lst.stats.bytes_in += len(data)
+        if self.pending_proxy is not None:
+            data = self._take_proxy_header(data)
+            if not data:
+                return
+        # Bytes since the last complete request, while a head is being read: bounds what
+        # httptools buffers for an unfinished head (it reports no offsets to be exact).
+        if self.phase != _BODY:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _LimitError):
+                self._reject(cause.reason, cause.detail)
+            else:
+                raise
+        except httptools.HttpParserUpgrade:
+            # CONNECT or Upgrade: we speak nothing but the fixed reply, then close.
+            if self.phase != _IDLE:
+                self._answer(keep=False)
+        except httptools.HttpParserError as exc:
+            self._reject(Reject.MALFORMED, str(exc) or type(exc).__name__)
+        else:
+            if self.phase == _HEAD and self.head_bytes > self.lst.limits.max_header_bytes:
+                self._reject(Reject.HEADER_TOO_LARGE, f"head exceeds {self.head_bytes} bytes")
+
+    def _take_proxy_header(self, data: bytes) -> bytes:
+        assert self.pending_proxy is not None
+        if not proxy.is_trusted(self.src_ip, self.lst.trusted):
+            self._reject(Reject.PROXY, f"PROXY header expected from untrusted peer {self.src_ip}")
+            return b""
+        buf = self.pending_proxy
+        buf += data
+        try:
+            parsed = proxy.parse(buf)
+        except proxy.ProxyError as exc:
+            self._reject(Reject.PROXY, exc.reason)
+            return b""
+        if parsed is None:
+            return b""
+        info, used = parsed
+        self.pending_proxy = None
+        if info.source_ip is not None and info.source_port is not None:
+            self.proxy_peer = self.src_ip
+            self.src_ip, self.src_port = info.source_ip, info.source_port
+            if info.destination_ip is not None and info.destination_port is not None:
+                self.dst_ip, self.dst_port = info.destination_ip, info.destination_port
+        if self.lst.replay and info.replay_time_us is not None:
+            self.replay_time_us = info.replay_time_us
+        return bytes(buf[used:])
+
+    # -- httptools callbacks -------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.phase = _HEAD
+        self.url = b""
+        self.headers = []
+        self.body = bytearray()
+        self.body_length = 0
+        self.deadline = self.lst.clock() + self.lst.limits.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.phase = _BODY
+        self.deadline = self.lst.clock() + self.lst.limits.body_timeout
+
+    def on_body(self, chunk: bytes) -> None:
+        limit = self.lst.limits.max_body_bytes
+        room = limit - len(self.body)
+        if room > 0:
+            self.body += chunk[:room]
+        self.body_length += len(chunk)
+        if self.body_length > limit:
+            raise _LimitError(Reject.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
+
+    def on_message_complete(self) -> None:
+        self._answer(self.parser.should_keep_alive())
+
+    def _answer(self, keep: bool) -> None:
+        lst = self.lst
+        event = self._event(lst.reply.status, None)
+        self.phase = _IDLE
+        self.head_bytes = 0
+        self.deadline = lst.clock() + lst.limits.keepalive_timeout
+        assert self.transport is not None
+        lst.outbox.put(
+            event, self.transport, lst.reply.keep_alive if keep else lst.reply.close, not keep
+        )
+        if not keep:
+            self.dead = True
+
+    # -- events --------------------------------------------------------------------------
+    def _event(self, status: int, reject: str | None) -> Event:
+        """The event of the current request, complete or not."""
+        lst = self.lst
+        lst.stats.requests += 1
+        path, _, query = self.url.partition(b"?")
+        host = user_agent = None
+        content_length: int | None = None
+        headers = tuple((_text(name), _text(value)) for name, value in self.headers)
+        for name, value in headers:
+            lname = name.lower()
+            if lname == "host":
+                host = value
+            elif lname == "user-agent":
+                user_agent = value
+            elif lname == "content-length" and value.strip().isdigit():
+                content_length = int(value)
+        body = bytes(self.body)
+        # The method is known once the parser got past it, i.e. once the URL has started.
+        method = self.parser.get_method().decode("ascii", "replace") if self.url else None
+        path_text = _text(path)
+        query_text = _text(query)
+        family = bot_id = None
+        if reject is None:
+            decoded = lst.decode(
+                Request(method or "", host, path_text, query_text, headers, body, self.body_length)
+            )
+            if decoded is not None:
+                family, bot_id = decoded.family, decoded.bot_id
+        else:
+            lst.stats.rejects[reject.partition(":")[0]] += 1
+        return [
+            self.replay_time_us if self.replay_time_us is not None else time.time_ns() // 1000,
+            self.src_ip,
+            self.src_port,
+            self.dst_ip,
+            self.dst_port,
+            self.proxy_peer,
+            lst.name,
+            lst.sensor,
+            method,
+            host,
+            path_text if self.url else None,
+            query_text or None,
+            user_agent,
+            [name for name, _ in headers],
+            content_length,
+            self.body_length,
+            self.body_length > len(body),
+            hashlib.sha256(body).digest() if body else _EMPTY_SHA256,
+            body[: lst.body_head_bytes],
+            family,
+            bot_id,
+            status,
+            reject,
+        ]
+
+    def _reject(self, reason: Reject, detail: str) -> None:
+        """Record the current (partial) request as rejected, answer with the fixed error, close."""
+        if self.dead:
+            return
+        event = self._event(REJECT_STATUS[reason], f"{reason}: {detail}")
+        self.dead = True
+        assert self.transport is not None
+        self.transport.pause_reading()
+        self.lst.outbox.put(event, self.transport, REJECT_REPLY[reason], True)
+
+    def expire(self, now: float) -> None:
+        """Called by the sweeper: enforce the head, body and keep-alive timeouts."""
+        if self.dead or now < self.deadline:
+            return
+        if self.phase == _HEAD or (self.phase == _IDLE and self.pending_proxy is not None):
+            self._reject(Reject.HEADER_TIMEOUT, "request head not complete in time")
+        elif self.phase == _BODY:
+            self._reject(Reject.BODY_TIMEOUT, "request body not complete in time")
+        else:
+            self.dead = True
+            assert self.transport is not None
+            self.transport.close()
+
+
+async def sweep(connections: set[SinkholeConnection], clock: Callable[[], float]) -> None:
+    """Once a second, time out slow or idle connections (cheaper than a timer per request)."""
+    while True:
+        await asyncio.sleep(1.0)
+        now = clock()
+        for conn in list(connections):
+            conn.expire(now)

@@ -1,0 +1,283 @@
+"""HAProxy PROXY protocol v1/v2: parse the header a load balancer prepends, build one to replay."""
+
+import ipaddress
+import socket
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+TrustedNetworks: TypeAlias = tuple[IPNetwork, ...]
+
+REPLAY_TLV_TYPE: Final = 0xE0
+"""PP2_TYPE_MIN_CUSTOM; value: big-endian int64, simulated receive time in µs since the epoch."""
+
+V1_MAX_LEN: Final = 107
+"""Longest v1 line the spec allows, CRLF included."""
+
+REASONS: Final = frozenset(
+    {
+        "proxy_header_missing",
+        "proxy_header_too_long",
+        "proxy_v1_malformed",
+        "proxy_v2_bad_version",
+        "proxy_v2_bad_command",
+        "proxy_v2_bad_family",
+        "proxy_v2_bad_length",
+        "proxy_v2_bad_tlv",
+    }
+)
+"""Every ProxyError.reason parse can raise, for the event catalogue."""
+
+_V1_PREFIX: Final = b"PROXY"
+_V2_SIGNATURE: Final = b"\r\n\r\n\x00\r\nQUIT\n"
+_V2_FIXED: Final = struct.Struct("!BBH")  # version/command, family/transport, length of the rest
+_V2_FIXED_LEN: Final = 16
+_V2_MAX_LEN: Final = _V2_FIXED_LEN + 0xFFFF
+_V2_VERSION: Final = 0x2
+_CMD_LOCAL: Final = 0x0
+_CMD_PROXY: Final = 0x1
+_FAM_UNSPEC: Final = 0x00
+_FAM_TCP4: Final = 0x11
+_FAM_TCP6: Final = 0x21
+_V2_ADDRESS_LEN: Final = {_FAM_UNSPEC: 0, _FAM_TCP4: 12, _FAM_TCP6: 36}
+_V4_ADDRESSES: Final = struct.Struct("!4s4sHH")
+_V6_ADDRESSES: Final = struct.Struct("!16s16sHH")
+_TLV_HEAD: Final = struct.Struct("!BH")
+_REPLAY_VALUE: Final = struct.Struct("!q")
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+
+def _canonical_v4(text: str) -> str:
+    # inet_pton (ISC code in glibc and the BSDs) takes only four decimal octets without
+    # leading zeros, as the spec asks, and is ~20x faster than ipaddress.IPv4Address.
+    return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text))
+
+
+def _canonical_v6(text: str) -> str:
+    if "%" in text:  # ipaddress accepts scope ids; the PROXY protocol has none
+        raise ValueError("scoped address")
+    return ipaddress.IPv6Address(text).compressed
+
+
+_V1_FAMILIES: Final[dict[bytes, Callable[[str], str]]] = {
+    b"TCP4": _canonical_v4,
+    b"TCP6": _canonical_v6,
+}
+
+
+class ProxyError(ValueError):
+    """A header that cannot be valid; `reason` is the snake_case code recorded in the event."""
+
+    reason: str
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyInfo:
+    """What a PROXY header says about the original connection; None means "use the real peer"."""
+
+    source_ip: str | None
+    source_port: int | None
+    destination_ip: str | None
+    destination_port: int | None
+    replay_time_us: int | None
+
+
+_NO_ADDRESS: Final = ProxyInfo(None, None, None, None, None)
+
+
+def parse(buf: bytes | bytearray | memoryview) -> tuple[ProxyInfo, int] | None:
+    """Parse a PROXY header at the start of buf: (info, bytes consumed), or None if incomplete.
+
+    Raises ProxyError as soon as the bytes seen cannot begin a valid header. A v1 line is
+    checked once its CRLF has arrived; v2 fixed fields are checked as each byte arrives.
+    """
+    data = bytes(buf[:_V2_MAX_LEN]) if isinstance(buf, memoryview) else buf
+    if not data:
+        return None
+    if data[0] == _V1_PREFIX[0]:
+        return _parse_v1(data)
+    if data[0] == _V2_SIGNATURE[0]:
+        return _parse_v2(data)
+    raise ProxyError("proxy_header_missing")
+
+
+def _parse_v1(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
+    known = min(len(data), len(_V1_PREFIX))
+    if data[:known] != _V1_PREFIX[:known]:
+        raise ProxyError("proxy_header_missing")
+    if len(data) > known and data[known] != 0x20:
+        raise ProxyError("proxy_v1_malformed", "no space after PROXY")
+    end = data.find(b"\n", 0, V1_MAX_LEN)
+    if end < 0:
+        if len(data) >= V1_MAX_LEN:
+            raise ProxyError("proxy_header_too_long", f"no CRLF in the first {V1_MAX_LEN} bytes")
+        return None
+    if data[end - 1] != 0x0D:
+        raise ProxyError("proxy_v1_malformed", "line ends in LF without CR")
+    fields = bytes(data[: end - 1]).split(b" ")
+    if fields[1] == b"UNKNOWN":  # the spec says to ignore whatever follows UNKNOWN
+        return _NO_ADDRESS, end + 1
+    family = _V1_FAMILIES.get(fields[1])
+    if family is None or len(fields) != 6:
+        raise ProxyError("proxy_v1_malformed", "expected PROXY TCP4|TCP6 src dst sport dport")
+    info = ProxyInfo(
+        _v1_address(family, fields[2]),
+        _v1_port(fields[4]),
+        _v1_address(family, fields[3]),
+        _v1_port(fields[5]),
+        None,
+    )
+    return info, end + 1
+
+
+def _v1_address(canonical: Callable[[str], str], field: bytes) -> str:
+    try:
+        return canonical(field.decode("ascii"))
+    except (OSError, ValueError):  # inet_pton raises OSError; ipaddress and decode ValueError
+        raise ProxyError("proxy_v1_malformed", f"bad address {field!r}") from None
+
+
+def _v1_port(field: bytes) -> int:
+    # bytes.isdigit is ASCII-only, unlike int(), which also takes '+', '_', spaces and non-ASCII.
+    if 0 < len(field) <= 5 and field.isdigit() and (field == b"0" or field[0] != 0x30):
+        port = int(field)
+        if port <= 0xFFFF:
+            return port
+    raise ProxyError("proxy_v1_malformed", f"bad port {field!r}")
+
+
+def _parse_v2(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
+    size = len(data)
+    known = min(size, len(_V2_SIGNATURE))
+    if data[:known] != _V2_SIGNATURE[:known]:
+        raise ProxyError("proxy_header_missing")
+    if size > 12:
+        version, command = data[12] >> 4, data[12] & 0x0F
+        if version != _V2_VERSION:
+            raise ProxyError("proxy_v2_bad_version", f"version {version}")
+        if command not in (_CMD_LOCAL, _CMD_PROXY):
+            raise ProxyError("proxy_v2_bad_command", f"command {command}")
+        # LOCAL (a health check) ignores the family byte and everything after it, per the spec.
+        if size > 13 and command == _CMD_PROXY and data[13] not in _V2_ADDRESS_LEN:
+            raise ProxyError("proxy_v2_bad_family", f"family/transport 0x{data[13]:02x}")
+    if size < _V2_FIXED_LEN:
+        return None
+    ver_cmd, family, length = _V2_FIXED.unpack_from(data, 12)
+    total = _V2_FIXED_LEN + length
+    address_len = _V2_ADDRESS_LEN[family] if ver_cmd & 0x0F == _CMD_PROXY else 0
+    if length < address_len:
+        raise ProxyError("proxy_v2_bad_length", f"{length} bytes cannot hold the addresses")
+    if size < total:
+        return None
+    if address_len == 0:  # LOCAL, or PROXY over UNSPEC: the real peer stands
+        return _NO_ADDRESS, total
+    replay_time_us = _parse_tlvs(data, _V2_FIXED_LEN + address_len, total)
+    if family == _FAM_TCP4:
+        src, dst, sport, dport = _V4_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
+        source_ip = socket.inet_ntop(socket.AF_INET, src)
+        destination_ip = socket.inet_ntop(socket.AF_INET, dst)
+    else:
+        src, dst, sport, dport = _V6_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
+        # ipaddress, not inet_ntop, so v1 and v2 spell IPv6 (mapped, compat) the same way.
+        source_ip = ipaddress.IPv6Address(src).compressed
+        destination_ip = ipaddress.IPv6Address(dst).compressed
+    return ProxyInfo(source_ip, sport, destination_ip, dport, replay_time_us), total
+
+
+def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> int | None:
+    """Walk the TLVs in data[pos:end]; return the replay time if that TLV is present."""
+    replay_time_us: int | None = None
+    while pos < end:
+        if end - pos < _TLV_HEAD.size:
+            raise ProxyError("proxy_v2_bad_tlv", f"{end - pos} stray bytes after the last TLV")
+        kind, length = _TLV_HEAD.unpack_from(data, pos)
+        pos += _TLV_HEAD.size
+        if pos + length > end:
+            raise ProxyError("proxy_v2_bad_tlv", f"TLV 0x{kind:02x} runs past the header")
+        if kind == REPLAY_TLV_TYPE:
+            if length != _REPLAY_VALUE.size:
+                raise ProxyError("proxy_v2_bad_tlv", f"replay TLV of {length} bytes, not 8")
+            if replay_time_us is not None:
+                raise ProxyError("proxy_v2_bad_tlv", "replay TLV given twice")
+            (replay_time_us,) = _REPLAY_VALUE.unpack_from(data, pos)
+        pos += length
+    return replay_time_us
+
+
+def build_v1(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
+    """A v1 line for a TCP connection from src to dst; raises ValueError on bad input."""
+    source, destination = _address_pair(src[0], dst[0])
+    proto = "TCP4" if source.version == 4 else "TCP6"
+    sport, dport = _check_port(src[1]), _check_port(dst[1])
+    return f"PROXY {proto} {source} {destination} {sport} {dport}\r\n".encode("ascii")
+
+
+def build_v2(
+    src: tuple[str, int], dst: tuple[str, int], *, replay_time_us: int | None = None
+) -> bytes:
+    """A v2 PROXY-command header for TCP from src to dst, with the replay TLV if a time is given."""
+    source, destination = _address_pair(src[0], dst[0])
+    sport, dport = _check_port(src[1]), _check_port(dst[1])
+    if source.version == 4:
+        family = _FAM_TCP4
+        body = _V4_ADDRESSES.pack(source.packed, destination.packed, sport, dport)
+    else:
+        family = _FAM_TCP6
+        body = _V6_ADDRESSES.pack(source.packed, destination.packed, sport, dport)
+    if replay_time_us is not None:
+        if not _INT64_MIN <= replay_time_us <= _INT64_MAX:
+            raise ValueError(f"replay_time_us {replay_time_us} does not fit in int64")
+        body += _TLV_HEAD.pack(REPLAY_TLV_TYPE, _REPLAY_VALUE.size)
+        body += _REPLAY_VALUE.pack(replay_time_us)
+    ver_cmd = _V2_VERSION << 4 | _CMD_PROXY
+    return _V2_SIGNATURE + _V2_FIXED.pack(ver_cmd, family, len(body)) + body
+
+
+def _address_pair(source: str, destination: str) -> tuple[IPAddress, IPAddress]:
+    src, dst = ipaddress.ip_address(source), ipaddress.ip_address(destination)
+    if src.version != dst.version:
+        raise ValueError(f"{source} and {destination} are not the same address family")
+    for address in (src, dst):
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+            raise ValueError(f"{address} is scoped; a PROXY header has no room for a scope id")
+    return src, dst
+
+
+def _check_port(port: int) -> int:
+    if not 0 <= port <= 0xFFFF:
+        raise ValueError(f"port {port} is outside 0-65535")
+    return port
+
+
+def compile_networks(cidrs: Sequence[str]) -> TrustedNetworks:
+    """Parse the trusted-proxy CIDRs once; IPv4-mapped IPv6 ranges become IPv4 ranges."""
+    if isinstance(cidrs, str):  # a lone string would otherwise be read one character at a time
+        raise TypeError("compile_networks takes a sequence of CIDR strings, not one string")
+    return tuple(_unmap_network(ipaddress.ip_network(cidr)) for cidr in cidrs)
+
+
+def _unmap_network(network: IPNetwork) -> IPNetwork:
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
+
+
+def is_trusted(peer_ip: str, networks: TrustedNetworks) -> bool:
+    """Whether the real peer may send a PROXY header; unparseable peers are not trusted."""
+    try:
+        address: IPAddress = ipaddress.ip_address(peer_ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket reports v4 peers as ::ffff:a.b.c.d
+    return any(address in network for network in networks)

@@ -1,0 +1,230 @@
+"""The sinkhole supervisor: recovers the log, starts workers, rolls segments, serves metrics.
+
+The supervisor holds an exclusive lock on the data directory for its lifetime. On start it
+recovers what a crash left (segments still marked open, temporary files) before any worker
+runs; while serving it restarts a worker that died and rolls every closed segment; on
+SIGTERM/SIGINT it stops the workers (which fsync what they answered), then rolls the rest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from prometheus_client import start_http_server
+from prometheus_client.registry import CollectorRegistry
+
+from botcensus.capture import metrics, wal, worker
+from botcensus.config import ListenerSettings, SinkholeSettings, split_address
+
+log = logging.getLogger(__name__)
+
+WAL_DIR = "wal"
+RUN_FILE = "sinkhole.json"
+
+
+class RollResult(Protocol):
+    """What the roll callback reports (store.RollReport satisfies it)."""
+
+    @property
+    def events(self) -> int: ...
+    @property
+    def dropped_bytes(self) -> int: ...
+    @property
+    def dropped_reason(self) -> str | None: ...
+
+
+Roll = Callable[[Path], RollResult]
+
+
+class DataDirBusyError(RuntimeError):
+    """Another sinkhole already records into this data directory."""
+
+
+@dataclass
+class _State:
+    stop: bool = False
+    events_rolled: int = 0
+    segments_rolled: int = 0
+    bytes_quarantined: int = 0
+    worker_restarts: int = 0
+
+
+def _lock(data_dir: Path) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / ".sinkhole.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusyError(f"{data_dir}: another sinkhole is recording here") from None
+    return fd
+
+
+def _resolve(
+    listeners: list[ListenerSettings],
+) -> tuple[list[worker.BoundListener], list[socket.socket]]:
+    """Reserve each address (port 0 gets a concrete port) with a non-listening socket."""
+    bound, reservations = [], []
+    for lst in listeners:
+        host, port = split_address(lst.address)
+        host = "127.0.0.1" if host == "localhost" else host
+        sock = worker.bind_socket(host, port, listen=False)
+        reservations.append(sock)
+        bound.append(worker.BoundListener(lst, host, sock.getsockname()[1]))
+    return bound, reservations
+
+
+def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> None:
+    """Close segments left open by dead writers and roll every closed segment."""
+    wal.close_orphans(wal_dir, prefix=prefix)
+    roll_pending(wal_dir, roll, state)
+
+
+def roll_pending(wal_dir: Path, roll: Roll, state: _State) -> None:
+    for segment in wal.segments(wal_dir, include_open=False):
+        report = roll(segment)
+        state.segments_rolled += 1
+        state.events_rolled += report.events
+        if report.dropped_bytes:
+            state.bytes_quarantined += report.dropped_bytes
+            log.warning(
+                "%s: %d bytes after the last complete record set aside (%s)",
+                segment.name,
+                report.dropped_bytes,
+                report.dropped_reason,
+            )
+
+
+def serve(
+    settings: SinkholeSettings,
+    data_dir: Path,
+    roll: Roll,
+    *,
+    workers: int,
+    metrics_address: str | None,
+) -> int:
+    """Run the sinkhole until SIGTERM/SIGINT. Returns the process exit code."""
+    if not settings.listeners:
+        raise ValueError("no listeners: give --listen HOST:PORT or [[sinkhole.listeners]]")
+    lock_fd = _lock(data_dir)
+    wal_dir = data_dir / WAL_DIR
+    state = _State()
+    recover(wal_dir, roll, state)
+    bound, reservations = _resolve(settings.listeners)
+    ctx = multiprocessing.get_context("spawn")
+    counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
+
+    def start(index: int) -> BaseProcess:
+        spec = worker.WorkerSpec(index, settings, tuple(bound), wal_dir)
+        proc = ctx.Process(
+            target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
+        )
+        proc.start()
+        return proc
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        state.stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    procs = [start(i) for i in range(workers)]
+    _wait_ready(procs, counters, state)
+    metrics_bound = _start_metrics(metrics_address, counters, workers, state, wal_dir)
+    _write_run_file(data_dir, bound, metrics_bound, workers)
+    for b in bound:
+        host = f"[{b.host}]" if ":" in b.host else b.host
+        log.info("listening name=%s address=%s:%d", b.settings.name, host, b.port)
+    try:
+        while not state.stop:
+            time.sleep(0.2)
+            for i, proc in enumerate(procs):
+                if not proc.is_alive() and not state.stop:
+                    log.error(
+                        "worker %d exited with %s; recovering its log and restarting",
+                        i,
+                        proc.exitcode,
+                    )
+                    recover(wal_dir, roll, state, prefix=f"w{i:02d}-")
+                    state.worker_restarts += 1
+                    procs[i] = start(i)
+            roll_pending(wal_dir, roll, state)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + settings.limits.shutdown_grace + 30
+        for proc in procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.error("worker %s did not stop in time; killing it", proc.name)
+                proc.kill()
+                proc.join()
+        recover(wal_dir, roll, state)
+        for sock in reservations:
+            sock.close()
+        (data_dir / RUN_FILE).unlink(missing_ok=True)
+        os.close(lock_fd)
+    log.info("stopped: %d events rolled into %s", state.events_rolled, data_dir)
+    return 0
+
+
+def _wait_ready(procs: list[BaseProcess], counters: metrics.Counters, state: _State) -> None:
+    """Block until every worker listens on every address (or fail if one dies first)."""
+    while not all(metrics.read(counters, i)[0]["ready"] for i in range(len(procs))):
+        for proc in procs:
+            if not proc.is_alive():
+                raise RuntimeError(f"{proc.name} exited with {proc.exitcode} while starting")
+        if state.stop:
+            return
+        time.sleep(0.02)
+
+
+def _start_metrics(
+    address: str | None, counters: metrics.Counters, workers: int, state: _State, wal_dir: Path
+) -> str | None:
+    if address is None:
+        return None
+    host, port = split_address(address)
+
+    def supervisor_gauges() -> dict[str, float]:
+        return {
+            "events_rolled_total": state.events_rolled,
+            "segments_rolled_total": state.segments_rolled,
+            "segments_pending": len(wal.segments(wal_dir, include_open=False)),
+            "quarantined_bytes_total": state.bytes_quarantined,
+            "worker_restarts_total": state.worker_restarts,
+        }
+
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(metrics.SinkholeCollector(counters, workers, supervisor_gauges))
+    server, _ = start_http_server(port, addr=host, registry=registry)
+    bound_port = server.server_address[1]
+    return f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
+
+
+def _write_run_file(
+    data_dir: Path, bound: list[worker.BoundListener], metrics_bound: str | None, workers: int
+) -> None:
+    """Where an operator (or a test) finds the resolved ports of a running sinkhole."""
+    info = {
+        "pid": os.getpid(),
+        "workers": workers,
+        "listeners": [{"name": b.settings.name, "host": b.host, "port": b.port} for b in bound],
+        "metrics": metrics_bound,
+    }
+    tmp = data_dir / f".{RUN_FILE}.tmp"
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(data_dir / RUN_FILE)

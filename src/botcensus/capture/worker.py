@@ -1,0 +1,176 @@
+"""One sinkhole worker process: binds every listener with SO_REUSEPORT, serves, logs events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import uvloop
+
+from botcensus.capture import metrics, proxy
+from botcensus.capture.http import Listener, Outbox, SinkholeConnection, Stats, sweep
+from botcensus.capture.protocols import build_decoder
+from botcensus.capture.reply import listener_reply
+from botcensus.capture.wal import WalWriter
+from botcensus.config import ListenerSettings, SinkholeSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundListener:
+    """A listener with its port resolved (port 0 becomes the port the supervisor reserved)."""
+
+    settings: ListenerSettings
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """Everything a worker needs, picklable for a spawned process."""
+
+    index: int
+    settings: SinkholeSettings
+    listeners: tuple[BoundListener, ...]
+    wal_dir: Path
+
+
+def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT, so every worker can bind the same address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(4096)
+            sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM us if the supervisor dies, so we flush instead of lingering."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def run(spec: WorkerSpec, counters: metrics.Counters) -> None:
+    """Process entry point."""
+    _die_with_parent()
+    logging.basicConfig(level=logging.INFO, format=f"botcensus worker {spec.index}: %(message)s")
+    uvloop.run(_serve(spec, counters))
+
+
+async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
+    loop = asyncio.get_running_loop()
+    settings = spec.settings
+    rec = settings.recorder
+    wal = WalWriter(
+        spec.wal_dir,
+        f"w{spec.index:02d}",
+        fsync_interval=rec.fsync_interval,
+        segment_seconds=rec.segment_seconds,
+        segment_bytes=rec.segment_bytes,
+    )
+    stats = Stats()
+    outbox = Outbox(loop, wal, stats)
+    connections: set[SinkholeConnection] = set()
+    decoder = build_decoder(settings.decoders)
+    trusted = proxy.compile_networks(settings.trusted_proxies)
+    servers = []
+    for bound in spec.listeners:
+        listener = Listener(
+            name=bound.settings.name,
+            sensor=settings.sensor,
+            reply=listener_reply(bound.settings.reply),
+            proxy_protocol=bound.settings.proxy_protocol,
+            trusted=trusted,
+            replay=settings.replay,
+            limits=settings.limits,
+            body_head_bytes=rec.body_head_bytes,
+            decode=decoder,
+            outbox=outbox,
+            stats=stats,
+            connections=connections,
+            clock=loop.time,
+        )
+        sock = bind_socket(bound.host, bound.port, listen=True)
+        server = await loop.create_server(
+            partial(SinkholeConnection, listener), sock=sock, backlog=4096
+        )
+        servers.append(server)
+
+    def snapshot() -> None:
+        metrics.publish(
+            counters,
+            spec.index,
+            {
+                "requests": stats.requests,
+                "bytes_in": stats.bytes_in,
+                "connections_open": len(connections),
+                "connections_total": stats.connections_total,
+                "connections_refused": stats.connections_refused,
+                "write_errors": stats.write_errors,
+                "events_logged": wal.events_written,
+                "wal_bytes_written": wal.bytes_written,
+                "wal_bytes_synced": wal.bytes_synced,
+                "wal_last_sync_ms": int(wal.last_sync * 1000),
+                "segments_closed": wal.segments_closed,
+                "ready": 1,
+            },
+            stats.rejects,
+        )
+
+    async def publish_loop() -> None:
+        while True:
+            snapshot()
+            await asyncio.sleep(0.5)
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [
+        asyncio.create_task(wal.run()),
+        asyncio.create_task(sweep(connections, loop.time)),
+        asyncio.create_task(publish_loop()),
+    ]
+    await stop.wait()
+
+    # Graceful stop: no new connections; requests in flight get the grace period; every
+    # request that got a reply is fsynced before we exit.
+    for server in servers:
+        server.close()
+    deadline = loop.time() + settings.limits.shutdown_grace
+    while any(c.phase != 0 for c in connections) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    for conn in list(connections):
+        if conn.transport is not None:
+            conn.transport.close()
+    for _ in range(3):  # let connection_lost callbacks and the last outbox flush run
+        await asyncio.sleep(0)
+    outbox.flush()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    wal.close()
+    snapshot()
+    log.info("stopped: %d events logged", wal.events_written)

@@ -1,0 +1,120 @@
+"""Run a real sinkhole as a child process on loopback (for the demo, tests and benchmarks)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from botcensus.capture.supervisor import RUN_FILE
+
+
+@dataclass
+class SinkholeProcess:
+    """A `botcensus sinkhole serve` child; use as a context manager or call stop()."""
+
+    data_dir: Path
+    args: list[str] = field(default_factory=list)
+    workers: int = 1
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    metrics: str | None = None
+    log_file: IO[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        run_file = self.data_dir / RUN_FILE
+        run_file.unlink(missing_ok=True)
+        cmd = [
+            sys.executable, "-m", "botcensus", "sinkhole", "serve",
+            "--data", str(self.data_dir), "--workers", str(self.workers), *self.args,
+        ]  # fmt: skip
+        self.log_file = (self.data_dir / "sinkhole.log").open("ab")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(self.env or {})},
+        )
+        deadline = time.monotonic() + timeout
+        while not run_file.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sinkhole exited with {self.proc.returncode}: {self.log()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError(f"sinkhole not ready after {timeout}s: {self.log()}")
+            time.sleep(0.05)
+        info = json.loads(run_file.read_text(encoding="utf-8"))
+        self.ports = {item["name"]: item["port"] for item in info["listeners"]}
+        self.metrics = info["metrics"]
+        return self
+
+    @property
+    def port(self) -> int:
+        """The port of the first listener."""
+        return next(iter(self.ports.values()))
+
+    def log(self) -> str:
+        path = self.data_dir / "sinkhole.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        """Signal the sinkhole and wait for it to exit; returns its exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            if self.log_file is not None:
+                self.log_file.close()
+        return code
+
+    def kill(self) -> None:
+        """kill -9 the supervisor and every worker, with no chance to flush anything.
+
+        The supervisor is frozen first so that it cannot restart the workers, and the workers
+        die before it does so that its death signal (PDEATHSIG) cannot reach them."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        for pid in _children(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.kill()
+        self.proc.wait()
+        if self.log_file is not None:
+            self.log_file.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 of /proc/PID/stat is the parent pid; the command may contain spaces.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found

@@ -1,0 +1,56 @@
+"""Read windows of the event dataset with DuckDB (UTC always)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA
+from botcensus.store.events import EVENTS_DIR
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose session time zone is UTC."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def event_files(dataset: Path) -> list[Path]:
+    """The visible Parquet files of the event dataset."""
+    root = dataset / EVENTS_DIR
+    return sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
+
+
+def iter_events(
+    dataset: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch_rows: int = 65_536,
+) -> Iterator[pa.RecordBatch]:
+    """Events with since <= time_received < until, in time order, as record batches."""
+    files = event_files(dataset)
+    if not files:
+        return
+    con = connect()
+    where, params = [], []
+    if since is not None:
+        where.append("time_received >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("time_received < ?")
+        params.append(until)
+    columns = ", ".join(EVENT_COLUMNS)
+    sql = f"SELECT {columns} FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"  # noqa: S608 (column names are ours)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY time_received, source_ip, source_port"
+    reader = con.sql(sql, params=[[str(f) for f in files], *params]).to_arrow_reader(batch_rows)
+    assert reader is not None
+    for batch in reader:
+        yield batch.cast(EVENT_SCHEMA)

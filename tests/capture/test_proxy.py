@@ -1,0 +1,514 @@
+"""Tests of the PROXY protocol parser and builders: v1, v2, TLVs, partial and hostile input."""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Callable
+from typing import Literal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from botcensus.capture.proxy import (
+    REASONS,
+    REPLAY_TLV_TYPE,
+    V1_MAX_LEN,
+    ProxyError,
+    ProxyInfo,
+    build_v1,
+    build_v2,
+    compile_networks,
+    is_trusted,
+    parse,
+)
+
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+V4_BODY = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack("!HH", 12345, 443)
+V6_BODY = (
+    ipaddress.IPv6Address("2001:db8::1").packed
+    + ipaddress.IPv6Address("2001:db8::2").packed
+    + struct.pack("!HH", 12345, 443)
+)
+NONE = ProxyInfo(None, None, None, None, None)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _v2(ver_cmd: int, fam: int, body: bytes) -> bytes:
+    return SIG + struct.pack("!BBH", ver_cmd, fam, len(body)) + body
+
+
+def _tlv(kind: int, value: bytes) -> bytes:
+    return struct.pack("!BH", kind, len(value)) + value
+
+
+def _replay_tlv(time_us: int) -> bytes:
+    return _tlv(REPLAY_TLV_TYPE, struct.pack("!q", time_us))
+
+
+def _reason(data: bytes) -> str:
+    with pytest.raises(ProxyError) as caught:
+        parse(data)
+    return caught.value.reason
+
+
+def _info(data: bytes) -> ProxyInfo:
+    result = parse(data)
+    assert result is not None
+    assert result[1] == len(data)
+    return result[0]
+
+
+# Version 1
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            b"PROXY TCP4 192.0.2.1 198.51.100.2 12345 443\r\n",
+            ProxyInfo("192.0.2.1", 12345, "198.51.100.2", 443, None),
+        ),
+        (
+            b"PROXY TCP4 0.0.0.0 255.255.255.255 0 65535\r\n",
+            ProxyInfo("0.0.0.0", 0, "255.255.255.255", 65535, None),
+        ),
+        (
+            b"PROXY TCP6 2001:db8::1 2001:db8::2 12345 443\r\n",
+            ProxyInfo("2001:db8::1", 12345, "2001:db8::2", 443, None),
+        ),
+        (
+            b"PROXY TCP6 2001:DB8:0:0:0:0:0:1 0000:0000::0001 1 2\r\n",
+            ProxyInfo("2001:db8::1", 1, "::1", 2, None),
+        ),
+        (b"PROXY UNKNOWN\r\n", NONE),
+        (b"PROXY UNKNOWN ffff:f::f ffff:f::f 65535 65535\r\n", NONE),
+        (b"PROXY UNKNOWN whatever follows is ignored\r\n", NONE),
+    ],
+)
+def test_v1_parses(line: bytes, expected: ProxyInfo) -> None:
+    assert _info(line) == expected
+
+
+def test_v1_ipv4_mapped_uses_the_ipaddress_spelling() -> None:
+    info = _info(b"PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n")
+    assert info.source_ip == ipaddress.IPv6Address("::ffff:192.0.2.1").compressed
+
+
+def test_v1_line_of_exactly_the_maximum_length_is_accepted() -> None:
+    line = b"PROXY UNKNOWN " + b"x" * (V1_MAX_LEN - 16) + b"\r\n"
+    assert len(line) == V1_MAX_LEN
+    assert parse(line) == (NONE, V1_MAX_LEN)
+
+
+def test_v1_without_crlf_in_the_first_107_bytes_is_too_long() -> None:
+    assert _reason(b"PROXY UNKNOWN " + b"x" * (V1_MAX_LEN - 14)) == "proxy_header_too_long"
+
+
+def test_v1_crlf_just_past_the_maximum_is_too_long() -> None:
+    line = b"PROXY UNKNOWN " + b"x" * (V1_MAX_LEN - 15) + b"\r\n"
+    assert len(line) == V1_MAX_LEN + 1
+    assert _reason(line) == "proxy_header_too_long"
+
+
+def test_v1_one_byte_short_of_the_maximum_waits_for_more() -> None:
+    assert parse(b"PROXY UNKNOWN " + b"x" * (V1_MAX_LEN - 15)) is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY\r\n",
+        b"PROXY \r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+        b"PROXY UNKNOWN ignored\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\r\n",
+        b"PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n",
+        b"PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\t\r\n",
+        b"PROXY TCP4 ::1 ::1 1 2\r\n",
+        b"PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.08 1 2\r\n",
+        b"PROXY TCP4 256.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 0x1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.\xd9\xa3 5.6.7.8 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4\x00 5.6.7.8 1 2\r\n",
+        b"PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",
+        b"PROXY TCP6 2001:db8::1::2 ::1 1 2\r\n",
+        b"PROXY TCP6 12345::1 ::1 1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 65536\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 000001\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 080 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 00 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1_0 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 0x10 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 \xd9\xa3 2\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 \r\n",
+    ],
+)
+def test_v1_malformed(line: bytes) -> None:
+    assert _reason(line) == "proxy_v1_malformed"
+
+
+def test_v1_missing_space_after_proxy_fails_without_waiting_for_crlf() -> None:
+    assert _reason(b"PROXYX") == "proxy_v1_malformed"
+
+
+# Version 2
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (_v2(0x21, 0x11, V4_BODY), ProxyInfo("192.0.2.1", 12345, "198.51.100.2", 443, None)),
+        (_v2(0x21, 0x21, V6_BODY), ProxyInfo("2001:db8::1", 12345, "2001:db8::2", 443, None)),
+        (_v2(0x20, 0x00, b""), NONE),
+        (_v2(0x20, 0x11, V4_BODY), NONE),
+        (_v2(0x20, 0x31, b"\xff" * 216), NONE),
+        (_v2(0x20, 0xFF, b"junk"), NONE),
+        (_v2(0x21, 0x00, b""), NONE),
+        (_v2(0x21, 0x00, V4_BODY + _replay_tlv(5)), NONE),
+    ],
+    ids=[
+        "tcp4",
+        "tcp6",
+        "local",
+        "local-tcp4",
+        "local-unix",
+        "local-junk",
+        "unspec",
+        "unspec-body",
+    ],
+)
+def test_v2_parses(header: bytes, expected: ProxyInfo) -> None:
+    assert _info(header) == expected
+
+
+def test_v2_ipv4_mapped_source_uses_the_ipaddress_spelling() -> None:
+    mapped = ipaddress.IPv6Address("::ffff:192.0.2.1")
+    body = mapped.packed + ipaddress.IPv6Address("::1").packed + struct.pack("!HH", 1, 2)
+    assert _info(_v2(0x21, 0x21, body)).source_ip == mapped.compressed
+
+
+def test_v2_unknown_tlvs_are_skipped() -> None:
+    tlvs = (
+        _tlv(0x04, b"")  # NOOP
+        + _tlv(0x01, b"h2")  # ALPN
+        + _tlv(0x20, b"\x01\x00\x00\x00\x00" + _tlv(0x21, b"TLSv1.3"))  # SSL with a sub-TLV
+        + _tlv(0xE5, b"\x00" * 300)
+        + _replay_tlv(42)
+        + _tlv(0xF0, b"")
+    )
+    assert _info(_v2(0x21, 0x11, V4_BODY + tlvs)).replay_time_us == 42
+
+
+def test_v2_without_tlvs_has_no_replay_time() -> None:
+    assert _info(_v2(0x21, 0x21, V6_BODY)).replay_time_us is None
+
+
+V2_MALFORMED = [
+    (0x11, 0x11, V4_BODY, "proxy_v2_bad_version"),
+    (0x01, 0x11, V4_BODY, "proxy_v2_bad_version"),
+    (0x31, 0x11, V4_BODY, "proxy_v2_bad_version"),
+    (0x22, 0x11, V4_BODY, "proxy_v2_bad_command"),
+    (0x2F, 0x11, V4_BODY, "proxy_v2_bad_command"),
+    (0x21, 0x31, b"\x00" * 216, "proxy_v2_bad_family"),
+    (0x21, 0x32, b"\x00" * 216, "proxy_v2_bad_family"),
+    (0x21, 0x12, V4_BODY, "proxy_v2_bad_family"),
+    (0x21, 0x22, V6_BODY, "proxy_v2_bad_family"),
+    (0x21, 0x10, V4_BODY, "proxy_v2_bad_family"),
+    (0x21, 0x41, V4_BODY, "proxy_v2_bad_family"),
+    (0x21, 0x13, V4_BODY, "proxy_v2_bad_family"),
+    (0x21, 0x11, V4_BODY[:-1], "proxy_v2_bad_length"),
+    (0x21, 0x21, V4_BODY, "proxy_v2_bad_length"),
+    (0x21, 0x11, V4_BODY + b"\xe0", "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + b"\xe0\x00", "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + b"\x04\x00\x01", "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(0x04, b"") + b"\x05\x00\x09abc", "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 7), "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 9), "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b""), "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _replay_tlv(1) + _replay_tlv(2), "proxy_v2_bad_tlv"),
+]
+
+
+@pytest.mark.parametrize(("ver_cmd", "fam", "body", "reason"), V2_MALFORMED)
+def test_v2_malformed(ver_cmd: int, fam: int, body: bytes, reason: str) -> None:
+    assert _reason(_v2(ver_cmd, fam, body)) == reason
+
+
+def test_v2_tlv_cannot_borrow_bytes_from_the_payload() -> None:
+    header = _v2(0x21, 0x11, V4_BODY + struct.pack("!BH", 0xE5, 4))
+    assert _reason(header + b"DATA") == "proxy_v2_bad_tlv"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [
+        (SIG + b"\x11", "proxy_v2_bad_version"),
+        (SIG + b"\x23", "proxy_v2_bad_command"),
+        (SIG + b"\x21\x31", "proxy_v2_bad_family"),
+        (SIG + b"\x21\x11\x00\x0b", "proxy_v2_bad_length"),
+    ],
+)
+def test_v2_bad_fixed_field_fails_as_soon_as_it_arrives(prefix: bytes, reason: str) -> None:
+    assert _reason(prefix) == reason
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /gate.php HTTP/1.0\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+        b"PROXZ",
+        b"PRX",
+        b"\x00",
+        b"\r\n\r\n\r\n",
+        b"\r\n\r\n\x00\r\nQUIX\n\x21\x11\x00\x0c",
+    ],
+)
+def test_non_proxy_bytes_are_a_missing_header(data: bytes) -> None:
+    assert _reason(data) == "proxy_header_missing"
+
+
+def test_every_reason_in_the_tests_is_catalogued() -> None:
+    reasons = {"proxy_header_missing", "proxy_header_too_long", "proxy_v1_malformed"}
+    reasons |= {reason for *_, reason in V2_MALFORMED}
+    assert reasons == REASONS
+
+
+def test_proxy_error_is_a_value_error_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="proxy_header_missing") as caught:
+        parse(b"GET /")
+    assert isinstance(caught.value, ProxyError)
+    assert caught.value.reason == "proxy_header_missing"
+
+
+# Partial headers and what follows them
+
+VALID_HEADERS = [
+    b"PROXY TCP4 192.0.2.1 198.51.100.2 12345 443\r\n",
+    b"PROXY TCP6 2001:db8::1 2001:db8::2 12345 443\r\n",
+    b"PROXY UNKNOWN\r\n",
+    _v2(0x21, 0x11, V4_BODY),
+    _v2(0x21, 0x21, V6_BODY + _tlv(0x04, b"pad") + _replay_tlv(1_700_000_000_000_000)),
+    _v2(0x20, 0x00, b""),
+    _v2(0x21, 0x00, b""),
+    build_v1(("192.0.2.1", 1), ("192.0.2.2", 2)),
+    build_v2(("2001:db8::1", 1), ("2001:db8::2", 2), replay_time_us=-1),
+]
+
+
+@pytest.mark.parametrize("header", VALID_HEADERS)
+def test_every_incomplete_prefix_waits_for_more(header: bytes) -> None:
+    for length in range(len(header)):
+        assert parse(header[:length]) is None, header[:length]
+
+
+@pytest.mark.parametrize("header", VALID_HEADERS)
+@pytest.mark.parametrize(
+    "payload",
+    [b"GET /gate.php HTTP/1.1\r\n\r\n", b"\r\n", b"PROXY UNKNOWN\r\n", SIG, b"\x00" * 200],
+)
+def test_payload_after_the_header_is_not_consumed(header: bytes, payload: bytes) -> None:
+    result = parse(header + payload)
+    assert result is not None
+    assert result[1] == len(header)
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
+@pytest.mark.parametrize("header", VALID_HEADERS)
+def test_accepts_any_bytes_like(
+    wrap: Callable[[bytes], bytes | bytearray | memoryview], header: bytes
+) -> None:
+    assert parse(wrap(header + b"payload")) == parse(header)
+
+
+def test_empty_buffer_waits_for_more() -> None:
+    assert parse(b"") is None
+
+
+# Builders
+
+
+def test_build_v1_tcp4() -> None:
+    header = build_v1(("192.0.2.1", 12345), ("198.51.100.2", 443))
+    assert header == b"PROXY TCP4 192.0.2.1 198.51.100.2 12345 443\r\n"
+
+
+def test_build_v1_tcp6_is_compressed() -> None:
+    header = build_v1(("2001:DB8:0:0:0:0:0:1", 1), ("::1", 2))
+    assert header == b"PROXY TCP6 2001:db8::1 ::1 1 2\r\n"
+
+
+def test_build_v2_tcp4_matches_the_spec_layout() -> None:
+    header = build_v2(("192.0.2.1", 12345), ("198.51.100.2", 443))
+    assert header == SIG + b"\x21\x11\x00\x0c" + V4_BODY
+
+
+def test_build_v2_tcp6_matches_the_spec_layout() -> None:
+    header = build_v2(("2001:db8::1", 12345), ("2001:db8::2", 443))
+    assert header == SIG + b"\x21\x21\x00\x24" + V6_BODY
+
+
+def test_build_v2_replay_tlv_layout() -> None:
+    header = build_v2(("192.0.2.1", 12345), ("198.51.100.2", 443), replay_time_us=1)
+    assert header == SIG + b"\x21\x11\x00\x17" + V4_BODY + b"\xe0\x00\x08" + b"\x00" * 7 + b"\x01"
+
+
+@pytest.mark.parametrize(
+    "time_us", [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000, INT64_MIN, INT64_MAX]
+)
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [(("192.0.2.1", 1), ("192.0.2.2", 2)), (("2001:db8::1", 1), ("2001:db8::2", 2))],
+)
+def test_replay_tlv_roundtrip(src: tuple[str, int], dst: tuple[str, int], time_us: int) -> None:
+    info = _info(build_v2(src, dst, replay_time_us=time_us))
+    assert info.replay_time_us == time_us
+    assert (info.source_ip, info.source_port) == src
+
+
+@pytest.mark.parametrize("build", [build_v1, build_v2])
+@pytest.mark.parametrize(
+    ("src", "dst", "message"),
+    [
+        (("192.0.2.1", 1), ("2001:db8::1", 2), "same address family"),
+        (("::ffff:192.0.2.1", 1), ("192.0.2.2", 2), "same address family"),
+        (("192.0.2.1", -1), ("192.0.2.2", 2), "port -1"),
+        (("192.0.2.1", 1), ("192.0.2.2", 65536), "port 65536"),
+        (("fe80::2", 1), ("fe80::1%eth0", 2), "scope"),
+        (("192.0.2.256", 1), ("192.0.2.2", 2), "does not appear to be"),
+        (("example.org", 1), ("192.0.2.2", 2), "does not appear to be"),
+    ],
+)
+def test_builders_reject_bad_input(
+    build: Callable[[tuple[str, int], tuple[str, int]], bytes],
+    src: tuple[str, int],
+    dst: tuple[str, int],
+    message: str,
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(src, dst)
+
+
+@pytest.mark.parametrize("time_us", [INT64_MIN - 1, INT64_MAX + 1])
+def test_build_v2_rejects_replay_time_outside_int64(time_us: int) -> None:
+    with pytest.raises(ValueError, match="int64"):
+        build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_time_us=time_us)
+
+
+# Trusted proxies
+
+
+@pytest.mark.parametrize(
+    ("peer", "trusted"),
+    [
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("10.1.2.3", True),
+        ("::1", True),
+        ("2001:db8:0:1::7", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.9.9.9", True),
+        ("::ffff:192.0.2.1", True),
+        ("fe80::1%eth0", False),
+        ("11.0.0.1", False),
+        ("192.0.2.2", False),
+        ("::2", False),
+        ("2001:db8:0:2::7", False),
+        ("::ffff:11.0.0.1", False),
+        ("::127.0.0.1", False),
+        ("", False),
+        ("/run/botcensus.sock", False),
+    ],
+)
+def test_is_trusted(peer: str, trusted: bool) -> None:
+    networks = compile_networks(
+        ["127.0.0.0/8", "10.0.0.0/8", "::1", "2001:db8:0:1::/64", "::ffff:192.0.2.1/128"]
+    )
+    assert is_trusted(peer, networks) is trusted
+
+
+def test_mapped_network_becomes_ipv4() -> None:
+    assert compile_networks(["::ffff:10.0.0.0/104"]) == (ipaddress.IPv4Network("10.0.0.0/8"),)
+
+
+def test_no_networks_trusts_nobody() -> None:
+    assert not is_trusted("127.0.0.1", compile_networks([]))
+
+
+def test_compile_networks_rejects_host_bits() -> None:
+    with pytest.raises(ValueError, match="host bits"):
+        compile_networks(["10.0.0.1/8"])
+
+
+def test_compile_networks_rejects_a_lone_string() -> None:
+    with pytest.raises(TypeError):
+        compile_networks("127.0.0.0/8")
+
+
+# Properties
+
+ports = st.integers(min_value=0, max_value=65535)
+versions: st.SearchStrategy[Literal[4, 6]] = st.sampled_from([4, 6])
+address_pairs = versions.flatmap(lambda v: st.tuples(st.ip_addresses(v=v), st.ip_addresses(v=v)))
+
+
+@given(address_pairs, ports, ports)
+def test_build_v1_then_parse_roundtrips(
+    pair: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...], sport: int, dport: int
+) -> None:
+    src, dst = pair
+    header = build_v1((str(src), sport), (str(dst), dport))
+    assert parse(header + b"x") == (
+        ProxyInfo(src.compressed, sport, dst.compressed, dport, None),
+        len(header),
+    )
+
+
+@given(
+    address_pairs,
+    ports,
+    ports,
+    st.none() | st.integers(min_value=INT64_MIN, max_value=INT64_MAX),
+)
+def test_build_v2_then_parse_roundtrips(
+    pair: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...],
+    sport: int,
+    dport: int,
+    time_us: int | None,
+) -> None:
+    src, dst = pair
+    header = build_v2((str(src), sport), (str(dst), dport), replay_time_us=time_us)
+    assert parse(header + b"x") == (
+        ProxyInfo(src.compressed, sport, dst.compressed, dport, time_us),
+        len(header),
+    )
+
+
+@given(st.sampled_from([b"", b"PROXY ", b"PROXY TCP4 ", SIG, SIG + b"\x21"]), st.binary())
+def test_arbitrary_bytes_parse_or_raise_proxy_error(start: bytes, rest: bytes) -> None:
+    data = start + rest
+    reason: str | None = None
+    try:
+        result = parse(data)
+    except ProxyError as error:
+        reason, result = error.reason, None
+    assert reason is None or reason in REASONS
+    assert result is None or 0 < result[1] <= len(data)
