@@ -7,10 +7,16 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from botcensus import config as config_mod
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from botcensus.store import RollupReport
 
 DATA_OPTION = click.option(
     "--data",
@@ -169,6 +175,132 @@ def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: 
         write_jsonl(rows, out)
     else:
         write_csv(rows, out)
+
+
+@main.command()
+@DATA_OPTION
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def rollup(data_dir: Path, config_file: Path | None) -> None:
+    """Roll raw events up into enriched daily sightings (incremental, idempotent)."""
+    report = _rollup(data_dir, _load(config_file))
+    click.echo(
+        f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
+        f"{report.days_unchanged} unchanged"
+    )
+
+
+def _rollup(data_dir: Path, settings: config_mod.Settings) -> RollupReport:
+    from botcensus import enrich
+    from botcensus.store import rollup as store_rollup
+
+    geo = None
+
+    def step(table: pa.Table) -> pa.Table:
+        nonlocal geo
+        if geo is None:
+            geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
+        return enrich.enrich(table, geo)
+
+    return store_rollup(data_dir, step)
+
+
+@main.command("census")
+@DATA_OPTION
+@click.option("--window", type=click.Choice(["day", "week"]), default="week", show_default=True)
+@click.option(
+    "--week-ends",
+    type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+    default="sat",
+    show_default=True,
+    help="Last day of a week window (Microsoft's Rustock weeks end on Saturday).",
+)
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["country", "asn", "family", "feed", "sensor"]),
+    multiple=True,
+    help="Group by (repeatable).",
+)
+@click.option(
+    "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (UTC)."
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day, inclusive (UTC).",
+)
+@click.option("--family", default=None, help="Only this malware family.")
+@click.option("--feed", default=None, help="Only this feed (feed.name), e.g. botcensus-sinkhole.")
+@click.option("--include-unclaimed", is_flag=True, help="Also count requests no decoder claimed.")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=None, help="Keep the top N groups per window."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def census_cmd(
+    data_dir: Path,
+    window: str,
+    week_ends: str,
+    by: tuple[str, ...],
+    date_from: datetime | None,
+    date_to: datetime | None,
+    family: str | None,
+    feed: str | None,
+    include_unclaimed: bool,
+    top: int | None,
+    fmt: str,
+    config_file: Path | None,
+) -> None:
+    """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family."""
+    from botcensus.measure import CensusQuery, census, with_change
+    from botcensus.report import tables
+    from botcensus.store import connect, sightings_view
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    _rollup(data_dir, _load(config_file))
+    query = CensusQuery(
+        window="day" if window == "day" else "week",
+        week_ends=week_ends,
+        by=by,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        family=family,
+        feed=feed,
+        include_unclaimed=include_unclaimed,
+    )
+    con = connect()
+    result = with_change(con, census(con, query, sightings_view(con, data_dir)), by)
+    if top is not None:
+        import pyarrow.compute as pc
+
+        result = result.filter(pc.less_equal(result["rank"], top))
+    if fmt == "json":
+        tables.write_json(result, sys.stdout)
+    elif fmt == "csv":
+        tables.write_csv(result, sys.stdout)
+    else:
+        tables.print_table(
+            result, f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}"
+        )
 
 
 @main.command()

@@ -159,6 +159,25 @@ class SinkholeSettings(_Strict):
         return value
 
 
+class EnrichSettings(_Strict):
+    """Where IP -> country / ASN answers come from. Default: the bundled offline database."""
+
+    country_mmdb: Path | None = None
+    """A MaxMind DB with countries (GeoLite2-Country/City, DB-IP, IPinfo lite)."""
+    asn_mmdb: Path | None = None
+    """A MaxMind DB with AS numbers and names (GeoLite2-ASN, DB-IP ASN, IPinfo lite)."""
+
+
+class StoreSettings(_Strict):
+    """How long personal data (raw IP addresses) is kept. Aggregates are kept."""
+
+    event_retention_days: int = Field(30, ge=1)
+    """Raw events (every request, with its source address) are deleted after this many days,
+    once they have been rolled up into daily sightings."""
+    sighting_retention_days: int = Field(400, ge=1)
+    """Daily sightings (one row per address and day) are deleted after this many days."""
+
+
 class Settings(BaseSettings):
     """All botcensus settings. Precedence: BOTCENSUS_* environment (nested with `__`, e.g.
     BOTCENSUS_SINKHOLE__RECORDER__FSYNC_INTERVAL=0.5), then the TOML file, then defaults."""
@@ -168,6 +187,8 @@ class Settings(BaseSettings):
     )
 
     sinkhole: SinkholeSettings = SinkholeSettings()
+    enrich: EnrichSettings = EnrichSettings()
+    store: StoreSettings = StoreSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA
+from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA, SIGHTING_SCHEMA
 from botcensus.store.events import EVENTS_DIR
 
 
@@ -54,3 +54,17 @@ def iter_events(
     assert reader is not None
     for batch in reader:
         yield batch.cast(EVENT_SCHEMA)
+
+
+def sightings_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "sightings") -> str:
+    """Create a view over the dataset's daily sightings; returns its name. An empty dataset
+    gives an empty view with the sightings schema."""
+    root = dataset / "sightings"
+    files = sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
+    if files:
+        rel = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+        rel.create_view(name, replace=True)
+    else:
+        con.register(f"{name}_empty", SIGHTING_SCHEMA.empty_table())
+        con.sql(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")  # noqa: S608
+    return name

@@ -1,0 +1,116 @@
+"""The census: unique source IPs, unique bot ids and hits per window and group (pure SQL).
+
+Every count names its unit (model.Unit); the three units sit in separate columns, never mixed.
+Windows are UTC days, or weeks ending on a chosen weekday (Microsoft's Rustock figures are for
+weeks ending Saturday). `window_end` is the window's last day, inclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final, Literal
+
+import duckdb
+import pyarrow as pa
+
+Window = Literal["day", "week"]
+GROUPS: Final[dict[str, str]] = {
+    "country": "source_cc",
+    "asn": "source_asn",
+    "family": "malware_family",
+    "feed": "feed_name",
+    "sensor": "sensor",
+}
+WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class CensusQuery:
+    """What to count."""
+
+    window: Window = "week"
+    week_ends: str = "sat"
+    by: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    family: str | None = None
+    feed: str | None = None
+    include_unclaimed: bool = False
+    """Count sightings no decoder claimed (scanners, researchers); off by default."""
+
+
+def window_start_sql(query: CensusQuery) -> str:
+    """SQL for the first day of the window containing `day`."""
+    if query.window == "day":
+        return "day"
+    # ISO weekday: Monday = 1 ... Sunday = 7. A week ending on weekday E starts on E+1.
+    start_dow = (WEEKDAYS.index(query.week_ends) + 1) % 7 + 1
+    return f"CAST(day - INTERVAL ((isodow(day) - {start_dow} + 7) % 7) DAY AS DATE)"
+
+
+def census_sql(query: CensusQuery, relation: str) -> tuple[str, list[object]]:
+    """The census as one SQL statement over a sightings relation, with its parameters."""
+    for g in query.by:
+        if g not in GROUPS:
+            raise ValueError(f"cannot group by {g!r}; choose from {', '.join(GROUPS)}")
+    if query.week_ends not in WEEKDAYS:
+        raise ValueError(f"--week-ends {query.week_ends!r}: choose from {', '.join(WEEKDAYS)}")
+    where: list[str] = []
+    params: list[object] = []
+    if not query.include_unclaimed:
+        where.append("malware_family IS NOT NULL")
+    for column, value in (("malware_family", query.family), ("feed_name", query.feed)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.date_from is not None:
+        where.append("day >= ?")
+        params.append(query.date_from)
+    if query.date_to is not None:
+        where.append("day <= ?")
+        params.append(query.date_to)
+    length = 1 if query.window == "day" else 7
+    keys = [f"{GROUPS[g]} AS {g}" for g in query.by]
+    select_keys = "".join(f", {k}" for k in keys)
+    group_keys = "".join(f", {g}" for g in query.by)
+    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    sql = f"""
+        SELECT window_start, CAST(window_start + INTERVAL {length - 1} DAY AS DATE) AS window_end
+               {group_keys},
+               count(DISTINCT source_ip) AS unique_ip,
+               count(DISTINCT bot_id) AS unique_bot_id,
+               sum(hits)::BIGINT AS hits
+        FROM (SELECT {window_start_sql(query)} AS window_start{select_keys}, source_ip, bot_id, hits
+              FROM {relation} {where_sql})
+        GROUP BY ALL
+        ORDER BY window_start{group_keys}
+    """  # noqa: S608 (identifiers come from the fixed GROUPS table; values are parameters)
+    return sql, params
+
+
+def census(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
+    """Run the census over a sightings relation (a view or table name) on `con`."""
+    sql, params = census_sql(query, relation)
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def with_change(con: duckdb.DuckDBPyConnection, counts: pa.Table, by: tuple[str, ...]) -> pa.Table:
+    """Add, per group, `unique_ip_change` (fraction against the group's previous window and
+    against its first window) and `rank` (1 = most unique IPs within the window)."""
+    part = f"PARTITION BY {', '.join(by)}" if by else ""
+    rank_part = "PARTITION BY window_start"
+    sql = f"""
+        SELECT *,
+               unique_ip / lag(unique_ip) OVER (w) - 1 AS unique_ip_change,
+               unique_ip / first_value(unique_ip) OVER (w) - 1 AS unique_ip_change_since_first,
+               rank() OVER ({rank_part} ORDER BY unique_ip DESC) AS rank
+        FROM counts
+        WINDOW w AS ({part} ORDER BY window_start)
+        ORDER BY window_start, rank
+    """  # noqa: S608 (group names were checked against GROUPS)
+    con.register("counts", counts)
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("counts")

@@ -1,0 +1,86 @@
+"""Render census results: rich terminal tables, JSON rows, CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, TextIO
+
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from botcensus.model import Unit
+
+# Column -> the unit its numbers are in (printed in headers and JSON metadata).
+UNITS: dict[str, str] = {
+    "unique_ip": Unit.UNIQUE_IP,
+    "unique_bot_id": Unit.UNIQUE_BOT_ID,
+    "hits": Unit.HITS,
+    "hosts_est": Unit.HOSTS,
+    "hosts_lo": Unit.HOSTS,
+    "hosts_hi": Unit.HOSTS,
+}
+# Short headers for terminal tables; JSON and CSV keep the column names.
+HEADERS: dict[str, str] = {
+    "window_start": "from",
+    "window_end": "to",
+    "unique_ip": "IPs",
+    "unique_bot_id": "bot ids",
+    "hits": "hits",
+    "unique_ip_change": "Δ prev",
+    "unique_ip_change_since_first": "Δ first",
+    "rank": "#",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:+.1%}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None) -> Table:
+    """A rich Table with units in the headers of count columns."""
+    names = list(columns or table.column_names)
+    out = Table(title=title, title_justify="left")
+    for name in names:
+        unit = UNITS.get(name)
+        header = HEADERS.get(name, name)
+        if unit:
+            header += f"\n[dim]{unit}[/]"
+        numeric = pa.types.is_integer(table.schema.field(name).type) or pa.types.is_floating(
+            table.schema.field(name).type
+        )
+        out.add_column(header, justify="right" if numeric else "left")
+    for row in table.select(names).to_pylist():
+        out.add_row(*(_cell(row[n]) for n in names))
+    return out
+
+
+def print_table(table: pa.Table, title: str, console: Console | None = None) -> None:
+    (console or Console()).print(rich_table(table, title))
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def write_json(table: pa.Table, out: TextIO) -> None:
+    """A JSON list of row objects; dates as ISO 8601."""
+    rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
+    json.dump(rows, out, indent=1)
+    out.write("\n")
+
+
+def write_csv(table: pa.Table, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.column_names)
+    for row in table.to_pylist():
+        writer.writerow(_json_value(row[c]) for c in table.column_names)
