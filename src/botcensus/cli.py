@@ -95,7 +95,7 @@ def sinkhole() -> None:
     "metrics_address",
     metavar="HOST:PORT",
     default=None,
-    help="Prometheus metrics listener.",
+    help="Prometheus metrics on HOST:PORT, or PORT on 127.0.0.1 (off by default).",
 )
 @click.option(
     "--proxy-protocol",
@@ -129,6 +129,8 @@ def sinkhole_serve(
             for address in listen
         ]
         if metrics_address is not None:
+            if metrics_address.isdigit():  # a bare port stays on loopback
+                metrics_address = f"127.0.0.1:{metrics_address}"
             config_mod.split_address(metrics_address)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -186,11 +188,33 @@ def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: 
     help="TOML settings file.",
 )
 def rollup(data_dir: Path, config_file: Path | None) -> None:
-    """Roll raw events up into enriched daily sightings (incremental, idempotent)."""
-    report = _rollup(data_dir, _load(config_file))
+    """Roll raw events up into enriched daily sightings, then apply retention.
+
+    Incremental and idempotent. Retention deletes raw-event days older than
+    store.event_retention_days that are rolled up, and sighting days older than
+    store.sighting_retention_days."""
+    from botcensus.store import apply_retention
+
+    settings = _load(config_file)
+    report = _rollup(data_dir, settings)
     click.echo(
         f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
         f"{report.days_unchanged} unchanged"
+    )
+    kept = apply_retention(
+        data_dir,
+        datetime.now(UTC).date(),
+        event_days=settings.store.event_retention_days,
+        sighting_days=settings.store.sighting_retention_days,
+    )
+    click.echo(
+        f"retention: {len(kept.event_days_deleted)} event days and "
+        f"{len(kept.sighting_days_deleted)} sighting days deleted"
+        + (
+            f"; {len(kept.event_days_kept_unrolled)} expired days kept (not rolled up)"
+            if kept.event_days_kept_unrolled
+            else ""
+        )
     )
 
 

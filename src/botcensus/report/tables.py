@@ -58,7 +58,7 @@ def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None
         numeric = pa.types.is_integer(table.schema.field(name).type) or pa.types.is_floating(
             table.schema.field(name).type
         )
-        out.add_column(header, justify="right" if numeric else "left")
+        out.add_column(header, justify="right" if numeric else "left", no_wrap=name in HEADERS)
     for row in table.select(names).to_pylist():
         out.add_row(*(_cell(row[n]) for n in names))
     return out
