@@ -328,6 +328,47 @@ def census_cmd(
 
 
 @main.command()
+@DATA_OPTION
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the report files.",
+)
+@click.option("--family", default=None, help="Only this malware family.")
+@click.option("--title", default="botcensus takedown report", show_default=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def report(
+    data_dir: Path, out_dir: Path, family: str | None, title: str, config_file: Path | None
+) -> None:
+    """Write a PNG chart, CSV tables and an offline HTML page of the weekly census."""
+    from rich.console import Console
+
+    from botcensus.measure.summary import summarise
+    from botcensus.report import tables, write_report
+    from botcensus.store import connect, sightings_view
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    _rollup(data_dir, _load(config_file))
+    con = connect()
+    summary = summarise(con, sightings_view(con, data_dir), family=family)
+    files = write_report(summary, out_dir, title=title)
+    console = Console()
+    tables.print_table(
+        summary.countries.slice(0, 10), "Top countries, first vs last complete week", console
+    )
+    tables.print_table(summary.asns.slice(0, 10), "Top networks (ASN)", console)
+    console.print(f"Report: {files.html}")
+
+
+@main.command()
 @click.option(
     "--data",
     "data_dir",

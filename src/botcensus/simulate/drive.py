@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import uvloop
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +61,8 @@ async def _one(host: str, port: int, shot: Shot, result: DriveResult, timeout: f
         line = b""
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await writer.wait_closed()
-        except OSError:
-            pass
     parts = line.split()
     if len(parts) >= 2 and parts[1].isdigit():
         status = int(parts[1])
@@ -95,4 +96,4 @@ def send(
     host: str, port: int, shots: Iterable[Shot], *, concurrency: int = 32, timeout: float = 10.0
 ) -> DriveResult:
     """Synchronous wrapper around drive()."""
-    return asyncio.run(drive(host, port, shots, concurrency=concurrency, timeout=timeout))
+    return uvloop.run(drive(host, port, shots, concurrency=concurrency, timeout=timeout))
