@@ -59,8 +59,8 @@ def _complete_weeks(
     rows = weekly.select(["window_start", "window_end"]).to_pylist()
     if not rows:
         return None, None
-    span = con.execute(f"SELECT min(day), max(day) FROM {relation}").fetchone()  # noqa: S608
-    lo, hi = span if span is not None else (None, None)
+    span = con.execute(f"SELECT min(day), max(day) FROM {relation}").fetchall()[0]  # noqa: S608
+    lo, hi = span
     whole = [r["window_start"] for r in rows if lo <= r["window_start"] and r["window_end"] <= hi]
     starts = whole or [r["window_start"] for r in rows]
     return starts[0], starts[-1]

@@ -1,0 +1,56 @@
+"""The takedown report: files written, chart is a PNG, the page opens offline."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from botcensus.measure.summary import summarise
+from botcensus.model import SIGHTING_SCHEMA
+from botcensus.report import write_report
+from botcensus.store import connect
+
+
+def _table() -> pa.Table:
+    """Four weeks from Wednesday 2011-03-16; country XX shrinks by one address a week."""
+    rows: dict[str, list[object]] = {f.name: [] for f in SIGHTING_SCHEMA}
+    start = date(2011, 3, 16)
+    for offset in range(28):
+        day = start + timedelta(days=offset)
+        for cc, n in (("XX", 10 - offset // 7), ("YY", 3)):
+            for i in range(n):
+                row = {f.name: None for f in SIGHTING_SCHEMA}
+                row.update(day=day, source_ip=f"10.{ord(cc[0])}.0.{i}", malware_family="rustock",
+                           sensor="s", feed_name="f", first_seen=None, last_seen=None, hits=1,
+                           source_cc=cc, source_asn=64500 + ord(cc[0]))  # fmt: skip
+                for k in rows:
+                    rows[k].append(row[k])
+    rows["first_seen"] = rows["last_seen"] = [0] * len(rows["day"])
+    return pa.table(rows, schema=SIGHTING_SCHEMA)
+
+
+def test_summary_compares_first_and_last_complete_weeks() -> None:
+    con = connect()
+    con.register("s", _table())
+    summary = summarise(con, "s")
+    # Data covers Wed 16 March to Tue 12 April: complete weeks start 20 March and 3 April.
+    assert (summary.first_week, summary.last_week) == (date(2011, 3, 20), date(2011, 4, 3))
+    xx = next(r for r in summary.countries.to_pylist() if r["country"] == "XX")
+    # Week of 20 March: days with 10 and 9 addresses; week of 3 April: days with 8 and 7.
+    assert (xx["unique_ip_first"], xx["unique_ip_last"]) == (10, 8)
+
+
+def test_report_writes_png_csv_and_one_offline_page(tmp_path: Path) -> None:
+    con = connect()
+    con.register("s", _table())
+    files = write_report(summarise(con, "s"), tmp_path / "out", title="Test takedown")
+    assert files.chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    page = files.html.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "unique_ip" in page
+    assert "XX" in page
+    assert files.countries.read_text(encoding="utf-8").splitlines()[0].startswith('"country"')
