@@ -117,7 +117,7 @@ def sinkhole_serve(
     replay: bool,
 ) -> None:
     """Run the sinkhole until SIGTERM or SIGINT."""
-    from botcensus.capture import serve
+    from botcensus.capture import DataDirBusyError, serve
     from botcensus.store import clean_temporaries, roll_segment
 
     settings = _load(config_file)
@@ -144,14 +144,17 @@ def sinkhole_serve(
         raise click.UsageError(
             "no listeners: give --listen HOST:PORT or [[sinkhole.listeners]] in --config"
         )
-    clean_temporaries(data_dir)
-    code = serve(
-        sink,
-        data_dir,
-        lambda segment: roll_segment(segment, data_dir),
-        workers=workers or os.cpu_count() or 1,
-        metrics_address=metrics_address,
-    )
+    try:
+        code = serve(
+            sink,
+            data_dir,
+            lambda segment: roll_segment(segment, data_dir),
+            workers=workers or os.cpu_count() or 1,
+            metrics_address=metrics_address,
+            on_locked=lambda: clean_temporaries(data_dir),
+        )
+    except DataDirBusyError as exc:
+        raise click.ClickException(str(exc)) from None
     sys.exit(code)
 
 
@@ -381,6 +384,75 @@ def demo(data_dir: Path | None) -> None:
     from botcensus.simulate.demo import run_demo
 
     sys.exit(run_demo(data_dir))
+
+
+@main.group("enrich")
+def enrich_group() -> None:
+    """IP address -> country, ASN and AS name."""
+
+
+@enrich_group.command("lookup")
+@click.argument("ips", nargs=-1, required=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def enrich_lookup(ips: tuple[str, ...], config_file: Path | None) -> None:
+    """Country, ASN and AS name of each IP (the database the settings choose)."""
+    import pyarrow as pa
+
+    from botcensus import enrich
+
+    settings = _load(config_file)
+    geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
+    for ip, row in zip(ips, enrich.lookup(geo, pa.array(ips)).to_pylist(), strict=True):
+        asn = f"AS{row['source_asn']}" if row["source_asn"] is not None else "-"
+        click.echo(f"{ip}\t{row['source_cc'] or '-'}\t{asn}\t{row['source_as_name'] or '-'}")
+    click.echo(f"# {geo.name}", err=True)
+
+
+@enrich_group.command("build-db")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file [default: the bundled file in the source tree].",
+)
+@click.option(
+    "--geoip",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Tor IPv4 geoip file [default: Debian tor-geoipdb's].",
+)
+@click.option(
+    "--geoip6",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Tor IPv6 geoip6 file [default: Debian tor-geoipdb's].",
+)
+@click.option(
+    "--libloc-db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="libloc location.db or `location dump` text [default: Debian libloc-database's].",
+)
+def enrich_build_db(
+    out: Path | None, geoip: Path | None, geoip6: Path | None, libloc_db: Path | None
+) -> None:
+    """Rebuild the bundled offline database from Debian's tor-geoipdb and libloc-database."""
+    from botcensus.enrich import build_bundled
+    from botcensus.enrich.bundle import DEFAULT_GEOIP, DEFAULT_GEOIP6, DEFAULT_LIBLOC_DB
+    from botcensus.enrich.geotable import bundled_path
+
+    report = build_bundled(
+        out or bundled_path(),
+        geoip=geoip or DEFAULT_GEOIP,
+        geoip6=geoip6 or DEFAULT_GEOIP6,
+        libloc_db=libloc_db or DEFAULT_LIBLOC_DB,
+    )
+    click.echo(report.summary())
 
 
 def _load(config_file: Path | None) -> config_mod.Settings:

@@ -133,6 +133,7 @@ class SinkholeConnection(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_bytes = 0
+        self.head_parsed = 0
         self.body = bytearray()
         self.body_length = 0
         self.dead = False
@@ -225,17 +226,24 @@ class SinkholeConnection(asyncio.Protocol):
         self.phase = _HEAD
         self.url = b""
         self.headers = []
+        self.head_parsed = 0
         self.body = bytearray()
         self.body_length = 0
         self.deadline = self.lst.clock() + self.lst.limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        self.head_parsed += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        self.head_parsed += len(name) + len(value) + 4  # ": " and CRLF
 
     def on_headers_complete(self) -> None:
+        # A whole head can arrive in one read, past the unfinished-head check in data_received.
+        limit = self.lst.limits.max_header_bytes
+        if self.head_parsed > limit:
+            raise _LimitError(Reject.HEADER_TOO_LARGE, f"head exceeds {limit} bytes")
         self.phase = _BODY
         self.deadline = self.lst.clock() + self.lst.limits.body_timeout
 
@@ -249,7 +257,10 @@ class SinkholeConnection(asyncio.Protocol):
             raise _LimitError(Reject.BODY_TOO_LARGE, f"body exceeds {limit} bytes")
 
     def on_message_complete(self) -> None:
-        self._answer(self.parser.should_keep_alive())
+        # CONNECT or Upgrade: the parser stops at this request (HttpParserUpgrade follows), so
+        # answer it with the close variant rather than keep a connection we will not parse.
+        parser = self.parser
+        self._answer(parser.should_keep_alive() and not parser.should_upgrade())
 
     def _answer(self, keep: bool) -> None:
         lst = self.lst

@@ -115,11 +115,17 @@ def serve(
     *,
     workers: int,
     metrics_address: str | None,
+    on_locked: Callable[[], object] | None = None,
 ) -> int:
-    """Run the sinkhole until SIGTERM/SIGINT. Returns the process exit code."""
+    """Run the sinkhole until SIGTERM/SIGINT. Returns the process exit code.
+
+    `on_locked` runs once the data directory is ours, before recovery: the place to clean up
+    what a crash left in the dataset, which must not happen while another sinkhole runs."""
     if not settings.listeners:
         raise ValueError("no listeners: give --listen HOST:PORT or [[sinkhole.listeners]]")
     lock_fd = _lock(data_dir)
+    if on_locked is not None:
+        on_locked()
     wal_dir = data_dir / WAL_DIR
     state = _State()
     recover(wal_dir, roll, state)
