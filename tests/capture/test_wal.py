@@ -1,0 +1,309 @@
+"""The write-ahead log: record framing, torn and corrupt tails, segments, the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import zlib
+from pathlib import Path
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from botcensus.capture import wal
+
+
+def _segment(path: Path, *records: bytes, tail: bytes = b"") -> Path:
+    path.write_bytes(wal.MAGIC + b"".join(records) + tail)
+    return path
+
+
+def _writer(wal_dir: Path, **overrides: float) -> wal.WalWriter:
+    options = {"fsync_interval": 0.01, "segment_seconds": 3600.0, "segment_bytes": 1 << 30}
+    options.update(overrides)
+    return wal.WalWriter(
+        wal_dir,
+        "w00",
+        fsync_interval=options["fsync_interval"],
+        segment_seconds=options["segment_seconds"],
+        segment_bytes=int(options["segment_bytes"]),
+    )
+
+
+# -- framing -------------------------------------------------------------------------------
+def test_record_is_length_crc_and_msgpack_payload(make_event):
+    events = [make_event(), make_event(path="/x")]
+    record = wal.encode_record(events)
+    length, crc = struct.unpack_from("<II", record)
+    payload = record[8:]
+    assert length == len(payload)
+    assert crc == zlib.crc32(payload)
+    assert msgpack.unpackb(payload, raw=False) == events
+
+
+def test_scan_returns_every_event_of_every_record_in_order(tmp_path, make_event):
+    a, b, c = make_event(path="/a"), make_event(path="/b"), make_event(path="/c")
+    path = _segment(tmp_path / "s.wal", wal.encode_record([a, b]), wal.encode_record([c]))
+    scan = wal.scan_segment(path)
+    assert scan.events == [a, b, c]
+    assert scan.records == 2
+    assert scan.good_bytes == path.stat().st_size
+    assert (scan.tail, scan.tail_reason) == (b"", None)
+
+
+def test_binary_and_null_values_survive_the_round_trip(tmp_path, make_event):
+    event = make_event(body_head=b"\x00\xff" * 10, query=None, header_names=[])
+    scan = wal.scan_segment(_segment(tmp_path / "s.wal", wal.encode_record([event])))
+    assert scan.events == [event]
+
+
+def test_segment_of_only_the_magic_is_empty_and_clean(tmp_path):
+    scan = wal.scan_segment(_segment(tmp_path / "s.wal"))
+    assert (scan.events, scan.records, scan.tail, scan.tail_reason) == ([], 0, b"", None)
+    assert scan.good_bytes == len(wal.MAGIC)
+
+
+def test_empty_file_is_empty_and_clean(tmp_path):
+    (tmp_path / "s.wal").write_bytes(b"")
+    scan = wal.scan_segment(tmp_path / "s.wal")
+    assert (scan.events, scan.tail, scan.tail_reason) == ([], b"", None)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(wal.MAGIC[:5], "segment shorter than its header"), (b"NOTAWAL!" + b"x" * 20, "bad magic")],
+)
+def test_file_without_the_magic_is_all_tail(tmp_path, data, reason):
+    (tmp_path / "s.wal").write_bytes(data)
+    scan = wal.scan_segment(tmp_path / "s.wal")
+    assert scan.events == []
+    assert (scan.tail, scan.tail_reason, scan.good_bytes) == (data, reason, 0)
+
+
+def _tails(record: bytes) -> list[tuple[bytes, str]]:
+    bad_crc = record[:4] + struct.pack("<I", zlib.crc32(record[8:]) ^ 1) + record[8:]
+    huge = struct.pack("<II", wal.MAX_RECORD_BYTES + 1, 0) + b"x" * 10
+    return [
+        (record[:3], "torn record header"),
+        (record[:-5], f"torn record: {len(record) - 13} of {len(record) - 8} payload bytes"),
+        (bad_crc, "record checksum mismatch"),
+        (huge, f"record length {wal.MAX_RECORD_BYTES + 1} exceeds {wal.MAX_RECORD_BYTES}"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4), ids=["header", "payload", "crc", "length"])
+def test_torn_or_corrupt_tail_is_reported_and_earlier_records_kept(tmp_path, make_event, case):
+    good = [make_event(path="/kept")]
+    tail, reason = _tails(wal.encode_record([make_event(path="/lost")]))[case]
+    first = wal.encode_record(good)
+    scan = wal.scan_segment(_segment(tmp_path / "s.wal", first, tail=tail))
+    assert scan.events == good
+    assert scan.records == 1
+    assert scan.good_bytes == len(wal.MAGIC) + len(first)
+    assert (scan.tail, scan.tail_reason) == (tail, reason)
+
+
+def test_good_record_after_a_corrupt_one_is_not_read(tmp_path, make_event):
+    bad = wal.encode_record([make_event(path="/bad")])
+    bad = bad[:8] + b"\x00" + bad[9:]
+    after = wal.encode_record([make_event(path="/after")])
+    scan = wal.scan_segment(_segment(tmp_path / "s.wal", bad, after))
+    assert scan.events == []
+    assert scan.tail == bad + after
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batch_sizes=st.lists(st.integers(1, 4), min_size=1, max_size=5),
+    cut=st.integers(min_value=0),
+)
+def test_any_truncation_keeps_exactly_the_complete_records(tmp_path_factory, batch_sizes, cut):
+    batches = [[[i, j, f"/{i}/{j}", b"body"] for j in range(n)] for i, n in enumerate(batch_sizes)]
+    records = [wal.encode_record(b) for b in batches]
+    data = wal.MAGIC + b"".join(records)
+    cut %= len(data) + 1
+    path = tmp_path_factory.mktemp("cut") / "s.wal"
+    path.write_bytes(data[:cut])
+    scan = wal.scan_segment(path)
+    complete, end = 0, len(wal.MAGIC)
+    while complete < len(records) and end + len(records[complete]) <= cut:
+        end += len(records[complete])
+        complete += 1
+    assert scan.events == [e for b in batches[:complete] for e in b]
+    assert scan.good_bytes == (end if cut >= len(wal.MAGIC) else 0)
+    assert scan.good_bytes + len(scan.tail) == cut
+    assert (scan.tail_reason is None) == (cut == end or cut == 0)
+
+
+# -- segments ------------------------------------------------------------------------------
+def test_segments_lists_closed_ones_in_name_order(tmp_path):
+    for name in ("w01-b-000001.wal", "w00-a-000002.wal", "w00-a-000001.wal", "w00-c.open"):
+        (tmp_path / name).write_bytes(wal.MAGIC)
+    (tmp_path / "notes.txt").write_text("x")
+    names = [p.name for p in wal.segments(tmp_path, include_open=False)]
+    assert names == ["w00-a-000001.wal", "w00-a-000002.wal", "w01-b-000001.wal"]
+
+
+def test_segments_can_include_open_ones(tmp_path):
+    for name in ("w00-a-000001.wal", "w00-a-000002.open"):
+        (tmp_path / name).write_bytes(wal.MAGIC)
+    names = [p.name for p in wal.segments(tmp_path, include_open=True)]
+    assert names == ["w00-a-000001.wal", "w00-a-000002.open"]
+
+
+def test_segments_of_a_missing_directory_is_empty(tmp_path):
+    assert wal.segments(tmp_path / "nope", include_open=True) == []
+
+
+def test_close_orphans_closes_every_open_segment(tmp_path):
+    for name in ("w00-a-000001.open", "w01-a-000001.open", "w00-a-000000.wal"):
+        (tmp_path / name).write_bytes(wal.MAGIC)
+    closed = wal.close_orphans(tmp_path)
+    assert sorted(p.name for p in closed) == ["w00-a-000001.wal", "w01-a-000001.wal"]
+    assert not list(tmp_path.glob("*.open"))
+
+
+def test_close_orphans_with_a_prefix_leaves_other_workers_alone(tmp_path):
+    for name in ("w00-a-000001.open", "w01-a-000001.open"):
+        (tmp_path / name).write_bytes(wal.MAGIC)
+    wal.close_orphans(tmp_path, prefix="w01-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w00-a-000001.open", "w01-a-000001.wal"]
+
+
+def test_iter_scans_reads_closed_segments_only(tmp_path, make_event):
+    _segment(tmp_path / "w00-a-000001.wal", wal.encode_record([make_event(path="/closed")]))
+    _segment(tmp_path / "w00-a-000002.open", wal.encode_record([make_event(path="/open")]))
+    scans = list(wal.iter_scans(tmp_path))
+    assert [p.name for p, _ in scans] == ["w00-a-000001.wal"]
+    assert scans[0][1].events == [make_event(path="/closed")]
+
+
+# -- the writer ----------------------------------------------------------------------------
+def test_writer_opens_a_segment_with_the_magic(tmp_path):
+    writer = _writer(tmp_path / "wal")
+    [path] = list((tmp_path / "wal").iterdir())
+    assert path.suffix == wal.OPEN_SUFFIX
+    assert path.name.startswith("w00-")
+    assert path.read_bytes() == wal.MAGIC
+    writer.close()
+
+
+def test_written_events_are_readable_before_any_fsync(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event(path="/1"), make_event(path="/2")])
+    writer.write([make_event(path="/3")])
+    [path] = wal.segments(tmp_path, include_open=True)
+    assert [e[10] for e in wal.scan_segment(path).events] == ["/1", "/2", "/3"]
+    assert writer.events_written == 3
+    assert writer.bytes_written == path.stat().st_size - len(wal.MAGIC)
+    writer.close()
+
+
+def test_empty_batch_writes_nothing(tmp_path):
+    writer = _writer(tmp_path)
+    writer.write([])
+    assert writer.bytes_written == 0
+    writer.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_close_fsyncs_and_marks_the_segment_closed(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event()])
+    writer.close()
+    [path] = list(tmp_path.iterdir())
+    assert path.suffix == wal.CLOSED_SUFFIX
+    assert wal.scan_segment(path).events == [make_event()]
+    assert writer.bytes_synced == writer.bytes_written
+    assert writer.segments_closed == 1
+
+
+def test_close_twice_is_harmless(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event()])
+    writer.close()
+    writer.close()
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_two_writers_never_share_a_segment(tmp_path, make_event):
+    first, second = _writer(tmp_path), _writer(tmp_path)
+    first.write([make_event(path="/first")])
+    second.write([make_event(path="/second")])
+    first.close()
+    second.close()
+    found = sorted(e[10] for _, scan in wal.iter_scans(tmp_path) for e in scan.events)
+    assert found == ["/first", "/second"]
+
+
+async def _run_for(writer: wal.WalWriter, seconds: float) -> None:
+    task = asyncio.create_task(writer.run())
+    await asyncio.sleep(seconds)
+    writer.close()
+    await task
+
+
+def test_run_fsyncs_what_was_written(tmp_path, make_event):
+    writer = _writer(tmp_path, fsync_interval=0.01)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        writer.write([make_event()])
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if writer.bytes_synced == writer.bytes_written:
+                break
+        assert writer.bytes_synced == writer.bytes_written > 0
+        writer.close()
+        await task
+
+    asyncio.run(scenario())
+
+
+def test_run_rotates_an_old_segment(tmp_path, make_event):
+    writer = _writer(tmp_path, fsync_interval=0.01, segment_seconds=0.01)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        writer.write([make_event(path="/old")])
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if writer.segments_closed:
+                break
+        writer.write([make_event(path="/new")])
+        writer.close()
+        await task
+
+    asyncio.run(scenario())
+    scans = list(wal.iter_scans(tmp_path))
+    assert [e[10] for _, scan in scans for e in scan.events] == ["/old", "/new"]
+    assert len(scans) == 2
+    assert not list(tmp_path.glob("*.open"))
+
+
+def test_run_rotates_a_large_segment(tmp_path, make_event):
+    writer = _writer(tmp_path, fsync_interval=0.01, segment_bytes=100)
+    writer.write([make_event(path="/big")])
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if writer.segments_closed:
+                break
+        writer.close()
+        await task
+
+    asyncio.run(scenario())
+    assert writer.segments_closed == 1
+    # The empty segment opened by the rotation is removed at close, not left to roll.
+    assert [p.suffix for p in tmp_path.iterdir()] == [wal.CLOSED_SUFFIX]
+
+
+def test_empty_segment_is_never_rotated(tmp_path):
+    writer = _writer(tmp_path, fsync_interval=0.01, segment_seconds=0.01)
+    asyncio.run(_run_for(writer, 0.1))
+    assert writer.segments_closed == 0
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,242 @@
+"""The command line, in process: `events` over a hand-made dataset, `sinkhole serve` errors."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from botcensus.cli import main
+from botcensus.report.events import CSV_COLUMNS
+from botcensus.store import roll_segment
+
+DAY_US = 86_400_000_000
+T0_US = 1_300_233_600_000_000  # 2011-03-16T00:00:00Z
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def dataset(tmp_path, make_event, make_segment):
+    """Four events: 2011-03-16 00:00 and 12:00, 03-17 00:00 (a Rustock one), 03-18 00:00."""
+    rows = [
+        make_event(time_received=T0_US, path="/a"),
+        make_event(time_received=T0_US + DAY_US // 2, path="/b"),
+        make_event(time_received=T0_US + DAY_US, path="/login.php", malware_family="rustock"),
+        make_event(time_received=T0_US + 2 * DAY_US, path="/d", header_names=["Host", "X"]),
+    ]
+    data = tmp_path / "data"
+    roll_segment(make_segment(data / "wal" / "w00-a-000001.wal", [rows]), data)
+    return data
+
+
+def _paths(output: str) -> list[str]:
+    return [json.loads(line)["extra.http_path"] for line in output.splitlines()]
+
+
+# -- events ----------------------------------------------------------------------------------
+def test_events_prints_json_lines_in_time_order(runner, dataset):
+    result = runner.invoke(main, ["events", "--data", str(dataset)])
+    assert result.exit_code == 0, result.output
+    assert _paths(result.stdout) == ["/a", "/b", "/login.php", "/d"]
+
+
+def test_events_use_intelmq_names(runner, dataset):
+    result = runner.invoke(main, ["events", "--data", str(dataset)])
+    first = json.loads(result.stdout.splitlines()[2])
+    assert first["malware.name"] == "rustock"
+    assert first["classification.type"] == "infected-system"
+    assert first["time.source"] == "2011-03-17T00:00:00+00:00"
+    assert first["source.ip"] == "192.0.2.10"
+
+
+@pytest.mark.parametrize(
+    ("window", "paths"),
+    [
+        (["--since", "2011-03-17"], ["/login.php", "/d"]),
+        (["--until", "2011-03-17"], ["/a", "/b"]),
+        (["--since", "2011-03-16T12:00", "--until", "2011-03-18"], ["/b", "/login.php"]),
+        (["--since", "2011-03-16T13:00+01:00"], ["/b", "/login.php", "/d"]),
+        (["--since", "2011-03-16T12:00:00Z", "--until", "2011-03-16T12:00:00Z"], []),
+        (["--since", "2012-01-01"], []),
+    ],
+)
+def test_events_since_until_select_a_half_open_utc_window(runner, dataset, window, paths):
+    result = runner.invoke(main, ["events", "--data", str(dataset), *window])
+    assert result.exit_code == 0, result.output
+    assert _paths(result.stdout) == paths
+
+
+def test_events_csv_has_the_columns_and_one_row_per_event(runner, dataset):
+    result = runner.invoke(main, ["events", "--data", str(dataset), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    reader = csv.reader(io.StringIO(result.stdout))
+    header, *rows = list(reader)
+    assert tuple(header) == CSV_COLUMNS
+    assert len(rows) == 4
+
+
+def test_events_csv_window_and_values(runner, dataset):
+    args = ["events", "--data", str(dataset), "--format", "csv", "--since", "2011-03-17"]
+    result = runner.invoke(main, [*args, "--until", "2011-03-19"])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["extra.http_path"] for r in rows] == ["/login.php", "/d"]
+    assert rows[0]["malware.name"] == "rustock"
+    assert rows[0]["time.source"] == "2011-03-17T00:00:00+00:00"
+    assert rows[1]["extra.header_names"] == "Host X"
+    assert rows[1]["feed.name"] == "botcensus-sinkhole"
+
+
+def test_events_of_an_empty_dataset_print_nothing(runner, tmp_path):
+    result = runner.invoke(main, ["events", "--data", str(tmp_path)])
+    assert (result.exit_code, result.stdout) == (0, "")
+
+
+def test_events_csv_of_an_empty_dataset_prints_the_header(runner, tmp_path):
+    result = runner.invoke(main, ["events", "--data", str(tmp_path), "--format", "csv"])
+    assert result.stdout == ",".join(CSV_COLUMNS) + "\n"
+
+
+def test_events_on_a_missing_directory_is_a_usage_error(runner, tmp_path):
+    result = runner.invoke(main, ["events", "--data", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "no such directory" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2011-13-01", "16/03/2011"])
+def test_events_rejects_a_time_that_is_not_iso_8601(runner, tmp_path, bad):
+    result = runner.invoke(main, ["events", "--data", str(tmp_path), "--since", bad])
+    assert result.exit_code == 2
+    assert "is not an ISO 8601 date or date-time" in result.stderr
+
+
+def test_events_rejects_an_unknown_format(runner, tmp_path):
+    result = runner.invoke(main, ["events", "--data", str(tmp_path), "--format", "xml"])
+    assert result.exit_code == 2
+
+
+# -- sinkhole serve: errors before anything listens -----------------------------------------
+def _serve(runner, tmp_path, *args, env=None):
+    data = tmp_path / "data"
+    return runner.invoke(main, ["sinkhole", "serve", "--data", str(data), *args], env=env)
+
+
+def test_serve_without_listeners_is_a_usage_error(runner, tmp_path):
+    result = _serve(runner, tmp_path)
+    assert result.exit_code == 2
+    assert "no listeners" in result.stderr
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "example.com:80", "127.0.0.1:99999", ":80"])
+def test_serve_rejects_a_bad_listen_address(runner, tmp_path, address):
+    result = _serve(runner, tmp_path, "--listen", address)
+    assert result.exit_code == 2
+    assert "listen address" in result.stderr
+
+
+def test_serve_rejects_a_bad_metrics_address(runner, tmp_path):
+    result = _serve(runner, tmp_path, "--listen", "127.0.0.1:0", "--metrics", "nowhere")
+    assert result.exit_code == 2
+    assert "nowhere" in result.stderr
+
+
+def test_serve_rejects_zero_workers(runner, tmp_path):
+    result = _serve(runner, tmp_path, "--listen", "127.0.0.1:0", "--workers", "0")
+    assert result.exit_code == 2
+
+
+def test_config_file_that_does_not_exist_is_named(runner, tmp_path):
+    missing = tmp_path / "missing.toml"
+    result = _serve(runner, tmp_path, "--config", str(missing))
+    assert result.exit_code == 1
+    assert f"{missing}: cannot read config file" in result.stderr
+
+
+def test_config_file_that_is_not_toml_is_named(runner, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sinkhole\nlisteners = 3\n", encoding="utf-8")
+    result = _serve(runner, tmp_path, "--config", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}: not valid TOML" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "field"),
+    [
+        ("[sinkhole]\nno_such_setting = 1\n", "no_such_setting"),
+        ("[sinkhole.limits]\nmax_connections = 0\n", "max_connections"),
+        ('[sinkhole]\ntrusted_proxies = ["10.0.0.1/8"]\n', "trusted_proxies"),
+        ('[[sinkhole.listeners]]\nname = "a"\naddress = "nowhere"\n', "address"),
+        ('[[sinkhole.listeners]]\nname = "a"\naddress = ":0"\n', "address"),
+        ("[sinkhole.limits]\nheader_timeout = -1\n", "header_timeout"),
+    ],
+)
+def test_invalid_setting_names_the_file_and_the_field(runner, tmp_path, toml, field):
+    config = tmp_path / "sinkhole.toml"
+    config.write_text(toml, encoding="utf-8")
+    result = _serve(runner, tmp_path, "--config", str(config))
+    assert result.exit_code == 1
+    assert f"{config}: invalid settings" in result.stderr
+    assert field in result.stderr
+
+
+def test_invalid_environment_setting_says_environment(runner, tmp_path):
+    env = {"BOTCENSUS_SINKHOLE__LIMITS__MAX_CONNECTIONS": "many"}
+    result = _serve(runner, tmp_path, "--listen", "127.0.0.1:0", env=env)
+    assert result.exit_code == 1
+    assert "environment: invalid settings" in result.stderr
+    assert "max_connections" in result.stderr
+
+
+def test_config_errors_give_no_traceback(runner, tmp_path):
+    result = _serve(runner, tmp_path, "--config", str(tmp_path / "missing.toml"))
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+@pytest.fixture
+def locked_data(tmp_path):
+    """A data directory whose lock another sinkhole holds."""
+    data = tmp_path / "data"
+    data.mkdir()
+    fd = os.open(data / ".sinkhole.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    yield data
+    os.close(fd)
+
+
+def test_serve_on_a_locked_data_dir_fails_with_a_clear_message(runner, tmp_path, locked_data):
+    result = _serve(runner, tmp_path, "--listen", "127.0.0.1:0", "--workers", "1")
+    assert result.exit_code == 1
+    assert "another sinkhole is recording here" in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_serve_on_a_locked_data_dir_leaves_its_files_alone(runner, tmp_path, locked_data):
+    # A temporary file of the running sinkhole's roll-up, mid-write.
+    tmp = locked_data / "events" / "date=2011-03-16" / ".w00-a-000001.parquet.tmp"
+    tmp.parent.mkdir(parents=True)
+    tmp.write_bytes(b"PAR1")
+    _serve(runner, tmp_path, "--listen", "127.0.0.1:0", "--workers", "1")
+    assert tmp.exists()
+
+
+# -- the group -------------------------------------------------------------------------------
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert "0.1.0" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["events", "sinkhole", "demo"])
+def test_help_lists_the_commands(runner, command):
+    result = runner.invoke(main, ["--help"])
+    assert command in result.stdout
