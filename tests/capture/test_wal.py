@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -307,3 +309,41 @@ def test_empty_segment_is_never_rotated(tmp_path):
     asyncio.run(_run_for(writer, 0.1))
     assert writer.segments_closed == 0
     assert list(tmp_path.iterdir()) == []
+
+
+_FULL_DISK_SCRIPT = """
+import resource, signal, sys
+from pathlib import Path
+from botcensus.capture import wal
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+writer = wal.WalWriter(Path(sys.argv[1]), "w00", fsync_interval=1, segment_seconds=60,
+                       segment_bytes=1 << 30)
+written = failed = 0
+for i in range(200):
+    try:
+        writer.write([[i, "x" * 100]])
+        written += 1
+    except OSError:
+        failed += 1
+print(written, failed)
+"""
+
+
+def test_a_failed_write_leaves_no_partial_record_behind(tmp_path):
+    """Disk full mid-record (simulated with RLIMIT_FSIZE in a child process): the segment is
+    cut back to its last complete record, so every record written before stays readable."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    written, failed = int(out[0]), int(out[1])
+    assert written > 0 and failed > 0
+    (segment,) = tmp_path.glob("*.open")
+    scan = wal.scan_segment(segment)
+    assert [e[0] for e in scan.events] == list(range(written))
+    assert scan.tail == b"" and scan.tail_reason is None

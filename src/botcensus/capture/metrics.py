@@ -107,4 +107,8 @@ class SinkholeCollector(Collector):
             lag_secs.add_metric([str(w)], max(0.0, (now_ms - last) / 1000) if last else 0.0)
         yield from (open_conns, lag_bytes, lag_secs)
         for name, value in self._supervisor().items():
-            yield GaugeMetricFamily(prefix + name, name.replace("_", " "), value=value)
+            doc = name.removesuffix("_total").replace("_", " ")
+            if name.endswith("_total"):
+                yield CounterMetricFamily(prefix + name.removesuffix("_total"), doc, value=value)
+            else:
+                yield GaugeMetricFamily(prefix + name, doc, value=value)

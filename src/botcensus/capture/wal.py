@@ -166,7 +166,14 @@ class WalWriter:
         if not events:
             return
         record = encode_record(events)
-        self._write_all(self._fd, record)
+        try:
+            self._write_all(self._fd, record)
+        except OSError:
+            # A partly written record would hide every later record from readers: cut the
+            # segment back to its last complete record before reporting the failure.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
         self._size += len(record)
         self.events_written += len(events)
         self.bytes_written += len(record)
