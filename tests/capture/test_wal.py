@@ -334,16 +334,16 @@ print(written, failed)
 def test_a_failed_write_leaves_no_partial_record_behind(tmp_path):
     """Disk full mid-record (simulated with RLIMIT_FSIZE in a child process): the segment is
     cut back to its last complete record, so every record written before stays readable."""
-    import subprocess
-    import sys
 
     out = subprocess.run(
         [sys.executable, "-c", _FULL_DISK_SCRIPT, str(tmp_path)],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout.split()  # fmt: skip
     written, failed = int(out[0]), int(out[1])
-    assert written > 0 and failed > 0
+    assert written > 0
+    assert failed > 0
     (segment,) = tmp_path.glob("*.open")
     scan = wal.scan_segment(segment)
     assert [e[0] for e in scan.events] == list(range(written))
-    assert scan.tail == b"" and scan.tail_reason is None
+    assert scan.tail == b""
+    assert scan.tail_reason is None
