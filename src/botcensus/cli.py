@@ -326,7 +326,9 @@ def census_cmd(
         tables.write_csv(result, sys.stdout)
     else:
         tables.print_table(
-            result, f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}"
+            result,
+            f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}",
+            columns=tables.census_columns(result, window, by),
         )
 
 
@@ -384,6 +386,121 @@ def demo(data_dir: Path | None) -> None:
     from botcensus.simulate.demo import run_demo
 
     sys.exit(run_demo(data_dir))
+
+
+@main.command("simulate")
+@click.option(
+    "--scenario",
+    default="rustock-2011",
+    show_default=True,
+    help="A bundled scenario name or a TOML file.",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.001,
+    show_default=True,
+    help="Fraction of the scenario's population.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First simulated day [default: the scenario's].",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last simulated day [default: the scenario's].",
+)
+@click.option(
+    "--via",
+    default=None,
+    metavar="http://127.0.0.1:PORT",
+    help="Drive a sinkhole running with --replay --proxy-protocol.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write daily sightings straight into this dataset.",
+)
+@click.option(
+    "--truth",
+    "truth_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the ground truth (Parquet) here.",
+)
+@click.option(
+    "--sensor", default="simulated", show_default=True, help="Sensor name of direct-path sightings."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def simulate_cmd(
+    scenario: str,
+    scale: float,
+    seed: int,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    via: str | None,
+    data_dir: Path | None,
+    truth_dir: Path | None,
+    sensor: str,
+    config_file: Path | None,
+) -> None:
+    """Simulate a takedown with known ground truth: into a dataset, through a sinkhole, or both."""
+    from rich.progress import Progress
+
+    from botcensus import enrich, simulate
+    from botcensus.simulate import outputs
+
+    if via is None and data_dir is None and truth_dir is None:
+        raise click.UsageError("give --via, --data and/or --truth")
+    settings = _load(config_file)
+    port = None
+    if via is not None:
+        try:
+            port = outputs.loopback_port(via)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--via") from None
+    try:
+        spec = simulate.load_scenario(scenario)
+        geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
+        sim = simulate.simulate(
+            spec,
+            address_space=enrich.ipv4_ranges(geo),
+            scale=scale,
+            seed=seed,
+            start=date_from.date() if date_from else None,
+            end=date_to.date() if date_to else None,
+        )
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with Progress(transient=True) as bar:
+        if data_dir is not None:
+            task = bar.add_task("sightings (days)", total=len(sim.days))
+            rows = outputs.write_direct(
+                sim, data_dir, lambda t: enrich.enrich(t, geo), sensor=sensor,
+                progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+            click.echo(f"{rows} daily sightings written to {data_dir}", err=True)
+        if port is not None:
+            task = bar.add_task("check-ins sent", total=None)
+            result = outputs.send_http(sim, port, progress=lambda n: bar.advance(task, n))
+            click.echo(f"{result.sent} check-ins sent, {result.answered} answered", err=True)
+        if truth_dir is not None:
+            files = simulate.write_truth(sim, truth_dir)
+            click.echo(f"ground truth: {len(files)} files in {truth_dir}", err=True)
 
 
 @main.group("enrich")

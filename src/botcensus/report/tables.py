@@ -25,8 +25,8 @@ UNITS: dict[str, str] = {
 }
 # Short headers for terminal tables; JSON and CSV keep the column names.
 HEADERS: dict[str, str] = {
-    "window_start": "from",
-    "window_end": "to",
+    "window_start": "day",
+    "window_end": "week ending",
     "unique_ip": "IPs",
     "unique_bot_id": "bot ids",
     "hits": "hits",
@@ -53,7 +53,7 @@ def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None
     for name in names:
         unit = UNITS.get(name)
         header = HEADERS.get(name, name)
-        if unit:
+        if unit and unit != header:
             header += f"\n[dim]{unit}[/]"
         numeric = pa.types.is_integer(table.schema.field(name).type) or pa.types.is_floating(
             table.schema.field(name).type
@@ -64,8 +64,25 @@ def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None
     return out
 
 
-def print_table(table: pa.Table, title: str, console: Console | None = None) -> None:
-    (console or Console()).print(rich_table(table, title))
+def print_table(
+    table: pa.Table,
+    title: str,
+    console: Console | None = None,
+    columns: Sequence[str] | None = None,
+) -> None:
+    (console or Console()).print(rich_table(table, title, columns))
+
+
+def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]:
+    """The columns worth a terminal's width: the window's last day, the groups, the counts
+    (bot ids only where a protocol has them), change against the previous window, rank."""
+    names = ["window_end" if window == "week" else "window_start", *by, "unique_ip"]
+    if "unique_bot_id" in table.column_names and any(table["unique_bot_id"].to_pylist()):
+        names.append("unique_bot_id")
+    names += ["hits", "unique_ip_change"]
+    if by:
+        names.append("rank")
+    return [n for n in names if n in table.column_names]
 
 
 def _json_value(value: Any) -> Any:
