@@ -660,13 +660,24 @@ REPLAY_US = 1_300_233_600_123_456
 @pytest.mark.parametrize(("replay", "recorded"), [(True, REPLAY_US), (False, None)])
 def test_replay_time_is_honoured_only_when_enabled(inproc, net, sink_settings, replay, recorded):
     server = inproc(sink_settings(_proxy_listener(), replay=replay))
-    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_time_us=REPLAY_US)
+    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=[REPLAY_US])
     net.exchange(server.port, header + _get())
     [event] = server.events()
     if recorded is None:
         assert abs(event["time_received"] - time.time_ns() // 1000) < 60_000_000
     else:
         assert event["time_received"] == recorded
+
+
+def test_pipelined_replayed_requests_get_one_time_each(inproc, net, sink_settings):
+    server = inproc(sink_settings(_proxy_listener(), replay=True))
+    times = [REPLAY_US, REPLAY_US + 300_000_000]
+    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=times)
+    keep = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    net.exchange(server.port, header + keep + keep + _get())
+    events = server.wait_events(3)
+    # A request beyond the list takes the list's last time.
+    assert [e["time_received"] for e in events] == [*times, times[-1]]
 
 
 # -- listeners -------------------------------------------------------------------------------

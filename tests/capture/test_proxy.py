@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from botcensus.capture.proxy import (
+    MAX_REPLAY_TIMES,
     REASONS,
     REPLAY_TLV_TYPE,
     V1_MAX_LEN,
@@ -211,11 +212,11 @@ def test_v2_unknown_tlvs_are_skipped() -> None:
         + _replay_tlv(42)
         + _tlv(0xF0, b"")
     )
-    assert _info(_v2(0x21, 0x11, V4_BODY + tlvs)).replay_time_us == 42
+    assert _info(_v2(0x21, 0x11, V4_BODY + tlvs)).replay_times_us == (42,)
 
 
 def test_v2_without_tlvs_has_no_replay_time() -> None:
-    assert _info(_v2(0x21, 0x21, V6_BODY)).replay_time_us is None
+    assert _info(_v2(0x21, 0x21, V6_BODY)).replay_times_us is None
 
 
 V2_MALFORMED = [
@@ -239,6 +240,7 @@ V2_MALFORMED = [
     (0x21, 0x11, V4_BODY + _tlv(0x04, b"") + b"\x05\x00\x09abc", "proxy_v2_bad_tlv"),
     (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 7), "proxy_v2_bad_tlv"),
     (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 9), "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 17), "proxy_v2_bad_tlv"),
     (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b""), "proxy_v2_bad_tlv"),
     (0x21, 0x11, V4_BODY + _replay_tlv(1) + _replay_tlv(2), "proxy_v2_bad_tlv"),
 ]
@@ -310,7 +312,7 @@ VALID_HEADERS = [
     _v2(0x20, 0x00, b""),
     _v2(0x21, 0x00, b""),
     build_v1(("192.0.2.1", 1), ("192.0.2.2", 2)),
-    build_v2(("2001:db8::1", 1), ("2001:db8::2", 2), replay_time_us=-1),
+    build_v2(("2001:db8::1", 1), ("2001:db8::2", 2), replay_times_us=[-1]),
 ]
 
 
@@ -367,8 +369,20 @@ def test_build_v2_tcp6_matches_the_spec_layout() -> None:
 
 
 def test_build_v2_replay_tlv_layout() -> None:
-    header = build_v2(("192.0.2.1", 12345), ("198.51.100.2", 443), replay_time_us=1)
+    header = build_v2(("192.0.2.1", 12345), ("198.51.100.2", 443), replay_times_us=[1])
     assert header == SIG + b"\x21\x11\x00\x17" + V4_BODY + b"\xe0\x00\x08" + b"\x00" * 7 + b"\x01"
+
+
+def test_replay_tlv_carries_one_time_per_pipelined_request() -> None:
+    times = [1_300_000_000_000_000 + i for i in range(3)]
+    header = build_v2(("192.0.2.1", 12345), ("198.51.100.2", 443), replay_times_us=times)
+    assert _info(header).replay_times_us == tuple(times)
+
+
+@pytest.mark.parametrize("count", [0, MAX_REPLAY_TIMES + 1])
+def test_build_v2_limits_the_number_of_replay_times(count: int) -> None:
+    with pytest.raises(ValueError, match="replay times"):
+        build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_times_us=[0] * count)
 
 
 @pytest.mark.parametrize(
@@ -379,8 +393,8 @@ def test_build_v2_replay_tlv_layout() -> None:
     [(("192.0.2.1", 1), ("192.0.2.2", 2)), (("2001:db8::1", 1), ("2001:db8::2", 2))],
 )
 def test_replay_tlv_roundtrip(src: tuple[str, int], dst: tuple[str, int], time_us: int) -> None:
-    info = _info(build_v2(src, dst, replay_time_us=time_us))
-    assert info.replay_time_us == time_us
+    info = _info(build_v2(src, dst, replay_times_us=[time_us]))
+    assert info.replay_times_us == (time_us,)
     assert (info.source_ip, info.source_port) == src
 
 
@@ -410,7 +424,7 @@ def test_builders_reject_bad_input(
 @pytest.mark.parametrize("time_us", [INT64_MIN - 1, INT64_MAX + 1])
 def test_build_v2_rejects_replay_time_outside_int64(time_us: int) -> None:
     with pytest.raises(ValueError, match="int64"):
-        build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_time_us=time_us)
+        build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_times_us=[time_us])
 
 
 # Trusted proxies
@@ -495,9 +509,12 @@ def test_build_v2_then_parse_roundtrips(
     time_us: int | None,
 ) -> None:
     src, dst = pair
-    header = build_v2((str(src), sport), (str(dst), dport), replay_time_us=time_us)
+    times = None if time_us is None else [time_us]
+    header = build_v2((str(src), sport), (str(dst), dport), replay_times_us=times)
     assert parse(header + b"x") == (
-        ProxyInfo(src.compressed, sport, dst.compressed, dport, time_us),
+        ProxyInfo(
+            src.compressed, sport, dst.compressed, dport, None if times is None else tuple(times)
+        ),
         len(header),
     )
 

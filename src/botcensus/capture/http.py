@@ -126,7 +126,8 @@ class SinkholeConnection(asyncio.Protocol):
         self.src_ip = self.dst_ip = ""
         self.src_port = self.dst_port = 0
         self.proxy_peer: str | None = None
-        self.replay_time_us: int | None = None
+        self.replay_times: tuple[int, ...] | None = None
+        self.requests_seen = 0
         self.pending_proxy: bytearray | None = None
         self.phase = _IDLE
         self.deadline = 0.0
@@ -217,8 +218,8 @@ class SinkholeConnection(asyncio.Protocol):
             self.src_ip, self.src_port = info.source_ip, info.source_port
             if info.destination_ip is not None and info.destination_port is not None:
                 self.dst_ip, self.dst_port = info.destination_ip, info.destination_port
-        if self.lst.replay and info.replay_time_us is not None:
-            self.replay_time_us = info.replay_time_us
+        if self.lst.replay and info.replay_times_us is not None:
+            self.replay_times = info.replay_times_us
         return bytes(buf[used:])
 
     # -- httptools callbacks -------------------------------------------------------------
@@ -307,7 +308,7 @@ class SinkholeConnection(asyncio.Protocol):
         else:
             lst.stats.rejects[reject.partition(":")[0]] += 1
         return [
-            self.replay_time_us if self.replay_time_us is not None else time.time_ns() // 1000,
+            self._time_received(),
             self.src_ip,
             self.src_port,
             self.dst_ip,
@@ -331,6 +332,16 @@ class SinkholeConnection(asyncio.Protocol):
             status,
             reject,
         ]
+
+    def _time_received(self) -> int:
+        """Now, or in replay mode the replayer's time for the n-th request of the connection
+        (its last time for any requests beyond the list)."""
+        n = self.requests_seen
+        self.requests_seen = n + 1
+        times = self.replay_times
+        if times is None:
+            return time.time_ns() // 1000
+        return times[n] if n < len(times) else times[-1]
 
     def _reject(self, reason: Reject, detail: str) -> None:
         """Record the current (partial) request as rejected, answer with the fixed error, close."""

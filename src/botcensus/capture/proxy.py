@@ -12,6 +12,8 @@ IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 TrustedNetworks: TypeAlias = tuple[IPNetwork, ...]
 
 REPLAY_TLV_TYPE: Final = 0xE0
+MAX_REPLAY_TIMES: Final = 4096
+"""A replayer may pipeline this many requests on one connection, each with its own time."""
 """PP2_TYPE_MIN_CUSTOM; value: big-endian int64, simulated receive time in µs since the epoch."""
 
 V1_MAX_LEN: Final = 107
@@ -87,7 +89,7 @@ class ProxyInfo:
     source_port: int | None
     destination_ip: str | None
     destination_port: int | None
-    replay_time_us: int | None
+    replay_times_us: tuple[int, ...] | None
 
 
 _NO_ADDRESS: Final = ProxyInfo(None, None, None, None, None)
@@ -179,7 +181,7 @@ def _parse_v2(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
         return None
     if address_len == 0:  # LOCAL, or PROXY over UNSPEC: the real peer stands
         return _NO_ADDRESS, total
-    replay_time_us = _parse_tlvs(data, _V2_FIXED_LEN + address_len, total)
+    replay_times_us = _parse_tlvs(data, _V2_FIXED_LEN + address_len, total)
     if family == _FAM_TCP4:
         src, dst, sport, dport = _V4_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
         source_ip = socket.inet_ntop(socket.AF_INET, src)
@@ -189,12 +191,12 @@ def _parse_v2(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
         # ipaddress, not inet_ntop, so v1 and v2 spell IPv6 (mapped, compat) the same way.
         source_ip = ipaddress.IPv6Address(src).compressed
         destination_ip = ipaddress.IPv6Address(dst).compressed
-    return ProxyInfo(source_ip, sport, destination_ip, dport, replay_time_us), total
+    return ProxyInfo(source_ip, sport, destination_ip, dport, replay_times_us), total
 
 
-def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> int | None:
-    """Walk the TLVs in data[pos:end]; return the replay time if that TLV is present."""
-    replay_time_us: int | None = None
+def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] | None:
+    """Walk the TLVs in data[pos:end]; return the replay times if that TLV is present."""
+    replay_times_us: tuple[int, ...] | None = None
     while pos < end:
         if end - pos < _TLV_HEAD.size:
             raise ProxyError("proxy_v2_bad_tlv", f"{end - pos} stray bytes after the last TLV")
@@ -203,13 +205,16 @@ def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> int | None:
         if pos + length > end:
             raise ProxyError("proxy_v2_bad_tlv", f"TLV 0x{kind:02x} runs past the header")
         if kind == REPLAY_TLV_TYPE:
-            if length != _REPLAY_VALUE.size:
-                raise ProxyError("proxy_v2_bad_tlv", f"replay TLV of {length} bytes, not 8")
-            if replay_time_us is not None:
+            if length == 0 or length % _REPLAY_VALUE.size:
+                raise ProxyError(
+                    "proxy_v2_bad_tlv", f"replay TLV of {length} bytes, not a multiple of 8"
+                )
+            if replay_times_us is not None:
                 raise ProxyError("proxy_v2_bad_tlv", "replay TLV given twice")
-            (replay_time_us,) = _REPLAY_VALUE.unpack_from(data, pos)
+            count = length // _REPLAY_VALUE.size
+            replay_times_us = struct.unpack_from(f"!{count}q", data, pos)
         pos += length
-    return replay_time_us
+    return replay_times_us
 
 
 def build_v1(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
@@ -221,9 +226,10 @@ def build_v1(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
 
 
 def build_v2(
-    src: tuple[str, int], dst: tuple[str, int], *, replay_time_us: int | None = None
+    src: tuple[str, int], dst: tuple[str, int], *, replay_times_us: Sequence[int] | None = None
 ) -> bytes:
-    """A v2 PROXY-command header for TCP from src to dst, with the replay TLV if a time is given."""
+    """A v2 PROXY-command header for TCP from src to dst, with the replay TLV if times are given
+    (one per request the connection will carry, at most MAX_REPLAY_TIMES)."""
     source, destination = _address_pair(src[0], dst[0])
     sport, dport = _check_port(src[1]), _check_port(dst[1])
     if source.version == 4:
@@ -232,11 +238,14 @@ def build_v2(
     else:
         family = _FAM_TCP6
         body = _V6_ADDRESSES.pack(source.packed, destination.packed, sport, dport)
-    if replay_time_us is not None:
-        if not _INT64_MIN <= replay_time_us <= _INT64_MAX:
-            raise ValueError(f"replay_time_us {replay_time_us} does not fit in int64")
-        body += _TLV_HEAD.pack(REPLAY_TLV_TYPE, _REPLAY_VALUE.size)
-        body += _REPLAY_VALUE.pack(replay_time_us)
+    if replay_times_us is not None:
+        if not 0 < len(replay_times_us) <= MAX_REPLAY_TIMES:
+            raise ValueError(f"{len(replay_times_us)} replay times: give 1 to {MAX_REPLAY_TIMES}")
+        for t in replay_times_us:
+            if not _INT64_MIN <= t <= _INT64_MAX:
+                raise ValueError(f"replay time {t} does not fit in int64")
+        body += _TLV_HEAD.pack(REPLAY_TLV_TYPE, _REPLAY_VALUE.size * len(replay_times_us))
+        body += struct.pack(f"!{len(replay_times_us)}q", *replay_times_us)
     ver_cmd = _V2_VERSION << 4 | _CMD_PROXY
     return _V2_SIGNATURE + _V2_FIXED.pack(ver_cmd, family, len(body)) + body
 

@@ -12,10 +12,12 @@ import uvloop
 
 @dataclass(frozen=True, slots=True)
 class Shot:
-    """One request to send: the raw bytes, optionally preceded by a PROXY header."""
+    """One connection's worth: the raw request bytes (`requests` pipelined requests),
+    optionally preceded by a PROXY header."""
 
     request: bytes
     proxy_header: bytes = b""
+    requests: int = 1
 
 
 @dataclass
@@ -46,30 +48,54 @@ def http_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+async def _read_reply(reader: asyncio.StreamReader, timeout: float) -> int | None:
+    """Read one response (head and Content-Length body); its status, or None at EOF."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return None
+    lines = head.split(b"\r\n")
+    parts = lines[0].split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            length = int(value)
+    if length:
+        try:
+            await asyncio.wait_for(reader.readexactly(length), timeout)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            return None
+    return int(parts[1])
+
+
 async def _one(host: str, port: int, shot: Shot, result: DriveResult, timeout: float) -> None:
-    result.sent += 1
+    result.sent += shot.requests
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError):
-        result.no_reply += 1
+        result.no_reply += shot.requests
         return
+    answered = 0
     try:
         writer.write(shot.proxy_header + shot.request)
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
-    except (OSError, TimeoutError):
-        line = b""
+        while answered < shot.requests:
+            status = await _read_reply(reader, timeout)
+            if status is None:
+                break
+            answered += 1
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+    except OSError:
+        pass
     finally:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-    parts = line.split()
-    if len(parts) >= 2 and parts[1].isdigit():
-        status = int(parts[1])
-        result.answered += 1
-        result.statuses[status] = result.statuses.get(status, 0) + 1
-    else:
-        result.no_reply += 1
+    result.answered += answered
+    result.no_reply += shot.requests - answered
 
 
 async def drive(

@@ -1,8 +1,9 @@
 """Replay simulated check-ins through a real sinkhole over loopback HTTP.
 
-Each check-in is one connection that opens with a PROXY v2 header carrying the simulated bot's
-address and, in the replay TLV, its simulated receive time; the sinkhole must run with
-`--replay` and `--proxy-protocol` and trust loopback (the default). Rustock check-ins are
+A source's check-ins travel pipelined on one connection that opens with a PROXY v2 header
+carrying the simulated bot's address and, in the replay TLV, one simulated receive time per
+request; the sinkhole must run with `--replay` and `--proxy-protocol` and trust loopback
+(the default). Rustock check-ins are
 sent as Rustock-like POSTs; noise as the GET its path and User-Agent describe.
 """
 
@@ -21,30 +22,50 @@ from botcensus.simulate.traffic import RUSTOCK_USER_AGENT
 CNC_ADDRESS = ("198.51.100.10", 80)
 
 
-def shots(batches: Iterable[pa.RecordBatch], *, seed: int = 0) -> Iterator[Shot]:
-    """One Shot per check-in row (columns time_us, source_ip, family, user_agent, path)."""
-    rng = random.Random(seed)
+def _request(rng: random.Random, family: str, agent: str, path: str, *, last: bool) -> bytes:
     host = CNC_ADDRESS[0]
+    if family == "rustock":
+        headers = [("User-Agent", agent or RUSTOCK_USER_AGENT)]
+        return http_request(
+            "POST", path, host=host, headers=headers, body=rng.randbytes(96), keep_alive=not last
+        )
+    headers = [("User-Agent", agent)] if agent else []
+    return http_request("GET", path, host=host, headers=headers, keep_alive=not last)
+
+
+def shots(
+    batches: Iterable[pa.RecordBatch], *, seed: int = 0, per_connection: int = 256
+) -> Iterator[Shot]:
+    """Connections that carry the check-ins (columns time_us, source_ip, family, user_agent,
+    path): within each batch, a source's check-ins go in time order, up to `per_connection`
+    pipelined on one connection whose PROXY header gives each request its time."""
+    rng = random.Random(seed)
     for batch in batches:
-        cols = batch.to_pydict()
-        for t, ip, family, agent, path in zip(
-            cols["time_us"], cols["source_ip"], cols["family"], cols["user_agent"], cols["path"],
-            strict=True,
-        ):  # fmt: skip
-            if family == "rustock":
-                headers = [("User-Agent", agent or RUSTOCK_USER_AGENT)]
-                request = http_request(
-                    "POST", path, host=host, headers=headers, body=rng.randbytes(96)
+        table = pa.Table.from_batches([batch]).sort_by(
+            [("source_ip", "ascending"), ("time_us", "ascending")]
+        )
+        cols = table.to_pydict()
+        ips, times = cols["source_ip"], cols["time_us"]
+        n, i = len(ips), 0
+        while i < n:
+            j = i + 1
+            while j < n and ips[j] == ips[i] and j - i < per_connection:
+                j += 1
+            body = b"".join(
+                _request(
+                    rng, cols["family"][k], cols["user_agent"][k], cols["path"][k], last=k == j - 1
                 )
-            else:
-                headers = [("User-Agent", agent)] if agent else []
-                request = http_request("GET", path, host=host, headers=headers)
-            src = (ip, rng.randrange(1024, 65536))
-            yield Shot(request, build_v2(src, CNC_ADDRESS, replay_time_us=t))
+                for k in range(i, j)
+            )
+            header = build_v2(
+                (ips[i], rng.randrange(1024, 65536)), CNC_ADDRESS, replay_times_us=times[i:j]
+            )
+            yield Shot(body, header, requests=j - i)
+            i = j
 
 
 def replay(
-    batches: Iterable[pa.RecordBatch], port: int, *, concurrency: int = 64, seed: int = 0
+    batches: Iterable[pa.RecordBatch], port: int, *, concurrency: int = 32, seed: int = 0
 ) -> DriveResult:
     """Send every check-in to the sinkhole listening on 127.0.0.1:`port`."""
     return send("127.0.0.1", port, shots(batches, seed=seed), concurrency=concurrency)
