@@ -45,7 +45,11 @@ def loopback_port(url: str) -> int:
     if parts.scheme != "http" or parts.hostname is None or parts.port is None:
         raise ValueError(f"--via {url!r}: expected http://127.0.0.1:PORT")
     host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
-    if not ipaddress.ip_address(host).is_loopback:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"--via {url!r}: give a loopback IP address, not a name") from None
+    if not address.is_loopback:
         raise ValueError(f"--via {url!r}: simulated traffic is only ever sent to loopback")
     if host != "127.0.0.1":
         raise ValueError(f"--via {url!r}: the replay driver speaks to 127.0.0.1 only")
