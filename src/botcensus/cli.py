@@ -327,7 +327,8 @@ def census_cmd(
     else:
         tables.print_table(
             result,
-            f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}",
+            f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}; "
+            "change: against the previous window",
             columns=tables.census_columns(result, window, by),
         )
 
@@ -379,13 +380,21 @@ def report(
     "data_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the demo's dataset here [default: a temporary directory].",
+    help="Dataset and report directory [default: ./demo-data, replaced on each run].",
 )
-def demo(data_dir: Path | None) -> None:
-    """Start a sinkhole on loopback, send it Rustock-like and ordinary traffic, show the record."""
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True, max=0.01),
+    default=0.001,
+    show_default=True,
+    help="Fraction of the Rustock population to replay.",
+)
+@click.option("--seed", type=int, default=2011, show_default=True)
+def demo(data_dir: Path | None, scale: float, seed: int) -> None:
+    """Replay the 2011 Rustock takedown through a real sinkhole on loopback, count, report."""
     from botcensus.simulate.demo import run_demo
 
-    sys.exit(run_demo(data_dir))
+    sys.exit(run_demo(data_dir, scale=scale, seed=seed))
 
 
 @main.command("simulate")

@@ -18,6 +18,8 @@ from botcensus.model import Unit
 UNITS: dict[str, str] = {
     "unique_ip": Unit.UNIQUE_IP,
     "unique_bot_id": Unit.UNIQUE_BOT_ID,
+    "unique_ip_first": Unit.UNIQUE_IP,
+    "unique_ip_last": Unit.UNIQUE_IP,
     "hits": Unit.HITS,
     "hosts_est": Unit.HOSTS,
     "hosts_lo": Unit.HOSTS,
@@ -30,8 +32,10 @@ HEADERS: dict[str, str] = {
     "unique_ip": "IPs",
     "unique_bot_id": "bot ids",
     "hits": "hits",
-    "unique_ip_change": "Δ prev",
-    "unique_ip_change_since_first": "Δ first",
+    "unique_ip_change": "change",
+    "unique_ip_change_since_first": "since first",
+    "unique_ip_first": "first week",
+    "unique_ip_last": "last week",
     "rank": "#",
 }
 
