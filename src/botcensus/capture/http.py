@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 _EMPTY_SHA256 = hashlib.sha256(b"").digest()
 _IDLE, _HEAD, _BODY = 0, 1, 2
+_WANTED = {b"host": 0, b"user-agent": 1, b"content-length": 2}
+_METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
+sha256 = hashlib.sha256
 Event = list[Any]
 
 
@@ -101,6 +104,9 @@ class Listener:
     stats: Stats
     connections: set[SinkholeConnection]
     clock: Callable[[], float]
+    local: tuple[str, int] | None = None
+    """The listener's own address when it is bound to one (not a wildcard): every connection's
+    destination, known without a getsockname call per connection."""
 
 
 class _LimitError(Exception):
@@ -112,12 +118,31 @@ class _LimitError(Exception):
         self.detail = detail
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "backslashreplace")
-
-
 class SinkholeConnection(asyncio.Protocol):
     """One client connection. Parser callbacks (on_*) are called by httptools."""
+
+    __slots__ = (
+        "body",
+        "body_length",
+        "dead",
+        "deadline",
+        "dst_ip",
+        "dst_port",
+        "head_bytes",
+        "head_parsed",
+        "headers",
+        "lst",
+        "parser",
+        "pending_proxy",
+        "phase",
+        "proxy_peer",
+        "replay_times",
+        "requests_seen",
+        "src_ip",
+        "src_port",
+        "transport",
+        "url",
+    )
 
     def __init__(self, listener: Listener) -> None:
         self.lst = listener
@@ -151,7 +176,7 @@ class SinkholeConnection(asyncio.Protocol):
             return
         lst.connections.add(self)
         peer = transport.get_extra_info("peername")
-        local = transport.get_extra_info("sockname")
+        local = lst.local or transport.get_extra_info("sockname")
         self.src_ip, self.src_port = peer[0], peer[1]
         self.dst_ip, self.dst_port = local[0], local[1]
         self.deadline = lst.clock() + lst.limits.header_timeout
@@ -166,6 +191,9 @@ class SinkholeConnection(asyncio.Protocol):
             )
             self.lst.outbox.put(event, None, b"", False)
         self.dead = True
+        # The parser refers back to us: drop it so refcounting frees the connection at once
+        # instead of leaving a cycle for the garbage collector.
+        self.parser = None  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         if self.dead:
@@ -281,23 +309,34 @@ class SinkholeConnection(asyncio.Protocol):
         """The event of the current request, complete or not."""
         lst = self.lst
         lst.stats.requests += 1
-        path, _, query = self.url.partition(b"?")
+        url = self.url
+        path, _, query = url.partition(b"?")
         host = user_agent = None
         content_length: int | None = None
-        headers = tuple((_text(name), _text(value)) for name, value in self.headers)
-        for name, value in headers:
-            lname = name.lower()
-            if lname == "host":
-                host = value
-            elif lname == "user-agent":
-                user_agent = value
-            elif lname == "content-length" and value.strip().isdigit():
-                content_length = int(value)
+        names: list[str] = []
+        pairs: list[tuple[str, str]] = []
+        for raw_name, raw_value in self.headers:
+            name = raw_name.decode("utf-8", "backslashreplace")
+            value = raw_value.decode("utf-8", "backslashreplace")
+            names.append(name)
+            pairs.append((name, value))
+            which = _WANTED.get(raw_name.lower())
+            if which is not None:
+                if which == 0:
+                    host = value
+                elif which == 1:
+                    user_agent = value
+                elif value.strip().isdigit():
+                    content_length = int(value)
+        headers = tuple(pairs)
         body = bytes(self.body)
         # The method is known once the parser got past it, i.e. once the URL has started.
-        method = self.parser.get_method().decode("ascii", "replace") if self.url else None
-        path_text = _text(path)
-        query_text = _text(query)
+        method = None
+        if url:
+            raw_method = self.parser.get_method()
+            method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
+        path_text = path.decode("utf-8", "backslashreplace")
+        query_text = query.decode("utf-8", "backslashreplace") if query else ""
         family = bot_id = None
         if reject is None:
             decoded = lst.decode(
@@ -318,14 +357,14 @@ class SinkholeConnection(asyncio.Protocol):
             lst.sensor,
             method,
             host,
-            path_text if self.url else None,
+            path_text if url else None,
             query_text or None,
             user_agent,
-            [name for name, _ in headers],
+            names,
             content_length,
             self.body_length,
             self.body_length > len(body),
-            hashlib.sha256(body).digest() if body else _EMPTY_SHA256,
+            sha256(body).digest() if body else _EMPTY_SHA256,
             body[: lst.body_head_bytes],
             family,
             bot_id,
