@@ -14,6 +14,7 @@ import click
 from botcensus import config as config_mod
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
     from botcensus.store import RollupReport
@@ -315,6 +316,7 @@ def census_cmd(
         include_unclaimed=include_unclaimed,
     )
     con = connect()
+    _progress(con, interactive=fmt == "table")
     result = with_change(con, census(con, query, sightings_view(con, data_dir)), by)
     if top is not None:
         import pyarrow.compute as pc
@@ -364,6 +366,7 @@ def report(
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     _rollup(data_dir, _load(config_file))
     con = connect()
+    _progress(con, interactive=True)
     summary = summarise(con, sightings_view(con, data_dir), family=family)
     files = write_report(summary, out_dir, title=title)
     console = Console()
@@ -579,6 +582,12 @@ def enrich_build_db(
         libloc_db=libloc_db or DEFAULT_LIBLOC_DB,
     )
     click.echo(report.summary())
+
+
+def _progress(con: duckdb.DuckDBPyConnection, *, interactive: bool) -> None:
+    """DuckDB's own progress bar for long queries, only when a person watches a terminal."""
+    if interactive and sys.stdout.isatty():
+        con.execute("SET enable_progress_bar = true")
 
 
 def _load(config_file: Path | None) -> config_mod.Settings:
