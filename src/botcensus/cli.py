@@ -184,6 +184,105 @@ def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: 
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@DATA_OPTION
+@click.option(
+    "--feed",
+    default=None,
+    metavar="NAME",
+    help="Report type when the file name does not say it (e.g. event4_sinkhole_http); "
+    "feed name for a --mapping file.",
+)
+@click.option(
+    "--mapping",
+    default=None,
+    metavar="NAME|FILE",
+    help="Bundled mapping (shadowserver-2024-09-24 [default], shadowserver-2023-12-17, "
+    "shadowserver-legacy, intelmq) or a mapping file.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def ingest(
+    paths: tuple[Path, ...],
+    data_dir: Path,
+    feed: str | None,
+    mapping: str | None,
+    config_file: Path | None,
+) -> None:
+    """Ingest Shadowserver reports, CSV / JSON lines with a mapping file, or IntelMQ events.
+
+    Exit status: 0 every row stored or a duplicate, 1 some rows quarantined, 2 a file failed."""
+    from botcensus.feeds.cli_commands import run_ingest
+
+    settings = _load(config_file)
+    sys.exit(run_ingest(list(paths), data_dir, settings=settings, feed=feed, mapping=mapping))
+
+
+@main.command("export")
+@DATA_OPTION
+@click.option("--format", "fmt", type=click.Choice(["intelmq", "shadowserver"]), required=True)
+@click.option("--since", type=UtcTime(), default=None, help="Only events at or after this time.")
+@click.option("--until", type=UtcTime(), default=None, help="Only events before this time.")
+@click.option("--country", multiple=True, metavar="CC", help="Only this country (repeatable).")
+@click.option("--asn", type=int, multiple=True, metavar="N", help="Only this ASN (repeatable).")
+@click.option(
+    "--prefix", multiple=True, metavar="CIDR", help="Only this network prefix (repeatable)."
+)
+@click.option("--family", multiple=True, help="Only this malware family (repeatable).")
+@click.option("--feed", multiple=True, help="Only this feed, e.g. botcensus-sinkhole (repeatable).")
+@click.option("--include-unclaimed", is_flag=True, help="Also events without a malware family.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def export_cmd(
+    data_dir: Path,
+    fmt: str,
+    since: datetime | None,
+    until: datetime | None,
+    country: tuple[str, ...],
+    asn: tuple[int, ...],
+    prefix: tuple[str, ...],
+    family: tuple[str, ...],
+    feed: tuple[str, ...],
+    include_unclaimed: bool,
+    config_file: Path | None,
+) -> None:
+    """Export sinkhole and feed events as IntelMQ JSON lines or a Shadowserver CSV report."""
+    import ipaddress
+
+    from botcensus.feeds import ExportQuery
+    from botcensus.feeds.cli_commands import run_export
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    for p in prefix:
+        try:
+            ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            raise click.BadParameter(
+                f"{p!r} is not a network prefix", param_hint="--prefix"
+            ) from None
+    query = ExportQuery(
+        since=since,
+        until=until,
+        countries=country,
+        asns=asn,
+        prefixes=prefix,
+        families=family,
+        feeds=feed,
+        include_unclaimed=include_unclaimed,
+    )
+    sys.exit(run_export(data_dir, fmt, query, settings=_load(config_file)))
+
+
+@main.command()
 @DATA_OPTION
 @click.option(
     "--config",
@@ -234,7 +333,13 @@ def _rollup(data_dir: Path, settings: config_mod.Settings) -> RollupReport:
             geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
         return enrich.enrich(table, geo)
 
-    return store_rollup(data_dir, step)
+    report = store_rollup(data_dir, step)
+    # Sketches before retention can expire a day: they outlive the raw sightings.
+    from botcensus.measure import sketches as sketch_build
+    from botcensus.store.sketches import sketch_days
+
+    sketch_days(data_dir, sketch_build.sketch_sightings)
+    return report
 
 
 @main.command("census")
@@ -298,9 +403,11 @@ def census_cmd(
     config_file: Path | None,
 ) -> None:
     """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family."""
-    from botcensus.measure import CensusQuery, census, with_change
+    from botcensus.measure import CensusQuery, with_change
+    from botcensus.measure.sketches_census import census_answer, with_change_hll
     from botcensus.report import tables
     from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import read_sketches
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
@@ -317,7 +424,19 @@ def census_cmd(
     )
     con = connect()
     _progress(con, interactive=fmt == "table")
-    result = with_change(con, census(con, query, sightings_view(con, data_dir)), by)
+    answer = census_answer(
+        con,
+        query,
+        sightings_view(con, data_dir),
+        read_sketches(data_dir, query.date_from, query.date_to),
+    )
+    if answer.source == "sketches":
+        click.echo(f"note: {answer.reason}", err=True)
+    result = (
+        with_change(con, answer.table, by)
+        if answer.unit == "unique_ip"
+        else with_change_hll(con, answer.table, by)
+    )
     if top is not None:
         import pyarrow.compute as pc
 
@@ -398,6 +517,123 @@ def demo(data_dir: Path | None, scale: float, seed: int) -> None:
     from botcensus.simulate.demo import run_demo
 
     sys.exit(run_demo(data_dir, scale=scale, seed=seed))
+
+
+@main.command("cleanup")
+@DATA_OPTION
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["country", "asn"]),
+    default=None,
+    help="Also per country or per network (ASN).",
+)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day (UTC) [default: the first day of data].",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day, inclusive (UTC) [default: the last day of data].",
+)
+@click.option(
+    "--marks",
+    "marks_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Intervention dates: one 'YYYY-MM-DD label' per line.",
+)
+@click.option(
+    "--notified",
+    "notified_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="CSV of a campaign: asn|cc|identity, notified, day.",
+)
+@click.option("--family", default=None, help="Only this malware family.")
+@click.option(
+    "--week-ends",
+    type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+    default="sat",
+    show_default=True,
+)
+@click.option(
+    "--charts",
+    "charts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write decay.png and survival.png here.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+def cleanup_cmd(
+    data_dir: Path,
+    by: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    marks_file: Path | None,
+    notified_file: Path | None,
+    family: str | None,
+    week_ends: str,
+    charts_dir: Path | None,
+    fmt: str,
+    config_file: Path | None,
+) -> None:
+    """Decay rate and half-life, rates around intervention marks, time to clean-up,
+    notification effect."""
+    import json
+
+    import pyarrow.csv as pv
+    from rich.console import Console
+
+    from botcensus.measure.cleanup import parse_marks
+    from botcensus.measure.cleanup_run import CleanupQuery, cleanup
+    from botcensus.report import cleanup_view
+    from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import read_sketches
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    _rollup(data_dir, _load(config_file))
+    try:
+        marks = parse_marks(marks_file.read_text(encoding="utf-8")) if marks_file else []
+    except ValueError as exc:
+        raise click.BadParameter(f"{marks_file}: {exc}", param_hint="--marks") from None
+    notified = pv.read_csv(notified_file) if notified_file is not None else None
+    query = CleanupQuery(
+        by="country" if by == "country" else "asn" if by == "asn" else None,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        family=family,
+        week_ends=week_ends,
+        marks=tuple(marks),
+        notified=notified,
+    )
+    con = connect()
+    try:
+        result = cleanup(con, sightings_view(con, data_dir), read_sketches(data_dir), query)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        json.dump(cleanup_view.as_json(result), sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        cleanup_view.print_cleanup(result, Console())
+    if charts_dir is not None:
+        cleanup_view.write_charts(result, charts_dir, [(m.day, m.label) for m in marks])
 
 
 @main.command("simulate")
@@ -582,6 +818,66 @@ def enrich_build_db(
         libloc_db=libloc_db or DEFAULT_LIBLOC_DB,
     )
     click.echo(report.summary())
+
+
+@main.group("contacts")
+def contacts_group() -> None:
+    """Abuse contacts: import RIPE / CSV sources, look addresses up."""
+
+
+@contacts_group.command("import")
+@DATA_OPTION
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--ripe", "fmt", flag_value="ripe", help="FILES are RIPE split files (plain or gzip)."
+)
+@click.option("--csv", "fmt", flag_value="csv", help="FILE is a CSV contact table.")
+@click.option("--source", default=None, help="Source name [default: ripe, or the CSV file's name].")
+def contacts_import(
+    data_dir: Path, files: tuple[Path, ...], fmt: str | None, source: str | None
+) -> None:
+    """Import abuse contacts as one source, replacing that source's previous import."""
+    from botcensus.enrich import contacts
+
+    if fmt is None:
+        raise click.UsageError("say what FILES are: --ripe or --csv")
+    if fmt == "csv" and len(files) != 1:
+        raise click.UsageError("--csv takes one file")
+    try:
+        if fmt == "ripe":
+            report = contacts.import_ripe(data_dir, list(files), source=source or "ripe")
+        else:
+            report = contacts.import_csv(data_dir, files[0], source=source)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.summary())
+
+
+@contacts_group.command("lookup")
+@DATA_OPTION
+@click.argument("ips", nargs=-1, required=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (for the country / ASN database).",
+)
+def contacts_lookup(data_dir: Path, ips: tuple[str, ...], config_file: Path | None) -> None:
+    """Abuse contact of each IP: most specific prefix, else its ASN, else its country's CERT."""
+    import pyarrow as pa
+
+    from botcensus import enrich
+    from botcensus.enrich import contacts
+
+    settings = _load(config_file)
+    geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
+    table = enrich.enrich(pa.table({"source_ip": pa.array(ips, pa.string())}), geo)
+    found = contacts.enrich_contacts(table, contacts.load_contacts(data_dir))
+    for line in contacts.describe(found):
+        click.echo(line)
+    click.echo(f"# {geo.name}", err=True)
 
 
 def _progress(con: duckdb.DuckDBPyConnection, *, interactive: bool) -> None:

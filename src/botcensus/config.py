@@ -172,8 +172,8 @@ class StoreSettings(_Strict):
     """How long personal data (raw IP addresses) is kept. Aggregates are kept."""
 
     event_retention_days: int = Field(30, ge=1)
-    """Raw events (every request, with its source address) are deleted after this many days,
-    once they have been rolled up into daily sightings."""
+    """Raw events (every sinkhole request, every feed row, with its source address) are
+    deleted after this many days, once they have been rolled up into daily sightings."""
     sighting_retention_days: int = Field(400, ge=1)
     """Daily sightings (one row per address and day) are deleted after this many days."""
 

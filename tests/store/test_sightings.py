@@ -149,3 +149,14 @@ def test_retention_deletes_expired_sightings(tmp_path: Path) -> None:
     report = apply_retention(tmp_path, date(2012, 6, 1), event_days=30, sighting_days=400)
     assert report.sighting_days_deleted == ("2011-03-20",)
     assert sighting_files(tmp_path) == []
+
+
+def test_retention_deletes_expired_feed_event_days(tmp_path: Path) -> None:
+    old, new = tmp_path / "feeds" / "date=2011-03-20", tmp_path / "feeds" / "date=2011-05-20"
+    for folder in (old, new):
+        folder.mkdir(parents=True)
+        (folder / "part.parquet").write_bytes(b"")
+    report = apply_retention(tmp_path, date(2011, 5, 25), event_days=30, sighting_days=400)
+    assert report.event_days_deleted == ("feeds/2011-03-20",)
+    assert not old.exists()
+    assert new.exists()

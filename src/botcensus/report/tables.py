@@ -21,6 +21,10 @@ UNITS: dict[str, str] = {
     "unique_ip_first": Unit.UNIQUE_IP,
     "unique_ip_last": Unit.UNIQUE_IP,
     "hits": Unit.HITS,
+    "unique_ip_hll": "unique_ip_hll",
+    "unique_ip_hll_lower": "unique_ip_hll",
+    "unique_ip_hll_upper": "unique_ip_hll",
+    "unique_bot_id_hll": "unique_bot_id_hll",
     "hosts_est": Unit.HOSTS,
     "hosts_lo": Unit.HOSTS,
     "hosts_hi": Unit.HOSTS,
@@ -33,6 +37,8 @@ HEADERS: dict[str, str] = {
     "unique_bot_id": "bot ids",
     "hits": "hits",
     "unique_ip_change": "change",
+    "unique_ip_hll": "IPs (sketch)",
+    "unique_ip_hll_change": "change",
     "unique_ip_change_since_first": "since first",
     "unique_ip_first": "first week",
     "unique_ip_last": "last week",
@@ -80,10 +86,15 @@ def print_table(
 def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]:
     """The columns worth a terminal's width: the window's last day, the groups, the counts
     (bot ids only where a protocol has them), change against the previous window, rank."""
-    names = ["window_end" if window == "week" else "window_start", *by, "unique_ip"]
+    names = [
+        "window_end" if window == "week" else "window_start",
+        *by,
+        "unique_ip",
+        "unique_ip_hll",
+    ]
     if "unique_bot_id" in table.column_names and any(table["unique_bot_id"].to_pylist()):
         names.append("unique_bot_id")
-    names += ["hits", "unique_ip_change"]
+    names += ["hits", "unique_ip_change", "unique_ip_hll_change"]
     if by:
         names.append("rank")
     return [n for n in names if n in table.column_names]

@@ -11,6 +11,9 @@ from pathlib import Path
 from botcensus.store.events import EVENTS_DIR
 from botcensus.store.sightings import MANIFEST, SIGHTINGS_DIR
 
+FEED_EVENTS_DIR = "feeds"
+"""Where ingest keeps feed events (feeds/dataset.py); their sightings are written at ingest."""
+
 
 @dataclass(frozen=True, slots=True)
 class RetentionReport:
@@ -46,6 +49,10 @@ def apply_retention(
                 deleted_events.append(day)
             else:
                 kept.append(day)
+    for day, path in _days(dataset / FEED_EVENTS_DIR):
+        if day < event_cut:
+            shutil.rmtree(path)
+            deleted_events.append(f"feeds/{day}")
     for day, path in _days(dataset / SIGHTINGS_DIR):
         if day < sighting_cut:
             shutil.rmtree(path)

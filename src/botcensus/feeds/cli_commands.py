@@ -1,0 +1,125 @@
+"""The `ingest` and `export` commands' bodies: wire settings, enrichment and output to feeds/.
+
+cli.py calls these from thin click commands; they return the process exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Final, TextIO
+
+import pyarrow as pa
+
+from botcensus.config import Settings
+from botcensus.feeds.export import ExportQuery, export
+from botcensus.feeds.ingest import FileReport, IngestReport, ingest
+
+PROGRESS_MIN_BYTES: Final = 64 << 20
+
+
+def enrich_step(settings: Settings) -> Callable[[pa.Table], pa.Table]:
+    """The enrichment step the settings ask for, loading its database on first use."""
+    from botcensus import enrich
+
+    geo: enrich.GeoTable | None = None
+
+    def step(table: pa.Table) -> pa.Table:
+        nonlocal geo
+        if geo is None:
+            geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
+        return enrich.enrich(table, geo)
+
+    return step
+
+
+def _line(f: FileReport) -> str:
+    if f.error:
+        return f"error: {f.error}"
+    text = (
+        f"{f.path}: {f.report_type} ({f.mapping}): {f.read} rows read, {f.stored} stored, "
+        f"{f.duplicate} duplicate, {f.quarantined} quarantined"
+    )
+    if f.without_source:
+        text += f"; {f.without_source} stored without a source address (no sighting)"
+    if f.cc_disagreements or f.asn_disagreements:
+        text += (
+            f"; feed and our enrichment disagree on country for {f.cc_disagreements}, "
+            f"on ASN for {f.asn_disagreements}"
+        )
+    if f.quarantine_file:
+        text += f"; rejected rows in {f.quarantine_file}"
+    return text
+
+
+def summary(report: IngestReport) -> list[str]:
+    """One line per file and a total line."""
+    lines = [_line(f) for f in report.files]
+    lines.append(
+        f"total: {report.total('read')} rows read, {report.total('stored')} stored, "
+        f"{report.total('duplicate')} duplicate, {report.total('quarantined')} quarantined; "
+        f"{report.sightings} sightings written for {len(report.days)} days"
+    )
+    return lines
+
+
+def run_ingest(
+    paths: list[Path],
+    data_dir: Path,
+    *,
+    settings: Settings,
+    feed: str | None = None,
+    mapping: str | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Ingest files, print the summary; exit status 0 / 1 (rows quarantined) / 2 (failed)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    data_dir.mkdir(parents=True, exist_ok=True)
+    show = err.isatty() and any(
+        p.is_file() and p.stat().st_size >= PROGRESS_MIN_BYTES for p in paths
+    )
+    if show:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(file=err), transient=True) as bar:
+            tasks: dict[Path, object] = {}
+
+            def advance(path: Path, done: int, total: int) -> None:
+                if path not in tasks:
+                    tasks[path] = bar.add_task(path.name, total=total)
+                bar.update(tasks[path], completed=done)  # type: ignore[arg-type]
+
+            report = ingest(
+                paths,
+                data_dir,
+                enrich_step(settings),
+                mapping=mapping,
+                feed=feed,
+                on_progress=advance,
+            )
+    else:
+        report = ingest(paths, data_dir, enrich_step(settings), mapping=mapping, feed=feed)
+    for line in summary(report):
+        print(line, file=err if line.startswith("error:") else out)
+    return report.exit_code
+
+
+def run_export(
+    data_dir: Path,
+    fmt: str,
+    query: ExportQuery,
+    *,
+    settings: Settings,
+    out: BinaryIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Export events to `out` (stdout); the count goes to stderr. Exit status 0."""
+    binary = out or sys.stdout.buffer
+    n = export(data_dir, query, fmt, binary, enrich_step(settings))
+    binary.flush()
+    print(f"{n} events exported", file=err or sys.stderr)
+    return 0

@@ -1,0 +1,196 @@
+"""IntelMQ's Shadowserver conversion functions and harmonisation checks, as DuckDB SQL.
+
+Each conversion turns one report cell into a value, into nothing (an empty, zero or invalid
+value that the function drops), or into a failure that rejects the row (IntelMQ's parser
+raises there and the line is dumped). Checks then apply IntelMQ's rule for the target field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Final
+
+from botcensus.feeds.vocabulary import CLASSIFICATION_TYPES, TAXONOMIES, TRANSPORTS
+
+IPV4_OCTET: Final = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_RE: Final = f"{IPV4_OCTET}([.]{IPV4_OCTET}){{3}}"
+FQDN_RE: Final = "[^\\s:/?#@\\\\]+"
+URL_RE: Final = "[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+.*"
+TRUE_WORDS: Final = ("y", "yes", "true", "enabled", "1")
+FALSE_WORDS: Final = ("n", "no", "false", "disabled", "0")
+TIME_FUNCTIONS: Final = frozenset({"add_UTC_to_timestamp", "convert_date", "convert_date_utc"})
+CONVERSIONS: Final[frozenset[str]] = TIME_FUNCTIONS | {
+    "validate_to_none",
+    "convert_int",
+    "invalidate_zero",
+    "convert_float",
+    "convert_bool",
+    "validate_ip",
+    "validate_network",
+    "validate_fqdn",
+    "convert_http_host_and_url",
+}
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def words(values: Collection[str]) -> str:
+    return "(" + ", ".join(lit(v) for v in values) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """A cell after its conversion function: SQL for the value and for a rejecting failure.
+
+    Where `parsed` is set it is computed once (as a column of its own) and `value` and
+    `failure` refer to it as {p}."""
+
+    value: str
+    kind: str
+    """text, int, float, time, or ip / fqdn (text already checked as that type)."""
+    failure: str | None = None
+    """SQL that is true where the cell cannot be converted (the row is rejected)."""
+    problem: str = ""
+    """What the failure means, e.g. 'is not an integer'."""
+    parsed: str | None = None
+
+
+def ip_sql(v: str) -> str:
+    """IPv4 in dotted-quad form, or an IPv6 candidate (checked and canonicalised later);
+    0.0.0.0, networks and anything else is not an address."""
+    return (
+        f"CASE WHEN {v} = '0.0.0.0' THEN NULL WHEN regexp_full_match({v}, {lit(IPV4_RE)}) "
+        f"THEN {v} WHEN contains({v}, ':') AND NOT contains({v}, '/') THEN {v} END"
+    )
+
+
+def fqdn_sql(name: str) -> str:
+    """A DNS name as IntelMQ's FQDN type takes it (no IP, URL, port or spaces); `name` is
+    already lower case without leading or trailing dots."""
+    return (
+        f"CASE WHEN NOT regexp_matches({name}, '[\\s:/?#@\\\\]') "
+        f"AND NOT regexp_full_match({name}, {lit(IPV4_RE)}) THEN nullif({name}, '') END"
+    )
+
+
+def url_from_host_and_path(v: str, columns: Collection[str]) -> str:
+    """IntelMQ's convert_http_host_and_url: scheme://host/path from the report's host and
+    path columns, the request line stripped from the path; otherwise the cell unchanged."""
+    hosts = [ident(c) for c in ("cc_dns", "http_host", "hostname", "ip") if c in columns]
+    paths = [ident(c) for c in ("url", "http_url") if c in columns]
+    if not hosts or not paths:
+        return v
+    host = hosts[0] if len(hosts) == 1 else f"coalesce({', '.join(hosts)})"
+    path = paths[0]
+    app = (
+        "CASE WHEN \"application\" IN ('http', 'https') THEN \"application\" ELSE 'http' END"
+        if "application" in columns
+        else "'http'"
+    )
+    stripped = f"regexp_replace(regexp_replace({path}, '^[^/]*', ''), '\\s.*$', '')"
+    return (
+        f"CASE WHEN {host} IS NOT NULL AND {path} IS NOT NULL "
+        f"THEN {app} || '://' || {host} || {stripped} ELSE {v} END"
+    )
+
+
+def convert(function: str | None, column: str, columns: Collection[str]) -> Converted:
+    """The conversion `function` (an IntelMQ name, or None) applied to cell `column`."""
+    v = ident(column)
+    if function is None:
+        return Converted(v, "text")
+    if function == "validate_to_none":
+        return Converted(f"nullif(nullif({v}, '0'), 'unknown')", "text")
+    if function in ("convert_int", "invalidate_zero"):
+        value = "{p}" if function == "convert_int" else "nullif({p}, 0)"
+        return Converted(
+            value,
+            "int",
+            f"{v} IS NOT NULL AND {{p}} IS NULL",
+            "is not an integer",
+            f"TRY_CAST({v} AS BIGINT)",
+        )
+    if function == "convert_float":
+        return Converted(
+            "{p}",
+            "float",
+            f"{v} IS NOT NULL AND {{p}} IS NULL",
+            "is not a number",
+            f"TRY_CAST({v} AS DOUBLE)",
+        )
+    if function == "convert_bool":
+        lower = f"lower({v})"
+        return Converted(
+            f"CASE WHEN {lower} IN {words(TRUE_WORDS)} THEN 'true' "
+            f"WHEN {lower} IN {words(FALSE_WORDS)} THEN 'false' END",
+            "text",
+        )
+    if function in TIME_FUNCTIONS:
+        # Shadowserver times carry no zone and are UTC; the session time zone is UTC, so a
+        # value without an offset is read as UTC and one with an offset is converted.
+        return Converted(
+            "{p}",
+            "time",
+            f"{v} IS NOT NULL AND {{p}} IS NULL",
+            "is not a time",
+            f"TRY_CAST({v} AS TIMESTAMPTZ)",
+        )
+    if function == "validate_ip":
+        return Converted(ip_sql(v), "ip")
+    if function == "validate_network":
+        return Converted(f"CASE WHEN contains({v}, '/') THEN {v} END", "text")
+    if function == "validate_fqdn":
+        return Converted(fqdn_sql("{p}"), "fqdn", parsed=f"lower(trim({v}, '.'))")
+    if function == "convert_http_host_and_url":
+        return Converted(url_from_host_and_path(v, columns), "text")
+    raise ValueError(f"unknown conversion function {function!r}")
+
+
+def check(rule: str, value: Converted) -> tuple[str, str]:
+    """SQL for the value normalised as IntelMQ's field type does, and for whether it is valid
+    there. Invalid values of optional fields go under extra.<column>, as IntelMQ does."""
+    v = value.value
+    text = v if value.kind in ("text", "ip", "fqdn") else f"CAST({v} AS VARCHAR)"
+    # IntelMQ's ASN type also accepts "AS64496".
+    unprefixed = f"CASE WHEN upper(left({text}, 2)) = 'AS' THEN substr({text}, 3) ELSE {text} END"
+    whole = v if value.kind == "int" else f"TRY_CAST({unprefixed} AS BIGINT)"
+    if rule == "time":
+        time = v if value.kind == "time" else f"TRY_CAST({text} AS TIMESTAMPTZ)"
+        return time, f"{time} IS NOT NULL"
+    if rule == "ip":
+        address = v if value.kind == "ip" else ip_sql(text)
+        return address, f"{address} IS NOT NULL"
+    if rule == "port":
+        port = f"TRY_CAST({whole} AS INTEGER)"
+        return port, f"{port} BETWEEN 0 AND 65535"
+    if rule == "asn":
+        asn = f"nullif({whole}, 0)"
+        return asn, f"{whole} = 0 OR {whole} BETWEEN 1 AND 4294967295"
+    if rule == "cc":
+        cc = f"upper({text})"
+        return cc, f"regexp_full_match({cc}, '[A-Z0-9]{{2}}')"
+    if rule == "fqdn":
+        name = v if value.kind == "fqdn" else fqdn_sql(f"lower(trim({text}, '.'))")
+        return name, f"{name} IS NOT NULL"
+    if rule == "url":
+        return text, f"regexp_full_match({text}, {lit(URL_RE)})"
+    if rule == "transport":
+        lower = f"lower({text})"
+        return lower, f"{lower} IN {words(TRANSPORTS)}"
+    if rule == "lower":
+        lower = f"lower({text})"
+        return lower, f"regexp_full_match({lower}, '[ -~]+')"
+    if rule in ("taxonomy", "classification"):
+        allowed = TAXONOMIES if rule == "taxonomy" else CLASSIFICATION_TYPES
+        lower = f"lower({text})"
+        return lower, f"{lower} IN {words(allowed)}"
+    return text, "true"

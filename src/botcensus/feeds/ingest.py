@@ -1,0 +1,284 @@
+"""Ingest report files: map, check, deduplicate, enrich and store their rows as feed events.
+
+Per file: read batches (a background thread parses while this one maps), map each batch with
+one DuckDB SELECT compiled from the mapping, quarantine rejected rows, drop rows already
+stored, enrich the new ones and write them. Memory holds a few batches and 8 bytes per
+stored row of the days the file touches, never the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from botcensus.feeds.addr import canonical_ips
+from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, FeedStore
+from botcensus.feeds.mapping import MappingError, hash_columns
+from botcensus.feeds.plan import HASH, LINE, REJECT, Plan, missing_columns, plan
+from botcensus.feeds.quarantine import Quarantine
+from botcensus.feeds.read import (
+    Batch,
+    ReadError,
+    csv_batches,
+    jsonl_batches,
+    prefetch,
+    read_header,
+)
+from botcensus.feeds.resolve import Source, resolve
+from botcensus.feeds.sightings import add_new_events, connect, rebuild_days
+from botcensus.feeds.vocabulary import CORE, STORED
+
+Enrich = Callable[[pa.Table], pa.Table]
+Progress = Callable[[Path, int, int], None]
+PENDING: Final = "sightings-pending.json"
+ZERO_WORDS: Final = pa.array(["0", "unknown"])
+ENRICHMENT: Final = ("source_cc", "source_asn", "source_as_name", "geo_db")
+
+
+@dataclass
+class FileReport:
+    """What ingesting one file did. Rows read = stored + duplicate + quarantined."""
+
+    path: Path
+    report_type: str | None = None
+    feed_name: str | None = None
+    mapping: str | None = None
+    read: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    without_source: int = 0
+    cc_disagreements: int = 0
+    asn_disagreements: int = 0
+    quarantine_file: Path | None = None
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """All files of one ingest run, and the sightings written for their days."""
+
+    files: list[FileReport] = field(default_factory=list)
+    days: tuple[str, ...] = ()
+    sightings: int = 0
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(f, name)) for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """0: every row stored or a duplicate; 1: some rows quarantined; 2: a file failed."""
+        if any(f.error for f in self.files):
+            return 2
+        return 1 if self.total("quarantined") else 0
+
+
+def copy_columns(
+    mapped: pa.Table, raw: pa.Table, copied: tuple[tuple[str, str, bool], ...]
+) -> pa.Table:
+    """Add the columns that pass through unchanged, straight from the batch (no copy), where
+    validate_to_none asks for it with '0' and 'unknown' as empty."""
+    nothing = pa.scalar(None, pa.string())
+    for name, column, to_none in copied:
+        values = raw[column]
+        if to_none:
+            values = pc.if_else(pc.is_in(values, value_set=ZERO_WORDS), nothing, values)
+        at = mapped.schema.get_field_index(name)
+        if at >= 0:
+            mapped = mapped.set_column(at, name, pc.coalesce(mapped[name], values))
+        else:
+            mapped = mapped.append_column(name, values)
+    return mapped
+
+
+def enrich_distinct(enrich: Enrich, table: pa.Table) -> pa.Table:
+    """The enrichment step run once per distinct source address, spread back to the rows."""
+    encoded = pc.dictionary_encode(table["source_ip"]).combine_chunks()
+    found = enrich(pa.table({"source_ip": encoded.dictionary}))
+    for name in ENRICHMENT:
+        column = found[name].combine_chunks().take(encoded.indices)
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, column) if at >= 0 else table.append_column(name, column)
+    return table
+
+
+@dataclass
+class _Run:
+    """What the files of one ingest share."""
+
+    dataset: Path
+    store: FeedStore
+    enrich: Enrich
+    published: dict[str, list[Path]] = field(default_factory=dict)
+
+
+class _FileIngest:
+    def __init__(
+        self, path: Path, source: Source, run: _Run, report: FileReport, quarantine: Quarantine
+    ) -> None:
+        self.path, self.source, self.run = path, source, run
+        self.report, self.quarantine = report, quarantine
+        self.con = connect()
+        # One thread: the reader thread has the other core, and DuckDB keeps row order.
+        self.con.execute("SET threads = 1")
+        self.plans: dict[tuple[str, ...], Plan] = {}
+        ip_rules = [r.column for r in source.report.required if r.key == "source.ip"]
+        self.required_ip = ip_rules[0] if ip_rules else None
+        csv_like = source.format == "csv"
+        self.hash_columns = hash_columns(source.report.report_type) if csv_like else ()
+
+    def batches(self) -> Iterator[Batch]:
+        if self.source.format in ("jsonl", "intelmq"):
+            return jsonl_batches(self.path, connect())
+        delimiter = self.source.mapping.delimiter
+        columns = read_header(self.path, delimiter)
+        missing = missing_columns(self.source.report, columns)
+        if missing:
+            raise MappingError(f"required column(s) missing: {', '.join(missing)}")
+        return csv_batches(self.path, columns, delimiter=delimiter)
+
+    def map(self, raw: pa.Table) -> pa.Table:
+        columns = tuple(c for c in raw.column_names if c != LINE)
+        if columns not in self.plans:
+            self.plans[columns] = plan(
+                self.source.report,
+                columns,
+                feed_name=self.source.feed_name,
+                sensor=self.source.report.provider,
+                intelmq_names=self.source.format == "intelmq",
+                hash_columns=self.hash_columns,
+            )
+        # Several record batches let DuckDB scan with all its threads.
+        chosen = self.plans[columns]
+        self.con.register("batch", pa.Table.from_batches(raw.to_batches(max_chunksize=8192)))
+        try:
+            mapped = self.con.sql(chosen.sql).to_arrow_table()
+        finally:
+            self.con.unregister("batch")
+        if not mapped[LINE].equals(raw[LINE]):  # DuckDB keeps the order; make sure
+            mapped = mapped.take(pc.array_sort_indices(mapped[LINE]))
+        mapped = copy_columns(mapped, raw, chosen.copied)
+        for name in ("source_ip", "destination_ip"):
+            before = mapped[name]
+            after = canonical_ips(before)
+            mapped = mapped.set_column(mapped.schema.get_field_index(name), name, after)
+            if name == "source_ip" and self.required_ip is not None:
+                lost = pc.and_(pc.is_valid(before), pc.is_null(after))
+                why = pc.binary_join_element_wise(
+                    f'{self.required_ip}: "', before, '" is not an address', ""
+                )
+                mapped = mapped.set_column(
+                    mapped.schema.get_field_index(REJECT),
+                    REJECT,
+                    pc.if_else(lost, why, mapped[REJECT]),
+                )
+        return mapped
+
+    def stored_form(self, good: pa.Table) -> pa.Table:
+        n = good.num_rows
+        columns = {f.column: good[f.column] for f in CORE}
+        columns[HASH_COLUMN] = good[HASH].cast(pa.binary(16))
+        columns["report_type"] = pa.repeat(pa.scalar(self.source.report.report_type), n)
+        columns["source_file"] = pa.repeat(pa.scalar(self.path.name), n)
+        columns["source_line"] = good[LINE]
+        fixed = {*columns, HASH, LINE, REJECT}
+        for name in good.column_names:
+            if name not in fixed:
+                columns[name] = good[name]
+        return pa.table(columns)
+
+    def batch(self, batch: Batch) -> None:
+        raw = batch.table
+        self.report.read += raw.num_rows + len(batch.invalid)
+        self.quarantine.invalid(batch.invalid)
+        if raw.num_rows == 0:
+            return
+        mapped = self.map(raw)
+        if mapped[REJECT].null_count < mapped.num_rows:
+            rejected = pc.is_valid(mapped[REJECT])
+            self.quarantine.rejected(raw, mapped.filter(rejected))
+            mapped = mapped.filter(pc.invert(rejected))
+        good = self.stored_form(mapped)
+        new, days = self.run.store.new_rows(good)
+        self.report.duplicate += good.num_rows - new.num_rows
+        if new.num_rows == 0:
+            return
+        enriched = enrich_distinct(self.run.enrich, new)
+        order = [f.column for f in CORE] + [f.name for f in STORED]
+        enriched = enriched.select(order + [c for c in enriched.column_names if c not in order])
+        self.report.without_source += enriched["source_ip"].null_count
+        for ours, theirs, counter in (
+            ("source_cc", "reported_cc", "cc_disagreements"),
+            ("source_asn", "reported_asn", "asn_disagreements"),
+        ):
+            differ = pc.sum(pc.fill_null(pc.not_equal(enriched[ours], enriched[theirs]), False))
+            setattr(self.report, counter, getattr(self.report, counter) + int(differ.as_py() or 0))
+        self.run.store.write(enriched, days, self.path.stem[:60])
+        self.report.stored += enriched.num_rows
+
+
+def ingest(
+    paths: list[Path],
+    dataset: Path,
+    enrich: Enrich,
+    *,
+    mapping: str | Path | None = None,
+    feed: str | None = None,
+    on_progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files into `dataset`; a file that fails is reported, the others go on."""
+    result = IngestReport()
+    run = _Run(dataset, FeedStore(dataset, uuid.uuid4().hex[:8]), enrich)
+    lock = run.store.lock()
+    pending = dataset / FEEDS_DIR / PENDING
+    try:
+        if pending.exists():  # a crash between storing events and their sightings
+            rebuild_days(dataset, json.loads(pending.read_text(encoding="utf-8")))
+            pending.unlink()
+        touched: set[str] = set()
+        for path in paths:
+            report = FileReport(path)
+            result.files.append(report)
+            quarantine = Quarantine(dataset, path)
+            try:
+                source = resolve(path, mapping, feed)
+                report.report_type = source.report.report_type
+                report.feed_name, report.mapping = source.feed_name, source.mapping.name
+                work = _FileIngest(path, source, run, report, quarantine)
+                size = path.stat().st_size
+                for batch in prefetch(work.batches()):
+                    work.batch(batch)
+                    if on_progress is not None:
+                        on_progress(path, batch.position, size)
+            except (OSError, ReadError, MappingError, pa.ArrowInvalid, duckdb.Error) as exc:
+                report.error = f"{path}: {exc}"
+            finally:
+                touched.update(run.store.days())
+                _write_pending(pending, touched)
+                for day, files in run.store.commit().items():
+                    run.published.setdefault(day, []).extend(files)
+                report.quarantine_file = quarantine.close()
+                report.quarantined = quarantine.count
+        result.days = tuple(sorted(touched))
+        result.sightings = add_new_events(dataset, run.published)
+        pending.unlink(missing_ok=True)
+    finally:
+        os.close(lock)
+    return result
+
+
+def _write_pending(path: Path, days: set[str]) -> None:
+    """Days whose sightings are not yet merged, written before their events are published."""
+    if days:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(sorted(days)), encoding="utf-8")
+        tmp.replace(path)

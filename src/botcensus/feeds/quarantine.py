@@ -1,0 +1,72 @@
+"""Rejected rows: one JSON line each, with the file, line number, reason and the row itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import IO, Any, Final
+
+import pyarrow as pa
+
+from botcensus.feeds.plan import LINE, REJECT
+from botcensus.feeds.read import Invalid
+
+QUARANTINE_DIR: Final = Path("quarantine") / "feeds"
+
+
+def quarantine_path(dataset: Path, source: Path) -> Path:
+    """Where a source file's rejected rows go; ingesting it again replaces the file."""
+    digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:10]
+    return dataset / QUARANTINE_DIR / f"{source.name}.{digest}.jsonl"
+
+
+class Quarantine:
+    """Writes a source file's rejected rows, opening the quarantine file on the first one."""
+
+    def __init__(self, dataset: Path, source: Path) -> None:
+        self.source = source
+        self.path = quarantine_path(dataset, source)
+        self.count = 0
+        self._out: IO[str] | None = None
+        if self.path.exists():
+            self.path.unlink()
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("w", encoding="utf-8")
+        self._out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self.count += 1
+
+    def invalid(self, rows: list[Invalid]) -> None:
+        """Lines the parser could not read: kept as their text."""
+        for row in rows:
+            self._write(
+                {"file": str(self.source), "line": row.line, "reason": row.reason, "text": row.text}
+            )
+
+    def rejected(self, raw: pa.Table, mapped: pa.Table) -> None:
+        """Rows the mapping rejected: kept as their non-empty cells, by column. Per-row Python
+        is fine here: only rejected rows pass through it."""
+        if mapped.num_rows == 0:
+            return
+        lines = raw[LINE].to_pylist()
+        position = {line: i for i, line in enumerate(lines)}
+        cells = raw.drop_columns([LINE])
+        for line, reason in zip(mapped[LINE].to_pylist(), mapped[REJECT].to_pylist(), strict=True):
+            row = cells.slice(position[line], 1).to_pylist()[0]
+            self._write(
+                {
+                    "file": str(self.source),
+                    "line": line,
+                    "reason": reason,
+                    "row": {k: v for k, v in row.items() if v not in (None, "")},
+                }
+            )
+
+    def close(self) -> Path | None:
+        if self._out is not None:
+            self._out.close()
+            return self.path
+        return None

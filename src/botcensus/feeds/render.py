@@ -1,0 +1,174 @@
+"""SQL that renders feed and sinkhole events as IntelMQ JSON lines or Shadowserver CSV rows.
+
+Pure functions from column names to SELECT lists: the export runs them over Arrow batches.
+IntelMQ lines leave out empty fields, as IntelMQ does; numbers stay numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Final
+
+from botcensus.feeds.convert import ident, lit
+from botcensus.feeds.vocabulary import CORE
+from botcensus.model import EVENT_COLUMNS, INTELMQ_CONSTANTS, intelmq_name
+
+TIME_ISO: Final = (
+    "strftime({t}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN microsecond({t}) % 1000000 <> 0 "
+    "THEN '.' || lpad(CAST(microsecond({t}) % 1000000 AS VARCHAR), 6, '0') ELSE '' END "
+    "|| '+00:00'"
+)
+TIME_CSV: Final = "strftime({t}, '%Y-%m-%d %H:%M:%S')"
+
+# Feed events: a field's value where the feed's own geo/ASN wins over our enrichment, so an
+# event leaves as the feed described it (our values fill in where the feed had none).
+FEED_VALUES: Final[dict[str, str]] = {
+    "source.asn": "coalesce(reported_asn, source_asn)",
+    "source.as_name": "coalesce(reported_as_name, source_as_name)",
+    "source.geolocation.cc": "coalesce(reported_cc, source_cc)",
+}
+
+
+def _json_object(fields: list[tuple[str, str]]) -> str:
+    parts = ", ".join(
+        f"CASE WHEN ({value}) IS NOT NULL THEN {lit(_json_key(key))} || to_json({value}) END"
+        for key, value in fields
+    )
+    return f"'{{' || concat_ws(',', {parts}) || '}}' || chr(10) AS line"
+
+
+def _json_key(key: str) -> str:
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}":'
+
+
+def feed_json(columns: Collection[str]) -> str:
+    """SELECT list: one IntelMQ JSON line per feed event."""
+    fields = [("time.source", TIME_ISO.format(t="time_source"))]
+    fields += [
+        (f.key, FEED_VALUES.get(f.key, ident(f.column))) for f in CORE[1:] if f.column in columns
+    ]
+    fields += [(c, f"nullif({ident(c)}, '')") for c in sorted(columns) if "." in c]
+    return _json_object(fields)
+
+
+def _sinkhole_value(column: str) -> str:
+    c = ident(column)
+    if column == "body_sha256":
+        return f"lower(hex({c}))"
+    if column == "body_head":
+        return f"CASE WHEN octet_length({c}) > 0 THEN to_base64({c}) END"
+    if column == "header_names":
+        return f"CASE WHEN len({c}) > 0 THEN {c} END"
+    if column == "malware_family":
+        return f"lower(nullif({c}, ''))"
+    return f"nullif({c}, '')" if column in _TEXT else c
+
+
+_TEXT: Final = frozenset(
+    {
+        "source_ip",
+        "destination_ip",
+        "proxy_peer_ip",
+        "listener",
+        "sensor",
+        "method",
+        "host",
+        "path",
+        "query",
+        "user_agent",
+        "bot_id",
+        "reject_reason",
+    }
+)
+
+
+def sinkhole_json() -> str:
+    """SELECT list: one IntelMQ JSON line per sinkhole event (enriched with source_cc,
+    source_asn, source_as_name), with the names `botcensus events` uses."""
+    fields = [("time.source", TIME_ISO.format(t="time_received"))]
+    fields += [(k, lit(v)) for k, v in INTELMQ_CONSTANTS.items()]
+    fields += [
+        ("source.asn", "source_asn"),
+        ("source.as_name", "source_as_name"),
+        ("source.geolocation.cc", "source_cc"),
+        ("classification.identifier", "lower(nullif(malware_family, ''))"),
+    ]
+    fields += [(intelmq_name(c), _sinkhole_value(c)) for c in EVENT_COLUMNS[1:]]
+    return _json_object(fields)
+
+
+def _extra(columns: Collection[str], name: str, number: bool = False) -> str | None:
+    key = f"extra.{name}"
+    if key not in columns:
+        return None
+    return f"TRY_CAST({ident(key)} AS BIGINT)" if number else ident(key)
+
+
+def feed_csv(header: list[str], columns: Collection[str]) -> str:
+    """SELECT list: feed events in the columns of a Shadowserver report (`header`)."""
+
+    def extra(name: str, number: bool = False) -> str | None:
+        return _extra(columns, name, number)
+
+    def first(*exprs: str | None) -> str | None:
+        found = [e for e in exprs if e is not None]
+        return (
+            None
+            if not found
+            else found[0]
+            if len(found) == 1
+            else (f"coalesce({', '.join(found)})")
+        )
+
+    path = "nullif(regexp_extract(destination_url, '^[^:]+://[^/]*(/.*)$', 1), '')"
+    known: dict[str, str | None] = {
+        "timestamp": TIME_CSV.format(t="time_source"),
+        "protocol": "protocol_transport",
+        "src_ip": "source_ip",
+        "src_port": "source_port",
+        "src_asn": FEED_VALUES["source.asn"],
+        "src_geo": FEED_VALUES["source.geolocation.cc"],
+        "src_region": "source_region",
+        "src_city": "source_city",
+        "src_hostname": "source_reverse_dns",
+        "src_naics": extra("source.naics", True),
+        "src_sector": extra("source.sector"),
+        "dst_ip": "destination_ip",
+        "dst_port": "destination_port",
+        "dst_asn": "destination_asn",
+        "dst_geo": "destination_cc",
+        "dst_region": "destination_region",
+        "dst_city": "destination_city",
+        "dst_hostname": "destination_reverse_dns",
+        "dst_naics": extra("destination.naics", True),
+        "dst_sector": extra("destination.sector"),
+        "infection": first(extra("infection"), "malware_name"),
+        "http_url": first(extra("http_url"), path),
+        "http_host": first("destination_fqdn", extra("http_host")),
+    }
+    select = []
+    for name in header:
+        value = known.get(name) if name in known else extra(name)
+        select.append(f"{value or 'NULL'} AS {ident(name)}")
+    return ", ".join(select)
+
+
+def sinkhole_csv(header: list[str]) -> str:
+    """SELECT list: sinkhole events in the columns of a Shadowserver report."""
+    known = {
+        "timestamp": TIME_CSV.format(t="time_received"),
+        "protocol": "'tcp'",
+        "src_ip": "source_ip",
+        "src_port": "source_port",
+        "src_asn": "source_asn",
+        "src_geo": "source_cc",
+        "dst_ip": "destination_ip",
+        "dst_port": "destination_port",
+        "infection": "lower(nullif(malware_family, ''))",
+        "application": "'http'",
+        "http_url": "nullif(path, '') || coalesce('?' || nullif(query, ''), '')",
+        "http_host": "nullif(host, '')",
+        "http_agent": "nullif(user_agent, '')",
+    }
+    return ", ".join(f"{known.get(name, 'NULL')} AS {ident(name)}" for name in header)

@@ -1,0 +1,122 @@
+"""Clean-up charts as PNG bytes: weekly decay with its fitted rate and intervention marks,
+and Kaplan–Meier curves of time to clean-up per group (renders results, computes nothing)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import matplotlib as mpl
+
+mpl.use("Agg")  # headless: charts are files, never windows
+
+import matplotlib.pyplot as plt
+import pyarrow as pa
+import pyarrow.compute as pc
+from matplotlib.figure import Figure
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def decay_png(
+    weekly: pa.Table,
+    *,
+    count: str = "unique_ip",
+    rate_per_week: float | None = None,
+    intercept: float | None = None,
+    marks: Sequence[tuple[date, str]] = (),
+    title: str,
+) -> bytes:
+    """Weekly counts on a log scale (one row per window: window_start, window_end, `count`),
+    the fitted exponential exp(intercept − rate·t) with t in weeks after the first window's
+    middle, and a dashed line per mark. The unit is the count column's name."""
+    starts = weekly["window_start"].to_pylist()
+    ends = weekly["window_end"].to_pylist()
+    values = [v or 0.0 for v in weekly[count].to_pylist()]
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
+    ax.plot(ends, values, "o-", label=f"{count} per week")
+    if rate_per_week is not None and intercept is not None and starts:
+        origin = starts[0] + timedelta(days=3.5)
+        days = [s + timedelta(days=3.5) for s in starts]
+        fitted = [math.exp(intercept - rate_per_week * (d - origin).days / 7.0) for d in days]
+        half = math.log(2) / rate_per_week if rate_per_week > 0 else math.inf
+        ax.plot(
+            ends,
+            fitted,
+            "--",
+            label=f"fit: {rate_per_week:.3f} per week (half-life {half:.1f} weeks)",
+        )
+    for day, label in marks:
+        ax.axvline(day, color="grey", linestyle=":", linewidth=1)  # type: ignore[arg-type]
+        ax.annotate(label, (day, 1), xycoords=("data", "axes fraction"), rotation=90,
+                    va="top", ha="right", fontsize="small")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("week ending (UTC)")
+    ax.set_ylabel(f"per week (unit: {count}, log scale)")
+    ax.legend(loc="lower left", fontsize="small")
+    ax.grid(alpha=0.3, which="both")
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def survival_png(curves: pa.Table, *, top: int = 6, title: str) -> bytes:
+    """Kaplan–Meier step curves with their interval bands, one per group (the `top` groups
+    with most identities; the overall curve is the group null)."""
+    groups = pc.unique(curves["group"]).to_pylist()
+    sizes = {g: int(pc.max(_of(curves, g)["at_risk"]).as_py() or 0) for g in groups}
+    chosen = sorted(groups, key=lambda g: -sizes[g])[:top]
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
+    for group in chosen:
+        curve = _of(curves, group)
+        times = [0.0, *curve["time"].to_pylist()]
+        label = "all" if group is None else str(group)
+        (line,) = ax.step(times, [1.0, *curve["survival"].to_pylist()], where="post", label=label)
+        ax.fill_between(
+            times,
+            [1.0, *curve["lower"].to_pylist()],
+            [1.0, *curve["upper"].to_pylist()],
+            step="post",
+            alpha=0.15,
+            color=line.get_color(),
+        )
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.set_xlabel("days since the start of the data")
+    ax.set_ylabel("share not yet cleaned (Kaplan–Meier)")
+    ax.legend(loc="upper right", fontsize="small")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _of(curves: pa.Table, group: object) -> pa.Table:
+    column = curves["group"]
+    return curves.filter(pc.is_null(column) if group is None else pc.equal(column, group))
+
+
+def _number(value: float, digits: int) -> str:
+    if math.isfinite(value) and abs(value) >= 10 ** (digits - 1):
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def readable(table: pa.Table, digits: int = 3) -> pa.Table:
+    """Float columns as text: counts in whole numbers, rates, half-lives and survival shares
+    to `digits` significant digits (they are not percentages of change, as the census's
+    terminal cells assume)."""
+    columns = {}
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_floating(column.type):
+            text = [None if v is None else _number(v, digits) for v in column.to_pylist()]
+            columns[name] = pa.array(text, pa.string())
+        else:
+            columns[name] = column
+    return pa.table(columns)

@@ -1,0 +1,148 @@
+"""Sketch columns in the dataset: HLL and Theta sketches of source addresses per (day,
+sensor, feed, country, ASN, family), written beside the sightings and kept after them.
+
+Layout: ``sketches/date=YYYY-MM-DD/<part>.parquet`` (SKETCH_SCHEMA). `local.parquet` is built
+from that day's sightings files; other parts are sketches copied in from other sinkholes
+(any name). A manifest records the sightings files each local part was built from, so a day
+is re-sketched only when its sightings changed, and never removed when retention deletes the
+sightings: that is what lets the census answer for expired days.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store.events import write_atomic
+from botcensus.store.sightings import SIGHTINGS_DIR
+
+SKETCHES_DIR = "sketches"
+SKETCH_MANIFEST = "_sketched.json"
+LOCAL_PART = "local"
+SKETCH_KEYS: Final[tuple[str, ...]] = (
+    "day",
+    "sensor",
+    "feed_name",
+    "source_cc",
+    "source_asn",
+    "malware_family",
+)
+SKETCH_SCHEMA: Final = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("sensor", pa.string(), nullable=False),
+        pa.field("feed_name", pa.string(), nullable=False),
+        pa.field("source_cc", pa.string()),
+        pa.field("source_asn", pa.int64()),
+        pa.field("malware_family", pa.string()),
+        pa.field("rows", pa.int64(), nullable=False),
+        pa.field("hits", pa.int64(), nullable=False),
+        pa.field("ip_hll", pa.binary(), nullable=False),
+        pa.field("ip_theta", pa.binary(), nullable=False),
+        pa.field("bot_id_hll", pa.binary()),
+    ],
+    metadata={
+        "botcensus.sketches": "ip_hll: DataSketches HLL_8 lgK=12 updatable; ip_theta: "
+        "DataSketches Theta compact compressed lgK=12; bot_id_hll: HLL_8 lgK=12; seed 9001; "
+        "input: UTF-8 canonical address text (IPv4 dotted quad, IPv6 RFC 5952)",
+    },
+)
+"""One row per (day, sensor, feed, country, ASN, family): exact rows and hits, sketches of
+the distinct source addresses (and bot ids, null when none were seen)."""
+_SIGHTING_COLUMNS: Final = pa.schema(
+    [SIGHTING_SCHEMA.field(n) for n in (*SKETCH_KEYS, "source_ip", "bot_id", "hits")]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SketchReport:
+    """Days sketched and left alone by one run."""
+
+    days_sketched: tuple[str, ...]
+    days_unchanged: int
+    rows: int
+
+
+def _stamp(files: list[Path]) -> list[list[object]]:
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
+Sketcher = Callable[[pa.Table], pa.Table]
+"""Sightings in, SKETCH_SCHEMA rows out: botcensus.measure.sketches.sketch_sightings."""
+
+
+def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
+    """Bring the local sketches up to date with the sightings (incremental, idempotent);
+    `build` turns one day's sightings into sketch rows."""
+    root = dataset / SKETCHES_DIR
+    manifest_path = root / SKETCH_MANIFEST
+    manifest: dict[str, object] = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    )
+    source = dataset / SIGHTINGS_DIR
+    days = sorted(source.glob("date=*")) if source.is_dir() else []
+    done, unchanged, rows = [], 0, 0
+    for day_dir in days:
+        files = sorted(day_dir.glob("[!.]*.parquet"))
+        day = day_dir.name.removeprefix("date=")
+        if not files:
+            continue
+        stamp = _stamp(files)
+        if manifest.get(day) == stamp:
+            unchanged += 1
+            continue
+        sightings = pa.concat_tables(
+            pq.read_table(f).select(_SIGHTING_COLUMNS.names).cast(_SIGHTING_COLUMNS) for f in files
+        )
+        table = build(sightings).cast(SKETCH_SCHEMA)
+        write_atomic(table, root / f"date={day}" / f"{LOCAL_PART}.parquet")
+        manifest[day] = stamp
+        done.append(day)
+        rows += table.num_rows
+    if done:
+        tmp = root / f".{SKETCH_MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(manifest_path)
+    return SketchReport(tuple(done), unchanged, rows)
+
+
+def write_sketches(table: pa.Table, dataset: Path, part: str) -> list[Path]:
+    """Write sketch rows made elsewhere (another sinkhole's `sketch_sightings`), one file per
+    day named `part`, replacing an earlier file of that name. `part` must not be 'local'."""
+    if part == LOCAL_PART or "/" in part or part.startswith("."):
+        raise ValueError(f"sketch part name {part!r} is reserved or not a plain file name")
+    table = table.select(SKETCH_SCHEMA.names).cast(SKETCH_SCHEMA)
+    written = []
+    for day in sorted(set(table["day"].to_pylist())):
+        sub = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
+        target = dataset / SKETCHES_DIR / f"date={day.isoformat()}" / f"{part}.parquet"
+        write_atomic(sub, target)
+        written.append(target)
+    return written
+
+
+def sketch_files(dataset: Path) -> list[Path]:
+    root = dataset / SKETCHES_DIR
+    return sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
+
+
+def read_sketches(
+    dataset: Path, date_from: date | None = None, date_to: date | None = None
+) -> pa.Table:
+    """Every sketch row for days date_from..date_to (inclusive; open ends allowed)."""
+    tables = []
+    for path in sketch_files(dataset):
+        day = date.fromisoformat(path.parent.name.removeprefix("date="))
+        if (date_from and day < date_from) or (date_to and day > date_to):
+            continue
+        tables.append(pq.read_table(path).cast(SKETCH_SCHEMA))
+    return pa.concat_tables(tables) if tables else SKETCH_SCHEMA.empty_table()
