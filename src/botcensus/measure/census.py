@@ -95,20 +95,27 @@ def census(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) ->
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def with_change(con: duckdb.DuckDBPyConnection, counts: pa.Table, by: tuple[str, ...]) -> pa.Table:
-    """Add, per group, `unique_ip_change` (fraction against the group's previous window and
-    against its first window) and `rank` (1 = most unique IPs within the window)."""
+def with_change(
+    con: duckdb.DuckDBPyConnection,
+    counts: pa.Table,
+    by: tuple[str, ...],
+    column: str = "unique_ip",
+) -> pa.Table:
+    """Add, per group, `<column>_change` (fraction against the group's previous window),
+    `<column>_change_since_first` (against its first window) and `rank` (1 = largest `column`
+    within the window). `column` is the count compared: unique_ip, or unique_ip_hll."""
+    if column not in ("unique_ip", "unique_ip_hll"):
+        raise ValueError(f"cannot compare {column!r}")
     part = f"PARTITION BY {', '.join(by)}" if by else ""
-    rank_part = "PARTITION BY window_start"
     sql = f"""
         SELECT *,
-               unique_ip / lag(unique_ip) OVER (w) - 1 AS unique_ip_change,
-               unique_ip / first_value(unique_ip) OVER (w) - 1 AS unique_ip_change_since_first,
-               rank() OVER ({rank_part} ORDER BY unique_ip DESC) AS rank
+               {column} / lag({column}) OVER (w) - 1 AS {column}_change,
+               {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
+               rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank
         FROM counts
         WINDOW w AS ({part} ORDER BY window_start)
         ORDER BY window_start, rank
-    """  # noqa: S608 (group names were checked against GROUPS)
+    """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
     con.register("counts", counts)
     try:
         return con.sql(sql).to_arrow_table()

@@ -13,7 +13,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from botcensus.measure.census import GROUPS, CensusQuery, census, census_sql, window_start_sql
+from botcensus.measure.census import (
+    GROUPS,
+    CensusQuery,
+    census,
+    census_sql,
+    window_start_sql,
+    with_change,
+)
 from botcensus.measure.sketches import (
     hll_estimate,
     hll_union,
@@ -103,20 +110,7 @@ def with_change_hll(
 ) -> pa.Table:
     """`unique_ip_hll_change` against the group's previous window and since its first, and
     `rank` within the window, as census.with_change does for exact counts."""
-    part = f"PARTITION BY {', '.join(by)}" if by else ""
-    col = UNIQUE_IP_HLL
-    sql = f"""
-        SELECT *, {col} / lag({col}) OVER (w) - 1 AS {col}_change,
-               {col} / first_value({col}) OVER (w) - 1 AS {col}_change_since_first,
-               rank() OVER (PARTITION BY window_start ORDER BY {col} DESC) AS rank
-        FROM hll_counts WINDOW w AS ({part} ORDER BY window_start)
-        ORDER BY window_start, rank
-    """  # noqa: S608 (group names were checked against GROUPS)
-    con.register("hll_counts", counts)
-    try:
-        return con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("hll_counts")
+    return with_change(con, counts, by, UNIQUE_IP_HLL)
 
 
 def _day_sensors(

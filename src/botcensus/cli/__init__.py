@@ -1,0 +1,8 @@
+"""The botcensus command line: one entry point, each command a thin call into a stage.
+
+`main` is the click group; importing the command modules registers their commands on it."""
+
+from botcensus.cli import capture, feeds, measure, simulate  # noqa: F401 (they register commands)
+from botcensus.cli._app import main
+
+__all__ = ["main"]

@@ -1,0 +1,138 @@
+"""The sinkhole's commands: serve, and read back what it recorded."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from botcensus import config as config_mod
+
+if TYPE_CHECKING:
+    pass
+
+
+from botcensus.cli._app import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    UtcTime,
+    load_settings,
+    main,
+)
+
+
+@main.group()
+def sinkhole() -> None:
+    """The sinkhole: listen, record, answer with a fixed reply."""
+
+
+@sinkhole.command("serve")
+@click.option(
+    "--listen",
+    "listen",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="Listen here (repeatable); IPv6 as [ADDR]:PORT. Adds to the config's listeners.",
+)
+@DATA_OPTION
+@CONFIG_OPTION
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [default: one per core].",
+)
+@click.option(
+    "--metrics",
+    "metrics_address",
+    metavar="HOST:PORT",
+    default=None,
+    help="Prometheus metrics on HOST:PORT, or PORT on 127.0.0.1 (off by default).",
+)
+@click.option(
+    "--proxy-protocol",
+    is_flag=True,
+    help="Expect PROXY protocol headers on the --listen listeners.",
+)
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Honour simulated receive times from trusted replayers (never in production).",
+)
+def sinkhole_serve(
+    listen: tuple[str, ...],
+    data_dir: Path,
+    config_file: Path | None,
+    workers: int | None,
+    metrics_address: str | None,
+    proxy_protocol: bool,
+    replay: bool,
+) -> None:
+    """Run the sinkhole until SIGTERM or SIGINT."""
+    from botcensus.capture import DataDirBusyError, serve
+    from botcensus.store import clean_temporaries, roll_segment
+
+    settings = load_settings(config_file)
+    try:
+        extra = [
+            config_mod.ListenerSettings(
+                name=address, address=address, proxy_protocol=proxy_protocol
+            )
+            for address in listen
+        ]
+        if metrics_address is not None:
+            if metrics_address.isdigit():  # a bare port stays on loopback
+                metrics_address = f"127.0.0.1:{metrics_address}"
+            config_mod.split_address(metrics_address)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    sink = settings.sinkhole.model_copy(
+        update={
+            "listeners": [*settings.sinkhole.listeners, *extra],
+            "replay": settings.sinkhole.replay or replay,
+        }
+    )
+    if not sink.listeners:
+        raise click.UsageError(
+            "no listeners: give --listen HOST:PORT or [[sinkhole.listeners]] in --config"
+        )
+    try:
+        code = serve(
+            sink,
+            data_dir,
+            lambda segment: roll_segment(segment, data_dir),
+            workers=workers or os.cpu_count() or 1,
+            metrics_address=metrics_address,
+            on_locked=lambda: clean_temporaries(data_dir),
+        )
+    except DataDirBusyError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@main.command()
+@DATA_OPTION
+@click.option(
+    "--since", type=UtcTime(), default=None, help="Only events at or after this time (UTC)."
+)
+@click.option("--until", type=UtcTime(), default=None, help="Only events before this time (UTC).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: str) -> None:
+    """Print recorded events with IntelMQ field names."""
+    from botcensus.report import intelmq_events, write_csv, write_jsonl
+    from botcensus.store import iter_events
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    rows = intelmq_events(iter_events(data_dir, since=since, until=until))
+    out = sys.stdout
+    if fmt == "jsonl":
+        write_jsonl(rows, out)
+    else:
+        write_csv(rows, out)

@@ -1,0 +1,313 @@
+"""Measurement commands: roll-up, census, report, clean-up."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    pass
+
+
+from botcensus.cli._app import (
+    CONFIG_OPTION,
+    DATA_OPTION,
+    duckdb_progress,
+    load_settings,
+    main,
+    rollup_dataset,
+)
+
+
+@main.command()
+@DATA_OPTION
+@CONFIG_OPTION
+def rollup(data_dir: Path, config_file: Path | None) -> None:
+    """Roll raw events up into enriched daily sightings, then apply retention.
+
+    Incremental and idempotent. Retention deletes raw-event days older than
+    store.event_retention_days that are rolled up, and sighting days older than
+    store.sighting_retention_days."""
+    from botcensus.store import apply_retention
+
+    settings = load_settings(config_file)
+    report = rollup_dataset(data_dir, settings)
+    click.echo(
+        f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
+        f"{report.days_unchanged} unchanged"
+    )
+    kept = apply_retention(
+        data_dir,
+        datetime.now(UTC).date(),
+        event_days=settings.store.event_retention_days,
+        sighting_days=settings.store.sighting_retention_days,
+    )
+    click.echo(
+        f"retention: {len(kept.event_days_deleted)} event days and "
+        f"{len(kept.sighting_days_deleted)} sighting days deleted"
+        + (
+            f"; {len(kept.event_days_kept_unrolled)} expired days kept (not rolled up)"
+            if kept.event_days_kept_unrolled
+            else ""
+        )
+    )
+
+
+@main.command("census")
+@DATA_OPTION
+@click.option("--window", type=click.Choice(["day", "week"]), default="week", show_default=True)
+@click.option(
+    "--week-ends",
+    type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+    default="sat",
+    show_default=True,
+    help="Last day of a week window (Microsoft's Rustock weeks end on Saturday).",
+)
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["country", "asn", "family", "feed", "sensor"]),
+    multiple=True,
+    help="Group by (repeatable).",
+)
+@click.option(
+    "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (UTC)."
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day, inclusive (UTC).",
+)
+@click.option("--family", default=None, help="Only this malware family.")
+@click.option("--feed", default=None, help="Only this feed (feed.name), e.g. botcensus-sinkhole.")
+@click.option("--include-unclaimed", is_flag=True, help="Also count requests no decoder claimed.")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=None, help="Keep the top N groups per window."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@CONFIG_OPTION
+def census_cmd(
+    data_dir: Path,
+    window: str,
+    week_ends: str,
+    by: tuple[str, ...],
+    date_from: datetime | None,
+    date_to: datetime | None,
+    family: str | None,
+    feed: str | None,
+    include_unclaimed: bool,
+    top: int | None,
+    fmt: str,
+    config_file: Path | None,
+) -> None:
+    """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family."""
+    from botcensus.measure import CensusQuery, with_change
+    from botcensus.measure.sketches_census import census_answer, with_change_hll
+    from botcensus.report import tables
+    from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import read_sketches
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    rollup_dataset(data_dir, load_settings(config_file))
+    query = CensusQuery(
+        window="day" if window == "day" else "week",
+        week_ends=week_ends,
+        by=by,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        family=family,
+        feed=feed,
+        include_unclaimed=include_unclaimed,
+    )
+    con = connect()
+    duckdb_progress(con, interactive=fmt == "table")
+    answer = census_answer(
+        con,
+        query,
+        sightings_view(con, data_dir),
+        read_sketches(data_dir, query.date_from, query.date_to),
+    )
+    if answer.source == "sketches":
+        click.echo(f"note: {answer.reason}", err=True)
+    result = (
+        with_change(con, answer.table, by)
+        if answer.unit == "unique_ip"
+        else with_change_hll(con, answer.table, by)
+    )
+    if top is not None:
+        import pyarrow.compute as pc
+
+        result = result.filter(pc.less_equal(result["rank"], top))
+    if fmt == "json":
+        tables.write_json(result, sys.stdout)
+    elif fmt == "csv":
+        tables.write_csv(result, sys.stdout)
+    else:
+        tables.print_table(
+            result,
+            f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}; "
+            "change: against the previous window",
+            columns=tables.census_columns(result, window, by),
+        )
+
+
+@main.command()
+@DATA_OPTION
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the report files.",
+)
+@click.option("--family", default=None, help="Only this malware family.")
+@click.option("--title", default="botcensus takedown report", show_default=True)
+@CONFIG_OPTION
+def report(
+    data_dir: Path, out_dir: Path, family: str | None, title: str, config_file: Path | None
+) -> None:
+    """Write a PNG chart, CSV tables and an offline HTML page of the weekly census."""
+    from rich.console import Console
+
+    from botcensus.measure.summary import summarise
+    from botcensus.report import tables, write_report
+    from botcensus.store import connect, sightings_view
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    rollup_dataset(data_dir, load_settings(config_file))
+    con = connect()
+    duckdb_progress(con, interactive=True)
+    summary = summarise(con, sightings_view(con, data_dir), family=family)
+    files = write_report(summary, out_dir, title=title)
+    console = Console()
+    tables.print_table(
+        summary.countries.slice(0, 10), "Top countries, first vs last complete week", console
+    )
+    tables.print_table(summary.asns.slice(0, 10), "Top networks (ASN)", console)
+    console.print(f"Report: {files.html}")
+
+
+@main.command("cleanup")
+@DATA_OPTION
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["country", "asn"]),
+    default=None,
+    help="Also per country or per network (ASN).",
+)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day (UTC) [default: the first day of data].",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day, inclusive (UTC) [default: the last day of data].",
+)
+@click.option(
+    "--marks",
+    "marks_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Intervention dates: one 'YYYY-MM-DD label' per line.",
+)
+@click.option(
+    "--notified",
+    "notified_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="CSV of a campaign: asn|cc|identity, notified, day.",
+)
+@click.option("--family", default=None, help="Only this malware family.")
+@click.option(
+    "--week-ends",
+    type=click.Choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+    default="sat",
+    show_default=True,
+)
+@click.option(
+    "--charts",
+    "charts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write decay.png and survival.png here.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@CONFIG_OPTION
+def cleanup_cmd(
+    data_dir: Path,
+    by: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    marks_file: Path | None,
+    notified_file: Path | None,
+    family: str | None,
+    week_ends: str,
+    charts_dir: Path | None,
+    fmt: str,
+    config_file: Path | None,
+) -> None:
+    """Decay rate and half-life, rates around intervention marks, time to clean-up,
+    notification effect."""
+    import json
+
+    import pyarrow.csv as pv
+    from rich.console import Console
+
+    from botcensus.measure.cleanup import parse_marks
+    from botcensus.measure.cleanup_run import CleanupQuery, cleanup
+    from botcensus.report import cleanup_view
+    from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import read_sketches
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    rollup_dataset(data_dir, load_settings(config_file))
+    try:
+        marks = parse_marks(marks_file.read_text(encoding="utf-8")) if marks_file else []
+    except ValueError as exc:
+        raise click.BadParameter(f"{marks_file}: {exc}", param_hint="--marks") from None
+    notified = pv.read_csv(notified_file) if notified_file is not None else None
+    query = CleanupQuery(
+        by="country" if by == "country" else "asn" if by == "asn" else None,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        family=family,
+        week_ends=week_ends,
+        marks=tuple(marks),
+        notified=notified,
+    )
+    con = connect()
+    try:
+        result = cleanup(con, sightings_view(con, data_dir), read_sketches(data_dir), query)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        json.dump(cleanup_view.as_json(result), sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        cleanup_view.print_cleanup(result, Console())
+    if charts_dir is not None:
+        cleanup_view.write_charts(result, charts_dir, [(m.day, m.label) for m in marks])
