@@ -80,27 +80,33 @@ def day_pieces(pop: Population, space: AddressSpace, seed: int, day: int) -> Pie
 
 @dataclass(frozen=True)
 class Rolled:
-    """Daily sightings before formatting: one row per (address, family), sorted."""
+    """Daily sightings before formatting: one row per (address, family, bot id), sorted."""
 
     ip: U32
     family: npt.NDArray[np.uint8]
     first: I64
     last: I64
     hits: I64
+    bot: I64
+    """Bot id number per row (botids.NO_ID: none)."""
 
 
-def roll_up(p: Pieces) -> Rolled:
-    """Sum pieces per (address, family): hosts behind one NAT or pool address merge here."""
+def roll_up(p: Pieces, bot: I64 | None = None) -> Rolled:
+    """Sum pieces per (address, family[, bot id]): hosts behind one NAT or pool address merge
+    here unless their check-ins carry different ids. `bot`: an id number per piece."""
+    ids = np.full(len(p.ip), -1, np.int64) if bot is None else bot
     key = p.ip.astype(np.uint64) << np.uint64(8) | p.family.astype(np.uint64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    head = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else idx0()
+    order = np.lexsort((ids, key))
+    key, ids = key[order], ids[order]
+    new = np.concatenate([[True], (key[1:] != key[:-1]) | (ids[1:] != ids[:-1])])
+    head = np.flatnonzero(new) if len(key) else idx0()
     return Rolled(
         ip=(key[head] >> np.uint64(8)).astype(np.uint32),
         family=(key[head] & np.uint64(0xFF)).astype(np.uint8),
         first=np.minimum.reduceat(p.first[order], head) if len(head) else idx0(),
         last=np.maximum.reduceat(p.last[order], head) if len(head) else idx0(),
         hits=np.add.reduceat(p.hits[order], head) if len(head) else idx0(),
+        bot=ids[head],
     )
 
 

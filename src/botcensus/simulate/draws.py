@@ -24,6 +24,7 @@ from .scenario import ChurnClass, Country, Scenario
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
 Columns = dict[str, npt.NDArray[np.generic]]
 
 
@@ -177,12 +178,34 @@ def _noise(
     return host_parts, line_parts
 
 
+def _notified_groups(scn: Scenario, space: AddressSpace, groups: I64, seed: int) -> B:
+    """Per group: in one of the `notify.share` of bot ASNs told (own stream: no other draw
+    changes whether or not a scenario has a campaign)."""
+    notified = np.zeros(len(space.asn), dtype=bool)
+    if scn.notify is None:
+        return notified
+    asns = np.unique(space.asn[np.unique(groups)])
+    rng = np.random.default_rng([seed, 0x4E071F])
+    told = rng.permutation(asns)[: round(scn.notify.share * len(asns))]
+    notified[np.isin(space.asn, told)] = True
+    return notified
+
+
+def _faster(start: I64, end: I64, at: int, multiplier: float) -> I64:
+    """Episodes still open at `at`: the time left after it divided by the multiplier (an
+    exponential time left stays exponential, with the hazard multiplied)."""
+    since = np.maximum(start, at)
+    scaled = since + ((end - since) / multiplier).astype(np.int64)
+    return np.where(end > at, scaled, end)
+
+
 def _episodes(
     rng: np.random.Generator,
     scn: Scenario,
     hosts: Columns,
     n_bots: int,
     end_us: int,
+    notified: B,
 ) -> Episodes:
     """Infection, clean-up (fast or lingering hazard, pulses) and at most one reinfection."""
     countries = list(scn.countries.values())
@@ -193,6 +216,10 @@ def _episodes(
     half_life = np.where(lingering, slow, fast)
     start = hosts["infected"][:n_bots].astype(np.int64)
     end = start + _expo_us(rng, half_life)
+    told = notified[:n_bots]
+    if scn.notify is not None:
+        at = day_number(scn.notify.day) * DAY_US
+        end = np.where(told, _faster(start, end, at, scn.notify.hazard_multiplier), end)
     for pulse in scn.pulses:
         at = day_number(pulse.day) * DAY_US
         hit = ~lingering & (start <= at) & (end > at) & (rng.random(n_bots) < pulse.fraction)
@@ -201,6 +228,9 @@ def _episodes(
     delay = np.array([c.reinfection_delay_days for c in countries])[ci]
     again = end + (rng.exponential(delay) * DAY_US).astype(np.int64)
     again_end = again + _expo_us(rng, half_life)
+    if scn.notify is not None:
+        faster = _faster(again, again_end, at, scn.notify.hazard_multiplier)
+        again_end = np.where(told, faster, again_end)
     twice = np.flatnonzero((rng.random(n_bots) < chance) & (again < end_us))
     n_noise = len(hosts["line"]) - n_bots
     noise = np.arange(n_bots, n_bots + n_noise)
@@ -232,6 +262,8 @@ def build_population(
     per_address = np.array([c.hosts_per_address for c in classes])[ln["churn"]]
     pooled = np.where(mode == MODES.index("pool"), ln["size"] / per_address, 0.0)
     pool = np.bincount(ln["group"], weights=pooled, minlength=len(space.asn))
+    group_of_host = ln["group"].astype(np.int64)[h["line"].astype(np.int64)]
+    told = _notified_groups(scn, space, group_of_host[:n_bots], seed)
     hosts = Hosts(
         line=h["line"].astype(np.int64),
         family=h["family"].astype(np.uint8),
@@ -259,7 +291,7 @@ def build_population(
     return Population(
         hosts=hosts,
         lines=lines,
-        episodes=_episodes(rng, scn, h, n_bots, span[1]),
+        episodes=_episodes(rng, scn, h, n_bots, span[1], told[group_of_host]),
         pool_size=np.maximum(1, np.ceil(pool)).astype(np.int64),
         countries=tuple(scn.countries),
         churn_names=tuple(scn.churn_classes),
@@ -269,4 +301,5 @@ def build_population(
         ),
         noise_names=tuple(n.name for n in scn.noise),
         n_bots=n_bots,
+        notified=told,
     )

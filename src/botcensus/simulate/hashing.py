@@ -31,6 +31,10 @@ class Stream(IntEnum):
     ADDRESS = 5
     POOL_SLOT = 6
     POOL_ADDRESS = 7
+    BOT_ID = 8
+    BOT_ID_CARRIED = 9
+    BOT_ID_COLLIDES = 10
+    BOT_ID_SHARED = 11
 
 
 def splitmix64(x: npt.ArrayLike) -> U64:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -87,3 +87,5 @@ class Population:
     """(user_agent, path) by profile."""
     noise_names: tuple[str, ...]
     n_bots: int
+    notified: B = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per address-space group: in a notified ASN (scenario `notify`; empty without one)."""

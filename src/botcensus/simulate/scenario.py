@@ -112,6 +112,18 @@ class Pulse(_Strict):
     """Share of fast (non-lingering) hosts infected at that day that it cleans."""
 
 
+class Notify(_Strict):
+    """A notification campaign with a hold-out: from `day` on, hosts in a random `share` of the
+    infected ASNs are cleaned `hazard_multiplier` times as fast (the true hazard ratio)."""
+
+    day: dt.date
+    """UTC day the notified networks are told (the multiplier applies from its start)."""
+    share: float = Field(0.5, gt=0, lt=1)
+    """Share of the ASNs with bots that are notified; the others are the hold-out."""
+    hazard_multiplier: float = Field(gt=0)
+    """Clean-up hazard of notified hosts from `day` on, relative to the hold-out's."""
+
+
 class Noise(_Strict):
     """A population of non-bot sources hitting the sinkhole (family ''): scanners, researchers."""
 
@@ -143,6 +155,16 @@ class Noise(_Strict):
         if self.jitter_seconds >= self.interval_seconds:
             raise ValueError("jitter_seconds must be below interval_seconds")
         return self
+
+
+class BotIds(_Strict):
+    """Bot ids in check-ins: most protocols carry one (Rustock's does not)."""
+
+    fraction: float = Field(0.0, ge=0, le=1)
+    """Share of bots whose sightings carry a stable id (0: bot_id is null for every bot)."""
+    collision_fraction: float = Field(0.0, ge=0, le=1)
+    """Share of id-carrying bots that carry another bot's id (collisions and clones; Torpig
+    saw about 1%)."""
 
 
 class Target(_Strict):
@@ -178,9 +200,11 @@ class Scenario(_Strict):
     end: dt.date
     """Last simulated UTC day (inclusive)."""
     checkin: CheckIn = CheckIn()
+    bot_ids: BotIds = BotIds()
     churn_classes: dict[str, ChurnClass]
     countries: dict[str, Country]
     pulses: list[Pulse] = []
+    notify: Notify | None = None
     noise: list[Noise] = []
     targets: list[Target] = []
 

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 
 from .addresses import AddressSpace, AsnChoice, choose_asns, ipv4_strings
+from .botids import bot_id_numbers, bot_id_strings
 from .checkins import checkin_batches
 from .daily import Rolled, day_pieces, roll_up
 from .draws import build_population
@@ -58,6 +59,7 @@ class Simulation:
         self.scale, self.seed, self.start, self.end = scale, seed, start, end
         self.days = range(day_number(start), day_number(end) + 1)
         self._counts: tuple[pa.Table, pa.Table] | None = None
+        self._ids = bot_id_numbers(population, seed, scenario.bot_ids)
 
     def sightings(self, sensor: str = DEFAULT_SENSOR) -> Iterator[pa.RecordBatch]:
         """Daily sightings (SIGHTING_SCHEMA, enrichment columns null), one batch per UTC day,
@@ -66,7 +68,8 @@ class Simulation:
         for day in self.days:
             pieces = day_pieces(self.population, self.space, self.seed, day)
             counter.add(day, pieces)
-            yield self._sighting_batch(day, roll_up(pieces), sensor)
+            bot = self._ids[pieces.host] if self.scenario.bot_ids.fraction > 0 else None
+            yield self._sighting_batch(day, roll_up(pieces, bot), sensor)
         self._counts = counter.tables()
 
     def _sighting_batch(self, day: int, r: Rolled, sensor: str) -> pa.RecordBatch:
@@ -77,7 +80,7 @@ class Simulation:
         columns = {
             "day": pa.array(np.full(n, day, np.int32), pa.date32()),
             "source_ip": ipv4_strings(r.ip),
-            "bot_id": pa.nulls(n, pa.string()),
+            "bot_id": bot_id_strings(r.bot),
             "malware_family": family.take(pa.array(r.family.astype(np.int64))),
             "sensor": pa.array([sensor] * n, pa.string()),
             "feed_name": pa.array([SINKHOLE_FEED_NAME] * n, pa.string()),
@@ -109,7 +112,22 @@ class Simulation:
             self._counts = counter.tables()
         daily, weekly = self._counts
         end_us = (self.days[-1] + 1) * DAY_US
-        return Truth(hosts_table(self.population, self.space, end_us), daily, weekly, self._noise())
+        hosts = hosts_table(self.population, self.space, end_us, bot_id_strings(self._ids))
+        return Truth(hosts, daily, weekly, self._noise())
+
+    def notifications(self) -> pa.Table:
+        """The scenario's notification campaign: one row per ASN with bots, `notified` true
+        (told on `day`) or false (the hold-out, same `day`); empty without a campaign."""
+        pop, notify = self.population, self.scenario.notify
+        schema = pa.schema([("asn", pa.int64()), ("notified", pa.bool_()), ("day", pa.date32())])
+        if notify is None:
+            return schema.empty_table()
+        groups = np.unique(pop.lines.group[pop.hosts.line[: pop.n_bots]])
+        asns, first = np.unique(self.space.asn[groups], return_index=True)
+        told = pop.notified[groups][first]
+        return pa.table(
+            {"asn": asns, "notified": told, "day": [notify.day] * len(asns)}, schema=schema
+        )
 
     def _noise(self) -> pa.Table:
         pop, n = self.population, self.population.n_bots

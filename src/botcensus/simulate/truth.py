@@ -29,9 +29,12 @@ def _times(values: I64, valid: npt.NDArray[np.bool_]) -> pa.Array:
     return pa.array(values, TS, mask=~valid)
 
 
-def hosts_table(pop: Population, space: AddressSpace, end_us: int) -> pa.Table:
-    """One row per bot infected before end_us: where it sits, how its address churns, and when
-    it was infected and cleaned (null: not before end_us)."""
+def hosts_table(
+    pop: Population, space: AddressSpace, end_us: int, bot_ids: pa.Array | None = None
+) -> pa.Table:
+    """One row per bot infected before end_us: where it sits, how its address churns, when
+    it was infected and cleaned (null: not before end_us), and the bot id its check-ins carry
+    (`bot_ids`, per host; null: none)."""
     n = pop.n_bots
     line = pop.hosts.line[:n]
     group = pop.lines.group[line]
@@ -68,6 +71,7 @@ def hosts_table(pop: Population, space: AddressSpace, end_us: int) -> pa.Table:
             "cleaned": _times(end, end < end_us),
             "reinfected": _times(again, again >= 0),
             "recleaned": _times(again_end, (again >= 0) & (again_end < end_us)),
+            "bot_id": pa.nulls(n, pa.string()) if bot_ids is None else bot_ids.slice(0, n),
         }
     )
     return table.filter(pa.array(start < end_us))
