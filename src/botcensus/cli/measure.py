@@ -88,6 +88,11 @@ def rollup(data_dir: Path, config_file: Path | None) -> None:
 @click.option("--feed", default=None, help="Only this feed (feed.name), e.g. botcensus-sinkhole.")
 @click.option("--include-unclaimed", is_flag=True, help="Also count requests no decoder claimed.")
 @click.option(
+    "--estimate",
+    is_flag=True,
+    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi).",
+)
+@click.option(
     "--top", type=click.IntRange(min=1), default=None, help="Keep the top N groups per window."
 )
 @click.option(
@@ -108,11 +113,13 @@ def census_cmd(
     family: str | None,
     feed: str | None,
     include_unclaimed: bool,
+    estimate: bool,
     top: int | None,
     fmt: str,
     config_file: Path | None,
 ) -> None:
-    """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family."""
+    """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family;
+    with --estimate, also the estimated number of infected machines."""
     from botcensus.measure import CensusQuery, with_change
     from botcensus.measure.sketches_census import census_answer, with_change_hll
     from botcensus.report import tables
@@ -151,6 +158,13 @@ def census_cmd(
         import pyarrow.compute as pc
 
         result = result.filter(pc.less_equal(result["rank"], top))
+    if estimate:
+        if answer.source == "sketches":
+            click.echo("note: host estimates need raw sightings; none for this range", err=True)
+        else:
+            from botcensus.measure.hosts import with_estimates
+
+            result = with_estimates(con, result, query, sightings_view(con, data_dir))
     if fmt == "json":
         tables.write_json(result, sys.stdout)
     elif fmt == "csv":

@@ -43,12 +43,17 @@ HEADERS: dict[str, str] = {
     "unique_ip_first": "first week",
     "unique_ip_last": "last week",
     "rank": "#",
+    "hosts_est": "hosts (est.)",
+    "hosts_lo": "90% low",
+    "hosts_hi": "90% high",
 }
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, name: str = "") -> str:
     if value is None:
         return "—"
+    if isinstance(value, float) and name in UNITS:  # an estimated count
+        return f"{value:,.0f}"
     if isinstance(value, float):
         return f"{value:+.1%}"
     if isinstance(value, int):
@@ -70,7 +75,7 @@ def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None
         )
         out.add_column(header, justify="right" if numeric else "left", no_wrap=name in HEADERS)
     for row in table.select(names).to_pylist():
-        out.add_row(*(_cell(row[n]) for n in names))
+        out.add_row(*(_cell(row[n], n) for n in names))
     return out
 
 
@@ -94,6 +99,7 @@ def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]
     ]
     if "unique_bot_id" in table.column_names and any(table["unique_bot_id"].to_pylist()):
         names.append("unique_bot_id")
+    names += ["hosts_est", "hosts_lo", "hosts_hi"]
     names += ["hits", "unique_ip_change", "unique_ip_hll_change"]
     if by:
         names.append("rank")

@@ -1,0 +1,187 @@
+"""Host estimates: infected machines active per window, with an interval (unit `hosts`).
+
+    estimate_hosts(con, query, relation) -> one row per census row: window_start,
+        window_end, the query's group keys, hosts_est, hosts_lo, hosts_hi
+
+Sightings without a bot id go through the address model (host-days from address-days,
+hosts_daily; days active from stable networks, hosts_reference and hosts_model); sightings
+with one are counted by id (hosts_ids) and lend their days active to the address model of
+the same family and country. Each family (and feed or sensor, when the census groups by
+them) is estimated on its own; estimates and their variances add up. Only what sightings
+hold is read: addresses, days, first and last check-in, hits, country and ASN, bot ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from statistics import NormalDist
+from typing import Final
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
+from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer, filters
+from botcensus.measure.hosts_ids import IdCounts, Lent, id_counts
+from botcensus.measure.hosts_model import window_estimate
+from botcensus.measure.hosts_reference import lend
+from botcensus.measure.hosts_windows import data_days, read_windows, window_spans
+
+Cell = tuple[date, str, int | None]
+"""(window start, country, ASN); ASN None: the country's total."""
+Cells = dict[Cell, tuple[float, float]]
+"""-> (hosts, absolute variance)."""
+ESTIMATE_COLUMNS: Final = ("hosts_est", "hosts_lo", "hosts_hi")
+
+
+def _quote(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _partitions(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> list[tuple[str, dict[str, object]]]:
+    """Per family (and feed and sensor when grouped by): a SQL condition and its keys."""
+    keys = ["family", *(k for k in ("feed", "sensor") if k in query.by)]
+    where, params = filters(query)
+    where = [w for w in where if w != "bot_id IS NULL"] or ["true"]
+    cols = ", ".join(GROUPS[k] for k in keys)
+    sql = f"SELECT DISTINCT {cols} FROM {relation} WHERE {' AND '.join(where)}"  # noqa: S608 (columns from GROUPS; values are parameters)
+    out = []
+    for values in sorted(con.execute(sql, params).fetchall(), key=str):
+        condition = " AND ".join(
+            f"{GROUPS[k]} IS NULL" if v is None else f"{GROUPS[k]} = {_quote(v)}"
+            for k, v in zip(keys, values, strict=True)
+        )
+        out.append((condition, dict(zip(keys, values, strict=True))))
+    return out
+
+
+def _id_counts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> IdCounts:
+    where, params = filters(query)
+    where = [w for w in where if w != "bot_id IS NULL"] or ["true"]
+    for bound, op in ((query.date_from, ">="), (query.date_to, "<=")):
+        if bound is not None:
+            where.append(f"day {op} ?")
+            params.append(bound)
+    return id_counts(con, relation, where, params, window_start_sql(query))
+
+
+def _address_cells(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, lent: Lent | None
+) -> Cells:
+    """The address model (sightings without a bot id) for one partition."""
+    cells: Cells = {}
+    days = data_days(con, query, relation)
+    if not days:
+        return cells
+    spans = window_spans(days, query)
+    timer = checkin_timer(con, query, relation)
+    windows, groups = read_windows(con, query, relation, spans, timer, (days[0], days[-1]))
+    ccs = sorted({cc for cc, _ in groups})
+    country = np.array([ccs.index(cc) for cc, _ in groups], np.int64)
+    history_from = (days[0] - EPOCH).days + LOOK
+    ref = lend(
+        [w.sums for w in windows], [w.multi for w in windows], country, len(ccs), history_from
+    )
+    for span, w in zip(spans, windows, strict=True):
+        borrowed = lent.for_window(span.start, ccs) if lent is not None else None
+        est = window_estimate(w, ref, country, len(ccs), borrowed)
+        keyed = [
+            *zip(groups, est.group_hosts, est.group_var, strict=True),
+            *zip(((cc, None) for cc in ccs), est.country_hosts, est.country_var, strict=True),
+        ]
+        for (cc, asn), hosts, var in keyed:
+            if hosts > 0:
+                cells[(span.start, cc, asn)] = (float(hosts), float(hosts * hosts * var))
+    return cells
+
+
+def partition_cells(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> Cells:
+    """Hosts per (window, country[, ASN]) of one partition's sightings (a view or table)."""
+    counts = _id_counts(con, query, relation)
+    lent = Lent.from_counts(counts) if len(counts.machines) else None
+    cells = _address_cells(con, query, relation, lent)
+    for i, start in enumerate(counts.window_start.tolist()):
+        first = EPOCH + timedelta(days=start)
+        hosts = float(counts.machines[i] + counts.hidden[i])
+        var = float(counts.hidden[i])
+        for key in ((first, counts.cc[i], int(counts.asn[i])), (first, counts.cc[i], None)):
+            old = cells.get(key, (0.0, 0.0))
+            cells[key] = (old[0] + hosts, old[1] + var)
+    return cells
+
+
+def estimate_hosts(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, level: float = 0.9
+) -> pa.Table:
+    """Estimated infected machines per census window and group, with a `level` interval.
+
+    Rows are keyed like census(con, query, relation): window_start, window_end and the
+    query's group keys; the estimate columns are hosts_est, hosts_lo and hosts_hi (unit:
+    hosts). A window or group without an estimate has no row."""
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    sums: dict[tuple[object, ...], list[float]] = {}
+    for n, (condition, keys) in enumerate(_partitions(con, query, relation)):
+        view = f"hosts_partition_{n}"
+        sql = f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {relation} WHERE {condition}"  # noqa: S608 (literals quoted by _quote)
+        con.execute(sql)
+        try:
+            cells = partition_cells(
+                con, replace(query, family=None, feed=None, include_unclaimed=True), view
+            )
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        for (start, cc, asn), (hosts, var) in cells.items():
+            if ("asn" in query.by) != (asn is not None):
+                continue
+            values = {"country": cc or None, "asn": asn, **keys}
+            acc = sums.setdefault((start, *(values.get(g) for g in query.by)), [0.0, 0.0])
+            acc[0] += hosts
+            acc[1] += var
+    return _table(sums, query, z)
+
+
+def _table(sums: dict[tuple[object, ...], list[float]], query: CensusQuery, z: float) -> pa.Table:
+    """Rows sorted like the census; a log-normal interval from each estimate's variance."""
+    length = 1 if query.window == "day" else 7
+    keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
+    est = np.array([sums[k][0] for k in keys], np.float64)
+    var = np.array([sums[k][1] for k in keys], np.float64)
+    ratio = np.divide(var, est**2, out=np.zeros(len(est)), where=est > 0)
+    sigma = np.sqrt(np.log1p(ratio))
+    starts = [k[0] for k in keys]
+    columns: dict[str, pa.Array] = {
+        "window_start": pa.array(starts, pa.date32()),
+        "window_end": pa.array([s + timedelta(days=length - 1) for s in starts], pa.date32()),  # type: ignore[operator]
+    }
+    types = {"asn": pa.int64()}
+    for i, g in enumerate(query.by, start=1):
+        columns[g] = pa.array([k[i] for k in keys], types.get(g, pa.string()))
+    columns["hosts_est"] = pa.array(est)
+    columns["hosts_lo"] = pa.array(est * np.exp(-z * sigma))
+    columns["hosts_hi"] = pa.array(est * np.exp(z * sigma))
+    return pa.table(columns)
+
+
+def with_estimates(
+    con: duckdb.DuckDBPyConnection,
+    rows: pa.Table,
+    query: CensusQuery,
+    relation: str,
+    *,
+    level: float = 0.9,
+) -> pa.Table:
+    """Census rows (any columns, keyed by window_start and the query's groups) with
+    hosts_est, hosts_lo and hosts_hi appended, in the same order; null where no estimate."""
+    estimates = estimate_hosts(con, query, relation, level=level)
+    keys = ["window_start", *query.by]
+    index = pa.array(range(rows.num_rows), pa.int64())
+    left = rows.select(keys).append_column("row", index)
+    right = estimates.select([*keys, *ESTIMATE_COLUMNS])
+    joined = left.join(right, keys=keys, join_type="left outer").sort_by("row")
+    for name in ESTIMATE_COLUMNS:
+        rows = rows.append_column(name, joined[name].cast(pa.float64()))
+    return rows

@@ -1,0 +1,207 @@
+"""Hosts per window: host-days per group, times hosts per host-day from the stable reference.
+
+    hosts = host-days x (hosts per host-day)
+
+Host-days per (group, day) are address-days, corrected where addresses and machines part:
+
+- an address that carries several hosts counts k = max(2, concurrency, time online / a
+  host's day online) of them; a day on one address with two sessions one after the other
+  (not carried over midnight) counts a second host; a shared pool counts by time online;
+- a handover (hosts_handover) takes one off: one machine, two addresses that day;
+- a session carried over midnight is followed by a second session that day with chance q
+  (reference); on an address that changed in between, that made a second address-day;
+- hosts online all day make a share f of host-days (reference); those that do not show as
+  one unbroken address-day moved to a new address during the day: value = D + (f D - whole).
+
+Hosts per host-day, for a window longer than a day, is 1 / (mean days active of a host),
+measured on the country's stable addresses less the extra addresses renumbering made there
+(renumbering rate x the addresses' spans), or on machines with bot ids of the same family
+(hosts_ids.Lent). A country with fewer than MIN_REFERENCE stable addresses in the window
+borrows the figure of all countries together, with the spread between countries as error;
+without any, it is taken between one host per address-day and one host every day.
+
+Every estimate carries the variance of its log: the sampling error of each ratio, the
+Poisson error of handover counts, the spread of days active among the hosts a mean is
+applied to, the spread of time online behind hosts counted by time, and a model error of
+MODEL_ERROR (HIDDEN_ERROR) times the size of each correction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from botcensus.measure.hosts_daily import GroupDays, GroupWeek, Multi
+from botcensus.measure.hosts_features import DAY_S, div
+from botcensus.measure.hosts_reference import Reference
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+MIN_REFERENCE: Final = 30
+"""Stable addresses a country needs in a window for its own days active."""
+MODEL_ERROR: Final = 0.12
+"""Each correction to the address count (shared addresses, handovers, second sessions,
+moves of hosts online all day, renumbered stable addresses) is taken to be right to within
+this share of itself (one standard error): they rest on assumptions no count can check
+(hosts of a network behave like those of the stable networks). Set so that the accuracy
+scenarios' 90% intervals hold about 90% of the true values (bench/accuracy.py)."""
+HIDDEN_ERROR: Final = 0.5
+"""The same for the hosts counted beyond one per address (several at once, or two sessions
+in a day): how many more stay hidden behind addresses that never show them is unknown, and
+one machine may well be used twice a day."""
+Z90: Final = 1.6448536269514722
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window's sums, in global group order; `week` is None for one-day windows."""
+
+    sums: GroupDays
+    multi: Multi
+    week: GroupWeek | None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per group and per country of one window: hosts, and the variance of their log."""
+
+    group_hosts: F64
+    group_var: F64
+    country_hosts: F64
+    country_var: F64
+
+
+@dataclass(frozen=True)
+class HostDays:
+    """Per group of one window, summed over its days."""
+
+    value: F64
+    var: F64
+    """Sampling variance (independent between groups; q's is apart, through q_part)."""
+    q_part: F64
+    """Carried-over sessions, through which q's error is shared within a country."""
+    model: F64
+    """The model error (one standard error, in hosts) of the corrections made."""
+
+
+def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
+    """Host-days per group of a window (module docstring)."""
+    s = w.sums
+    g = w.multi.group
+    k = np.maximum(np.maximum(2.0, w.multi.concurrency), div(w.multi.online, ref.day_online[g]))
+    shared = np.bincount(g, weights=k, minlength=n_groups).astype(np.float64)
+    var = np.bincount(g, weights=k * ref.day_online_cv2[g], minlength=n_groups)
+    var = var + s.handovers_var.sum(1)
+    second_host = s.split_days.sum(1)
+    hand = s.handovers.sum(1)
+    early = s.early.sum(1)
+    second = ref.carried_second * early - s.early_gap.sum(1)
+    value = s.single.sum(1) + shared + second_host - hand - second
+    f, whole = ref.all_day, s.full_days.sum(1)
+    moved = np.maximum((f * value - whole) / (1 + f), 0.0)
+    value = value - moved
+    var = var + np.where(moved > 0, (value / (1 + f)) ** 2 * ref.all_day_var, 0.0)
+    rows_multi = np.bincount(g, minlength=n_groups)
+    # Machines behind one address show only partly (never online together, or always
+    # merged): what shows is the yardstick of what does not.
+    model = MODEL_ERROR * (np.abs(hand) + np.abs(second) + moved)
+    model = model + HIDDEN_ERROR * (shared - rows_multi + second_host)
+    by_time = div(s.online_all.sum(1), ref.day_online)
+    pool = ref.shared
+    return HostDays(
+        value=np.maximum(np.where(pool, by_time, value), 0.0),
+        var=np.where(pool, by_time * ref.day_online_cv2, var),
+        q_part=np.where(pool, 0.0, early),
+        model=np.where(pool, MODEL_ERROR * np.abs(by_time - s.rows.sum(1)), model),
+    )
+
+
+def _country(values: F64, country: I64, n: int) -> F64:
+    out: F64 = np.bincount(country, weights=values, minlength=n).astype(np.float64)
+    return out
+
+
+def _value(per_group: F64, country: I64, n: int) -> F64:
+    """Per country: a value that every group of the country carries."""
+    out = np.zeros(n)
+    out[country] = per_group
+    return out
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Per country: hosts per host-day, the variance of its log, and the relative variance
+    of days active (for applying a mean to a finite number of hosts)."""
+
+    value: F64
+    var: F64
+    cv2: F64
+
+
+def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
+    """Hosts per host-day from the stable networks of each country (module docstring)."""
+    assert w.week is not None
+    st = ref.stable
+    u = _country(w.week.addresses * st, country, n)
+    a = _country(w.week.address_days * st, country, n)
+    a2 = _country(w.week.address_days_sq * st, country, n)
+    span_days = w.week.span * st / DAY_S
+    extra = _country(ref.renumbering * span_days, country, n)
+    extra_var = _country(ref.renumbering_var * span_days**2, country, n)
+    hosts = np.maximum(u - extra, 0.5 * u)
+    mean = div(a, u)
+    cv2 = div(div(a2, u) - mean**2, mean**2)
+    ratio = div(hosts, a)
+    var = div(cv2, u) + div(extra_var, hosts**2) + (MODEL_ERROR * div(extra, hosts)) ** 2
+    own = u >= MIN_REFERENCE
+    if own.any() and not own.all():
+        everywhere = float(hosts[own].sum() / a[own].sum())
+        logs = np.log(ratio[own]) - np.log(everywhere)
+        spread = float(np.average(logs**2, weights=u[own])) if own.sum() > 1 else np.log(2) ** 2
+        ratio = np.where(own, ratio, everywhere)
+        var = np.where(own, var, spread + float(np.sum(cv2[own] * u[own]) / u[own].sum() ** 2))
+        cv2 = np.where(own, cv2, float(np.average(cv2[own], weights=u[own])))
+    elif not own.any():
+        days = max(len(w.sums.days), 1)
+        ratio = np.full(n, 1.0 / np.sqrt(days))
+        var = np.full(n, (np.log(days) / 2 / Z90) ** 2)
+        cv2 = np.full(n, 0.5)
+    return Ratio(ratio, var, cv2)
+
+
+def window_estimate(
+    w: Window,
+    ref: Reference,
+    country: I64,
+    n_countries: int,
+    lent: tuple[F64, F64, F64] | None = None,
+) -> Estimate:
+    """Hosts per group and per country in one window (module docstring); `lent`: per
+    country, hosts per host-day from machines with ids (hosts_ids.Lent.for_window), used
+    instead of the stable networks' figure where it is not NaN."""
+    hd = host_days(w, ref, len(country))
+    q_var = _value(ref.carried_second_var, country, n_countries)
+    d_c = _country(hd.value, country, n_countries)
+    q_c = _country(hd.q_part, country, n_countries)
+    var_c = div(_country(hd.var, country, n_countries) + q_c**2 * q_var, d_c**2)
+    var_c += div(_country(hd.model, country, n_countries), d_c) ** 2
+    var_g = div(hd.var + hd.q_part**2 * q_var[country], hd.value**2)
+    var_g += div(hd.model, hd.value) ** 2
+    if w.week is None:
+        return Estimate(hd.value, var_g, d_c, var_c)
+    r = per_host_day(w, ref, country, n_countries)
+    ratio, r_var, cv2 = r.value, r.var, r.cv2
+    if lent is not None:
+        have = np.isfinite(lent[0])
+        ratio, r_var, cv2 = (
+            np.where(have, new, old) for new, old in zip(lent, (ratio, r_var, cv2), strict=True)
+        )
+    hosts_g = hd.value * ratio[country]
+    hosts_c = d_c * ratio
+    var_c += r_var + div(cv2, hosts_c)
+    var_g += r_var[country] + div(cv2[country], hosts_g)
+    return Estimate(hosts_g, var_g, hosts_c, var_c)

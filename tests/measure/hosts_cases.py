@@ -1,0 +1,149 @@
+"""Hand-built populations for the host estimators: machines with known days online, on
+networks whose addresses are static, new every session or renumbered daily, some behind one
+household address, and the daily sightings they would make (a check-in every 300 s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from botcensus.model import SIGHTING_SCHEMA
+
+START = date(2011, 3, 6)
+"""A Sunday: weeks ending Saturday start here."""
+TAU = 300
+FAMILY = "testbot"
+
+
+@dataclass
+class Population:
+    """Machines and what they did; `rows` become sightings."""
+
+    rows: list[dict[str, object]] = field(default_factory=list)
+    active: dict[int, set[date]] = field(default_factory=dict)
+    """Machine -> days it checked in."""
+    country: dict[int, str] = field(default_factory=dict)
+    _next_address: int = 0
+
+    def address(self) -> str:
+        """A fresh address, never handed out before."""
+        self._next_address += 1
+        n = self._next_address
+        return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+    def session(
+        self,
+        machines: list[int],
+        day: date,
+        address: str,
+        start_s: float,
+        end_s: float,
+        *,
+        cc: str,
+        asn: int,
+        bot_id: str | None = None,
+    ) -> None:
+        """One address-day: the machines check in every TAU seconds from start to end."""
+        n = int((end_s - start_s) // TAU) + 1
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        self.rows.append(
+            {
+                "day": day,
+                "source_ip": address,
+                "bot_id": bot_id,
+                "malware_family": FAMILY,
+                "sensor": "s1",
+                "feed_name": "botcensus-sinkhole",
+                "first_seen": midnight + timedelta(seconds=start_s),
+                "last_seen": midnight + timedelta(seconds=start_s + (n - 1) * TAU),
+                "hits": n * len(machines),
+                "source_cc": cc,
+                "source_asn": asn,
+                "source_as_name": None,
+                "geo_db": None,
+            }
+        )
+        for m in machines:
+            self.active.setdefault(m, set()).add(day)
+            self.country[m] = cc
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pylist(self.rows, schema=SIGHTING_SCHEMA)
+
+    def hosts(self, first: date, last: date, cc: str | None = None) -> int:
+        """Machines active in [first, last] (in country cc)."""
+        return sum(
+            1
+            for m, days in self.active.items()
+            if (cc is None or self.country[m] == cc) and any(first <= d <= last for d in days)
+        )
+
+
+def populate(
+    pop: Population,
+    machines: range,
+    mode: str,
+    *,
+    cc: str = "ZZ",
+    asn: int = 64500,
+    weeks: int = 3,
+    seed: int = 0,
+) -> None:
+    """Machines online on a day with their own probability (0.3-0.9), a session starting
+    around their own hour (07:00-15:00 UTC) for 1-4 hours; their address is fixed ('static'),
+    new every session ('session'), or renumbered every day at the line's own time ('daily':
+    a session across it moves to a new address one check-in interval later)."""
+    rng = np.random.default_rng([seed, machines.start])
+    fixed = {m: pop.address() for m in machines}
+    for m in machines:
+        p, hour, hours = rng.uniform(0.3, 0.9), rng.uniform(7, 15), rng.uniform(1, 4)
+        renumber = rng.uniform(8, 16) * 3600
+        for d in range(7 * weeks):
+            if rng.random() >= p:
+                continue
+            day = START + timedelta(days=d)
+            start = (hour + rng.uniform(-1, 1)) * 3600
+            end = start + hours * rng.uniform(0.6, 1.4) * 3600
+            if mode == "static":
+                pop.session([m], day, fixed[m], start, end, cc=cc, asn=asn)
+            elif mode == "session":
+                pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn)
+            elif start < renumber - TAU and renumber + TAU < end:
+                # The timer keeps running: the first check-in from the new address comes
+                # one interval after the last one from the old.
+                last = start + (renumber - start) // TAU * TAU
+                pop.session([m], day, pop.address(), start, last, cc=cc, asn=asn)
+                pop.session([m], day, pop.address(), last + TAU, end, cc=cc, asn=asn)
+            else:
+                pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn)
+
+
+def merge_by_address(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One sighting per (day, address): the sinkhole sees an address, not the machines."""
+    merged: dict[tuple[object, object], dict[str, object]] = {}
+    for r in rows:
+        key = (r["day"], r["source_ip"])
+        if key not in merged:
+            merged[key] = dict(r)
+            continue
+        m = merged[key]
+        m["first_seen"] = min(m["first_seen"], r["first_seen"])  # type: ignore[type-var]
+        m["last_seen"] = max(m["last_seen"], r["last_seen"])  # type: ignore[type-var]
+        m["hits"] = int(m["hits"]) + int(r["hits"])  # type: ignore[call-overload]
+    return list(merged.values())
+
+
+def connect(table: pa.Table) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the sightings registered as `sightings`."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("sightings", table)
+    return con
+
+
+def week_end(day: date) -> date:
+    return day + timedelta(days=(5 - day.weekday()) % 7)

@@ -1,0 +1,72 @@
+"""Host estimates against the simulator's truth, on accuracy scenarios at a small scale
+(bench/accuracy.py runs them at full scale over several seeds)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import estimate_hosts
+from botcensus.simulate import load_scenario, simulate, synthetic_ranges
+from botcensus.simulate.addresses import ipv4_ints
+
+from .hosts_cases import connect
+
+SCENARIOS = Path(__file__).parents[2] / "src/botcensus/simulate/scenarios"
+
+
+def _enrich(sightings: pa.Table, ranges: pa.Table) -> pa.Table:
+    """source_cc and source_asn from the simulator's own range table."""
+    ranges = ranges.sort_by("start")
+    starts = ranges["start"].to_numpy()
+    ips = ipv4_ints(sightings["source_ip"])
+    at = np.searchsorted(starts, ips, side="right") - 1
+    for name, column in (("source_cc", "cc"), ("source_asn", "asn")):
+        values = ranges[column].take(pa.array(at))
+        sightings = sightings.set_column(sightings.schema.get_field_index(name), name, values)
+    return sightings
+
+
+@functools.cache
+def run(name: str) -> tuple[pa.Table, pa.Table]:
+    """(sightings, weekly truth) of a scenario at scale 0.25, seed 2."""
+    scenario = load_scenario(SCENARIOS / f"{name}.toml")
+    countries = sorted(set(scenario.countries) | {c for n in scenario.noise for c in n.countries})
+    ranges = synthetic_ranges(countries, asns=40, seed=3)
+    sim = simulate(scenario, address_space=ranges, scale=0.25, seed=2)
+    sightings = _enrich(pa.Table.from_batches(list(sim.sightings())), ranges)
+    weekly = sim.truth().weekly
+    return sightings, weekly.filter(pc.equal(weekly["scope"], "global"))
+
+
+def _errors(name: str) -> list[float]:
+    sightings, truth = run(name)
+    true = dict(
+        zip(truth["week_ending"].to_pylist(), truth["hosts_active"].to_pylist(), strict=True)
+    )
+    rows = estimate_hosts(connect(sightings), CensusQuery(), "sightings").to_pylist()
+    return [r["hosts_est"] / true[r["window_end"]] - 1 for r in rows]
+
+
+@pytest.mark.parametrize("name", ["accuracy-mixed", "accuracy-session"])
+def test_weekly_estimate_is_within_ten_percent(name: str) -> None:
+    errors = _errors(name)
+    assert float(np.median(np.abs(errors))) < 0.10
+
+
+def test_bot_ids_count_within_one_percent() -> None:
+    assert max(abs(e) for e in _errors("accuracy-ids")) < 0.01
+
+
+def test_raw_addresses_overstate_the_machines() -> None:
+    sightings, truth = run("accuracy-session")
+    week = pc.equal(sightings["malware_family"], "rustock")
+    assert pc.count_distinct(sightings.filter(week)["source_ip"]).as_py() > 2 * max(
+        truth["hosts_active"].to_pylist()
+    )
