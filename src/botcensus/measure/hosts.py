@@ -31,8 +31,9 @@ from botcensus.measure.hosts_windows import data_days, read_windows, window_span
 
 Cell = tuple[date, str, int | None]
 """(window start, country, ASN); ASN None: the country's total."""
-Cells = dict[Cell, tuple[float, float]]
-"""-> (hosts, absolute variance)."""
+Cells = dict[Cell, tuple[float, float, float]]
+"""-> (hosts, absolute variance, the standard deviation of the part of the error that all
+countries of the window share: it adds up across countries instead of averaging out)."""
 ESTIMATE_COLUMNS: Final = ("hosts_est", "hosts_lo", "hosts_hi")
 
 
@@ -90,12 +91,24 @@ def _address_cells(
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
         est = window_estimate(w, ref, country, len(ccs), borrowed)
         keyed = [
-            *zip(groups, est.group_hosts, est.group_var, strict=True),
-            *zip(((cc, None) for cc in ccs), est.country_hosts, est.country_var, strict=True),
+            *zip(groups, est.group_hosts, est.group_var, est.group_shared, strict=True),
+            *zip(
+                ((cc, None) for cc in ccs),
+                est.country_hosts,
+                est.country_var,
+                est.country_shared,
+                strict=True,
+            ),
         ]
-        for (cc, asn), hosts, var in keyed:
+        for (cc, asn), hosts, var, shared in keyed:
             if hosts > 0:
-                cells[(span.start, cc, asn)] = (float(hosts), float(hosts * hosts * var))
+                # The shared part is kept apart from the rest of the variance.
+                rest = max(float(var) - float(shared) ** 2, 0.0)
+                cells[(span.start, cc, asn)] = (
+                    float(hosts),
+                    float(hosts * hosts * rest),
+                    float(hosts * shared),
+                )
     return cells
 
 
@@ -109,8 +122,8 @@ def partition_cells(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation
         hosts = float(counts.machines[i] + counts.hidden[i])
         var = float(counts.hidden[i])
         for key in ((first, counts.cc[i], int(counts.asn[i])), (first, counts.cc[i], None)):
-            old = cells.get(key, (0.0, 0.0))
-            cells[key] = (old[0] + hosts, old[1] + var)
+            old = cells.get(key, (0.0, 0.0, 0.0))
+            cells[key] = (old[0] + hosts, old[1] + var, old[2])
     return cells
 
 
@@ -134,13 +147,18 @@ def estimate_hosts(
             )
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
-        for (start, cc, asn), (hosts, var) in cells.items():
+        shared: dict[tuple[object, ...], float] = {}
+        for (start, cc, asn), (hosts, var, common) in cells.items():
             if ("asn" in query.by) != (asn is not None):
                 continue
             values = {"country": cc or None, "asn": asn, **keys}
-            acc = sums.setdefault((start, *(values.get(g) for g in query.by)), [0.0, 0.0])
+            key = (start, *(values.get(g) for g in query.by))
+            acc = sums.setdefault(key, [0.0, 0.0])
             acc[0] += hosts
             acc[1] += var
+            shared[key] = shared.get(key, 0.0) + common
+        for key, common in shared.items():  # within a partition the shared parts add up
+            sums[key][1] += common * common
     return _table(sums, query, z)
 
 

@@ -17,6 +17,7 @@ hosts_reference and hosts_model do that from these sums over the whole query. Co
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 from botcensus.measure.hosts_features import DAY_S, LOOK, AddressDays, Timer
 from botcensus.measure.hosts_handover import handovers
+from botcensus.measure.hosts_nat import merge_odds
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -75,6 +77,10 @@ class GroupDays:
     """Single-host-looking address-days that do not start at midnight yet hold two sessions
     with a gap between: two hosts one after the other (a household whose machines were not
     online together)."""
+    templates: F64
+    """Single-host address-days without a gap (templates of one host's day, hosts_nat)."""
+    merge_odds: F64
+    """Shape (groups, 3), not per day: hosts_nat.merge_odds of the templates."""
     new_sessions: F64
     returning: F64
     online: F64
@@ -103,12 +109,21 @@ class GroupWeek:
     """Summed time from an address's first to its last check-in in the window (seconds)."""
 
 
-def multi_mask(a: AddressDays, tau: float) -> tuple[B, F64]:
+def several_hosts(first: F64, last: F64, hits: F64, tau: float) -> tuple[B, F64]:
     """Address-days with several hosts behind the address, and every row's concurrency."""
-    span = np.maximum(a.last - a.first, 0.0)
-    concurrency = a.hits * tau / (span + tau)
-    excess = a.hits - span / tau - 1.0
+    span = np.maximum(last - first, 0.0)
+    concurrency = hits * tau / (span + tau)
+    excess = hits - span / tau - 1.0
     return (concurrency > MULTI_RATIO) & (excess >= MULTI_EXCESS), concurrency
+
+
+def _flag(first: F64, last: F64, hits: F64, *, tau: float) -> B:
+    return several_hosts(first, last, hits, tau)[0]
+
+
+def multi_mask(a: AddressDays, tau: float) -> tuple[B, F64]:
+    """several_hosts of an AddressDays."""
+    return several_hosts(a.first, a.last, a.hits, tau)
 
 
 def group_days(
@@ -153,6 +168,11 @@ def group_days(
         # address-days have them, so chance hardly blurs the count.
         full_splits, _ = handovers(a, cell, timer, starts & late, ends & early)
     fresh = single & ~a.carried
+    template = single & ~gap & timed
+    odds = np.zeros((len(a.groups), 3))
+    if timer is not None:
+        test = functools.partial(_flag, tau=t)
+        odds = merge_odds(a, template, t, test, GAP_INTERVALS, margin)
     # Addresses first seen here, late enough to be new and early enough to be followed.
     newborn = (a.day == a.born) & (a.born >= data[0] + LOOK) & (a.born <= data[1] - 2 * LONG_LIVED)
     sums = GroupDays(
@@ -167,6 +187,8 @@ def group_days(
         early=total(single & early),
         early_gap=total(single & early & gap),
         split_days=total(single & ~early & gap),
+        templates=total(template),
+        merge_odds=odds,
         new_sessions=total(fresh),
         returning=total(fresh & a.before),
         online=total(np.where(single & timed, a.hits * t, 0.0)),

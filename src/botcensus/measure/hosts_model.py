@@ -6,7 +6,8 @@ Host-days per (group, day) are address-days, corrected where addresses and machi
 
 - an address that carries several hosts counts k = max(2, concurrency, time online / a
   host's day online) of them; a day on one address with two sessions one after the other
-  (not carried over midnight) counts a second host; a shared pool counts by time online;
+  (not carried over midnight) counts a second host; hosts that never show behind their
+  address are implied from those that do (hosts_nat); a shared pool counts by time online;
 - a handover (hosts_handover) takes one off: one machine, two addresses that day;
 - a session carried over midnight is followed by a second session that day with chance q
   (reference); on an address that changed in between, that made a second address-day;
@@ -16,9 +17,11 @@ Host-days per (group, day) are address-days, corrected where addresses and machi
 Hosts per host-day, for a window longer than a day, is 1 / (mean days active of a host),
 measured on the country's stable addresses less the extra addresses renumbering made there
 (renumbering rate x the addresses' spans), or on machines with bot ids of the same family
-(hosts_ids.Lent). A country with fewer than MIN_REFERENCE stable addresses in the window
-borrows the figure of all countries together, with the spread between countries as error;
-without any, it is taken between one host per address-day and one host every day.
+(hosts_ids.Lent). Countries' figures are shrunk towards the median of those with at least
+MIN_REFERENCE stable addresses (empirical Bayes: by how much a country's own sample is worth
+against the spread between countries); that median's error is shared by all countries.
+Without any such country it is taken between one host per address-day and one host every
+day.
 
 Every estimate carries the variance of its log: the sampling error of each ratio, the
 Poisson error of handover counts, the spread of days active among the hosts a mean is
@@ -42,7 +45,9 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 MIN_REFERENCE: Final = 30
-"""Stable addresses a country needs in a window for its own days active."""
+"""Stable addresses a country needs in a window to count towards the all-country centre."""
+MIN_BETWEEN: Final = 0.05
+"""Least spread (of the log) assumed between countries' days active."""
 MODEL_ERROR: Final = 0.12
 """Each correction to the address count (shared addresses, handovers, second sessions,
 moves of hosts online all day, renumbered stable addresses) is taken to be right to within
@@ -67,12 +72,16 @@ class Window:
 
 @dataclass(frozen=True)
 class Estimate:
-    """Per group and per country of one window: hosts, and the variance of their log."""
+    """Per group and per country of one window: hosts, the variance of their log, and the
+    part of that error every country of the window shares (a standard deviation of the log:
+    errors of countries add up rather than average out)."""
 
     group_hosts: F64
     group_var: F64
+    group_shared: F64
     country_hosts: F64
     country_var: F64
+    country_shared: F64
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,9 @@ def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
     var = np.bincount(g, weights=k * ref.day_online_cv2[g], minlength=n_groups)
     var = var + s.handovers_var.sum(1)
     second_host = s.split_days.sum(1)
+    # Machines that never show behind their address, implied by those that do (hosts_nat).
+    rows_multi = np.bincount(g, minlength=n_groups)
+    second_host = second_host + ref.hidden_per_flagged * rows_multi
     hand = s.handovers.sum(1)
     early = s.early.sum(1)
     second = ref.carried_second * early - s.early_gap.sum(1)
@@ -105,7 +117,6 @@ def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
     moved = np.maximum((f * value - whole) / (1 + f), 0.0)
     value = value - moved
     var = var + np.where(moved > 0, (value / (1 + f)) ** 2 * ref.all_day_var, 0.0)
-    rows_multi = np.bincount(g, minlength=n_groups)
     # Machines behind one address show only partly (never online together, or always
     # merged): what shows is the yardstick of what does not.
     model = MODEL_ERROR * (np.abs(hand) + np.abs(second) + moved)
@@ -134,16 +145,19 @@ def _value(per_group: F64, country: I64, n: int) -> F64:
 
 @dataclass(frozen=True)
 class Ratio:
-    """Per country: hosts per host-day, the variance of its log, and the relative variance
-    of days active (for applying a mean to a finite number of hosts)."""
+    """Per country: hosts per host-day, the variance of its log, the part of that error
+    shared by every country (the all-country centre's, as a standard deviation), and the
+    relative variance of days active (for applying a mean to a finite number of hosts)."""
 
     value: F64
     var: F64
+    shared: F64
     cv2: F64
 
 
 def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
-    """Hosts per host-day from the stable networks of each country (module docstring)."""
+    """Hosts per host-day from the stable networks of each country, shrunk towards the
+    centre of all countries' figures (module docstring)."""
     assert w.week is not None
     st = ref.stable
     u = _country(w.week.addresses * st, country, n)
@@ -155,22 +169,39 @@ def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
     hosts = np.maximum(u - extra, 0.5 * u)
     mean = div(a, u)
     cv2 = div(div(a2, u) - mean**2, mean**2)
-    ratio = div(hosts, a)
-    var = div(cv2, u) + div(extra_var, hosts**2) + (MODEL_ERROR * div(extra, hosts)) ** 2
-    own = u >= MIN_REFERENCE
-    if own.any() and not own.all():
-        everywhere = float(hosts[own].sum() / a[own].sum())
-        logs = np.log(ratio[own]) - np.log(everywhere)
-        spread = float(np.average(logs**2, weights=u[own])) if own.sum() > 1 else np.log(2) ** 2
-        ratio = np.where(own, ratio, everywhere)
-        var = np.where(own, var, spread + float(np.sum(cv2[own] * u[own]) / u[own].sum() ** 2))
-        cv2 = np.where(own, cv2, float(np.average(cv2[own], weights=u[own])))
-    elif not own.any():
-        days = max(len(w.sums.days), 1)
-        ratio = np.full(n, 1.0 / np.sqrt(days))
-        var = np.full(n, (np.log(days) / 2 / Z90) ** 2)
-        cv2 = np.full(n, 0.5)
-    return Ratio(ratio, var, cv2)
+    own = np.log(np.where(u > 0, div(hosts, a), 1.0))
+    own_var = div(cv2, u) + div(extra_var, hosts**2) + (MODEL_ERROR * div(extra, hosts)) ** 2
+    return _shrink(own, np.where(u > 0, own_var, np.inf), u >= MIN_REFERENCE, cv2, len(w.sums.days))
+
+
+def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days: int) -> Ratio:
+    """Empirical Bayes across countries: each country's log figure is pulled towards the
+    median of the countries with a solid reference, by how much its own is worth against
+    the spread between countries. Without any solid reference: between one host per
+    address-day and one host every day."""
+    n = len(own)
+    if not solid.any():
+        return Ratio(
+            np.full(n, 1.0 / np.sqrt(days)),
+            np.full(n, (np.log(days) / 2 / Z90) ** 2),
+            np.full(n, np.log(days) / 2 / Z90),
+            np.full(n, 0.5),
+        )
+    centre = float(np.median(own[solid]))
+    if solid.sum() > 2:
+        spread = float(np.var(own[solid])) - float(np.mean(own_var[solid]))
+        between = max(spread, MIN_BETWEEN**2)
+    else:
+        between = float(np.log(2.0) ** 2)
+    centre_var = 1.5708 * between / solid.sum()  # the median's sampling variance
+    weight = np.where(np.isfinite(own_var), between / (between + own_var), 0.0)
+    value = weight * own + (1 - weight) * centre
+    var = np.where(
+        np.isfinite(own_var), 1 / (1 / np.maximum(own_var, 1e-12) + 1 / between), between
+    )
+    shared = (1 - weight) * np.sqrt(centre_var)
+    typical = float(np.median(cv2[solid]))
+    return Ratio(np.exp(value), var, shared, np.where(solid, cv2, typical))
 
 
 def window_estimate(
@@ -192,16 +223,18 @@ def window_estimate(
     var_g = div(hd.var + hd.q_part**2 * q_var[country], hd.value**2)
     var_g += div(hd.model, hd.value) ** 2
     if w.week is None:
-        return Estimate(hd.value, var_g, d_c, var_c)
+        none_g, none_c = np.zeros(len(country)), np.zeros(n_countries)
+        return Estimate(hd.value, var_g, none_g, d_c, var_c, none_c)
     r = per_host_day(w, ref, country, n_countries)
-    ratio, r_var, cv2 = r.value, r.var, r.cv2
+    ratio, r_var, shared, cv2 = r.value, r.var, r.shared, r.cv2
     if lent is not None:
         have = np.isfinite(lent[0])
-        ratio, r_var, cv2 = (
-            np.where(have, new, old) for new, old in zip(lent, (ratio, r_var, cv2), strict=True)
-        )
+        ratio = np.where(have, lent[0], ratio)
+        r_var = np.where(have, lent[1], r_var)
+        shared = np.where(have, 0.0, shared)
+        cv2 = np.where(have, lent[2], cv2)
     hosts_g = hd.value * ratio[country]
     hosts_c = d_c * ratio
     var_c += r_var + div(cv2, hosts_c)
     var_g += r_var[country] + div(cv2[country], hosts_g)
-    return Estimate(hosts_g, var_g, hosts_c, var_c)
+    return Estimate(hosts_g, var_g, shared[country], hosts_c, var_c, shared)

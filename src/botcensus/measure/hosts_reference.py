@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from botcensus.measure.hosts_daily import GroupDays, Multi
 from botcensus.measure.hosts_features import div
+from botcensus.measure.hosts_nat import GAMMA, NU, OMEGA, hidden_per_flagged, independence
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -68,6 +69,11 @@ class Reference:
     all_day: F64
     """The share of host-days online from midnight to midnight; below, its variance."""
     all_day_var: F64
+    hidden_per_flagged: F64
+    """Per group: machines hidden behind single-looking address-days per multi-host one
+    (hosts_nat), from its country's stable networks; scaled by the group's return rate over
+    the country's top (where addresses last a day, a household's machines mostly show apart
+    on separate address-days already)."""
     renumbering: F64
     """Per group: address changes per day of one of its lines, shrunk towards the pooled rate
     of the stable networks; below, its variance."""
@@ -89,19 +95,22 @@ def _weighted_quantile(values: F64, weights: F64, q: float) -> float:
     return float(values[order][np.searchsorted(cum, q * cum[-1])])
 
 
-def _select(score: F64, weight: F64, candidate: B, country: I64) -> B:
-    """Per country: candidates scoring at least STABLE_SHARE of the top."""
+def _select(score: F64, weight: F64, candidate: B, country: I64) -> tuple[B, F64]:
+    """Per country: candidates scoring at least STABLE_SHARE of the top; and every group's
+    score over its country's top, in [0, 1] (0 where the country has no top)."""
     chosen = np.zeros(len(country), bool)
+    relative = np.zeros(len(country))
     for c in np.unique(country[candidate]):
         mine = candidate & (country == c)
         upper = mine & (score >= 0.5 * score[mine].max())
         top = _weighted_quantile(score[upper], weight[upper], TOP_QUANTILE)
         if top >= MIN_TOP_SCORE:
             chosen |= mine & (score >= STABLE_SHARE * top)
-    return chosen
+            relative[country == c] = np.clip(score[country == c] / top, 0.0, 1.0)
+    return chosen, relative
 
 
-def _returning(sums: list[GroupDays], country: I64, history_from: int, exclude: B) -> B:
+def _returning(sums: list[GroupDays], country: I64, history_from: int, exclude: B) -> tuple[B, F64]:
     new = pooled(sums, "new_sessions", history_from)
     back = pooled(sums, "returning", history_from)
     return _select(div(back, new), new, (new >= MIN_NEW_SESSIONS) & ~exclude, country)
@@ -113,7 +122,7 @@ def shared_groups(sums: list[GroupDays], country: I64, history_from: int) -> B:
     single-host address-day."""
     rows, single = pooled(sums, "rows"), pooled(sums, "single")
     multi = div(rows - single, rows)
-    returning = _returning(sums, country, history_from, np.zeros(len(country), bool))
+    returning, _ = _returning(sums, country, history_from, np.zeros(len(country), bool))
     mean = div(pooled(sums, "online"), single)
     host_day = np.zeros(len(country))
     for c in np.unique(country):
@@ -126,13 +135,16 @@ def shared_groups(sums: list[GroupDays], country: I64, history_from: int) -> B:
     return (multi > SHARED_MULTI) & ((load > SHARED_LOAD) | (multi > 0.5))
 
 
-def stable_groups(sums: list[GroupDays], country: I64, history_from: int, shared: B) -> B:
-    """Per group: in the stable reference (module docstring)."""
-    returning = _returning(sums, country, history_from, shared)
+def stable_groups(
+    sums: list[GroupDays], country: I64, history_from: int, shared: B
+) -> tuple[B, F64]:
+    """Per group: in the stable reference (module docstring), and its return rate over its
+    country's top (1 for stable addresses, about 0 for those lasting a day)."""
+    returning, relative = _returning(sums, country, history_from, shared)
     born, lived = pooled(sums, "new_addresses"), pooled(sums, "long_lived")
     judged = (born >= MIN_NEW_SESSIONS) & ~shared
-    long_lived = _select(div(lived, born), born, judged, country)
-    return returning & (long_lived | ~judged)
+    long_lived, _ = _select(div(lived, born), born, judged, country)
+    return returning & (long_lived | ~judged), relative
 
 
 def _by_country(values: F64, country: I64, n_countries: int) -> F64:
@@ -153,6 +165,21 @@ def country_ratio(
     ratio = np.where(own, div(c_num, c_den), everywhere)
     base = np.where(own, c_den, all_den)
     return ratio[country], base[country]
+
+
+def _hidden(sums: list[GroupDays], lenders: B, country: I64, n_countries: int) -> F64:
+    """Per group: hosts_nat.hidden_per_flagged of its country's lending networks."""
+    weight = pooled(sums, "templates")
+    odds = []
+    for column in (OMEGA, GAMMA, NU):
+        num = np.asarray(sum(s.merge_odds[:, column] * s.templates.sum(1) for s in sums))
+        odds.append(country_ratio(num, weight, lenders, country, n_countries, 1.0)[0])
+    flagged = pooled(sums, "rows") - pooled(sums, "single")
+    gaps_per_flagged, _ = country_ratio(
+        pooled(sums, "split_days"), flagged, lenders, country, n_countries, MIN_CARRIED
+    )
+    rho = independence(gaps_per_flagged, odds[OMEGA], odds[GAMMA])
+    return hidden_per_flagged(rho, odds[OMEGA], odds[NU])
 
 
 def _day_online(
@@ -180,7 +207,7 @@ def lend(
     """The reference and what it lends, from every window's sums (module docstring);
     `history_from`: the first day whose sessions have LOOK days of history."""
     shared = shared_groups(sums, country, history_from)
-    stable = stable_groups(sums, country, history_from, shared)
+    stable, persistence = stable_groups(sums, country, history_from, shared)
     lenders = stable if stable.any() else ~shared
     online, single = pooled(sums, "online"), pooled(sums, "single")
     mean, _ = country_ratio(online, single, lenders, country, n_countries, 1.0)
@@ -198,6 +225,7 @@ def lend(
     return Reference(
         stable=stable,
         shared=shared,
+        hidden_per_flagged=_hidden(sums, lenders, country, n_countries) * persistence,
         day_online=_day_online(sums, multis, lenders, country, n_countries),
         day_online_cv2=np.maximum(div(sq, mean**2) - 1.0, 0.0),
         carried_second=q,
