@@ -1,4 +1,5 @@
-"""The command line, in process: `events` over a hand-made dataset, `sinkhole serve` errors."""
+"""The command line, in process: `events` over a hand-made dataset, `sinkhole serve` errors,
+`report` over a simulated campaign."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from click.testing import CliRunner
 from botcensus.cli import main
 from botcensus.report.events import CSV_COLUMNS
 from botcensus.store import roll_segment
+from botcensus.store.sightings import write_sightings
+from measure.sim_cases import notify_static
 
 DAY_US = 86_400_000_000
 T0_US = 1_300_233_600_000_000  # 2011-03-16T00:00:00Z
@@ -227,6 +230,66 @@ def test_serve_on_a_locked_data_dir_leaves_its_files_alone(runner, tmp_path, loc
     tmp.write_bytes(b"PAR1")
     _serve(runner, tmp_path, "--listen", "127.0.0.1:0", "--workers", "1")
     assert tmp.exists()
+
+
+# -- report ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sim_data(tmp_path_factory):
+    """The simulated notification campaign's daily sightings, written as a dataset."""
+    data = tmp_path_factory.mktemp("sim") / "data"
+    write_sightings(notify_static().sightings, data, "simulated")
+    marks = data.parent / "marks.txt"
+    marks.write_text("# interventions\n2011-03-30 notification campaign\n", encoding="utf-8")
+    return data
+
+
+def test_report_embeds_the_decay_and_survival_charts(runner, sim_data, tmp_path):
+    out = tmp_path / "report"
+    marks = sim_data.parent / "marks.txt"
+    result = runner.invoke(
+        main, ["report", "--data", str(sim_data), "--out", str(out), "--marks", str(marks)]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "decay.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "survival.png").read_bytes().startswith(b"\x89PNG")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 3
+    assert "Decay rate 0.177 per week" in page  # the overall fit of the simulated campaign
+    assert "<td>2011-03-30</td><td>notification campaign</td>" in page
+    assert "Decay rate 0.177 per week" in result.stdout
+
+
+def test_report_without_cleanup_has_no_decay_section(runner, sim_data, tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(
+        main, ["report", "--data", str(sim_data), "--out", str(out), "--no-cleanup"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not (out / "decay.png").exists()
+    assert "Decay" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_report_of_an_empty_dataset_says_why_there_is_no_cleanup(runner, tmp_path):
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "report"
+    result = runner.invoke(main, ["report", "--data", str(tmp_path / "data"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    reason = "clean-up not computed: no sightings or sketches in the dataset"
+    assert f"note: {reason}" in result.stderr
+    assert f"Decay and survival not shown: {reason}" in (out / "index.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_report_rejects_a_marks_file_without_dates(runner, sim_data, tmp_path):
+    marks = tmp_path / "marks.txt"
+    marks.write_text("MSRT release\n", encoding="utf-8")
+    result = runner.invoke(
+        main,
+        ["report", "--data", str(sim_data), "--out", str(tmp_path / "r"), "--marks", str(marks)],
+    )
+    assert result.exit_code == 2
+    assert "does not start with a date" in result.stderr
 
 
 # -- the group -------------------------------------------------------------------------------

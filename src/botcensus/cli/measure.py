@@ -189,29 +189,79 @@ def census_cmd(
 )
 @click.option("--family", default=None, help="Only this malware family.")
 @click.option("--title", default="botcensus takedown report", show_default=True)
+@click.option(
+    "--marks",
+    "marks_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Intervention dates for the decay chart: one 'YYYY-MM-DD label' per line.",
+)
+@click.option(
+    "--no-cleanup",
+    is_flag=True,
+    help="Leave out the clean-up section (decay and survival charts).",
+)
 @CONFIG_OPTION
 def report(
-    data_dir: Path, out_dir: Path, family: str | None, title: str, config_file: Path | None
+    data_dir: Path,
+    out_dir: Path,
+    family: str | None,
+    title: str,
+    marks_file: Path | None,
+    no_cleanup: bool,
+    config_file: Path | None,
 ) -> None:
-    """Write a PNG chart, CSV tables and an offline HTML page of the weekly census."""
+    """Write PNG charts, CSV tables and an offline HTML page of the weekly census, with the
+    decay rate, half-life and time to clean-up per country."""
     from rich.console import Console
 
+    from botcensus.measure.cleanup import parse_marks
+    from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
     from botcensus.measure.summary import summarise
     from botcensus.report import tables, write_report
+    from botcensus.report.cleanup_html import decay_sentence
     from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import read_sketches
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    try:
+        marks = parse_marks(marks_file.read_text(encoding="utf-8")) if marks_file else []
+    except ValueError as exc:
+        raise click.BadParameter(f"{marks_file}: {exc}", param_hint="--marks") from None
     rollup_dataset(data_dir, load_settings(config_file))
     con = connect()
     duckdb_progress(con, interactive=True)
-    summary = summarise(con, sightings_view(con, data_dir), family=family)
-    files = write_report(summary, out_dir, title=title)
+    relation = sightings_view(con, data_dir)
+    summary = summarise(con, relation, family=family)
+    result: CleanupResult | None = None
+    error = None
+    if not no_cleanup:
+        query = CleanupQuery(by="country", family=family, marks=tuple(marks))
+        try:
+            result = cleanup(con, relation, read_sketches(data_dir), query)
+        except ValueError as exc:
+            error = f"clean-up not computed: {exc}"
+            click.echo(f"note: {error}", err=True)
+    files = write_report(
+        summary,
+        out_dir,
+        title=title,
+        cleanup=result,
+        marks=[(m.day, m.label) for m in marks],
+        cleanup_error=error,
+    )
     console = Console()
     tables.print_table(
         summary.countries.slice(0, 10), "Top countries, first vs last complete week", console
     )
     tables.print_table(summary.asns.slice(0, 10), "Top networks (ASN)", console)
+    if result is not None:
+        line = decay_sentence(result)
+        if result.fit is None:
+            click.echo(f"note: {line}", err=True)
+        else:
+            console.print(line)
     console.print(f"Report: {files.html}")
 
 

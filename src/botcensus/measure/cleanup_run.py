@@ -4,6 +4,7 @@ effect, gathered into one result for the CLI and the report to render."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
@@ -23,6 +24,7 @@ from botcensus.measure.cleanup import (
 from botcensus.measure.sketches_census import census_answer
 from botcensus.measure.survival import curves_by_group, survival_summary
 from botcensus.measure.survival_cox import HazardRatio, cox_notified, landmark_rows
+from botcensus.measure.survival_networks import stable_networks
 from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
 
 By = Literal["country", "asn"]
@@ -81,6 +83,30 @@ def _span(
     return row[0], row[1]
 
 
+def _followed_note(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    first: date,
+    last: date,
+    family: str | None,
+    rows: pa.Table,
+    networks: Mapping[tuple[str, int], float],
+) -> str:
+    where = "malware_family IS NOT NULL AND day BETWEEN ? AND ?"
+    params: list[object] = [first, last]
+    if family is not None:
+        where += " AND malware_family = ?"
+        params.append(family)
+    sql = f"SELECT count(DISTINCT coalesce(bot_id, source_ip)) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
+    seen = int(con.execute(sql, params).fetchall()[0][0])
+    return (
+        f"survival follows {rows.num_rows:,} of {seen:,} identities: bot ids, and addresses in "
+        f"the {len(networks):,} networks where an address is one machine; addresses elsewhere "
+        "are renumbered while their machines stay infected, so their silence says nothing "
+        "about clean-up (docs/measurement.md)"
+    )
+
+
 def cleanup(
     con: duckdb.DuckDBPyConnection, relation: str, sketches: pa.Table, query: CleanupQuery
 ) -> CleanupResult:
@@ -115,9 +141,12 @@ def cleanup(
     marks = mark_effects(weekly, list(query.marks), count=count)
     curves = summary = thresholds = hazard = None
     if answer.source == "sightings":
+        networks = stable_networks(con, relation, first=first, last=last, family=query.family)
         rows, thresholds = survival_rows(
-            con, relation, first=first, last=last, family=query.family, rule=query.rule
-        )
+            con, relation, first=first, last=last, family=query.family, rule=query.rule,
+            networks=networks,
+        )  # fmt: skip
+        notes.append(_followed_note(con, relation, first, last, query.family, rows, networks))
         group = {"country": "cc", "asn": "asn", None: None}[query.by]
         curves = curves_by_group(rows, first, None)
         if group is not None:

@@ -20,7 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 F64 = npt.NDArray[np.float64]
-KM_COLUMNS = ("time", "at_risk", "events", "censored", "survival", "lower", "upper")
+KM_COLUMNS = (
+    "time", "at_risk", "events", "censored", "competing", "survival", "lower", "upper",
+)  # fmt: skip
 
 
 def kaplan_meier(
@@ -28,9 +30,16 @@ def kaplan_meier(
     events: Sequence[bool] | npt.NDArray[np.bool_],
     entry: Sequence[float] | F64 | None = None,
     level: float = 0.95,
+    competing: Sequence[float] | F64 | None = None,
 ) -> pa.Table:
     """One row per distinct exit time: subjects at risk just before it (entered before it and
-    not yet gone), events, censorings, S(t) and its pointwise interval."""
+    not yet gone), events, censorings, the events taken as competing exits (below), S(t) and
+    its pointwise interval.
+
+    `competing`: per subject, a rate per unit of time of exits that look like events but are
+    not (an address renumbered away from its still-infected machine). The events of each
+    interval between exit times are reduced by the exits that rate predicts among those at
+    risk (never below zero): the curve is then of the event alone (independent risks)."""
     t = np.asarray(durations, dtype=np.float64)
     e = np.asarray(events, dtype=bool)
     start = np.zeros_like(t) if entry is None else np.asarray(entry, dtype=np.float64)
@@ -44,6 +53,9 @@ def kaplan_meier(
     at_risk = (entered - left).astype(np.float64)
     d = np.bincount(np.searchsorted(times, t[e]), minlength=len(times)).astype(np.float64)
     c = np.bincount(np.searchsorted(times, t[~e]), minlength=len(times)).astype(np.float64)
+    seen = d
+    if competing is not None:
+        d = np.maximum(d - _competing_exits(times, start, t, competing), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = np.where(at_risk > 0, d / at_risk, 0.0)
         survival = np.cumprod(1.0 - hazard)
@@ -61,13 +73,32 @@ def kaplan_meier(
         {
             "time": times,
             "at_risk": at_risk.astype(np.int64),
-            "events": d.astype(np.int64),
+            "events": seen.astype(np.int64),
             "censored": c.astype(np.int64),
+            "competing": seen - d,
             "survival": survival,
             "lower": lower,
             "upper": upper,
         }
     )
+
+
+def _competing_exits(times: F64, start: F64, stop: F64, rates: Sequence[float] | F64) -> F64:
+    """Per exit time: the competing exits expected since the previous exit time, from the
+    rates of the subjects at risk at it."""
+    r = np.asarray(rates, dtype=np.float64)
+    if len(r) != len(start):
+        raise ValueError("competing rates must have one value per subject")
+    order_in, order_out = np.argsort(start), np.argsort(stop)
+    cum_in = np.concatenate([[0.0], np.cumsum(r[order_in])])
+    cum_out = np.concatenate([[0.0], np.cumsum(r[order_out])])
+    rate_at_risk = (
+        cum_in[np.searchsorted(start[order_in], times, side="left")]
+        - cum_out[np.searchsorted(stop[order_out], times, side="left")]
+    )
+    previous = np.concatenate([[min(float(start.min()), float(times[0]))], times[:-1]])
+    out: F64 = np.maximum(rate_at_risk, 0.0) * (times - previous)
+    return out
 
 
 def _z(level: float) -> float:
@@ -111,12 +142,19 @@ def curves_by_group(
     for groups of at least `min_size` identities."""
     keys = rows[group].to_pylist() if group else [None] * rows.num_rows
     dur, event, entry = durations(rows, origin)
+    rates = (
+        np.asarray(rows["renumbering"].to_numpy(zero_copy_only=False), np.float64)
+        if "renumbering" in rows.column_names
+        else None
+    )
     blocks = []
     for key in sorted(set(keys), key=lambda k: (k is None, str(k))):
         mask = np.array([k == key for k in keys]) if group else np.ones(len(keys), bool)
         if mask.sum() < min_size:
             continue
-        curve = kaplan_meier(dur[mask], event[mask], entry[mask], level)
+        curve = kaplan_meier(
+            dur[mask], event[mask], entry[mask], level, None if rates is None else rates[mask]
+        )
         label = pa.array([None if key is None else str(key)] * curve.num_rows, pa.string())
         blocks.append(curve.add_column(0, "group", label))
     if not blocks:
@@ -125,8 +163,9 @@ def curves_by_group(
 
 
 def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.Table:
-    """Per group: identities, clean-ups seen, median days to clean-up with its interval, and
-    the share still infected after each of `days`."""
+    """Per group: identities, those that fell silent for good (`silent`), the clean-ups among
+    them once renumbered addresses are taken out (`cleaned`), median days to clean-up with
+    its interval, and the share still infected after each of `days`."""
     out = []
     for key in pc.unique(curves["group"]).to_pylist():
         curve = curves.filter(
@@ -137,7 +176,11 @@ def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.
             "group": key,
             "identities": int(pc.sum(curve["events"]).as_py() or 0)
             + int(pc.sum(curve["censored"]).as_py() or 0),
-            "cleaned": int(pc.sum(curve["events"]).as_py() or 0),
+            "silent": int(pc.sum(curve["events"]).as_py() or 0),
+            "cleaned": round(
+                float(pc.sum(curve["events"]).as_py() or 0)
+                - float(pc.sum(curve["competing"]).as_py() or 0)
+            ),
             "median_days": median,
             "median_lower": lo,
             "median_upper": hi,

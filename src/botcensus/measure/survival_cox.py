@@ -22,6 +22,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
 from lifelines import CoxPHFitter  # type: ignore[import-untyped]
 
+from botcensus.measure.survival_networks import stable_networks
 from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
 
 KEYS: Final = ("asn", "cc", "identity")
@@ -121,9 +122,11 @@ def notification_hr(
         first, last = first or span[0], last or span[1]
     if first is None or last is None:
         raise ValueError(f"{relation} has no sightings")
+    networks = stable_networks(con, relation, first=first, last=last, family=family)
     rows, _ = survival_rows(
-        con, relation, first=first, last=last, family=family, outages=outages, rule=rule
-    )
+        con, relation, first=first, last=last, family=family, outages=outages, rule=rule,
+        networks=networks,
+    )  # fmt: skip
     frame = landmark_rows(rows, notified)
     return cox_notified(frame, clustered="identity" not in notified.column_names, level=level)
 

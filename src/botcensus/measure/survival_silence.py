@@ -17,6 +17,7 @@ silence across an outage is not longer for it). The rule:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
@@ -35,6 +36,7 @@ SURVIVAL_COLUMNS: Final = (
     "silence",
     "threshold",
     "cleaned",
+    "renumbering",
 )
 
 
@@ -78,7 +80,8 @@ def _calendar(first: date, last: date, outages: set[date]) -> pa.Table:
 
 _PRESENCE = """
     SELECT coalesce(bot_id, source_ip) AS identity, day,
-           arg_min(source_asn, first_seen) AS asn, arg_min(source_cc, first_seen) AS cc
+           arg_min(source_asn, first_seen) AS asn, arg_min(source_cc, first_seen) AS cc,
+           bool_or(bot_id IS NOT NULL) AS by_id, 0.0::DOUBLE AS renumbering
     FROM {relation} WHERE {where} GROUP BY ALL
 """
 
@@ -92,8 +95,14 @@ def survival_rows(
     family: str | None = None,
     outages: list[date] | None = None,
     rule: SilenceRule = DEFAULT_RULE,
+    networks: Mapping[tuple[str, int], float] | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """(survival rows, thresholds) for identities of claimed families seen in first..last.
+
+    `networks`: follow addresses only in these (country, ASN) pairs (survival_networks:
+    elsewhere an address does not last as long as its machine's infection), each with its
+    renumbering rate per day (column `renumbering`; 0 for bot ids); bot ids are always
+    followed. None follows every address, with no renumbering.
 
     Survival rows (SURVIVAL_COLUMNS): `silence` is the up-days from the last sighting to the
     end, `threshold` the ASN's, `cleaned` whether silence > threshold. Thresholds: one row per
@@ -106,10 +115,15 @@ def survival_rows(
         params.append(family)
     presence = con.sql(_PRESENCE.format(relation=relation, where=where), params=params)
     presence_table = presence.to_arrow_table()
+    if outages is None:  # from every identity, followed or not
+        daily = presence_table.group_by("day").aggregate([("identity", "count")])
+        totals = dict(
+            zip(daily["day"].to_pylist(), daily["identity_count"].to_pylist(), strict=True)
+        )
+        outages = outage_days(totals, first, last, rule.outage_fraction)
+    if networks is not None:
+        presence_table = _followed(presence_table, networks)
     con.register("presence", presence_table)
-    if outages is None:
-        totals = con.sql("SELECT day, count(*) FROM presence GROUP BY day").fetchall()
-        outages = outage_days(dict(totals), first, last, rule.outage_fraction)
     con.register("calendar", _calendar(first, last, set(outages)))
     try:
         return _rows(con, rule)
@@ -118,10 +132,34 @@ def survival_rows(
             con.unregister(name)
 
 
+def _followed(presence: pa.Table, networks: Mapping[tuple[str, int], float]) -> pa.Table:
+    """Rows of bot ids, and of addresses in `networks` with their renumbering rate."""
+    pairs = sorted(networks)
+    allowed = pa.table(
+        {
+            "cc": pa.array([cc for cc, _ in pairs], pa.string()),
+            "asn": pa.array([asn for _, asn in pairs], pa.int64()),
+            "rate": pa.array([float(networks[p]) for p in pairs], pa.float64()),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("presence", presence)
+        con.register("allowed", allowed)
+        return con.sql(
+            "SELECT p.* REPLACE (CASE WHEN p.by_id THEN 0.0 ELSE a.rate END AS renumbering) "
+            "FROM presence p LEFT JOIN allowed a "
+            "ON a.cc = coalesce(p.cc, '') AND a.asn = coalesce(p.asn, 0) "
+            "WHERE p.by_id OR a.rate IS NOT NULL"
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
 def _rows(con: duckdb.DuckDBPyConnection, rule: SilenceRule) -> tuple[pa.Table, pa.Table]:
     con.sql("""
         CREATE OR REPLACE TEMP TABLE steps AS
-        SELECT p.identity, p.day, p.asn, p.cc, c.cum, c.up,
+        SELECT p.identity, p.day, p.asn, p.cc, p.renumbering, c.cum, c.up,
                lag(c.cum) OVER (PARTITION BY p.identity ORDER BY p.day) AS prev_cum
         FROM presence p JOIN calendar c USING (day)
     """)
@@ -152,14 +190,15 @@ def _rows(con: duckdb.DuckDBPyConnection, rule: SilenceRule) -> tuple[pa.Table, 
             WITH ident AS (
                 SELECT identity, arg_min(asn, day) AS asn, arg_min(cc, day) AS cc,
                        min(day) AS first_day, max(day) AS last_day, count(*) AS days_seen,
-                       arg_max(cum, day) AS last_cum
+                       arg_max(cum, day) AS last_cum, max(renumbering) AS renumbering
                 FROM steps GROUP BY identity),
             whole AS (SELECT threshold FROM thresholds WHERE asn IS NULL)
             SELECT i.identity, i.asn, i.cc, i.first_day, i.last_day, i.days_seen,
                    (SELECT max(cum) FROM calendar) - i.last_cum AS silence,
                    coalesce(t.threshold, (SELECT threshold FROM whole)) AS threshold,
                    (SELECT max(cum) FROM calendar) - i.last_cum
-                       > coalesce(t.threshold, (SELECT threshold FROM whole)) AS cleaned
+                       > coalesce(t.threshold, (SELECT threshold FROM whole)) AS cleaned,
+                   i.renumbering
             FROM ident i LEFT JOIN thresholds t ON t.asn = i.asn
             ORDER BY i.identity
         """).to_arrow_table()

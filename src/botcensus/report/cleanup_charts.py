@@ -101,7 +101,9 @@ def _of(curves: pa.Table, group: object) -> pa.Table:
     return curves.filter(pc.is_null(column) if group is None else pc.equal(column, group))
 
 
-def _number(value: float, digits: int) -> str:
+def number(value: float, digits: int = 3) -> str:
+    """A count in whole numbers (with thousands separators), anything smaller to `digits`
+    significant digits."""
     if math.isfinite(value) and abs(value) >= 10 ** (digits - 1):
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
@@ -115,7 +117,7 @@ def readable(table: pa.Table, digits: int = 3) -> pa.Table:
     for name in table.column_names:
         column = table[name]
         if pa.types.is_floating(column.type):
-            text = [None if v is None else _number(v, digits) for v in column.to_pylist()]
+            text = [None if v is None else number(v, digits) for v in column.to_pylist()]
             columns[name] = pa.array(text, pa.string())
         else:
             columns[name] = column

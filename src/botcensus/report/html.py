@@ -33,7 +33,10 @@ def _cell(value: Any) -> tuple[str, bool]:
     return html.escape(str(value)), False
 
 
-def table_html(table: pa.Table, columns: Sequence[str] | None = None) -> str:
+def table_html(
+    table: pa.Table, columns: Sequence[str] | None = None, *, numeric: Sequence[str] = ()
+) -> str:
+    """An HTML table; numbers right-aligned, and so are the (preformatted) `numeric` columns."""
     names = list(columns or table.column_names)
     head = "".join(
         f"<th>{html.escape(HEADERS.get(n, n))}"
@@ -45,8 +48,9 @@ def table_html(table: pa.Table, columns: Sequence[str] | None = None) -> str:
     for row in table.select(names).to_pylist():
         cells = []
         for n in names:
-            text, numeric = _cell(row[n])
-            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+            text, is_number = _cell(row[n])
+            right = is_number or n in numeric
+            cells.append(f'<td class="n">{text}</td>' if right else f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

@@ -1,15 +1,21 @@
-"""Write a takedown report: a PNG chart, CSV tables and one offline HTML page bundling them."""
+"""Write a takedown report: PNG charts, CSV tables and one offline HTML page bundling them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from botcensus.measure.cleanup_run import CleanupResult
 from botcensus.measure.summary import Summary
-from botcensus.report import charts, html
+from botcensus.report import charts, cleanup_html, html
+from botcensus.report.cleanup_view import chart_pngs
+
+CLEANUP_CHARTS = ("decay.png", "survival.png")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +24,10 @@ class ReportFiles:
     chart: Path
     countries: Path
     asns: Path
+    decay: Path | None = None
+    """Weekly count on a log scale with the fitted decay (None: no clean-up result)."""
+    survival: Path | None = None
+    """Kaplan–Meier curves per group (None: no clean-up result, or no curves)."""
 
 
 def _write_csv(table: pa.Table, path: Path) -> Path:
@@ -25,8 +35,19 @@ def _write_csv(table: pa.Table, path: Path) -> Path:
     return path
 
 
-def write_report(summary: Summary, out: Path, *, title: str, top: int = 20) -> ReportFiles:
-    """Render `summary` into `out/` (created). Returns the files written."""
+def write_report(
+    summary: Summary,
+    out: Path,
+    *,
+    title: str,
+    top: int = 20,
+    cleanup: CleanupResult | None = None,
+    marks: Sequence[tuple[date, str]] = (),
+    cleanup_error: str | None = None,
+) -> ReportFiles:
+    """Render `summary` into `out/` (created), with the decay and survival charts and tables
+    of `cleanup` when given (`marks` drawn on the decay chart), or `cleanup_error` saying
+    why there are none. Returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     png = charts.weekly_by_country_png(
         summary.weekly_by_country, title=f"{title}: weekly unique IPs, top countries stacked"
@@ -47,6 +68,17 @@ def write_report(summary: Summary, out: Path, *, title: str, top: int = 20) -> R
         (f"Countries (top {top})", period + html.table_html(summary.countries.slice(0, top))),
         (f"Networks (top {top} ASNs)", period + html.table_html(summary.asns.slice(0, top))),
     ]
+    pngs = chart_pngs(cleanup, marks, title=title) if cleanup is not None else {}
+    for name in CLEANUP_CHARTS:  # a chart left from an earlier report would contradict the page
+        if name in pngs:
+            (out / name).write_bytes(pngs[name])
+        else:
+            (out / name).unlink(missing_ok=True)
+    if cleanup is not None:
+        sections += cleanup_html.cleanup_sections(cleanup, pngs)
+    elif cleanup_error is not None:
+        sections += cleanup_html.cleanup_missing(cleanup_error)
     page = out / "index.html"
     page.write_text(html.page(title, sections), encoding="utf-8")
-    return ReportFiles(page, chart, countries, asns)
+    written = {name: out / name if name in pngs else None for name in CLEANUP_CHARTS}
+    return ReportFiles(page, chart, countries, asns, written["decay.png"], written["survival.png"])

@@ -1,0 +1,79 @@
+"""Which addresses can be followed to their clean-up: those in networks where an address is
+one machine.
+
+Survival needs identities that last as long as the infection does. A bot id does. An address
+does only where it is not renumbered: on a line renumbered daily or per session, an address
+goes silent for good every day while its machine stays infected, and no silence rule can tell
+that from a clean-up (renumbered addresses never come back, so they leave no return gaps to
+learn from). Addresses are therefore followed only in the networks the host estimator takes
+as stable (hosts_reference: new sessions return on an address seen the week before, and new
+addresses live beyond a week, nearly as often as on the country's best networks; shared pools
+never). Everything else is left out of the survival curves and the notification model, and
+the result says how many identities that was.
+
+Even a stable network renumbers its lines now and then (every month or few), and a
+renumbered address falls silent like a cleaned one. The networks' renumbering rates go with
+them, and the Kaplan–Meier curves take those exits out as a competing risk
+(survival.kaplan_meier's `competing`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+
+from botcensus.measure.census import CensusQuery
+from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer
+from botcensus.measure.hosts_reference import lend
+from botcensus.measure.hosts_windows import data_days, read_windows, window_spans
+
+
+def _stable(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> dict[tuple[str, int], float]:
+    days = data_days(con, query, relation)
+    if not days:
+        return {}
+    spans = window_spans(days, query)
+    timer = checkin_timer(con, query, relation)
+    windows, groups = read_windows(con, query, relation, spans, timer, (days[0], days[-1]))
+    ccs = sorted({cc for cc, _ in groups})
+    country = np.array([ccs.index(cc) for cc, _ in groups], np.int64)
+    ref = lend(
+        [w.sums for w in windows],
+        [w.multi for w in windows],
+        country,
+        len(ccs),
+        (days[0] - EPOCH).days + LOOK,
+    )
+    keep = (ref.stable & ~ref.shared).tolist()
+    rates = ref.renumbering.tolist()
+    return {g: r for g, ok, r in zip(groups, keep, rates, strict=True) if ok}
+
+
+def stable_networks(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    *,
+    first: date,
+    last: date,
+    family: str | None = None,
+) -> dict[tuple[str, int], float]:
+    """(country, ASN) pairs whose addresses can be followed (module docstring), over the
+    claimed sightings without bot id in first..last, each family judged on its own; with the
+    rate per day at which the network's lines are renumbered (hosts_reference: handovers of
+    machines online all day, per day of exposure, pooled towards all stable networks')."""
+    where = "malware_family IS NOT NULL AND bot_id IS NULL AND day BETWEEN ? AND ?"
+    params: list[object] = [first, last]
+    if family is not None:
+        where += " AND malware_family = ?"
+        params.append(family)
+    sql = f"SELECT DISTINCT malware_family FROM {relation} WHERE {where}"  # noqa: S608 (relation is ours; values are parameters)
+    families = sorted(str(r[0]) for r in con.execute(sql, params).fetchall())
+    out: dict[tuple[str, int], float] = {}
+    for name in families:
+        query = CensusQuery(window="week", family=name, date_from=first, date_to=last)
+        out |= _stable(con, query, relation)
+    return out

@@ -1,0 +1,200 @@
+"""The report's clean-up sections: decay rate and half-life, rates around marks and time to
+clean-up, as HTML fragments around the charts (renders a CleanupResult, computes nothing)."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+
+import pyarrow as pa
+
+from botcensus.measure.cleanup_run import CleanupResult
+from botcensus.report.cleanup_charts import number
+from botcensus.report.html import image_html, table_html
+
+UNIT_TEXT: dict[str, str] = {
+    "unique_ip": "distinct source addresses per complete week",
+    "unique_ip_hll": "distinct source addresses per complete week, estimated from HyperLogLog "
+    "sketches (raw sightings of part of the range have expired)",
+}
+CLEANED_RULE = (
+    "An identity (the bot id where the protocol carries one, else the address) counts as "
+    "<b>cleaned</b> at its last sighting when the silence since is longer than 99% of the "
+    "silences its network's (ASN's) hosts came back from; otherwise it is censored there "
+    "(alive then, fate unknown). Time is in days since the first day of data. The rule and "
+    "where it fails: docs/measurement.md, “Survival: time to clean-up”."
+)
+
+
+def _num(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return number(value).replace("-", "−")
+
+
+def _bounds(lower: float | None, upper: float | None) -> str:
+    if lower is None or upper is None or math.isnan(lower) or math.isnan(upper):
+        return ""
+    return f" [{_num(lower)}, {_num(upper)}]"
+
+
+def decay_sentence(result: CleanupResult) -> str:
+    """The overall decay rate, its interval and the half-life, as one plain sentence."""
+    fit = result.fit
+    if fit is None:
+        return (
+            "No decay rate: a fit needs counts in at least two complete weeks, and the data "
+            f"has {result.weekly.num_rows}."
+        )
+    interval = (
+        "no interval from two weeks"
+        if math.isnan(fit.lower)
+        else f"{fit.level:.0%} interval {_num(fit.lower)} to {_num(fit.upper)}"
+    )
+    head = (
+        f"Decay rate {_num(fit.rate_per_week)} per week ({interval}) of {result.unit} over "
+        f"{fit.weeks} complete weeks"
+    )
+    if fit.rate_per_week <= 0:
+        return f"{head}: the count did not shrink, so there is no half-life."
+    short, long = fit.half_life_interval_weeks
+    spread = "" if math.isnan(fit.lower) else f"; {_num(short)} to {_num(long)} weeks"
+    return (
+        f"{head}: half-life {_num(fit.half_life_weeks)} weeks ({_num(fit.half_life_days)} days"
+        f"{spread}), {fit.weekly_decline:.1%} fewer each week."
+    )
+
+
+def _decay_table(decay: pa.Table, unit: str, top: int) -> str:
+    if not decay.num_rows or "rate_per_week" not in decay.column_names:
+        return ""
+    rows = decay.to_pylist()
+    overall = [r for r in rows if r["group"] is None]
+    groups = [r for r in rows if r["group"] is not None]
+    shown = [
+        {
+            "group": "all" if r["group"] is None else r["group"],
+            "weeks": r["weeks"],
+            f"first week ({unit})": _num(r["first_count"]),
+            f"last week ({unit})": _num(r["last_count"]),
+            "rate per week [interval]": _num(r["rate_per_week"])
+            + _bounds(r["rate_lower"], r["rate_upper"]),
+            "half-life (weeks)": _num(r["half_life_weeks"]),
+            "half-life (days)": _num(r["half_life_days"]),
+        }
+        for r in overall + groups[:top]
+    ]
+    table = pa.Table.from_pylist(shown)
+    note = (
+        f"<p>Overall, then the {min(top, len(groups))} groups largest in their first week; "
+        "a group with fewer than 20 in its first week or under three weeks has no rate.</p>"
+        if groups
+        else ""
+    )
+    return note + table_html(table, numeric=table.column_names[2:])
+
+
+def _marks_table(marks: pa.Table) -> str:
+    if not marks.num_rows:
+        return ""
+    shown = [
+        {
+            "mark": r["mark"],
+            "label": r["label"],
+            "weeks before": r["before_weeks"],
+            "rate before": _num(r["before_rate_per_week"])
+            + _bounds(r["before_rate_lower"], r["before_rate_upper"]),
+            "weeks after": r["after_weeks"],
+            "rate after": _num(r["after_rate_per_week"])
+            + _bounds(r["after_rate_lower"], r["after_rate_upper"]),
+            "change [interval]": _num(r["rate_change"])
+            + _bounds(r["change_lower"], r["change_upper"]),
+            "step at the mark": "—" if r["step"] is None else f"{r['step']:+.1%}",
+        }
+        for r in marks.to_pylist()
+    ]
+    table = pa.Table.from_pylist(shown)
+    return (
+        "<p>Rate per week before and after each mark (the week containing a mark belongs to "
+        "neither side), and the step in level at the mark.</p>"
+        + table_html(table, numeric=table.column_names[3:])
+    )
+
+
+def _follow_up(curves: pa.Table | None) -> dict[str | None, float]:
+    if curves is None or not curves.num_rows:
+        return {}
+    last = curves.group_by("group").aggregate([("time", "max")])
+    return dict(zip(last["group"].to_pylist(), last["time_max"].to_pylist(), strict=True))
+
+
+def _survival_table(result: CleanupResult, top: int) -> str:
+    summary = result.survival
+    if summary is None:
+        return "<p>No survival curves: they follow identities in raw sightings.</p>"
+    if not summary.num_rows:
+        return "<p>No survival curves: no group has 20 identities.</p>"
+    follow = _follow_up(result.curves)
+    days = [c for c in summary.column_names if c.startswith("surviving_")]
+    rows = summary.to_pylist()
+    overall = [r for r in rows if r["group"] is None]
+    shown = []
+    for r in overall + [r for r in rows if r["group"] is not None][:top]:
+        median = (
+            "not reached"
+            if r["median_days"] is None
+            else _num(r["median_days"]) + _bounds(r["median_lower"], r["median_upper"])
+        )
+        row: dict[str, object] = {
+            "group": "all" if r["group"] is None else r["group"],
+            "identities": r["identities"],
+            "cleaned": r["cleaned"],
+            "median days to clean-up [interval]": median,
+        }
+        for column in days:
+            day = int(column.removeprefix("surviving_").removesuffix("d"))
+            seen = follow.get(r["group"], math.inf) >= day  # no share past the data's end
+            row[f"not cleaned after {day} days"] = f"{r[column]:.1%}" if seen else "—"
+        shown.append(row)
+    table = pa.Table.from_pylist(shown)
+    return table_html(table, numeric=table.column_names[3:])
+
+
+def cleanup_sections(
+    result: CleanupResult, pngs: Mapping[str, bytes], *, top: int = 10
+) -> list[tuple[str, str]]:
+    """(heading, HTML) sections: decay with its chart, then survival with its chart."""
+    unit = UNIT_TEXT.get(result.unit, result.unit)
+    notes = "; ".join(html.escape(n) for n in result.notes)
+    decay = [
+        f"<p>Counts: <code>{html.escape(result.unit)}</code>, {html.escape(unit)}. "
+        f'<span class="unit">{notes}</span></p>'
+    ]
+    if "decay.png" in pngs:
+        decay.append(image_html(pngs["decay.png"], "weekly count on a log scale, fitted decay"))
+    decay.append(f"<p><b>{html.escape(decay_sentence(result))}</b></p>")
+    decay.append(_decay_table(result.decay, result.unit, top))
+    decay.append(_marks_table(result.marks))
+    survival = [f"<p>{CLEANED_RULE}</p>"]
+    if "survival.png" in pngs:
+        survival.append(image_html(pngs["survival.png"], "Kaplan–Meier curves per group"))
+    survival.append(_survival_table(result, top))
+    if result.hazard is not None:
+        h = result.hazard
+        survival.append(
+            f"<p>Notification hazard ratio {h.hazard_ratio:.2f} [{h.lower:.2f}, {h.upper:.2f}], "
+            f"p = {h.p_value:.2g}: {h.identities:,} identities, {h.events:,} clean-ups, "
+            f"{h.clusters:,} networks.</p>"
+        )
+    return [
+        ("Clean-up: decay rate and half-life", "\n".join(p for p in decay if p)),
+        ("Time to clean-up (survival)", "\n".join(survival)),
+    ]
+
+
+def cleanup_missing(reason: str) -> list[tuple[str, str]]:
+    """The section that says why there are no clean-up charts."""
+    return [("Clean-up", f"<p>Decay and survival not shown: {html.escape(reason)}</p>")]
