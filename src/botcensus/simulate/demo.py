@@ -15,20 +15,28 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from botcensus import enrich
+from botcensus.measure.census import CensusQuery
+from botcensus.measure.cleanup import Mark, fit_decay
+from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
+from botcensus.measure.hosts import estimate_hosts
 from botcensus.measure.summary import summarise
 from botcensus.report import write_report
+from botcensus.report.cleanup_html import decay_sentence
 from botcensus.report.tables import print_table
 from botcensus.simulate.outputs import send_http
 from botcensus.simulate.scenario import load_scenario
 from botcensus.simulate.simulation import simulate
 from botcensus.simulate.sinkhole import SinkholeProcess
 from botcensus.store import connect, rollup, sightings_view
+from botcensus.store.sketches import read_sketches
 
 MARKER = ".botcensus-demo"
 SENSOR = "simulated"
 # Microsoft's published weekly unique IPs at its Rustock sinkholes (week ending, count).
 MICROSOFT_WEEKLY = {dt.date(2011, 3, 26): 1_601_619, dt.date(2011, 6, 18): 702_860}
 MICROSOFT_CHANGE = {"IN": -0.6930, "RU": -0.7061, "US": -0.3548}
+# Microsoft's Malicious Software Removal Tool gained Rustock on this day (the scenario's pulse).
+MARKS = (Mark(dt.date(2011, 4, 12), "removal tool"),)
 
 
 def _prepare(data_dir: Path) -> None:
@@ -74,34 +82,54 @@ def run_demo(data_dir: Path | None, *, scale: float = 0.001, seed: int = 2011) -
     )
     rollup(data_dir, lambda t: enrich.enrich(t, geo))
     con = connect()
-    summary = summarise(con, sightings_view(con, data_dir), family=scenario.family)
+    relation = sightings_view(con, data_dir)
+    summary = summarise(con, relation, family=scenario.family)
+    weekly = CensusQuery(window="week", family=scenario.family)
+    estimates = estimate_hosts(con, weekly, relation)
+    query = CleanupQuery(by="country", family=scenario.family, marks=MARKS)
+    clean = cleanup(con, relation, read_sketches(data_dir), query)
     files = write_report(
-        summary, data_dir / "report", title="Rustock after the takedown (simulated replay)"
+        summary,
+        data_dir / "report",
+        title="Rustock after the takedown (simulated replay)",
+        cleanup=clean,
+        marks=[(m.day, m.label) for m in MARKS],
     )
     truth = sim.truth().weekly.filter(pc.equal(sim.truth().weekly["scope"], "global"))
-    console.print(_side_by_side(summary.weekly, truth, scale))
+    console.print(_side_by_side(summary.weekly, estimates, truth, scale))
     _countries(console, summary.countries)
+    _cleanup(console, clean, truth)
     console.print(f"Report: {files.html.resolve()}")
-    console.print(
-        f"Dataset: {data_dir.resolve()} (try: botcensus census --data {data_dir} --by country)"
-    )
+    console.print(f"Dataset: {data_dir.resolve()}; try:")
+    for command in (
+        f"census --data {data_dir} --by country --estimate",
+        f"cleanup --data {data_dir} --by country",
+        f"report --data {data_dir} --out REPORT-DIR",
+    ):
+        console.print(f"  botcensus {command}", highlight=False, soft_wrap=True)
     console.print(f"Demo took {time.monotonic() - started:.0f} s.")
     return 0 if result.answered == result.sent else 1
 
 
-def _side_by_side(weekly: pa.Table, truth: pa.Table, scale: float) -> Table:
+def _side_by_side(weekly: pa.Table, estimates: pa.Table, truth: pa.Table, scale: float) -> Table:
     seen = {r["window_end"]: r["unique_ip"] for r in weekly.to_pylist()}
+    est = {r["window_end"]: r for r in estimates.to_pylist()}
     true = {r["week_ending"]: r for r in truth.to_pylist()}
     out = Table(
-        title="Week by week: what the sinkhole counted, what Microsoft published, what was true"
+        title="Week by week: what the sinkhole counted, what Microsoft published, what "
+        "botcensus estimates, what was true"
     )
-    out.add_column("week ending")
+    out.add_column("week ending", no_wrap=True)
     out.add_column("sinkhole\nunique_ip", justify="right")
-    out.add_column(f"Microsoft × {scale}\nunique_ip", justify="right")
-    out.add_column("true infected\nhosts", justify="right")
-    out.add_column("true active\nhosts", justify="right")
-    out.add_column("unique_ip per\nactive host", justify="right")
+    out.add_column(f"Microsoft\n× {scale}\nunique_ip", justify="right")
+    out.add_column("estimated\nhosts\n(90% interval)", justify="right")
+    out.add_column("true\ninfected\nhosts", justify="right")
+    out.add_column("true\nactive\nhosts", justify="right")
     for week in sorted(set(seen) | set(true)):
+        e = est.get(week)
+        estimate = (
+            f"{e['hosts_est']:,.0f}\n({e['hosts_lo']:,.0f}–{e['hosts_hi']:,.0f})" if e else "—"
+        )
         t = true.get(week, {})
         published = MICROSOFT_WEEKLY.get(week)
         active = t.get("hosts_active")
@@ -112,9 +140,9 @@ def _side_by_side(weekly: pa.Table, truth: pa.Table, scale: float) -> Table:
             label,
             f"{ips:,}" if ips is not None else "—",
             f"{published * scale:,.0f}" if published else "—",
+            estimate,
             f"{t['hosts_infected']:,}" if t else "—",
             f"{active:,}" if active else "—",
-            f"{ips / active:.2f}" if ips and active else "—",
         )
     return out
 
@@ -131,3 +159,51 @@ def _countries(console: Console, countries: pa.Table) -> None:
             )
     if notes:
         console.print("Change, first to last complete week: " + ", ".join(notes))
+
+
+def _cleanup(console: Console, result: CleanupResult, truth: pa.Table) -> None:
+    """What `botcensus cleanup` says, beside the decay of the true active machines."""
+    console.print("[bold]Clean-up[/] (botcensus cleanup): " + decay_sentence(result))
+    first, last = result.weekly["window_start"][0], result.weekly["window_end"][-1]
+    if result.fit is not None and first.is_valid:
+        inside = pc.and_(
+            pc.and_(
+                pc.greater_equal(truth["week_ending"], first),
+                pc.less_equal(truth["week_ending"], last),
+            ),
+            pc.equal(truth["days"], 7),
+        )
+        weeks = truth.filter(inside)
+        true_fit = fit_decay(range(weeks.num_rows), weeks["hosts_active"].to_pylist())
+        console.print(
+            f"  True active machines over the same weeks: {true_fit.rate_per_week:.3f} per "
+            f"week, half-life {true_fit.half_life_weeks:.1f} weeks."
+        )
+    by_country = [r for r in result.decay.to_pylist() if r["group"] is not None]
+    top = sorted(by_country, key=lambda r: -(r["first_count"] or 0))[:5]
+    rates = [
+        f"{r['group']} {r['rate_per_week']:.3f} (half-life {r['half_life_weeks']:.1f} w)"
+        for r in top
+        if r["rate_per_week"] is not None
+    ]
+    if rates:
+        console.print("  Per week, largest countries: " + ", ".join(rates))
+    for mark in result.marks.to_pylist():
+        before, after = mark["before_rate_per_week"], mark["after_rate_per_week"]
+        if before is not None and after is not None:
+            console.print(
+                f"  {mark['label']} ({mark['mark']}): {before:.3f} per week before, "
+                f"{after:.3f} after."
+            )
+    if result.survival is not None and result.survival.num_rows:
+        overall = next((r for r in result.survival.to_pylist() if r["group"] is None), None)
+        if overall is not None:
+            median = overall["median_days"]
+            console.print(
+                f"  Time to clean-up (Kaplan–Meier over {overall['identities']:,} followed "
+                f"identities): {overall['surviving_28d']:.0%} still infected after 28 days, "
+                f"{overall['surviving_56d']:.0%} after 56; median "
+                + (f"{median:.0f} days." if median is not None else "not reached.")
+            )
+    for note in result.notes[1:]:
+        console.print(f"  note: {note}", highlight=False)
