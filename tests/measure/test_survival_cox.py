@@ -57,6 +57,50 @@ def test_cox_without_an_effect_covers_one() -> None:
     assert result.clusters == 40
 
 
+def _renumbered_frame(hr: float, rate: float, n: int, seed: int) -> pd.DataFrame:
+    """Clean-up at 0.03/day (x hr when notified), and addresses renumbered at `rate`/day in
+    both arms; a renumbering is an exit that reads as a clean-up. Two countries whose
+    clean-up speeds differ fourfold, notified in unequal shares."""
+    rng = np.random.default_rng(seed)
+    country = rng.random(n) < 0.5
+    notified = rng.random(n) < np.where(country, 0.8, 0.3)
+    base = np.where(country, 0.03, 0.0075)
+    clean = rng.exponential(1 / (base * np.where(notified, hr, 1.0)))
+    renumber = rng.exponential(1 / rate, n)
+    gone = np.minimum(clean, renumber)
+    return pd.DataFrame(
+        {
+            "entry": np.zeros(n),
+            "duration": np.minimum(np.ceil(gone), 60.0),
+            "event": (gone < 60).astype(int),
+            "notified": notified.astype(int),
+            "cluster": (np.arange(n) % 60).astype(str),
+            "stratum": np.where(country, "AA", "BB"),
+            "renumbering": np.full(n, rate),
+        }
+    )
+
+
+def test_renumbering_is_taken_out_of_the_hazard_ratio() -> None:
+    """Exits by renumbering, the same in both arms, pull a raw ratio towards 1; with the
+    networks' renumbering rate they are split off and the true ratio comes back."""
+    frame = _renumbered_frame(1.6, 0.02, 8000, seed=21)
+    corrected = cox_notified(frame, clustered=True)
+    raw = cox_notified(frame.drop(columns=["renumbering"]), clustered=True)
+    assert corrected.hazard_ratio == pytest.approx(1.6, abs=0.15)
+    assert corrected.lower < 1.6 < corrected.upper
+    assert raw.hazard_ratio < 1.35  # what the correction is for
+    assert corrected.identities == len(frame)
+
+
+def test_country_strata_keep_an_unbalanced_draw_from_faking_an_effect() -> None:
+    frame = _renumbered_frame(1.0, 0.0001, 6000, seed=22)
+    stratified = cox_notified(frame, clustered=True)
+    pooled = cox_notified(frame.drop(columns=["stratum"]), clustered=True)
+    assert stratified.lower < 1.0 < stratified.upper
+    assert pooled.hazard_ratio > 1.3  # the fast country is mostly notified
+
+
 def test_cox_needs_both_arms() -> None:
     frame = _exponential_frame(1.6, 100, seed=1)
     frame["notified"] = 1

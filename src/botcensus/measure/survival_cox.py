@@ -6,8 +6,12 @@ groups still seen on or after D enter the analysis at D (or when first seen, if 
 time runs in days from D to the end of the last day seen; an event is a clean-up under the
 silence rule (survival_silence.py). The one covariate is `notified`; with networks notified
 (ASN or country), the variance is the robust sandwich clustered by network, since hosts of
-one network share address churn and whoever cleans them up. HR > 1: notified hosts are
-cleaned faster.
+one network share address churn and whoever cleans them up. Unless countries are what was
+notified, the model is stratified by country (a baseline hazard of its own per country):
+clean-up speed differs between countries far more than any campaign's effect, and a random
+draw of networks seldom balances them (a country whose big networks all fell in the
+hold-out would otherwise pass for the campaign failing). Only identities that last are
+used (survival_networks). HR > 1: notified hosts are cleaned faster.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import date
 from typing import Final
 
 import duckdb
+import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
 from lifelines import CoxPHFitter  # type: ignore[import-untyped]
@@ -26,6 +31,8 @@ from botcensus.measure.survival_networks import stable_networks
 from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
 
 KEYS: Final = ("asn", "cc", "identity")
+COMPETING_BUCKET: Final = 7.0
+"""Days of follow-up over which exits and expected renumberings are set against each other."""
 """Columns a notification table may key on: networks by ASN or country, or single hosts."""
 
 
@@ -55,9 +62,11 @@ def landmark_rows(rows: pa.Table, notified: pa.Table) -> pd.DataFrame:
         raise ValueError(f"notification table needs one of {KEYS}, 'notified' and 'day'")
     plan = notified.select([key, "notified", "day"]).rename_columns([key, "notified", "notify_day"])
     joined = rows.join(plan, key, join_type="inner", use_threads=False)
-    frame = joined.select(
-        [key, "first_day", "last_day", "cleaned", "notified", "notify_day"]
-    ).to_pandas()
+    wanted = [
+        key, "cc", "first_day", "last_day", "cleaned", "renumbering", "notified", "notify_day",
+    ]  # fmt: skip
+    frame = joined.select([c for c in dict.fromkeys(wanted) if c in joined.column_names])
+    frame = frame.to_pandas()
     frame = frame[frame["last_day"] >= frame["notify_day"]].copy()
     delta = pd.to_timedelta(1, unit="D")
     start = frame[["first_day", "notify_day"]].max(axis=1)
@@ -67,7 +76,52 @@ def landmark_rows(rows: pa.Table, notified: pa.Table) -> pd.DataFrame:
     frame["event"] = frame["cleaned"].astype(int)
     frame["notified"] = frame["notified"].astype(int)
     frame["cluster"] = frame[key].astype(str)
+    has_cc = key != "cc" and "cc" in frame.columns
+    frame["stratum"] = frame["cc"].fillna("").astype(str) if has_cc else ""
+    if "renumbering" not in frame.columns:
+        frame["renumbering"] = 0.0
     return frame.reset_index(drop=True)
+
+
+def split_competing(frame: pd.DataFrame, bucket_days: float = COMPETING_BUCKET) -> pd.DataFrame:
+    """Landmark rows with a `weight`: where addresses are renumbered (rate `renumbering` per
+    day), some silences that read as clean-ups are renumberings. Per stratum, arm and
+    `bucket_days` of follow-up, the renumberings expected among those at risk (rate × days
+    at risk) are e and the exits seen d: each exit becomes a clean-up of weight (d − e) / d
+    (at least 0) and a censoring of the rest, so a renumbering counts as leaving the risk set,
+    not as a clean-up. Without renumbering every row has weight 1."""
+    out = frame.assign(weight=1.0)
+    if "renumbering" not in out.columns:
+        return out
+    rates = out["renumbering"].to_numpy(dtype=np.float64)
+    if not np.any(rates > 0):
+        return out
+    entry = out["entry"].to_numpy(dtype=np.float64)
+    stop = out["duration"].to_numpy(dtype=np.float64)
+    bucket = np.floor(np.maximum(stop - 1e-9, 0.0) / bucket_days).astype(np.int64)
+    edges = np.arange(int(bucket.max()) + 2, dtype=np.float64) * bucket_days
+    # Days at risk of each row in each bucket (rows x buckets), times its rate.
+    lo = np.maximum(entry[:, None], edges[None, :-1])
+    hi = np.minimum(stop[:, None], edges[None, 1:])
+    expected_rows = np.clip(hi - lo, 0.0, None) * rates[:, None]
+    stratum = out["stratum"] if "stratum" in out.columns else pd.Series("", index=out.index)
+    keys = stratum.astype(str) + "|" + out["notified"].astype(str)
+    share = np.ones(len(out))
+    events = out["event"].to_numpy() == 1
+    for key in pd.unique(keys):
+        mine = (keys == key).to_numpy()
+        expected = expected_rows[mine].sum(axis=0)
+        seen = np.bincount(bucket[mine & events], minlength=len(edges) - 1).astype(np.float64)
+        cleanup_share = np.divide(
+            np.maximum(seen - expected, 0.0), seen, out=np.ones_like(seen), where=seen > 0
+        )
+        share[mine & events] = cleanup_share[bucket[mine & events]]
+    exits = out[events]
+    cleaned = exits.assign(weight=share[events])
+    renumbered = exits.assign(event=0, weight=1.0 - share[events])
+    rest = out[~events]
+    parts = [rest, cleaned[cleaned["weight"] > 0], renumbered[renumbered["weight"] > 0]]
+    return pd.concat(parts, ignore_index=True)
 
 
 def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -> HazardRatio:
@@ -75,8 +129,14 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
     arms = frame["notified"].value_counts()
     if len(arms) < 2 or frame["event"].sum() == 0:
         raise ValueError("need notified and hold-out identities and at least one clean-up")
-    columns = ["entry", "duration", "event", "notified"] + (["cluster"] if clustered else [])
-    fitter = CoxPHFitter(alpha=1.0 - level)
+    identities = len(frame)
+    frame = split_competing(frame)
+    columns = ["entry", "duration", "event", "notified", "weight"]
+    columns += ["cluster"] if clustered else []
+    strata = "stratum" in frame.columns and frame["stratum"].nunique() > 1
+    columns += ["stratum"] if strata else []
+    weighted = bool((frame["weight"] < 1).any())
+    fitter = CoxPHFitter(alpha=1.0 - level, strata=["stratum"] if strata else None)
     with warnings.catch_warnings():
         # lifelines warns about late entry being a strong assumption; that is the design here.
         warnings.simplefilter("ignore")
@@ -85,7 +145,9 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
             duration_col="duration",
             event_col="event",
             entry_col="entry",
+            weights_col="weight",
             cluster_col="cluster" if clustered else None,
+            robust=weighted or clustered,
         )
     summary = fitter.summary.loc["notified"]
     lower_col = next(c for c in summary.index if c.startswith("exp(coef) lower"))
@@ -96,8 +158,8 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
         upper=float(summary[upper_col]),
         level=level,
         p_value=float(summary["p"]),
-        identities=len(frame),
-        events=int(frame["event"].sum()),
+        identities=identities,
+        events=round(float((frame["event"] * frame["weight"]).sum())),
         notified=int(arms.get(1, 0)),
         holdout=int(arms.get(0, 0)),
         clusters=int(frame["cluster"].nunique()) if clustered else 0,
