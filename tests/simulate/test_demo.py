@@ -134,3 +134,16 @@ def test_demo_tables_show_estimates_and_clean_up(demo: Demo) -> None:
     assert "True active machines over the same weeks" in text
     assert "removal tool (2011-04-12)" in text
     assert "Time to clean-up" in text
+
+
+def test_cleanup_can_fit_the_decay_to_host_estimates(demo: Demo) -> None:
+    out = json.loads(
+        _cli("cleanup", "--data", str(demo.data), "--count", "hosts", "--format", "json")
+    )
+    assert out["unit"] == "hosts"
+    overall = next(r for r in out["decay"] if r["group"] is None)
+    truth = demo.true_weeks()
+    weeks = sorted(truth)
+    true_fit = fit_decay(range(len(weeks)), [truth[w] for w in weeks])
+    assert overall["rate_per_week"] == pytest.approx(true_fit.rate_per_week, rel=0.3)
+    assert overall["first_count"] == pytest.approx(truth[weeks[0]], rel=0.25)

@@ -310,6 +310,15 @@ def report(
     show_default=True,
 )
 @click.option(
+    "--count",
+    "count",
+    type=click.Choice(["addresses", "hosts"]),
+    default="addresses",
+    show_default=True,
+    help="Fit the decay to weekly unique addresses, or to the weekly host estimates "
+    "(census --estimate; corrects for NAT and renumbering, needs raw sightings).",
+)
+@click.option(
     "--charts",
     "charts_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -329,6 +338,7 @@ def cleanup_cmd(
     notified_file: Path | None,
     family: str | None,
     week_ends: str,
+    count: str,
     charts_dir: Path | None,
     fmt: str,
     config_file: Path | None,
@@ -362,6 +372,7 @@ def cleanup_cmd(
         week_ends=week_ends,
         marks=tuple(marks),
         notified=notified,
+        count="hosts" if count == "hosts" else "addresses",
     )
     con = connect()
     try:

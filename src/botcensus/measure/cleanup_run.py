@@ -21,6 +21,7 @@ from botcensus.measure.cleanup import (
     fit_decay,
     mark_effects,
 )
+from botcensus.measure.hosts import estimate_hosts
 from botcensus.measure.sketches_census import census_answer
 from botcensus.measure.survival import curves_by_group, survival_summary
 from botcensus.measure.survival_cox import HazardRatio, cox_notified, landmark_rows
@@ -28,6 +29,7 @@ from botcensus.measure.survival_networks import stable_networks
 from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
 
 By = Literal["country", "asn"]
+Count = Literal["addresses", "hosts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class CleanupQuery:
     """asn | cc | identity, notified, day: a campaign with a hold-out (optional)."""
     min_count: float = 20.0
     """Groups smaller than this in their first week get no rate."""
+    count: Count = "addresses"
+    """What the decay is fitted to: weekly unique addresses (exact, or from sketches), or the
+    weekly host estimates (measure.hosts; raw sightings only)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ def _span(
     finally:
         con.unregister("span_sketches")
     return row[0], row[1]
+
+
+def _hosts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
+    """Weekly host estimates as a census-like table whose count column is `hosts`."""
+    table = estimate_hosts(con, query, relation)
+    return table.rename_columns(["hosts" if c == "hosts_est" else c for c in table.column_names])
 
 
 def _followed_note(
@@ -120,6 +131,10 @@ def cleanup(
         family=query.family,
     )  # fmt: skip
     answer = census_answer(con, base, relation, sketches)
+    if query.count == "hosts":
+        if answer.source != "sightings":
+            raise ValueError(f"host estimates need raw sightings ({answer.reason})")
+        answer = replace(answer, table=_hosts(con, base, relation), unit="hosts")
     weekly = complete_weeks(answer.table, first, last)
     count = answer.unit
     notes = [answer.reason]
@@ -130,7 +145,12 @@ def cleanup(
         times = [(s - starts[0]).days / 7.0 for s in starts]
         fit = fit_decay(times, weekly[count].to_pylist())
     if query.by is not None:
-        grouped = census_answer(con, replace(base, by=(query.by,)), relation, sketches).table
+        by_query = replace(base, by=(query.by,))
+        grouped = (
+            _hosts(con, by_query, relation)
+            if query.count == "hosts"
+            else census_answer(con, by_query, relation, sketches).table
+        )
         by_group = decay_table(
             complete_weeks(grouped, first, last),
             count=count,

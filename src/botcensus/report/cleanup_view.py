@@ -7,10 +7,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from rich.console import Console
 
 from botcensus.measure.cleanup_run import CleanupResult
 from botcensus.report import cleanup_charts
+from botcensus.report.cleanup_charts import number
 from botcensus.report.tables import print_table
 
 MARK_COLUMNS = (
@@ -54,8 +56,8 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
         console.print(f"note: {note}")
     readable = cleanup_charts.readable
     print_table(
-        readable(result.decay),
-        f"Decay per week of {result.unit} (complete weeks); half-life in weeks and days",
+        terminal_decay(result.decay),
+        f"Decay per week of {result.unit} (complete weeks; 95% intervals)",
         console,
     )
     if result.marks.num_rows:
@@ -65,7 +67,11 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
             console,
         )
     if result.survival is not None:
-        print_table(readable(result.survival), "Time to clean-up (Kaplan–Meier, days)", console)
+        print_table(
+            terminal_survival(result.survival),
+            "Time to clean-up (Kaplan–Meier; share not cleaned after 7, 28, 56 days)",
+            console,
+        )
     if result.hazard is not None:
         h = result.hazard
         console.print(
@@ -73,6 +79,61 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
             f"p={h.p_value:.2g}, {h.identities} identities, {h.events} clean-ups, "
             f"{h.clusters} networks"
         )
+
+
+def _between(lo: float | None, hi: float | None) -> str | None:
+    if lo is None or hi is None:
+        return None
+    return f"{number(lo)} – {number(hi)}"
+
+
+def terminal_decay(decay: pa.Table) -> pa.Table:
+    """The decay rows in the columns an 80-column terminal holds."""
+    rows = decay.to_pylist()
+
+    def fmt(v: float | None) -> str | None:
+        return None if v is None else number(v)
+
+    return pa.table(
+        {
+            "group": [r.get("group") or "all" for r in rows],
+            "first": [fmt(r.get("first_count")) for r in rows],
+            "last": [fmt(r.get("last_count")) for r in rows],
+            "weeks": [r.get("weeks") for r in rows],
+            "rate/week": [fmt(r.get("rate_per_week")) for r in rows],
+            "interval": [_between(r.get("rate_lower"), r.get("rate_upper")) for r in rows],
+            "half-life (weeks)": [fmt(r.get("half_life_weeks")) for r in rows],
+        }
+    )
+
+
+def terminal_survival(survival: pa.Table) -> pa.Table:
+    """The survival summary in the columns an 80-column terminal holds."""
+    rows = survival.to_pylist()
+
+    def share(v: float | None) -> str | None:
+        return None if v is None else f"{v:.0%}"
+
+    def median(r: dict[str, Any]) -> str | None:
+        m = r.get("median_days")
+        if m is None:
+            return "not reached"
+        lo, hi = r.get("median_lower"), r.get("median_upper")
+        return (
+            f"{m:.0f} ({'?' if lo is None else f'{lo:.0f}'}–{'?' if hi is None else f'{hi:.0f}'})"
+        )
+
+    return pa.table(
+        {
+            "group": [r.get("group") or "all" for r in rows],
+            "identities": [r.get("identities") for r in rows],
+            "cleaned": [r.get("cleaned") for r in rows],
+            "median days": [median(r) for r in rows],
+            "7 d": [share(r.get("surviving_7d")) for r in rows],
+            "28 d": [share(r.get("surviving_28d")) for r in rows],
+            "56 d": [share(r.get("surviving_56d")) for r in rows],
+        }
+    )
 
 
 def chart_pngs(
