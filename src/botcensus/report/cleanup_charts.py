@@ -13,8 +13,10 @@ import matplotlib as mpl
 mpl.use("Agg")  # headless: charts are files, never windows
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import pyarrow as pa
 import pyarrow.compute as pc
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -23,6 +25,20 @@ def _png(fig: Figure) -> bytes:
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _plain_log_ticks(ax: Axes) -> None:
+    """Round numbers as plain text on a log axis (700, 1,000, 1,500, not 10³): a log scale
+    over less than a decade would otherwise show one label or none."""
+    low, high = ax.get_ylim()
+    ticks = [t for t in mticker.MaxNLocator(nbins=6).tick_values(low, high) if low <= t <= high]
+    if len(ticks) >= 3 and ticks[0] > 0 and high / low < 100:
+        ax.yaxis.set_major_locator(mticker.FixedLocator(ticks))
+        ax.yaxis.set_minor_locator(mticker.NullLocator())
+    ax.yaxis.set_major_formatter(
+        mticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    )
+    ax.yaxis.set_minor_formatter(mticker.NullFormatter())
 
 
 def decay_png(
@@ -58,6 +74,7 @@ def decay_png(
         ax.annotate(label, (day, 1), xycoords=("data", "axes fraction"), rotation=90,
                     va="top", ha="right", fontsize="small")  # fmt: skip
     ax.set_yscale("log")
+    _plain_log_ticks(ax)
     ax.set_title(title)
     ax.set_xlabel("week ending (UTC)")
     ax.set_ylabel(f"per week (unit: {count}, log scale)")
