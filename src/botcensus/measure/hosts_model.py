@@ -26,7 +26,13 @@ day.
 Every estimate carries the variance of its log: the sampling error of each ratio, the
 Poisson error of handover counts, the spread of days active among the hosts a mean is
 applied to, the spread of time online behind hosts counted by time, and a model error of
-MODEL_ERROR (HIDDEN_ERROR) times the size of each correction.
+MODEL_ERROR (HIDDEN_ERROR) times the size of each correction. How many machines hide behind
+one address rests on the same assumption everywhere, and errs the same way (too few) in every
+country: that part is shared by all countries, like the centre's error. It also touches days
+active: the stable addresses they are measured on hide machines as often as others (an
+address that never looks shared stands for one machine active on the union of its machines'
+days), so HIDDEN_ERROR of the hosts behind such addresses on the country's stable networks,
+per host-day, is added to the error of hosts per host-day.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ scenarios' 90% intervals hold about 90% of the true values (bench/accuracy.py)."
 HIDDEN_ERROR: Final = 0.5
 """The same for the hosts counted beyond one per address (several at once, or two sessions
 in a day): how many more stay hidden behind addresses that never show them is unknown, and
-one machine may well be used twice a day."""
+one machine may well be used twice a day. This part is shared across countries."""
 Z90: Final = 1.6448536269514722
 
 
@@ -95,6 +101,12 @@ class HostDays:
     """Carried-over sessions, through which q's error is shared within a country."""
     model: F64
     """The model error (one standard error, in hosts) of the corrections made."""
+    beyond: F64
+    """Hosts counted beyond one per address (several at once, two sessions, implied hidden
+    ones); HIDDEN_ERROR of them is in `model`, and is shared by every country (below)."""
+    unflagged: F64
+    """Of those, the ones behind addresses that never look like several at once (two
+    sessions in a day, implied hidden ones): such addresses stay in the stable reference."""
 
 
 def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
@@ -120,7 +132,8 @@ def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
     # Machines behind one address show only partly (never online together, or always
     # merged): what shows is the yardstick of what does not.
     model = MODEL_ERROR * (np.abs(hand) + np.abs(second) + moved)
-    model = model + HIDDEN_ERROR * (shared - rows_multi + second_host)
+    beyond = shared - rows_multi + second_host
+    model = model + HIDDEN_ERROR * beyond
     by_time = div(s.online_all.sum(1), ref.day_online)
     pool = ref.shared
     return HostDays(
@@ -128,6 +141,8 @@ def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
         var=np.where(pool, by_time * ref.day_online_cv2, var),
         q_part=np.where(pool, 0.0, early),
         model=np.where(pool, MODEL_ERROR * np.abs(by_time - s.rows.sum(1)), model),
+        beyond=np.where(pool, 0.0, beyond),
+        unflagged=np.where(pool, 0.0, second_host),
     )
 
 
@@ -204,6 +219,16 @@ def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days
     return Ratio(np.exp(value), var, shared, np.where(solid, cv2, typical))
 
 
+def reference_hidden(hd: HostDays, stable: npt.NDArray[np.bool_], country: I64, n: int) -> F64:
+    """Per country: hosts behind addresses that never look shared, per host-day, on its
+    stable networks (on all stable networks where it has none)."""
+    beyond = _country(hd.unflagged * stable, country, n)
+    value = _country(hd.value * stable, country, n)
+    everywhere = float(np.sum(hd.unflagged * stable)) / max(float(np.sum(hd.value * stable)), 1.0)
+    out: F64 = np.where(value > 0, div(beyond, value), everywhere)
+    return out
+
+
 def window_estimate(
     w: Window,
     ref: Reference,
@@ -218,23 +243,34 @@ def window_estimate(
     q_var = _value(ref.carried_second_var, country, n_countries)
     d_c = _country(hd.value, country, n_countries)
     q_c = _country(hd.q_part, country, n_countries)
+    # Hosts hidden behind addresses rest on one assumption in every country, so that part of
+    # the model error is shared (it adds up across countries rather than averaging out).
+    hidden_c = HIDDEN_ERROR * div(_country(hd.beyond, country, n_countries), d_c)
+    hidden_g = HIDDEN_ERROR * div(hd.beyond, hd.value)
+    model_c = div(_country(hd.model, country, n_countries), d_c)
+    model_g = div(hd.model, hd.value)
     var_c = div(_country(hd.var, country, n_countries) + q_c**2 * q_var, d_c**2)
-    var_c += div(_country(hd.model, country, n_countries), d_c) ** 2
     var_g = div(hd.var + hd.q_part**2 * q_var[country], hd.value**2)
-    var_g += div(hd.model, hd.value) ** 2
     if w.week is None:
-        none_g, none_c = np.zeros(len(country)), np.zeros(n_countries)
-        return Estimate(hd.value, var_g, none_g, d_c, var_c, none_c)
+        var_c += model_c**2
+        var_g += model_g**2
+        return Estimate(hd.value, var_g, hidden_g, d_c, var_c, hidden_c)
     r = per_host_day(w, ref, country, n_countries)
     ratio, r_var, shared, cv2 = r.value, r.var, r.shared, r.cv2
+    # The stable addresses that days active are measured on hide hosts as often as those
+    # counted: each stands for one machine seen on the union of their days.
+    taint = HIDDEN_ERROR * reference_hidden(hd, ref.stable, country, n_countries)
     if lent is not None:
         have = np.isfinite(lent[0])
         ratio = np.where(have, lent[0], ratio)
         r_var = np.where(have, lent[1], r_var)
         shared = np.where(have, 0.0, shared)
         cv2 = np.where(have, lent[2], cv2)
+        taint = np.where(have, 0.0, taint)
     hosts_g = hd.value * ratio[country]
     hosts_c = d_c * ratio
-    var_c += r_var + div(cv2, hosts_c)
-    var_g += r_var[country] + div(cv2[country], hosts_g)
-    return Estimate(hosts_g, var_g, shared[country], hosts_c, var_c, shared)
+    var_c += (model_c + taint) ** 2 + r_var + div(cv2, hosts_c)
+    var_g += (model_g + taint[country]) ** 2 + r_var[country] + div(cv2[country], hosts_g)
+    shared_g = np.sqrt(shared[country] ** 2 + (hidden_g + taint[country]) ** 2)
+    shared = np.sqrt(shared**2 + (hidden_c + taint) ** 2)
+    return Estimate(hosts_g, var_g, shared_g, hosts_c, var_c, shared)

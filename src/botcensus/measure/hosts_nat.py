@@ -11,9 +11,11 @@ by a gap (gamma) or hidden (nu) are those of two random single-host address-days
 one address would carry them: measured here on each network's templates (single-host
 address-days without a gap) and pooled over the stable networks, whose address-days hold
 whole sessions. Households are rarely that independent (one family, one evening): the
-observed gaps per flagged address-day, against gamma / omega, measure how independent they
-are (rho, in [0, 1]; 0: always online together, so nothing is hidden); each flagged
-address-day then stands for rho x nu / omega hidden machines.
+observed gaps per flagged address-day that looks like two machines (hosts_reference
+PAIR_HOSTS: three or more overlap more, and part less often, than pairs), against
+gamma / omega, measure how independent they are (rho, in [0, 1]; 0: always online together,
+so nothing is hidden); each flagged address-day then stands for rho x nu / omega hidden
+machines.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ MIN_CARRIED: Final = 30
 """Carried-over sessions on a country's reference below which q is the pooled one."""
 PRIOR_EXPOSURE: Final = 500.0
 """Weight, in days of exposure, of the pooled renumbering rate in each network's own."""
+PAIR_HOSTS: Final = 2.5
+"""Multi-host address-days counted below this many hosts look like two machines: those
+measure how independent a household's machines are (hosts_nat.independence compares pairs
+with pairs; three machines or more overlap more, and gaps between them are rarer)."""
 SHARED_MULTI: Final = 0.01
 SHARED_LOAD: Final = 1.5
 
@@ -167,16 +171,26 @@ def country_ratio(
     return ratio[country], base[country]
 
 
-def _hidden(sums: list[GroupDays], lenders: B, country: I64, n_countries: int) -> F64:
+def _pairs(multis: list[Multi], day: F64, n_groups: int) -> F64:
+    """Per group: multi-host address-days that look like two machines (below PAIR_HOSTS)."""
+    total = np.zeros(n_groups)
+    for m in multis:
+        k = np.maximum(np.maximum(2.0, m.concurrency), div(m.online, day[m.group]))
+        total += np.bincount(
+            m.group, weights=(k < PAIR_HOSTS).astype(np.float64), minlength=n_groups
+        )
+    return total
+
+
+def _hidden(sums: list[GroupDays], lenders: B, country: I64, n_countries: int, pairs: F64) -> F64:
     """Per group: hosts_nat.hidden_per_flagged of its country's lending networks."""
     weight = pooled(sums, "templates")
     odds = []
     for column in (OMEGA, GAMMA, NU):
         num = np.asarray(sum(s.merge_odds[:, column] * s.templates.sum(1) for s in sums))
         odds.append(country_ratio(num, weight, lenders, country, n_countries, 1.0)[0])
-    flagged = pooled(sums, "rows") - pooled(sums, "single")
     gaps_per_flagged, _ = country_ratio(
-        pooled(sums, "split_days"), flagged, lenders, country, n_countries, MIN_CARRIED
+        pooled(sums, "split_days"), pairs, lenders, country, n_countries, MIN_CARRIED
     )
     rho = independence(gaps_per_flagged, odds[OMEGA], odds[GAMMA])
     return hidden_per_flagged(rho, odds[OMEGA], odds[NU])
@@ -221,12 +235,14 @@ def lend(
         (splits + PRIOR_EXPOSURE * everywhere) / (exposure + PRIOR_EXPOSURE), 0.0
     )
     whole = pooled(sums, "full_days") + splits
+    day = _day_online(sums, multis, lenders, country, n_countries)
+    pairs = _pairs(multis, day, len(country))
     all_day, n_days = country_ratio(whole, single, lenders, country, n_countries, 1.0)
     return Reference(
         stable=stable,
         shared=shared,
-        hidden_per_flagged=_hidden(sums, lenders, country, n_countries) * persistence,
-        day_online=_day_online(sums, multis, lenders, country, n_countries),
+        hidden_per_flagged=_hidden(sums, lenders, country, n_countries, pairs) * persistence,
+        day_online=day,
         day_online_cv2=np.maximum(div(sq, mean**2) - 1.0, 0.0),
         carried_second=q,
         carried_second_var=np.where(n_q > 0, div(q * (1 - q), n_q), 0.25),
