@@ -68,6 +68,7 @@ SCENARIOS = {
     "accuracy-cleanup": 1.0,
     "accuracy-ids": 1.0,
     "accuracy-ids-half": 1.0,
+    "accuracy-nat-ids-half": 1.0,
     # Not tuned on: the calibrated Rustock scenarios (38 countries, most of them small,
     # 14 weeks), at 2% of their size.
     "rustock-2011": 0.02,

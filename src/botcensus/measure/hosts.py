@@ -26,6 +26,7 @@ from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
 from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer, filters
 from botcensus.measure.hosts_ids import IdCounts, Lent, id_counts
 from botcensus.measure.hosts_model import window_estimate
+from botcensus.measure.hosts_networks import apply_factors, network_factors, without_ids_sql
 from botcensus.measure.hosts_reference import lend
 from botcensus.measure.hosts_windows import data_days, read_windows, window_spans
 
@@ -117,6 +118,15 @@ def partition_cells(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation
     counts = _id_counts(con, query, relation)
     lent = Lent.from_counts(counts) if len(counts.machines) else None
     cells = _address_cells(con, query, relation, lent)
+    if len(counts.machines) and cells:
+        # The address model checked per network on the machines with ids (hosts_networks).
+        view = "hosts_ids_without_ids"
+        con.execute(without_ids_sql(view, relation))
+        try:
+            model = _address_cells(con, query, view, lent)
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        cells = apply_factors(cells, network_factors(counts, model))
     for i, start in enumerate(counts.window_start.tolist()):
         first = EPOCH + timedelta(days=start)
         hosts = float(counts.machines[i] + counts.hidden[i])

@@ -1,0 +1,77 @@
+"""Per-network correction of the address model, learnt from the machines that carry bot ids
+and applied to the sightings without one in the same network (Griffioen and Doerr measured
+churn per AS on Hajime's ids; here the whole address model is checked per network).
+
+Where a (window, country, ASN) has at least MIN_MACHINES machines with ids, the address model
+is run on their sightings with the ids taken away, as if they were IP-only, and its estimate
+H set against the machines the ids count, M: f = M / H. Bots with and without ids in one
+network share its addresses' churn, NAT and renumbering, so the same model errs the same way
+on both, and the IP-only estimate of that network is multiplied by f. The variance of log f
+is the sampling error of both counts (1/M + 1/H); what f corrects, the model error, stays in
+the variance of the estimate it multiplies (conservative: the interval does not narrow).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Final
+
+from botcensus.measure.hosts_features import EPOCH
+from botcensus.measure.hosts_ids import IdCounts
+
+MIN_MACHINES: Final = 30
+"""Machines with ids a network needs in a window before its correction is applied."""
+MAX_FACTOR: Final = 4.0
+"""Corrections beyond this (or below its inverse) are taken as a sign that ids and addresses
+live apart in that network (a proxy, a gateway) and not applied."""
+
+Cell = tuple[date, str, int | None]
+Cells = dict[Cell, tuple[float, float, float]]
+
+_WITHOUT_IDS = (
+    "CREATE OR REPLACE TEMP VIEW {view} AS "
+    "SELECT * REPLACE (CAST(NULL AS VARCHAR) AS bot_id) FROM {relation} WHERE bot_id IS NOT NULL"
+)
+
+
+def without_ids_sql(view: str, relation: str) -> str:
+    """A view of the sightings that carry an id, with the id taken away."""
+    return _WITHOUT_IDS.format(view=view, relation=relation)
+
+
+def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, tuple[float, float]]:
+    """(window, country, ASN) -> (f, variance of log f) from the id counts and the address
+    model's cells on the same sightings without their ids."""
+    out: dict[Cell, tuple[float, float]] = {}
+    for i, start in enumerate(counts.window_start.tolist()):
+        key: Cell = (EPOCH + timedelta(days=start), counts.cc[i], int(counts.asn[i]))
+        machines = float(counts.machines[i] + counts.hidden[i])
+        modelled = model.get(key, (0.0, 0.0, 0.0))[0]
+        if machines < MIN_MACHINES or modelled <= 0:
+            continue
+        factor = machines / modelled
+        if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
+            continue
+        out[key] = (factor, 1.0 / machines + 1.0 / modelled)
+    return out
+
+
+def apply_factors(cells: Cells, factors: dict[Cell, tuple[float, float]]) -> Cells:
+    """The IP-only cells with each calibrated network's estimate multiplied by its factor, and
+    its country's row moved by the same number of hosts (variances added)."""
+    out = dict(cells)
+    for key, (factor, var_log) in factors.items():
+        if key not in cells:
+            continue
+        hosts, var, shared = cells[key]
+        new = hosts * factor
+        added_var = new * new * var_log
+        out[key] = (new, var * factor * factor + added_var, shared * factor)
+        country: Cell = (key[0], key[1], None)
+        c_hosts, c_var, c_shared = out.get(country, (0.0, 0.0, 0.0))
+        out[country] = (
+            c_hosts + new - hosts,
+            c_var + var * (factor * factor - 1) + added_var,
+            c_shared + shared * (factor - 1),
+        )
+    return out
