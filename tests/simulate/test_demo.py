@@ -85,6 +85,7 @@ def test_census_estimate_follows_the_true_machines_not_the_addresses(demo: Demo)
     for r in scored:
         true = truth[dt.date.fromisoformat(r["window_end"])]
         assert r["hosts_lo"] <= r["hosts_est"] <= r["hosts_hi"]
+        assert 0 < r["ips_hourly_avg"] < r["hosts_est"]  # online in an hour < infected
         assert r["unique_ip"] > 1.8 * true  # the addresses overcount (churn)
         assert abs(r["hosts_est"] / true - 1) < 0.25, (r, true)
     inside = sum(

@@ -90,7 +90,8 @@ def rollup(data_dir: Path, config_file: Path | None) -> None:
 @click.option(
     "--estimate",
     is_flag=True,
-    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi).",
+    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi), "
+    "and the mean distinct addresses per hour (ips_hourly_avg).",
 )
 @click.option(
     "--top", type=click.IntRange(min=1), default=None, help="Keep the top N groups per window."
@@ -163,8 +164,11 @@ def census_cmd(
             click.echo("note: host estimates need raw sightings; none for this range", err=True)
         else:
             from botcensus.measure.hosts import with_estimates
+            from botcensus.measure.hosts_hourly import with_hourly
 
-            result = with_estimates(con, result, query, sightings_view(con, data_dir))
+            relation = sightings_view(con, data_dir)
+            result = with_estimates(con, result, query, relation)
+            result = with_hourly(con, result, query, relation)
     if fmt == "json":
         tables.write_json(result, sys.stdout)
     elif fmt == "csv":

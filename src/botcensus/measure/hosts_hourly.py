@@ -57,3 +57,17 @@ def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
         ORDER BY window_start{names}
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
     return con.sql(sql, params=params).to_arrow_table()
+
+
+def with_hourly(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, query: CensusQuery, relation: str
+) -> pa.Table:
+    """Census rows (keyed by window_start and the query's groups) with ips_hourly_avg
+    appended in the same order; null where the window or group has none."""
+    hourly = hourly_ips(con, query, relation)
+    keys = ["window_start", *query.by]
+    index = pa.array(range(rows.num_rows), pa.int64())
+    left = rows.select(keys).append_column("row", index)
+    right = hourly.select([*keys, "ips_hourly_avg"])
+    joined = left.join(right, keys=keys, join_type="left outer").sort_by("row")
+    return rows.append_column("ips_hourly_avg", joined["ips_hourly_avg"].cast(pa.float64()))

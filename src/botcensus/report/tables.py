@@ -28,6 +28,7 @@ UNITS: dict[str, str] = {
     "hosts_est": Unit.HOSTS,
     "hosts_lo": Unit.HOSTS,
     "hosts_hi": Unit.HOSTS,
+    "ips_hourly_avg": "unique_ip/h",
 }
 # Short headers for terminal tables; JSON and CSV keep the column names.
 HEADERS: dict[str, str] = {
@@ -46,6 +47,7 @@ HEADERS: dict[str, str] = {
     "hosts_est": "hosts (est.)",
     "hosts_lo": "90% low",
     "hosts_hi": "90% high",
+    "ips_hourly_avg": "IPs/hour",
 }
 
 
@@ -99,8 +101,10 @@ def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]
     ]
     if "unique_bot_id" in table.column_names and any(table["unique_bot_id"].to_pylist()):
         names.append("unique_bot_id")
-    names += ["hosts_est", "hosts_lo", "hosts_hi"]
-    names += ["hits", "unique_ip_change", "unique_ip_hll_change"]
+    names += ["hosts_est", "hosts_lo", "hosts_hi", "ips_hourly_avg"]
+    if "hosts_est" not in table.column_names:  # with estimates, hits do not fit 80 columns
+        names.append("hits")
+    names += ["unique_ip_change", "unique_ip_hll_change"]
     if by:
         names.append("rank")
     return [n for n in names if n in table.column_names]
