@@ -17,13 +17,16 @@ UNIT_TEXT: dict[str, str] = {
     "unique_ip": "distinct source addresses per complete week",
     "unique_ip_hll": "distinct source addresses per complete week, estimated from HyperLogLog "
     "sketches (raw sightings of part of the range have expired)",
+    "hosts": "estimated infected machines per complete week (census --estimate)",
 }
 CLEANED_RULE = (
-    "An identity (the bot id where the protocol carries one, else the address) counts as "
-    "<b>cleaned</b> at its last sighting when the silence since is longer than 99% of the "
-    "silences its network's (ASN's) hosts came back from; otherwise it is censored there "
-    "(alive then, fate unknown). Time is in days since the first day of data. The rule and "
-    "where it fails: docs/measurement.md, “Survival: time to clean-up”."
+    "An identity (the bot id where the protocol carries one, else the address, followed only "
+    "in networks where an address is one machine) counts as <b>cleaned</b> at its last "
+    "sighting when the silence since is longer than 99% of the silences its network's "
+    "(ASN's) hosts came back from; otherwise it is censored there (alive then, fate "
+    "unknown). The renumbering those networks still do is taken out as a competing exit. "
+    "Time is in days since the first day of data. The rule and where it fails: "
+    "docs/measurement.md, “Survival: time to clean-up”."
 )
 
 
