@@ -58,3 +58,25 @@ def test_applying_moves_the_network_and_its_country_by_the_same_hosts() -> None:
     assert out[(W, "US", 1)][1] == pytest.approx(400.0 * 1.44 + added)
     assert out[(W, "US", None)][1] == pytest.approx(500.0 + 400.0 * 0.44 + added)
     assert (W, "FR", 5) not in out  # no IP-only estimate there to correct
+
+
+def test_factors_are_shrunk_to_their_mean_unless_networks_truly_differ() -> None:
+    """Forty networks of 1,000 machines with ids whose model errs by the same 20% (factors
+    scattered about as much as sampling does) all get about 1.2; when half truly err by 50%
+    instead, each keeps most of its own."""
+    rng = np.random.default_rng(3)
+    same = [("US", a, 1000.0) for a in range(40)]
+    model = {(W, "US", a): (1000.0 / 1.2 * float(np.exp(rng.normal(0, 0.04))), 0.0, 0.0)
+             for a in range(40)}  # fmt: skip
+    factors = network_factors(_counts(same), model)
+    values = np.array([f for f, _ in factors.values()])
+    assert np.all(np.abs(values / 1.2 - 1) < 0.05)
+    apart = {
+        key: (hosts / (1.5 / 1.2 if key[2] % 2 else 1.0), 0.0, 0.0)
+        for key, (hosts, _, _) in model.items()
+    }
+    factors = network_factors(_counts(same), apart)
+    odd = np.array([f for (_, _, a), (f, _) in factors.items() if a % 2])
+    even = np.array([f for (_, _, a), (f, _) in factors.items() if not a % 2])
+    assert np.median(odd) > 1.4
+    assert np.median(even) < 1.3

@@ -13,8 +13,11 @@ the variance of the estimate it multiplies (conservative: the interval does not 
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Final
+
+import numpy as np
 
 from botcensus.measure.hosts_features import EPOCH
 from botcensus.measure.hosts_ids import IdCounts
@@ -41,8 +44,10 @@ def without_ids_sql(view: str, relation: str) -> str:
 
 def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, tuple[float, float]]:
     """(window, country, ASN) -> (f, variance of log f) from the id counts and the address
-    model's cells on the same sightings without their ids."""
-    out: dict[Cell, tuple[float, float]] = {}
+    model's cells on the same sightings without their ids, shrunk (module docstring)."""
+    keys: list[Cell] = []
+    logs: list[float] = []
+    noise: list[float] = []
     for i, start in enumerate(counts.window_start.tolist()):
         key: Cell = (EPOCH + timedelta(days=start), counts.cc[i], int(counts.asn[i]))
         machines = float(counts.machines[i] + counts.hidden[i])
@@ -52,8 +57,22 @@ def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, tuple[float, f
         factor = machines / modelled
         if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
             continue
-        out[key] = (factor, 1.0 / machines + 1.0 / modelled)
-    return out
+        keys.append(key)
+        logs.append(math.log(factor))
+        noise.append(1.0 / machines + 1.0 / modelled)
+    if not keys:
+        return {}
+    y, v = np.array(logs), np.array(noise)
+    weights = 1.0 / v
+    centre = float(np.sum(weights * y) / np.sum(weights))
+    centre_var = float(1.0 / np.sum(weights))
+    between = max(float(np.mean((y - centre) ** 2) - np.mean(v)), 0.0) if len(y) > 2 else 0.0
+    share = between / (between + v)
+    shrunk = centre + share * (y - centre)
+    var = share * v + (1.0 - share) ** 2 * centre_var
+    return {
+        k: (math.exp(a), b) for k, a, b in zip(keys, shrunk.tolist(), var.tolist(), strict=True)
+    }
 
 
 def apply_factors(cells: Cells, factors: dict[Cell, tuple[float, float]]) -> Cells:
