@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from botcensus.measure.cleanup import Mark
     from botcensus.store import RollupReport
 
 
@@ -31,6 +32,28 @@ DATA_OPTION = click.option(
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Dataset directory (events, write-ahead log, quarantine).",
+)
+
+
+def _read_marks(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> list[Mark]:
+    if value is None:
+        return []
+    from botcensus.measure.cleanup import parse_marks
+
+    try:
+        return parse_marks(value.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value}: {exc}") from None
+
+
+MARKS_OPTION = click.option(
+    "--marks",
+    "marks",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    callback=_read_marks,
+    help="Intervention dates (a removal-tool release, a notification campaign): one "
+    "'YYYY-MM-DD label' per line.",
 )
 
 

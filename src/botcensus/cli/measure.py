@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    pass
-
+    from botcensus.measure.cleanup import Mark
 
 from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
+    MARKS_OPTION,
     duckdb_progress,
     load_settings,
     main,
@@ -193,13 +193,7 @@ def census_cmd(
 )
 @click.option("--family", default=None, help="Only this malware family.")
 @click.option("--title", default="botcensus takedown report", show_default=True)
-@click.option(
-    "--marks",
-    "marks_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Intervention dates for the decay chart: one 'YYYY-MM-DD label' per line.",
-)
+@MARKS_OPTION
 @click.option(
     "--no-cleanup",
     is_flag=True,
@@ -211,7 +205,7 @@ def report(
     out_dir: Path,
     family: str | None,
     title: str,
-    marks_file: Path | None,
+    marks: list[Mark],
     no_cleanup: bool,
     config_file: Path | None,
 ) -> None:
@@ -219,7 +213,6 @@ def report(
     decay rate, half-life and time to clean-up per country."""
     from rich.console import Console
 
-    from botcensus.measure.cleanup import parse_marks
     from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
     from botcensus.measure.summary import summarise
     from botcensus.report import tables, write_report
@@ -229,10 +222,6 @@ def report(
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
-    try:
-        marks = parse_marks(marks_file.read_text(encoding="utf-8")) if marks_file else []
-    except ValueError as exc:
-        raise click.BadParameter(f"{marks_file}: {exc}", param_hint="--marks") from None
     rollup_dataset(data_dir, load_settings(config_file))
     con = connect()
     duckdb_progress(con, interactive=True)
@@ -292,13 +281,7 @@ def report(
     default=None,
     help="Last day, inclusive (UTC) [default: the last day of data].",
 )
-@click.option(
-    "--marks",
-    "marks_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Intervention dates: one 'YYYY-MM-DD label' per line.",
-)
+@MARKS_OPTION
 @click.option(
     "--notified",
     "notified_file",
@@ -338,7 +321,7 @@ def cleanup_cmd(
     by: str | None,
     date_from: datetime | None,
     date_to: datetime | None,
-    marks_file: Path | None,
+    marks: list[Mark],
     notified_file: Path | None,
     family: str | None,
     week_ends: str,
@@ -354,7 +337,6 @@ def cleanup_cmd(
     import pyarrow.csv as pv
     from rich.console import Console
 
-    from botcensus.measure.cleanup import parse_marks
     from botcensus.measure.cleanup_run import CleanupQuery, cleanup
     from botcensus.report import cleanup_view
     from botcensus.store import connect, sightings_view
@@ -363,10 +345,6 @@ def cleanup_cmd(
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     rollup_dataset(data_dir, load_settings(config_file))
-    try:
-        marks = parse_marks(marks_file.read_text(encoding="utf-8")) if marks_file else []
-    except ValueError as exc:
-        raise click.BadParameter(f"{marks_file}: {exc}", param_hint="--marks") from None
     notified = pv.read_csv(notified_file) if notified_file is not None else None
     query = CleanupQuery(
         by="country" if by == "country" else "asn" if by == "asn" else None,
