@@ -13,8 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from botcensus.cli import main
+from botcensus.measure.census import CensusQuery, census
+from botcensus.measure.cleanup import complete_weeks, fit_decay
+from botcensus.report.cleanup_charts import number
 from botcensus.report.events import CSV_COLUMNS
-from botcensus.store import roll_segment
+from botcensus.store import connect, roll_segment, sightings_view
 from botcensus.store.sightings import write_sightings
 from measure.sim_cases import notify_static
 
@@ -254,9 +257,28 @@ def test_report_embeds_the_decay_and_survival_charts(runner, sim_data, tmp_path)
     assert (out / "survival.png").read_bytes().startswith(b"\x89PNG")
     page = (out / "index.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3
-    assert "Decay rate 0.177 per week" in page  # the overall fit of the simulated campaign
     assert "<td>2011-03-30</td><td>notification campaign</td>" in page
-    assert "Decay rate 0.177 per week" in result.stdout
+
+
+def _weekly_fit(data):
+    """The overall decay fit, from the dataset's complete weeks as the census counts them."""
+    con = connect()
+    relation = sightings_view(con, data)
+    span = f"SELECT min(day), max(day) FROM {relation}"  # noqa: S608 (a view's name)
+    first, last = con.sql(span).fetchall()[0]
+    query = CensusQuery(window="week", week_ends="sat", date_from=first, date_to=last)
+    weekly = complete_weeks(census(con, query, relation), first, last)
+    starts = weekly["window_start"].to_pylist()
+    return fit_decay([(s - starts[0]).days / 7 for s in starts], weekly["unique_ip"].to_pylist())
+
+
+def test_report_states_the_decay_rate_of_the_weekly_census(runner, sim_data, tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(main, ["report", "--data", str(sim_data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    line = f"Decay rate {number(_weekly_fit(sim_data).rate_per_week)} per week ("
+    assert line in (out / "index.html").read_text(encoding="utf-8")
+    assert line in result.stdout
 
 
 def test_report_without_cleanup_has_no_decay_section(runner, sim_data, tmp_path):
@@ -290,6 +312,55 @@ def test_report_rejects_a_marks_file_without_dates(runner, sim_data, tmp_path):
     )
     assert result.exit_code == 2
     assert "does not start with a date" in result.stderr
+
+
+# -- cleanup ---------------------------------------------------------------------------------
+def test_cleanup_of_a_range_without_data_says_so(runner, sim_data):
+    result = runner.invoke(main, ["cleanup", "--data", str(sim_data), "--from", "2012-01-01"])
+    assert result.exit_code == 1
+    message = "no sightings or sketches on or after 2012-01-01 (the data runs from 2011-"
+    assert message in result.stderr
+
+
+def test_cleanup_reads_a_notification_csv(runner, sim_data, tmp_path):
+    notified = tmp_path / "notified.csv"
+    rows = notify_static().notifications.to_pylist()
+    lines = [f"{r['asn']},{int(r['notified'])},{r['day']}" for r in rows]
+    notified.write_text("asn,notified,day\n" + "\n".join(lines) + "\n\n", encoding="utf-8")
+    args = ["cleanup", "--data", str(sim_data), "--notified", str(notified), "--format", "json"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hazard_ratio"]["hazard_ratio"] > 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"asn,notified,day\n64512,1,2011-03-30\n64513,1\n", "line 3: expected 3 columns, got 2"),
+        (b"asn,notified,day\nAS64512,1,2011-03-30\n", "line 2: asn 'AS64512' is not an AS"),
+        (b"asn,notified,day\n\n64512,yes,2011-03-30\n", "line 3: notified 'yes' is not true"),
+        (b"cc,notified,day\nUS,1,30.03.2011\n", "line 2: day '30.03.2011' is not a date"),
+        (b"asn,cc,notified,day\n1,US,1,2011-03-30\n", "exactly one key column"),
+        (b"asn,day\n1,2011-03-30\n", "no 'notified' column"),
+        (b"asn,notified,day\n", "no rows"),
+        (b"", "Empty CSV file"),
+        (b"\xffasn,notified,day\n1,1,2011-03-30\n", "not UTF-8 text (byte 0)"),
+        (
+            b"identity,notified,day\n\xff\xfe,1,2011-03-30\n",
+            "line 2, column 1: CSV conversion error to string: invalid UTF8",
+        ),
+    ],
+)
+def test_cleanup_rejects_a_bad_notification_csv(runner, tmp_path, text, message):
+    notified = tmp_path / "notified.csv"
+    notified.write_bytes(text)
+    args = ["cleanup", "--data", str(tmp_path), "--notified", str(notified)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --notified" in result.stderr
+    assert f"{notified}: " in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.output
 
 
 # -- the group -------------------------------------------------------------------------------

@@ -10,7 +10,12 @@ import pytest
 
 from botcensus.measure.hosts_features import EPOCH
 from botcensus.measure.hosts_ids import IdCounts
-from botcensus.measure.hosts_networks import MIN_MACHINES, apply_factors, network_factors
+from botcensus.measure.hosts_networks import (
+    MIN_MACHINES,
+    Factor,
+    apply_factors,
+    network_factors,
+)
 
 W = dt.date(2011, 3, 20)
 START = (W - EPOCH).days
@@ -38,9 +43,11 @@ def test_factor_is_machines_over_the_model_on_the_same_sightings() -> None:
     }  # DE 4: the model has nothing there
     factors = network_factors(counts, model)
     assert set(factors) == {(W, "US", 1)}
-    factor, var_log = factors[(W, "US", 1)]
-    assert factor == pytest.approx(1.2)
-    assert var_log == pytest.approx(1 / 120 + 1 / 100)
+    factor = factors[(W, "US", 1)]
+    assert factor.value == pytest.approx(1.2)
+    # One network: it is its own centre, whose error (the two counts') it shares with none.
+    assert factor.own_var == pytest.approx(0.0)
+    assert factor.shared_sd == pytest.approx(np.sqrt(1 / 120 + 1 / 100))
     assert MIN_MACHINES > 10
 
 
@@ -50,14 +57,33 @@ def test_applying_moves_the_network_and_its_country_by_the_same_hosts() -> None:
         (W, "US", 9): (300.0, 100.0, 3.0),
         (W, "US", None): (800.0, 500.0, 8.0),
     }
-    out = apply_factors(cells, {(W, "US", 1): (1.2, 0.01), (W, "FR", 5): (2.0, 0.1)})
+    factors = {(W, "US", 1): Factor(1.2, 0.01, 0.05), (W, "FR", 5): Factor(2.0, 0.1, 0.0)}
+    out = apply_factors(cells, factors)
     assert out[(W, "US", 1)][0] == pytest.approx(600.0)
     assert out[(W, "US", 9)] == cells[(W, "US", 9)]
     assert out[(W, "US", None)][0] == pytest.approx(900.0)
     added = 600.0**2 * 0.01
     assert out[(W, "US", 1)][1] == pytest.approx(400.0 * 1.44 + added)
     assert out[(W, "US", None)][1] == pytest.approx(500.0 + 400.0 * 0.44 + added)
+    # The shared centre's error adds linearly: 5 x 1.2 + 600 x 0.05 on the network.
+    assert out[(W, "US", 1)][2] == pytest.approx(6.0 + 30.0)
+    assert out[(W, "US", None)][2] == pytest.approx(8.0 + 1.0 + 30.0)
     assert (W, "FR", 5) not in out  # no IP-only estimate there to correct
+
+
+def test_the_centre_error_is_shared_so_it_adds_up_over_networks() -> None:
+    """Forty networks whose factors scatter by sampling alone are shrunk to the centre: each
+    keeps almost no error of its own, and the centre's standard error is what they share."""
+    rng = np.random.default_rng(4)
+    rows = [("US", a, 200.0) for a in range(40)]
+    model = {(W, "US", a): (200.0 / 1.1 * float(np.exp(rng.normal(0, 0.05))), 0.0, 0.0)
+             for a in range(40)}  # fmt: skip
+    factors = network_factors(_counts(rows), model)
+    noise = np.array([1 / 200 + 1 / model[(W, "US", a)][0] for a in range(40)])
+    centre_sd = float(np.sqrt(1 / np.sum(1 / noise)))
+    for factor in factors.values():
+        assert factor.own_var < 0.2 * noise.mean()
+        assert factor.shared_sd == pytest.approx(centre_sd, rel=0.25)
 
 
 def test_factors_are_shrunk_to_their_mean_unless_networks_truly_differ() -> None:
@@ -69,14 +95,14 @@ def test_factors_are_shrunk_to_their_mean_unless_networks_truly_differ() -> None
     model = {(W, "US", a): (1000.0 / 1.2 * float(np.exp(rng.normal(0, 0.04))), 0.0, 0.0)
              for a in range(40)}  # fmt: skip
     factors = network_factors(_counts(same), model)
-    values = np.array([f for f, _ in factors.values()])
+    values = np.array([f.value for f in factors.values()])
     assert np.all(np.abs(values / 1.2 - 1) < 0.05)
     apart = {
         key: (hosts / (1.5 / 1.2 if key[2] % 2 else 1.0), 0.0, 0.0)
         for key, (hosts, _, _) in model.items()
     }
     factors = network_factors(_counts(same), apart)
-    odd = np.array([f for (_, _, a), (f, _) in factors.items() if a % 2])
-    even = np.array([f for (_, _, a), (f, _) in factors.items() if not a % 2])
+    odd = np.array([f.value for (_, _, a), f in factors.items() if a % 2])
+    even = np.array([f.value for (_, _, a), f in factors.items() if not a % 2])
     assert np.median(odd) > 1.4
     assert np.median(even) < 1.3

@@ -64,6 +64,8 @@ def test_median_and_survival_at_read_the_curve() -> None:
     assert median_time(curve)[0] == 3.0
     assert survival_at(curve, 0.5) == 1.0
     assert survival_at(curve, 2.5) == pytest.approx(2 / 3)
+    assert survival_at(curve, 5.0) == pytest.approx(0.0)
+    assert survival_at(curve, 5.5) is None  # past the follow-up: unknown, not the last value
 
 
 def _sightings(seen: dict[str, tuple[int, list[int]]]) -> pa.Table:

@@ -14,6 +14,7 @@ the variance of the estimate it multiplies (conservative: the interval does not 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
@@ -42,9 +43,19 @@ def without_ids_sql(view: str, relation: str) -> str:
     return _WITHOUT_IDS.format(view=view, relation=relation)
 
 
-def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, tuple[float, float]]:
-    """(window, country, ASN) -> (f, variance of log f) from the id counts and the address
-    model's cells on the same sightings without their ids, shrunk (module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """A network's correction: f, the variance of log f that is its own, and the standard
+    deviation of log f that comes from the centre every network shares."""
+
+    value: float
+    own_var: float
+    shared_sd: float
+
+
+def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, Factor]:
+    """(window, country, ASN) -> its Factor, from the id counts and the address model's
+    cells on the same sightings without their ids, shrunk (module docstring)."""
     keys: list[Cell] = []
     logs: list[float] = []
     noise: list[float] = []
@@ -69,28 +80,32 @@ def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, tuple[float, f
     between = max(float(np.mean((y - centre) ** 2) - np.mean(v)), 0.0) if len(y) > 2 else 0.0
     share = between / (between + v)
     shrunk = centre + share * (y - centre)
-    var = share * v + (1.0 - share) ** 2 * centre_var
-    return {
-        k: (math.exp(a), b) for k, a, b in zip(keys, shrunk.tolist(), var.tolist(), strict=True)
-    }
+    own = share * v  # independent between networks
+    common = (1.0 - share) * math.sqrt(centre_var)  # the centre's error, shared by all
+    rows = zip(keys, shrunk.tolist(), own.tolist(), common.tolist(), strict=True)
+    return {key: Factor(math.exp(log_f), var, sd) for key, log_f, var, sd in rows}
 
 
-def apply_factors(cells: Cells, factors: dict[Cell, tuple[float, float]]) -> Cells:
+def apply_factors(cells: Cells, factors: dict[Cell, Factor]) -> Cells:
     """The IP-only cells with each calibrated network's estimate multiplied by its factor, and
-    its country's row moved by the same number of hosts (variances added)."""
+    its country's row moved by the same number of hosts. A factor's own error adds as a
+    variance; the error of the shared centre goes to the cells' shared part (it adds up over
+    networks and countries instead of averaging out)."""
     out = dict(cells)
-    for key, (factor, var_log) in factors.items():
+    for key, factor in factors.items():
         if key not in cells:
             continue
+        f = factor.value
         hosts, var, shared = cells[key]
-        new = hosts * factor
-        added_var = new * new * var_log
-        out[key] = (new, var * factor * factor + added_var, shared * factor)
+        new = hosts * f
+        added_var = new * new * factor.own_var
+        added_shared = new * factor.shared_sd
+        out[key] = (new, var * f * f + added_var, shared * f + added_shared)
         country: Cell = (key[0], key[1], None)
         c_hosts, c_var, c_shared = out.get(country, (0.0, 0.0, 0.0))
         out[country] = (
             c_hosts + new - hosts,
-            c_var + var * (factor * factor - 1) + added_var,
-            c_shared + shared * (factor - 1),
+            c_var + var * (f * f - 1) + added_var,
+            c_shared + shared * (f - 1) + added_shared,
         )
     return out

@@ -37,9 +37,12 @@ def kaplan_meier(
     its pointwise interval.
 
     `competing`: per subject, a rate per unit of time of exits that look like events but are
-    not (an address renumbered away from its still-infected machine). The events of each
-    interval between exit times are reduced by the exits that rate predicts among those at
-    risk (never below zero): the curve is then of the event alone (independent risks)."""
+    not (an address renumbered away from its still-infected machine). The exits those rates
+    predict between two exit times (each subject's rate times its time at risk there) are
+    taken off that interval's events in the cumulative hazard, Σ (d − e) / n, kept
+    non-decreasing (no interval is clamped on its own: with few subjects most intervals have
+    no event, and clamping each at zero would keep too many): the curve is then of the event
+    alone (independent risks)."""
     t = np.asarray(durations, dtype=np.float64)
     e = np.asarray(events, dtype=bool)
     start = np.zeros_like(t) if entry is None else np.asarray(entry, dtype=np.float64)
@@ -55,7 +58,11 @@ def kaplan_meier(
     c = np.bincount(np.searchsorted(times, t[~e]), minlength=len(times)).astype(np.float64)
     seen = d
     if competing is not None:
-        d = np.maximum(d - _competing_exits(times, start, t, competing), 0.0)
+        expected = _competing_exits(times, start, t, competing)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(at_risk > 0, (d - expected) / at_risk, 0.0)
+        cumulative = np.maximum.accumulate(np.maximum(np.cumsum(step), 0.0))
+        d = np.diff(cumulative, prepend=0.0) * at_risk
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = np.where(at_risk > 0, d / at_risk, 0.0)
         survival = np.cumprod(1.0 - hazard)
@@ -84,20 +91,22 @@ def kaplan_meier(
 
 
 def _competing_exits(times: F64, start: F64, stop: F64, rates: Sequence[float] | F64) -> F64:
-    """Per exit time: the competing exits expected since the previous exit time, from the
-    rates of the subjects at risk at it."""
+    """Per exit time: the competing exits expected since the previous exit time (the first:
+    since the first entry), Σ r_i × the time subject i was at risk in that interval."""
     r = np.asarray(rates, dtype=np.float64)
     if len(r) != len(start):
         raise ValueError("competing rates must have one value per subject")
-    order_in, order_out = np.argsort(start), np.argsort(stop)
-    cum_in = np.concatenate([[0.0], np.cumsum(r[order_in])])
-    cum_out = np.concatenate([[0.0], np.cumsum(r[order_out])])
-    rate_at_risk = (
-        cum_in[np.searchsorted(start[order_in], times, side="left")]
-        - cum_out[np.searchsorted(stop[order_out], times, side="left")]
-    )
-    previous = np.concatenate([[min(float(start.min()), float(times[0]))], times[:-1]])
-    out: F64 = np.maximum(rate_at_risk, 0.0) * (times - previous)
+    # R(s) = Σ r_i [start_i < s <= stop_i] is a step function; F(t) = ∫ R is read at each
+    # exit time from its change points.
+    points = np.concatenate([start, stop])
+    order = np.argsort(points, kind="stable")
+    points, deltas = points[order], np.concatenate([r, -r])[order]
+    level = np.cumsum(deltas)  # R just after each change point
+    area = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(points))])  # F at each point
+    at = np.searchsorted(points, times, side="right") - 1
+    integral = area[at] + level[at] * (times - points[at])
+    previous = np.concatenate([[0.0], integral[:-1]])
+    out: F64 = np.maximum(integral - previous, 0.0)
     return out
 
 
@@ -128,9 +137,12 @@ def median_time(curve: pa.Table) -> tuple[float | None, float | None, float | No
     return first_below("survival"), first_below("lower"), first_below("upper")
 
 
-def survival_at(curve: pa.Table, day: float) -> float:
-    """S(day): the curve's value at the last time ≤ day (1 before the first event)."""
+def survival_at(curve: pa.Table, day: float) -> float | None:
+    """S(day): the curve's value at the last time ≤ day (1 before the first event); None
+    past the curve's last time (the follow-up ended before that day)."""
     times = curve["time"].to_numpy()
+    if len(times) == 0 or day > float(times[-1]):
+        return None
     i = int(np.searchsorted(times, day, side="right")) - 1
     return 1.0 if i < 0 else float(curve["survival"][i].as_py())
 

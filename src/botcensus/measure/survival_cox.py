@@ -17,12 +17,14 @@ used (survival_networks). HR > 1: notified hosts are cleaned faster.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
 from lifelines import CoxPHFitter  # type: ignore[import-untyped]
@@ -30,10 +32,11 @@ from lifelines import CoxPHFitter  # type: ignore[import-untyped]
 from botcensus.measure.survival_networks import stable_networks
 from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
 
+F64 = npt.NDArray[np.float64]
 KEYS: Final = ("asn", "cc", "identity")
+"""Columns a notification table may key on: networks by ASN or country, or single hosts."""
 COMPETING_BUCKET: Final = 7.0
 """Days of follow-up over which exits and expected renumberings are set against each other."""
-"""Columns a notification table may key on: networks by ASN or country, or single hosts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +88,14 @@ def landmark_rows(rows: pa.Table, notified: pa.Table) -> pd.DataFrame:
 
 def split_competing(frame: pd.DataFrame, bucket_days: float = COMPETING_BUCKET) -> pd.DataFrame:
     """Landmark rows with a `weight`: where addresses are renumbered (rate `renumbering` per
-    day), some silences that read as clean-ups are renumberings. Per stratum, arm and
-    `bucket_days` of follow-up, the renumberings expected among those at risk (rate × days
-    at risk) are e and the exits seen d: each exit becomes a clean-up of weight (d − e) / d
-    (at least 0) and a censoring of the rest, so a renumbering counts as leaving the risk set,
-    not as a clean-up. Without renumbering every row has weight 1."""
-    out = frame.assign(weight=1.0)
+    day), some silences that read as clean-ups are renumberings. Each exit becomes a
+    clean-up of weight p and a censoring of weight 1 − p, where p is the share of exits that
+    are clean-ups in its cell (stratum, arm, `bucket_days` of follow-up) under a fitted
+    piecewise-exponential model (`_cleanup_share`): never the raw (d − e) / d of a small cell,
+    which clamps at zero unevenly between the arms. Rows keep `subject`, their row number
+    before the split, to cluster the variance on. Without renumbering every row has
+    weight 1."""
+    out = frame.assign(weight=1.0, subject=np.arange(len(frame)))
     if "renumbering" not in out.columns:
         return out
     rates = out["renumbering"].to_numpy(dtype=np.float64)
@@ -100,28 +105,88 @@ def split_competing(frame: pd.DataFrame, bucket_days: float = COMPETING_BUCKET) 
     stop = out["duration"].to_numpy(dtype=np.float64)
     bucket = np.floor(np.maximum(stop - 1e-9, 0.0) / bucket_days).astype(np.int64)
     edges = np.arange(int(bucket.max()) + 2, dtype=np.float64) * bucket_days
-    # Days at risk of each row in each bucket (rows x buckets), times its rate.
+    # Days at risk of each row in each bucket (rows x buckets).
     lo = np.maximum(entry[:, None], edges[None, :-1])
     hi = np.minimum(stop[:, None], edges[None, 1:])
-    expected_rows = np.clip(hi - lo, 0.0, None) * rates[:, None]
+    days = np.clip(hi - lo, 0.0, None)
     stratum = out["stratum"] if "stratum" in out.columns else pd.Series("", index=out.index)
-    keys = stratum.astype(str) + "|" + out["notified"].astype(str)
-    share = np.ones(len(out))
+    codes, _ = pd.factorize(stratum.astype(str))
+    arm = out["notified"].to_numpy().astype(np.int64)
     events = out["event"].to_numpy() == 1
-    for key in pd.unique(keys):
-        mine = (keys == key).to_numpy()
-        expected = expected_rows[mine].sum(axis=0)
-        seen = np.bincount(bucket[mine & events], minlength=len(edges) - 1).astype(np.float64)
-        cleanup_share = np.divide(
-            np.maximum(seen - expected, 0.0), seen, out=np.ones_like(seen), where=seen > 0
-        )
-        share[mine & events] = cleanup_share[bucket[mine & events]]
+    n_s, n_b = int(codes.max()) + 1, len(edges) - 1
+    cell = (codes * 2 + arm)[:, None] * n_b + np.arange(n_b)[None, :]  # rows x buckets
+    size = n_s * 2 * n_b
+    exposure = np.bincount(cell.ravel(), weights=days.ravel(), minlength=size).astype(np.float64)
+    expected = np.bincount(
+        cell.ravel(), weights=(days * rates[:, None]).ravel(), minlength=size
+    ).astype(np.float64)
+    exit_cell = (codes * 2 + arm) * n_b + bucket
+    seen = np.bincount(exit_cell[events], minlength=size).astype(np.float64)
+    share_by_cell = _cleanup_share(
+        seen.reshape(n_s, 2, n_b), exposure.reshape(n_s, 2, n_b), expected.reshape(n_s, 2, n_b)
+    ).ravel()
+    share = share_by_cell[exit_cell[events]]
     exits = out[events]
-    cleaned = exits.assign(weight=share[events])
-    renumbered = exits.assign(event=0, weight=1.0 - share[events])
+    cleaned = exits.assign(weight=share)
+    renumbered = exits.assign(event=0, weight=1.0 - share)
     rest = out[~events]
     parts = [rest, cleaned[cleaned["weight"] > 0], renumbered[renumbered["weight"] > 0]]
     return pd.concat(parts, ignore_index=True)
+
+
+def _solve_decreasing(g: Callable[[F64], F64], high: F64, steps: int = 60) -> F64:
+    """Per element, the root of a decreasing g on [0, high] (0 where g(0) ≤ 0), by bisection."""
+    low = np.zeros_like(high)
+    at_zero = g(low) <= 0
+    high = high.copy()
+    for _ in range(steps):
+        middle = (low + high) / 2
+        positive = g(middle) > 0
+        low = np.where(positive, middle, low)
+        high = np.where(positive, high, middle)
+    root: F64 = np.where(at_zero, 0.0, (low + high) / 2)
+    return root
+
+
+def _arm_ratio(seen: F64, base: F64, expected: F64) -> float:
+    """θ maximising Σ D log(E + B θ) − (E + B θ) over the notified arm's cells (B = X λ)."""
+    tiny = 1e-12
+
+    def score(log_theta: F64) -> F64:
+        t = np.exp(log_theta - 5.0)[:, None, None]
+        out: F64 = np.sum(seen * base * t / np.maximum(expected + base * t, tiny) - base * t,
+                          axis=(1, 2))  # fmt: skip
+        return out
+
+    return float(np.exp(_solve_decreasing(score, np.array([10.0]))[0] - 5.0))
+
+
+def _cleanup_share(seen: F64, exposure: F64, expected: F64, rounds: int = 40) -> F64:
+    """Cells (stratum, arm, bucket): exits seen D, days at risk X, renumberings expected E.
+    Fits D ~ Poisson(E + X λ[s, b] θ^arm) by maximum likelihood (λ ≥ 0 a clean-up hazard per
+    stratum and bucket, θ the arms' ratio), alternating between λ and θ, and returns each
+    cell's share of exits that are clean-ups, X λ θ^arm / (E + X λ θ^arm)."""
+    tiny = 1e-12
+    theta = 1.0
+
+    def arm_factor(t: float) -> F64:
+        return np.array([1.0, t])[None, :, None]
+
+    for _ in range(rounds):
+        c = exposure * arm_factor(theta)  # X θ^arm
+
+        def g_lambda(lam: F64, c: F64 = c) -> F64:
+            lam3 = lam[:, None, :]
+            score: F64 = np.sum(seen * c / np.maximum(expected + c * lam3, tiny) - c, axis=1)
+            return score
+
+        top = np.maximum(seen.sum(axis=1), 1.0) / np.maximum(c.sum(axis=1), tiny)
+        lam = _solve_decreasing(g_lambda, top)
+        theta = _arm_ratio(seen[:, 1, :], exposure[:, 1, :] * lam, expected[:, 1, :])
+    cleanups = exposure * lam[:, None, :] * arm_factor(theta)
+    total = expected + cleanups
+    share: F64 = np.divide(cleanups, total, out=np.ones_like(total), where=total > 0)
+    return share
 
 
 def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -> HazardRatio:
@@ -131,11 +196,15 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
         raise ValueError("need notified and hold-out identities and at least one clean-up")
     identities = len(frame)
     frame = split_competing(frame)
+    if (frame["event"] * frame["weight"]).sum() <= 0:
+        raise ValueError("every exit is accounted for by renumbering: no clean-up to compare")
+    weighted = bool((frame["weight"] < 1).any())
+    if not clustered and weighted:  # the two halves of a split exit are one subject
+        frame = frame.assign(cluster=frame["subject"].astype(str))
     columns = ["entry", "duration", "event", "notified", "weight"]
-    columns += ["cluster"] if clustered else []
+    columns += ["cluster"] if clustered or weighted else []
     strata = "stratum" in frame.columns and frame["stratum"].nunique() > 1
     columns += ["stratum"] if strata else []
-    weighted = bool((frame["weight"] < 1).any())
     fitter = CoxPHFitter(alpha=1.0 - level, strata=["stratum"] if strata else None)
     with warnings.catch_warnings():
         # lifelines warns about late entry being a strong assumption; that is the design here.
@@ -146,7 +215,7 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
             event_col="event",
             entry_col="entry",
             weights_col="weight",
-            cluster_col="cluster" if clustered else None,
+            cluster_col="cluster" if clustered or weighted else None,
             robust=weighted or clustered,
         )
     summary = fitter.summary.loc["notified"]

@@ -62,9 +62,11 @@ def stable_networks(
     family: str | None = None,
 ) -> dict[tuple[str, int], float]:
     """(country, ASN) pairs whose addresses can be followed (module docstring), over the
-    claimed sightings without bot id in first..last, each family judged on its own; with the
-    rate per day at which the network's lines are renumbered (hosts_reference: handovers of
-    machines online all day, per day of exposure, pooled towards all stable networks')."""
+    claimed sightings without bot id in first..last; with the rate per day at which the
+    network's lines are renumbered (hosts_reference: handovers of machines online all day,
+    per day of exposure, pooled towards all stable networks'). Each family is judged on its
+    own (check-in timers differ); a network stable for any family is followed for all of
+    them, at the highest of its families' rates (run `cleanup --family` to judge one)."""
     where = "malware_family IS NOT NULL AND bot_id IS NULL AND day BETWEEN ? AND ?"
     params: list[object] = [first, last]
     if family is not None:
@@ -75,5 +77,6 @@ def stable_networks(
     out: dict[tuple[str, int], float] = {}
     for name in families:
         query = CensusQuery(window="week", family=name, date_from=first, date_to=last)
-        out |= _stable(con, query, relation)
+        for network, rate in _stable(con, query, relation).items():
+            out[network] = max(rate, out.get(network, 0.0))
     return out

@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from botcensus.measure.cleanup_run import CleanupResult
+
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
@@ -139,3 +141,30 @@ def readable(table: pa.Table, digits: int = 3) -> pa.Table:
         else:
             columns[name] = column
     return pa.table(columns)
+
+
+def chart_pngs(
+    result: CleanupResult, marks: Sequence[tuple[date, str]], *, title: str = ""
+) -> dict[str, bytes]:
+    """decay.png when some complete week has a count, survival.png when there are curves;
+    file name -> PNG bytes. `title` prefixes the charts' titles."""
+
+    def titled(text: str) -> str:
+        return f"{title}: {text}" if title else text.capitalize()
+
+    pngs = {}
+    if any(v for v in result.weekly[result.unit].to_pylist()):  # a log axis needs a count
+        fit = result.fit
+        pngs["decay.png"] = decay_png(
+            result.weekly,
+            count=result.unit,
+            rate_per_week=fit.rate_per_week if fit else None,
+            intercept=fit.intercept if fit else None,
+            marks=list(marks),
+            title=titled("weekly count and fitted decay"),
+        )
+    if result.curves is not None and result.curves.num_rows:
+        pngs["survival.png"] = survival_png(
+            result.curves, title=titled("time to clean-up (Kaplan–Meier)")
+        )
+    return pngs

@@ -189,8 +189,8 @@ def cleanup_sections(
         h = result.hazard
         survival.append(
             f"<p>Notification hazard ratio {h.hazard_ratio:.2f} [{h.lower:.2f}, {h.upper:.2f}], "
-            f"p = {h.p_value:.2g}: {h.identities:,} identities, {h.events:,} clean-ups, "
-            f"{h.clusters:,} networks.</p>"
+            f"p = {h.p_value:.2g}: {h.identities:,} identities, {h.events:,} clean-ups"
+            + (f", {h.clusters:,} networks.</p>" if h.clusters else ".</p>")
         )
     return [
         ("Clean-up: decay rate and half-life", "\n".join(p for p in decay if p)),

@@ -136,38 +136,11 @@ def terminal_survival(survival: pa.Table) -> pa.Table:
     )
 
 
-def chart_pngs(
-    result: CleanupResult, marks: Sequence[tuple[date, str]], *, title: str = ""
-) -> dict[str, bytes]:
-    """decay.png when some complete week has a count, survival.png when there are curves;
-    file name -> PNG bytes. `title` prefixes the charts' titles."""
-
-    def titled(text: str) -> str:
-        return f"{title}: {text}" if title else text.capitalize()
-
-    pngs = {}
-    if any(v for v in result.weekly[result.unit].to_pylist()):  # a log axis needs a count
-        fit = result.fit
-        pngs["decay.png"] = cleanup_charts.decay_png(
-            result.weekly,
-            count=result.unit,
-            rate_per_week=fit.rate_per_week if fit else None,
-            intercept=fit.intercept if fit else None,
-            marks=list(marks),
-            title=titled("weekly count and fitted decay"),
-        )
-    if result.curves is not None and result.curves.num_rows:
-        pngs["survival.png"] = cleanup_charts.survival_png(
-            result.curves, title=titled("time to clean-up (Kaplan–Meier)")
-        )
-    return pngs
-
-
 def write_charts(result: CleanupResult, out: Path, marks: Sequence[tuple[date, str]]) -> list[Path]:
     """decay.png and survival.png (each when there is something to draw) in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, png in chart_pngs(result, marks).items():
+    for name, png in cleanup_charts.chart_pngs(result, marks).items():
         (out / name).write_bytes(png)
         written.append(out / name)
     return written

@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 from botcensus.measure.cleanup_run import CleanupResult
 from botcensus.measure.summary import Summary
 from botcensus.report import charts, cleanup_html, html
-from botcensus.report.cleanup_view import chart_pngs
+from botcensus.report.cleanup_charts import chart_pngs
 
 CLEANUP_CHARTS = ("decay.png", "survival.png")
 

@@ -199,11 +199,15 @@ def _cleanup(console: Console, result: CleanupResult, truth: pa.Table) -> None:
         overall = next((r for r in result.survival.to_pylist() if r["group"] is None), None)
         if overall is not None:
             median = overall["median_days"]
+            shares = [
+                f"{share:.0%} after {day} days"
+                for day in (28, 56)
+                if (share := overall[f"surviving_{day}d"]) is not None
+            ]
             console.print(
                 f"  Time to clean-up (Kaplan–Meier over {overall['identities']:,} followed "
-                f"identities): {overall['surviving_28d']:.0%} still infected after 28 days, "
-                f"{overall['surviving_56d']:.0%} after 56; median "
-                + (f"{median:.0f} days." if median is not None else "not reached.")
+                f"identities): still infected {', '.join(shares) or '(follow-up too short)'}; "
+                "median " + (f"{median:.0f} days." if median is not None else "not reached.")
             )
     for note in result.notes[1:]:
         console.print(f"  note: {note}", highlight=False)
