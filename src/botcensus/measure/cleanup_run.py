@@ -27,7 +27,7 @@ from botcensus.measure.sketches_census import census_answer
 from botcensus.measure.survival import curves_by_group, survival_summary
 from botcensus.measure.survival_cox import KEYS, HazardRatio, cox_notified, landmark_rows
 from botcensus.measure.survival_networks import stable_networks
-from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
+from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, claimed, survival_rows
 
 By = Literal["country", "asn"]
 Count = Literal["addresses", "hosts"]
@@ -186,11 +186,7 @@ def _followed_note(
     rows: pa.Table,
     networks: Mapping[tuple[str, int], float],
 ) -> str:
-    where = "malware_family IS NOT NULL AND day BETWEEN ? AND ?"
-    params: list[object] = [first, last]
-    if family is not None:
-        where += " AND malware_family = ?"
-        params.append(family)
+    where, params = claimed(first, last, family)
     sql = f"SELECT count(DISTINCT coalesce(bot_id, source_ip)) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
     seen = int(con.execute(sql, params).fetchall()[0][0])
     return (

@@ -13,22 +13,24 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from statistics import NormalDist
 from typing import Final
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
-from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
+from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
 from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer, filters
 from botcensus.measure.hosts_ids import IdCounts, Lent, id_counts
-from botcensus.measure.hosts_model import window_estimate
+from botcensus.measure.hosts_model import Window, window_estimate
 from botcensus.measure.hosts_networks import apply_factors, network_factors, without_ids_sql
-from botcensus.measure.hosts_reference import lend
-from botcensus.measure.hosts_windows import data_days, read_windows, window_spans
+from botcensus.measure.hosts_reference import Reference, lend
+from botcensus.measure.hosts_windows import Span, data_days, read_windows, window_spans
 
 Cell = tuple[date, str, int | None]
 """(window start, country, ASN); ASN None: the country's total."""
@@ -71,14 +73,27 @@ def _id_counts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
     return id_counts(con, relation, where, params, window_start_sql(query))
 
 
-def _address_cells(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, lent: Lent | None
-) -> Cells:
-    """The address model (sightings without a bot id) for one partition."""
-    cells: Cells = {}
+@dataclass(frozen=True)
+class AddressModel:
+    """The address model's windows of one partition, its (country, ASN) groups in order, the
+    countries, each group's country index, and the stable reference they lend from."""
+
+    spans: list[Span]
+    windows: list[Window]
+    groups: Sequence[tuple[str, int]]
+    ccs: list[str]
+    country: npt.NDArray[np.int64]
+    ref: Reference
+
+
+def address_model(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> AddressModel | None:
+    """Read the windows of the sightings without a bot id and build their stable reference;
+    None without any."""
     days = data_days(con, query, relation)
     if not days:
-        return cells
+        return None
     spans = window_spans(days, query)
     timer = checkin_timer(con, query, relation)
     windows, groups = read_windows(con, query, relation, spans, timer, (days[0], days[-1]))
@@ -88,6 +103,19 @@ def _address_cells(
     ref = lend(
         [w.sums for w in windows], [w.multi for w in windows], country, len(ccs), history_from
     )
+    return AddressModel(spans, windows, groups, ccs, country, ref)
+
+
+def _address_cells(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, lent: Lent | None
+) -> Cells:
+    """The address model (sightings without a bot id) for one partition."""
+    cells: Cells = {}
+    model = address_model(con, query, relation)
+    if model is None:
+        return cells
+    spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
+    country, ref = model.country, model.ref
     for span, w in zip(spans, windows, strict=True):
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
         est = window_estimate(w, ref, country, len(ccs), borrowed)
@@ -204,12 +232,4 @@ def with_estimates(
 ) -> pa.Table:
     """Census rows (any columns, keyed by window_start and the query's groups) with
     hosts_est, hosts_lo and hosts_hi appended, in the same order; null where no estimate."""
-    estimates = estimate_hosts(con, query, relation, level=level)
-    keys = ["window_start", *query.by]
-    index = pa.array(range(rows.num_rows), pa.int64())
-    left = rows.select(keys).append_column("row", index)
-    right = estimates.select([*keys, *ESTIMATE_COLUMNS])
-    joined = left.join(right, keys=keys, join_type="left outer").sort_by("row")
-    for name in ESTIMATE_COLUMNS:
-        rows = rows.append_column(name, joined[name].cast(pa.float64()))
-    return rows
+    return attach(rows, estimate_hosts(con, query, relation, level=level), query, ESTIMATE_COLUMNS)

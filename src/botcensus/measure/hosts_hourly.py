@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import GROUPS, CensusQuery, census_sql, window_start_sql
+from botcensus.measure.census import GROUPS, CensusQuery, attach, census_sql, window_start_sql
 
 
 def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
@@ -64,10 +64,4 @@ def with_hourly(
 ) -> pa.Table:
     """Census rows (keyed by window_start and the query's groups) with ips_hourly_avg
     appended in the same order; null where the window or group has none."""
-    hourly = hourly_ips(con, query, relation)
-    keys = ["window_start", *query.by]
-    index = pa.array(range(rows.num_rows), pa.int64())
-    left = rows.select(keys).append_column("row", index)
-    right = hourly.select([*keys, "ips_hourly_avg"])
-    joined = left.join(right, keys=keys, join_type="left outer").sort_by("row")
-    return rows.append_column("ips_hourly_avg", joined["ips_hourly_avg"].cast(pa.float64()))
+    return attach(rows, hourly_ips(con, query, relation), query, ("ips_hourly_avg",))

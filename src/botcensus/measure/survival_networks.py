@@ -22,35 +22,21 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
-import numpy as np
 
 from botcensus.measure.census import CensusQuery
-from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer
-from botcensus.measure.hosts_reference import lend
-from botcensus.measure.hosts_windows import data_days, read_windows, window_spans
+from botcensus.measure.hosts import address_model
+from botcensus.measure.survival_silence import claimed
 
 
 def _stable(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
 ) -> dict[tuple[str, int], float]:
-    days = data_days(con, query, relation)
-    if not days:
+    model = address_model(con, query, relation)
+    if model is None:
         return {}
-    spans = window_spans(days, query)
-    timer = checkin_timer(con, query, relation)
-    windows, groups = read_windows(con, query, relation, spans, timer, (days[0], days[-1]))
-    ccs = sorted({cc for cc, _ in groups})
-    country = np.array([ccs.index(cc) for cc, _ in groups], np.int64)
-    ref = lend(
-        [w.sums for w in windows],
-        [w.multi for w in windows],
-        country,
-        len(ccs),
-        (days[0] - EPOCH).days + LOOK,
-    )
-    keep = (ref.stable & ~ref.shared).tolist()
-    rates = ref.renumbering.tolist()
-    return {g: r for g, ok, r in zip(groups, keep, rates, strict=True) if ok}
+    keep = (model.ref.stable & ~model.ref.shared).tolist()
+    rates = model.ref.renumbering.tolist()
+    return {g: r for g, ok, r in zip(model.groups, keep, rates, strict=True) if ok}
 
 
 def stable_networks(
@@ -67,11 +53,8 @@ def stable_networks(
     per day of exposure, pooled towards all stable networks'). Each family is judged on its
     own (check-in timers differ); a network stable for any family is followed for all of
     them, at the highest of its families' rates (run `cleanup --family` to judge one)."""
-    where = "malware_family IS NOT NULL AND bot_id IS NULL AND day BETWEEN ? AND ?"
-    params: list[object] = [first, last]
-    if family is not None:
-        where += " AND malware_family = ?"
-        params.append(family)
+    where, params = claimed(first, last, family)
+    where += " AND bot_id IS NULL"
     sql = f"SELECT DISTINCT malware_family FROM {relation} WHERE {where}"  # noqa: S608 (relation is ours; values are parameters)
     families = sorted(str(r[0]) for r in con.execute(sql, params).fetchall())
     out: dict[tuple[str, int], float] = {}

@@ -86,6 +86,17 @@ _PRESENCE = """
 """
 
 
+def claimed(first: date, last: date, family: str | None) -> tuple[str, list[object]]:
+    """SQL condition and parameters: sightings of a claimed family (or `family`) in
+    first..last."""
+    where = "malware_family IS NOT NULL AND day BETWEEN ? AND ?"
+    params: list[object] = [first, last]
+    if family is not None:
+        where += " AND malware_family = ?"
+        params.append(family)
+    return where, params
+
+
 def survival_rows(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -108,11 +119,7 @@ def survival_rows(
     end, `threshold` the ASN's, `cleaned` whether silence > threshold. Thresholds: one row per
     ASN (null: the global row) with `gaps`, `threshold` and whether it is the global fallback.
     `outages` None detects them from the daily identity counts."""
-    where = "malware_family IS NOT NULL AND day BETWEEN ? AND ?"
-    params: list[object] = [first, last]
-    if family is not None:
-        where += " AND malware_family = ?"
-        params.append(family)
+    where, params = claimed(first, last, family)
     presence = con.sql(_PRESENCE.format(relation=relation, where=where), params=params)
     presence_table = presence.to_arrow_table()
     if outages is None:  # from every identity, followed or not
