@@ -1,4 +1,5 @@
-"""Read windows of the event dataset with DuckDB (UTC always)."""
+"""Read windows of the event dataset with DuckDB (UTC always). A file that cannot be read is
+quarantined and the rest is read (store/files.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA, SIGHTING_SCHEMA
 from botcensus.store.events import EVENTS_DIR
+from botcensus.store.files import area_files, read_screened
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -21,9 +23,8 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def event_files(dataset: Path) -> list[Path]:
-    """The visible Parquet files of the event dataset."""
-    root = dataset / EVENTS_DIR
-    return sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
+    """The visible Parquet files of the event dataset (day partitions only, no symlinks)."""
+    return area_files(dataset / EVENTS_DIR)
 
 
 def iter_events(
@@ -50,8 +51,23 @@ def iter_events(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY time_received, source_ip, source_port"
-    reader = con.sql(sql, params=[[str(f) for f in files], *params]).to_arrow_reader(batch_rows)
-    assert reader is not None
+
+    def start(chosen: list[Path]) -> tuple[pa.RecordBatchReader | None, pa.RecordBatch | None]:
+        # The sort reads every file before the first batch: a damaged one fails here.
+        if not chosen:
+            return None, None
+        reader = con.sql(sql, params=[[str(f) for f in chosen], *params]).to_arrow_reader(
+            batch_rows
+        )
+        try:
+            return reader, reader.read_next_batch()
+        except StopIteration:
+            return reader, None
+
+    (reader, first), _ = read_screened(dataset, files, start)
+    if reader is None or first is None:
+        return
+    yield first.cast(EVENT_SCHEMA)
     for batch in reader:
         yield batch.cast(EVENT_SCHEMA)
 
@@ -59,10 +75,17 @@ def iter_events(
 def sightings_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "sightings") -> str:
     """Create a view over the dataset's daily sightings; returns its name. An empty dataset
     gives an empty view with the sightings schema."""
-    root = dataset / "sightings"
-    files = sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
-    if files:
-        rel = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+    files = area_files(dataset / "sightings")
+
+    def bind(chosen: list[Path]) -> duckdb.DuckDBPyRelation | None:
+        if not chosen:
+            return None
+        return con.read_parquet(
+            [str(f) for f in chosen], hive_partitioning=False, union_by_name=True
+        )
+
+    rel, _ = read_screened(dataset, files, bind)
+    if rel is not None:
         rel.create_view(name, replace=True)
     else:
         con.register(f"{name}_empty", SIGHTING_SCHEMA.empty_table())

@@ -3,7 +3,10 @@ sensor, feed) with first seen, last seen and hits, enriched with country and ASN
 
 Incremental and idempotent: a manifest records which event files each day was built from;
 a day is rebuilt (from all its event files, replacing its sightings file atomically) only
-when that set changed. Days whose raw events retention removed keep their sightings.
+when that set changed. Sightings never shrink because event files went away: when files a
+day was built from are gone (deleted by retention, or quarantined as unreadable), the
+sightings of that day's new files are added to what is there instead. Roll-up deletes
+nothing; it stamps each day it rolls in the retention ledger (store/ledger.py).
 """
 
 from __future__ import annotations
@@ -11,20 +14,39 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
-from botcensus.store.events import EVENTS_DIR, write_atomic
+from botcensus.store import ledger
+from botcensus.store.events import EVENTS_DIR
+from botcensus.store.files import (
+    DatasetError,
+    area_files,
+    day_files,
+    day_partitions,
+    fingerprint,
+    locked,
+    read_screened,
+    warn,
+    write_json,
+    write_private,
+)
 from botcensus.store.read import connect
 
 SIGHTINGS_DIR = "sightings"
 MANIFEST = "_rolled.json"
 SINKHOLE_PART = "sinkhole.parquet"
+LOCK: Final = ".rollup.lock"
+"""Held while sightings are written by roll-up or write_sightings, and while retention runs."""
 
 Enrich = Callable[[pa.Table], pa.Table]
+Manifest = dict[str, list[list[object]]]
 
 _ROLLUP_SQL = f"""
 SELECT CAST(time_received AS DATE) AS day, source_ip, bot_id, malware_family, sensor,
@@ -34,23 +56,32 @@ FROM read_parquet(?, hive_partitioning = false)
 GROUP BY ALL
 ORDER BY source_ip, bot_id, malware_family, sensor
 """  # noqa: S608 (constant from model.py, no user input)
+_KEYS: Final = "day, source_ip, bot_id, malware_family, sensor, feed_name"
+_MERGE_SQL = f"""
+SELECT {_KEYS}, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+       sum(hits)::BIGINT AS hits, max(source_cc) AS source_cc, max(source_asn) AS source_asn,
+       max(source_as_name) AS source_as_name, max(geo_db) AS geo_db
+FROM (SELECT * FROM old UNION ALL BY NAME SELECT * FROM new)
+GROUP BY {_KEYS}
+ORDER BY source_ip, bot_id, malware_family, sensor
+"""  # noqa: S608 (constant)
 
 
 @dataclass(frozen=True, slots=True)
 class RollupReport:
-    """Days rebuilt and left alone by one roll-up run."""
+    """Days rebuilt and left alone by one roll-up run, and what it could not read."""
 
     days_rolled: tuple[str, ...]
     days_unchanged: int
     sightings: int
-
-
-def _fingerprint(files: list[Path]) -> list[list[object]]:
-    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    problems: tuple[str, ...] = ()
+    """Files quarantined, partitions refused: one message each (also logged)."""
 
 
 def sightings_from_events(files: list[Path]) -> pa.Table:
     """The daily sightings of a set of event files (not yet enriched)."""
+    if not files:
+        return SIGHTING_SCHEMA.empty_table()
     con = connect()
     table = con.sql(_ROLLUP_SQL, params=[[str(f) for f in files]]).to_arrow_table()
     columns = {name: table[name] for name in table.column_names}
@@ -61,51 +92,153 @@ def sightings_from_events(files: list[Path]) -> pa.Table:
     return pa.table(columns).select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
 
 
-def rollup(dataset: Path, enrich: Enrich) -> RollupReport:
-    """Bring the sinkhole's daily sightings up to date with its event files."""
-    root = dataset / SIGHTINGS_DIR
-    manifest_path = root / MANIFEST
-    manifest: dict[str, object] = (
-        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    )
+def merge_sightings(old: pa.Table, new: pa.Table) -> pa.Table:
+    """Sightings of disjoint event sets added up (first/last seen, hits)."""
+    con = connect()
+    con.register("old", old.cast(SIGHTING_SCHEMA))
+    con.register("new", new.cast(SIGHTING_SCHEMA))
+    return con.sql(_MERGE_SQL).to_arrow_table().select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
+
+
+def read_manifest(dataset: Path) -> Manifest:
+    """Which event files (name, size, mtime) each day's sinkhole sightings were built from."""
+    path = dataset / SIGHTINGS_DIR / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise DatasetError(
+            f"{path}: roll-up manifest cannot be read ({exc}); restore it from a backup or "
+            "move it away to rebuild every day from the event files left"
+        ) from None
+
+
+class _Day:
+    """Roll up one day of events."""
+
+    def __init__(self, dataset: Path, day: str, day_dir: Path, rolled: list[list[object]]):
+        self.dataset, self.day, self.day_dir = dataset, day, day_dir
+        self.rolled = rolled
+        self.target = dataset / SIGHTINGS_DIR / f"date={day}" / SINKHOLE_PART
+        self.problems: list[str] = []
+
+    def _read(self, files: list[Path]) -> tuple[pa.Table, list[Path]]:
+        return read_screened(self.dataset, files, sightings_from_events, self.problems)
+
+    def roll(self, enrich: Enrich) -> tuple[pa.Table, list[list[object]]] | None:
+        """The day's new sightings and manifest entry, or None when nothing changed."""
+        files = day_files(self.day_dir, self.problems)
+        if fingerprint(files) == self.rolled and self.target.exists():
+            return None
+        known = {str(entry[0]) for entry in self.rolled}
+        if not self.target.exists():
+            return self._rebuild(files, enrich, known)
+        if known <= {f.name for f in files}:
+            table, used = self._read(files)
+            if known <= {f.name for f in used}:
+                return (enrich(table), fingerprint(used)) if used else None
+        # Files the sightings were built from are gone: add the new files' sightings only.
+        old = self._existing()
+        if old is None:
+            return self._rebuild(day_files(self.day_dir), enrich, known)
+        new = [f for f in day_files(self.day_dir) if f.name not in known]
+        if not new:
+            return None
+        table, used = self._read(new)
+        if not used:
+            return None
+        return merge_sightings(old, enrich(table)), self.rolled + fingerprint(used)
+
+    def _rebuild(
+        self, files: list[Path], enrich: Enrich, known: set[str]
+    ) -> tuple[pa.Table, list[list[object]]] | None:
+        table, used = self._read(files)
+        lost = known - {f.name for f in used}
+        if lost:
+            self.problems.append(
+                warn(
+                    f"{self.target}: rebuilt from the {len(used)} event files left; "
+                    f"{len(lost)} event files it was built from earlier are gone"
+                )
+            )
+        return (enrich(table), fingerprint(used)) if used else None
+
+    def _existing(self) -> pa.Table | None:
+        """The day's sinkhole sightings, or None if they were unreadable (quarantined)."""
+        table, used = read_screened(
+            self.dataset,
+            [self.target],
+            lambda fs: pq.read_table(fs[0]) if fs else SIGHTING_SCHEMA.empty_table(),
+            self.problems,
+        )
+        if used:
+            return table
+        if self.target.exists():
+            raise DatasetError(f"{self.target}: cannot be read; day {self.day} not rolled up")
+        return None
+
+
+def rollup(dataset: Path, enrich: Enrich, *, now: datetime | None = None) -> RollupReport:
+    """Bring the sinkhole's daily sightings up to date with its event files; stamp the days
+    rolled (at `now`, default the wall clock) in the retention ledger."""
+    listing = day_partitions(dataset / EVENTS_DIR)
+    problems = list(listing.problems)
+    if not listing.days:
+        return RollupReport((), 0, 0, tuple(problems))
+    now = now or datetime.now(UTC)
     rolled, unchanged, total = [], 0, 0
-    events_root = dataset / EVENTS_DIR
-    days = sorted(events_root.glob("date=*")) if events_root.is_dir() else []
-    for day_dir in days:
-        files = sorted(day_dir.glob("[!.]*.parquet"))
-        if not files:
-            continue
-        day = day_dir.name.removeprefix("date=")
-        stamp = _fingerprint(files)
-        if manifest.get(day) == stamp:
-            unchanged += 1
-            continue
-        table = enrich(sightings_from_events(files))
-        write_atomic(table, root / f"date={day}" / SINKHOLE_PART)
-        manifest[day] = stamp
-        rolled.append(day)
-        total += table.num_rows
-    if rolled:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(manifest_path)
-    return RollupReport(tuple(rolled), unchanged, total)
+    root = dataset / SIGHTINGS_DIR
+    with locked(dataset / LOCK):
+        manifest = read_manifest(dataset)
+        for day, day_dir in listing.days:
+            out = root / f"date={day}"
+            if out.is_symlink() or (out.exists() and not out.is_dir()):
+                problems.append(warn(f"{out}: not a directory of the dataset; {day} not rolled up"))
+                continue
+            job = _Day(dataset, day, day_dir, manifest.get(day, []))
+            result = job.roll(enrich)
+            problems += job.problems
+            if result is None:
+                unchanged += 1
+                continue
+            table, entry = result
+            write_private(table, job.target)
+            manifest[day] = entry
+            rolled.append(day)
+            total += table.num_rows
+            write_json(manifest, root / MANIFEST)  # per day: a crash loses no finished day
+    ledger.update(
+        dataset,
+        {"events": dict.fromkeys(rolled, _iso(now)), "sightings": dict.fromkeys(rolled, _iso(now))},
+    )
+    return RollupReport(tuple(rolled), unchanged, total, tuple(problems))
 
 
-def write_sightings(table: pa.Table, dataset: Path, part: str) -> list[Path]:
+def _iso(when: datetime) -> str | None:
+    return when.isoformat(timespec="seconds")
+
+
+def write_sightings(
+    table: pa.Table, dataset: Path, part: str, *, now: datetime | None = None
+) -> list[Path]:
     """Write sightings produced elsewhere (a feed, the simulator's direct path), one file
     per day named `part`, replacing an earlier file of the same name (idempotent)."""
     written = []
     table = table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
-    for day in pc.unique(table["day"]).to_pylist():
-        sub = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
-        target = dataset / SIGHTINGS_DIR / f"date={day.isoformat()}" / f"{part}.parquet"
-        write_atomic(sub, target)
-        written.append(target)
+    days = []
+    dataset.mkdir(parents=True, exist_ok=True)
+    with locked(dataset / LOCK):
+        for day in pc.unique(table["day"]).to_pylist():
+            sub = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
+            target = dataset / SIGHTINGS_DIR / f"date={day.isoformat()}" / f"{part}.parquet"
+            write_private(sub, target)
+            written.append(target)
+            days.append(day.isoformat())
+    ledger.stamp(dataset, "sightings", days, now or datetime.now(UTC))
     return written
 
 
 def sighting_files(dataset: Path) -> list[Path]:
-    root = dataset / SIGHTINGS_DIR
-    return sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
+    """The readable-looking sightings files, in day order."""
+    return area_files(dataset / SIGHTINGS_DIR)

@@ -5,7 +5,8 @@ Layout: ``sketches/date=YYYY-MM-DD/<part>.parquet`` (SKETCH_SCHEMA). `local.parq
 from that day's sightings files; other parts are sketches copied in from other sinkholes
 (any name). A manifest records the sightings files each local part was built from, so a day
 is re-sketched only when its sightings changed, and never removed when retention deletes the
-sightings: that is what lets the census answer for expired days.
+sightings: that is what lets the census answer for expired days. A day whose sightings files
+went away (quarantined as unreadable) keeps its sketch until new sightings arrive.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA
-from botcensus.store.events import write_atomic
+from botcensus.store.files import (
+    area_files,
+    day_files,
+    day_partitions,
+    fingerprint,
+    locked,
+    read_screened,
+    write_json,
+    write_private,
+)
+from botcensus.store.sightings import LOCK as ROLLUP_LOCK
 from botcensus.store.sightings import SIGHTINGS_DIR
 
 SKETCHES_DIR = "sketches"
@@ -72,10 +83,6 @@ class SketchReport:
     rows: int
 
 
-def _stamp(files: list[Path]) -> list[list[object]]:
-    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-
-
 Sketcher = Callable[[pa.Table], pa.Table]
 """Sightings in, SKETCH_SCHEMA rows out: botcensus.measure.sketches.sketch_sightings."""
 
@@ -88,31 +95,47 @@ def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
     manifest: dict[str, object] = (
         json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     )
-    source = dataset / SIGHTINGS_DIR
-    days = sorted(source.glob("date=*")) if source.is_dir() else []
     done, unchanged, rows = [], 0, 0
-    for day_dir in days:
-        files = sorted(day_dir.glob("[!.]*.parquet"))
-        day = day_dir.name.removeprefix("date=")
-        if not files:
-            continue
-        stamp = _stamp(files)
-        if manifest.get(day) == stamp:
-            unchanged += 1
-            continue
-        sightings = pa.concat_tables(
-            pq.read_table(f).select(_SIGHTING_COLUMNS.names).cast(_SIGHTING_COLUMNS) for f in files
-        )
-        table = build(sightings).cast(SKETCH_SCHEMA)
-        write_atomic(table, root / f"date={day}" / f"{LOCAL_PART}.parquet")
-        manifest[day] = stamp
-        done.append(day)
-        rows += table.num_rows
-    if done:
-        tmp = root / f".{SKETCH_MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(manifest_path)
+    days = day_partitions(dataset / SIGHTINGS_DIR).days
+    if not days:
+        return SketchReport((), 0, 0)
+    with locked(dataset / ROLLUP_LOCK):
+        for day, day_dir in days:
+            done_one = _sketch_day(dataset, day, day_dir, manifest, build)
+            if done_one is None:
+                unchanged += 1
+                continue
+            done.append(day)
+            rows += done_one
+            write_json(manifest, manifest_path)
     return SketchReport(tuple(done), unchanged, rows)
+
+
+def _sketch_day(
+    dataset: Path, day: str, day_dir: Path, manifest: dict[str, object], build: Sketcher
+) -> int | None:
+    """Sketch one day if its sightings changed (rows written), else None."""
+    files = day_files(day_dir)
+    if not files or manifest.get(day) == fingerprint(files):
+        return None
+    sightings, used = read_screened(dataset, files, _read_sightings)
+    before = manifest.get(day)
+    known = {str(e[0]) for e in before} if isinstance(before, list) else set()
+    names = {f.name for f in used}
+    if not used or (known - names and names <= known):
+        return None  # only files went away: the sketch keeps what they held
+    table = build(sightings).cast(SKETCH_SCHEMA)
+    write_private(table, dataset / SKETCHES_DIR / f"date={day}" / f"{LOCAL_PART}.parquet")
+    manifest[day] = fingerprint(used)
+    return int(table.num_rows)
+
+
+def _read_sightings(files: list[Path]) -> pa.Table:
+    if not files:
+        return _SIGHTING_COLUMNS.empty_table()
+    return pa.concat_tables(
+        pq.read_table(f).select(_SIGHTING_COLUMNS.names).cast(_SIGHTING_COLUMNS) for f in files
+    )
 
 
 def write_sketches(table: pa.Table, dataset: Path, part: str) -> list[Path]:
@@ -125,24 +148,30 @@ def write_sketches(table: pa.Table, dataset: Path, part: str) -> list[Path]:
     for day in sorted(set(table["day"].to_pylist())):
         sub = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
         target = dataset / SKETCHES_DIR / f"date={day.isoformat()}" / f"{part}.parquet"
-        write_atomic(sub, target)
+        write_private(sub, target)
         written.append(target)
     return written
 
 
 def sketch_files(dataset: Path) -> list[Path]:
-    root = dataset / SKETCHES_DIR
-    return sorted(root.glob("date=*/[!.]*.parquet")) if root.is_dir() else []
+    return area_files(dataset / SKETCHES_DIR)
 
 
 def read_sketches(
     dataset: Path, date_from: date | None = None, date_to: date | None = None
 ) -> pa.Table:
-    """Every sketch row for days date_from..date_to (inclusive; open ends allowed)."""
-    tables = []
+    """Every sketch row for days date_from..date_to (inclusive; open ends allowed). A file
+    that cannot be read is quarantined and left out."""
+    wanted = []
     for path in sketch_files(dataset):
         day = date.fromisoformat(path.parent.name.removeprefix("date="))
         if (date_from and day < date_from) or (date_to and day > date_to):
             continue
-        tables.append(pq.read_table(path).cast(SKETCH_SCHEMA))
-    return pa.concat_tables(tables) if tables else SKETCH_SCHEMA.empty_table()
+        wanted.append(path)
+
+    def read(files: list[Path]) -> pa.Table:
+        tables = [pq.read_table(f).cast(SKETCH_SCHEMA) for f in files]
+        return pa.concat_tables(tables) if tables else SKETCH_SCHEMA.empty_table()
+
+    table, _ = read_screened(dataset, wanted, read)
+    return table
