@@ -172,10 +172,15 @@ class StoreSettings(_Strict):
     """How long personal data (raw IP addresses) is kept. Aggregates are kept."""
 
     event_retention_days: int = Field(30, ge=1)
-    """Raw events (every sinkhole request, every feed row, with its source address) are
-    deleted after this many days, once they have been rolled up into daily sightings."""
+    """Raw events (every sinkhole request, every feed row, with its source address) may be
+    deleted this many days after they were rolled up (feed rows: ingested), by
+    `botcensus retention apply`."""
     sighting_retention_days: int = Field(400, ge=1)
-    """Daily sightings (one row per address and day) are deleted after this many days."""
+    """Daily sightings (one row per address and day) may be deleted this many days after
+    they were written, by `botcensus retention apply`."""
+    retention_on_rollup: bool = False
+    """Run `botcensus retention apply` after every `botcensus rollup`. Off by default:
+    deletion happens only when asked (ages always count from when data was written here)."""
 
 
 class Settings(BaseSettings):

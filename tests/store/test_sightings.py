@@ -1,4 +1,5 @@
-"""Roll-up from events to daily sightings: correct, incremental, idempotent; and retention."""
+"""Roll-up from events to daily sightings: correct, incremental, idempotent (retention:
+test_retention.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from botcensus.model import EVENT_COLUMNS, SIGHTING_SCHEMA
-from botcensus.store import apply_retention, events_table, rollup, sighting_files, write_sightings
+from botcensus.store import events_table, rollup, sighting_files, write_sightings
 from botcensus.store.events import write_partitioned
 
 
@@ -120,43 +120,3 @@ def test_write_sightings_is_idempotent_per_part(tmp_path: Path) -> None:
     write_sightings(table, tmp_path, "feed-x")
     write_sightings(table, tmp_path, "feed-x")
     assert len(sighting_files(tmp_path)) == 2  # the sinkhole part and one feed part
-
-
-@pytest.mark.parametrize(
-    ("today", "events_left"),
-    [(date(2011, 3, 25), 2), (date(2011, 4, 20), 1), (date(2011, 5, 1), 0)],
-)
-def test_retention_deletes_only_rolled_up_expired_event_days(
-    tmp_path: Path, today: date, events_left: int
-) -> None:
-    _write_events(tmp_path, [_event(_t(20, 1), "1.1.1.1"), _event(_t(30, 1), "1.1.1.1")], "seg1")
-    rollup(tmp_path, _identity)
-    apply_retention(tmp_path, today, event_days=30, sighting_days=400)
-    assert len(list((tmp_path / "events").glob("date=*"))) == events_left
-    assert len(sighting_files(tmp_path)) == 2  # sightings outlive raw events
-
-
-def test_retention_keeps_expired_days_that_were_never_rolled_up(tmp_path: Path) -> None:
-    _write_events(tmp_path, [_event(_t(20, 1), "1.1.1.1")], "seg1")
-    report = apply_retention(tmp_path, date(2012, 1, 1), event_days=30, sighting_days=400)
-    assert report.event_days_kept_unrolled == ("2011-03-20",)
-    assert list((tmp_path / "events").glob("date=*"))
-
-
-def test_retention_deletes_expired_sightings(tmp_path: Path) -> None:
-    _write_events(tmp_path, [_event(_t(20, 1), "1.1.1.1")], "seg1")
-    rollup(tmp_path, _identity)
-    report = apply_retention(tmp_path, date(2012, 6, 1), event_days=30, sighting_days=400)
-    assert report.sighting_days_deleted == ("2011-03-20",)
-    assert sighting_files(tmp_path) == []
-
-
-def test_retention_deletes_expired_feed_event_days(tmp_path: Path) -> None:
-    old, new = tmp_path / "feeds" / "date=2011-03-20", tmp_path / "feeds" / "date=2011-05-20"
-    for folder in (old, new):
-        folder.mkdir(parents=True)
-        (folder / "part.parquet").write_bytes(b"")
-    report = apply_retention(tmp_path, date(2011, 5, 25), event_days=30, sighting_days=400)
-    assert report.event_days_deleted == ("feeds/2011-03-20",)
-    assert not old.exists()
-    assert new.exists()

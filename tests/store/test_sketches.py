@@ -14,7 +14,13 @@ from botcensus.measure import CensusQuery
 from botcensus.measure.sketches import sketch_sightings
 from botcensus.measure.sketches_census import census_answer
 from botcensus.model import SIGHTING_SCHEMA
-from botcensus.store import apply_retention, connect, sightings_view, write_sightings
+from botcensus.store import (
+    apply_retention,
+    connect,
+    sighting_files,
+    sightings_view,
+    write_sightings,
+)
 from botcensus.store.sketches import (
     SKETCH_SCHEMA,
     read_sketches,
@@ -74,7 +80,9 @@ def test_read_sketches_filters_days(dataset: Path) -> None:
 
 def test_sketches_outlive_sightings_and_answer_the_census(dataset: Path) -> None:
     sketch_days(dataset, sketch_sightings)
-    apply_retention(dataset, D0 + dt.timedelta(days=2), event_days=1, sighting_days=1)
+    written = dt.datetime.now(dt.UTC)
+    apply_retention(dataset, written + dt.timedelta(days=2), event_days=1, sighting_days=1)
+    assert sighting_files(dataset) == []
     con = connect()
     answer = census_answer(
         con, CensusQuery(window="day"), sightings_view(con, dataset), read_sketches(dataset)

@@ -99,6 +99,7 @@ def rollup_dataset(data_dir: Path, settings: config_mod.Settings) -> RollupRepor
     from botcensus import enrich
     from botcensus.measure import sketches as sketch_build
     from botcensus.store import rollup as store_rollup
+    from botcensus.store.files import DatasetError
     from botcensus.store.sketches import sketch_days
 
     geo = None
@@ -109,9 +110,12 @@ def rollup_dataset(data_dir: Path, settings: config_mod.Settings) -> RollupRepor
             geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
         return enrich.enrich(table, geo)
 
-    report = store_rollup(data_dir, step)
-    # Sketches before retention can expire a day: they outlive the raw sightings.
-    sketch_days(data_dir, sketch_build.sketch_sightings)
+    try:
+        report = store_rollup(data_dir, step)
+        # Sketches before retention can expire a day: they outlive the raw sightings.
+        sketch_days(data_dir, sketch_build.sketch_sightings)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
     return report
 
 

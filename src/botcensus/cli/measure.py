@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from botcensus.config import Settings
     from botcensus.measure.cleanup import Mark
 
 from botcensus.cli._app import (
@@ -27,34 +28,44 @@ from botcensus.cli._app import (
 @DATA_OPTION
 @CONFIG_OPTION
 def rollup(data_dir: Path, config_file: Path | None) -> None:
-    """Roll raw events up into enriched daily sightings, then apply retention.
+    """Roll raw events up into enriched daily sightings and sketches.
 
-    Incremental and idempotent. Retention deletes raw-event days older than
-    store.event_retention_days that are rolled up, and sighting days older than
-    store.sighting_retention_days."""
-    from botcensus.store import apply_retention
+    Incremental and idempotent; deletes nothing. With store.retention_on_rollup = true it
+    then runs `botcensus retention apply`; otherwise it says when data is past its limit."""
+    from botcensus.cli.retention import run_retention
 
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     settings = load_settings(config_file)
     report = rollup_dataset(data_dir, settings)
     click.echo(
         f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
         f"{report.days_unchanged} unchanged"
+        + (f"; {len(report.problems)} problems (see above)" if report.problems else "")
     )
-    kept = apply_retention(
+    if settings.store.retention_on_rollup:
+        run_retention(data_dir, settings, dry_run=False)
+        return
+    due = _retention_due(data_dir, settings)
+    if due:
+        click.echo(
+            f"retention: {due} day partitions are past their limit; "
+            "`botcensus retention apply` deletes them",
+            err=True,
+        )
+
+
+def _retention_due(data_dir: Path, settings: Settings) -> int:
+    from botcensus.store.retention import apply_retention
+
+    preview = apply_retention(
         data_dir,
-        datetime.now(UTC).date(),
+        datetime.now(UTC),
         event_days=settings.store.event_retention_days,
         sighting_days=settings.store.sighting_retention_days,
+        dry_run=True,
     )
-    click.echo(
-        f"retention: {len(kept.event_days_deleted)} event days and "
-        f"{len(kept.sighting_days_deleted)} sighting days deleted"
-        + (
-            f"; {len(kept.event_days_kept_unrolled)} expired days kept (not rolled up)"
-            if kept.event_days_kept_unrolled
-            else ""
-        )
-    )
+    return len(preview.deleted)
 
 
 @main.command("census")

@@ -1,60 +1,226 @@
-"""Retention: delete raw events and sightings older than the settings allow."""
+"""Retention: the one step that deletes personal data, run only when asked, and logged.
+
+Age counts from when data was written, as the retention ledger records it (store/ledger.py):
+raw sinkhole events from when their day was last rolled up into sightings, feed events from
+the last ingest that stored rows of their day, sightings from when their day was last
+written. The data's own dates never count, so a replayed or historical dataset (Rustock 2011)
+is kept as long as one recorded today. Nothing is deleted before it is summarised: an events
+day only once every file of it was rolled up, a feed day only once its sightings are written,
+a sightings day only once it is sketched. A day with no stamp starts its clock at the first
+run. Every deletion is appended to `DIR/retention.log` (JSON lines) and logged.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
-from dataclasses import dataclass
-from datetime import date, timedelta
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Final
 
+from botcensus.store import ledger
 from botcensus.store.events import EVENTS_DIR
-from botcensus.store.sightings import MANIFEST, SIGHTINGS_DIR
+from botcensus.store.files import (
+    day_files,
+    day_partitions,
+    fingerprint,
+    locked,
+    open_private,
+    warn,
+)
+from botcensus.store.sightings import LOCK as ROLLUP_LOCK
+from botcensus.store.sightings import SIGHTINGS_DIR, read_manifest
 
-FEED_EVENTS_DIR = "feeds"
+FEED_EVENTS_DIR: Final = "feeds"
 """Where ingest keeps feed events (feeds/dataset.py); their sightings are written at ingest."""
+INGEST_LOCK: Final = Path(FEED_EVENTS_DIR) / ".ingest.lock"
+"""The feed ingest's lock (feeds/dataset.py): held while feed days are deleted."""
+PENDING: Final = Path(FEED_EVENTS_DIR) / "sightings-pending.json"
+SKETCH_MANIFEST: Final = Path("sketches") / "_sketched.json"
+LOG: Final = "retention.log"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Deletion:
+    """One day partition deleted (or, in a dry run, to be deleted)."""
+
+    area: str
+    day: str
+    written: str
+    """When the day was last written (ledger stamp), ISO 8601 UTC."""
+    age_days: float
+    limit_days: int
+    files: int
+    bytes: int
+
+
+@dataclass(slots=True)
 class RetentionReport:
-    event_days_deleted: tuple[str, ...]
-    sighting_days_deleted: tuple[str, ...]
-    event_days_kept_unrolled: tuple[str, ...]
-    """Expired event days not yet rolled up: kept, so nothing is lost unsummarised."""
+    """What one retention run deleted, kept and why."""
+
+    dry_run: bool
+    deleted: list[Deletion] = field(default_factory=list)
+    kept_unrolled: list[str] = field(default_factory=list)
+    """Events days past their limit with files not yet rolled up into sightings."""
+    kept_pending: list[str] = field(default_factory=list)
+    """Feed days past their limit whose sightings are not written yet."""
+    kept_unsketched: list[str] = field(default_factory=list)
+    """Sightings days past their limit not yet sketched (sketches outlive sightings)."""
+    clocks_started: list[str] = field(default_factory=list)
+    """`area/day` present with no stamp: their age starts now."""
+    problems: list[str] = field(default_factory=list)
+
+    def days(self, area: str) -> tuple[str, ...]:
+        return tuple(d.day for d in self.deleted if d.area == area)
+
+    @property
+    def event_days_deleted(self) -> tuple[str, ...]:
+        return self.days("events") + tuple(f"feeds/{d}" for d in self.days("feeds"))
+
+    @property
+    def sighting_days_deleted(self) -> tuple[str, ...]:
+        return self.days("sightings")
 
 
-def _days(root: Path) -> list[tuple[str, Path]]:
-    if not root.is_dir():
-        return []
-    return sorted((p.name.removeprefix("date="), p) for p in root.glob("date=*") if p.is_dir())
+class _Run:
+    def __init__(self, dataset: Path, now: datetime, dry_run: bool) -> None:
+        self.dataset, self.now = dataset, now
+        self.report = RetentionReport(dry_run)
+        self.stamps = ledger.read_ledger(dataset)
+        self.changes: dict[ledger.Area, dict[str, str | None]] = {a: {} for a in ledger.AREAS}
+
+    def expired(self, area: ledger.Area, day: str, limit: int) -> tuple[str, float] | None:
+        """(stamp, age in days) if the day is past `limit`; starts an unknown day's clock."""
+        written = self.stamps[area].get(day)
+        if written is None:
+            self.report.clocks_started.append(f"{area}/{day}")
+            self.changes[area][day] = self.now.isoformat(timespec="seconds")
+            return None
+        try:
+            age = self.now - datetime.fromisoformat(written)
+        except (ValueError, TypeError):
+            self.report.problems.append(warn(f"{area}/{day}: stamp {written!r} unreadable"))
+            self.changes[area][day] = self.now.isoformat(timespec="seconds")
+            return None
+        if age <= timedelta(days=limit):
+            return None
+        return written, age / timedelta(days=1)
+
+    def delete(
+        self, area: ledger.Area, day: str, files: list[Path], stamp: tuple[str, float], limit: int
+    ) -> None:
+        """Delete these files of one partition (only these: a file that arrived since the
+        check stays), then the partition directory if it is empty."""
+        size = sum(f.stat().st_size for f in files)
+        gone = Deletion(area, day, stamp[0], round(stamp[1], 2), limit, len(files), size)
+        self.report.deleted.append(gone)
+        if self.report.dry_run:
+            return
+        for path in files:
+            path.unlink(missing_ok=True)
+        if files:
+            # A file that arrived since the check (or a writer's temporary) keeps the folder.
+            with contextlib.suppress(OSError):
+                files[0].parent.rmdir()
+        self.changes[area][day] = None
+        _append_log(self.dataset, gone, self.now)
+        log.info(
+            "retention: deleted %s/date=%s (%d files, %d bytes; written %s, %.1f days ago, "
+            "limit %d)",
+            area, day, len(files), size, stamp[0], stamp[1], limit,
+        )  # fmt: skip
+
+
+def _append_log(dataset: Path, gone: Deletion, now: datetime) -> None:
+    record: dict[str, object] = {
+        "time": now.isoformat(timespec="seconds"),
+        "deleted": f"{gone.area}/date={gone.day}",
+    }
+    record |= {
+        "written": gone.written, "age_days": gone.age_days, "limit_days": gone.limit_days,
+        "files": gone.files, "bytes": gone.bytes,
+    }  # fmt: skip
+    path = dataset / LOG
+    if not path.exists():
+        os.close(open_private(path))
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record, sort_keys=True) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _names(entries: object) -> set[str]:
+    return {str(e[0]) for e in entries} if isinstance(entries, list) else set()
+
+
+def _events(run: _Run, limit: int) -> None:
+    rolled = read_manifest(run.dataset)
+    listing = day_partitions(run.dataset / EVENTS_DIR)
+    run.report.problems += listing.problems
+    for day, folder in listing.days:
+        files = day_files(folder, run.report.problems)
+        if not files:
+            continue
+        if not {f.name for f in files} <= _names(rolled.get(day)):
+            run.report.kept_unrolled.append(day)
+            continue
+        stamp = run.expired("events", day, limit)
+        if stamp is not None:
+            run.delete("events", day, files, stamp, limit)
+
+
+def _feeds(run: _Run, limit: int) -> None:
+    pending_path = run.dataset / PENDING
+    pending = set(json.loads(pending_path.read_text("utf-8"))) if pending_path.exists() else set()
+    listing = day_partitions(run.dataset / FEED_EVENTS_DIR)
+    run.report.problems += listing.problems
+    for day, folder in listing.days:
+        files = day_files(folder, run.report.problems)
+        if not files:
+            continue
+        if day in pending:
+            run.report.kept_pending.append(day)
+            continue
+        stamp = run.expired("feeds", day, limit)
+        if stamp is not None:
+            run.delete("feeds", day, files, stamp, limit)
+
+
+def _sightings(run: _Run, limit: int) -> None:
+    path = run.dataset / SKETCH_MANIFEST
+    sketched = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    listing = day_partitions(run.dataset / SIGHTINGS_DIR)
+    run.report.problems += listing.problems
+    for day, folder in listing.days:
+        files = day_files(folder, run.report.problems)
+        if not files:
+            continue
+        if sketched.get(day) != fingerprint(files):
+            if run.expired("sightings", day, limit) is not None:
+                run.report.kept_unsketched.append(day)
+            continue
+        stamp = run.expired("sightings", day, limit)
+        if stamp is not None:
+            run.delete("sightings", day, files, stamp, limit)
 
 
 def apply_retention(
-    dataset: Path, today: date, *, event_days: int, sighting_days: int
+    dataset: Path, now: datetime, *, event_days: int, sighting_days: int, dry_run: bool = False
 ) -> RetentionReport:
-    """Delete whole day partitions older than the limits. `today` is passed in (no clock here)."""
-    manifest_path = dataset / SIGHTINGS_DIR / MANIFEST
-    rolled = (
-        set(json.loads(manifest_path.read_text(encoding="utf-8")))
-        if manifest_path.exists()
-        else set()
-    )
-    event_cut = (today - timedelta(days=event_days)).isoformat()
-    sighting_cut = (today - timedelta(days=sighting_days)).isoformat()
-    deleted_events, kept, deleted_sightings = [], [], []
-    for day, path in _days(dataset / EVENTS_DIR):
-        if day < event_cut:
-            if day in rolled:
-                shutil.rmtree(path)
-                deleted_events.append(day)
-            else:
-                kept.append(day)
-    for day, path in _days(dataset / FEED_EVENTS_DIR):
-        if day < event_cut:
-            shutil.rmtree(path)
-            deleted_events.append(f"feeds/{day}")
-    for day, path in _days(dataset / SIGHTINGS_DIR):
-        if day < sighting_cut:
-            shutil.rmtree(path)
-            deleted_sightings.append(day)
-    return RetentionReport(tuple(deleted_events), tuple(deleted_sightings), tuple(kept))
+    """Delete the day partitions older than the limits, counted from when each day was
+    written (`now` is passed in: no clock here). With `dry_run`, change nothing and report
+    what would be deleted."""
+    run = _Run(dataset, now, dry_run)
+    if not dataset.is_dir():
+        return run.report
+    with locked(dataset / ROLLUP_LOCK), locked(dataset / INGEST_LOCK):
+        _events(run, event_days)
+        _feeds(run, event_days)
+        _sightings(run, sighting_days)
+        if not dry_run:
+            ledger.update(dataset, run.changes)
+    return run.report
