@@ -15,6 +15,7 @@ import pyarrow as pa
 from botcensus.config import Settings
 from botcensus.feeds.export import ExportQuery, export
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
+from botcensus.store.files import private_dir
 
 PROGRESS_MIN_BYTES: Final = 64 << 20
 
@@ -77,7 +78,7 @@ def run_ingest(
     """Ingest files, print the summary; exit status 0 / 1 (rows quarantined) / 2 (failed)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     show = err.isatty() and any(
         p.is_file() and p.stat().st_size >= PROGRESS_MIN_BYTES for p in paths
     )

@@ -3,12 +3,12 @@
 A row is stored once: its hash (MD5 of its non-empty cells by column name and the report
 type) is checked against the hashes already stored for its day and those seen earlier in the
 run. Files are written under a temporary dot-name and renamed when a file's rows are all in,
-so readers never see a partial file; an exclusive lock keeps two ingests from racing.
+so readers never see a partial file; an exclusive lock keeps two ingests (and retention)
+from racing. Files are 0600 in 0700 directories: they hold addresses.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from botcensus.store.files import (
+    area_files,
+    day_files,
+    day_partitions,
+    locked_fd,
+    open_private,
+    private_dir,
+    read_screened,
+)
+from botcensus.store.retention import INGEST_LOCK
+
 FEEDS_DIR: Final = "feeds"
 HASH_COLUMN: Final = "event_hash"
 STATISTICS: Final = ("time_source", "feed_name", "malware_name", "source_cc", "source_asn")
@@ -26,13 +37,23 @@ DAY_US: Final = 86_400_000_000
 
 
 def feed_files(dataset: Path, days: list[str] | None = None) -> list[Path]:
-    """The visible feed-event files, optionally only of some days (YYYY-MM-DD)."""
+    """The visible feed-event files (day partitions only, no symlinks), optionally only of
+    some days (YYYY-MM-DD)."""
     root = dataset / FEEDS_DIR
-    if not root.is_dir():
-        return []
     if days is None:
-        return sorted(root.glob("date=*/[!.]*.parquet"))
-    return sorted(p for d in days for p in (root / f"date={d}").glob("[!.]*.parquet"))
+        return area_files(root)
+    wanted = set(days)
+    return [f for d, folder in day_partitions(root).days if d in wanted for f in day_files(folder)]
+
+
+def read_hashes(dataset: Path, files: list[Path]) -> list[pa.Table]:
+    """The hash column of each readable file; damaged ones are quarantined."""
+
+    def read(chosen: list[Path]) -> list[pa.Table]:
+        return [pq.read_table(f, columns=[HASH_COLUMN]) for f in chosen]
+
+    tables, _ = read_screened(dataset, files, read)
+    return tables
 
 
 def hash_keys(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -97,18 +118,15 @@ class FeedStore:
     parts: int = 0
 
     def lock(self) -> int:
-        root = self.dataset / FEEDS_DIR
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root / ".ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
+        """Take the ingest lock (retention takes it too); close the descriptor to release."""
+        return locked_fd(self.dataset / INGEST_LOCK)
 
     def _day_set(self, day: int) -> HashSet:
         if day not in self.seen:
             stored = HashSet()
             name = str(np.datetime64(day, "D"))
-            for path in feed_files(self.dataset, [name]):
-                keys = hash_keys(pq.read_table(path, columns=[HASH_COLUMN])[HASH_COLUMN])
+            for table in read_hashes(self.dataset, feed_files(self.dataset, [name])):
+                keys = hash_keys(table[HASH_COLUMN])
                 stored.add(keys[~stored.contains(keys)])
             self.seen[day] = stored
         return self.seen[day]
@@ -139,10 +157,11 @@ class FeedStore:
             key = (int(day), part.schema)
             if key not in self.writers:
                 folder = self.dataset / FEEDS_DIR / f"date={np.datetime64(int(day), 'D')}"
-                folder.mkdir(parents=True, exist_ok=True)
+                private_dir(folder)
                 self.parts += 1
                 target = folder / f"{stem}-{self.run}-{self.parts:04d}.parquet"
                 tmp = folder / f".{target.name}.tmp"
+                os.close(open_private(tmp))  # created 0600 before a byte is written
                 writer = pq.ParquetWriter(
                     tmp,
                     part.schema,

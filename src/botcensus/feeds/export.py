@@ -25,6 +25,7 @@ from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_j
 from botcensus.feeds.sightings import connect
 from botcensus.model import SINKHOLE_FEED_NAME
 from botcensus.store import iter_events
+from botcensus.store.files import read_screened
 
 Enrich = Callable[[pa.Table], pa.Table]
 FORMATS: Final = ("intelmq", "shadowserver")
@@ -89,12 +90,27 @@ def feed_batches(dataset: Path, query: ExportQuery, batch_rows: int = 65_536) ->
         return
     where, params = _feed_where(query)
     con = connect(dataset / FEEDS_DIR / ".spill")
-    relation = con.read_parquet(
-        [str(f) for f in files], union_by_name=True, hive_partitioning=False
-    )
-    relation.create_view("feed_events")
     sql = f"SELECT * FROM feed_events WHERE {where} ORDER BY time_source, event_hash"  # noqa: S608
-    reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
+
+    def start(chosen: list[Path]) -> tuple[pa.RecordBatchReader, pa.RecordBatch] | None:
+        # The sort reads every file before the first batch: a damaged one fails here.
+        if not chosen:
+            return None
+        relation = con.read_parquet(
+            [str(f) for f in chosen], union_by_name=True, hive_partitioning=False
+        )
+        relation.create_view("feed_events", replace=True)
+        reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
+        try:
+            return reader, reader.read_next_batch()
+        except StopIteration:
+            return None
+
+    started, _ = read_screened(dataset, files, start)
+    if started is None:
+        return
+    reader, first = started
+    yield _prefix_filter(pa.Table.from_batches([first]), query)
     for batch in reader:
         yield _prefix_filter(pa.Table.from_batches([batch]), query)
 

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +37,7 @@ from botcensus.feeds.read import (
 from botcensus.feeds.resolve import Source, resolve
 from botcensus.feeds.sightings import add_new_events, connect, rebuild_days
 from botcensus.feeds.vocabulary import CORE, STORED
+from botcensus.store import ledger
 
 Enrich = Callable[[pa.Table], pa.Table]
 Progress = Callable[[Path, int, int], None]
@@ -269,6 +271,8 @@ def ingest(
                 report.quarantine_file = quarantine.close()
                 report.quarantined = quarantine.count
         result.days = tuple(sorted(touched))
+        # The retention clock of a feed day starts at the last ingest that stored rows of it.
+        ledger.stamp(dataset, "feeds", sorted(run.published), datetime.now(UTC))
         result.sightings = add_new_events(dataset, run.published)
         pending.unlink(missing_ok=True)
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from botcensus.feeds.plan import LINE, REJECT
 from botcensus.feeds.read import Invalid
+from botcensus.store.files import open_private, private_dir
 
 QUARANTINE_DIR: Final = Path("quarantine") / "feeds"
 
@@ -34,8 +36,8 @@ class Quarantine:
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._out is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = self.path.open("w", encoding="utf-8")
+            private_dir(self.path.parent)  # rejected rows hold addresses: 0600 in 0700
+            self._out = os.fdopen(open_private(self.path), "w", encoding="utf-8")
         self._out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self.count += 1
 

@@ -11,6 +11,7 @@ Ingest adds the sightings of the event files it wrote to those already there;
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -20,6 +21,8 @@ import pyarrow.parquet as pq
 
 from botcensus.feeds.dataset import FEEDS_DIR, feed_files
 from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store.files import open_private, private_dir, read_screened
+from botcensus.store.ledger import stamp
 from botcensus.store.sightings import SIGHTINGS_DIR
 
 FEED_PART: Final = "feeds"
@@ -53,7 +56,7 @@ def connect(spill: Path | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     if spill is not None:
-        spill.mkdir(parents=True, exist_ok=True)
+        private_dir(spill)  # spilled rows hold addresses
         con.execute("SET temp_directory = ?", [str(spill)])
     return con
 
@@ -72,11 +75,31 @@ def feed_sightings(files: list[Path]) -> pa.Table:
     return _shape(connect().sql(sql, params=[[str(f) for f in files]]).to_arrow_table())
 
 
+def _written(
+    dataset: Path,
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    files: list[Path],
+    target: Path,
+    extra: list[object],
+) -> int:
+    """_write_day over the readable files: a damaged one is quarantined and left out."""
+
+    def write(chosen: list[Path]) -> int:
+        if not chosen:
+            return 0
+        return _write_day(con, sql, [[str(f) for f in chosen], *extra], target)
+
+    rows, _ = read_screened(dataset, files, write)
+    return rows
+
+
 def _write_day(con: duckdb.DuckDBPyConnection, sql: str, params: list[object], target: Path) -> int:
     """Stream a day's sightings into `target` (temporary name, fsync, rename): memory holds
     DuckDB's bounded aggregation and one batch, not the day."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     tmp = target.parent / f".{target.name}.tmp"
+    os.close(open_private(tmp))  # 0600 before a byte is written
     rows = 0
     with pq.ParquetWriter(tmp, SIGHTING_SCHEMA, compression="zstd") as writer:
         for batch in con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
@@ -99,6 +122,12 @@ def _write_day(con: duckdb.DuckDBPyConnection, sql: str, params: list[object], t
     return rows
 
 
+def _readable(dataset: Path, path: Path) -> bool:
+    """Whether a sightings file has a readable footer (if not, it is quarantined)."""
+    _, used = read_screened(dataset, [path], lambda fs: [pq.read_metadata(f) for f in fs])
+    return bool(used)
+
+
 def _target(dataset: Path, day: str) -> Path:
     return dataset / SIGHTINGS_DIR / f"date={day}" / f"{FEED_PART}.parquet"
 
@@ -112,7 +141,8 @@ def rebuild_days(dataset: Path, days: list[str]) -> int:
     for day in sorted(days):
         files = feed_files(dataset, [day])
         if files:
-            total += _write_day(con, sql, [[str(f) for f in files]], _target(dataset, day))
+            total += _written(dataset, con, sql, files, _target(dataset, day), [])
+    stamp(dataset, "sightings", sorted(days), datetime.now(UTC))
     return total
 
 
@@ -125,9 +155,10 @@ def add_new_events(dataset: Path, new_files: dict[str, list[Path]]) -> int:
         target = _target(dataset, day)
         source = "read_parquet(?, union_by_name = true, hive_partitioning = false)"
         rows = _EVENTS.format(source=source)
-        params: list[object] = [[str(f) for f in files]]
-        if target.exists():
+        extra: list[object] = []
+        if target.exists() and _readable(dataset, target):
             rows += " UNION ALL BY NAME SELECT * FROM read_parquet(?)"
-            params.append(str(target))
-        total += _write_day(con, _ROLLUP.format(rows=rows), params, target)
+            extra.append(str(target))
+        total += _written(dataset, con, _ROLLUP.format(rows=rows), files, target, extra)
+    stamp(dataset, "sightings", sorted(new_files), datetime.now(UTC))
     return total

@@ -180,13 +180,23 @@ def write_json(value: object, target: Path) -> None:
     fsync_dir(target.parent)
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created 0600) for the duration."""
+def locked_fd(path: Path) -> int:
+    """An exclusive lock on `path` (created 0600), held until the descriptor is closed."""
     private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created 0600) for the duration."""
+    fd = locked_fd(path)
+    try:
         yield
     finally:
         os.close(fd)
