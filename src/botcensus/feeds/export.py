@@ -3,6 +3,7 @@
 Filters: time range, country, ASN, network prefix, malware family, feed. Country and ASN are
 our enrichment (sinkhole events are enriched as they are exported), falling back to what a
 feed reported. Feed events come first, in time order, then sinkhole events in time order.
+CSV text cells a spreadsheet would run as formulas are written as text (feeds/cells.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from botcensus.feeds.addr import in_prefixes
+from botcensus.feeds.cells import safe_table
 from botcensus.feeds.dataset import FEEDS_DIR, feed_files
 from botcensus.feeds.mapping import DEFAULT_MAPPING, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
@@ -179,7 +181,7 @@ def export(dataset: Path, query: ExportQuery, fmt: str, out: BinaryIO, enrich: E
                     if source == "feed"
                     else sinkhole_csv(header)
                 )
-                rows = _render(table, select)
+                rows = safe_table(_render(table, select))  # no cell opens as a formula
                 pacsv.write_csv(rows, out, pacsv.WriteOptions(include_header=first))
                 first = False
             written += table.num_rows

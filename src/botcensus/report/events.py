@@ -1,4 +1,5 @@
-"""Render recorded events with IntelMQ field names, as JSON lines or CSV."""
+"""Render recorded events with IntelMQ field names, as JSON lines or CSV (text cells a
+spreadsheet would run as formulas are written as text: feeds/cells.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
+from botcensus.feeds.cells import safe_cell
 from botcensus.model import EVENT_COLUMNS, INTELMQ_CONSTANTS, intelmq_name
 
 # CSV columns: the constant fields first, then every event column under its IntelMQ name.
@@ -56,13 +58,16 @@ def write_jsonl(events: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 
 def write_csv(events: Iterable[dict[str, Any]], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    """One CSV row per event (RFC 4180: CRLF line ends, so a cell holding a bare CR is
+    quoted and cannot split its row); a text cell starting with = + - @ TAB or CR gets a
+    leading apostrophe (OWASP), so a spreadsheet shows bot-chosen values as text."""
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     n = 0
     for event in events:
         names = event.get("extra.header_names")
         if names is not None:
             event = {**event, "extra.header_names": " ".join(names)}
-        writer.writerow(event)
+        writer.writerow({k: safe_cell(v) for k, v in event.items()})
         n += 1
     return n

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from botcensus.feeds.cells import safe_table
 from botcensus.measure.cleanup_run import CleanupResult
 from botcensus.measure.summary import Summary
 from botcensus.report import charts, cleanup_html, html
@@ -31,7 +32,7 @@ class ReportFiles:
 
 
 def _write_csv(table: pa.Table, path: Path) -> Path:
-    pacsv.write_csv(table, path)
+    pacsv.write_csv(safe_table(table), path)  # AS names and families open as text
     return path
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from botcensus.feeds.cells import safe_cell
 from botcensus.model import Unit
 
 # Column -> the unit its numbers are in (printed in headers and JSON metadata).
@@ -125,4 +126,4 @@ def write_csv(table: pa.Table, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(table.column_names)
     for row in table.to_pylist():
-        writer.writerow(_json_value(row[c]) for c in table.column_names)
+        writer.writerow(safe_cell(_json_value(row[c])) for c in table.column_names)
