@@ -1,0 +1,154 @@
+"""Report files built to break the reader: one odd byte or one monstrous line costs that line
+(quarantined with its reason), never the file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from feed_cases import CASES, fake_enrich, quarantined, sinkhole_row, stored_events, write_report
+
+from botcensus.feeds import ingest
+from botcensus.feeds.read import MAX_JSON_DEPTH, json_depth
+
+HERE = str(Path(__file__).parent)
+EVENT = {
+    "time.source": "2024-05-01T03:00:00+00:00", "feed.name": "Test-Feed",
+    "feed.provider": "test", "source.ip": "79.192.1.2", "malware.name": "rustock",
+    "classification.taxonomy": "malicious-code", "classification.type": "infected-system",
+}  # fmt: skip
+
+
+def _jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _good(n: int) -> str:
+    return json.dumps({**EVENT, "source.ip": f"79.192.1.{n}"})
+
+
+NESTED = {
+    "objects 1,000,000 deep": '{"extra.x":' * 1_000_000 + "1" + "}" * 1_000_000,
+    "arrays 1,000,000 deep": '{"extra.x":' + "[" * 1_000_000 + "]" * 1_000_000 + "}",
+    "a top-level array 1,000,000 deep": "[" * 1_000_000 + "]" * 1_000_000,
+    "101 deep": '{"extra.x":' + "[" * 100 + "]" * 100 + "}",
+}
+
+
+@pytest.mark.parametrize("line", NESTED.values(), ids=NESTED.keys())
+def test_a_deeply_nested_json_line_is_quarantined_and_the_rest_stored(
+    tmp_path: Path, line: str
+) -> None:
+    path = _jsonl(tmp_path / "events.jsonl", [_good(1), line, _good(3)])
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert report.error is None
+    assert (report.read, report.stored, report.quarantined) == (3, 2, 1)
+    (entry,) = quarantined(report)
+    assert entry["line"] == 2
+    assert "nested deeper than" in entry["reason"]
+    assert [e["source_ip"] for e in stored_events(tmp_path / "data")] == [
+        "79.192.1.1",
+        "79.192.1.3",
+    ]
+
+
+def test_nesting_within_the_limit_is_kept(tmp_path: Path) -> None:
+    deep = json.dumps({**EVENT, "extra.tree": json.loads("[" * 50 + "]" * 50)})
+    path = _jsonl(tmp_path / "events.jsonl", [deep])
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert (report.stored, report.quarantined) == (1, 0)
+
+
+def test_a_huge_flat_json_line_does_not_fail_the_file(tmp_path: Path) -> None:
+    """Two million array elements: more than DuckDB's 512 MB allows for one batch."""
+    huge = json.dumps({**EVENT, "source.ip": "79.192.1.9", "extra.x": [0] * 2_000_000})
+    path = _jsonl(tmp_path / "events.jsonl", [_good(1), huge, huge, _good(3)])
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert report.error is None
+    assert report.read == report.stored + report.duplicate + report.quarantined == 4
+    stored = {e["source_ip"] for e in stored_events(tmp_path / "data")}
+    assert {"79.192.1.1", "79.192.1.3"} <= stored
+
+
+RSS_SCRIPT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from feed_cases import fake_enrich
+from botcensus.feeds import ingest
+r = ingest([Path(sys.argv[1])], Path(sys.argv[2]), fake_enrich).files[0]
+# VmHWM: this process's own peak (ru_maxrss would carry the forking parent's over exec)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"rss_mb": int(hwm.split()[1]) // 1024,
+                  "stored": r.stored, "quarantined": r.quarantined, "error": r.error}))
+"""
+
+
+def test_the_nested_line_costs_bounded_memory(tmp_path: Path) -> None:
+    """Measured in a process of its own (peak RSS is per process). Before: 610 MB and the
+    file failed with DuckDB's out-of-memory error."""
+    path = _jsonl(tmp_path / "events.jsonl", [_good(1), NESTED["objects 1,000,000 deep"]])
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(path), str(tmp_path / "data"), HERE],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert (result["stored"], result["quarantined"], result["error"]) == (1, 1, None)
+    assert result["rss_mb"] < 450
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("{}", 1),
+        ('{"a": [1, {"b": 2}]}', 3),
+        ('{"a": "[[[[[[[["}', 1),
+        ('{"a": "\\"[[[[", "b": [[]]}', 3),
+        ("not json [[[", 3),
+        ("", 0),
+    ],
+)
+def test_json_depth_ignores_brackets_inside_strings(text: str, depth: int) -> None:
+    assert json_depth(text) == depth
+
+
+def test_the_depth_limit_is_generous_for_real_events() -> None:
+    assert MAX_JSON_DEPTH >= 64
+
+
+def test_bom_and_one_latin1_byte_in_the_first_mib_keep_every_row(tmp_path: Path) -> None:
+    rows = [sinkhole_row(n) for n in range(50)]
+    rows[10]["src_city"] = "MÜNCHEN"
+    path = write_report(tmp_path / "2024-05-01-event4_sinkhole-x.csv", rows)
+    raw = b"\xef\xbb\xbf" + path.read_bytes().replace("MÜNCHEN".encode(), b"M\xdcNCHEN")
+    path.write_bytes(raw)
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert report.error is None
+    assert (report.read, report.stored, report.quarantined) == (50, 50, 0)
+    cities = [e.get("source_city") for e in stored_events(tmp_path / "data")]
+    assert "MÜNCHEN" in cities
+
+
+def test_a_latin1_header_name_is_read(tmp_path: Path) -> None:
+    rows = [sinkhole_row(n) for n in range(3)]
+    path = write_report(tmp_path / "2024-05-01-event4_sinkhole-x.csv", rows)
+    text = path.read_bytes()
+    header, rest = text.split(b"\n", 1)
+    path.write_bytes(header + b',"st\xe4dt"\n' + rest.replace(b"\n", b',"x"\n'))
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert report.error is None
+    assert report.stored == 3
+    assert all(e["extra.städt"] == "x" for e in stored_events(tmp_path / "data"))
+
+
+@pytest.mark.parametrize("bom", [b"\xff\xfe", b"\xfe\xff"])
+def test_a_utf16_report_is_named_as_such(tmp_path: Path, bom: bytes) -> None:
+    path = tmp_path / "2024-05-01-event4_sinkhole-x.csv"
+    path.write_bytes(bom + (CASES / "2024-05-01-event4_sinkhole-sample.csv").read_bytes())
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert report.error is not None
+    assert "UTF-16" in report.error
