@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import pyarrow.csv as pacsv
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from feed_cases import CASES, fake_enrich
 
@@ -180,3 +182,10 @@ def test_cli_events_csv_and_export_are_safe(hostile_sinkhole: Path) -> None:
         rows = list(csv.reader(io.StringIO(result.stdout, newline="")))
         _check_cells(rows[1:], len(rows[0]))
         assert len(rows) == len(HOSTILE) + 1
+
+
+@given(st.text())
+def test_any_text_leaves_as_a_text_cell_and_comes_back(value: str) -> None:
+    cell = safe_cell(value)
+    assert not cell or cell[0] not in TRIGGERS
+    assert original(cell) == value
