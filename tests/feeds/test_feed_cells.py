@@ -13,10 +13,10 @@ from typing import Any
 import duckdb
 import pyarrow.csv as pacsv
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from click.testing import CliRunner
 from feed_cases import CASES, fake_enrich
+from hypothesis import given
+from hypothesis import strategies as st
 
 from botcensus.cli import main
 from botcensus.feeds import ExportQuery, export, ingest
