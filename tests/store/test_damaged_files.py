@@ -255,3 +255,53 @@ def test_written_sightings_of_an_unreadable_partition_are_left_out_of_the_view(
     con = connect()
     view = sightings_view(con, tmp_path)
     assert con.sql(f"SELECT count(*) FROM {view}").fetchall() == [(1,)]  # noqa: S608
+
+
+# -- valid Parquet files that do not belong --------------------------------------------------
+def test_a_foreign_file_among_events_is_quarantined_and_the_rest_rolled(events: Path) -> None:
+    rollup(events, _identity)
+    foreign = events / "events" / "date=2011-03-20" / "foreign.parquet"
+    pq.write_table(pa.table({"source_ip": ["6.6.6.6"], "x": [1]}), foreign)
+    rows = pa.Table.from_batches(list(iter_events(events))).to_pylist()
+    assert "6.6.6.6" not in [r["source_ip"] for r in rows]
+    assert not foreign.exists()
+    note = events / QUARANTINE / "events" / "date=2011-03-20" / "foreign.parquet.txt"
+    assert "no column time_received" in note.read_text()
+
+
+def test_an_events_file_without_times_is_quarantined_by_rollup(events: Path) -> None:
+    foreign = events / "events" / "date=2011-03-20" / "no-times.parquet"
+    pq.write_table(pa.table({"source_ip": ["6.6.6.6"], "sensor": ["s"]}), foreign)
+    rollup(events, _identity)
+    assert "6.6.6.6" not in [ip for _, ip in _sightings(events)]
+    assert not foreign.exists()
+
+
+def test_a_foreign_file_among_sightings_is_kept_out_of_the_census(events: Path) -> None:
+    rollup(events, _identity)
+    foreign = events / "sightings" / "date=2011-03-20" / "other.parquet"
+    pq.write_table(pa.table({"source_ip": ["6.6.6.6"]}), foreign)
+    con = connect()
+    view = sightings_view(con, events)
+    got = con.sql(f"SELECT source_ip FROM {view} WHERE day IS NULL").fetchall()  # noqa: S608
+    assert got == []
+    assert not foreign.exists()
+
+
+def test_an_unreadable_sketch_manifest_means_sketching_again(events: Path) -> None:
+    from botcensus.measure.sketches import sketch_sightings
+
+    rollup(events, _identity)
+    sketch_days(events, sketch_sightings)
+    (events / "sketches" / "_sketched.json").write_text("{not json")
+    report = sketch_days(events, sketch_sightings)
+    assert report.days_sketched == ("2011-03-20", "2011-03-21")
+
+
+def test_an_unreadable_rollup_manifest_is_a_clear_error(events: Path) -> None:
+    from botcensus.store.files import DatasetError
+
+    rollup(events, _identity)
+    (events / "sightings" / "_rolled.json").write_text("[truncated")
+    with pytest.raises(DatasetError, match=r"_rolled\.json: roll-up manifest cannot be read"):
+        rollup(events, _identity)

@@ -52,7 +52,7 @@ def read_hashes(dataset: Path, files: list[Path]) -> list[pa.Table]:
     def read(chosen: list[Path]) -> list[pa.Table]:
         return [pq.read_table(f, columns=[HASH_COLUMN]) for f in chosen]
 
-    tables, _ = read_screened(dataset, files, read)
+    tables, _ = read_screened(dataset, files, read, None, (HASH_COLUMN, "time_source"))
     return tables
 
 

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 
 from botcensus.feeds.addr import in_prefixes
 from botcensus.feeds.cells import safe_table
-from botcensus.feeds.dataset import FEEDS_DIR, feed_files
+from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, feed_files
 from botcensus.feeds.mapping import DEFAULT_MAPPING, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
 from botcensus.feeds.sightings import connect
@@ -108,7 +108,7 @@ def feed_batches(dataset: Path, query: ExportQuery, batch_rows: int = 65_536) ->
         except StopIteration:
             return None
 
-    started, _ = read_screened(dataset, files, start)
+    started, _ = read_screened(dataset, files, start, None, (HASH_COLUMN, "time_source"))
     if started is None:
         return
     reader, first = started

@@ -90,7 +90,7 @@ def _written(
             return 0
         return _write_day(con, sql, [[str(f) for f in chosen], *extra], target)
 
-    rows, _ = read_screened(dataset, files, write)
+    rows, _ = read_screened(dataset, files, write, None, ("time_source",))
     return rows
 
 

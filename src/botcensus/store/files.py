@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,15 +33,16 @@ PREFIX: Final = "date="
 QUARANTINE_FILES: Final = Path("quarantine") / "parquet"
 FILE_MODE: Final = 0o600
 DIR_MODE: Final = 0o700
-READ_ERRORS: Final = (duckdb.Error, pa.ArrowException, OSError)
-"""What reading a damaged file raises (pyarrow's errors subclass ArrowException or OSError)."""
+READ_ERRORS: Final = (duckdb.Error, pa.ArrowException, OSError, ValueError, KeyError)
+"""What reading a damaged or foreign file raises (pyarrow's errors subclass ArrowException
+or OSError; a cast to our schema raises ValueError or KeyError)."""
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
 
 
-class DatasetError(Exception):
+class DatasetError(OSError):
     """The dataset cannot be read or written as asked; the message says where and why."""
 
 
@@ -121,6 +122,11 @@ def area_files(root: Path, problems: list[str] | None = None) -> list[Path]:
     if problems is not None:
         problems.extend(listing.problems)
     return [f for _, d in listing.days for f in day_files(d, problems)]
+
+
+def required_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The columns every row of a file with this schema has (the non-nullable ones)."""
+    return tuple(f.name for f in schema if not f.nullable)
 
 
 def fingerprint(files: list[Path]) -> list[list[object]]:
@@ -203,18 +209,25 @@ def locked(path: Path) -> Iterator[None]:
 
 
 # -- damaged files --------------------------------------------------------------------------
-def problem_of(path: Path) -> str | None:
-    """Why a Parquet file cannot be read in full by pyarrow and DuckDB, or None if it can.
-    Raises FileNotFoundError if it is gone, PermissionError if we may not read it."""
+def problem_of(path: Path, required: Sequence[str] = ()) -> str | None:
+    """Why a Parquet file cannot be read in full by pyarrow and DuckDB, or lacks values in
+    the `required` columns, or None if it is fine. Raises FileNotFoundError if it is gone,
+    PermissionError if we may not read it."""
     if path.stat().st_size == 0:
         return "empty file (0 bytes)"
     try:
-        pq.read_table(path)
+        table = pq.read_table(path)
         duckdb.connect().sql("SELECT * FROM read_parquet(?)", params=[str(path)]).to_arrow_table()
     except (PermissionError, FileNotFoundError):
         raise
     except READ_ERRORS as exc:
         return " ".join(str(exc).split()) or type(exc).__name__
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        return f"not a file of this area: no column {', '.join(missing)}"
+    empty = [c for c in required if table[c].null_count]
+    if empty:
+        return f"empty values in column {', '.join(empty)}, which every row must have"
     return None
 
 
@@ -243,13 +256,18 @@ def quarantine(dataset: Path, path: Path, reason: str) -> Path:
     return target
 
 
-def screen(dataset: Path, files: list[Path], problems: list[str] | None = None) -> list[Path]:
-    """The files that can be read. Damaged ones are quarantined, unreadable ones (permission)
-    skipped, vanished ones dropped; each is named in a logged message."""
+def screen(
+    dataset: Path,
+    files: list[Path],
+    problems: list[str] | None = None,
+    required: Sequence[str] = (),
+) -> list[Path]:
+    """The files that can be read. Damaged or foreign ones are quarantined, unreadable ones
+    (permission) skipped, vanished ones dropped; each is named in a logged message."""
     good = []
     for path in files:
         try:
-            why = problem_of(path)
+            why = problem_of(path, required)
         except FileNotFoundError:
             continue
         except PermissionError as exc:
@@ -273,14 +291,16 @@ def read_screened(
     files: list[Path],
     read: Callable[[list[Path]], T],
     problems: list[str] | None = None,
+    required: Sequence[str] = (),
 ) -> tuple[T, list[Path]]:
-    """`read(files)`; if that fails, screen the files and read the good ones. Returns the
-    result and the files it was read from. Raises DatasetError when no file is to blame."""
+    """`read(files)`; if that fails, screen the files (every row must have the `required`
+    columns) and read the good ones. Returns the result and the files it was read from.
+    Raises DatasetError when no file is to blame."""
     try:
         return read(files), files
     except READ_ERRORS as exc:
         first = exc
-    good = screen(dataset, files, problems)
+    good = screen(dataset, files, problems, required)
     if len(good) == len(files):
         raise DatasetError(f"{dataset}: reading {len(files)} files failed: {first}") from first
     return read(good), good

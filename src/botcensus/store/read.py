@@ -9,10 +9,20 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA, SIGHTING_SCHEMA
 from botcensus.store.events import EVENTS_DIR
-from botcensus.store.files import area_files, read_screened
+from botcensus.store.files import area_files, read_screened, required_columns
+
+EVENT_REQUIRED = required_columns(EVENT_SCHEMA)
+SIGHTING_REQUIRED = required_columns(SIGHTING_SCHEMA)
+
+
+def guarded(column: str, what: str) -> str:
+    """SQL for a column every row must have: an empty one fails the query (so the file it
+    came from is found and set aside) instead of slipping through as NULL."""
+    return f"coalesce({column}, error('{what} file without {column}'))"
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -46,7 +56,9 @@ def iter_events(
     if until is not None:
         where.append("time_received < ?")
         params.append(until)
-    columns = ", ".join(EVENT_COLUMNS)
+    columns = ", ".join(
+        f"{guarded(c, 'events')} AS {c}" if c in EVENT_REQUIRED else c for c in EVENT_COLUMNS
+    )
     sql = f"SELECT {columns} FROM read_parquet(?, union_by_name = true, hive_partitioning = false)"  # noqa: S608 (column names are ours)
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -64,7 +76,7 @@ def iter_events(
         except StopIteration:
             return reader, None
 
-    (reader, first), _ = read_screened(dataset, files, start)
+    (reader, first), _ = read_screened(dataset, files, start, required=EVENT_REQUIRED)
     if reader is None or first is None:
         return
     yield first.cast(EVENT_SCHEMA)
@@ -80,11 +92,15 @@ def sightings_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "s
     def bind(chosen: list[Path]) -> duckdb.DuckDBPyRelation | None:
         if not chosen:
             return None
+        for path in chosen:  # a foreign file would bring rows without a day into the census
+            missing = set(SIGHTING_REQUIRED) - set(pq.read_schema(path).names)
+            if missing:
+                raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
         return con.read_parquet(
             [str(f) for f in chosen], hive_partitioning=False, union_by_name=True
         )
 
-    rel, _ = read_screened(dataset, files, bind)
+    rel, _ = read_screened(dataset, files, bind, required=SIGHTING_REQUIRED)
     if rel is not None:
         rel.create_view(name, replace=True)
     else:

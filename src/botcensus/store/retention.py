@@ -24,22 +24,22 @@ from typing import Final
 from botcensus.store import ledger
 from botcensus.store.events import EVENTS_DIR
 from botcensus.store.files import (
+    FILE_MODE,
     day_files,
     day_partitions,
     fingerprint,
     locked,
-    open_private,
     warn,
 )
 from botcensus.store.sightings import LOCK as ROLLUP_LOCK
 from botcensus.store.sightings import SIGHTINGS_DIR, read_manifest
+from botcensus.store.sketches import read_sketch_manifest
 
 FEED_EVENTS_DIR: Final = "feeds"
 """Where ingest keeps feed events (feeds/dataset.py); their sightings are written at ingest."""
 INGEST_LOCK: Final = Path(FEED_EVENTS_DIR) / ".ingest.lock"
 """The feed ingest's lock (feeds/dataset.py): held while feed days are deleted."""
 PENDING: Final = Path(FEED_EVENTS_DIR) / "sightings-pending.json"
-SKETCH_MANIFEST: Final = Path("sketches") / "_sketched.json"
 LOG: Final = "retention.log"
 log = logging.getLogger(__name__)
 
@@ -144,10 +144,8 @@ def _append_log(dataset: Path, gone: Deletion, now: datetime) -> None:
         "written": gone.written, "age_days": gone.age_days, "limit_days": gone.limit_days,
         "files": gone.files, "bytes": gone.bytes,
     }  # fmt: skip
-    path = dataset / LOG
-    if not path.exists():
-        os.close(open_private(path))
-    with path.open("a", encoding="utf-8") as out:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+    with os.fdopen(os.open(dataset / LOG, flags, FILE_MODE), "a", encoding="utf-8") as out:
         out.write(json.dumps(record, sort_keys=True) + "\n")
         out.flush()
         os.fsync(out.fileno())
@@ -173,16 +171,27 @@ def _events(run: _Run, limit: int) -> None:
             run.delete("events", day, files, stamp, limit)
 
 
+def _pending(run: _Run) -> set[str] | None:
+    """Feed days whose sightings are not written yet; None if that cannot be known."""
+    path = run.dataset / PENDING
+    if not path.exists():
+        return set()
+    try:
+        return {str(d) for d in json.loads(path.read_text(encoding="utf-8"))}
+    except (ValueError, TypeError) as exc:
+        run.report.problems.append(warn(f"{path}: cannot be read ({exc}); no feed day deleted"))
+        return None
+
+
 def _feeds(run: _Run, limit: int) -> None:
-    pending_path = run.dataset / PENDING
-    pending = set(json.loads(pending_path.read_text("utf-8"))) if pending_path.exists() else set()
+    pending = _pending(run)
     listing = day_partitions(run.dataset / FEED_EVENTS_DIR)
     run.report.problems += listing.problems
     for day, folder in listing.days:
         files = day_files(folder, run.report.problems)
         if not files:
             continue
-        if day in pending:
+        if pending is None or day in pending:
             run.report.kept_pending.append(day)
             continue
         stamp = run.expired("feeds", day, limit)
@@ -191,8 +200,7 @@ def _feeds(run: _Run, limit: int) -> None:
 
 
 def _sightings(run: _Run, limit: int) -> None:
-    path = run.dataset / SKETCH_MANIFEST
-    sketched = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    sketched = read_sketch_manifest(run.dataset)
     listing = day_partitions(run.dataset / SIGHTINGS_DIR)
     run.report.problems += listing.problems
     for day, folder in listing.days:

@@ -37,7 +37,7 @@ from botcensus.store.files import (
     write_json,
     write_private,
 )
-from botcensus.store.read import connect
+from botcensus.store.read import EVENT_REQUIRED, SIGHTING_REQUIRED, connect, guarded
 
 SIGHTINGS_DIR = "sightings"
 MANIFEST = "_rolled.json"
@@ -52,7 +52,12 @@ _ROLLUP_SQL = f"""
 SELECT CAST(time_received AS DATE) AS day, source_ip, bot_id, malware_family, sensor,
        '{SINKHOLE_FEED_NAME}' AS feed_name,
        min(time_received) AS first_seen, max(time_received) AS last_seen, count(*) AS hits
-FROM read_parquet(?, hive_partitioning = false)
+FROM (
+    SELECT {guarded("time_received", "events")} AS time_received,
+           {guarded("source_ip", "events")} AS source_ip, bot_id, malware_family,
+           {guarded("sensor", "events")} AS sensor
+    FROM read_parquet(?, hive_partitioning = false)
+)
 GROUP BY ALL
 ORDER BY source_ip, bot_id, malware_family, sensor
 """  # noqa: S608 (constant from model.py, no user input)
@@ -124,7 +129,9 @@ class _Day:
         self.problems: list[str] = []
 
     def _read(self, files: list[Path]) -> tuple[pa.Table, list[Path]]:
-        return read_screened(self.dataset, files, sightings_from_events, self.problems)
+        return read_screened(
+            self.dataset, files, sightings_from_events, self.problems, EVENT_REQUIRED
+        )
 
     def roll(self, enrich: Enrich) -> tuple[pa.Table, list[list[object]]] | None:
         """The day's new sightings and manifest entry, or None when nothing changed."""
@@ -169,8 +176,9 @@ class _Day:
         table, used = read_screened(
             self.dataset,
             [self.target],
-            lambda fs: pq.read_table(fs[0]) if fs else SIGHTING_SCHEMA.empty_table(),
+            lambda fs: pq.read_table(fs[0]).cast(SIGHTING_SCHEMA) if fs else None,
             self.problems,
+            SIGHTING_REQUIRED,
         )
         if used:
             return table

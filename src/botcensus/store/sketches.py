@@ -30,9 +30,12 @@ from botcensus.store.files import (
     fingerprint,
     locked,
     read_screened,
+    required_columns,
+    warn,
     write_json,
     write_private,
 )
+from botcensus.store.read import SIGHTING_REQUIRED
 from botcensus.store.sightings import LOCK as ROLLUP_LOCK
 from botcensus.store.sightings import SIGHTINGS_DIR
 
@@ -92,9 +95,7 @@ def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
     `build` turns one day's sightings into sketch rows."""
     root = dataset / SKETCHES_DIR
     manifest_path = root / SKETCH_MANIFEST
-    manifest: dict[str, object] = (
-        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
-    )
+    manifest = read_sketch_manifest(dataset)
     done, unchanged, rows = [], 0, 0
     days = day_partitions(dataset / SIGHTINGS_DIR).days
     if not days:
@@ -111,6 +112,20 @@ def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
     return SketchReport(tuple(done), unchanged, rows)
 
 
+def read_sketch_manifest(dataset: Path) -> dict[str, object]:
+    """Which sightings files each day's local sketch was built from. An unreadable manifest
+    counts as empty: every day with sightings is sketched again (sketches of days whose
+    sightings are gone stay as they are)."""
+    path = dataset / SKETCHES_DIR / SKETCH_MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        warn(f"{path}: cannot be read ({exc}); every day with sightings is sketched again")
+        return {}
+
+
 def _sketch_day(
     dataset: Path, day: str, day_dir: Path, manifest: dict[str, object], build: Sketcher
 ) -> int | None:
@@ -118,7 +133,7 @@ def _sketch_day(
     files = day_files(day_dir)
     if not files or manifest.get(day) == fingerprint(files):
         return None
-    sightings, used = read_screened(dataset, files, _read_sightings)
+    sightings, used = read_screened(dataset, files, _read_sightings, None, SIGHTING_REQUIRED)
     before = manifest.get(day)
     known = {str(e[0]) for e in before} if isinstance(before, list) else set()
     names = {f.name for f in used}
@@ -173,5 +188,5 @@ def read_sketches(
         tables = [pq.read_table(f).cast(SKETCH_SCHEMA) for f in files]
         return pa.concat_tables(tables) if tables else SKETCH_SCHEMA.empty_table()
 
-    table, _ = read_screened(dataset, wanted, read)
+    table, _ = read_screened(dataset, wanted, read, None, required_columns(SKETCH_SCHEMA))
     return table
