@@ -90,3 +90,28 @@ def test_feed_events_sightings_and_quarantine_are_private(two_days: Path) -> Non
     folders = {f.parent for f in files} | {two_days / "feeds", two_days / "sightings"}
     folders |= {two_days / "quarantine", two_days / "feeds" / ".spill"}
     assert {str(d): oct(_mode(d)) for d in folders} == {str(d): "0o700" for d in folders}
+
+
+def test_ingest_never_writes_through_a_symlinked_partition(tmp_path: Path) -> None:
+    data, outside = tmp_path / "data", tmp_path / "outside"
+    outside.mkdir()
+    (data / "feeds").mkdir(parents=True)
+    (data / "feeds" / "date=2024-05-01").symlink_to(outside, target_is_directory=True)
+    report = ingest([SAMPLE, TRUNCATED], data, fake_enrich)
+    assert list(outside.iterdir()) == []
+    assert report.files[0].error is not None
+    assert "date=2024-05-01" in report.files[0].error
+    assert report.files[1].error is None  # the other day's file is stored
+    assert report.files[1].stored > 0
+
+
+def test_ingest_reports_sightings_it_cannot_write_and_leaves_them_pending(tmp_path: Path) -> None:
+    data, outside = tmp_path / "data", tmp_path / "outside"
+    outside.mkdir()
+    (data / "sightings").mkdir(parents=True)
+    (data / "sightings" / "date=2024-05-01").symlink_to(outside, target_is_directory=True)
+    report = ingest([SAMPLE], data, fake_enrich)
+    assert list(outside.iterdir()) == []
+    assert report.exit_code == 2
+    assert report.sightings_error is not None
+    assert (data / "feeds" / "sightings-pending.json").exists()

@@ -57,6 +57,8 @@ def _line(f: FileReport) -> str:
 def summary(report: IngestReport) -> list[str]:
     """One line per file and a total line."""
     lines = [_line(f) for f in report.files]
+    if report.sightings_error:
+        lines.append(f"error: {report.sightings_error}")
     lines.append(
         f"total: {report.total('read')} rows read, {report.total('stored')} stored, "
         f"{report.total('duplicate')} duplicate, {report.total('quarantined')} quarantined; "

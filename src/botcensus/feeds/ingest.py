@@ -72,6 +72,9 @@ class IngestReport:
     files: list[FileReport] = field(default_factory=list)
     days: tuple[str, ...] = ()
     sightings: int = 0
+    sightings_error: str | None = None
+    """Why the sightings of the stored events could not be written (the days stay pending
+    and the next ingest writes them)."""
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
@@ -79,7 +82,7 @@ class IngestReport:
     @property
     def exit_code(self) -> int:
         """0: every row stored or a duplicate; 1: some rows quarantined; 2: a file failed."""
-        if any(f.error for f in self.files):
+        if any(f.error for f in self.files) or self.sightings_error:
             return 2
         return 1 if self.total("quarantined") else 0
 
@@ -273,7 +276,11 @@ def ingest(
         result.days = tuple(sorted(touched))
         # The retention clock of a feed day starts at the last ingest that stored rows of it.
         ledger.stamp(dataset, "feeds", sorted(run.published), datetime.now(UTC))
-        result.sightings = add_new_events(dataset, run.published)
+        try:
+            result.sightings = add_new_events(dataset, run.published)
+        except (OSError, duckdb.Error) as exc:
+            result.sightings_error = f"sightings not written ({exc}); the next ingest writes them"
+            return result
         pending.unlink(missing_ok=True)
     finally:
         os.close(lock)
