@@ -305,3 +305,15 @@ def test_an_unreadable_rollup_manifest_is_a_clear_error(events: Path) -> None:
     (events / "sightings" / "_rolled.json").write_text("[truncated")
     with pytest.raises(DatasetError, match=r"_rolled\.json: roll-up manifest cannot be read"):
         rollup(events, _identity)
+
+
+def test_a_damaged_file_that_cannot_be_quarantined_is_skipped(events: Path, tmp_path: Path) -> None:
+    (events / "quarantine").mkdir()
+    (events / "quarantine" / "parquet").symlink_to(tmp_path, target_is_directory=True)
+    (events / "quarantine" / "parquet").unlink()
+    (events / "quarantine" / "parquet").write_text("a file where a directory should be")
+    bad = events / "events" / "date=2011-03-20" / "seg2.parquet"
+    _truncated(bad)
+    rows = pa.Table.from_batches(list(iter_events(events))).to_pylist()
+    assert [r["source_ip"] for r in rows] == ["1.1.1.1", "1.1.1.1"]
+    assert bad.exists()  # left in place, named in the warning

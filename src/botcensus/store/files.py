@@ -280,7 +280,13 @@ def screen(
                 moved = quarantine(dataset, path, why)
             except FileNotFoundError:
                 continue
-            message = warn(f"{path}: cannot be read ({why}): moved to quarantine {moved}")
+            except OSError as exc:  # quarantine not writable: still never read the file
+                message = warn(
+                    f"{path}: cannot be read ({why}); cannot be moved to quarantine ({exc}): "
+                    "skipped, left in place"
+                )
+            else:
+                message = warn(f"{path}: cannot be read ({why}): moved to quarantine {moved}")
         if problems is not None:
             problems.append(message)
     return good
