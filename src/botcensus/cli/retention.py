@@ -43,6 +43,7 @@ def run_retention(data_dir: Path, settings: Settings, *, dry_run: bool) -> Reten
 def describe(report: RetentionReport) -> list[str]:
     """What a run deleted (or would delete) and kept, one line each."""
     verb = "would delete" if report.dry_run else "deleted"
+    passive = "would be deleted" if report.dry_run else "deleted"
     lines = [
         f"retention: {verb} {d.area}/date={d.day} ({d.files} files, {d.bytes} bytes; "
         f"written {d.written}, {d.age_days:.1f} days ago > {d.limit_days})"
@@ -63,7 +64,7 @@ def describe(report: RetentionReport) -> list[str]:
         )
     total = len(report.deleted)
     lines.append(
-        f"retention: {total} day partitions {verb}" + ("" if report.dry_run or not total else
+        f"retention: {total} day partitions {passive}" + ("" if report.dry_run or not total else
         " (each one recorded in retention.log)")
     )  # fmt: skip
     return lines

@@ -225,9 +225,14 @@ def apply_retention(
     run = _Run(dataset, now, dry_run)
     if not dataset.is_dir():
         return run.report
-    with locked(dataset / ROLLUP_LOCK), locked(dataset / INGEST_LOCK):
+    with contextlib.ExitStack() as held:
+        held.enter_context(locked(dataset / ROLLUP_LOCK))
+        feeds = (dataset / FEED_EVENTS_DIR).is_dir()  # no feeds yet: no lock file made
+        if feeds:
+            held.enter_context(locked(dataset / INGEST_LOCK))
         _events(run, event_days)
-        _feeds(run, event_days)
+        if feeds:
+            _feeds(run, event_days)
         _sightings(run, sighting_days)
         if not dry_run:
             ledger.update(dataset, run.changes)
