@@ -12,7 +12,7 @@ import pytest
 from feed_cases import CASES, fake_enrich, quarantined, sinkhole_row, stored_events, write_report
 
 from botcensus.feeds import ingest
-from botcensus.feeds.read import MAX_JSON_DEPTH, json_depth
+from botcensus.feeds.jsonl import MAX_JSON_DEPTH, json_depth
 
 HERE = str(Path(__file__).parent)
 EVENT = {

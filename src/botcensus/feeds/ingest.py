@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from botcensus.feeds.addr import canonical_ips
 from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, FeedStore
+from botcensus.feeds.jsonl import jsonl_batches
 from botcensus.feeds.mapping import MappingError, hash_columns
 from botcensus.feeds.plan import HASH, LINE, REJECT, Plan, missing_columns, plan
 from botcensus.feeds.quarantine import Quarantine
@@ -30,7 +31,6 @@ from botcensus.feeds.read import (
     Batch,
     ReadError,
     csv_batches,
-    jsonl_batches,
     prefetch,
     read_header,
 )
