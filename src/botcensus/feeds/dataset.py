@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from botcensus.store.damaged import read_screened
 from botcensus.store.files import (
     area_files,
     day_files,
@@ -26,7 +27,6 @@ from botcensus.store.files import (
     locked_fd,
     open_private,
     private_dir,
-    read_screened,
 )
 from botcensus.store.retention import INGEST_LOCK
 

@@ -27,7 +27,7 @@ from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_j
 from botcensus.feeds.sightings import connect
 from botcensus.model import SINKHOLE_FEED_NAME
 from botcensus.store import iter_events
-from botcensus.store.files import read_screened
+from botcensus.store.damaged import read_screened
 
 Enrich = Callable[[pa.Table], pa.Table]
 FORMATS: Final = ("intelmq", "shadowserver")

@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from botcensus.feeds.dataset import FEEDS_DIR, feed_files
 from botcensus.model import SIGHTING_SCHEMA
-from botcensus.store.files import open_private, private_dir, read_screened
+from botcensus.store.damaged import read_screened
+from botcensus.store.files import open_private, private_dir
 from botcensus.store.ledger import stamp
 from botcensus.store.sightings import SIGHTINGS_DIR
 

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA, SIGHTING_SCHEMA
+from botcensus.store.damaged import read_screened
 from botcensus.store.events import EVENTS_DIR
-from botcensus.store.files import area_files, read_screened, required_columns
+from botcensus.store.files import area_files, required_columns
 
 EVENT_REQUIRED = required_columns(EVENT_SCHEMA)
 SIGHTING_REQUIRED = required_columns(SIGHTING_SCHEMA)

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 from botcensus.store import ledger
+from botcensus.store.damaged import read_screened
 from botcensus.store.events import EVENTS_DIR
 from botcensus.store.files import (
     DatasetError,
@@ -32,7 +33,6 @@ from botcensus.store.files import (
     day_partitions,
     fingerprint,
     locked,
-    read_screened,
     warn,
     write_json,
     write_private,

@@ -23,13 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store.damaged import read_screened
 from botcensus.store.files import (
     area_files,
     day_files,
     day_partitions,
     fingerprint,
     locked,
-    read_screened,
     required_columns,
     warn,
     write_json,
