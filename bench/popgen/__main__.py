@@ -9,13 +9,15 @@ from pathlib import Path
 
 from .driver import ok, run
 from .generate import generate
-from .params import Params, load, override, to_dict
+from .params import Params, load, override, to_dict, validate
 from .presets import PRESETS, preset
 
 
 def _params(args: argparse.Namespace) -> Params:
     base = load(Path(args.config)) if args.config else preset(args.preset)
-    return override(base, args.set or [])
+    params = override(base, args.set or [])
+    validate(params)
+    return params
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,14 +104,20 @@ def resolve(
 
 
 def number_addresses(hi: I64, lo: U64) -> tuple[I64, tuple[I64, U64]]:
-    """Number the distinct (hi, lo) addresses from 0, exactly (by sorting)."""
-    order = np.lexsort((lo, hi))
-    h, low = hi[order], lo[order]
+    """Number the distinct (hi, lo) addresses from 0, exactly: IPv4 first, then IPv6."""
+    v6 = hi != 0
+    u4, inv4 = np.unique(lo[~v6], return_inverse=True)
+    h, low = hi[v6], lo[v6]
+    order = np.lexsort((low, h))
     new = np.ones(len(order), dtype=bool)
-    new[1:] = (h[1:] != h[:-1]) | (low[1:] != low[:-1])
-    ids = np.empty(len(order), dtype=np.int64)
-    ids[order] = np.cumsum(new) - 1
-    return ids, (h[new], low[new])
+    new[1:] = (h[order][1:] != h[order][:-1]) | (low[order][1:] != low[order][:-1])
+    inv6 = np.empty(len(order), dtype=np.int64)
+    inv6[order] = np.cumsum(new) - 1
+    ids = np.empty(len(hi), dtype=np.int64)
+    ids[~v6] = inv4.reshape(-1)
+    ids[v6] = len(u4) + inv6
+    distinct_hi = np.concatenate([np.zeros(len(u4), dtype=np.int64), h[order][new]])
+    return ids, (distinct_hi, np.concatenate([u4, low[order][new]]))
 
 
 def address_text(addr: Addressed) -> pa.Array:

@@ -66,7 +66,8 @@ def _periodic(pop: Population, rng: np.random.Generator, lines: I64, horizon: fl
         3600.0 + pop.line_phase[lines] / DAY * 4 * 3600.0 - pop.net.utc_offset[net],
         pop.line_phase[lines],
     )
-    phase = phase + DAY * rng.integers(0, np.maximum(period // DAY, 1))  # weekly: any weekday
+    days = np.maximum(period // DAY, 1).astype(np.int64)
+    phase = phase + DAY * rng.integers(0, days)  # weekly renumbering: on any weekday
     # Segments: from a virtual connect before the window, and from each reboot.
     is_reboot = np.isin(reboot_line, lines[~night])
     seg_line = np.concatenate([lines, reboot_line[is_reboot]])

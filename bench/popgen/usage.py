@@ -32,17 +32,15 @@ def merge(machine: I64, start: F64, end: F64, gap: float = 0.0) -> Sessions:
     """Union of intervals per machine (intervals closer than `gap` are joined)."""
     if not len(machine):
         return Sessions(machine, start, end)
+    order = np.lexsort((start, machine))
+    m, s, e = machine[order], start[order], end[order]
+    # Running end per machine: shift each machine's times past the previous machine's.
     span = float(np.max(np.abs(end)) + np.max(np.abs(start))) + 2 * DAY
-    s = start + machine * span
-    e = end + machine * span
-    order = np.argsort(s, kind="stable")
-    s, e, m = s[order], e[order], machine[order]
-    reach = np.maximum.accumulate(e)
+    reach = np.maximum.accumulate(e + m * span) - m * span
     new = np.ones(len(s), dtype=bool)
-    new[1:] = s[1:] > reach[:-1] + gap
+    new[1:] = (m[1:] != m[:-1]) | (s[1:] > reach[:-1] + gap)
     first = np.flatnonzero(new)
-    gm = m[first]
-    return Sessions(gm, s[first] - gm * span, np.maximum.reduceat(e, first) - gm * span)
+    return Sessions(m[first], s[first], np.maximum.reduceat(e, first))
 
 
 def _home(params: Params, pop: Population, rng: np.random.Generator, machines: I64, laptop: bool,
