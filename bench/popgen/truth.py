@@ -153,6 +153,7 @@ def counts(params: Params, pop: Population, ep: Episodes, seen: pa.Table,
         end_m.append(alive)
         end_d.append(np.full(len(alive), d))
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # it would print to standard output
     con.register("machines", pa.table({"machine": np.arange(pop.n_machines),
                                        "cc": pa.array(pop.net.cc).take(pa.array(pop.m_net)),
                                        "asn": pop.net.asn[pop.m_net]}))  # fmt: skip

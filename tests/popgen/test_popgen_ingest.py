@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from bench.popgen import override, preset
-from bench.popgen.driver import ok, run
+from bench.popgen.driver import botcensus_command, ok, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    ("name", "settings"),
+    ("name", "settings", "convention", "by"),
     [
-        ("b-harsh", ["n_machines=80", "days=9", "outages=[[30.0, 6.0]]", "report.ids_share=0.5"]),
-        ("a-global", ["n_machines=80", "days=8"]),
-        ("b-sparse", ["n_machines=80", "days=8"]),
+        ("b-harsh", ["n_machines=80", "days=9", "outages=[[30.0, 6.0]]"], "sun", None),
+        ("a-global", ["n_machines=80", "days=8"], "sat", "asn"),
+        ("b-sparse", ["n_machines=80", "days=8"], "sun", "country"),
     ],
 )
 def test_reports_ingest_with_nothing_quarantined(
-    name: str, settings: list[str], tmp_path: Path
+    name: str, settings: list[str], convention: str, by: str | None, tmp_path: Path
 ) -> None:
-    result, report = run(override(preset(name), settings), 7, tmp_path / "pop")
+    """Every row stored, none quarantined; the census's unique IPs and hits per week are the
+    truth's distinct recorded addresses and report rows."""
+    result, report = run(override(preset(name), settings), 7, tmp_path / "pop", ids=False)
     assert ok(report), report
     stored = report["dataset"]
     assert stored["read"] == stored["stored"] == result.summary["reported_rows"] > 0
@@ -34,6 +39,33 @@ def test_reports_ingest_with_nothing_quarantined(
     sightings = tmp_path / "pop" / "dataset" / "sightings"
     hits = duckdb.execute("SELECT sum(hits) FROM read_parquet(?)", [f"{sightings}/**/*.parquet"])
     assert hits.fetchall() == [(result.summary["reported_rows"],)]
+    census = _census(tmp_path / "pop" / "dataset", convention, by)
+    assert census == _truth(tmp_path / "pop", convention, by)
+
+
+def _truth(out: Path, convention: str, by: str | None) -> dict[tuple[str, str], tuple[int, int]]:
+    """Distinct recorded addresses and report rows per week (and country or ASN)."""
+    weekly = pq.read_table(out / "truth" / "weekly.parquet").to_pandas()
+    scope = by or "global"
+    rows = weekly[
+        (weekly.week_ends == convention) & (weekly.scope == scope) & (weekly.addresses > 0)
+    ]
+    keys = {"global": lambda r: "", "country": lambda r: r.cc, "asn": lambda r: str(int(r.asn))}
+    return {(str(r.week_end), keys[scope](r)): (r.addresses, r.rows) for r in rows.itertuples()}
+
+
+def _census(data: Path, convention: str, by: str | None) -> dict[tuple[str, str], tuple[int, int]]:
+    """Unique IPs and hits per week (and country or ASN) from `botcensus census`."""
+    extra = ["--by", by] if by else []
+    done = subprocess.run(
+        [botcensus_command(), "census", "--data", str(data), "--window", "week",
+         "--week-ends", convention, "--format", "csv", *extra],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {
+        (row["window_end"], row[by] if by else ""): (int(row["unique_ip"]), int(row["hits"]))
+        for row in csv.DictReader(io.StringIO(done.stdout))
+    }
 
 
 def test_id_dataset_has_one_bot_id_per_machine_with_an_id(tmp_path: Path) -> None:
