@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from .check import validate
 from .driver import ok, run
 from .generate import generate
-from .params import Params, load, override, to_dict, validate
+from .params import Params, load, override, to_dict
 from .presets import PRESETS, preset
 
 
@@ -53,17 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "show":
         print(json.dumps(to_dict(params), indent=1))
         return 0
-    if args.command == "generate":
-        if args.out.exists() and any(args.out.iterdir()):
-            print(f"error: {args.out} is not empty: choose a new directory", file=sys.stderr)
-            return 2
-        result = generate(params, args.seed, args.out, write_checkins=not args.no_checkins)
-        print(json.dumps(result.summary, indent=1))
-        return 0
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        print(f"error: {args.out} is not an empty directory: choose a new one", file=sys.stderr)
+        return 2
     try:
+        if args.command == "generate":
+            result = generate(params, args.seed, args.out, write_checkins=not args.no_checkins)
+            print(json.dumps(result.summary, indent=1))
+            return 0
         result, report = run(params, args.seed, args.out, ids=not args.no_ids,
                              checkins=not args.no_checkins, botcensus=args.botcensus)  # fmt: skip
-    except FileExistsError as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({"summary": result.summary, "ingest": report}, indent=1))

@@ -109,11 +109,9 @@ def draw_checkins(
     retry = pop.m_retry[m[row]]
     n_retry = np.where(retry, np.minimum(rng.poisson(timers.retry_mean, len(row)), 3), 0)
     base = np.repeat(np.arange(len(row)), n_retry)
-    k = np.arange(len(base)) - np.repeat(np.cumsum(n_retry) - n_retry, n_retry)
     gaps = rng.uniform(5.0, 60.0, len(base))
-    # k-th retry after the k-1 earlier ones: add the gaps of the same base in order.
+    # The k-th retry follows the check-in after the first k gaps drawn for it.
     later = time[base] + np.cumsum(gaps) - np.repeat(_seg_first_cumsum(gaps, n_retry), n_retry)
-    del k
     row = np.concatenate([row, row[base]])
     time = np.concatenate([time, later])
     keep = (time < e[row]) & (rng.random(len(row)) >= timers.loss)

@@ -15,10 +15,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .addresses import Addressed, address_text, resolve
+from .check import validate
 from .checkins import CheckIns, draw_checkins
 from .infection import draw_episodes
 from .leases import draw_leases
-from .params import Params, to_dict, validate
+from .params import Params, to_dict
 from .population import Population, build_population
 from .reports import Rows, aggregate, recorded_mask, write_intelmq, write_reports
 from .summary import summarise

@@ -268,33 +268,3 @@ def _build(tp: Any, value: Any, where: str) -> Any:
     if tp in (int, str, bool) and not isinstance(value, tp):
         raise ValueError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
-
-
-def validate(params: Params) -> None:
-    """Raise ValueError naming the first field that cannot work."""
-    if params.n_machines < 1 or params.days < 1:
-        raise ValueError("n_machines and days must be at least 1")
-    for cc in params.countries:
-        for a in cc.asns:
-            for line in a.lines:
-                if line not in params.lines:
-                    raise ValueError(f"{cc.cc} AS{a.asn}: line type {line!r} has no LineSpec")
-            if a.policy is not None and a.policy not in POLICIES:
-                raise ValueError(f"{cc.cc} AS{a.asn}: unknown policy {a.policy!r}")
-    for name, spec in params.lines.items():
-        for policy in spec.policies:
-            if policy not in POLICIES:
-                raise ValueError(f"lines.{name}: unknown policy {policy!r}")
-        for usage in spec.usage:
-            if usage not in USAGES:
-                raise ValueError(f"lines.{name}: unknown usage {usage!r}")
-    for kind in params.timers.kinds:
-        if kind not in TIMER_KINDS:
-            raise ValueError(f"timers.kinds: unknown kind {kind!r}")
-    if params.report.aggregate not in AGGREGATIONS:
-        raise ValueError(f"report.aggregate must be one of {AGGREGATIONS}")
-    if not params.report.report_type.startswith("event4_sinkhole"):
-        raise ValueError("report.report_type: event4_sinkhole or event4_sinkhole_http")
-    for day in params.week_ends:
-        if day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
-            raise ValueError(f"week_ends: unknown day {day!r}")

@@ -97,3 +97,12 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
             pq.read_table(tmp_path / "b" / "truth" / f"{name}.parquet")
         )
     assert [p.read_bytes() for p in first.reports] != [p.read_bytes() for p in other.reports]
+
+
+def test_an_asn_without_address_space_in_its_country_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "private.toml"
+    path.write_text(TOML.replace("asn = 3320", "asn = 64512"))
+    params = load(path)
+    validate(params)
+    with pytest.raises(ValueError, match="AS64512 has no IPv4 address space in DE"):
+        generate(params, 1, tmp_path / "out")
