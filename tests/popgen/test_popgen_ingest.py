@@ -105,7 +105,7 @@ def test_cli_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
         "generate", "--preset", "a-global", "--set", "n_machines=10", "--out", str(tmp_path)
     )
     assert done.returncode == 2
-    assert "not empty" in done.stderr
+    assert "not an empty directory" in done.stderr
     assert keep.read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
