@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from .params import AGGREGATIONS, POLICIES, TIMER_KINDS, USAGES, Params
 
 
@@ -11,6 +13,12 @@ def validate(params: Params) -> None:
         raise ValueError("n_machines and days must be at least 1")
     if params.n_machines > 2_000_000 or params.days > 3 * 366:
         raise ValueError("n_machines at most 2,000,000 and days at most 1,098 (memory)")
+    try:
+        dt.date.fromisoformat(params.start)
+    except ValueError as exc:
+        raise ValueError(f"start: {params.start!r} is not a date YYYY-MM-DD") from exc
+    if any(hours < 0 for _, hours in params.outages):
+        raise ValueError("outages: a negative length")
     if not params.countries or sum(c.weight for c in params.countries) <= 0:
         raise ValueError("countries: at least one with a positive weight")
     shares = [c.weight for c in params.countries]

@@ -205,8 +205,11 @@ def from_dict(data: Mapping[str, Any]) -> Params:
 def load(path: Path) -> Params:
     """Parameters from a TOML or JSON file."""
     text = path.read_text()
-    data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    return from_dict(data)
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        return from_dict(data)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def override(params: Params, assignments: list[str]) -> Params:
@@ -242,6 +245,13 @@ def _build(tp: Any, value: Any, where: str) -> Any:
         unknown = set(value) - known
         if unknown:
             raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+        required = {
+            f.name
+            for f in dataclasses.fields(tp)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        if required - set(value):
+            raise ValueError(f"{where}: missing keys {sorted(required - set(value))}")
         kwargs = {k: _build(hints[k], v, f"{where}.{k}") for k, v in value.items()}
         return tp(**kwargs)
     if origin in (types.UnionType, typing.Union):

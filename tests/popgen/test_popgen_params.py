@@ -106,3 +106,24 @@ def test_an_asn_without_address_space_in_its_country_is_named(tmp_path: Path) ->
     validate(params)
     with pytest.raises(ValueError, match="AS64512 has no IPv4 address space in DE"):
         generate(params, 1, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [('name = "x"\nfamily = "A"\n', "missing keys"), ("name = [\n", "Invalid value")],
+)
+def test_a_broken_parameter_file_is_named_with_the_problem(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_a_start_that_is_no_date_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "date.toml"
+    path.write_text(TOML.replace('start = "2012-01-02"', 'start = "2012-13-02"'))
+    with pytest.raises(ValueError, match="start: '2012-13-02' is not a date"):
+        validate(load(path))
