@@ -51,8 +51,6 @@ def run(params: Params, seed: int, out: Path, *, ids: bool = True, checkins: boo
         botcensus: str | None = None) -> tuple[Result, dict[str, Any]]:  # fmt: skip
     """Generate into `out`, ingest out/reports into out/dataset and (with ids) out/reports-ids
     into out/dataset-ids; write out/ingest.json. `out` must be new or empty."""
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty: choose a new directory")
     result = generate(params, seed, out, write_checkins=checkins)
     report: dict[str, Any] = {"dataset": ingest(result.reports, out / "dataset", botcensus)}
     if ids and result.id_reports:

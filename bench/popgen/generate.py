@@ -65,8 +65,11 @@ def _save(table: pa.Table, path: Path, csv: bool) -> None:
 
 def generate(params: Params, seed: int, out: Path, *, write_checkins: bool = True) -> Result:
     """Draw the population of `params` with `seed`; write out/reports (Shadowserver CSV),
-    out/reports-ids (IntelMQ JSON lines, if report.ids_share > 0), out/truth, out/params.json."""
+    out/reports-ids (IntelMQ JSON lines, if report.ids_share > 0), out/truth, out/params.json.
+    `out` must be new or empty: nothing is overwritten."""
     validate(params)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} is not an empty directory: choose a new one")
     clock = time.perf_counter()
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
     pop = build_population(params, streams[0])

@@ -127,3 +127,12 @@ def test_a_start_that_is_no_date_is_refused(tmp_path: Path) -> None:
     path.write_text(TOML.replace('start = "2012-01-02"', 'start = "2012-13-02"'))
     with pytest.raises(ValueError, match="start: '2012-13-02' is not a date"):
         validate(load(path))
+
+
+def test_generate_never_writes_over_an_earlier_population(tmp_path: Path) -> None:
+    params = override(preset("a-cgn"), ["n_machines=20", "days=2"])
+    first = generate(params, 1, tmp_path / "pop")
+    before = {p: p.read_bytes() for p in first.reports}
+    with pytest.raises(FileExistsError, match="not an empty directory"):
+        generate(override(params, ["days=3"]), 2, tmp_path / "pop")
+    assert {p: p.read_bytes() for p in first.reports} == before
