@@ -140,7 +140,8 @@ def build_population(params: Params, rng: np.random.Generator) -> Population:
     year = dt.date.fromisoformat(params.start).year
     asns = sorted({int(a) for a in net.asn})
     told = rng.permutation(len(asns))[: round(params.notify.asn_share * len(asns))]
-    notified = {a: bool(params.notify.enabled and i in set(told)) for i, a in enumerate(asns)}
+    told_set = {int(i) for i in told}
+    notified = {a: bool(params.notify.enabled and i in told_set) for i, a in enumerate(asns)}
     return Population(
         net=net,
         line_net=line_net,
