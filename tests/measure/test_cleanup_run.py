@@ -12,7 +12,7 @@ import pytest
 
 from botcensus.measure.cleanup import Mark
 from botcensus.measure.cleanup_run import CleanupQuery, cleanup, notification_table
-from botcensus.measure.sketches import sketch_sightings
+from botcensus.store.sketch_build import sketch_sightings
 
 from .sim_cases import NotifyRun, notify_static
 

@@ -38,7 +38,7 @@ def _ids() -> Population:
 
 def _counts(pop: Population) -> dict[tuple[str, int], float]:
     con = connect(pop.table())
-    counts = id_counts(con, "sightings", ["true"], [], window_start_sql(CensusQuery()))
+    counts = id_counts(con, "sightings", "true", {}, window_start_sql(CensusQuery()))
     return {
         (cc, int(asn)): m for cc, asn, m in zip(counts.cc, counts.asn, counts.machines, strict=True)
     }

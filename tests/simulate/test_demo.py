@@ -18,10 +18,9 @@ from rich.console import Console
 from botcensus import enrich
 from botcensus.cli import main
 from botcensus.measure.census import CensusQuery
+from botcensus.measure.census_run import run_census
 from botcensus.measure.cleanup import fit_decay
 from botcensus.measure.cleanup_run import CleanupQuery, cleanup
-from botcensus.measure.hosts import estimate_hosts
-from botcensus.measure.summary import summarise
 from botcensus.simulate import Scenario, Simulation, simulate
 from botcensus.simulate.demo import MARKS, SENSOR, _cleanup, _side_by_side
 from botcensus.simulate.outputs import write_direct
@@ -113,8 +112,7 @@ def test_cleanup_decay_rate_matches_the_true_machines(demo: Demo) -> None:
 def test_demo_tables_show_estimates_and_clean_up(demo: Demo) -> None:
     con = connect()
     relation = sightings_view(con, demo.data)
-    summary = summarise(con, relation, family="rustock")
-    estimates = estimate_hosts(con, CensusQuery(window="week", family="rustock"), relation)
+    weekly = run_census(con, CensusQuery(window="week", family="rustock"), relation, estimate=True)
     result = cleanup(
         con,
         relation,
@@ -124,11 +122,11 @@ def test_demo_tables_show_estimates_and_clean_up(demo: Demo) -> None:
     truth = demo.sim.truth().weekly
     truth = truth.filter(pc.equal(truth["scope"], "global"))
     console = Console(record=True, width=100)
-    console.print(_side_by_side(summary.weekly, estimates, truth, 0.0008))
+    console.print(_side_by_side(weekly.rows, truth, 0.0008))
     _cleanup(console, result, truth)
     text = console.export_text()
     assert "estimated" in text
-    first = estimates.to_pylist()[1]
+    first = weekly.rows.to_pylist()[1]
     assert f"{first['hosts_est']:,.0f}" in text
     assert "Decay rate" in text
     assert "True active machines over the same weeks" in text

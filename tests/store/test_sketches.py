@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.sketches import sketch_sightings
 from botcensus.measure.sketches_census import census_answer
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store import apply_retention, connect, sightings_view, write_sightings
+from botcensus.store.sketch_build import sketch_sightings
 from botcensus.store.sketches import (
     SKETCH_SCHEMA,
     read_sketches,

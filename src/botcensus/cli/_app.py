@@ -97,8 +97,8 @@ def main(verbose: bool) -> None:
 def rollup_dataset(data_dir: Path, settings: config_mod.Settings) -> RollupReport:
     """Bring the dataset's sightings and sketches up to date (enriching new sightings)."""
     from botcensus import enrich
-    from botcensus.measure import sketches as sketch_build
     from botcensus.store import rollup as store_rollup
+    from botcensus.store import sketch_build
     from botcensus.store.sketches import sketch_days
 
     geo = None

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
-from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer, filters
+from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer
 from botcensus.measure.hosts_ids import IdCounts, Lent, id_counts
 from botcensus.measure.hosts_model import Window, window_estimate
 from botcensus.measure.hosts_networks import apply_factors, network_factors, without_ids_sql
@@ -49,10 +49,9 @@ def _partitions(
 ) -> list[tuple[str, dict[str, object]]]:
     """Per family (and feed and sensor when grouped by): a SQL condition and its keys."""
     keys = ["family", *(k for k in ("feed", "sensor") if k in query.by)]
-    where, params = filters(query)
-    where = [w for w in where if w != "bot_id IS NULL"] or ["true"]
+    where, params = query.where(dates=False)
     cols = ", ".join(GROUPS[k] for k in keys)
-    sql = f"SELECT DISTINCT {cols} FROM {relation} WHERE {' AND '.join(where)}"  # noqa: S608 (columns from GROUPS; values are parameters)
+    sql = f"SELECT DISTINCT {cols} FROM {relation} WHERE {where}"  # noqa: S608 (columns from GROUPS; values are parameters)
     out = []
     for values in sorted(con.execute(sql, params).fetchall(), key=str):
         condition = " AND ".join(
@@ -64,12 +63,7 @@ def _partitions(
 
 
 def _id_counts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> IdCounts:
-    where, params = filters(query)
-    where = [w for w in where if w != "bot_id IS NULL"] or ["true"]
-    for bound, op in ((query.date_from, ">="), (query.date_to, "<=")):
-        if bound is not None:
-            where.append(f"day {op} ?")
-            params.append(bound)
+    where, params = query.where()
     return id_counts(con, relation, where, params, window_start_sql(query))
 
 

@@ -83,18 +83,12 @@ class AddressDays:
         )
 
 
-def filters(query: CensusQuery) -> tuple[list[str], list[object]]:
-    """The census's row filters (family, feed, unclaimed) as SQL conditions and parameters;
-    the date range is applied by the callers, who read context days outside it."""
-    where = ["bot_id IS NULL"]
-    params: list[object] = []
-    if not query.include_unclaimed:
-        where.append("malware_family IS NOT NULL")
-    for column, value in (("malware_family", query.family), ("feed_name", query.feed)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    return where, params
+def without_ids(query: CensusQuery) -> tuple[str, dict[str, object]]:
+    """The census's row filter (family, feed, unclaimed) on sightings without a bot id, as a
+    SQL condition and named parameters; the date range is applied by the callers, who read
+    context days outside it."""
+    where, params = query.where(dates=False)
+    return f"bot_id IS NULL AND {where}", params
 
 
 _SQL: Final = """
@@ -102,7 +96,7 @@ WITH per_feed AS (
     SELECT day, source_ip, feed_name, any_value(coalesce(source_cc, '')) AS cc,
            any_value(coalesce(source_asn, 0)) AS asn, min(first_seen) AS first_seen,
            max(last_seen) AS last_seen, sum(hits) AS hits
-    FROM {relation} WHERE {where} AND day BETWEEN ? AND ?
+    FROM {relation} WHERE {where} AND day BETWEEN $ctx_lo AND $ctx_hi
     GROUP BY day, source_ip, feed_name
 ), days AS (
     -- Feeds overlap (two reports of one bot); sensors of one feed do not: keep the feed
@@ -125,9 +119,10 @@ SELECT (day - DATE '1970-01-01')::BIGINT AS day, (hash(source_ip) >> 1)::BIGINT 
        coalesce(day - prev_day <= {look}, false) AS before,
        coalesce(next_day - day <= {look}, false) AS after,
        coalesce(day - prev_day = 1
-                AND epoch_us(prev_last) / 1e6 - epoch_us(prev_day::TIMESTAMP) / 1e6 > ? , false)
+                AND epoch_us(prev_last) / 1e6 - epoch_us(prev_day::TIMESTAMP) / 1e6 > $carry_s,
+                false)
            AS carried_prev
-FROM ctx JOIN {life} AS life USING (source_ip) WHERE day BETWEEN ? AND ?
+FROM ctx JOIN {life} AS life USING (source_ip) WHERE day BETWEEN $lo AND $hi
 ORDER BY cc, asn, day, first_s
 """
 
@@ -136,11 +131,11 @@ def address_lifetimes(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, name: str
 ) -> str:
     """A temporary table `name` of each address's first and last day in the query's data."""
-    where, params = filters(query)
+    where, params = without_ids(query)
     sql = f"""
         CREATE OR REPLACE TEMP TABLE {name} AS
         SELECT source_ip, min(day) AS born, max(day) AS dies
-        FROM {relation} WHERE {" AND ".join(where)} GROUP BY source_ip
+        FROM {relation} WHERE {where} GROUP BY source_ip
     """  # noqa: S608 (names and conditions are ours; values are parameters)
     con.execute(sql, params)
     return name
@@ -158,11 +153,18 @@ def read_address_days(
     """Address-days of days[0]..days[1] (inclusive) for the census's filters; `margin_s`: how
     close to midnight the previous day's last sighting must be for a carried-over session;
     `lifetimes`: the table of address_lifetimes."""
-    where, params = filters(query)
+    where, params = without_ids(query)
     lo, hi = days
-    sql = _SQL.format(relation=relation, where=" AND ".join(where), look=LOOK, life=lifetimes)
-    ctx = [lo - timedelta(days=LOOK), hi + timedelta(days=LOOK)]
-    cols = con.execute(sql, [*params, *ctx, DAY_S - margin_s, lo, hi]).fetchnumpy()
+    sql = _SQL.format(relation=relation, where=where, look=LOOK, life=lifetimes)
+    named = {
+        **params,
+        "ctx_lo": lo - timedelta(days=LOOK),
+        "ctx_hi": hi + timedelta(days=LOOK),
+        "carry_s": DAY_S - margin_s,
+        "lo": lo,
+        "hi": hi,
+    }
+    cols = con.execute(sql, named).fetchnumpy()
     day = np.asarray(cols["day"], np.int64)
     cc = np.asarray(cols["cc"], dtype=object)
     asn = np.asarray(cols["asn"], np.int64)
@@ -204,8 +206,8 @@ def checkin_timer(
     3 x the mean |span - (hits - 1) tau| where that is below tau (the difference of two
     uniform delays has mean |.| J / 3). None when the data has no usable timing (feeds that
     report once a day)."""
-    where, params = filters(query)
-    cond = " AND ".join([*where, "hits >= 5"])
+    where, params = without_ids(query)
+    cond = f"{where} AND hits >= 5"
     sql = f"""
         WITH r AS (
             SELECT (epoch_us(last_seen) - epoch_us(first_seen)) / 1e6 AS span, hits

@@ -15,30 +15,21 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import GROUPS, CensusQuery, attach, census_sql, window_start_sql
+from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
 
 
 def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
     """Per census window and group: ips_hourly_avg, the mean distinct addresses per hour."""
-    _, params = census_sql(query, relation)  # validates the query; same filters below
-    where: list[str] = []
-    if not query.include_unclaimed:
-        where.append("malware_family IS NOT NULL")
-    for column, value in (("malware_family", query.family), ("feed_name", query.feed)):
-        if value is not None:
-            where.append(f"{column} = ?")
-    for bound, op in ((query.date_from, ">="), (query.date_to, "<=")):
-        if bound is not None:
-            where.append(f"day {op} ?")
+    query.check()
+    where, params = query.where()
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
     names = "".join(f", {g}" for g in query.by)
-    length = 1 if query.window == "day" else 7
     sql = f"""
         WITH r AS (
             SELECT {window_start_sql(query)} AS window_start, day, source_ip{keys},
                    CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
                    CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
-            FROM {relation} {"WHERE " + " AND ".join(where) if where else ""}
+            FROM {relation} WHERE {where}
         ), hours AS (
             SELECT window_start, day, unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour,
                    source_ip{names}
@@ -50,7 +41,7 @@ def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
             SELECT window_start, count(DISTINCT day) AS n FROM r GROUP BY window_start
         )
         SELECT window_start,
-               CAST(window_start + INTERVAL {length - 1} DAY AS DATE) AS window_end{names},
+               CAST(window_start + INTERVAL {query.days - 1} DAY AS DATE) AS window_end{names},
                sum(ips) / (24.0 * any_value(days.n)) AS ips_hourly_avg
         FROM per_hour JOIN days USING (window_start)
         GROUP BY ALL

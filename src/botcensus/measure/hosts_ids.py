@@ -91,15 +91,14 @@ class IdCounts:
 def id_counts(
     con: duckdb.DuckDBPyConnection,
     relation: str,
-    where: list[str],
-    params: list[object],
+    where: str,
+    params: dict[str, object],
     window_sql: str,
 ) -> IdCounts:
-    """Machines per window and network from the sightings that carry a bot id; `where`:
-    SQL conditions on the relation, `window_sql`: the census's window start expression."""
-    sql = _SQL.format(
-        relation=relation, where=" AND ".join([*where, "bot_id IS NOT NULL"]), window=window_sql
-    )
+    """Machines per window and network from the sightings that carry a bot id; `where`: a
+    SQL condition on the relation with its named `params`, `window_sql`: the census's window
+    start expression."""
+    sql = _SQL.format(relation=relation, where=f"bot_id IS NOT NULL AND {where}", window=window_sql)
     cols = con.execute(sql, params).fetchnumpy()
     start = np.asarray(cols["window_start"], np.int64)
     machines = np.asarray(cols["machines"], np.float64)

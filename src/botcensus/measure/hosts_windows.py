@@ -21,7 +21,6 @@ from botcensus.measure.hosts_features import (
     EPOCH,
     Timer,
     address_lifetimes,
-    filters,
     read_address_days,
 )
 from botcensus.measure.hosts_model import Window
@@ -54,12 +53,8 @@ def window_spans(days: list[date], query: CensusQuery) -> list[Span]:
 
 def data_days(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> list[date]:
     """Days with IP-only sightings that the query counts."""
-    where, params = filters(query)
-    for column, bound, op in (("day", query.date_from, ">="), ("day", query.date_to, "<=")):
-        if bound is not None:
-            where.append(f"{column} {op} ?")
-            params.append(bound)
-    sql = f"SELECT DISTINCT day FROM {relation} WHERE {' AND '.join(where)} ORDER BY day"  # noqa: S608
+    where, params = query.where()
+    sql = f"SELECT DISTINCT day FROM {relation} WHERE bot_id IS NULL AND {where} ORDER BY day"  # noqa: S608 (conditions are ours; values are parameters)
     return [row[0] for row in con.execute(sql, params).fetchall()]
 
 

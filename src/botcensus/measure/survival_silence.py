@@ -26,6 +26,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from botcensus.measure.census import CensusQuery, Params
+
 SURVIVAL_COLUMNS: Final = (
     "identity",
     "asn",
@@ -86,15 +88,9 @@ _PRESENCE = """
 """
 
 
-def claimed(first: date, last: date, family: str | None) -> tuple[str, list[object]]:
-    """SQL condition and parameters: sightings of a claimed family (or `family`) in
-    first..last."""
-    where = "malware_family IS NOT NULL AND day BETWEEN ? AND ?"
-    params: list[object] = [first, last]
-    if family is not None:
-        where += " AND malware_family = ?"
-        params.append(family)
-    return where, params
+def claimed(first: date, last: date, family: str | None) -> tuple[str, Params]:
+    """The census's filter for sightings of a claimed family (or `family`) in first..last."""
+    return CensusQuery(family=family, date_from=first, date_to=last).where()
 
 
 def survival_rows(

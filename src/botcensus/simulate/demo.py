@@ -16,9 +16,9 @@ from rich.table import Table
 
 from botcensus import enrich
 from botcensus.measure.census import CensusQuery
+from botcensus.measure.census_run import run_census
 from botcensus.measure.cleanup import Mark, fit_decay
 from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
-from botcensus.measure.hosts import estimate_hosts
 from botcensus.measure.summary import summarise
 from botcensus.report import write_report
 from botcensus.report.cleanup_html import decay_sentence
@@ -28,7 +28,7 @@ from botcensus.simulate.scenario import load_scenario
 from botcensus.simulate.simulation import simulate
 from botcensus.simulate.sinkhole import SinkholeProcess
 from botcensus.store import connect, rollup, sightings_view
-from botcensus.store.sketches import read_sketches
+from botcensus.store.sketches import read_sketches, sketches_view
 
 MARKER = ".botcensus-demo"
 SENSOR = "simulated"
@@ -84,8 +84,13 @@ def run_demo(data_dir: Path | None, *, scale: float = 0.001, seed: int = 2011) -
     con = connect()
     relation = sightings_view(con, data_dir)
     summary = summarise(con, relation, family=scenario.family)
-    weekly = CensusQuery(window="week", family=scenario.family)
-    estimates = estimate_hosts(con, weekly, relation)
+    weekly = run_census(
+        con,
+        CensusQuery(window="week", family=scenario.family),
+        relation,
+        sketches_view(con, data_dir),
+        estimate=True,
+    )
     query = CleanupQuery(by="country", family=scenario.family, marks=MARKS)
     clean = cleanup(con, relation, read_sketches(data_dir), query)
     files = write_report(
@@ -96,7 +101,7 @@ def run_demo(data_dir: Path | None, *, scale: float = 0.001, seed: int = 2011) -
         marks=[(m.day, m.label) for m in MARKS],
     )
     truth = sim.truth().weekly.filter(pc.equal(sim.truth().weekly["scope"], "global"))
-    console.print(_side_by_side(summary.weekly, estimates, truth, scale))
+    console.print(_side_by_side(weekly.rows, truth, scale))
     _countries(console, summary.countries)
     _cleanup(console, clean, truth)
     console.print(f"Report: {files.html.resolve()}")
@@ -111,9 +116,10 @@ def run_demo(data_dir: Path | None, *, scale: float = 0.001, seed: int = 2011) -
     return 0 if result.answered == result.sent else 1
 
 
-def _side_by_side(weekly: pa.Table, estimates: pa.Table, truth: pa.Table, scale: float) -> Table:
+def _side_by_side(weekly: pa.Table, truth: pa.Table, scale: float) -> Table:
+    """`weekly`: census rows with host estimates (run_census with estimate)."""
     seen = {r["window_end"]: r["unique_ip"] for r in weekly.to_pylist()}
-    est = {r["window_end"]: r for r in estimates.to_pylist()}
+    est = {r["window_end"]: r for r in weekly.to_pylist() if r["hosts_est"] is not None}
     true = {r["week_ending"]: r for r in truth.to_pylist()}
     out = Table(
         title="Week by week: what the sinkhole counted, what Microsoft published, what "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +24,9 @@ import pyarrow.parquet as pq
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store.events import write_atomic
 from botcensus.store.sightings import SIGHTINGS_DIR
+
+if TYPE_CHECKING:
+    import duckdb
 
 SKETCHES_DIR = "sketches"
 SKETCH_MANIFEST = "_sketched.json"
@@ -77,7 +80,7 @@ def _stamp(files: list[Path]) -> list[list[object]]:
 
 
 Sketcher = Callable[[pa.Table], pa.Table]
-"""Sightings in, SKETCH_SCHEMA rows out: botcensus.measure.sketches.sketch_sightings."""
+"""Sightings in, SKETCH_SCHEMA rows out: botcensus.store.sketch_build.sketch_sightings."""
 
 
 def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
@@ -146,3 +149,17 @@ def read_sketches(
             continue
         tables.append(pq.read_table(path).cast(SKETCH_SCHEMA))
     return pa.concat_tables(tables) if tables else SKETCH_SCHEMA.empty_table()
+
+
+def sketches_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "sketches") -> str:
+    """Create a view over the dataset's sketch rows (SKETCH_SCHEMA); returns its name.
+    DuckDB reads only the columns a query needs (the keys, to check coverage; the sketch
+    images only when the census falls back on them). No files: an empty view."""
+    files = sketch_files(dataset)
+    if files:
+        rel = con.read_parquet([str(f) for f in files], hive_partitioning=False)
+        rel.create_view(name, replace=True)
+    else:
+        con.register(f"{name}_empty", SKETCH_SCHEMA.empty_table())
+        con.sql(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")  # noqa: S608
+    return name

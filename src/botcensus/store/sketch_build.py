@@ -1,5 +1,6 @@
-"""Mergeable sketches of source addresses: Apache DataSketches HLL and Theta, built per
-(day, sensor, feed, country, ASN, family) from daily sightings (pure functions).
+"""Mergeable sketches of source addresses, a roll-up product: Apache DataSketches HLL and
+Theta images built per (day, sensor, feed, country, ASN, family) from daily sightings, and
+the set operations that read them (union, difference, estimate); pure functions.
 
 Compatibility is the point: the bytes are exactly what Spark SQL's `hll_sketch_agg(ip, 12)`
 and `theta_sketch_agg(ip, 12)` produce for the same addresses (checked byte for byte against

@@ -10,8 +10,8 @@ import struct
 import pyarrow as pa
 import pytest
 
-from botcensus.measure import sketches as sk
 from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store import sketch_build as sk
 
 SMALL = ["192.0.2.1", "198.51.100.7", "2001:db8::1"]
 BIG = [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(5000)]
