@@ -57,7 +57,7 @@ import botcensus.enrich as enrich
 from botcensus.measure import CensusQuery, census
 from botcensus.measure.census_run import run_census
 from botcensus.measure.cleanup import complete_weeks, decay_rate
-from botcensus.measure.survival_cox import cox_notified, notification_hr
+from botcensus.measure.survival import cox_notified, notification_hr
 from botcensus.simulate import BUNDLED, Scenario, Simulation, load_scenario, simulate
 from botcensus.simulate.scenario import Notify
 

@@ -16,8 +16,7 @@ import pyarrow.compute as pc
 import pytest
 from PIL import Image
 
-from botcensus.measure.cleanup import Mark
-from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
+from botcensus.measure.cleanup import CleanupQuery, CleanupResult, Mark, cleanup
 from botcensus.measure.summary import summarise
 from botcensus.report import ReportFiles, write_report
 from botcensus.store.sketch_build import sketch_sightings

@@ -19,8 +19,7 @@ from botcensus import enrich
 from botcensus.cli import main
 from botcensus.measure.census import CensusQuery
 from botcensus.measure.census_run import run_census
-from botcensus.measure.cleanup import fit_decay
-from botcensus.measure.cleanup_run import CleanupQuery, cleanup
+from botcensus.measure.cleanup import CleanupQuery, cleanup, fit_decay
 from botcensus.simulate import Scenario, Simulation, simulate
 from botcensus.simulate.demo import MARKS, SENSOR, _cleanup, _side_by_side
 from botcensus.simulate.outputs import write_direct

@@ -192,7 +192,7 @@ def report(
     decay rate, half-life and time to clean-up per country."""
     from rich.console import Console
 
-    from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
+    from botcensus.measure.cleanup import CleanupQuery, CleanupResult, cleanup
     from botcensus.measure.summary import summarise
     from botcensus.report import tables, write_report
     from botcensus.report.cleanup_html import decay_sentence

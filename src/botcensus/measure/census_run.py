@@ -82,8 +82,7 @@ def run_census(
         if answer.source == "sketches":
             notes.append(NO_ESTIMATE_NOTE)
         else:
-            from botcensus.measure.hosts import with_estimates
-            from botcensus.measure.hosts_hourly import with_hourly
+            from botcensus.measure.hosts import with_estimates, with_hourly
 
             rows = with_estimates(con, rows, query, relation)
             rows = with_hourly(con, rows, query, relation)

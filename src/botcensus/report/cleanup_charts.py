@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from botcensus.measure.cleanup_run import CleanupResult
+from botcensus.measure.cleanup import CleanupResult
 
 
 def _png(fig: Figure) -> bytes:

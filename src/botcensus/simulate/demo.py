@@ -17,8 +17,7 @@ from rich.table import Table
 from botcensus import enrich
 from botcensus.measure.census import CensusQuery
 from botcensus.measure.census_run import run_census
-from botcensus.measure.cleanup import Mark, fit_decay
-from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
+from botcensus.measure.cleanup import CleanupQuery, CleanupResult, Mark, cleanup, fit_decay
 from botcensus.measure.summary import summarise
 from botcensus.report import write_report
 from botcensus.report.cleanup_html import decay_sentence

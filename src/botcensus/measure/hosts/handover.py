@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.hosts_features import AddressDays, Timer
+from botcensus.measure.hosts.features import AddressDays, Timer
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

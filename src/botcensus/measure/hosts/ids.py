@@ -11,7 +11,7 @@ network is the sum of squared shares), less those seen within one, is added, wit
 Poisson variance.
 
 Ids also give what addresses cannot: each machine's days active. Lent carries them, per
-window and country, to the address model of the sightings without an id (hosts_model), in
+window and country, to the address model of the sightings without an id (hosts.model), in
 place of the stable networks' figure (per-network churn learnt from bots with ids, as
 Griffioen and Doerr measured it on Hajime, applied to those without).
 """
@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.hosts_features import EPOCH, div
+from botcensus.measure.hosts.features import EPOCH, div
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

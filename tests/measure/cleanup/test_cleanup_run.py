@@ -10,11 +10,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from botcensus.measure.cleanup import Mark
-from botcensus.measure.cleanup_run import CleanupQuery, cleanup, notification_table
+from botcensus.measure.cleanup import CleanupQuery, Mark, cleanup, notification_table
 from botcensus.store.sketch_build import sketch_sightings
 
-from .sim_cases import NotifyRun, notify_static
+from ..sim_cases import NotifyRun, notify_static
 
 
 @pytest.fixture(scope="module")

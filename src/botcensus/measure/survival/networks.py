@@ -6,7 +6,7 @@ does only where it is not renumbered: on a line renumbered daily or per session,
 goes silent for good every day while its machine stays infected, and no silence rule can tell
 that from a clean-up (renumbered addresses never come back, so they leave no return gaps to
 learn from). Addresses are therefore followed only in the networks the host estimator takes
-as stable (hosts_reference: new sessions return on an address seen the week before, and new
+as stable (hosts.reference: new sessions return on an address seen the week before, and new
 addresses live beyond a week, nearly as often as on the country's best networks; shared pools
 never). Everything else is left out of the survival curves and the notification model, and
 the result says how many identities that was.
@@ -25,7 +25,7 @@ import duckdb
 
 from botcensus.measure.census import CensusQuery
 from botcensus.measure.hosts import address_model
-from botcensus.measure.survival_silence import claimed
+from botcensus.measure.survival.silence import claimed
 
 
 def _stable(
@@ -49,7 +49,7 @@ def stable_networks(
 ) -> dict[tuple[str, int], float]:
     """(country, ASN) pairs whose addresses can be followed (module docstring), over the
     claimed sightings without bot id in first..last; with the rate per day at which the
-    network's lines are renumbered (hosts_reference: handovers of machines online all day,
+    network's lines are renumbered (hosts.reference: handovers of machines online all day,
     per day of exposure, pooled towards all stable networks'). Each family is judged on its
     own (check-in timers differ); a network stable for any family is followed for all of
     them, at the highest of its families' rates (run `cleanup --family` to judge one)."""

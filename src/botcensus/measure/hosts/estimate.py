@@ -4,8 +4,8 @@
         window_end, the query's group keys, hosts_est, hosts_lo, hosts_hi
 
 Sightings without a bot id go through the address model (host-days from address-days,
-hosts_daily; days active from stable networks, hosts_reference and hosts_model); sightings
-with one are counted by id (hosts_ids) and lend their days active to the address model of
+hosts.daily; days active from stable networks, hosts.reference and hosts.model); sightings
+with one are counted by id (hosts.ids) and lend their days active to the address model of
 the same family and country. Each family (and feed or sensor, when the census groups by
 them) is estimated on its own; estimates and their variances add up. Only what sightings
 hold is read: addresses, days, first and last check-in, hits, country and ASN, bot ids.
@@ -25,12 +25,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
-from botcensus.measure.hosts_features import EPOCH, LOOK, checkin_timer
-from botcensus.measure.hosts_ids import IdCounts, Lent, id_counts
-from botcensus.measure.hosts_model import Window, window_estimate
-from botcensus.measure.hosts_networks import apply_factors, network_factors, without_ids_sql
-from botcensus.measure.hosts_reference import Reference, lend
-from botcensus.measure.hosts_windows import Span, data_days, read_windows, window_spans
+from botcensus.measure.hosts.features import EPOCH, LOOK, checkin_timer
+from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
+from botcensus.measure.hosts.model import Window, window_estimate
+from botcensus.measure.hosts.networks import apply_factors, network_factors, without_ids_sql
+from botcensus.measure.hosts.reference import Reference, lend
+from botcensus.measure.hosts.windows import Span, data_days, read_windows, window_spans
 
 Cell = tuple[date, str, int | None]
 """(window start, country, ASN); ASN None: the country's total."""
@@ -141,7 +141,7 @@ def partition_cells(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation
     lent = Lent.from_counts(counts) if len(counts.machines) else None
     cells = _address_cells(con, query, relation, lent)
     if len(counts.machines) and cells:
-        # The address model checked per network on the machines with ids (hosts_networks).
+        # The address model checked per network on the machines with ids (hosts.networks).
         view = "hosts_ids_without_ids"
         con.execute(without_ids_sql(view, relation))
         try:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.hosts_hourly import hourly_ips
+from botcensus.measure.hosts import hourly_ips
 
 from .hosts_cases import START, Population, connect
 

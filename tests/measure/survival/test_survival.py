@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 from lifelines import KaplanMeierFitter
 
-from botcensus.measure.survival import (
+from botcensus.measure.survival import SilenceRule, outage_days, survival_rows
+from botcensus.measure.survival.curves import (
     curves_by_group,
     durations,
     kaplan_meier,
@@ -19,7 +20,6 @@ from botcensus.measure.survival import (
     survival_at,
     survival_summary,
 )
-from botcensus.measure.survival_silence import SilenceRule, outage_days, survival_rows
 
 D0 = dt.date(2011, 3, 16)
 

@@ -11,13 +11,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from botcensus.measure.survival_cox import (
+from botcensus.measure.survival import (
     cox_notified,
     landmark_rows,
     notification_hazard_ratio,
 )
 
-from .sim_cases import NotifyRun, notify_static
+from ..sim_cases import NotifyRun, notify_static
 
 
 @pytest.fixture(scope="module")

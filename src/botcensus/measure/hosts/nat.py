@@ -1,7 +1,7 @@
 """Machines of a household behind one address that never show as two: how many there are.
 
 Two machines behind one NAT address show as two on a day when they are online together
-(hosts_daily's several-hosts test: flagged) or one after the other with a gap between (two
+(hosts.daily's several-hosts test: flagged) or one after the other with a gap between (two
 sessions on one address: counted directly). When one session runs on from where the other
 ended, or they touch too little to flag, the address-day looks like one machine.
 
@@ -11,7 +11,7 @@ by a gap (gamma) or hidden (nu) are those of two random single-host address-days
 one address would carry them: measured here on each network's templates (single-host
 address-days without a gap) and pooled over the stable networks, whose address-days hold
 whole sessions. Households are rarely that independent (one family, one evening): the
-observed gaps per flagged address-day that looks like two machines (hosts_reference
+observed gaps per flagged address-day that looks like two machines (hosts.reference
 PAIR_HOSTS: three or more overlap more, and part less often, than pairs), against
 gamma / omega, measure how independent they are (rho, in [0, 1]; 0: always online together,
 so nothing is hidden); each flagged address-day then stands for rho x nu / omega hidden
@@ -26,7 +26,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.hosts_features import AddressDays
+from botcensus.measure.hosts.features import AddressDays
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
@@ -66,7 +66,7 @@ def merge_odds(
         merged_first, merged_last = first.min(1), last.max(1)
         is_flagged = flagged(merged_first, merged_last, hits)
         span = merged_last - merged_first
-        # A gap counts as a second machine only away from midnight (hosts_daily.split_days).
+        # A gap counts as a second machine only away from midnight (hosts.daily.split_days).
         split = ~is_flagged & (span - (hits - 1) * tau > gap_intervals * tau)
         split &= merged_first >= margin
         odds[g] = [is_flagged.mean(), split.mean(), (~is_flagged & ~split).mean()]

@@ -20,8 +20,8 @@ from typing import Final
 
 import numpy as np
 
-from botcensus.measure.hosts_features import EPOCH
-from botcensus.measure.hosts_ids import IdCounts
+from botcensus.measure.hosts.features import EPOCH
+from botcensus.measure.hosts.ids import IdCounts
 
 MIN_MACHINES: Final = 30
 """Machines with ids a network needs in a window before its correction is applied."""

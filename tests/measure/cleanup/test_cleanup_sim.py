@@ -13,7 +13,7 @@ import pytest
 from botcensus.measure import CensusQuery, census
 from botcensus.measure.cleanup import complete_weeks, decay_rate, decay_table
 
-from .sim_cases import NotifyRun, notify_static
+from ..sim_cases import NotifyRun, notify_static
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ Host-days per (group, day) are address-days, corrected where addresses and machi
 - an address that carries several hosts counts k = max(2, concurrency, time online / a
   host's day online) of them; a day on one address with two sessions one after the other
   (not carried over midnight) counts a second host; hosts that never show behind their
-  address are implied from those that do (hosts_nat); a shared pool counts by time online;
-- a handover (hosts_handover) takes one off: one machine, two addresses that day;
+  address are implied from those that do (hosts.nat); a shared pool counts by time online;
+- a handover (hosts.handover) takes one off: one machine, two addresses that day;
 - a session carried over midnight is followed by a second session that day with chance q
   (reference); on an address that changed in between, that made a second address-day;
 - hosts online all day make a share f of host-days (reference); those that do not show as
@@ -17,7 +17,7 @@ Host-days per (group, day) are address-days, corrected where addresses and machi
 Hosts per host-day, for a window longer than a day, is 1 / (mean days active of a host),
 measured on the country's stable addresses less the extra addresses renumbering made there
 (renumbering rate x the addresses' spans), or on machines with bot ids of the same family
-(hosts_ids.Lent). Countries' figures are shrunk towards the median of those with at least
+(hosts.ids.Lent). Countries' figures are shrunk towards the median of those with at least
 MIN_REFERENCE stable addresses (empirical Bayes: by how much a country's own sample is worth
 against the spread between countries); that median's error is shared by all countries.
 Without any such country it is taken between one host per address-day and one host every
@@ -43,9 +43,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.hosts_daily import GroupDays, GroupWeek, Multi
-from botcensus.measure.hosts_features import DAY_S, div
-from botcensus.measure.hosts_reference import Reference
+from botcensus.measure.hosts.daily import GroupDays, GroupWeek, Multi
+from botcensus.measure.hosts.features import DAY_S, div
+from botcensus.measure.hosts.reference import Reference
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -118,7 +118,7 @@ def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
     var = np.bincount(g, weights=k * ref.day_online_cv2[g], minlength=n_groups)
     var = var + s.handovers_var.sum(1)
     second_host = s.split_days.sum(1)
-    # Machines that never show behind their address, implied by those that do (hosts_nat).
+    # Machines that never show behind their address, implied by those that do (hosts.nat).
     rows_multi = np.bincount(g, minlength=n_groups)
     second_host = second_host + ref.hidden_per_flagged * rows_multi
     hand = s.handovers.sum(1)
@@ -237,7 +237,7 @@ def window_estimate(
     lent: tuple[F64, F64, F64] | None = None,
 ) -> Estimate:
     """Hosts per group and per country in one window (module docstring); `lent`: per
-    country, hosts per host-day from machines with ids (hosts_ids.Lent.for_window), used
+    country, hosts per host-day from machines with ids (hosts.ids.Lent.for_window), used
     instead of the stable networks' figure where it is not NaN."""
     hd = host_days(w, ref, len(country))
     q_var = _value(ref.carried_second_var, country, n_countries)

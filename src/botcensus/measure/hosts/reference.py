@@ -23,9 +23,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.hosts_daily import GroupDays, Multi
-from botcensus.measure.hosts_features import div
-from botcensus.measure.hosts_nat import GAMMA, NU, OMEGA, hidden_per_flagged, independence
+from botcensus.measure.hosts.daily import GroupDays, Multi
+from botcensus.measure.hosts.features import div
+from botcensus.measure.hosts.nat import GAMMA, NU, OMEGA, hidden_per_flagged, independence
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -46,7 +46,7 @@ PRIOR_EXPOSURE: Final = 500.0
 """Weight, in days of exposure, of the pooled renumbering rate in each network's own."""
 PAIR_HOSTS: Final = 2.5
 """Multi-host address-days counted below this many hosts look like two machines: those
-measure how independent a household's machines are (hosts_nat.independence compares pairs
+measure how independent a household's machines are (hosts.nat.independence compares pairs
 with pairs; three machines or more overlap more, and gaps between them are rarer)."""
 SHARED_MULTI: Final = 0.01
 SHARED_LOAD: Final = 1.5
@@ -75,7 +75,7 @@ class Reference:
     all_day_var: F64
     hidden_per_flagged: F64
     """Per group: machines hidden behind single-looking address-days per multi-host one
-    (hosts_nat), from its country's stable networks; scaled by the group's return rate over
+    (hosts.nat), from its country's stable networks; scaled by the group's return rate over
     the country's top (where addresses last a day, a household's machines mostly show apart
     on separate address-days already)."""
     renumbering: F64
@@ -183,7 +183,7 @@ def _pairs(multis: list[Multi], day: F64, n_groups: int) -> F64:
 
 
 def _hidden(sums: list[GroupDays], lenders: B, country: I64, n_countries: int, pairs: F64) -> F64:
-    """Per group: hosts_nat.hidden_per_flagged of its country's lending networks."""
+    """Per group: hosts.nat.hidden_per_flagged of its country's lending networks."""
     weight = pooled(sums, "templates")
     odds = []
     for column in (OMEGA, GAMMA, NU):
@@ -201,7 +201,7 @@ def _day_online(
 ) -> F64:
     """Per group: a host's mean time online in a day: all time online over all hosts of the
     lending networks, those sharing an address included. Those count partly by time online
-    (hosts_model), so this is a fixed point."""
+    (hosts.model), so this is a fixed point."""
     online_all = pooled(sums, "online_all")
     single = pooled(sums, "single") + pooled(sums, "split_days")
     hosts = single + pooled(sums, "multi_hosts")

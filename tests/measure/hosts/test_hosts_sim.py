@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+import botcensus.simulate as simulate_package
 from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import estimate_hosts
 from botcensus.simulate import load_scenario, simulate, synthetic_ranges
@@ -18,7 +19,7 @@ from botcensus.simulate.addresses import ipv4_ints
 
 from .hosts_cases import connect
 
-SCENARIOS = Path(__file__).parents[2] / "src/botcensus/simulate/scenarios"
+SCENARIOS = Path(simulate_package.__file__).parent / "scenarios"
 
 
 def _enrich(sightings: pa.Table, ranges: pa.Table) -> pa.Table:

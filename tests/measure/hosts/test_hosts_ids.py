@@ -11,7 +11,7 @@ import pytest
 from botcensus.measure import CensusQuery
 from botcensus.measure.census import window_start_sql
 from botcensus.measure.hosts import estimate_hosts
-from botcensus.measure.hosts_ids import id_counts
+from botcensus.measure.hosts.ids import id_counts
 
 from .hosts_cases import START, Population, connect, populate
 

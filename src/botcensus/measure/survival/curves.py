@@ -1,5 +1,5 @@
 """Time to clean-up: Kaplan–Meier curves per group from survival rows (see
-survival_silence.py for when an identity counts as cleaned), with late entry.
+survival/silence.py for when an identity counts as cleaned), with late entry.
 
 Time is in days since `origin` (the takedown, or --from). An identity enters when first
 seen (identities first seen after the origin are at risk only from then: late entry, so

@@ -16,9 +16,13 @@ import pytest
 from lifelines import KaplanMeierFitter  # type: ignore[import-untyped]
 
 from botcensus import enrich
-from botcensus.measure.survival import curves_by_group, kaplan_meier, survival_summary
-from botcensus.measure.survival_networks import stable_networks
-from botcensus.measure.survival_silence import survival_rows
+from botcensus.measure.survival import (
+    curves_by_group,
+    kaplan_meier,
+    stable_networks,
+    survival_rows,
+    survival_summary,
+)
 from botcensus.simulate import Simulation, load_scenario, simulate
 
 

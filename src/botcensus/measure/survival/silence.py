@@ -106,7 +106,7 @@ def survival_rows(
 ) -> tuple[pa.Table, pa.Table]:
     """(survival rows, thresholds) for identities of claimed families seen in first..last.
 
-    `networks`: follow addresses only in these (country, ASN) pairs (survival_networks:
+    `networks`: follow addresses only in these (country, ASN) pairs (survival.networks:
     elsewhere an address does not last as long as its machine's infection), each with its
     renumbering rate per day (column `renumbering`; 0 for bot ids); bot ids are always
     followed. None follows every address, with no renumbering.

@@ -1,4 +1,4 @@
-"""Read a query's windows into per-group sums (hosts_daily) in one global group order."""
+"""Read a query's windows into per-group sums (hosts.daily) in one global group order."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ import numpy as np
 import numpy.typing as npt
 
 from botcensus.measure.census import WEEKDAYS, CensusQuery
-from botcensus.measure.hosts_daily import (
+from botcensus.measure.hosts.daily import (
     GroupDays,
     GroupWeek,
     group_days,
     group_week,
     single_host_addresses,
 )
-from botcensus.measure.hosts_features import (
+from botcensus.measure.hosts.features import (
     EPOCH,
     Timer,
     address_lifetimes,
     read_address_days,
 )
-from botcensus.measure.hosts_model import Window
+from botcensus.measure.hosts.model import Window
 
 I64 = npt.NDArray[np.int64]
 

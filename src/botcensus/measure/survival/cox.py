@@ -4,14 +4,14 @@ hold-out group, from a Cox proportional-hazards model (lifelines).
 Design: a landmark at each group's notification day D. Identities of notified and hold-out
 groups still seen on or after D enter the analysis at D (or when first seen, if later);
 time runs in days from D to the end of the last day seen; an event is a clean-up under the
-silence rule (survival_silence.py). The one covariate is `notified`; with networks notified
+silence rule (survival/silence.py). The one covariate is `notified`; with networks notified
 (ASN or country), the variance is the robust sandwich clustered by network, since hosts of
 one network share address churn and whoever cleans them up. Unless countries are what was
 notified, the model is stratified by country (a baseline hazard of its own per country):
 clean-up speed differs between countries far more than any campaign's effect, and a random
 draw of networks seldom balances them (a country whose big networks all fell in the
 hold-out would otherwise pass for the campaign failing). Only identities that last are
-used (survival_networks). HR > 1: notified hosts are cleaned faster.
+used (survival.networks). HR > 1: notified hosts are cleaned faster.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
-from lifelines import CoxPHFitter  # type: ignore[import-untyped]
 
-from botcensus.measure.survival_networks import stable_networks
-from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, survival_rows
+from botcensus.measure.survival.networks import stable_networks
+from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, survival_rows
 
 F64 = npt.NDArray[np.float64]
 KEYS: Final = ("asn", "cc", "identity")
@@ -205,6 +204,8 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
     columns += ["cluster"] if clustered or weighted else []
     strata = "stratum" in frame.columns and frame["stratum"].nunique() > 1
     columns += ["stratum"] if strata else []
+    from lifelines import CoxPHFitter  # type: ignore[import-untyped]  # scipy: slow to load
+
     fitter = CoxPHFitter(alpha=1.0 - level, strata=["stratum"] if strata else None)
     with warnings.catch_warnings():
         # lifelines warns about late entry being a strong assumption; that is the design here.

@@ -8,9 +8,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from botcensus.measure.hosts_features import EPOCH
-from botcensus.measure.hosts_ids import IdCounts
-from botcensus.measure.hosts_networks import (
+from botcensus.measure.hosts.features import EPOCH
+from botcensus.measure.hosts.ids import IdCounts
+from botcensus.measure.hosts.networks import (
     MIN_MACHINES,
     Factor,
     apply_factors,

@@ -1,12 +1,12 @@
 """Per (country, ASN) group and day: the sufficient statistics of the host estimate.
 
-One pass over a window's address-days (hosts_features.AddressDays) with the bots' check-in
+One pass over a window's address-days (hosts.features.AddressDays) with the bots' check-in
 timer. Nothing here decides which networks are stable or how many hosts there are;
-hosts_reference and hosts_model do that from these sums over the whole query. Counted:
+hosts.reference and hosts.model do that from these sums over the whole query. Counted:
 
 - address-days, and those that carry several hosts (more check-ins than one timer sends in
   the span: hits > span / tau + 1 by 2 or more, and 25% more), with their concurrency;
-- handovers (hosts_handover): one host moving to a new address while online;
+- handovers (hosts.handover): one host moving to a new address while online;
 - address-days that start at midnight (a session carried over), those of them with a gap
   (a second session later that day on the same address), and those online all day;
 - for the stability of a network: new sessions and those returning on an address seen in
@@ -24,9 +24,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.hosts_features import DAY_S, LOOK, AddressDays, Timer
-from botcensus.measure.hosts_handover import handovers
-from botcensus.measure.hosts_nat import merge_odds
+from botcensus.measure.hosts.features import DAY_S, LOOK, AddressDays, Timer
+from botcensus.measure.hosts.handover import handovers
+from botcensus.measure.hosts.nat import merge_odds
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -78,9 +78,9 @@ class GroupDays:
     with a gap between: two hosts one after the other (a household whose machines were not
     online together)."""
     templates: F64
-    """Single-host address-days without a gap (templates of one host's day, hosts_nat)."""
+    """Single-host address-days without a gap (templates of one host's day, hosts.nat)."""
     merge_odds: F64
-    """Shape (groups, 3), not per day: hosts_nat.merge_odds of the templates."""
+    """Shape (groups, 3), not per day: hosts.nat.merge_odds of the templates."""
     new_sessions: F64
     returning: F64
     online: F64
@@ -156,7 +156,7 @@ def group_days(
     if timer is not None:
         starts, ends = ~early & ~a.before, ~late & ~a.after
         # A host online all day that moves (from an address running since midnight to one
-        # running to midnight) is counted apart, by shape (hosts_model): it moves where
+        # running to midnight) is counted apart, by shape (hosts.model): it moves where
         # sessions crowd, as when a line renumbers at local midnight, and the timing test
         # cannot tell it from chance there.
         part, part_var = handovers(a, cell, timer, starts & ~late, ends)

@@ -7,9 +7,9 @@ import numpy.typing as npt
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.hosts_daily import GAP_INTERVALS, several_hosts
-from botcensus.measure.hosts_features import address_lifetimes, read_address_days
-from botcensus.measure.hosts_nat import (
+from botcensus.measure.hosts.daily import GAP_INTERVALS, several_hosts
+from botcensus.measure.hosts.features import address_lifetimes, read_address_days
+from botcensus.measure.hosts.nat import (
     GAMMA,
     NU,
     OMEGA,

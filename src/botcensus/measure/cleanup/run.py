@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery
-from botcensus.measure.cleanup import (
+from botcensus.measure.cleanup.decay import (
     DecayFit,
     Mark,
     complete_weeks,
@@ -24,10 +24,16 @@ from botcensus.measure.cleanup import (
 )
 from botcensus.measure.hosts import estimate_hosts
 from botcensus.measure.sketches_census import census_answer
-from botcensus.measure.survival import curves_by_group, survival_summary
-from botcensus.measure.survival_cox import KEYS, HazardRatio, cox_notified, landmark_rows
-from botcensus.measure.survival_networks import stable_networks
-from botcensus.measure.survival_silence import DEFAULT_RULE, SilenceRule, claimed, survival_rows
+from botcensus.measure.survival import (
+    KEYS,
+    HazardRatio,
+    cox_notified,
+    curves_by_group,
+    landmark_rows,
+    stable_networks,
+    survival_summary,
+)
+from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, claimed, survival_rows
 
 By = Literal["country", "asn"]
 Count = Literal["addresses", "hosts"]
