@@ -2,7 +2,15 @@
 
 `main` is the click group; importing the command modules registers their commands on it."""
 
-from botcensus.cli import capture, cleanup, feeds, measure, simulate  # noqa: F401 (they register commands)
+from botcensus.cli import (  # noqa: F401 (they register commands)
+    capture,
+    cleanup,
+    contacts,
+    demo,
+    feeds,
+    measure,
+    simulate,
+)
 from botcensus.cli._app import main
 
 __all__ = ["main"]

@@ -66,7 +66,7 @@ def _filtered(query: CensusQuery, relation: str) -> tuple[str, Params]:
 
 
 @contextmanager
-def _relation(
+def sketch_relation(
     con: duckdb.DuckDBPyConnection, sketches: Sketches, name: str = "sketch_rows"
 ) -> Iterator[str]:
     """The name of a relation holding `sketches` (registered for the block if a table)."""
@@ -86,7 +86,7 @@ def sketch_census(
     """Per window and group: `unique_ip_hll` with its two-sigma bounds, `unique_bot_id_hll`
     and exact `hits`, from sketch rows (SKETCH_SCHEMA) filtered like the census."""
     groups = "".join(f", {g}" for g in query.by)
-    with _relation(con, sketches) as relation:
+    with sketch_relation(con, sketches) as relation:
         inner, params = _filtered(query, relation)
         sql = f"""
         SELECT window_start,
@@ -134,7 +134,7 @@ def choose_source(
     in from other machines)."""
     raw = _day_sensors(con, query, relation)
     keys = sketches if isinstance(sketches, str) else sketches.select(list(SKETCH_KEYS))
-    with _relation(con, keys, "sketch_cover") as cover:
+    with sketch_relation(con, keys, "sketch_cover") as cover:
         sketched = _day_sensors(con, query, cover)
     missing = sorted(sketched - raw)
     if not missing:
@@ -201,7 +201,7 @@ def turnover(con: duckdb.DuckDBPyConnection, query: CensusQuery, sketches: Sketc
     not seen in the group's previous window) and `gone_ip_theta` (seen in the previous window,
     not in this one); null new/gone in a group's first window or after a gap."""
     groups = "".join(f", {g}" for g in query.by)
-    with _relation(con, sketches) as relation:
+    with sketch_relation(con, sketches) as relation:
         inner, params = _filtered(query, relation)
         sql = f"""SELECT window_start{groups}, list(ip_theta) AS thetas FROM ({inner})
                   GROUP BY ALL ORDER BY ALL"""  # noqa: S608 (checked group names)

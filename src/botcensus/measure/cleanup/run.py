@@ -23,7 +23,7 @@ from botcensus.measure.cleanup.decay import (
     mark_effects,
 )
 from botcensus.measure.hosts import estimate_hosts
-from botcensus.measure.sketches_census import census_answer
+from botcensus.measure.sketches_census import Sketches, census_answer, sketch_relation
 from botcensus.measure.survival import (
     KEYS,
     HazardRatio,
@@ -164,16 +164,14 @@ def notification_table(text: pa.Table) -> pa.Table:
 
 
 def _span(
-    con: duckdb.DuckDBPyConnection, relation: str, sketches: pa.Table
+    con: duckdb.DuckDBPyConnection, relation: str, sketches: Sketches
 ) -> tuple[date | None, date | None]:
-    con.register("span_sketches", sketches.select(["day"]))
-    try:
+    days = sketches if isinstance(sketches, str) else sketches.select(["day"])
+    with sketch_relation(con, days, "span_sketches") as sketched:
         row = con.sql(
             f"SELECT min(day), max(day) FROM (SELECT day FROM {relation} "  # noqa: S608
-            "UNION ALL SELECT day FROM span_sketches)"
+            f"UNION ALL SELECT day FROM {sketched})"
         ).fetchall()[0]
-    finally:
-        con.unregister("span_sketches")
     return row[0], row[1]
 
 
@@ -217,9 +215,10 @@ def _asked(query: CleanupQuery) -> str:
 
 
 def cleanup(
-    con: duckdb.DuckDBPyConnection, relation: str, sketches: pa.Table, query: CleanupQuery
+    con: duckdb.DuckDBPyConnection, relation: str, sketches: Sketches, query: CleanupQuery
 ) -> CleanupResult:
-    """Run every clean-up estimator over a sightings relation (and sketch rows)."""
+    """Run every clean-up estimator over a sightings relation (and sketch rows, or the name
+    of a relation holding them)."""
     lo, hi = _span(con, relation, sketches)
     first, last = query.date_from or lo, query.date_to or hi
     if first is None or last is None:

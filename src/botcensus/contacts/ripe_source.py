@@ -22,10 +22,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.contacts_keys import EMAIL, text_ranges
-from botcensus.enrich.contacts_resolve import range_keys, resolve, to_records
-from botcensus.enrich.contacts_store import RECORD_SCHEMA, Problem
-from botcensus.enrich.ripe import MAX_TEXT, RpslObject, iter_objects, read_blocks
+from botcensus.contacts.keys import EMAIL, text_ranges
+from botcensus.contacts.resolve import range_keys, resolve, to_records
+from botcensus.contacts.rpsl import MAX_TEXT, RpslObject, iter_objects, read_blocks
+from botcensus.contacts.store import RECORD_SCHEMA, Problem
 
 EXCLUDED_NETNAMES: Final = frozenset({"IANA-BLK", "NON-RIPE-NCC-MANAGED-ADDRESS-BLOCK"})
 """netnames of placeholder objects spanning address space the RIPE NCC does not manage:

@@ -1,7 +1,7 @@
 """RIPE handles resolved into abuse contacts, and the contact record rows they make.
 
 Handles are numbered as the files are read; here the numbers index arrays, so resolving
-millions of resources is a few numpy gathers. See contacts_ripe.py for the reading.
+millions of resources is a few numpy gathers. See ripe_source.py for the reading.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from botcensus.contacts.keys import KeyRanges
+from botcensus.contacts.store import RECORD_SCHEMA
 from botcensus.enrich.addr import Mask, hilo_from_keys, ipv4_from_int, ipv4_from_keys
-from botcensus.enrich.contacts_keys import KeyRanges
-from botcensus.enrich.contacts_store import RECORD_SCHEMA
 from botcensus.enrich.ranges import Index
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from botcensus.contacts.ranges import flatten, specificity_rank
 from botcensus.enrich.addr import hilo_from_keys, keys_from_hilo
-from botcensus.enrich.contacts_ranges import flatten, specificity_rank
 
 TOP = 2**128 - 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from botcensus.enrich.contacts import (
+from botcensus.contacts import (
     LOOKUP_SCHEMA,
     ContactTable,
     describe,
@@ -19,7 +19,7 @@ from botcensus.enrich.contacts import (
     lookup_contacts,
 )
 
-CASES = Path(__file__).parent / "cases" / "contacts"
+CASES = Path(__file__).parent / "cases"
 RIPE_AT = datetime(2026, 11, 1, tzinfo=UTC)
 CSV_AT = datetime(2026, 11, 2, tzinfo=UTC)
 CERTS_AT = datetime(2026, 11, 27, tzinfo=UTC)

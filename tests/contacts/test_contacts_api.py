@@ -1,4 +1,4 @@
-"""The public surface of botcensus.enrich.contacts, its docs, and the bundled CERT table."""
+"""The public surface of botcensus.contacts, its docs, and the bundled CERT table."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import botcensus.enrich.contacts as contacts_pkg
-from botcensus.enrich.contacts import national_certs_path
-from botcensus.enrich.contacts_keys import EMAIL
+import botcensus.contacts as contacts_pkg
+from botcensus.contacts import national_certs_path
+from botcensus.contacts.keys import EMAIL
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "contacts.md"

@@ -4,7 +4,7 @@ Split files (ripe.db.inetnum.gz, ...) are plain or gzip text: objects separated 
 lines, `name: value` attribute lines, continuation lines starting with a space, tab or '+',
 comment lines starting with '#' or '%', end-of-line comments after '#'. The file is read in
 1 MiB blocks and cut into objects with one regular expression; an object of a class nobody
-asked for is dropped after its first line is read. See contacts_ripe.py for what abuse
+asked for is dropped after its first line is read. See ripe_source.py for what abuse
 contacts take from the objects.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from botcensus.enrich.contacts_store import Problem
+from botcensus.contacts.store import Problem
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 MAX_TEXT: Final = 4000

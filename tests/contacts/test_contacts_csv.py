@@ -8,11 +8,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from botcensus.enrich.contacts import import_csv, national_certs_path
-from botcensus.enrich.contacts_csv import read_contacts_csv
-from botcensus.enrich.contacts_store import RECORD_SCHEMA, source_file
+from botcensus.contacts import import_csv, national_certs_path
+from botcensus.contacts.csv_source import read_contacts_csv
+from botcensus.contacts.store import RECORD_SCHEMA, source_file
 
-CASES = Path(__file__).parent / "cases" / "contacts"
+CASES = Path(__file__).parent / "cases"
 SAMPLE = CASES / "isp-contacts.csv"
 
 

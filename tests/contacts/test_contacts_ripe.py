@@ -11,11 +11,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from botcensus.enrich.contacts import ImportReport, import_ripe
-from botcensus.enrich.contacts_ripe import RipeReader
-from botcensus.enrich.contacts_store import RECORD_SCHEMA, STORE_SCHEMA, source_file
+from botcensus.contacts import ImportReport, import_ripe
+from botcensus.contacts.ripe_source import RipeReader
+from botcensus.contacts.store import RECORD_SCHEMA, STORE_SCHEMA, source_file
 
-CASES = Path(__file__).parent / "cases" / "contacts"
+CASES = Path(__file__).parent / "cases"
 RIPE_FILES = sorted(CASES.glob("ripe.db.*"))
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ACCESS = ("abuse@access.example.net", "Exämple Access B.V.")

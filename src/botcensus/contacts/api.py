@@ -1,15 +1,5 @@
-"""Abuse contacts: who to tell about an address. Imports RIPE split files and CSV tables into
-DIR/contacts/ and looks up whole columns: the most specific prefix, else the ASN, else the
-country's national CERT (a small bundled table, or your own).
-
-    import_ripe(data_dir, [Path("ripe.db.inetnum.gz"), Path("ripe.db.role.gz"), ...])
-    import_csv(data_dir, Path("isp-contacts.csv"), source="isp-list")
-    contacts = load_contacts(data_dir)
-    found = lookup_contacts(contacts, ips, asns, ccs)   # LOOKUP_SCHEMA columns, row for row
-    sightings = enrich_contacts(sightings, contacts)    # a step: table -> table
-
-See docs/contacts.md.
-"""
+"""Import contact sources into DIR/contacts/, load them with the bundled national CERT
+table, and look whole columns up (the functions botcensus.contacts exports)."""
 
 from __future__ import annotations
 
@@ -26,9 +16,9 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.contacts_csv import read_contacts_csv
-from botcensus.enrich.contacts_ripe import EXCLUDED_NETNAMES, RipeCounts, RipeReader
-from botcensus.enrich.contacts_store import (
+from botcensus.contacts.csv_source import read_contacts_csv
+from botcensus.contacts.ripe_source import EXCLUDED_NETNAMES, RipeCounts, RipeReader
+from botcensus.contacts.store import (
     LEVELS,
     STORE_SCHEMA,
     Problem,
@@ -37,23 +27,7 @@ from botcensus.enrich.contacts_store import (
     write_quarantine,
     write_source,
 )
-from botcensus.enrich.contacts_table import LOOKUP_SCHEMA, ContactTable, build_table, lookup_table
-
-__all__ = [
-    "EXCLUDED_NETNAMES",
-    "LOOKUP_SCHEMA",
-    "NATIONAL_CERTS",
-    "ContactTable",
-    "ImportReport",
-    "Problem",
-    "describe",
-    "enrich_contacts",
-    "import_csv",
-    "import_ripe",
-    "load_contacts",
-    "lookup_contacts",
-    "national_certs_path",
-]
+from botcensus.contacts.table import LOOKUP_SCHEMA, ContactTable, build_table, lookup_table
 
 NATIONAL_CERTS: Final = "national-certs"
 """The bundled country table's source name; importing a source of this name replaces it."""
@@ -153,7 +127,7 @@ def _save(
 
 def national_certs_path() -> Path:
     """The bundled country -> national CERT table (CSV, dated and sourced per row)."""
-    files = importlib.resources.files("botcensus.enrich")
+    files = importlib.resources.files("botcensus.contacts")
     return Path(str(files / "data" / f"{NATIONAL_CERTS}.csv"))
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from botcensus.enrich.contacts_store import Problem
-from botcensus.enrich.ripe import RpslObject, iter_objects, read_blocks
+from botcensus.contacts.rpsl import RpslObject, iter_objects, read_blocks
+from botcensus.contacts.store import Problem
 
-CASES = Path(__file__).parent / "cases" / "contacts"
+CASES = Path(__file__).parent / "cases"
 ALL = frozenset({"inetnum", "inet6num", "aut-num", "role", "organisation"})
 
 
@@ -125,7 +125,7 @@ def test_utf8_text_stays_utf8(tmp_path: Path) -> None:
 def test_line_numbers_survive_block_boundaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("botcensus.enrich.ripe.BLOCK", 7)
+    monkeypatch.setattr("botcensus.contacts.rpsl.BLOCK", 7)
     text = "".join(f"role: R{i}\nnic-hdl: H{i}\n\n" for i in range(50))
     found = objects(tmp_path, gzip.compress(text.encode()))
     assert [(o.key, o.line) for o in found if isinstance(o, RpslObject)] == [

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from botcensus.cli import main
 
-CASES = Path(__file__).parent / "cases" / "contacts"
+CASES = Path(__file__).parent / "cases"
 RIPE = [str(p) for p in sorted(CASES.glob("ripe.db.*"))]
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""Each measure face exports exactly its public names, no more and no fewer (as encode/httpx's
+"""Each stage face exports exactly its public names, no more and no fewer (as encode/httpx's
 tests/test_exported_members.py): a name added to a face without __all__, or listed in
 __all__ without being defined, fails."""
 
@@ -14,6 +14,8 @@ FACES = [
     "botcensus.measure.hosts",
     "botcensus.measure.survival",
     "botcensus.measure.cleanup",
+    "botcensus.contacts",
+    "botcensus.demo",
 ]
 
 

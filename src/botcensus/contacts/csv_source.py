@@ -23,9 +23,9 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
+from botcensus.contacts.keys import EMAIL, text_ranges
+from botcensus.contacts.store import RECORD_SCHEMA, Problem
 from botcensus.enrich.addr import hilo_from_keys
-from botcensus.enrich.contacts_keys import EMAIL, text_ranges
-from botcensus.enrich.contacts_store import RECORD_SCHEMA, Problem
 
 KEY_COLUMNS: Final = ("prefix", "asn", "country")
 """The key column a row fills names its level; 'prefix' is stored as level 'prefix'."""

@@ -2,7 +2,7 @@
 
 Prefix records of every source are flattened into sorted disjoint pieces, each naming the
 most specific record that covers it (the smallest range; for equal ranges the source of
-higher precedence, see contacts_store.KINDS). ASN and country keys map to one record each.
+higher precedence, see store.KINDS). ASN and country keys map to one record each.
 A lookup parses each distinct address once, finds its piece with one searchsorted per
 address family over sorted queries, and falls back to the ASN, then the country column.
 """
@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from botcensus.contacts.ranges import flatten, specificity_rank
+from botcensus.contacts.store import KINDS, STORE_SCHEMA
 from botcensus.enrich.addr import (
     U32,
     Keys,
@@ -26,8 +28,6 @@ from botcensus.enrich.addr import (
     keys_from_hilo,
     parse_ips,
 )
-from botcensus.enrich.contacts_ranges import flatten, specificity_rank
-from botcensus.enrich.contacts_store import KINDS, STORE_SCHEMA
 from botcensus.enrich.ranges import Index, cover
 
 LOOKUP_SCHEMA: Final = pa.schema(
