@@ -20,7 +20,12 @@ from botcensus.measure.census_run import (
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store import apply_retention, connect, sightings_view, write_sightings
 from botcensus.store.sketch_build import sketch_sightings
-from botcensus.store.sketches import sketch_days, sketches_view
+from botcensus.store.sketches import (
+    days_beyond_sightings,
+    sketch_days,
+    sketches_view,
+    write_sketches,
+)
 
 D0 = dt.date(2011, 3, 16)  # a Wednesday
 
@@ -216,3 +221,30 @@ def test_an_empty_dataset_has_no_rows(tmp_path: Path) -> None:
     assert isinstance(result, CensusResult)
     assert result.rows.num_rows == 0
     assert pc.sum(result.rows["unique_ip"]).as_py() is None
+
+
+# -- which days need the coverage check -----------------------------------------------------
+def test_days_sketched_from_their_present_sightings_need_no_check(dataset: Path) -> None:
+    assert days_beyond_sightings(dataset) == []
+
+
+def test_expired_days_need_the_check(dataset: Path) -> None:
+    apply_retention(dataset, D0 + dt.timedelta(days=12), event_days=1, sighting_days=5)
+    assert days_beyond_sightings(dataset) == [D0 + dt.timedelta(days=d) for d in range(7)]
+
+
+def test_a_day_with_sketches_from_elsewhere_needs_the_check(dataset: Path) -> None:
+    other = _sightings(days=1).set_column(4, "sensor", pa.array(["s2"] * 58))
+    write_sketches(sketch_sightings(other), dataset, "sinkhole-b")
+    assert days_beyond_sightings(dataset) == [D0]
+    result = census_of_dataset(dataset, CensusQuery(window="day", date_to=D0))
+    assert result.source == "sketches"
+    assert "sensors s2" in result.reason
+
+
+def test_a_day_whose_sightings_changed_since_sketching_needs_the_check(dataset: Path) -> None:
+    write_sightings(_sightings(days=1).slice(0, 10), dataset, "sinkhole")
+    assert days_beyond_sightings(dataset) == [D0]
+    result = census_of_dataset(dataset, CensusQuery(window="day", date_to=D0))
+    assert result.source == "sightings"  # one sensor, still in the raw rows
+    assert result.rows["unique_ip"].to_pylist() == [10]

@@ -17,6 +17,7 @@ from botcensus.cli._app import (
     DATA_OPTION,
     MARKS_OPTION,
     duckdb_progress,
+    lazy_settings,
     load_settings,
     main,
     rollup_dataset,
@@ -141,7 +142,7 @@ def census_cmd(
             query,
             estimate=estimate,
             top=top,
-            refresh=lambda d: rollup_dataset(d, load_settings(config_file)),
+            refresh=lambda d: rollup_dataset(d, lazy_settings(config_file)),
             progress=fmt == "table" and sys.stdout.isatty(),
         )
     except FileNotFoundError as exc:

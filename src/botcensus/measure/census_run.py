@@ -12,13 +12,13 @@ connection (what tests and other measurements hold).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery, census, with_change
 from botcensus.measure.sketches_census import (
@@ -58,9 +58,11 @@ def run_census(
     *,
     estimate: bool = False,
     top: int | None = None,
+    check_days: Collection[date] | None = None,
 ) -> CensusResult:
     """The census of `query` over a sightings relation, falling back on `sketches` (rows or
-    a relation name; None: raw sightings only) when raw sightings do not cover the range;
+    a relation name; None: raw sightings only) when raw sightings do not cover the range
+    (`check_days`: the only days where they may not, see sketches_census.choose_source);
     `top` keeps the N largest
     groups of each window; `estimate` adds host estimates and the hourly series (raw
     sightings only: from sketches the note says they were left out)."""
@@ -69,7 +71,7 @@ def run_census(
     answer = (
         CensusAnswer(census(con, query, relation), "sightings", "unique_ip", "no sketches given")
         if sketches is None
-        else census_answer(con, query, relation, sketches)
+        else census_answer(con, query, relation, sketches, check_days)
     )
     notes: list[str] = []
     if answer.source == "sketches":
@@ -77,6 +79,8 @@ def run_census(
     column = "unique_ip" if answer.unit == "unique_ip" else UNIQUE_IP_HLL
     rows = with_change(con, answer.table, query.by, column)
     if top is not None:
+        import pyarrow.compute as pc
+
         rows = rows.filter(pc.less_equal(rows["rank"], top))
     if estimate:
         if answer.source == "sketches":
@@ -106,7 +110,7 @@ def census_of_dataset(
     (the CLI's roll-up check, which enriches new sightings); `progress` shows DuckDB's
     progress bar on a terminal. Raises FileNotFoundError for a missing directory."""
     from botcensus.store import connect, sightings_view
-    from botcensus.store.sketches import sketches_view
+    from botcensus.store.sketches import days_beyond_sightings, sketches_view
 
     if not dataset.is_dir():
         raise FileNotFoundError(f"{dataset}: no such directory")
@@ -118,7 +122,13 @@ def census_of_dataset(
     try:
         relation = sightings_view(con, dataset)
         return run_census(
-            con, query, relation, sketches_view(con, dataset), estimate=estimate, top=top
+            con,
+            query,
+            relation,
+            sketches_view(con, dataset),
+            estimate=estimate,
+            top=top,
+            check_days=days_beyond_sightings(dataset),
         )
     finally:
         con.close()

@@ -5,7 +5,7 @@ addresses between windows from Theta set operations, and their error against exa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -22,13 +22,6 @@ from botcensus.measure.census import (
     census,
     window_start_sql,
     with_change,
-)
-from botcensus.store.sketch_build import (
-    hll_estimate,
-    hll_union,
-    theta_difference,
-    theta_estimate,
-    theta_union,
 )
 from botcensus.store.sketches import SKETCH_KEYS
 
@@ -97,6 +90,8 @@ def sketch_census(
         FROM ({inner}) GROUP BY ALL ORDER BY window_start{groups}
     """  # noqa: S608 (group names checked against GROUPS by CensusQuery.check)
         rows = con.sql(sql, params=params).to_arrow_table()
+    from botcensus.store.sketch_build import hll_estimate, hll_union  # datasketches: on use
+
     est = [hll_estimate(hll_union(images)) for images in rows["ips"].to_pylist()]
     bots = [hll_estimate(hll_union(b))[0] if b else 0.0 for b in rows["bots"].to_pylist()]
     table = rows.drop_columns(["ips", "bots", "hits"])
@@ -119,26 +114,43 @@ def with_change_hll(
 
 
 def _day_sensors(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    days: Collection[date] | None,
 ) -> set[tuple[date, str]]:
     inner, params = _filtered(query, relation)
-    rows = con.sql(f"SELECT DISTINCT day, sensor FROM ({inner})", params=params).fetchall()  # noqa: S608
+    sql = f"SELECT DISTINCT day, sensor FROM ({inner})"  # noqa: S608 (checked group names)
+    if days is not None:
+        sql += " WHERE list_contains($check_days, day)"
+        params = {**params, "check_days": sorted(days)}
+    rows = con.sql(sql, params=params).fetchall()
     return {(r[0], r[1]) for r in rows}
 
 
 def choose_source(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, sketches: Sketches
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    sketches: Sketches,
+    check_days: Collection[date] | None = None,
 ) -> tuple[Source, str]:
     """Sightings when they cover every (day, sensor) the sketches have in the query's range;
     otherwise sketches (raw rows expired by retention, or sensors whose sketches were copied
-    in from other machines)."""
-    raw = _day_sensors(con, query, relation)
+    in from other machines). `check_days`: only these days can differ (the store knows the
+    others' sketches were built from their present sightings: days_beyond_sightings); None
+    checks every day."""
+    covered: tuple[Source, str] = ("sightings", "raw sightings cover every day and sensor in range")
+    if check_days is not None and not check_days:
+        return covered
     keys = sketches if isinstance(sketches, str) else sketches.select(list(SKETCH_KEYS))
     with sketch_relation(con, keys, "sketch_cover") as cover:
-        sketched = _day_sensors(con, query, cover)
-    missing = sorted(sketched - raw)
+        sketched = _day_sensors(con, query, cover, check_days)
+    if not sketched:
+        return covered
+    missing = sorted(sketched - _day_sensors(con, query, relation, check_days))
     if not missing:
-        return "sightings", "raw sightings cover every day and sensor in range"
+        return covered
     days = sorted({d for d, _ in missing})
     sensors = sorted({s for _, s in missing})
     return "sketches", (
@@ -148,11 +160,15 @@ def choose_source(
 
 
 def census_answer(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, sketches: Sketches
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    sketches: Sketches,
+    check_days: Collection[date] | None = None,
 ) -> CensusAnswer:
     """The census from raw sightings when they cover the query, else wholly from sketches
-    (never a mix within one answer: one column, one unit)."""
-    source, reason = choose_source(con, query, relation, sketches)
+    (never a mix within one answer: one column, one unit); `check_days` as choose_source."""
+    source, reason = choose_source(con, query, relation, sketches, check_days)
     if source == "sightings":
         return CensusAnswer(census(con, query, relation), source, "unique_ip", reason)
     return CensusAnswer(sketch_census(con, query, sketches), source, UNIQUE_IP_HLL, reason)
@@ -207,6 +223,8 @@ def turnover(con: duckdb.DuckDBPyConnection, query: CensusQuery, sketches: Sketc
                   GROUP BY ALL ORDER BY ALL"""  # noqa: S608 (checked group names)
         rows = con.sql(sql, params=params).to_arrow_table()
     step = 1 if query.window == "day" else 7
+    from botcensus.store.sketch_build import theta_difference, theta_estimate, theta_union
+
     merged = [theta_union(t) for t in rows["thetas"].to_pylist()]
     starts = rows["window_start"].to_pylist()
     keys = [tuple(rows[g][i].as_py() for g in query.by) for i in range(rows.num_rows)]

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store.events import write_atomic
@@ -103,6 +102,8 @@ def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
         if manifest.get(day) == stamp:
             unchanged += 1
             continue
+        import pyarrow.parquet as pq  # only when a day is sketched: the census reads with DuckDB
+
         sightings = pa.concat_tables(
             pq.read_table(f).select(_SIGHTING_COLUMNS.names).cast(_SIGHTING_COLUMNS) for f in files
         )
@@ -142,6 +143,8 @@ def read_sketches(
     dataset: Path, date_from: date | None = None, date_to: date | None = None
 ) -> pa.Table:
     """Every sketch row for days date_from..date_to (inclusive; open ends allowed)."""
+    import pyarrow.parquet as pq  # the census reads sketches with DuckDB (sketches_view)
+
     tables = []
     for path in sketch_files(dataset):
         day = date.fromisoformat(path.parent.name.removeprefix("date="))
@@ -163,3 +166,26 @@ def sketches_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "sk
         con.register(f"{name}_empty", SKETCH_SCHEMA.empty_table())
         con.sql(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")  # noqa: S608
     return name
+
+
+def days_beyond_sightings(dataset: Path) -> list[date]:
+    """Days whose sketch rows may hold what the day's sightings files lack: a part copied
+    in from elsewhere, or a local part not built from exactly the sightings files there now
+    (expired by retention, or changed since). On every other day the sightings hold every
+    row the sketches were built from, so a census there needs no coverage check."""
+    root = dataset / SKETCHES_DIR
+    manifest_path = root / SKETCH_MANIFEST
+    manifest: dict[str, object] = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    )
+    out = []
+    for day_dir in sorted(root.glob("date=*")) if root.is_dir() else []:
+        parts = [p.name for p in day_dir.glob("[!.]*.parquet")]
+        if not parts:
+            continue
+        day = day_dir.name.removeprefix("date=")
+        files = sorted((dataset / SIGHTINGS_DIR / day_dir.name).glob("[!.]*.parquet"))
+        local_only = parts == [f"{LOCAL_PART}.parquet"]
+        if not (local_only and files and manifest.get(day) == _stamp(files)):
+            out.append(date.fromisoformat(day))
+    return out
