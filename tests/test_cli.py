@@ -249,13 +249,20 @@ def sim_data(tmp_path_factory):
     return data
 
 
-def test_report_embeds_the_decay_and_survival_charts(runner, sim_data, tmp_path):
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def reported(sim_data, tmp_path_factory):
+    """`report` over the simulated campaign with a marks file, run once for the module."""
+    out = tmp_path_factory.mktemp("report")
     marks = sim_data.parent / "marks.txt"
-    result = runner.invoke(
+    result = CliRunner().invoke(
         main, ["report", "--data", str(sim_data), "--out", str(out), "--marks", str(marks)]
     )
     assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_report_embeds_the_decay_and_survival_charts(reported):
+    out, _ = reported
     assert (out / "decay.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "survival.png").read_bytes().startswith(b"\x89PNG")
     page = (out / "index.html").read_text(encoding="utf-8")
@@ -275,10 +282,8 @@ def _weekly_fit(data):
     return fit_decay([(s - starts[0]).days / 7 for s in starts], weekly["unique_ip"].to_pylist())
 
 
-def test_report_states_the_decay_rate_of_the_weekly_census(runner, sim_data, tmp_path):
-    out = tmp_path / "report"
-    result = runner.invoke(main, ["report", "--data", str(sim_data), "--out", str(out)])
-    assert result.exit_code == 0, result.output
+def test_report_states_the_decay_rate_of_the_weekly_census(reported, sim_data):
+    out, result = reported
     line = f"Decay rate {number(_weekly_fit(sim_data).rate_per_week)} per week ("
     assert line in (out / "index.html").read_text(encoding="utf-8")
     assert line in result.stdout

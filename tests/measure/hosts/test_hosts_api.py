@@ -8,6 +8,7 @@ import functools
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -122,12 +123,21 @@ def test_estimates_do_not_depend_on_row_order() -> None:
     assert a.equals(b)
 
 
-def test_estimates_read_the_sightings_and_nothing_else() -> None:
-    con = connect(two_countries())
-    before = estimate_hosts(con, CensusQuery(), "sightings")
-    con.register("truth", pa.table({"hosts_active": [1, 2, 3]}))
-    con.execute("CREATE TABLE hosts AS SELECT 42 AS host_id")
-    assert estimate_hosts(con, CensusQuery(), "sightings").equals(before)
+def test_estimates_read_the_relation_they_are_given_and_nothing_else() -> None:
+    """On a connection that holds nothing but the sightings, under another name, the
+    estimates are the same: no estimator reads a table of its own choosing (a `sightings`,
+    `truth` or `hosts` table would not be there)."""
+    table = two_countries()
+    query = CensusQuery(by=("country",))
+    expected = estimate_hosts(connect(table), query, "sightings")
+    bare = duckdb.connect()
+    bare.execute("SET TimeZone = 'UTC'")
+    bare.register("observed_20110316", table)
+    assert estimate_hosts(bare, query, "observed_20110316").equals(expected)
+    tables = bare.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    views = bare.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    assert tables == []  # the estimators' temporary tables and views are dropped again
+    assert views == [("observed_20110316",)]
 
 
 def test_estimators_never_import_the_simulator() -> None:

@@ -55,14 +55,25 @@ def _errors(name: str) -> list[float]:
     return [r["hosts_est"] / true[r["window_end"]] - 1 for r in rows]
 
 
-@pytest.mark.parametrize("name", ["accuracy-mixed", "accuracy-session"])
-def test_weekly_estimate_is_within_ten_percent(name: str) -> None:
-    errors = _errors(name)
-    assert float(np.median(np.abs(errors))) < 0.10
+# Published (docs/measurement.md, BENCHMARKS.md: bench/accuracy.py, scale 1, seeds 1-5):
+# median weekly global error 1.2% on accuracy-mixed, 3.0% on accuracy-session, 0.0% with
+# ids. These scenarios are the family the host model was tuned on (in-model figures); here
+# one seed at a quarter of the scale, so the bounds leave room for that noise only.
+BOUNDS = {"accuracy-mixed": (0.02, 0.05), "accuracy-session": (0.045, 0.06)}
+"""Scenario -> (largest median |error| over weeks, largest |error| of any week)."""
 
 
-def test_bot_ids_count_within_one_percent() -> None:
-    assert max(abs(e) for e in _errors("accuracy-ids")) < 0.01
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_weekly_estimate_is_near_the_published_error(name: str) -> None:
+    errors = np.abs(_errors(name))
+    median, worst = BOUNDS[name]
+    assert len(errors) >= 6
+    assert float(np.median(errors)) < median
+    assert float(errors.max()) < worst
+
+
+def test_bot_ids_count_within_half_a_percent() -> None:
+    assert max(abs(e) for e in _errors("accuracy-ids")) < 0.005
 
 
 def test_raw_addresses_overstate_the_machines() -> None:
