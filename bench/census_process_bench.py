@@ -23,6 +23,7 @@ import argparse
 import csv
 import io
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,13 +52,20 @@ for r in rows:
 """
 
 
-def run(cmd: list[str]) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str]) -> tuple[float, str, float]:
+    """(wall seconds, stdout, CPU seconds: user + system of the process and its threads)."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    return seconds, proc.stdout
+    return seconds, proc.stdout, _children_cpu() - cpu
 
 
 def ours_cmd(data: Path) -> list[str]:
@@ -87,23 +95,27 @@ def main() -> int:
     try:
         if not any((data / "sightings").glob("date=*/*.parquet")):
             scenario = ["--scenario", "rustock-2011", "--scale", str(args.scale)]
-            seconds, _ = run([*BOTCENSUS, "simulate", *scenario, "--seed", str(args.seed),
+            seconds, _, _ = run([*BOTCENSUS, "simulate", *scenario, "--seed", str(args.seed),
                               "--data", str(data)])  # fmt: skip
             print(f"simulate rustock-2011 at scale {args.scale}: {seconds:.1f} s")
         files = sorted((data / "sightings").glob("date=*/[!.]*.parquet"))
         print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores; other load slows both)")
         run(ours_cmd(data))  # builds the sketches once, as the first census after a roll-up
-        ours_t, bare_t = [], []
+        ours_t, bare_t, ours_cpu, bare_cpu = [], [], [], []
         for _ in range(args.repeat):
-            t, ours_out = run(ours_cmd(data))
+            t, ours_out, cpu = run(ours_cmd(data))
             ours_t.append(t)
-            t, bare_out = run([sys.executable, "-c", BARE, str(data)])
+            ours_cpu.append(cpu)
+            t, bare_out, cpu = run([sys.executable, "-c", BARE, str(data)])
             bare_t.append(t)
+            bare_cpu.append(cpu)
         o, b = statistics.median(ours_t), statistics.median(bare_t)
+        oc, bc = statistics.median(ours_cpu), statistics.median(bare_cpu)
         print(
             f"weekly census by country over {len(files)} daily files, whole processes, median "
-            f"of {args.repeat}: botcensus census {o:.3f} s, bare DuckDB {b:.3f} s; ratio "
-            f"{o / b:.2f} (goal <= 1.3); same numbers: {same_numbers(ours_out, bare_out)}"
+            f"of {args.repeat}: botcensus census {o:.3f} s, bare DuckDB {b:.3f} s; wall-time "
+            f"ratio {o / b:.2f} (goal <= 1.3); CPU {oc:.3f} s against {bc:.3f} s (ratio "
+            f"{oc / bc:.2f}); same numbers: {same_numbers(ours_out, bare_out)}"
         )
         helps = [run([*BOTCENSUS, "--help"])[0] for _ in range(args.repeat)]
         print(f"botcensus --help: median {statistics.median(helps):.3f} s (goal < 0.3 s)")

@@ -62,10 +62,9 @@ def run_census(
 ) -> CensusResult:
     """The census of `query` over a sightings relation, falling back on `sketches` (rows or
     a relation name; None: raw sightings only) when raw sightings do not cover the range
-    (`check_days`: the only days where they may not, see sketches_census.choose_source);
-    `top` keeps the N largest
-    groups of each window; `estimate` adds host estimates and the hourly series (raw
-    sightings only: from sketches the note says they were left out)."""
+    (`check_days`: the only days where they may not, see sketches_census.choose_source).
+    `top` keeps the N largest groups of each window; `estimate` adds host estimates and the
+    hourly series (raw sightings only: from sketches a note says they were left out)."""
     if top is not None and top < 1:
         raise ValueError(f"top must be at least 1, not {top}")
     answer = (
