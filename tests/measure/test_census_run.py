@@ -4,6 +4,7 @@ or the sketch fallback with its notes, change columns, top N, estimates; over a 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -163,12 +164,18 @@ def test_estimates_add_hosts_and_the_hourly_series_in_row_order() -> None:
 
 
 # -- the sketch fallback, over a dataset ----------------------------------------------------
-@pytest.fixture
-def dataset(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def sketched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("sketched") / "data"
     write_sightings(_sightings(), data, "sinkhole")
     sketch_days(data, sketch_sightings)
     return data
+
+
+@pytest.fixture
+def dataset(sketched: Path, tmp_path: Path) -> Path:
+    """A copy of the sketched dataset that the test may change."""
+    return Path(shutil.copytree(sketched, tmp_path / "data", copy_function=shutil.copy2))
 
 
 def test_a_dataset_with_every_day_raw_is_counted_exactly(dataset: Path) -> None:
