@@ -130,6 +130,24 @@ def attach(
     return rows
 
 
+def _change_sql(by: tuple[str, ...], column: str, counts: str) -> str:
+    """SELECT the rows of `counts` (a relation or a parenthesised query) with the change
+    columns and rank of with_change."""
+    if column not in ("unique_ip", "unique_ip_hll"):
+        raise ValueError(f"cannot compare {column!r}")
+    part = f"PARTITION BY {', '.join(by)}" if by else ""
+    ties = "".join(f", {g}" for g in by)  # equal counts in a stable order
+    return f"""
+        SELECT *,
+               {column} / lag({column}) OVER (w) - 1 AS {column}_change,
+               {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
+               rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank
+        FROM {counts}
+        WINDOW w AS ({part} ORDER BY window_start)
+        ORDER BY window_start, rank{ties}
+    """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
+
+
 def with_change(
     con: duckdb.DuckDBPyConnection,
     counts: pa.Table,
@@ -139,24 +157,20 @@ def with_change(
     """Add, per group, `<column>_change` (fraction against the group's previous window),
     `<column>_change_since_first` (against its first window) and `rank` (1 = largest `column`
     within the window). `column` is the count compared: unique_ip, or unique_ip_hll."""
-    if column not in ("unique_ip", "unique_ip_hll"):
-        raise ValueError(f"cannot compare {column!r}")
-    part = f"PARTITION BY {', '.join(by)}" if by else ""
-    ties = "".join(f", {g}" for g in by)  # equal counts in a stable order
-    sql = f"""
-        SELECT *,
-               {column} / lag({column}) OVER (w) - 1 AS {column}_change,
-               {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
-               rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank
-        FROM counts
-        WINDOW w AS ({part} ORDER BY window_start)
-        ORDER BY window_start, rank{ties}
-    """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
+    sql = _change_sql(by, column, "counts")
     con.register("counts", counts)
     try:
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("counts")
+
+
+def census_with_change(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> pa.Table:
+    """with_change(census(...)) in one statement: the counts never leave DuckDB between."""
+    sql, params = census_sql(query, relation)
+    return con.sql(_change_sql(query.by, "unique_ip", f"({sql})"), params=params).to_arrow_table()
 
 
 def compare(

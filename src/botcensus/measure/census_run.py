@@ -20,13 +20,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import CensusQuery, census, with_change
+from botcensus.measure.census import CensusQuery, census_with_change, with_change
 from botcensus.measure.sketches_census import (
     UNIQUE_IP_HLL,
-    CensusAnswer,
     Sketches,
     Source,
-    census_answer,
+    choose_source,
+    sketch_census,
 )
 
 NO_ESTIMATE_NOTE = "host estimates need raw sightings; none for this range"
@@ -61,35 +61,40 @@ def run_census(
     check_days: Collection[date] | None = None,
 ) -> CensusResult:
     """The census of `query` over a sightings relation, falling back on `sketches` (rows or
-    a relation name; None: raw sightings only) when raw sightings do not cover the range
+    a relation name; None: no sketch holds what the sightings lack) when raw sightings do
+    not cover the range
     (`check_days`: the only days where they may not, see sketches_census.choose_source).
     `top` keeps the N largest groups of each window; `estimate` adds host estimates and the
     hourly series (raw sightings only: from sketches a note says they were left out)."""
     if top is not None and top < 1:
         raise ValueError(f"top must be at least 1, not {top}")
-    answer = (
-        CensusAnswer(census(con, query, relation), "sightings", "unique_ip", "no sketches given")
-        if sketches is None
-        else census_answer(con, query, relation, sketches, check_days)
-    )
+    if sketches is None:
+        source: Source = "sightings"
+        reason = "raw sightings (no sketch holds what they lack)"
+    else:
+        source, reason = choose_source(con, query, relation, sketches, check_days)
     notes: list[str] = []
-    if answer.source == "sketches":
-        notes.append(answer.reason)
-    column = "unique_ip" if answer.unit == "unique_ip" else UNIQUE_IP_HLL
-    rows = with_change(con, answer.table, query.by, column)
+    if source == "sightings":
+        unit = "unique_ip"
+        rows = census_with_change(con, query, relation)
+    else:
+        assert sketches is not None  # only sketches can make the source "sketches"
+        notes.append(reason)
+        unit = UNIQUE_IP_HLL
+        rows = with_change(con, sketch_census(con, query, sketches), query.by, unit)
     if top is not None:
         import pyarrow.compute as pc
 
         rows = rows.filter(pc.less_equal(rows["rank"], top))
     if estimate:
-        if answer.source == "sketches":
+        if source == "sketches":
             notes.append(NO_ESTIMATE_NOTE)
         else:
             from botcensus.measure.hosts import with_estimates, with_hourly
 
             rows = with_estimates(con, rows, query, relation)
             rows = with_hourly(con, rows, query, relation)
-    return CensusResult(rows, answer.unit, answer.source, answer.reason, tuple(notes))
+    return CensusResult(rows, unit, source, reason, tuple(notes))
 
 
 Refresh = Callable[[Path], object]
@@ -120,14 +125,17 @@ def census_of_dataset(
         con.execute("SET enable_progress_bar = true")
     try:
         relation = sightings_view(con, dataset)
+        check_days = days_beyond_sightings(dataset)
+        # Without days to check the sketches cannot be needed: no view over their files.
+        sketches = sketches_view(con, dataset) if check_days else None
         return run_census(
             con,
             query,
             relation,
-            sketches_view(con, dataset),
+            sketches,
             estimate=estimate,
             top=top,
-            check_days=days_beyond_sightings(dataset),
+            check_days=check_days,
         )
     finally:
         con.close()
