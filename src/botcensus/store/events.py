@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from botcensus.capture.wal import fsync_dir, scan_segment
 from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
@@ -65,6 +64,8 @@ def write_atomic(table: pa.Table, target: Path) -> None:
 
 def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, ...]:
     """Split events by UTC day of receipt and write one file per day."""
+    import pyarrow.compute as pc  # slow to load: only writers need it, not the census
+
     days = pc.cast(table["time_received"], pa.date32())
     written = []
     for day in pc.unique(days).to_pylist():

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 from botcensus.store.events import EVENTS_DIR, write_atomic
@@ -96,6 +95,8 @@ def rollup(dataset: Path, enrich: Enrich) -> RollupReport:
 def write_sightings(table: pa.Table, dataset: Path, part: str) -> list[Path]:
     """Write sightings produced elsewhere (a feed, the simulator's direct path), one file
     per day named `part`, replacing an earlier file of the same name (idempotent)."""
+    import pyarrow.compute as pc  # slow to load: only writers need it, not the census
+
     written = []
     table = table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
     for day in pc.unique(table["day"]).to_pylist():

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store.events import write_atomic
@@ -122,6 +121,8 @@ def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
 def write_sketches(table: pa.Table, dataset: Path, part: str) -> list[Path]:
     """Write sketch rows made elsewhere (another sinkhole's `sketch_sightings`), one file per
     day named `part`, replacing an earlier file of that name. `part` must not be 'local'."""
+    import pyarrow.compute as pc  # slow to load: only writers need it, not the census
+
     if part == LOCAL_PART or "/" in part or part.startswith("."):
         raise ValueError(f"sketch part name {part!r} is reserved or not a plain file name")
     table = table.select(SKETCH_SCHEMA.names).cast(SKETCH_SCHEMA)
