@@ -5,8 +5,9 @@ simulator's truth, over the accuracy-* scenarios.
         [--scenario NAME ...] [--json FILE]
 
 For each scenario and seed: simulate, enrich the sightings with the bundled database, run the
-weekly census and `estimate_hosts` globally and by country, and compare with the true number
-of active infected machines (infected and checking in at least once in the week). Every run
+weekly census with host estimates (`run_census(..., estimate=True)`, as `botcensus census
+--estimate` does) globally and by country, and compare with the true number of active
+infected machines (infected and checking in at least once in the week). Every run
 includes a notification campaign: a scenario without a `[notify]` section gets one here
 (half the bot ASNs told on the 15th day, clean-up hazard x1.6 from then on), so the host
 estimates are scored on populations where half the networks clean up faster after day 15;
@@ -54,9 +55,9 @@ import pyarrow.compute as pc
 
 import botcensus.enrich as enrich
 from botcensus.measure import CensusQuery, census
+from botcensus.measure.census_run import run_census
 from botcensus.measure.cleanup import complete_weeks, decay_rate
-from botcensus.measure.hosts import estimate_hosts
-from botcensus.measure.survival_cox import cox_notified, notification_hr
+from botcensus.measure.survival import cox_notified, notification_hr
 from botcensus.simulate import BUNDLED, Scenario, Simulation, load_scenario, simulate
 from botcensus.simulate.scenario import Notify
 
@@ -243,12 +244,14 @@ def run_one(name: str, seed: int, scale: float) -> Run:
     con.register("sightings", pa.concat_tables(batches))
     week = CensusQuery(window="week")
     by_cc = CensusQuery(window="week", by=("country",))
-    raw = {r["window_end"]: r["unique_ip"] for r in census(con, week, "sightings").to_pylist()}
+    weekly = run_census(con, week, "sightings", estimate=True).rows.to_pylist()
+    raw = {r["window_end"]: r["unique_ip"] for r in weekly}
+    by_country = run_census(con, by_cc, "sightings", estimate=True).rows.to_pylist()
     est: dict[tuple[dt.date, str | None], dict[str, Any]] = {
-        (r["window_end"], None): r for r in estimate_hosts(con, week, "sightings").to_pylist()
+        (r["window_end"], r.get("country")): r
+        for r in (*weekly, *by_country)
+        if r["hosts_est"] is not None  # a week or country without an estimate
     }
-    for r in estimate_hosts(con, by_cc, "sightings").to_pylist():
-        est[(r["window_end"], r["country"])] = r
     truth = _truth(sim)
     glob: list[float] = []
     country: list[float] = []

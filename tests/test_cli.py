@@ -8,11 +8,14 @@ import fcntl
 import io
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 
 from botcensus.cli import main
+from botcensus.cli._app import COMMAND_MODULES
 from botcensus.measure.census import CensusQuery, census
 from botcensus.measure.cleanup import complete_weeks, fit_decay
 from botcensus.report.cleanup_charts import number
@@ -246,13 +249,20 @@ def sim_data(tmp_path_factory):
     return data
 
 
-def test_report_embeds_the_decay_and_survival_charts(runner, sim_data, tmp_path):
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def reported(sim_data, tmp_path_factory):
+    """`report` over the simulated campaign with a marks file, run once for the module."""
+    out = tmp_path_factory.mktemp("report")
     marks = sim_data.parent / "marks.txt"
-    result = runner.invoke(
+    result = CliRunner().invoke(
         main, ["report", "--data", str(sim_data), "--out", str(out), "--marks", str(marks)]
     )
     assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_report_embeds_the_decay_and_survival_charts(reported):
+    out, _ = reported
     assert (out / "decay.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "survival.png").read_bytes().startswith(b"\x89PNG")
     page = (out / "index.html").read_text(encoding="utf-8")
@@ -272,10 +282,8 @@ def _weekly_fit(data):
     return fit_decay([(s - starts[0]).days / 7 for s in starts], weekly["unique_ip"].to_pylist())
 
 
-def test_report_states_the_decay_rate_of_the_weekly_census(runner, sim_data, tmp_path):
-    out = tmp_path / "report"
-    result = runner.invoke(main, ["report", "--data", str(sim_data), "--out", str(out)])
-    assert result.exit_code == 0, result.output
+def test_report_states_the_decay_rate_of_the_weekly_census(reported, sim_data):
+    out, result = reported
     line = f"Decay rate {number(_weekly_fit(sim_data).rate_per_week)} per week ("
     assert line in (out / "index.html").read_text(encoding="utf-8")
     assert line in result.stdout
@@ -370,7 +378,68 @@ def test_version(runner):
     assert "0.1.0" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["events", "sinkhole", "demo"])
-def test_help_lists_the_commands(runner, command):
+def test_every_command_is_found_through_its_module():
+    """The lazy group finds each command in the module COMMAND_MODULES names."""
+    assert set(main.commands) == set(COMMAND_MODULES)
+    for name, command in main.commands.items():
+        assert command.callback is not None
+        assert command.callback.__module__ == f"botcensus.cli.{COMMAND_MODULES[name]}", name
+
+
+HEAVY = ("matplotlib", "scipy", "lifelines", "pandas", "pydantic", "rich", "datasketches")
+"""Packages a plain census does not need: plotting, statistics, settings, terminal tables,
+sketch building."""
+LOADED = """
+import sys
+from botcensus.cli import main
+from botcensus.cli._app import COMMAND_MODULES
+main(sys.argv[1:], standalone_mode=False)
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules_loaded(*args: str) -> set[str]:
+    """The modules a fresh process has loaded after running `botcensus ARGS`."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADED, *args], capture_output=True, text=True, check=True
+    )
+    return set(proc.stderr.splitlines()[-1].split())
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    """Three days of a few sightings, rolled up and sketched by a first census."""
+    data = tmp_path_factory.mktemp("small") / "data"
+    rows = notify_static().sightings.slice(0, 300)
+    write_sightings(rows, data, "simulated")
+    _modules_loaded("census", "--data", str(data))  # the first census sketches the new days
+    return data
+
+
+def test_census_loads_no_plotting_statistics_survival_or_settings_code(small_data):
+    args = ("census", "--data", str(small_data), "--by", "country", "--format", "csv")
+    loaded = _modules_loaded(*args)
+    assert "botcensus.measure.census_run" in loaded
+    assert sorted(m for m in loaded if m.split(".")[0] in HEAVY) == []
+    for stage in ("measure.survival", "measure.cleanup", "measure.hosts", "report.page"):
+        assert f"botcensus.{stage}" not in loaded
+    assert "botcensus.cli.capture" not in loaded  # the lazy group loaded only cli/measure.py
+
+
+def test_census_with_estimates_loads_the_host_model_only_then(small_data):
+    loaded = _modules_loaded("census", "--data", str(small_data), "--estimate", "--format", "json")
+    assert "botcensus.measure.hosts.estimate" in loaded
+    assert not any(m.split(".")[0] in ("matplotlib", "scipy", "lifelines") for m in loaded)
+
+
+def test_help_lists_every_command_with_its_summary(runner):
     result = runner.invoke(main, ["--help"])
-    assert command in result.stdout
+    assert result.exit_code == 0
+    listed = {
+        line.split()[0]: line.split(maxsplit=1)[1]
+        for line in result.stdout.split("Commands:")[1].splitlines()
+        if line.strip()
+    }
+    assert set(listed) == set(COMMAND_MODULES)
+    for name, summary in listed.items():
+        assert summary.rstrip(".") in (main.commands[name].help or "").replace("\n", " "), name

@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from botcensus.cli import main
+from botcensus.export.cells import TRIGGERS, original, safe_cell
 from botcensus.feeds import ExportQuery, export, ingest
-from botcensus.feeds.cells import TRIGGERS, original, safe_cell
 from botcensus.store import roll_segment
 
 T0_US = 1_714_521_600_000_000  # 2024-05-01T00:00:00Z

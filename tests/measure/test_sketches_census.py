@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 
 from botcensus.measure import CensusQuery, census
-from botcensus.measure.sketches import sketch_sightings
 from botcensus.measure.sketches_census import (
     UNIQUE_IP_HLL,
     census_answer,
@@ -22,6 +21,7 @@ from botcensus.measure.sketches_census import (
     with_change_hll,
 )
 from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store.sketch_build import sketch_sightings
 
 from .sim_cases import NotifyRun, notify_static
 

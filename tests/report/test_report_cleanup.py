@@ -16,11 +16,10 @@ import pyarrow.compute as pc
 import pytest
 from PIL import Image
 
-from botcensus.measure.cleanup import Mark
-from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
-from botcensus.measure.sketches import sketch_sightings
+from botcensus.measure.cleanup import CleanupQuery, CleanupResult, Mark, cleanup
 from botcensus.measure.summary import summarise
 from botcensus.report import ReportFiles, write_report
+from botcensus.store.sketch_build import sketch_sightings
 from measure.sim_cases import notify_static
 
 MARK = Mark(dt.date(2011, 3, 30), "notification campaign")

@@ -160,7 +160,7 @@ def test_rollup_rebuilds_sightings_that_were_quarantined(events: Path) -> None:
 
 
 def test_a_damaged_sketch_file_is_quarantined_and_the_others_read(events: Path) -> None:
-    from botcensus.measure.sketches import sketch_sightings
+    from botcensus.store.sketch_build import sketch_sightings
 
     rollup(events, _identity)
     sketch_days(events, sketch_sightings)
@@ -171,7 +171,7 @@ def test_a_damaged_sketch_file_is_quarantined_and_the_others_read(events: Path) 
 
 
 def test_sketching_skips_a_damaged_sightings_file(events: Path) -> None:
-    from botcensus.measure.sketches import sketch_sightings
+    from botcensus.store.sketch_build import sketch_sightings
 
     rollup(events, _identity)
     _truncated(events / "sightings" / "date=2011-03-21" / "sinkhole.parquet")
@@ -289,7 +289,7 @@ def test_a_foreign_file_among_sightings_is_kept_out_of_the_census(events: Path) 
 
 
 def test_an_unreadable_sketch_manifest_means_sketching_again(events: Path) -> None:
-    from botcensus.measure.sketches import sketch_sightings
+    from botcensus.store.sketch_build import sketch_sightings
 
     rollup(events, _identity)
     sketch_days(events, sketch_sightings)

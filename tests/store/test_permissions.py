@@ -13,10 +13,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from botcensus.measure.sketches import sketch_sightings
 from botcensus.model import EVENT_COLUMNS
 from botcensus.store import events_table, rollup
 from botcensus.store.events import write_partitioned
+from botcensus.store.sketch_build import sketch_sightings
 from botcensus.store.sketches import sketch_days
 
 

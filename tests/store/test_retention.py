@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from botcensus.measure.sketches import sketch_sightings
 from botcensus.model import EVENT_COLUMNS
 from botcensus.store import apply_retention, events_table, rollup, sighting_files
 from botcensus.store.events import write_partitioned
 from botcensus.store.ledger import read_ledger, stamp
+from botcensus.store.sketch_build import sketch_sightings
 from botcensus.store.sketches import read_sketches, sketch_days
 
 ROLLED = datetime(2025, 1, 10, 12, tzinfo=UTC)

@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.sketches import sketch_sightings
 from botcensus.measure.sketches_census import census_answer
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store import (
@@ -21,6 +20,7 @@ from botcensus.store import (
     sightings_view,
     write_sightings,
 )
+from botcensus.store.sketch_build import sketch_sightings
 from botcensus.store.sketches import (
     SKETCH_SCHEMA,
     read_sketches,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from botcensus.measure import sketches as sk
+from botcensus.store import sketch_build as sk
 
 pyspark = pytest.importorskip("pyspark", reason="PySpark not installed (optional cross-check)")
 if shutil.which("java") is None:

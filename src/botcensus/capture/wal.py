@@ -10,7 +10,6 @@ records before it are kept, the bytes from it on are reported and set aside.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import struct
@@ -19,9 +18,12 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
+
+if TYPE_CHECKING:  # asyncio only for the writer's loop: readers of segments (the store) skip it
+    import asyncio
 
 MAGIC = b"BCWAL1\n\x00"
 _HEAD = struct.Struct("<II")
@@ -193,6 +195,8 @@ class WalWriter:
 
     async def run(self) -> None:
         """Fsync every interval and rotate segments that are old or large enough."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         while not self._closed:
             await asyncio.sleep(self._fsync_interval)

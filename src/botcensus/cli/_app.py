@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from botcensus import config as config_mod
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # config loads pydantic: only commands that read settings pay for it
     import duckdb
     import pyarrow as pa
 
+    from botcensus import config as config_mod
     from botcensus.measure.cleanup import Mark
     from botcensus.store import RollupReport
 
@@ -86,7 +88,69 @@ def setup_logging(verbose: bool) -> None:
     )
 
 
-@click.group()
+COMMAND_MODULES: dict[str, str] = {
+    "sinkhole": "capture",
+    "events": "capture",
+    "cleanup": "cleanup",
+    "contacts": "contacts",
+    "demo": "demo",
+    "ingest": "feeds",
+    "export": "feeds",
+    "rollup": "measure",
+    "census": "measure",
+    "report": "measure",
+    "retention": "retention",
+    "simulate": "simulate",
+    "enrich": "simulate",
+}
+"""Command -> the botcensus.cli module that defines it. A command missing here still works
+(every module is loaded to find it), only more slowly; tests/test_cli.py checks the table."""
+
+
+class LazyGroup(click.Group):
+    """The command group, loading a command's module when that command runs: `census`
+    then imports no sinkhole, settings or plotting code. Listing the commands (--help) or
+    reading `commands` loads every module."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._loaded = False
+        self._loading = False
+        super().__init__(*args, **kwargs)
+
+    @property
+    def commands(self) -> MutableMapping[str, click.Command]:
+        if not self._loaded and not self._loading:
+            self.load_all()
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, click.Command]) -> None:
+        self._commands = value
+
+    def _import(self, modules: Iterable[str]) -> None:
+        self._loading = True  # registering a command must not load every module
+        try:
+            for module in modules:
+                importlib.import_module(f"botcensus.cli.{module}")
+        finally:
+            self._loading = False
+
+    def load_all(self) -> None:
+        self._import(sorted(set(COMMAND_MODULES.values())))
+        self._loaded = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self._commands and cmd_name in COMMAND_MODULES:
+            self._import([COMMAND_MODULES[cmd_name]])
+        if cmd_name not in self._commands:
+            self.load_all()
+        return self._commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+
+@click.group(cls=LazyGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log diagnostics at debug level.")
 @click.version_option(package_name="botcensus")
 def main(verbose: bool) -> None:
@@ -94,10 +158,12 @@ def main(verbose: bool) -> None:
     setup_logging(verbose)
 
 
-def rollup_dataset(data_dir: Path, settings: config_mod.Settings) -> RollupReport:
-    """Bring the dataset's sightings and sketches up to date (enriching new sightings)."""
-    from botcensus import enrich
-    from botcensus.measure import sketches as sketch_build
+def rollup_dataset(
+    data_dir: Path, settings: config_mod.Settings | Callable[[], config_mod.Settings]
+) -> RollupReport:
+    """Bring the dataset's sightings and sketches up to date (enriching new sightings).
+    `settings` may be a function (lazy_settings): it is called only when there is something
+    to enrich."""
     from botcensus.store import rollup as store_rollup
     from botcensus.store.files import DatasetError
     from botcensus.store.sketches import sketch_days
@@ -106,14 +172,22 @@ def rollup_dataset(data_dir: Path, settings: config_mod.Settings) -> RollupRepor
 
     def step(table: pa.Table) -> pa.Table:
         nonlocal geo
+        from botcensus import enrich
+
         if geo is None:
-            geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
+            found = settings() if callable(settings) else settings
+            geo = enrich.load(found.enrich.country_mmdb, found.enrich.asn_mmdb)
         return enrich.enrich(table, geo)
+
+    def sketch(sightings: pa.Table) -> pa.Table:
+        from botcensus.store.sketch_build import sketch_sightings
+
+        return sketch_sightings(sightings)
 
     try:
         report = store_rollup(data_dir, step)
         # Sketches before retention can expire a day: they outlive the raw sightings.
-        sketch_days(data_dir, sketch_build.sketch_sightings)
+        sketch_days(data_dir, sketch)
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     return report
@@ -126,7 +200,20 @@ def duckdb_progress(con: duckdb.DuckDBPyConnection, *, interactive: bool) -> Non
 
 
 def load_settings(config_file: Path | None) -> config_mod.Settings:
+    from botcensus import config as config_mod
+
     try:
         return config_mod.load(config_file)
     except config_mod.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def lazy_settings(
+    config_file: Path | None,
+) -> config_mod.Settings | Callable[[], config_mod.Settings]:
+    """The settings now when a file or a BOTCENSUS_* variable could make them invalid (the
+    error shows at once, as for every command), else a function building the defaults on
+    first use: a census over an up-to-date dataset never needs them."""
+    if config_file is not None or any(k.startswith("BOTCENSUS_") for k in os.environ):
+        return load_settings(config_file)
+    return lambda: load_settings(None)

@@ -38,7 +38,7 @@ def _read_notified(
     import pyarrow as pa
     import pyarrow.csv as pv
 
-    from botcensus.measure.cleanup_run import NOTIFIED_COLUMNS, notification_table
+    from botcensus.measure.cleanup import NOTIFIED_COLUMNS, notification_table
 
     invalid: list[pv.InvalidRow] = []
 
@@ -156,7 +156,7 @@ def cleanup_cmd(
 
     from rich.console import Console
 
-    from botcensus.measure.cleanup_run import CleanupQuery, cleanup
+    from botcensus.measure.cleanup import CleanupQuery, cleanup
     from botcensus.report import cleanup_view
     from botcensus.store import connect, sightings_view
     from botcensus.store.sketches import read_sketches

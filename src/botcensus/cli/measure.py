@@ -18,6 +18,7 @@ from botcensus.cli._app import (
     DATA_OPTION,
     MARKS_OPTION,
     duckdb_progress,
+    lazy_settings,
     load_settings,
     main,
     rollup_dataset,
@@ -132,15 +133,10 @@ def census_cmd(
 ) -> None:
     """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family;
     with --estimate, also the estimated number of infected machines."""
-    from botcensus.measure import CensusQuery, with_change
-    from botcensus.measure.sketches_census import census_answer, with_change_hll
+    from botcensus.measure.census import CensusQuery
+    from botcensus.measure.census_run import census_of_dataset
     from botcensus.report import tables
-    from botcensus.store import connect, sightings_view
-    from botcensus.store.sketches import read_sketches
 
-    if not data_dir.is_dir():
-        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
-    rollup_dataset(data_dir, load_settings(config_file))
     query = CensusQuery(
         window="day" if window == "day" else "week",
         week_ends=week_ends,
@@ -151,45 +147,29 @@ def census_cmd(
         feed=feed,
         include_unclaimed=include_unclaimed,
     )
-    con = connect()
-    duckdb_progress(con, interactive=fmt == "table")
-    answer = census_answer(
-        con,
-        query,
-        sightings_view(con, data_dir),
-        read_sketches(data_dir, query.date_from, query.date_to),
-    )
-    if answer.source == "sketches":
-        click.echo(f"note: {answer.reason}", err=True)
-    result = (
-        with_change(con, answer.table, by)
-        if answer.unit == "unique_ip"
-        else with_change_hll(con, answer.table, by)
-    )
-    if top is not None:
-        import pyarrow.compute as pc
-
-        result = result.filter(pc.less_equal(result["rank"], top))
-    if estimate:
-        if answer.source == "sketches":
-            click.echo("note: host estimates need raw sightings; none for this range", err=True)
-        else:
-            from botcensus.measure.hosts import with_estimates
-            from botcensus.measure.hosts_hourly import with_hourly
-
-            relation = sightings_view(con, data_dir)
-            result = with_estimates(con, result, query, relation)
-            result = with_hourly(con, result, query, relation)
+    try:
+        result = census_of_dataset(
+            data_dir,
+            query,
+            estimate=estimate,
+            top=top,
+            refresh=lambda d: rollup_dataset(d, lazy_settings(config_file)),
+            progress=fmt == "table" and sys.stdout.isatty(),
+        )
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from None
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if fmt == "json":
-        tables.write_json(result, sys.stdout)
+        tables.write_json(result.rows, sys.stdout)
     elif fmt == "csv":
-        tables.write_csv(result, sys.stdout)
+        tables.write_csv(result.rows, sys.stdout)
     else:
         tables.print_table(
-            result,
+            result.rows,
             f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}; "
             "change: against the previous window",
-            columns=tables.census_columns(result, window, by),
+            columns=tables.census_columns(result.rows, window, by),
         )
 
 
@@ -224,7 +204,7 @@ def report(
     decay rate, half-life and time to clean-up per country."""
     from rich.console import Console
 
-    from botcensus.measure.cleanup_run import CleanupQuery, CleanupResult, cleanup
+    from botcensus.measure.cleanup import CleanupQuery, CleanupResult, cleanup
     from botcensus.measure.summary import summarise
     from botcensus.report import tables, write_report
     from botcensus.report.cleanup_html import decay_sentence

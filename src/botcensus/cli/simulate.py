@@ -1,8 +1,7 @@
-"""Simulation commands: simulate, demo; and the enrichment database tools."""
+"""Simulation commands: simulate; and the enrichment database tools (the demo: cli/demo.py)."""
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,29 +127,6 @@ def simulate_cmd(
         if truth_dir is not None:
             files = simulate.write_truth(sim, truth_dir)
             click.echo(f"ground truth: {len(files)} files in {truth_dir}", err=True)
-
-
-@main.command()
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Dataset and report directory [default: ./demo-data, replaced on each run].",
-)
-@click.option(
-    "--scale",
-    type=click.FloatRange(min=0, min_open=True, max=0.01),
-    default=0.001,
-    show_default=True,
-    help="Fraction of the Rustock population to replay.",
-)
-@click.option("--seed", type=int, default=2011, show_default=True)
-def demo(data_dir: Path | None, scale: float, seed: int) -> None:
-    """Replay the 2011 Rustock takedown through a real sinkhole on loopback, count, report."""
-    from botcensus.simulate.demo import run_demo
-
-    sys.exit(run_demo(data_dir, scale=scale, seed=seed))
 
 
 @main.group("enrich")

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from botcensus.export.cells import safe_table
 from botcensus.feeds.addr import in_prefixes
-from botcensus.feeds.cells import safe_table
 from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, feed_files
 from botcensus.feeds.mapping import DEFAULT_MAPPING, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json

@@ -25,6 +25,10 @@ GROUPS: Final[dict[str, str]] = {
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+Params = dict[str, object]
+"""Named DuckDB parameters ($name in the SQL)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CensusQuery:
     """What to count."""
@@ -39,6 +43,39 @@ class CensusQuery:
     include_unclaimed: bool = False
     """Count sightings no decoder claimed (scanners, researchers); off by default."""
 
+    @property
+    def days(self) -> int:
+        """Days in one window."""
+        return 1 if self.window == "day" else 7
+
+    def check(self) -> None:
+        """Raise ValueError for a group or week end the census does not know."""
+        for g in self.by:
+            if g not in GROUPS:
+                raise ValueError(f"cannot group by {g!r}; choose from {', '.join(GROUPS)}")
+        if self.week_ends not in WEEKDAYS:
+            raise ValueError(f"--week-ends {self.week_ends!r}: choose from {', '.join(WEEKDAYS)}")
+
+    def where(self, *, dates: bool = True) -> tuple[str, Params]:
+        """The census's row filter (claimed sightings unless include_unclaimed, the family,
+        the feed and, with `dates`, the range) as one SQL condition over sightings columns
+        with its named parameters ($census_family, $census_feed, $census_from, $census_to).
+        Only parameters the condition uses are returned (DuckDB rejects unused ones), so
+        callers add their own by name: `{**params, "lo": lo}`."""
+        conditions: list[str] = [] if self.include_unclaimed else ["malware_family IS NOT NULL"]
+        params: Params = {}
+        bounds = (self.date_from, self.date_to) if dates else (None, None)
+        for condition, name, value in (
+            ("malware_family = $census_family", "census_family", self.family),
+            ("feed_name = $census_feed", "census_feed", self.feed),
+            ("day >= $census_from", "census_from", bounds[0]),
+            ("day <= $census_to", "census_to", bounds[1]),
+        ):
+            if value is not None:
+                conditions.append(condition)
+                params[name] = value
+        return " AND ".join(conditions) or "true", params
+
 
 def window_start_sql(query: CensusQuery) -> str:
     """SQL for the first day of the window containing `day`."""
@@ -49,40 +86,22 @@ def window_start_sql(query: CensusQuery) -> str:
     return f"CAST(day - INTERVAL ((isodow(day) - {start_dow} + 7) % 7) DAY AS DATE)"
 
 
-def census_sql(query: CensusQuery, relation: str) -> tuple[str, list[object]]:
-    """The census as one SQL statement over a sightings relation, with its parameters."""
-    for g in query.by:
-        if g not in GROUPS:
-            raise ValueError(f"cannot group by {g!r}; choose from {', '.join(GROUPS)}")
-    if query.week_ends not in WEEKDAYS:
-        raise ValueError(f"--week-ends {query.week_ends!r}: choose from {', '.join(WEEKDAYS)}")
-    where: list[str] = []
-    params: list[object] = []
-    if not query.include_unclaimed:
-        where.append("malware_family IS NOT NULL")
-    for column, value in (("malware_family", query.family), ("feed_name", query.feed)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if query.date_from is not None:
-        where.append("day >= ?")
-        params.append(query.date_from)
-    if query.date_to is not None:
-        where.append("day <= ?")
-        params.append(query.date_to)
-    length = 1 if query.window == "day" else 7
+def census_sql(query: CensusQuery, relation: str) -> tuple[str, Params]:
+    """The census as one SQL statement over a sightings relation, with its named parameters."""
+    query.check()
+    where, params = query.where()
     keys = [f"{GROUPS[g]} AS {g}" for g in query.by]
     select_keys = "".join(f", {k}" for k in keys)
     group_keys = "".join(f", {g}" for g in query.by)
-    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     sql = f"""
-        SELECT window_start, CAST(window_start + INTERVAL {length - 1} DAY AS DATE) AS window_end
+        SELECT window_start,
+               CAST(window_start + INTERVAL {query.days - 1} DAY AS DATE) AS window_end
                {group_keys},
                count(DISTINCT source_ip) AS unique_ip,
                count(DISTINCT bot_id) AS unique_bot_id,
                sum(hits)::BIGINT AS hits
         FROM (SELECT {window_start_sql(query)} AS window_start{select_keys}, source_ip, bot_id, hits
-              FROM {relation} {where_sql})
+              FROM {relation} WHERE {where})
         GROUP BY ALL
         ORDER BY window_start{group_keys}
     """  # noqa: S608 (identifiers come from the fixed GROUPS table; values are parameters)
@@ -111,6 +130,24 @@ def attach(
     return rows
 
 
+def _change_sql(by: tuple[str, ...], column: str, counts: str) -> str:
+    """SELECT the rows of `counts` (a relation or a parenthesised query) with the change
+    columns and rank of with_change."""
+    if column not in ("unique_ip", "unique_ip_hll"):
+        raise ValueError(f"cannot compare {column!r}")
+    part = f"PARTITION BY {', '.join(by)}" if by else ""
+    ties = "".join(f", {g}" for g in by)  # equal counts in a stable order
+    return f"""
+        SELECT *,
+               {column} / lag({column}) OVER (w) - 1 AS {column}_change,
+               {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
+               rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank
+        FROM {counts}
+        WINDOW w AS ({part} ORDER BY window_start)
+        ORDER BY window_start, rank{ties}
+    """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
+
+
 def with_change(
     con: duckdb.DuckDBPyConnection,
     counts: pa.Table,
@@ -120,23 +157,20 @@ def with_change(
     """Add, per group, `<column>_change` (fraction against the group's previous window),
     `<column>_change_since_first` (against its first window) and `rank` (1 = largest `column`
     within the window). `column` is the count compared: unique_ip, or unique_ip_hll."""
-    if column not in ("unique_ip", "unique_ip_hll"):
-        raise ValueError(f"cannot compare {column!r}")
-    part = f"PARTITION BY {', '.join(by)}" if by else ""
-    sql = f"""
-        SELECT *,
-               {column} / lag({column}) OVER (w) - 1 AS {column}_change,
-               {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
-               rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank
-        FROM counts
-        WINDOW w AS ({part} ORDER BY window_start)
-        ORDER BY window_start, rank
-    """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
+    sql = _change_sql(by, column, "counts")
     con.register("counts", counts)
     try:
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("counts")
+
+
+def census_with_change(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> pa.Table:
+    """with_change(census(...)) in one statement: the counts never leave DuckDB between."""
+    sql, params = census_sql(query, relation)
+    return con.sql(_change_sql(query.by, "unique_ip", f"({sql})"), params=params).to_arrow_table()
 
 
 def compare(

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from statistics import NormalDist
 from typing import Final
 
 import duckdb
 import pyarrow as pa
+
+from botcensus.measure.census import CensusQuery
 
 ASSUMPTIONS: Final = (
     "closed population within the window (no churn, clean-up or new infections)",
@@ -83,8 +86,8 @@ def recapture(
     source_a: str,
     source_b: str,
     by: str | None = None,
-    date_from: object = None,
-    date_to: object = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
     family: str | None = None,
     level: float = 0.95,
 ) -> pa.Table:
@@ -96,27 +99,23 @@ def recapture(
     if by not in STRATA:
         raise ValueError(f"stratify by country or asn, not {by!r}")
     column = STRATA[by]
-    where = ["feed_name IN (?, ?)"]
-    params: list[object] = [source_a, source_b]
-    for clause, value in (("day >= ?", date_from), ("day <= ?", date_to)):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    if family is not None:
-        where.append("malware_family = ?")
-        params.append(family)
+    # Unclaimed sightings count too: a feed may name no family for an address it reports.
+    query = CensusQuery(date_from=date_from, date_to=date_to, family=family, include_unclaimed=True)
+    where, params = query.where()
     stratum = f"{column}" if column else "NULL"
     sql = f"""
         WITH per_ip AS (
             SELECT source_ip,
-                   bool_or(feed_name = ?) AS in_a, bool_or(feed_name = ?) AS in_b,
-                   coalesce(arg_min({stratum}, feed_name <> ?), any_value({stratum})) AS stratum
-            FROM {relation} WHERE {" AND ".join(where)} GROUP BY source_ip)
+                   bool_or(feed_name = $source_a) AS in_a, bool_or(feed_name = $source_b) AS in_b,
+                   coalesce(arg_min({stratum}, feed_name <> $source_a), any_value({stratum}))
+                       AS stratum
+            FROM {relation} WHERE feed_name IN ($source_a, $source_b) AND {where}
+            GROUP BY source_ip)
         SELECT stratum, count(*) FILTER (WHERE in_a) AS n1, count(*) FILTER (WHERE in_b) AS n2,
                count(*) FILTER (WHERE in_a AND in_b) AS m
         FROM per_ip GROUP BY stratum ORDER BY n1 + n2 DESC
     """  # noqa: S608 (column from the fixed STRATA table; values are parameters)
-    rows = con.sql(sql, params=[source_a, source_b, source_a, *params]).fetchall()
+    rows = con.sql(sql, params={**params, "source_a": source_a, "source_b": source_b}).fetchall()
     out = []
     for key, n1, n2, m in rows:
         est = chapman(int(n1), int(n2), int(m), level)

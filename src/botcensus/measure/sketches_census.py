@@ -5,9 +5,11 @@ addresses between windows from Theta set operations, and their error against exa
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 import duckdb
 import numpy as np
@@ -16,17 +18,10 @@ import pyarrow as pa
 from botcensus.measure.census import (
     GROUPS,
     CensusQuery,
+    Params,
     census,
-    census_sql,
     window_start_sql,
     with_change,
-)
-from botcensus.measure.sketches import (
-    hll_estimate,
-    hll_union,
-    theta_difference,
-    theta_estimate,
-    theta_union,
 )
 from botcensus.store.sketches import SKETCH_KEYS
 
@@ -37,6 +32,9 @@ UNIQUE_BOT_ID_HLL: Final = "unique_bot_id_hll"
 UNIQUE_IP_THETA: Final = "unique_ip_theta"
 """Unit of Theta-based counts (exact below 4096 addresses per sketch, about 1.6% beyond)."""
 Source = Literal["sightings", "sketches"]
+Sketches: TypeAlias = pa.Table | str
+"""Sketch rows (SKETCH_SCHEMA): a table, or the name of a relation on the connection (a view
+over the dataset's sketch files: DuckDB then reads only the columns a query needs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,47 +49,49 @@ class CensusAnswer:
     """Why this source: which days or sensors only the sketches have."""
 
 
-def _filtered(query: CensusQuery, relation: str) -> tuple[str, list[object]]:
+def _filtered(query: CensusQuery, relation: str) -> tuple[str, Params]:
     """`SELECT window_start, <groups>, * FROM relation WHERE <the census's filters>`."""
-    census_sql(query, relation)  # the same validation of groups and week ends
-    where: list[str] = [] if query.include_unclaimed else ["malware_family IS NOT NULL"]
-    params: list[object] = []
-    for condition, value in (
-        ("malware_family = ?", query.family),
-        ("feed_name = ?", query.feed),
-        ("day >= ?", query.date_from),
-        ("day <= ?", query.date_to),
-    ):
-        if value is not None:
-            where.append(condition)
-            params.append(value)
+    query.check()
+    where, params = query.where()
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
-    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     select = f"SELECT {window_start_sql(query)} AS window_start{keys}, *"
-    sql = f"{select} FROM {relation} {where_sql}"
-    return sql, params
+    return f"{select} FROM {relation} WHERE {where}", params
+
+
+@contextmanager
+def sketch_relation(
+    con: duckdb.DuckDBPyConnection, sketches: Sketches, name: str = "sketch_rows"
+) -> Iterator[str]:
+    """The name of a relation holding `sketches` (registered for the block if a table)."""
+    if isinstance(sketches, str):
+        yield sketches
+        return
+    con.register(name, sketches)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 def sketch_census(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, sketches: pa.Table
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, sketches: Sketches
 ) -> pa.Table:
     """Per window and group: `unique_ip_hll` with its two-sigma bounds, `unique_bot_id_hll`
     and exact `hits`, from sketch rows (SKETCH_SCHEMA) filtered like the census."""
-    inner, params = _filtered(query, "sketch_rows")
-    length = 1 if query.window == "day" else 7
     groups = "".join(f", {g}" for g in query.by)
-    sql = f"""
-        SELECT window_start, CAST(window_start + INTERVAL {length - 1} DAY AS DATE) AS window_end
+    with sketch_relation(con, sketches) as relation:
+        inner, params = _filtered(query, relation)
+        sql = f"""
+        SELECT window_start,
+               CAST(window_start + INTERVAL {query.days - 1} DAY AS DATE) AS window_end
                {groups}, list(ip_hll) AS ips,
                list(bot_id_hll) FILTER (WHERE bot_id_hll IS NOT NULL) AS bots,
                sum(hits)::BIGINT AS hits
         FROM ({inner}) GROUP BY ALL ORDER BY window_start{groups}
-    """  # noqa: S608 (group names checked against GROUPS by census_sql)
-    con.register("sketch_rows", sketches)
-    try:
+    """  # noqa: S608 (group names checked against GROUPS by CensusQuery.check)
         rows = con.sql(sql, params=params).to_arrow_table()
-    finally:
-        con.unregister("sketch_rows")
+    from botcensus.store.sketch_build import hll_estimate, hll_union  # datasketches: on use
+
     est = [hll_estimate(hll_union(images)) for images in rows["ips"].to_pylist()]
     bots = [hll_estimate(hll_union(b))[0] if b else 0.0 for b in rows["bots"].to_pylist()]
     table = rows.drop_columns(["ips", "bots", "hits"])
@@ -114,28 +114,43 @@ def with_change_hll(
 
 
 def _day_sensors(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    days: Collection[date] | None,
 ) -> set[tuple[date, str]]:
     inner, params = _filtered(query, relation)
-    rows = con.sql(f"SELECT DISTINCT day, sensor FROM ({inner})", params=params).fetchall()  # noqa: S608
+    sql = f"SELECT DISTINCT day, sensor FROM ({inner})"  # noqa: S608 (checked group names)
+    if days is not None:
+        sql += " WHERE list_contains($check_days, day)"
+        params = {**params, "check_days": sorted(days)}
+    rows = con.sql(sql, params=params).fetchall()
     return {(r[0], r[1]) for r in rows}
 
 
 def choose_source(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, sketches: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    sketches: Sketches,
+    check_days: Collection[date] | None = None,
 ) -> tuple[Source, str]:
     """Sightings when they cover every (day, sensor) the sketches have in the query's range;
     otherwise sketches (raw rows expired by retention, or sensors whose sketches were copied
-    in from other machines)."""
-    raw = _day_sensors(con, query, relation)
-    con.register("sketch_cover", sketches.select(list(SKETCH_KEYS)))
-    try:
-        sketched = _day_sensors(con, query, "sketch_cover")
-    finally:
-        con.unregister("sketch_cover")
-    missing = sorted(sketched - raw)
+    in from other machines). `check_days`: only these days can differ (the store knows the
+    others' sketches were built from their present sightings: days_beyond_sightings); None
+    checks every day."""
+    covered: tuple[Source, str] = ("sightings", "raw sightings cover every day and sensor in range")
+    if check_days is not None and not check_days:
+        return covered
+    keys = sketches if isinstance(sketches, str) else sketches.select(list(SKETCH_KEYS))
+    with sketch_relation(con, keys, "sketch_cover") as cover:
+        sketched = _day_sensors(con, query, cover, check_days)
+    if not sketched:
+        return covered
+    missing = sorted(sketched - _day_sensors(con, query, relation, check_days))
     if not missing:
-        return "sightings", "raw sightings cover every day and sensor in range"
+        return covered
     days = sorted({d for d, _ in missing})
     sensors = sorted({s for _, s in missing})
     return "sketches", (
@@ -145,11 +160,15 @@ def choose_source(
 
 
 def census_answer(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, sketches: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    sketches: Sketches,
+    check_days: Collection[date] | None = None,
 ) -> CensusAnswer:
     """The census from raw sightings when they cover the query, else wholly from sketches
-    (never a mix within one answer: one column, one unit)."""
-    source, reason = choose_source(con, query, relation, sketches)
+    (never a mix within one answer: one column, one unit); `check_days` as choose_source."""
+    source, reason = choose_source(con, query, relation, sketches, check_days)
     if source == "sightings":
         return CensusAnswer(census(con, query, relation), source, "unique_ip", reason)
     return CensusAnswer(sketch_census(con, query, sketches), source, UNIQUE_IP_HLL, reason)
@@ -193,20 +212,19 @@ def error_summary(errors: pa.Table) -> dict[str, float]:
     }
 
 
-def turnover(con: duckdb.DuckDBPyConnection, query: CensusQuery, sketches: pa.Table) -> pa.Table:
+def turnover(con: duckdb.DuckDBPyConnection, query: CensusQuery, sketches: Sketches) -> pa.Table:
     """Per window and group, from Theta sketches: `unique_ip_theta`, `new_ip_theta` (addresses
     not seen in the group's previous window) and `gone_ip_theta` (seen in the previous window,
     not in this one); null new/gone in a group's first window or after a gap."""
-    inner, params = _filtered(query, "sketch_rows")
     groups = "".join(f", {g}" for g in query.by)
-    sql = f"""SELECT window_start{groups}, list(ip_theta) AS thetas FROM ({inner})
-              GROUP BY ALL ORDER BY ALL"""  # noqa: S608 (checked group names)
-    con.register("sketch_rows", sketches)
-    try:
+    with sketch_relation(con, sketches) as relation:
+        inner, params = _filtered(query, relation)
+        sql = f"""SELECT window_start{groups}, list(ip_theta) AS thetas FROM ({inner})
+                  GROUP BY ALL ORDER BY ALL"""  # noqa: S608 (checked group names)
         rows = con.sql(sql, params=params).to_arrow_table()
-    finally:
-        con.unregister("sketch_rows")
     step = 1 if query.window == "day" else 7
+    from botcensus.store.sketch_build import theta_difference, theta_estimate, theta_union
+
     merged = [theta_union(t) for t in rows["thetas"].to_pylist()]
     starts = rows["window_start"].to_pylist()
     keys = [tuple(rows[g][i].as_py() for g in query.by) for i in range(rows.num_rows)]

@@ -1,7 +1,25 @@
-"""Renderers: tables, files and pages built from results; they compute nothing new."""
+"""Renderers: tables, files and pages built from results; they compute nothing new.
 
-from botcensus.report.events import CSV_COLUMNS, intelmq_events, write_csv, write_jsonl
-from botcensus.report.page import ReportFiles, write_report
+The names below load their module on first use (PEP 562): `botcensus census` renders a
+table without loading matplotlib, which only the report's charts need."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botcensus.report.events import CSV_COLUMNS, intelmq_events, write_csv, write_jsonl
+    from botcensus.report.page import ReportFiles, write_report
+
+_HOMES = {
+    "CSV_COLUMNS": "botcensus.report.events",
+    "intelmq_events": "botcensus.report.events",
+    "write_csv": "botcensus.report.events",
+    "write_jsonl": "botcensus.report.events",
+    "ReportFiles": "botcensus.report.page",
+    "write_report": "botcensus.report.page",
+}
 
 __all__ = [
     "CSV_COLUMNS",
@@ -11,3 +29,12 @@ __all__ = [
     "write_jsonl",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

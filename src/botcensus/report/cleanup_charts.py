@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from botcensus.measure.cleanup_run import CleanupResult
+from botcensus.measure.cleanup import CleanupResult
 
 
 def _png(fig: Figure) -> bytes:
@@ -52,6 +52,28 @@ def decay_png(
     marks: Sequence[tuple[date, str]] = (),
     title: str,
 ) -> bytes:
+    """decay_figure as PNG bytes."""
+    return _png(
+        decay_figure(
+            weekly,
+            count=count,
+            rate_per_week=rate_per_week,
+            intercept=intercept,
+            marks=marks,
+            title=title,
+        )
+    )
+
+
+def decay_figure(
+    weekly: pa.Table,
+    *,
+    count: str = "unique_ip",
+    rate_per_week: float | None = None,
+    intercept: float | None = None,
+    marks: Sequence[tuple[date, str]] = (),
+    title: str,
+) -> Figure:
     """Weekly counts on a log scale (one row per window: window_start, window_end, `count`),
     the fitted exponential exp(intercept − rate·t) with t in weeks after the first window's
     middle, and a dashed line per mark. The unit is the count column's name."""
@@ -83,10 +105,15 @@ def decay_png(
     ax.legend(loc="lower left", fontsize="small")
     ax.grid(alpha=0.3, which="both")
     fig.autofmt_xdate()
-    return _png(fig)
+    return fig
 
 
 def survival_png(curves: pa.Table, *, top: int = 6, title: str) -> bytes:
+    """survival_figure as PNG bytes."""
+    return _png(survival_figure(curves, top=top, title=title))
+
+
+def survival_figure(curves: pa.Table, *, top: int = 6, title: str) -> Figure:
     """Kaplan–Meier step curves with their interval bands, one per group (the `top` groups
     with most identities; the overall curve is the group null)."""
     groups = pc.unique(curves["group"]).to_pylist()
@@ -112,7 +139,7 @@ def survival_png(curves: pa.Table, *, top: int = 6, title: str) -> bytes:
     ax.set_ylabel("share not yet cleaned (Kaplan–Meier)")
     ax.legend(loc="upper right", fontsize="small")
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return fig
 
 
 def _of(curves: pa.Table, group: object) -> pa.Table:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import pyarrow as pa
 
-from botcensus.measure.cleanup_run import CleanupResult
+from botcensus.measure.cleanup import CleanupResult
 from botcensus.report.cleanup_charts import number
 from botcensus.report.html import image_html, table_html
 

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 from rich.console import Console
 
-from botcensus.measure.cleanup_run import CleanupResult
+from botcensus.measure.cleanup import CleanupResult
 from botcensus.report import cleanup_charts
 from botcensus.report.cleanup_charts import number
 from botcensus.report.tables import print_table

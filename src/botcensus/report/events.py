@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
-from botcensus.feeds.cells import safe_cell
+from botcensus.export.cells import safe_cell
 from botcensus.model import EVENT_COLUMNS, INTELMQ_CONSTANTS, intelmq_name
 
 # CSV columns: the constant fields first, then every event column under its IntelMQ name.

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from botcensus.feeds.cells import safe_table
-from botcensus.measure.cleanup_run import CleanupResult
+from botcensus.export.cells import safe_table
+from botcensus.measure.cleanup import CleanupResult
 from botcensus.measure.summary import Summary
 from botcensus.report import charts, cleanup_html, html
 from botcensus.report.cleanup_charts import chart_pngs

@@ -6,14 +6,16 @@ import csv
 import json
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pyarrow as pa
-from rich.console import Console
-from rich.table import Table
 
-from botcensus.feeds.cells import safe_cell
+from botcensus.export.cells import safe_cell
 from botcensus.model import Unit
+
+if TYPE_CHECKING:  # rich is loaded for terminal tables only, not for JSON or CSV
+    from rich.console import Console
+    from rich.table import Table
 
 # Column -> the unit its numbers are in (printed in headers and JSON metadata).
 UNITS: dict[str, str] = {
@@ -66,6 +68,8 @@ def _cell(value: Any, name: str = "") -> str:
 
 def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None) -> Table:
     """A rich Table with units in the headers of count columns."""
+    from rich.table import Table
+
     names = list(columns or table.column_names)
     out = Table(title=title, title_justify="left")
     for name in names:
@@ -88,6 +92,8 @@ def print_table(
     console: Console | None = None,
     columns: Sequence[str] | None = None,
 ) -> None:
+    from rich.console import Console
+
     (console or Console()).print(rich_table(table, title, columns))
 
 

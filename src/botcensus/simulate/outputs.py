@@ -12,8 +12,7 @@ import pyarrow as pa
 from botcensus.simulate.drive import DriveResult
 from botcensus.simulate.replay import replay
 from botcensus.simulate.simulation import Simulation
-from botcensus.store import write_sightings
-from botcensus.store.sightings import SIGHTINGS_DIR
+from botcensus.store.sightings import SIGHTINGS_DIR, write_sightings
 
 DIRECT_PART = "simulated"
 

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from botcensus.capture.wal import fsync_dir, scan_segment
 from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
@@ -52,6 +50,8 @@ def write_atomic(table: pa.Table, target: Path) -> None:
     """Write a zstd Parquet file under a temporary name, fsync it, rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp"
+    import pyarrow.parquet as pq  # loaded by writers only: readers of the dataset use DuckDB
+
     pq.write_table(table, tmp, compression="zstd")
     fd = os.open(tmp, os.O_RDONLY)
     try:
@@ -64,6 +64,8 @@ def write_atomic(table: pa.Table, target: Path) -> None:
 
 def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, ...]:
     """Split events by UTC day of receipt and write one file per day."""
+    import pyarrow.compute as pc  # slow to load: only writers need it, not the census
+
     days = pc.cast(table["time_received"], pa.date32())
     written = []
     for day in pc.unique(days).to_pylist():

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 from botcensus.store import ledger
@@ -176,7 +174,7 @@ class _Day:
         table, used = read_screened(
             self.dataset,
             [self.target],
-            lambda fs: pq.read_table(fs[0]).cast(SIGHTING_SCHEMA) if fs else None,
+            _read_one,
             self.problems,
             SIGHTING_REQUIRED,
         )
@@ -232,6 +230,8 @@ def write_sightings(
 ) -> list[Path]:
     """Write sightings produced elsewhere (a feed, the simulator's direct path), one file
     per day named `part`, replacing an earlier file of the same name (idempotent)."""
+    import pyarrow.compute as pc  # slow to load: only writers need it, not the census
+
     written = []
     table = table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
     days = []
@@ -250,3 +250,9 @@ def write_sightings(
 def sighting_files(dataset: Path) -> list[Path]:
     """The readable-looking sightings files, in day order."""
     return area_files(dataset / SIGHTINGS_DIR)
+
+
+def _read_one(files: list[Path]) -> pa.Table | None:
+    import pyarrow.parquet as pq  # only when a day is merged: the census reads with DuckDB
+
+    return pq.read_table(files[0]).cast(SIGHTING_SCHEMA) if files else None

@@ -16,11 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store.damaged import read_screened
@@ -38,6 +36,9 @@ from botcensus.store.files import (
 from botcensus.store.read import SIGHTING_REQUIRED
 from botcensus.store.sightings import LOCK as ROLLUP_LOCK
 from botcensus.store.sightings import SIGHTINGS_DIR
+
+if TYPE_CHECKING:
+    import duckdb
 
 SKETCHES_DIR = "sketches"
 SKETCH_MANIFEST = "_sketched.json"
@@ -87,7 +88,7 @@ class SketchReport:
 
 
 Sketcher = Callable[[pa.Table], pa.Table]
-"""Sightings in, SKETCH_SCHEMA rows out: botcensus.measure.sketches.sketch_sightings."""
+"""Sightings in, SKETCH_SCHEMA rows out: botcensus.store.sketch_build.sketch_sightings."""
 
 
 def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
@@ -146,6 +147,8 @@ def _sketch_day(
 
 
 def _read_sightings(files: list[Path]) -> pa.Table:
+    import pyarrow.parquet as pq  # only when a day is sketched: the census reads with DuckDB
+
     if not files:
         return _SIGHTING_COLUMNS.empty_table()
     return pa.concat_tables(
@@ -156,6 +159,8 @@ def _read_sightings(files: list[Path]) -> pa.Table:
 def write_sketches(table: pa.Table, dataset: Path, part: str) -> list[Path]:
     """Write sketch rows made elsewhere (another sinkhole's `sketch_sightings`), one file per
     day named `part`, replacing an earlier file of that name. `part` must not be 'local'."""
+    import pyarrow.compute as pc  # slow to load: only writers need it, not the census
+
     if part == LOCAL_PART or "/" in part or part.startswith("."):
         raise ValueError(f"sketch part name {part!r} is reserved or not a plain file name")
     table = table.select(SKETCH_SCHEMA.names).cast(SKETCH_SCHEMA)
@@ -177,6 +182,8 @@ def read_sketches(
 ) -> pa.Table:
     """Every sketch row for days date_from..date_to (inclusive; open ends allowed). A file
     that cannot be read is quarantined and left out."""
+    import pyarrow.parquet as pq  # the census reads sketches with DuckDB (sketches_view)
+
     wanted = []
     for path in sketch_files(dataset):
         day = date.fromisoformat(path.parent.name.removeprefix("date="))
@@ -190,3 +197,37 @@ def read_sketches(
 
     table, _ = read_screened(dataset, wanted, read, None, required_columns(SKETCH_SCHEMA))
     return table
+
+
+def sketches_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "sketches") -> str:
+    """Create a view over the dataset's sketch rows (SKETCH_SCHEMA); returns its name.
+    DuckDB reads only the columns a query needs (the keys, to check coverage; the sketch
+    images only when the census falls back on them). No files: an empty view."""
+    files = sketch_files(dataset)
+    if files:
+        rel = con.read_parquet([str(f) for f in files], hive_partitioning=False)
+        rel.create_view(name, replace=True)
+    else:
+        con.register(f"{name}_empty", SKETCH_SCHEMA.empty_table())
+        con.sql(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")  # noqa: S608
+    return name
+
+
+def days_beyond_sightings(dataset: Path) -> list[date]:
+    """Days whose sketch rows may hold what the day's sightings files lack: a part copied
+    in from elsewhere, or a local part not built from exactly the sightings files there now
+    (expired by retention, or changed since). On every other day the sightings hold every
+    row the sketches were built from, so a census there needs no coverage check."""
+    root = dataset / SKETCHES_DIR
+    manifest = read_sketch_manifest(dataset)
+    out = []
+    for day_dir in sorted(root.glob("date=*")) if root.is_dir() else []:
+        parts = [p.name for p in day_dir.glob("[!.]*.parquet")]
+        if not parts:
+            continue
+        day = day_dir.name.removeprefix("date=")
+        files = sorted((dataset / SIGHTINGS_DIR / day_dir.name).glob("[!.]*.parquet"))
+        local_only = parts == [f"{LOCAL_PART}.parquet"]
+        if not (local_only and files and manifest.get(day) == fingerprint(files)):
+            out.append(date.fromisoformat(day))
+    return out

@@ -1,0 +1,141 @@
+"""A census query end to end: exact counts or the sketch fallback, change columns, top N,
+host estimates and the hourly series, with the notes a reader needs.
+
+The one path that `botcensus census`, the demo, the benchmarks and the web API share:
+
+    result = census_of_dataset(data_dir, CensusQuery(by=("country",)), estimate=True)
+    result.rows, result.unit, result.notes
+
+`run_census` does the same over a sightings relation and sketch rows already on a DuckDB
+connection (what tests and other measurements hold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from botcensus.measure.census import CensusQuery, census_with_change, with_change
+from botcensus.measure.sketches_census import (
+    UNIQUE_IP_HLL,
+    Sketches,
+    Source,
+    choose_source,
+    sketch_census,
+)
+
+NO_ESTIMATE_NOTE = "host estimates need raw sightings; none for this range"
+
+
+@dataclass(frozen=True, slots=True)
+class CensusResult:
+    """A census answer: its rows, the unit of its address counts, and where they came from."""
+
+    rows: pa.Table
+    """window_start, window_end, the query's groups, the address count (column `unit`),
+    unique_bot_id (or unique_bot_id_hll), hits, `<unit>_change`,
+    `<unit>_change_since_first`, rank; with estimates also hosts_est, hosts_lo, hosts_hi
+    (unit hosts) and ips_hourly_avg."""
+    unit: str
+    """`unique_ip` (exact, from raw sightings) or `unique_ip_hll` (estimated from sketches)."""
+    source: Source
+    reason: str
+    """Why this source (which days or sensors only the sketches have)."""
+    notes: tuple[str, ...]
+    """What a reader must be told beside the rows (the sketch fallback, estimates left out)."""
+
+
+def run_census(
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    sketches: Sketches | None = None,
+    *,
+    estimate: bool = False,
+    top: int | None = None,
+    check_days: Collection[date] | None = None,
+) -> CensusResult:
+    """The census of `query` over a sightings relation, falling back on `sketches` (rows or
+    a relation name; None: no sketch holds what the sightings lack) when raw sightings do
+    not cover the range
+    (`check_days`: the only days where they may not, see sketches_census.choose_source).
+    `top` keeps the N largest groups of each window; `estimate` adds host estimates and the
+    hourly series (raw sightings only: from sketches a note says they were left out)."""
+    if top is not None and top < 1:
+        raise ValueError(f"top must be at least 1, not {top}")
+    if sketches is None:
+        source: Source = "sightings"
+        reason = "raw sightings (no sketch holds what they lack)"
+    else:
+        source, reason = choose_source(con, query, relation, sketches, check_days)
+    notes: list[str] = []
+    if source == "sightings":
+        unit = "unique_ip"
+        rows = census_with_change(con, query, relation)
+    else:
+        assert sketches is not None  # only sketches can make the source "sketches"
+        notes.append(reason)
+        unit = UNIQUE_IP_HLL
+        rows = with_change(con, sketch_census(con, query, sketches), query.by, unit)
+    if top is not None:
+        import pyarrow.compute as pc
+
+        rows = rows.filter(pc.less_equal(rows["rank"], top))
+    if estimate:
+        if source == "sketches":
+            notes.append(NO_ESTIMATE_NOTE)
+        else:
+            from botcensus.measure.hosts import with_estimates, with_hourly
+
+            rows = with_estimates(con, rows, query, relation)
+            rows = with_hourly(con, rows, query, relation)
+    return CensusResult(rows, unit, source, reason, tuple(notes))
+
+
+Refresh = Callable[[Path], object]
+"""Brings a dataset's roll-up products (sightings, sketches) up to date before counting."""
+
+
+def census_of_dataset(
+    dataset: Path,
+    query: CensusQuery,
+    *,
+    estimate: bool = False,
+    top: int | None = None,
+    refresh: Refresh | None = None,
+    progress: bool = False,
+) -> CensusResult:
+    """`run_census` over a dataset directory's sightings and sketches. `refresh` runs first
+    (the CLI's roll-up check, which enriches new sightings); `progress` shows DuckDB's
+    progress bar on a terminal. Raises FileNotFoundError for a missing directory."""
+    from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import days_beyond_sightings, sketches_view
+
+    if not dataset.is_dir():
+        raise FileNotFoundError(f"{dataset}: no such directory")
+    if refresh is not None:
+        refresh(dataset)
+    con = connect()
+    if progress:
+        con.execute("SET enable_progress_bar = true")
+    try:
+        relation = sightings_view(con, dataset)
+        check_days = days_beyond_sightings(dataset)
+        # Without days to check the sketches cannot be needed: no view over their files.
+        sketches = sketches_view(con, dataset) if check_days else None
+        return run_census(
+            con,
+            query,
+            relation,
+            sketches,
+            estimate=estimate,
+            top=top,
+            check_days=check_days,
+        )
+    finally:
+        con.close()

@@ -1,0 +1,291 @@
+"""`botcensus cleanup` as one call: weekly counts (from sightings, or sketches when raw rows
+are gone), decay overall and per group, intervention marks, survival and the notification
+effect, gathered into one result for the CLI and the report to render."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Final, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from botcensus.measure.census import CensusQuery
+from botcensus.measure.cleanup.decay import (
+    DecayFit,
+    Mark,
+    complete_weeks,
+    decay_table,
+    fit_decay,
+    mark_effects,
+)
+from botcensus.measure.hosts import estimate_hosts
+from botcensus.measure.sketches_census import Sketches, census_answer, sketch_relation
+from botcensus.measure.survival import (
+    KEYS,
+    HazardRatio,
+    cox_notified,
+    curves_by_group,
+    landmark_rows,
+    stable_networks,
+    survival_summary,
+)
+from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, claimed, survival_rows
+
+By = Literal["country", "asn"]
+Count = Literal["addresses", "hosts"]
+
+NOTIFIED_COLUMNS: Final = (*KEYS, "notified", "day")
+"""The columns of a notification campaign; any others in its file are ignored."""
+_KEY_FORMS: Final = {
+    "asn": (r"^[0-9]{1,10}$", "an AS number (digits only, no 'AS')", pa.int64()),
+    "cc": (r"^[A-Za-z]{2}$", "a two-letter country code", pa.string()),
+    "identity": (r"^.+$", "an identity", pa.string()),
+}
+_BOOLS: Final = pa.array(["true", "false", "1", "0"])
+_TRUE: Final = pa.array(["true", "1"])
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupQuery:
+    """What `botcensus cleanup` was asked."""
+
+    by: By | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    family: str | None = None
+    week_ends: str = "sat"
+    marks: tuple[Mark, ...] = ()
+    rule: SilenceRule = DEFAULT_RULE
+    notified: pa.Table | None = None
+    """asn | cc | identity, notified, day: a campaign with a hold-out (optional)."""
+    min_count: float = 20.0
+    """Groups smaller than this in their first week get no rate."""
+    count: Count = "addresses"
+    """What the decay is fitted to: weekly unique addresses (exact, or from sketches), or the
+    weekly host estimates (measure.hosts; raw sightings only)."""
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    """Everything the cleanup command prints and the report draws."""
+
+    unit: str
+    """Of the weekly counts: `unique_ip`, or `unique_ip_hll` from sketches."""
+    source: str
+    reason: str
+    weekly: pa.Table
+    """Complete weeks overall: window_start, window_end, the unit's column."""
+    fit: DecayFit | None
+    decay: pa.Table
+    """decay_table rows: overall, then per group when asked."""
+    marks: pa.Table
+    curves: pa.Table | None
+    """Kaplan–Meier curves per group (None: no raw sightings to follow identities)."""
+    survival: pa.Table | None
+    thresholds: pa.Table | None
+    hazard: HazardRatio | None
+    notes: tuple[str, ...]
+
+
+def _first_bad(ok: pa.ChunkedArray | pa.Array, lines: pa.Array, text: pa.Array, what: str) -> None:
+    bad = pc.index(pc.fill_null(ok, False), False).as_py()
+    if bad >= 0:
+        raise ValueError(f"line {lines[bad].as_py()}: {what.format(repr(text[bad].as_py()))}")
+
+
+def _first_repeat(key: str, values: pa.Array, lines: pa.Array) -> None:
+    """A key listed twice would enter its identities into the model twice."""
+    rows = pa.table({"key": values, "line": lines}).sort_by(
+        [("key", "ascending"), ("line", "ascending")]
+    )
+    n = rows.num_rows
+    same = pc.equal(rows["key"].slice(1), rows["key"].slice(0, n - 1))
+    if not pc.any(same).as_py():
+        return
+    later, earlier = rows["line"].slice(1).filter(same), rows["line"].slice(0, n - 1).filter(same)
+    i = pc.index(later, pc.min(later)).as_py()
+    value = rows["key"].slice(1).filter(same)[i]
+    raise ValueError(f"line {later[i]}: {key} {value} is listed again (also on line {earlier[i]})")
+
+
+def notification_table(text: pa.Table) -> pa.Table:
+    """A notification campaign read as text from a CSV with a header (row i on line i + 2;
+    rows empty in every column are blank lines), checked and typed: one key column, `asn`
+    (integer), `cc` (two letters) or `identity`; `notified` (true/false/1/0); `day`
+    (YYYY-MM-DD). A ValueError says what is wrong and on which line."""
+    names = text.column_names
+    keys = [k for k in KEYS if k in names]
+    listed = ", ".join(names) or "none"
+    if len(keys) != 1:
+        raise ValueError(f"needs exactly one key column, asn, cc or identity (columns: {listed})")
+    for name in ("notified", "day"):
+        if name not in names:
+            raise ValueError(f"has no '{name}' column (columns: {listed})")
+    key = keys[0]
+    columns = {
+        c: pc.utf8_trim_whitespace(text[c].cast(pa.string()).combine_chunks())
+        for c in (key, "notified", "day")
+    }
+    lines = pa.array(range(2, text.num_rows + 2), pa.int64())
+    filled = [pc.not_equal(pc.fill_null(v, ""), "") for v in columns.values()]
+    keep = pc.or_(pc.or_(filled[0], filled[1]), filled[2])
+    columns = {c: v.filter(keep) for c, v in columns.items()}
+    lines = lines.filter(keep)
+    if not len(lines):
+        raise ValueError("has no rows")
+    for name, values in columns.items():
+        _first_bad(pc.not_equal(values, ""), lines, values, f"no {name}")
+    pattern, form, key_type = _KEY_FORMS[key]
+    values = pc.utf8_upper(columns[key]) if key == "cc" else columns[key]
+    _first_bad(
+        pc.match_substring_regex(values, pattern), lines, values, f"{key} {{}} is not {form}"
+    )
+    notified = pc.utf8_lower(columns["notified"])
+    what = "notified {} is not true, false, 1 or 0"
+    _first_bad(pc.is_in(notified, value_set=_BOOLS), lines, columns["notified"], what)
+    day = columns["day"]
+    parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # Arrow's strptime rolls 2011-02-30 over to March: only a date that reads back is one.
+    ok = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
+    _first_bad(ok, lines, day, "day {} is not a date YYYY-MM-DD")
+    typed = values.cast(key_type)
+    _first_repeat(key, typed, lines)
+    return pa.table(
+        {
+            key: typed,
+            "notified": pc.is_in(notified, value_set=_TRUE),
+            "day": parsed.cast(pa.date32()),
+        }
+    )
+
+
+def _span(
+    con: duckdb.DuckDBPyConnection, relation: str, sketches: Sketches
+) -> tuple[date | None, date | None]:
+    days = sketches if isinstance(sketches, str) else sketches.select(["day"])
+    with sketch_relation(con, days, "span_sketches") as sketched:
+        row = con.sql(
+            f"SELECT min(day), max(day) FROM (SELECT day FROM {relation} "  # noqa: S608
+            f"UNION ALL SELECT day FROM {sketched})"
+        ).fetchall()[0]
+    return row[0], row[1]
+
+
+def _hosts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
+    """Weekly host estimates as a census-like table whose count column is `hosts`."""
+    table = estimate_hosts(con, query, relation)
+    return table.rename_columns(["hosts" if c == "hosts_est" else c for c in table.column_names])
+
+
+def _followed_note(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    first: date,
+    last: date,
+    family: str | None,
+    rows: pa.Table,
+    networks: Mapping[tuple[str, int], float],
+) -> str:
+    where, params = claimed(first, last, family)
+    sql = f"SELECT count(DISTINCT coalesce(bot_id, source_ip)) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
+    seen = int(con.execute(sql, params).fetchall()[0][0])
+    return (
+        f"survival follows {rows.num_rows:,} of {seen:,} identities: bot ids, and addresses in "
+        f"the {len(networks):,} networks where an address is one machine; addresses elsewhere "
+        "are renumbered while their machines stay infected, so their silence says nothing "
+        "about clean-up (docs/measurement.md)"
+    )
+
+
+def _asked(query: CleanupQuery) -> str:
+    """The family and range asked for, as the end of "no sightings or sketches …"."""
+    of = "" if query.family is None else f" of {query.family}"
+    match query.date_from, query.date_to:
+        case None, None:
+            return of
+        case first, None:
+            return f"{of} on or after {first}"
+        case None, last:
+            return f"{of} on or before {last}"
+    return f"{of} between {query.date_from} and {query.date_to}"
+
+
+def cleanup(
+    con: duckdb.DuckDBPyConnection, relation: str, sketches: Sketches, query: CleanupQuery
+) -> CleanupResult:
+    """Run every clean-up estimator over a sightings relation (and sketch rows, or the name
+    of a relation holding them)."""
+    lo, hi = _span(con, relation, sketches)
+    first, last = query.date_from or lo, query.date_to or hi
+    if first is None or last is None:
+        raise ValueError("no sightings or sketches in the dataset")
+    base = CensusQuery(
+        window="week", week_ends=query.week_ends, date_from=first, date_to=last,
+        family=query.family,
+    )  # fmt: skip
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        raise ValueError(f"the range {first} to {last} ends before it starts")
+    answer = census_answer(con, base, relation, sketches)
+    if answer.table.num_rows == 0:
+        # An error, not empty tables: empty tables read as "nothing left to clean up".
+        raise ValueError(
+            f"no sightings or sketches{_asked(query)} (the data runs from {lo} to {hi})"
+        )
+    if query.count == "hosts":
+        if answer.source != "sightings":
+            raise ValueError(f"host estimates need raw sightings ({answer.reason})")
+        answer = replace(answer, table=_hosts(con, base, relation), unit="hosts")
+    weekly = complete_weeks(answer.table, first, last)
+    count = answer.unit
+    notes = [answer.reason]
+    decay = decay_table(weekly, count=count, min_count=query.min_count)
+    fit = None
+    if weekly.num_rows >= 2 and sum(v or 0 for v in weekly[count].to_pylist()) > 0:
+        starts = weekly["window_start"].to_pylist()
+        times = [(s - starts[0]).days / 7.0 for s in starts]
+        fit = fit_decay(times, weekly[count].to_pylist())
+    if query.by is not None:
+        by_query = replace(base, by=(query.by,))
+        grouped = (
+            _hosts(con, by_query, relation)
+            if query.count == "hosts"
+            else census_answer(con, by_query, relation, sketches).table
+        )
+        by_group = decay_table(
+            complete_weeks(grouped, first, last),
+            count=count,
+            group=query.by,
+            min_count=query.min_count,
+        )
+        decay = pa.concat_tables([decay, by_group], promote_options="default")
+    marks = mark_effects(weekly, list(query.marks), count=count)
+    curves = summary = thresholds = hazard = None
+    if answer.source == "sightings":
+        networks = stable_networks(con, relation, first=first, last=last, family=query.family)
+        rows, thresholds = survival_rows(
+            con, relation, first=first, last=last, family=query.family, rule=query.rule,
+            networks=networks,
+        )  # fmt: skip
+        notes.append(_followed_note(con, relation, first, last, query.family, rows, networks))
+        group = {"country": "cc", "asn": "asn", None: None}[query.by]
+        curves = curves_by_group(rows, first, None)
+        if group is not None:
+            curves = pa.concat_tables([curves, curves_by_group(rows, first, group)])
+        summary = survival_summary(curves)
+        if query.notified is not None:
+            frame = landmark_rows(rows, query.notified)
+            clustered = "identity" not in query.notified.column_names
+            try:
+                hazard = cox_notified(frame, clustered=clustered)
+            except ValueError as exc:  # a campaign without a hold-out must not cost the rest
+                notes.append(f"notification effect not computed: {exc}")
+    else:
+        notes.append("survival and notification effect need raw sightings: not computed")
+    return CleanupResult(
+        count, answer.source, answer.reason, weekly, fit, decay, marks, curves, summary,
+        thresholds, hazard, tuple(notes),
+    )  # fmt: skip

@@ -1,0 +1,276 @@
+"""Hosts per window: host-days per group, times hosts per host-day from the stable reference.
+
+    hosts = host-days x (hosts per host-day)
+
+Host-days per (group, day) are address-days, corrected where addresses and machines part:
+
+- an address that carries several hosts counts k = max(2, concurrency, time online / a
+  host's day online) of them; a day on one address with two sessions one after the other
+  (not carried over midnight) counts a second host; hosts that never show behind their
+  address are implied from those that do (hosts.nat); a shared pool counts by time online;
+- a handover (hosts.handover) takes one off: one machine, two addresses that day;
+- a session carried over midnight is followed by a second session that day with chance q
+  (reference); on an address that changed in between, that made a second address-day;
+- hosts online all day make a share f of host-days (reference); those that do not show as
+  one unbroken address-day moved to a new address during the day: value = D + (f D - whole).
+
+Hosts per host-day, for a window longer than a day, is 1 / (mean days active of a host),
+measured on the country's stable addresses less the extra addresses renumbering made there
+(renumbering rate x the addresses' spans), or on machines with bot ids of the same family
+(hosts.ids.Lent). Countries' figures are shrunk towards the median of those with at least
+MIN_REFERENCE stable addresses (empirical Bayes: by how much a country's own sample is worth
+against the spread between countries); that median's error is shared by all countries.
+Without any such country it is taken between one host per address-day and one host every
+day.
+
+Every estimate carries the variance of its log: the sampling error of each ratio, the
+Poisson error of handover counts, the spread of days active among the hosts a mean is
+applied to, the spread of time online behind hosts counted by time, and a model error of
+MODEL_ERROR (HIDDEN_ERROR) times the size of each correction. How many machines hide behind
+one address rests on the same assumption everywhere, and errs the same way (too few) in every
+country: that part is shared by all countries, like the centre's error. It also touches days
+active: the stable addresses they are measured on hide machines as often as others (an
+address that never looks shared stands for one machine active on the union of its machines'
+days), so HIDDEN_ERROR of the hosts behind such addresses on the country's stable networks,
+per host-day, is added to the error of hosts per host-day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from botcensus.measure.hosts.daily import GroupDays, GroupWeek, Multi
+from botcensus.measure.hosts.features import DAY_S, div
+from botcensus.measure.hosts.reference import Reference
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+MIN_REFERENCE: Final = 30
+"""Stable addresses a country needs in a window to count towards the all-country centre."""
+MIN_BETWEEN: Final = 0.05
+"""Least spread (of the log) assumed between countries' days active."""
+MODEL_ERROR: Final = 0.12
+"""Each correction to the address count (shared addresses, handovers, second sessions,
+moves of hosts online all day, renumbered stable addresses) is taken to be right to within
+this share of itself (one standard error): they rest on assumptions no count can check
+(hosts of a network behave like those of the stable networks). Set so that the accuracy
+scenarios' 90% intervals hold about 90% of the true values (bench/accuracy.py)."""
+HIDDEN_ERROR: Final = 0.5
+"""The same for the hosts counted beyond one per address (several at once, or two sessions
+in a day): how many more stay hidden behind addresses that never show them is unknown, and
+one machine may well be used twice a day. This part is shared across countries."""
+Z90: Final = 1.6448536269514722
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window's sums, in global group order; `week` is None for one-day windows."""
+
+    sums: GroupDays
+    multi: Multi
+    week: GroupWeek | None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per group and per country of one window: hosts, the variance of their log, and the
+    part of that error every country of the window shares (a standard deviation of the log:
+    errors of countries add up rather than average out)."""
+
+    group_hosts: F64
+    group_var: F64
+    group_shared: F64
+    country_hosts: F64
+    country_var: F64
+    country_shared: F64
+
+
+@dataclass(frozen=True)
+class HostDays:
+    """Per group of one window, summed over its days."""
+
+    value: F64
+    var: F64
+    """Sampling variance (independent between groups; q's is apart, through q_part)."""
+    q_part: F64
+    """Carried-over sessions, through which q's error is shared within a country."""
+    model: F64
+    """The model error (one standard error, in hosts) of the corrections made."""
+    beyond: F64
+    """Hosts counted beyond one per address (several at once, two sessions, implied hidden
+    ones); HIDDEN_ERROR of them is in `model`, and is shared by every country (below)."""
+    unflagged: F64
+    """Of those, the ones behind addresses that never look like several at once (two
+    sessions in a day, implied hidden ones): such addresses stay in the stable reference."""
+
+
+def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
+    """Host-days per group of a window (module docstring)."""
+    s = w.sums
+    g = w.multi.group
+    k = np.maximum(np.maximum(2.0, w.multi.concurrency), div(w.multi.online, ref.day_online[g]))
+    shared = np.bincount(g, weights=k, minlength=n_groups).astype(np.float64)
+    var = np.bincount(g, weights=k * ref.day_online_cv2[g], minlength=n_groups)
+    var = var + s.handovers_var.sum(1)
+    second_host = s.split_days.sum(1)
+    # Machines that never show behind their address, implied by those that do (hosts.nat).
+    rows_multi = np.bincount(g, minlength=n_groups)
+    second_host = second_host + ref.hidden_per_flagged * rows_multi
+    hand = s.handovers.sum(1)
+    early = s.early.sum(1)
+    second = ref.carried_second * early - s.early_gap.sum(1)
+    value = s.single.sum(1) + shared + second_host - hand - second
+    f, whole = ref.all_day, s.full_days.sum(1)
+    moved = np.maximum((f * value - whole) / (1 + f), 0.0)
+    value = value - moved
+    var = var + np.where(moved > 0, (value / (1 + f)) ** 2 * ref.all_day_var, 0.0)
+    # Machines behind one address show only partly (never online together, or always
+    # merged): what shows is the yardstick of what does not.
+    model = MODEL_ERROR * (np.abs(hand) + np.abs(second) + moved)
+    beyond = shared - rows_multi + second_host
+    model = model + HIDDEN_ERROR * beyond
+    by_time = div(s.online_all.sum(1), ref.day_online)
+    pool = ref.shared
+    return HostDays(
+        value=np.maximum(np.where(pool, by_time, value), 0.0),
+        var=np.where(pool, by_time * ref.day_online_cv2, var),
+        q_part=np.where(pool, 0.0, early),
+        model=np.where(pool, MODEL_ERROR * np.abs(by_time - s.rows.sum(1)), model),
+        beyond=np.where(pool, 0.0, beyond),
+        unflagged=np.where(pool, 0.0, second_host),
+    )
+
+
+def _country(values: F64, country: I64, n: int) -> F64:
+    out: F64 = np.bincount(country, weights=values, minlength=n).astype(np.float64)
+    return out
+
+
+def _value(per_group: F64, country: I64, n: int) -> F64:
+    """Per country: a value that every group of the country carries."""
+    out = np.zeros(n)
+    out[country] = per_group
+    return out
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Per country: hosts per host-day, the variance of its log, the part of that error
+    shared by every country (the all-country centre's, as a standard deviation), and the
+    relative variance of days active (for applying a mean to a finite number of hosts)."""
+
+    value: F64
+    var: F64
+    shared: F64
+    cv2: F64
+
+
+def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
+    """Hosts per host-day from the stable networks of each country, shrunk towards the
+    centre of all countries' figures (module docstring)."""
+    assert w.week is not None
+    st = ref.stable
+    u = _country(w.week.addresses * st, country, n)
+    a = _country(w.week.address_days * st, country, n)
+    a2 = _country(w.week.address_days_sq * st, country, n)
+    span_days = w.week.span * st / DAY_S
+    extra = _country(ref.renumbering * span_days, country, n)
+    extra_var = _country(ref.renumbering_var * span_days**2, country, n)
+    hosts = np.maximum(u - extra, 0.5 * u)
+    mean = div(a, u)
+    cv2 = div(div(a2, u) - mean**2, mean**2)
+    own = np.log(np.where(u > 0, div(hosts, a), 1.0))
+    own_var = div(cv2, u) + div(extra_var, hosts**2) + (MODEL_ERROR * div(extra, hosts)) ** 2
+    return _shrink(own, np.where(u > 0, own_var, np.inf), u >= MIN_REFERENCE, cv2, len(w.sums.days))
+
+
+def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days: int) -> Ratio:
+    """Empirical Bayes across countries: each country's log figure is pulled towards the
+    median of the countries with a solid reference, by how much its own is worth against
+    the spread between countries. Without any solid reference: between one host per
+    address-day and one host every day."""
+    n = len(own)
+    if not solid.any():
+        return Ratio(
+            np.full(n, 1.0 / np.sqrt(days)),
+            np.full(n, (np.log(days) / 2 / Z90) ** 2),
+            np.full(n, np.log(days) / 2 / Z90),
+            np.full(n, 0.5),
+        )
+    centre = float(np.median(own[solid]))
+    if solid.sum() > 2:
+        spread = float(np.var(own[solid])) - float(np.mean(own_var[solid]))
+        between = max(spread, MIN_BETWEEN**2)
+    else:
+        between = float(np.log(2.0) ** 2)
+    centre_var = 1.5708 * between / solid.sum()  # the median's sampling variance
+    weight = np.where(np.isfinite(own_var), between / (between + own_var), 0.0)
+    value = weight * own + (1 - weight) * centre
+    var = np.where(
+        np.isfinite(own_var), 1 / (1 / np.maximum(own_var, 1e-12) + 1 / between), between
+    )
+    shared = (1 - weight) * np.sqrt(centre_var)
+    typical = float(np.median(cv2[solid]))
+    return Ratio(np.exp(value), var, shared, np.where(solid, cv2, typical))
+
+
+def reference_hidden(hd: HostDays, stable: npt.NDArray[np.bool_], country: I64, n: int) -> F64:
+    """Per country: hosts behind addresses that never look shared, per host-day, on its
+    stable networks (on all stable networks where it has none)."""
+    beyond = _country(hd.unflagged * stable, country, n)
+    value = _country(hd.value * stable, country, n)
+    everywhere = float(np.sum(hd.unflagged * stable)) / max(float(np.sum(hd.value * stable)), 1.0)
+    out: F64 = np.where(value > 0, div(beyond, value), everywhere)
+    return out
+
+
+def window_estimate(
+    w: Window,
+    ref: Reference,
+    country: I64,
+    n_countries: int,
+    lent: tuple[F64, F64, F64] | None = None,
+) -> Estimate:
+    """Hosts per group and per country in one window (module docstring); `lent`: per
+    country, hosts per host-day from machines with ids (hosts.ids.Lent.for_window), used
+    instead of the stable networks' figure where it is not NaN."""
+    hd = host_days(w, ref, len(country))
+    q_var = _value(ref.carried_second_var, country, n_countries)
+    d_c = _country(hd.value, country, n_countries)
+    q_c = _country(hd.q_part, country, n_countries)
+    # Hosts hidden behind addresses rest on one assumption in every country, so that part of
+    # the model error is shared (it adds up across countries rather than averaging out).
+    hidden_c = HIDDEN_ERROR * div(_country(hd.beyond, country, n_countries), d_c)
+    hidden_g = HIDDEN_ERROR * div(hd.beyond, hd.value)
+    model_c = div(_country(hd.model, country, n_countries), d_c)
+    model_g = div(hd.model, hd.value)
+    var_c = div(_country(hd.var, country, n_countries) + q_c**2 * q_var, d_c**2)
+    var_g = div(hd.var + hd.q_part**2 * q_var[country], hd.value**2)
+    if w.week is None:
+        var_c += model_c**2
+        var_g += model_g**2
+        return Estimate(hd.value, var_g, hidden_g, d_c, var_c, hidden_c)
+    r = per_host_day(w, ref, country, n_countries)
+    ratio, r_var, shared, cv2 = r.value, r.var, r.shared, r.cv2
+    # The stable addresses that days active are measured on hide hosts as often as those
+    # counted: each stands for one machine seen on the union of their days.
+    taint = HIDDEN_ERROR * reference_hidden(hd, ref.stable, country, n_countries)
+    if lent is not None:
+        have = np.isfinite(lent[0])
+        ratio = np.where(have, lent[0], ratio)
+        r_var = np.where(have, lent[1], r_var)
+        shared = np.where(have, 0.0, shared)
+        cv2 = np.where(have, lent[2], cv2)
+        taint = np.where(have, 0.0, taint)
+    hosts_g = hd.value * ratio[country]
+    hosts_c = d_c * ratio
+    var_c += (model_c + taint) ** 2 + r_var + div(cv2, hosts_c)
+    var_g += (model_g + taint[country]) ** 2 + r_var[country] + div(cv2[country], hosts_g)
+    shared_g = np.sqrt(shared[country] ** 2 + (hidden_g + taint[country]) ** 2)
+    shared = np.sqrt(shared**2 + (hidden_c + taint) ** 2)
+    return Estimate(hosts_g, var_g, shared_g, hosts_c, var_c, shared)

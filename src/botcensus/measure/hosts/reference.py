@@ -1,0 +1,253 @@
+"""The stable reference: networks where an address is a machine, and what they lend.
+
+A (country, ASN) group is stable when its new sessions return on an address seen in the week
+before nearly as often (STABLE_SHARE) as on the country's top networks, and, where it has
+enough new addresses to judge, those live beyond a week nearly as often as the top's (an
+address lasts at most until its line is renumbered, whatever its host does: weekly
+renumbering passes the first test when hosts are online most days, never the second). Shared
+pools (carrier-grade NAT, mobile) return too, with other machines, and are set apart first.
+
+Host behaviour is taken to be the same across a country's networks, so the reference lends
+the others, pooled over the whole query: a host's mean time online in a day (to count hosts
+on a shared address), the share q of sessions carried over midnight that are followed by a
+second session that day, and the share of host-days online from midnight to midnight. It
+also measures how often its own lines are renumbered (handovers of hosts online all day, per
+day of exposure). Without any stable network, behaviour comes from all but the pools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from botcensus.measure.hosts.daily import GroupDays, Multi
+from botcensus.measure.hosts.features import div
+from botcensus.measure.hosts.nat import GAMMA, NU, OMEGA, hidden_per_flagged, independence
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+MIN_NEW_SESSIONS: Final = 20
+"""New sessions (or new addresses) a network needs for its return rate (lifetime) to count."""
+TOP_QUANTILE: Final = 0.75
+"""The country's top rate: this quantile, weighted by sessions, over its networks within
+half of the best."""
+STABLE_SHARE: Final = 0.85
+"""A network is stable when its rates are at least this share of the top."""
+MIN_TOP_SCORE: Final = 0.3
+"""Below this top return rate a country has no stable network (every address churns)."""
+MIN_CARRIED: Final = 30
+"""Carried-over sessions on a country's reference below which q is the pooled one."""
+PRIOR_EXPOSURE: Final = 500.0
+"""Weight, in days of exposure, of the pooled renumbering rate in each network's own."""
+PAIR_HOSTS: Final = 2.5
+"""Multi-host address-days counted below this many hosts look like two machines: those
+measure how independent a household's machines are (hosts.nat.independence compares pairs
+with pairs; three machines or more overlap more, and gaps between them are rarer)."""
+SHARED_MULTI: Final = 0.01
+SHARED_LOAD: Final = 1.5
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the reference lends, per group (the value of the group's country) unless noted."""
+
+    stable: B
+    """Per group: in the reference."""
+    shared: B
+    """Per group: a pool of addresses shared by many hosts: more than SHARED_MULTI of its
+    address-days carry several hosts, and they are online SHARED_LOAD times as long as a
+    host's day (or most carry several). Its hosts are counted by time online."""
+    day_online: F64
+    """A host's mean seconds online in a day; below, its squared coefficient of variation
+    across single-host address-days."""
+    day_online_cv2: F64
+    carried_second: F64
+    """q: the share of sessions carried over midnight followed by a second session that day;
+    below, its variance."""
+    carried_second_var: F64
+    all_day: F64
+    """The share of host-days online from midnight to midnight; below, its variance."""
+    all_day_var: F64
+    hidden_per_flagged: F64
+    """Per group: machines hidden behind single-looking address-days per multi-host one
+    (hosts.nat), from its country's stable networks; scaled by the group's return rate over
+    the country's top (where addresses last a day, a household's machines mostly show apart
+    on separate address-days already)."""
+    renumbering: F64
+    """Per group: address changes per day of one of its lines, shrunk towards the pooled rate
+    of the stable networks; below, its variance."""
+    renumbering_var: F64
+
+
+def pooled(sums: list[GroupDays], name: str, days_from: int | None = None) -> F64:
+    """Per group: a GroupDays field summed over windows and days (from days_from on)."""
+    total: F64 = np.zeros(sums[0].rows.shape[0]) if sums else np.zeros(0)
+    for s in sums:
+        x = getattr(s, name)
+        total = total + (x[:, s.days >= days_from] if days_from is not None else x).sum(1)
+    return total
+
+
+def _weighted_quantile(values: F64, weights: F64, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, q * cum[-1])])
+
+
+def _select(score: F64, weight: F64, candidate: B, country: I64) -> tuple[B, F64]:
+    """Per country: candidates scoring at least STABLE_SHARE of the top; and every group's
+    score over its country's top, in [0, 1] (0 where the country has no top)."""
+    chosen = np.zeros(len(country), bool)
+    relative = np.zeros(len(country))
+    for c in np.unique(country[candidate]):
+        mine = candidate & (country == c)
+        upper = mine & (score >= 0.5 * score[mine].max())
+        top = _weighted_quantile(score[upper], weight[upper], TOP_QUANTILE)
+        if top >= MIN_TOP_SCORE:
+            chosen |= mine & (score >= STABLE_SHARE * top)
+            relative[country == c] = np.clip(score[country == c] / top, 0.0, 1.0)
+    return chosen, relative
+
+
+def _returning(sums: list[GroupDays], country: I64, history_from: int, exclude: B) -> tuple[B, F64]:
+    new = pooled(sums, "new_sessions", history_from)
+    back = pooled(sums, "returning", history_from)
+    return _select(div(back, new), new, (new >= MIN_NEW_SESSIONS) & ~exclude, country)
+
+
+def shared_groups(sums: list[GroupDays], country: I64, history_from: int) -> B:
+    """Per group: a shared pool (Reference.shared). A host's day is the lower quartile, over
+    the country's returning networks (pools return too), of their mean time online per
+    single-host address-day."""
+    rows, single = pooled(sums, "rows"), pooled(sums, "single")
+    multi = div(rows - single, rows)
+    returning, _ = _returning(sums, country, history_from, np.zeros(len(country), bool))
+    mean = div(pooled(sums, "online"), single)
+    host_day = np.zeros(len(country))
+    for c in np.unique(country):
+        mine = (country == c) & (single > 0)
+        if (mine & returning).any():
+            mine &= returning
+        if mine.any():
+            host_day[country == c] = _weighted_quantile(mean[mine], single[mine], 0.25)
+    load = div(div(pooled(sums, "online_all"), rows), host_day)
+    return (multi > SHARED_MULTI) & ((load > SHARED_LOAD) | (multi > 0.5))
+
+
+def stable_groups(
+    sums: list[GroupDays], country: I64, history_from: int, shared: B
+) -> tuple[B, F64]:
+    """Per group: in the stable reference (module docstring), and its return rate over its
+    country's top (1 for stable addresses, about 0 for those lasting a day)."""
+    returning, relative = _returning(sums, country, history_from, shared)
+    born, lived = pooled(sums, "new_addresses"), pooled(sums, "long_lived")
+    judged = (born >= MIN_NEW_SESSIONS) & ~shared
+    long_lived, _ = _select(div(lived, born), born, judged, country)
+    return returning & (long_lived | ~judged), relative
+
+
+def _by_country(values: F64, country: I64, n_countries: int) -> F64:
+    out: F64 = np.bincount(country, weights=values, minlength=n_countries).astype(np.float64)
+    return out
+
+
+def country_ratio(
+    num: F64, den: F64, members: B, country: I64, n_countries: int, min_den: float
+) -> tuple[F64, F64]:
+    """Per group: num / den summed over its country's members (over all members where the
+    country's den is below min_den), and the den it rests on."""
+    c_num = _by_country(num * members, country, n_countries)
+    c_den = _by_country(den * members, country, n_countries)
+    all_den = float(np.sum(den * members))
+    everywhere = float(np.sum(num * members)) / all_den if all_den > 0 else 0.0
+    own = c_den >= min_den
+    ratio = np.where(own, div(c_num, c_den), everywhere)
+    base = np.where(own, c_den, all_den)
+    return ratio[country], base[country]
+
+
+def _pairs(multis: list[Multi], day: F64, n_groups: int) -> F64:
+    """Per group: multi-host address-days that look like two machines (below PAIR_HOSTS)."""
+    total = np.zeros(n_groups)
+    for m in multis:
+        k = np.maximum(np.maximum(2.0, m.concurrency), div(m.online, day[m.group]))
+        total += np.bincount(
+            m.group, weights=(k < PAIR_HOSTS).astype(np.float64), minlength=n_groups
+        )
+    return total
+
+
+def _hidden(sums: list[GroupDays], lenders: B, country: I64, n_countries: int, pairs: F64) -> F64:
+    """Per group: hosts.nat.hidden_per_flagged of its country's lending networks."""
+    weight = pooled(sums, "templates")
+    odds = []
+    for column in (OMEGA, GAMMA, NU):
+        num = np.asarray(sum(s.merge_odds[:, column] * s.templates.sum(1) for s in sums))
+        odds.append(country_ratio(num, weight, lenders, country, n_countries, 1.0)[0])
+    gaps_per_flagged, _ = country_ratio(
+        pooled(sums, "split_days"), pairs, lenders, country, n_countries, MIN_CARRIED
+    )
+    rho = independence(gaps_per_flagged, odds[OMEGA], odds[GAMMA])
+    return hidden_per_flagged(rho, odds[OMEGA], odds[NU])
+
+
+def _day_online(
+    sums: list[GroupDays], multis: list[Multi], lenders: B, country: I64, n_countries: int
+) -> F64:
+    """Per group: a host's mean time online in a day: all time online over all hosts of the
+    lending networks, those sharing an address included. Those count partly by time online
+    (hosts.model), so this is a fixed point."""
+    online_all = pooled(sums, "online_all")
+    single = pooled(sums, "single") + pooled(sums, "split_days")
+    hosts = single + pooled(sums, "multi_hosts")
+    day, _ = country_ratio(online_all, hosts, lenders, country, n_countries, 1.0)
+    for _ in range(3):
+        hosts = single.copy()
+        for m in multis:
+            k = np.maximum(np.maximum(2.0, m.concurrency), div(m.online, day[m.group]))
+            hosts += np.bincount(m.group, weights=k, minlength=len(single))
+        day, _ = country_ratio(online_all, hosts, lenders, country, n_countries, 1.0)
+    return day
+
+
+def lend(
+    sums: list[GroupDays], multis: list[Multi], country: I64, n_countries: int, history_from: int
+) -> Reference:
+    """The reference and what it lends, from every window's sums (module docstring);
+    `history_from`: the first day whose sessions have LOOK days of history."""
+    shared = shared_groups(sums, country, history_from)
+    stable, persistence = stable_groups(sums, country, history_from, shared)
+    lenders = stable if stable.any() else ~shared
+    online, single = pooled(sums, "online"), pooled(sums, "single")
+    mean, _ = country_ratio(online, single, lenders, country, n_countries, 1.0)
+    sq, _ = country_ratio(pooled(sums, "online_sq"), single, lenders, country, n_countries, 1.0)
+    early, gap = pooled(sums, "early"), pooled(sums, "early_gap")
+    q, n_q = country_ratio(gap, early, lenders, country, n_countries, MIN_CARRIED)
+    splits = pooled(sums, "full_splits")
+    exposure = pooled(sums, "full_exposure") + splits
+    everywhere = float(np.sum(splits * stable)) / max(float(np.sum(exposure * stable)), 1.0)
+    renumbering = np.maximum(
+        (splits + PRIOR_EXPOSURE * everywhere) / (exposure + PRIOR_EXPOSURE), 0.0
+    )
+    whole = pooled(sums, "full_days") + splits
+    day = _day_online(sums, multis, lenders, country, n_countries)
+    pairs = _pairs(multis, day, len(country))
+    all_day, n_days = country_ratio(whole, single, lenders, country, n_countries, 1.0)
+    return Reference(
+        stable=stable,
+        shared=shared,
+        hidden_per_flagged=_hidden(sums, lenders, country, n_countries, pairs) * persistence,
+        day_online=day,
+        day_online_cv2=np.maximum(div(sq, mean**2) - 1.0, 0.0),
+        carried_second=q,
+        carried_second_var=np.where(n_q > 0, div(q * (1 - q), n_q), 0.25),
+        all_day=all_day,
+        all_day_var=div(all_day * (1 - all_day), n_days),
+        renumbering=renumbering,
+        renumbering_var=renumbering / (exposure + PRIOR_EXPOSURE),
+    )

@@ -1,0 +1,203 @@
+"""Time to clean-up: Kaplan–Meier curves per group from survival rows (see
+survival/silence.py for when an identity counts as cleaned), with late entry.
+
+Time is in days since `origin` (the takedown, or --from). An identity enters when first
+seen (identities first seen after the origin are at risk only from then: late entry, so
+addresses that appear later do not inflate the early risk sets) and leaves at the end of
+its last day seen: as an event when cleaned, censored otherwise. The curve is the product
+of (1 − d/n) over event times; its interval is Greenwood's variance on the log(−log S)
+scale (lifelines' default), so bounds stay inside [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+F64 = npt.NDArray[np.float64]
+KM_COLUMNS = (
+    "time", "at_risk", "events", "censored", "competing", "survival", "lower", "upper",
+)  # fmt: skip
+
+
+def kaplan_meier(
+    durations: Sequence[float] | F64,
+    events: Sequence[bool] | npt.NDArray[np.bool_],
+    entry: Sequence[float] | F64 | None = None,
+    level: float = 0.95,
+    competing: Sequence[float] | F64 | None = None,
+) -> pa.Table:
+    """One row per distinct exit time: subjects at risk just before it (entered before it and
+    not yet gone), events, censorings, the events taken as competing exits (below), S(t) and
+    its pointwise interval.
+
+    `competing`: per subject, a rate per unit of time of exits that look like events but are
+    not (an address renumbered away from its still-infected machine). The exits those rates
+    predict between two exit times (each subject's rate times its time at risk there) are
+    taken off that interval's events in the cumulative hazard, Σ (d − e) / n, kept
+    non-decreasing (no interval is clamped on its own: with few subjects most intervals have
+    no event, and clamping each at zero would keep too many): the curve is then of the event
+    alone (independent risks)."""
+    t = np.asarray(durations, dtype=np.float64)
+    e = np.asarray(events, dtype=bool)
+    start = np.zeros_like(t) if entry is None else np.asarray(entry, dtype=np.float64)
+    if len(t) != len(e) or len(t) != len(start):
+        raise ValueError("durations, events and entry must have the same length")
+    if np.any(start >= t):
+        raise ValueError("every subject must enter before it leaves (entry < duration)")
+    times = np.unique(t)
+    entered = np.searchsorted(np.sort(start), times, side="left")  # entry < time
+    left = np.searchsorted(np.sort(t), times, side="left")  # gone before time
+    at_risk = (entered - left).astype(np.float64)
+    d = np.bincount(np.searchsorted(times, t[e]), minlength=len(times)).astype(np.float64)
+    c = np.bincount(np.searchsorted(times, t[~e]), minlength=len(times)).astype(np.float64)
+    seen = d
+    if competing is not None:
+        expected = _competing_exits(times, start, t, competing)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(at_risk > 0, (d - expected) / at_risk, 0.0)
+        cumulative = np.maximum.accumulate(np.maximum(np.cumsum(step), 0.0))
+        d = np.diff(cumulative, prepend=0.0) * at_risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, d / at_risk, 0.0)
+        survival = np.cumprod(1.0 - hazard)
+        terms = np.where((at_risk > d) & (at_risk > 0), d / (at_risk * (at_risk - d)), 0.0)
+        greenwood = np.cumsum(terms)
+        z = _z(level)
+        log_s = np.log(survival)
+        width = z * np.sqrt(greenwood) / np.abs(log_s)
+        lower = np.where(survival > 0, survival ** np.exp(width), 0.0)
+        upper = np.where(survival > 0, survival ** np.exp(-width), 0.0)
+    exact = (greenwood == 0) | (survival >= 1.0)
+    lower = np.where(exact & (survival >= 1.0), 1.0, np.nan_to_num(lower, nan=1.0))
+    upper = np.where(exact & (survival >= 1.0), 1.0, np.nan_to_num(upper, nan=1.0))
+    return pa.table(
+        {
+            "time": times,
+            "at_risk": at_risk.astype(np.int64),
+            "events": seen.astype(np.int64),
+            "censored": c.astype(np.int64),
+            "competing": seen - d,
+            "survival": survival,
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+
+
+def _competing_exits(times: F64, start: F64, stop: F64, rates: Sequence[float] | F64) -> F64:
+    """Per exit time: the competing exits expected since the previous exit time (the first:
+    since the first entry), Σ r_i × the time subject i was at risk in that interval."""
+    r = np.asarray(rates, dtype=np.float64)
+    if len(r) != len(start):
+        raise ValueError("competing rates must have one value per subject")
+    # R(s) = Σ r_i [start_i < s <= stop_i] is a step function; F(t) = ∫ R is read at each
+    # exit time from its change points.
+    points = np.concatenate([start, stop])
+    order = np.argsort(points, kind="stable")
+    points, deltas = points[order], np.concatenate([r, -r])[order]
+    level = np.cumsum(deltas)  # R just after each change point
+    area = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(points))])  # F at each point
+    at = np.searchsorted(points, times, side="right") - 1
+    integral = area[at] + level[at] * (times - points[at])
+    previous = np.concatenate([[0.0], integral[:-1]])
+    out: F64 = np.maximum(integral - previous, 0.0)
+    return out
+
+
+def _z(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def durations(rows: pa.Table, origin: date) -> tuple[F64, npt.NDArray[np.bool_], F64]:
+    """(duration, cleaned, entry) in days since `origin` from survival rows: entry at the
+    start of the first day seen, exit at the end of the last day seen."""
+    first = np.array([(d - origin).days for d in rows["first_day"].to_pylist()], np.float64)
+    last = np.array([(d - origin).days for d in rows["last_day"].to_pylist()], np.float64)
+    cleaned = np.asarray(rows["cleaned"].to_numpy(zero_copy_only=False), dtype=bool)
+    return last + 1.0, cleaned, first
+
+
+def median_time(curve: pa.Table) -> tuple[float | None, float | None, float | None]:
+    """Median time to clean-up (first time S ≤ 0.5) with the interval read off the bounds
+    (first time upper ≤ 0.5, first time lower ≤ 0.5); None where not reached."""
+
+    def first_below(column: str) -> float | None:
+        values = curve[column].to_numpy()
+        hit = np.flatnonzero(values <= 0.5)
+        return float(curve["time"][int(hit[0])].as_py()) if len(hit) else None
+
+    return first_below("survival"), first_below("lower"), first_below("upper")
+
+
+def survival_at(curve: pa.Table, day: float) -> float | None:
+    """S(day): the curve's value at the last time ≤ day (1 before the first event); None
+    past the curve's last time (the follow-up ended before that day)."""
+    times = curve["time"].to_numpy()
+    if len(times) == 0 or day > float(times[-1]):
+        return None
+    i = int(np.searchsorted(times, day, side="right")) - 1
+    return 1.0 if i < 0 else float(curve["survival"][i].as_py())
+
+
+def curves_by_group(
+    rows: pa.Table, origin: date, group: str | None, *, level: float = 0.95, min_size: int = 20
+) -> pa.Table:
+    """Kaplan–Meier curves, one block of KM_COLUMNS per group (column `group`; null overall),
+    for groups of at least `min_size` identities."""
+    keys = rows[group].to_pylist() if group else [None] * rows.num_rows
+    dur, event, entry = durations(rows, origin)
+    rates = (
+        np.asarray(rows["renumbering"].to_numpy(zero_copy_only=False), np.float64)
+        if "renumbering" in rows.column_names
+        else None
+    )
+    blocks = []
+    for key in sorted(set(keys), key=lambda k: (k is None, str(k))):
+        mask = np.array([k == key for k in keys]) if group else np.ones(len(keys), bool)
+        if mask.sum() < min_size:
+            continue
+        curve = kaplan_meier(
+            dur[mask], event[mask], entry[mask], level, None if rates is None else rates[mask]
+        )
+        label = pa.array([None if key is None else str(key)] * curve.num_rows, pa.string())
+        blocks.append(curve.add_column(0, "group", label))
+    if not blocks:
+        return pa.table({"group": pa.array([], pa.string())})
+    return pa.concat_tables(blocks)
+
+
+def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.Table:
+    """Per group: identities, those that fell silent for good (`silent`), the clean-ups among
+    them once renumbered addresses are taken out (`cleaned`), median days to clean-up with
+    its interval, and the share still infected after each of `days`."""
+    out = []
+    for key in pc.unique(curves["group"]).to_pylist():
+        curve = curves.filter(
+            pc.is_null(curves["group"]) if key is None else pc.equal(curves["group"], key)
+        )
+        median, lo, hi = median_time(curve)
+        row: dict[str, object] = {
+            "group": key,
+            "identities": int(pc.sum(curve["events"]).as_py() or 0)
+            + int(pc.sum(curve["censored"]).as_py() or 0),
+            "silent": int(pc.sum(curve["events"]).as_py() or 0),
+            "cleaned": round(
+                float(pc.sum(curve["events"]).as_py() or 0)
+                - float(pc.sum(curve["competing"]).as_py() or 0)
+            ),
+            "median_days": median,
+            "median_lower": lo,
+            "median_upper": hi,
+        }
+        row |= {f"surviving_{d}d": survival_at(curve, d) for d in days}
+        out.append(row)
+    out.sort(key=lambda r: -int(r["identities"]))  # type: ignore[call-overload]
+    return pa.Table.from_pylist(out)

@@ -1,0 +1,84 @@
+"""Machines counted by bot id: handovers, collisions, clones; and ids lending days active to
+sightings without an id."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+
+from botcensus.measure import CensusQuery
+from botcensus.measure.census import window_start_sql
+from botcensus.measure.hosts import estimate_hosts
+from botcensus.measure.hosts.ids import id_counts
+
+from .hosts_cases import START, Population, connect, populate
+
+H = 3600
+
+
+def _ids() -> Population:
+    pop = Population()
+    day, later = START + timedelta(days=1), START + timedelta(days=3)
+    # a: renumbered at noon, the same machine on two addresses one after the other
+    pop.session([1], day, pop.address(), 8 * H, 12 * H - 300, cc="AA", asn=1, bot_id="a")
+    pop.session([1], day, pop.address(), 12 * H, 15 * H, cc="AA", asn=1, bot_id="a")
+    # b: one id at once in two networks of two countries (a collision)
+    pop.session([2], day, pop.address(), 9 * H, 11 * H, cc="AA", asn=1, bot_id="b")
+    pop.session([3], day, pop.address(), 10 * H, 12 * H, cc="BB", asn=2, bot_id="b")
+    # c: one id from two addresses of one network at the same time (a cloned image)
+    pop.session([4], day, pop.address(), 9 * H, 12 * H, cc="AA", asn=1, bot_id="c")
+    pop.session([5], day, pop.address(), 10 * H, 11 * H, cc="AA", asn=1, bot_id="c")
+    # d: two days, two addresses, one network: one machine
+    pop.session([6], day, pop.address(), 9 * H, 10 * H, cc="AA", asn=1, bot_id="d")
+    pop.session([6], later, pop.address(), 9 * H, 10 * H, cc="AA", asn=1, bot_id="d")
+    return pop
+
+
+def _counts(pop: Population) -> dict[tuple[str, int], float]:
+    con = connect(pop.table())
+    counts = id_counts(con, "sightings", "true", {}, window_start_sql(CensusQuery()))
+    return {
+        (cc, int(asn)): m for cc, asn, m in zip(counts.cc, counts.asn, counts.machines, strict=True)
+    }
+
+
+def test_handover_collision_and_clone_are_told_apart() -> None:
+    assert _counts(_ids()) == {("AA", 1): 5.0, ("BB", 2): 1.0}
+
+
+def test_estimate_adds_the_collisions_hidden_in_one_network() -> None:
+    rows = estimate_hosts(connect(_ids().table()), CensusQuery(), "sightings").to_pylist()
+    assert len(rows) == 1
+    assert 6.0 < rows[0]["hosts_est"] < 8.0
+    assert rows[0]["hosts_lo"] <= 6.0
+
+
+def test_ids_are_exact_for_a_population_without_collisions() -> None:
+    pop = Population()
+    populate(pop, range(300), "session")
+    table = pop.table()
+    ids = pa.array([f"bot-{i}" for i in range(len(table))])
+    # every session its own machine: ids make the count exact, whatever the churn
+    table = table.set_column(table.schema.get_field_index("bot_id"), "bot_id", ids)
+    for row in estimate_hosts(connect(table), CensusQuery(window="day"), "sightings").to_pylist():
+        day = row["window_start"]
+        assert row["hosts_est"] == pytest.approx(sum(1 for r in pop.rows if r["day"] == day))
+
+
+def test_ids_lend_days_active_to_sightings_without_one() -> None:
+    """No stable network: the address model alone can only bracket the answer; machines of
+    the same family that carry ids measure days active for it."""
+    pop = Population()
+    populate(pop, range(600), "session")
+    table = pop.table()
+    # rows were appended machine by machine, day by day: recover each row's machine
+    order = [(m, d) for m in sorted(pop.active) for d in sorted(pop.active[m])]
+    with_id = [f"m{m}" if m % 2 else None for m, _ in order]
+    table = table.set_column(table.schema.get_field_index("bot_id"), "bot_id", pa.array(with_id))
+    rows = estimate_hosts(connect(table), CensusQuery(), "sightings").to_pylist()
+    for row in rows[1:]:
+        start = row["window_start"]
+        truth = pop.hosts(start, start + timedelta(days=6))
+        assert row["hosts_est"] == pytest.approx(truth, rel=0.08)

@@ -1,0 +1,108 @@
+"""Per-network correction of the address model from machines with ids: the factor, its
+limits, and how it moves a network's and its country's estimate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from botcensus.measure.hosts.features import EPOCH
+from botcensus.measure.hosts.ids import IdCounts
+from botcensus.measure.hosts.networks import (
+    MIN_MACHINES,
+    Factor,
+    apply_factors,
+    network_factors,
+)
+
+W = dt.date(2011, 3, 20)
+START = (W - EPOCH).days
+
+
+def _counts(rows: list[tuple[str, int, float]]) -> IdCounts:
+    n = len(rows)
+    return IdCounts(
+        window_start=np.full(n, START, np.int64),
+        cc=tuple(r[0] for r in rows),
+        asn=np.array([r[1] for r in rows], np.int64),
+        machines=np.array([r[2] for r in rows], np.float64),
+        machine_days=np.zeros(n),
+        machine_days_sq=np.zeros(n),
+        hidden=np.zeros(n),
+    )
+
+
+def test_factor_is_machines_over_the_model_on_the_same_sightings() -> None:
+    counts = _counts([("US", 1, 120.0), ("US", 2, 10.0), ("DE", 3, 200.0), ("DE", 4, 100.0)])
+    model = {
+        (W, "US", 1): (100.0, 0.0, 0.0),  # the model undercounts this network by 20%
+        (W, "US", 2): (8.0, 0.0, 0.0),  # too few machines to judge
+        (W, "DE", 3): (20.0, 0.0, 0.0),  # ids and addresses live apart: not applied
+    }  # DE 4: the model has nothing there
+    factors = network_factors(counts, model)
+    assert set(factors) == {(W, "US", 1)}
+    factor = factors[(W, "US", 1)]
+    assert factor.value == pytest.approx(1.2)
+    # One network: it is its own centre, whose error (the two counts') it shares with none.
+    assert factor.own_var == pytest.approx(0.0)
+    assert factor.shared_sd == pytest.approx(np.sqrt(1 / 120 + 1 / 100))
+    assert MIN_MACHINES > 10
+
+
+def test_applying_moves_the_network_and_its_country_by_the_same_hosts() -> None:
+    cells = {
+        (W, "US", 1): (500.0, 400.0, 5.0),
+        (W, "US", 9): (300.0, 100.0, 3.0),
+        (W, "US", None): (800.0, 500.0, 8.0),
+    }
+    factors = {(W, "US", 1): Factor(1.2, 0.01, 0.05), (W, "FR", 5): Factor(2.0, 0.1, 0.0)}
+    out = apply_factors(cells, factors)
+    assert out[(W, "US", 1)][0] == pytest.approx(600.0)
+    assert out[(W, "US", 9)] == cells[(W, "US", 9)]
+    assert out[(W, "US", None)][0] == pytest.approx(900.0)
+    added = 600.0**2 * 0.01
+    assert out[(W, "US", 1)][1] == pytest.approx(400.0 * 1.44 + added)
+    assert out[(W, "US", None)][1] == pytest.approx(500.0 + 400.0 * 0.44 + added)
+    # The shared centre's error adds linearly: 5 x 1.2 + 600 x 0.05 on the network.
+    assert out[(W, "US", 1)][2] == pytest.approx(6.0 + 30.0)
+    assert out[(W, "US", None)][2] == pytest.approx(8.0 + 1.0 + 30.0)
+    assert (W, "FR", 5) not in out  # no IP-only estimate there to correct
+
+
+def test_the_centre_error_is_shared_so_it_adds_up_over_networks() -> None:
+    """Forty networks whose factors scatter by sampling alone are shrunk to the centre: each
+    keeps almost no error of its own, and the centre's standard error is what they share."""
+    rng = np.random.default_rng(4)
+    rows = [("US", a, 200.0) for a in range(40)]
+    model = {(W, "US", a): (200.0 / 1.1 * float(np.exp(rng.normal(0, 0.05))), 0.0, 0.0)
+             for a in range(40)}  # fmt: skip
+    factors = network_factors(_counts(rows), model)
+    noise = np.array([1 / 200 + 1 / model[(W, "US", a)][0] for a in range(40)])
+    centre_sd = float(np.sqrt(1 / np.sum(1 / noise)))
+    for factor in factors.values():
+        assert factor.own_var < 0.2 * noise.mean()
+        assert factor.shared_sd == pytest.approx(centre_sd, rel=0.25)
+
+
+def test_factors_are_shrunk_to_their_mean_unless_networks_truly_differ() -> None:
+    """Forty networks of 1,000 machines with ids whose model errs by the same 20% (factors
+    scattered about as much as sampling does) all get about 1.2; when half truly err by 50%
+    instead, each keeps most of its own."""
+    rng = np.random.default_rng(3)
+    same = [("US", a, 1000.0) for a in range(40)]
+    model = {(W, "US", a): (1000.0 / 1.2 * float(np.exp(rng.normal(0, 0.04))), 0.0, 0.0)
+             for a in range(40)}  # fmt: skip
+    factors = network_factors(_counts(same), model)
+    values = np.array([f.value for f in factors.values()])
+    assert np.all(np.abs(values / 1.2 - 1) < 0.05)
+    apart = {
+        key: (hosts / (1.5 / 1.2 if key[2] % 2 else 1.0), 0.0, 0.0)
+        for key, (hosts, _, _) in model.items()
+    }
+    factors = network_factors(_counts(same), apart)
+    odd = np.array([f.value for (_, _, a), f in factors.items() if a % 2])
+    even = np.array([f.value for (_, _, a), f in factors.items() if not a % 2])
+    assert np.median(odd) > 1.4
+    assert np.median(even) < 1.3

@@ -1,0 +1,84 @@
+"""Host estimates against the simulator's truth, on accuracy scenarios at a small scale
+(bench/accuracy.py runs them at full scale over several seeds)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import botcensus.simulate as simulate_package
+from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import estimate_hosts
+from botcensus.simulate import load_scenario, simulate, synthetic_ranges
+from botcensus.simulate.addresses import ipv4_ints
+
+from .hosts_cases import connect
+
+SCENARIOS = Path(simulate_package.__file__).parent / "scenarios"
+
+
+def _enrich(sightings: pa.Table, ranges: pa.Table) -> pa.Table:
+    """source_cc and source_asn from the simulator's own range table."""
+    ranges = ranges.sort_by("start")
+    starts = ranges["start"].to_numpy()
+    ips = ipv4_ints(sightings["source_ip"])
+    at = np.searchsorted(starts, ips, side="right") - 1
+    for name, column in (("source_cc", "cc"), ("source_asn", "asn")):
+        values = ranges[column].take(pa.array(at))
+        sightings = sightings.set_column(sightings.schema.get_field_index(name), name, values)
+    return sightings
+
+
+@functools.cache
+def run(name: str) -> tuple[pa.Table, pa.Table]:
+    """(sightings, weekly truth) of a scenario at scale 0.25, seed 2."""
+    scenario = load_scenario(SCENARIOS / f"{name}.toml")
+    countries = sorted(set(scenario.countries) | {c for n in scenario.noise for c in n.countries})
+    ranges = synthetic_ranges(countries, asns=40, seed=3)
+    sim = simulate(scenario, address_space=ranges, scale=0.25, seed=2)
+    sightings = _enrich(pa.Table.from_batches(list(sim.sightings())), ranges)
+    weekly = sim.truth().weekly
+    return sightings, weekly.filter(pc.equal(weekly["scope"], "global"))
+
+
+def _errors(name: str) -> list[float]:
+    sightings, truth = run(name)
+    true = dict(
+        zip(truth["week_ending"].to_pylist(), truth["hosts_active"].to_pylist(), strict=True)
+    )
+    rows = estimate_hosts(connect(sightings), CensusQuery(), "sightings").to_pylist()
+    return [r["hosts_est"] / true[r["window_end"]] - 1 for r in rows]
+
+
+# Published (docs/measurement.md, BENCHMARKS.md: bench/accuracy.py, scale 1, seeds 1-5):
+# median weekly global error 1.2% on accuracy-mixed, 3.0% on accuracy-session, 0.0% with
+# ids. These scenarios are the family the host model was tuned on (in-model figures); here
+# one seed at a quarter of the scale, so the bounds leave room for that noise only.
+BOUNDS = {"accuracy-mixed": (0.02, 0.05), "accuracy-session": (0.045, 0.06)}
+"""Scenario -> (largest median |error| over weeks, largest |error| of any week)."""
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_weekly_estimate_is_near_the_published_error(name: str) -> None:
+    errors = np.abs(_errors(name))
+    median, worst = BOUNDS[name]
+    assert len(errors) >= 6
+    assert float(np.median(errors)) < median
+    assert float(errors.max()) < worst
+
+
+def test_bot_ids_count_within_half_a_percent() -> None:
+    assert max(abs(e) for e in _errors("accuracy-ids")) < 0.005
+
+
+def test_raw_addresses_overstate_the_machines() -> None:
+    sightings, truth = run("accuracy-session")
+    week = pc.equal(sightings["malware_family"], "rustock")
+    assert pc.count_distinct(sightings.filter(week)["source_ip"]).as_py() > 2 * max(
+        truth["hosts_active"].to_pylist()
+    )

@@ -1,0 +1,31 @@
+"""Each stage face exports exactly its public names, no more and no fewer (as encode/httpx's
+tests/test_exported_members.py): a name added to a face without __all__, or listed in
+__all__ without being defined, fails."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import pytest
+
+FACES = [
+    "botcensus.measure",
+    "botcensus.measure.hosts",
+    "botcensus.measure.survival",
+    "botcensus.measure.cleanup",
+    "botcensus.contacts",
+    "botcensus.demo",
+]
+
+
+@pytest.mark.parametrize("name", FACES)
+def test_all_public_members_are_exported(name: str) -> None:
+    face = importlib.import_module(name)
+    public = {
+        member
+        for member, value in vars(face).items()
+        if not member.startswith("_") and not isinstance(value, ModuleType)
+    } - {"annotations"}  # `from __future__ import annotations`
+    assert sorted(face.__all__) == sorted(public)
+    assert len(set(face.__all__)) == len(face.__all__)
