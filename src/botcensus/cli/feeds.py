@@ -23,7 +23,7 @@ from botcensus.cli._app import (
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @DATA_OPTION
 @click.option(
     "--feed",
@@ -47,7 +47,8 @@ def ingest(
     mapping: str | None,
     config_file: Path | None,
 ) -> None:
-    """Ingest Shadowserver reports, CSV / JSON lines with a mapping file, or IntelMQ events.
+    """Ingest Shadowserver reports (.csv, .csv.gz, .zip, directories), CSV / JSON lines with a
+    mapping file, or IntelMQ events. Report types botcensus does not read are skipped, counted.
 
     Exit status: 0 every row stored or a duplicate, 1 some rows quarantined, 2 a file failed."""
     from botcensus.feeds.cli_commands import run_ingest

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    import duckdb
+
     from botcensus.config import Settings
+    from botcensus.measure import CensusQuery
     from botcensus.measure.cleanup import Mark
 
 from botcensus.cli._app import (
@@ -161,6 +164,10 @@ def census_cmd(
     )
     if answer.source == "sketches":
         click.echo(f"note: {answer.reason}", err=True)
+    elif not include_unclaimed and family is None:
+        note = _unclaimed_note(con, sightings_view(con, data_dir), query)
+        if note:
+            click.echo(note, err=True)
     result = (
         with_change(con, answer.table, by)
         if answer.unit == "unique_ip"
@@ -191,6 +198,29 @@ def census_cmd(
             "change: against the previous window",
             columns=tables.census_columns(result, window, by),
         )
+
+
+def _unclaimed_note(con: duckdb.DuckDBPyConnection, view: str, query: CensusQuery) -> str | None:
+    """How many sightings of the census range the census leaves out for having no malware
+    family, so a number is never smaller without saying why."""
+    where, params = ["malware_family IS NULL"], []
+    for column, op, value in (
+        ("feed_name", "=", query.feed),
+        ("day", ">=", query.date_from),
+        ("day", "<=", query.date_to),
+    ):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(value)
+    sql = f"SELECT count(DISTINCT source_ip), coalesce(sum(hits), 0) FROM {view} WHERE {' AND '.join(where)}"  # noqa: S608,E501
+    ((ips, hits),) = con.sql(sql, params=params).fetchall()
+    if not hits:
+        return None
+    return (
+        f"note: left out {ips} addresses ({hits} hits) without a malware family "
+        "(sinkhole requests no decoder claimed, report rows not classed as infections); "
+        "--include-unclaimed counts them"
+    )
 
 
 @main.command()

@@ -13,7 +13,7 @@ from typing import BinaryIO, Final, TextIO
 import pyarrow as pa
 
 from botcensus.config import Settings
-from botcensus.feeds.export import ExportQuery, export
+from botcensus.feeds.export import ExportQuery, LeftOut, export
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
 from botcensus.store.files import private_dir
 
@@ -38,12 +38,24 @@ def enrich_step(settings: Settings) -> Callable[[pa.Table], pa.Table]:
 def _line(f: FileReport) -> str:
     if f.error:
         return f"error: {f.error}"
+    if f.skipped:
+        return f"skipped: {f.label}: {f.skipped}"
     text = (
-        f"{f.path}: {f.report_type} ({f.mapping}): {f.read} rows read, {f.stored} stored, "
+        f"{f.label}: {f.report_type} ({f.mapping}): {f.read} rows read, {f.stored} stored, "
         f"{f.duplicate} duplicate, {f.quarantined} quarantined"
     )
+    if f.padded:
+        text += (
+            f"; {f.padded} short rows read with their missing last cells empty "
+            "(flagged extra.missing_columns)"
+        )
     if f.without_source:
         text += f"; {f.without_source} stored without a source address (no sighting)"
+    if f.not_infections:
+        text += (
+            f"; {f.not_infections} classed by the report as not an infected system "
+            "(e.g. spam): stored, not counted in the census"
+        )
     if f.cc_disagreements or f.asn_disagreements:
         text += (
             f"; feed and our enrichment disagree on country for {f.cc_disagreements}, "
@@ -59,11 +71,16 @@ def summary(report: IngestReport) -> list[str]:
     lines = [_line(f) for f in report.files]
     if report.sightings_error:
         lines.append(f"error: {report.sightings_error}")
-    lines.append(
+    skipped = report.skipped
+    total = (
         f"total: {report.total('read')} rows read, {report.total('stored')} stored, "
         f"{report.total('duplicate')} duplicate, {report.total('quarantined')} quarantined; "
         f"{report.sightings} sightings written for {len(report.days)} days"
     )
+    if skipped:
+        kinds = sorted({f.skipped.split("'")[1] for f in skipped if f.skipped and "'" in f.skipped})
+        total += f"; {len(skipped)} files skipped (report types not read: {', '.join(kinds)})"
+    lines.append(total)
     return lines
 
 
@@ -122,7 +139,15 @@ def run_export(
 ) -> int:
     """Export events to `out` (stdout); the count goes to stderr. Exit status 0."""
     binary = out or sys.stdout.buffer
-    n = export(data_dir, query, fmt, binary, enrich_step(settings))
+    left_out = LeftOut()
+    n = export(data_dir, query, fmt, binary, enrich_step(settings), left_out)
     binary.flush()
-    print(f"{n} events exported", file=err or sys.stderr)
+    note = f"{n} events exported"
+    if left_out.unclaimed:
+        note += (
+            f"; {left_out.unclaimed} matching events without a malware family left out "
+            "(unclaimed sinkhole requests, report rows not classed as infections); "
+            "--include-unclaimed exports them"
+        )
+    print(note, file=err or sys.stderr)
     return 0

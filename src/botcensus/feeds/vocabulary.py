@@ -195,3 +195,34 @@ LOOKUP_COLUMNS: Final[frozenset[str]] = (
         "extra.destination.sector",
     }
 )
+
+
+# An event's identity, over the mapped columns (name in the hash, SQL): two report rows with
+# these equal are one event, whatever else the feed added or looked up. The address is the
+# source or, in referer reports (no source address), the referring host.
+IDENTITY: Final[tuple[tuple[str, str], ...]] = (
+    ("time", "epoch_us(time_source)"),
+    ("address", "lower(coalesce(source_ip, {referer_ip}))"),
+    ("port", "coalesce(source_port, TRY_CAST({referer_port} AS INTEGER))"),
+    ("destination", "lower(destination_ip)"),
+    ("destination_port", "destination_port"),
+    ("fqdn", "destination_fqdn"),
+    ("url", "destination_url"),
+    ("transport", "protocol_transport"),
+    ("malware", "malware_name"),
+    ("type", "classification_type"),
+    ("bot", "bot_id"),
+)
+# Other fields that tell events apart where a report has them (kept as text columns).
+IDENTITY_EXTRAS: Final[frozenset[str]] = frozenset(
+    {
+        "extra.http_referer_ip",
+        "extra.http_referer_port",
+        "extra.dns_query",
+        "extra.dns_query_type",
+        "extra.query",
+        "extra.query_type",
+        "extra.http_url",
+        "extra.http_host",
+    }
+)
