@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from botcensus.feeds.addr import in_prefixes
 from botcensus.feeds.cells import safe_table
 from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, feed_files
-from botcensus.feeds.mapping import DEFAULT_MAPPING, load_mapping
+from botcensus.feeds.mapping import DEFAULT_MAPPING, field_types, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
 from botcensus.feeds.sightings import connect
 from botcensus.model import SINKHOLE_FEED_NAME
@@ -198,7 +198,9 @@ def export(
     given) counts the matching events the export leaves out, and why."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: choose from {', '.join(FORMATS)}")
-    header = list(load_mapping(DEFAULT_MAPPING).report(CSV_REPORT).columns)
+    mapping = load_mapping(DEFAULT_MAPPING)
+    header = list(mapping.report(CSV_REPORT).columns)
+    types = field_types(mapping)
     written = 0
     first = True
     for source, batches in (
@@ -209,7 +211,9 @@ def export(
             if table.num_rows == 0:
                 continue
             if fmt == "intelmq":
-                select = feed_json(table.column_names) if source == "feed" else sinkhole_json()
+                select = (
+                    feed_json(table.column_names, types) if source == "feed" else sinkhole_json()
+                )
                 _write_lines(_render(table, select), out)
             else:
                 select = (

@@ -225,6 +225,29 @@ def load_mapping(name_or_path: str | Path | None = None) -> Mapping:
     return mapping
 
 
+TYPED_CONVERSIONS: Final = {
+    "convert_int": "int",
+    "invalidate_zero": "int",
+    "convert_float": "float",
+    "convert_bool": "bool",
+}
+
+
+def field_types(mapping: Mapping) -> dict[str, str]:
+    """The IntelMQ type (int, float, bool) of each extra field some report of the mapping
+    converts, by output name: how IntelMQ's parser would type it in an event."""
+    from botcensus.feeds.vocabulary import BY_KEY, output_key
+
+    types: dict[str, str] = {}
+    for report in mapping.reports.values():
+        for rule in report.rules:
+            kind = TYPED_CONVERSIONS.get(rule.convert or "")
+            key = output_key(rule.key)
+            if kind is not None and key not in BY_KEY:
+                types.setdefault(key, kind)
+    return types
+
+
 def report_type_from_name(file_name: str) -> str | None:
     """The report type in a Shadowserver file name (YYYY-MM-DD-<type>-<anything>.csv)."""
     match = FILE_NAME_RE.match(file_name)
