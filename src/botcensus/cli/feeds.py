@@ -170,3 +170,56 @@ def contacts_lookup(data_dir: Path, ips: tuple[str, ...], config_file: Path | No
     for line in contacts.describe(found):
         click.echo(line)
     click.echo(f"# {geo.name}", err=True)
+
+
+@main.group("feeds")
+def feeds_group() -> None:
+    """Feed reports: the Shadowserver schema in use, collecting reports unattended."""
+
+
+@feeds_group.group("schema")
+def schema_group() -> None:
+    """Shadowserver's published report schema (the file IntelMQ downloads)."""
+
+
+@schema_group.command("update")
+@DATA_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-older", is_flag=True, help="Install a schema older than the one in use.")
+def schema_update(data_dir: Path, file: Path, allow_older: bool) -> None:
+    """Load Shadowserver's schema FILE (intelmq.json, as IntelMQ downloads it) as this
+    dataset's mapping: new report types and mapping changes work without a new botcensus.
+    Until one is installed, the bundled snapshot is used."""
+    from botcensus.feeds import MappingError
+    from botcensus.feeds.schema import install
+
+    try:
+        update = install(data_dir, file, allow_older=allow_older)
+    except MappingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"installed {update.mapping.name}: {len(update.kept)} infected-host report types "
+        f"({', '.join(update.kept)}); {len(update.not_infected)} other report types not read"
+    )
+    for line in update.change_log:
+        click.echo(f"change log: {line}")
+    for note in update.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@schema_group.command("show")
+@DATA_OPTION
+def schema_show(data_dir: Path) -> None:
+    """Which mapping ingest uses for this dataset, its schema date and report types."""
+    from botcensus.feeds import MappingError
+    from botcensus.feeds.schema import active, installed_path
+
+    try:
+        mapping = active(data_dir)
+    except MappingError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = installed_path(data_dir)
+    origin = f"installed ({where})" if where.exists() else "bundled snapshot"
+    click.echo(f"{mapping.name} (schema date {mapping.schema_date}, {origin})")
+    for report_type, report in sorted(mapping.reports.items()):
+        click.echo(f"  {report_type}: {report.feed_name}")

@@ -15,6 +15,7 @@ import pyarrow as pa
 from botcensus.config import Settings
 from botcensus.feeds.export import ExportQuery, LeftOut, export
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
+from botcensus.feeds.mapping import MappingError
 from botcensus.store.files import private_dir
 
 PROGRESS_MIN_BYTES: Final = 64 << 20
@@ -98,6 +99,25 @@ def run_ingest(
     out = out or sys.stdout
     err = err or sys.stderr
     private_dir(data_dir)
+    try:
+        report = _ingest(paths, data_dir, settings, feed, mapping, err)
+    except MappingError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    for line in summary(report):
+        print(line, file=err if line.startswith("error:") else out)
+    return report.exit_code
+
+
+def _ingest(
+    paths: list[Path],
+    data_dir: Path,
+    settings: Settings,
+    feed: str | None,
+    mapping: str | None,
+    err: TextIO,
+) -> IngestReport:
+    """Ingest, with a progress bar on a terminal when a file is large."""
     show = err.isatty() and any(
         p.is_file() and p.stat().st_size >= PROGRESS_MIN_BYTES for p in paths
     )
@@ -123,9 +143,7 @@ def run_ingest(
             )
     else:
         report = ingest(paths, data_dir, enrich_step(settings), mapping=mapping, feed=feed)
-    for line in summary(report):
-        print(line, file=err if line.startswith("error:") else out)
-    return report.exit_code
+    return report
 
 
 def run_export(

@@ -37,6 +37,7 @@ from botcensus.feeds.read import (
     read_header,
 )
 from botcensus.feeds.resolve import Source, UnknownReportError, resolve
+from botcensus.feeds.schema import active as active_schema
 from botcensus.feeds.sightings import add_new_events, connect, rebuild_days
 from botcensus.feeds.vocabulary import CORE, STORED
 from botcensus.store import ledger
@@ -284,11 +285,12 @@ def ingest(
             rebuild_days(dataset, json.loads(pending.read_text(encoding="utf-8")))
             pending.unlink()
         touched: set[str] = set()
+        default = active_schema(dataset) if mapping is None else None
         for item in expand(paths):
             report = FileReport(item.path, item.member)
             result.files.append(report)
             try:
-                source = resolve(item.name, mapping, feed)
+                source = resolve(item.name, mapping, feed, default)
             except UnknownReportError as exc:
                 report.skipped = str(exc)
                 continue

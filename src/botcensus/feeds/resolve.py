@@ -47,11 +47,19 @@ def _by_feed_name(chosen: Mapping, name: str) -> str | None:
     return None
 
 
-def resolve(name: str, mapping: str | Path | Mapping | None, feed: str | None) -> Source:
-    """The mapping, report type and feed name for a report file called `name` (UnknownReport
-    if the name gives a report type the mapping lacks, MappingError if it gives none)."""
+def resolve(
+    name: str,
+    mapping: str | Path | Mapping | None,
+    feed: str | None,
+    default: Mapping | None = None,
+) -> Source:
+    """The mapping, report type and feed name for a report file called `name`
+    (UnknownReportError if the name gives a report type the mapping lacks, MappingError if it
+    gives none). `default`: the mapping for a CSV report when none is given."""
     if mapping is None and PurePath(name).suffix.lower() in JSON_SUFFIXES:
         mapping = INTELMQ_MAPPING
+    if mapping is None and default is not None:
+        mapping = default
     chosen = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     if len(chosen.reports) == 1:
         report = next(iter(chosen.reports.values()))
