@@ -223,3 +223,41 @@ def schema_show(data_dir: Path) -> None:
     click.echo(f"{mapping.name} (schema date {mapping.schema_date}, {origin})")
     for report_type, report in sorted(mapping.reports.items()):
         click.echo(f"  {report_type}: {report.feed_name}")
+
+
+@feeds_group.command("collect")
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@DATA_OPTION
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Leave files changed within this many seconds for the next run.",
+)
+@click.option("--fetch", is_flag=True, help="First download new reports from the Reports API.")
+@CONFIG_OPTION
+def collect_cmd(
+    inbox: Path, data_dir: Path, settle: float, fetch: bool, config_file: Path | None
+) -> None:
+    """Ingest the INBOX's new report files (.csv, .csv.gz, .zip, any depth) and remember
+    them: safe from cron or a systemd timer every few minutes, and after a crash.
+
+    Exit status as `ingest`; 0 with a note when another collect run is going."""
+    from botcensus.feeds.cli_commands import run_collect
+
+    settings = load_settings(config_file)
+    sys.exit(run_collect(inbox, data_dir, settings=settings, settle=settle, fetch=fetch))
+
+
+@feeds_group.command("fetch")
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@DATA_OPTION
+@CONFIG_OPTION
+def fetch_cmd(inbox: Path, data_dir: Path, config_file: Path | None) -> None:
+    """Download the reports not downloaded yet from Shadowserver's Reports API into INBOX
+    (settings [shadowserver]: api_key, secret, reports, types, days)."""
+    from botcensus.feeds.cli_commands import run_fetch
+
+    settings = load_settings(config_file)
+    sys.exit(run_fetch(inbox, data_dir, settings=settings))

@@ -169,3 +169,77 @@ def run_export(
         )
     print(note, file=err or sys.stderr)
     return 0
+
+
+def run_fetch(inbox: Path, data_dir: Path, *, settings: Settings, out: TextIO | None = None) -> int:
+    """Download new reports from the Reports API; exit 2 if the API refused or failed."""
+    from datetime import UTC, datetime
+
+    from botcensus.feeds.reports_api import ApiError, ReportsApi, fetch
+
+    out = out or sys.stdout
+    conf = settings.shadowserver
+    if not conf.api_key or conf.secret is None:
+        print(
+            "error: no Reports API key and secret (settings shadowserver.api_key, "
+            "shadowserver.secret, or BOTCENSUS_SHADOWSERVER__API_KEY / __SECRET)",
+            file=sys.stderr,
+        )
+        return 2
+    api = ReportsApi(conf.api_key, conf.secret.get_secret_value(), conf.api_url)
+    private_dir(data_dir)
+    try:
+        report = fetch(
+            api,
+            inbox,
+            data_dir,
+            today=datetime.now(UTC).date(),
+            days=conf.days,
+            reports=conf.reports,
+            types=conf.types,
+        )
+    except ApiError as exc:
+        print(f"error: Reports API: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"fetch: {report.listed} reports listed, {len(report.downloaded)} downloaded, "
+        f"{report.already} downloaded before",
+        file=out,
+    )
+    for why in report.refused:
+        print(f"error: not downloaded: {why}", file=sys.stderr)
+    return 2 if report.refused else 0
+
+
+def run_collect(
+    inbox: Path,
+    data_dir: Path,
+    *,
+    settings: Settings,
+    settle: float,
+    fetch: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Collect the inbox (fetching first if asked); print what was done."""
+    from botcensus.feeds.collect import CollectBusyError, collect
+
+    out = out or sys.stdout
+    code = run_fetch(inbox, data_dir, settings=settings, out=out) if fetch else 0
+    private_dir(data_dir)
+    try:
+        result = collect(inbox, data_dir, enrich_step(settings), settle=settle)
+    except CollectBusyError as exc:
+        print(f"note: {exc}; nothing done", file=out)
+        return code
+    except MappingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in summary(result.ingest):
+        print(line, file=sys.stderr if line.startswith("error:") else out)
+    print(
+        f"collect: {len(result.ingest.files)} reports read, {result.already} read before, "
+        f"{result.copies} copies of reports read before, {len(result.settling)} still "
+        f"changing (left for the next run)",
+        file=out,
+    )
+    return max(code, result.ingest.exit_code)

@@ -281,6 +281,7 @@ def ingest(
     lock = run.store.lock()
     pending = dataset / FEEDS_DIR / PENDING
     try:
+        _clean_temporaries(dataset)
         if pending.exists():  # a crash between storing events and their sightings
             rebuild_days(dataset, json.loads(pending.read_text(encoding="utf-8")))
             pending.unlink()
@@ -289,43 +290,11 @@ def ingest(
         for item in expand(paths):
             report = FileReport(item.path, item.member)
             result.files.append(report)
-            try:
-                source = resolve(item.name, mapping, feed, default)
-            except UnknownReportError as exc:
-                report.skipped = str(exc)
-                continue
-            except MappingError as exc:
-                report.error = f"{item.label}: {exc}"
-                continue
-            quarantine = Quarantine(dataset, Path(item.label))
-            try:
-                report.report_type = source.report.report_type
-                report.feed_name, report.mapping = source.feed_name, source.mapping.name
-                if item.name.lower().endswith(".zip"):
-                    raise ReadError("not a zip archive that can be read")
-                work = _FileIngest(item, source, run, report, quarantine)
-                size = item.size()
-                for batch in prefetch(work.batches()):
-                    work.batch(batch)
-                    if on_progress is not None:
-                        on_progress(item.path, min(batch.position, size), size)
-            except (
-                OSError,
-                EOFError,
-                zlib.error,
-                ReadError,
-                MappingError,
-                pa.ArrowInvalid,
-                duckdb.Error,
-            ) as exc:
-                report.error = f"{item.label}: {exc}"
-            finally:
-                touched.update(run.store.days())
-                _write_pending(pending, touched)
-                for day, files in run.store.commit().items():
-                    run.published.setdefault(day, []).extend(files)
-                report.quarantine_file = quarantine.close()
-                report.quarantined = quarantine.count
+            self_file = _one_file(item, report, run, mapping, feed, default, on_progress)
+            touched.update(self_file)
+            _write_pending(pending, touched)
+            for day, files in run.store.commit().items():
+                run.published.setdefault(day, []).extend(files)
             if on_file is not None:
                 on_file(report)
         result.days = tuple(sorted(touched))
@@ -340,6 +309,61 @@ def ingest(
     finally:
         os.close(lock)
     return result
+
+
+def _one_file(
+    item: Input,
+    report: FileReport,
+    run: _Run,
+    mapping: str | Path | Mapping | None,
+    feed: str | None,
+    default: Mapping | None,
+    on_progress: Progress | None,
+) -> set[str]:
+    """Read one report into the run's open files (committed by the caller); the days it
+    wrote rows of. Errors are recorded on `report`, never raised."""
+    try:
+        source = resolve(item.name, mapping, feed, default)
+    except UnknownReportError as exc:
+        report.skipped = str(exc)
+        return set()
+    except MappingError as exc:
+        report.error = f"{item.label}: {exc}"
+        return set()
+    quarantine = Quarantine(run.dataset, Path(item.label))
+    try:
+        report.report_type = source.report.report_type
+        report.feed_name, report.mapping = source.feed_name, source.mapping.name
+        if item.name.lower().endswith(".zip"):
+            raise ReadError("not a zip archive that can be read")
+        work = _FileIngest(item, source, run, report, quarantine)
+        size = item.size()
+        for batch in prefetch(work.batches()):
+            work.batch(batch)
+            if on_progress is not None:
+                on_progress(item.path, min(batch.position, size), size)
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        ReadError,
+        MappingError,
+        pa.ArrowInvalid,
+        duckdb.Error,
+    ) as exc:
+        report.error = f"{item.label}: {exc}"
+    finally:
+        report.quarantine_file = quarantine.close()
+        report.quarantined = quarantine.count
+    return run.store.days()
+
+
+def _clean_temporaries(dataset: Path) -> None:
+    """Remove event files a killed ingest left half-written (dot-named, never published);
+    called under the ingest lock, so no other ingest is writing them."""
+    for tmp in (dataset / FEEDS_DIR).glob("date=*/.*.parquet.tmp"):
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink()
 
 
 def _write_pending(path: Path, days: set[str]) -> None:
