@@ -150,14 +150,19 @@ def test_kill_9_mid_collect_then_rerun_counts_nothing_twice_and_skips_nothing(
     data = tmp_path / "data"
     rng = random.Random(11)
     kills = 0
-    for _ in range(4):
+    for target in (2, 5, 8):  # kill once the state lists this many files, a moment later
         process = _collect_process(inbox, data)
-        time.sleep(rng.uniform(1.5, 5.0))
+        deadline = time.monotonic() + 300
+        while len(_state(data)) < target and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))  # into the next file's ingest
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills += 1
-    assert kills >= 2  # the runs were cut, not finished before the signal
+    assert kills == 3  # every run was cut, none finished before the signal
+    assert len(_state(data)) < 12
     assert _collect_process(inbox, data).wait(timeout=600) == 0
     assert len(_state(data)) == 12
     assert not list(data.glob("feeds/date=*/.*.tmp"))

@@ -167,6 +167,8 @@ class FeedStore:
                     part.schema,
                     compression="zstd",
                     compression_level=1,
+                    # a dictionary of random hashes costs time and saves nothing
+                    use_dictionary=[c for c in part.schema.names if c != HASH_COLUMN],
                     # min/max only where readers filter: text statistics cost half the write
                     write_statistics=[c for c in STATISTICS if c in part.schema.names],
                 )

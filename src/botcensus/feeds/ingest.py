@@ -24,10 +24,11 @@ import pyarrow.compute as pc
 
 from botcensus.feeds.addr import canonical_ips
 from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, FeedStore
+from botcensus.feeds.identity import identity_hashes
 from botcensus.feeds.inputs import Input, expand
 from botcensus.feeds.jsonl import jsonl_batches
 from botcensus.feeds.mapping import Mapping, MappingError
-from botcensus.feeds.plan import HASH, LINE, MISSING, REJECT, Plan, missing_columns, plan
+from botcensus.feeds.plan import LINE, MISSING, REJECT, Plan, missing_columns, plan
 from botcensus.feeds.quarantine import Quarantine
 from botcensus.feeds.read import (
     Batch,
@@ -216,24 +217,28 @@ class _FileIngest:
     def stored_form(self, good: pa.Table) -> pa.Table:
         n = good.num_rows
         columns = {f.column: good[f.column] for f in CORE}
-        columns[HASH_COLUMN] = good[HASH].cast(pa.binary(16))
+        columns[HASH_COLUMN] = identity_hashes(good, self.source.report.report_type)
         columns["report_type"] = pa.repeat(pa.scalar(self.source.report.report_type), n)
         columns["source_file"] = pa.repeat(pa.scalar(self.path.name), n)
         columns["source_line"] = good[LINE]
-        fixed = {*columns, HASH, LINE, REJECT}
+        fixed = {*columns, LINE, REJECT}
         for name in good.column_names:
             if name not in fixed:
                 columns[name] = good[name]
         return pa.table(columns)
 
-    def batch(self, batch: Batch) -> None:
+    def mapped(self, batch: Batch) -> tuple[Batch, pa.Table | None]:
+        """A batch and its mapped rows: run in the reader thread, so parsing and mapping use
+        one core while storing uses the other."""
+        return batch, (self.map(batch.table) if batch.table.num_rows else None)
+
+    def batch(self, batch: Batch, mapped: pa.Table | None) -> None:
         raw = batch.table
         self.report.read += raw.num_rows + len(batch.invalid)
         self.report.padded += batch.padded
         self.quarantine.invalid(batch.invalid)
-        if raw.num_rows == 0:
+        if mapped is None:
             return
-        mapped = self.map(raw)
         if mapped[REJECT].null_count < mapped.num_rows:
             rejected = pc.is_valid(mapped[REJECT])
             self.quarantine.rejected(
@@ -338,8 +343,8 @@ def _one_file(
             raise ReadError("not a zip archive that can be read")
         work = _FileIngest(item, source, run, report, quarantine)
         size = item.size()
-        for batch in prefetch(work.batches()):
-            work.batch(batch)
+        for batch, mapped in prefetch(work.mapped(b) for b in work.batches()):
+            work.batch(batch, mapped)
             if on_progress is not None:
                 on_progress(item.path, min(batch.position, size), size)
     except (

@@ -2,15 +2,14 @@
 
 The SELECT reads a relation `batch` of text cells plus `__line`, and returns the typed feed
 columns (vocabulary.CORE), one text column per other IntelMQ field, `__reject` (why the row
-is rejected, or NULL) and `__hash` (MD5 of the event's identity: vocabulary.IDENTITY). It
-works in layers so every conversion and check is computed once: cells -> converted values ->
-checked values -> output -> identity.
+is rejected, or NULL); feeds/identity.py hashes the result. It works in layers so every
+conversion and check is computed once: cells -> converted values -> checked values -> output.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,8 +20,6 @@ from botcensus.feeds.mapping import NAME_COLUMNS, ReportMapping, Rule
 from botcensus.feeds.vocabulary import (
     BY_KEY,
     CORE,
-    IDENTITY,
-    IDENTITY_EXTRAS,
     output_key,
 )
 
@@ -30,7 +27,6 @@ LINE: Final = "__line"
 MISSING: Final = "__missing"
 """Names the columns a short row lacked (read as empty); stored as extra.missing_columns."""
 REJECT: Final = "__reject"
-HASH: Final = "__hash"
 SQL_TYPES: Final[dict[pa.DataType, str]] = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.int32(): "INTEGER",
@@ -97,7 +93,7 @@ class _Builder:
             return
         self.used.add(rule.column)
         key = output_key(rule.key)
-        if key not in BY_KEY and rule.convert in SIMPLE and key not in IDENTITY_EXTRAS:
+        if key not in BY_KEY and rule.convert in SIMPLE:
             self.copied.append((key, rule.column, rule.convert is not None))
             return
         i = self.count = self.count + 1
@@ -201,30 +197,8 @@ class _Builder:
             f"chk AS (SELECT *{''.join(', ' + c for c in self.checked)} FROM conv)",  # noqa: S608
             f"out AS (SELECT {', '.join(parts)} FROM chk)",  # noqa: S608
         ]
-        identity = identity_hash(self.report.report_type, set(others))
-        sql = f"WITH {', '.join(layers)}\nSELECT *, {identity} AS {HASH} FROM out"
+        sql = f"WITH {', '.join(layers)}\nSELECT * FROM out"
         return Plan(sql, others, tuple(self.copied))
-
-
-def identity_hash(report_type: str, others: Collection[str]) -> str:
-    """SQL for the MD5 of an event's identity (vocabulary.IDENTITY, over the mapped values):
-    what was seen, when, between which addresses, of which malware. The feed's lookups (geo,
-    AS, names, sector) and columns that describe an event rather than tell it apart are left
-    out, so a report re-sent with a column added, or looked up differently, is the same event.
-    The address is the source, or for referer reports (no source) the referring host."""
-    parts = [lit(report_type)]
-    referer = {
-        "referer_ip": ident("extra.http_referer_ip")
-        if "extra.http_referer_ip" in others
-        else "NULL",
-        "referer_port": (
-            ident("extra.http_referer_port") if "extra.http_referer_port" in others else "NULL"
-        ),
-    }
-    for name, sql in IDENTITY:
-        parts.append(f"{lit(name + '=')} || CAST(({sql.format(**referer)}) AS VARCHAR)")
-    parts += [f"{lit(key + '=')} || {ident(key)}" for key in sorted(IDENTITY_EXTRAS & set(others))]
-    return f"unhex(md5(concat_ws(chr(31), {', '.join(parts)})))"
 
 
 def plan(

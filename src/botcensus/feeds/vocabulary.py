@@ -197,27 +197,26 @@ LOOKUP_COLUMNS: Final[frozenset[str]] = (
 )
 
 
-# An event's identity, over the mapped columns (name in the hash, SQL): two report rows with
-# these equal are one event, whatever else the feed added or looked up. The address is the
-# source or, in referer reports (no source address), the referring host.
-IDENTITY: Final[tuple[tuple[str, str], ...]] = (
-    ("time", "epoch_us(time_source)"),
-    ("address", "lower(coalesce(source_ip, {referer_ip}))"),
-    ("port", "coalesce(source_port, TRY_CAST({referer_port} AS INTEGER))"),
-    ("destination", "lower(destination_ip)"),
-    ("destination_port", "destination_port"),
-    ("fqdn", "destination_fqdn"),
-    ("url", "destination_url"),
-    ("transport", "protocol_transport"),
-    ("malware", "malware_name"),
-    ("type", "classification_type"),
-    ("bot", "bot_id"),
+# An event's identity (feeds/identity.py): two report rows with these equal are one event,
+# whatever else the feed added or looked up. (name, kind, columns: the first present and
+# non-empty). The address is the source or, in referer reports (no source address), the
+# referring host.
+IDENTITY: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+    ("time", "int", ("time_source",)),
+    ("address", "text", ("source_ip", "extra.http_referer_ip")),
+    ("port", "int", ("source_port", "extra.http_referer_port")),
+    ("destination", "text", ("destination_ip",)),
+    ("destination_port", "int", ("destination_port",)),
+    ("fqdn", "text", ("destination_fqdn",)),
+    ("url", "text", ("destination_url",)),
+    ("transport", "text", ("protocol_transport",)),
+    ("malware", "text", ("malware_name",)),
+    ("type", "text", ("classification_type",)),
+    ("bot", "text", ("bot_id",)),
 )
 # Other fields that tell events apart where a report has them (kept as text columns).
 IDENTITY_EXTRAS: Final[frozenset[str]] = frozenset(
     {
-        "extra.http_referer_ip",
-        "extra.http_referer_port",
         "extra.dns_query",
         "extra.dns_query_type",
         "extra.query",
