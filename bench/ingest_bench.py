@@ -146,8 +146,13 @@ print(json.dumps({"seconds": seconds, "rows": len(out["output"]), "errors": erro
 
 
 def intelmq_python(work: Path, given: str | None) -> Path | None:
+    """IntelMQ's python: given, else this virtualenv's (intelmq is a test dependency), else a
+    virtualenv made for it."""
     if given:
         return Path(given)
+    probe = [sys.executable, "-W", "ignore", "-c", "import intelmq.bots.parsers.shadowserver"]
+    if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        return Path(sys.executable)
     venv = work / "intelmq-venv"
     python = venv / "bin" / "python"
     if not python.exists():
@@ -231,7 +236,9 @@ def main() -> None:
             intelmq_schema(schema)
             driver = work / "intelmq_driver.py"
             driver.write_text(INTELMQ_DRIVER, encoding="utf-8")
-            results["intelmq"] = run_child([str(driver), str(sample), str(schema)], str(python))
+            results["intelmq"] = run_child(
+                ["-W", "ignore", str(driver), str(sample), str(schema)], str(python)
+            )
 
     size = csv.stat().st_size / 1e6
     print(f"\n{args.rows:,} rows, {size:,.0f} MB, {os.cpu_count()} cores")

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -183,6 +183,23 @@ class StoreSettings(_Strict):
     deletion happens only when asked (ages always count from when data was written here)."""
 
 
+class ShadowserverSettings(_Strict):
+    """Shadowserver's Reports API, for `botcensus feeds fetch` / `feeds collect --fetch`."""
+
+    api_url: str = "https://transform.shadowserver.org/api2/"
+    """The Reports API's base URL (Shadowserver's documented one)."""
+    api_key: str | None = None
+    """Your API key (BOTCENSUS_SHADOWSERVER__API_KEY keeps it out of the file)."""
+    secret: SecretStr | None = None
+    """Your API secret, signing each request (HMAC2); BOTCENSUS_SHADOWSERVER__SECRET."""
+    reports: list[str] = []
+    """Only these mailing lists (e.g. your country's); empty: all you receive."""
+    types: list[str] = []
+    """Only these report types; empty: all (ingest skips the types it does not read)."""
+    days: int = Field(2, ge=0, le=30)
+    """Days back to list reports for on each fetch (plus tomorrow, against clock skew)."""
+
+
 class Settings(BaseSettings):
     """All botcensus settings. Precedence: BOTCENSUS_* environment (nested with `__`, e.g.
     BOTCENSUS_SINKHOLE__RECORDER__FSYNC_INTERVAL=0.5), then the TOML file, then defaults."""
@@ -194,6 +211,7 @@ class Settings(BaseSettings):
     sinkhole: SinkholeSettings = SinkholeSettings()
     enrich: EnrichSettings = EnrichSettings()
     store: StoreSettings = StoreSettings()
+    shadowserver: ShadowserverSettings = ShadowserverSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -15,7 +15,6 @@ from botcensus.feeds import (
     load_mapping,
     report_type_from_name,
 )
-from botcensus.feeds.mapping import hash_columns
 
 # report_schema reports.json, "event4_sinkhole_http": "fields" (2024-09-24).
 EVENT4_SINKHOLE_HTTP = [
@@ -138,12 +137,6 @@ def test_conventions_are_in_the_mapping(key: str, column: str, function: str) ->
 )
 def test_report_type_comes_from_the_file_name(file_name: str, report_type: str | None) -> None:
     assert report_type_from_name(file_name) == report_type
-
-
-def test_hash_columns_are_the_first_published_ones() -> None:
-    first = hash_columns("event4_sinkhole_http")
-    assert "machine_name" not in first  # added by Shadowserver on 2024-06-14
-    assert list(first) == [c for c in EVENT4_SINKHOLE_HTTP if c != "machine_name"]
 
 
 def _write(tmp_path: Path, body: dict[str, object]) -> Path:

@@ -96,6 +96,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "demo",
     "ingest": "feeds",
     "export": "feeds",
+    "feeds": "feeds",
     "rollup": "measure",
     "census": "measure",
     "report": "measure",

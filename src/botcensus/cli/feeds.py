@@ -23,7 +23,7 @@ from botcensus.cli._app import (
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @DATA_OPTION
 @click.option(
     "--feed",
@@ -47,7 +47,8 @@ def ingest(
     mapping: str | None,
     config_file: Path | None,
 ) -> None:
-    """Ingest Shadowserver reports, CSV / JSON lines with a mapping file, or IntelMQ events.
+    """Ingest Shadowserver reports (.csv, .csv.gz, .zip, directories), CSV / JSON lines with a
+    mapping file, or IntelMQ events. Report types botcensus does not read are skipped, counted.
 
     Exit status: 0 every row stored or a duplicate, 1 some rows quarantined, 2 a file failed."""
     from botcensus.feeds.cli_commands import run_ingest
@@ -109,3 +110,94 @@ def export_cmd(
         include_unclaimed=include_unclaimed,
     )
     sys.exit(run_export(data_dir, fmt, query, settings=load_settings(config_file)))
+
+
+@main.group("feeds")
+def feeds_group() -> None:
+    """Feed reports: the Shadowserver schema in use, collecting reports unattended."""
+
+
+@feeds_group.group("schema")
+def schema_group() -> None:
+    """Shadowserver's published report schema (the file IntelMQ downloads)."""
+
+
+@schema_group.command("update")
+@DATA_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-older", is_flag=True, help="Install a schema older than the one in use.")
+def schema_update(data_dir: Path, file: Path, allow_older: bool) -> None:
+    """Load Shadowserver's schema FILE (intelmq.json, as IntelMQ downloads it) as this
+    dataset's mapping: new report types and mapping changes work without a new botcensus.
+    Until one is installed, the bundled snapshot is used."""
+    from botcensus.feeds import MappingError
+    from botcensus.feeds.schema import install
+
+    try:
+        update = install(data_dir, file, allow_older=allow_older)
+    except MappingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"installed {update.mapping.name}: {len(update.kept)} infected-host report types "
+        f"({', '.join(update.kept)}); {len(update.not_infected)} other report types not read"
+    )
+    for line in update.change_log:
+        click.echo(f"change log: {line}")
+    for note in update.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@schema_group.command("show")
+@DATA_OPTION
+def schema_show(data_dir: Path) -> None:
+    """Which mapping ingest uses for this dataset, its schema date and report types."""
+    from botcensus.feeds import MappingError
+    from botcensus.feeds.schema import active, installed_path
+
+    try:
+        mapping = active(data_dir)
+    except MappingError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = installed_path(data_dir)
+    origin = f"installed ({where})" if where.exists() else "bundled snapshot"
+    click.echo(f"{mapping.name} (schema date {mapping.schema_date}, {origin})")
+    for report_type, report in sorted(mapping.reports.items()):
+        click.echo(f"  {report_type}: {report.feed_name}")
+
+
+@feeds_group.command("collect")
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@DATA_OPTION
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Leave files changed within this many seconds for the next run.",
+)
+@click.option("--fetch", is_flag=True, help="First download new reports from the Reports API.")
+@CONFIG_OPTION
+def collect_cmd(
+    inbox: Path, data_dir: Path, settle: float, fetch: bool, config_file: Path | None
+) -> None:
+    """Ingest the INBOX's new report files (.csv, .csv.gz, .zip, any depth) and remember
+    them: safe from cron or a systemd timer every few minutes, and after a crash.
+
+    Exit status as `ingest`; 0 with a note when another collect run is going."""
+    from botcensus.feeds.cli_commands import run_collect
+
+    settings = load_settings(config_file)
+    sys.exit(run_collect(inbox, data_dir, settings=settings, settle=settle, fetch=fetch))
+
+
+@feeds_group.command("fetch")
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@DATA_OPTION
+@CONFIG_OPTION
+def fetch_cmd(inbox: Path, data_dir: Path, config_file: Path | None) -> None:
+    """Download the reports not downloaded yet from Shadowserver's Reports API into INBOX
+    (settings [shadowserver]: api_key, secret, reports, types, days)."""
+    from botcensus.feeds.cli_commands import run_fetch
+
+    settings = load_settings(config_file)
+    sys.exit(run_fetch(inbox, data_dir, settings=settings))

@@ -101,7 +101,12 @@ def url_from_host_and_path(v: str, columns: Collection[str]) -> str:
         if "application" in columns
         else "'http'"
     )
-    stripped = f"regexp_replace(regexp_replace({path}, '^[^/]*', ''), '\\s.*$', '')"
+    # the request line around the path stripped: from the first '/' to the first white space
+    # (what regexp_replace('^[^/]*') then regexp_replace('\\s.*$') do, anchored, so cheap)
+    from_slash = (
+        f"CASE WHEN strpos({path}, '/') = 0 THEN '' ELSE substr({path}, strpos({path}, '/')) END"
+    )
+    stripped = f"regexp_extract({from_slash}, '^\\S*')"
     authority = f"NOT regexp_matches({host}, {lit(HOST_BREAKERS)})"
     return (
         f"CASE WHEN {host} IS NOT NULL AND {path} IS NOT NULL AND {authority} "
@@ -188,7 +193,10 @@ def check(rule: str, value: Converted) -> tuple[str, str]:
         name = v if value.kind == "fqdn" else fqdn_sql(f"lower(trim({text}, '.'))")
         return name, f"{name} IS NOT NULL"
     if rule == "url":
-        return text, f"regexp_full_match({text}, {lit(URL_RE)})"
+        # URL_RE as a full match, said cheaply: its prefix (scheme://host-char) and no line
+        # feed after it ('.' matches anything else)
+        prefix = "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]"
+        return text, f"regexp_matches({text}, {lit(prefix)}) AND NOT contains({text}, chr(10))"
     if rule == "transport":
         lower = f"lower({text})"
         return lower, f"{lower} IN {words(TRANSPORTS)}"

@@ -1,7 +1,7 @@
 """Feed events on disk: DIR/feeds/date=YYYY-MM-DD/*.parquet, deduplicated by content hash.
 
-A row is stored once: its hash (MD5 of its non-empty cells by column name and the report
-type) is checked against the hashes already stored for its day and those seen earlier in the
+A row is stored once: its identity hash (feeds/identity.py: the event's meaning, not its
+line) is checked against the hashes already stored for its day and those seen earlier in the
 run. Files are written under a temporary dot-name and renamed when a file's rows are all in,
 so readers never see a partial file; an exclusive lock keeps two ingests (and retention)
 from racing. Files are 0600 in 0700 directories: they hold addresses.
@@ -34,6 +34,9 @@ FEEDS_DIR: Final = "feeds"
 HASH_COLUMN: Final = "event_hash"
 STATISTICS: Final = ("time_source", "feed_name", "malware_name", "source_cc", "source_asn")
 DAY_US: Final = 86_400_000_000
+UNIQUE_COLUMNS: Final = frozenset(
+    {HASH_COLUMN, "source_ip", "time_source", "source_port", "source_line"}
+)
 
 
 def feed_files(dataset: Path, days: list[str] | None = None) -> list[Path]:
@@ -167,6 +170,8 @@ class FeedStore:
                     part.schema,
                     compression="zstd",
                     compression_level=1,
+                    # a dictionary of (nearly) unique values costs time and saves nothing
+                    use_dictionary=[c for c in part.schema.names if c not in UNIQUE_COLUMNS],
                     # min/max only where readers filter: text statistics cost half the write
                     write_statistics=[c for c in STATISTICS if c in part.schema.names],
                 )

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from botcensus.export.cells import safe_table
 from botcensus.feeds.addr import in_prefixes
 from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, feed_files
-from botcensus.feeds.mapping import DEFAULT_MAPPING, load_mapping
+from botcensus.feeds.mapping import DEFAULT_MAPPING, field_types, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
 from botcensus.feeds.sightings import connect
 from botcensus.model import SINKHOLE_FEED_NAME
@@ -49,7 +49,16 @@ class ExportQuery:
     """Also events no decoder or feed named a malware family for."""
 
 
-def _feed_where(query: ExportQuery) -> tuple[str, list[object]]:
+@dataclass
+class LeftOut:
+    """Events the query matched but the export left out, and why."""
+
+    unclaimed: int = 0
+    """Without a malware family (sinkhole requests no decoder claimed; feed rows a report
+    classes as something other than an infected system); --include-unclaimed exports them."""
+
+
+def _feed_where(query: ExportQuery, *, unclaimed_only: bool = False) -> tuple[str, list[object]]:
     where: list[str] = ["true"]
     params: list[object] = []
     if query.since is not None:
@@ -58,7 +67,9 @@ def _feed_where(query: ExportQuery) -> tuple[str, list[object]]:
     if query.until is not None:
         where.append("time_source < ?")
         params.append(query.until)
-    if not query.include_unclaimed:
+    if unclaimed_only:
+        where.append("malware_name IS NULL")
+    elif not query.include_unclaimed:
         where.append("malware_name IS NOT NULL")
     filters: list[tuple[str, list[object]]] = [
         ("lower(malware_name)", [f.lower() for f in query.families]),
@@ -85,12 +96,15 @@ def _render(table: pa.Table, select: str) -> pa.Table:
     return con.sql(f"SELECT {select} FROM events").to_arrow_table()  # noqa: S608 (our SQL)
 
 
-def feed_batches(dataset: Path, query: ExportQuery, batch_rows: int = 65_536) -> Iterator[pa.Table]:
-    """Feed events matching the query, in time order."""
+def feed_batches(
+    dataset: Path, query: ExportQuery, batch_rows: int = 65_536, left_out: LeftOut | None = None
+) -> Iterator[pa.Table]:
+    """Feed events matching the query, in time order (counting those left out)."""
     files = feed_files(dataset)
     if not files:
         return
     where, params = _feed_where(query)
+    unclaimed_where, unclaimed_params = _feed_where(query, unclaimed_only=True)
     con = connect(dataset / FEEDS_DIR / ".spill")
     sql = f"SELECT * FROM feed_events WHERE {where} ORDER BY time_source, event_hash"  # noqa: S608
 
@@ -102,6 +116,10 @@ def feed_batches(dataset: Path, query: ExportQuery, batch_rows: int = 65_536) ->
             [str(f) for f in chosen], union_by_name=True, hive_partitioning=False
         )
         relation.create_view("feed_events", replace=True)
+        if left_out is not None and not query.include_unclaimed:
+            counting = f"SELECT count(*) FROM feed_events WHERE {unclaimed_where}"  # noqa: S608
+            ((found,),) = con.sql(counting, params=unclaimed_params).fetchall()
+            left_out.unclaimed += int(found)
         reader = con.sql(sql, params=params).to_arrow_reader(batch_rows)
         try:
             return reader, reader.read_next_batch()
@@ -117,8 +135,11 @@ def feed_batches(dataset: Path, query: ExportQuery, batch_rows: int = 65_536) ->
         yield _prefix_filter(pa.Table.from_batches([batch]), query)
 
 
-def sinkhole_batches(dataset: Path, query: ExportQuery, enrich: Enrich) -> Iterator[pa.Table]:
-    """Sinkhole events matching the query, enriched, in time order."""
+def sinkhole_batches(
+    dataset: Path, query: ExportQuery, enrich: Enrich, left_out: LeftOut | None = None
+) -> Iterator[pa.Table]:
+    """Sinkhole events matching the query, enriched, in time order (counting those left
+    out for having no malware family)."""
     if query.feeds and SINKHOLE_FEED_NAME not in query.feeds:
         return
     families = pa.array([f.lower() for f in query.families], pa.string())
@@ -126,25 +147,32 @@ def sinkhole_batches(dataset: Path, query: ExportQuery, enrich: Enrich) -> Itera
         table = pa.Table.from_batches([batch])
         family = pc.utf8_lower(table["malware_family"])
         if not query.include_unclaimed:
-            table, family = table.filter(pc.is_valid(family)), family.filter(pc.is_valid(family))
+            claimed = pc.is_valid(family)
+            if left_out is not None:
+                unclaimed = _prefix_filter(table.filter(pc.invert(claimed)), query)
+                left_out.unclaimed += _matching(unclaimed, query, enrich).num_rows
+            table, family = table.filter(claimed), family.filter(claimed)
         if query.families:
             table = table.filter(pc.is_in(family, value_set=families))
-        table = _prefix_filter(table, query)
-        if table.num_rows == 0:
-            continue
-        table = enrich(table)
-        if query.countries:
-            wanted = pa.array([c.upper() for c in query.countries], pa.string())
-            table = table.filter(
-                pc.fill_null(pc.is_in(table["source_cc"], value_set=wanted), False)
-            )
-        if query.asns:
-            wanted_asn = pa.array(list(query.asns), pa.int64())
-            table = table.filter(
-                pc.fill_null(pc.is_in(table["source_asn"], value_set=wanted_asn), False)
-            )
+        table = _matching(_prefix_filter(table, query), query, enrich)
         if table.num_rows:
             yield table
+
+
+def _matching(table: pa.Table, query: ExportQuery, enrich: Enrich) -> pa.Table:
+    """Sinkhole events enriched, kept where their country and ASN match the query."""
+    if table.num_rows == 0:
+        return table
+    table = enrich(table)
+    if query.countries:
+        wanted = pa.array([c.upper() for c in query.countries], pa.string())
+        table = table.filter(pc.fill_null(pc.is_in(table["source_cc"], value_set=wanted), False))
+    if query.asns:
+        wanted_asn = pa.array(list(query.asns), pa.int64())
+        table = table.filter(
+            pc.fill_null(pc.is_in(table["source_asn"], value_set=wanted_asn), False)
+        )
+    return table
 
 
 def _write_lines(lines: pa.Table, out: BinaryIO) -> None:
@@ -158,22 +186,34 @@ def _write_lines(lines: pa.Table, out: BinaryIO) -> None:
     out.write(memoryview(array.buffers()[2])[int(lo) : int(hi)])
 
 
-def export(dataset: Path, query: ExportQuery, fmt: str, out: BinaryIO, enrich: Enrich) -> int:
-    """Write the matching events to `out`; the number of events written."""
+def export(
+    dataset: Path,
+    query: ExportQuery,
+    fmt: str,
+    out: BinaryIO,
+    enrich: Enrich,
+    left_out: LeftOut | None = None,
+) -> int:
+    """Write the matching events to `out`; the number of events written. `left_out` (if
+    given) counts the matching events the export leaves out, and why."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: choose from {', '.join(FORMATS)}")
-    header = list(load_mapping(DEFAULT_MAPPING).report(CSV_REPORT).columns)
+    mapping = load_mapping(DEFAULT_MAPPING)
+    header = list(mapping.report(CSV_REPORT).columns)
+    types = field_types(mapping)
     written = 0
     first = True
     for source, batches in (
-        ("feed", feed_batches(dataset, query)),
-        ("sinkhole", sinkhole_batches(dataset, query, enrich)),
+        ("feed", feed_batches(dataset, query, left_out=left_out)),
+        ("sinkhole", sinkhole_batches(dataset, query, enrich, left_out)),
     ):
         for table in batches:
             if table.num_rows == 0:
                 continue
             if fmt == "intelmq":
-                select = feed_json(table.column_names) if source == "feed" else sinkhole_json()
+                select = (
+                    feed_json(table.column_names, types) if source == "feed" else sinkhole_json()
+                )
                 _write_lines(_render(table, select), out)
             else:
                 select = (

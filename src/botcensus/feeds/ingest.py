@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,9 +24,11 @@ import pyarrow.compute as pc
 
 from botcensus.feeds.addr import canonical_ips
 from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, FeedStore
+from botcensus.feeds.identity import identity_hashes
+from botcensus.feeds.inputs import Input, expand
 from botcensus.feeds.jsonl import jsonl_batches
-from botcensus.feeds.mapping import MappingError, hash_columns
-from botcensus.feeds.plan import HASH, LINE, REJECT, Plan, missing_columns, plan
+from botcensus.feeds.mapping import Mapping, MappingError
+from botcensus.feeds.plan import LINE, MISSING, REJECT, Plan, missing_columns, plan
 from botcensus.feeds.quarantine import Quarantine
 from botcensus.feeds.read import (
     Batch,
@@ -34,7 +37,8 @@ from botcensus.feeds.read import (
     prefetch,
     read_header,
 )
-from botcensus.feeds.resolve import Source, resolve
+from botcensus.feeds.resolve import Source, UnknownReportError, resolve
+from botcensus.feeds.schema import active as active_schema
 from botcensus.feeds.sightings import add_new_events, connect, rebuild_days
 from botcensus.feeds.vocabulary import CORE, STORED
 from botcensus.store import ledger
@@ -44,6 +48,8 @@ Progress = Callable[[Path, int, int], None]
 PENDING: Final = "sightings-pending.json"
 ZERO_WORDS: Final = pa.array(["0", "unknown"])
 ENRICHMENT: Final = ("source_cc", "source_asn", "source_as_name", "geo_db")
+SHORT_ROW_FIELD: Final = "extra.missing_columns"
+"""On an event read from a short row: the columns the row lacked (read as empty)."""
 
 
 @dataclass
@@ -51,6 +57,8 @@ class FileReport:
     """What ingesting one file did. Rows read = stored + duplicate + quarantined."""
 
     path: Path
+    member: str | None = None
+    """The report's name inside a zip archive."""
     report_type: str | None = None
     feed_name: str | None = None
     mapping: str | None = None
@@ -61,8 +69,19 @@ class FileReport:
     without_source: int = 0
     cc_disagreements: int = 0
     asn_disagreements: int = 0
+    padded: int = 0
+    """Short rows (fewer cells than the header) read with the missing cells empty."""
+    not_infections: int = 0
+    """Stored events of an infected-host report that the report classes otherwise (legacy
+    drone `spam` rows): no malware family, so not in the census."""
     quarantine_file: Path | None = None
     error: str | None = None
+    skipped: str | None = None
+    """Why the file was skipped (a report type botcensus does not read)."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}!{self.member}" if self.member is not None else str(self.path)
 
 
 @dataclass
@@ -78,6 +97,10 @@ class IngestReport:
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
+
+    @property
+    def skipped(self) -> list[FileReport]:
+        return [f for f in self.files if f.skipped]
 
     @property
     def exit_code(self) -> int:
@@ -128,7 +151,7 @@ class _Run:
 
 class _FileIngest:
     def __init__(
-        self, path: Path, source: Source, run: _Run, report: FileReport, quarantine: Quarantine
+        self, path: Input, source: Source, run: _Run, report: FileReport, quarantine: Quarantine
     ) -> None:
         self.path, self.source, self.run = path, source, run
         self.report, self.quarantine = report, quarantine
@@ -138,8 +161,6 @@ class _FileIngest:
         self.plans: dict[tuple[str, ...], Plan] = {}
         ip_rules = [r.column for r in source.report.required if r.key == "source.ip"]
         self.required_ip = ip_rules[0] if ip_rules else None
-        csv_like = source.format == "csv"
-        self.hash_columns = hash_columns(source.report.report_type) if csv_like else ()
 
     def batches(self) -> Iterator[Batch]:
         if self.source.format in ("jsonl", "intelmq"):
@@ -152,6 +173,10 @@ class _FileIngest:
         return csv_batches(self.path, columns, delimiter=delimiter)
 
     def map(self, raw: pa.Table) -> pa.Table:
+        missing = None
+        if MISSING in raw.column_names:
+            missing = raw[MISSING]
+            raw = raw.drop_columns([MISSING])
         columns = tuple(c for c in raw.column_names if c != LINE)
         if columns not in self.plans:
             self.plans[columns] = plan(
@@ -160,7 +185,6 @@ class _FileIngest:
                 feed_name=self.source.feed_name,
                 sensor=self.source.report.provider,
                 intelmq_names=self.source.format == "intelmq",
-                hash_columns=self.hash_columns,
             )
         # Several record batches let DuckDB scan with all its threads.
         chosen = self.plans[columns]
@@ -172,6 +196,8 @@ class _FileIngest:
         if not mapped[LINE].equals(raw[LINE]):  # DuckDB keeps the order; make sure
             mapped = mapped.take(pc.array_sort_indices(mapped[LINE]))
         mapped = copy_columns(mapped, raw, chosen.copied)
+        if missing is not None:
+            mapped = mapped.append_column(SHORT_ROW_FIELD, missing)
         for name in ("source_ip", "destination_ip"):
             before = mapped[name]
             after = canonical_ips(before)
@@ -191,26 +217,34 @@ class _FileIngest:
     def stored_form(self, good: pa.Table) -> pa.Table:
         n = good.num_rows
         columns = {f.column: good[f.column] for f in CORE}
-        columns[HASH_COLUMN] = good[HASH].cast(pa.binary(16))
+        columns[HASH_COLUMN] = identity_hashes(good, self.source.report.report_type)
         columns["report_type"] = pa.repeat(pa.scalar(self.source.report.report_type), n)
         columns["source_file"] = pa.repeat(pa.scalar(self.path.name), n)
         columns["source_line"] = good[LINE]
-        fixed = {*columns, HASH, LINE, REJECT}
+        fixed = {*columns, LINE, REJECT}
         for name in good.column_names:
             if name not in fixed:
                 columns[name] = good[name]
         return pa.table(columns)
 
-    def batch(self, batch: Batch) -> None:
+    def mapped(self, batch: Batch) -> tuple[Batch, pa.Table | None]:
+        """A batch and its mapped rows: run in the reader thread, so parsing and mapping use
+        one core while storing uses the other."""
+        return batch, (self.map(batch.table) if batch.table.num_rows else None)
+
+    def batch(self, batch: Batch, mapped: pa.Table | None) -> None:
         raw = batch.table
         self.report.read += raw.num_rows + len(batch.invalid)
+        self.report.padded += batch.padded
         self.quarantine.invalid(batch.invalid)
-        if raw.num_rows == 0:
+        if mapped is None:
             return
-        mapped = self.map(raw)
         if mapped[REJECT].null_count < mapped.num_rows:
             rejected = pc.is_valid(mapped[REJECT])
-            self.quarantine.rejected(raw, mapped.filter(rejected))
+            self.quarantine.rejected(
+                raw.drop_columns([MISSING]) if MISSING in raw.column_names else raw,
+                mapped.filter(rejected),
+            )
             mapped = mapped.filter(pc.invert(rejected))
         good = self.stored_form(mapped)
         new, days = self.run.store.new_rows(good)
@@ -221,6 +255,9 @@ class _FileIngest:
         order = [f.column for f in CORE] + [f.name for f in STORED]
         enriched = enriched.select(order + [c for c in enriched.column_names if c not in order])
         self.report.without_source += enriched["source_ip"].null_count
+        if self.source.report.infected:
+            other = pc.not_equal(enriched["classification_type"], "infected-system")
+            self.report.not_infections += int(pc.sum(pc.fill_null(other, True)).as_py() or 0)
         for ours, theirs, counter in (
             ("source_cc", "reported_cc", "cc_disagreements"),
             ("source_asn", "reported_asn", "asn_disagreements"),
@@ -236,43 +273,35 @@ def ingest(
     dataset: Path,
     enrich: Enrich,
     *,
-    mapping: str | Path | None = None,
+    mapping: str | Path | Mapping | None = None,
     feed: str | None = None,
     on_progress: Progress | None = None,
+    on_file: Callable[[FileReport], None] | None = None,
 ) -> IngestReport:
-    """Ingest files into `dataset`; a file that fails is reported, the others go on."""
+    """Ingest report files (also .gz, .zip members and whole directories) into `dataset`; a
+    file that fails is reported and the others go on; a report type botcensus does not read
+    is skipped and counted. `on_file` is called after each file is committed."""
     result = IngestReport()
     run = _Run(dataset, FeedStore(dataset, uuid.uuid4().hex[:8]), enrich)
     lock = run.store.lock()
     pending = dataset / FEEDS_DIR / PENDING
     try:
+        _clean_temporaries(dataset)
         if pending.exists():  # a crash between storing events and their sightings
             rebuild_days(dataset, json.loads(pending.read_text(encoding="utf-8")))
             pending.unlink()
         touched: set[str] = set()
-        for path in paths:
-            report = FileReport(path)
+        default = active_schema(dataset) if mapping is None else None
+        for item in expand(paths):
+            report = FileReport(item.path, item.member)
             result.files.append(report)
-            quarantine = Quarantine(dataset, path)
-            try:
-                source = resolve(path, mapping, feed)
-                report.report_type = source.report.report_type
-                report.feed_name, report.mapping = source.feed_name, source.mapping.name
-                work = _FileIngest(path, source, run, report, quarantine)
-                size = path.stat().st_size
-                for batch in prefetch(work.batches()):
-                    work.batch(batch)
-                    if on_progress is not None:
-                        on_progress(path, batch.position, size)
-            except (OSError, ReadError, MappingError, pa.ArrowInvalid, duckdb.Error) as exc:
-                report.error = f"{path}: {exc}"
-            finally:
-                touched.update(run.store.days())
-                _write_pending(pending, touched)
-                for day, files in run.store.commit().items():
-                    run.published.setdefault(day, []).extend(files)
-                report.quarantine_file = quarantine.close()
-                report.quarantined = quarantine.count
+            self_file = _one_file(item, report, run, mapping, feed, default, on_progress)
+            touched.update(self_file)
+            _write_pending(pending, touched)
+            for day, files in run.store.commit().items():
+                run.published.setdefault(day, []).extend(files)
+            if on_file is not None:
+                on_file(report)
         result.days = tuple(sorted(touched))
         # The retention clock of a feed day starts at the last ingest that stored rows of it.
         ledger.stamp(dataset, "feeds", sorted(run.published), datetime.now(UTC))
@@ -285,6 +314,61 @@ def ingest(
     finally:
         os.close(lock)
     return result
+
+
+def _one_file(
+    item: Input,
+    report: FileReport,
+    run: _Run,
+    mapping: str | Path | Mapping | None,
+    feed: str | None,
+    default: Mapping | None,
+    on_progress: Progress | None,
+) -> set[str]:
+    """Read one report into the run's open files (committed by the caller); the days it
+    wrote rows of. Errors are recorded on `report`, never raised."""
+    try:
+        source = resolve(item.name, mapping, feed, default)
+    except UnknownReportError as exc:
+        report.skipped = str(exc)
+        return set()
+    except MappingError as exc:
+        report.error = f"{item.label}: {exc}"
+        return set()
+    quarantine = Quarantine(run.dataset, Path(item.label))
+    try:
+        report.report_type = source.report.report_type
+        report.feed_name, report.mapping = source.feed_name, source.mapping.name
+        if item.name.lower().endswith(".zip"):
+            raise ReadError("not a zip archive that can be read")
+        work = _FileIngest(item, source, run, report, quarantine)
+        size = item.size()
+        for batch, mapped in prefetch(work.mapped(b) for b in work.batches()):
+            work.batch(batch, mapped)
+            if on_progress is not None:
+                on_progress(item.path, min(batch.position, size), size)
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        ReadError,
+        MappingError,
+        pa.ArrowInvalid,
+        duckdb.Error,
+    ) as exc:
+        report.error = f"{item.label}: {exc}"
+    finally:
+        report.quarantine_file = quarantine.close()
+        report.quarantined = quarantine.count
+    return run.store.days()
+
+
+def _clean_temporaries(dataset: Path) -> None:
+    """Remove event files a killed ingest left half-written (dot-named, never published);
+    called under the ingest lock, so no other ingest is writing them."""
+    for tmp in (dataset / FEEDS_DIR).glob("date=*/.*.parquet.tmp"):
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink()
 
 
 def _write_pending(path: Path, days: set[str]) -> None:

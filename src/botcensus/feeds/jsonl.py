@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.feeds.convert import ident, lit
+from botcensus.feeds.inputs import Input
 from botcensus.feeds.plan import LINE
 from botcensus.feeds.read import Batch, Invalid, csv_batches
 
@@ -99,10 +100,12 @@ def _no_rows() -> pa.Table:
     return pa.table({LINE: pa.array([], pa.int64())})
 
 
-def jsonl_batches(path: Path, con: duckdb.DuckDBPyConnection, **kw: int) -> Iterator[Batch]:
+def jsonl_batches(path: Input | Path, con: duckdb.DuckDBPyConnection, **kw: int) -> Iterator[Batch]:
     """JSON lines as text columns, one per key found in the batch (values as JSON text when
     they are not strings). Lines that are not JSON objects come back as Invalid."""
-    for batch in csv_batches(path, [JSON], delimiter="\x1f", quoting=False, header=False, **kw):
+    for batch in csv_batches(
+        path, [JSON], delimiter="\x1f", quoting=False, header=False, pad_short=False, **kw
+    ):
         raw = batch.table
         if raw.num_rows == 0:
             yield batch

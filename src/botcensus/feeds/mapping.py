@@ -20,6 +20,9 @@ DEFAULT_MAPPING: Final = "shadowserver-2024-09-24"
 INTELMQ_MAPPING: Final = "intelmq"
 FORMATS: Final = ("csv", "jsonl", "intelmq")
 # report-filename.md: YYYY-MM-DD-<report type>-<anything>.csv
+DEFAULT_MALWARE_NAME: Final = "unknown"
+NAME_COLUMNS: Final = ("infection", "family", "tag")
+"""Where an infected-system row without a mapped malware.name is named from, in this order."""
 FILE_NAME_RE: Final = re.compile(r"^(?:\d{4}-\d{2}-\d{2}-)?([A-Za-z0-9_]+)(?:-.*)?\.csv$")
 
 
@@ -41,6 +44,17 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """Where `column` equals `value`, the fields in `set` take these values and the fields in
+    `drop` are left empty (IntelMQ's legacy parser classified drone `spam` rows this way)."""
+
+    column: str
+    value: str
+    set: dict[str, str]
+    drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ReportMapping:
     """How one report type becomes feed events."""
 
@@ -53,6 +67,15 @@ class ReportMapping:
     columns: tuple[str, ...] = ()
     """The report's published column list, in order (empty for ad-hoc feeds)."""
     url: str | None = None
+    conditions: tuple[Condition, ...] = ()
+    """Rows whose cell has a given value are classified otherwise (legacy drone spam rows)."""
+    default_malware_name: str = DEFAULT_MALWARE_NAME
+    """An infected-system row that names no malware in any of NAME_COLUMNS is named this."""
+
+    @property
+    def infected(self) -> bool:
+        """Whether the report's rows are infected systems (each row is counted as one)."""
+        return self.constants.get("classification.type") == "infected-system"
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -102,6 +125,22 @@ def _report(report_type: str, raw: dict[str, Any], provider: str, where: str) ->
     constants = raw.get("constant_fields", {})
     if not isinstance(constants, dict) or not all(isinstance(v, str) for v in constants.values()):
         raise MappingError(f"{where}: constant_fields must map field names to strings")
+    conditions = []
+    for item in raw.get("conditions", []):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("column"), str)
+            and isinstance(item.get("equals"), str)
+            and isinstance(item.get("set", {}), dict)
+        ):
+            raise MappingError(f"{where}.conditions: bad condition {item!r}")
+        sets = {str(k): str(v) for k, v in item.get("set", {}).items()}
+        conditions.append(
+            Condition(item["column"], item["equals"], sets, tuple(item.get("drop", ())))
+        )
+    default_name = raw.get("default_malware_name", DEFAULT_MALWARE_NAME)
+    if not isinstance(default_name, str) or default_name != default_name.lower():
+        raise MappingError(f"{where}: default_malware_name must be a lower-case string")
     return ReportMapping(
         report_type=report_type,
         feed_name=raw.get("feed_name"),
@@ -111,6 +150,8 @@ def _report(report_type: str, raw: dict[str, Any], provider: str, where: str) ->
         constants=dict(constants),
         columns=tuple(raw.get("columns", ())),
         url=raw.get("url"),
+        conditions=tuple(conditions),
+        default_malware_name=default_name,
     )
 
 
@@ -184,14 +225,27 @@ def load_mapping(name_or_path: str | Path | None = None) -> Mapping:
     return mapping
 
 
-def hash_columns(report_type: str) -> tuple[str, ...]:
-    """A report's columns as first published: those of the oldest bundled mapping that knows
-    the report (columns added later count by name, so a new empty column changes no hash)."""
-    dated = sorted(bundled_mappings().values(), key=lambda m: m.schema_date or "")
-    for mapping in dated:
-        if report_type in mapping.reports and mapping.reports[report_type].columns:
-            return mapping.reports[report_type].columns
-    return ()
+TYPED_CONVERSIONS: Final = {
+    "convert_int": "int",
+    "invalidate_zero": "int",
+    "convert_float": "float",
+    "convert_bool": "bool",
+}
+
+
+def field_types(mapping: Mapping) -> dict[str, str]:
+    """The IntelMQ type (int, float, bool) of each extra field some report of the mapping
+    converts, by output name: how IntelMQ's parser would type it in an event."""
+    from botcensus.feeds.vocabulary import BY_KEY, output_key
+
+    types: dict[str, str] = {}
+    for report in mapping.reports.values():
+        for rule in report.rules:
+            kind = TYPED_CONVERSIONS.get(rule.convert or "")
+            key = output_key(rule.key)
+            if kind is not None and key not in BY_KEY:
+                types.setdefault(key, kind)
+    return types
 
 
 def report_type_from_name(file_name: str) -> str | None:

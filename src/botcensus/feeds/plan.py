@@ -2,7 +2,7 @@
 
 The SELECT reads a relation `batch` of text cells plus `__line`, and returns the typed feed
 columns (vocabulary.CORE), one text column per other IntelMQ field, `__reject` (why the row
-is rejected, or NULL) and `__hash` (MD5 of the row's content). It works in layers so every
+is rejected, or NULL); feeds/identity.py hashes the result. It works in layers so every
 conversion and check is computed once: cells -> converted values -> checked values -> output.
 """
 
@@ -16,12 +16,17 @@ from typing import Final
 import pyarrow as pa
 
 from botcensus.feeds.convert import Converted, check, convert, ident, lit
-from botcensus.feeds.mapping import ReportMapping, Rule
-from botcensus.feeds.vocabulary import BY_KEY, CORE, LOOKUP_COLUMNS, output_key
+from botcensus.feeds.mapping import NAME_COLUMNS, ReportMapping, Rule
+from botcensus.feeds.vocabulary import (
+    BY_KEY,
+    CORE,
+    output_key,
+)
 
 LINE: Final = "__line"
+MISSING: Final = "__missing"
+"""Names the columns a short row lacked (read as empty); stored as extra.missing_columns."""
 REJECT: Final = "__reject"
-HASH: Final = "__hash"
 SQL_TYPES: Final[dict[pa.DataType, str]] = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.int32(): "INTEGER",
@@ -128,39 +133,55 @@ class _Builder:
         normal, ok = check(field.rule, Converted(lit(value), "text"))
         self.core[field.column] = [f"CASE WHEN {ok} THEN {normal} END"]
 
-    def content_hash(self, hash_columns: Sequence[str]) -> str:
-        """MD5 of the report type, the cells of `hash_columns` in that order (by name; a
-        column the file lacks counts as empty), then every other non-empty cell as
-        name=value in name order; lookup columns (vocabulary.LOOKUP_COLUMNS) left out.
-        Computed on the raw cells."""
-        fixed = [
-            f"coalesce({ident(c)}, '')" if c in self.columns else "''"
-            for c in hash_columns
-            if c not in LOOKUP_COLUMNS
-        ]
-        rest = set(self.columns) - set(hash_columns) - LOOKUP_COLUMNS
-        named = [
-            f"CASE WHEN {ident(c)} IS NOT NULL THEN {lit(c + '=')} || {ident(c)} END"
-            for c in sorted(rest)
-        ]
-        content = ", ".join([lit(self.report.report_type), *fixed, *named])
-        return f"unhex(md5(concat_ws(chr(31), {content}))) AS {HASH}"
+    def named(self, value: str) -> str:
+        """malware.name for an infected-system row: the mapped value, else the first of
+        NAME_COLUMNS that holds a name (IntelMQ's validate_to_none: '0' and 'unknown' are
+        none), else the report's default. Every such row is counted as an infection."""
+        exprs = [value]
+        for column in NAME_COLUMNS:
+            if column in self.columns:
+                cell = f"nullif(nullif({ident(column)}, '0'), 'unknown')"
+                normal, ok = check("lower", Converted(cell, "text"))
+                exprs.append(f"CASE WHEN coalesce({ok}, false) THEN {normal} END")
+        exprs.append(lit(self.report.default_malware_name))
+        return _coalesce(exprs)
 
-    def select(
-        self, feed_name: str, sensor: str, intelmq_names: bool, hash_columns: Sequence[str]
-    ) -> Plan:
+    def conditioned(self, values: dict[str, str]) -> None:
+        """Apply the report's conditions (e.g. legacy drone `spam` rows are spam, not an
+        infected system with the malware name `spam`)."""
+        for condition in self.report.conditions:
+            if condition.column not in self.columns:
+                continue
+            when = f"{ident(condition.column)} = {lit(condition.value)}"
+            for key, value in condition.set.items():
+                field = BY_KEY[output_key(key)]
+                normal, ok = check(field.rule, Converted(lit(value), "text"))
+                current = values.get(field.column, "NULL")
+                values[field.column] = (
+                    f"CASE WHEN {when} THEN (CASE WHEN {ok} THEN {normal} END) ELSE {current} END"
+                )
+            for key in condition.drop:
+                column = BY_KEY[output_key(key)].column
+                values[column] = f"CASE WHEN {when} THEN NULL ELSE {values.get(column, 'NULL')} END"
+
+    def select(self, feed_name: str, sensor: str, intelmq_names: bool) -> Plan:
         for column in self.columns:
             if column not in self.used:
                 name = output_key(column) if intelmq_names else f"extra.{column}"
                 self.copied.append((name, column, False))
         defaults = {"feed_name": lit(feed_name), "sensor": lit(sensor)}
-        parts = []
+        values: dict[str, str] = {}
         for field in CORE:
             exprs = list(self.core.get(field.column, []))
             if field.column in defaults:
                 exprs.append(defaults[field.column])
-            value = _coalesce(exprs)
-            parts.append(f"CAST({value} AS {SQL_TYPES[field.type]}) AS {ident(field.column)}")
+            values[field.column] = _coalesce(exprs)
+        if self.report.infected:
+            values["malware_name"] = self.named(values["malware_name"])
+        self.conditioned(values)
+        parts = [
+            f"CAST({values[f.column]} AS {SQL_TYPES[f.type]}) AS {ident(f.column)}" for f in CORE
+        ]
         others = tuple(sorted(self.others))
         parts += [f"CAST({_coalesce(self.others[n])} AS VARCHAR) AS {ident(n)}" for n in others]
         if self.rejects:
@@ -169,14 +190,14 @@ class _Builder:
             parts.append(f"CASE WHEN {failed} THEN concat_ws('; ', {reasons}) END AS {REJECT}")
         else:
             parts.append(f"CAST(NULL AS VARCHAR) AS {REJECT}")
-        parts += [HASH, LINE]
+        parts.append(LINE)
         # The batch's empty cells are already NULL (no whitespace stripping either).
         layers = [
-            f"cells AS (SELECT *, {self.content_hash(hash_columns)} FROM batch)",  # noqa: S608
-            f"conv AS (SELECT *{''.join(', ' + c for c in self.converted)} FROM cells)",  # noqa: S608
+            f"conv AS (SELECT *{''.join(', ' + c for c in self.converted)} FROM batch)",  # noqa: S608
             f"chk AS (SELECT *{''.join(', ' + c for c in self.checked)} FROM conv)",  # noqa: S608
+            f"out AS (SELECT {', '.join(parts)} FROM chk)",  # noqa: S608
         ]
-        sql = f"WITH {', '.join(layers)}\nSELECT {', '.join(parts)} FROM chk"
+        sql = f"WITH {', '.join(layers)}\nSELECT * FROM out"
         return Plan(sql, others, tuple(self.copied))
 
 
@@ -187,15 +208,13 @@ def plan(
     feed_name: str,
     sensor: str,
     intelmq_names: bool = False,
-    hash_columns: Sequence[str] = (),
 ) -> Plan:
     """The SELECT that maps rows with these columns. Columns no rule uses go under
-    extra.<column> (IntelMQ input: under their own name when that is an IntelMQ field).
-    `hash_columns`: the report's columns as first published (see content_hash)."""
-    builder = _Builder(report, [c for c in columns if c != LINE])
+    extra.<column> (IntelMQ input: under their own name when that is an IntelMQ field)."""
+    builder = _Builder(report, [c for c in columns if c not in (LINE, MISSING)])
     required = {(r.target, r.column) for r in report.required}
     for rule in report.rules:
         builder.rule(rule, (rule.target, rule.column) in required or rule.key == "time.source")
     for key, value in report.constants.items():
         builder.constant(key, value)
-    return builder.select(feed_name, sensor, intelmq_names, hash_columns)
+    return builder.select(feed_name, sensor, intelmq_names)

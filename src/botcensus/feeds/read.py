@@ -17,19 +17,21 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from botcensus.feeds.plan import LINE
+from botcensus.feeds.inputs import Input
+from botcensus.feeds.plan import LINE, MISSING
 
 BLOCK_SIZE: Final = 32 << 20
 READ_AHEAD: Final = 2
 """Blocks pyarrow may read beyond the batches handed out (memory: about 3 blocks of rows)."""
 HEADER_PEEK: Final = 1 << 20
+TAIL_BYTES: Final = 1 << 16
 T = TypeVar("T")
 
 
@@ -53,6 +55,10 @@ class Batch:
     table: pa.Table
     invalid: list[Invalid]
     position: int
+    padded: int = 0
+    """Short rows read with their missing trailing cells empty (flagged in MISSING)."""
+    last_short: int = -1
+    """The line number of the last padded row (-1: none)."""
 
 
 def _decode(data: bytes) -> str:
@@ -62,11 +68,11 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def read_header(path: Path, delimiter: str = ",") -> list[str]:
+def read_header(source: Input | Path, delimiter: str = ",") -> list[str]:
     """The CSV header's column names (duplicates numbered), BOM and encoding handled: each
     name is decoded on its own (UTF-8, else Latin-1), so a byte elsewhere in the first MiB
     does not change how the header reads."""
-    with path.open("rb") as f:
+    with (source if isinstance(source, Input) else Input(source)).open() as f:
         head = f.read(HEADER_PEEK)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ReadError("UTF-16 text (byte-order mark); save the report as UTF-8")
@@ -100,15 +106,17 @@ def to_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 class _Throttled(io.RawIOBase):
-    """A file pyarrow may read only `allowed` bytes of: its streaming reader otherwise reads
-    ahead as fast as the disk allows, and a slow consumer would hold the file in memory."""
+    """A stream pyarrow may read only `allowed` bytes of: its streaming reader otherwise reads
+    ahead as fast as the disk allows, and a slow consumer would hold the file in memory. Keeps
+    the last bytes read, so the end of a compressed stream can be checked for truncation."""
 
-    def __init__(self, path: Path, allowed: int) -> None:
+    def __init__(self, stream: IO[bytes], allowed: int) -> None:
         super().__init__()
-        self.file = path.open("rb")
+        self.file = stream
         self.position = 0
         self.allowed = allowed
         self.changed = threading.Condition()
+        self.tail = b""
 
     def readable(self) -> bool:
         return True
@@ -117,8 +125,13 @@ class _Throttled(io.RawIOBase):
         with self.changed:
             while self.position >= self.allowed and not self.closed:
                 self.changed.wait()
-        n = self.file.readinto(buffer)
+        view = memoryview(buffer).cast("B")
+        data = self.file.read(len(view))
+        n = len(data)
+        view[:n] = data
         self.position += n
+        if n:
+            self.tail = (self.tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
         return n
 
     def allow(self, allowed: int) -> None:
@@ -133,6 +146,16 @@ class _Throttled(io.RawIOBase):
         self.file.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Short:
+    """A row with fewer cells than the header (legacy reports have them): read as IntelMQ's
+    csv.DictReader reads it, the missing trailing cells empty."""
+
+    line: int
+    text: str
+    cells: int
+
+
 class _Lines:
     """Line numbers of the rows a serial pyarrow reader yields: every record number not taken
     by a rejected row, in order (the reader reports rejected rows as it meets them)."""
@@ -141,14 +164,18 @@ class _Lines:
         self.next = first
         self.skipped: list[int] = []
         self.invalid: list[Invalid] = []
+        self.short: list[_Short] = []
         self.last_seen = first - 1
 
-    def handler(self, expected: int) -> Callable[[pacsv.InvalidRow], str]:
+    def handler(self, expected: int, pad: bool) -> Callable[[pacsv.InvalidRow], str]:
         def on_invalid(row: pacsv.InvalidRow) -> str:
             number = row.number
             if number is not None:
                 self.skipped.append(number)
                 self.last_seen = max(self.last_seen, number)
+            if pad and number is not None and 0 < row.actual_columns < expected:
+                self.short.append(_Short(number, row.text, row.actual_columns))
+                return "skip"
             reason = f"{row.actual_columns} cells where the header has {expected}"
             self.invalid.append(Invalid(number, reason, row.text))
             return "skip"
@@ -165,41 +192,101 @@ class _Lines:
         self.skipped = [s for s in self.skipped if s >= self.next]
         return lines
 
-    def drain(self) -> list[Invalid]:
+    def drain(self) -> tuple[list[Invalid], list[_Short]]:
         out, self.invalid = self.invalid, []
-        return out
+        short, self.short = self.short, []
+        return out, short
 
 
-def _truncated_tail(path: Path, last_line: int) -> Invalid | None:
-    """pyarrow drops a last record whose quoted value never closes; find it ourselves."""
-    with path.open("rb") as f:
-        f.seek(0, io.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - 65536))
-        tail = f.read()
-    lines = [x for x in tail.splitlines() if x.strip()]
-    if lines and lines[-1].count(b'"') % 2 == 1:
-        return Invalid(
-            last_line + 1, "unterminated quoted value (truncated line?)", _decode(lines[-1])
-        )
-    return None
+def _padded(
+    short: list[_Short], columns: list[str], delimiter: str, quoting: bool
+) -> pa.Table | None:
+    """Short rows as rows: their cells, the missing trailing ones empty, and MISSING naming
+    the columns they lacked."""
+    if not short:
+        return None
+    values: dict[str, list[str | None]] = {c: [] for c in columns}
+    missing: list[str] = []
+    for row in short:
+        quote = '"' if quoting else None
+        parsed = next(csv.reader([row.text], delimiter=delimiter, quotechar=quote), [])
+        cells = [_decode(c.encode("utf-8", errors="surrogateescape")) for c in parsed]
+        cells += [""] * (len(columns) - len(cells))
+        for name, cell in zip(columns, cells, strict=False):
+            values[name].append(cell or None)
+        missing.append(",".join(columns[row.cells :]))
+    arrays = [pa.array(values[c], pa.string()) for c in columns]
+    lines = pa.array([r.line for r in short], pa.int64())
+    return pa.Table.from_arrays(
+        [*arrays, lines, pa.array(missing, pa.string())], names=[*columns, LINE, MISSING]
+    )
+
+
+def _with_padded(table: pa.Table, padded: pa.Table | None) -> pa.Table:
+    if padded is None:
+        return table
+    if MISSING not in table.column_names:
+        table = table.append_column(MISSING, pa.nulls(table.num_rows, pa.string()))
+    merged = pa.concat_tables([table, padded.select(table.column_names)])
+    return merged.take(pc.sort_indices(merged[LINE]))
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """How the stream ended: whether its last line is cut off (no line end, and the line is
+    short or inside an open quote)."""
+
+    clean: bool
+    last_text: str
+
+    @staticmethod
+    def of(tail: bytes) -> _End:
+        if not tail or tail.endswith(b"\n"):
+            return _End(True, "")
+        last = tail.rsplit(b"\n", 1)[-1].rstrip(b"\r")
+        return _End(False, _decode(last))
+
+
+TRUNCATED: Final = "truncated last line: the file ends inside it"
+
+
+def _cut_last(batch: Batch, end: _End, last_line: int, quoting: bool) -> Batch:
+    """The last batch with a cut-off last line quarantined once, under its own line number.
+    A last line without a line end is cut off if the parser found it short or in an open
+    quote; a complete last line without a line end is kept."""
+    if end.clean:
+        return batch
+    invalid = [i for i in batch.invalid if i.line != last_line]
+    cut_short = batch.last_short == last_line
+    cut = len(invalid) < len(batch.invalid) or cut_short
+    if not cut and quoting and end.last_text.count('"') % 2 == 1:
+        cut = True  # an open quote the parser closed at the end of the stream
+    if not cut:
+        return batch
+    table = batch.table.filter(pc.not_equal(batch.table[LINE], last_line))
+    invalid.append(Invalid(last_line, TRUNCATED, end.last_text))
+    return Batch(table, invalid, batch.position, batch.padded - int(cut_short))
 
 
 def csv_batches(
-    path: Path,
+    source: Input | Path,
     columns: list[str],
     *,
     delimiter: str = ",",
     quoting: bool = True,
     header: bool = True,
+    pad_short: bool = True,
     block_size: int | None = None,
 ) -> Iterator[Batch]:
-    """Rows of a delimited file (after its header line), as text columns plus __line."""
+    """Rows of a delimited file (after its header line), as text columns plus __line (and
+    MISSING where a short row was padded). The batch holding the last line is kept back one
+    step, so a cut-off last line is found once and quarantined under its own number."""
     lines = _Lines(first=2 if header else 1)
     block = block_size or BLOCK_SIZE
-    source = _Throttled(path, READ_AHEAD * block)
+    stream = _Throttled((source if isinstance(source, Input) else Input(source)).open(), 0)
+    stream.allow(READ_AHEAD * block)
     reader = pacsv.open_csv(
-        source,
+        stream,
         read_options=pacsv.ReadOptions(
             use_threads=False,
             block_size=block,
@@ -211,7 +298,7 @@ def csv_batches(
             quote_char='"' if quoting else False,
             escape_char=False,
             ignore_empty_lines=False,
-            invalid_row_handler=lines.handler(len(columns)),
+            invalid_row_handler=lines.handler(len(columns), pad_short),
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.binary() for c in columns},
@@ -220,24 +307,61 @@ def csv_batches(
             quoted_strings_can_be_null=True,
         ),
     )
+    held: Batch | None = None
     try:
         for n, record_batch in enumerate(reader, start=1):
             texts = [to_text(c) for c in record_batch.columns]
             numbers = pa.array(lines.take(record_batch.num_rows))
             table = pa.Table.from_arrays([*texts, numbers], names=[*columns, LINE])
-            source.allow((n + READ_AHEAD) * block)
-            yield Batch(_drop_blank(table), lines.drain(), source.position)
+            stream.allow((n + READ_AHEAD) * block)
+            invalid, short = lines.drain()
+            batch = _batch(table, invalid, short, stream.position, columns, delimiter, quoting)
+            if held is not None:
+                yield held
+            held = batch
     except pa.ArrowInvalid as exc:
         raise ReadError(f"stopped after line {lines.last_seen}: {exc}") from None
     finally:
-        source.close()
-    tail = _truncated_tail(path, lines.last_seen) if quoting else None
-    empty = {c: pa.array([], pa.string()) for c in columns}
-    yield Batch(
-        pa.table({**empty, LINE: pa.array([], pa.int64())}),
-        [*lines.drain(), *([tail] if tail else [])],
-        path.stat().st_size,
+        stream.close()
+    empty = pa.table(
+        {**{c: pa.array([], pa.string()) for c in columns}, LINE: pa.array([], pa.int64())}
     )
+    invalid, short = lines.drain()
+    rest = _batch(empty, invalid, short, stream.position, columns, delimiter, quoting)
+    last = rest if held is None else _merge(held, rest)
+    yield _cut_last(last, _End.of(stream.tail), lines.last_seen, quoting)
+
+
+def _batch(
+    table: pa.Table,
+    invalid: list[Invalid],
+    short: list[_Short],
+    position: int,
+    columns: list[str],
+    delimiter: str,
+    quoting: bool,
+) -> Batch:
+    padded = _padded(short, columns, delimiter, quoting)
+    last = max([s.line for s in short], default=-1)
+    merged = _with_padded(_drop_blank(table), padded)
+    batch = Batch(merged, invalid, position, len(short))
+    batch.last_short = last
+    return batch
+
+
+def _merge(first: Batch, second: Batch) -> Batch:
+    if second.table.num_rows == 0 and not second.padded:
+        merged = Batch(
+            first.table, [*first.invalid, *second.invalid], second.position, first.padded
+        )
+        merged.last_short = first.last_short
+        return merged
+    table = pa.concat_tables([first.table, second.table], promote_options="default")
+    merged = Batch(
+        table, [*first.invalid, *second.invalid], second.position, first.padded + second.padded
+    )
+    merged.last_short = max(first.last_short, second.last_short)
+    return merged
 
 
 def _drop_blank(table: pa.Table) -> pa.Table:

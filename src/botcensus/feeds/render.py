@@ -6,7 +6,7 @@ IntelMQ lines leave out empty fields, as IntelMQ does; numbers stay numbers.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Final
 
 from botcensus.feeds.convert import ident, lit
@@ -20,21 +20,39 @@ TIME_ISO: Final = (
 )
 TIME_CSV: Final = "strftime({t}, '%Y-%m-%d %H:%M:%S')"
 
-# Feed events: a field's value where the feed's own geo/ASN wins over our enrichment, so an
-# event leaves as the feed described it (our values fill in where the feed had none).
+# Feed events: a field's value where the feed's own geo and ASN wins over our enrichment, so an
+# event leaves as the feed described it (our values fill in where the feed had none). An AS
+# name leaves only beside the number it belongs to: the feed's name with the feed's number,
+# ours with ours (or with the feed's number where they are the same AS), else none.
 FEED_VALUES: Final[dict[str, str]] = {
     "source.asn": "coalesce(reported_asn, source_asn)",
-    "source.as_name": "coalesce(reported_as_name, source_as_name)",
+    "source.as_name": (
+        "CASE WHEN reported_asn IS NULL THEN coalesce(reported_as_name, source_as_name) "
+        "WHEN reported_as_name IS NOT NULL THEN reported_as_name "
+        "WHEN source_asn = reported_asn THEN source_as_name END"
+    ),
     "source.geolocation.cc": "coalesce(reported_cc, source_cc)",
 }
+JSON_VALUES: Final[dict[str, str]] = {
+    "int": "coalesce(to_json(TRY_CAST({c} AS BIGINT)), to_json({c}))",
+    "float": "coalesce(to_json(TRY_CAST({c} AS DOUBLE)), to_json({c}))",
+    "bool": "coalesce(to_json(TRY_CAST({c} AS BOOLEAN)), to_json({c}))",
+}
+"""An extra field's JSON as IntelMQ's parser types it (kept as text where it is not one)."""
 
 
-def _json_object(fields: list[tuple[str, str]]) -> str:
-    parts = ", ".join(
+def _json_object(fields: list[tuple[str, str]], json: dict[str, str] | None = None) -> str:
+    """One JSON object per row; `fields` are SQL values (made JSON with to_json), `json`
+    fields are SQL that is already JSON text."""
+    parts = [
         f"CASE WHEN ({value}) IS NOT NULL THEN {lit(_json_key(key))} || to_json({value}) END"
         for key, value in fields
-    )
-    return f"'{{' || concat_ws(',', {parts}) || '}}' || chr(10) AS line"
+    ]
+    parts += [
+        f"CASE WHEN ({value}) IS NOT NULL THEN {lit(_json_key(key))} || ({value}) END"
+        for key, value in (json or {}).items()
+    ]
+    return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}' || chr(10) AS line"
 
 
 def _json_key(key: str) -> str:
@@ -42,14 +60,25 @@ def _json_key(key: str) -> str:
     return f'"{escaped}":'
 
 
-def feed_json(columns: Collection[str]) -> str:
-    """SELECT list: one IntelMQ JSON line per feed event."""
+def feed_json(columns: Collection[str], types: Mapping[str, str] | None = None) -> str:
+    """SELECT list: one IntelMQ JSON line per feed event. `types` gives the IntelMQ type
+    (int, float, bool) of extra fields the mapping converts (mapping.field_types), so
+    `extra.destination.naics` leaves as 518210, not "518210"."""
     fields = [("time.source", TIME_ISO.format(t="time_source"))]
     fields += [
         (f.key, FEED_VALUES.get(f.key, ident(f.column))) for f in CORE[1:] if f.column in columns
     ]
-    fields += [(c, f"nullif({ident(c)}, '')") for c in sorted(columns) if "." in c]
-    return _json_object(fields)
+    typed = {}
+    for c in sorted(columns):
+        if "." not in c:
+            continue
+        value = f"nullif({ident(c)}, '')"
+        kind = (types or {}).get(c)
+        if kind in JSON_VALUES:
+            typed[c] = JSON_VALUES[kind].format(c=value)
+        else:
+            fields.append((c, value))
+    return _json_object(fields, typed)
 
 
 def _sinkhole_value(column: str) -> str:

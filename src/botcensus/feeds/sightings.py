@@ -40,10 +40,9 @@ _EVENTS: Final = (
     "time_source AS last_seen, 1 AS hits, source_cc, source_asn, source_as_name, geo_db "
     "FROM {source} WHERE source_ip IS NOT NULL"
 )
-_ROLLUP: Final = (
-    f"SELECT {_GROUPS}, {_AGGREGATES} FROM ({{rows}}) GROUP BY {_GROUPS} "  # noqa: S608
-    "ORDER BY source_ip, bot_id, malware_family, sensor, feed_name"
-)
+# Not sorted: the census reads sightings with SQL, and sorting a day's addresses cost as much
+# as the aggregation itself (1 s per million events).
+_ROLLUP: Final = f"SELECT {_GROUPS}, {_AGGREGATES} FROM ({{rows}}) GROUP BY {_GROUPS}"  # noqa: S608
 
 
 MEMORY_LIMIT: Final = "512MB"

@@ -195,3 +195,33 @@ LOOKUP_COLUMNS: Final[frozenset[str]] = (
         "extra.destination.sector",
     }
 )
+
+
+# An event's identity (feeds/identity.py): two report rows with these equal are one event,
+# whatever else the feed added or looked up. (name, kind, columns: the first present and
+# non-empty). The address is the source or, in referer reports (no source address), the
+# referring host.
+IDENTITY: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+    ("time", "int", ("time_source",)),
+    ("address", "text", ("source_ip", "extra.http_referer_ip")),
+    ("port", "int", ("source_port", "extra.http_referer_port")),
+    ("destination", "text", ("destination_ip",)),
+    ("destination_port", "int", ("destination_port",)),
+    ("fqdn", "text", ("destination_fqdn",)),
+    ("url", "text", ("destination_url",)),
+    ("transport", "text", ("protocol_transport",)),
+    ("malware", "text", ("malware_name",)),
+    ("type", "text", ("classification_type",)),
+    ("bot", "text", ("bot_id",)),
+)
+# Other fields that tell events apart where a report has them (kept as text columns).
+IDENTITY_EXTRAS: Final[frozenset[str]] = frozenset(
+    {
+        "extra.dns_query",
+        "extra.dns_query_type",
+        "extra.query",
+        "extra.query_type",
+        "extra.http_url",
+        "extra.http_host",
+    }
+)

@@ -13,7 +13,7 @@ connection (what tests and other measurements hold).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -77,6 +77,9 @@ def run_census(
     if source == "sightings":
         unit = "unique_ip"
         rows = census_with_change(con, query, relation)
+        left_out = unclaimed_note(con, query, relation)
+        if left_out:
+            notes.append(left_out)
     else:
         assert sketches is not None  # only sketches can make the source "sketches"
         notes.append(reason)
@@ -95,6 +98,26 @@ def run_census(
             rows = with_estimates(con, rows, query, relation)
             rows = with_hourly(con, rows, query, relation)
     return CensusResult(rows, unit, source, reason, tuple(notes))
+
+
+def unclaimed_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> str | None:
+    """How many addresses of the census range the census leaves out for having no malware
+    family, so a number is never smaller without saying why (None: nothing left out)."""
+    if query.include_unclaimed or query.family is not None:
+        return None
+    where, params = replace(query, include_unclaimed=True).where()
+    sql = (
+        "SELECT count(DISTINCT source_ip), coalesce(sum(hits), 0) "  # noqa: S608 (names are ours)
+        f"FROM {relation} WHERE malware_family IS NULL AND {where}"
+    )
+    ((ips, hits),) = con.sql(sql, params=params).fetchall()
+    if not hits:
+        return None
+    return (
+        f"left out {ips} addresses ({hits} hits) without a malware family "
+        "(sinkhole requests no decoder claimed, report rows not classed as infections); "
+        "--include-unclaimed counts them"
+    )
 
 
 Refresh = Callable[[Path], object]

@@ -1,0 +1,183 @@
+"""Collect an inbox unattended: ingest the report files not read yet, remember what was read,
+safe from cron or a systemd timer every few minutes and after a crash.
+
+State (DIR/feeds/collect/state.json, written under a temporary name and renamed after each
+file is committed) records every file read: its path in the inbox, size, modification time
+and SHA-256. A file is read again only if it changed; a copy of a file already read (same
+content, another name) is recorded without reading it. A run killed at any point leaves at
+worst one committed file not yet recorded: the next run reads it again and finds every row
+a duplicate (events are deduplicated by content), so nothing is counted twice and nothing is
+skipped. Files changed within the last `settle` seconds are left for the next run (a mail
+fetcher may still be writing them); a second run while one is going exits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from botcensus.feeds.ingest import Enrich, FileReport, IngestReport, ingest
+from botcensus.feeds.inputs import expand
+from botcensus.feeds.mapping import Mapping
+from botcensus.store.files import FILE_MODE, open_private, private_dir
+
+COLLECT_DIR: Final = Path("feeds") / "collect"
+STATE: Final = "state.json"
+LOCK: Final = ".collect.lock"
+SETTLE_SECONDS: Final = 60.0
+
+
+class CollectBusyError(Exception):
+    """Another collect run holds the dataset's collect lock."""
+
+
+@dataclass
+class CollectReport:
+    """One collect run: what was ingested, what was already read, what was left for later."""
+
+    ingest: IngestReport = field(default_factory=IngestReport)
+    already: int = 0
+    copies: int = 0
+    settling: list[Path] = field(default_factory=list)
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+class State:
+    """What the inbox's files were when read (atomically rewritten after each file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            body = json.loads(path.read_text(encoding="utf-8"))
+            self.files = dict(body.get("files", {}))
+        self.by_digest = {v["sha256"]: k for k, v in self.files.items() if "sha256" in v}
+
+    def unchanged(self, key: str, stat: os.stat_result) -> bool:
+        known = self.files.get(key)
+        return (
+            known is not None
+            and known.get("size") == stat.st_size
+            and known.get("mtime_ns") == stat.st_mtime_ns
+        )
+
+    def record(self, key: str, stat: os.stat_result, digest: str, report: FileReport) -> None:
+        self.files[key] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": digest,
+            "read": datetime.now(UTC).isoformat(timespec="seconds"),
+            "report_type": report.report_type,
+            "stored": report.stored,
+            "duplicate": report.duplicate,
+            "quarantined": report.quarantined,
+            "skipped": report.skipped,
+        }
+        self.by_digest[digest] = key
+        self.save()
+
+    def save(self) -> None:
+        private_dir(self.path.parent)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with os.fdopen(open_private(tmp), "w", encoding="utf-8") as out:
+            json.dump({"files": self.files}, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(self.path)
+
+
+@contextlib.contextmanager
+def _collect_lock(dataset: Path) -> Iterator[None]:
+    path = dataset / COLLECT_DIR / LOCK
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CollectBusyError(f"{dataset}: another collect run is going") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def collect(
+    inbox: Path,
+    dataset: Path,
+    enrich: Enrich,
+    *,
+    mapping: str | Path | Mapping | None = None,
+    settle: float = SETTLE_SECONDS,
+    now: float | None = None,
+) -> CollectReport:
+    """Ingest the inbox's report files that are new or changed since the last run."""
+    result = CollectReport()
+    with _collect_lock(dataset):
+        state = State(dataset / COLLECT_DIR / STATE)
+        clock = time.time() if now is None else now
+        todo: dict[Path, tuple[str, os.stat_result, str]] = {}
+        for path in sorted({i.path for i in expand([inbox])}):
+            key = str(path.relative_to(inbox))
+            stat = path.stat()
+            if state.unchanged(key, stat):
+                result.already += 1
+                continue
+            if clock - stat.st_mtime < settle:
+                result.settling.append(path)
+                continue
+            digest = _digest(path)
+            if digest in state.by_digest:
+                result.copies += 1
+                state.record(key, stat, digest, FileReport(path, skipped="a copy of one read"))
+                continue
+            todo[path] = (key, stat, digest)
+        # Even with nothing new, ingest runs: it writes the sightings a killed run left
+        # pending (sightings-pending.json).
+        done: dict[Path, list[FileReport]] = {}
+
+        def on_file(report: FileReport) -> None:
+            done.setdefault(report.path, []).append(report)
+            if report.path not in todo or report.error:
+                return  # a failed file is read again next run
+            key, stat, digest = todo[report.path]
+            if report.member is None or _all_members_done(report.path, done):
+                state.record(key, stat, digest, _total(done[report.path]))
+
+        result.ingest = ingest(list(todo), dataset, enrich, mapping=mapping, on_file=on_file)
+    return result
+
+
+def _all_members_done(path: Path, done: dict[Path, list[FileReport]]) -> bool:
+    """Whether every report in a zip archive has been committed (then the archive is read)."""
+    members = [i.member for i in expand([path])]
+    seen = {r.member for r in done.get(path, []) if not r.error}
+    return all(m in seen for m in members)
+
+
+def _total(reports: list[FileReport]) -> FileReport:
+    total = FileReport(reports[0].path)
+    for r in reports:
+        total.stored += r.stored
+        total.duplicate += r.duplicate
+        total.quarantined += r.quarantined
+    types = sorted({r.report_type for r in reports if r.report_type})
+    total.report_type = ",".join(types) or None
+    skipped = [r.skipped for r in reports if r.skipped]
+    total.skipped = skipped[0] if skipped and len(skipped) == len(reports) else None
+    return total

@@ -1,0 +1,179 @@
+"""`botcensus feeds collect INBOX`: new files read once, changed files again, copies not at
+all; safe when run again while running, and after kill -9 mid-ingest (a real process): the
+stored events and the census equal one uninterrupted run, nothing counted twice, nothing
+skipped."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+from feed_cases import fake_enrich
+
+from botcensus.cli import main
+from botcensus.feeds.collect import COLLECT_DIR, STATE, collect
+from botcensus.feeds.dataset import feed_files
+from botcensus.store import sighting_files
+
+REAL = Path(__file__).parent / "cases" / "intelmq"
+HTTP = REAL / "event4_sinkhole_http.csv"
+
+
+def _report(path: Path, day: int, first: int, rows: int) -> Path:
+    """An event4_sinkhole_http report of 2021-03-<day>: real row shapes, hosts
+    first..first+rows (so consecutive files overlap where their ranges do)."""
+    header, template = HTTP.read_text(encoding="utf-8").splitlines()[:2]
+    cells = template.split(",")
+    lines = [header]
+    for n in range(first, first + rows):
+        cells[0] = f'"2021-03-{day:02d} {n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}"'
+        cells[2] = f'"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"'
+        cells[3] = str(1024 + n % 60000)
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _state(data: Path) -> dict[str, dict[str, object]]:
+    path = data / COLLECT_DIR / STATE
+    return json.loads(path.read_text(encoding="utf-8"))["files"] if path.exists() else {}
+
+
+def test_collect_reads_new_files_once(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 50)
+    first = collect(inbox, data, fake_enrich, settle=0)
+    assert [f.stored for f in first.ingest.files] == [50]
+    again = collect(inbox, data, fake_enrich, settle=0)
+    assert (again.ingest.files, again.already) == ([], 1)
+    _report(inbox / "2021-03-05-event4_sinkhole_http-b.csv", 5, 0, 20)
+    third = collect(inbox, data, fake_enrich, settle=0)
+    assert ([f.stored for f in third.ingest.files], third.already) == ([20], 1)
+
+
+def test_a_changed_file_is_read_again_and_a_copy_is_not(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    path = _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 30)
+    collect(inbox, data, fake_enrich, settle=0)
+    (inbox / "copy-of-2021-03-04-event4_sinkhole_http-a.csv").write_bytes(path.read_bytes())
+    copied = collect(inbox, data, fake_enrich, settle=0)
+    assert (copied.copies, copied.ingest.files) == (1, [])
+    _report(path, 4, 10, 30)  # re-sent with 10 new hosts
+    os.utime(path, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))
+    changed = collect(inbox, data, fake_enrich, settle=0)
+    assert [(f.stored, f.duplicate) for f in changed.ingest.files] == [(10, 20)]
+
+
+def test_a_file_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 5)
+    now = time.time()
+    fresh = collect(inbox, data, fake_enrich, settle=60, now=now)
+    assert (len(fresh.settling), fresh.ingest.files) == (1, [])
+    later = collect(inbox, data, fake_enrich, settle=60, now=now + 61)
+    assert [f.stored for f in later.ingest.files] == [5]
+
+
+def test_a_second_run_while_one_is_going_does_nothing(tmp_path: Path) -> None:
+    from botcensus.feeds.collect import _collect_lock
+
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 5)
+    with _collect_lock(data):
+        done = CliRunner().invoke(
+            main, ["feeds", "collect", str(inbox), "--data", str(data), "--settle", "0"]
+        )
+    assert done.exit_code == 0, done.output
+    assert "another collect run is going; nothing done" in done.output
+    assert _state(data) == {}
+
+
+def _events(data: Path) -> list[tuple[object, ...]]:
+    con = duckdb.connect()
+    files = [str(f) for f in feed_files(data)]
+    rows = con.sql(
+        "SELECT hex(event_hash), source_ip, time_source FROM read_parquet(?, union_by_name=true) "
+        "ORDER BY 1",
+        params=[files],
+    ).fetchall()
+    return [tuple(r) for r in rows]
+
+
+def _sightings(data: Path) -> list[tuple[object, ...]]:
+    rows = [r for f in sighting_files(data) for r in pq.read_table(f).to_pylist()]
+    return sorted((str(r["day"]), r["source_ip"], r["hits"]) for r in rows)
+
+
+def _collect_process(inbox: Path, data: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "botcensus",
+            "feeds",
+            "collect",
+            str(inbox),
+            "--data",
+            str(data),
+            "--settle",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_kill_9_mid_collect_then_rerun_counts_nothing_twice_and_skips_nothing(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n in range(12):  # 12 daily reports of 40,000 rows, each overlapping the next by 25 %
+        _report(
+            inbox / f"2021-03-{n + 1:02d}-event4_sinkhole_http-x.csv", 4 + n // 4, n * 30000, 40000
+        )
+    reference = tmp_path / "reference"
+    assert _collect_process(inbox, reference).wait(timeout=600) == 0
+    data = tmp_path / "data"
+    rng = random.Random(11)
+    kills = 0
+    for target in (2, 5, 8):  # kill once the state lists this many files, a moment later
+        process = _collect_process(inbox, data)
+        deadline = time.monotonic() + 300
+        while len(_state(data)) < target and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))  # into the next file's ingest
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+    assert kills == 3  # every run was cut, none finished before the signal
+    assert len(_state(data)) < 12
+    assert _collect_process(inbox, data).wait(timeout=600) == 0
+    assert len(_state(data)) == 12
+    assert not list(data.glob("feeds/date=*/.*.tmp"))
+    assert _events(data) == _events(reference)
+    assert _sightings(data) == _sightings(reference)
+    # an independent count: distinct (time, host, port) rows over the whole inbox
+    ((expected,),) = duckdb.sql(
+        "SELECT count(*) FROM (SELECT DISTINCT timestamp, src_ip, src_port "
+        "FROM read_csv($files, all_varchar=true))",
+        params={"files": [str(p) for p in sorted(inbox.glob("*.csv"))]},
+    ).fetchall()
+    # hosts 0..370,000; the 2 overlaps that cross a day are other events (other times)
+    assert len(_events(data)) == expected == 370000 + 2 * 10000
+    assert sum(int(str(hits)) for _, _, hits in _sightings(data)) == expected
