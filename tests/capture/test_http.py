@@ -780,3 +780,32 @@ def test_v2_header_with_trailing_tlv_is_accepted(inproc, net, sink_settings):
     header = header[:14] + struct.pack("!H", struct.unpack("!H", header[14:16])[0] + 6)
     header += proxy.build_v2(("203.0.113.9", 51000), ("198.51.100.1", 80))[16:] + tlv
     assert net.exchange(server.port, header + _get()) == NOT_FOUND_CLOSE
+
+
+# -- values from the network are range-checked before they are logged (issue 9, item 1) ------
+@pytest.mark.parametrize("length", [2**63, 2**64 - 1])
+def test_content_length_beyond_int64_is_logged_as_unknown(inproc, net, length):
+    from botcensus.store import events_table
+
+    server = inproc()
+    head = f"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {length}\r\n\r\nabc".encode()
+    with net.connect(server.port) as sock:
+        sock.sendall(head)
+        time.sleep(0.1)
+    [event] = server.wait_events(1)
+    assert event["content_length"] is None
+    assert event["body_length"] == 3
+    assert _reason(event) == "incomplete"
+    events_table([list(event.values())])  # converts: no value out of its column's range
+
+
+@pytest.mark.parametrize("bad_time", [2**63 - 1, -(2**63), -1, 253_402_300_800_000_000], ids=str)
+def test_replay_time_out_of_range_is_refused(inproc, net, sink_settings, bad_time):
+    server = inproc(sink_settings(_proxy_listener(), replay=True))
+    times = [REPLAY_US, bad_time]
+    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=times)
+    assert net.exchange(server.port, header + _get()) == REJECT_REPLY[Reject.PROXY]
+    [event] = server.events()
+    assert _reason(event) == "proxy"
+    assert "replay time" in event["reject_reason"]
+    assert abs(event["time_received"] - time.time_ns() // 1000) < 60_000_000

@@ -30,6 +30,10 @@ _EMPTY_SHA256 = hashlib.sha256(b"").digest()
 _IDLE, _HEAD, _BODY = 0, 1, 2
 _WANTED = {b"host": 0, b"user-agent": 1, b"content-length": 2}
 _METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
+INT64_MAX = 2**63 - 1
+REPLAY_TIME_RANGE_US = (0, 253_402_300_800_000_000)
+"""Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
+partitioned by day, so a PROXY header carrying one is refused rather than logged."""
 sha256 = hashlib.sha256
 Event = list[Any]
 
@@ -240,14 +244,18 @@ class SinkholeConnection(asyncio.Protocol):
         if parsed is None:
             return b""
         info, used = parsed
+        if self.lst.replay and info.replay_times_us is not None:
+            low, high = REPLAY_TIME_RANGE_US
+            if not all(low <= t < high for t in info.replay_times_us):
+                self._reject(Reject.PROXY, "replay time outside 1970-01-01 to 9999-12-31")
+                return b""
+            self.replay_times = info.replay_times_us
         self.pending_proxy = None
         if info.source_ip is not None and info.source_port is not None:
             self.proxy_peer = self.src_ip
             self.src_ip, self.src_port = info.source_ip, info.source_port
             if info.destination_ip is not None and info.destination_port is not None:
                 self.dst_ip, self.dst_port = info.destination_ip, info.destination_port
-        if self.lst.replay and info.replay_times_us is not None:
-            self.replay_times = info.replay_times_us
         return bytes(buf[used:])
 
     # -- httptools callbacks -------------------------------------------------------------
@@ -326,8 +334,8 @@ class SinkholeConnection(asyncio.Protocol):
                     host = value
                 elif which == 1:
                     user_agent = value
-                elif value.strip().isdigit():
-                    content_length = int(value)
+                else:
+                    content_length = _content_length(raw_value)
         headers = tuple(pairs)
         body = bytes(self.body)
         # The method is known once the parser got past it, i.e. once the URL has started.
@@ -404,6 +412,17 @@ class SinkholeConnection(asyncio.Protocol):
             self.dead = True
             assert self.transport is not None
             self.transport.close()
+
+
+def _content_length(raw: bytes) -> int | None:
+    """A Content-Length value as an int64, or None when it is not one (llhttp takes up to
+    2^64 - 1, which no Parquet int64 column can hold)."""
+    value = raw.strip(b" \t")
+    if value.isdigit() and len(value) <= 19:  # bytes.isdigit: ASCII digits only
+        number = int(value)
+        if number <= INT64_MAX:
+            return number
+    return None
 
 
 async def sweep(connections: set[SinkholeConnection], clock: Callable[[], float]) -> None:

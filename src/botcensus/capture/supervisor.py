@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -44,6 +44,8 @@ class RollResult(Protocol):
     def dropped_bytes(self) -> int: ...
     @property
     def dropped_reason(self) -> str | None: ...
+    @property
+    def rows_quarantined(self) -> int: ...
 
 
 Roll = Callable[[Path], RollResult]
@@ -59,7 +61,11 @@ class _State:
     events_rolled: int = 0
     segments_rolled: int = 0
     bytes_quarantined: int = 0
+    rows_quarantined: int = 0
     worker_restarts: int = 0
+    roll_errors: int = 0
+    retry: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Segments whose roll failed: (failures so far, monotonic time of the next attempt)."""
 
 
 def _lock(data_dir: Path) -> int:
@@ -93,9 +99,33 @@ def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> No
     roll_pending(wal_dir, roll, state)
 
 
+ROLL_RETRY_MAX = 60.0
+"""Longest wait, in seconds, between attempts to roll a segment whose roll keeps failing."""
+
+
 def roll_pending(wal_dir: Path, roll: Roll, state: _State) -> None:
+    """Roll every closed segment. A segment whose roll fails (disk full, read-only dataset, a
+    bug) stays in the log and is retried with a growing delay; the sinkhole keeps serving."""
+    now = time.monotonic()
     for segment in wal.segments(wal_dir, include_open=False):
-        report = roll(segment)
+        failures, next_try = state.retry.get(segment.name, (0, 0.0))
+        if now < next_try:
+            continue
+        try:
+            report = roll(segment)
+        except Exception as exc:  # any failure: keep the segment, keep serving
+            state.roll_errors += 1
+            delay = min(ROLL_RETRY_MAX, 2.0**failures)
+            state.retry[segment.name] = (failures + 1, now + delay)
+            if failures == 0 or failures % 10 == 0:
+                log.error(
+                    "%s: roll failed (%s: %s); kept in the log, retrying in %.0f s",
+                    segment.name, type(exc).__name__, exc, delay,
+                )  # fmt: skip
+            continue
+        if failures:
+            log.info("%s: rolled after %d failed attempts", segment.name, failures)
+            del state.retry[segment.name]
         state.segments_rolled += 1
         state.events_rolled += report.events
         if report.dropped_bytes:
@@ -105,6 +135,13 @@ def roll_pending(wal_dir: Path, roll: Roll, state: _State) -> None:
                 segment.name,
                 report.dropped_bytes,
                 report.dropped_reason,
+            )
+        if report.rows_quarantined:
+            state.rows_quarantined += report.rows_quarantined
+            log.warning(
+                "%s: %d rows with values outside the event schema set aside",
+                segment.name,
+                report.rows_quarantined,
             )
 
 
@@ -211,6 +248,8 @@ def _start_metrics(
             "segments_rolled_total": state.segments_rolled,
             "segments_pending": len(wal.segments(wal_dir, include_open=False)),
             "quarantined_bytes_total": state.bytes_quarantined,
+            "quarantined_rows_total": state.rows_quarantined,
+            "roll_errors_total": state.roll_errors,
             "worker_restarts_total": state.worker_restarts,
         }
 

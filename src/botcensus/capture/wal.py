@@ -71,7 +71,15 @@ def scan_segment(path: Path) -> SegmentScan:
         if zlib.crc32(payload) != crc:
             reason = "record checksum mismatch"
             break
-        events.extend(msgpack.unpackb(payload, raw=False, use_list=True))
+        try:
+            batch = msgpack.unpackb(payload, raw=False, use_list=True)
+        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+            reason = "record checksum matches but its payload is not msgpack"
+            break
+        if not isinstance(batch, list):
+            reason = "record payload is not a list of events"
+            break
+        events.extend(batch)
         records += 1
         pos = end
     return SegmentScan(events, records, pos, data[pos:], reason)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from botcensus.capture.supervisor import RUN_FILE
 
@@ -28,7 +28,6 @@ class SinkholeProcess:
     proc: subprocess.Popen[bytes] | None = None
     ports: dict[str, int] = field(default_factory=dict)
     metrics: str | None = None
-    log_file: IO[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -38,13 +37,15 @@ class SinkholeProcess:
             sys.executable, "-m", "botcensus", "sinkhole", "serve",
             "--data", str(self.data_dir), "--workers", str(self.workers), *self.args,
         ]  # fmt: skip
-        self.log_file = (self.data_dir / "sinkhole.log").open("ab")
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(self.env or {})},
-        )
+        # The child writes to its own copy of the descriptor: ours is closed at once, so no
+        # file is left open whichever way the child ends.
+        with (self.data_dir / "sinkhole.log").open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(self.env or {})},
+            )
         deadline = time.monotonic() + timeout
         while not run_file.exists():
             if self.proc.poll() is not None:
@@ -72,12 +73,7 @@ class SinkholeProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout)
-        finally:
-            if self.log_file is not None:
-                self.log_file.close()
-        return code
+        return self.proc.wait(timeout)
 
     def kill(self) -> None:
         """kill -9 the supervisor and every worker, with no chance to flush anything.
@@ -91,8 +87,6 @@ class SinkholeProcess:
                 os.kill(pid, signal.SIGKILL)
         self.proc.kill()
         self.proc.wait()
-        if self.log_file is not None:
-            self.log_file.close()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -4,7 +4,9 @@ Each segment becomes at most one file per day, ``events/date=YYYY-MM-DD/<segment
 written under a temporary name, fsynced and renamed: a reader never sees half a file, and
 rolling the same segment twice (after a crash between rename and unlink) rewrites the same
 files with the same rows. A torn or corrupt tail is copied to ``quarantine/wal/`` with its
-reason before the segment is removed, so nothing once accepted disappears unexplained.
+reason before the segment is removed, and so is every row whose values do not fit the event
+schema (``<segment>.rows``, msgpack, with a ``.rows.txt`` giving each row's reason): nothing
+once accepted disappears unexplained, and no row can stop the roll.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -24,6 +27,9 @@ from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
 
 EVENTS_DIR = "events"
 QUARANTINE_DIR = "quarantine"
+TIME_RANGE_US = (0, 253_402_300_800_000_000)
+"""time_received must fall in [1970-01-01, 10000-01-01) to be partitioned by day."""
+_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, ValueError, TypeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +41,13 @@ class RollReport:
     files: tuple[Path, ...]
     dropped_bytes: int
     dropped_reason: str | None
+    rows_quarantined: int = 0
+    """Rows set aside because a value did not fit the event schema."""
 
 
 def events_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    """Columns from WAL event rows (values in ``EVENT_COLUMNS`` order)."""
+    """Columns from WAL event rows (values in ``EVENT_COLUMNS`` order). Raises on a row that
+    does not fit the schema; `convert_rows` sets such rows aside instead."""
     columns: list[Sequence[Any]] = (
         list(zip(*rows, strict=True)) if rows else [()] * len(EVENT_FIELDS)
     )
@@ -46,6 +55,52 @@ def events_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
         pa.array(col, type=field.type) for col, field in zip(columns, EVENT_FIELDS, strict=True)
     ]
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def convert_rows(rows: Sequence[Any]) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """The table of every row that fits the schema, and (index, reason) of every one that
+    does not. One conversion when all rows fit; bisection finds the few that do not."""
+    bad: list[tuple[int, str]] = []
+    parts = _convert(rows, 0, bad)
+    table = pa.concat_tables(parts) if parts else EVENT_SCHEMA.empty_table()
+    times = pc.cast(table["time_received"], pa.int64())
+    low, high = TIME_RANGE_US
+    outside = pc.or_(pc.less(times, low), pc.greater_equal(times, high))
+    if table.num_rows and pc.any(outside).as_py():
+        # Convertible, but no calendar day to file it under: set aside like any bad value.
+        failed = {i for i, _ in bad}
+        kept_index = [i for i in range(len(rows)) if i not in failed]
+        why = "time_received outside 1970-01-01 to 9999-12-31"
+        bad.extend((kept_index[pos], why) for pos in pc.indices_nonzero(outside).to_pylist())
+        table = table.filter(pc.invert(outside))
+    bad.sort()
+    return table, bad
+
+
+def _convert(rows: Sequence[Any], offset: int, bad: list[tuple[int, str]]) -> list[pa.Table]:
+    try:
+        return [events_table(rows)] if rows else []
+    except _CONVERSION_ERRORS as exc:
+        if len(rows) == 1:
+            bad.append((offset, _why(rows[0], exc)))
+            return []
+    half = len(rows) // 2
+    return _convert(rows[:half], offset, bad) + _convert(rows[half:], offset + half, bad)
+
+
+def _why(row: Any, exc: BaseException) -> str:
+    """Name the first value of a lone bad row that does not fit its column."""
+    if not isinstance(row, list | tuple) or len(row) != len(EVENT_FIELDS):
+        size = len(row) if isinstance(row, list | tuple) else 1
+        return f"{size} values, expected {len(EVENT_FIELDS)}"
+    for value, field in zip(row, EVENT_FIELDS, strict=True):
+        try:
+            pa.array([value], type=field.type)
+        except _CONVERSION_ERRORS as error:
+            return f"{field.name}: {type(error).__name__}: {error}"
+        if value is None and not field.nullable:
+            return f"{field.name}: null in a column that cannot be null"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def write_atomic(table: pa.Table, target: Path) -> None:
@@ -76,24 +131,51 @@ def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, 
 
 
 def roll_segment(segment: Path, dataset: Path) -> RollReport:
-    """Turn one closed segment into Parquet, set aside any torn tail, remove the segment."""
+    """Turn one closed segment into Parquet, set aside any torn tail and any row that does
+    not fit the schema, remove the segment."""
     scan = scan_segment(segment)
-    files = (
-        write_partitioned(events_table(scan.events), dataset, segment.stem) if scan.events else ()
-    )
+    table, bad = convert_rows(scan.events)
+    files = write_partitioned(table, dataset, segment.stem) if table.num_rows else ()
+    qdir = dataset / QUARANTINE_DIR / "wal"
+    if bad:
+        rows = [scan.events[i] for i, _ in bad]
+        lines = [f"row {i} of {len(scan.events)}: {why}" for i, why in bad]
+        _quarantine(
+            qdir,
+            f"{segment.stem}.rows",
+            msgpack.packb(rows, use_bin_type=True),
+            f"segment: {segment.name}\nrows: {len(bad)}\n" + "\n".join(lines) + "\n",
+        )
     if scan.tail:
-        qdir = dataset / QUARANTINE_DIR / "wal"
-        qdir.mkdir(parents=True, exist_ok=True)
-        (qdir / f"{segment.stem}.tail").write_bytes(scan.tail)
-        (qdir / f"{segment.stem}.tail.txt").write_text(
+        _quarantine(
+            qdir,
+            f"{segment.stem}.tail",
+            scan.tail,
             f"segment: {segment.name}\noffset: {scan.good_bytes}\n"
             f"bytes: {len(scan.tail)}\nreason: {scan.tail_reason}\n",
-            encoding="utf-8",
         )
-        fsync_dir(qdir)
     segment.unlink()
     fsync_dir(segment.parent)
-    return RollReport(segment, len(scan.events), files, len(scan.tail), scan.tail_reason)
+    return RollReport(segment, table.num_rows, files, len(scan.tail), scan.tail_reason, len(bad))
+
+
+def _quarantine(qdir: Path, name: str, data: bytes, note: str) -> None:
+    """Set bytes aside with a note saying why, durably, before their segment is removed."""
+    qdir.mkdir(parents=True, exist_ok=True)
+    _write_durable(qdir / name, data)
+    _write_durable(qdir / f"{name}.txt", note.encode("utf-8"))
+    fsync_dir(qdir)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def clean_temporaries(dataset: Path) -> int:
