@@ -809,3 +809,82 @@ def test_replay_time_out_of_range_is_refused(inproc, net, sink_settings, bad_tim
     assert _reason(event) == "proxy"
     assert "replay time" in event["reject_reason"]
     assert abs(event["time_received"] - time.time_ns() // 1000) < 60_000_000
+
+
+# -- trailers and bursts are bounded (issue 9, item 2) ----------------------------------------
+_CHUNKED_HEAD = (
+    b"POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+)
+
+
+def test_trailers_count_against_the_header_limit(inproc, net, sink_settings):
+    server = inproc(sink_settings(limits=LimitSettings(max_header_bytes=1024)))
+    trailers = b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 100) for i in range(40))
+    with net.connect(server.port) as sock:
+        sock.sendall(_CHUNKED_HEAD + trailers + b"\r\n")
+        assert net.read_to_eof(sock) == REJECT_REPLY[Reject.HEADER_TOO_LARGE]
+    [event] = server.wait_events(1)
+    assert _reason(event) == "header_too_large"
+    assert event["body_head"] == b"abc"
+    assert sum(len(n) for n in event["header_names"]) < 1024
+
+
+def test_one_endless_trailer_name_is_cut_off_on_the_wire(inproc, net, sink_settings):
+    limits = LimitSettings(max_header_bytes=1024, max_body_bytes=1024)
+    server = inproc(sink_settings(limits=limits))
+    with net.connect(server.port) as sock:
+        sock.sendall(_CHUNKED_HEAD)
+        try:
+            for _ in range(100):  # 400 kB of one trailer name, never finished
+                sock.sendall(b"N" * 4096)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got = net.read_to_eof(sock)
+    assert got == REJECT_REPLY[Reject.BODY_TOO_LARGE]
+    [event] = server.wait_events(1)
+    assert _reason(event) == "body_too_large"
+    assert "on the wire" in event["reject_reason"]
+
+
+def test_chunked_body_within_the_limits_is_still_answered(inproc, net, sink_settings):
+    limits = LimitSettings(max_header_bytes=1024, max_body_bytes=1024)
+    server = inproc(sink_settings(limits=limits))
+    chunks = b"".join(b"10\r\n" + b"x" * 16 + b"\r\n" for _ in range(64))  # 1024 body bytes
+    request = (
+        b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + chunks
+        + b"0\r\nX-Sum: 1\r\n\r\n"
+    )
+    assert net.exchange(server.port, request) == NOT_FOUND_CLOSE
+    [event] = server.wait_events(1)
+    assert event["body_length"] == 1024
+    assert "X-Sum" in event["header_names"]
+
+
+def test_a_burst_of_pipelined_requests_is_logged_in_bounded_records(inproc, net):
+    server = inproc()
+    count = 12_000
+    burst = b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n" * (count - 1) + _get("/last")
+    with net.connect(server.port, timeout=30) as sock:
+        sock.sendall(burst)
+        got = net.read_to_eof(sock)
+    assert got.count(b"HTTP/1.1 404") == count
+    assert len(server.wait_events(count)) == count
+    from botcensus.capture import wal
+
+    for path in wal.segments(server.wal_dir, include_open=True):
+        sizes = _record_event_counts(path)
+        assert max(sizes) <= wal.RECORD_MAX_EVENTS
+
+
+def _record_event_counts(path) -> list[int]:
+    import msgpack
+
+    from botcensus.capture import wal
+
+    data, pos, sizes = path.read_bytes(), len(wal.MAGIC), []
+    while pos < len(data):
+        length, _ = struct.unpack_from("<II", data, pos)
+        sizes.append(len(msgpack.unpackb(data[pos + 8 : pos + 8 + length])))
+        pos += 8 + length
+    return sizes

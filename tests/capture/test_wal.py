@@ -347,3 +347,32 @@ def test_a_failed_write_leaves_no_partial_record_behind(tmp_path):
     assert [e[0] for e in scan.events] == list(range(written))
     assert scan.tail == b""
     assert scan.tail_reason is None
+
+
+# -- record caps (issue 9, item 2) -------------------------------------------------------------
+def test_a_huge_batch_is_split_into_records_of_bounded_size(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    events = [make_event(path=f"/{i}", body_head=b"x" * 1024) for i in range(20_000)]
+    writer.write(events)
+    writer.close()
+    (segment,) = wal.segments(tmp_path, include_open=False)
+    data, pos, records = segment.read_bytes(), len(wal.MAGIC), []
+    while pos < len(data):
+        length, _ = struct.unpack_from("<II", data, pos)
+        records.append((length, len(msgpack.unpackb(data[pos + 8 : pos + 8 + length]))))
+        pos += 8 + length
+    assert len(records) > 1
+    assert all(n <= wal.RECORD_MAX_EVENTS for _, n in records)
+    assert all(size <= wal.RECORD_MAX_BYTES for size, _ in records)
+    assert wal.scan_segment(segment).events == events
+
+
+def test_an_event_too_large_for_any_record_is_refused_not_written(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event(path="/ok")])
+    with pytest.raises(OSError, match="too large"):
+        writer.write([make_event(body_head=b"x" * (wal.MAX_RECORD_BYTES + 1))])
+    writer.write([make_event(path="/ok2")])
+    writer.close()
+    (segment,) = wal.segments(tmp_path, include_open=False)
+    assert [e[10] for e in wal.scan_segment(segment).events] == ["/ok", "/ok2"]

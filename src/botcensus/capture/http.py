@@ -21,7 +21,7 @@ import httptools
 from botcensus.capture import proxy
 from botcensus.capture.protocols import Decoder, Request
 from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject, Reply
-from botcensus.capture.wal import WalWriter
+from botcensus.capture.wal import RECORD_MAX_EVENTS, WalWriter
 from botcensus.config import LimitSettings
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,23 @@ class Outbox:
     def put(
         self, event: Event, transport: asyncio.Transport | None, data: bytes, close: bool
     ) -> None:
-        self._events.append(event)
+        events = self._events
+        events.append(event)
         if transport is not None:
             self._replies.append((transport, data, close))
         if not self._scheduled:
             self._scheduled = True
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._flush_soon)
+        elif len(events) >= RECORD_MAX_EVENTS:
+            # A burst (a long pipeline, many connections in one turn): log and answer what
+            # we have now, so no record and no list of pending replies grows without bound.
+            self.flush()
+
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        self.flush()
 
     def flush(self) -> None:
-        self._scheduled = False
         events, replies = self._events, self._replies
         self._events, self._replies = [], []
         try:
@@ -128,6 +136,7 @@ class SinkholeConnection(asyncio.Protocol):
     __slots__ = (
         "body",
         "body_length",
+        "body_wire",
         "dead",
         "deadline",
         "dst_ip",
@@ -166,6 +175,7 @@ class SinkholeConnection(asyncio.Protocol):
         self.head_parsed = 0
         self.body = bytearray()
         self.body_length = 0
+        self.body_wire = 0
         self.dead = False
 
     # -- connection ----------------------------------------------------------------------
@@ -211,6 +221,8 @@ class SinkholeConnection(asyncio.Protocol):
         # httptools buffers for an unfinished head (it reports no offsets to be exact).
         if self.phase != _BODY:
             self.head_bytes += len(data)
+        else:
+            self.body_wire += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -226,8 +238,17 @@ class SinkholeConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._reject(Reject.MALFORMED, str(exc) or type(exc).__name__)
         else:
-            if self.phase == _HEAD and self.head_bytes > self.lst.limits.max_header_bytes:
+            phase, limits = self.phase, self.lst.limits
+            if phase == _HEAD and self.head_bytes > limits.max_header_bytes:
                 self._reject(Reject.HEADER_TOO_LARGE, f"head exceeds {self.head_bytes} bytes")
+            elif phase == _BODY and self.body_wire > _wire_limit(limits):
+                # Chunk framing and trailers are not body: bound them too, or one unfinished
+                # trailer name could grow the parser's buffer without end.
+                self._reject(
+                    Reject.BODY_TOO_LARGE,
+                    f"body exceeds {_wire_limit(limits)} bytes on the wire "
+                    "(chunk framing and trailers included)",
+                )
 
     def _take_proxy_header(self, data: bytes) -> bytes:
         assert self.pending_proxy is not None
@@ -266,6 +287,7 @@ class SinkholeConnection(asyncio.Protocol):
         self.head_parsed = 0
         self.body = bytearray()
         self.body_length = 0
+        self.body_wire = 0
         self.deadline = self.lst.clock() + self.lst.limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
@@ -275,6 +297,10 @@ class SinkholeConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
         self.head_parsed += len(name) + len(value) + 4  # ": " and CRLF
+        if self.phase == _BODY and self.head_parsed > self.lst.limits.max_header_bytes:
+            # A trailer (after a chunked body): trailers count against the head's limit.
+            limit = self.lst.limits.max_header_bytes
+            raise _LimitError(Reject.HEADER_TOO_LARGE, f"head and trailers exceed {limit} bytes")
 
     def on_headers_complete(self) -> None:
         # A whole head can arrive in one read, past the unfinished-head check in data_received.
@@ -412,6 +438,12 @@ class SinkholeConnection(asyncio.Protocol):
             self.dead = True
             assert self.transport is not None
             self.transport.close()
+
+
+def _wire_limit(limits: LimitSettings) -> int:
+    """Bytes a request may take on the wire once its head is in: a body of max_body_bytes in
+    chunks of at least a few bytes, plus trailers of up to max_header_bytes."""
+    return 2 * limits.max_body_bytes + limits.max_header_bytes
 
 
 def _content_length(raw: bytes) -> int | None:

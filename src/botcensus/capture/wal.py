@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import struct
 import time
@@ -26,6 +27,12 @@ import msgpack
 MAGIC = b"BCWAL1\n\x00"
 _HEAD = struct.Struct("<II")
 MAX_RECORD_BYTES = 256 * 1024 * 1024
+"""Readers refuse a record longer than this (a corrupt length field): writers never write one."""
+RECORD_MAX_EVENTS = 1024
+"""A writer puts at most this many events in one record..."""
+RECORD_MAX_BYTES = 8 * 1024 * 1024
+"""... and splits a batch whose payload is larger than this (one event alone may be larger, up
+to MAX_RECORD_BYTES)."""
 OPEN_SUFFIX = ".open"
 CLOSED_SUFFIX = ".wal"
 
@@ -172,10 +179,24 @@ class WalWriter:
             view = view[written:]
 
     def write(self, events: Sequence[Sequence[Any]]) -> None:
-        """Append a batch of events as one record (to the OS page cache; durable at next sync)."""
+        """Append a batch of events (to the OS page cache; durable at the next sync), as one
+        record, or as several when it has more than RECORD_MAX_EVENTS events or
+        RECORD_MAX_BYTES bytes. Raises OSError when the batch was not (wholly) written."""
         if not events:
             return
+        if len(events) > RECORD_MAX_EVENTS:
+            for start in range(0, len(events), RECORD_MAX_EVENTS):
+                self.write(events[start : start + RECORD_MAX_EVENTS])
+            return
         payload = self._packer.pack(events)
+        if len(payload) > RECORD_MAX_BYTES:
+            if len(events) > 1:
+                half = len(events) // 2
+                self.write(events[:half])
+                self.write(events[half:])
+                return
+            if len(payload) > MAX_RECORD_BYTES:
+                raise OSError(errno.EFBIG, f"event of {len(payload)} bytes too large to log")
         head = _HEAD.pack(len(payload), zlib.crc32(payload))
         size = len(head) + len(payload)
         try:
