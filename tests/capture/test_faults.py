@@ -3,6 +3,7 @@ each test is one way the sinkhole once stopped or lost answered requests."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from botcensus.simulate.drive import http_request
 from botcensus.simulate.sinkhole import SinkholeProcess
 from botcensus.store import iter_events
 
+NOT_FOUND_CLOSE = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 FAST_ROLL = {
     "BOTCENSUS_SINKHOLE__RECORDER__FSYNC_INTERVAL": "0.05",
     "BOTCENSUS_SINKHOLE__RECORDER__SEGMENT_SECONDS": "0.2",
@@ -65,3 +67,34 @@ def test_replayed_time_beyond_any_date_does_not_stop_the_sinkhole(sinkhole_proc,
     events = _events(sink.data_dir)
     assert len(events) == 2
     assert {str(e["reject_reason"]).partition(":")[0] for e in events} == {"proxy", "None"}
+
+
+# -- item 3: a new supervisor while the old one's workers still run -------------------------
+@pytest.mark.slow
+def test_restart_waits_for_the_old_workers_and_keeps_what_they_answered(tmp_path, net):
+    data = tmp_path / "data"
+    env = {"BOTCENSUS_SINKHOLE__LIMITS__SHUTDOWN_GRACE": "4", **FAST_ROLL}
+    old = SinkholeProcess(data, ["--listen", "127.0.0.1:0"], env=env).start()
+    new = SinkholeProcess(data, ["--listen", "127.0.0.1:0"], env=env)
+    try:
+        with net.connect(old.port, timeout=10) as sock:
+            sock.sendall(b"GET /answered-by-the-old-worker HTTP/1.1\r\n")
+            time.sleep(0.3)
+            assert old.proc is not None
+            old.proc.kill()  # the supervisor only; its worker finishes what is in flight
+            old.proc.wait()
+            starting = threading.Thread(target=new.start)
+            starting.start()
+            time.sleep(1.0)  # the new supervisor is up (or waiting for the old worker)
+            sock.sendall(b"Host: h\r\nConnection: close\r\n\r\n")
+            assert net.read_to_eof(sock) == NOT_FOUND_CLOSE
+        starting.join(30)
+        assert not starting.is_alive()
+        _alive(new.port, "/new")
+        assert new.stop() == 0
+    finally:
+        if _running(new):
+            new.kill()
+    paths = sorted(str(e["path"]) for e in _events(data))
+    assert paths == ["/answered-by-the-old-worker", "/new"]
+    assert "waiting for the workers of a previous sinkhole" in new.log()

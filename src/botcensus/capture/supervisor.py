@@ -1,9 +1,12 @@
 """The sinkhole supervisor: recovers the log, starts workers, rolls segments, serves metrics.
 
-The supervisor holds an exclusive lock on the data directory for its lifetime. On start it
-recovers what a crash left (segments still marked open, temporary files) before any worker
-runs; while serving it restarts a worker that died and rolls every closed segment; on
-SIGTERM/SIGINT it stops the workers (which fsync what they answered), then rolls the rest.
+The supervisor holds an exclusive lock on the data directory for its lifetime, and every
+worker a shared lock on its writers' lock file. On start, the supervisor waits until no
+worker of a previous sinkhole holds that one (a supervisor killed with -9 leaves its workers
+finishing what they answered), then recovers what a crash left (segments still marked open,
+temporary files) before any worker of its own runs; while serving it restarts a worker that
+died and rolls every closed segment; on SIGTERM/SIGINT it stops the workers (which fsync what
+they answered), then rolls the rest.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 WAL_DIR = "wal"
 RUN_FILE = "sinkhole.json"
+WRITERS_LOCK = ".writers.lock"
+"""Workers hold a shared lock on this file for as long as they may write to the log."""
 
 
 class RollResult(Protocol):
@@ -77,6 +82,32 @@ def _lock(data_dir: Path) -> int:
         os.close(fd)
         raise DataDirBusyError(f"{data_dir}: another sinkhole is recording here") from None
     return fd
+
+
+def _wait_for_writers(data_dir: Path, state: _State) -> None:
+    """Block until no worker of an earlier sinkhole can write to the log any more."""
+    fd = os.open(data_dir / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waited % 10 == 0:
+                    log.warning(
+                        "waiting for the workers of a previous sinkhole to finish writing to "
+                        "%s (%.0f s so far)", data_dir, waited,
+                    )  # fmt: skip
+                if state.stop:
+                    raise DataDirBusyError(
+                        f"{data_dir}: workers of a previous sinkhole still write here"
+                    ) from None
+                time.sleep(0.1)
+                waited = round(waited + 0.1, 1)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _resolve(
@@ -161,28 +192,34 @@ def serve(
     if not settings.listeners:
         raise ValueError("no listeners: give --listen HOST:PORT or [[sinkhole.listeners]]")
     lock_fd = _lock(data_dir)
-    if on_locked is not None:
-        on_locked()
-    wal_dir = data_dir / WAL_DIR
     state = _State()
-    recover(wal_dir, roll, state)
-    bound, reservations = _resolve(settings.listeners)
-    ctx = multiprocessing.get_context("spawn")
-    counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
-
-    def start(index: int) -> BaseProcess:
-        spec = worker.WorkerSpec(index, settings, tuple(bound), wal_dir)
-        proc = ctx.Process(
-            target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
-        )
-        proc.start()
-        return proc
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         state.stop = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    try:
+        _wait_for_writers(data_dir, state)
+    except DataDirBusyError:
+        os.close(lock_fd)
+        raise
+    if on_locked is not None:
+        on_locked()
+    wal_dir = data_dir / WAL_DIR
+    recover(wal_dir, roll, state)
+    bound, reservations = _resolve(settings.listeners)
+    ctx = multiprocessing.get_context("spawn")
+    counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
+
+    def start(index: int) -> BaseProcess:
+        spec = worker.WorkerSpec(index, settings, tuple(bound), wal_dir, data_dir / WRITERS_LOCK)
+        proc = ctx.Process(
+            target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
+        )
+        proc.start()
+        return proc
+
     procs = [start(i) for i in range(workers)]
     _wait_ready(procs, counters, state)
     metrics_bound = _start_metrics(metrics_address, counters, workers, state, wal_dir)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import gc
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
@@ -44,6 +46,8 @@ class WorkerSpec:
     settings: SinkholeSettings
     listeners: tuple[BoundListener, ...]
     wal_dir: Path
+    writers_lock: Path
+    """Held shared while the worker runs: a new supervisor waits for it before recovering."""
 
 
 def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
@@ -83,6 +87,9 @@ def run(spec: WorkerSpec, counters: metrics.Counters) -> None:
     """Process entry point."""
     _die_with_parent()
     logging.basicConfig(level=logging.INFO, format=f"botcensus worker {spec.index}: %(message)s")
+    # Taken before the first segment is opened and released only when the process is gone.
+    lock_fd = os.open(spec.writers_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_SH)
     uvloop.run(_serve(spec, counters))
 
 
