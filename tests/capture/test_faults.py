@@ -98,3 +98,122 @@ def test_restart_waits_for_the_old_workers_and_keeps_what_they_answered(tmp_path
     paths = sorted(str(e["path"]) for e in _events(data))
     assert paths == ["/answered-by-the-old-worker", "/new"]
     assert "waiting for the workers of a previous sinkhole" in new.log()
+
+
+# -- item 4: full disks and read-only directories -------------------------------------------
+class _Ids:
+    """Requests with unique paths on fresh connections, from a thread, until stopped; the
+    status each one got (None: no reply)."""
+
+    def __init__(self, port: int, prefix: str) -> None:
+        self.port, self.prefix = port, prefix
+        self.statuses: dict[str, int | None] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stopped.is_set():
+            path = f"/{self.prefix}/{n}"
+            n += 1
+            self.statuses[path] = _status(self.port, path)
+
+    def __enter__(self) -> _Ids:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(30)
+
+    def answered(self) -> set[str]:
+        return {p for p, s in self.statuses.copy().items() if s == 404}
+
+
+def _status(port: int, path: str) -> int | None:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(http_request("GET", path, host="h"))
+            head = sock.recv(64)
+    except OSError:
+        return None
+    parts = head.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def _wait(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_full_disk_refuses_with_503_and_every_answer_is_recorded(sinkhole_proc, small_disk):
+    data = small_disk.root / "data"
+    sink = sinkhole_proc("--listen", "127.0.0.1:0", data_dir=data, env=FAST_ROLL)
+    with _Ids(sink.port, "full") as load:
+        _wait(lambda: len(load.answered()) > 50)
+        with small_disk.full():
+            _wait(lambda: 503 in load.statuses.copy().values())
+            time.sleep(1.0)
+            assert _running(sink), sink.log()
+        before = len(load.answered())
+        _wait(lambda: len(load.answered()) > before + 50)
+    assert sink.stop() == 0
+    recorded = [str(e["path"]) for e in _events(data)]
+    assert len(recorded) == len(set(recorded))
+    assert load.answered() <= set(recorded)
+    refused = sum(1 for s in load.statuses.values() if s == 503)
+    assert refused > 10
+    # One message when the failures start (and a summary now and then), not one per request.
+    failures = [line for line in sink.log().splitlines() if "write-ahead log" in line]
+    assert 1 <= len(failures) <= 10, failures[:20]
+    assert "Traceback" not in sink.log()
+
+
+@pytest.mark.slow
+def test_read_only_dataset_and_log_directory_keep_the_sinkhole_serving(sinkhole_proc, small_disk):
+    data = small_disk.root / "data"
+    sink = sinkhole_proc(
+        "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", data_dir=data, env=FAST_ROLL
+    )
+    assert sink.metrics is not None
+    with _Ids(sink.port, "ro") as load:
+        _wait(lambda: len(load.answered()) > 20)
+        with small_disk.readonly(data / "events"):
+            time.sleep(1.5)  # rolls fail meanwhile
+            assert _running(sink), sink.log()
+            assert _scrape(sink.metrics)["botcensus_sinkhole_roll_errors_total"] > 0
+            during = len(load.answered())
+            _wait(lambda: len(load.answered()) > during + 20)
+        with small_disk.readonly(data / "wal"):
+            time.sleep(1.5)  # rotations fail meanwhile
+            assert _running(sink), sink.log()
+            synced = "botcensus_sinkhole_wal_synced_bytes_total"
+            metrics = _scrape(sink.metrics)
+            assert metrics["botcensus_sinkhole_wal_errors_total"] > 0
+            assert metrics["botcensus_sinkhole_wal_failing"] == 1
+            # Still fsyncing what it answers: the loss bound holds while rotation fails.
+            _wait(lambda: _scrape(sink.metrics)[synced] > metrics[synced])
+            during = len(load.answered())
+            _wait(lambda: len(load.answered()) > during + 20)
+        after = len(load.answered())
+        _wait(lambda: len(load.answered()) > after + 20)
+    assert sink.stop() == 0
+    recorded = [str(e["path"]) for e in _events(data)]
+    assert len(recorded) == len(set(recorded))
+    assert load.answered() <= set(recorded)
+    assert not list((data / "wal").iterdir())
+
+
+def _scrape(address: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for line in httpx.get(f"http://{address}/metrics", timeout=5).text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            name = name.split("{", 1)[0]
+            totals[name] = totals.get(name, 0.0) + float(value)
+    return totals

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botcensus.capture import proxy
-from botcensus.capture.reply import REJECT_REPLY, Reject, encode
+from botcensus.capture.reply import REJECT_REPLY, UNAVAILABLE_REPLY, Reject, encode
 from botcensus.config import LimitSettings, ListenerSettings, RecorderSettings, ReplySettings
 
 NOT_FOUND_KEEP = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
@@ -538,7 +538,9 @@ def test_connection_without_a_request_leaves_no_event(inproc, net):
     assert [e["path"] for e in server.events()] == ["/after"]
 
 
-def test_failed_log_write_leaves_the_request_unanswered(inproc, net, monkeypatch):
+def test_failed_log_write_refuses_the_request_with_503(inproc, net, monkeypatch):
+    # A stand-in for a full disk, to check the reply byte for byte; the real full disk (a
+    # tmpfs, root only) is in test_faults.py and test_wal.py.
     server = inproc()
     assert server.writer is not None
 
@@ -548,7 +550,7 @@ def test_failed_log_write_leaves_the_request_unanswered(inproc, net, monkeypatch
     monkeypatch.setattr(server.writer, "write", broken)
     with net.connect(server.port) as sock:
         sock.sendall(_get())
-        assert net.read_to_eof(sock) == b""
+        assert net.read_to_eof(sock) == UNAVAILABLE_REPLY
     assert server.stats.write_errors == 1
 
 

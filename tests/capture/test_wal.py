@@ -376,3 +376,90 @@ def test_an_event_too_large_for_any_record_is_refused_not_written(tmp_path, make
     writer.close()
     (segment,) = wal.segments(tmp_path, include_open=False)
     assert [e[10] for e in wal.scan_segment(segment).events] == ["/ok", "/ok2"]
+
+
+# -- faults on a real small disk (issue 9, item 4) ---------------------------------------------
+def _all_events(wal_dir: Path) -> list:
+    found = []
+    for path in wal.segments(wal_dir, include_open=True):
+        scan = wal.scan_segment(path)
+        assert (scan.tail, scan.tail_reason) == (b"", None), path
+        found += scan.events
+    return found
+
+
+def test_rotation_on_a_full_disk_keeps_the_old_segment_and_loses_nothing(small_disk, make_event):
+    wal_dir = small_disk.root / "wal"
+    writer = _writer(wal_dir, fsync_interval=0.01, segment_seconds=0.05)
+    written: list = []
+
+    def write(n: int) -> int:
+        failed = 0
+        for _ in range(n):
+            event = make_event(path=f"/{len(written) + failed}", body_head=b"x" * 512)
+            try:
+                writer.write([event])
+                written.append(event)
+            except OSError:
+                failed += 1
+        return failed
+
+    async def scenario() -> int:
+        task = asyncio.create_task(writer.run())
+        write(50)
+        await asyncio.sleep(0.1)
+        with small_disk.full():
+            failed = write(200)
+            await asyncio.sleep(0.3)  # rotations come due and fail
+            failed += write(50)
+        await asyncio.sleep(0.3)  # rotations succeed again
+        failed += write(50)
+        assert not task.done()
+        writer.close()
+        await task
+        return failed
+
+    failed = asyncio.run(scenario())
+    assert failed > 0
+    assert writer.errors > 0
+    assert writer.segments_closed >= 2
+    assert _all_events(wal_dir) == written
+
+
+def test_run_keeps_fsyncing_while_the_log_directory_is_read_only(small_disk, make_event):
+    wal_dir = small_disk.root / "wal"
+    writer = _writer(wal_dir, fsync_interval=0.02, segment_seconds=0.05)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        with small_disk.readonly(wal_dir):
+            for i in range(10):
+                writer.write([make_event(path=f"/ro{i}")])
+                await asyncio.sleep(0.05)
+            assert writer.errors > 0  # rotations failed
+            closed_while_readonly = writer.segments_closed
+            await asyncio.sleep(0.1)
+            assert writer.bytes_synced == writer.bytes_written  # the loss bound still holds
+        writer.write([make_event(path="/rw")])
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if writer.segments_closed > closed_while_readonly:
+                break
+        assert writer.segments_closed > closed_while_readonly
+        assert not task.done()
+        writer.close()
+        await task
+
+    asyncio.run(scenario())
+    assert [e[10] for e in _all_events(wal_dir)] == [*(f"/ro{i}" for i in range(10)), "/rw"]
+
+
+def test_close_with_a_read_only_directory_keeps_the_segment_for_recovery(small_disk, make_event):
+    wal_dir = small_disk.root / "wal"
+    writer = _writer(wal_dir)
+    writer.write([make_event(path="/kept")])
+    with small_disk.readonly(wal_dir):
+        writer.close()  # cannot rename: must not raise, must not lose the segment
+    assert [p.suffix for p in wal_dir.iterdir()] == [wal.OPEN_SUFFIX]
+    wal.close_orphans(wal_dir)
+    assert [e[10] for e in _all_events(wal_dir)] == ["/kept"]

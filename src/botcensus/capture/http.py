@@ -19,8 +19,16 @@ from typing import Any, cast
 import httptools
 
 from botcensus.capture import proxy
+from botcensus.capture.logs import Throttled
 from botcensus.capture.protocols import Decoder, Request
-from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject, Reply
+from botcensus.capture.reply import (
+    NO_REPLY_STATUS,
+    REJECT_REPLY,
+    REJECT_STATUS,
+    UNAVAILABLE_REPLY,
+    Reject,
+    Reply,
+)
 from botcensus.capture.wal import RECORD_MAX_EVENTS, WalWriter
 from botcensus.config import LimitSettings
 
@@ -57,6 +65,7 @@ class Outbox:
         self._loop = loop
         self._wal = wal
         self._stats = stats
+        self._trouble = Throttled(log, "write-ahead log write failed")
         self._events: list[Event] = []
         self._replies: list[tuple[asyncio.Transport, bytes, bool]] = []
         self._scheduled = False
@@ -85,13 +94,17 @@ class Outbox:
         self._events, self._replies = [], []
         try:
             self._wal.write(events)
-        except OSError:
-            # Not recorded means not answered: drop the connections rather than reply.
+        except OSError as exc:
+            # Not recorded means not answered: a fixed 503 instead of the reply, then close.
             self._stats.write_errors += len(events)
-            log.exception("write-ahead log write failed; %d requests left unanswered", len(events))
+            self._trouble.failed(f"{exc}; requests refused with 503", len(events))
             for transport, _, _ in replies:
-                transport.abort()
+                if not transport.is_closing():
+                    transport.write(UNAVAILABLE_REPLY)
+                    transport.close()
             return
+        if self._trouble.failing:
+            self._trouble.recovered()
         for transport, data, close in replies:
             if not transport.is_closing():
                 transport.write(data)

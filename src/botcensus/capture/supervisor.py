@@ -125,29 +125,35 @@ def _resolve(
 
 
 def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> None:
-    """Close segments left open by dead writers and roll every closed segment."""
-    wal.close_orphans(wal_dir, prefix=prefix)
-    roll_pending(wal_dir, roll, state)
+    """Close segments left open by dead writers and roll every closed segment now (those
+    waiting for a retry too). What cannot be closed or rolled stays in the log for later."""
+    try:
+        wal.close_orphans(wal_dir, prefix=prefix)
+    except OSError as exc:
+        state.roll_errors += 1
+        log.error("cannot close the segments left open in %s (%s); will retry", wal_dir, exc)
+    roll_pending(wal_dir, roll, state, now=True)
 
 
 ROLL_RETRY_MAX = 60.0
 """Longest wait, in seconds, between attempts to roll a segment whose roll keeps failing."""
 
 
-def roll_pending(wal_dir: Path, roll: Roll, state: _State) -> None:
+def roll_pending(wal_dir: Path, roll: Roll, state: _State, *, now: bool = False) -> None:
     """Roll every closed segment. A segment whose roll fails (disk full, read-only dataset, a
-    bug) stays in the log and is retried with a growing delay; the sinkhole keeps serving."""
-    now = time.monotonic()
+    bug) stays in the log and is retried with a growing delay (or at once with `now`); the
+    sinkhole keeps serving."""
+    clock = time.monotonic()
     for segment in wal.segments(wal_dir, include_open=False):
         failures, next_try = state.retry.get(segment.name, (0, 0.0))
-        if now < next_try:
+        if clock < next_try and not now:
             continue
         try:
             report = roll(segment)
         except Exception as exc:  # any failure: keep the segment, keep serving
             state.roll_errors += 1
             delay = min(ROLL_RETRY_MAX, 2.0**failures)
-            state.retry[segment.name] = (failures + 1, now + delay)
+            state.retry[segment.name] = (failures + 1, clock + delay)
             if failures == 0 or failures % 10 == 0:
                 log.error(
                     "%s: roll failed (%s: %s); kept in the log, retrying in %.0f s",

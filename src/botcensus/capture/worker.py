@@ -149,6 +149,8 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
                 "wal_bytes_synced": wal.bytes_synced,
                 "wal_last_sync_ms": int(wal.last_sync * 1000),
                 "segments_closed": wal.segments_closed,
+                "wal_errors": wal.errors,
+                "wal_failing": int(wal.failing),
                 "ready": 1,
             },
             stats.rejects,

@@ -107,13 +107,19 @@ def write_atomic(table: pa.Table, target: Path) -> None:
     """Write a zstd Parquet file under a temporary name, fsync it, rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp"
-    pq.write_table(table, tmp, compression="zstd")
-    fd = os.open(tmp, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(target)
+        pq.write_table(table, tmp, compression="zstd")
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(target)
+    except BaseException:
+        # pyarrow removes what it wrote when its write fails; a failed fsync or rename
+        # must not leave the temporary behind either.
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(target.parent)
 
 
