@@ -3,6 +3,8 @@ each test is one way the sinkhole once stopped or lost answered requests."""
 
 from __future__ import annotations
 
+import contextlib
+import struct
 import threading
 import time
 from pathlib import Path
@@ -217,3 +219,71 @@ def _scrape(address: str) -> dict[str, float]:
             name = name.split("{", 1)[0]
             totals[name] = totals.get(name, 0.0) + float(value)
     return totals
+
+
+# -- item 5: clients that send and never read --------------------------------------------------
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _worker_pids(sink: SinkholeProcess) -> list[int]:
+    assert sink.proc is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            worker = b"spawn_main" in cmdline and b"resource_tracker" not in cmdline
+            if parent == sink.proc.pid and worker:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_pipelining_clients_that_never_read_are_held_back(sinkhole_proc, tmp_path):
+    import socket
+
+    page = tmp_path / "big.html"
+    page.write_bytes(b"x" * 4096)  # a 4 kB reply to a 27-byte request
+    config = tmp_path / "sinkhole.toml"
+    config.write_text(
+        '[[sinkhole.listeners]]\nname = "big"\naddress = "127.0.0.1:0"\n'
+        f'reply = {{ status = 200, body_file = "{page}" }}\n',
+        encoding="utf-8",
+    )
+    sink = sinkhole_proc("--config", str(config))
+    [worker] = _worker_pids(sink)
+    before = _rss_mb(worker)
+    request = b"GET /flood HTTP/1.1\r\nHost: h\r\n\r\n"
+    clients = []
+    for _ in range(10):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", sink.port))
+        sock.setblocking(False)
+        clients.append(sock)
+    chunk = request * 2000
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for sock in clients:
+            with contextlib.suppress(BlockingIOError):
+                sock.send(chunk)
+        time.sleep(0.005)
+    peak = _rss_mb(worker)
+    for sock in clients:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset: what the sinkhole had not read yet is gone
+    assert _running(sink), sink.log()
+    assert peak - before < 64, f"worker RSS {before:.0f} MB -> {peak:.0f} MB"
+    assert httpx.get(f"http://127.0.0.1:{sink.port}/after", timeout=5).status_code == 200
+    assert sink.stop() == 0
+    flood = [e for e in _events(sink.data_dir) if e["path"] == "/flood"]
+    # Each connection was read only while its replies could leave: a few slices' worth.
+    assert len(flood) < 10 * 2000, len(flood)

@@ -890,3 +890,38 @@ def _record_event_counts(path) -> list[int]:
         sizes.append(len(msgpack.unpackb(data[pos + 8 : pos + 8 + length])))
         pos += 8 + length
     return sizes
+
+
+# -- flow control (issue 9, item 5) ------------------------------------------------------------
+def test_a_pipeline_longer_than_a_slice_then_half_close_gets_every_reply(inproc, net):
+    server = inproc()
+    count = 5000  # about 145 kB: several slices and loop turns
+    pipeline = b"GET /h HTTP/1.1\r\nHost: h\r\n\r\n" * count
+    with net.connect(server.port, timeout=30) as sock:
+        sock.sendall(pipeline)
+        sock.shutdown(socket.SHUT_WR)
+        got = net.read_to_eof(sock)
+    assert got == NOT_FOUND_KEEP * count
+    assert len(server.wait_events(count)) == count
+
+
+def test_a_client_that_does_not_read_stops_being_read(inproc, net, tmp_path, sink_settings):
+    page = tmp_path / "page"
+    page.write_bytes(b"p" * 4096)
+    reply = ReplySettings(status=200, body_file=page)
+    server = inproc(sink_settings(ListenerSettings(name="big", address="127.0.0.1:0", reply=reply)))
+    with net.connect(server.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        chunk = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n" * 1000
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                sock.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+        [conn] = server.call(lambda: list(server.connections))
+        buffered = server.call(lambda: conn.transport.get_write_buffer_size())
+        # Replies waiting for the client: about one slice's worth, not everything it sent.
+        assert buffered < 4 * 1024 * 1024
+        assert server.call(lambda: conn.reading_paused)

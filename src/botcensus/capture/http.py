@@ -39,6 +39,8 @@ _IDLE, _HEAD, _BODY = 0, 1, 2
 _WANTED = {b"host": 0, b"user-agent": 1, b"content-length": 2}
 _METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
 INT64_MAX = 2**63 - 1
+REPLY_BUDGET = 256 * 1024
+"""Reply bytes one connection may queue per loop turn beyond what its client has read."""
 REPLAY_TIME_RANGE_US = (0, 253_402_300_800_000_000)
 """Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
 partitioned by day, so a PROXY header carrying one is refused rather than logged."""
@@ -84,6 +86,11 @@ class Outbox:
             # A burst (a long pipeline, many connections in one turn): log and answer what
             # we have now, so no record and no list of pending replies grows without bound.
             self.flush()
+
+    def later(self, callback: Callable[[], object]) -> None:
+        """Run callback in a later loop turn, after this turn's events are logged and their
+        replies written."""
+        self._loop.call_soon(callback)
 
     def _flush_soon(self) -> None:
         self._scheduled = False
@@ -132,6 +139,14 @@ class Listener:
     local: tuple[str, int] | None = None
     """The listener's own address when it is bound to one (not a wildcard): every connection's
     destination, known without a getsockname call per connection."""
+    slice_bytes: int = field(init=False)
+    """Most bytes parsed from one connection per loop turn (see SinkholeConnection)."""
+
+    def __post_init__(self) -> None:
+        # A slice of the smallest requests (~16 bytes each) may owe at most about
+        # REPLY_BUDGET bytes of replies before the connection waits for its client to read.
+        biggest = max(len(self.reply.keep_alive), *(len(r) for r in REJECT_REPLY.values()))
+        self.slice_bytes = max(512, min(65536, REPLY_BUDGET * 16 // biggest))
 
 
 class _LimitError(Exception):
@@ -144,9 +159,15 @@ class _LimitError(Exception):
 
 
 class SinkholeConnection(asyncio.Protocol):
-    """One client connection. Parser callbacks (on_*) are called by httptools."""
+    """One client connection. Parser callbacks (on_*) are called by httptools.
+
+    Flow control: a connection whose client does not read its replies (the transport calls
+    pause_writing) is no longer read from, and at most `slice_bytes` are parsed per loop turn,
+    the rest kept as a backlog; so a client that pipelines without reading holds only its own
+    kernel buffers, not the sinkhole's memory, and cannot make it answer into the void."""
 
     __slots__ = (
+        "backlog",
         "body",
         "body_length",
         "body_wire",
@@ -162,12 +183,14 @@ class SinkholeConnection(asyncio.Protocol):
         "pending_proxy",
         "phase",
         "proxy_peer",
+        "reading_paused",
         "replay_times",
         "requests_seen",
         "src_ip",
         "src_port",
         "transport",
         "url",
+        "write_paused",
     )
 
     def __init__(self, listener: Listener) -> None:
@@ -190,6 +213,9 @@ class SinkholeConnection(asyncio.Protocol):
         self.body_length = 0
         self.body_wire = 0
         self.dead = False
+        self.backlog: memoryview | None = None
+        self.reading_paused = False
+        self.write_paused = False
 
     # -- connection ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -230,6 +256,59 @@ class SinkholeConnection(asyncio.Protocol):
             data = self._take_proxy_header(data)
             if not data:
                 return
+        if self.backlog is not None:  # cannot happen while reading is paused; be safe
+            self.backlog = memoryview(bytes(self.backlog) + data)
+            return
+        if len(data) > self.lst.slice_bytes:
+            self._consume(memoryview(data))
+        else:
+            self._feed(data)
+
+    def _consume(self, view: memoryview) -> None:
+        """Parse one slice now; keep the rest for the next loop turn, not reading meanwhile."""
+        size = self.lst.slice_bytes
+        if len(view) <= size:
+            self._feed(view)
+            return
+        self.backlog = view[size:]
+        self._pause_reading()
+        self._feed(view[:size])
+        # After this slice's replies are written (the outbox flush is already scheduled).
+        self.lst.outbox.later(self._continue)
+
+    def _continue(self) -> None:
+        """Parse the next slice of the backlog, unless the client is not reading its replies
+        (then resume_writing continues); read again once the backlog is gone."""
+        if self.dead:
+            self.backlog = None
+            return
+        if self.write_paused:
+            return
+        backlog, self.backlog = self.backlog, None
+        if backlog is not None:
+            self._consume(backlog)
+        if self.backlog is None and self.reading_paused and not self.dead:
+            self.reading_paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused:
+            self.reading_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+
+    def pause_writing(self) -> None:
+        """The transport's write buffer is over its high-water mark: stop reading."""
+        self.write_paused = True
+        if not self.dead:
+            self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._continue()
+
+    def _feed(self, data: bytes | memoryview) -> None:
         # Bytes since the last complete request, while a head is being read: bounds what
         # httptools buffers for an unfinished head (it reports no offsets to be exact).
         if self.phase != _BODY:
