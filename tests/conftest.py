@@ -20,7 +20,7 @@ from botcensus.capture import proxy, wal
 from botcensus.capture.http import Listener, Outbox, SinkholeConnection, Stats
 from botcensus.capture.protocols import build_decoder
 from botcensus.capture.reply import Reply, listener_reply
-from botcensus.capture.worker import bind_socket
+from botcensus.capture.worker import bind_socket, close_connections
 from botcensus.config import ListenerSettings, SinkholeSettings, split_address
 from botcensus.model import EVENT_COLUMNS
 from botcensus.simulate.sinkhole import SinkholeProcess
@@ -238,12 +238,8 @@ class InProcessSinkhole:
         await self._stop.wait()
         for server in servers:
             server.close()
-        for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.close()
-        for _ in range(3):
-            await asyncio.sleep(0)
-        outbox.flush()
+        await close_connections(self.connections, loop.time)
+        outbox.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

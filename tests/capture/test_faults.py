@@ -3,6 +3,7 @@ each test is one way the sinkhole once stopped or lost answered requests."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import struct
 import threading
@@ -287,3 +288,84 @@ def test_pipelining_clients_that_never_read_are_held_back(sinkhole_proc, tmp_pat
     flood = [e for e in _events(sink.data_dir) if e["path"] == "/flood"]
     # Each connection was read only while its replies could leave: a few slices' worth.
     assert len(flood) < 10 * 2000, len(flood)
+
+
+# -- item 6: SIGTERM with many requests in flight -----------------------------------------------
+@pytest.mark.slow
+def test_sigterm_records_every_request_in_flight_and_writes_after_nothing(sinkhole_proc, net):
+    env = {"BOTCENSUS_SINKHOLE__LIMITS__SHUTDOWN_GRACE": "0"}
+    sink = sinkhole_proc("--listen", "127.0.0.1:0", workers=2, env=env)
+    held = []
+    try:
+        for i in range(400):
+            sock = net.connect(sink.port)
+            sock.sendall(f"GET /in-flight/{i} HTTP/1.1\r\nHost: h\r\n".encode())
+            held.append(sock)
+        time.sleep(0.5)
+        assert sink.stop() == 0
+    finally:
+        for sock in held:
+            sock.close()
+    log = sink.log()
+    assert "write failed" not in log
+    assert "closed" not in log.replace("connections closed", "")
+    events = _events(sink.data_dir)
+    assert len(events) == 400
+    assert {str(e["reject_reason"]).partition(":")[0] for e in events} == {"incomplete"}
+
+
+class _Churn:
+    """Clients that keep opening connections and sending requests in two halves, replies read,
+    from a thread: at any moment some requests are in flight and some connections new."""
+
+    def __init__(self, port: int, clients: int = 64) -> None:
+        self.port, self.clients = port, clients
+        self.answered: list[str] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()))
+
+    async def _client(self, i: int) -> None:
+        n = 0
+        while not self.stopped.is_set():
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.01)
+                continue
+            try:
+                for _ in range(20):
+                    path = f"/churn/{i}/{n}"
+                    n += 1
+                    writer.write(f"GET {path} HTTP/1.1\r\n".encode())
+                    await asyncio.sleep(0.001)
+                    writer.write(b"Host: h\r\n\r\n")
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+                    if head.startswith(b"HTTP/1.1 404"):
+                        self.answered.append(path)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+    async def _run(self) -> None:
+        await asyncio.gather(*(self._client(i) for i in range(self.clients)))
+
+
+@pytest.mark.slow
+def test_sigterm_under_churn_records_everything_and_writes_nothing_late(sinkhole_proc, tmp_path):
+    env = {"BOTCENSUS_SINKHOLE__LIMITS__SHUTDOWN_GRACE": "0.5"}
+    for run in range(3):
+        data = tmp_path / f"run{run}"
+        sink = sinkhole_proc("--listen", "127.0.0.1:0", data_dir=data, workers=2, env=env)
+        churn = _Churn(sink.port)
+        churn.thread.start()
+        _wait(lambda: len(churn.answered) > 2000, timeout=30)  # noqa: B023
+        assert sink.stop() == 0
+        churn.stopped.set()
+        churn.thread.join(30)
+        log = sink.log()
+        assert "write failed" not in log, log
+        assert "after the log was closed" not in log, log
+        recorded = [str(e["path"]) for e in _events(data)]
+        assert len(recorded) == len(set(recorded))
+        assert set(churn.answered) <= set(recorded)

@@ -925,3 +925,52 @@ def test_a_client_that_does_not_read_stops_being_read(inproc, net, tmp_path, sin
         # Replies waiting for the client: about one slice's worth, not everything it sent.
         assert buffered < 4 * 1024 * 1024
         assert server.call(lambda: conn.reading_paused)
+
+
+# -- shutdown waits for every connection's end (issue 9, item 6) -------------------------------
+def test_closing_connections_waits_for_a_transport_still_sending(inproc, net, tmp_path):
+    import asyncio
+
+    from botcensus.capture.worker import close_connections
+
+    page = tmp_path / "page"
+    page.write_bytes(b"p" * (8 * 1024 * 1024))
+    reply = ReplySettings(status=200, body_file=page)
+    listener = ListenerSettings(name="big", address="127.0.0.1:0", reply=reply)
+    server = inproc(sink_settings_with(listener))
+    assert server.loop is not None
+    with net.connect(server.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        [conn] = _connections_once(server, 1)
+        # Let the 8 MB reply sit in the transport without pausing reading, as a reply just
+        # under the high-water mark would: the transport cannot finish closing while it waits.
+        server.call(lambda: conn.transport.set_write_buffer_limits(high=64 * 1024 * 1024))
+        sock.sendall(_get("/first", close=False))
+        time.sleep(0.2)
+        sock.sendall(b"GET /in-flight HTTP/1.1\r\n")
+        _until(lambda: server.call(lambda: conn.phase) == 1)
+        done = asyncio.run_coroutine_threadsafe(
+            close_connections(server.connections, server.loop.time, linger=0.3), server.loop
+        )
+        done.result(10)
+        assert server.call(lambda: len(server.connections)) == 0
+    events = {e["path"]: e for e in server.wait_events(2)}
+    assert _reason(events["/in-flight"]) == "incomplete"
+
+
+def sink_settings_with(listener: ListenerSettings):
+    from botcensus.config import SinkholeSettings
+
+    return SinkholeSettings(sensor="test-sensor", listeners=[listener])
+
+
+def _connections_once(server, n: int, timeout: float = 5.0) -> list:
+    _until(lambda: len(server.call(lambda: list(server.connections))) >= n, timeout)
+    return server.call(lambda: list(server.connections))
+
+
+def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

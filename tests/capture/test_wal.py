@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import subprocess
 import sys
@@ -463,3 +464,33 @@ def test_close_with_a_read_only_directory_keeps_the_segment_for_recovery(small_d
     assert [p.suffix for p in wal_dir.iterdir()] == [wal.OPEN_SUFFIX]
     wal.close_orphans(wal_dir)
     assert [e[10] for e in _all_events(wal_dir)] == ["/kept"]
+
+
+# -- close while a background fsync runs (issue 9, item 6) -------------------------------------
+def test_close_while_fsyncs_run_never_hits_a_closed_descriptor(tmp_path, make_event):
+    async def scenario(i: int) -> None:
+        writer = _writer(tmp_path / f"w{i}", fsync_interval=0.0005)
+        task = asyncio.create_task(writer.run())
+        writer.write([make_event()])
+        await asyncio.sleep(0.001 * (i % 7))
+        writer.close()
+        await task  # raises if a fsync ran on the closed descriptor
+
+    async def many() -> None:
+        for i in range(300):
+            await scenario(i)
+
+    asyncio.run(many())
+
+
+def test_write_after_close_is_refused_and_writes_nothing(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event(path="/before")])
+    writer.close()
+    other = os.open(tmp_path / "someone-elses-file", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(OSError, match="closed"):
+            writer.write([make_event(path="/after")])
+    finally:
+        os.close(other)
+    assert (tmp_path / "someone-elses-file").read_bytes() == b""

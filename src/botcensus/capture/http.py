@@ -68,6 +68,7 @@ class Outbox:
         self._wal = wal
         self._stats = stats
         self._trouble = Throttled(log, "write-ahead log write failed")
+        self._closed = False
         self._events: list[Event] = []
         self._replies: list[tuple[asyncio.Transport, bytes, bool]] = []
         self._scheduled = False
@@ -75,6 +76,13 @@ class Outbox:
     def put(
         self, event: Event, transport: asyncio.Transport | None, data: bytes, close: bool
     ) -> None:
+        if self._closed:
+            # After the log was closed at shutdown: cannot be recorded, so never answered.
+            self._stats.write_errors += 1
+            self._trouble.failed("event after the log was closed at shutdown; not recorded")
+            if transport is not None:
+                transport.abort()
+            return
         events = self._events
         events.append(event)
         if transport is not None:
@@ -86,6 +94,11 @@ class Outbox:
             # A burst (a long pipeline, many connections in one turn): log and answer what
             # we have now, so no record and no list of pending replies grows without bound.
             self.flush()
+
+    def close(self) -> None:
+        """Log what is pending; refuse (and count) whatever comes later."""
+        self.flush()
+        self._closed = True
 
     def later(self, callback: Callable[[], object]) -> None:
         """Run callback in a later loop turn, after this turn's events are logged and their

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -67,6 +68,30 @@ def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+async def close_connections(
+    connections: set[SinkholeConnection], clock: Callable[[], float], linger: float = 1.0
+) -> None:
+    """Close every connection and wait until each has reported connection_lost (which logs a
+    request in flight as incomplete). A transport still sending replies its client does not
+    read would delay that without end: after `linger` seconds those are aborted."""
+    for conn in list(connections):
+        if conn.transport is not None:
+            conn.transport.close()
+    deadline = clock() + linger
+    while connections and clock() < deadline:
+        await asyncio.sleep(0.01)
+    for conn in list(connections):
+        if conn.transport is not None:
+            conn.transport.abort()
+    deadline = clock() + linger
+    while connections and clock() < deadline:
+        await asyncio.sleep(0.01)
+    if connections:
+        log.error(
+            "%d connections did not report their end; closing the log anyway", len(connections)
+        )
 
 
 def _specific(host: str, port: int) -> tuple[str, int] | None:
@@ -182,12 +207,8 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
     deadline = loop.time() + settings.limits.shutdown_grace
     while any(c.phase != 0 for c in connections) and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    for conn in list(connections):
-        if conn.transport is not None:
-            conn.transport.close()
-    for _ in range(3):  # let connection_lost callbacks and the last outbox flush run
-        await asyncio.sleep(0)
-    outbox.flush()
+    await close_connections(connections, loop.time)
+    outbox.close()  # logs what is pending; from now on a late event is counted, not written
     for task in tasks:
         task.cancel()
     for task in tasks:
