@@ -605,7 +605,9 @@ def test_proxy_header_from_untrusted_peer_is_rejected(inproc, net, sink_settings
     assert event["source_ip"] == "127.0.0.1"
     assert event["proxy_peer_ip"] is None
     assert (event["status"], _reason(event)) == (400, "proxy")
-    assert "untrusted peer 127.0.0.1" in event["reject_reason"]
+    assert event["reject_reason"] == "proxy: PROXY header from a peer not in trusted_proxies"
+    # The reason is a category, not personal data: the address is in source_ip only.
+    assert "127.0.0.1" not in event["reject_reason"]
 
 
 @pytest.mark.parametrize(
@@ -654,6 +656,31 @@ def test_slow_proxy_header_times_out(inproc, net, sink_settings):
         sock.sendall(V1[:10])
         assert net.read_to_eof(sock) == REJECT_REPLY[Reject.HEADER_TIMEOUT]
     assert _reason(server.wait_events(1)[0]) == "header_timeout"
+
+
+@pytest.mark.parametrize("header", [V1, V2], ids=["v1", "v2"])
+def test_connection_closed_mid_proxy_header_is_recorded_as_incomplete(
+    inproc, net, sink_settings, header
+):
+    server = inproc(sink_settings(_proxy_listener()))
+    with net.connect(server.port) as sock:
+        sock.sendall(header[:10])
+        time.sleep(0.1)
+    [event] = server.wait_events(1)
+    assert (event["status"], _reason(event)) == (0, "incomplete")
+    assert event["reject_reason"] == "incomplete: connection closed mid-PROXY-header"
+    assert event["source_ip"] == "127.0.0.1"
+    assert event["path"] is None
+
+
+def test_connection_closed_before_any_byte_on_a_proxy_listener_leaves_no_event(
+    inproc, net, sink_settings
+):
+    server = inproc(sink_settings(_proxy_listener()))
+    with net.connect(server.port):
+        pass
+    httpx.get(f"http://127.0.0.1:{server.port}/", timeout=3)  # refused: no PROXY header
+    assert [_reason(e) for e in server.wait_events(1)] == ["proxy"]
 
 
 REPLAY_US = 1_300_233_600_123_456

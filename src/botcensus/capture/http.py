@@ -251,11 +251,16 @@ class SinkholeConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lst.connections.discard(self)
-        if not self.dead and self.phase in (_HEAD, _BODY):
-            event = self._event(
-                NO_REPLY_STATUS, f"{Reject.INCOMPLETE}: connection closed mid-request"
-            )
-            self.lst.outbox.put(event, None, b"", False)
+        if not self.dead:
+            if self.phase in (_HEAD, _BODY):
+                why = "connection closed mid-request"
+            elif self.pending_proxy:  # some bytes of a PROXY header, not all of it
+                why = "connection closed mid-PROXY-header"
+            else:
+                why = None
+            if why is not None:
+                event = self._event(NO_REPLY_STATUS, f"{Reject.INCOMPLETE}: {why}")
+                self.lst.outbox.put(event, None, b"", False)
         self.dead = True
         # The parser refers back to us: drop it so refcounting frees the connection at once
         # instead of leaving a cycle for the garbage collector.
@@ -358,7 +363,7 @@ class SinkholeConnection(asyncio.Protocol):
     def _take_proxy_header(self, data: bytes) -> bytes:
         assert self.pending_proxy is not None
         if not proxy.is_trusted(self.src_ip, self.lst.trusted):
-            self._reject(Reject.PROXY, f"PROXY header expected from untrusted peer {self.src_ip}")
+            self._reject(Reject.PROXY, "PROXY header from a peer not in trusted_proxies")
             return b""
         buf = self.pending_proxy
         buf += data
