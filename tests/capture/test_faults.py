@@ -369,3 +369,29 @@ def test_sigterm_under_churn_records_everything_and_writes_nothing_late(sinkhole
         recorded = [str(e["path"]) for e in _events(data)]
         assert len(recorded) == len(set(recorded))
         assert set(churn.answered) <= set(recorded)
+
+
+# -- item 10: what holds addresses is private ------------------------------------------------
+@pytest.mark.slow
+def test_every_file_the_sinkhole_writes_is_private(sinkhole_proc, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        sink = sinkhole_proc("--listen", "127.0.0.1:0", data_dir=tmp_path / "new" / "data")
+    finally:
+        os.umask(old)
+    _alive(sink.port, "/private")
+    assert sink.stop() == 0
+    data = sink.data_dir
+    written = [data, *data.rglob("*")]
+    skip = {"sinkhole.log"}  # the test harness's own capture of the process output
+    modes = {
+        p.relative_to(data.parent).as_posix(): stat.S_IMODE(p.stat().st_mode)
+        for p in written
+        if p.name not in skip
+    }
+    assert any(name.endswith(".parquet") for name in modes)
+    wrong = {name: oct(mode) for name, mode in modes.items() if mode not in (0o600, 0o700)}
+    assert wrong == {}

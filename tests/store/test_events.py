@@ -321,3 +321,38 @@ def test_roll_of_only_bad_rows_writes_no_event_file(tmp_path, make_event, make_s
     report = roll_segment(segment, tmp_path)
     assert (report.events, report.rows_quarantined, report.files) == (0, 1, ())
     assert not segment.exists()
+
+
+# -- files holding addresses are private (issue 9, item 10) ----------------------------------
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_rolled_files_and_quarantine_are_private(tmp_path, make_event, make_segment):
+    import os
+
+    old = os.umask(0o022)  # the usual umask: left alone, files would be 0644
+    try:
+        dataset = tmp_path / "data"
+        torn = wal.encode_record([make_event(path="/torn")])[:-3]
+        segment = make_segment(
+            dataset / "wal" / "w00-a-000001.wal",
+            [[make_event(), make_event(content_length=2**63)]],
+            tail=torn,
+        )
+        [parquet] = roll_segment(segment, dataset).files
+    finally:
+        os.umask(old)
+    assert _mode(parquet) == 0o600
+    for directory in (parquet.parent, dataset / "events"):
+        assert _mode(directory) == 0o700, directory
+    qdir = dataset / "quarantine" / "wal"
+    assert {p.name: _mode(p) for p in qdir.iterdir()} == {
+        "w00-a-000001.tail": 0o600,
+        "w00-a-000001.tail.txt": 0o600,
+        "w00-a-000001.rows": 0o600,
+        "w00-a-000001.rows.txt": 0o600,
+    }
+    assert _mode(qdir) == _mode(qdir.parent) == 0o700

@@ -74,7 +74,9 @@ class _State:
 
 
 def _lock(data_dir: Path) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.exists():
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, exist_ok=True)  # holds source addresses: private
     fd = os.open(data_dir / ".sinkhole.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

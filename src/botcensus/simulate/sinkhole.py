@@ -30,7 +30,9 @@ class SinkholeProcess:
     metrics: str | None = None
 
     def start(self, timeout: float = 30.0) -> Self:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.data_dir.exists():  # what the sinkhole writes here is personal data
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700)
         run_file = self.data_dir / RUN_FILE
         run_file.unlink(missing_ok=True)
         cmd = [

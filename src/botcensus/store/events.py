@@ -11,6 +11,7 @@ once accepted disappears unexplained, and no row can stop the roll.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,11 +104,21 @@ def _why(row: Any, exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` and any missing parent as 0700: the dataset holds source addresses."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
+            directory.mkdir(mode=0o700)
+
+
 def write_atomic(table: pa.Table, target: Path) -> None:
-    """Write a zstd Parquet file under a temporary name, fsync it, rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write a zstd Parquet file (0600) under a temporary name, fsync it, rename it into place."""
+    private_dir(target.parent)
     tmp = target.parent / f".{target.name}.tmp"
     try:
+        # Created 0600 before pyarrow opens it (it keeps the mode of an existing file).
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         pq.write_table(table, tmp, compression="zstd")
         fd = os.open(tmp, os.O_RDONLY)
         try:
@@ -167,14 +178,14 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
 
 def _quarantine(qdir: Path, name: str, data: bytes, note: str) -> None:
     """Set bytes aside with a note saying why, durably, before their segment is removed."""
-    qdir.mkdir(parents=True, exist_ok=True)
+    private_dir(qdir)
     _write_durable(qdir / name, data)
     _write_durable(qdir / f"{name}.txt", note.encode("utf-8"))
     fsync_dir(qdir)
 
 
 def _write_durable(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)
         while view:
