@@ -395,3 +395,33 @@ def test_every_file_the_sinkhole_writes_is_private(sinkhole_proc, tmp_path):
     assert any(name.endswith(".parquet") for name in modes)
     wrong = {name: oct(mode) for name, mode in modes.items() if mode not in (0o600, 0o700)}
     assert wrong == {}
+
+
+# -- item 10: the metrics port ---------------------------------------------------------------
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+@pytest.mark.slow
+def test_idle_connections_to_the_metrics_port_hold_no_threads(sinkhole_proc, net):
+    sink = sinkhole_proc("--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0")
+    assert sink.metrics is not None
+    assert sink.proc is not None
+    port = int(sink.metrics.rsplit(":", 1)[1])
+    before = _threads(sink.proc.pid)
+    idle = []
+    try:
+        idle.extend(net.connect(port) for _ in range(300))
+        idle[0].sendall(b"GET /metrics HTTP/1.1\r\n")  # and one that never finishes its head
+        time.sleep(1.0)
+        assert _threads(sink.proc.pid) <= before + 2
+        # Still served to a scraper while the idle ones are held.
+        text = httpx.get(f"http://{sink.metrics}/metrics", timeout=5).text
+        assert "botcensus_sinkhole_requests_total" in text
+    finally:
+        for sock in idle:
+            sock.close()
+    assert _running(sink)

@@ -26,10 +26,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from prometheus_client import start_http_server
 from prometheus_client.registry import CollectorRegistry
 
 from botcensus.capture import metrics, wal, worker
+from botcensus.capture.metrics_http import MetricsServer
 from botcensus.config import ListenerSettings, SinkholeSettings, split_address
 
 log = logging.getLogger(__name__)
@@ -300,8 +300,7 @@ def _start_metrics(
 
     registry = CollectorRegistry(auto_describe=True)
     registry.register(metrics.SinkholeCollector(counters, workers, supervisor_gauges))
-    server, _ = start_http_server(port, addr=host, registry=registry)
-    bound_port = server.server_address[1]
+    bound_port = MetricsServer(host, port, registry).start()
     return f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
 
 
