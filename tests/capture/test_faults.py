@@ -425,3 +425,39 @@ def test_idle_connections_to_the_metrics_port_hold_no_threads(sinkhole_proc, net
         for sock in idle:
             sock.close()
     assert _running(sink)
+
+
+# -- item 10: out of file descriptors --------------------------------------------------------
+@pytest.mark.slow
+def test_connections_refused_for_want_of_descriptors_are_counted(tmp_path, net):
+    import socket
+
+    sink = SinkholeProcess(
+        tmp_path / "data", ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"], nofile=256
+    )
+    sink.start()
+    assert sink.metrics is not None
+    held: list[socket.socket] = []
+    try:
+        for _ in range(400):
+            sock = socket.create_connection(("127.0.0.1", sink.port), timeout=5)
+            sock.setblocking(False)
+            held.append(sock)
+        time.sleep(1.0)
+        refused = 0
+        for sock in held:
+            try:
+                refused += sock.recv(1) == b""
+            except BlockingIOError:
+                pass  # accepted and held
+            except ConnectionResetError:
+                refused += 1
+        assert refused > 100
+        counted = _scrape(sink.metrics)["botcensus_sinkhole_connections_refused_total"]
+        assert counted >= refused
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.5)
+    _alive(sink.port, "/after")  # the listener survived
+    assert sink.stop() == 0

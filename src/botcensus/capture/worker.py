@@ -10,6 +10,7 @@ import gc
 import ipaddress
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -94,6 +95,34 @@ async def close_connections(
         )
 
 
+FD_SPARE = 32
+"""Descriptors kept free beyond those open at start-up: new segments, directory fsyncs,
+the executor's threads. Connections may use the rest."""
+
+
+def connection_budget(max_connections: int) -> int:
+    """How many connections this worker may hold: max_connections, unless the descriptor
+    limit is lower. Raises the soft limit to the hard one first. Accepting only what fits
+    leaves a descriptor for every accept, so excess connections are refused by us (and
+    counted) rather than by libuv at EMFILE (silently), which could also close a listener."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
+    budget = max(1, soft - in_use - FD_SPARE)
+    if budget < max_connections:
+        log.warning(
+            "max_connections %d lowered to %d: the file descriptor limit is %d",
+            max_connections, budget, soft,
+        )  # fmt: skip
+        return budget
+    return max_connections
+
+
 def _specific(host: str, port: int) -> tuple[str, int] | None:
     """(address, port) as getsockname would report it, unless the host is a wildcard."""
     addr = ipaddress.ip_address(host)
@@ -134,6 +163,9 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
     connections: set[SinkholeConnection] = set()
     decoder = build_decoder(settings.decoders)
     trusted = proxy.compile_networks(settings.trusted_proxies)
+    limits = settings.limits.model_copy(
+        update={"max_connections": connection_budget(settings.limits.max_connections)}
+    )
     servers = []
     for bound in spec.listeners:
         listener = Listener(
@@ -143,7 +175,7 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
             proxy_protocol=bound.settings.proxy_protocol,
             trusted=trusted,
             replay=settings.replay,
-            limits=settings.limits,
+            limits=limits,
             body_head_bytes=rec.body_head_bytes,
             decode=decoder,
             outbox=outbox,

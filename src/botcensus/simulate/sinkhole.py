@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -28,6 +29,8 @@ class SinkholeProcess:
     proc: subprocess.Popen[bytes] | None = None
     ports: dict[str, int] = field(default_factory=dict)
     metrics: str | None = None
+    nofile: int | None = None
+    """RLIMIT_NOFILE (soft and hard) for the sinkhole, e.g. to try running out of descriptors."""
 
     def start(self, timeout: float = 30.0) -> Self:
         if not self.data_dir.exists():  # what the sinkhole writes here is personal data
@@ -47,6 +50,7 @@ class SinkholeProcess:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(self.env or {})},
+                preexec_fn=None if self.nofile is None else self._limit_files,
             )
         deadline = time.monotonic() + timeout
         while not run_file.exists():
@@ -60,6 +64,10 @@ class SinkholeProcess:
         self.ports = {item["name"]: item["port"] for item in info["listeners"]}
         self.metrics = info["metrics"]
         return self
+
+    def _limit_files(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     @property
     def port(self) -> int:
