@@ -240,9 +240,14 @@ class SinkholeConnection(asyncio.Protocol):
             self.dead = True
             self.transport.abort()
             return
-        lst.connections.add(self)
         peer = transport.get_extra_info("peername")
         local = lst.local or transport.get_extra_info("sockname")
+        if peer is None or local is None:
+            # Reset by the client between accept and now: no one to read from or answer.
+            self.dead = True
+            self.transport.abort()
+            return
+        lst.connections.add(self)
         self.src_ip, self.src_port = peer[0], peer[1]
         self.dst_ip, self.dst_port = local[0], local[1]
         self.deadline = lst.clock() + lst.limits.header_timeout
