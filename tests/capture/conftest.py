@@ -97,19 +97,32 @@ def _unavailable(why: str) -> None:
     pytest.skip(f"{why} (needs root to mount a tmpfs)")
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    """A 16 MiB tmpfs at tmp_path/disk, unmounted at teardown."""
+def mount_small_disk(root: Path, size: int) -> SmallDisk:
+    """Mount a tmpfs of `size` bytes at root (skips or fails the test when it cannot)."""
     if os.geteuid() != 0:
         _unavailable("not root")
-    root = tmp_path / "disk"
-    root.mkdir()
-    size = 16 * 1024 * 1024
+    root.mkdir(parents=True, exist_ok=True)
     try:
         _run("mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(root))
     except (OSError, RuntimeError) as exc:
         _unavailable(f"cannot mount a tmpfs: {exc}")
-    disk = SmallDisk(root, size)
+    return SmallDisk(root, size)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A 16 MiB tmpfs at tmp_path/disk, unmounted at teardown."""
+    disk = mount_small_disk(tmp_path / "disk", 16 * 1024 * 1024)
+    try:
+        yield disk
+    finally:
+        disk.unmount()
+
+
+@pytest.fixture
+def big_small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A 128 MiB tmpfs at tmp_path/disk (room for a minute of load), unmounted at teardown."""
+    disk = mount_small_disk(tmp_path / "disk", 128 * 1024 * 1024)
     try:
         yield disk
     finally:
