@@ -429,13 +429,19 @@ def test_idle_connections_to_the_metrics_port_hold_no_threads(sinkhole_proc, net
 
 # -- item 10: out of file descriptors --------------------------------------------------------
 @pytest.mark.slow
-def test_connections_refused_for_want_of_descriptors_are_counted(tmp_path, net):
-    import socket
-
+def test_connections_refused_for_want_of_descriptors_are_counted(tmp_path):
     sink = SinkholeProcess(
         tmp_path / "data", ["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"], nofile=256
     )
-    sink.start()
+    with sink:
+        _descriptors_run_out(sink)
+    assert sink.proc is not None
+    assert sink.proc.returncode == 0
+
+
+def _descriptors_run_out(sink: SinkholeProcess) -> None:
+    import socket
+
     assert sink.metrics is not None
     held: list[socket.socket] = []
     try:
@@ -460,4 +466,33 @@ def test_connections_refused_for_want_of_descriptors_are_counted(tmp_path, net):
             sock.close()
     time.sleep(0.5)
     _alive(sink.port, "/after")  # the listener survived
-    assert sink.stop() == 0
+
+
+# -- found by the crash suite: a supervisor killed while it starts a worker ------------------
+@pytest.mark.slow
+def test_a_worker_whose_supervisor_died_while_it_started_does_not_live_on(sinkhole_proc):
+    import os
+    import signal
+
+    sink = sinkhole_proc("--listen", "127.0.0.1:0")
+    assert sink.proc is not None
+    [first] = _worker_pids(sink)
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while not (restarted := [p for p in _worker_pids(sink) if p != first]):
+        assert time.monotonic() < deadline, "worker not restarted"
+        time.sleep(0.005)
+    sink.proc.kill()  # while the new worker is still importing, before it asked for PDEATHSIG
+    sink.proc.wait()
+    [orphan] = restarted
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{orphan}").exists() and _state(orphan) != "Z":
+        assert time.monotonic() < deadline, "the orphaned worker lives on"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

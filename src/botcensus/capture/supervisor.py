@@ -221,7 +221,9 @@ def serve(
     counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
 
     def start(index: int) -> BaseProcess:
-        spec = worker.WorkerSpec(index, settings, tuple(bound), wal_dir, data_dir / WRITERS_LOCK)
+        spec = worker.WorkerSpec(
+            index, settings, tuple(bound), wal_dir, data_dir / WRITERS_LOCK, os.getpid()
+        )
         proc = ctx.Process(
             target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
         )

@@ -50,6 +50,9 @@ class WorkerSpec:
     wal_dir: Path
     writers_lock: Path
     """Held shared while the worker runs: a new supervisor waits for it before recovering."""
+    supervisor_pid: int
+    """The supervisor that started this worker: if it is gone by the time the worker asks to
+    be signalled at its death, the worker stops at once instead of living on unsupervised."""
 
 
 def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
@@ -141,6 +144,10 @@ def run(spec: WorkerSpec, counters: metrics.Counters) -> None:
     """Process entry point."""
     _die_with_parent()
     logging.basicConfig(level=logging.INFO, format=f"botcensus worker {spec.index}: %(message)s")
+    if os.getppid() != spec.supervisor_pid:
+        # The supervisor died while we were starting, before PDEATHSIG could cover us.
+        log.warning("supervisor %d gone before this worker started; exiting", spec.supervisor_pid)
+        return
     # Taken before the first segment is opened and released only when the process is gone.
     lock_fd = os.open(spec.writers_lock, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock_fd, fcntl.LOCK_SH)
