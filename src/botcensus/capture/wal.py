@@ -52,9 +52,11 @@ class SegmentScan:
     tail_reason: str | None
 
 
-def scan_segment(path: Path) -> SegmentScan:
-    """Read every complete, checksum-valid record of a segment."""
+def scan_segment(path: Path, *, tuples: bool = False) -> SegmentScan:
+    """Read every complete, checksum-valid record of a segment; events as lists, or as tuples
+    (cheaper to build, and what pyarrow converts fastest)."""
     data = path.read_bytes()
+    view = memoryview(data)
     if not data.startswith(MAGIC):
         why = "segment shorter than its header" if len(data) < len(MAGIC) else "bad magic"
         return SegmentScan([], 0, 0, data, why if data else None)
@@ -72,16 +74,16 @@ def scan_segment(path: Path) -> SegmentScan:
         if end > len(data):
             reason = f"torn record: {len(data) - start} of {length} payload bytes"
             break
-        payload = data[start:end]
+        payload = view[start:end]
         if zlib.crc32(payload) != crc:
             reason = "record checksum mismatch"
             break
         try:
-            batch = msgpack.unpackb(payload, raw=False, use_list=True)
+            batch = msgpack.unpackb(payload, raw=False, use_list=not tuples)
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
             reason = "record checksum matches but its payload is not msgpack"
             break
-        if not isinstance(batch, list):
+        if not isinstance(batch, list | tuple):
             reason = "record payload is not a list of events"
             break
         events.extend(batch)
