@@ -1,135 +1,43 @@
 """The sinkhole's HTTP/1.1 connection handler: parse, record, answer with the fixed reply.
 
-Per connection an httptools parser; per request one event. Events produced during one turn of
-the event loop are written to the write-ahead log as one record *before* any of their replies
-is sent, so a bot that got an answer has its check-in in the log (the OS page cache at least;
-on disk after the next fsync).
+Two paths. The fast one takes a read that holds exactly one complete, small request, the
+common case of a bot's check-in: a parser without per-field callbacks finds it complete, and
+its raw bytes go to the log with time, addresses and listener, to be turned into an event
+when the segment is rolled (record.RawDecoder). Everything else (split or pipelined requests,
+bad or oversized ones, PROXY headers, timeouts, clients that vanish mid-request) takes the
+full path, which builds the event at once with the same functions (record.read_head and
+record.event_row). Either way the log write comes before the reply (outbox.Outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import httptools
 
 from botcensus.capture import proxy
-from botcensus.capture.logs import Throttled
-from botcensus.capture.protocols import Decoder, Request
-from botcensus.capture.reply import (
-    NO_REPLY_STATUS,
-    REJECT_REPLY,
-    REJECT_STATUS,
-    UNAVAILABLE_REPLY,
-    Reject,
-    Reply,
-)
-from botcensus.capture.wal import RECORD_MAX_EVENTS, WalWriter
+from botcensus.capture.outbox import Event, Outbox, Stats
+from botcensus.capture.protocols import Decoder
+from botcensus.capture.record import event_row, read_head
+from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject, Reply
 from botcensus.config import LimitSettings
 
 log = logging.getLogger(__name__)
 
-_EMPTY_SHA256 = hashlib.sha256(b"").digest()
 _IDLE, _HEAD, _BODY = 0, 1, 2
-_WANTED = {b"host": 0, b"user-agent": 1, b"content-length": 2}
-_METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
-INT64_MAX = 2**63 - 1
 REPLY_BUDGET = 256 * 1024
 """Reply bytes one connection may queue per loop turn beyond what its client has read."""
 REPLAY_TIME_RANGE_US = (0, 253_402_300_800_000_000)
 """Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
 partitioned by day, so a PROXY header carrying one is refused rather than logged."""
-sha256 = hashlib.sha256
-Event = list[Any]
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters of one worker, copied into shared memory for the metrics endpoint."""
-
-    requests: int = 0
-    bytes_in: int = 0
-    connections_total: int = 0
-    connections_refused: int = 0
-    write_errors: int = 0
-    rejects: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Reject})
-
-
-class Outbox:
-    """Events and replies of one loop turn: the WAL write goes first, then the replies."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, wal: WalWriter, stats: Stats) -> None:
-        self._loop = loop
-        self._wal = wal
-        self._stats = stats
-        self._trouble = Throttled(log, "write-ahead log write failed")
-        self._closed = False
-        self._events: list[Event] = []
-        self._replies: list[tuple[asyncio.Transport, bytes, bool]] = []
-        self._scheduled = False
-
-    def put(
-        self, event: Event, transport: asyncio.Transport | None, data: bytes, close: bool
-    ) -> None:
-        if self._closed:
-            # After the log was closed at shutdown: cannot be recorded, so never answered.
-            self._stats.write_errors += 1
-            self._trouble.failed("event after the log was closed at shutdown; not recorded")
-            if transport is not None:
-                transport.abort()
-            return
-        events = self._events
-        events.append(event)
-        if transport is not None:
-            self._replies.append((transport, data, close))
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self._flush_soon)
-        elif len(events) >= RECORD_MAX_EVENTS:
-            # A burst (a long pipeline, many connections in one turn): log and answer what
-            # we have now, so no record and no list of pending replies grows without bound.
-            self.flush()
-
-    def close(self) -> None:
-        """Log what is pending; refuse (and count) whatever comes later."""
-        self.flush()
-        self._closed = True
-
-    def later(self, callback: Callable[[], object]) -> None:
-        """Run callback in a later loop turn, after this turn's events are logged and their
-        replies written."""
-        self._loop.call_soon(callback)
-
-    def _flush_soon(self) -> None:
-        self._scheduled = False
-        self.flush()
-
-    def flush(self) -> None:
-        events, replies = self._events, self._replies
-        self._events, self._replies = [], []
-        try:
-            self._wal.write(events)
-        except OSError as exc:
-            # Not recorded means not answered: a fixed 503 instead of the reply, then close.
-            self._stats.write_errors += len(events)
-            self._trouble.failed(f"{exc}; requests refused with 503", len(events))
-            for transport, _, _ in replies:
-                if not transport.is_closing():
-                    transport.write(UNAVAILABLE_REPLY)
-                    transport.close()
-            return
-        if self._trouble.failing:
-            self._trouble.recovered()
-        for transport, data, close in replies:
-            if not transport.is_closing():
-                transport.write(data)
-                if close:
-                    transport.close()
+HttpRequestParser = httptools.HttpRequestParser
+_PARSE_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
+__all__ = ["Event", "Listener", "Outbox", "SinkholeConnection", "Stats", "sweep"]
 
 
 @dataclass(slots=True)
@@ -152,14 +60,41 @@ class Listener:
     local: tuple[str, int] | None = None
     """The listener's own address when it is bound to one (not a wildcard): every connection's
     destination, known without a getsockname call per connection."""
+    index: int = 0
+    """The listener's place in the worker's list: raw log rows name their listener by it."""
     slice_bytes: int = field(init=False)
     """Most bytes parsed from one connection per loop turn (see SinkholeConnection)."""
+    fast_bytes: int = field(init=False)
+    """Largest read the fast path takes: one that cannot hold a head or body over a limit."""
 
     def __post_init__(self) -> None:
         # A slice of the smallest requests (~16 bytes each) may owe at most about
         # REPLY_BUDGET bytes of replies before the connection waits for its client to read.
         biggest = max(len(self.reply.keep_alive), *(len(r) for r in REJECT_REPLY.values()))
         self.slice_bytes = max(512, min(65536, REPLY_BUDGET * 16 // biggest))
+        limits = self.limits
+        self.fast_bytes = min(self.slice_bytes, limits.max_header_bytes, limits.max_body_bytes)
+
+
+class _Light:
+    """The fast path's parser callbacks: only where messages begin and end, and whether the
+    connection stays open (llhttp knows that only until the next message starts)."""
+
+    __slots__ = ("begun", "done", "keep", "parser")
+
+    def __init__(self) -> None:
+        self.begun = self.done = 0
+        self.keep = False
+        self.parser: HttpRequestParser | None = HttpRequestParser(self)
+
+    def on_message_begin(self) -> None:
+        self.begun += 1
+
+    def on_message_complete(self) -> None:
+        self.done += 1
+        parser = self.parser
+        assert parser is not None
+        self.keep = parser.should_keep_alive() and not parser.should_upgrade()
 
 
 class _LimitError(Exception):
@@ -191,6 +126,7 @@ class SinkholeConnection(asyncio.Protocol):
         "head_bytes",
         "head_parsed",
         "headers",
+        "light",
         "lst",
         "parser",
         "pending_proxy",
@@ -209,7 +145,9 @@ class SinkholeConnection(asyncio.Protocol):
     def __init__(self, listener: Listener) -> None:
         self.lst = listener
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
+        # Both parsers are made when first needed: most connections never need the full one.
+        self.light: _Light | None = None
+        self.parser: httptools.HttpRequestParser | None = None
         self.src_ip = self.dst_ip = ""
         self.src_port = self.dst_port = 0
         self.proxy_peer: str | None = None
@@ -267,9 +205,10 @@ class SinkholeConnection(asyncio.Protocol):
                 event = self._event(NO_REPLY_STATUS, f"{Reject.INCOMPLETE}: {why}")
                 self.lst.outbox.put(event, None, b"", False)
         self.dead = True
-        # The parser refers back to us: drop it so refcounting frees the connection at once
-        # instead of leaving a cycle for the garbage collector.
-        self.parser = None  # type: ignore[assignment]
+        # The parsers refer back to their callbacks: drop them so refcounting frees the
+        # connection at once instead of leaving cycles for the garbage collector.
+        self.parser = None
+        self._drop_light()
 
     def data_received(self, data: bytes) -> None:
         if self.dead:
@@ -282,10 +221,50 @@ class SinkholeConnection(asyncio.Protocol):
         if self.backlog is not None:  # cannot happen while reading is paused; be safe
             self.backlog = memoryview(bytes(self.backlog) + data)
             return
-        if len(data) > self.lst.slice_bytes:
+        if self.phase == _IDLE and len(data) <= self.lst.fast_bytes:
+            self._fast(data)
+        elif len(data) > self.lst.slice_bytes:
             self._consume(memoryview(data))
         else:
             self._feed(data)
+
+    def _fast(self, data: bytes) -> None:
+        """One complete request in one read, at a request boundary: log its bytes raw and
+        answer. Anything else goes to the full parser, which starts from the same boundary."""
+        state = self.light
+        if state is None:
+            state = self.light = _Light()
+        state.begun = state.done = 0
+        try:
+            state.parser.feed_data(data)  # type: ignore[union-attr]
+        except _PARSE_STOPS:  # malformed, CONNECT or Upgrade: the full path decides
+            self._drop_light()
+            self._feed(data)
+            return
+        if state.done != 1 or state.begun != 1:
+            if state.begun:  # part of a request, or several: the full path reads them all
+                self._drop_light()
+                self._feed(data)
+            return
+        lst = self.lst
+        lst.stats.requests += 1
+        keep = state.keep
+        row = (
+            self._time_received(), lst.index, self.src_ip, self.src_port, self.dst_ip,
+            self.dst_port, self.proxy_peer, data,
+        )  # fmt: skip
+        self.deadline = lst.clock() + lst.limits.keepalive_timeout
+        reply = lst.reply
+        assert self.transport is not None
+        lst.outbox.put(row, self.transport, reply.keep_alive if keep else reply.close, not keep)
+        if not keep:
+            self.dead = True
+
+    def _drop_light(self) -> None:
+        state = self.light
+        if state is not None:
+            state.parser = None  # it refers back to its callbacks: no cycle left behind
+            self.light = None
 
     def _consume(self, view: memoryview) -> None:
         """Parse one slice now; keep the rest for the next loop turn, not reading meanwhile."""
@@ -338,8 +317,11 @@ class SinkholeConnection(asyncio.Protocol):
             self.head_bytes += len(data)
         else:
             self.body_wire += len(data)
+        parser = self.parser
+        if parser is None:
+            parser = self.parser = HttpRequestParser(self)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, _LimitError):
@@ -438,6 +420,7 @@ class SinkholeConnection(asyncio.Protocol):
         # CONNECT or Upgrade: the parser stops at this request (HttpParserUpgrade follows), so
         # answer it with the close variant rather than keep a connection we will not parse.
         parser = self.parser
+        assert parser is not None
         self._answer(parser.should_keep_alive() and not parser.should_upgrade())
 
     def _answer(self, keep: bool) -> None:
@@ -458,68 +441,18 @@ class SinkholeConnection(asyncio.Protocol):
         """The event of the current request, complete or not."""
         lst = self.lst
         lst.stats.requests += 1
-        url = self.url
-        path, _, query = url.partition(b"?")
-        host = user_agent = None
-        content_length: int | None = None
-        names: list[str] = []
-        pairs: list[tuple[str, str]] = []
-        for raw_name, raw_value in self.headers:
-            name = raw_name.decode("utf-8", "backslashreplace")
-            value = raw_value.decode("utf-8", "backslashreplace")
-            names.append(name)
-            pairs.append((name, value))
-            which = _WANTED.get(raw_name.lower())
-            if which is not None:
-                if which == 0:
-                    host = value
-                elif which == 1:
-                    user_agent = value
-                else:
-                    content_length = _content_length(raw_value)
-        headers = tuple(pairs)
-        body = bytes(self.body)
-        # The method is known once the parser got past it, i.e. once the URL has started.
-        method = None
-        if url:
-            raw_method = self.parser.get_method()
-            method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
-        path_text = path.decode("utf-8", "backslashreplace")
-        query_text = query.decode("utf-8", "backslashreplace") if query else ""
-        family = bot_id = None
-        if reject is None:
-            decoded = lst.decode(
-                Request(method or "", host, path_text, query_text, headers, body, self.body_length)
-            )
-            if decoded is not None:
-                family, bot_id = decoded.family, decoded.bot_id
-        else:
+        if reject is not None:
             lst.stats.rejects[reject.partition(":")[0]] += 1
-        return [
-            self._time_received(),
-            self.src_ip,
-            self.src_port,
-            self.dst_ip,
-            self.dst_port,
-            self.proxy_peer,
-            lst.name,
-            lst.sensor,
-            method,
-            host,
-            path_text if url else None,
-            query_text or None,
-            user_agent,
-            names,
-            content_length,
-            self.body_length,
-            self.body_length > len(body),
-            sha256(body).digest() if body else _EMPTY_SHA256,
-            body[: lst.body_head_bytes],
-            family,
-            bot_id,
-            status,
-            reject,
-        ]
+        raw_method = self.parser.get_method() if self.url and self.parser is not None else None
+        head = read_head(raw_method, self.url, self.headers)
+        where = (
+            self._time_received(), self.src_ip, self.src_port, self.dst_ip, self.dst_port,
+            self.proxy_peer, lst.name, lst.sensor,
+        )  # fmt: skip
+        return event_row(
+            where, head, bytes(self.body), self.body_length, body_head_bytes=lst.body_head_bytes,
+            decode=lst.decode, status=status, reject=reject,
+        )  # fmt: skip
 
     def _time_received(self) -> int:
         """Now, or in replay mode the replayer's time for the n-th request of the connection
@@ -559,17 +492,6 @@ def _wire_limit(limits: LimitSettings) -> int:
     """Bytes a request may take on the wire once its head is in: a body of max_body_bytes in
     chunks of at least a few bytes, plus trailers of up to max_header_bytes."""
     return 2 * limits.max_body_bytes + limits.max_header_bytes
-
-
-def _content_length(raw: bytes) -> int | None:
-    """A Content-Length value as an int64, or None when it is not one (llhttp takes up to
-    2^64 - 1, which no Parquet int64 column can hold)."""
-    value = raw.strip(b" \t")
-    if value.isdigit() and len(value) <= 19:  # bytes.isdigit: ASCII digits only
-        number = int(value)
-        if number <= INT64_MAX:
-            return number
-    return None
 
 
 async def sweep(connections: set[SinkholeConnection], clock: Callable[[], float]) -> None:

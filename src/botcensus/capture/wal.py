@@ -1,11 +1,15 @@
 """Append-only write-ahead log: the segment format, reading it back, and segment housekeeping.
 
 A segment file starts with an 8-byte magic and holds records of the form
-``<u32 little-endian payload length> <u32 crc32 of payload> <payload>``; a payload is a
-msgpack array of events, each a list of values in ``model.EVENT_COLUMNS`` order (time as
-int microseconds). A segment being written ends in ``.open``; a closed one in ``.wal``.
-Reading stops at the first incomplete or corrupt record (a torn write from a crash): the
-records before it are kept, the bytes from it on are reported and set aside.
+``<u32 little-endian payload length> <u32 crc32 of payload> <payload>``. The first record
+may be the segment's header, a msgpack map saying what the writer was configured with (its
+sensor, listeners, body_head_bytes and decoder rules: what turning raw rows into events
+needs). Every other payload is a msgpack array of rows: an event (values in
+``model.EVENT_COLUMNS`` order, time as int microseconds) or a raw request
+(``record.RAW_WIDTH`` values, the last its bytes). A segment being written ends in
+``.open``; a closed one in ``.wal``. Reading stops at the first incomplete or corrupt record
+(a torn write from a crash): the records before it are kept, the bytes from it on are
+reported and set aside.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
-MAGIC = b"BCWAL1\n\x00"
+MAGIC = b"BCWAL2\n\x00"
+MAGIC_V1 = b"BCWAL1\n\x00"
+"""Segments of the first format (no header, no raw rows) are still read."""
 RECORD_HEAD = struct.Struct("<II")
 """Before each payload: its length and its CRC-32, both little-endian u32."""
 _HEAD = RECORD_HEAD
@@ -35,21 +41,22 @@ OPEN_SUFFIX = ".open"
 CLOSED_SUFFIX = ".wal"
 
 
-def encode_record(events: Sequence[Sequence[Any]]) -> bytes:
-    """Frame a batch of events as one WAL record."""
+def encode_record(events: Sequence[Sequence[Any]] | Mapping[str, Any]) -> bytes:
+    """Frame a batch of rows (or a segment header) as one WAL record."""
     payload: bytes = msgpack.packb(events, use_bin_type=True)
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentScan:
-    """What reading a segment found: events in order, and any torn or corrupt tail."""
+    """What reading a segment found: rows in order, and any torn or corrupt tail."""
 
-    events: list[list[Any]]
+    events: list[Any]
     records: int
     good_bytes: int
     tail: bytes
     tail_reason: str | None
+    header: dict[str, Any] | None = None
 
 
 def scan_segment(path: Path, *, tuples: bool = False) -> SegmentScan:
@@ -57,10 +64,12 @@ def scan_segment(path: Path, *, tuples: bool = False) -> SegmentScan:
     (cheaper to build, and what pyarrow converts fastest)."""
     data = path.read_bytes()
     view = memoryview(data)
-    if not data.startswith(MAGIC):
+    if not data.startswith((MAGIC, MAGIC_V1)):
         why = "segment shorter than its header" if len(data) < len(MAGIC) else "bad magic"
         return SegmentScan([], 0, 0, data, why if data else None)
-    pos, records, events = len(MAGIC), 0, []
+    pos, records = len(MAGIC), 0
+    events: list[Any] = []
+    header: dict[str, Any] | None = None
     reason: str | None = None
     while pos < len(data):
         if pos + _HEAD.size > len(data):
@@ -83,13 +92,16 @@ def scan_segment(path: Path, *, tuples: bool = False) -> SegmentScan:
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
             reason = "record checksum matches but its payload is not msgpack"
             break
-        if not isinstance(batch, list | tuple):
+        if isinstance(batch, dict) and records == 0:
+            header = batch
+        elif isinstance(batch, list | tuple):
+            events.extend(batch)
+        else:
             reason = "record payload is not a list of events"
             break
-        events.extend(batch)
         records += 1
         pos = end
-    return SegmentScan(events, records, pos, data[pos:], reason)
+    return SegmentScan(events, records, pos, data[pos:], reason, header)
 
 
 def segments(wal_dir: Path, *, include_open: bool) -> list[Path]:

@@ -14,10 +14,11 @@ import resource
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -154,6 +155,20 @@ def run(spec: WorkerSpec, counters: metrics.Counters) -> None:
     uvloop.run(_serve(spec, counters))
 
 
+def segment_header(
+    settings: SinkholeSettings, listeners: Sequence[ListenerSettings]
+) -> dict[str, Any]:
+    """What turning this worker's raw log rows into events needs: written at the start of
+    every segment, so a segment rolls the same whatever the configuration is by then."""
+    return {
+        "format": 2,
+        "sensor": settings.sensor,
+        "listeners": [[lst.name, lst.reply.status] for lst in listeners],
+        "body_head_bytes": settings.recorder.body_head_bytes,
+        "decoders": [rule.model_dump(mode="json") for rule in settings.decoders],
+    }
+
+
 async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
     loop = asyncio.get_running_loop()
     settings = spec.settings
@@ -164,6 +179,7 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
         fsync_interval=rec.fsync_interval,
         segment_seconds=rec.segment_seconds,
         segment_bytes=rec.segment_bytes,
+        header=segment_header(settings, [b.settings for b in spec.listeners]),
     )
     stats = Stats()
     outbox = Outbox(loop, wal, stats)
@@ -174,7 +190,7 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
         update={"max_connections": connection_budget(settings.limits.max_connections)}
     )
     servers = []
-    for bound in spec.listeners:
+    for index, bound in enumerate(spec.listeners):
         listener = Listener(
             name=bound.settings.name,
             sensor=settings.sensor,
@@ -190,6 +206,7 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
             connections=connections,
             clock=loop.time,
             local=_specific(bound.host, bound.port),
+            index=index,
         )
         sock = bind_socket(bound.host, bound.port, listen=True)
         server = await loop.create_server(

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from botcensus.capture.wal import (
     RECORD_HEAD,
     RECORD_MAX_BYTES,
     RECORD_MAX_EVENTS,
+    encode_record,
     fsync_dir,
 )
 
@@ -54,8 +55,11 @@ class WalWriter:
         fsync_interval: float,
         segment_seconds: float,
         segment_bytes: int,
+        header: Mapping[str, Any] | None = None,
     ) -> None:
         self._dir = wal_dir
+        # Every segment begins with the magic and, if given, the header record.
+        self._start = MAGIC + (encode_record(header) if header is not None else b"")
         self._worker = worker
         self._fsync_interval = fsync_interval
         self._segment_seconds = segment_seconds
@@ -78,7 +82,7 @@ class WalWriter:
         self._packer = msgpack.Packer(use_bin_type=True)
         wal_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._fd, self._path = self._create_segment()
-        self._size = len(MAGIC)
+        self._size = len(self._start)
         self._opened_at = time.monotonic()
 
     # -- state seen from outside -------------------------------------------------------------
@@ -99,7 +103,7 @@ class WalWriter:
         path = self._dir / f"{self._worker}-{time.time_ns():016x}-{self._seq:06d}{OPEN_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
-            _write_all(fd, MAGIC)
+            _write_all(fd, self._start)
             fsync_dir(self._dir)
         except OSError:
             os.close(fd)
@@ -113,7 +117,7 @@ class WalWriter:
     def _switch_to(self, fd: int, path: Path) -> tuple[int, Path]:
         old = self._fd, self._path
         self._fd, self._path = fd, path
-        self._size = len(MAGIC)
+        self._size = len(self._start)
         self._opened_at = time.monotonic()
         return old
 
@@ -205,7 +209,7 @@ class WalWriter:
     # -- background ----------------------------------------------------------------------------
     def _due(self) -> bool:
         age = time.monotonic() - self._opened_at
-        return self._size > len(MAGIC) and (
+        return self._size > len(self._start) and (
             age >= self._segment_seconds or self._size >= self._segment_bytes
         )
 
@@ -265,7 +269,7 @@ class WalWriter:
         self._closed = True
         target = self.bytes_written
         try:
-            if self._size > len(MAGIC):
+            if self._size > len(self._start):
                 self._close_segment(self._fd, self._path)
             else:
                 with self._lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from botcensus.capture.record import RAW_WIDTH, RawDecoder
 from botcensus.capture.wal import fsync_dir, scan_segment
 from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
 
@@ -62,24 +63,54 @@ def events_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     return pa.Table.from_batches([batch], schema=EVENT_SCHEMA)
 
 
-def convert_rows(rows: Sequence[Any]) -> tuple[pa.Table, list[tuple[int, str]]]:
+def convert_rows(
+    rows: Sequence[Any], header: Mapping[str, Any] | None = None
+) -> tuple[pa.Table, list[tuple[int, str]]]:
     """The table of every row that fits the schema, and (index, reason) of every one that
-    does not. One conversion when all rows fit; bisection finds the few that do not."""
+    does not. Raw requests are decoded first, with the segment's `header`. One conversion
+    when all rows fit; bisection finds the few that do not."""
     bad: list[tuple[int, str]] = []
-    parts = _convert(rows, 0, bad)
+    events, origin = _decode_raw(rows, header, bad)
+    found: list[tuple[int, str]] = []
+    parts = _convert(events, 0, found)
     table = pa.concat_tables(parts) if parts else EVENT_SCHEMA.empty_table()
     times = pc.cast(table["time_received"], pa.int64())
     low, high = TIME_RANGE_US
     outside = pc.or_(pc.less(times, low), pc.greater_equal(times, high))
     if table.num_rows and pc.any(outside).as_py():
         # Convertible, but no calendar day to file it under: set aside like any bad value.
-        failed = {i for i, _ in bad}
-        kept_index = [i for i in range(len(rows)) if i not in failed]
+        failed = {i for i, _ in found}
+        kept_index = [i for i in range(len(events)) if i not in failed]
         why = "time_received outside 1970-01-01 to 9999-12-31"
-        bad.extend((kept_index[pos], why) for pos in pc.indices_nonzero(outside).to_pylist())
+        found.extend((kept_index[pos], why) for pos in pc.indices_nonzero(outside).to_pylist())
         table = table.filter(pc.invert(outside))
+    bad.extend((origin[i], why) for i, why in found)
     bad.sort()
     return table, bad
+
+
+def _decode_raw(
+    rows: Sequence[Any], header: Mapping[str, Any] | None, bad: list[tuple[int, str]]
+) -> tuple[Sequence[Any], list[int]]:
+    """Rows with every raw request replaced by its event, and each one's index in `rows`; a
+    raw request that cannot be decoded goes to `bad` instead."""
+    raw = [
+        i for i, row in enumerate(rows) if isinstance(row, tuple | list) and len(row) == RAW_WIDTH
+    ]
+    if not raw:
+        return rows, list(range(len(rows)))
+    decoder = RawDecoder(header) if header is not None else None
+    events: list[Any] = list(rows)
+    for i in raw:
+        try:
+            if decoder is None:
+                raise ValueError("raw request in a segment without a header")
+            events[i] = decoder.event(rows[i])
+        except Exception as exc:  # whatever it is, the row is set aside with its reason
+            events[i] = None
+            bad.append((i, f"raw request not decodable: {type(exc).__name__}: {exc}"))
+    origin = [i for i, event in enumerate(events) if event is not None]
+    return [events[i] for i in origin], origin
 
 
 def _convert(rows: Sequence[Any], offset: int, bad: list[tuple[int, str]]) -> list[pa.Table]:
@@ -141,14 +172,24 @@ def write_atomic(table: pa.Table, target: Path) -> None:
 def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, ...]:
     """Split events by UTC day of receipt and write one file per day."""
     days = pc.cast(table["time_received"], pa.date32())
+    unique = pc.unique(days).to_pylist()
     written = []
-    for day in pc.unique(days).to_pylist():
-        part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
-        part = part.sort_by("time_received")
+    for day in unique:
+        part = table
+        if len(unique) > 1:
+            part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+        if not _in_time_order(part):  # a worker's segment mostly is: sorting costs a copy
+            part = part.sort_by("time_received")
         target = dataset / EVENTS_DIR / f"date={day.isoformat()}" / f"{name}.parquet"
         write_atomic(part, target)
         written.append(target)
     return tuple(written)
+
+
+def _in_time_order(table: pa.Table) -> bool:
+    times = table["time_received"]
+    n = len(times)
+    return n < 2 or bool(pc.all(pc.less_equal(times.slice(0, n - 1), times.slice(1))).as_py())
 
 
 def roll_segment(segment: Path, dataset: Path) -> RollReport:
@@ -160,7 +201,7 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
     gc.disable()
     try:
         scan = scan_segment(segment, tuples=True)
-        table, bad = convert_rows(scan.events)
+        table, bad = convert_rows(scan.events, scan.header)
     finally:
         if collecting:
             gc.enable()
