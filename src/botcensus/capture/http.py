@@ -36,6 +36,7 @@ REPLAY_TIME_RANGE_US = (0, 253_402_300_800_000_000)
 """Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
 partitioned by day, so a PROXY header carrying one is refused rather than logged."""
 HttpRequestParser = httptools.HttpRequestParser
+time_ns = time.time_ns
 _PARSE_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 __all__ = ["Event", "Listener", "Outbox", "SinkholeConnection", "Stats", "sweep"]
 
@@ -114,59 +115,49 @@ class SinkholeConnection(asyncio.Protocol):
     the rest kept as a backlog; so a client that pipelines without reading holds only its own
     kernel buffers, not the sinkhole's memory, and cannot make it answer into the void."""
 
+    # What every connection uses lives in slots; what only the full parser uses starts as
+    # a class default and gets an instance value when the full path first needs it, so
+    # the common connection (one check-in, fast path) sets up little.
     __slots__ = (
-        "backlog",
-        "body",
-        "body_length",
-        "body_wire",
+        "__dict__",
         "dead",
         "deadline",
         "dst_ip",
         "dst_port",
-        "head_bytes",
-        "head_parsed",
-        "headers",
         "light",
         "lst",
-        "parser",
         "pending_proxy",
         "phase",
         "proxy_peer",
-        "reading_paused",
-        "replay_times",
-        "requests_seen",
         "src_ip",
         "src_port",
         "transport",
-        "url",
-        "write_paused",
     )
+    parser: httptools.HttpRequestParser | None = None
+    replay_times: tuple[int, ...] | None = None
+    requests_seen = 0
+    url = b""
+    headers: list[tuple[bytes, bytes]] = []  # noqa: RUF012 (read-only: replaced, never mutated)
+    head_bytes = 0
+    head_parsed = 0
+    body: bytes | bytearray = b""
+    body_length = 0
+    body_wire = 0
+    backlog: memoryview | None = None
+    reading_paused = False
+    write_paused = False
 
     def __init__(self, listener: Listener) -> None:
         self.lst = listener
         self.transport: asyncio.Transport | None = None
-        # Both parsers are made when first needed: most connections never need the full one.
-        self.light: _Light | None = None
-        self.parser: httptools.HttpRequestParser | None = None
+        self.light: _Light | None = None  # made at the first read; the full parser if needed
         self.src_ip = self.dst_ip = ""
         self.src_port = self.dst_port = 0
         self.proxy_peer: str | None = None
-        self.replay_times: tuple[int, ...] | None = None
-        self.requests_seen = 0
         self.pending_proxy: bytearray | None = None
         self.phase = _IDLE
         self.deadline = 0.0
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.head_bytes = 0
-        self.head_parsed = 0
-        self.body = bytearray()
-        self.body_length = 0
-        self.body_wire = 0
         self.dead = False
-        self.backlog: memoryview | None = None
-        self.reading_paused = False
-        self.write_paused = False
 
     # -- connection ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -249,9 +240,10 @@ class SinkholeConnection(asyncio.Protocol):
         lst = self.lst
         lst.stats.requests += 1
         keep = state.keep
+        when = time_ns() // 1000 if self.replay_times is None else self._time_received()
         row = (
-            self._time_received(), lst.index, self.src_ip, self.src_port, self.dst_ip,
-            self.dst_port, self.proxy_peer, data,
+            when, lst.index, self.src_ip, self.src_port, self.dst_ip, self.dst_port,
+            self.proxy_peer, data,
         )  # fmt: skip
         self.deadline = lst.clock() + lst.limits.keepalive_timeout
         reply = lst.reply

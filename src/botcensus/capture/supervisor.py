@@ -11,6 +11,7 @@ they answered), then rolls the rest.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -18,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,12 +131,30 @@ def _resolve(
 def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> None:
     """Close segments left open by dead writers and roll every closed segment now (those
     waiting for a retry too). What cannot be closed or rolled stays in the log for later."""
+    _close_orphans(wal_dir, state, prefix=prefix)
+    roll_pending(wal_dir, roll, state, now=True)
+
+
+def _close_orphans(wal_dir: Path, state: _State, *, prefix: str) -> None:
     try:
         wal.close_orphans(wal_dir, prefix=prefix)
     except OSError as exc:
         state.roll_errors += 1
         log.error("cannot close the segments left open in %s (%s); will retry", wal_dir, exc)
-    roll_pending(wal_dir, roll, state, now=True)
+
+
+ROLL_NICE = 10
+"""How much lower the roll thread's CPU priority is than the workers' (Linux nice units)."""
+
+
+def _roll_loop(wal_dir: Path, roll: Roll, state: _State, stop: threading.Event) -> None:
+    """Roll closed segments until stopped, at a lower CPU priority than answering and
+    logging: on a saturated machine, Parquet can wait (the events are durable in the log and
+    segments_pending shows the backlog); answering cannot."""
+    with contextlib.suppress(OSError, AttributeError):  # per-thread nice: Linux only
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ROLL_NICE)
+    while not stop.wait(0.2):
+        roll_pending(wal_dir, roll, state)
 
 
 ROLL_RETRY_MAX = 60.0
@@ -237,21 +257,27 @@ def serve(
     for b in bound:
         host = f"[{b.host}]" if ":" in b.host else b.host
         log.info("listening name=%s address=%s:%d", b.settings.name, host, b.port)
+    rolling = threading.Event()
+    roller = threading.Thread(
+        target=_roll_loop, args=(wal_dir, roll, state, rolling), name="botcensus-roll"
+    )
+    roller.start()
     try:
         while not state.stop:
             time.sleep(0.2)
             for i, proc in enumerate(procs):
                 if not proc.is_alive() and not state.stop:
                     log.error(
-                        "worker %d exited with %s; recovering its log and restarting",
+                        "worker %d exited with %s; closing its log segments and restarting",
                         i,
                         proc.exitcode,
                     )
-                    recover(wal_dir, roll, state, prefix=f"w{i:02d}-")
+                    _close_orphans(wal_dir, state, prefix=f"w{i:02d}-")  # rolled by the roller
                     state.worker_restarts += 1
                     procs[i] = start(i)
-            roll_pending(wal_dir, roll, state)
     finally:
+        rolling.set()
+        roller.join()
         for proc in procs:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
