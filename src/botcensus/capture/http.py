@@ -14,88 +14,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import cast
 
 import httptools
 
 from botcensus.capture import proxy
+from botcensus.capture.flow import FlowControl
+from botcensus.capture.listener import FastParser, Listener, sweep, wire_limit
 from botcensus.capture.outbox import Event, Outbox, Stats
-from botcensus.capture.protocols import Decoder
 from botcensus.capture.record import event_row, read_head
-from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject, Reply
-from botcensus.config import LimitSettings
+from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject
 
 log = logging.getLogger(__name__)
 
 _IDLE, _HEAD, _BODY = 0, 1, 2
-REPLY_BUDGET = 256 * 1024
-"""Reply bytes one connection may queue per loop turn beyond what its client has read."""
-REPLAY_TIME_RANGE_US = (0, 253_402_300_800_000_000)
-"""Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
-partitioned by day, so a PROXY header carrying one is refused rather than logged."""
 HttpRequestParser = httptools.HttpRequestParser
 time_ns = time.time_ns
 _PARSE_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 __all__ = ["Event", "Listener", "Outbox", "SinkholeConnection", "Stats", "sweep"]
-
-
-@dataclass(slots=True)
-class Listener:
-    """What every connection on one listener shares."""
-
-    name: str
-    sensor: str
-    reply: Reply
-    proxy_protocol: bool
-    trusted: proxy.TrustedNetworks
-    replay: bool
-    limits: LimitSettings
-    body_head_bytes: int
-    decode: Decoder
-    outbox: Outbox
-    stats: Stats
-    connections: set[SinkholeConnection]
-    clock: Callable[[], float]
-    local: tuple[str, int] | None = None
-    """The listener's own address when it is bound to one (not a wildcard): every connection's
-    destination, known without a getsockname call per connection."""
-    index: int = 0
-    """The listener's place in the worker's list: raw log rows name their listener by it."""
-    slice_bytes: int = field(init=False)
-    """Most bytes parsed from one connection per loop turn (see SinkholeConnection)."""
-    fast_bytes: int = field(init=False)
-    """Largest read the fast path takes: one that cannot hold a head or body over a limit."""
-
-    def __post_init__(self) -> None:
-        # A slice of the smallest requests (~16 bytes each) may owe at most about
-        # REPLY_BUDGET bytes of replies before the connection waits for its client to read.
-        biggest = max(len(self.reply.keep_alive), *(len(r) for r in REJECT_REPLY.values()))
-        self.slice_bytes = max(512, min(65536, REPLY_BUDGET * 16 // biggest))
-        limits = self.limits
-        self.fast_bytes = min(self.slice_bytes, limits.max_header_bytes, limits.max_body_bytes)
-
-
-class _Light:
-    """The fast path's parser callbacks: only where messages begin and end, and whether the
-    connection stays open (llhttp knows that only until the next message starts)."""
-
-    __slots__ = ("begun", "done", "keep", "parser")
-
-    def __init__(self) -> None:
-        self.begun = self.done = 0
-        self.keep = False
-        self.parser: HttpRequestParser | None = HttpRequestParser(self)
-
-    def on_message_begin(self) -> None:
-        self.begun += 1
-
-    def on_message_complete(self) -> None:
-        self.done += 1
-        parser = self.parser
-        assert parser is not None
-        self.keep = parser.should_keep_alive() and not parser.should_upgrade()
 
 
 class _LimitError(Exception):
@@ -107,19 +43,14 @@ class _LimitError(Exception):
         self.detail = detail
 
 
-class SinkholeConnection(asyncio.Protocol):
-    """One client connection. Parser callbacks (on_*) are called by httptools.
-
-    Flow control: a connection whose client does not read its replies (the transport calls
-    pause_writing) is no longer read from, and at most `slice_bytes` are parsed per loop turn,
-    the rest kept as a backlog; so a client that pipelines without reading holds only its own
-    kernel buffers, not the sinkhole's memory, and cannot make it answer into the void."""
+class SinkholeConnection(FlowControl, asyncio.Protocol):
+    """One client connection. Parser callbacks (on_*) are called by httptools; flow control
+    (pause_writing, resume_writing, slices of long reads) comes from FlowControl."""
 
     # What every connection uses lives in slots; what only the full parser uses starts as
     # a class default and gets an instance value when the full path first needs it, so
     # the common connection (one check-in, fast path) sets up little.
-    __slots__ = (
-        "__dict__",
+    __slots__ = (  # FlowControl brings the instance __dict__ for the rest
         "dead",
         "deadline",
         "dst_ip",
@@ -143,14 +74,11 @@ class SinkholeConnection(asyncio.Protocol):
     body: bytes | bytearray = b""
     body_length = 0
     body_wire = 0
-    backlog: memoryview | None = None
-    reading_paused = False
-    write_paused = False
 
     def __init__(self, listener: Listener) -> None:
         self.lst = listener
         self.transport: asyncio.Transport | None = None
-        self.light: _Light | None = None  # made at the first read; the full parser if needed
+        self.light: FastParser | None = None  # made at the first read; the full parser if needed
         self.src_ip = self.dst_ip = ""
         self.src_port = self.dst_port = 0
         self.proxy_peer: str | None = None
@@ -224,7 +152,7 @@ class SinkholeConnection(asyncio.Protocol):
         answer. Anything else goes to the full parser, which starts from the same boundary."""
         state = self.light
         if state is None:
-            state = self.light = _Light()
+            state = self.light = FastParser()
         state.begun = state.done = 0
         try:
             state.parser.feed_data(data)  # type: ignore[union-attr]
@@ -258,50 +186,6 @@ class SinkholeConnection(asyncio.Protocol):
             state.parser = None  # it refers back to its callbacks: no cycle left behind
             self.light = None
 
-    def _consume(self, view: memoryview) -> None:
-        """Parse one slice now; keep the rest for the next loop turn, not reading meanwhile."""
-        size = self.lst.slice_bytes
-        if len(view) <= size:
-            self._feed(view)
-            return
-        self.backlog = view[size:]
-        self._pause_reading()
-        self._feed(view[:size])
-        # After this slice's replies are written (the outbox flush is already scheduled).
-        self.lst.outbox.later(self._continue)
-
-    def _continue(self) -> None:
-        """Parse the next slice of the backlog, unless the client is not reading its replies
-        (then resume_writing continues); read again once the backlog is gone."""
-        if self.dead:
-            self.backlog = None
-            return
-        if self.write_paused:
-            return
-        backlog, self.backlog = self.backlog, None
-        if backlog is not None:
-            self._consume(backlog)
-        if self.backlog is None and self.reading_paused and not self.dead:
-            self.reading_paused = False
-            assert self.transport is not None
-            self.transport.resume_reading()
-
-    def _pause_reading(self) -> None:
-        if not self.reading_paused:
-            self.reading_paused = True
-            assert self.transport is not None
-            self.transport.pause_reading()
-
-    def pause_writing(self) -> None:
-        """The transport's write buffer is over its high-water mark: stop reading."""
-        self.write_paused = True
-        if not self.dead:
-            self._pause_reading()
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        self._continue()
-
     def _feed(self, data: bytes | memoryview) -> None:
         # Bytes since the last complete request, while a head is being read: bounds what
         # httptools buffers for an unfinished head (it reports no offsets to be exact).
@@ -330,37 +214,34 @@ class SinkholeConnection(asyncio.Protocol):
             phase, limits = self.phase, self.lst.limits
             if phase == _HEAD and self.head_bytes > limits.max_header_bytes:
                 self._reject(Reject.HEADER_TOO_LARGE, f"head exceeds {self.head_bytes} bytes")
-            elif phase == _BODY and self.body_wire > _wire_limit(limits):
+            elif phase == _BODY and self.body_wire > wire_limit(limits):
                 # Chunk framing and trailers are not body: bound them too, or one unfinished
                 # trailer name could grow the parser's buffer without end.
                 self._reject(
                     Reject.BODY_TOO_LARGE,
-                    f"body exceeds {_wire_limit(limits)} bytes on the wire "
+                    f"body exceeds {wire_limit(limits)} bytes on the wire "
                     "(chunk framing and trailers included)",
                 )
 
     def _take_proxy_header(self, data: bytes) -> bytes:
+        """Bytes after the PROXY header once it is complete and accepted, else b""."""
         assert self.pending_proxy is not None
-        if not proxy.is_trusted(self.src_ip, self.lst.trusted):
-            self._reject(Reject.PROXY, "PROXY header from a peer not in trusted_proxies")
-            return b""
         buf = self.pending_proxy
         buf += data
+        lst = self.lst
         try:
-            parsed = proxy.parse(buf)
+            admitted = proxy.admit(buf, self.src_ip, lst.trusted, replay=lst.replay)
         except proxy.ProxyError as exc:
-            self._reject(Reject.PROXY, exc.reason)
+            self._reject(
+                Reject.PROXY, str(exc) if isinstance(exc, proxy.ProxyRefusedError) else exc.reason
+            )
             return b""
-        if parsed is None:
+        if admitted is None:
             return b""
-        info, used = parsed
-        if self.lst.replay and info.replay_times_us is not None:
-            low, high = REPLAY_TIME_RANGE_US
-            if not all(low <= t < high for t in info.replay_times_us):
-                self._reject(Reject.PROXY, "replay time outside 1970-01-01 to 9999-12-31")
-                return b""
-            self.replay_times = info.replay_times_us
+        info, used = admitted
         self.pending_proxy = None
+        if lst.replay and info.replay_times_us is not None:
+            self.replay_times = info.replay_times_us
         if info.source_ip is not None and info.source_port is not None:
             self.proxy_peer = self.src_ip
             self.src_ip, self.src_port = info.source_ip, info.source_port
@@ -478,18 +359,3 @@ class SinkholeConnection(asyncio.Protocol):
             self.dead = True
             assert self.transport is not None
             self.transport.close()
-
-
-def _wire_limit(limits: LimitSettings) -> int:
-    """Bytes a request may take on the wire once its head is in: a body of max_body_bytes in
-    chunks of at least a few bytes, plus trailers of up to max_header_bytes."""
-    return 2 * limits.max_body_bytes + limits.max_header_bytes
-
-
-async def sweep(connections: set[SinkholeConnection], clock: Callable[[], float]) -> None:
-    """Once a second, time out slow or idle connections (cheaper than a timer per request)."""
-    while True:
-        await asyncio.sleep(1.0)
-        now = clock()
-        for conn in list(connections):
-            conn.expire(now)
