@@ -196,6 +196,7 @@ def test_every_answered_request_survives_crashes_and_faults_exactly_once(big_sma
     # One more start and stop: whatever a fault left in the log is rolled now.
     final = SinkholeProcess(crashes.data, ["--listen", "127.0.0.1:0"], 1, ENV).start()
     assert final.stop() == 0
+    print(f"episodes: {dict(crashes.done)}")
     _check(crashes.data, load, seed)
 
 
@@ -215,3 +216,4 @@ def _check(data: Path, load: Load, seed: int) -> None:
         blob = tail.read_bytes()
         assert not [p for p in load.answered if p.encode() in blob], f"{context}; {tail.name}"
     assert not list((data / "quarantine" / "wal").glob("*.rows")), context
+    print(f"crash suite, {context}, {load.refused} refused with 503, all answered recorded once")
