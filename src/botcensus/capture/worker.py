@@ -119,7 +119,10 @@ def connection_budget(max_connections: int) -> int:
     in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
     budget = max(1, soft - in_use - FD_SPARE)
     if budget < max_connections:
-        log.warning(
+        # Worth a warning when it bites; a few descriptors short of the setting is routine.
+        level = logging.WARNING if budget < 0.9 * max_connections else logging.INFO
+        log.log(
+            level,
             "max_connections %d lowered to %d: the file descriptor limit is %d",
             max_connections, budget, soft,
         )  # fmt: skip
