@@ -78,6 +78,16 @@ class SmallDisk:
         finally:
             self.make_writable(path)
 
+    @contextlib.contextmanager
+    def immutable(self, path: Path) -> Iterator[None]:
+        """`chattr +i`: no file can be created, renamed or removed in `path` meanwhile."""
+        path.mkdir(parents=True, exist_ok=True)
+        _run("chattr", "+i", str(path))
+        try:
+            yield
+        finally:
+            _run("chattr", "-i", str(path))
+
     def unmount(self) -> None:
         for path in reversed(self._readonly):
             subprocess.run(["umount", "-l", str(path)], check=False)

@@ -427,13 +427,14 @@ def test_rotation_on_a_full_disk_keeps_the_old_segment_and_loses_nothing(small_d
     assert _all_events(wal_dir) == written
 
 
-def test_run_keeps_fsyncing_while_the_log_directory_is_read_only(small_disk, make_event):
+@pytest.mark.parametrize("how", ["readonly", "immutable"], ids=["read-only mount", "chattr +i"])
+def test_run_keeps_fsyncing_while_the_log_directory_is_read_only(small_disk, make_event, how):
     wal_dir = small_disk.root / "wal"
     writer = _writer(wal_dir, fsync_interval=0.02, segment_seconds=0.05)
 
     async def scenario() -> None:
         task = asyncio.create_task(writer.run())
-        with small_disk.readonly(wal_dir):
+        with getattr(small_disk, how)(wal_dir):
             for i in range(10):
                 writer.write([make_event(path=f"/ro{i}")])
                 await asyncio.sleep(0.05)
