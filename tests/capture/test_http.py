@@ -1001,3 +1001,17 @@ def _until(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_a_request_and_the_clients_half_close_in_one_read_still_get_the_reply(inproc, net):
+    # Request and FIN together: the transport learns of the end of input in the same I/O
+    # phase as the request, before the turn's replies are written.
+    server = inproc()
+    missing = 0
+    for i in range(200):
+        with net.connect(server.port) as sock:
+            sock.sendall(_get(f"/hc{i}", close=False))
+            sock.shutdown(socket.SHUT_WR)
+            missing += net.read_to_eof(sock) != NOT_FOUND_KEEP
+    assert missing == 0
+    assert len(server.wait_events(200)) == 200
