@@ -19,8 +19,9 @@ import uvloop
 from botcensus.capture import proxy, wal
 from botcensus.capture.http import Listener, Outbox, SinkholeConnection, Stats
 from botcensus.capture.protocols import build_decoder
+from botcensus.capture.record import RAW_WIDTH, RawDecoder
 from botcensus.capture.reply import Reply, listener_reply
-from botcensus.capture.worker import bind_socket
+from botcensus.capture.worker import bind_socket, close_connections, segment_header
 from botcensus.config import ListenerSettings, SinkholeSettings, split_address
 from botcensus.model import EVENT_COLUMNS
 from botcensus.simulate.sinkhole import SinkholeProcess
@@ -198,12 +199,13 @@ class InProcessSinkhole:
             fsync_interval=rec.fsync_interval,
             segment_seconds=rec.segment_seconds,
             segment_bytes=rec.segment_bytes,
+            header=segment_header(settings, settings.listeners),
         )
         outbox = Outbox(loop, self.writer, self.stats)
         decoder = build_decoder(settings.decoders)
         trusted = proxy.compile_networks(settings.trusted_proxies)
         servers = []
-        for lst in settings.listeners:
+        for index, lst in enumerate(settings.listeners):
             reply = listener_reply(lst.reply)
             listener = Listener(
                 name=lst.name,
@@ -219,6 +221,7 @@ class InProcessSinkhole:
                 stats=self.stats,
                 connections=self.connections,
                 clock=loop.time,
+                index=index,
             )
             host, port = split_address(lst.address)
             sock = bind_socket(host, port, listen=True)
@@ -238,12 +241,8 @@ class InProcessSinkhole:
         await self._stop.wait()
         for server in servers:
             server.close()
-        for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.close()
-        for _ in range(3):
-            await asyncio.sleep(0)
-        outbox.flush()
+        await close_connections(self.connections, loop.time)
+        outbox.close()
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -277,7 +276,12 @@ class InProcessSinkhole:
         """Every event in the log so far (open and closed segments), in the order written."""
         found = []
         for path in wal.segments(self.wal_dir, include_open=True):
-            found += [as_dict(row) for row in wal.scan_segment(path).events]
+            scan = wal.scan_segment(path)
+            raw = RawDecoder(scan.header) if scan.header is not None else None
+            for row in scan.events:
+                if raw is not None and len(row) == RAW_WIDTH:  # decoded as the roll does
+                    row = list(raw.event(row))
+                found.append(as_dict(row))
         return found
 
     def wait_events(self, n: int, timeout: float = 3.0) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botcensus.capture import proxy
-from botcensus.capture.reply import REJECT_REPLY, Reject, encode
+from botcensus.capture.reply import REJECT_REPLY, UNAVAILABLE_REPLY, Reject, encode
 from botcensus.config import LimitSettings, ListenerSettings, RecorderSettings, ReplySettings
 
 NOT_FOUND_KEEP = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
@@ -538,7 +538,9 @@ def test_connection_without_a_request_leaves_no_event(inproc, net):
     assert [e["path"] for e in server.events()] == ["/after"]
 
 
-def test_failed_log_write_leaves_the_request_unanswered(inproc, net, monkeypatch):
+def test_failed_log_write_refuses_the_request_with_503(inproc, net, monkeypatch):
+    # A stand-in for a full disk, to check the reply byte for byte; the real full disk (a
+    # tmpfs, root only) is in test_faults.py and test_wal.py.
     server = inproc()
     assert server.writer is not None
 
@@ -548,7 +550,7 @@ def test_failed_log_write_leaves_the_request_unanswered(inproc, net, monkeypatch
     monkeypatch.setattr(server.writer, "write", broken)
     with net.connect(server.port) as sock:
         sock.sendall(_get())
-        assert net.read_to_eof(sock) == b""
+        assert net.read_to_eof(sock) == UNAVAILABLE_REPLY
     assert server.stats.write_errors == 1
 
 
@@ -603,7 +605,9 @@ def test_proxy_header_from_untrusted_peer_is_rejected(inproc, net, sink_settings
     assert event["source_ip"] == "127.0.0.1"
     assert event["proxy_peer_ip"] is None
     assert (event["status"], _reason(event)) == (400, "proxy")
-    assert "untrusted peer 127.0.0.1" in event["reject_reason"]
+    assert event["reject_reason"] == "proxy: PROXY header from a peer not in trusted_proxies"
+    # The reason is a category, not personal data: the address is in source_ip only.
+    assert "127.0.0.1" not in event["reject_reason"]
 
 
 @pytest.mark.parametrize(
@@ -652,6 +656,31 @@ def test_slow_proxy_header_times_out(inproc, net, sink_settings):
         sock.sendall(V1[:10])
         assert net.read_to_eof(sock) == REJECT_REPLY[Reject.HEADER_TIMEOUT]
     assert _reason(server.wait_events(1)[0]) == "header_timeout"
+
+
+@pytest.mark.parametrize("header", [V1, V2], ids=["v1", "v2"])
+def test_connection_closed_mid_proxy_header_is_recorded_as_incomplete(
+    inproc, net, sink_settings, header
+):
+    server = inproc(sink_settings(_proxy_listener()))
+    with net.connect(server.port) as sock:
+        sock.sendall(header[:10])
+        time.sleep(0.1)
+    [event] = server.wait_events(1)
+    assert (event["status"], _reason(event)) == (0, "incomplete")
+    assert event["reject_reason"] == "incomplete: connection closed mid-PROXY-header"
+    assert event["source_ip"] == "127.0.0.1"
+    assert event["path"] is None
+
+
+def test_connection_closed_before_any_byte_on_a_proxy_listener_leaves_no_event(
+    inproc, net, sink_settings
+):
+    server = inproc(sink_settings(_proxy_listener()))
+    with net.connect(server.port):
+        pass
+    httpx.get(f"http://127.0.0.1:{server.port}/", timeout=3)  # refused: no PROXY header
+    assert [_reason(e) for e in server.wait_events(1)] == ["proxy"]
 
 
 REPLAY_US = 1_300_233_600_123_456
@@ -780,3 +809,209 @@ def test_v2_header_with_trailing_tlv_is_accepted(inproc, net, sink_settings):
     header = header[:14] + struct.pack("!H", struct.unpack("!H", header[14:16])[0] + 6)
     header += proxy.build_v2(("203.0.113.9", 51000), ("198.51.100.1", 80))[16:] + tlv
     assert net.exchange(server.port, header + _get()) == NOT_FOUND_CLOSE
+
+
+# -- values from the network are range-checked before they are logged (issue 9, item 1) ------
+@pytest.mark.parametrize("length", [2**63, 2**64 - 1])
+def test_content_length_beyond_int64_is_logged_as_unknown(inproc, net, length):
+    from botcensus.store import events_table
+
+    server = inproc()
+    head = f"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {length}\r\n\r\nabc".encode()
+    with net.connect(server.port) as sock:
+        sock.sendall(head)
+        time.sleep(0.1)
+    [event] = server.wait_events(1)
+    assert event["content_length"] is None
+    assert event["body_length"] == 3
+    assert _reason(event) == "incomplete"
+    events_table([list(event.values())])  # converts: no value out of its column's range
+
+
+@pytest.mark.parametrize("bad_time", [2**63 - 1, -(2**63), -1, 253_402_300_800_000_000], ids=str)
+def test_replay_time_out_of_range_is_refused(inproc, net, sink_settings, bad_time):
+    server = inproc(sink_settings(_proxy_listener(), replay=True))
+    times = [REPLAY_US, bad_time]
+    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=times)
+    assert net.exchange(server.port, header + _get()) == REJECT_REPLY[Reject.PROXY]
+    [event] = server.events()
+    assert _reason(event) == "proxy"
+    assert "replay time" in event["reject_reason"]
+    assert abs(event["time_received"] - time.time_ns() // 1000) < 60_000_000
+
+
+# -- trailers and bursts are bounded (issue 9, item 2) ----------------------------------------
+_CHUNKED_HEAD = (
+    b"POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+)
+
+
+def test_trailers_count_against_the_header_limit(inproc, net, sink_settings):
+    server = inproc(sink_settings(limits=LimitSettings(max_header_bytes=1024)))
+    trailers = b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 100) for i in range(40))
+    with net.connect(server.port) as sock:
+        sock.sendall(_CHUNKED_HEAD + trailers + b"\r\n")
+        assert net.read_to_eof(sock) == REJECT_REPLY[Reject.HEADER_TOO_LARGE]
+    [event] = server.wait_events(1)
+    assert _reason(event) == "header_too_large"
+    assert event["body_head"] == b"abc"
+    assert sum(len(n) for n in event["header_names"]) < 1024
+
+
+def test_one_endless_trailer_name_is_cut_off_on_the_wire(inproc, net, sink_settings):
+    limits = LimitSettings(max_header_bytes=1024, max_body_bytes=1024)
+    server = inproc(sink_settings(limits=limits))
+    with net.connect(server.port) as sock:
+        sock.sendall(_CHUNKED_HEAD)
+        try:
+            for _ in range(100):  # 400 kB of one trailer name, never finished
+                sock.sendall(b"N" * 4096)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got = net.read_to_eof(sock)
+    assert got == REJECT_REPLY[Reject.BODY_TOO_LARGE]
+    [event] = server.wait_events(1)
+    assert _reason(event) == "body_too_large"
+    assert "on the wire" in event["reject_reason"]
+
+
+def test_chunked_body_within_the_limits_is_still_answered(inproc, net, sink_settings):
+    limits = LimitSettings(max_header_bytes=1024, max_body_bytes=1024)
+    server = inproc(sink_settings(limits=limits))
+    chunks = b"".join(b"10\r\n" + b"x" * 16 + b"\r\n" for _ in range(64))  # 1024 body bytes
+    request = (
+        b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + chunks
+        + b"0\r\nX-Sum: 1\r\n\r\n"
+    )
+    assert net.exchange(server.port, request) == NOT_FOUND_CLOSE
+    [event] = server.wait_events(1)
+    assert event["body_length"] == 1024
+    assert "X-Sum" in event["header_names"]
+
+
+def test_a_burst_of_pipelined_requests_is_logged_in_bounded_records(inproc, net):
+    server = inproc()
+    count = 12_000
+    burst = b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n" * (count - 1) + _get("/last")
+    with net.connect(server.port, timeout=30) as sock:
+        sock.sendall(burst)
+        got = net.read_to_eof(sock)
+    assert got.count(b"HTTP/1.1 404") == count
+    assert len(server.wait_events(count)) == count
+    from botcensus.capture import wal
+
+    for path in wal.segments(server.wal_dir, include_open=True):
+        sizes = _record_event_counts(path)
+        assert max(sizes) <= wal.RECORD_MAX_EVENTS
+
+
+def _record_event_counts(path) -> list[int]:
+    import msgpack
+
+    from botcensus.capture import wal
+
+    data, pos, sizes = path.read_bytes(), len(wal.MAGIC), []
+    while pos < len(data):
+        length, _ = struct.unpack_from("<II", data, pos)
+        sizes.append(len(msgpack.unpackb(data[pos + 8 : pos + 8 + length])))
+        pos += 8 + length
+    return sizes
+
+
+# -- flow control (issue 9, item 5) ------------------------------------------------------------
+def test_a_pipeline_longer_than_a_slice_then_half_close_gets_every_reply(inproc, net):
+    server = inproc()
+    count = 5000  # about 145 kB: several slices and loop turns
+    pipeline = b"GET /h HTTP/1.1\r\nHost: h\r\n\r\n" * count
+    with net.connect(server.port, timeout=30) as sock:
+        sock.sendall(pipeline)
+        sock.shutdown(socket.SHUT_WR)
+        got = net.read_to_eof(sock)
+    assert got == NOT_FOUND_KEEP * count
+    assert len(server.wait_events(count)) == count
+
+
+def test_a_client_that_does_not_read_stops_being_read(inproc, net, tmp_path, sink_settings):
+    page = tmp_path / "page"
+    page.write_bytes(b"p" * 4096)
+    reply = ReplySettings(status=200, body_file=page)
+    server = inproc(sink_settings(ListenerSettings(name="big", address="127.0.0.1:0", reply=reply)))
+    with net.connect(server.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        chunk = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n" * 1000
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                sock.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+        [conn] = server.call(lambda: list(server.connections))
+        buffered = server.call(lambda: conn.transport.get_write_buffer_size())
+        # Replies waiting for the client: about one slice's worth, not everything it sent.
+        assert buffered < 4 * 1024 * 1024
+        assert server.call(lambda: conn.reading_paused)
+
+
+# -- shutdown waits for every connection's end (issue 9, item 6) -------------------------------
+def test_closing_connections_waits_for_a_transport_still_sending(inproc, net, tmp_path):
+    import asyncio
+
+    from botcensus.capture.worker import close_connections
+
+    page = tmp_path / "page"
+    page.write_bytes(b"p" * (8 * 1024 * 1024))
+    reply = ReplySettings(status=200, body_file=page)
+    listener = ListenerSettings(name="big", address="127.0.0.1:0", reply=reply)
+    server = inproc(sink_settings_with(listener))
+    assert server.loop is not None
+    with net.connect(server.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        [conn] = _connections_once(server, 1)
+        # Let the 8 MB reply sit in the transport without pausing reading, as a reply just
+        # under the high-water mark would: the transport cannot finish closing while it waits.
+        server.call(lambda: conn.transport.set_write_buffer_limits(high=64 * 1024 * 1024))
+        sock.sendall(_get("/first", close=False))
+        time.sleep(0.2)
+        sock.sendall(b"GET /in-flight HTTP/1.1\r\n")
+        _until(lambda: server.call(lambda: conn.phase) == 1)
+        done = asyncio.run_coroutine_threadsafe(
+            close_connections(server.connections, server.loop.time, linger=0.3), server.loop
+        )
+        done.result(10)
+        assert server.call(lambda: len(server.connections)) == 0
+    events = {e["path"]: e for e in server.wait_events(2)}
+    assert _reason(events["/in-flight"]) == "incomplete"
+
+
+def sink_settings_with(listener: ListenerSettings):
+    from botcensus.config import SinkholeSettings
+
+    return SinkholeSettings(sensor="test-sensor", listeners=[listener])
+
+
+def _connections_once(server, n: int, timeout: float = 5.0) -> list:
+    _until(lambda: len(server.call(lambda: list(server.connections))) >= n, timeout)
+    return server.call(lambda: list(server.connections))
+
+
+def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_request_and_the_clients_half_close_in_one_read_still_get_the_reply(inproc, net):
+    # Request and FIN together: the transport learns of the end of input in the same I/O
+    # phase as the request, before the turn's replies are written.
+    server = inproc()
+    missing = 0
+    for i in range(200):
+        with net.connect(server.port) as sock:
+            sock.sendall(_get(f"/hc{i}", close=False))
+            sock.shutdown(socket.SHUT_WR)
+            missing += net.read_to_eof(sock) != NOT_FOUND_KEEP
+    assert missing == 0
+    assert len(server.wait_events(200)) == 200

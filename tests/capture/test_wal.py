@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import subprocess
 import sys
@@ -347,3 +348,150 @@ def test_a_failed_write_leaves_no_partial_record_behind(tmp_path):
     assert [e[0] for e in scan.events] == list(range(written))
     assert scan.tail == b""
     assert scan.tail_reason is None
+
+
+# -- record caps (issue 9, item 2) -------------------------------------------------------------
+def test_a_huge_batch_is_split_into_records_of_bounded_size(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    events = [make_event(path=f"/{i}", body_head=b"x" * 1024) for i in range(20_000)]
+    writer.write(events)
+    writer.close()
+    (segment,) = wal.segments(tmp_path, include_open=False)
+    data, pos, records = segment.read_bytes(), len(wal.MAGIC), []
+    while pos < len(data):
+        length, _ = struct.unpack_from("<II", data, pos)
+        records.append((length, len(msgpack.unpackb(data[pos + 8 : pos + 8 + length]))))
+        pos += 8 + length
+    assert len(records) > 1
+    assert all(n <= wal.RECORD_MAX_EVENTS for _, n in records)
+    assert all(size <= wal.RECORD_MAX_BYTES for size, _ in records)
+    assert wal.scan_segment(segment).events == events
+
+
+def test_an_event_too_large_for_any_record_is_refused_not_written(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event(path="/ok")])
+    with pytest.raises(OSError, match="too large"):
+        writer.write([make_event(body_head=b"x" * (wal.MAX_RECORD_BYTES + 1))])
+    writer.write([make_event(path="/ok2")])
+    writer.close()
+    (segment,) = wal.segments(tmp_path, include_open=False)
+    assert [e[10] for e in wal.scan_segment(segment).events] == ["/ok", "/ok2"]
+
+
+# -- faults on a real small disk (issue 9, item 4) ---------------------------------------------
+def _all_events(wal_dir: Path) -> list:
+    found = []
+    for path in wal.segments(wal_dir, include_open=True):
+        scan = wal.scan_segment(path)
+        assert (scan.tail, scan.tail_reason) == (b"", None), path
+        found += scan.events
+    return found
+
+
+def test_rotation_on_a_full_disk_keeps_the_old_segment_and_loses_nothing(small_disk, make_event):
+    wal_dir = small_disk.root / "wal"
+    writer = _writer(wal_dir, fsync_interval=0.01, segment_seconds=0.05)
+    written: list = []
+
+    def write(n: int) -> int:
+        failed = 0
+        for _ in range(n):
+            event = make_event(path=f"/{len(written) + failed}", body_head=b"x" * 512)
+            try:
+                writer.write([event])
+                written.append(event)
+            except OSError:
+                failed += 1
+        return failed
+
+    async def scenario() -> int:
+        task = asyncio.create_task(writer.run())
+        write(50)
+        await asyncio.sleep(0.1)
+        with small_disk.full():
+            failed = write(200)
+            await asyncio.sleep(0.3)  # rotations come due and fail
+            failed += write(50)
+        await asyncio.sleep(0.3)  # rotations succeed again
+        failed += write(50)
+        assert not task.done()
+        writer.close()
+        await task
+        return failed
+
+    failed = asyncio.run(scenario())
+    assert failed > 0
+    assert writer.errors > 0
+    assert writer.segments_closed >= 2
+    assert _all_events(wal_dir) == written
+
+
+@pytest.mark.parametrize("how", ["readonly", "immutable"], ids=["read-only mount", "chattr +i"])
+def test_run_keeps_fsyncing_while_the_log_directory_is_read_only(small_disk, make_event, how):
+    wal_dir = small_disk.root / "wal"
+    writer = _writer(wal_dir, fsync_interval=0.02, segment_seconds=0.05)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        with getattr(small_disk, how)(wal_dir):
+            for i in range(10):
+                writer.write([make_event(path=f"/ro{i}")])
+                await asyncio.sleep(0.05)
+            assert writer.errors > 0  # rotations failed
+            closed_while_readonly = writer.segments_closed
+            await asyncio.sleep(0.1)
+            assert writer.bytes_synced == writer.bytes_written  # the loss bound still holds
+        writer.write([make_event(path="/rw")])
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if writer.segments_closed > closed_while_readonly:
+                break
+        assert writer.segments_closed > closed_while_readonly
+        assert not task.done()
+        writer.close()
+        await task
+
+    asyncio.run(scenario())
+    assert [e[10] for e in _all_events(wal_dir)] == [*(f"/ro{i}" for i in range(10)), "/rw"]
+
+
+def test_close_with_a_read_only_directory_keeps_the_segment_for_recovery(small_disk, make_event):
+    wal_dir = small_disk.root / "wal"
+    writer = _writer(wal_dir)
+    writer.write([make_event(path="/kept")])
+    with small_disk.readonly(wal_dir):
+        writer.close()  # cannot rename: must not raise, must not lose the segment
+    assert [p.suffix for p in wal_dir.iterdir()] == [wal.OPEN_SUFFIX]
+    wal.close_orphans(wal_dir)
+    assert [e[10] for e in _all_events(wal_dir)] == ["/kept"]
+
+
+# -- close while a background fsync runs (issue 9, item 6) -------------------------------------
+def test_close_while_fsyncs_run_never_hits_a_closed_descriptor(tmp_path, make_event):
+    async def scenario(i: int) -> None:
+        writer = _writer(tmp_path / f"w{i}", fsync_interval=0.0005)
+        task = asyncio.create_task(writer.run())
+        writer.write([make_event()])
+        await asyncio.sleep(0.001 * (i % 7))
+        writer.close()
+        await task  # raises if a fsync ran on the closed descriptor
+
+    async def many() -> None:
+        for i in range(300):
+            await scenario(i)
+
+    asyncio.run(many())
+
+
+def test_write_after_close_is_refused_and_writes_nothing(tmp_path, make_event):
+    writer = _writer(tmp_path)
+    writer.write([make_event(path="/before")])
+    writer.close()
+    other = os.open(tmp_path / "someone-elses-file", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(OSError, match="closed"):
+            writer.write([make_event(path="/after")])
+    finally:
+        os.close(other)
+    assert (tmp_path / "someone-elses-file").read_bytes() == b""

@@ -100,3 +100,59 @@ def test_simulated_traffic_goes_only_to_loopback(url: str) -> None:
 
 def test_loopback_url_gives_its_port() -> None:
     assert loopback_port("http://127.0.0.1:8080") == 8080
+
+
+# -- a sinkhole that does not take the replay headers (issue 9, item 10) -----------------------
+@pytest.mark.slow
+def test_replay_to_a_sinkhole_without_proxy_protocol_fails_at_once(
+    tmp_path: Path, rustock: Scenario, geo: enrich.GeoTable
+) -> None:
+    from botcensus.simulate.replay import ReplayError
+
+    sim = simulate(
+        rustock, address_space=enrich.ipv4_ranges(geo), scale=0.0005, seed=11,
+        start=dt.date(2011, 3, 16), end=dt.date(2011, 3, 16),
+    )  # fmt: skip
+    with (
+        SinkholeProcess(tmp_path / "plain", ["--listen", "127.0.0.1:0"]) as sink,
+        pytest.raises(ReplayError, match="--proxy-protocol --replay") as failed,
+    ):
+        send_http(sim, sink.port)
+    assert "400" in str(failed.value)
+    # It stopped at the first refusal instead of sending the whole run.
+    assert failed.value.result.sent <= 64 * 256 * 2
+
+
+def test_simulate_via_a_plain_sinkhole_exits_non_zero_with_the_fix(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with SinkholeProcess(tmp_path / "plain", ["--listen", "127.0.0.1:0"]) as sink:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "botcensus", "simulate", "--scenario", "rustock-2011",
+                "--scale", "0.0002", "--from", "2011-03-16", "--to", "2011-03-16",
+                "--via", f"http://127.0.0.1:{sink.port}",
+            ],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "--proxy-protocol --replay" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sinkhole_replay_without_proxy_protocol_says_what_it_lacks(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "botcensus", "sinkhole", "serve", "--data",
+            str(tmp_path / "d"), "--listen", "127.0.0.1:0", "--replay",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--replay" in done.stderr
+    assert "--proxy-protocol" in done.stderr
+    assert not (tmp_path / "d").exists()

@@ -263,3 +263,96 @@ def test_event_files_are_the_visible_day_files(three_days):
 def test_iter_events_columns_are_the_event_columns(three_days):
     [batch, *_] = iter_events(three_days)
     assert tuple(batch.schema.names) == EVENT_COLUMNS
+
+
+# -- rows the roll cannot convert (issue 9, item 1) ------------------------------------------
+def _quarantined_rows(dataset, stem: str) -> tuple[list, str]:
+    import msgpack
+
+    qdir = dataset / "quarantine" / "wal"
+    rows = msgpack.unpackb((qdir / f"{stem}.rows").read_bytes(), raw=False)
+    return rows, (qdir / f"{stem}.rows.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ({"content_length": 2**63}, "content_length"),
+        ({"content_length": 2**64 - 1}, "content_length"),
+        ({"time_received": 2**63 - 1}, "time_received"),
+        ({"time_received": -(2**62)}, "time_received"),
+        ({"source_port": "eighty"}, "source_port"),
+        ({"status": 2**20}, "status"),
+    ],
+)
+def test_roll_quarantines_a_row_it_cannot_convert_and_keeps_the_rest(
+    tmp_path, make_event, make_segment, bad, why
+):
+    good = [make_event(path="/before"), make_event(path="/after")]
+    rejected = make_event(path="/bad", **bad)
+    segment = make_segment(tmp_path / "wal" / "w00-a-000001.wal", [[good[0]], [rejected, good[1]]])
+    report = roll_segment(segment, tmp_path)
+    assert [r["path"] for r in _rows(tmp_path)] == ["/before", "/after"]
+    assert report.events == 2
+    assert report.rows_quarantined == 1
+    rows, note = _quarantined_rows(tmp_path, "w00-a-000001")
+    assert rows == [rejected]
+    assert "row 1 of 3" in note
+    assert why in note
+    assert not segment.exists()
+
+
+def test_roll_quarantines_a_row_of_the_wrong_shape(tmp_path, make_event, make_segment):
+    segment = make_segment(
+        tmp_path / "wal" / "w00-a-000001.wal", [[make_event(path="/ok"), [1, 2, 3], "x"]]
+    )
+    report = roll_segment(segment, tmp_path)
+    assert [r["path"] for r in _rows(tmp_path)] == ["/ok"]
+    assert report.rows_quarantined == 2
+    rows, note = _quarantined_rows(tmp_path, "w00-a-000001")
+    assert rows == [[1, 2, 3], "x"]
+    assert "values" in note
+
+
+def test_roll_of_only_bad_rows_writes_no_event_file(tmp_path, make_event, make_segment):
+    segment = make_segment(
+        tmp_path / "wal" / "w00-a-000001.wal", [[make_event(content_length=2**63)]]
+    )
+    report = roll_segment(segment, tmp_path)
+    assert (report.events, report.rows_quarantined, report.files) == (0, 1, ())
+    assert not segment.exists()
+
+
+# -- files holding addresses are private (issue 9, item 10) ----------------------------------
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_rolled_files_and_quarantine_are_private(tmp_path, make_event, make_segment):
+    import os
+
+    old = os.umask(0o022)  # the usual umask: left alone, files would be 0644
+    try:
+        dataset = tmp_path / "data"
+        torn = wal.encode_record([make_event(path="/torn")])[:-3]
+        segment = make_segment(
+            dataset / "wal" / "w00-a-000001.wal",
+            [[make_event(), make_event(content_length=2**63)]],
+            tail=torn,
+        )
+        [parquet] = roll_segment(segment, dataset).files
+    finally:
+        os.umask(old)
+    assert _mode(parquet) == 0o600
+    for directory in (parquet.parent, dataset / "events"):
+        assert _mode(directory) == 0o700, directory
+    qdir = dataset / "quarantine" / "wal"
+    assert {p.name: _mode(p) for p in qdir.iterdir()} == {
+        "w00-a-000001.tail": 0o600,
+        "w00-a-000001.tail.txt": 0o600,
+        "w00-a-000001.rows": 0o600,
+        "w00-a-000001.rows.txt": 0o600,
+    }
+    assert _mode(qdir) == _mode(qdir.parent) == 0o700

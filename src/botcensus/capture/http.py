@@ -1,112 +1,37 @@
 """The sinkhole's HTTP/1.1 connection handler: parse, record, answer with the fixed reply.
 
-Per connection an httptools parser; per request one event. Events produced during one turn of
-the event loop are written to the write-ahead log as one record *before* any of their replies
-is sent, so a bot that got an answer has its check-in in the log (the OS page cache at least;
-on disk after the next fsync).
+Two paths. The fast one takes a read that holds exactly one complete, small request, the
+common case of a bot's check-in: a parser without per-field callbacks finds it complete, and
+its raw bytes go to the log with time, addresses and listener, to be turned into an event
+when the segment is rolled (record.RawDecoder). Everything else (split or pipelined requests,
+bad or oversized ones, PROXY headers, timeouts, clients that vanish mid-request) takes the
+full path, which builds the event at once with the same functions (record.read_head and
+record.event_row). Either way the log write comes before the reply (outbox.Outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import httptools
 
 from botcensus.capture import proxy
-from botcensus.capture.protocols import Decoder, Request
-from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject, Reply
-from botcensus.capture.wal import WalWriter
-from botcensus.config import LimitSettings
+from botcensus.capture.flow import FlowControl
+from botcensus.capture.listener import FastParser, Listener, sweep, wire_limit
+from botcensus.capture.outbox import Event, Outbox, Stats
+from botcensus.capture.record import event_row, read_head
+from botcensus.capture.reply import NO_REPLY_STATUS, REJECT_REPLY, REJECT_STATUS, Reject
 
 log = logging.getLogger(__name__)
 
-_EMPTY_SHA256 = hashlib.sha256(b"").digest()
 _IDLE, _HEAD, _BODY = 0, 1, 2
-_WANTED = {b"host": 0, b"user-agent": 1, b"content-length": 2}
-_METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
-sha256 = hashlib.sha256
-Event = list[Any]
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters of one worker, copied into shared memory for the metrics endpoint."""
-
-    requests: int = 0
-    bytes_in: int = 0
-    connections_total: int = 0
-    connections_refused: int = 0
-    write_errors: int = 0
-    rejects: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Reject})
-
-
-class Outbox:
-    """Events and replies of one loop turn: the WAL write goes first, then the replies."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, wal: WalWriter, stats: Stats) -> None:
-        self._loop = loop
-        self._wal = wal
-        self._stats = stats
-        self._events: list[Event] = []
-        self._replies: list[tuple[asyncio.Transport, bytes, bool]] = []
-        self._scheduled = False
-
-    def put(
-        self, event: Event, transport: asyncio.Transport | None, data: bytes, close: bool
-    ) -> None:
-        self._events.append(event)
-        if transport is not None:
-            self._replies.append((transport, data, close))
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._scheduled = False
-        events, replies = self._events, self._replies
-        self._events, self._replies = [], []
-        try:
-            self._wal.write(events)
-        except OSError:
-            # Not recorded means not answered: drop the connections rather than reply.
-            self._stats.write_errors += len(events)
-            log.exception("write-ahead log write failed; %d requests left unanswered", len(events))
-            for transport, _, _ in replies:
-                transport.abort()
-            return
-        for transport, data, close in replies:
-            if not transport.is_closing():
-                transport.write(data)
-                if close:
-                    transport.close()
-
-
-@dataclass(slots=True)
-class Listener:
-    """What every connection on one listener shares."""
-
-    name: str
-    sensor: str
-    reply: Reply
-    proxy_protocol: bool
-    trusted: proxy.TrustedNetworks
-    replay: bool
-    limits: LimitSettings
-    body_head_bytes: int
-    decode: Decoder
-    outbox: Outbox
-    stats: Stats
-    connections: set[SinkholeConnection]
-    clock: Callable[[], float]
-    local: tuple[str, int] | None = None
-    """The listener's own address when it is bound to one (not a wildcard): every connection's
-    destination, known without a getsockname call per connection."""
+HttpRequestParser = httptools.HttpRequestParser
+time_ns = time.time_ns
+_PARSE_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
+__all__ = ["Event", "Listener", "Outbox", "SinkholeConnection", "Stats", "sweep"]
 
 
 class _LimitError(Exception):
@@ -118,50 +43,48 @@ class _LimitError(Exception):
         self.detail = detail
 
 
-class SinkholeConnection(asyncio.Protocol):
-    """One client connection. Parser callbacks (on_*) are called by httptools."""
+class SinkholeConnection(FlowControl, asyncio.Protocol):
+    """One client connection. Parser callbacks (on_*) are called by httptools; flow control
+    (pause_writing, resume_writing, slices of long reads) comes from FlowControl."""
 
-    __slots__ = (
-        "body",
-        "body_length",
+    # What every connection uses lives in slots; what only the full parser uses starts as
+    # a class default and gets an instance value when the full path first needs it, so
+    # the common connection (one check-in, fast path) sets up little.
+    __slots__ = (  # FlowControl brings the instance __dict__ for the rest
         "dead",
         "deadline",
         "dst_ip",
         "dst_port",
-        "head_bytes",
-        "head_parsed",
-        "headers",
+        "light",
         "lst",
-        "parser",
         "pending_proxy",
         "phase",
         "proxy_peer",
-        "replay_times",
-        "requests_seen",
         "src_ip",
         "src_port",
         "transport",
-        "url",
     )
+    parser: httptools.HttpRequestParser | None = None
+    replay_times: tuple[int, ...] | None = None
+    requests_seen = 0
+    url = b""
+    headers: list[tuple[bytes, bytes]] = []  # noqa: RUF012 (read-only: replaced, never mutated)
+    head_bytes = 0
+    head_parsed = 0
+    body: bytes | bytearray = b""
+    body_length = 0
+    body_wire = 0
 
     def __init__(self, listener: Listener) -> None:
         self.lst = listener
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
+        self.light: FastParser | None = None  # made at the first read; the full parser if needed
         self.src_ip = self.dst_ip = ""
         self.src_port = self.dst_port = 0
         self.proxy_peer: str | None = None
-        self.replay_times: tuple[int, ...] | None = None
-        self.requests_seen = 0
         self.pending_proxy: bytearray | None = None
         self.phase = _IDLE
         self.deadline = 0.0
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.head_bytes = 0
-        self.head_parsed = 0
-        self.body = bytearray()
-        self.body_length = 0
         self.dead = False
 
     # -- connection ----------------------------------------------------------------------
@@ -174,9 +97,14 @@ class SinkholeConnection(asyncio.Protocol):
             self.dead = True
             self.transport.abort()
             return
-        lst.connections.add(self)
         peer = transport.get_extra_info("peername")
         local = lst.local or transport.get_extra_info("sockname")
+        if peer is None or local is None:
+            # Reset by the client between accept and now: no one to read from or answer.
+            self.dead = True
+            self.transport.abort()
+            return
+        lst.connections.add(self)
         self.src_ip, self.src_port = peer[0], peer[1]
         self.dst_ip, self.dst_port = local[0], local[1]
         self.deadline = lst.clock() + lst.limits.header_timeout
@@ -185,15 +113,21 @@ class SinkholeConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lst.connections.discard(self)
-        if not self.dead and self.phase in (_HEAD, _BODY):
-            event = self._event(
-                NO_REPLY_STATUS, f"{Reject.INCOMPLETE}: connection closed mid-request"
-            )
-            self.lst.outbox.put(event, None, b"", False)
+        if not self.dead:
+            if self.phase in (_HEAD, _BODY):
+                why = "connection closed mid-request"
+            elif self.pending_proxy:  # some bytes of a PROXY header, not all of it
+                why = "connection closed mid-PROXY-header"
+            else:
+                why = None
+            if why is not None:
+                event = self._event(NO_REPLY_STATUS, f"{Reject.INCOMPLETE}: {why}")
+                self.lst.outbox.put(event, None, b"", False)
         self.dead = True
-        # The parser refers back to us: drop it so refcounting frees the connection at once
-        # instead of leaving a cycle for the garbage collector.
-        self.parser = None  # type: ignore[assignment]
+        # The parsers refer back to their callbacks: drop them so refcounting frees the
+        # connection at once instead of leaving cycles for the garbage collector.
+        self.parser = None
+        self._drop_light()
 
     def data_received(self, data: bytes) -> None:
         if self.dead:
@@ -203,12 +137,67 @@ class SinkholeConnection(asyncio.Protocol):
             data = self._take_proxy_header(data)
             if not data:
                 return
+        if self.backlog is not None:  # cannot happen while reading is paused; be safe
+            self.backlog = memoryview(bytes(self.backlog) + data)
+            return
+        if self.phase == _IDLE and len(data) <= self.lst.fast_bytes:
+            self._fast(data)
+        elif len(data) > self.lst.slice_bytes:
+            self._consume(memoryview(data))
+        else:
+            self._feed(data)
+
+    def _fast(self, data: bytes) -> None:
+        """One complete request in one read, at a request boundary: log its bytes raw and
+        answer. Anything else goes to the full parser, which starts from the same boundary."""
+        state = self.light
+        if state is None:
+            state = self.light = FastParser()
+        state.begun = state.done = 0
+        try:
+            state.parser.feed_data(data)  # type: ignore[union-attr]
+        except _PARSE_STOPS:  # malformed, CONNECT or Upgrade: the full path decides
+            self._drop_light()
+            self._feed(data)
+            return
+        if state.done != 1 or state.begun != 1:
+            if state.begun:  # part of a request, or several: the full path reads them all
+                self._drop_light()
+                self._feed(data)
+            return
+        lst = self.lst
+        lst.stats.requests += 1
+        keep = state.keep
+        when = time_ns() // 1000 if self.replay_times is None else self._time_received()
+        row = (
+            when, lst.index, self.src_ip, self.src_port, self.dst_ip, self.dst_port,
+            self.proxy_peer, data,
+        )  # fmt: skip
+        self.deadline = lst.clock() + lst.limits.keepalive_timeout
+        reply = lst.reply
+        assert self.transport is not None
+        lst.outbox.put(row, self.transport, reply.keep_alive if keep else reply.close, not keep)
+        if not keep:
+            self.dead = True
+
+    def _drop_light(self) -> None:
+        state = self.light
+        if state is not None:
+            state.parser = None  # it refers back to its callbacks: no cycle left behind
+            self.light = None
+
+    def _feed(self, data: bytes | memoryview) -> None:
         # Bytes since the last complete request, while a head is being read: bounds what
         # httptools buffers for an unfinished head (it reports no offsets to be exact).
         if self.phase != _BODY:
             self.head_bytes += len(data)
+        else:
+            self.body_wire += len(data)
+        parser = self.parser
+        if parser is None:
+            parser = self.parser = HttpRequestParser(self)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, _LimitError):
@@ -222,32 +211,42 @@ class SinkholeConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._reject(Reject.MALFORMED, str(exc) or type(exc).__name__)
         else:
-            if self.phase == _HEAD and self.head_bytes > self.lst.limits.max_header_bytes:
+            phase, limits = self.phase, self.lst.limits
+            if phase == _HEAD and self.head_bytes > limits.max_header_bytes:
                 self._reject(Reject.HEADER_TOO_LARGE, f"head exceeds {self.head_bytes} bytes")
+            elif phase == _BODY and self.body_wire > wire_limit(limits):
+                # Chunk framing and trailers are not body: bound them too, or one unfinished
+                # trailer name could grow the parser's buffer without end.
+                self._reject(
+                    Reject.BODY_TOO_LARGE,
+                    f"body exceeds {wire_limit(limits)} bytes on the wire "
+                    "(chunk framing and trailers included)",
+                )
 
     def _take_proxy_header(self, data: bytes) -> bytes:
+        """Bytes after the PROXY header once it is complete and accepted, else b""."""
         assert self.pending_proxy is not None
-        if not proxy.is_trusted(self.src_ip, self.lst.trusted):
-            self._reject(Reject.PROXY, f"PROXY header expected from untrusted peer {self.src_ip}")
-            return b""
         buf = self.pending_proxy
         buf += data
+        lst = self.lst
         try:
-            parsed = proxy.parse(buf)
+            admitted = proxy.admit(buf, self.src_ip, lst.trusted, replay=lst.replay)
         except proxy.ProxyError as exc:
-            self._reject(Reject.PROXY, exc.reason)
+            self._reject(
+                Reject.PROXY, str(exc) if isinstance(exc, proxy.ProxyRefusedError) else exc.reason
+            )
             return b""
-        if parsed is None:
+        if admitted is None:
             return b""
-        info, used = parsed
+        info, used = admitted
         self.pending_proxy = None
+        if lst.replay and info.replay_times_us is not None:
+            self.replay_times = info.replay_times_us
         if info.source_ip is not None and info.source_port is not None:
             self.proxy_peer = self.src_ip
             self.src_ip, self.src_port = info.source_ip, info.source_port
             if info.destination_ip is not None and info.destination_port is not None:
                 self.dst_ip, self.dst_port = info.destination_ip, info.destination_port
-        if self.lst.replay and info.replay_times_us is not None:
-            self.replay_times = info.replay_times_us
         return bytes(buf[used:])
 
     # -- httptools callbacks -------------------------------------------------------------
@@ -258,6 +257,7 @@ class SinkholeConnection(asyncio.Protocol):
         self.head_parsed = 0
         self.body = bytearray()
         self.body_length = 0
+        self.body_wire = 0
         self.deadline = self.lst.clock() + self.lst.limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
@@ -267,6 +267,10 @@ class SinkholeConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
         self.head_parsed += len(name) + len(value) + 4  # ": " and CRLF
+        if self.phase == _BODY and self.head_parsed > self.lst.limits.max_header_bytes:
+            # A trailer (after a chunked body): trailers count against the head's limit.
+            limit = self.lst.limits.max_header_bytes
+            raise _LimitError(Reject.HEADER_TOO_LARGE, f"head and trailers exceed {limit} bytes")
 
     def on_headers_complete(self) -> None:
         # A whole head can arrive in one read, past the unfinished-head check in data_received.
@@ -289,6 +293,7 @@ class SinkholeConnection(asyncio.Protocol):
         # CONNECT or Upgrade: the parser stops at this request (HttpParserUpgrade follows), so
         # answer it with the close variant rather than keep a connection we will not parse.
         parser = self.parser
+        assert parser is not None
         self._answer(parser.should_keep_alive() and not parser.should_upgrade())
 
     def _answer(self, keep: bool) -> None:
@@ -309,68 +314,18 @@ class SinkholeConnection(asyncio.Protocol):
         """The event of the current request, complete or not."""
         lst = self.lst
         lst.stats.requests += 1
-        url = self.url
-        path, _, query = url.partition(b"?")
-        host = user_agent = None
-        content_length: int | None = None
-        names: list[str] = []
-        pairs: list[tuple[str, str]] = []
-        for raw_name, raw_value in self.headers:
-            name = raw_name.decode("utf-8", "backslashreplace")
-            value = raw_value.decode("utf-8", "backslashreplace")
-            names.append(name)
-            pairs.append((name, value))
-            which = _WANTED.get(raw_name.lower())
-            if which is not None:
-                if which == 0:
-                    host = value
-                elif which == 1:
-                    user_agent = value
-                elif value.strip().isdigit():
-                    content_length = int(value)
-        headers = tuple(pairs)
-        body = bytes(self.body)
-        # The method is known once the parser got past it, i.e. once the URL has started.
-        method = None
-        if url:
-            raw_method = self.parser.get_method()
-            method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
-        path_text = path.decode("utf-8", "backslashreplace")
-        query_text = query.decode("utf-8", "backslashreplace") if query else ""
-        family = bot_id = None
-        if reject is None:
-            decoded = lst.decode(
-                Request(method or "", host, path_text, query_text, headers, body, self.body_length)
-            )
-            if decoded is not None:
-                family, bot_id = decoded.family, decoded.bot_id
-        else:
+        if reject is not None:
             lst.stats.rejects[reject.partition(":")[0]] += 1
-        return [
-            self._time_received(),
-            self.src_ip,
-            self.src_port,
-            self.dst_ip,
-            self.dst_port,
-            self.proxy_peer,
-            lst.name,
-            lst.sensor,
-            method,
-            host,
-            path_text if url else None,
-            query_text or None,
-            user_agent,
-            names,
-            content_length,
-            self.body_length,
-            self.body_length > len(body),
-            sha256(body).digest() if body else _EMPTY_SHA256,
-            body[: lst.body_head_bytes],
-            family,
-            bot_id,
-            status,
-            reject,
-        ]
+        raw_method = self.parser.get_method() if self.url and self.parser is not None else None
+        head = read_head(raw_method, self.url, self.headers)
+        where = (
+            self._time_received(), self.src_ip, self.src_port, self.dst_ip, self.dst_port,
+            self.proxy_peer, lst.name, lst.sensor,
+        )  # fmt: skip
+        return event_row(
+            where, head, bytes(self.body), self.body_length, body_head_bytes=lst.body_head_bytes,
+            decode=lst.decode, status=status, reject=reject,
+        )  # fmt: skip
 
     def _time_received(self) -> int:
         """Now, or in replay mode the replayer's time for the n-th request of the connection
@@ -404,12 +359,3 @@ class SinkholeConnection(asyncio.Protocol):
             self.dead = True
             assert self.transport is not None
             self.transport.close()
-
-
-async def sweep(connections: set[SinkholeConnection], clock: Callable[[], float]) -> None:
-    """Once a second, time out slow or idle connections (cheaper than a timer per request)."""
-    while True:
-        await asyncio.sleep(1.0)
-        now = clock()
-        for conn in list(connections):
-            conn.expire(now)

@@ -25,6 +25,8 @@ SLOTS: Final[tuple[str, ...]] = (
     "wal_bytes_synced",
     "wal_last_sync_ms",
     "segments_closed",
+    "wal_errors",
+    "wal_failing",
     "ready",
 )
 REJECT_SLOTS: Final[tuple[str, ...]] = tuple(r.value for r in Reject)
@@ -58,11 +60,12 @@ _COUNTERS: Final[dict[str, tuple[str, str]]] = {
     "bytes_in": ("received_bytes", "Bytes received from clients"),
     "connections_total": ("connections", "Connections accepted"),
     "connections_refused": ("connections_refused", "Connections closed at once: over the limit"),
-    "write_errors": ("write_errors", "Requests left unanswered because the log write failed"),
+    "write_errors": ("write_errors", "Requests refused (503) because the log write failed"),
     "events_logged": ("events_logged", "Events written to the write-ahead log"),
     "wal_bytes_written": ("wal_written_bytes", "Bytes written to the write-ahead log"),
     "wal_bytes_synced": ("wal_synced_bytes", "Write-ahead-log bytes made durable by fsync"),
     "segments_closed": ("wal_segments_closed", "Write-ahead-log segments closed for rolling"),
+    "wal_errors": ("wal_errors", "Failed fsyncs, rotations and renames of the write-ahead log"),
 }
 
 
@@ -100,12 +103,18 @@ class SinkholeCollector(Collector):
         lag_secs = GaugeMetricFamily(
             prefix + "wal_lag_seconds", "Seconds since the last fsync", labels=["worker"]
         )
+        failing = GaugeMetricFamily(
+            prefix + "wal_failing",
+            "1 while the write-ahead log's latest fsync or rotation failed",
+            labels=["worker"],
+        )
         for w, (values, _) in enumerate(per_worker):
+            failing.add_metric([str(w)], values["wal_failing"])
             open_conns.add_metric([str(w)], values["connections_open"])
             lag_bytes.add_metric([str(w)], values["wal_bytes_written"] - values["wal_bytes_synced"])
             last = values["wal_last_sync_ms"]
             lag_secs.add_metric([str(w)], max(0.0, (now_ms - last) / 1000) if last else 0.0)
-        yield from (open_conns, lag_bytes, lag_secs)
+        yield from (open_conns, lag_bytes, lag_secs, failing)
         for name, value in self._supervisor().items():
             doc = name.removesuffix("_total").replace("_", " ")
             if name.endswith("_total"):

@@ -217,6 +217,38 @@ def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] 
     return replay_times_us
 
 
+REPLAY_TIME_RANGE_US: Final = (0, 253_402_300_800_000_000)
+"""Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
+partitioned by day, so a header carrying one is refused rather than logged."""
+
+
+def admit(
+    buf: bytes | bytearray, peer_ip: str, trusted: TrustedNetworks, *, replay: bool
+) -> tuple[ProxyInfo, int] | None:
+    """What a listener taking PROXY headers does with the bytes so far from `peer_ip`: the
+    header and its length once complete, None while incomplete. Raises ProxyError (reason
+    `proxy_refused` with the why in its message) for an untrusted peer or, in replay mode, a
+    replayed time outside REPLAY_TIME_RANGE_US; and for any header that cannot be valid."""
+    if not is_trusted(peer_ip, trusted):
+        # The reason is a category, not the address: that is in the event's source_ip.
+        raise ProxyRefusedError("PROXY header from a peer not in trusted_proxies")
+    parsed = parse(buf)
+    if parsed is not None and replay and parsed[0].replay_times_us is not None:
+        low, high = REPLAY_TIME_RANGE_US
+        if not all(low <= t < high for t in parsed[0].replay_times_us):
+            raise ProxyRefusedError("replay time outside 1970-01-01 to 9999-12-31")
+    return parsed
+
+
+class ProxyRefusedError(ProxyError):
+    """A header that may be valid but is not taken from this peer, or not with these times;
+    its message says why."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("proxy_refused")
+        self.args = (why,)
+
+
 def build_v1(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
     """A v1 line for a TCP connection from src to dst; raises ValueError on bad input."""
     source, destination = _address_pair(src[0], dst[0])

@@ -21,6 +21,7 @@ _REASONS: Final[dict[int, str]] = {
     408: "Request Timeout",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
 }
 
 
@@ -81,5 +82,8 @@ REJECT_REPLY: Final[dict[Reject, bytes]] = {
     reason: encode(status, b"", "text/plain", close=True)
     for reason, status in REJECT_STATUS.items()
 }
+UNAVAILABLE_REPLY: Final = encode(503, b"", "text/plain", close=True)
+"""Sent instead of the listener's reply when the request could not be logged (a full disk):
+the sinkhole never gives its reply to a request it has not recorded."""
 NO_REPLY_STATUS: Final = 0
 """The status recorded for a request that got no reply (the client went away first)."""

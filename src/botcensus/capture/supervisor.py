@@ -1,13 +1,17 @@
 """The sinkhole supervisor: recovers the log, starts workers, rolls segments, serves metrics.
 
-The supervisor holds an exclusive lock on the data directory for its lifetime. On start it
-recovers what a crash left (segments still marked open, temporary files) before any worker
-runs; while serving it restarts a worker that died and rolls every closed segment; on
-SIGTERM/SIGINT it stops the workers (which fsync what they answered), then rolls the rest.
+The supervisor holds an exclusive lock on the data directory for its lifetime, and every
+worker a shared lock on its writers' lock file. On start, the supervisor waits until no
+worker of a previous sinkhole holds that one (a supervisor killed with -9 leaves its workers
+finishing what they answered), then recovers what a crash left (segments still marked open,
+temporary files) before any worker of its own runs; while serving it restarts a worker that
+died and rolls every closed segment; on SIGTERM/SIGINT it stops the workers (which fsync what
+they answered), then rolls the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -15,24 +19,27 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from prometheus_client import start_http_server
 from prometheus_client.registry import CollectorRegistry
 
 from botcensus.capture import metrics, wal, worker
+from botcensus.capture.metrics_http import MetricsServer
 from botcensus.config import ListenerSettings, SinkholeSettings, split_address
 
 log = logging.getLogger(__name__)
 
 WAL_DIR = "wal"
 RUN_FILE = "sinkhole.json"
+WRITERS_LOCK = ".writers.lock"
+"""Workers hold a shared lock on this file for as long as they may write to the log."""
 
 
 class RollResult(Protocol):
@@ -44,6 +51,8 @@ class RollResult(Protocol):
     def dropped_bytes(self) -> int: ...
     @property
     def dropped_reason(self) -> str | None: ...
+    @property
+    def rows_quarantined(self) -> int: ...
 
 
 Roll = Callable[[Path], RollResult]
@@ -59,11 +68,17 @@ class _State:
     events_rolled: int = 0
     segments_rolled: int = 0
     bytes_quarantined: int = 0
+    rows_quarantined: int = 0
     worker_restarts: int = 0
+    roll_errors: int = 0
+    retry: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Segments whose roll failed: (failures so far, monotonic time of the next attempt)."""
 
 
 def _lock(data_dir: Path) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.exists():
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, exist_ok=True)  # holds source addresses: private
     fd = os.open(data_dir / ".sinkhole.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,6 +86,32 @@ def _lock(data_dir: Path) -> int:
         os.close(fd)
         raise DataDirBusyError(f"{data_dir}: another sinkhole is recording here") from None
     return fd
+
+
+def _wait_for_writers(data_dir: Path, state: _State) -> None:
+    """Block until no worker of an earlier sinkhole can write to the log any more."""
+    fd = os.open(data_dir / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waited % 10 == 0:
+                    log.warning(
+                        "waiting for the workers of a previous sinkhole to finish writing to "
+                        "%s (%.0f s so far)", data_dir, waited,
+                    )  # fmt: skip
+                if state.stop:
+                    raise DataDirBusyError(
+                        f"{data_dir}: workers of a previous sinkhole still write here"
+                    ) from None
+                time.sleep(0.1)
+                waited = round(waited + 0.1, 1)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _resolve(
@@ -88,14 +129,62 @@ def _resolve(
 
 
 def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> None:
-    """Close segments left open by dead writers and roll every closed segment."""
-    wal.close_orphans(wal_dir, prefix=prefix)
-    roll_pending(wal_dir, roll, state)
+    """Close segments left open by dead writers and roll every closed segment now (those
+    waiting for a retry too). What cannot be closed or rolled stays in the log for later."""
+    _close_orphans(wal_dir, state, prefix=prefix)
+    roll_pending(wal_dir, roll, state, now=True)
 
 
-def roll_pending(wal_dir: Path, roll: Roll, state: _State) -> None:
+def _close_orphans(wal_dir: Path, state: _State, *, prefix: str) -> None:
+    try:
+        wal.close_orphans(wal_dir, prefix=prefix)
+    except OSError as exc:
+        state.roll_errors += 1
+        log.error("cannot close the segments left open in %s (%s); will retry", wal_dir, exc)
+
+
+ROLL_NICE = 10
+"""How much lower the roll thread's CPU priority is than the workers' (Linux nice units)."""
+
+
+def _roll_loop(wal_dir: Path, roll: Roll, state: _State, stop: threading.Event) -> None:
+    """Roll closed segments until stopped, at a lower CPU priority than answering and
+    logging: on a saturated machine, Parquet can wait (the events are durable in the log and
+    segments_pending shows the backlog); answering cannot."""
+    with contextlib.suppress(OSError, AttributeError):  # per-thread nice: Linux only
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ROLL_NICE)
+    while not stop.wait(0.2):
+        roll_pending(wal_dir, roll, state)
+
+
+ROLL_RETRY_MAX = 60.0
+"""Longest wait, in seconds, between attempts to roll a segment whose roll keeps failing."""
+
+
+def roll_pending(wal_dir: Path, roll: Roll, state: _State, *, now: bool = False) -> None:
+    """Roll every closed segment. A segment whose roll fails (disk full, read-only dataset, a
+    bug) stays in the log and is retried with a growing delay (or at once with `now`); the
+    sinkhole keeps serving."""
+    clock = time.monotonic()
     for segment in wal.segments(wal_dir, include_open=False):
-        report = roll(segment)
+        failures, next_try = state.retry.get(segment.name, (0, 0.0))
+        if clock < next_try and not now:
+            continue
+        try:
+            report = roll(segment)
+        except Exception as exc:  # any failure: keep the segment, keep serving
+            state.roll_errors += 1
+            delay = min(ROLL_RETRY_MAX, 2.0**failures)
+            state.retry[segment.name] = (failures + 1, clock + delay)
+            if failures == 0 or failures % 10 == 0:
+                log.error(
+                    "%s: roll failed (%s: %s); kept in the log, retrying in %.0f s",
+                    segment.name, type(exc).__name__, exc, delay,
+                )  # fmt: skip
+            continue
+        if failures:
+            log.info("%s: rolled after %d failed attempts", segment.name, failures)
+            del state.retry[segment.name]
         state.segments_rolled += 1
         state.events_rolled += report.events
         if report.dropped_bytes:
@@ -105,6 +194,13 @@ def roll_pending(wal_dir: Path, roll: Roll, state: _State) -> None:
                 segment.name,
                 report.dropped_bytes,
                 report.dropped_reason,
+            )
+        if report.rows_quarantined:
+            state.rows_quarantined += report.rows_quarantined
+            log.warning(
+                "%s: %d rows with values outside the event schema set aside",
+                segment.name,
+                report.rows_quarantined,
             )
 
 
@@ -124,28 +220,36 @@ def serve(
     if not settings.listeners:
         raise ValueError("no listeners: give --listen HOST:PORT or [[sinkhole.listeners]]")
     lock_fd = _lock(data_dir)
-    if on_locked is not None:
-        on_locked()
-    wal_dir = data_dir / WAL_DIR
     state = _State()
-    recover(wal_dir, roll, state)
-    bound, reservations = _resolve(settings.listeners)
-    ctx = multiprocessing.get_context("spawn")
-    counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
-
-    def start(index: int) -> BaseProcess:
-        spec = worker.WorkerSpec(index, settings, tuple(bound), wal_dir)
-        proc = ctx.Process(
-            target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
-        )
-        proc.start()
-        return proc
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         state.stop = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    try:
+        _wait_for_writers(data_dir, state)
+    except DataDirBusyError:
+        os.close(lock_fd)
+        raise
+    if on_locked is not None:
+        on_locked()
+    wal_dir = data_dir / WAL_DIR
+    recover(wal_dir, roll, state)
+    bound, reservations = _resolve(settings.listeners)
+    ctx = multiprocessing.get_context("spawn")
+    counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
+
+    def start(index: int) -> BaseProcess:
+        spec = worker.WorkerSpec(
+            index, settings, tuple(bound), wal_dir, data_dir / WRITERS_LOCK, os.getpid()
+        )
+        proc = ctx.Process(
+            target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
+        )
+        proc.start()
+        return proc
+
     procs = [start(i) for i in range(workers)]
     _wait_ready(procs, counters, state)
     metrics_bound = _start_metrics(metrics_address, counters, workers, state, wal_dir)
@@ -153,21 +257,27 @@ def serve(
     for b in bound:
         host = f"[{b.host}]" if ":" in b.host else b.host
         log.info("listening name=%s address=%s:%d", b.settings.name, host, b.port)
+    rolling = threading.Event()
+    roller = threading.Thread(
+        target=_roll_loop, args=(wal_dir, roll, state, rolling), name="botcensus-roll"
+    )
+    roller.start()
     try:
         while not state.stop:
             time.sleep(0.2)
             for i, proc in enumerate(procs):
                 if not proc.is_alive() and not state.stop:
                     log.error(
-                        "worker %d exited with %s; recovering its log and restarting",
+                        "worker %d exited with %s; closing its log segments and restarting",
                         i,
                         proc.exitcode,
                     )
-                    recover(wal_dir, roll, state, prefix=f"w{i:02d}-")
+                    _close_orphans(wal_dir, state, prefix=f"w{i:02d}-")  # rolled by the roller
                     state.worker_restarts += 1
                     procs[i] = start(i)
-            roll_pending(wal_dir, roll, state)
     finally:
+        rolling.set()
+        roller.join()
         for proc in procs:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
@@ -211,13 +321,14 @@ def _start_metrics(
             "segments_rolled_total": state.segments_rolled,
             "segments_pending": len(wal.segments(wal_dir, include_open=False)),
             "quarantined_bytes_total": state.bytes_quarantined,
+            "quarantined_rows_total": state.rows_quarantined,
+            "roll_errors_total": state.roll_errors,
             "worker_restarts_total": state.worker_restarts,
         }
 
     registry = CollectorRegistry(auto_describe=True)
     registry.register(metrics.SinkholeCollector(counters, workers, supervisor_gauges))
-    server, _ = start_http_server(port, addr=host, registry=registry)
-    bound_port = server.server_address[1]
+    bound_port = MetricsServer(host, port, registry).start()
     return f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
 
 

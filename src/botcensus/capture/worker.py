@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import gc
 import ipaddress
 import logging
+import os
+import resource
 import signal
 import socket
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -44,6 +49,11 @@ class WorkerSpec:
     settings: SinkholeSettings
     listeners: tuple[BoundListener, ...]
     wal_dir: Path
+    writers_lock: Path
+    """Held shared while the worker runs: a new supervisor waits for it before recovering."""
+    supervisor_pid: int
+    """The supervisor that started this worker: if it is gone by the time the worker asks to
+    be signalled at its death, the worker stops at once instead of living on unsupervised."""
 
 
 def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
@@ -65,6 +75,61 @@ def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
+async def close_connections(
+    connections: set[SinkholeConnection], clock: Callable[[], float], linger: float = 1.0
+) -> None:
+    """Close every connection and wait until each has reported connection_lost (which logs a
+    request in flight as incomplete). A transport still sending replies its client does not
+    read would delay that without end: after `linger` seconds those are aborted."""
+    for conn in list(connections):
+        if conn.transport is not None:
+            conn.transport.close()
+    deadline = clock() + linger
+    while connections and clock() < deadline:
+        await asyncio.sleep(0.01)
+    for conn in list(connections):
+        if conn.transport is not None:
+            conn.transport.abort()
+    deadline = clock() + linger
+    while connections and clock() < deadline:
+        await asyncio.sleep(0.01)
+    if connections:
+        log.error(
+            "%d connections did not report their end; closing the log anyway", len(connections)
+        )
+
+
+FD_SPARE = 32
+"""Descriptors kept free beyond those open at start-up: new segments, directory fsyncs,
+the executor's threads. Connections may use the rest."""
+
+
+def connection_budget(max_connections: int) -> int:
+    """How many connections this worker may hold: max_connections, unless the descriptor
+    limit is lower. Raises the soft limit to the hard one first. Accepting only what fits
+    leaves a descriptor for every accept, so excess connections are refused by us (and
+    counted) rather than by libuv at EMFILE (silently), which could also close a listener."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
+    budget = max(1, soft - in_use - FD_SPARE)
+    if budget < max_connections:
+        # Worth a warning when it bites; a few descriptors short of the setting is routine.
+        level = logging.WARNING if budget < 0.9 * max_connections else logging.INFO
+        log.log(
+            level,
+            "max_connections %d lowered to %d: the file descriptor limit is %d",
+            max_connections, budget, soft,
+        )  # fmt: skip
+        return budget
+    return max_connections
+
+
 def _specific(host: str, port: int) -> tuple[str, int] | None:
     """(address, port) as getsockname would report it, unless the host is a wildcard."""
     addr = ipaddress.ip_address(host)
@@ -83,7 +148,28 @@ def run(spec: WorkerSpec, counters: metrics.Counters) -> None:
     """Process entry point."""
     _die_with_parent()
     logging.basicConfig(level=logging.INFO, format=f"botcensus worker {spec.index}: %(message)s")
+    if os.getppid() != spec.supervisor_pid:
+        # The supervisor died while we were starting, before PDEATHSIG could cover us.
+        log.warning("supervisor %d gone before this worker started; exiting", spec.supervisor_pid)
+        return
+    # Taken before the first segment is opened and released only when the process is gone.
+    lock_fd = os.open(spec.writers_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_SH)
     uvloop.run(_serve(spec, counters))
+
+
+def segment_header(
+    settings: SinkholeSettings, listeners: Sequence[ListenerSettings]
+) -> dict[str, Any]:
+    """What turning this worker's raw log rows into events needs: written at the start of
+    every segment, so a segment rolls the same whatever the configuration is by then."""
+    return {
+        "format": 2,
+        "sensor": settings.sensor,
+        "listeners": [[lst.name, lst.reply.status] for lst in listeners],
+        "body_head_bytes": settings.recorder.body_head_bytes,
+        "decoders": [rule.model_dump(mode="json") for rule in settings.decoders],
+    }
 
 
 async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
@@ -96,14 +182,18 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
         fsync_interval=rec.fsync_interval,
         segment_seconds=rec.segment_seconds,
         segment_bytes=rec.segment_bytes,
+        header=segment_header(settings, [b.settings for b in spec.listeners]),
     )
     stats = Stats()
     outbox = Outbox(loop, wal, stats)
     connections: set[SinkholeConnection] = set()
     decoder = build_decoder(settings.decoders)
     trusted = proxy.compile_networks(settings.trusted_proxies)
+    limits = settings.limits.model_copy(
+        update={"max_connections": connection_budget(settings.limits.max_connections)}
+    )
     servers = []
-    for bound in spec.listeners:
+    for index, bound in enumerate(spec.listeners):
         listener = Listener(
             name=bound.settings.name,
             sensor=settings.sensor,
@@ -111,7 +201,7 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
             proxy_protocol=bound.settings.proxy_protocol,
             trusted=trusted,
             replay=settings.replay,
-            limits=settings.limits,
+            limits=limits,
             body_head_bytes=rec.body_head_bytes,
             decode=decoder,
             outbox=outbox,
@@ -119,6 +209,7 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
             connections=connections,
             clock=loop.time,
             local=_specific(bound.host, bound.port),
+            index=index,
         )
         sock = bind_socket(bound.host, bound.port, listen=True)
         server = await loop.create_server(
@@ -142,6 +233,8 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
                 "wal_bytes_synced": wal.bytes_synced,
                 "wal_last_sync_ms": int(wal.last_sync * 1000),
                 "segments_closed": wal.segments_closed,
+                "wal_errors": wal.errors,
+                "wal_failing": int(wal.failing),
                 "ready": 1,
             },
             stats.rejects,
@@ -173,12 +266,8 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
     deadline = loop.time() + settings.limits.shutdown_grace
     while any(c.phase != 0 for c in connections) and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    for conn in list(connections):
-        if conn.transport is not None:
-            conn.transport.close()
-    for _ in range(3):  # let connection_lost callbacks and the last outbox flush run
-        await asyncio.sleep(0)
-    outbox.flush()
+    await close_connections(connections, loop.time)
+    outbox.close()  # logs what is pending; from now on a late event is counted, not written
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -100,6 +100,12 @@ def sinkhole_serve(
         raise click.UsageError(
             "no listeners: give --listen HOST:PORT or [[sinkhole.listeners]] in --config"
         )
+    if sink.replay and not any(lst.proxy_protocol for lst in sink.listeners):
+        raise click.UsageError(
+            "--replay needs a listener that takes PROXY headers (replayed bots and times "
+            "travel in a PROXY v2 header): add --proxy-protocol, or proxy_protocol = true "
+            "on a [[sinkhole.listeners]] entry"
+        )
     try:
         code = serve(
             sink,

@@ -89,6 +89,7 @@ def simulate_cmd(
 
     from botcensus import enrich, simulate
     from botcensus.simulate import outputs
+    from botcensus.simulate.replay import ReplayError
 
     if via is None and data_dir is None and truth_dir is None:
         raise click.UsageError("give --via, --data and/or --truth")
@@ -122,7 +123,10 @@ def simulate_cmd(
             click.echo(f"{rows} daily sightings written to {data_dir}", err=True)
         if port is not None:
             task = bar.add_task("check-ins sent", total=None)
-            result = outputs.send_http(sim, port, progress=lambda n: bar.advance(task, n))
+            try:
+                result = outputs.send_http(sim, port, progress=lambda n: bar.advance(task, n))
+            except ReplayError as exc:
+                raise click.ClickException(str(exc)) from None
             click.echo(f"{result.sent} check-ins sent, {result.answered} answered", err=True)
         if truth_dir is not None:
             files = simulate.write_truth(sim, truth_dir)

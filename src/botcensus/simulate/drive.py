@@ -28,6 +28,9 @@ class DriveResult:
     answered: int = 0
     no_reply: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    unexpected: int | None = None
+    """With `expect`: the first status outside it (0: a connection got no reply), after which
+    no further shot was sent."""
 
 
 def http_request(
@@ -71,7 +74,14 @@ async def _read_reply(reader: asyncio.StreamReader, timeout: float) -> int | Non
     return int(parts[1])
 
 
-async def _one(host: str, port: int, shot: Shot, result: DriveResult, timeout: float) -> None:
+async def _one(
+    host: str,
+    port: int,
+    shot: Shot,
+    result: DriveResult,
+    timeout: float,
+    expect: frozenset[int] | None,
+) -> None:
     result.sent += shot.requests
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
@@ -88,6 +98,8 @@ async def _one(host: str, port: int, shot: Shot, result: DriveResult, timeout: f
                 break
             answered += 1
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            if expect is not None and status not in expect and result.unexpected is None:
+                result.unexpected = status
     except OSError:
         pass
     finally:
@@ -96,21 +108,34 @@ async def _one(host: str, port: int, shot: Shot, result: DriveResult, timeout: f
             await writer.wait_closed()
     result.answered += answered
     result.no_reply += shot.requests - answered
+    if expect is not None and answered < shot.requests and result.unexpected is None:
+        result.unexpected = 0
 
 
 async def drive(
-    host: str, port: int, shots: Iterable[Shot], *, concurrency: int = 32, timeout: float = 10.0
+    host: str,
+    port: int,
+    shots: Iterable[Shot],
+    *,
+    concurrency: int = 32,
+    timeout: float = 10.0,
+    expect: frozenset[int] | None = None,
 ) -> DriveResult:
-    """Send every shot on a new connection, at most `concurrency` at once."""
+    """Send every shot on a new connection, at most `concurrency` at once. With `expect`,
+    stop sending at the first reply whose status is not in it, or the first request that
+    got no reply (see DriveResult.unexpected)."""
     result = DriveResult()
     queue: asyncio.Queue[Shot | None] = asyncio.Queue(maxsize=concurrency * 4)
 
     async def worker() -> None:
         while (shot := await queue.get()) is not None:
-            await _one(host, port, shot, result, timeout)
+            if result.unexpected is None:
+                await _one(host, port, shot, result, timeout, expect)
 
     tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     for shot in shots:
+        if result.unexpected is not None:
+            break
         await queue.put(shot)
     for _ in tasks:
         await queue.put(None)
@@ -119,7 +144,14 @@ async def drive(
 
 
 def send(
-    host: str, port: int, shots: Iterable[Shot], *, concurrency: int = 32, timeout: float = 10.0
+    host: str,
+    port: int,
+    shots: Iterable[Shot],
+    *,
+    concurrency: int = 32,
+    timeout: float = 10.0,
+    expect: frozenset[int] | None = None,
 ) -> DriveResult:
     """Synchronous wrapper around drive()."""
-    return uvloop.run(drive(host, port, shots, concurrency=concurrency, timeout=timeout))
+    run = drive(host, port, shots, concurrency=concurrency, timeout=timeout, expect=expect)
+    return uvloop.run(run)

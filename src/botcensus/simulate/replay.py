@@ -64,8 +64,38 @@ def shots(
             i = j
 
 
+ANSWERED = frozenset({200, 404})
+"""Statuses of a sinkhole's listener reply: anything else means it did not take a check-in."""
+
+
+class ReplayError(RuntimeError):
+    """The sinkhole did not take the replayed check-ins as check-ins; `result` says how far
+    the replay got before it stopped."""
+
+    def __init__(self, message: str, result: DriveResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 def replay(
     batches: Iterable[pa.RecordBatch], port: int, *, concurrency: int = 32, seed: int = 0
 ) -> DriveResult:
-    """Send every check-in to the sinkhole listening on 127.0.0.1:`port`."""
-    return send("127.0.0.1", port, shots(batches, seed=seed), concurrency=concurrency)
+    """Send every check-in to the sinkhole listening on 127.0.0.1:`port`. Raises ReplayError
+    at the first check-in it refuses or leaves unanswered (a census of a partial replay would
+    be wrong without saying so)."""
+    result = send(
+        "127.0.0.1", port, shots(batches, seed=seed), concurrency=concurrency, expect=ANSWERED
+    )
+    if result.unexpected is not None:
+        target = f"the sinkhole on 127.0.0.1:{port}"
+        if result.unexpected == 0:
+            why = f"{target} left a check-in unanswered"
+        else:
+            why = f"{target} answered a check-in with {result.unexpected}, not its reply"
+        raise ReplayError(
+            f"{why}; replay stopped after {result.sent} check-ins ({result.answered} "
+            "answered). It must run with `botcensus sinkhole serve --proxy-protocol --replay` "
+            "(replayed bots and times travel in a PROXY v2 header from loopback).",
+            result,
+        )
+    return result

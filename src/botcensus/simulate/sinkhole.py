@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from botcensus.capture.supervisor import RUN_FILE
 
@@ -28,23 +29,29 @@ class SinkholeProcess:
     proc: subprocess.Popen[bytes] | None = None
     ports: dict[str, int] = field(default_factory=dict)
     metrics: str | None = None
-    log_file: IO[bytes] | None = None
+    nofile: int | None = None
+    """RLIMIT_NOFILE (soft and hard) for the sinkhole, e.g. to try running out of descriptors."""
 
     def start(self, timeout: float = 30.0) -> Self:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.data_dir.exists():  # what the sinkhole writes here is personal data
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700)
         run_file = self.data_dir / RUN_FILE
         run_file.unlink(missing_ok=True)
         cmd = [
             sys.executable, "-m", "botcensus", "sinkhole", "serve",
             "--data", str(self.data_dir), "--workers", str(self.workers), *self.args,
         ]  # fmt: skip
-        self.log_file = (self.data_dir / "sinkhole.log").open("ab")
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(self.env or {})},
-        )
+        # The child writes to its own copy of the descriptor: ours is closed at once, so no
+        # file is left open whichever way the child ends.
+        with (self.data_dir / "sinkhole.log").open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(self.env or {})},
+                preexec_fn=None if self.nofile is None else self._limit_files,
+            )
         deadline = time.monotonic() + timeout
         while not run_file.exists():
             if self.proc.poll() is not None:
@@ -57,6 +64,10 @@ class SinkholeProcess:
         self.ports = {item["name"]: item["port"] for item in info["listeners"]}
         self.metrics = info["metrics"]
         return self
+
+    def _limit_files(self) -> None:
+        assert self.nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     @property
     def port(self) -> int:
@@ -72,12 +83,7 @@ class SinkholeProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout)
-        finally:
-            if self.log_file is not None:
-                self.log_file.close()
-        return code
+        return self.proc.wait(timeout)
 
     def kill(self) -> None:
         """kill -9 the supervisor and every worker, with no chance to flush anything.
@@ -91,8 +97,6 @@ class SinkholeProcess:
                 os.kill(pid, signal.SIGKILL)
         self.proc.kill()
         self.proc.wait()
-        if self.log_file is not None:
-            self.log_file.close()
 
     def __enter__(self) -> Self:
         return self.start()
