@@ -16,7 +16,7 @@ from botcensus.config import Settings
 from botcensus.feeds.export import ExportQuery, LeftOut, export
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
 from botcensus.feeds.mapping import MappingError
-from botcensus.store.files import private_dir
+from botcensus.store.atomic import private_dir
 
 PROGRESS_MIN_BYTES: Final = 64 << 20
 

@@ -24,10 +24,10 @@ from collections.abc import Iterable
 from typing import Final
 
 import datasketches as ds  # type: ignore[import-untyped]
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from botcensus.store.db import connect
 from botcensus.store.sketches import SKETCH_KEYS, SKETCH_SCHEMA
 
 HLL_LG_K: Final = 12
@@ -135,7 +135,7 @@ def sketch_sightings(sightings: pa.Table) -> pa.Table:
         table.schema.get_field_index("source_ip"), "source_ip", canonical_ips(table["source_ip"])
     )
     keys = ", ".join(SKETCH_KEYS)
-    con = duckdb.connect()
+    con = connect()
     con.register("sightings", table)
     grouped = con.sql(
         f"""SELECT {keys}, count(*) AS rows, coalesce(sum(hits), 0)::BIGINT AS hits,
