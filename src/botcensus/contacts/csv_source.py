@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from botcensus.contacts.keys import EMAIL, text_ranges
 from botcensus.contacts.store import RECORD_SCHEMA, Problem
-from botcensus.enrich.addr import hilo_from_keys
+from botcensus.ipaddr import hilo_from_keys
 
 KEY_COLUMNS: Final = ("prefix", "asn", "country")
 """The key column a row fills names its level; 'prefix' is stored as level 'prefix'."""

@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from botcensus.enrich.addr import Keys, hilo_from_keys, keys_from_ipv4, parse_ips
 from botcensus.enrich.ranges import prefix_end
+from botcensus.ipaddr import Keys, hilo_from_keys, keys_from_ipv4, parse_ips
 
 EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 """What passes for an e-mail address here: one '@', a dot in the domain, no spaces."""

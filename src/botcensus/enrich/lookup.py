@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.addr import as_string_array, parse_ips
 from botcensus.enrich.geotable import GeoTable
 from botcensus.enrich.ranges import cover
+from botcensus.ipaddr import as_string_array, parse_ips
 
 OUTPUT_SCHEMA: Final = pa.schema(
     [("source_cc", pa.string()), ("source_asn", pa.int64()), ("source_as_name", pa.string())]

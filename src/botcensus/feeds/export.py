@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from botcensus.export.cells import safe_table
-from botcensus.feeds.addr import in_prefixes
 from botcensus.feeds.mapping import DEFAULT_MAPPING, field_types, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
+from botcensus.ipaddr import in_prefixes
 from botcensus.model import SINKHOLE_FEED_NAME
 from botcensus.store import iter_events, layout
 from botcensus.store.damaged import read_screened

@@ -21,7 +21,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.feeds.addr import canonical_ips
 from botcensus.feeds.identity import identity_hashes
 from botcensus.feeds.inputs import Input, expand
 from botcensus.feeds.jsonl import jsonl_batches
@@ -38,6 +37,7 @@ from botcensus.feeds.read import (
 from botcensus.feeds.resolve import Source, UnknownReportError, resolve
 from botcensus.feeds.schema import active as active_schema
 from botcensus.feeds.vocabulary import CORE, STORED
+from botcensus.ipaddr import canonical_ips
 from botcensus.store import ledger
 from botcensus.store.db import connect
 from botcensus.store.feed_events import HASH_COLUMN, FeedStore
@@ -204,7 +204,7 @@ class _FileIngest:
             mapped = mapped.append_column(SHORT_ROW_FIELD, missing)
         for name in ("source_ip", "destination_ip"):
             before = mapped[name]
-            after = canonical_ips(before)
+            after = canonical_ips(before, ipv4_checked=True)  # IPv4: checked by ip_sql
             mapped = mapped.set_column(mapped.schema.get_field_index(name), name, after)
             if name == "source_ip" and self.required_ip is not None:
                 lost = pc.and_(pc.is_valid(before), pc.is_null(after))
