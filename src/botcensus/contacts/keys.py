@@ -5,9 +5,7 @@ Shared by the RIPE and CSV readers; parsing is vectorised with the addr helpers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -15,9 +13,6 @@ import pyarrow as pa
 
 from botcensus.enrich.ranges import prefix_end
 from botcensus.ipaddr import Keys, hilo_from_keys, keys_from_ipv4, parse_ips
-
-EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-"""What passes for an e-mail address here: one '@', a dot in the domain, no spaces."""
 
 
 @dataclass(frozen=True)
