@@ -38,6 +38,7 @@ from botcensus.feeds.resolve import Source, UnknownReportError, resolve
 from botcensus.feeds.schema import active as active_schema
 from botcensus.feeds.vocabulary import CORE, STORED
 from botcensus.ipaddr import canonical_ips
+from botcensus.model import put_columns
 from botcensus.store import ledger
 from botcensus.store.db import connect
 from botcensus.store.feed_events import HASH_COLUMN, FeedStore
@@ -137,11 +138,8 @@ def enrich_distinct(enrich: Enrich, table: pa.Table) -> pa.Table:
     """The enrichment step run once per distinct source address, spread back to the rows."""
     encoded = pc.dictionary_encode(table["source_ip"]).combine_chunks()
     found = enrich(pa.table({"source_ip": encoded.dictionary}))
-    for name in ENRICHMENT:
-        column = found[name].combine_chunks().take(encoded.indices)
-        at = table.schema.get_field_index(name)
-        table = table.set_column(at, name, column) if at >= 0 else table.append_column(name, column)
-    return table
+    spread = ((name, found[name].combine_chunks().take(encoded.indices)) for name in ENRICHMENT)
+    return put_columns(table, spread)
 
 
 @dataclass

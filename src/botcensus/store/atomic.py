@@ -28,21 +28,22 @@ class DatasetError(OSError):
     """The dataset cannot be read or written as asked; the message says where and why."""
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (a rename, a new or removed file) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a rename, a new or removed file) durable."""
+    _fsync(path, os.O_DIRECTORY)
 
 
 def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make a file's content durable (a symlink is refused)."""
+    _fsync(path, os.O_NOFOLLOW)
 
 
 def private_dir(path: Path) -> None:

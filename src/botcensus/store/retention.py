@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from botcensus.store import layout, ledger, manifest
 from botcensus.store.atomic import append_line
-from botcensus.store.feed_sightings import pending_days
 from botcensus.store.files import day_files, day_partitions, locked, warn
 
 log = logging.getLogger(__name__)
@@ -130,24 +130,37 @@ def _append_log(dataset: Path, gone: Deletion, now: datetime) -> None:
     append_line(json.dumps(record, sort_keys=True), dataset / layout.RETENTION_LOG)
 
 
-def _events(run: _Run, limit: int) -> None:
-    rolled = manifest.load(run.dataset, manifest.SIGHTINGS)
-    listing = day_partitions(run.dataset / layout.EVENTS)
+Held = Callable[[str, list[Path]], list[str] | None]
+"""The report list a day of an area is kept in (not summarised yet), or None if it may go."""
+
+
+def _sweep(run: _Run, area: ledger.Area, limit: int, held: Held, *, when_due: bool) -> None:
+    """Delete an area's days past `limit`, except those `held` keeps; a kept day is listed
+    always, or (`when_due`) only once it is past the limit."""
+    listing = day_partitions(run.dataset / area)
     run.report.problems += listing.problems
     for day, folder in listing.days:
         files = day_files(folder, run.report.problems)
         if not files:
             continue
-        if not {f.name for f in files} <= manifest.names(rolled.entry(day)):
-            run.report.kept_unrolled.append(day)
+        kept = held(day, files)
+        if kept is not None and not when_due:
+            kept.append(day)
             continue
-        stamp = run.expired("events", day, limit)
-        if stamp is not None:
-            run.delete("events", day, files, stamp, limit)
+        stamp = run.expired(area, day, limit)
+        if stamp is None:
+            continue
+        if kept is not None:
+            kept.append(day)
+        else:
+            run.delete(area, day, files, stamp, limit)
 
 
 def _pending(run: _Run) -> set[str] | None:
     """Feed days whose sightings are not written yet; None if that cannot be known."""
+    # Imported here: the feed writers load pyarrow.compute, which the census never needs.
+    from botcensus.store.feed_sightings import pending_days
+
     try:
         return pending_days(run.dataset)
     except ValueError as exc:
@@ -155,37 +168,35 @@ def _pending(run: _Run) -> set[str] | None:
         return None
 
 
+def _events(run: _Run, limit: int) -> None:
+    """An events day goes only once every file of it was rolled up into sightings."""
+    rolled = manifest.load(run.dataset, manifest.SIGHTINGS)
+
+    def held(day: str, files: list[Path]) -> list[str] | None:
+        done = {f.name for f in files} <= manifest.names(rolled.entry(day))
+        return None if done else run.report.kept_unrolled
+
+    _sweep(run, "events", limit, held, when_due=False)
+
+
 def _feeds(run: _Run, limit: int) -> None:
+    """A feed day goes only once its sightings are written."""
     pending = _pending(run)
-    listing = day_partitions(run.dataset / layout.FEEDS)
-    run.report.problems += listing.problems
-    for day, folder in listing.days:
-        files = day_files(folder, run.report.problems)
-        if not files:
-            continue
-        if pending is None or day in pending:
-            run.report.kept_pending.append(day)
-            continue
-        stamp = run.expired("feeds", day, limit)
-        if stamp is not None:
-            run.delete("feeds", day, files, stamp, limit)
+
+    def held(day: str, _files: list[Path]) -> list[str] | None:
+        return run.report.kept_pending if pending is None or day in pending else None
+
+    _sweep(run, "feeds", limit, held, when_due=False)
 
 
 def _sightings(run: _Run, limit: int) -> None:
+    """A sightings day goes only once it is sketched (sketches outlive sightings)."""
     sketched = manifest.load(run.dataset, manifest.SKETCHES)
-    listing = day_partitions(run.dataset / layout.SIGHTINGS)
-    run.report.problems += listing.problems
-    for day, folder in listing.days:
-        files = day_files(folder, run.report.problems)
-        if not files:
-            continue
-        if not sketched.built_from(day, files):
-            if run.expired("sightings", day, limit) is not None:
-                run.report.kept_unsketched.append(day)
-            continue
-        stamp = run.expired("sightings", day, limit)
-        if stamp is not None:
-            run.delete("sightings", day, files, stamp, limit)
+
+    def held(day: str, files: list[Path]) -> list[str] | None:
+        return None if sketched.built_from(day, files) else run.report.kept_unsketched
+
+    _sweep(run, "sightings", limit, held, when_due=True)
 
 
 def apply_retention(
