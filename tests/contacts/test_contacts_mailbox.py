@@ -102,12 +102,14 @@ def test_a_mailbox_is_read_as_the_addresses_it_names(written: str, read: list[st
         "abuse@example.com <other@example.net>",  # which one? neither: say so
         "abuse@example.com (unclosed",
         "<>",
+        "a" * 65 + "@example.com",  # RFC 5321: 64 octets of local part at most
+        "abuse\r\nBcc: someone@example.net",  # no header injection through a contact
     ],
 )
 def test_what_names_no_address_is_refused_with_the_reason(written: str) -> None:
     from botcensus.contacts.mailbox import mailboxes
 
-    with pytest.raises(ValueError, match=re.escape(repr(written))):
+    with pytest.raises(ValueError, match=re.escape(repr(written)[:60])):
         mailboxes(written)
 
 

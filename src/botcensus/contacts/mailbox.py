@@ -20,6 +20,17 @@ from typing import Final
 
 SEPARATORS: Final = ",;"
 LIST_SEPARATOR: Final = ", "
+MAX_LOCAL: Final = 64
+MAX_ADDRESS: Final = 254
+"""RFC 5321's limits (4.5.3.1): longer addresses are refused by mail servers anyway."""
+SHOWN: Final = 80
+"""A refused value is quoted in the message up to this many characters."""
+
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= SHOWN else repr(text[:SHOWN]) + "…"
+
+
 _LABEL: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
@@ -84,18 +95,21 @@ def _address(word: str) -> str:
     try:
         parsed = Address(addr_spec=word)
     except (HeaderParseError, MessageDefect, ValueError, IndexError) as exc:
-        raise ValueError(f"{word!r} is not an address ({exc})") from None
+        raise ValueError(f"{_show(word)} is not an address ({exc})") from None
     domain = parsed.domain.lower()
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"{word!r}: domain {domain!r} is not a host name") from None
+        raise ValueError(f"{_show(word)}: domain {_show(domain)} is not a host name") from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or len(ascii_domain) > 253 or not all(map(_LABEL.fullmatch, labels)):
-        raise ValueError(f"{word!r}: domain {domain!r} is not a host name")
+        raise ValueError(f"{_show(word)}: domain {_show(domain)} is not a host name")
+    address = str(parsed.addr_spec).lower()
     if not parsed.username:
-        raise ValueError(f"{word!r} has no local part")
-    return str(parsed.addr_spec).lower()
+        raise ValueError(f"{_show(word)} has no local part")
+    if len(address.split("@")[0]) > MAX_LOCAL or len(address) > MAX_ADDRESS:
+        raise ValueError(f"{_show(word)} is longer than a mail address may be")
+    return address
 
 
 def mailboxes(text: str) -> list[str]:
@@ -119,7 +133,8 @@ def mailboxes(text: str) -> list[str]:
             raise ValueError("no address")
     except ValueError as exc:
         why = str(exc)
-        raise ValueError(why if why.startswith(repr(text)) else f"{text!r}: {why}") from None
+        shown = _show(text)
+        raise ValueError(why if why.startswith(shown) else f"{shown}: {why}") from None
     return list(dict.fromkeys(found))
 
 
