@@ -166,7 +166,7 @@ def rollup_dataset(
     `settings` may be a function (lazy_settings): it is called only when there is something
     to enrich."""
     from botcensus.store import rollup as store_rollup
-    from botcensus.store.files import DatasetError
+    from botcensus.store.atomic import DatasetError
     from botcensus.store.sketches import sketch_days
 
     geo = None

@@ -20,14 +20,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from botcensus.export.cells import safe_table
-from botcensus.feeds.addr import in_prefixes
-from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, feed_files
 from botcensus.feeds.mapping import DEFAULT_MAPPING, field_types, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
-from botcensus.feeds.sightings import connect
+from botcensus.ipaddr import in_prefixes
 from botcensus.model import SINKHOLE_FEED_NAME
-from botcensus.store import iter_events
+from botcensus.store import iter_events, layout
 from botcensus.store.damaged import read_screened
+from botcensus.store.db import connect
+from botcensus.store.feed_events import HASH_COLUMN, feed_files
+from botcensus.store.feed_sightings import MEMORY_LIMIT
 
 Enrich = Callable[[pa.Table], pa.Table]
 FORMATS: Final = ("intelmq", "shadowserver")
@@ -91,7 +92,7 @@ def _prefix_filter(table: pa.Table, query: ExportQuery) -> pa.Table:
 
 
 def _render(table: pa.Table, select: str) -> pa.Table:
-    con = connect()
+    con = connect(memory_limit=MEMORY_LIMIT)
     con.register("events", table)
     return con.sql(f"SELECT {select} FROM events").to_arrow_table()  # noqa: S608 (our SQL)
 
@@ -105,7 +106,7 @@ def feed_batches(
         return
     where, params = _feed_where(query)
     unclaimed_where, unclaimed_params = _feed_where(query, unclaimed_only=True)
-    con = connect(dataset / FEEDS_DIR / ".spill")
+    con = connect(memory_limit=MEMORY_LIMIT, spill=dataset / layout.FEED_SPILL)
     sql = f"SELECT * FROM feed_events WHERE {where} ORDER BY time_source, event_hash"  # noqa: S608
 
     def start(chosen: list[Path]) -> tuple[pa.RecordBatchReader, pa.RecordBatch] | None:
