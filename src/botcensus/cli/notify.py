@@ -53,17 +53,21 @@ def _existing(data_dir: Path) -> None:
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    """Aligned plain columns (nothing cut off: addresses and tickets are for copying)."""
     if not rows:
         return
-    out = Table(title=title, title_justify="left")
-    for name in rows[0]:
-        out.add_column(name, justify="right" if isinstance(rows[0][name], int) else "left")
-    for row in rows:
-        out.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
-    Console(soft_wrap=True).print(out)
+    cells = [list(rows[0])] + [
+        [f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in r.values()]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    numeric = [isinstance(v, int) for v in rows[0].values()]
+    click.echo(f"{title}:")
+    for row in cells:
+        line = "  ".join(
+            c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric, strict=True)
+        )
+        click.echo("  " + line.rstrip())
 
 
 @main.group("notify")

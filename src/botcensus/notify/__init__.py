@@ -16,7 +16,7 @@ from botcensus.notify import describe
 from botcensus.notify.deliver import Delivery
 from botcensus.notify.effect import notification_groups
 from botcensus.notify.journal import Entry, Journal, journal_path, messages_for
-from botcensus.notify.plan import Held, Message, Plan, plan
+from botcensus.notify.plan import Held, Message, Plan, plan_messages
 from botcensus.notify.rules import Rules, RulesError, load_rules, parse_rules
 from botcensus.notify.run import NotifyError, SendResult, make_plan, relay_address, send
 from botcensus.notify.sign import SigningError
@@ -40,7 +40,7 @@ __all__ = [
     "messages_for",
     "notification_groups",
     "parse_rules",
-    "plan",
+    "plan_messages",
     "relay_address",
     "send",
 ]

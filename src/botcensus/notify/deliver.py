@@ -127,6 +127,10 @@ def _one(
     except DisconnectedError as exc:
         _temporary(journal, smtp, entry, attempt, Answer(0, str(exc)), done)
         return None
+    if answer.stage == "MAIL" and not answer.temporary:
+        # Our sender or session refused (TLS or login required): no message can go.
+        journal.release(entry.id, f"not sent: {answer.code} {answer.text}")
+        raise RelayError(f"the relay refuses every message: {answer.code} {answer.text}")
     if answer.accepted:
         journal.sent(entry.id, answer.code, answer.text)
         done.sent.append(entry.ticket)

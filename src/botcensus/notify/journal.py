@@ -420,6 +420,10 @@ class Journal:
         self._change(message, "failed", answer, code, now, last_code=code, last_answer=answer,
                      next_attempt=None)  # fmt: skip
 
+    def release(self, message: int, detail: str, now: datetime | None = None) -> None:
+        """Back to `rendered` after an attempt that could not start (the relay refused us)."""
+        self._change(message, "rendered", detail, now=now)
+
     def interrupted(self, now: datetime | None = None) -> list[Entry]:
         """Messages a killed sender left in `sending`: noted in their history; they go again."""
         found = self.entries("state = 'sending'")

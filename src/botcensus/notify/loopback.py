@@ -9,11 +9,12 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session  # type: ignore[import-untyped]
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,10 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     content: bytes
+    peer: str
+    """The client's address and port: one per connection."""
+    at: float
+    """When it was accepted (time.monotonic())."""
 
 
 Answer = Callable[[Envelope], str | None]
@@ -57,7 +62,13 @@ class _Handler:
             number = self.server.count
             if self.server.keep:
                 self.server.messages.append(
-                    Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), content)
+                    Received(
+                        envelope.mail_from or "",
+                        tuple(envelope.rcpt_tos),
+                        content,
+                        ":".join(str(p) for p in session.peer or ()),
+                        time.monotonic(),
+                    )
                 )
         return f"250 2.0.0 Ok: queued as {number}"
 
@@ -74,6 +85,7 @@ class LoopbackSmtp:
         delay: float = 0.0,
         tls_context: ssl.SSLContext | None = None,
         require_starttls: bool = False,
+        tls_wrap: ssl.SSLContext | None = None,
         authenticator: Callable[..., Any] | None = None,
         data_size_limit: int = 0,
     ) -> None:
@@ -92,6 +104,7 @@ class LoopbackSmtp:
             self._smtp_kwargs.update(
                 authenticator=authenticator, auth_required=True, auth_require_tls=True
             )
+        self._tls_wrap = tls_wrap
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -109,7 +122,9 @@ class LoopbackSmtp:
             return SMTP(handler, loop=self._loop, **self._smtp_kwargs)
 
         async def serve() -> None:
-            self._server = await self._loop.create_server(factory, sock=self._sock)
+            self._server = await self._loop.create_server(
+                factory, sock=self._sock, ssl=self._tls_wrap
+            )
             self._ready.set()
 
         self._loop.run_until_complete(serve())

@@ -29,6 +29,9 @@ from botcensus.notify.rules import Rules
 from botcensus.notify.sign import Signer
 from botcensus.notify.templates import render_text
 
+HEADERS: Final = SMTP.clone(max_line_length=998)
+"""Header lines folded only past RFC 5322's hard limit: the email package would otherwise put
+a subject that starts with a long token on a line of its own."""
 DESCRIPTIONS: Final = {
     "shadowserver": "CSV in the columns of Shadowserver's event4_sinkhole_http report, "
     "with last_seen and count added",
@@ -207,7 +210,7 @@ def build(entry: Entry, hosts: pa.Table, rules: Rules, signer: Signer | None = N
 
 def _header_block(head: EmailMessage) -> bytes:
     """The headers, folded as SMTP wants them, and the blank line that ends them."""
-    return b"".join(SMTP.fold_binary(k, v) for k, v in head.items()) + b"\r\n"
+    return b"".join(HEADERS.fold_binary(k, v) for k, v in head.items()) + b"\r\n"
 
 
 def _payload(body: EmailMessage) -> bytes:

@@ -354,7 +354,9 @@ def _holdout(
     return rows.filter(pc.invert(mask)), assignments, drawn.num_rows
 
 
-def plan(rows: pa.Table, rules: Rules, run_date: date, known: pa.Table | None = None) -> Plan:
+def plan_messages(
+    rows: pa.Table, rules: Rules, run_date: date, known: pa.Table | None = None
+) -> Plan:
     """The plan for host rows resolved to their contacts (notify.recipients.resolve) on
     `run_date`, given the hold-out groups drawn before (`known`, ASSIGNMENT_SCHEMA)."""
     held = _Held()

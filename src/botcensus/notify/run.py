@@ -21,7 +21,7 @@ from botcensus.notify.hosts import host_rows
 from botcensus.notify.journal import Journal, journal_path
 from botcensus.notify.mail import build
 from botcensus.notify.outbox import recipient_dir, write_file
-from botcensus.notify.plan import LOOKBACK_DAYS, Plan, plan
+from botcensus.notify.plan import LOOKBACK_DAYS, Plan, plan_messages
 from botcensus.notify.recipients import resolve
 from botcensus.notify.rules import Rules
 from botcensus.notify.sign import Signer
@@ -44,7 +44,7 @@ def make_plan(
     if journal_path(data_dir).exists():
         with Journal(data_dir, create=False) as journal:
             known = journal.assignments()
-    return plan(resolved, rules, run_date, known)
+    return plan_messages(resolved, rules, run_date, known)
 
 
 @contextmanager

@@ -25,6 +25,8 @@ class Answer:
 
     code: int
     text: str
+    stage: str = "DATA"
+    """The step it answers: MAIL (our sender), RCPT (the recipient) or DATA (the message)."""
 
     @property
     def accepted(self) -> bool:
@@ -77,7 +79,7 @@ class Relay:
                 self.smtp.starttls(context=context)
                 self.smtp.ehlo()
             if address.username:
-                self.smtp.login(address.username, address.password or "")
+                self._login(address.username, address.password or "")
         except RelayError:
             self.close()
             raise
@@ -93,6 +95,20 @@ class Relay:
             self.close()
             raise RelayError(f"{where} unreachable: {exc}") from None
 
+    def _login(self, user: str, password: str) -> None:
+        """AUTH PLAIN, else LOGIN: one mechanism, one try (smtplib's login() tries every
+        mechanism in turn after a refusal, which some servers answer with silence)."""
+        offered = (self.smtp.esmtp_features.get("auth") or "").upper().split()
+        mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+        if mechanism is None:
+            raise RelayError(
+                f"relay {self.address.host}:{self.address.port} offers no AUTH PLAIN or LOGIN"
+                f" (offers: {' '.join(offered) or 'none'})"
+            )
+        self.smtp.user, self.smtp.password = user, password
+        method = self.smtp.auth_plain if mechanism == "PLAIN" else self.smtp.auth_login
+        self.smtp.auth(mechanism, method)
+
     def send(self, sender: str, recipient: str, data: bytes) -> Answer:
         """Send one message. Returns the relay's answer (the first refusal, or the answer to
         the data); raises DisconnectedError if the connection broke on the way."""
@@ -100,11 +116,11 @@ class Relay:
             code, text = self.smtp.mail(sender)
             if not 200 <= code < 300:
                 self._reset()
-                return Answer(code, f"MAIL FROM: {_words(text)}")
+                return Answer(code, f"MAIL FROM: {_words(text)}", "MAIL")
             code, text = self.smtp.rcpt(recipient)
             if not 200 <= code < 300:
                 self._reset()
-                return Answer(code, f"RCPT TO: {_words(text)}")
+                return Answer(code, f"RCPT TO: {_words(text)}", "RCPT")
             try:
                 code, text = self.smtp.data(data)
             except smtplib.SMTPDataError as exc:
