@@ -169,6 +169,13 @@ def test_rule_filters_choose_rows(filters: str, addresses: list[str]) -> None:
     assert sorted(_by_address(planned)) == addresses
 
 
+def test_a_row_whose_address_is_not_one_goes_to_nobody() -> None:
+    bad = host_rows([{"source_ip": "10.0.256.7", "source_asn": 64496, "source_cc": "DE"}])
+    planned = _plan('[[rule]]\nname = "all"\nto = ["contact", "national-cert"]\n', bad)
+    assert planned.messages == ()
+    assert [(h.reason, h.hosts) for h in planned.held] == [("not an IP address", 1)]
+
+
 def test_rows_outside_the_period_are_not_reported() -> None:
     old = host_rows(
         [{"source_ip": "192.0.2.1", "source_asn": 64496, "day": DAY - timedelta(days=2)}]

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from botcensus.enrich.addr import parse_ips
 from botcensus.export import HOST_SCHEMA
 from botcensus.feeds.addr import in_prefixes
 from botcensus.notify.holdout import ASSIGNMENT_SCHEMA, assign, units_of
@@ -361,6 +362,10 @@ def plan_messages(
     `run_date`, given the hold-out groups drawn before (`known`, ASSIGNMENT_SCHEMA)."""
     held = _Held()
     known = known if known is not None else ASSIGNMENT_SCHEMA.empty_table()
+    parsed = parse_ips(pc.cast(rows["source_ip"], pa.string()).combine_chunks())
+    address = pa.array(parsed.is_v4 | parsed.is_v6)
+    held.add("not an IP address", rows.filter(pc.invert(address)))
+    rows = rows.filter(address)
     for inhibit in rules.inhibit:
         if inhibit.email is None and rows.num_rows:
             hit = _inhibited(rows, inhibit)
