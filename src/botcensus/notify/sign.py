@@ -46,9 +46,9 @@ class Signer:
             detach=True,
             clearsign=False,
             binary=False,
-            digest_algo="SHA256",
             passphrase=self.passphrase,
-            extra_args=["--pinentry-mode", "loopback"] if self.passphrase is not None else None,
+            extra_args=["--digest-algo", "SHA256"]
+            + (["--pinentry-mode", "loopback"] if self.passphrase is not None else []),
         )
         if not result.data:
             raise SigningError(f"gpg did not sign: {result.status or result.stderr.strip()[-300:]}")
