@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from botcensus.export.base import Renderer, ReportMeta, sorted_hosts
+from botcensus.export.base import Renderer, ReportMeta, sorted_hosts, utc_text
 from botcensus.export.cells import safe_table
 
 COLUMNS = (
@@ -39,8 +39,6 @@ class SummaryCsv(Renderer):
             ]
         )
         grouped = grouped.sort_by([(k, "ascending") for k in _KEYS])
-        fmt = "%Y-%m-%d %H:%M:%S"
-        seconds = pa.timestamp("s", tz="UTC")
         table = pa.table(
             [
                 grouped["day"],
@@ -50,8 +48,8 @@ class SummaryCsv(Renderer):
                 pc.utf8_lower(grouped["malware_family"]),
                 grouped["source_ip_count_distinct"],
                 grouped["hits_sum"],
-                pc.strftime(grouped["first_seen_min"].cast(seconds, safe=False), format=fmt),
-                pc.strftime(grouped["last_seen_max"].cast(seconds, safe=False), format=fmt),
+                utc_text(grouped["first_seen_min"]),
+                utc_text(grouped["last_seen_max"]),
             ],
             names=list(COLUMNS),
         )

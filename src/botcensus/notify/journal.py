@@ -253,12 +253,15 @@ class Journal:
 
     def record(
         self, plan: Plan, *, prefix: str, domain: str, now: datetime | None = None
-    ) -> tuple[int, int]:
+    ) -> tuple[list[tuple[str, str, date, date]], int]:
         """Write a plan's messages (those not planned before for the same address, rule and
         days), their host rows, the new hold-out groups and what was held back, in one
-        transaction. Returns (messages added, messages already in the journal)."""
+        transaction. Returns the keys (address, rule, first day, last day) of the messages
+        added, and how many the journal had already."""
         stamp = now_text(now)
-        added = existing = 0
+        added: list[tuple[str, str, date, date]] = []
+        batch: list[tuple[int, pa.Table]] = []
+        existing = 0
         with self.transaction() as db:
             for row in plan.assignments.to_pylist():
                 db.execute(
@@ -306,23 +309,31 @@ class Journal:
                         json.dumps(list(message.networks)), stamp,
                     ),
                 )  # fmt: skip
-                self._insert_hosts(db, next_id, message.hosts)
+                batch.append((next_id, message.hosts))
                 db.execute(
                     "INSERT INTO history VALUES (?, ?, 'planned', NULL, ?)",
                     (next_id, stamp, f"{message.host_count} hosts, rule {message.rule}"),
                 )
                 next_id += 1
-                added += 1
+                added.append(
+                    (message.address, message.rule, message.period_start, message.period_end)
+                )
+            if batch:
+                self._insert_hosts(db, batch)
         return added, existing
 
     @staticmethod
-    def _insert_hosts(db: sqlite3.Connection, message: int, hosts: pa.Table) -> None:
-        """Host rows: day as text, times as microseconds since the epoch (UTC)."""
+    def _insert_hosts(db: sqlite3.Connection, batch: list[tuple[int, pa.Table]]) -> None:
+        """Host rows of several messages in one statement: day as text, times as
+        microseconds since the epoch (UTC), the address also as a sortable 16-byte key."""
+        hosts = pa.concat_tables([t for _, t in batch])
+        ids = np.repeat([m for m, _ in batch], [t.num_rows for _, t in batch]).tolist()
         version, keys = ip_keys(hosts["source_ip"])
         micros = pa.int64()
+        days = hosts["day"].cast(pa.int32()).to_numpy()
         columns = [
-            [message] * hosts.num_rows,
-            [d.isoformat() for d in hosts["day"].to_pylist()],
+            ids,
+            np.datetime_as_string(days.astype("datetime64[D]")).tolist(),
             hosts["source_ip"].to_pylist(),
             version.tolist(),
             keys,
@@ -400,6 +411,14 @@ class Journal:
             outbox=outbox, content_hash=content_hash, message_hash=message_hash, size=size,
             rendered_at=now_text(now),
         )  # fmt: skip
+
+    def rebuilt(self, message: int, outbox: str, message_hash: str, size: int,
+                now: datetime | None = None) -> None:  # fmt: skip
+        """A mail built again because its file was missing or changed (state unchanged)."""
+        entry = self.entries("id = ?", (message,))[0]
+        self._change(message, entry.state, f"built again: the file was missing or changed; "
+                     f"mail sha256 {message_hash}", now=now, outbox=outbox,
+                     message_hash=message_hash, size=size)  # fmt: skip
 
     def sending(self, message: int, attempt: int, now: datetime | None = None) -> None:
         self._change(message, "sending", f"attempt {attempt}", now=now, attempts=attempt)

@@ -249,60 +249,76 @@ def _plan_rule(
     held.add("no abuse contact", orphans, rule.name)
     if expanded.num_rows == 0:
         return []
+    # Rows sorted by recipient: each identity's rows are one slice.
     encoded = pc.dictionary_encode(expanded["identity"]).combine_chunks()
-    identities = encoded.dictionary.to_pylist()
-    index = np.asarray(encoded.indices)
-    order = np.argsort(index, kind="stable")
+    identities: list[str] = encoded.dictionary.to_pylist()
+    order = np.argsort(np.asarray(encoded.indices), kind="stable")
     expanded = expanded.take(pa.array(order))
-    index = index[order]
+    index = np.asarray(encoded.indices)[order]
     bounds = np.searchsorted(index, np.arange(len(identities) + 1))
-    orgs = expanded["org"]
-    groups: dict[tuple[str, date, date], list[pa.Table]] = {}
-    speaks: dict[tuple[str, date, date], set[str]] = {}
-    chosen: dict[tuple[str, date, date], _Settings] = {}
-    for i, identity in sorted(enumerate(identities), key=lambda p: p[1]):
+    orgs = expanded["org"].to_pylist()
+    # What each identity is owed, decided once per identity (a few thousand at most).
+    n = len(identities)
+    keep = np.ones(n, dtype=bool)
+    starts = np.zeros(n, dtype="datetime64[D]")
+    ends = np.zeros(n, dtype="datetime64[D]")
+    settings: list[_Settings | None] = [None] * n
+    reasons: dict[int, str] = {}
+    for i, identity in enumerate(identities):
         lo, hi = int(bounds[i]), int(bounds[i + 1])
-        mine = expanded.slice(lo, hi - lo)
         if not ADDRESS.fullmatch(identity):
-            held.add("contact address not usable for mail", mine, rule.name, identity)
+            keep[i], reasons[i] = False, "contact address not usable for mail"
             continue
-        org = next((o for o in orgs.slice(lo, hi - lo).to_pylist() if o), None)
-        settings = _settings(rule, identity, org, rules.override(identity))
-        for inhibit in rules.inhibit:
-            if inhibit.email is not None and inhibit.email.lower() == identity:
-                hit = _inhibited(mine, inhibit)
-                held.add(_describe(inhibit), mine.filter(hit), rule.name, identity)
-                mine = mine.filter(pc.invert(hit))
-        if settings.opt_out:
-            held.add("opted out", mine, rule.name, settings.address)
+        org = next((o for o in orgs[lo:hi] if o), None)
+        chosen = settings[i] = _settings(rule, identity, org, rules.override(identity))
+        if chosen.opt_out:
+            keep[i], reasons[i] = False, "opted out"
             continue
-        period = due_period(settings.interval, rule.week_ends, run_date)
+        period = due_period(chosen.interval, rule.week_ends, run_date)
         if period is None:
-            held.add(f"not due today ({settings.interval})", mine, rule.name, settings.address)
+            keep[i], reasons[i] = False, f"not due today ({chosen.interval})"
             continue
-        mine = mine.filter(
-            pc.and_(
-                pc.greater_equal(mine["day"], pa.scalar(period[0], pa.date32())),
-                pc.less_equal(mine["day"], pa.scalar(period[1], pa.date32())),
-            )
-        )
-        if mine.num_rows == 0:
+        starts[i], ends[i] = np.datetime64(period[0]), np.datetime64(period[1])
+    for i, reason in reasons.items():
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        owner = settings[i]
+        held.add(reason, expanded.slice(lo, hi - lo), rule.name,
+                 owner.address if owner else identities[i])  # fmt: skip
+    days = np.asarray(expanded["day"].to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+    wanted = keep[index] & (days >= starts[index]) & (days <= ends[index])
+    for inhibit in rules.inhibit:  # inhibitions for one contact only
+        if inhibit.email is None or inhibit.email.lower() not in identities:
             continue
-        key = (settings.address, *period)
-        groups.setdefault(key, []).append(mine)
-        speaks.setdefault(key, set()).add(identity)
-        chosen.setdefault(key, settings)
+        mine = index == identities.index(inhibit.email.lower())
+        hit = mine & np.asarray(pc.fill_null(_inhibited(expanded, inhibit), False))
+        held.add(_describe(inhibit), expanded.filter(pa.array(hit & wanted)), rule.name,
+                 inhibit.email.lower())  # fmt: skip
+        wanted &= ~hit
+    # One message per delivery address and period.
+    groups: dict[tuple[str, date, date], list[int]] = {}
+    for i in np.flatnonzero(keep).tolist():
+        mine = settings[i]
+        assert mine is not None
+        key = (mine.address, starts[i].astype(date), ends[i].astype(date))
+        groups.setdefault(key, []).append(i)
     messages = []
     for key in sorted(groups):
         address, start, end = key
-        settings = chosen[key]
-        part = pa.concat_tables(groups[key])
+        members = groups[key]
+        first = settings[members[0]]
+        assert first is not None
+        chosen = first
+        parts = [expanded.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in members]
+        masks = [wanted[int(bounds[i]) : int(bounds[i + 1])] for i in members]
+        part = pa.concat_tables(parts).filter(pa.array(np.concatenate(masks)))
+        if part.num_rows == 0:
+            continue
         count = _count(part)
         if count < rule.min_hosts:
             held.add(f"fewer than min_hosts = {rule.min_hosts}", part, rule.name, address)
             continue
-        if settings.interval == "threshold" and count < (settings.threshold or 1):
-            held.add(f"below threshold = {settings.threshold}", part, rule.name, address)
+        if chosen.interval == "threshold" and count < (chosen.threshold or 1):
+            held.add(f"below threshold = {chosen.threshold}", part, rule.name, address)
             continue
         hosts = part.set_column(
             part.schema.get_field_index("network"), "network", part["network_label"]
@@ -313,14 +329,14 @@ def _plan_rule(
                 rule=rule.name,
                 period_start=start,
                 period_end=end,
-                contacts=tuple(sorted(speaks[key])),
-                name=settings.name,
-                format=settings.format,
-                template=settings.template,
-                language=settings.language,
+                contacts=tuple(sorted(identities[i] for i in members)),
+                name=chosen.name,
+                format=chosen.format,
+                template=chosen.template,
+                language=chosen.language,
                 tlp=rule.tlp,
                 ip_data=rule.ip_data,
-                interval=settings.interval,
+                interval=chosen.interval,
                 compression=rule.compression,
                 compress_over_bytes=rule.compress_over_bytes,
                 networks=tuple(sorted(set(part["network_label"].to_pylist()))),

@@ -8,17 +8,20 @@ with a message instead of sending anything twice.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from botcensus.contacts import ContactTable, load_contacts
 from botcensus.notify.deliver import Delivery, deliver
 from botcensus.notify.hosts import host_rows
-from botcensus.notify.journal import Journal, journal_path
+from botcensus.notify.journal import Entry, Journal, journal_path
 from botcensus.notify.mail import build
 from botcensus.notify.outbox import recipient_dir, write_file
 from botcensus.notify.plan import LOOKBACK_DAYS, Plan, plan_messages
@@ -65,14 +68,35 @@ def sender_lock(data_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def render_pending(journal: Journal, data_dir: Path, rules: Rules, signer: Signer | None) -> int:
-    """Build every planned message (and any rendered one whose file went missing) into the
-    outbox; returns how many were built."""
+def _intact(data_dir: Path, entry: Entry) -> bool:
+    """Whether the entry's mail file is there with the bytes the journal recorded."""
+    if entry.outbox is None or entry.message_hash is None:
+        return False
+    try:
+        return (
+            hashlib.sha256((data_dir / entry.outbox).read_bytes()).hexdigest() == entry.message_hash
+        )
+    except OSError:
+        return False
+
+
+def render_pending(
+    journal: Journal,
+    data_dir: Path,
+    rules: Rules,
+    signer: Signer | None,
+    planned: Mapping[tuple[str, str, date, date], pa.Table] | None = None,
+) -> int:
+    """Build every planned message into the outbox, and again any not yet sent whose file is
+    missing or changed; returns how many were built. `planned` holds host rows the plan just
+    recorded (the same rows as the journal's, in the same order), to save reading them back."""
     built = 0
     for entry in journal.entries("state IN ('planned', 'rendered', 'deferred', 'sending')"):
-        if entry.state != "planned" and entry.outbox and (data_dir / entry.outbox).exists():
+        if entry.state != "planned" and _intact(data_dir, entry):
             continue
-        mail = build(entry, journal.hosts(entry.id), rules, signer)
+        key = (entry.address, entry.rule, entry.period_start, entry.period_end)
+        hosts = planned.get(key) if planned is not None else None
+        mail = build(entry, hosts if hosts is not None else journal.hosts(entry.id), rules, signer)
         folder = recipient_dir(data_dir, entry.address)
         write_file(folder, mail.attachment_name, mail.attachment)
         eml = write_file(folder, f"{entry.ticket}.eml", mail.data)
@@ -81,6 +105,10 @@ def render_pending(journal: Journal, data_dir: Path, rules: Rules, signer: Signe
                 entry.id, str(eml.relative_to(data_dir)), mail.content_hash, mail.message_hash,
                 len(mail.data),
             )  # fmt: skip
+        else:
+            journal.rebuilt(
+                entry.id, str(eml.relative_to(data_dir)), mail.message_hash, len(mail.data)
+            )
         built += 1
     return built
 
@@ -132,7 +160,13 @@ def send(
                 planned, prefix=rules.sender.ticket_prefix, domain=rules.sender.domain,
                 now=now or datetime.now(UTC),
             )  # fmt: skip
-            built = render_pending(journal, data_dir, rules, signer)
+            new = set(added)  # rows of messages recorded earlier come from the journal
+            hosts = {
+                key: m.hosts
+                for m in planned.messages
+                if (key := (m.address, m.rule, m.period_start, m.period_end)) in new
+            }
+            built = render_pending(journal, data_dir, rules, signer, hosts)
             delivery = None
             if relay is not None:
                 sender = rules.sender.envelope_from or rules.sender.email
@@ -140,4 +174,4 @@ def send(
                     journal, data_dir, rules.smtp, relay, sender, wait_seconds=wait_seconds,
                     helo=rules.sender.domain,
                 )  # fmt: skip
-    return SendResult(planned, added, existing, built, delivery)
+    return SendResult(planned, len(added), existing, built, delivery)
