@@ -3,6 +3,7 @@ report facts they may print (as cowrie's output plugins share one base class).""
 
 from __future__ import annotations
 
+import functools
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -87,9 +88,12 @@ class Renderer(ABC):
         """The file's bytes for these host rows."""
 
 
-_CLOCK: Final = pa.array(
-    [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
-)
+@functools.cache
+def _clock() -> pa.Array:
+    """'00:00:00' .. '23:59:59', built on first use (pa.array of a list loads pandas)."""
+    return pa.array(
+        [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
+    )
 
 
 def utc_text(times: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -99,7 +103,7 @@ def utc_text(times: pa.Array | pa.ChunkedArray) -> pa.Array:
     micros = np.asarray(times.cast(pa.int64()).to_numpy(zero_copy_only=False))
     day, second = np.divmod(micros // 1_000_000, 86_400)
     dates = pa.array(day.astype(np.int32)).cast(pa.date32()).cast(pa.string())
-    return pc.binary_join_element_wise(dates, _CLOCK.take(pa.array(second)), " ")
+    return pc.binary_join_element_wise(dates, _clock().take(pa.array(second)), " ")
 
 
 def sorted_hosts(hosts: pa.Table) -> pa.Table:

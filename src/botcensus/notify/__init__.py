@@ -12,7 +12,6 @@ against.
 See docs/notify.md.
 """
 
-from botcensus.notify import describe
 from botcensus.notify.deliver import Delivery
 from botcensus.notify.effect import notification_groups
 from botcensus.notify.journal import Entry, Journal, journal_path, messages_for
@@ -33,7 +32,6 @@ __all__ = [
     "RulesError",
     "SendResult",
     "SigningError",
-    "describe",
     "journal_path",
     "load_rules",
     "make_plan",
