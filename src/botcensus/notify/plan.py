@@ -351,8 +351,8 @@ def _holdout(
 ) -> tuple[pa.Table, pa.Table, int]:
     """Rows without the held-out networks', all assignments, and how many were drawn now."""
     design = rules.holdout
-    if design is None:
-        return rows, known, 0
+    if design is None:  # no design in these rules: everyone is told, nothing is drawn
+        return rows, ASSIGNMENT_SCHEMA.empty_table(), 0
     eligible = rows.filter(
         pc.or_(pc.is_valid(rows["contact_email"]), pc.is_valid(rows["cert_email"]))
     )
