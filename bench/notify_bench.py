@@ -68,17 +68,23 @@ def make_day(data: Path, day: dt.date, seed: int) -> tuple[int, int]:
     for asn in asns["source_asn"].to_pylist()[:100]:
         ips = bots.filter(pc.equal(bots["source_asn"], asn))["source_ip"].to_pylist()
         nets = sorted({ip.rsplit(".", 1)[0] for ip in ips})[:: max(1, len(ips) // 3)][:3]
-        lines += [f"{n}.0/24,,noc@{n.replace('.', '-')}.customer.example,Customer {n}" for n in nets]
+        lines += [
+            f"{n}.0/24,,noc@{n.replace('.', '-')}.customer.example,Customer {n}" for n in nets
+        ]
     contacts = data.parent / "bench-contacts.csv"
     contacts.write_text("\n".join(lines) + "\n", encoding="utf-8")
     import_csv(data, contacts, source="bench")
     return int(pc.count_distinct(bots["source_ip"]).as_py()), len(lines) - 1
 
 
-def run_send(data: Path, rules: Path, run_date: dt.date, port: int) -> tuple[float, float, str]:
-    """`botcensus notify send` in a child process: (seconds, peak RSS GiB, its output)."""
+def run_send(
+    data: Path, rules: Path, run_date: dt.date, port: int
+) -> tuple[float, float, float, str]:
+    """`botcensus notify send` in a child process: (seconds, CPU seconds, peak RSS GiB, its
+    output)."""
     cmd = [sys.executable, "-m", "botcensus", "notify", "send", "--data", str(data),
-           "--rules", str(rules), "--date", str(run_date), "--smtp", f"127.0.0.1:{port}"]  # fmt: skip
+           "--rules", str(rules), "--date", str(run_date),
+           "--smtp", f"127.0.0.1:{port}"]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -86,7 +92,7 @@ def run_send(data: Path, rules: Path, run_date: dt.date, port: int) -> tuple[flo
     out = proc.stdout.read() if proc.stdout else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"notify send failed:\n{out}")
-    return seconds, usage.ru_maxrss / 1024 / 1024, out
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024 / 1024, out
 
 
 def phases(data: Path) -> dict[str, float]:
@@ -139,20 +145,20 @@ def main() -> int:
                   f"records, in {time.perf_counter() - start:.1f} s ({data})")  # fmt: skip
         sink = subprocess.Popen([sys.executable, "-c", SINK], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)  # fmt: skip
-        assert sink.stdin and sink.stdout
+        assert sink.stdin is not None
+        assert sink.stdout is not None
         port = int(sink.stdout.readline())
         # The shipped example, with the sink as a relay on this machine (no TLS).
         example = (ROOT / "examples" / "notify-daily.toml").read_text(encoding="utf-8")
         rules = root / "notify-daily-bench.toml"
         rules.write_text(example.replace('security = "starttls"', 'security = "none"'))
         started = time.time()
-        seconds, rss, out = run_send(data, rules, args.day + dt.timedelta(days=1), port)
+        load = os.getloadavg()[0]
+        seconds, cpu, rss, out = run_send(data, rules, args.day + dt.timedelta(days=1), port)
         print(out.strip())
         p = phases(data)
         outbox = sorted((data / "notify" / "outbox").glob("*/*.eml"))
-        anchors = []
-        for _ in range(args.repeat):
-            anchors.append(blast(outbox, port))
+        anchors = [blast(outbox, port) for _ in range(args.repeat)]
         sink.stdin.write("count\n")
         sink.stdin.flush()
         accepted, _ = map(int, sink.stdout.readline().split())
@@ -163,14 +169,20 @@ def main() -> int:
         ours = n / p["delivery"]
         whole = n / seconds
         print(f"messages {n:,} ({p['bytes'] / 1e6:.1f} MB), sink accepted {accepted:,} in all")
-        print(f"whole day (notify send, one process): {seconds:.1f} s, peak RSS {rss:.2f} GiB; "
-              f"plan {p['recorded'] - started:.1f} s (start-up, roll-up check, plan, journal, first "
-              f"mail), "
+        print(f"load average before the run: {load:.1f} (2 cores; other load on the machine)")
+        print(f"whole day (notify send, one process): {seconds:.1f} s ({cpu:.1f} s CPU), "
+              f"peak RSS {rss:.2f} GiB; "
+              f"plan {p['recorded'] - started:.1f} s (start-up, roll-up check, plan, journal, "
+              f"first mail), "
               f"build {p['built']:.1f} s, delivery {p['delivery']:.1f} s")  # fmt: skip
-        print(f"sink accept rate (same mails, bare smtplib, median of {args.repeat}): "
-              f"{sink_rate:,.0f} messages/s  [{', '.join(f'{a:.2f} s' for a in anchors)}]")
-        print(f"delivery {ours:,.0f} messages/s = {ours / sink_rate:.2f} of the sink's rate "
-              f"(goal >= 0.5); end to end {whole:,.1f} messages/s = {whole / sink_rate:.2f}")
+        print(
+            f"sink accept rate (same mails, bare smtplib, median of {args.repeat}): "
+            f"{sink_rate:,.0f} messages/s  [{', '.join(f'{a:.2f} s' for a in anchors)}]"
+        )
+        print(
+            f"delivery {ours:,.0f} messages/s = {ours / sink_rate:.2f} of the sink's rate "
+            f"(goal >= 0.5); end to end {whole:,.1f} messages/s = {whole / sink_rate:.2f}"
+        )
         print(f"whole day {seconds:.1f} s (goal < 120 s)")
     finally:
         if scratch is not None:
