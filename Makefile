@@ -30,11 +30,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# Benchmarks compare against their anchors (nginx, bare DuckDB, IntelMQ) in the same run.
+# Benchmarks compare against their anchors (nginx, bare DuckDB, IntelMQ, an SMTP sink) in the same run.
 bench: $(STAMP)
 	sh bench/setup-debian.sh
 	$(BIN)/python bench/sinkhole_vs_nginx.py
 	$(BIN)/python bench/census_bench.py
+	$(BIN)/python bench/notify_bench.py
 
 # Maintainers only: re-pin after changing dependencies in pyproject.toml.
 lock: $(STAMP)

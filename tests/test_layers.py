@@ -84,11 +84,10 @@ def test_the_architecture_document_shows_the_contracts_layers() -> None:
 
 def test_every_package_is_in_a_layer() -> None:
     named = {
-        name.strip("()")
+        name.strip().strip("()")
         for layer in _contract("stages")["layers"]  # type: ignore[union-attr]
         for name in re.split(r"[|:]", str(layer))
     }
-    named = {n.strip() for n in named}
     present = {
         p.stem if p.is_file() else p.name
         for p in (ROOT / "src" / "botcensus").iterdir()

@@ -100,6 +100,7 @@ COMMAND_MODULES: dict[str, str] = {
     "rollup": "measure",
     "census": "measure",
     "report": "measure",
+    "notify": "notify",
     "retention": "retention",
     "simulate": "simulate",
     "enrich": "simulate",
