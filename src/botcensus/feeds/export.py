@@ -47,6 +47,9 @@ class ExportQuery:
     feeds: tuple[str, ...] = ()
     include_unclaimed: bool = False
     """Also events no decoder or feed named a malware family for."""
+    keep: Callable[[pa.Table], pa.Array] | None = None
+    """A further row filter (the web's scope of a network owner): given a batch of events
+    (feed events, or enriched sinkhole events), which rows to export."""
 
 
 def _feed_where(query: ExportQuery) -> tuple[str, list[object]]:
@@ -77,6 +80,12 @@ def _prefix_filter(table: pa.Table, query: ExportQuery) -> pa.Table:
     if not query.prefixes or table.num_rows == 0:
         return table
     return table.filter(in_prefixes(table["source_ip"], query.prefixes))
+
+
+def _kept(table: pa.Table, query: ExportQuery) -> pa.Table:
+    if query.keep is None or table.num_rows == 0:
+        return table
+    return table.filter(query.keep(table))
 
 
 def _render(table: pa.Table, select: str) -> pa.Table:
@@ -112,9 +121,9 @@ def feed_batches(dataset: Path, query: ExportQuery, batch_rows: int = 65_536) ->
     if started is None:
         return
     reader, first = started
-    yield _prefix_filter(pa.Table.from_batches([first]), query)
+    yield _kept(_prefix_filter(pa.Table.from_batches([first]), query), query)
     for batch in reader:
-        yield _prefix_filter(pa.Table.from_batches([batch]), query)
+        yield _kept(_prefix_filter(pa.Table.from_batches([batch]), query), query)
 
 
 def sinkhole_batches(dataset: Path, query: ExportQuery, enrich: Enrich) -> Iterator[pa.Table]:
@@ -143,6 +152,7 @@ def sinkhole_batches(dataset: Path, query: ExportQuery, enrich: Enrich) -> Itera
             table = table.filter(
                 pc.fill_null(pc.is_in(table["source_asn"], value_set=wanted_asn), False)
             )
+        table = _kept(table, query)
         if table.num_rows:
             yield table
 
