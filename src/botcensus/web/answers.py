@@ -6,6 +6,7 @@ and the `botcensus` command that prints the same figures."""
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
@@ -14,7 +15,7 @@ from botcensus.measure.census import CensusQuery
 from botcensus.measure.rollups import window_bounds
 from botcensus.web import products
 from botcensus.web.context import WebContext
-from botcensus.web.suppress import suppress
+from botcensus.web.suppress import small_groups, suppress
 from botcensus.web.tokens import Principal
 
 By = Literal["none", "country", "asn", "family", "feed"]
@@ -63,7 +64,7 @@ def _cli_census(query: CensusQuery, top: int | None, estimate: bool = False) -> 
         ("--top", top),
     ):
         if value is not None:
-            parts.append(f"{flag} {value}")
+            parts.append(f"{flag} {shlex.quote(str(value))}")
     if estimate:
         parts.append("--estimate")
     return " ".join([*parts, "--format json"])
@@ -219,18 +220,16 @@ def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
         notes.insert(0, f"built {kept.built}; the data changed since (`botcensus rollup`)")
     document = kept.document or {}
     k = None if who.role == "operator" else ctx.settings.suppress_below
-    decay = []
-    for row in document.get("decay", []):
-        small = k is not None and row.get("group") is not None and (row.get("first_count") or 0) < k
-        decay.append(_finite({**row, "suppressed": small} if not small else
-                             {"group": row.get("group"), "suppressed": True}))  # fmt: skip
+    decay = [dict(r) for r in document.get("decay", [])]
+    for i, row in enumerate(decay):  # the first row is overall; later null groups: no country
+        row["group"] = "all" if i == 0 else (row.get("group") or "unknown")
+    decay = _withhold(decay[:1], k, ("first_count", "last_count")) + _withhold(
+        decay[1:], k, ("first_count", "last_count")
+    )
     survival = document.get("survival")
     if survival is not None:
-        survival = [
-            _finite(r) if k is None or (r.get("identities") or 0) >= k
-            else {"group": r.get("group"), "suppressed": True}
-            for r in survival
-        ]  # fmt: skip
+        survival = [{**r, "group": r.get("group") or "all"} for r in survival]
+        survival = _withhold(survival, k, ("identities",))
     weekly = [] if kept.rows is None else kept.rows.to_pylist()
     if k is not None:
         for row in weekly:
@@ -243,6 +242,19 @@ def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
         "weekly": [_finite(r) for r in weekly], "decay": decay,
         "marks": [_finite(m) for m in document.get("marks", [])], "survival": survival,
     }  # fmt: skip
+
+
+def _withhold(
+    rows: list[dict[str, Any]], k: int | None, sizes: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Per-group summary rows with the small groups (and enough others) withheld."""
+    if k is None:
+        return [_finite({**r, "suppressed": False}) for r in rows]
+    hide = small_groups(rows, k, sizes)
+    return [
+        {"group": r.get("group"), "suppressed": True} if h else _finite({**r, "suppressed": False})
+        for r, h in zip(rows, hide, strict=True)
+    ]
 
 
 def meta_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:

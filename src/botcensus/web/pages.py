@@ -4,7 +4,7 @@ a token once and keeps it in an HttpOnly, SameSite=Strict cookie."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlencode
@@ -49,8 +49,6 @@ def _render(
 
 
 def _weeks(meta: dict[str, Any], week_ends: str) -> list[date]:
-    from datetime import timedelta
-
     from botcensus.store.aggregates import week_start
 
     first, last = meta["first_day"], meta["last_day"]
@@ -93,8 +91,10 @@ def overview(
         fam = family or None
         mapped = answers.census_doc(ctx, who, answers.CensusParams(
             "week", "country", fam, feed or None, chosen, chosen, None, None, None, 500, 0))
+        before = chosen - timedelta(days=7)  # the week before: the change column
         ranking = answers.census_doc(ctx, who, answers.CensusParams(
-            "week", "asn", fam, feed or None, chosen, chosen, 20, None, None, 20, 0))  # fmt: skip
+            "week", "asn", fam, feed or None, before, chosen, 20, None, None, 100, 0))
+        ranking["rows"] = [r for r in ranking["rows"] if r["window_start"] == chosen]
     api = {k: v for k, v in {
         "window": window, "by": by, "family": family or "", "feed": feed or "",
         "from": date_from or "", "to": date_to or "", "top": "" if by == "none" else top,

@@ -103,3 +103,23 @@ def suppress(
 def visible(table: pa.Table) -> list[dict[str, object]]:
     """Census rows as dicts, unsuppressed (what the operator sees), flagged as such."""
     return [{**row, "suppressed": False} for row in table.to_pylist()]
+
+
+def small_groups(rows: list[dict[str, object]], k: int, sizes: Sequence[str]) -> list[bool]:
+    """Which per-group summary rows (clean-up rates, survival) to withhold: a group small
+    in any of `sizes` (first and last week's count, identities), plus the smallest others
+    until the withheld groups add up to k in each of them, as in `small_cells`."""
+    values = [[float(r.get(c) or 0.0) for c in sizes] for r in rows]  # type: ignore[arg-type]
+    hide = [min(v) < k if v else False for v in values]
+    if not any(hide) or len(rows) < 2:
+        return hide
+    for column in range(len(sizes)):
+        order = sorted(range(len(rows)), key=lambda i: (values[i][column], i))
+        total = sum(values[i][column] for i in range(len(rows)) if hide[i])
+        for i in order:
+            if total >= k and sum(hide) >= 2:
+                break
+            if not hide[i]:
+                hide[i] = True
+                total += values[i][column]
+    return hide

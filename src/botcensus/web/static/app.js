@@ -33,7 +33,7 @@
         drawClear: [function (u) {
           const ctx = u.ctx;
           ctx.save();
-          ctx.fillStyle = "rgba(120,120,120,0.12)";
+          ctx.fillStyle = "rgba(140,150,165,0.10)";
           spans.forEach(function (s) {
             const x0 = u.valToPos(s[0], "x", true);
             const x1 = u.valToPos(s[1], "x", true);
