@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import webdata
 from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from botcensus.store.files import area_files
 from botcensus.web.scope import Scope
@@ -51,8 +52,16 @@ _IP = re.compile(
 
 
 def routes(app: Any) -> set[str]:
-    found = {r.path for r in app.routes if isinstance(r, APIRoute) and "GET" in r.methods}
-    return found | {"/openapi.json"}
+    """Every GET route of the app (FastAPI keeps included routers as they are)."""
+    found: set[str] = set()
+    pending = list(app.routes)
+    while pending:
+        route = pending.pop()
+        if hasattr(route, "original_router"):
+            pending += route.original_router.routes
+        elif isinstance(route, APIRoute | Route) and "GET" in (route.methods or ()):
+            found.add(route.path)
+    return found
 
 
 @cache

@@ -146,7 +146,7 @@ def build(data: Path, make_event: Any, make_segment: Any) -> Path:
     t0 = int(datetime(2011, 4, 21, 9, tzinfo=UTC).timestamp() * 1_000_000)
     events = [
         make_event(time_received=t0 + i * 60_000_000, source_ip=ip, malware_family="rustock",
-                   path="/login.php", sensor="web-test")
+                   path="/login.php", sensor="web-test", destination_ip="192.0.2.200")
         for i, ip in enumerate(["198.51.100.9", "198.51.100.9", "203.0.113.5", "100.64.0.7",
                                 "2001:db8:a::3"])
     ]  # fmt: skip

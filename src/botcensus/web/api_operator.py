@@ -116,13 +116,10 @@ def hosts(
     con = connect()
     try:
         relation = sightings_view(con, ctx.dataset)
-        con.execute(
-            f"CREATE TEMP VIEW pseudonymised AS SELECT {expression} AS pseudonym, * "  # noqa: S608
-            f"FROM {relation}", params
-        )  # fmt: skip
         total, table = owner_data.hosts(
-            con, "pseudonymised", EVERYTHING,
-            owner_data.HostQuery(family, date_from, date_to, size, offset), address="pseudonym",
+            con, relation, EVERYTHING,
+            owner_data.HostQuery(family, date_from, date_to, size, offset),
+            address=expression, address_params=params,
         )  # fmt: skip
     finally:
         con.close()

@@ -48,10 +48,15 @@ def client_of(request: Request) -> str | None:
 
 
 def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The token a request carries: its Bearer header, else its session cookie."""
     if credentials is not None:
         return credentials.credentials.strip()
     header = request.headers.get("authorization")
-    if header:  # a scheme other than Bearer: not a token we take
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        # A scheme other than Bearer: not a token we take, and not the public either.
         raise HTTPException(401, "use Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
     return request.cookies.get(COOKIE)
 

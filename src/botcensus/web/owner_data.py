@@ -65,11 +65,13 @@ def hosts(
     scope: Scope,
     query: HostQuery,
     address: str = "source_ip",
+    address_params: dict[str, object] | None = None,
 ) -> tuple[int, pa.Table]:
     """The number of (address, family) rows in scope and one page of them, most recently
     seen first. `address` is the SQL for the first column (a pseudonym expression for the
     operator's analytic view)."""
     where, params = _where(con, relation, scope, query)
+    shown = {**params, **(address_params or {})}
     grouped = f"""
         SELECT {address} AS "source.ip", max(source_asn) AS "source.asn",
                max(source_as_name) AS "source.as_name",
@@ -81,10 +83,11 @@ def hosts(
         FROM {relation} WHERE {where}
         GROUP BY source_ip, malware_family
     """  # noqa: S608 (the scope's SQL is built from checked values; the rest are parameters)
-    total = con.sql(f"SELECT count(*) FROM ({grouped})", params=params).fetchall()[0][0]  # noqa: S608
+    counted = f"SELECT count(*) FROM (SELECT 1 FROM {relation} WHERE {where} GROUP BY source_ip, malware_family)"  # noqa: S608
+    total = con.sql(counted, params=params).fetchall()[0][0]
     page = con.sql(
         f'{grouped} ORDER BY last_seen DESC, "source.ip", "malware.name" LIMIT $limit OFFSET $offset',
-        params={**params, "limit": query.limit, "offset": query.offset},
+        params={**shown, "limit": query.limit, "offset": query.offset},
     ).to_arrow_table()
     return int(total), page
 
