@@ -8,6 +8,7 @@ once that it no longer works.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from botcensus.web import audit, tokens
+from botcensus.web.db import WebDbError
 from botcensus.web.tokens import PUBLIC, Principal
 
 COOKIE: Final = "botcensus_session"
@@ -68,15 +70,16 @@ def resolve(dataset: Path, token: str | None, request: Request, failures: Failur
     if found is None:
         if failures.allow():
             token_id = tokens.token_id_of(token)
-            audit.record(
-                dataset,
-                None,
-                "token-refused",
-                path=request.url.path,
-                query=f"token id {token_id}" if token_id else "malformed token",
-                status=401,
-                client=client_of(request),
-            )
+            with contextlib.suppress(WebDbError):  # refused either way
+                audit.record(
+                    dataset,
+                    None,
+                    "token-refused",
+                    path=request.url.path,
+                    query=f"token id {token_id}" if token_id else "malformed token",
+                    status=401,
+                    client=client_of(request),
+                )
         raise HTTPException(
             401, "the token is not valid (unknown, revoked or expired)", {"WWW-Authenticate": "Bearer"}
         )
