@@ -84,7 +84,10 @@ class Client:
         headers = dict(kw.pop("headers", {}) or {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return self.loop.run_until_complete(self.http.request(method, url, headers=headers, **kw))
+        try:
+            return self.loop.run_until_complete(self.http.request(method, url, headers=headers, **kw))
+        finally:
+            self.http.cookies.clear()  # no session leaks from one test into another
 
     def get(self, url: str, token: str | None = None, **kw: Any) -> httpx.Response:
         return self.request("GET", url, token, **kw)
