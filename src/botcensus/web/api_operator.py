@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from botcensus.store import connect, sightings_view
 from botcensus.web import audit, operator_data, owner_data, pseudonym
 from botcensus.web.api import MAX_LIMIT, TEXT, csv_response, ctx_of
-from botcensus.web.api_owner import OWNER_ERRORS, audited
+from botcensus.web.api_owner import CSV_TOO, OWNER_ERRORS, audited
 from botcensus.web.auth import Operator
 from botcensus.web.models import AuditPage, Health, HostPage, QuarantinePage, TokenDoc
 from botcensus.web.scope import EVERYTHING
@@ -96,7 +96,7 @@ def token_list(request: Request, who: Operator) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-@router.get("/hosts", response_model=HostPage)
+@router.get("/hosts", response_model=HostPage, responses=CSV_TOO)
 def hosts(
     request: Request,
     who: Operator,

@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from botcensus.store import connect, sightings_view
 from botcensus.web import audit, owner_data
-from botcensus.web.api import ERRORS, MAX_LIMIT, TEXT, csv_response, ctx_of
+from botcensus.web.api import ERRORS, MAX_LIMIT, TEXT, csv_response, ctx_of, invalid
 from botcensus.web.auth import IpLevel, client_of
 from botcensus.web.db import WebDbError
 from botcensus.web.models import HostPage, NoticePageDoc, OwnerCleanup, Problem
@@ -49,7 +49,7 @@ def scope_for(who: Principal, asn: list[int] | None, prefix: list[str] | None,
     try:
         return Scope.of(asn or [], prefix or [], country or [])
     except ScopeError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise invalid("asn" if asn else "prefix" if prefix else "country", str(exc)) from None
 
 
 def audited(request: Request, who: Principal, action: str, rows: int, scope: Scope) -> None:
@@ -65,7 +65,10 @@ def audited(request: Request, who: Principal, action: str, rows: int, scope: Sco
         raise HTTPException(503, f"audit log not writable ({exc}); nothing served") from None
 
 
-@router.get("/hosts", response_model=HostPage, responses=OWNER_ERRORS)
+CSV_TOO: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+@router.get("/hosts", response_model=HostPage, responses={**OWNER_ERRORS, **CSV_TOO})
 def hosts(
     request: Request,
     who: IpLevel,
