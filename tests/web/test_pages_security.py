@@ -63,7 +63,7 @@ def test_security_headers(client, path):
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
     expected = "public, max-age=3600" if path.startswith("/static/") else "no-store"
     assert headers["cache-control"] == expected
 

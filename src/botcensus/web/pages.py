@@ -48,6 +48,18 @@ def _render(
     return response
 
 
+def _day(name: str, text: str | None) -> date | None:
+    """A date from a form field: blank is none; anything else must be YYYY-MM-DD."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        from botcensus.web.api import invalid
+
+        raise invalid(name, f"{text!r} is not a date YYYY-MM-DD", text) from None
+
+
 def _weeks(meta: dict[str, Any], week_ends: str) -> list[date]:
     from botcensus.store.aggregates import week_start
 
@@ -68,24 +80,25 @@ def overview(
     by: answers.By = "country",
     family: TEXT = None,
     feed: TEXT = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     top: Annotated[int, Query(ge=1, le=50)] = 8,
-    week: date | None = None,
+    week: Annotated[str | None, Query(max_length=10)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Series by country, family or feed; the world map and the network ranking of a week."""
     ctx = ctx_of(request)
     who, refused = _who(request)
+    lo, hi, chosen_week = _day("from", date_from), _day("to", date_to), _day("week", week)
     params = answers.CensusParams(
-        window, by, family or None, feed or None, date_from, date_to,
+        window, by, family or None, feed or None, lo, hi,
         None if by == "none" else top, None, None, 200, offset,
     )  # fmt: skip
     series = answers.census_doc(ctx, who, params, str(request.url))
     meta = answers.meta_doc(ctx, who)
     weeks = _weeks(meta, ctx.week_ends)
     complete = [w for w in weeks if meta["first_day"] <= w and w.toordinal() + 6 <= meta["last_day"].toordinal()]
-    chosen = week if week in weeks else (complete[-1] if complete else (weeks[-1] if weeks else None))
+    chosen = chosen_week if chosen_week in weeks else (complete[-1] if complete else (weeks[-1] if weeks else None))
     ranking = mapped = None
     if chosen is not None:
         fam = family or None
@@ -97,7 +110,7 @@ def overview(
         ranking["rows"] = [r for r in ranking["rows"] if r["window_start"] == chosen]
     api = {k: v for k, v in {
         "window": window, "by": by, "family": family or "", "feed": feed or "",
-        "from": date_from or "", "to": date_to or "", "top": "" if by == "none" else top,
+        "from": lo or "", "to": hi or "", "top": "" if by == "none" else top,
         "limit": 100000,
     }.items() if v != ""}  # fmt: skip
     map_api = None
@@ -108,7 +121,7 @@ def overview(
     return _render(
         request, "overview.html", who, refused, title="Overview", series=series,
         form={"window": window, "by": by, "family": family or "", "feed": feed or "",
-              "from": date_from or "", "to": date_to or "", "top": top},
+              "from": lo or "", "to": hi or "", "top": top},
         series_api="/api/v1/census?" + urlencode(api), weeks=weeks, week=chosen,
         csv_api="/api/v1/census?" + urlencode({**api, "format": "csv"} if "limit" not in api
                                               else {**{k: v for k, v in api.items() if k != "limit"},
@@ -195,8 +208,8 @@ def logout(request: Request) -> Response:
 def owner(
     request: Request,
     family: TEXT = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     asn: Annotated[list[int] | None, Query()] = None,
     prefix: Annotated[list[str] | None, Query()] = None,
@@ -209,7 +222,8 @@ def owner(
     if not who.ip_level:
         return _render(request, "login.html", who, refused, status=401, title="Sign in",
                        error=None if refused else "Sign in with your network's token.")  # fmt: skip
-    hosts = api_owner.hosts(request, who, family or None, date_from, date_to, 100, offset,
+    lo, hi = _day("from", date_from), _day("to", date_to)
+    hosts = api_owner.hosts(request, who, family or None, lo, hi, 100, offset,
                             "json", asn, prefix, country)  # fmt: skip
     notices = api_owner.notices(request, who, None, None, 100, 0, asn, prefix, country)
     scope_query = urlencode(
@@ -218,7 +232,7 @@ def owner(
     )  # fmt: skip
     return _render(request, "owner.html", who, refused, title="Your networks", hosts=hosts,
                    notices=notices, scope_query=scope_query,
-                   form={"family": family or "", "from": date_from or "", "to": date_to or ""})  # fmt: skip
+                   form={"family": family or "", "from": lo or "", "to": hi or ""})  # fmt: skip
 
 
 @router.get("/operator", response_class=HTMLResponse)
