@@ -35,25 +35,34 @@ def con():
     table = base.set_column(base.schema.get_field_index("malware_family"), "malware_family", family)
     again = table.filter(pc.equal(pc.bit_wise_and(idx, 2), 2))
     again = again.set_column(
-        again.schema.get_field_index("feed_name"), "feed_name",
+        again.schema.get_field_index("feed_name"),
+        "feed_name",
         pa.array(["Sinkhole-Events-HTTP IPv4"] * again.num_rows),
-    ).cast(table.schema)  # fmt: skip
+    ).cast(table.schema)
     c = connect()
     c.register("raw", pa.concat_tables([table, again]))
     c.execute("CREATE TABLE sightings AS SELECT * FROM raw")
-    for name, window, ends in (("r_day", "day", "sat"), ("r_sat", "week", "sat"),
-                               ("r_wed", "week", "wed")):  # fmt: skip
+    for name, window, ends in (
+        ("r_day", "day", "sat"),
+        ("r_sat", "week", "sat"),
+        ("r_wed", "week", "wed"),
+    ):
         c.register(f"{name}_t", rollup_rows(c, "sightings", window, ends))
-        c.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_t")
+        c.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_t")  # noqa: S608 (test names)
     return c
 
 
 def _queries():
     days = [None, dt.date(2011, 3, 20), dt.date(2011, 4, 2)]
-    for window, ends, table in (("day", "sat", "r_day"), ("week", "sat", "r_sat"),
-                                ("week", "wed", "r_wed")):  # fmt: skip
+    for window, ends, table in (
+        ("day", "sat", "r_day"),
+        ("week", "sat", "r_sat"),
+        ("week", "wed", "r_wed"),
+    ):
         for by in ((), ("country",), ("asn",), ("family",), ("feed",)):
-            for family, feed in itertools.product((None, "examplebot"), (None, "Sinkhole-Events-HTTP IPv4")):
+            for family, feed in itertools.product(
+                (None, "examplebot"), (None, "Sinkhole-Events-HTTP IPv4")
+            ):
                 for lo, hi in ((None, None), (days[1], days[2])):
                     q = CensusQuery(window, ends, by, lo, hi, family, feed)
                     a, b = window_bounds(q)
@@ -63,7 +72,11 @@ def _queries():
 QUERIES = list(_queries())
 
 
-@pytest.mark.parametrize(("table", "query"), QUERIES, ids=[f"{t}-{q.by}-{q.family}-{q.feed}-{q.date_from}" for t, q in QUERIES])
+@pytest.mark.parametrize(
+    ("table", "query"),
+    QUERIES,
+    ids=[f"{t}-{q.by}-{q.family}-{q.feed}-{q.date_from}" for t, q in QUERIES],
+)
 def test_rollup_census_equals_the_sightings_census(con, table, query):
     assert answerable(query, query.week_ends) is None
     expected = census_with_change(con, query, "sightings")
@@ -75,7 +88,9 @@ def test_rollup_census_equals_the_sightings_census(con, table, query):
 
 def test_every_grouping_set_is_answered(con):
     grouped = {tuple(sorted(s)) for s in GROUPING_SETS}
-    assert ("country",) in grouped and ("family", "feed") in grouped and ("asn", "family", "feed") in grouped
+    assert ("country",) in grouped
+    assert ("family", "feed") in grouped
+    assert ("asn", "family", "feed") in grouped
     assert ("asn", "country") not in grouped
 
 

@@ -53,21 +53,27 @@ def test_every_day_and_week_is_built_once(source):
     assert list(report.days_built) == days
     weeks = sorted({week_start(d, "sat").isoformat() for d in rows["day"].to_pylist()})
     assert list(report.weeks_built) == weeks
-    assert aggregate_windows(data, build) .unchanged == len(days) + len(weeks)
+    assert aggregate_windows(data, build).unchanged == len(days) + len(weeks)
     fresh = freshness(data)
-    assert not fresh.stale_days and not fresh.stale_weeks
-    assert len(fresh.files["day"]) == len(days) and len(fresh.files["week-sat"]) == len(weeks)
+    assert not fresh.stale_days
+    assert not fresh.stale_weeks
+    assert len(fresh.files["day"]) == len(days)
+    assert len(fresh.files["week-sat"]) == len(weeks)
 
 
 def test_a_changed_day_rebuilds_that_day_and_its_week(data, source):
     rows = source[2]
     day = rows["day"][0].as_py()
     extra = rows.filter(pc.equal(rows["day"], rows["day"][0])).slice(0, 5)
-    extra = extra.set_column(extra.schema.get_field_index("source_ip"), "source_ip",
-                             pa.array([f"192.0.2.{i}" for i in range(5)]))  # fmt: skip
+    extra = extra.set_column(
+        extra.schema.get_field_index("source_ip"),
+        "source_ip",
+        pa.array([f"192.0.2.{i}" for i in range(5)]),
+    )
     write_sightings(extra, data, "late")
     fresh = freshness(data)
-    assert fresh.stale_days == {day} and fresh.stale_weeks == {week_start(day, "sat")}
+    assert fresh.stale_days == {day}
+    assert fresh.stale_weeks == {week_start(day, "sat")}
     report = aggregate_windows(data, build)
     assert report.days_built == (day.isoformat(),)
     assert report.weeks_built == (week_start(day, "sat").isoformat(),)
@@ -87,7 +93,7 @@ def test_tables_outlive_the_sightings_under_them(data, source):
 def test_an_unreadable_manifest_rebuilds_everything(data, source):
     (data / AGGREGATES_DIR / MANIFEST).write_text("{not json", encoding="utf-8")
     report = aggregate_windows(data, build)
-    assert len(report.days_built) == len({d for d in source[2]["day"].to_pylist()})
+    assert len(report.days_built) == len(set(source[2]["day"].to_pylist()))
 
 
 def test_the_token_changes_with_the_sightings(data, source):
@@ -100,6 +106,7 @@ def test_products_round_trip(data):
     assert read_product(data, "thing") is None
     write_product(data, "thing", pa.table({"a": [1, 2]}), {"unit": "unique_ip"})
     table, meta = read_product(data, "thing")
-    assert table.to_pylist() == [{"a": 1}, {"a": 2}] and meta["unit"] == "unique_ip"
+    assert table.to_pylist() == [{"a": 1}, {"a": 2}]
+    assert meta["unit"] == "unique_ip"
     with pytest.raises(ValueError, match="plain name"):
         write_product(data, "../x", None, {})

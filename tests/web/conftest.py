@@ -35,7 +35,9 @@ class Tokens:
 
 
 @pytest.fixture(scope="session")
-def built_data(tmp_path_factory: pytest.TempPathFactory, make_event: Any, make_segment: Any) -> Path:
+def built_data(
+    tmp_path_factory: pytest.TempPathFactory, make_event: Any, make_segment: Any
+) -> Path:
     """The web dataset, built and rolled up once per session (read-only: copy to write)."""
     return webdata.build(tmp_path_factory.mktemp("web") / "data", make_event, make_segment)
 
@@ -48,15 +50,21 @@ def web_data(built_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def tokens(web_data: Path) -> Tokens:
     a, _ = add_token(web_data, "owner", "AS64500 abuse desk", Scope.of([64500]), days=30)
-    b, _ = add_token(web_data, "owner", "EXAMPLE-DE CERT", Scope.of([], ["203.0.113.0/24"]), days=30)
+    b, _ = add_token(
+        web_data, "owner", "EXAMPLE-DE CERT", Scope.of([], ["203.0.113.0/24"]), days=30
+    )
     v6, _ = add_token(web_data, "owner", "v6 only", Scope.of([], ["2001:db8:a::/64"]), days=30)
     op, _ = add_token(web_data, "operator", "sinkhole operator", Scope(), days=30)
     gone, info = add_token(web_data, "owner", "revoked desk", Scope.of([64500]), days=30)
     revoke_token(web_data, info.id)
     old, _ = add_token(
-        web_data, "owner", "expired desk", Scope.of([64500]), days=1,
+        web_data,
+        "owner",
+        "expired desk",
+        Scope.of([64500]),
+        days=1,
         now=datetime.now(UTC) - timedelta(days=2),
-    )  # fmt: skip
+    )
     return Tokens(a, b, op, gone, old, v6)
 
 
@@ -85,7 +93,9 @@ class Client:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            return self.loop.run_until_complete(self.http.request(method, url, headers=headers, **kw))
+            return self.loop.run_until_complete(
+                self.http.request(method, url, headers=headers, **kw)
+            )
         finally:
             self.http.cookies.clear()  # no session leaks from one test into another
 
@@ -143,10 +153,20 @@ def server(web_data: Path, tokens: Tokens) -> Iterator[Server]:
     """`botcensus serve` on a free loopback port (a real uvicorn process)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "botcensus", "serve", "--data", str(web_data), "--listen",
-         f"127.0.0.1:{port}", "--no-rollup"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "botcensus",
+            "serve",
+            "--data",
+            str(web_data),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--no-rollup",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -154,7 +174,8 @@ def server(web_data: Path, tokens: Tokens) -> Iterator[Server]:
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"serve exited: {proc.stderr.read() if proc.stderr else ''}")
+                why = proc.stderr.read() if proc.stderr else ""
+                raise RuntimeError(f"serve exited: {why!r}") from None
             time.sleep(0.1)
     else:
         proc.kill()

@@ -22,17 +22,39 @@ from starlette.routing import Route
 from botcensus.store.files import area_files
 from botcensus.web.scope import Scope
 
-PUBLIC_ROUTES = {"/", "/estimates", "/cleanup", "/login", "/api/v1/meta", "/api/v1/census",
-                 "/api/v1/estimates", "/api/v1/cleanup", "/openapi.json"}  # fmt: skip
-OWNER_ROUTES = {"/owner", "/api/v1/owner/hosts", "/api/v1/owner/events",
-                "/api/v1/owner/cleanup", "/api/v1/owner/notices"}  # fmt: skip
-OPERATOR_ROUTES = {"/operator", "/api/v1/operator/health", "/api/v1/operator/quarantine",
-                   "/api/v1/operator/audit", "/api/v1/operator/tokens",
-                   "/api/v1/operator/hosts", "/api/v1/operator/sightings.csv"}  # fmt: skip
+PUBLIC_ROUTES = {
+    "/",
+    "/estimates",
+    "/cleanup",
+    "/login",
+    "/api/v1/meta",
+    "/api/v1/census",
+    "/api/v1/estimates",
+    "/api/v1/cleanup",
+    "/openapi.json",
+}
+OWNER_ROUTES = {
+    "/owner",
+    "/api/v1/owner/hosts",
+    "/api/v1/owner/events",
+    "/api/v1/owner/cleanup",
+    "/api/v1/owner/notices",
+}
+OPERATOR_ROUTES = {
+    "/operator",
+    "/api/v1/operator/health",
+    "/api/v1/operator/quarantine",
+    "/api/v1/operator/audit",
+    "/api/v1/operator/tokens",
+    "/api/v1/operator/hosts",
+    "/api/v1/operator/sightings.csv",
+}
 VARIANTS: dict[str, list[dict[str, Any]]] = {
     "/": [{}, {"by": "asn", "window": "day"}, {"week": "2011-04-03"}],
     "/api/v1/census": [
-        {}, {"by": "asn", "window": "day"}, {"by": "country", "format": "csv"},
+        {},
+        {"by": "asn", "window": "day"},
+        {"by": "country", "format": "csv"},
         {"by": "feed", "family": "examplebot"},
     ],
     "/api/v1/estimates": [{}, {"by": "country", "format": "csv"}],
@@ -72,8 +94,11 @@ def known(data: str) -> tuple[frozenset[str], frozenset[str]]:
     root = Path(data)
     addresses: set[str] = set()
     bots: set[str] = set()
-    for area, columns in (("sightings", ("source_ip", "bot_id")), ("events", ("source_ip", "bot_id")),
-                          ("feeds", ("source_ip",))):  # fmt: skip
+    for area, columns in (
+        ("sightings", ("source_ip", "bot_id")),
+        ("events", ("source_ip", "bot_id")),
+        ("feeds", ("source_ip",)),
+    ):
         for path in area_files(root / area):
             table = pq.read_table(path, columns=list(columns))
             addresses |= {str(ipaddress.ip_address(a)) for a in table["source_ip"].to_pylist() if a}
@@ -160,7 +185,8 @@ def test_a_token_that_is_not_valid_gets_nothing(app, client, tokens, web_data, k
         "malformed": "letmein",
         "revoked": tokens.revoked,
         "expired": tokens.expired,
-        "wrong-secret": tokens.owner_a[:-4] + ("AAAA" if not tokens.owner_a.endswith("AAAA") else "BBBB"),
+        "wrong-secret": tokens.owner_a[:-4]
+        + ("AAAA" if not tokens.owner_a.endswith("AAAA") else "BBBB"),
         "basic": None,
     }[kind]
     headers = {"Authorization": "Basic b3BlcmF0b3I6eA=="} if kind == "basic" else {}
@@ -174,7 +200,8 @@ def test_a_token_that_is_not_valid_gets_nothing(app, client, tokens, web_data, k
             assert set(reply.json()) == {"detail"}, where
         else:  # a page: the sign-in form, the public view at most
             assert reply.status_code == 401, f"{where}: {reply.status_code}"
-            assert 'id="hosts"' not in reply.text and 'id="audit"' not in reply.text, where
+            assert 'id="hosts"' not in reply.text, where
+            assert 'id="audit"' not in reply.text, where
         assert not addresses_in(reply.text, str(web_data)), where
 
 
@@ -188,7 +215,8 @@ def test_the_operator_may_name_a_scope(client, tokens, web_data):
     reply = client.get("/api/v1/owner/hosts", tokens.operator, params={"asn": 64501, "limit": 1000})
     assert reply.status_code == 200
     shown = {r["source.ip"] for r in reply.json()["rows"]}
-    assert shown and all(webdata.net_of(ip).asn == 64501 for ip in shown)
+    assert shown
+    assert all(webdata.net_of(ip).asn == 64501 for ip in shown)
 
 
 def test_owner_b_sees_the_feed_only_host_of_its_prefix(client, tokens):

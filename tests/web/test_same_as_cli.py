@@ -46,7 +46,9 @@ def _comparable(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str
     return [{c: r.get(c) for c in columns} for r in rows]
 
 
-@pytest.mark.parametrize("params", CENSUS_QUERIES, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
+@pytest.mark.parametrize(
+    "params", CENSUS_QUERIES, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items())
+)
 def test_census_rows_equal_the_cli_s(client, tokens, web_data, params):
     """The operator sees every cell: all of them equal; the public the unsuppressed ones."""
     answer = client.get("/api/v1/census", tokens.operator, params={**params, "limit": 100000})
@@ -70,7 +72,8 @@ def test_estimates_equal_the_cli_s(client, web_data, tokens):
     for by, flag in (("none", ""), ("country", "--by country")):
         doc = client.get("/api/v1/estimates", tokens.operator, params={"by": by}).json()
         assert doc["current"] is True
-        assert flag in doc["cli"] and "--estimate" in doc["cli"]
+        assert flag in doc["cli"]
+        assert "--estimate" in doc["cli"]
         expected, _ = run_cli(doc["cli"], web_data)
         assert expected, "the CLI printed no rows"
         columns = list(expected[0])
@@ -104,7 +107,8 @@ def test_overview_page_numbers_equal_the_cli_s(client, web_data):
     hidden = sum(1 for v in _table_values(page.text, "series", "unique_ip") if not v)
     assert hidden == api["suppressed"] > 0
     cli_values = {r["unique_ip"] for r in expected}
-    assert shown and set(shown) <= cli_values
+    assert shown
+    assert set(shown) <= cli_values
     assert len(shown) + hidden == len(expected)
 
 

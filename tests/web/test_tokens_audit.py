@@ -31,9 +31,11 @@ def data(tmp_path):
 
 def test_a_token_is_long_random_and_stored_only_as_its_hash(data):
     token, info = add_token(data, "owner", "desk", Scope.of([64500]), days=10)
-    assert token.startswith(f"bcw_{info.id}_") and len(token) >= 58
+    assert token.startswith(f"bcw_{info.id}_")
+    assert len(token) >= 58
     raw = db.db_path(data).read_bytes()
-    assert token.encode() not in raw and token.split("_")[-1].encode() not in raw
+    assert token.encode() not in raw
+    assert token.split("_")[-1].encode() not in raw
     with sqlite3.connect(db.db_path(data)) as con:
         stored = con.execute("SELECT secret_sha256 FROM tokens").fetchone()[0]
     assert stored == hashlib.sha256(token.encode()).digest()
@@ -50,7 +52,8 @@ def test_two_tokens_differ(data):
 def test_verify_gives_the_role_and_scope(data):
     token, _ = add_token(data, "owner", "desk", Scope.of([64500], ["192.0.2.0/24"]), days=10)
     who = verify(data, token)
-    assert who is not None and who.role == "owner"
+    assert who is not None
+    assert who.role == "owner"
     assert who.scope == Scope.of([64500], ["192.0.2.0/24"])
 
 
@@ -88,8 +91,24 @@ def test_revoking_an_unknown_token_is_an_error(data):
 
 def test_cli_add_list_revoke(data):
     runner = CliRunner()
-    made = runner.invoke(main, ["web", "token", "add", "--data", str(data), "--role", "owner",
-                                "--asn", "AS64500", "--prefix", "2001:db8::/32", "--label", "NL desk"])  # fmt: skip
+    made = runner.invoke(
+        main,
+        [
+            "web",
+            "token",
+            "add",
+            "--data",
+            str(data),
+            "--role",
+            "owner",
+            "--asn",
+            "AS64500",
+            "--prefix",
+            "2001:db8::/32",
+            "--label",
+            "NL desk",
+        ],
+    )
     assert made.exit_code == 0, made.output
     token = made.stdout.strip()
     assert verify(data, token) is not None
@@ -99,7 +118,8 @@ def test_cli_add_list_revoke(data):
     assert [r["scope"] for r in rows] == ["AS64500, 2001:db8::/32"]
     assert token not in listed.stdout
     gone = runner.invoke(main, ["web", "token", "revoke", "--data", str(data), rows[0]["id"]])
-    assert gone.exit_code == 0 and verify(data, token) is None
+    assert gone.exit_code == 0
+    assert verify(data, token) is None
 
 
 @pytest.mark.parametrize(
@@ -113,7 +133,9 @@ def test_cli_add_list_revoke(data):
     ],
 )
 def test_cli_add_refuses_bad_scopes(data, args, message):
-    result = CliRunner().invoke(main, ["web", "token", "add", "--data", str(data), "--label", "x", *args])
+    result = CliRunner().invoke(
+        main, ["web", "token", "add", "--data", str(data), "--label", "x", *args]
+    )
     assert result.exit_code == 2
     assert message in result.stderr
     assert list_tokens(data) == []
@@ -128,9 +150,13 @@ def test_ip_level_fetches_are_audited_with_who_and_what(client, tokens, web_data
     assert total == before + 1
     entry = rows[0]
     assert (entry.role, entry.label, entry.action, entry.path) == (
-        "owner", "AS64500 abuse desk", "hosts", "/api/v1/owner/hosts"
+        "owner",
+        "AS64500 abuse desk",
+        "hosts",
+        "/api/v1/owner/hosts",
     )
-    assert "scope=AS64500" in (entry.query or "") and "family=rustock" in (entry.query or "")
+    assert "scope=AS64500" in (entry.query or "")
+    assert "family=rustock" in (entry.query or "")
     assert entry.addresses == len(reply.json()["rows"])
     assert entry.client == "127.0.0.1"
     assert not any(r["source.ip"] in (entry.query or "") for r in reply.json()["rows"])
@@ -147,8 +173,9 @@ def test_refused_tokens_are_audited_at_a_bounded_rate(make_client, copy_data):
     c = make_client(data)
     for _ in range(40):
         assert c.get("/api/v1/meta", "bcw_aaaaaaaaaa_" + "x" * 43).status_code == 401
-    total, rows = audit.entries(data, limit=1)
-    assert rows[0].action == "token-refused" and rows[0].query == "token id aaaaaaaaaa"
+    _total, rows = audit.entries(data, limit=1)
+    assert rows[0].action == "token-refused"
+    assert rows[0].query == "token id aaaaaaaaaa"
     refused = [e for e in audit.entries(data, limit=100)[1] if e.action == "token-refused"]
     assert len(refused) == 30  # FailureLog.per_minute
 
@@ -159,12 +186,15 @@ def test_no_ip_level_answer_without_its_audit_entry(make_client, copy_data, toke
     token, _ = add_token(data, "owner", "desk", Scope.of([64500]), days=1)
     assert c.get("/api/v1/owner/hosts", token).status_code == 200
     with sqlite3.connect(db.db_path(data)) as con:  # the log can no longer be written
-        con.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN "
-                    "SELECT RAISE(ABORT, 'disk full'); END")  # fmt: skip
+        con.execute(
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN "
+            "SELECT RAISE(ABORT, 'disk full'); END"
+        )
     for path in ("/api/v1/owner/hosts", "/api/v1/owner/events", "/api/v1/owner/cleanup"):
         reply = c.get(path, token)
         assert reply.status_code == 503, path
-        assert "198.51.100" not in reply.text and "nothing served" in reply.text
+        assert "198.51.100" not in reply.text
+        assert "nothing served" in reply.text
 
 
 # -- pseudonyms ----------------------------------------------------------------------------
@@ -174,7 +204,7 @@ def test_pseudonyms_in_sql_equal_python_hmac(data):
     expression, params = key.sql("ip")
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT unnest($a) AS ip", {"a": addresses})
-    got = [r[0] for r in con.execute(f"SELECT {expression} FROM t", params).fetchall()]
+    got = [r[0] for r in con.execute(f"SELECT {expression} FROM t", params).fetchall()]  # noqa: S608
     want = [
         f"p{key.id}-" + hmac.new(key.secret, a.encode(), hashlib.sha256).hexdigest()[:20]
         for a in addresses
@@ -188,7 +218,8 @@ def test_pseudonym_keys_rotate_and_old_ones_are_destroyed_by_retention(data):
     first = pseudonym.current_key(data, 30, t0)
     assert pseudonym.current_key(data, 30, t0 + timedelta(days=29)).id == first.id
     second = pseudonym.current_key(data, 30, t0 + timedelta(days=31))
-    assert second.id != first.id and second.of("192.0.2.1") != first.of("192.0.2.1")
+    assert second.id != first.id
+    assert second.of("192.0.2.1") != first.of("192.0.2.1")
     kept = audit.apply_retention(data, audit_days=400, key_days=30, now=t0 + timedelta(days=40))
     assert kept.keys == []
     gone = audit.apply_retention(data, audit_days=400, key_days=30, now=t0 + timedelta(days=62))
@@ -203,16 +234,20 @@ def test_web_retention_deletes_old_audit_entries_and_logs_it(data):
     audit.record(data, None, "hosts", now=now - timedelta(days=500))
     audit.record(data, None, "hosts", now=now - timedelta(days=10))
     dry = audit.apply_retention(data, audit_days=400, key_days=30, now=now, dry_run=True)
-    assert dry.audit_entries == 1 and audit.entries(data)[0] == 2
+    assert dry.audit_entries == 1
+    assert audit.entries(data)[0] == 2
     audit.apply_retention(data, audit_days=400, key_days=30, now=now)
     total, rows = audit.entries(data)
-    assert total == 2 and rows[0].action == "retention"
+    assert total == 2
+    assert rows[0].action == "retention"
     assert "deleted 1 audit entries" in (rows[0].query or "")
 
 
 def test_web_retention_command(data):
     audit.record(data, None, "hosts", now=datetime.now(UTC) - timedelta(days=900))
-    result = CliRunner().invoke(main, ["web", "retention", "apply", "--data", str(data), "--dry-run"])
+    result = CliRunner().invoke(
+        main, ["web", "retention", "apply", "--data", str(data), "--dry-run"]
+    )
     assert result.exit_code == 0
     assert "would delete 1 audit entries older than 400 days" in result.stdout
     assert audit.entries(data)[0] == 1

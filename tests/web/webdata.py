@@ -98,7 +98,7 @@ def _sightings(seed: int = 13) -> pa.Table:
     for net in NETS:
         for ip in _addresses(net):
             family = "examplebot" if net.name == "b" and rng.random() < 0.5 else "rustock"
-            bot = hashlib.sha1(ip.encode()).hexdigest()[:12] if family == "examplebot" else None
+            bot = hashlib.sha256(ip.encode()).hexdigest()[:12] if family == "examplebot" else None
             lifetime = int(rng.expovariate(1 / 30)) + 3
             in_feed = rng.random() < 0.2
             for d in range(min(DAYS, lifetime)):
@@ -106,21 +106,37 @@ def _sightings(seed: int = 13) -> pa.Table:
                     continue  # a day without a check-in
                 day = D0 + timedelta(days=d)
                 start = datetime(day.year, day.month, day.day, rng.randrange(24), tzinfo=UTC)
-                for feed in (SINK, FEED) if in_feed else (SINK,):
-                    rows.append(
-                        {"day": day, "source_ip": ip, "bot_id": bot, "malware_family": family,
-                         "sensor": "web-test" if feed == SINK else "shadowserver",
-                         "feed_name": feed, "first_seen": start,
-                         "last_seen": start + timedelta(minutes=rng.randrange(60)),
-                         "hits": rng.randrange(1, 40)}
-                    )  # fmt: skip
+                rows.extend(
+                    {
+                        "day": day,
+                        "source_ip": ip,
+                        "bot_id": bot,
+                        "malware_family": family,
+                        "sensor": "web-test" if feed == SINK else "shadowserver",
+                        "feed_name": feed,
+                        "first_seen": start,
+                        "last_seen": start + timedelta(minutes=rng.randrange(60)),
+                        "hits": rng.randrange(1, 40),
+                    }
+                    for feed in ((SINK, FEED) if in_feed else (SINK,))
+                )
     # Scanners no decoder claimed: never counted (the census counts claimed sightings).
     for d in range(DAYS):
         day = D0 + timedelta(days=d)
         when = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
-        rows.append({"day": day, "source_ip": "100.64.9.9", "bot_id": None,
-                     "malware_family": None, "sensor": "web-test", "feed_name": SINK,
-                     "first_seen": when, "last_seen": when, "hits": 1})  # fmt: skip
+        rows.append(
+            {
+                "day": day,
+                "source_ip": "100.64.9.9",
+                "bot_id": None,
+                "malware_family": None,
+                "sensor": "web-test",
+                "feed_name": SINK,
+                "first_seen": when,
+                "last_seen": when,
+                "hits": 1,
+            }
+        )
     table = pa.Table.from_pylist(rows)
     for field in SIGHTING_SCHEMA:
         if field.name not in table.column_names:
@@ -128,12 +144,13 @@ def _sightings(seed: int = 13) -> pa.Table:
     return fake_enrich(table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA))
 
 
+_SINK = '"192.0.2.200",80,"rustock","x.example"'
 REPORT: Final = (
     '"timestamp","protocol","src_ip","src_port","src_asn","src_geo","dst_ip","dst_port",'
     '"infection","http_host"\n'
-    '"2011-04-20 10:00:00","tcp","203.0.113.77",40001,64501,"DE","192.0.2.200",80,"rustock","x.example"\n'
-    '"2011-04-20 11:00:00","tcp","198.51.100.201",40002,64500,"NL","192.0.2.200",80,"rustock","x.example"\n'
-    '"2011-04-20 12:00:00","tcp","0.0.0.0",40003,64500,"NL","192.0.2.200",80,"rustock","x.example"\n'
+    f'"2011-04-20 10:00:00","tcp","203.0.113.77",40001,64501,"DE",{_SINK}\n'
+    f'"2011-04-20 11:00:00","tcp","198.51.100.201",40002,64500,"NL",{_SINK}\n'
+    f'"2011-04-20 12:00:00","tcp","0.0.0.0",40003,64500,"NL",{_SINK}\n'
 )
 """A Shadowserver report: one host of B, one of A (both new), and a row quarantined for its
 unusable source address."""
@@ -145,11 +162,18 @@ def build(data: Path, make_event: Any, make_segment: Any) -> Path:
     write_sightings(_sightings(), data, "simulated")
     t0 = int(datetime(2011, 4, 21, 9, tzinfo=UTC).timestamp() * 1_000_000)
     events = [
-        make_event(time_received=t0 + i * 60_000_000, source_ip=ip, malware_family="rustock",
-                   path="/login.php", sensor="web-test", destination_ip="192.0.2.200")
-        for i, ip in enumerate(["198.51.100.9", "198.51.100.9", "203.0.113.5", "100.64.0.7",
-                                "2001:db8:a::3"])
-    ]  # fmt: skip
+        make_event(
+            time_received=t0 + i * 60_000_000,
+            source_ip=ip,
+            malware_family="rustock",
+            path="/login.php",
+            sensor="web-test",
+            destination_ip="192.0.2.200",
+        )
+        for i, ip in enumerate(
+            ["198.51.100.9", "198.51.100.9", "203.0.113.5", "100.64.0.7", "2001:db8:a::3"]
+        )
+    ]
     roll_segment(make_segment(data / "wal" / "w00-a-000001.wal", [events]), data)
     rollup(data, fake_enrich)
     report = data.parent / "2011-04-20-event4_sinkhole_http-web.csv"

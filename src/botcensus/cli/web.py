@@ -75,11 +75,17 @@ def token() -> None:
 @DATA_OPTION
 @click.option("--role", type=click.Choice(["owner", "operator"]), required=True)
 @click.option("--label", required=True, help="Who holds it (shown in the audit log).")
-@click.option("--asn", "asns", multiple=True, help="An AS number in the owner's scope (repeatable).")
+@click.option(
+    "--asn", "asns", multiple=True, help="An AS number in the owner's scope (repeatable)."
+)
 @click.option("--prefix", "prefixes", multiple=True, help="A CIDR prefix in scope (repeatable).")
 @click.option("--country", "countries", multiple=True, help="A country code in scope (repeatable).")
-@click.option("--days", type=click.IntRange(min=1), default=None, help="Lifetime in days "
-              "[default: web.token_days].")  # fmt: skip
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Lifetime in days [default: web.token_days].",
+)
 @click.option("--no-expiry", is_flag=True, help="A token that never expires.")
 @CONFIG_OPTION
 def token_add(
@@ -112,10 +118,15 @@ def token_add(
     except (ScopeError, TokenError) as exc:
         raise click.UsageError(str(exc)) from None
     expiry = info.expires.date().isoformat() if info.expires else "never"
-    click.echo(f"token {info.id} ({info.role}, {info.scope.describe()}, expires {expiry}):", err=True)
+    click.echo(
+        f"token {info.id} ({info.role}, {info.scope.describe()}, expires {expiry}):", err=True
+    )
     click.echo(secret)
-    click.echo("Shown once: only its hash is kept. Revoke: botcensus web token revoke "
-               f"--data {data_dir} {info.id}", err=True)  # fmt: skip
+    click.echo(
+        "Shown once: only its hash is kept. Revoke: botcensus web token revoke "
+        f"--data {data_dir} {info.id}",
+        err=True,
+    )
 
 
 @token.command("list")
@@ -127,17 +138,25 @@ def token_list(data_dir: Path, fmt: str) -> None:
 
     now = datetime.now(UTC)
     rows = [
-        {"id": t.id, "role": t.role, "label": t.label, "scope": t.scope.describe(),
-         "created": t.created.isoformat(), "expires": t.expires.isoformat() if t.expires else None,
-         "state": t.state(now)}
+        {
+            "id": t.id,
+            "role": t.role,
+            "label": t.label,
+            "scope": t.scope.describe(),
+            "created": t.created.isoformat(),
+            "expires": t.expires.isoformat() if t.expires else None,
+            "state": t.state(now),
+        }
         for t in list_tokens(_dataset(data_dir))
-    ]  # fmt: skip
+    ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1))
         return
     for r in rows:
-        click.echo(f"{r['id']}  {r['state']:8} {r['role']:8} {r['label']}  [{r['scope']}]  "
-                   f"expires {r['expires'] or 'never'}")  # fmt: skip
+        click.echo(
+            f"{r['id']}  {r['state']:8} {r['role']:8} {r['label']}  [{r['scope']}]  "
+            f"expires {r['expires'] or 'never'}"
+        )
 
 
 @token.command("revoke")
@@ -194,8 +213,12 @@ def web_retention_apply(data_dir: Path, dry_run: bool, config_file: Path | None)
         dry_run=dry_run,
     )
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"web retention: {verb} {result.audit_entries} audit entries older than "
-               f"{settings.audit_retention_days} days")  # fmt: skip
+    click.echo(
+        f"web retention: {verb} {result.audit_entries} audit entries older than "
+        f"{settings.audit_retention_days} days"
+    )
     for key in result.keys:
-        click.echo(f"web retention: {verb} pseudonym key {key['id']} (made {key['created']}, "
-                   f"replaced {key['retired']})")  # fmt: skip
+        click.echo(
+            f"web retention: {verb} pseudonym key {key['id']} (made {key['created']}, "
+            f"replaced {key['retired']})"
+        )

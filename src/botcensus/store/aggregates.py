@@ -196,9 +196,7 @@ def freshness(dataset: Path, week_ends: str = "sat") -> Freshness:
     }
     weeks: dict[str, list[str]] = {start: [] for start in weeks_done}
     for day in current:
-        weeks.setdefault(week_start(date.fromisoformat(day), week_ends).isoformat(), []).append(
-            day
-        )
+        weeks.setdefault(week_start(date.fromisoformat(day), week_ends).isoformat(), []).append(day)
     stale_weeks = {
         date.fromisoformat(start)
         for start, days in weeks.items()
@@ -235,7 +233,9 @@ def data_token(dataset: Path) -> str:
     return digest.hexdigest()
 
 
-def write_product(dataset: Path, name: str, table: pa.Table | None, meta: dict[str, object]) -> None:
+def write_product(
+    dataset: Path, name: str, table: pa.Table | None, meta: dict[str, object]
+) -> None:
     """Keep a product: its rows (Parquet, if any) and what describes them (JSON, written
     last: a product is read only when its JSON names the rows' file)."""
     if not name.replace("-", "").isalnum():

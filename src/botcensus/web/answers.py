@@ -183,10 +183,16 @@ def estimates_doc(
     if kept is None or kept.rows is None:
         missing = "host estimates not built yet: `botcensus rollup` builds them"
         return {
-            "cli": "", "unit": None, "source": None, "notes": [missing], "built": "",
-            "current": False, "suppress_below": None, "suppressed": 0,
+            "cli": "",
+            "unit": None,
+            "source": None,
+            "notes": [missing],
+            "built": "",
+            "current": False,
+            "suppress_below": None,
+            "suppressed": 0,
             **_cut([], limit, offset, ctx, url),
-        }  # fmt: skip
+        }
     groups = ("country",) if by == "country" else ()
     rows = kept.rows.to_pylist()
     for row, partial in zip(rows, ctx.census.partial(kept.rows).to_pylist(), strict=True):
@@ -198,11 +204,16 @@ def estimates_doc(
     if not kept.current:
         notes.insert(0, f"built {kept.built}; the data changed since (`botcensus rollup`)")
     return {
-        "cli": kept.cli, "unit": kept.unit, "source": kept.source, "notes": notes,
-        "built": kept.built, "current": kept.current, "suppress_below": k,
+        "cli": kept.cli,
+        "unit": kept.unit,
+        "source": kept.source,
+        "notes": notes,
+        "built": kept.built,
+        "current": kept.current,
+        "suppress_below": k,
         "suppressed": suppressed,
         **_cut([_finite(r) for r in rows], limit, offset, ctx, url),
-    }  # fmt: skip
+    }
 
 
 def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
@@ -210,9 +221,17 @@ def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
     cleanup --by country` prints them; groups below k suppressed."""
     kept = _product(ctx, products.CLEANUP)
     base: dict[str, Any] = {
-        "cli": "", "unit": None, "source": None, "built": "", "current": False,
-        "suppress_below": None, "weekly": [], "decay": [], "marks": [], "survival": None,
-    }  # fmt: skip
+        "cli": "",
+        "unit": None,
+        "source": None,
+        "built": "",
+        "current": False,
+        "suppress_below": None,
+        "weekly": [],
+        "decay": [],
+        "marks": [],
+        "survival": None,
+    }
     if kept is None:
         return {**base, "notes": ["clean-up not built yet: `botcensus rollup` builds it"]}
     notes = list(kept.notes)
@@ -237,11 +256,19 @@ def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
                 if row.get(column) is not None and row[column] < k:
                     row[column] = None
     return {
-        **base, "cli": kept.cli, "unit": kept.unit, "source": kept.source, "notes": notes,
-        "built": kept.built, "current": kept.current, "suppress_below": k,
-        "weekly": [_finite(r) for r in weekly], "decay": decay,
-        "marks": [_finite(m) for m in document.get("marks", [])], "survival": survival,
-    }  # fmt: skip
+        **base,
+        "cli": kept.cli,
+        "unit": kept.unit,
+        "source": kept.source,
+        "notes": notes,
+        "built": kept.built,
+        "current": kept.current,
+        "suppress_below": k,
+        "weekly": [_finite(r) for r in weekly],
+        "decay": decay,
+        "marks": [_finite(m) for m in document.get("marks", [])],
+        "survival": survival,
+    }
 
 
 def _withhold(

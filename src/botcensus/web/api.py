@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from botcensus.web import answers
 from botcensus.web.auth import Caller
-from botcensus.web.models import CensusPage, CleanupDoc, MetaDoc, ProductPage, Problem
+from botcensus.web.models import CensusPage, CleanupDoc, MetaDoc, Problem, ProductPage
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 Format = Literal["json", "csv"]
@@ -41,8 +41,10 @@ def csv_response(rows: list[dict[str, Any]], columns: list[str], name: str) -> R
     """Rows as a spreadsheet-safe CSV download (report.tables.write_csv, as the CLI writes)."""
     from botcensus.report.tables import write_csv
 
-    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows]) if rows else (
-        pa.table({c: pa.array([], pa.string()) for c in columns})
+    table = (
+        pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
+        if rows
+        else (pa.table({c: pa.array([], pa.string()) for c in columns}))
     )
     out = io.StringIO()
     write_csv(table, out)
@@ -86,7 +88,7 @@ def census(
     asn: Annotated[int | None, Query(ge=0, le=4_294_967_295)] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    format: Format = "json",  # noqa: A002 (the query parameter's name)
+    format: Format = "json",
 ) -> Any:
     """Unique IPs, unique bot ids and hits per day or week, by country, ASN, family or feed:
     the rows `botcensus census` prints for the same query (see `cli`). Weeks are whole
@@ -95,9 +97,18 @@ def census(
     if date_from and date_to and date_from > date_to:
         raise invalid("to", f"to {date_to} is before from {date_from}", str(date_to))
     params = answers.CensusParams(
-        window, by, family, feed, date_from, date_to, top, country, asn,
-        MAX_LIMIT if format == "csv" and limit is None else limit, offset,
-    )  # fmt: skip
+        window,
+        by,
+        family,
+        feed,
+        date_from,
+        date_to,
+        top,
+        country,
+        asn,
+        MAX_LIMIT if format == "csv" and limit is None else limit,
+        offset,
+    )
     doc = answers.census_doc(ctx_of(request), who, params, str(request.url))
     if format == "csv":
         first = ["window_start", "window_end", *doc["query"]["by"]]
@@ -118,16 +129,20 @@ def estimates(
     country: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$")] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    format: Format = "json",  # noqa: A002
+    format: Format = "json",
 ) -> Any:
     """Estimated infected machines per week (hosts_est with its 90% interval hosts_lo ..
     hosts_hi, unit hosts) beside the unique addresses, overall or per country, as
     `botcensus census --window week --estimate` prints them. Kept by `botcensus rollup`."""
     doc = answers.estimates_doc(
-        ctx_of(request), who, by=by, country=country,
+        ctx_of(request),
+        who,
+        by=by,
+        country=country,
         limit=MAX_LIMIT if format == "csv" and limit is None else limit,
-        offset=offset, url=str(request.url),
-    )  # fmt: skip
+        offset=offset,
+        url=str(request.url),
+    )
     if format == "csv":
         first = ["window_start", "window_end", *(["country"] if by == "country" else [])]
         return csv_response(doc["rows"], row_columns(doc["rows"], first), "estimates")

@@ -76,9 +76,12 @@ def audit_log(request: Request, who: Operator, limit: LIMIT = 100, offset: OFFSE
     ctx = ctx_of(request)
     total, rows = audit.entries(ctx.dataset, limit=limit, offset=offset)
     return {
-        "total": total, "limit": limit, "offset": offset, "next": None,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next": None,
         "rows": [asdict(r) for r in rows],
-    }  # fmt: skip
+    }
 
 
 @router.get("/tokens", response_model=list[TokenDoc])
@@ -90,10 +93,17 @@ def token_list(request: Request, who: Operator) -> list[dict[str, Any]]:
 
     now = datetime.now(UTC)
     return [
-        {"id": t.id, "role": t.role, "label": t.label, "scope": t.scope.describe(),
-         "created": t.created, "expires": t.expires, "state": t.state(now)}
+        {
+            "id": t.id,
+            "role": t.role,
+            "label": t.label,
+            "scope": t.scope.describe(),
+            "created": t.created,
+            "expires": t.expires,
+            "state": t.state(now),
+        }
         for t in list_tokens(ctx_of(request).dataset)
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/hosts", response_model=HostPage, responses=CSV_TOO)
@@ -105,7 +115,7 @@ def hosts(
     date_to: Annotated[date | None, Query(alias="to")] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
     offset: OFFSET = 0,
-    format: Literal["json", "csv"] = "json",  # noqa: A002
+    format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Every infected host, pseudonymised (`source.ip` holds `p<key>-<hmac>`): persistence
     and activity without the addresses. The addresses of a network: the owner routes."""
@@ -117,10 +127,13 @@ def hosts(
     try:
         relation = sightings_view(con, ctx.dataset)
         total, table = owner_data.hosts(
-            con, relation, EVERYTHING,
+            con,
+            relation,
+            EVERYTHING,
             owner_data.HostQuery(family, date_from, date_to, size, offset),
-            address=expression, address_params=params,
-        )  # fmt: skip
+            address=expression,
+            address_params=params,
+        )
     finally:
         con.close()
     rows = table.to_pylist()
@@ -128,12 +141,17 @@ def hosts(
     if format == "csv":
         return csv_response(rows, list(owner_data.HOST_COLUMNS), "hosts-pseudonymised")
     return {
-        "total": total, "limit": size, "offset": offset, "next": None,
+        "total": total,
+        "limit": size,
+        "offset": offset,
+        "next": None,
         "scope": "every network (pseudonymised)",
-        "notes": [f"pseudonyms under key {key.id} (made {key.created:%Y-%m-%d}); "
-                  "a later key gives other pseudonyms"],
+        "notes": [
+            f"pseudonyms under key {key.id} (made {key.created:%Y-%m-%d}); "
+            "a later key gives other pseudonyms"
+        ],
         "rows": rows,
-    }  # fmt: skip
+    }
 
 
 @router.get("/sightings.csv", responses={200: {"content": {"text/csv": {}}}})
@@ -152,9 +170,10 @@ def sightings_csv(
     bot_sql, _ = key.sql("bot_id")
     where, values = ["malware_family IS NOT NULL"], dict(params)
     for column, op, name, value in (
-        ("day", ">=", "lo", date_from), ("day", "<=", "hi", date_to),
+        ("day", ">=", "lo", date_from),
+        ("day", "<=", "hi", date_to),
         ("malware_family", "=", "family", family),
-    ):  # fmt: skip
+    ):
         if value is not None:
             where.append(f"{column} {op} ${name}")
             values[name] = value
@@ -167,8 +186,10 @@ def sightings_csv(
     con = connect()
     try:
         relation = sightings_view(con, ctx.dataset)
-        count = con.sql(f"SELECT count(*) FROM {relation} WHERE {' AND '.join(where)}",  # noqa: S608
-                        params={k: v for k, v in values.items() if not k.startswith("pseudo")})
+        count = con.sql(
+            f"SELECT count(*) FROM {relation} WHERE {' AND '.join(where)}",  # noqa: S608
+            params={k: v for k, v in values.items() if not k.startswith("pseudo")},
+        )
         rows = int(count.fetchall()[0][0])
         audited(request, who, "sightings-pseudonymised", rows, EVERYTHING)
         reader = con.sql(sql, params=values).to_arrow_reader(65_536)
@@ -196,6 +217,7 @@ def sightings_csv(
             con.close()
 
     return StreamingResponse(
-        stream(), media_type="text/csv; charset=utf-8",
+        stream(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="sightings-pseudonymised.csv"'},
-    )  # fmt: skip
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -35,8 +35,9 @@ PREFIXES = Annotated[list[str] | None, Query(description="operator only: these p
 COUNTRIES = Annotated[list[str] | None, Query(description="operator only: these countries")]
 
 
-def scope_for(who: Principal, asn: list[int] | None, prefix: list[str] | None,
-              country: list[str] | None) -> Scope:  # fmt: skip
+def scope_for(
+    who: Principal, asn: list[int] | None, prefix: list[str] | None, country: list[str] | None
+) -> Scope:
     """The token's scope; the operator may name one (none: every network). An owner naming
     a scope gets 403: a scope is never widened or chosen by a request."""
     named = bool(asn or prefix or country)
@@ -57,10 +58,15 @@ def audited(request: Request, who: Principal, action: str, rows: int, scope: Sco
     ctx = ctx_of(request)
     try:
         audit.record(
-            ctx.dataset, who, action, path=request.url.path,
+            ctx.dataset,
+            who,
+            action,
+            path=request.url.path,
             query=f"scope={scope.describe()}; {request.url.query}".rstrip("; "),
-            status=200, addresses=rows, client=client_of(request),
-        )  # fmt: skip
+            status=200,
+            addresses=rows,
+            client=client_of(request),
+        )
     except WebDbError as exc:
         raise HTTPException(503, f"audit log not writable ({exc}); nothing served") from None
 
@@ -77,7 +83,7 @@ def hosts(
     date_to: Annotated[date | None, Query(alias="to")] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    format: Literal["json", "csv"] = "json",  # noqa: A002
+    format: Literal["json", "csv"] = "json",
     asn: ASNS = None,
     prefix: PREFIXES = None,
     country: COUNTRIES = None,
@@ -101,21 +107,30 @@ def hosts(
 
     following = offset + size < total
     return {
-        "total": total, "limit": size, "offset": offset,
+        "total": total,
+        "limit": size,
+        "offset": offset,
         "next": _with_offset(str(request.url), offset + size) if following else None,
-        "scope": scope.describe(), "notes": [], "rows": rows,
-    }  # fmt: skip
+        "scope": scope.describe(),
+        "notes": [],
+        "rows": rows,
+    }
 
 
 @router.get(
     "/events",
-    responses={**OWNER_ERRORS, 200: {"content": {"application/x-ndjson": {}, "text/csv": {}},
-                                     "description": "the events, streamed"}},
-)  # fmt: skip
+    responses={
+        **OWNER_ERRORS,
+        200: {
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+            "description": "the events, streamed",
+        },
+    },
+)
 def events(
     request: Request,
     who: IpLevel,
-    format: Literal["intelmq", "shadowserver"] = "intelmq",  # noqa: A002
+    format: Literal["intelmq", "shadowserver"] = "intelmq",
     family: TEXT = None,
     asn: ASNS = None,
     prefix: PREFIXES = None,
@@ -128,7 +143,8 @@ def events(
     scope = scope_for(who, asn, prefix, country)
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 (closed by the stream)
     try:
-        written = owner_data.export_events(ctx.dataset, scope, format, spool, ctx.enrich(), family)
+        out = cast(BinaryIO, spool)
+        written = owner_data.export_events(ctx.dataset, scope, format, out, ctx.enrich(), family)
         audited(request, who, f"events-{format}", written, scope)
     except BaseException:
         spool.close()
@@ -148,10 +164,10 @@ def events(
         else ("text/csv; charset=utf-8", "events.shadowserver.csv")
     )
     return StreamingResponse(
-        stream(), media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"',
-                 "X-Events": str(written)},
-    )  # fmt: skip
+        stream(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Events": str(written)},
+    )
 
 
 @router.get("/cleanup", response_model=OwnerCleanup, responses=OWNER_ERRORS)
@@ -194,10 +210,14 @@ def cleanup(
     from botcensus.web.answers import _finite
 
     return {
-        "scope": scope.describe(), "country": home, "unit": "unique_ip", "weeks": curve,
-        "own_decay": _finite(own_decay), "country_decay": _finite(country_decay),
+        "scope": scope.describe(),
+        "country": home,
+        "unit": "unique_ip",
+        "weeks": curve,
+        "own_decay": _finite(own_decay),
+        "country_decay": _finite(country_decay),
         "notes": notes,
-    }  # fmt: skip
+    }
 
 
 @router.get("/notices", response_model=NoticePageDoc, responses=OWNER_ERRORS)
@@ -215,18 +235,28 @@ def notices(
     """Notifications sent about addresses in scope, and the tickets they opened."""
     ctx = ctx_of(request)
     scope = scope_for(who, asn, prefix, country)
-    page = in_scope(ctx.notices.notices(scope, NoticeQuery(date_from, date_to, limit, offset)),
-                    scope)  # fmt: skip
+    page = in_scope(
+        ctx.notices.notices(scope, NoticeQuery(date_from, date_to, limit, offset)), scope
+    )
     audited(request, who, "notices", sum(len(n.addresses) for n in page.notices), scope)
     return {
-        "total": page.total, "limit": limit, "offset": offset, "next": None,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "next": None,
         "source": page.source,
         "rows": [
-            {"notice_id": n.notice_id, "sent": n.sent, "recipient": n.recipient,
-             "channel": n.channel, "family": n.family,
-             "addresses": [{"ip": a.ip, "asn": a.asn, "cc": a.cc} for a in n.addresses],
-             "ticket_id": n.ticket_id, "ticket_state": n.ticket_state,
-             "ticket_updated": n.ticket_updated}
+            {
+                "notice_id": n.notice_id,
+                "sent": n.sent,
+                "recipient": n.recipient,
+                "channel": n.channel,
+                "family": n.family,
+                "addresses": [{"ip": a.ip, "asn": a.asn, "cc": a.cc} for a in n.addresses],
+                "ticket_id": n.ticket_id,
+                "ticket_state": n.ticket_state,
+                "ticket_updated": n.ticket_updated,
+            }
             for n in page.notices
         ],
-    }  # fmt: skip
+    }

@@ -59,7 +59,9 @@ def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None)
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
         # A scheme other than Bearer: not a token we take, and not the public either.
-        raise HTTPException(401, "use Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "use Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+        )
     return request.cookies.get(COOKIE)
 
 
@@ -81,7 +83,9 @@ def resolve(dataset: Path, token: str | None, request: Request, failures: Failur
                     client=client_of(request),
                 )
         raise HTTPException(
-            401, "the token is not valid (unknown, revoked or expired)", {"WWW-Authenticate": "Bearer"}
+            401,
+            "the token is not valid (unknown, revoked or expired)",
+            {"WWW-Authenticate": "Bearer"},
         )
     return found
 
@@ -101,8 +105,11 @@ Caller = Annotated[Principal, Depends(principal)]
 def ip_level(who: Caller) -> Principal:
     """A network owner or the operator; the public gets 401."""
     if not who.ip_level:
-        raise HTTPException(401, "this needs a network owner's or the operator's token",
-                            {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise HTTPException(
+            401,
+            "this needs a network owner's or the operator's token",
+            {"WWW-Authenticate": "Bearer"},
+        )
     return who
 
 

@@ -33,8 +33,8 @@ from botcensus.measure.rollups import (
 )
 from botcensus.store import aggregates
 from botcensus.store.files import day_partitions
-from botcensus.store.sketches import SKETCHES_DIR, days_beyond_sightings
 from botcensus.store.sightings import SIGHTINGS_DIR
+from botcensus.store.sketches import SKETCHES_DIR, days_beyond_sightings
 
 CHECK_SECONDS: Final = 2.0
 """How long a look at the files on disk is trusted before the next (stat calls only)."""
@@ -210,9 +210,7 @@ class CensusView:
             return pa.array([False] * rows.num_rows, pa.bool_())
         first = pa.scalar(state.first_day, pa.date32())
         last = pa.scalar(state.last_day, pa.date32())
-        return pc.or_(
-            pc.less(rows["window_start"], first), pc.greater(rows["window_end"], last)
-        )
+        return pc.or_(pc.less(rows["window_start"], first), pc.greater(rows["window_end"], last))
 
     def close(self) -> None:
         self._con.close()

@@ -84,8 +84,10 @@ class ProductPage(Page):
     source: str | None
     notes: list[str]
     built: str
-    current: bool = Field(description="false when the data changed after `botcensus rollup` "
-                          "built this; the CLI would now print other figures")  # fmt: skip
+    current: bool = Field(
+        description="false when the data changed after `botcensus rollup` "
+        "built this; the CLI would now print other figures"
+    )
     suppress_below: int | None
     suppressed: int
     rows: list[CensusRow]
@@ -143,7 +145,9 @@ class MetaDoc(_Model):
 
 
 class HostRow(_Model):
-    source_ip: str = Field(alias="source.ip", description="the address (pseudonym for the operator's analytic view)")
+    source_ip: str = Field(
+        alias="source.ip", description="the address (pseudonym for the operator's analytic view)"
+    )
     source_asn: int | None = Field(None, alias="source.asn")
     source_as_name: str | None = Field(None, alias="source.as_name")
     source_cc: str | None = Field(None, alias="source.geolocation.cc")

@@ -23,7 +23,9 @@ RUN_FILE: Final = "sinkhole.json"
 SCRAPE_TIMEOUT: Final = 2.0
 PREFIX: Final = "botcensus_sinkhole_"
 _IPV4: Final = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_IPV6: Final = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
+_IPV6: Final = re.compile(
+    r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])"
+)
 
 
 # -- sinkhole health -----------------------------------------------------------------------
@@ -76,7 +78,9 @@ class HealthProbe:
         with self.lock:
             rate = None
             if self.last is not None and 0 < now - self.last.at < 600:
-                rate = max(0.0, (figures["requests_total"] - self.last.requests) / (now - self.last.at))
+                rate = max(
+                    0.0, (figures["requests_total"] - self.last.requests) / (now - self.last.at)
+                )
             self.last = _Sample(now, figures["requests_total"])
         out.update(figures)
         out["requests_per_second"] = rate
@@ -231,17 +235,25 @@ def quarantine(
     for path in sorted((dataset / "quarantine" / "parquet").rglob("*.txt")):
         note = _note(path)
         items.append(
-            {"kind": "file", "source": note.get("path", str(path)), "line": None,
-             "reason": note.get("reason", ""), "detail": {"moved": note.get("moved"),
-             "bytes": note.get("bytes")}}
-        )  # fmt: skip
+            {
+                "kind": "file",
+                "source": note.get("path", str(path)),
+                "line": None,
+                "reason": note.get("reason", ""),
+                "detail": {"moved": note.get("moved"), "bytes": note.get("bytes")},
+            }
+        )
     for path in sorted((dataset / "quarantine" / "wal").glob("*.tail.txt")):
         note = _note(path)
         items.append(
-            {"kind": "wal", "source": note.get("segment", path.name), "line": None,
-             "reason": note.get("reason", ""), "detail": {"offset": note.get("offset"),
-             "bytes": note.get("bytes")}}
-        )  # fmt: skip
+            {
+                "kind": "wal",
+                "source": note.get("segment", path.name),
+                "line": None,
+                "reason": note.get("reason", ""),
+                "detail": {"offset": note.get("offset"), "bytes": note.get("bytes")},
+            }
+        )
     for path in sorted((dataset / "quarantine" / "feeds").glob("*.jsonl")):
         with path.open(encoding="utf-8", errors="replace") as handle:
             for text in handle:
@@ -250,10 +262,14 @@ def quarantine(
                 except ValueError:
                     continue
                 items.append(
-                    {"kind": "feed-row", "source": str(record.get("file", path.name)),
-                     "line": record.get("line"), "reason": str(record.get("reason", "")),
-                     "detail": {k: record[k] for k in ("row", "text") if k in record}}
-                )  # fmt: skip
+                    {
+                        "kind": "feed-row",
+                        "source": str(record.get("file", path.name)),
+                        "line": record.get("line"),
+                        "reason": str(record.get("reason", "")),
+                        "detail": {k: record[k] for k in ("row", "text") if k in record},
+                    }
+                )
     page = items[offset : offset + limit]
     return len(items), [_masked(item, pseudonym) for item in page]
 

@@ -83,11 +83,14 @@ def hosts(
         FROM {relation} WHERE {where}
         GROUP BY source_ip, malware_family
     """  # noqa: S608 (the scope's SQL is built from checked values; the rest are parameters)
-    counted = f"SELECT count(*) FROM (SELECT 1 FROM {relation} WHERE {where} GROUP BY source_ip, malware_family)"  # noqa: S608
+    counted = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {relation} WHERE {where} "  # noqa: S608 (as above)
+        "GROUP BY source_ip, malware_family)"
+    )
     total = con.sql(counted, params=params).fetchall()[0][0]
+    order = 'ORDER BY last_seen DESC, "source.ip", "malware.name" LIMIT $limit OFFSET $offset'
     page = con.sql(
-        f'{grouped} ORDER BY last_seen DESC, "source.ip", "malware.name" LIMIT $limit OFFSET $offset',
-        params={**shown, "limit": query.limit, "offset": query.offset},
+        f"{grouped} {order}", params={**shown, "limit": query.limit, "offset": query.offset}
     ).to_arrow_table()
     return int(total), page
 
@@ -97,7 +100,8 @@ def scoped_view(
 ) -> str:
     """A view of the sightings in scope (the census then counts only those)."""
     condition, params = scope.condition(con, relation)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {relation} WHERE {condition}", params)  # noqa: S608
+    sql = f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {relation} WHERE {condition}"  # noqa: S608 (the scope's SQL from checked values)
+    con.execute(sql, params)
     return name
 
 
@@ -110,9 +114,7 @@ def home_country(con: duckdb.DuckDBPyConnection, relation: str) -> str | None:
     return str(row[0][0]) if row else None
 
 
-def weekly_curve(
-    con: duckdb.DuckDBPyConnection, relation: str, week_ends: str
-) -> pa.Table:
+def weekly_curve(con: duckdb.DuckDBPyConnection, relation: str, week_ends: str) -> pa.Table:
     """The weekly census of a (scoped) sightings relation."""
     from botcensus.measure.census_run import run_census
 
@@ -143,17 +145,24 @@ def curves(
     rows = []
     for w in weeks:
         mine, cc = own_by.get(w), country.get(w)
-        rows.append({
-            "window_start": w, "window_end": w + timedelta(days=6), "own": mine, "country": cc,
-            "own_share": mine / base_own if mine is not None and base_own else None,
-            "country_share": cc / base_cc if cc is not None and base_cc else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "window_start": w,
+                "window_end": w + timedelta(days=6),
+                "own": mine,
+                "country": cc,
+                "own_share": mine / base_own if mine is not None and base_own else None,
+                "country_share": cc / base_cc if cc is not None and base_cc else None,
+            }
+        )
     if first is None or last is None:
         return rows, {}, {}
     table = pa.Table.from_pylist(
-        [{"window_start": w, "window_end": w + timedelta(days=6), "unique_ip": c}
-         for w, c in sorted(country.items())]
-    )  # fmt: skip
+        [
+            {"window_start": w, "window_end": w + timedelta(days=6), "unique_ip": c}
+            for w, c in sorted(country.items())
+        ]
+    )
     own_decay = decay_of(own, first, last) if own.num_rows else {}
     country_decay = decay_of(table, first, last) if table.num_rows else {}
     return rows, own_decay, country_decay

@@ -34,15 +34,21 @@ def _who(request: Request) -> tuple[Principal, str | None]:
 
 
 def _render(
-    request: Request, name: str, who: Principal, refused: str | None, status: int = 200, **values: Any
+    request: Request,
+    name: str,
+    who: Principal,
+    refused: str | None,
+    status: int = 200,
+    **values: Any,
 ) -> HTMLResponse:
     ctx = ctx_of(request)
     meta = answers.meta_doc(ctx, who)
     response = templates.TemplateResponse(
-        request, name,
+        request,
+        name,
         {"who": who, "meta": meta, "refused": refused, "path": request.url.path, **values},
         status_code=401 if refused else status,
-    )  # fmt: skip
+    )
     if refused:
         response.delete_cookie(COOKIE, path="/")
     return response
@@ -91,43 +97,104 @@ def overview(
     who, refused = _who(request)
     lo, hi, chosen_week = _day("from", date_from), _day("to", date_to), _day("week", week)
     params = answers.CensusParams(
-        window, by, family or None, feed or None, lo, hi,
-        None if by == "none" else top, None, None, 200, offset,
-    )  # fmt: skip
+        window,
+        by,
+        family or None,
+        feed or None,
+        lo,
+        hi,
+        None if by == "none" else top,
+        None,
+        None,
+        200,
+        offset,
+    )
     series = answers.census_doc(ctx, who, params, str(request.url))
     meta = answers.meta_doc(ctx, who)
     weeks = _weeks(meta, ctx.week_ends)
-    complete = [w for w in weeks if meta["first_day"] <= w and w.toordinal() + 6 <= meta["last_day"].toordinal()]
-    chosen = chosen_week if chosen_week in weeks else (complete[-1] if complete else (weeks[-1] if weeks else None))
+    complete = [
+        w
+        for w in weeks
+        if meta["first_day"] <= w and w.toordinal() + 6 <= meta["last_day"].toordinal()
+    ]
+    chosen = (
+        chosen_week
+        if chosen_week in weeks
+        else (complete[-1] if complete else (weeks[-1] if weeks else None))
+    )
     ranking = mapped = None
     if chosen is not None:
         fam = family or None
-        mapped = answers.census_doc(ctx, who, answers.CensusParams(
-            "week", "country", fam, feed or None, chosen, chosen, None, None, None, 500, 0))
+        mapped = answers.census_doc(
+            ctx,
+            who,
+            answers.CensusParams(
+                "week", "country", fam, feed or None, chosen, chosen, None, None, None, 500, 0
+            ),
+        )
         before = chosen - timedelta(days=7)  # the week before: the change column
-        ranking = answers.census_doc(ctx, who, answers.CensusParams(
-            "week", "asn", fam, feed or None, before, chosen, 20, None, None, 100, 0))
+        ranking = answers.census_doc(
+            ctx,
+            who,
+            answers.CensusParams(
+                "week", "asn", fam, feed or None, before, chosen, 20, None, None, 100, 0
+            ),
+        )
         ranking["rows"] = [r for r in ranking["rows"] if r["window_start"] == chosen]
-    api = {k: v for k, v in {
-        "window": window, "by": by, "family": family or "", "feed": feed or "",
-        "from": lo or "", "to": hi or "", "top": "" if by == "none" else top,
-        "limit": 100000,
-    }.items() if v != ""}  # fmt: skip
+    api = {
+        k: v
+        for k, v in {
+            "window": window,
+            "by": by,
+            "family": family or "",
+            "feed": feed or "",
+            "from": lo or "",
+            "to": hi or "",
+            "top": "" if by == "none" else top,
+            "limit": 100000,
+        }.items()
+        if v != ""
+    }
     map_api = None
     if chosen is not None:
-        map_query = {"window": "week", "by": "country", "from": chosen, "to": chosen,
-                     "family": family or "", "feed": feed or ""}  # fmt: skip
+        map_query = {
+            "window": "week",
+            "by": "country",
+            "from": chosen,
+            "to": chosen,
+            "family": family or "",
+            "feed": feed or "",
+        }
         map_api = "/api/v1/census?" + urlencode({k: v for k, v in map_query.items() if v != ""})
     return _render(
-        request, "overview.html", who, refused, title="Overview", series=series,
-        form={"window": window, "by": by, "family": family or "", "feed": feed or "",
-              "from": lo or "", "to": hi or "", "top": top},
-        series_api="/api/v1/census?" + urlencode(api), weeks=weeks, week=chosen,
-        csv_api="/api/v1/census?" + urlencode({**api, "format": "csv"} if "limit" not in api
-                                              else {**{k: v for k, v in api.items() if k != "limit"},
-                                                    "format": "csv"}),
-        mapped=mapped, ranking=ranking, map_api=map_api,
-    )  # fmt: skip
+        request,
+        "overview.html",
+        who,
+        refused,
+        title="Overview",
+        series=series,
+        form={
+            "window": window,
+            "by": by,
+            "family": family or "",
+            "feed": feed or "",
+            "from": lo or "",
+            "to": hi or "",
+            "top": top,
+        },
+        series_api="/api/v1/census?" + urlencode(api),
+        weeks=weeks,
+        week=chosen,
+        csv_api="/api/v1/census?"
+        + urlencode(
+            {**api, "format": "csv"}
+            if "limit" not in api
+            else {**{k: v for k, v in api.items() if k != "limit"}, "format": "csv"}
+        ),
+        mapped=mapped,
+        ranking=ranking,
+        map_api=map_api,
+    )
 
 
 @router.get("/estimates", response_class=HTMLResponse)
@@ -142,8 +209,16 @@ def estimates(request: Request) -> Response:
         (r for r in by_country["rows"] if r["window_start"] == last),
         key=lambda r: (r["suppressed"], -(r.get("hosts_est") or 0)),
     )
-    return _render(request, "estimates.html", who, refused, title="Host estimates",
-                   overall=overall, latest=latest, latest_week=last)  # fmt: skip
+    return _render(
+        request,
+        "estimates.html",
+        who,
+        refused,
+        title="Host estimates",
+        overall=overall,
+        latest=latest,
+        latest_week=last,
+    )
 
 
 @router.get("/cleanup", response_class=HTMLResponse)
@@ -181,17 +256,35 @@ def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Resp
 
         if ctx.failures.allow():
             token_id = tokens.token_id_of(token.strip())
-            audit.record(ctx.dataset, None, "sign-in-refused", path="/login",
-                         query=f"token id {token_id}" if token_id else "malformed token",
-                         status=401, client=request.client.host if request.client else None)  # fmt: skip
-        return _render(request, "login.html", PUBLIC, None, status=401, title="Sign in",
-                       error="That token is not valid (unknown, revoked or expired).")  # fmt: skip
+            audit.record(
+                ctx.dataset,
+                None,
+                "sign-in-refused",
+                path="/login",
+                query=f"token id {token_id}" if token_id else "malformed token",
+                status=401,
+                client=request.client.host if request.client else None,
+            )
+        return _render(
+            request,
+            "login.html",
+            PUBLIC,
+            None,
+            status=401,
+            title="Sign in",
+            error="That token is not valid (unknown, revoked or expired).",
+        )
     target = "/operator" if found.role == "operator" else "/owner"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        COOKIE, token.strip(), max_age=SESSION_SECONDS, path="/", httponly=True,
-        samesite="strict", secure=request.url.scheme == "https",
-    )  # fmt: skip
+        COOKIE,
+        token.strip(),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -220,19 +313,36 @@ def owner(
 
     who, refused = _who(request)
     if not who.ip_level:
-        return _render(request, "login.html", who, refused, status=401, title="Sign in",
-                       error=None if refused else "Sign in with your network's token.")  # fmt: skip
+        return _render(
+            request,
+            "login.html",
+            who,
+            refused,
+            status=401,
+            title="Sign in",
+            error=None if refused else "Sign in with your network's token.",
+        )
     lo, hi = _day("from", date_from), _day("to", date_to)
-    hosts = api_owner.hosts(request, who, family or None, lo, hi, 100, offset,
-                            "json", asn, prefix, country)  # fmt: skip
+    hosts = api_owner.hosts(
+        request, who, family or None, lo, hi, 100, offset, "json", asn, prefix, country
+    )
     notices = api_owner.notices(request, who, None, None, 100, 0, asn, prefix, country)
     scope_query = urlencode(
-        [("asn", a) for a in asn or []] + [("prefix", p) for p in prefix or []]
+        [("asn", a) for a in asn or []]
+        + [("prefix", p) for p in prefix or []]
         + [("country", c) for c in country or []]
-    )  # fmt: skip
-    return _render(request, "owner.html", who, refused, title="Your networks", hosts=hosts,
-                   notices=notices, scope_query=scope_query,
-                   form={"family": family or "", "from": lo or "", "to": hi or ""})  # fmt: skip
+    )
+    return _render(
+        request,
+        "owner.html",
+        who,
+        refused,
+        title="Your networks",
+        hosts=hosts,
+        notices=notices,
+        scope_query=scope_query,
+        form={"family": family or "", "from": lo or "", "to": hi or ""},
+    )
 
 
 @router.get("/operator", response_class=HTMLResponse)
@@ -243,11 +353,27 @@ def operator(request: Request) -> Response:
     who, refused = _who(request)
     if who.role != "operator":
         status = 403 if who.role == "owner" else 401
-        return _render(request, "login.html", who, refused, status=status, title="Sign in",
-                       error="This page is the operator's.")  # fmt: skip
+        return _render(
+            request,
+            "login.html",
+            who,
+            refused,
+            status=status,
+            title="Sign in",
+            error="This page is the operator's.",
+        )
     health = api_operator.health(request, who)
     quarantine = api_operator.quarantine(request, who, 50, 0)
     audit_page = api_operator.audit_log(request, who, 50, 0)
     token_rows = api_operator.token_list(request, who)
-    return _render(request, "operator.html", who, refused, title="Operator", health=health,
-                   quarantine=quarantine, audit=audit_page, tokens=token_rows)  # fmt: skip
+    return _render(
+        request,
+        "operator.html",
+        who,
+        refused,
+        title="Operator",
+        health=health,
+        quarantine=quarantine,
+        audit=audit_page,
+        tokens=token_rows,
+    )

@@ -113,6 +113,10 @@ def build_products(dataset: Path, week_ends: str = "sat", *, force: bool = False
     return built
 
 
+def _notes(value: object) -> tuple[str, ...]:
+    return tuple(str(n) for n in value) if isinstance(value, list) else ()
+
+
 def read(dataset: Path, name: str, token: str | None = None) -> Product | None:
     """A kept product, or None when `botcensus rollup` has not built it; `token` (the
     data's, when known) says whether it is current."""
@@ -128,7 +132,7 @@ def read(dataset: Path, name: str, token: str | None = None) -> Product | None:
         document if isinstance(document, dict) else None,
         None if meta.get("unit") is None else str(meta["unit"]),
         None if meta.get("source") is None else str(meta["source"]),
-        tuple(str(n) for n in meta.get("notes", []) or []),  # type: ignore[union-attr]
+        _notes(meta.get("notes")),
         str(meta.get("cli", "")),
         str(meta.get("built", "")),
         meta.get("token") == token,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+
+import pyarrow as pa
 
 from botcensus.config import Settings
 
@@ -21,7 +24,7 @@ def run(
     from botcensus import enrich
     from botcensus.web.app import create_app
 
-    def enricher() -> object:
+    def enricher() -> Callable[[pa.Table], pa.Table]:
         geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
         return lambda t: enrich.enrich(t, geo)
 

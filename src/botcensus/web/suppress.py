@@ -42,7 +42,9 @@ def _sizes(rows: list[dict[str, object]]) -> list[float]:
     return out
 
 
-def small_cells(rows: list[dict[str, object]], k: int, *, window_key: str = "window_start") -> list[bool]:
+def small_cells(
+    rows: list[dict[str, object]], k: int, *, window_key: str = "window_start"
+) -> list[bool]:
     """Which rows to suppress: below k, plus secondary suppression within each window."""
     sizes = _sizes(rows)
     hide = [s < k for s in sizes]
