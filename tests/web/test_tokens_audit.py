@@ -257,3 +257,14 @@ def test_audit_command_prints_json_lines(data):
     audit.record(data, None, "hosts", path="/api/v1/owner/hosts")
     result = CliRunner().invoke(main, ["web", "audit", "--data", str(data)])
     assert json.loads(result.stdout.splitlines()[0])["path"] == "/api/v1/owner/hosts"
+
+
+def test_an_unusable_web_database_is_a_503_without_its_path(make_client, copy_data, tokens):
+    data = copy_data()
+    client = make_client(data)
+    db.db_path(data).write_bytes(b"this is not a database" * 100)
+    db._READY.discard(db.db_path(data))
+    reply = client.get("/api/v1/meta", tokens.owner_a)
+    assert reply.status_code == 503
+    assert str(data) not in reply.text
+    assert client.get("/api/v1/meta").status_code == 200  # the public needs no database

@@ -4,11 +4,13 @@ keep a browser from loading anything from elsewhere or running inline script."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Final
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +18,7 @@ from botcensus.config import WebSettings
 from botcensus.web import api, api_operator, api_owner, pages
 from botcensus.web.census_view import CensusView
 from botcensus.web.context import Enrich, WebContext
+from botcensus.web.db import WebDbError
 from botcensus.web.notices import NoticeReader
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -107,6 +110,12 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(WebDbError)
+    async def database_unavailable(_request: Request, exc: WebDbError) -> JSONResponse:
+        logging.getLogger("botcensus.web").error("%s", exc)  # the path stays in the log
+        return JSONResponse({"detail": "the web database cannot be used; see the server log"}, 503)
+
     return app
 
 
