@@ -115,4 +115,6 @@ def run_demo(data_dir: Path | None, *, scale: float = 0.001, seed: int = 2011) -
     ):
         console.print(f"  botcensus {command}", highlight=False, soft_wrap=True)
     console.print(f"Demo took {time.monotonic() - started:.0f} s.")
+    console.print("The dashboard over this dataset (then open http://127.0.0.1:8080/):")
+    console.print(f"  botcensus serve --data {data_dir}", highlight=False, soft_wrap=True)
     return 0 if answered == sent and told.delivered == len(told.sent.plan.messages) else 1

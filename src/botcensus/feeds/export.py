@@ -48,6 +48,9 @@ class ExportQuery:
     feeds: tuple[str, ...] = ()
     include_unclaimed: bool = False
     """Also events no decoder or feed named a malware family for."""
+    keep: Callable[[pa.Table], pa.Array] | None = None
+    """A further row filter (the web's scope of a network owner): given a batch of events
+    (feed events, or enriched sinkhole events), which rows to export."""
 
 
 @dataclass
@@ -91,6 +94,12 @@ def _prefix_filter(table: pa.Table, query: ExportQuery) -> pa.Table:
     return table.filter(in_prefixes(table["source_ip"], query.prefixes))
 
 
+def _kept(table: pa.Table, query: ExportQuery) -> pa.Table:
+    if query.keep is None or table.num_rows == 0:
+        return table
+    return table.filter(query.keep(table))
+
+
 def _render(table: pa.Table, select: str) -> pa.Table:
     con = connect(memory_limit=MEMORY_LIMIT)
     con.register("events", table)
@@ -131,9 +140,9 @@ def feed_batches(
     if started is None:
         return
     reader, first = started
-    yield _prefix_filter(pa.Table.from_batches([first]), query)
+    yield _kept(_prefix_filter(pa.Table.from_batches([first]), query), query)
     for batch in reader:
-        yield _prefix_filter(pa.Table.from_batches([batch]), query)
+        yield _kept(_prefix_filter(pa.Table.from_batches([batch]), query), query)
 
 
 def sinkhole_batches(
@@ -151,11 +160,11 @@ def sinkhole_batches(
             claimed = pc.is_valid(family)
             if left_out is not None:
                 unclaimed = _prefix_filter(table.filter(pc.invert(claimed)), query)
-                left_out.unclaimed += _matching(unclaimed, query, enrich).num_rows
+                left_out.unclaimed += _kept(_matching(unclaimed, query, enrich), query).num_rows
             table, family = table.filter(claimed), family.filter(claimed)
         if query.families:
             table = table.filter(pc.is_in(family, value_set=families))
-        table = _matching(_prefix_filter(table, query), query, enrich)
+        table = _kept(_matching(_prefix_filter(table, query), query, enrich), query)
         if table.num_rows:
             yield table
 

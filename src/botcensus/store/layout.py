@@ -53,6 +53,10 @@ SCHEMA: Final = Path(FEEDS) / "schema" / "shadowserver.json"
 FEED_SPILL: Final = Path(FEEDS) / ".spill"
 """Where DuckDB spills while it aggregates feed sightings (rows hold addresses)."""
 
+# -- roll-up tables and products (store/aggregates.py) ----------------------------------------
+AGGREGATES: Final = "aggregates"
+"""Exact census counts per window and grouping set, and the kept host and clean-up products."""
+
 # -- other stages' files ---------------------------------------------------------------------
 WAL: Final = "wal"
 """The sinkhole's write-ahead-log segments (*.open being written, *.wal closed)."""
