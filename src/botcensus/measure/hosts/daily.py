@@ -10,7 +10,8 @@ hosts.reference and hosts.model do that from these sums over the whole query. Co
 - address-days that start at midnight (a session carried over), those of them with a gap
   (a second session later that day on the same address), and those online all day;
 - for the stability of a network: new sessions and those returning on an address seen in
-  the LOOK days before; new addresses and those still seen LONG_LIVED days later;
+  the LOOK days before; new addresses and those still seen LONG_LIVED days later; of the
+  addresses that last, the days seen against the days from first to last (occupancy);
 - time online;
 - per address of the window (group_week): days seen and span.
 """
@@ -36,6 +37,8 @@ LONG_LIVED: Final = 8
 """Days an address must last to count as long-lived: longer than weekly renumbering."""
 MULTI_RATIO: Final = 1.25
 MULTI_EXCESS: Final = 2.0
+RESOLVED_S: Final = 60.0
+"""An address-day whose last check-in is this much after its first shows its hours online."""
 GAP_INTERVALS: Final = 2.5
 """A single-host address-day whose span exceeds its check-ins by this many intervals has a gap."""
 
@@ -95,6 +98,18 @@ class GroupDays:
     """Addresses first seen that day (and LOOK days into the data, 2 x LONG_LIVED before
     its end); below, those of them still seen LONG_LIVED days or more later."""
     long_lived: F64
+    hours: F64
+    """Hours online per address-day, summed: the hours of the day (UTC) touched from its
+    first to its last check-in, or its rows where fewer (reports of one row per address and
+    hour). A line renumbered while online splits its day into two address-days but hardly
+    adds hours."""
+    resolved: F64
+    """Address-days whose first and last check-in differ (a day's report holds only one)."""
+    lasting: F64
+    """Addresses first seen that day (in the data) that live LONG_LIVED days or more; below,
+    the days they are seen, and the days from their first to their last."""
+    occupied: F64
+    lifespan: F64
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,8 @@ def group_days(
         odds = merge_odds(a, template, t, test, GAP_INTERVALS, margin)
     # Addresses first seen here, late enough to be new and early enough to be followed.
     newborn = (a.day == a.born) & (a.born >= data[0] + LOOK) & (a.born <= data[1] - 2 * LONG_LIVED)
+    # Each address that lasts, once (on its first day): how much of its life it is used.
+    lasting = (a.day == a.born) & (a.dies - a.born >= LONG_LIVED)
     sums = GroupDays(
         days=days,
         rows=total(1.0),
@@ -197,6 +214,13 @@ def group_days(
         multi_hosts=total(np.where(multi, np.maximum(2.0, concurrency), 0.0)),
         new_addresses=total(newborn),
         long_lived=total(newborn & (a.dies - a.born >= LONG_LIVED)),
+        hours=total(
+            np.minimum(np.floor(a.last / 3600.0) - np.floor(a.first / 3600.0) + 1.0, a.hits)
+        ),
+        resolved=total(a.last - a.first >= RESOLVED_S),
+        lasting=total(lasting),
+        occupied=total(np.where(lasting, a.seen, 0)),
+        lifespan=total(np.where(lasting, a.dies - a.born + 1, 0)),
     )
     m = Multi(a.group[multi], a.day[multi], a.hits[multi] * t, concurrency[multi])
     return sums, m

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
-from botcensus.measure.hosts.features import EPOCH, LOOK, checkin_timer
+from botcensus.measure.hosts.features import EPOCH, LOOK, Timer, checkin_timer
 from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
 from botcensus.measure.hosts.model import Window, window_estimate
 from botcensus.measure.hosts.networks import apply_factors, network_factors, without_ids_sql
@@ -78,6 +78,8 @@ class AddressModel:
     ccs: list[str]
     country: npt.NDArray[np.int64]
     ref: Reference
+    timer: Timer | None
+    """The bots' common check-in timer; None where the data show none."""
 
 
 def address_model(
@@ -97,7 +99,7 @@ def address_model(
     ref = lend(
         [w.sums for w in windows], [w.multi for w in windows], country, len(ccs), history_from
     )
-    return AddressModel(spans, windows, groups, ccs, country, ref)
+    return AddressModel(spans, windows, groups, ccs, country, ref, timer)
 
 
 def _address_cells(
@@ -112,7 +114,7 @@ def _address_cells(
     country, ref = model.country, model.ref
     for span, w in zip(spans, windows, strict=True):
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
-        est = window_estimate(w, ref, country, len(ccs), borrowed)
+        est = window_estimate(w, ref, country, len(ccs), borrowed, timed=model.timer is not None)
         keyed = [
             *zip(groups, est.group_hosts, est.group_var, est.group_shared, strict=True),
             *zip(
