@@ -60,11 +60,12 @@ class Score:
     surv_true: dict[str, float] = field(default_factory=dict)
     surv_est: dict[str, float | None] = field(default_factory=dict)
     surv_bounds: dict[str, list[float | None]] = field(default_factory=dict)
-    surv_support: str | None = None
+    surv_support: dict[str, str] = field(default_factory=dict)
     hr_true: float | None = None
     hr_est: float | None = None
     hr_interval: list[float] | None = None
     hr_note: str | None = None
+    hr_support: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def errors(self, scope: str) -> list[float]:
@@ -123,6 +124,7 @@ class Score:
             "hr_interval": self.hr_interval,
             "hr_error": self.hr_error(),
             "hr_note": self.hr_note,
+            "hr_support": self.hr_support,
             "notes": self.notes,
             "weeks": [
                 {
@@ -206,21 +208,22 @@ def score_survival(score: Score, summary: Mapping[str, Any], cleanup: Mapping[st
     rows = cleanup.get("survival") or []
     overall = next((r for r in rows if r.get("group") is None), None)
     if overall is None:
-        score.surv_support = "none"
+        score.surv_support = {"28": "none", "56": "none"}
         return
-    score.surv_support = str(overall.get("support") or "model")
     for d in ("28", "56"):
         score.surv_est[d] = overall.get(f"surviving_{d}d")
         score.surv_bounds[d] = [overall.get(f"surviving_{d}d_lower"),
                                 overall.get(f"surviving_{d}d_upper")]  # fmt: skip
+        score.surv_support[d] = str(overall.get(f"surviving_{d}d_support") or "identities")
 
 
 def score_hazard(score: Score, summary: Mapping[str, Any], cleanup: Mapping[str, Any]) -> None:
     """The notification hazard ratio against the perfect observer's Cox fit on the truth."""
     score.hr_true = (summary.get("notification") or {}).get("perfect_observer_hr")
-    hazard = cleanup.get("hazard_ratio")
+    hazard = cleanup.get("notification_effect") or cleanup.get("hazard_ratio")
     if hazard is not None:
         score.hr_est = hazard.get("hazard_ratio")
         score.hr_interval = [hazard.get("lower"), hazard.get("upper")]
+        score.hr_support = hazard.get("support")
     notes = [n for n in cleanup.get("notes", []) if "notification" in n]
     score.hr_note = notes[0] if notes else None

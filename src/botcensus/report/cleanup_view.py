@@ -48,6 +48,14 @@ def as_json(result: CleanupResult) -> dict[str, Any]:
             "events": hazard.events,
             "clusters": hazard.clusters,
         },
+        "notification_effect": None
+        if result.effect is None
+        else {
+            "hazard_ratio": result.effect.value,
+            "lower": result.effect.lower,
+            "upper": result.effect.upper,
+            "support": result.effect.support,
+        },
     }
 
 
