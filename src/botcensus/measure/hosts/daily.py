@@ -110,6 +110,10 @@ class GroupDays:
     the days they are seen, and the days from their first to their last."""
     occupied: F64
     lifespan: F64
+    fresh: F64
+    """Of the same addresses: days that start a session of their own; below, those of them
+    that follow a day the address was seen (features.address_lifetimes)."""
+    next_day: F64
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,8 @@ def group_days(
         lasting=total(lasting),
         occupied=total(np.where(lasting, a.seen, 0)),
         lifespan=total(np.where(lasting, a.dies - a.born + 1, 0)),
+        fresh=total(np.where(lasting, a.fresh, 0)),
+        next_day=total(np.where(lasting, a.next_day, 0)),
     )
     m = Multi(a.group[multi], a.day[multi], a.hits[multi] * t, concurrency[multi])
     return sums, m

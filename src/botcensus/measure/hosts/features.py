@@ -25,6 +25,8 @@ DAY_S: Final = 86_400.0
 LOOK: Final = 7
 """Days before and after an address-day in which its address counts as seen again."""
 EPOCH: Final = date(1970, 1, 1)
+FRESH_S: Final = 3600
+"""A day's first check-in this long after midnight starts a session of its own."""
 MAX_TIMER_S: Final = 2700.0
 """A median interval this long or longer is not taken for a check-in timer: reports
 aggregated per address and hour (Shadowserver's) look like a one-hour timer, and a timer
@@ -64,7 +66,10 @@ class AddressDays:
     dies: I64
     """The last day the address is seen in the whole query."""
     seen: I64
-    """Days the address is seen in the whole query (of dies - born + 1)."""
+    """Days the address is seen in the whole query (of dies - born + 1); below, those that
+    start a session of their own, and of those the ones after a day it was seen."""
+    fresh: I64
+    next_day: I64
     groups: tuple[tuple[str, int], ...]
     """(country, ASN) per group index; '' and 0 where enrichment left them null."""
 
@@ -86,6 +91,8 @@ class AddressDays:
             self.born[mask],
             self.dies[mask],
             self.seen[mask],
+            self.fresh[mask],
+            self.next_day[mask],
             self.groups,
         )
 
@@ -122,10 +129,11 @@ WITH per_feed AS (
 )
 SELECT (day - DATE '1970-01-01')::BIGINT AS day, (hash(source_ip) >> 1)::BIGINT AS ip,
        cc, asn::BIGINT AS asn, (life.born - DATE '1970-01-01')::BIGINT AS born,
-       (life.dies - DATE '1970-01-01')::BIGINT AS dies, life.seen, first_s, last_s,
+       (life.dies - DATE '1970-01-01')::BIGINT AS dies, life.seen, life.fresh,
+       life.next_day AS next_day_fresh, first_s, last_s,
        hits::DOUBLE AS hits,
        coalesce(day - prev_day <= {look}, false) AS before,
-       coalesce(next_day - day <= {look}, false) AS after,
+       coalesce(ctx.next_day - day <= {look}, false) AS after,
        coalesce(day - prev_day = 1
                 AND epoch_us(prev_last) / 1e6 - epoch_us(prev_day::TIMESTAMP) / 1e6 > $carry_s,
                 false)
@@ -138,13 +146,24 @@ ORDER BY cc, asn, day, first_s
 def address_lifetimes(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, name: str
 ) -> str:
-    """A temporary table `name` of each address's first and last day in the query's data, and
-    the number of days it was seen."""
+    """A temporary table `name` of each address's first and last day in the query's data,
+    the days it was seen, those that start a session of their own (first check-in FRESH_S
+    or more after midnight: not carried over), and of those the ones that follow a day on
+    which it was seen."""
     where, params = without_ids(query)
     sql = f"""
         CREATE OR REPLACE TEMP TABLE {name} AS
-        SELECT source_ip, min(day) AS born, max(day) AS dies, count(DISTINCT day) AS seen
-        FROM {relation} WHERE {where} GROUP BY source_ip
+        WITH d AS (
+            SELECT source_ip, day,
+                   epoch_us(min(first_seen)) / 1e6 - epoch_us(day::TIMESTAMP) / 1e6 AS f
+            FROM {relation} WHERE {where} GROUP BY source_ip, day
+        ), g AS (
+            SELECT *, day - lag(day) OVER (PARTITION BY source_ip ORDER BY day) AS gap FROM d
+        )
+        SELECT source_ip, min(day) AS born, max(day) AS dies, count(*) AS seen,
+               count(*) FILTER (WHERE f >= {FRESH_S}) AS fresh,
+               count(*) FILTER (WHERE f >= {FRESH_S} AND gap = 1) AS next_day
+        FROM g GROUP BY source_ip
     """  # noqa: S608 (names and conditions are ours; values are parameters)
     con.execute(sql, params)
     return name
@@ -194,6 +213,8 @@ def read_address_days(
         born=np.asarray(cols["born"], np.int64),
         dies=np.asarray(cols["dies"], np.int64),
         seen=np.asarray(cols["seen"], np.int64),
+        fresh=np.asarray(cols["fresh"], np.int64),
+        next_day=np.asarray(cols["next_day_fresh"], np.int64),
         groups=groups,
     )
 

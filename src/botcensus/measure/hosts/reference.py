@@ -5,8 +5,9 @@ before nearly as often (STABLE_SHARE) as on the country's top networks, and, whe
 enough new addresses to judge, those live beyond a week nearly as often as the top's (an
 address lasts at most until its line is renumbered, whatever its host does: weekly
 renumbering passes the first test when hosts are online most days, never the second), and
-its addresses that last are used on most days of their life (MIN_OCCUPANCY: a pool's
-addresses are handed round and live long, but each is used on scattered days). Shared
+its addresses that last are used on most days of their life (MIN_OCCUPANCY) or come back
+after a day of use more often than on other days (MIN_HABIT): a pool's addresses are handed
+round and live long, but each is used on scattered days, whoever had it the day before. Shared
 pools (carrier-grade NAT, mobile) return too, with other machines, and are set apart first.
 
 Host behaviour is taken to be the same across a country's networks, so the reference lends
@@ -57,6 +58,14 @@ their first to their last sighting: an address that stays with one line is used 
 its machines are (most days). An address of a pool handed to whichever line comes along
 (carrier-grade NAT, a mobile operator's) lives as long yet is used on a few scattered days,
 and returns within a week as well: without this test such a pool passes for stable."""
+MIN_HABIT: Final = 1.0
+"""Unless its addresses come back the day after more often than on any day: a line whose
+machines are used on few days is still one line, and households differ (some use theirs
+daily, some seldom), so a new session follows a day of use more often than the share of
+days used. A pool hands an address to whichever line comes along: yesterday's use tells
+nothing (or less: the line that had it keeps another). Counted on sessions of their own
+(first check-in features.FRESH_S after midnight; a session carried over midnight would
+pass for a return)."""
 MIN_LASTING: Final = 20
 """Lasting addresses a network needs for its occupancy to be judged."""
 SPLIT_ERROR: Final = 0.12
@@ -166,7 +175,9 @@ def stable_groups(
     judged = (born >= MIN_NEW_SESSIONS) & ~shared
     long_lived, _ = _select(div(lived, born), born, judged, country)
     occupied, lifespan = pooled(sums, "occupied"), pooled(sums, "lifespan")
-    used = div(occupied, lifespan) >= MIN_OCCUPANCY
+    occupancy = div(occupied, lifespan)
+    habit = div(div(pooled(sums, "next_day"), pooled(sums, "fresh")), occupancy)
+    used = (occupancy >= MIN_OCCUPANCY) | (habit >= MIN_HABIT)
     scattered = ~used & (pooled(sums, "lasting") >= MIN_LASTING)
     return returning & (long_lived | ~judged) & ~scattered, relative
 
