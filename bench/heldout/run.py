@@ -18,7 +18,7 @@ from .score import Score, score_decay, score_hazard, score_hosts, score_survival
 WEEK_ENDS = "sun"
 
 
-def _cli(*args: str, source: Path | None = None) -> Any:
+def _cli(*args: str, source: Path | None = None, notes: list[str] | None = None) -> Any:
     """Run `botcensus ARGS --format json` and return its JSON; a failure names the command.
     `source`: a src/ directory whose botcensus package the command runs instead of the
     installed one (an export of the frozen commit)."""
@@ -29,6 +29,9 @@ def _cli(*args: str, source: Path | None = None) -> Any:
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
+    if notes is not None:
+        notes += [line.removeprefix("note: ") for line in done.stderr.splitlines()
+                  if line.startswith("note: ")]  # fmt: skip
     return json.loads(done.stdout)
 
 
@@ -38,9 +41,11 @@ def answers(dataset: Path, notified: Path | None, source: Path | None = None) ->
     data = ["--data", str(dataset)]
     week = ["--window", "week", "--week-ends", WEEK_ENDS, "--estimate"]
     clock = time.perf_counter()
+    notes: list[str] = []
     out: dict[str, Any] = {
-        "census": _cli("census", *data, *week, source=source),
+        "census": _cli("census", *data, *week, source=source, notes=notes),
         "census_country": _cli("census", *data, *week, "--by", "country", source=source),
+        "notes": notes,
     }
     cleanup = ["cleanup", *data, "--count", "hosts", "--week-ends", WEEK_ENDS]
     if notified is not None:
