@@ -155,8 +155,6 @@ def _address_cells(
                     float(hosts * shared),
                 )
                 support[(span.start, cc, asn)] = int(code)
-    if fit.untimed:
-        fit.borrowed = set()  # reported once, through the assumption about households
     return cells, support, fit
 
 
