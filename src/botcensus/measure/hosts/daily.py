@@ -37,8 +37,6 @@ LONG_LIVED: Final = 8
 """Days an address must last to count as long-lived: longer than weekly renumbering."""
 MULTI_RATIO: Final = 1.25
 MULTI_EXCESS: Final = 2.0
-RESOLVED_S: Final = 60.0
-"""An address-day whose last check-in is this much after its first shows its hours online."""
 GAP_INTERVALS: Final = 2.5
 """A single-host address-day whose span exceeds its check-ins by this many intervals has a gap."""
 
@@ -98,13 +96,10 @@ class GroupDays:
     """Addresses first seen that day (and LOOK days into the data, 2 x LONG_LIVED before
     its end); below, those of them still seen LONG_LIVED days or more later."""
     long_lived: F64
-    hours: F64
-    """Hours online per address-day, summed: the hours of the day (UTC) touched from its
-    first to its last check-in, or its rows where fewer (reports of one row per address and
-    hour). A line renumbered while online splits its day into two address-days but hardly
-    adds hours."""
-    resolved: F64
-    """Address-days whose first and last check-in differ (a day's report holds only one)."""
+    hits: F64
+    """Rows (check-ins, or hours in reports of one row per address and hour), summed over
+    address-days: a line renumbered while online shares its day's rows between two
+    address-days (hosts.split)."""
     lasting: F64
     """Addresses first seen that day (in the data) that live LONG_LIVED days or more; below,
     the days they are seen, and the days from their first to their last."""
@@ -218,10 +213,7 @@ def group_days(
         multi_hosts=total(np.where(multi, np.maximum(2.0, concurrency), 0.0)),
         new_addresses=total(newborn),
         long_lived=total(newborn & (a.dies - a.born >= LONG_LIVED)),
-        hours=total(
-            np.minimum(np.floor(a.last / 3600.0) - np.floor(a.first / 3600.0) + 1.0, a.hits)
-        ),
-        resolved=total(a.last - a.first >= RESOLVED_S),
+        hits=total(a.hits),
         lasting=total(lasting),
         occupied=total(np.where(lasting, a.seen, 0)),
         lifespan=total(np.where(lasting, a.dies - a.born + 1, 0)),

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
 from botcensus.measure.hosts.features import EPOCH, LOOK, Timer, checkin_timer
 from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
-from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, WIDENED, Window, window_estimate
+from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, Window, window_estimate
 from botcensus.measure.hosts.networks import (
     apply_factors,
     network_factors,
@@ -121,11 +121,12 @@ def _address_cells(
     spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
     country, ref = model.country, model.ref
     fit.untimed = model.timer is None
+    fit.split_few |= {groups[int(i)] for i in np.flatnonzero(ref.split_few)}
     for span, w in zip(spans, windows, strict=True):
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
         est = window_estimate(w, ref, country, len(ccs), borrowed, timed=model.timer is not None)
         codes = est.country_support
-        fit.borrowed |= {ccs[i] for i in np.flatnonzero(codes == WIDENED)}
+        fit.borrowed |= {ccs[i] for i in np.flatnonzero(est.country_borrowed)}
         fit.bracketed |= {ccs[i] for i in np.flatnonzero(codes == BOUNDS)}
         keyed = [
             *zip(

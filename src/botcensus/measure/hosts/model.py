@@ -102,6 +102,9 @@ class Estimate:
     country_shared: F64
     country_support: I64
     """Per country: ESTIMATE, WIDENED or BOUNDS (module constants)."""
+    country_borrowed: npt.NDArray[np.bool_]
+    """Per country: days active borrowed from other countries (no stable network of its
+    own, no machines with ids)."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,9 @@ def window_estimate(
     if w.week is None:
         var_c += model_c**2
         var_g += model_g**2
-        return _household(Estimate(hd.value, var_g, hidden_g, d_c, var_c, hidden_c, support), timed)
+        none = np.zeros(n_countries, bool)
+        estimate = Estimate(hd.value, var_g, hidden_g, d_c, var_c, hidden_c, support, none)
+        return _household(estimate, timed)
     r = per_host_day(w, ref, country, n_countries)
     ratio, r_var, shared, cv2 = r.value, r.var, r.shared, r.cv2
     # The stable addresses that days active are measured on hide hosts as often as those
@@ -299,17 +304,19 @@ def window_estimate(
         cv2 = np.where(have, lent[2], cv2)
         taint = np.where(have, 0.0, taint)
     lent_here = np.isfinite(lent[0]) if lent is not None else np.zeros(n_countries, bool)
+    borrowed = ~(r.own | lent_here)
     if r.bracket:
         support = np.where(lent_here, support, BOUNDS)
     else:
-        support = np.where(r.own | lent_here, support, WIDENED)
+        support = np.where(borrowed, WIDENED, support)
     hosts_g = hd.value * ratio[country]
     hosts_c = d_c * ratio
     var_c += (model_c + taint) ** 2 + r_var + div(cv2, hosts_c)
     var_g += (model_g + taint[country]) ** 2 + r_var[country] + div(cv2[country], hosts_g)
     shared_g = np.sqrt(shared[country] ** 2 + (hidden_g + taint[country]) ** 2)
     shared = np.sqrt(shared**2 + (hidden_c + taint) ** 2)
-    return _household(Estimate(hosts_g, var_g, shared_g, hosts_c, var_c, shared, support), timed)
+    estimate = Estimate(hosts_g, var_g, shared_g, hosts_c, var_c, shared, support, borrowed)
+    return _household(estimate, timed)
 
 
 def _household(est: Estimate, timed: bool) -> Estimate:
@@ -325,4 +332,5 @@ def _household(est: Estimate, timed: bool) -> Estimate:
         est.country_var + HOUSEHOLD_SD**2,
         np.sqrt(est.country_shared**2 + HOUSEHOLD_SD**2),
         est.country_support,
+        est.country_borrowed,
     )

@@ -108,6 +108,8 @@ class Reference:
     """Per group: the share of its address-days that are host-days where no timer times
     handovers (hosts.split); below, the variance of its log."""
     split_var: F64
+    split_few: B
+    """Per group: its address-days carry far less than a host's day (hosts.split)."""
 
 
 def pooled(sums: list[GroupDays], name: str, days_from: int | None = None) -> F64:
@@ -284,4 +286,5 @@ def lend(
         renumbering_var=renumbering / (exposure + PRIOR_EXPOSURE),
         split=split.share,
         split_var=split.var,
+        split_few=split.few,
     )

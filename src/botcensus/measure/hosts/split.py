@@ -3,16 +3,19 @@
 A line renumbered while its machine is online shows as two address-days in one day. With a
 common timer, hosts.handover finds such handovers one by one. Without one (reports
 aggregated per hour, or bots whose timers differ) they can still be counted in bulk: a
-split hardly adds hours online, so a churning network's hours touched per address-day fall
-short of a host's day, measured where an address is one line all day (the country's stable
-networks; all stable networks where the country has none). Per network:
+split shares the host's rows of the day (check-ins, or hours in reports of one row per
+address and hour) between its address-days, so a churning network's rows per address-day
+fall short of a host's day, measured where an address is one line all day (the country's
+stable networks; all stable networks where the country has none). Per network:
 
-    c = (hours per address-day of the network) / (hours per address-day on stable networks)
+    c = (rows per address-day of the network) / (rows per address-day on stable networks)
 
-clipped to [MIN_SPLIT, 1], is the share of its address-days that are host-days. Its error is
-the spread of hours per address-day between the stable networks (how far one network's
-hosts may differ from another's, measured) plus MODEL_ERROR of the correction. Pools and
-stable networks are not split (1). Feeds that report one row a day show no hours: 1.
+at most 1, is the share of its address-days that are host-days. Its error is the spread of
+rows per address-day between the stable networks (how far one network's hosts may differ
+from another's, measured) plus MODEL_ERROR of the correction, on the log scale (a network
+of an address per connection has a c of a few hundredths, and its hosts' check-ins are
+taken to be like the stable networks'). Pools and stable networks are not split (1).
+Feeds that report one row per address and day show nothing: 1.
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
 MIN_SPLIT: Final = 0.5
-"""At most every host-day split in two: a lower c says the network's hosts are online for
-less of the day than the stable networks' (other behaviour, not renumbering)."""
-MIN_RESOLVED: Final = 0.5
-"""Share of a network's address-days that must show hours (first and last check-in apart)."""
+"""Renumbering splits a host-day in two at most: a c below this says a network's addresses
+carry far less than a day (an address per connection), noted (`few`)."""
+MIN_SHARE: Final = 0.01
+"""c is not taken below this."""
+MIN_ROWS: Final = 2.0
+"""Rows per address-day the stable networks need for c to mean anything (reports of one row
+per address and day have one)."""
 MIN_STABLE_ROWS: Final = 200
 """Address-days a country's stable networks need before their hours are the country's own."""
 
@@ -45,6 +51,8 @@ class Split:
 
     share: F64
     var: F64
+    few: B
+    """c fell below MIN_SPLIT (module constants)."""
 
 
 def split_shares(
@@ -53,25 +61,27 @@ def split_shares(
     """Split shares per group (module docstring) from every window's sums."""
     n = len(country)
     rows = _pooled(sums, "rows", n)
-    hours = _pooled(sums, "hours", n)
-    resolved = div(_pooled(sums, "resolved", n), rows)
-    per_day = div(hours, rows)
+    hits = _pooled(sums, "hits", n)
+    per_day = div(hits, rows)
     lenders = stable & (rows > 0)
+    none = Split(np.ones(n), np.zeros(n), np.zeros(n, bool))
     if not lenders.any():
-        return Split(np.ones(n), np.zeros(n))
-    c_hours = np.bincount(country, weights=hours * lenders, minlength=n_countries)
+        return none
+    everywhere = float(np.sum(hits * lenders)) / float(np.sum(rows * lenders))
+    if everywhere < MIN_ROWS:
+        return none
+    c_hits = np.bincount(country, weights=hits * lenders, minlength=n_countries)
     c_rows = np.bincount(country, weights=rows * lenders, minlength=n_countries)
-    everywhere = float(np.sum(hours * lenders)) / float(np.sum(rows * lenders))
     own = c_rows >= MIN_STABLE_ROWS
-    reference = np.where(own, div(c_hours, c_rows), everywhere)[country]
+    reference = np.where(own, div(c_hits, c_rows), everywhere)[country]
     logs = np.log(np.maximum(per_day[lenders], 1e-9))
     weights = rows[lenders]
     centre = float(np.average(logs, weights=weights))
     spread = float(np.average((logs - centre) ** 2, weights=weights)) if lenders.sum() > 1 else 0.0
-    applies = ~stable & ~shared & (resolved >= MIN_RESOLVED) & (rows > 0)
-    share = np.where(applies, np.clip(div(per_day, reference), MIN_SPLIT, 1.0), 1.0)
-    var = np.where(applies & (share < 1.0), spread + (model_error * (1.0 - share)) ** 2, 0.0)
-    return Split(share, var)
+    applies = ~stable & ~shared & (rows > 0)
+    share = np.where(applies, np.clip(div(per_day, reference), MIN_SHARE, 1.0), 1.0)
+    var = np.where(share < 1.0, spread + (model_error * np.log(share)) ** 2, 0.0)
+    return Split(share, var, applies & (share < MIN_SPLIT))
 
 
 def _pooled(sums: list[GroupDays], name: str, n: int) -> F64:

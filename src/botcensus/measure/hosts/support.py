@@ -10,7 +10,8 @@ Each estimate carries `hosts_support`:
   week beyond their intervals): the interval carries that error;
 - `bounds`: no network anywhere where an address follows one line, so how many days a
   machine is active is unknown: no estimate (hosts_est empty), only the bounds between one
-  machine per address-day and one machine every day of the window.
+  machine per address-day and every machine active every day of the window (and up to
+  half of the address-days split by renumbering).
 
 The notes say which diagnostic failed and what it changed.
 """
@@ -46,6 +47,8 @@ class Fit:
     """Countries with no stable network of their own (days active from other countries)."""
     bracketed: set[str] = field(default_factory=set)
     """Countries with only bounds: no stable network anywhere (and no bot ids)."""
+    split_few: set[tuple[str, int]] = field(default_factory=set)
+    """Networks whose address-days carry far less than a host's day (hosts.split)."""
     scatter: dict[Key, float] = field(default_factory=dict)
     """Per group (window start left out): the extra standard deviation of the log estimate
     that its week-to-week scatter calls for."""
@@ -56,6 +59,7 @@ class Fit:
         self.untimed |= other.untimed
         self.borrowed |= other.borrowed
         self.bracketed |= other.bracketed
+        self.split_few |= other.split_few
         self.ids += other.ids
 
     def notes(self) -> list[str]:
@@ -84,8 +88,16 @@ class Fit:
                 "host estimates not supported by these data in "
                 f"{', '.join(c or '??' for c in sorted(self.bracketed))}: no network anywhere "
                 "where an address follows one line, so days active are unknown; hosts_est "
-                "left empty, hosts_lo and hosts_hi bound one machine per address-day and one "
-                "machine every day (hosts_support bounds)"
+                "left empty; hosts_lo and hosts_hi bound every machine active every day (with "
+                "up to half the address-days split by renumbering) and one machine per "
+                "address-day (hosts_support bounds)"
+            )
+        if self.split_few:
+            names = ", ".join(f"{cc or '??'} AS{asn}" for cc, asn in sorted(self.split_few))
+            out.append(
+                f"host estimates: in {names} an address-day holds under half the check-ins of "
+                "a machine's day on the stable networks (an address per connection?): "
+                "host-days taken as check-ins over a machine's day there, intervals widened"
             )
         if self.scatter:
             worst = max(self.scatter.values())
