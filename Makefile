@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 
-.PHONY: demo test lint fmt bench lock clean
+.PHONY: demo test test-all lint fmt bench lock clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+# Everything `test` runs, and the heavy accuracy tests on full-size populations (CI).
+test-all: $(STAMP) lint
+	$(BIN)/python -m pytest -q -m "heavy or not heavy"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -48,22 +48,33 @@ def test_the_decay_gives_the_share_left_after_a_number_of_days() -> None:
 
 def test_checked_survival_adds_the_support_and_keeps_the_identities_figure() -> None:
     summary = pa.Table.from_pylist(
-        [{"group": None, "identities": 500, "surviving_28d": 0.40, "surviving_28d_lower": 0.37,
-          "surviving_28d_upper": 0.43, "surviving_56d": None, "surviving_56d_lower": None,
-          "surviving_56d_upper": None}]  # fmt: skip
+        [
+            {
+                "group": None,
+                "identities": 500,
+                "surviving_28d": 0.40,
+                "surviving_28d_lower": 0.37,
+                "surviving_28d_upper": 0.43,
+                "surviving_56d": None,
+                "surviving_56d_lower": None,
+                "surviving_56d_upper": None,
+            }
+        ]
     )
     out = checked_survival(summary, {None: _fit(0.06)}, None).to_pylist()[0]
     assert out["surviving_28d_km"] == 0.40
     assert out["surviving_28d"] is None  # 0.40 against exp(-0.24) = 0.79
     assert out["surviving_28d_support"] == "bounds"
-    assert out["surviving_28d_lower"] <= 0.40 and out["surviving_28d_upper"] >= 0.78
+    assert out["surviving_28d_lower"] <= 0.40
+    assert out["surviving_28d_upper"] >= 0.78
     assert out["surviving_56d_support"] == "decay"
     assert out["surviving_56d"] == pytest.approx(math.exp(-0.48))
 
 
 def test_lines_followed_are_turned_into_machines() -> None:
-    summary = pa.Table.from_pylist([{"group": None, "identities": 500, "surviving_28d": 0.8,
-                                     "surviving_28d_lower": 0.8, "surviving_28d_upper": 0.8}])  # fmt: skip
+    row = {"group": None, "identities": 500, "surviving_28d": 0.8}
+    row |= {"surviving_28d_lower": 0.8, "surviving_28d_upper": 0.8}
+    summary = pa.Table.from_pylist([row])
     out = checked_survival(summary, {}, 1.25, days=(28,)).to_pylist()[0]
     assert out["surviving_28d"] < 0.8
     assert out["surviving_28d_support"] == "identities"
@@ -89,5 +100,6 @@ def test_no_ratio_from_a_count_that_does_not_fall() -> None:
 
 def test_a_cox_ratio_far_from_the_decay_ratio_is_not_reported() -> None:
     figure = checked_hazard((1.0, 0.9, 1.1), (1.6, 1.4, 1.8))
-    assert figure.value is None and figure.support == "bounds"
+    assert figure.value is None
+    assert figure.support == "bounds"
     assert (figure.lower, figure.upper) == (0.9, 1.8)

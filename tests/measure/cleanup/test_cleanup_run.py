@@ -67,7 +67,8 @@ def test_cleanup_without_a_hold_out_keeps_decay_and_survival(run: NotifyRun) -> 
         "notification effect from identities not computed: need notified and hold-out" in n
         for n in result.notes
     )
-    assert result.effect is not None and result.effect.support == "none"
+    assert result.effect is not None
+    assert result.effect.support == "none"
     assert result.fit is not None
     assert result.survival is not None
 

@@ -105,7 +105,8 @@ def test_a_pool_of_addresses_handed_round_is_not_a_stable_network() -> None:
 
 def test_split_days_are_taken_off_without_a_timer() -> None:
     model = address_model(connect(per_hour(mixed().table())), CensusQuery(), "sightings")
-    assert model is not None and model.timer is None
+    assert model is not None
+    assert model.timer is None
     share = dict(zip(model.groups, model.ref.split.tolist(), strict=True))
     assert share[("AA", 64501)] == 1.0  # a stable network is the yardstick
     assert share[("BB", 64504)] < 0.95  # renumbered daily: some days are split in two
