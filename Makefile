@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 
-.PHONY: demo test lint fmt bench lock clean web-assets
+.PHONY: demo test test-all lint fmt bench lock clean web-assets
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ $(STAMP): requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/botcensus demo
 
+# Under CI=true (.ci/run) `make test` is `make test-all`.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(if $(filter true,$(CI)),-m "heavy or not heavy",)
+
+# Everything `test` runs, and the heavy accuracy tests on full-size populations (CI=true).
+test-all: $(STAMP) lint
+	$(BIN)/python -m pytest -q -m "heavy or not heavy"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

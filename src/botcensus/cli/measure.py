@@ -103,8 +103,10 @@ def _retention_due(data_dir: Path, settings: Settings) -> int:
 @click.option(
     "--estimate",
     is_flag=True,
-    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi), "
-    "and the mean distinct addresses per hour (ips_hourly_avg).",
+    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi) "
+    "and its support (hosts_support: estimate, widened, or bounds where these data support no "
+    "estimate; notes on stderr say why), and the mean distinct addresses per hour "
+    "(ips_hourly_avg).",
 )
 @click.option(
     "--top", type=click.IntRange(min=1), default=None, help="Keep the top N groups per window."
