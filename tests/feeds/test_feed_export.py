@@ -12,13 +12,18 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from feed_cases import CASES, fake_enrich
+from intelmq_oracle import harmonization_errors
 from intelmq_rules import problems
 
-from botcensus.feeds import ExportQuery, export, ingest, load_mapping
+from botcensus.cli import main
+from botcensus.export import ExportQuery, export_events
+from botcensus.export.event_sql import ENRICHED
+from botcensus.export.events import unenriched
+from botcensus.feeds import ingest, load_mapping
 from botcensus.model import SINKHOLE_FEED_NAME
-from botcensus.report import intelmq_events
-from botcensus.store import iter_events, sighting_files
+from botcensus.store import sighting_files
 
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 ALL = ExportQuery(include_unclaimed=True)
@@ -26,7 +31,7 @@ ALL = ExportQuery(include_unclaimed=True)
 
 def _export(data: Path, fmt: str, query: ExportQuery = ALL) -> bytes:
     out = io.BytesIO()
-    export(data, query, fmt, out, fake_enrich)
+    export_events(data, query, fmt, out, fake_enrich)
     return out.getvalue()
 
 
@@ -123,12 +128,40 @@ def test_export_filters(small_data: Path, query: ExportQuery, count: int) -> Non
     assert len(rows) == count + 1
 
 
-def test_sinkhole_events_keep_the_names_botcensus_events_uses(sinkhole_data: Path) -> None:
-    ours = _lines(sinkhole_data)
-    theirs = list(intelmq_events(iter_events(sinkhole_data)))
-    assert len(ours) == len(theirs) == 4
-    for mine, reference in zip(ours, theirs, strict=True):
-        assert {k: v for k, v in mine.items() if k in reference} == reference
+def _cli(*args: str) -> str:
+    done = CliRunner().invoke(main, list(args))
+    assert done.exit_code == 0, done.output
+    return done.stdout
+
+
+def test_events_and_export_write_the_same_line_for_the_same_event(sinkhole_data: Path) -> None:
+    """One IntelMQ renderer: with nothing enriched, every stored event (claimed or not)
+    leaves `botcensus events` and `export --format intelmq` as the same bytes, and IntelMQ's
+    harmonisation accepts every line."""
+    out = io.BytesIO()
+    n = export_events(sinkhole_data, ALL, "intelmq", out, unenriched)
+    recorded = _cli("events", "--data", str(sinkhole_data))
+    assert n == len(recorded.splitlines()) == 4
+    assert out.getvalue().decode() == recorded
+    assert harmonization_errors(recorded) == []
+
+
+def test_export_adds_only_its_enrichment_to_the_events_line(sinkhole_data: Path) -> None:
+    """The two commands as a user runs them: `export` enriches (the bundled database), and
+    each of its lines is the `events` line of the same event plus those fields."""
+    data = str(sinkhole_data)
+    recorded = _cli("events", "--data", data).splitlines()
+    exported = _cli("export", "--data", data, "--format", "intelmq", "--include-unclaimed")
+    assert harmonization_errors(exported) == []
+    lines = exported.splitlines()
+    assert len(lines) == len(recorded) == 4
+    enriched = 0
+    for mine, theirs in zip(lines, recorded, strict=True):
+        event = json.loads(mine)
+        enriched += any(k in event for k in ENRICHED)
+        assert {k: v for k, v in event.items() if k not in ENRICHED} == json.loads(theirs)
+        assert "classification.identifier" in event or "malware.name" not in event
+    assert enriched >= 3
 
 
 def test_time_source_keeps_microseconds(sinkhole_data: Path) -> None:
@@ -143,7 +176,7 @@ def test_an_empty_dataset_exports_nothing(tmp_path: Path) -> None:
 
 def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format"):
-        export(tmp_path, ALL, "stix", io.BytesIO(), fake_enrich)
+        export_events(tmp_path, ALL, "stix", io.BytesIO(), fake_enrich)
 
 
 def test_sinkhole_export_enriches_as_it_goes(sinkhole_data: Path) -> None:

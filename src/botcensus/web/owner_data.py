@@ -177,10 +177,11 @@ def export_events(
     family: str | None = None,
 ) -> int:
     """The raw events (sinkhole and feed) in scope, as IntelMQ JSON lines or a Shadowserver
-    CSV report (feeds.export with the scope as its row filter); the number written."""
+    CSV report (export.export_events with the scope as its row filter); the number written."""
     import pyarrow.compute as pc
 
-    from botcensus.feeds import ExportQuery, export
+    from botcensus.export.event_query import ExportQuery
+    from botcensus.export.events import export_events as export
     from botcensus.ipaddr import in_prefixes
 
     def keep(table: pa.Table) -> pa.Array:

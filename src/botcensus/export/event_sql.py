@@ -1,7 +1,9 @@
 """SQL that renders feed and sinkhole events as IntelMQ JSON lines or Shadowserver CSV rows.
 
-Pure functions from column names to SELECT lists: the export runs them over Arrow batches.
-IntelMQ lines leave out empty fields, as IntelMQ does; numbers stay numbers.
+Pure functions from column names to SELECT lists: the event renderers (export/event_formats.py)
+run them over Arrow batches. IntelMQ lines leave out empty fields, as IntelMQ does; numbers
+stay numbers. A sinkhole event has one IntelMQ rendering (`sinkhole_fields`), whichever
+command writes it (`botcensus events`, `botcensus export --format intelmq`).
 """
 
 from __future__ import annotations
@@ -112,9 +114,14 @@ _TEXT: Final = frozenset(
 )
 
 
-def sinkhole_json() -> str:
-    """SELECT list: one IntelMQ JSON line per sinkhole event (enriched with source_cc,
-    source_asn, source_as_name), with the names `botcensus events` uses."""
+ENRICHED: Final = ("source.asn", "source.as_name", "source.geolocation.cc")
+"""Fields only enrichment fills (`botcensus export`); `botcensus events` prints events as
+recorded, so these stay empty there."""
+
+
+def sinkhole_fields() -> list[tuple[str, str]]:
+    """Every IntelMQ field of a sinkhole event, in the order written, with its SQL value over
+    an event table (with source_cc, source_asn, source_as_name: null where not enriched)."""
     fields = [("time.source", TIME_ISO.format(t="time_received"))]
     fields += [(k, lit(v)) for k, v in INTELMQ_CONSTANTS.items()]
     fields += [
@@ -124,7 +131,12 @@ def sinkhole_json() -> str:
         ("classification.identifier", "lower(nullif(malware_family, ''))"),
     ]
     fields += [(intelmq_name(c), _sinkhole_value(c)) for c in EVENT_COLUMNS[1:]]
-    return _json_object(fields)
+    return fields
+
+
+def sinkhole_json() -> str:
+    """SELECT list: one IntelMQ JSON line per sinkhole event (`sinkhole_fields`)."""
+    return _json_object(sinkhole_fields())
 
 
 def _extra(columns: Collection[str], name: str, number: bool = False) -> str | None:
