@@ -76,3 +76,20 @@ def test_prefix_membership_for_both_families() -> None:
     )
     inside = ipaddr.in_prefixes(column, ["192.0.2.0/24", "2001:db8::/32"]).to_pylist()
     assert inside == [True, False, True, False, True, False, False]
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_ipv4_int_sql_is_the_address_number(number: int) -> None:
+    from botcensus.store.db import connect
+
+    text = str(ipaddress.IPv4Address(number))
+    sql = f"SELECT {ipaddr.ipv4_int_sql('$ip')}"
+    assert connect().sql(sql, params={"ip": text}).fetchall() == [(number,)]
+
+
+@pytest.mark.parametrize("text", ["2001:db8::1", "", "not an address"])
+def test_ipv4_int_sql_is_null_for_other_text(text: str) -> None:
+    from botcensus.store.db import connect
+
+    sql = f"SELECT {ipaddr.ipv4_int_sql('$ip')}"
+    assert connect().sql(sql, params={"ip": text}).fetchall() == [(None,)]

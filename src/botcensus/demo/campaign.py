@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -158,7 +157,7 @@ def arm_decay(data_dir: Path, groups: pa.Table, truth_weekly: pa.Table, last: dt
             )
         )
         scope = scope.filter(pc.greater(scope["week_ending"], pa.scalar(first, pa.date32())))
-        duck = duckdb.connect()
+        duck = connect()
         duck.register("t", scope)
         rows = duck.sql(
             "SELECT week_ending, sum(hosts_active) FROM t GROUP BY ALL ORDER BY 1"

@@ -46,17 +46,9 @@ def _where(
     con: duckdb.DuckDBPyConnection, relation: str, scope: Scope, query: HostQuery
 ) -> tuple[str, dict[str, object]]:
     condition, params = scope.condition(con, relation)
-    parts = [condition, "malware_family IS NOT NULL"]
-    if query.family is not None:
-        parts.append("malware_family = $family")
-        params["family"] = query.family
-    if query.date_from is not None:
-        parts.append("day >= $lo")
-        params["lo"] = query.date_from
-    if query.date_to is not None:
-        parts.append("day <= $hi")
-        params["hi"] = query.date_to
-    return " AND ".join(parts), params
+    census = CensusQuery(family=query.family, date_from=query.date_from, date_to=query.date_to)
+    where, census_params = census.where()  # the census's own filter: claimed, family, days
+    return f"{condition} AND {where}", {**params, **census_params}
 
 
 def hosts(
