@@ -37,7 +37,7 @@ def test_every_export_format_is_documented(fmt: str) -> None:
     assert f"--format {fmt}" in DOC
 
 
-# `keep` is no command-line filter: the web passes a network owner's scope through it.
+# `keep` is the web's row filter for a network owner's scope (a callable), not a CLI option.
 @pytest.mark.parametrize("field", [f.name for f in fields(ExportQuery) if f.name != "keep"])
 def test_every_export_filter_is_documented(field: str) -> None:
     option = {
