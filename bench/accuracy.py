@@ -28,6 +28,12 @@ Columns (medians over runs of the per-run figure, unless said otherwise):
 - hr_oracle:    the same Cox model fitted to the truth (true infection and clean-up times):
                 the marginal ratio a perfect observer would measure, below the per-machine
                 1.6 where fast and lingering machines mix
+- hr_checked:   the notification effect as `botcensus cleanup --count hosts --notified`
+                reports it (measure.cleanup.checks: the Cox ratio where the decay of the
+                told and held-out networks' host estimates agrees, bounds where not), and
+                its error against the oracle ('n.s.': not supported, bounds only)
+- s28, s56:     |share still infected after 28 / 56 days - truth| as the same command
+                reports it (machines infected at the start), 'n.s.' where only bounds
 
 The estimators read the sightings only; the truth is read here, after the estimates.
 --quick runs one seed of every scenario at a third of the scale. The accuracy-* scenarios are
@@ -56,10 +62,12 @@ import pyarrow.compute as pc
 import botcensus.enrich as enrich
 from botcensus.measure import CensusQuery, census
 from botcensus.measure.census_run import run_census
-from botcensus.measure.cleanup import complete_weeks, decay_rate
+from botcensus.measure.cleanup import CleanupQuery, cleanup, complete_weeks, decay_rate
 from botcensus.measure.survival import cox_notified, notification_hr
+from botcensus.model import SIGHTING_SCHEMA
 from botcensus.simulate import BUNDLED, Scenario, Simulation, load_scenario, simulate
 from botcensus.simulate.scenario import Notify
+from botcensus.store.sketch_build import sketch_sightings
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "src/botcensus/simulate/scenarios"
 SCENARIOS = {
@@ -120,6 +128,13 @@ class Run:
     """The same Cox model on the true infection and clean-up times of the machines: what a
     perfect observer would get (below the per-machine 1.6 where fast and lingering machines
     mix: the marginal ratio)."""
+    hr_checked: float | None = None
+    hr_checked_support: str | None = None
+    s28: float | None = None
+    s56: float | None = None
+    s28_true: float | None = None
+    s56_true: float | None = None
+    s_support: str | None = None
     rows: list[Scored] = field(default_factory=list)
     """(week ending, country or 'all', true hosts, estimate, low, high) of every value scored."""
 
@@ -200,6 +215,35 @@ def _hazard(con: duckdb.DuckDBPyConnection, sim: Simulation) -> dict[str, Any]:
     }
 
 
+def _checked(con: duckdb.DuckDBPyConnection, sim: Simulation) -> dict[str, Any]:
+    """The share still infected after 28 and 56 days and the notification effect as
+    `botcensus cleanup --count hosts --notified` reports them, with the truth."""
+    query = CleanupQuery(count="hosts", notified=sim.notifications(), date_from=sim.start,
+                         date_to=sim.end)  # fmt: skip
+    none = sketch_sightings(SIGHTING_SCHEMA.empty_table())
+    result = cleanup(con, "sightings", none, query)
+    out: dict[str, Any] = {}
+    if result.effect is not None:
+        out["hr_checked"] = result.effect.value
+        out["hr_checked_support"] = result.effect.support
+    start = dt.datetime.combine(sim.start, dt.time(), tzinfo=dt.UTC)
+    hosts = [h for h in sim.truth().hosts.to_pylist() if h["infected"] <= start]
+    overall = None
+    if result.survival is not None:
+        overall = next((r for r in result.survival.to_pylist() if r["group"] is None), None)
+    supports = []
+    for day in (28, 56):
+        gone = start + dt.timedelta(days=day)
+        true = sum(h["cleaned"] is None or h["cleaned"] > gone for h in hosts) / max(len(hosts), 1)
+        out[f"s{day}_true"] = true
+        if overall is not None:
+            value = overall.get(f"surviving_{day}d")
+            out[f"s{day}"] = None if value is None else abs(value - true)
+            supports.append(str(overall.get(f"surviving_{day}d_support")))
+    out["s_support"] = "/".join(supports) or None
+    return out
+
+
 def _oracle_hr(sim: Simulation) -> float | None:
     """The notification model fitted to the truth: every machine of a notified or hold-out
     ASN still infected at the notification day, from then (or its infection) to its first
@@ -271,7 +315,7 @@ def run_one(name: str, seed: int, scale: float) -> Run:
             raw_err.append(abs(raw[week_end] / hosts - 1))
         checked += 1
         inside += row["hosts_lo"] <= hosts <= row["hosts_hi"]
-    cleanup = _decay(con, sim, truth, est) | _hazard(con, sim)
+    cleanup = _decay(con, sim, truth, est) | _hazard(con, sim) | _checked(con, sim)
     return Run(
         name,
         seed,
@@ -308,6 +352,26 @@ def _decay_cell(mine: list[Run], key: str) -> str:
     return _pct(value) + note
 
 
+def _checked_cell(mine: list[Run]) -> str:
+    """Median |checked ratio - oracle| where supported; 'n.s. k/n' for runs with bounds."""
+    errors = [
+        abs(r.hr_checked - r.hr_oracle)
+        for r in mine
+        if r.hr_checked is not None and r.hr_oracle is not None
+    ]
+    bounds = sum(r.hr_checked is None and r.hr_checked_support is not None for r in mine)
+    text = _num(_median(list(errors))) if errors else "n.s."
+    return text + (f" (n.s. {bounds}/{len(mine)})" if bounds and errors else "")
+
+
+def _survival_cell(mine: list[Run], key: str) -> str:
+    values = [getattr(r, key) for r in mine]
+    errors = [v for v in values if v is not None]
+    missing = len(values) - len(errors)
+    text = _num(_median(list(errors))) if errors else "n.s."
+    return text + (f" (n.s. {missing}/{len(values)})" if missing and errors else "")
+
+
 def summarise(runs: list[Run]) -> list[dict[str, str]]:
     """One row per scenario: medians over seeds of the per-run figures; pooled coverage.
     Last, the same over every IP-only scenario, and over those with bot ids."""
@@ -341,6 +405,9 @@ def summarise(runs: list[Run]) -> list[dict[str, str]]:
                 "hr_err": _num(_median([r.hr_err for r in mine])),
                 "hr_oracle": _num(_median([r.hr_oracle for r in mine])),
                 "hr_cover": f"{sum(covered)}/{len(covered)}" if covered else "-",
+                "hr_checked": _checked_cell(mine),
+                "s28": _survival_cell(mine, "s28"),
+                "s56": _survival_cell(mine, "s56"),
             }
         )
     return rows

@@ -424,6 +424,7 @@ def test_census_loads_no_plotting_statistics_survival_or_settings_code(small_dat
     for stage in ("measure.survival", "measure.cleanup", "measure.hosts", "report.page"):
         assert f"botcensus.{stage}" not in loaded
     assert "botcensus.cli.capture" not in loaded  # the lazy group loaded only cli/measure.py
+    assert "botcensus.store.feed_events" not in loaded  # nor the feed writers
 
 
 def test_census_with_estimates_loads_the_host_model_only_then(small_data):

@@ -82,3 +82,41 @@ def test_every_cli_command_is_documented(command: str) -> None:
         p.read_text(encoding="utf-8") for p in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]
     )
     assert f"botcensus {command}" in text
+
+
+def _readme_commands() -> str:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    return readme.split("## Commands", 1)[1].split("```")[1]
+
+
+@pytest.mark.parametrize("command", _commands(main))
+def test_every_cli_command_is_in_the_readme_list(command: str) -> None:
+    """One line per group of commands: `botcensus feeds collect ... | feeds fetch ...`."""
+    lines = _readme_commands().splitlines()
+    words = command.split()
+    assert any(
+        f"botcensus {command}" in line
+        or (len(words) > 1 and f"| {command}" in line and f"botcensus {words[0]}" in line)
+        or f"| botcensus {command}" in line
+        or _alternatives(line, words)
+        for line in lines
+    ), f"README's command list lacks `botcensus {command}`"
+
+
+def _alternatives(line: str, words: list[str]) -> bool:
+    """`botcensus web token add|list|revoke ...` lists three subcommands."""
+    *group, last = words
+    head = " ".join(group)
+    for start in (f"botcensus {head} ", f"| {head} "):
+        at = line.find(start)
+        if group and at >= 0:
+            options = line[at + len(start) :].split(" ", 1)[0]
+            if last in options.split("|"):
+                return True
+    return False
+
+
+def test_the_readme_stays_one_screenful() -> None:
+    lines = (DOCS.parent / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 70
+    assert max(len(line) for line in lines) <= 100

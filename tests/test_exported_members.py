@@ -16,6 +16,8 @@ FACES = [
     "botcensus.measure.cleanup",
     "botcensus.contacts",
     "botcensus.demo",
+    "botcensus.export",
+    "botcensus.notify",
 ]
 
 

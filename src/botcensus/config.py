@@ -200,6 +200,31 @@ class ShadowserverSettings(_Strict):
     """Days back to list reports for on each fetch (plus tomorrow, against clock skew)."""
 
 
+class WebSettings(_Strict):
+    """The dashboard and JSON API (`botcensus serve`): privacy thresholds and the retention
+    of what the web stage itself keeps (tokens, audit log, pseudonym keys)."""
+
+    suppress_below: int = Field(10, ge=1)
+    """k: a public cell (a window and group) counting fewer addresses, or fewer estimated
+    hosts, than this is suppressed, and so are as many of its window's smallest cells as it
+    takes for the suppressed cells to add up to k."""
+    week_ends: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "sat"
+    """Last day of the week windows that `botcensus rollup` keeps and the dashboard shows."""
+    page_rows: int = Field(500, ge=1, le=100_000)
+    """Rows per page of a JSON answer unless the request asks for fewer (`limit`)."""
+    token_days: int = Field(365, ge=1)
+    """Default lifetime of a new access token (`botcensus web token add --days` overrides)."""
+    pseudonym_rotation_days: int = Field(30, ge=1)
+    """Days one pseudonym key is used; then a new key is made, so pseudonyms in exports from
+    different periods cannot be linked."""
+    pseudonym_key_retention_days: int = Field(30, ge=0)
+    """Days a replaced pseudonym key is kept before `botcensus web retention apply` destroys
+    it (after that, its pseudonyms cannot be recomputed from an address by anyone)."""
+    audit_retention_days: int = Field(400, ge=1)
+    """Audit-log entries (who fetched which IP-level data, when) older than this are deleted
+    by `botcensus web retention apply`."""
+
+
 class Settings(BaseSettings):
     """All botcensus settings. Precedence: BOTCENSUS_* environment (nested with `__`, e.g.
     BOTCENSUS_SINKHOLE__RECORDER__FSYNC_INTERVAL=0.5), then the TOML file, then defaults."""
@@ -212,6 +237,7 @@ class Settings(BaseSettings):
     enrich: EnrichSettings = EnrichSettings()
     store: StoreSettings = StoreSettings()
     shadowserver: ShadowserverSettings = ShadowserverSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

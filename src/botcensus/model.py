@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Final
 
@@ -100,3 +101,17 @@ def intelmq_name(column: str) -> str:
     if column in INTELMQ_EVENT_FIELDS:
         return INTELMQ_EVENT_FIELDS[column]
     return INTELMQ_EXTRA_NAMES.get(column, f"extra.{column}")
+
+
+def put_columns(
+    table: pa.Table, columns: Iterable[tuple[str | pa.Field, pa.Array | pa.ChunkedArray]]
+) -> pa.Table:
+    """The table with these columns set: one of the same name is replaced in place, a new
+    one appended (how an enrichment step adds what it found)."""
+    for field, column in columns:
+        name = field if isinstance(field, str) else field.name
+        at = table.schema.get_field_index(name)
+        table = (
+            table.set_column(at, field, column) if at >= 0 else table.append_column(field, column)
+        )
+    return table

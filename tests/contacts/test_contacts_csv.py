@@ -49,7 +49,10 @@ def test_the_sample_reports_its_bad_rows_by_line() -> None:
         (10, "prefix: prefix has host bits set"),
         (11, "asn: not an AS number"),
         (12, "fill one of prefix, asn, country"),
-        (13, "abuse_email is not an address"),
+        (
+            13,
+            "abuse_email 'not-an-address' is not an address (addr-spec local part with no domain)",
+        ),
         (14, "country: not a two-letter code"),
     ]
     assert all(p.file == str(SAMPLE) and p.text for p in problems)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from botcensus.contacts.ranges import flatten, specificity_rank
-from botcensus.enrich.addr import hilo_from_keys, keys_from_hilo
+from botcensus.ipaddr import hilo_from_keys, keys_from_hilo
 
 TOP = 2**128 - 1
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from botcensus.enrich import GeoTable
-from botcensus.enrich.addr import hilo_from_keys
+from botcensus.ipaddr import hilo_from_keys
 
 CASES = Path(__file__).parent / "cases"
 MAXMIND = CASES / "maxmind"

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botcensus.enrich import GeoTable, enrich, ipv4_from_int, lookup
-from botcensus.enrich.addr import hilo_from_keys
+from botcensus.ipaddr import hilo_from_keys
 from botcensus.model import SIGHTING_SCHEMA
 
 OUT_COLUMNS = ["source_cc", "source_asn", "source_as_name"]

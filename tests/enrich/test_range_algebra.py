@@ -8,7 +8,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from botcensus.enrich.addr import hilo_from_keys, keys_from_hilo
 from botcensus.enrich.ranges import (
     ATTR_SCHEMA,
     Ranges,
@@ -20,6 +19,7 @@ from botcensus.enrich.ranges import (
     overlay,
     prefix_end,
 )
+from botcensus.ipaddr import hilo_from_keys, keys_from_hilo
 
 Attr = tuple[str | None, int | None, str | None]
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from botcensus.feeds import FileReport, ingest
-from botcensus.feeds.dataset import feed_files
+from botcensus.store.feed_events import feed_files
 
 CASES = Path(__file__).parent / "cases"
 CURRENT = (

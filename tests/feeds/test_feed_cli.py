@@ -8,9 +8,9 @@ from pathlib import Path
 
 from feed_cases import CASES
 
+from botcensus.cli.feeds_run import run_export, run_ingest
 from botcensus.config import Settings
 from botcensus.feeds import ExportQuery
-from botcensus.feeds.cli_commands import run_export, run_ingest
 
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 

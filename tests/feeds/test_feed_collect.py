@@ -20,9 +20,10 @@ from click.testing import CliRunner
 from feed_cases import fake_enrich
 
 from botcensus.cli import main
-from botcensus.feeds.collect import COLLECT_DIR, STATE, collect
-from botcensus.feeds.dataset import feed_files
+from botcensus.feeds.collect import collect
 from botcensus.store import sighting_files
+from botcensus.store.feed_events import feed_files
+from botcensus.store.layout import COLLECT_STATE
 
 REAL = Path(__file__).parent / "cases" / "intelmq"
 HTTP = REAL / "event4_sinkhole_http.csv"
@@ -44,7 +45,7 @@ def _report(path: Path, day: int, first: int, rows: int) -> Path:
 
 
 def _state(data: Path) -> dict[str, dict[str, object]]:
-    path = data / COLLECT_DIR / STATE
+    path = data / COLLECT_STATE
     return json.loads(path.read_text(encoding="utf-8"))["files"] if path.exists() else {}
 
 

@@ -13,7 +13,7 @@ import pytest
 from feed_cases import CASES, fake_enrich
 
 from botcensus.feeds import ExportQuery, export, ingest
-from botcensus.feeds.dataset import feed_files
+from botcensus.store.feed_events import feed_files
 
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 TRUNCATED = CASES / "2024-05-02-event4_sinkhole_http-truncated.csv"

@@ -10,10 +10,12 @@ import pytest
 from feed_cases import CASES, fake_enrich, quarantined, sinkhole_row, stored_events, write_report
 
 import botcensus.feeds.read as feed_read
-from botcensus.feeds import FEED_PART, ingest, rebuild_days
+from botcensus.feeds import ingest
 from botcensus.measure import CensusQuery, census
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 from botcensus.store import connect, sighting_files, sightings_view
+from botcensus.store.feed_sightings import rebuild_days
+from botcensus.store.layout import FEED_PART
 
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 

@@ -20,9 +20,9 @@ from intelmq_oracle import harmonization_errors, parse, schema_from_mappings
 
 from botcensus.cli import main
 from botcensus.feeds import ExportQuery, export, ingest, load_mapping, report_type_from_name
-from botcensus.feeds.dataset import feed_files
 from botcensus.feeds.mapping import field_types
 from botcensus.feeds.render import feed_json
+from botcensus.store.feed_events import feed_files
 
 REAL = CASES / "intelmq"
 NAMED_BY_FEED = {"Sinkhole-HTTP-Drone.csv": "sinkhole_http_drone"}

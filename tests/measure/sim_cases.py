@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.addr import ipv4_to_int
+from botcensus.ipaddr import ipv4_to_int
 from botcensus.simulate import Simulation, load_scenario, simulate, synthetic_ranges
 
 CASES = Path(__file__).parent / "cases"

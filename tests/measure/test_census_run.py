@@ -157,7 +157,7 @@ def test_estimates_add_hosts_and_the_hourly_series_in_row_order() -> None:
     query = CensusQuery(window="week", by=("country",))
     plain = run_census(con, query, rel)
     result = run_census(con, query, rel, estimate=True)
-    names = ["hosts_est", "hosts_lo", "hosts_hi", "ips_hourly_avg"]
+    names = ["hosts_est", "hosts_lo", "hosts_hi", "hosts_support", "ips_hourly_avg"]
     assert result.rows.column_names == [*plain.rows.column_names, *names]
     assert result.rows.select(plain.rows.column_names).equals(plain.rows)
     hourly = result.rows["ips_hourly_avg"].to_pylist()

@@ -299,7 +299,7 @@ def test_an_unreadable_sketch_manifest_means_sketching_again(events: Path) -> No
 
 
 def test_an_unreadable_rollup_manifest_is_a_clear_error(events: Path) -> None:
-    from botcensus.store.files import DatasetError
+    from botcensus.store.atomic import DatasetError
 
     rollup(events, _identity)
     (events / "sightings" / "_rolled.json").write_text("[truncated")

@@ -75,7 +75,7 @@ def test_quarantined_files_are_0600_in_0700_directories(rolled: Path) -> None:
 
 
 def test_an_older_temporary_file_with_open_bits_is_not_reused_open(rolled: Path) -> None:
-    from botcensus.store.files import write_private
+    from botcensus.store.atomic import write_parquet as write_private
 
     target = rolled / "sightings" / "date=2011-03-16" / "x.parquet"
     stale = target.with_name(".x.parquet.tmp")

@@ -90,19 +90,19 @@ def test_empty_theta_sets_the_empty_flag() -> None:
     assert sk.theta_estimate(image)[0] == 0.0
 
 
-def test_ipv6_is_hashed_as_its_canonical_text() -> None:
-    written = pa.array(["2001:DB8:0:0::1", "2001:db8::1", "192.0.2.1", "not-an-ip"])
-    assert sk.canonical_ips(written).to_pylist() == [
-        "2001:db8::1",
-        "2001:db8::1",
-        "192.0.2.1",
-        "not-an-ip",
-    ]
-    assert sk.hll_of(["2001:db8::1"]) == sk.hll_of([sk.canonical_ip("2001:DB8::0:1")])
-
-
-def test_unparseable_ipv6_text_becomes_null() -> None:
-    assert sk.canonical_ips(pa.array(["::zz"])).to_pylist() == [None]
+def test_one_host_written_several_ways_is_one_address_in_the_sketch() -> None:
+    """botcensus.ipaddr's rule: IPv6 in RFC 5952 text, IPv4-mapped IPv6 as IPv4; unspecified,
+    zoned and other text is no address and left out."""
+    written = [
+        "2001:DB8:0:0::1", "2001:db8::1", "::ffff:192.0.2.1", "192.0.2.1",
+        "0.0.0.0", "::", "fe80::1%eth0", "010.0.0.1", "not-an-ip",
+    ]  # fmt: skip
+    rows = sk.sketch_sightings(_sightings([{"source_ip": ip} for ip in written]))
+    assert rows.num_rows == 1
+    assert rows["rows"].to_pylist() == [len(written)]
+    image = rows["ip_theta"][0].as_py()
+    assert sk.theta_estimate(image)[0] == 2.0
+    assert image == sk.theta_of(["2001:db8::1", "192.0.2.1"])
 
 
 def test_repeats_do_not_change_the_bytes() -> None:

@@ -100,9 +100,12 @@ COMMAND_MODULES: dict[str, str] = {
     "rollup": "measure",
     "census": "measure",
     "report": "measure",
+    "notify": "notify",
     "retention": "retention",
     "simulate": "simulate",
     "enrich": "simulate",
+    "serve": "web",
+    "web": "web",
 }
 """Command -> the botcensus.cli module that defines it. A command missing here still works
 (every module is loaded to find it), only more slowly; tests/test_cli.py checks the table."""
@@ -160,13 +163,17 @@ def main(verbose: bool) -> None:
 
 
 def rollup_dataset(
-    data_dir: Path, settings: config_mod.Settings | Callable[[], config_mod.Settings]
+    data_dir: Path,
+    settings: config_mod.Settings | Callable[[], config_mod.Settings],
+    *,
+    aggregates: bool = False,
 ) -> RollupReport:
-    """Bring the dataset's sightings and sketches up to date (enriching new sightings).
-    `settings` may be a function (lazy_settings): it is called only when there is something
-    to enrich."""
+    """Bring the dataset's sightings and sketches up to date (enriching new sightings);
+    with `aggregates`, the dashboard's roll-up tables and products too (`botcensus rollup`
+    and `serve` ask; `census` does not wait for them). `settings` may be a function
+    (lazy_settings): it is called only when there is something to enrich."""
     from botcensus.store import rollup as store_rollup
-    from botcensus.store.files import DatasetError
+    from botcensus.store.atomic import DatasetError
     from botcensus.store.sketches import sketch_days
 
     geo = None
@@ -189,9 +196,29 @@ def rollup_dataset(
         report = store_rollup(data_dir, step)
         # Sketches before retention can expire a day: they outlive the raw sightings.
         sketch_days(data_dir, sketch)
+        if aggregates:
+            found = settings() if callable(settings) else settings
+            aggregate_dataset(data_dir, found.web.week_ends)
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     return report
+
+
+def aggregate_dataset(data_dir: Path, week_ends: str) -> None:
+    """The web's roll-up: exact census tables per day and week (store/aggregates.py, built
+    by measure/rollups.py), then the products the dashboard cannot compute per request."""
+    from botcensus.measure.rollups import rollup_rows
+    from botcensus.store.aggregates import aggregate_windows
+    from botcensus.web.products import build_products
+
+    built = aggregate_windows(
+        data_dir, lambda con, view, window: rollup_rows(con, view, window, week_ends), week_ends
+    )
+    if built.days_built or built.weeks_built:
+        logging.getLogger("botcensus").info(
+            "roll-up tables: %d days, %d weeks built", len(built.days_built), len(built.weeks_built)
+        )
+    build_products(data_dir, week_ends)
 
 
 def duckdb_progress(con: duckdb.DuckDBPyConnection, *, interactive: bool) -> None:

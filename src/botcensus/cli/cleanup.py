@@ -76,6 +76,27 @@ def _read_notified(
         raise click.BadParameter(f"{value}: {why}", param_hint="--notified") from None
 
 
+def _journal_groups(data_dir: Path, *, required: bool) -> pa.Table | None:
+    """The notification journal's hold-out design as a campaign table (notify/effect.py)."""
+    from botcensus.notify import notification_groups
+
+    try:
+        groups = notification_groups(data_dir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if groups is None:
+        if required:
+            raise click.UsageError(f"{data_dir}: the notification journal has no hold-out design")
+        return None
+    held = groups.num_rows - sum(groups["notified"].to_pylist())
+    click.echo(
+        f"note: notification groups from the journal's hold-out design: {groups.num_rows} "
+        f"networks ({groups.column_names[0]}), {held} held out",
+        err=True,
+    )
+    return groups
+
+
 @main.command("cleanup")
 @DATA_OPTION
 @click.option(
@@ -108,6 +129,13 @@ def _read_notified(
     callback=_read_notified,
     help="CSV of a campaign, with a header: asn|cc|identity, notified (true/false or 1/0), "
     "day (YYYY-MM-DD).",
+)
+@click.option(
+    "--notified-from-journal/--no-notified-from-journal",
+    "from_journal",
+    default=None,
+    help="Take the campaign from the hold-out design in the notification journal "
+    "(DIR/notify/journal.sqlite) [default: when it has one and --notified is not given].",
 )
 @click.option("--family", default=None, help="Only this malware family.")
 @click.option(
@@ -143,6 +171,7 @@ def cleanup_cmd(
     date_to: datetime | None,
     marks: list[Mark],
     notified: pa.Table | None,
+    from_journal: bool | None,
     family: str | None,
     week_ends: str,
     count: str,
@@ -164,6 +193,8 @@ def cleanup_cmd(
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     rollup_dataset(data_dir, load_settings(config_file))
+    if notified is None and from_journal is not False:
+        notified = _journal_groups(data_dir, required=bool(from_journal))
     query = CleanupQuery(
         by="country" if by == "country" else "asn" if by == "asn" else None,
         date_from=date_from.date() if date_from else None,

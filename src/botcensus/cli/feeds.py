@@ -51,7 +51,7 @@ def ingest(
     mapping file, or IntelMQ events. Report types botcensus does not read are skipped, counted.
 
     Exit status: 0 every row stored or a duplicate, 1 some rows quarantined, 2 a file failed."""
-    from botcensus.feeds.cli_commands import run_ingest
+    from botcensus.cli.feeds_run import run_ingest
 
     settings = load_settings(config_file)
     sys.exit(run_ingest(list(paths), data_dir, settings=settings, feed=feed, mapping=mapping))
@@ -87,8 +87,8 @@ def export_cmd(
     """Export sinkhole and feed events as IntelMQ JSON lines or a Shadowserver CSV report."""
     import ipaddress
 
+    from botcensus.cli.feeds_run import run_export
     from botcensus.feeds import ExportQuery
-    from botcensus.feeds.cli_commands import run_export
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
@@ -184,7 +184,7 @@ def collect_cmd(
     them: safe from cron or a systemd timer every few minutes, and after a crash.
 
     Exit status as `ingest`; 0 with a note when another collect run is going."""
-    from botcensus.feeds.cli_commands import run_collect
+    from botcensus.cli.feeds_run import run_collect
 
     settings = load_settings(config_file)
     sys.exit(run_collect(inbox, data_dir, settings=settings, settle=settle, fetch=fetch))
@@ -197,7 +197,7 @@ def collect_cmd(
 def fetch_cmd(inbox: Path, data_dir: Path, config_file: Path | None) -> None:
     """Download the reports not downloaded yet from Shadowserver's Reports API into INBOX
     (settings [shadowserver]: api_key, secret, reports, types, days)."""
-    from botcensus.feeds.cli_commands import run_fetch
+    from botcensus.cli.feeds_run import run_fetch
 
     settings = load_settings(config_file)
     sys.exit(run_fetch(inbox, data_dir, settings=settings))

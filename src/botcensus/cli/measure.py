@@ -29,7 +29,8 @@ from botcensus.cli._app import (
 @DATA_OPTION
 @CONFIG_OPTION
 def rollup(data_dir: Path, config_file: Path | None) -> None:
-    """Roll raw events up into enriched daily sightings and sketches.
+    """Roll raw events up into enriched daily sightings, sketches and the dashboard's
+    roll-up tables.
 
     Incremental and idempotent; deletes nothing. With store.retention_on_rollup = true it
     then runs `botcensus retention apply`; otherwise it says when data is past its limit."""
@@ -38,7 +39,7 @@ def rollup(data_dir: Path, config_file: Path | None) -> None:
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     settings = load_settings(config_file)
-    report = rollup_dataset(data_dir, settings)
+    report = rollup_dataset(data_dir, settings, aggregates=True)
     click.echo(
         f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
         f"{report.days_unchanged} unchanged"
@@ -102,8 +103,10 @@ def _retention_due(data_dir: Path, settings: Settings) -> int:
 @click.option(
     "--estimate",
     is_flag=True,
-    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi), "
-    "and the mean distinct addresses per hour (ips_hourly_avg).",
+    help="Add estimated infected machines (hosts_est) with a 90% interval (hosts_lo, hosts_hi) "
+    "and its support (hosts_support: estimate, widened, or bounds where these data support no "
+    "estimate; notes on stderr say why), and the mean distinct addresses per hour "
+    "(ips_hourly_avg).",
 )
 @click.option(
     "--top", type=click.IntRange(min=1), default=None, help="Keep the top N groups per window."

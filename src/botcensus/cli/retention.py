@@ -22,7 +22,7 @@ def retention_group() -> None:
 
 def run_retention(data_dir: Path, settings: Settings, *, dry_run: bool) -> RetentionReport:
     """Apply the settings' limits at the wall clock now; print what was done."""
-    from botcensus.store.files import DatasetError
+    from botcensus.store.atomic import DatasetError
     from botcensus.store.retention import apply_retention
 
     try:

@@ -28,6 +28,7 @@ from botcensus.contacts.store import (
     write_source,
 )
 from botcensus.contacts.table import LOOKUP_SCHEMA, ContactTable, build_table, lookup_table
+from botcensus.model import put_columns
 
 NATIONAL_CERTS: Final = "national-certs"
 """The bundled country table's source name; importing a source of this name replaces it."""
@@ -182,13 +183,7 @@ def enrich_contacts(
         table.column(asn_column) if asn_column in names else None,
         table.column(cc_column) if cc_column in names else None,
     )
-    for field, column in zip(LOOKUP_SCHEMA, found.columns, strict=True):
-        where = table.schema.get_field_index(field.name)
-        if where >= 0:
-            table = table.set_column(where, field, column)
-        else:
-            table = table.append_column(field, column)
-    return table
+    return put_columns(table, zip(LOOKUP_SCHEMA, found.columns, strict=True))
 
 
 def describe(found: pa.Table, ip_column: str = "source_ip") -> list[str]:

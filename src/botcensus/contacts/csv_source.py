@@ -23,9 +23,10 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
-from botcensus.contacts.keys import EMAIL, text_ranges
+from botcensus.contacts.keys import text_ranges
+from botcensus.contacts.mailbox import mailbox_list
 from botcensus.contacts.store import RECORD_SCHEMA, Problem
-from botcensus.enrich.addr import hilo_from_keys
+from botcensus.ipaddr import hilo_from_keys
 
 KEY_COLUMNS: Final = ("prefix", "asn", "country")
 """The key column a row fills names its level; 'prefix' is stored as level 'prefix'."""
@@ -55,10 +56,21 @@ def read_contacts_csv(path: Path) -> tuple[pa.Table, list[Problem]]:
             keys = [name for name in KEY_COLUMNS if cell.get(name)]
             if len(keys) != 1:
                 problems.append(Problem(str(path), line, "fill one of prefix, asn, country", text))
-            elif not EMAIL.fullmatch(cell["abuse_email"]):
-                problems.append(Problem(str(path), line, "abuse_email is not an address", text))
             else:
-                rows.append({**cell, "level": keys[0], "line": str(line), "text": text})
+                try:
+                    email = mailbox_list(cell["abuse_email"])
+                except ValueError as exc:
+                    problems.append(Problem(str(path), line, f"abuse_email {exc}", text))
+                    continue
+                rows.append(
+                    {
+                        **cell,
+                        "abuse_email": email,
+                        "level": keys[0],
+                        "line": str(line),
+                        "text": text,
+                    }
+                )
     good, bad = _parse(rows, str(path))
     return good, problems + bad
 

@@ -5,19 +5,14 @@ Shared by the RIPE and CSV readers; parsing is vectorised with the addr helpers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from botcensus.enrich.addr import Keys, hilo_from_keys, keys_from_ipv4, parse_ips
 from botcensus.enrich.ranges import prefix_end
-
-EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-"""What passes for an e-mail address here: one '@', a dot in the domain, no spaces."""
+from botcensus.ipaddr import Keys, hilo_from_keys, keys_from_ipv4, parse_ips
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.enrich.addr import Keys, hilo_from_keys, keys_from_hilo
 from botcensus.enrich.ranges import Index, decrement, increment
+from botcensus.ipaddr import Keys, hilo_from_keys, keys_from_hilo
 
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 

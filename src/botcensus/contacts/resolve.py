@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 
 from botcensus.contacts.keys import KeyRanges
 from botcensus.contacts.store import RECORD_SCHEMA
-from botcensus.enrich.addr import Mask, hilo_from_keys, ipv4_from_int, ipv4_from_keys
 from botcensus.enrich.ranges import Index
+from botcensus.ipaddr import Mask, hilo_from_keys, ipv4_from_int, ipv4_from_keys
 
 
 def range_keys(

@@ -22,7 +22,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.contacts.keys import EMAIL, text_ranges
+from botcensus.contacts.keys import text_ranges
+from botcensus.contacts.mailbox import mailbox_list
 from botcensus.contacts.resolve import range_keys, resolve, to_records
 from botcensus.contacts.rpsl import MAX_TEXT, RpslObject, iter_objects, read_blocks
 from botcensus.contacts.store import RECORD_SCHEMA, Problem
@@ -166,10 +167,11 @@ class RipeReader:
         if "nic-hdl" not in found:
             return "role without nic-hdl"
         mailbox = found.get("abuse-mailbox")
-        if mailbox is not None and not EMAIL.fullmatch(mailbox):
-            return f"abuse-mailbox {mailbox!r} is not an e-mail address"
         if mailbox is not None:
-            self._mailbox[self._id(found["nic-hdl"])] = mailbox
+            try:
+                self._mailbox[self._id(found["nic-hdl"])] = mailbox_list(mailbox)
+            except ValueError as exc:
+                return f"abuse-mailbox {exc}"
         return None
 
     def _organisation(self, obj: RpslObject) -> str | None:

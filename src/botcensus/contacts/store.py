@@ -9,7 +9,6 @@ not be read go to DIR/quarantine/contacts/<source>.jsonl with their file and lin
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,10 +19,10 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from botcensus.store.events import write_atomic
+from botcensus.store.atomic import write_lines, write_parquet
+from botcensus.store.layout import CONTACTS as CONTACTS_DIR
+from botcensus.store.layout import QUARANTINE_CONTACTS as QUARANTINE_DIR
 
-CONTACTS_DIR: Final = "contacts"
-QUARANTINE_DIR: Final = Path("quarantine") / "contacts"
 KINDS: Final = ("bundled", "ripe", "csv")
 """Source kinds, lowest precedence first: where two sources give the same prefix, ASN or
 country, the later kind wins (a user's CSV over RIPE over the bundled CERT table), and
@@ -107,7 +106,7 @@ def write_source(data_dir: Path, table: pa.Table) -> Path:
     if len(names) != 1:
         raise ValueError(f"write_source takes one source's rows, got {names}")
     target = source_file(data_dir, names[0])
-    write_atomic(table.cast(STORE_SCHEMA), target)
+    write_parquet(table.cast(STORE_SCHEMA), target)
     return target
 
 
@@ -124,12 +123,5 @@ def write_quarantine(data_dir: Path, name: str, problems: Sequence[Problem]) -> 
     if not problems:
         target.unlink(missing_ok=True)
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for problem in problems:
-            out.write(json.dumps(asdict(problem), ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(target)
+    write_lines((json.dumps(asdict(p), ensure_ascii=False) for p in problems), target)
     return target

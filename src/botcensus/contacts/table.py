@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from botcensus.contacts.ranges import flatten, specificity_rank
 from botcensus.contacts.store import KINDS, STORE_SCHEMA
-from botcensus.enrich.addr import (
+from botcensus.enrich.ranges import Index, cover
+from botcensus.ipaddr import (
     U32,
     Keys,
     as_string_array,
@@ -28,7 +29,6 @@ from botcensus.enrich.addr import (
     keys_from_hilo,
     parse_ips,
 )
-from botcensus.enrich.ranges import Index, cover
 
 LOOKUP_SCHEMA: Final = pa.schema(
     [

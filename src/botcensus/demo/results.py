@@ -118,9 +118,12 @@ def _true_decay(result: CleanupResult, truth: pa.Table) -> DecayFit | None:
     return fit_decay(range(weeks.num_rows), weeks["hosts_active"].to_pylist())
 
 
-def measure_demo(data_dir: Path, truth_weekly: pa.Table, *, scale: float) -> DemoResult:
+def measure_demo(
+    data_dir: Path, truth_weekly: pa.Table, *, scale: float, notified: pa.Table | None = None
+) -> DemoResult:
     """Measure a rolled-up demo dataset as `botcensus census --estimate`, `report` and
-    `cleanup` do, beside `truth_weekly` (the simulation's weekly truth, every scope)."""
+    `cleanup` do, beside `truth_weekly` (the simulation's weekly truth, every scope);
+    `notified`: the campaign's groups (as `cleanup` reads them from the journal)."""
     con = connect()
     relation = sightings_view(con, data_dir)
     sketches = sketches_view(con, data_dir)
@@ -128,7 +131,8 @@ def measure_demo(data_dir: Path, truth_weekly: pa.Table, *, scale: float) -> Dem
         con, CensusQuery(window="week", family=FAMILY), relation, sketches, estimate=True
     )
     summary = summarise(con, relation, family=FAMILY)
-    clean = cleanup(con, relation, sketches, CleanupQuery(by="country", family=FAMILY, marks=MARKS))
+    query = CleanupQuery(by="country", family=FAMILY, marks=MARKS, notified=notified)
+    clean = cleanup(con, relation, sketches, query)
     truth = truth_weekly.filter(pc.equal(truth_weekly["scope"], "global"))
     changes = tuple(
         CountryChange(row["country"], row["unique_ip_change"], MICROSOFT_CHANGE[row["country"]])

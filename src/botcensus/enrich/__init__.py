@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from botcensus.enrich.addr import ipv4_from_int, ipv4_to_int
 from botcensus.enrich.bundle import BuildReport, build_bundled
 from botcensus.enrich.geotable import GeoTable, ipv4_ranges, load_bundled, read_parquet
 from botcensus.enrich.geotable import write_parquet as save_parquet
 from botcensus.enrich.lookup import enrich, lookup
 from botcensus.enrich.mmdb import load_mmdb
+from botcensus.ipaddr import ipv4_from_int, ipv4_to_int
 
 __all__ = [
     "BuildReport",

@@ -10,11 +10,11 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
-from botcensus.enrich.addr import hilo_from_keys
 from botcensus.enrich.geotable import GeoTable, write_parquet
 from botcensus.enrich.libloc import dump_lines, parse_dump, to_ranges
 from botcensus.enrich.ranges import Ranges, overlay
 from botcensus.enrich.torgeoip import read_geoip, read_geoip6
+from botcensus.ipaddr import hilo_from_keys
 
 DEFAULT_GEOIP: Final = Path("/usr/share/tor/geoip")
 DEFAULT_GEOIP6: Final = Path("/usr/share/tor/geoip6")

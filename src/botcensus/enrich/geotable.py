@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from botcensus.enrich.addr import U32, U64, hilo_from_keys, ipv4_from_keys, keys_from_hilo
 from botcensus.enrich.ranges import ATTR_SCHEMA, Ranges
+from botcensus.ipaddr import U32, U64, hilo_from_keys, ipv4_from_keys, keys_from_hilo
 
 NAME_KEY: Final = b"botcensus.geo_db"
 """Parquet schema metadata key holding GeoTable.name."""

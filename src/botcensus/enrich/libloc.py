@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.addr import ipv4_to_int, ipv6_to_keys, keys_from_ipv4
 from botcensus.enrich.ranges import ATTR_SCHEMA, Ranges, from_prefixes
 from botcensus.enrich.torgeoip import data_date
+from botcensus.ipaddr import ipv4_to_int, ipv6_to_keys, keys_from_ipv4
 
 DB_MAGIC: Final = b"LOCDBXX"
 """First bytes of a binary location.db; anything else is read as `location dump` text."""

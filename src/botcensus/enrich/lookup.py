@@ -8,9 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.addr import as_string_array, parse_ips
 from botcensus.enrich.geotable import GeoTable
 from botcensus.enrich.ranges import cover
+from botcensus.ipaddr import as_string_array, parse_ips
+from botcensus.model import put_columns
 
 OUTPUT_SCHEMA: Final = pa.schema(
     [("source_cc", pa.string()), ("source_asn", pa.int64()), ("source_as_name", pa.string())]
@@ -41,11 +42,6 @@ def enrich(table: pa.Table, geo: GeoTable, ip_column: str = "source_ip") -> pa.T
     the addresses in `ip_column`; existing columns of those names are replaced in place."""
     found = lookup(geo, table.column(ip_column))
     stamp = pa.repeat(pa.scalar(geo.name, pa.string()), table.num_rows)
-    new = [*zip(OUTPUT_SCHEMA, found.columns, strict=True), (GEO_DB_FIELD, stamp)]
-    for field, column in new:
-        where = table.schema.get_field_index(field.name)
-        if where >= 0:
-            table = table.set_column(where, field, column)
-        else:
-            table = table.append_column(field, column)
-    return table
+    return put_columns(
+        table, [*zip(OUTPUT_SCHEMA, found.columns, strict=True), (GEO_DB_FIELD, stamp)]
+    )

@@ -11,7 +11,6 @@ import maxminddb
 import numpy as np
 import pyarrow as pa
 
-from botcensus.enrich.addr import keys_from_hilo
 from botcensus.enrich.geotable import GeoTable
 from botcensus.enrich.ranges import (
     ATTR_SCHEMA,
@@ -21,6 +20,7 @@ from botcensus.enrich.ranges import (
     overlay,
     prefix_end,
 )
+from botcensus.ipaddr import keys_from_hilo
 
 # Where each attribute sits in the record layouts we know; the first path holding a value wins.
 # Country: where the address is used (`country`), else where it is registered; IPinfo lite

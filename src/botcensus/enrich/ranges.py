@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.enrich.addr import Keys, Mask, hilo_from_keys, keys_from_hilo
+from botcensus.ipaddr import Keys, Mask, hilo_from_keys, keys_from_hilo
 
 ATTR_SCHEMA: Final = pa.schema([("cc", pa.string()), ("asn", pa.int64()), ("as_name", pa.string())])
 _ALL_ONES: Final = np.uint64(0xFFFFFFFFFFFFFFFF)

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from botcensus.enrich.addr import ipv6_to_keys, keys_from_ipv4
 from botcensus.enrich.ranges import ATTR_SCHEMA, Ranges, from_disjoint
+from botcensus.ipaddr import ipv6_to_keys, keys_from_ipv4
 
 _GENERATED = re.compile(r"^#\s*Generated:\s*(.+?)\s*$", re.MULTILINE)
 UNKNOWN_CC = "??"

@@ -1,6 +1,6 @@
 """Third-party infected-host reports (Shadowserver, IntelMQ, any CSV or JSON lines with a
-mapping file) in and out: ingest them as feed events and sightings, export events as IntelMQ
-JSON lines or Shadowserver CSV."""
+mapping file) in and out: read, map and check them, and hand the events to store/ (which
+keeps them and their sightings); export events as IntelMQ JSON lines or Shadowserver CSV."""
 
 from botcensus.feeds.export import FORMATS as EXPORT_FORMATS
 from botcensus.feeds.export import ExportQuery, export
@@ -14,12 +14,10 @@ from botcensus.feeds.mapping import (
     load_mapping,
     report_type_from_name,
 )
-from botcensus.feeds.sightings import FEED_PART, feed_sightings, rebuild_days
 
 __all__ = [
     "DEFAULT_MAPPING",
     "EXPORT_FORMATS",
-    "FEED_PART",
     "ExportQuery",
     "FileReport",
     "IngestReport",
@@ -28,9 +26,7 @@ __all__ = [
     "ReportMapping",
     "bundled_mappings",
     "export",
-    "feed_sightings",
     "ingest",
     "load_mapping",
-    "rebuild_days",
     "report_type_from_name",
 ]

@@ -1,20 +1,19 @@
 """Collect an inbox unattended: ingest the report files not read yet, remember what was read,
 safe from cron or a systemd timer every few minutes and after a crash.
 
-State (DIR/feeds/collect/state.json, written under a temporary name and renamed after each
-file is committed) records every file read: its path in the inbox, size, modification time
-and SHA-256. A file is read again only if it changed; a copy of a file already read (same
-content, another name) is recorded without reading it. A run killed at any point leaves at
-worst one committed file not yet recorded: the next run reads it again and finds every row
-a duplicate (events are deduplicated by content), so nothing is counted twice and nothing is
-skipped. Files changed within the last `settle` seconds are left for the next run (a mail
-fetcher may still be writing them); a second run while one is going exits at once.
+State (DIR/feeds/collect/state.json, written atomically after each file is committed)
+records every file read: its path in the inbox, size, modification time and SHA-256. A file
+is read again only if it changed; a copy of a file already read (same content, another name)
+is recorded without reading it. A run killed at any point leaves at worst one committed file
+not yet recorded: the next run reads it again and finds every row a duplicate (events are
+deduplicated by content), so nothing is counted twice and nothing is skipped. Files changed
+within the last `settle` seconds are left for the next run (a mail fetcher may still be
+writing them); a second run while one is going exits at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -28,11 +27,10 @@ from typing import Any, Final
 from botcensus.feeds.ingest import Enrich, FileReport, IngestReport, ingest
 from botcensus.feeds.inputs import expand
 from botcensus.feeds.mapping import Mapping
-from botcensus.store.files import FILE_MODE, open_private, private_dir
+from botcensus.store.atomic import write_json
+from botcensus.store.files import locked_fd
+from botcensus.store.layout import COLLECT_LOCK, COLLECT_STATE
 
-COLLECT_DIR: Final = Path("feeds") / "collect"
-STATE: Final = "state.json"
-LOCK: Final = ".collect.lock"
 SETTLE_SECONDS: Final = 60.0
 
 
@@ -93,25 +91,16 @@ class State:
         self.save()
 
     def save(self) -> None:
-        private_dir(self.path.parent)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with os.fdopen(open_private(tmp), "w", encoding="utf-8") as out:
-            json.dump({"files": self.files}, out, indent=1, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(self.path)
+        write_json({"files": self.files}, self.path)
 
 
 @contextlib.contextmanager
 def _collect_lock(dataset: Path) -> Iterator[None]:
-    path = dataset / COLLECT_DIR / LOCK
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CollectBusyError(f"{dataset}: another collect run is going") from None
+        fd = locked_fd(dataset / COLLECT_LOCK, wait=False)
+    except BlockingIOError:
+        raise CollectBusyError(f"{dataset}: another collect run is going") from None
+    try:
         yield
     finally:
         os.close(fd)
@@ -129,7 +118,7 @@ def collect(
     """Ingest the inbox's report files that are new or changed since the last run."""
     result = CollectReport()
     with _collect_lock(dataset):
-        state = State(dataset / COLLECT_DIR / STATE)
+        state = State(dataset / COLLECT_STATE)
         clock = time.time() if now is None else now
         todo: dict[Path, tuple[str, os.stat_result, str]] = {}
         for path in sorted({i.path for i in expand([inbox])}):

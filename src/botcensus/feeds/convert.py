@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from botcensus.feeds.vocabulary import CLASSIFICATION_TYPES, TAXONOMIES, TRANSPORTS
+from botcensus.ipaddr import IPV4_RE, UNSPECIFIED_V4
 
-IPV4_OCTET: Final = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-IPV4_RE: Final = f"{IPV4_OCTET}([.]{IPV4_OCTET}){{3}}"
 FQDN_RE: Final = "[^\\s:/?#@\\\\]+"
 HOST_BREAKERS: Final = "[\\s/?#@\\\\]"
 """Characters that end or break the host part of a URL: a Host cell holding one is no host."""
@@ -67,10 +66,12 @@ class Converted:
 
 
 def ip_sql(v: str) -> str:
-    """IPv4 in dotted-quad form, or an IPv6 candidate (checked and canonicalised later);
-    0.0.0.0, networks and anything else is not an address."""
+    """The IPv4 half of botcensus.ipaddr's rule in SQL: a dotted quad other than 0.0.0.0; an
+    IPv6 candidate passes to ipaddr.canonical_ips (at ingest); networks and anything else are
+    not addresses."""
     return (
-        f"CASE WHEN {v} = '0.0.0.0' THEN NULL WHEN regexp_full_match({v}, {lit(IPV4_RE)}) "
+        f"CASE WHEN {v} = {lit(UNSPECIFIED_V4)} THEN NULL "
+        f"WHEN regexp_full_match({v}, {lit(IPV4_RE)}) "
         f"THEN {v} WHEN contains({v}, ':') AND NOT contains({v}, '/') THEN {v} END"
     )
 

@@ -20,14 +20,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from botcensus.export.cells import safe_table
-from botcensus.feeds.addr import in_prefixes
-from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, feed_files
 from botcensus.feeds.mapping import DEFAULT_MAPPING, field_types, load_mapping
 from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
-from botcensus.feeds.sightings import connect
+from botcensus.ipaddr import in_prefixes
 from botcensus.model import SINKHOLE_FEED_NAME
-from botcensus.store import iter_events
+from botcensus.store import iter_events, layout
 from botcensus.store.damaged import read_screened
+from botcensus.store.db import connect
+from botcensus.store.feed_events import HASH_COLUMN, feed_files
+from botcensus.store.feed_sightings import MEMORY_LIMIT
 
 Enrich = Callable[[pa.Table], pa.Table]
 FORMATS: Final = ("intelmq", "shadowserver")
@@ -47,6 +48,9 @@ class ExportQuery:
     feeds: tuple[str, ...] = ()
     include_unclaimed: bool = False
     """Also events no decoder or feed named a malware family for."""
+    keep: Callable[[pa.Table], pa.Array] | None = None
+    """A further row filter (the web's scope of a network owner): given a batch of events
+    (feed events, or enriched sinkhole events), which rows to export."""
 
 
 @dataclass
@@ -90,8 +94,14 @@ def _prefix_filter(table: pa.Table, query: ExportQuery) -> pa.Table:
     return table.filter(in_prefixes(table["source_ip"], query.prefixes))
 
 
+def _kept(table: pa.Table, query: ExportQuery) -> pa.Table:
+    if query.keep is None or table.num_rows == 0:
+        return table
+    return table.filter(query.keep(table))
+
+
 def _render(table: pa.Table, select: str) -> pa.Table:
-    con = connect()
+    con = connect(memory_limit=MEMORY_LIMIT)
     con.register("events", table)
     return con.sql(f"SELECT {select} FROM events").to_arrow_table()  # noqa: S608 (our SQL)
 
@@ -105,7 +115,7 @@ def feed_batches(
         return
     where, params = _feed_where(query)
     unclaimed_where, unclaimed_params = _feed_where(query, unclaimed_only=True)
-    con = connect(dataset / FEEDS_DIR / ".spill")
+    con = connect(memory_limit=MEMORY_LIMIT, spill=dataset / layout.FEED_SPILL)
     sql = f"SELECT * FROM feed_events WHERE {where} ORDER BY time_source, event_hash"  # noqa: S608
 
     def start(chosen: list[Path]) -> tuple[pa.RecordBatchReader, pa.RecordBatch] | None:
@@ -130,9 +140,9 @@ def feed_batches(
     if started is None:
         return
     reader, first = started
-    yield _prefix_filter(pa.Table.from_batches([first]), query)
+    yield _kept(_prefix_filter(pa.Table.from_batches([first]), query), query)
     for batch in reader:
-        yield _prefix_filter(pa.Table.from_batches([batch]), query)
+        yield _kept(_prefix_filter(pa.Table.from_batches([batch]), query), query)
 
 
 def sinkhole_batches(
@@ -150,11 +160,11 @@ def sinkhole_batches(
             claimed = pc.is_valid(family)
             if left_out is not None:
                 unclaimed = _prefix_filter(table.filter(pc.invert(claimed)), query)
-                left_out.unclaimed += _matching(unclaimed, query, enrich).num_rows
+                left_out.unclaimed += _kept(_matching(unclaimed, query, enrich), query).num_rows
             table, family = table.filter(claimed), family.filter(claimed)
         if query.families:
             table = table.filter(pc.is_in(family, value_set=families))
-        table = _matching(_prefix_filter(table, query), query, enrich)
+        table = _kept(_matching(_prefix_filter(table, query), query, enrich), query)
         if table.num_rows:
             yield table
 

@@ -8,7 +8,6 @@ stored row of the days the file touches, never the file.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 import zlib
@@ -22,8 +21,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.feeds.addr import canonical_ips
-from botcensus.feeds.dataset import FEEDS_DIR, HASH_COLUMN, FeedStore
 from botcensus.feeds.identity import identity_hashes
 from botcensus.feeds.inputs import Input, expand
 from botcensus.feeds.jsonl import jsonl_batches
@@ -39,13 +36,22 @@ from botcensus.feeds.read import (
 )
 from botcensus.feeds.resolve import Source, UnknownReportError, resolve
 from botcensus.feeds.schema import active as active_schema
-from botcensus.feeds.sightings import add_new_events, connect, rebuild_days
 from botcensus.feeds.vocabulary import CORE, STORED
+from botcensus.ipaddr import canonical_ips
+from botcensus.model import put_columns
 from botcensus.store import ledger
+from botcensus.store.db import connect
+from botcensus.store.feed_events import HASH_COLUMN, FeedStore
+from botcensus.store.feed_sightings import (
+    MEMORY_LIMIT,
+    add_new_events,
+    clear_pending,
+    finish_pending,
+    mark_pending,
+)
 
 Enrich = Callable[[pa.Table], pa.Table]
 Progress = Callable[[Path, int, int], None]
-PENDING: Final = "sightings-pending.json"
 ZERO_WORDS: Final = pa.array(["0", "unknown"])
 ENRICHMENT: Final = ("source_cc", "source_asn", "source_as_name", "geo_db")
 SHORT_ROW_FIELD: Final = "extra.missing_columns"
@@ -132,11 +138,8 @@ def enrich_distinct(enrich: Enrich, table: pa.Table) -> pa.Table:
     """The enrichment step run once per distinct source address, spread back to the rows."""
     encoded = pc.dictionary_encode(table["source_ip"]).combine_chunks()
     found = enrich(pa.table({"source_ip": encoded.dictionary}))
-    for name in ENRICHMENT:
-        column = found[name].combine_chunks().take(encoded.indices)
-        at = table.schema.get_field_index(name)
-        table = table.set_column(at, name, column) if at >= 0 else table.append_column(name, column)
-    return table
+    spread = ((name, found[name].combine_chunks().take(encoded.indices)) for name in ENRICHMENT)
+    return put_columns(table, spread)
 
 
 @dataclass
@@ -155,16 +158,15 @@ class _FileIngest:
     ) -> None:
         self.path, self.source, self.run = path, source, run
         self.report, self.quarantine = report, quarantine
-        self.con = connect()
         # One thread: the reader thread has the other core, and DuckDB keeps row order.
-        self.con.execute("SET threads = 1")
+        self.con = connect(memory_limit=MEMORY_LIMIT, threads=1)
         self.plans: dict[tuple[str, ...], Plan] = {}
         ip_rules = [r.column for r in source.report.required if r.key == "source.ip"]
         self.required_ip = ip_rules[0] if ip_rules else None
 
     def batches(self) -> Iterator[Batch]:
         if self.source.format in ("jsonl", "intelmq"):
-            return jsonl_batches(self.path, connect())
+            return jsonl_batches(self.path, connect(memory_limit=MEMORY_LIMIT))
         delimiter = self.source.mapping.delimiter
         columns = read_header(self.path, delimiter)
         missing = missing_columns(self.source.report, columns)
@@ -200,7 +202,7 @@ class _FileIngest:
             mapped = mapped.append_column(SHORT_ROW_FIELD, missing)
         for name in ("source_ip", "destination_ip"):
             before = mapped[name]
-            after = canonical_ips(before)
+            after = canonical_ips(before, ipv4_checked=True)  # IPv4: checked by ip_sql
             mapped = mapped.set_column(mapped.schema.get_field_index(name), name, after)
             if name == "source_ip" and self.required_ip is not None:
                 lost = pc.and_(pc.is_valid(before), pc.is_null(after))
@@ -284,12 +286,9 @@ def ingest(
     result = IngestReport()
     run = _Run(dataset, FeedStore(dataset, uuid.uuid4().hex[:8]), enrich)
     lock = run.store.lock()
-    pending = dataset / FEEDS_DIR / PENDING
     try:
-        _clean_temporaries(dataset)
-        if pending.exists():  # a crash between storing events and their sightings
-            rebuild_days(dataset, json.loads(pending.read_text(encoding="utf-8")))
-            pending.unlink()
+        run.store.clean_temporaries()
+        finish_pending(dataset)  # a crash between storing events and their sightings
         touched: set[str] = set()
         default = active_schema(dataset) if mapping is None else None
         for item in expand(paths):
@@ -297,7 +296,7 @@ def ingest(
             result.files.append(report)
             self_file = _one_file(item, report, run, mapping, feed, default, on_progress)
             touched.update(self_file)
-            _write_pending(pending, touched)
+            mark_pending(dataset, touched)
             for day, files in run.store.commit().items():
                 run.published.setdefault(day, []).extend(files)
             if on_file is not None:
@@ -310,7 +309,7 @@ def ingest(
         except (OSError, duckdb.Error) as exc:
             result.sightings_error = f"sightings not written ({exc}); the next ingest writes them"
             return result
-        pending.unlink(missing_ok=True)
+        clear_pending(dataset)
     finally:
         os.close(lock)
     return result
@@ -361,19 +360,3 @@ def _one_file(
         report.quarantine_file = quarantine.close()
         report.quarantined = quarantine.count
     return run.store.days()
-
-
-def _clean_temporaries(dataset: Path) -> None:
-    """Remove event files a killed ingest left half-written (dot-named, never published);
-    called under the ingest lock, so no other ingest is writing them."""
-    for tmp in (dataset / FEEDS_DIR).glob("date=*/.*.parquet.tmp"):
-        if tmp.is_file() and not tmp.is_symlink():
-            tmp.unlink()
-
-
-def _write_pending(path: Path, days: set[str]) -> None:
-    """Days whose sightings are not yet merged, written before their events are published."""
-    if days:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(sorted(days)), encoding="utf-8")
-        tmp.replace(path)

@@ -1,4 +1,7 @@
-"""Rejected rows: one JSON line each, with the file, line number, reason and the row itself."""
+"""Rejected rows: one JSON line each, with the file, line number, reason and the row itself.
+
+A source file's rejected rows are published whole when the file is done (store/atomic.py),
+replacing those of an earlier ingest of the same file."""
 
 from __future__ import annotations
 
@@ -6,15 +9,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any
 
 import pyarrow as pa
 
 from botcensus.feeds.plan import LINE, REJECT
 from botcensus.feeds.read import Invalid
-from botcensus.store.files import open_private, private_dir
-
-QUARANTINE_DIR: Final = Path("quarantine") / "feeds"
+from botcensus.store.atomic import Pending, open_private
+from botcensus.store.layout import QUARANTINE_FEEDS as QUARANTINE_DIR
 
 
 def quarantine_path(dataset: Path, source: Path) -> Path:
@@ -31,13 +33,12 @@ class Quarantine:
         self.path = quarantine_path(dataset, source)
         self.count = 0
         self._out: IO[str] | None = None
-        if self.path.exists():
-            self.path.unlink()
+        self._pending: Pending | None = None
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._out is None:
-            private_dir(self.path.parent)  # rejected rows hold addresses: 0600 in 0700
-            self._out = os.fdopen(open_private(self.path), "w", encoding="utf-8")
+            self._pending = Pending(self.path)  # rejected rows hold addresses: 0600 in 0700
+            self._out = os.fdopen(open_private(self._pending.tmp), "w", encoding="utf-8")
         self._out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self.count += 1
 
@@ -68,7 +69,9 @@ class Quarantine:
             )
 
     def close(self) -> Path | None:
-        if self._out is not None:
-            self._out.close()
-            return self.path
-        return None
+        """Publish the rejected rows; with none, remove an earlier ingest's file."""
+        if self._out is None or self._pending is None:
+            self.path.unlink(missing_ok=True)
+            return None
+        self._out.close()
+        return self._pending.publish()

@@ -26,10 +26,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from botcensus.store.files import open_private, private_dir
+from botcensus.store.atomic import Pending, open_private, private_dir, write_json
+from botcensus.store.layout import FETCHED
 
 DEFAULT_URL: Final = "https://transform.shadowserver.org/api2/"
-FETCHED: Final = Path("feeds") / "collect" / "fetched.json"
 SAFE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 MAX_REPORT_BYTES: Final = 8 << 30
 CHUNK: Final = 1 << 20
@@ -92,7 +92,8 @@ class ReportsApi:
         return [r for r in answer if not types or r.get("type") in types]
 
     def download(self, report_id: str, target: Path) -> int:
-        """Stream a report into `target` (created 0600); the bytes written."""
+        """Stream a report into `target` (created 0600; made durable when it is published,
+        see `fetch`); the bytes written."""
         written = 0
         with self._post("reports/download", {"id": report_id}) as response:
             kind = response.headers.get("Content-Type", "")
@@ -102,8 +103,6 @@ class ReportsApi:
                     if written > MAX_REPORT_BYTES:
                         raise ApiError(f"reports/download {report_id}: larger than 8 GiB")
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
         if "json" in kind:
             try:
                 error = json.loads(target.read_bytes()).get("error")
@@ -135,14 +134,7 @@ def _fetched(dataset: Path) -> dict[str, str]:
 
 
 def _save_fetched(dataset: Path, fetched: dict[str, str]) -> None:
-    path = dataset / FETCHED
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with os.fdopen(open_private(tmp), "w", encoding="utf-8") as out:
-        json.dump(fetched, out, indent=1, sort_keys=True)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
+    write_json(fetched, dataset / FETCHED)
 
 
 def fetch(
@@ -170,15 +162,17 @@ def fetch(
         if not SAFE_NAME.match(name) or name.startswith("."):
             result.refused.append(f"{report_id}: file name {name!r} is not a bare file name")
             continue
-        target = inbox / name
-        tmp = inbox / f".{name}.part"
+        pending = Pending(inbox / name)  # dot-named until whole: collect skips it
         try:
-            api.download(report_id, tmp)
+            api.download(report_id, pending.tmp)
         except ApiError as exc:
-            tmp.unlink(missing_ok=True)
+            pending.discard()
             result.refused.append(str(exc))
             continue
-        tmp.replace(target)
+        except BaseException:
+            pending.discard()
+            raise
+        target = pending.publish()
         fetched[report_id] = name
         _save_fetched(dataset, fetched)
         result.downloaded.append(target)

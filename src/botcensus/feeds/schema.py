@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,10 +28,9 @@ from botcensus.feeds.mapping import (
     bundled_mappings,
     parse_mapping,
 )
-from botcensus.store.files import open_private, private_dir
+from botcensus.store.atomic import write_bytes
+from botcensus.store.layout import SCHEMA
 
-SCHEMA_DIR: Final = Path("feeds") / "schema"
-INSTALLED: Final = "shadowserver.json"
 LEGACY: Final = "shadowserver-legacy"
 
 
@@ -140,7 +138,7 @@ def _with_legacy(mapping: Mapping) -> Mapping:
 
 
 def installed_path(dataset: Path) -> Path:
-    return dataset / SCHEMA_DIR / INSTALLED
+    return dataset / SCHEMA
 
 
 def load_file(path: Path) -> SchemaUpdate:
@@ -152,9 +150,10 @@ def load_file(path: Path) -> SchemaUpdate:
 
 
 def install(dataset: Path, path: Path, *, allow_older: bool = False) -> SchemaUpdate:
-    """Check a schema file and install it as the dataset's mapping (written under a temporary
-    name and renamed; the one it replaces is kept as shadowserver.json.previous). A schema
-    older than the installed one is refused unless `allow_older`."""
+    """Check a schema file and install it as the dataset's mapping (written atomically; the
+    one it replaces is kept as shadowserver.json.previous, also written atomically, so a
+    crash leaves one schema or the other installed, never none). A schema older than the
+    installed one is refused unless `allow_older`."""
     update = load_file(path)
     target = installed_path(dataset)
     current = active(dataset)
@@ -166,22 +165,15 @@ def install(dataset: Path, path: Path, *, allow_older: bool = False) -> SchemaUp
             f"{path}: schema of {update.date or 'unknown date'} is older than the one in use "
             f"({current.name}); give --allow-older to install it anyway"
         )
-    private_dir(target.parent)
     data = path.read_bytes()
     stamp = {
         "installed": datetime.now(UTC).isoformat(timespec="seconds"),
         "from": str(path.resolve()),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    tmp = target.with_name(f".{target.name}.tmp")
-    fd = open_private(tmp)
-    with os.fdopen(fd, "wb") as out:
-        out.write(json.dumps({"installed": stamp, "schema": json.loads(data)}).encode())
-        out.flush()
-        os.fsync(out.fileno())
     if target.exists():
-        target.replace(target.with_name(INSTALLED + ".previous"))
-    tmp.replace(target)
+        write_bytes(target.read_bytes(), target.with_name(f"{target.name}.previous"))
+    write_bytes(json.dumps({"installed": stamp, "schema": json.loads(data)}).encode(), target)
     return update
 
 

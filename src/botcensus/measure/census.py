@@ -118,15 +118,17 @@ def attach(
     rows: pa.Table, extra: pa.Table, query: CensusQuery, columns: tuple[str, ...]
 ) -> pa.Table:
     """Census rows (any columns, keyed by window_start and the query's groups) with `columns`
-    of `extra` (keyed the same) appended as float64, in the rows' order; null where `extra`
-    has no row."""
+    of `extra` (keyed the same) appended (numbers as float64), in the rows' order; null where
+    `extra` has no row."""
     keys = ["window_start", *query.by]
     index = pa.array(range(rows.num_rows), pa.int64())
     left = rows.select(keys).append_column("row", index)
     right = extra.select([*keys, *columns])
     joined = left.join(right, keys=keys, join_type="left outer").sort_by("row")
     for name in columns:
-        rows = rows.append_column(name, joined[name].cast(pa.float64()))
+        column = joined[name]
+        numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        rows = rows.append_column(name, column.cast(pa.float64()) if numeric else column)
     return rows
 
 

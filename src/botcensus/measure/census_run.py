@@ -40,14 +40,16 @@ class CensusResult:
     """window_start, window_end, the query's groups, the address count (column `unit`),
     unique_bot_id (or unique_bot_id_hll), hits, `<unit>_change`,
     `<unit>_change_since_first`, rank; with estimates also hosts_est, hosts_lo, hosts_hi
-    (unit hosts) and ips_hourly_avg."""
+    (unit hosts), hosts_support (estimate, widened or bounds: measure.hosts.support) and
+    ips_hourly_avg."""
     unit: str
     """`unique_ip` (exact, from raw sightings) or `unique_ip_hll` (estimated from sketches)."""
     source: Source
     reason: str
     """Why this source (which days or sensors only the sketches have)."""
     notes: tuple[str, ...]
-    """What a reader must be told beside the rows (the sketch fallback, estimates left out)."""
+    """What a reader must be told beside the rows (the sketch fallback, estimates left out,
+    what the host estimates' diagnostics found)."""
 
 
 def run_census(
@@ -93,10 +95,12 @@ def run_census(
         if source == "sketches":
             notes.append(NO_ESTIMATE_NOTE)
         else:
-            from botcensus.measure.hosts import with_estimates, with_hourly
+            from botcensus.measure.hosts import attach_answer, hosts_answer, with_hourly
 
-            rows = with_estimates(con, rows, query, relation)
+            answer = hosts_answer(con, query, relation)
+            rows = attach_answer(rows, answer.table, query)
             rows = with_hourly(con, rows, query, relation)
+            notes.extend(answer.notes)
     return CensusResult(rows, unit, source, reason, tuple(notes))
 
 

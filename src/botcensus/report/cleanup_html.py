@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping
 
 import pyarrow as pa
@@ -141,7 +142,7 @@ def _survival_table(result: CleanupResult, top: int) -> str:
     if not summary.num_rows:
         return "<p>No survival curves: no group has 20 identities.</p>"
     follow = _follow_up(result.curves)
-    days = [c for c in summary.column_names if c.startswith("surviving_")]
+    days = [c for c in summary.column_names if re.fullmatch(r"surviving_\d+d", c)]
     rows = summary.to_pylist()
     overall = [r for r in rows if r["group"] is None]
     shown = []
@@ -160,10 +161,21 @@ def _survival_table(result: CleanupResult, top: int) -> str:
         for column in days:
             day = int(column.removeprefix("surviving_").removesuffix("d"))
             seen = follow.get(r["group"], math.inf) >= day  # no share past the data's end
-            row[f"not cleaned after {day} days"] = f"{r[column]:.1%}" if seen else "—"
+            row[f"not cleaned after {day} days"] = _share(r, column) if seen else "—"
         shown.append(row)
     table = pa.Table.from_pylist(shown)
     return table_html(table, numeric=table.column_names[3:])
+
+
+def _share(row: Mapping[str, object], column: str) -> str:
+    """A share still infected; where the data support only bounds (measure.cleanup.checks),
+    the bounds."""
+    value, lower, upper = row[column], row.get(f"{column}_lower"), row.get(f"{column}_upper")
+    if isinstance(value, float):
+        return f"{value:.1%}"
+    if isinstance(lower, float) and isinstance(upper, float):
+        return f"{lower:.0%}–{upper:.0%} (bounds)"
+    return "—"
 
 
 def cleanup_sections(

@@ -48,6 +48,14 @@ def as_json(result: CleanupResult) -> dict[str, Any]:
             "events": hazard.events,
             "clusters": hazard.clusters,
         },
+        "notification_effect": None
+        if result.effect is None
+        else {
+            "hazard_ratio": result.effect.value,
+            "lower": result.effect.lower,
+            "upper": result.effect.upper,
+            "support": result.effect.support,
+        },
     }
 
 
@@ -69,7 +77,8 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
     if result.survival is not None:
         print_table(
             terminal_survival(result.survival),
-            "Time to clean-up (Kaplan–Meier; share not cleaned after 7, 28, 56 days)",
+            "Time to clean-up (Kaplan–Meier; share not cleaned after 7, 28, 56 days; "
+            "a–b?: only bounds supported)",
             console,
         )
     if result.hazard is not None:
@@ -114,6 +123,14 @@ def terminal_survival(survival: pa.Table) -> pa.Table:
     def share(v: float | None) -> str | None:
         return None if v is None else f"{v:.0%}"
 
+    def checked(r: dict[str, Any], day: int) -> str | None:
+        """The share, or its bounds where the data support only bounds (cleanup.checks)."""
+        value = r.get(f"surviving_{day}d")
+        lo, hi = r.get(f"surviving_{day}d_lower"), r.get(f"surviving_{day}d_upper")
+        if value is None and r.get(f"surviving_{day}d_support") == "bounds":
+            return f"{lo:.0%}–{hi:.0%}?" if lo is not None and hi is not None else None
+        return share(value)
+
     def median(r: dict[str, Any]) -> str | None:
         m = r.get("median_days")
         if m is None:
@@ -130,8 +147,8 @@ def terminal_survival(survival: pa.Table) -> pa.Table:
             "cleaned": [r.get("cleaned") for r in rows],
             "median days": [median(r) for r in rows],
             "7 d": [share(r.get("surviving_7d")) for r in rows],
-            "28 d": [share(r.get("surviving_28d")) for r in rows],
-            "56 d": [share(r.get("surviving_56d")) for r in rows],
+            "28 d": [checked(r, 28) for r in rows],
+            "56 d": [checked(r, 56) for r in rows],
         }
     )
 

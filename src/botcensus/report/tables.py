@@ -50,6 +50,7 @@ HEADERS: dict[str, str] = {
     "hosts_est": "hosts (est.)",
     "hosts_lo": "90% low",
     "hosts_hi": "90% high",
+    "hosts_support": "support",
     "ips_hourly_avg": "IPs/hour",
 }
 
@@ -108,7 +109,7 @@ def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]
     ]
     if "unique_bot_id" in table.column_names and any(table["unique_bot_id"].to_pylist()):
         names.append("unique_bot_id")
-    names += ["hosts_est", "hosts_lo", "hosts_hi", "ips_hourly_avg"]
+    names += ["hosts_est", "hosts_lo", "hosts_hi", "hosts_support", "ips_hourly_avg"]
     if "hosts_est" not in table.column_names:  # with estimates, hits do not fit 80 columns
         names.append("hits")
     names += ["unique_ip_change", "unique_ip_hll_change"]

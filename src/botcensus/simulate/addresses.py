@@ -118,24 +118,6 @@ def choose_asns(table: pa.Table, choices: Mapping[str, AsnChoice]) -> AddressSpa
     )
 
 
-def ipv4_strings(addresses: npt.ArrayLike) -> pa.Array:
-    """uint32 addresses as dotted-quad strings (vectorised in Arrow)."""
-    v = np.asarray(addresses, dtype=np.uint32)
-    octets = [pa.array(((v >> np.uint32(s)) & 255).astype(np.uint8)) for s in (24, 16, 8, 0)]
-    return pc.binary_join_element_wise(*(pc.cast(o, pa.string()) for o in octets), ".")
-
-
-def ipv4_ints(texts: pa.Array | pa.ChunkedArray) -> U32:
-    """Dotted-quad strings (all valid) as uint32."""
-    parts = pc.split_pattern(texts, ".")
-    if isinstance(parts, pa.ChunkedArray):
-        parts = parts.combine_chunks()
-    octets = pc.cast(parts.flatten(), pa.uint32()).to_numpy().reshape(-1, 4)
-    shifts = np.array([24, 16, 8, 0], dtype=np.uint32)
-    combined: U32 = np.bitwise_or.reduce(octets << shifts, axis=1).astype(np.uint32)
-    return combined
-
-
 def synthetic_ranges(countries: Sequence[str], *, asns: int = 40, seed: int = 0) -> pa.Table:
     """A made-up range table in RANGE_SCHEMA shape: per country `asns` ASNs of 1-4 ranges with
     sizes spread over three orders of magnitude. For tests and demos without enrichment data."""

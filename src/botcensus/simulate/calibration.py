@@ -12,7 +12,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .addresses import ipv4_ints
+from botcensus.ipaddr import ipv4_to_int
+
 from .scenario import Scenario, Target
 from .truth import EPOCH, week_ending
 
@@ -71,7 +72,7 @@ def weekly_census(
         column = batch["malware_family"]
         mine = batch.filter(pc.is_null(column) if family is None else pc.equal(column, family))
         days = mine["day"].cast(pa.int32()).to_numpy().astype(np.int64)
-        ips, hits = ipv4_ints(mine["source_ip"]), mine["hits"].to_numpy()
+        ips, hits = ipv4_to_int(mine["source_ip"])[0], mine["hits"].to_numpy()
         weeks = week_ending(days)
         for week in np.unique(weeks).tolist():
             sel = weeks == week

@@ -9,7 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from .addresses import AddressSpace, ipv4_strings
+from botcensus.ipaddr import ipv4_from_int as ipv4_strings
+
+from .addresses import AddressSpace
 from .population import DAY_US, Population
 from .sessions import address, candidates, checkin_time, epoch_at
 

@@ -185,8 +185,11 @@ def _notified_groups(scn: Scenario, space: AddressSpace, groups: I64, seed: int)
     if scn.notify is None:
         return notified
     asns = np.unique(space.asn[np.unique(groups)])
-    rng = np.random.default_rng([seed, 0x4E071F])
-    told = rng.permutation(asns)[: round(scn.notify.share * len(asns))]
+    if scn.notify.asns is not None:
+        told = np.asarray(scn.notify.asns, dtype=space.asn.dtype)
+    else:
+        rng = np.random.default_rng([seed, 0x4E071F])
+        told = rng.permutation(asns)[: round(scn.notify.share * len(asns))]
     notified[np.isin(space.asn, told)] = True
     return notified
 

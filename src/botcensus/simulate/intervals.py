@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .addresses import AddressSpace, ipv4_strings
+from botcensus.ipaddr import ipv4_from_int as ipv4_strings
+
+from .addresses import AddressSpace
 from .population import DAY_US, Population
 from .sessions import PERIODIC, address, candidates, epoch_at, next_change
 

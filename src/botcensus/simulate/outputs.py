@@ -12,9 +12,11 @@ import pyarrow as pa
 from botcensus.simulate.drive import DriveResult
 from botcensus.simulate.replay import replay
 from botcensus.simulate.simulation import Simulation
-from botcensus.store.sightings import SIGHTINGS_DIR, write_sightings
+from botcensus.store import layout
+from botcensus.store.atomic import private_dir
+from botcensus.store.sightings import write_sightings
 
-DIRECT_PART = "simulated"
+DIRECT_PART = layout.SIMULATED_PART
 
 Step = Callable[[pa.Table], pa.Table]
 Progress = Callable[[int], None]
@@ -33,7 +35,7 @@ def write_direct(
         rows += table.num_rows
         if progress is not None:
             progress(1)
-    (root / SIGHTINGS_DIR).mkdir(parents=True, exist_ok=True)
+    private_dir(root / layout.SIGHTINGS)
     return rows
 
 

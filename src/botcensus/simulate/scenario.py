@@ -122,6 +122,9 @@ class Notify(_Strict):
     """Share of the ASNs with bots that are notified; the others are the hold-out."""
     hazard_multiplier: float = Field(gt=0)
     """Clean-up hazard of notified hosts from `day` on, relative to the hold-out's."""
+    asns: list[int] | None = None
+    """The ASNs told, when a real campaign chose them (the notification journal's notified
+    group); default: a random `share` of the ASNs with bots."""
 
 
 class Noise(_Strict):

@@ -12,9 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from botcensus.ipaddr import ipv4_from_int as ipv4_strings
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 
-from .addresses import AddressSpace, AsnChoice, choose_asns, ipv4_strings
+from .addresses import AddressSpace, AsnChoice, choose_asns
 from .botids import bot_id_numbers, bot_id_strings
 from .checkins import checkin_batches
 from .daily import Rolled, day_pieces, roll_up

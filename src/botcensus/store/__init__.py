@@ -1,8 +1,9 @@
 """The Parquet dataset: roll the sinkhole's log into it, roll events up into daily sightings,
 read windows of it, enforce retention."""
 
+from botcensus.store.db import connect
 from botcensus.store.events import RollReport, clean_temporaries, events_table, roll_segment
-from botcensus.store.read import connect, event_files, iter_events, sightings_view
+from botcensus.store.read import event_files, iter_events, sightings_view
 from botcensus.store.retention import RetentionReport, apply_retention
 from botcensus.store.sightings import RollupReport, rollup, sighting_files, write_sightings
 

@@ -19,10 +19,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from botcensus.capture.wal import fsync_dir
-from botcensus.store.files import FILE_MODE, DatasetError, open_private, private_dir, warn
+from botcensus.store.atomic import FILE_MODE, DatasetError, fsync_dir, private_dir, write_lines
+from botcensus.store.db import connect
+from botcensus.store.files import warn
+from botcensus.store.layout import QUARANTINE_PARQUET as QUARANTINE_FILES
 
-QUARANTINE_FILES: Final = Path("quarantine") / "parquet"
 READ_ERRORS: Final = (duckdb.Error, pa.ArrowException, OSError, ValueError, KeyError)
 """What reading a damaged or foreign file raises (pyarrow's errors subclass ArrowException
 or OSError; a cast to our schema raises ValueError or KeyError)."""
@@ -37,7 +38,7 @@ def problem_of(path: Path, required: Sequence[str] = ()) -> str | None:
         return "empty file (0 bytes)"
     try:
         table = pq.read_table(path)
-        duckdb.connect().sql("SELECT * FROM read_parquet(?)", params=[str(path)]).to_arrow_table()
+        connect().sql("SELECT * FROM read_parquet(?)", params=[str(path)]).to_arrow_table()
     except (PermissionError, FileNotFoundError):
         raise
     except READ_ERRORS as exc:
@@ -66,13 +67,10 @@ def quarantine(dataset: Path, path: Path, reason: str) -> Path:
     size = path.stat().st_size
     shutil.move(path, target)
     os.chmod(target, FILE_MODE)
-    note = target.with_name(f"{target.name}.txt")
-    with os.fdopen(open_private(note), "w", encoding="utf-8") as out:
-        out.write(
-            f"path: {path}\nbytes: {size}\n"
-            f"moved: {datetime.now(UTC).isoformat(timespec='seconds')}\nreason: {reason}\n"
-        )
     fsync_dir(target.parent)
+    moved = datetime.now(UTC).isoformat(timespec="seconds")
+    note = [f"path: {path}", f"bytes: {size}", f"moved: {moved}", f"reason: {reason}"]
+    write_lines(note, target.with_name(f"{target.name}.txt"))
     return target
 
 

@@ -1,10 +1,10 @@
-"""Dataset files on disk: the day partitions we may read, private atomic writes, locks.
+"""Dataset files on disk: the day partitions we may read, and the locks writers hold.
 
 A partition is a real directory `date=YYYY-MM-DD` inside its area (events/, sightings/,
 feeds/, sketches/); a data file is a real `*.parquet` file in it. Symlinks, other names and
 other kinds of file are refused with a message and never read or written through: nothing
 outside the dataset gets into a census or a retention run, and nothing is written outside it.
-Files are written 0600 in directories created 0700: they hold addresses.
+Writing is store/atomic.py's: files 0600 in directories created 0700 (they hold addresses).
 """
 
 from __future__ import annotations
@@ -21,20 +21,13 @@ from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from botcensus.capture.wal import fsync_dir
+from botcensus.store.atomic import FILE_MODE, private_dir
+from botcensus.store.layout import PARTITION_PREFIX as PREFIX
 
-PREFIX: Final = "date="
-FILE_MODE: Final = 0o600
-DIR_MODE: Final = 0o700
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
-
-
-class DatasetError(OSError):
-    """The dataset cannot be read or written as asked; the message says where and why."""
 
 
 def warn(message: str) -> str:
@@ -120,69 +113,14 @@ def required_columns(schema: pa.Schema) -> tuple[str, ...]:
     return tuple(f.name for f in schema if not f.nullable)
 
 
-def fingerprint(files: list[Path]) -> list[list[object]]:
-    """Name, size and modification time of each file: what a manifest compares."""
-    stats = [(f.name, f.stat()) for f in files]
-    return [[name, st.st_size, st.st_mtime_ns] for name, st in stats]
-
-
-# -- writing --------------------------------------------------------------------------------
-def private_dir(path: Path) -> None:
-    """Create `path` and missing parents as 0700 (mkdir -p would use the default mode).
-    An existing directory keeps its mode; a symlink on the way is refused."""
-    missing = []
-    probe = path
-    while not probe.exists():
-        if probe.is_symlink():
-            raise DatasetError(f"{probe}: a dangling symlink; not writing through it")
-        missing.append(probe)
-        probe = probe.parent
-    for part in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            part.mkdir(mode=DIR_MODE)
-    if path.is_symlink() or not path.is_dir():
-        raise DatasetError(f"{path}: not a directory of the dataset; not writing into it")
-
-
-def open_private(path: Path) -> int:
-    """A file descriptor for writing `path` from scratch, mode 0600 whatever existed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
-    os.fchmod(fd, FILE_MODE)
-    return fd
-
-
-def write_private(table: pa.Table, target: Path) -> None:
-    """Write a zstd Parquet file readable by its owner only: temporary name, fsync, rename."""
-    private_dir(target.parent)
-    tmp = target.parent / f".{target.name}.tmp"
-    with os.fdopen(open_private(tmp), "wb") as out:
-        pq.write_table(table, out, compression="zstd")
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(target)
-    fsync_dir(target.parent)
-
-
-def write_json(value: object, target: Path) -> None:
-    """Replace a small JSON file atomically (temporary name, fsync, rename)."""
-    import json
-
-    private_dir(target.parent)
-    tmp = target.parent / f".{target.name}.tmp"
-    with os.fdopen(open_private(tmp), "w", encoding="utf-8") as out:
-        out.write(json.dumps(value, indent=1, sort_keys=True))
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(target)
-    fsync_dir(target.parent)
-
-
-def locked_fd(path: Path) -> int:
-    """An exclusive lock on `path` (created 0600), held until the descriptor is closed."""
+# -- locks ----------------------------------------------------------------------------------
+def locked_fd(path: Path, *, wait: bool = True) -> int:
+    """An exclusive lock on `path` (created 0600), held until the descriptor is closed.
+    With `wait=False`, BlockingIOError if someone else holds it."""
     private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BaseException:
         os.close(fd)
         raise

@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
-from botcensus.store.files import locked, warn, write_json
+from botcensus.store.atomic import write_json
+from botcensus.store.files import locked, warn
+from botcensus.store.layout import LEDGER
+from botcensus.store.layout import LEDGER_LOCK as LOCK
 
-LEDGER: Final = "retention.json"
-LOCK: Final = ".retention.lock"
 Area = Literal["events", "feeds", "sightings"]
 AREAS: Final[tuple[Area, ...]] = ("events", "feeds", "sightings")
 Ledger = dict[str, dict[str, str]]

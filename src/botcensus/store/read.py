@@ -6,15 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from botcensus.model import EVENT_COLUMNS, EVENT_SCHEMA, SIGHTING_SCHEMA
+from botcensus.store import layout
 from botcensus.store.damaged import read_screened
-from botcensus.store.events import EVENTS_DIR
+from botcensus.store.db import connect
 from botcensus.store.files import area_files, required_columns
+
+if TYPE_CHECKING:
+    import duckdb
 
 EVENT_REQUIRED = required_columns(EVENT_SCHEMA)
 SIGHTING_REQUIRED = required_columns(SIGHTING_SCHEMA)
@@ -26,16 +30,9 @@ def guarded(column: str, what: str) -> str:
     return f"coalesce({column}, error('{what} file without {column}'))"
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose session time zone is UTC."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 def event_files(dataset: Path) -> list[Path]:
     """The visible Parquet files of the event dataset (day partitions only, no symlinks)."""
-    return area_files(dataset / EVENTS_DIR)
+    return area_files(dataset / layout.EVENTS)
 
 
 def iter_events(
@@ -88,7 +85,7 @@ def iter_events(
 def sightings_view(con: duckdb.DuckDBPyConnection, dataset: Path, name: str = "sightings") -> str:
     """Create a view over the dataset's daily sightings; returns its name. An empty dataset
     gives an empty view with the sightings schema."""
-    files = area_files(dataset / "sightings")
+    files = area_files(dataset / layout.SIGHTINGS)
 
     def bind(chosen: list[Path]) -> duckdb.DuckDBPyRelation | None:
         if not chosen:

@@ -15,32 +15,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
 
-from botcensus.store import ledger
-from botcensus.store.events import EVENTS_DIR
-from botcensus.store.files import (
-    FILE_MODE,
-    day_files,
-    day_partitions,
-    fingerprint,
-    locked,
-    warn,
-)
-from botcensus.store.sightings import LOCK as ROLLUP_LOCK
-from botcensus.store.sightings import SIGHTINGS_DIR, read_manifest
-from botcensus.store.sketches import read_sketch_manifest
+from botcensus.store import layout, ledger, manifest
+from botcensus.store.atomic import append_line
+from botcensus.store.files import day_files, day_partitions, locked, warn
 
-FEED_EVENTS_DIR: Final = "feeds"
-"""Where ingest keeps feed events (feeds/dataset.py); their sightings are written at ingest."""
-INGEST_LOCK: Final = Path(FEED_EVENTS_DIR) / ".ingest.lock"
-"""The feed ingest's lock (feeds/dataset.py): held while feed days are deleted."""
-PENDING: Final = Path(FEED_EVENTS_DIR) / "sightings-pending.json"
-LOG: Final = "retention.log"
 log = logging.getLogger(__name__)
 
 
@@ -144,76 +127,76 @@ def _append_log(dataset: Path, gone: Deletion, now: datetime) -> None:
         "written": gone.written, "age_days": gone.age_days, "limit_days": gone.limit_days,
         "files": gone.files, "bytes": gone.bytes,
     }  # fmt: skip
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-    with os.fdopen(os.open(dataset / LOG, flags, FILE_MODE), "a", encoding="utf-8") as out:
-        out.write(json.dumps(record, sort_keys=True) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+    append_line(json.dumps(record, sort_keys=True), dataset / layout.RETENTION_LOG)
 
 
-def _names(entries: object) -> set[str]:
-    return {str(e[0]) for e in entries} if isinstance(entries, list) else set()
+Held = Callable[[str, list[Path]], list[str] | None]
+"""The report list a day of an area is kept in (not summarised yet), or None if it may go."""
 
 
-def _events(run: _Run, limit: int) -> None:
-    rolled = read_manifest(run.dataset)
-    listing = day_partitions(run.dataset / EVENTS_DIR)
+def _sweep(run: _Run, area: ledger.Area, limit: int, held: Held, *, when_due: bool) -> None:
+    """Delete an area's days past `limit`, except those `held` keeps; a kept day is listed
+    always, or (`when_due`) only once it is past the limit."""
+    listing = day_partitions(run.dataset / area)
     run.report.problems += listing.problems
     for day, folder in listing.days:
         files = day_files(folder, run.report.problems)
         if not files:
             continue
-        if not {f.name for f in files} <= _names(rolled.get(day)):
-            run.report.kept_unrolled.append(day)
+        kept = held(day, files)
+        if kept is not None and not when_due:
+            kept.append(day)
             continue
-        stamp = run.expired("events", day, limit)
-        if stamp is not None:
-            run.delete("events", day, files, stamp, limit)
+        stamp = run.expired(area, day, limit)
+        if stamp is None:
+            continue
+        if kept is not None:
+            kept.append(day)
+        else:
+            run.delete(area, day, files, stamp, limit)
 
 
 def _pending(run: _Run) -> set[str] | None:
     """Feed days whose sightings are not written yet; None if that cannot be known."""
-    path = run.dataset / PENDING
-    if not path.exists():
-        return set()
+    # Imported here: the feed writers load pyarrow.compute, which the census never needs.
+    from botcensus.store.feed_sightings import pending_days
+
     try:
-        return {str(d) for d in json.loads(path.read_text(encoding="utf-8"))}
-    except (ValueError, TypeError) as exc:
-        run.report.problems.append(warn(f"{path}: cannot be read ({exc}); no feed day deleted"))
+        return pending_days(run.dataset)
+    except ValueError as exc:
+        run.report.problems.append(warn(f"{exc}; no feed day deleted"))
         return None
 
 
+def _events(run: _Run, limit: int) -> None:
+    """An events day goes only once every file of it was rolled up into sightings."""
+    rolled = manifest.load(run.dataset, manifest.SIGHTINGS)
+
+    def held(day: str, files: list[Path]) -> list[str] | None:
+        done = {f.name for f in files} <= manifest.names(rolled.entry(day))
+        return None if done else run.report.kept_unrolled
+
+    _sweep(run, "events", limit, held, when_due=False)
+
+
 def _feeds(run: _Run, limit: int) -> None:
+    """A feed day goes only once its sightings are written."""
     pending = _pending(run)
-    listing = day_partitions(run.dataset / FEED_EVENTS_DIR)
-    run.report.problems += listing.problems
-    for day, folder in listing.days:
-        files = day_files(folder, run.report.problems)
-        if not files:
-            continue
-        if pending is None or day in pending:
-            run.report.kept_pending.append(day)
-            continue
-        stamp = run.expired("feeds", day, limit)
-        if stamp is not None:
-            run.delete("feeds", day, files, stamp, limit)
+
+    def held(day: str, _files: list[Path]) -> list[str] | None:
+        return run.report.kept_pending if pending is None or day in pending else None
+
+    _sweep(run, "feeds", limit, held, when_due=False)
 
 
 def _sightings(run: _Run, limit: int) -> None:
-    sketched = read_sketch_manifest(run.dataset)
-    listing = day_partitions(run.dataset / SIGHTINGS_DIR)
-    run.report.problems += listing.problems
-    for day, folder in listing.days:
-        files = day_files(folder, run.report.problems)
-        if not files:
-            continue
-        if sketched.get(day) != fingerprint(files):
-            if run.expired("sightings", day, limit) is not None:
-                run.report.kept_unsketched.append(day)
-            continue
-        stamp = run.expired("sightings", day, limit)
-        if stamp is not None:
-            run.delete("sightings", day, files, stamp, limit)
+    """A sightings day goes only once it is sketched (sketches outlive sightings)."""
+    sketched = manifest.load(run.dataset, manifest.SKETCHES)
+
+    def held(day: str, files: list[Path]) -> list[str] | None:
+        return None if sketched.built_from(day, files) else run.report.kept_unsketched
+
+    _sweep(run, "sightings", limit, held, when_due=True)
 
 
 def apply_retention(
@@ -226,10 +209,10 @@ def apply_retention(
     if not dataset.is_dir():
         return run.report
     with contextlib.ExitStack() as held:
-        held.enter_context(locked(dataset / ROLLUP_LOCK))
-        feeds = (dataset / FEED_EVENTS_DIR).is_dir()  # no feeds yet: no lock file made
+        held.enter_context(locked(dataset / layout.ROLLUP_LOCK))
+        feeds = (dataset / layout.FEEDS).is_dir()  # no feeds yet: no lock file made
         if feeds:
-            held.enter_context(locked(dataset / INGEST_LOCK))
+            held.enter_context(locked(dataset / layout.INGEST_LOCK))
         _events(run, event_days)
         if feeds:
             _feeds(run, event_days)

@@ -11,7 +11,6 @@ nothing; it stamps each day it rolls in the retention ledger (store/ledger.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,30 +20,15 @@ from typing import Final
 import pyarrow as pa
 
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
-from botcensus.store import ledger
+from botcensus.store import layout, ledger, manifest
+from botcensus.store.atomic import DatasetError, write_parquet
 from botcensus.store.damaged import read_screened
-from botcensus.store.events import EVENTS_DIR
-from botcensus.store.files import (
-    DatasetError,
-    area_files,
-    day_files,
-    day_partitions,
-    fingerprint,
-    locked,
-    warn,
-    write_json,
-    write_private,
-)
-from botcensus.store.read import EVENT_REQUIRED, SIGHTING_REQUIRED, connect, guarded
-
-SIGHTINGS_DIR = "sightings"
-MANIFEST = "_rolled.json"
-SINKHOLE_PART = "sinkhole.parquet"
-LOCK: Final = ".rollup.lock"
-"""Held while sightings are written by roll-up or write_sightings, and while retention runs."""
+from botcensus.store.db import connect
+from botcensus.store.files import area_files, day_files, day_partitions, locked, warn
+from botcensus.store.manifest import Entry, fingerprint
+from botcensus.store.read import EVENT_REQUIRED, SIGHTING_REQUIRED, guarded
 
 Enrich = Callable[[pa.Table], pa.Table]
-Manifest = dict[str, list[list[object]]]
 
 _ROLLUP_SQL = f"""
 SELECT CAST(time_received AS DATE) AS day, source_ip, bot_id, malware_family, sensor,
@@ -103,27 +87,13 @@ def merge_sightings(old: pa.Table, new: pa.Table) -> pa.Table:
     return con.sql(_MERGE_SQL).to_arrow_table().select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
 
 
-def read_manifest(dataset: Path) -> Manifest:
-    """Which event files (name, size, mtime) each day's sinkhole sightings were built from."""
-    path = dataset / SIGHTINGS_DIR / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise DatasetError(
-            f"{path}: roll-up manifest cannot be read ({exc}); restore it from a backup or "
-            "move it away to rebuild every day from the event files left"
-        ) from None
-
-
 class _Day:
     """Roll up one day of events."""
 
-    def __init__(self, dataset: Path, day: str, day_dir: Path, rolled: list[list[object]]):
+    def __init__(self, dataset: Path, day: str, day_dir: Path, rolled: Entry):
         self.dataset, self.day, self.day_dir = dataset, day, day_dir
         self.rolled = rolled
-        self.target = dataset / SIGHTINGS_DIR / f"date={day}" / SINKHOLE_PART
+        self.target = layout.part(dataset, layout.SIGHTINGS, day, layout.SINKHOLE_PART)
         self.problems: list[str] = []
 
     def _read(self, files: list[Path]) -> tuple[pa.Table, list[Path]]:
@@ -131,12 +101,12 @@ class _Day:
             self.dataset, files, sightings_from_events, self.problems, EVENT_REQUIRED
         )
 
-    def roll(self, enrich: Enrich) -> tuple[pa.Table, list[list[object]]] | None:
+    def roll(self, enrich: Enrich) -> tuple[pa.Table, Entry] | None:
         """The day's new sightings and manifest entry, or None when nothing changed."""
         files = day_files(self.day_dir, self.problems)
         if fingerprint(files) == self.rolled and self.target.exists():
             return None
-        known = {str(entry[0]) for entry in self.rolled}
+        known = manifest.names(self.rolled)
         if not self.target.exists():
             return self._rebuild(files, enrich, known)
         if known <= {f.name for f in files}:
@@ -157,7 +127,7 @@ class _Day:
 
     def _rebuild(
         self, files: list[Path], enrich: Enrich, known: set[str]
-    ) -> tuple[pa.Table, list[list[object]]] | None:
+    ) -> tuple[pa.Table, Entry] | None:
         table, used = self._read(files)
         lost = known - {f.name for f in used}
         if lost:
@@ -188,32 +158,30 @@ class _Day:
 def rollup(dataset: Path, enrich: Enrich, *, now: datetime | None = None) -> RollupReport:
     """Bring the sinkhole's daily sightings up to date with its event files; stamp the days
     rolled (at `now`, default the wall clock) in the retention ledger."""
-    listing = day_partitions(dataset / EVENTS_DIR)
+    listing = day_partitions(dataset / layout.EVENTS)
     problems = list(listing.problems)
     if not listing.days:
         return RollupReport((), 0, 0, tuple(problems))
     now = now or datetime.now(UTC)
     rolled, unchanged, total = [], 0, 0
-    root = dataset / SIGHTINGS_DIR
-    with locked(dataset / LOCK):
-        manifest = read_manifest(dataset)
+    with locked(dataset / layout.ROLLUP_LOCK):
+        rolled_from = manifest.load(dataset, manifest.SIGHTINGS)
         for day, day_dir in listing.days:
-            out = root / f"date={day}"
+            out = layout.day_dir(dataset, layout.SIGHTINGS, day)
             if out.is_symlink() or (out.exists() and not out.is_dir()):
                 problems.append(warn(f"{out}: not a directory of the dataset; {day} not rolled up"))
                 continue
-            job = _Day(dataset, day, day_dir, manifest.get(day, []))
+            job = _Day(dataset, day, day_dir, rolled_from.entry(day))
             result = job.roll(enrich)
             problems += job.problems
             if result is None:
                 unchanged += 1
                 continue
             table, entry = result
-            write_private(table, job.target)
-            manifest[day] = entry
+            write_parquet(table, job.target)
+            rolled_from.record(day, entry)  # per day: a crash loses no finished day
             rolled.append(day)
             total += table.num_rows
-            write_json(manifest, root / MANIFEST)  # per day: a crash loses no finished day
     ledger.update(
         dataset,
         {"events": dict.fromkeys(rolled, _iso(now)), "sightings": dict.fromkeys(rolled, _iso(now))},
@@ -236,11 +204,11 @@ def write_sightings(
     table = table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
     days = []
     dataset.mkdir(parents=True, exist_ok=True)
-    with locked(dataset / LOCK):
+    with locked(dataset / layout.ROLLUP_LOCK):
         for day in pc.unique(table["day"]).to_pylist():
             sub = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
-            target = dataset / SIGHTINGS_DIR / f"date={day.isoformat()}" / f"{part}.parquet"
-            write_private(sub, target)
+            target = layout.part(dataset, layout.SIGHTINGS, day.isoformat(), part)
+            write_parquet(sub, target)
             written.append(target)
             days.append(day.isoformat())
     ledger.stamp(dataset, "sightings", days, now or datetime.now(UTC))
@@ -249,7 +217,7 @@ def write_sightings(
 
 def sighting_files(dataset: Path) -> list[Path]:
     """The readable-looking sightings files, in day order."""
-    return area_files(dataset / SIGHTINGS_DIR)
+    return area_files(dataset / layout.SIGHTINGS)
 
 
 def _read_one(files: list[Path]) -> pa.Table | None:

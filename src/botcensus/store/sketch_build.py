@@ -7,8 +7,9 @@ and `theta_sketch_agg(ip, 12)` produce for the same addresses (checked byte for 
 Spark 4.x), so `hll_union_agg`, `theta_union_agg`, `theta_difference` … read them, and so does
 any other DataSketches implementation (Java, C++, Python, Druid, BigQuery's UDFs).
 
-- Every address is hashed as the UTF-8 bytes of its canonical text (`canonical_ip`): IPv4
-  dotted quad, IPv6 as Python's `ipaddress` writes it (RFC 5952, lower case, `::`),
+- Every address is hashed as the UTF-8 bytes of its canonical text (botcensus.ipaddr's rule:
+  IPv4 dotted quad, IPv6 as Python's `ipaddress` writes it (RFC 5952, lower case, `::`);
+  what is not an address by that rule is left out),
   with DataSketches' MurmurHash3 and the default seed 9001. Never as an integer: Java, C++
   and Spark widen integers differently.
 - HLL: lgK 12, target type HLL_8, the *updatable* image (Spark's format; every reader takes
@@ -19,15 +20,14 @@ any other DataSketches implementation (Java, C++, Python, Druid, BigQuery's UDFs
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
 import datasketches as ds  # type: ignore[import-untyped]
-import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from botcensus.ipaddr import canonical_ips
+from botcensus.store.db import connect
 from botcensus.store.sketches import SKETCH_KEYS, SKETCH_SCHEMA
 
 HLL_LG_K: Final = 12
@@ -39,29 +39,6 @@ SEED_HASH: Final = 0x93CC
 HLL_FAMILY_ID: Final = 7
 THETA_FAMILY_ID: Final = 3
 """DataSketches family ids in preamble byte 2 (HLL 7; Theta compact 3)."""
-
-
-def canonical_ip(text: str) -> str:
-    """The one text every address is hashed as; raises ValueError if it is not an address."""
-    return str(ipaddress.ip_address(text))
-
-
-def canonical_ips(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Canonical address texts (IPv6 rewritten; IPv4 dotted quads are kept as they are, the
-    sinkhole and the feeds already write them canonically). Unparseable text becomes null."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    v6 = pc.fill_null(pc.match_substring(array, ":"), False)
-    if not pc.any(v6).as_py():
-        return array
-    candidates = pc.unique(array.filter(v6)).to_pylist()
-    fixed: list[str | None] = []
-    for value in candidates:
-        try:
-            fixed.append(canonical_ip(value))
-        except ValueError:
-            fixed.append(None)
-    index = pc.index_in(array, value_set=pa.array(candidates, pa.string()))
-    return pc.if_else(v6, pa.array(fixed, pa.string()).take(index), array)
 
 
 def hll_of(values: Iterable[str]) -> bytes:
@@ -135,7 +112,7 @@ def sketch_sightings(sightings: pa.Table) -> pa.Table:
         table.schema.get_field_index("source_ip"), "source_ip", canonical_ips(table["source_ip"])
     )
     keys = ", ".join(SKETCH_KEYS)
-    con = duckdb.connect()
+    con = connect()
     con.register("sightings", table)
     grouped = con.sql(
         f"""SELECT {keys}, count(*) AS rows, coalesce(sum(hits), 0)::BIGINT AS hits,

@@ -11,7 +11,6 @@ went away (quarantined as unreadable) keeps its sketch until new sightings arriv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -21,28 +20,17 @@ from typing import TYPE_CHECKING, Final
 import pyarrow as pa
 
 from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store import layout, manifest
+from botcensus.store.atomic import write_parquet
 from botcensus.store.damaged import read_screened
-from botcensus.store.files import (
-    area_files,
-    day_files,
-    day_partitions,
-    fingerprint,
-    locked,
-    required_columns,
-    warn,
-    write_json,
-    write_private,
-)
+from botcensus.store.files import area_files, day_files, day_partitions, locked, required_columns
+from botcensus.store.manifest import Manifest, fingerprint
 from botcensus.store.read import SIGHTING_REQUIRED
-from botcensus.store.sightings import LOCK as ROLLUP_LOCK
-from botcensus.store.sightings import SIGHTINGS_DIR
 
 if TYPE_CHECKING:
     import duckdb
 
-SKETCHES_DIR = "sketches"
-SKETCH_MANIFEST = "_sketched.json"
-LOCAL_PART = "local"
+LOCAL_PART = layout.LOCAL_SKETCH_PART
 SKETCH_KEYS: Final[tuple[str, ...]] = (
     "day",
     "sensor",
@@ -94,55 +82,37 @@ Sketcher = Callable[[pa.Table], pa.Table]
 def sketch_days(dataset: Path, build: Sketcher) -> SketchReport:
     """Bring the local sketches up to date with the sightings (incremental, idempotent);
     `build` turns one day's sightings into sketch rows."""
-    root = dataset / SKETCHES_DIR
-    manifest_path = root / SKETCH_MANIFEST
-    manifest = read_sketch_manifest(dataset)
     done, unchanged, rows = [], 0, 0
-    days = day_partitions(dataset / SIGHTINGS_DIR).days
+    days = day_partitions(dataset / layout.SIGHTINGS).days
     if not days:
         return SketchReport((), 0, 0)
-    with locked(dataset / ROLLUP_LOCK):
+    with locked(dataset / layout.ROLLUP_LOCK):
+        sketched = manifest.load(dataset, manifest.SKETCHES)
         for day, day_dir in days:
-            done_one = _sketch_day(dataset, day, day_dir, manifest, build)
+            done_one = _sketch_day(dataset, day, day_dir, sketched, build)
             if done_one is None:
                 unchanged += 1
                 continue
             done.append(day)
             rows += done_one
-            write_json(manifest, manifest_path)
     return SketchReport(tuple(done), unchanged, rows)
 
 
-def read_sketch_manifest(dataset: Path) -> dict[str, object]:
-    """Which sightings files each day's local sketch was built from. An unreadable manifest
-    counts as empty: every day with sightings is sketched again (sketches of days whose
-    sightings are gone stay as they are)."""
-    path = dataset / SKETCHES_DIR / SKETCH_MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        warn(f"{path}: cannot be read ({exc}); every day with sightings is sketched again")
-        return {}
-
-
 def _sketch_day(
-    dataset: Path, day: str, day_dir: Path, manifest: dict[str, object], build: Sketcher
+    dataset: Path, day: str, day_dir: Path, sketched: Manifest, build: Sketcher
 ) -> int | None:
     """Sketch one day if its sightings changed (rows written), else None."""
     files = day_files(day_dir)
-    if not files or manifest.get(day) == fingerprint(files):
+    if not files or sketched.built_from(day, files):
         return None
     sightings, used = read_screened(dataset, files, _read_sightings, None, SIGHTING_REQUIRED)
-    before = manifest.get(day)
-    known = {str(e[0]) for e in before} if isinstance(before, list) else set()
+    known = manifest.names(sketched.entry(day))
     names = {f.name for f in used}
     if not used or (known - names and names <= known):
         return None  # only files went away: the sketch keeps what they held
     table = build(sightings).cast(SKETCH_SCHEMA)
-    write_private(table, dataset / SKETCHES_DIR / f"date={day}" / f"{LOCAL_PART}.parquet")
-    manifest[day] = fingerprint(used)
+    write_parquet(table, layout.part(dataset, layout.SKETCHES, day, LOCAL_PART))
+    sketched.record(day, fingerprint(used))
     return int(table.num_rows)
 
 
@@ -167,14 +137,14 @@ def write_sketches(table: pa.Table, dataset: Path, part: str) -> list[Path]:
     written = []
     for day in sorted(set(table["day"].to_pylist())):
         sub = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
-        target = dataset / SKETCHES_DIR / f"date={day.isoformat()}" / f"{part}.parquet"
-        write_private(sub, target)
+        target = layout.part(dataset, layout.SKETCHES, day.isoformat(), part)
+        write_parquet(sub, target)
         written.append(target)
     return written
 
 
 def sketch_files(dataset: Path) -> list[Path]:
-    return area_files(dataset / SKETCHES_DIR)
+    return area_files(dataset / layout.SKETCHES)
 
 
 def read_sketches(
@@ -218,16 +188,16 @@ def days_beyond_sightings(dataset: Path) -> list[date]:
     in from elsewhere, or a local part not built from exactly the sightings files there now
     (expired by retention, or changed since). On every other day the sightings hold every
     row the sketches were built from, so a census there needs no coverage check."""
-    root = dataset / SKETCHES_DIR
-    manifest = read_sketch_manifest(dataset)
+    root = dataset / layout.SKETCHES
+    sketched = manifest.load(dataset, manifest.SKETCHES)
     out = []
     for day_dir in sorted(root.glob("date=*")) if root.is_dir() else []:
         parts = [p.name for p in day_dir.glob("[!.]*.parquet")]
         if not parts:
             continue
         day = day_dir.name.removeprefix("date=")
-        files = sorted((dataset / SIGHTINGS_DIR / day_dir.name).glob("[!.]*.parquet"))
+        files = sorted((dataset / layout.SIGHTINGS / day_dir.name).glob("[!.]*.parquet"))
         local_only = parts == [f"{LOCAL_PART}.parquet"]
-        if not (local_only and files and manifest.get(day) == fingerprint(files)):
+        if not (local_only and files and sketched.built_from(day, files)):
             out.append(date.fromisoformat(day))
     return out

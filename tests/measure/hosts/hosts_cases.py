@@ -147,3 +147,41 @@ def connect(table: pa.Table) -> duckdb.DuckDBPyConnection:
 
 def week_end(day: date) -> date:
     return day + timedelta(days=(5 - day.weekday()) % 7)
+
+
+def populate_pool(
+    pop: Population,
+    machines: range,
+    pool: int,
+    *,
+    cc: str = "ZZ",
+    asn: int = 64600,
+    weeks: int = 3,
+    seed: int = 0,
+) -> None:
+    """Machines behind a pool of `pool` addresses handed to whichever line comes along (a
+    carrier-grade NAT with random pooling): online as in populate, each session on a random
+    address of the pool. A pool larger than the machines rarely puts two on one address."""
+    rng = np.random.default_rng([seed, machines.start, pool])
+    addresses = [pop.address() for _ in range(pool)]
+    for m in machines:
+        p, hour, hours = rng.uniform(0.3, 0.9), rng.uniform(7, 15), rng.uniform(1, 4)
+        for d in range(7 * weeks):
+            if rng.random() >= p:
+                continue
+            day = START + timedelta(days=d)
+            start = (hour + rng.uniform(-1, 1)) * 3600
+            end = start + hours * rng.uniform(0.6, 1.4) * 3600
+            address = addresses[int(rng.integers(pool))]
+            pop.session([m], day, address, start, end, cc=cc, asn=asn)
+
+
+def per_hour(table: pa.Table) -> pa.Table:
+    """The same sightings as reports of one row per address and UTC hour would give them:
+    hits count the hours from first to last check-in (no check-in timer to be read)."""
+    first = table["first_seen"].to_pylist()
+    last = table["last_seen"].to_pylist()
+    hours = [b.hour - a.hour + 1 for a, b in zip(first, last, strict=True)]
+    return table.set_column(
+        table.schema.get_field_index("hits"), "hits", pa.array(hours, pa.int64())
+    )

@@ -46,7 +46,7 @@ def test_rows_are_keyed_like_census_rows(by: tuple[str, ...], window: str) -> No
     query = CensusQuery(window="day" if window == "day" else "week", by=by)
     estimates = estimate_hosts(con, query, "sightings")
     assert _keys(estimates, by) == _keys(census(con, query, "sightings"), by)
-    assert estimates.column_names[-3:] == list(ESTIMATE_COLUMNS)
+    assert estimates.column_names[-4:] == list(ESTIMATE_COLUMNS)
 
 
 def test_intervals_bracket_the_estimate() -> None:

@@ -12,10 +12,10 @@ import pyarrow.compute as pc
 import pytest
 
 import botcensus.simulate as simulate_package
+from botcensus.ipaddr import ipv4_to_int
 from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import estimate_hosts
 from botcensus.simulate import load_scenario, simulate, synthetic_ranges
-from botcensus.simulate.addresses import ipv4_ints
 
 from .hosts_cases import connect
 
@@ -26,7 +26,7 @@ def _enrich(sightings: pa.Table, ranges: pa.Table) -> pa.Table:
     """source_cc and source_asn from the simulator's own range table."""
     ranges = ranges.sort_by("start")
     starts = ranges["start"].to_numpy()
-    ips = ipv4_ints(sightings["source_ip"])
+    ips = ipv4_to_int(sightings["source_ip"])[0]
     at = np.searchsorted(starts, ips, side="right") - 1
     for name, column in (("source_cc", "cc"), ("source_asn", "asn")):
         values = ranges[column].take(pa.array(at))

@@ -142,6 +142,24 @@ def test_cox_needs_both_arms() -> None:
         cox_notified(frame, clustered=False)
 
 
+def test_countries_with_one_arm_only_give_no_ratio_not_one() -> None:
+    """Each country all told or all held out: a stratified model has no contrast left and
+    lifelines returns 1.00 with an interval of 0.0001 to 10,000; that is not a result."""
+    frame = _exponential_frame(1.6, 400, seed=4)
+    frame["stratum"] = np.where(frame["notified"] == 1, "AA", "BB")
+    with pytest.raises(ValueError, match="no country has both told and held-out"):
+        cox_notified(frame, clustered=True)
+
+
+def test_countries_with_one_arm_are_left_out_of_the_rest() -> None:
+    frame = _exponential_frame(1.6, 4000, seed=5)
+    frame["stratum"] = np.where(np.arange(len(frame)) % 2 == 0, "AA", "BB")
+    lone = _exponential_frame(1.0, 300, seed=6).assign(notified=1, stratum="CC")
+    fit = cox_notified(pd.concat([frame, lone], ignore_index=True), clustered=False)
+    assert fit.identities == len(frame)
+    assert 1.35 < fit.hazard_ratio < 1.9
+
+
 def _rows() -> pa.Table:
     return pa.Table.from_pylist(
         [

@@ -3,6 +3,7 @@ intervention marks (decay), and `botcensus cleanup` as one call gathering decay,
 and the notification effect (run). See docs/measurement.md.
 """
 
+from botcensus.measure.cleanup.campaign import NOTIFIED_COLUMNS, notification_table
 from botcensus.measure.cleanup.decay import (
     DecayFit,
     Mark,
@@ -13,13 +14,7 @@ from botcensus.measure.cleanup.decay import (
     mark_effects,
     parse_marks,
 )
-from botcensus.measure.cleanup.run import (
-    NOTIFIED_COLUMNS,
-    CleanupQuery,
-    CleanupResult,
-    cleanup,
-    notification_table,
-)
+from botcensus.measure.cleanup.run import CleanupQuery, CleanupResult, cleanup
 
 __all__ = [
     "NOTIFIED_COLUMNS",

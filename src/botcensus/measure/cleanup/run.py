@@ -7,13 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Final, Literal
+from typing import Literal
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery
+from botcensus.measure.cleanup.checks import (
+    Figure,
+    checked_hazard,
+    checked_survival,
+    decay_hazard,
+)
 from botcensus.measure.cleanup.decay import (
     DecayFit,
     Mark,
@@ -22,10 +28,17 @@ from botcensus.measure.cleanup.decay import (
     fit_decay,
     mark_effects,
 )
-from botcensus.measure.hosts import estimate_hosts
+from botcensus.measure.cleanup.hosts_series import (
+    BOUNDS_NOTE,
+    HOUSEHOLD_NOTE,
+    arm_fits,
+    host_weeks,
+    machine_decay,
+    machine_fit,
+)
+from botcensus.measure.hosts.model import HOUSEHOLD
 from botcensus.measure.sketches_census import Sketches, census_answer, sketch_relation
 from botcensus.measure.survival import (
-    KEYS,
     HazardRatio,
     cox_notified,
     curves_by_group,
@@ -37,16 +50,6 @@ from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, claime
 
 By = Literal["country", "asn"]
 Count = Literal["addresses", "hosts"]
-
-NOTIFIED_COLUMNS: Final = (*KEYS, "notified", "day")
-"""The columns of a notification campaign; any others in its file are ignored."""
-_KEY_FORMS: Final = {
-    "asn": (r"^[0-9]{1,10}$", "an AS number (digits only, no 'AS')", pa.int64()),
-    "cc": (r"^[A-Za-z]{2}$", "a two-letter country code", pa.string()),
-    "identity": (r"^.+$", "an identity", pa.string()),
-}
-_BOOLS: Final = pa.array(["true", "false", "1", "0"])
-_TRUE: Final = pa.array(["true", "1"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,78 +92,10 @@ class CleanupResult:
     thresholds: pa.Table | None
     hazard: HazardRatio | None
     notes: tuple[str, ...]
-
-
-def _first_bad(ok: pa.ChunkedArray | pa.Array, lines: pa.Array, text: pa.Array, what: str) -> None:
-    bad = pc.index(pc.fill_null(ok, False), False).as_py()
-    if bad >= 0:
-        raise ValueError(f"line {lines[bad].as_py()}: {what.format(repr(text[bad].as_py()))}")
-
-
-def _first_repeat(key: str, values: pa.Array, lines: pa.Array) -> None:
-    """A key listed twice would enter its identities into the model twice."""
-    rows = pa.table({"key": values, "line": lines}).sort_by(
-        [("key", "ascending"), ("line", "ascending")]
-    )
-    n = rows.num_rows
-    same = pc.equal(rows["key"].slice(1), rows["key"].slice(0, n - 1))
-    if not pc.any(same).as_py():
-        return
-    later, earlier = rows["line"].slice(1).filter(same), rows["line"].slice(0, n - 1).filter(same)
-    i = pc.index(later, pc.min(later)).as_py()
-    value = rows["key"].slice(1).filter(same)[i]
-    raise ValueError(f"line {later[i]}: {key} {value} is listed again (also on line {earlier[i]})")
-
-
-def notification_table(text: pa.Table) -> pa.Table:
-    """A notification campaign read as text from a CSV with a header (row i on line i + 2;
-    rows empty in every column are blank lines), checked and typed: one key column, `asn`
-    (integer), `cc` (two letters) or `identity`; `notified` (true/false/1/0); `day`
-    (YYYY-MM-DD). A ValueError says what is wrong and on which line."""
-    names = text.column_names
-    keys = [k for k in KEYS if k in names]
-    listed = ", ".join(names) or "none"
-    if len(keys) != 1:
-        raise ValueError(f"needs exactly one key column, asn, cc or identity (columns: {listed})")
-    for name in ("notified", "day"):
-        if name not in names:
-            raise ValueError(f"has no '{name}' column (columns: {listed})")
-    key = keys[0]
-    columns = {
-        c: pc.utf8_trim_whitespace(text[c].cast(pa.string()).combine_chunks())
-        for c in (key, "notified", "day")
-    }
-    lines = pa.array(range(2, text.num_rows + 2), pa.int64())
-    filled = [pc.not_equal(pc.fill_null(v, ""), "") for v in columns.values()]
-    keep = pc.or_(pc.or_(filled[0], filled[1]), filled[2])
-    columns = {c: v.filter(keep) for c, v in columns.items()}
-    lines = lines.filter(keep)
-    if not len(lines):
-        raise ValueError("has no rows")
-    for name, values in columns.items():
-        _first_bad(pc.not_equal(values, ""), lines, values, f"no {name}")
-    pattern, form, key_type = _KEY_FORMS[key]
-    values = pc.utf8_upper(columns[key]) if key == "cc" else columns[key]
-    _first_bad(
-        pc.match_substring_regex(values, pattern), lines, values, f"{key} {{}} is not {form}"
-    )
-    notified = pc.utf8_lower(columns["notified"])
-    what = "notified {} is not true, false, 1 or 0"
-    _first_bad(pc.is_in(notified, value_set=_BOOLS), lines, columns["notified"], what)
-    day = columns["day"]
-    parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
-    # Arrow's strptime rolls 2011-02-30 over to March: only a date that reads back is one.
-    ok = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day)
-    _first_bad(ok, lines, day, "day {} is not a date YYYY-MM-DD")
-    typed = values.cast(key_type)
-    _first_repeat(key, typed, lines)
-    return pa.table(
-        {
-            key: typed,
-            "notified": pc.is_in(notified, value_set=_TRUE),
-            "day": parsed.cast(pa.date32()),
-        }
-    )
+    effect: Figure | None = None
+    """The notification effect as checked (cleanup.checks): the Cox ratio where the decay of
+    the host estimates agrees, bounds where it does not (`--count hosts` and a campaign of
+    networks; otherwise the Cox ratio labelled `identities`)."""
 
 
 def _span(
@@ -173,12 +108,6 @@ def _span(
             f"UNION ALL SELECT day FROM {sketched})"
         ).fetchall()[0]
     return row[0], row[1]
-
-
-def _hosts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
-    """Weekly host estimates as a census-like table whose count column is `hosts`."""
-    table = estimate_hosts(con, query, relation)
-    return table.rename_columns(["hosts" if c == "hosts_est" else c for c in table.column_names])
 
 
 def _followed_note(
@@ -235,13 +164,20 @@ def cleanup(
         raise ValueError(
             f"no sightings or sketches{_asked(query)} (the data runs from {lo} to {hi})"
         )
+    notes = [answer.reason]
+    household = False
     if query.count == "hosts":
         if answer.source != "sightings":
             raise ValueError(f"host estimates need raw sightings ({answer.reason})")
-        answer = replace(answer, table=_hosts(con, base, relation), unit="hosts")
+        table, hosts = host_weeks(con, base, relation)
+        answer = replace(answer, table=table, unit="hosts")
+        household = hosts.household
+        if pc.any(pc.equal(table["hosts_support"], "bounds")).as_py():
+            notes.append(BOUNDS_NOTE)
+        if household:
+            notes.append(HOUSEHOLD_NOTE)
     weekly = complete_weeks(answer.table, first, last)
     count = answer.unit
-    notes = [answer.reason]
     decay = decay_table(weekly, count=count, min_count=query.min_count)
     fit = None
     if weekly.num_rows >= 2 and sum(v or 0 for v in weekly[count].to_pylist()) > 0:
@@ -251,7 +187,7 @@ def cleanup(
     if query.by is not None:
         by_query = replace(base, by=(query.by,))
         grouped = (
-            _hosts(con, by_query, relation)
+            host_weeks(con, by_query, relation)[0]
             if query.count == "hosts"
             else census_answer(con, by_query, relation, sketches).table
         )
@@ -262,30 +198,108 @@ def cleanup(
             min_count=query.min_count,
         )
         decay = pa.concat_tables([decay, by_group], promote_options="default")
+    if household:
+        decay = machine_decay(decay)
+        fit = machine_fit(fit) if fit is not None else None
     marks = mark_effects(weekly, list(query.marks), count=count)
-    curves = summary = thresholds = hazard = None
-    if answer.source == "sightings":
-        networks = stable_networks(con, relation, first=first, last=last, family=query.family)
-        rows, thresholds = survival_rows(
-            con, relation, first=first, last=last, family=query.family, rule=query.rule,
-            networks=networks,
-        )  # fmt: skip
-        notes.append(_followed_note(con, relation, first, last, query.family, rows, networks))
-        group = {"country": "cc", "asn": "asn", None: None}[query.by]
-        curves = curves_by_group(rows, first, None)
-        if group is not None:
-            curves = pa.concat_tables([curves, curves_by_group(rows, first, group)])
-        summary = survival_summary(curves)
-        if query.notified is not None:
-            frame = landmark_rows(rows, query.notified)
-            clustered = "identity" not in query.notified.column_names
-            try:
-                hazard = cox_notified(frame, clustered=clustered)
-            except ValueError as exc:  # a campaign without a hold-out must not cost the rest
-                notes.append(f"notification effect not computed: {exc}")
-    else:
+    if answer.source != "sightings":
         notes.append("survival and notification effect need raw sightings: not computed")
+        return CleanupResult(
+            count, answer.source, answer.reason, weekly, fit, decay, marks, None, None, None,
+            None, tuple(notes),
+        )  # fmt: skip
+    part = _follow(con, relation, base, query, (first, last), decay, household)
     return CleanupResult(
-        count, answer.source, answer.reason, weekly, fit, decay, marks, curves, summary,
-        thresholds, hazard, tuple(notes),
+        count, answer.source, answer.reason, weekly, fit, decay, marks, part.curves,
+        part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
     )  # fmt: skip
+
+
+@dataclass
+class _Followed:
+    curves: pa.Table
+    summary: pa.Table
+    thresholds: pa.Table
+    hazard: HazardRatio | None
+    effect: Figure | None
+    notes: list[str]
+
+
+def _follow(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    base: CensusQuery,
+    query: CleanupQuery,
+    span: tuple[date, date],
+    decay: pa.Table,
+    household: bool,
+) -> _Followed:
+    """Survival and the notification effect from identities, each checked against the decay
+    of the host estimates where the decay is of hosts (cleanup.checks)."""
+    first, last = span
+    networks = stable_networks(con, relation, first=first, last=last, family=query.family)
+    rows, thresholds = survival_rows(
+        con, relation, first=first, last=last, family=query.family, rule=query.rule,
+        networks=networks,
+    )  # fmt: skip
+    notes = [_followed_note(con, relation, first, last, query.family, rows, networks)]
+    group = {"country": "cc", "asn": "asn", None: None}[query.by]
+    curves = curves_by_group(rows, first, None)
+    if group is not None:
+        curves = pa.concat_tables([curves, curves_by_group(rows, first, group)])
+    summary = survival_summary(curves)
+    hosts = query.count == "hosts"
+    if hosts:
+        by_group = {r["group"]: r for r in decay.to_pylist() if r.get("rate_per_week") is not None}
+        summary = checked_survival(summary, by_group, HOUSEHOLD if household else None)
+        notes.append(SURVIVAL_NOTE)
+    hazard = effect = None
+    if query.notified is not None:
+        frame = landmark_rows(rows, query.notified)
+        clustered = "identity" not in query.notified.column_names
+        try:
+            hazard = cox_notified(frame, clustered=clustered)
+        except ValueError as exc:  # a campaign without a hold-out must not cost the rest
+            notes.append(f"notification effect from identities not computed: {exc}")
+        by_decay = None
+        if hosts and "identity" not in query.notified.column_names:
+            told, holdout = arm_fits(con, base, relation, query.notified, last)
+            by_decay = decay_hazard(told, holdout)
+            if by_decay is None:
+                notes.append(
+                    "notification effect from the host decay not computed: fewer than three "
+                    "complete weeks after the campaign, or an arm whose count does not fall"
+                )
+        cox = None if hazard is None else (hazard.hazard_ratio, hazard.lower, hazard.upper)
+        effect = checked_hazard(cox, by_decay)
+        notes.append(_effect_note(effect, cox, by_decay))
+    return _Followed(curves, summary, thresholds, hazard, effect, notes)
+
+
+SURVIVAL_NOTE = (
+    "survival: the share still infected is checked against the decay of the host estimates "
+    "(surviving_Nd_support: estimate where both agree, bounds where they do not, identities "
+    "or decay where only one could be computed); following addresses mistakes a renumbered "
+    "address for a clean-up, and the decay counts new infections with the old"
+)
+
+
+def _effect_note(
+    effect: Figure, cox: tuple[float, float, float] | None, decay: tuple[float, float, float] | None
+) -> str:
+    def show(x: tuple[float, float, float] | None) -> str:
+        return "not computed" if x is None else f"{x[0]:.2f} [{x[1]:.2f}, {x[2]:.2f}]"
+
+    verdict = {
+        "estimate": f"{effect.value:.2f} (both agree)" if effect.value is not None else "",
+        "bounds": f"not supported by these data: bounds {effect.lower:.2f} to {effect.upper:.2f}"
+        if effect.lower is not None and effect.upper is not None
+        else "",
+        "identities": "the identities' figure only",
+        "decay": "the host decay's figure only (a constant hazard assumed)",
+        "none": "not computed",
+    }[effect.support]
+    return (
+        f"notification hazard ratio: {verdict}; Cox on identities {show(cox)}, ratio of the "
+        f"host decay rates after the campaign {show(decay)}"
+    )

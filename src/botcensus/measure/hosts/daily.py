@@ -10,7 +10,8 @@ hosts.reference and hosts.model do that from these sums over the whole query. Co
 - address-days that start at midnight (a session carried over), those of them with a gap
   (a second session later that day on the same address), and those online all day;
 - for the stability of a network: new sessions and those returning on an address seen in
-  the LOOK days before; new addresses and those still seen LONG_LIVED days later;
+  the LOOK days before; new addresses and those still seen LONG_LIVED days later; of the
+  addresses that last, the days seen against the days from first to last (occupancy);
 - time online;
 - per address of the window (group_week): days seen and span.
 """
@@ -95,6 +96,19 @@ class GroupDays:
     """Addresses first seen that day (and LOOK days into the data, 2 x LONG_LIVED before
     its end); below, those of them still seen LONG_LIVED days or more later."""
     long_lived: F64
+    hits: F64
+    """Rows (check-ins, or hours in reports of one row per address and hour), summed over
+    address-days: a line renumbered while online shares its day's rows between two
+    address-days (hosts.split)."""
+    lasting: F64
+    """Addresses first seen that day (in the data) that live LONG_LIVED days or more; below,
+    the days they are seen, and the days from their first to their last."""
+    occupied: F64
+    lifespan: F64
+    fresh: F64
+    """Of the same addresses: days that start a session of their own; below, those of them
+    that follow a day the address was seen (features.address_lifetimes)."""
+    next_day: F64
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,8 @@ def group_days(
         odds = merge_odds(a, template, t, test, GAP_INTERVALS, margin)
     # Addresses first seen here, late enough to be new and early enough to be followed.
     newborn = (a.day == a.born) & (a.born >= data[0] + LOOK) & (a.born <= data[1] - 2 * LONG_LIVED)
+    # Each address that lasts, once (on its first day): how much of its life it is used.
+    lasting = (a.day == a.born) & (a.dies - a.born >= LONG_LIVED)
     sums = GroupDays(
         days=days,
         rows=total(1.0),
@@ -197,6 +213,12 @@ def group_days(
         multi_hosts=total(np.where(multi, np.maximum(2.0, concurrency), 0.0)),
         new_addresses=total(newborn),
         long_lived=total(newborn & (a.dies - a.born >= LONG_LIVED)),
+        hits=total(a.hits),
+        lasting=total(lasting),
+        occupied=total(np.where(lasting, a.seen, 0)),
+        lifespan=total(np.where(lasting, a.dies - a.born + 1, 0)),
+        fresh=total(np.where(lasting, a.fresh, 0)),
+        next_day=total(np.where(lasting, a.next_day, 0)),
     )
     m = Multi(a.group[multi], a.day[multi], a.hits[multi] * t, concurrency[multi])
     return sums, m

@@ -14,22 +14,25 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
-from statistics import NormalDist
-from typing import Final
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
-from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
-from botcensus.measure.hosts.features import EPOCH, LOOK, checkin_timer
+from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
+from botcensus.measure.hosts.features import EPOCH, LOOK, Timer, checkin_timer
 from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
-from botcensus.measure.hosts.model import Window, window_estimate
-from botcensus.measure.hosts.networks import apply_factors, network_factors, without_ids_sql
+from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, Window, window_estimate
+from botcensus.measure.hosts.networks import (
+    apply_factors,
+    network_factors,
+    strip_ids_note,
+    without_ids_sql,
+)
 from botcensus.measure.hosts.reference import Reference, lend
+from botcensus.measure.hosts.support import Fit
 from botcensus.measure.hosts.windows import Span, data_days, read_windows, window_spans
 
 Cell = tuple[date, str, int | None]
@@ -37,14 +40,13 @@ Cell = tuple[date, str, int | None]
 Cells = dict[Cell, tuple[float, float, float]]
 """-> (hosts, absolute variance, the standard deviation of the part of the error that all
 countries of the window share: it adds up across countries instead of averaging out)."""
-ESTIMATE_COLUMNS: Final = ("hosts_est", "hosts_lo", "hosts_hi")
 
 
 def _quote(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _partitions(
+def partitions(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
 ) -> list[tuple[str, dict[str, object]]]:
     """Per family (and feed and sensor when grouped by): a SQL condition and its keys."""
@@ -78,6 +80,8 @@ class AddressModel:
     ccs: list[str]
     country: npt.NDArray[np.int64]
     ref: Reference
+    timer: Timer | None
+    """The bots' common check-in timer; None where the data show none."""
 
 
 def address_model(
@@ -97,33 +101,52 @@ def address_model(
     ref = lend(
         [w.sums for w in windows], [w.multi for w in windows], country, len(ccs), history_from
     )
-    return AddressModel(spans, windows, groups, ccs, country, ref)
+    return AddressModel(spans, windows, groups, ccs, country, ref, timer)
+
+
+Support = dict[Cell, int]
+"""-> the cell's support code (hosts.model ESTIMATE, WIDENED, BOUNDS)."""
 
 
 def _address_cells(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, lent: Lent | None
-) -> Cells:
+) -> tuple[Cells, Support, Fit]:
     """The address model (sightings without a bot id) for one partition."""
     cells: Cells = {}
+    support: Support = {}
+    fit = Fit()
     model = address_model(con, query, relation)
     if model is None:
-        return cells
+        return cells, support, fit
     spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
     country, ref = model.country, model.ref
+    fit.untimed = model.timer is None
+    fit.split_few |= {groups[int(i)] for i in np.flatnonzero(ref.split_few)}
     for span, w in zip(spans, windows, strict=True):
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
-        est = window_estimate(w, ref, country, len(ccs), borrowed)
+        est = window_estimate(w, ref, country, len(ccs), borrowed, timed=model.timer is not None)
+        codes = est.country_support
+        fit.borrowed |= {ccs[i] for i in np.flatnonzero(est.country_borrowed)}
+        fit.bracketed |= {ccs[i] for i in np.flatnonzero(codes == BOUNDS)}
         keyed = [
-            *zip(groups, est.group_hosts, est.group_var, est.group_shared, strict=True),
+            *zip(
+                groups,
+                est.group_hosts,
+                est.group_var,
+                est.group_shared,
+                codes[country],
+                strict=True,
+            ),
             *zip(
                 ((cc, None) for cc in ccs),
                 est.country_hosts,
                 est.country_var,
                 est.country_shared,
+                codes,
                 strict=True,
             ),
         ]
-        for (cc, asn), hosts, var, shared in keyed:
+        for (cc, asn), hosts, var, shared, code in keyed:
             if hosts > 0:
                 # The shared part is kept apart from the rest of the variance.
                 rest = max(float(var) - float(shared) ** 2, 0.0)
@@ -132,23 +155,29 @@ def _address_cells(
                     float(hosts * hosts * rest),
                     float(hosts * shared),
                 )
-    return cells
+                support[(span.start, cc, asn)] = int(code)
+    return cells, support, fit
 
 
-def partition_cells(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> Cells:
-    """Hosts per (window, country[, ASN]) of one partition's sightings (a view or table)."""
+def partition_cells(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> tuple[Cells, Support, Fit]:
+    """Hosts per (window, country[, ASN]) of one partition's sightings (a view or table),
+    each cell's support, and what the diagnostics found."""
     counts = _id_counts(con, query, relation)
     lent = Lent.from_counts(counts) if len(counts.machines) else None
-    cells = _address_cells(con, query, relation, lent)
+    cells, support, fit = _address_cells(con, query, relation, lent)
     if len(counts.machines) and cells:
         # The address model checked per network on the machines with ids (hosts.networks).
         view = "hosts_ids_without_ids"
         con.execute(without_ids_sql(view, relation))
         try:
-            model = _address_cells(con, query, view, lent)
+            model, _, _ = _address_cells(con, query, view, lent)
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
-        cells = apply_factors(cells, network_factors(counts, model))
+        factors = network_factors(counts, model)
+        fit.ids.append(strip_ids_note(counts, model, factors))
+        cells = apply_factors(cells, factors)
     for i, start in enumerate(counts.window_start.tolist()):
         first = EPOCH + timedelta(days=start)
         hosts = float(counts.machines[i] + counts.hidden[i])
@@ -156,74 +185,5 @@ def partition_cells(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation
         for key in ((first, counts.cc[i], int(counts.asn[i])), (first, counts.cc[i], None)):
             old = cells.get(key, (0.0, 0.0, 0.0))
             cells[key] = (old[0] + hosts, old[1] + var, old[2])
-    return cells
-
-
-def estimate_hosts(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, level: float = 0.9
-) -> pa.Table:
-    """Estimated infected machines per census window and group, with a `level` interval.
-
-    Rows are keyed like census(con, query, relation): window_start, window_end and the
-    query's group keys; the estimate columns are hosts_est, hosts_lo and hosts_hi (unit:
-    hosts). A window or group without an estimate has no row."""
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    sums: dict[tuple[object, ...], list[float]] = {}
-    for n, (condition, keys) in enumerate(_partitions(con, query, relation)):
-        view = f"hosts_partition_{n}"
-        sql = f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {relation} WHERE {condition}"  # noqa: S608 (literals quoted by _quote)
-        con.execute(sql)
-        try:
-            cells = partition_cells(
-                con, replace(query, family=None, feed=None, include_unclaimed=True), view
-            )
-        finally:
-            con.execute(f"DROP VIEW IF EXISTS {view}")
-        shared: dict[tuple[object, ...], float] = {}
-        for (start, cc, asn), (hosts, var, common) in cells.items():
-            if ("asn" in query.by) != (asn is not None):
-                continue
-            values = {"country": cc or None, "asn": asn, **keys}
-            key = (start, *(values.get(g) for g in query.by))
-            acc = sums.setdefault(key, [0.0, 0.0])
-            acc[0] += hosts
-            acc[1] += var
-            shared[key] = shared.get(key, 0.0) + common
-        for key, common in shared.items():  # within a partition the shared parts add up
-            sums[key][1] += common * common
-    return _table(sums, query, z)
-
-
-def _table(sums: dict[tuple[object, ...], list[float]], query: CensusQuery, z: float) -> pa.Table:
-    """Rows sorted like the census; a log-normal interval from each estimate's variance."""
-    length = 1 if query.window == "day" else 7
-    keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
-    est = np.array([sums[k][0] for k in keys], np.float64)
-    var = np.array([sums[k][1] for k in keys], np.float64)
-    ratio = np.divide(var, est**2, out=np.zeros(len(est)), where=est > 0)
-    sigma = np.sqrt(np.log1p(ratio))
-    starts = [k[0] for k in keys]
-    columns: dict[str, pa.Array] = {
-        "window_start": pa.array(starts, pa.date32()),
-        "window_end": pa.array([s + timedelta(days=length - 1) for s in starts], pa.date32()),  # type: ignore[operator]
-    }
-    types = {"asn": pa.int64()}
-    for i, g in enumerate(query.by, start=1):
-        columns[g] = pa.array([k[i] for k in keys], types.get(g, pa.string()))
-    columns["hosts_est"] = pa.array(est)
-    columns["hosts_lo"] = pa.array(est * np.exp(-z * sigma))
-    columns["hosts_hi"] = pa.array(est * np.exp(z * sigma))
-    return pa.table(columns)
-
-
-def with_estimates(
-    con: duckdb.DuckDBPyConnection,
-    rows: pa.Table,
-    query: CensusQuery,
-    relation: str,
-    *,
-    level: float = 0.9,
-) -> pa.Table:
-    """Census rows (any columns, keyed by window_start and the query's groups) with
-    hosts_est, hosts_lo and hosts_hi appended, in the same order; null where no estimate."""
-    return attach(rows, estimate_hosts(con, query, relation, level=level), query, ESTIMATE_COLUMNS)
+            support.setdefault(key, ESTIMATE)
+    return cells, support, fit

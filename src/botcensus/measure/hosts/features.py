@@ -25,6 +25,12 @@ DAY_S: Final = 86_400.0
 LOOK: Final = 7
 """Days before and after an address-day in which its address counts as seen again."""
 EPOCH: Final = date(1970, 1, 1)
+FRESH_S: Final = 3600
+"""A day's first check-in this long after midnight starts a session of its own."""
+MAX_TIMER_S: Final = 2700.0
+"""A median interval this long or longer is not taken for a check-in timer: reports
+aggregated per address and hour (Shadowserver's) look like a one-hour timer, and a timer
+that slow cannot time a handover or show two machines behind one address either."""
 
 
 def div(a: npt.ArrayLike, b: npt.ArrayLike) -> F64:
@@ -59,6 +65,11 @@ class AddressDays:
     """The first day the address is seen in the whole query (days since 1970-01-01)."""
     dies: I64
     """The last day the address is seen in the whole query."""
+    seen: I64
+    """Days the address is seen in the whole query (of dies - born + 1); below, those that
+    start a session of their own, and of those the ones after a day it was seen."""
+    fresh: I64
+    next_day: I64
     groups: tuple[tuple[str, int], ...]
     """(country, ASN) per group index; '' and 0 where enrichment left them null."""
 
@@ -79,6 +90,9 @@ class AddressDays:
             self.carried[mask],
             self.born[mask],
             self.dies[mask],
+            self.seen[mask],
+            self.fresh[mask],
+            self.next_day[mask],
             self.groups,
         )
 
@@ -115,9 +129,11 @@ WITH per_feed AS (
 )
 SELECT (day - DATE '1970-01-01')::BIGINT AS day, (hash(source_ip) >> 1)::BIGINT AS ip,
        cc, asn::BIGINT AS asn, (life.born - DATE '1970-01-01')::BIGINT AS born,
-       (life.dies - DATE '1970-01-01')::BIGINT AS dies, first_s, last_s, hits::DOUBLE AS hits,
+       (life.dies - DATE '1970-01-01')::BIGINT AS dies, life.seen, life.fresh,
+       life.next_day AS next_day_fresh, first_s, last_s,
+       hits::DOUBLE AS hits,
        coalesce(day - prev_day <= {look}, false) AS before,
-       coalesce(next_day - day <= {look}, false) AS after,
+       coalesce(ctx.next_day - day <= {look}, false) AS after,
        coalesce(day - prev_day = 1
                 AND epoch_us(prev_last) / 1e6 - epoch_us(prev_day::TIMESTAMP) / 1e6 > $carry_s,
                 false)
@@ -130,12 +146,24 @@ ORDER BY cc, asn, day, first_s
 def address_lifetimes(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, name: str
 ) -> str:
-    """A temporary table `name` of each address's first and last day in the query's data."""
+    """A temporary table `name` of each address's first and last day in the query's data,
+    the days it was seen, those that start a session of their own (first check-in FRESH_S
+    or more after midnight: not carried over), and of those the ones that follow a day on
+    which it was seen."""
     where, params = without_ids(query)
     sql = f"""
         CREATE OR REPLACE TEMP TABLE {name} AS
-        SELECT source_ip, min(day) AS born, max(day) AS dies
-        FROM {relation} WHERE {where} GROUP BY source_ip
+        WITH d AS (
+            SELECT source_ip, day,
+                   epoch_us(min(first_seen)) / 1e6 - epoch_us(day::TIMESTAMP) / 1e6 AS f
+            FROM {relation} WHERE {where} GROUP BY source_ip, day
+        ), g AS (
+            SELECT *, day - lag(day) OVER (PARTITION BY source_ip ORDER BY day) AS gap FROM d
+        )
+        SELECT source_ip, min(day) AS born, max(day) AS dies, count(*) AS seen,
+               count(*) FILTER (WHERE f >= {FRESH_S}) AS fresh,
+               count(*) FILTER (WHERE f >= {FRESH_S} AND gap = 1) AS next_day
+        FROM g GROUP BY source_ip
     """  # noqa: S608 (names and conditions are ours; values are parameters)
     con.execute(sql, params)
     return name
@@ -184,6 +212,9 @@ def read_address_days(
         carried=np.asarray(cols["carried_prev"], bool) & (first < margin_s),
         born=np.asarray(cols["born"], np.int64),
         dies=np.asarray(cols["dies"], np.int64),
+        seen=np.asarray(cols["seen"], np.int64),
+        fresh=np.asarray(cols["fresh"], np.int64),
+        next_day=np.asarray(cols["next_day_fresh"], np.int64),
         groups=groups,
     )
 
@@ -204,8 +235,9 @@ def checkin_timer(
     """The check-in timer: tau is the median of (last - first) / (hits - 1) over address-days
     with at least 5 hits, if the timer is regular (half of those within 20% of it); J is
     3 x the mean |span - (hits - 1) tau| where that is below tau (the difference of two
-    uniform delays has mean |.| J / 3). None when the data has no usable timing (feeds that
-    report once a day)."""
+    uniform delays has mean |.| J / 3). None when the data has no usable timing: feeds that
+    report once a day, or once per address and hour (tau of MAX_TIMER_S or more), and bots
+    whose timers differ so much that fewer than half of the address-days keep to one."""
     where, params = without_ids(query)
     cond = f"{where} AND hits >= 5"
     sql = f"""
@@ -223,6 +255,8 @@ def checkin_timer(
         return None
     n, tau, regular, residual = row
     if n < min_rows or tau is None or tau <= 0 or regular is None or regular < 0.5:
+        return None
+    if tau >= MAX_TIMER_S:
         return None
     jitter = min(max(3.0 * float(residual or 0.0), 0.05 * float(tau), 2.0), 0.9 * float(tau))
     return Timer(float(tau), jitter)

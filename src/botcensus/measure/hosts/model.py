@@ -64,7 +64,19 @@ HIDDEN_ERROR: Final = 0.5
 """The same for the hosts counted beyond one per address (several at once, or two sessions
 in a day): how many more stay hidden behind addresses that never show them is unknown, and
 one machine may well be used twice a day. This part is shared across countries."""
+HOUSEHOLD: Final = 1.25
+"""Machines per address-day taken where the data cannot show several machines behind one
+address (no common check-in timer: reports aggregated per hour or day, or bots whose timers
+differ). One line often serves a household or office with more than one infected machine;
+set on the development populations (bench/heldout: popgen family A, 1-4 machines a line)."""
+HOUSEHOLD_SD: Final = 0.15
+"""The standard deviation of log HOUSEHOLD: a 90% range of about 0.98 to 1.6 machines per
+address-day. It is shared by every country (one assumption everywhere)."""
 Z90: Final = 1.6448536269514722
+ESTIMATE, WIDENED, BOUNDS = 0, 1, 2
+"""Support of an estimate: the model's own figures; a figure borrowed or assumed where these
+data cannot show it (interval widened); only bounds (no network where an address follows one
+machine anywhere, so days active are unknown)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,11 @@ class Estimate:
     country_hosts: F64
     country_var: F64
     country_shared: F64
+    country_support: I64
+    """Per country: ESTIMATE, WIDENED or BOUNDS (module constants)."""
+    country_borrowed: npt.NDArray[np.bool_]
+    """Per country: days active borrowed from other countries (no stable network of its
+    own, no machines with ids)."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +126,9 @@ class HostDays:
     sessions in a day, implied hidden ones): such addresses stay in the stable reference."""
 
 
-def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
-    """Host-days per group of a window (module docstring)."""
+def host_days(w: Window, ref: Reference, n_groups: int, *, timed: bool = True) -> HostDays:
+    """Host-days per group of a window (module docstring); without a timer, address-days
+    split by renumbering are taken off in bulk (hosts.split)."""
     s = w.sums
     g = w.multi.group
     k = np.maximum(np.maximum(2.0, w.multi.concurrency), div(w.multi.online, ref.day_online[g]))
@@ -132,6 +150,10 @@ def host_days(w: Window, ref: Reference, n_groups: int) -> HostDays:
     # Machines behind one address show only partly (never online together, or always
     # merged): what shows is the yardstick of what does not.
     model = MODEL_ERROR * (np.abs(hand) + np.abs(second) + moved)
+    if not timed:
+        unsplit = value * ref.split
+        model = model + unsplit * np.sqrt(ref.split_var)
+        value = unsplit
     beyond = shared - rows_multi + second_host
     model = model + HIDDEN_ERROR * beyond
     by_time = div(s.online_all.sum(1), ref.day_online)
@@ -168,6 +190,11 @@ class Ratio:
     var: F64
     shared: F64
     cv2: F64
+    own: npt.NDArray[np.bool_]
+    """Per country: it has a reference of its own (at least MIN_REFERENCE stable addresses)."""
+    bracket: bool
+    """No country has one: the value only brackets one host per address-day and one every
+    day."""
 
 
 def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
@@ -201,6 +228,8 @@ def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days
             np.full(n, (np.log(days) / 2 / Z90) ** 2),
             np.full(n, np.log(days) / 2 / Z90),
             np.full(n, 0.5),
+            np.zeros(n, bool),
+            True,
         )
     centre = float(np.median(own[solid]))
     if solid.sum() > 2:
@@ -216,7 +245,7 @@ def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days
     )
     shared = (1 - weight) * np.sqrt(centre_var)
     typical = float(np.median(cv2[solid]))
-    return Ratio(np.exp(value), var, shared, np.where(solid, cv2, typical))
+    return Ratio(np.exp(value), var, shared, np.where(solid, cv2, typical), solid.copy(), False)
 
 
 def reference_hidden(hd: HostDays, stable: npt.NDArray[np.bool_], country: I64, n: int) -> F64:
@@ -235,11 +264,15 @@ def window_estimate(
     country: I64,
     n_countries: int,
     lent: tuple[F64, F64, F64] | None = None,
+    *,
+    timed: bool = True,
 ) -> Estimate:
     """Hosts per group and per country in one window (module docstring); `lent`: per
     country, hosts per host-day from machines with ids (hosts.ids.Lent.for_window), used
-    instead of the stable networks' figure where it is not NaN."""
-    hd = host_days(w, ref, len(country))
+    instead of the stable networks' figure where it is not NaN. `timed`: the data show a
+    common check-in timer; without one, machines behind one address are taken as HOUSEHOLD
+    per address-day."""
+    hd = host_days(w, ref, len(country), timed=timed)
     q_var = _value(ref.carried_second_var, country, n_countries)
     d_c = _country(hd.value, country, n_countries)
     q_c = _country(hd.q_part, country, n_countries)
@@ -251,10 +284,13 @@ def window_estimate(
     model_g = div(hd.model, hd.value)
     var_c = div(_country(hd.var, country, n_countries) + q_c**2 * q_var, d_c**2)
     var_g = div(hd.var + hd.q_part**2 * q_var[country], hd.value**2)
+    support = np.full(n_countries, ESTIMATE if timed else WIDENED, np.int64)
     if w.week is None:
         var_c += model_c**2
         var_g += model_g**2
-        return Estimate(hd.value, var_g, hidden_g, d_c, var_c, hidden_c)
+        none = np.zeros(n_countries, bool)
+        estimate = Estimate(hd.value, var_g, hidden_g, d_c, var_c, hidden_c, support, none)
+        return _household(estimate, timed)
     r = per_host_day(w, ref, country, n_countries)
     ratio, r_var, shared, cv2 = r.value, r.var, r.shared, r.cv2
     # The stable addresses that days active are measured on hide hosts as often as those
@@ -267,10 +303,34 @@ def window_estimate(
         shared = np.where(have, 0.0, shared)
         cv2 = np.where(have, lent[2], cv2)
         taint = np.where(have, 0.0, taint)
+    lent_here = np.isfinite(lent[0]) if lent is not None else np.zeros(n_countries, bool)
+    borrowed = ~(r.own | lent_here)
+    if r.bracket:
+        support = np.where(lent_here, support, BOUNDS)
+    else:
+        support = np.where(borrowed, WIDENED, support)
     hosts_g = hd.value * ratio[country]
     hosts_c = d_c * ratio
     var_c += (model_c + taint) ** 2 + r_var + div(cv2, hosts_c)
     var_g += (model_g + taint[country]) ** 2 + r_var[country] + div(cv2[country], hosts_g)
     shared_g = np.sqrt(shared[country] ** 2 + (hidden_g + taint[country]) ** 2)
     shared = np.sqrt(shared**2 + (hidden_c + taint) ** 2)
-    return Estimate(hosts_g, var_g, shared_g, hosts_c, var_c, shared)
+    estimate = Estimate(hosts_g, var_g, shared_g, hosts_c, var_c, shared, support, borrowed)
+    return _household(estimate, timed)
+
+
+def _household(est: Estimate, timed: bool) -> Estimate:
+    """Without a common timer, HOUSEHOLD machines per address-day, with its error shared by
+    every country (module constants)."""
+    if timed:
+        return est
+    return Estimate(
+        est.group_hosts * HOUSEHOLD,
+        est.group_var + HOUSEHOLD_SD**2,
+        np.sqrt(est.group_shared**2 + HOUSEHOLD_SD**2),
+        est.country_hosts * HOUSEHOLD,
+        est.country_var + HOUSEHOLD_SD**2,
+        np.sqrt(est.country_shared**2 + HOUSEHOLD_SD**2),
+        est.country_support,
+        est.country_borrowed,
+    )

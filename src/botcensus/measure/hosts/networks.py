@@ -109,3 +109,35 @@ def apply_factors(cells: Cells, factors: dict[Cell, Factor]) -> Cells:
             c_shared + shared * (f - 1) + added_shared,
         )
     return out
+
+
+def strip_ids_note(counts: IdCounts, model: Cells, factors: dict[Cell, Factor]) -> str:
+    """The strip-the-ids check in one sentence: over the windows, machines the ids count
+    against what the IP-only model makes of the same sightings without their ids, and the
+    per-network corrections applied (a calibration on the same population, not on a
+    simulator)."""
+    by_window: dict[date, list[float]] = {}
+    for i, start in enumerate(counts.window_start.tolist()):
+        first = EPOCH + timedelta(days=start)
+        acc = by_window.setdefault(first, [0.0, 0.0])
+        acc[0] += float(counts.machines[i] + counts.hidden[i])
+        acc[1] += model.get((first, counts.cc[i], int(counts.asn[i])), (0.0, 0.0, 0.0))[0]
+    ratios = sorted(m / h for m, h in by_window.values() if h > 0 and m >= MIN_MACHINES)
+    if not ratios:
+        return (
+            "strip-the-ids check: too few machines with bot ids in any window "
+            f"(fewer than {MIN_MACHINES}) to check the IP-only model"
+        )
+    median = ratios[len(ratios) // 2]
+    values = sorted(f.value for f in factors.values())
+    applied = (
+        f"per-network corrections {values[0]:.2f}-{values[-1]:.2f} applied to the sightings "
+        f"without ids in {len({k[1:] for k in factors})} networks"
+        if values
+        else "no network has enough machines with ids for a correction of its own"
+    )
+    return (
+        "strip-the-ids check: on the sightings that carry bot ids, with the ids taken away, "
+        f"the IP-only model counts {1 / median:.2f}x the machines the ids count (median of "
+        f"{len(ratios)} windows, {ratios[0]:.2f}-{ratios[-1]:.2f} ids/model); {applied}"
+    )

@@ -4,7 +4,10 @@ A (country, ASN) group is stable when its new sessions return on an address seen
 before nearly as often (STABLE_SHARE) as on the country's top networks, and, where it has
 enough new addresses to judge, those live beyond a week nearly as often as the top's (an
 address lasts at most until its line is renumbered, whatever its host does: weekly
-renumbering passes the first test when hosts are online most days, never the second). Shared
+renumbering passes the first test when hosts are online most days, never the second), and
+its addresses that last are used on most days of their life (MIN_OCCUPANCY) or come back
+after a day of use more often than on other days (MIN_HABIT): a pool's addresses are handed
+round and live long, but each is used on scattered days, whoever had it the day before. Shared
 pools (carrier-grade NAT, mobile) return too, with other machines, and are set apart first.
 
 Host behaviour is taken to be the same across a country's networks, so the reference lends
@@ -26,6 +29,7 @@ import numpy.typing as npt
 from botcensus.measure.hosts.daily import GroupDays, Multi
 from botcensus.measure.hosts.features import div
 from botcensus.measure.hosts.nat import GAMMA, NU, OMEGA, hidden_per_flagged, independence
+from botcensus.measure.hosts.split import split_shares
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -48,6 +52,24 @@ PAIR_HOSTS: Final = 2.5
 """Multi-host address-days counted below this many hosts look like two machines: those
 measure how independent a household's machines are (hosts.nat.independence compares pairs
 with pairs; three machines or more overlap more, and gaps between them are rarer)."""
+MIN_OCCUPANCY: Final = 0.5
+"""A stable network's addresses that last are seen on at least this share of the days from
+their first to their last sighting: an address that stays with one line is used whenever
+its machines are (most days). An address of a pool handed to whichever line comes along
+(carrier-grade NAT, a mobile operator's) lives as long yet is used on a few scattered days,
+and returns within a week as well: without this test such a pool passes for stable."""
+MIN_HABIT: Final = 1.0
+"""Unless its addresses come back the day after more often than on any day: a line whose
+machines are used on few days is still one line, and households differ (some use theirs
+daily, some seldom), so a new session follows a day of use more often than the share of
+days used. A pool hands an address to whichever line comes along: yesterday's use tells
+nothing (or less: the line that had it keeps another). Counted on sessions of their own
+(first check-in features.FRESH_S after midnight; a session carried over midnight would
+pass for a return)."""
+MIN_LASTING: Final = 20
+"""Lasting addresses a network needs for its occupancy to be judged."""
+SPLIT_ERROR: Final = 0.12
+"""hosts.split's correction is right to within this share of itself (as model.MODEL_ERROR)."""
 SHARED_MULTI: Final = 0.01
 SHARED_LOAD: Final = 1.5
 
@@ -82,6 +104,12 @@ class Reference:
     """Per group: address changes per day of one of its lines, shrunk towards the pooled rate
     of the stable networks; below, its variance."""
     renumbering_var: F64
+    split: F64
+    """Per group: the share of its address-days that are host-days where no timer times
+    handovers (hosts.split); below, the variance of its log."""
+    split_var: F64
+    split_few: B
+    """Per group: its address-days carry far less than a host's day (hosts.split)."""
 
 
 def pooled(sums: list[GroupDays], name: str, days_from: int | None = None) -> F64:
@@ -148,7 +176,12 @@ def stable_groups(
     born, lived = pooled(sums, "new_addresses"), pooled(sums, "long_lived")
     judged = (born >= MIN_NEW_SESSIONS) & ~shared
     long_lived, _ = _select(div(lived, born), born, judged, country)
-    return returning & (long_lived | ~judged), relative
+    occupied, lifespan = pooled(sums, "occupied"), pooled(sums, "lifespan")
+    occupancy = div(occupied, lifespan)
+    habit = div(div(pooled(sums, "next_day"), pooled(sums, "fresh")), occupancy)
+    used = (occupancy >= MIN_OCCUPANCY) | (habit >= MIN_HABIT)
+    scattered = ~used & (pooled(sums, "lasting") >= MIN_LASTING)
+    return returning & (long_lived | ~judged) & ~scattered, relative
 
 
 def _by_country(values: F64, country: I64, n_countries: int) -> F64:
@@ -238,6 +271,7 @@ def lend(
     day = _day_online(sums, multis, lenders, country, n_countries)
     pairs = _pairs(multis, day, len(country))
     all_day, n_days = country_ratio(whole, single, lenders, country, n_countries, 1.0)
+    split = split_shares(sums, stable, shared, country, n_countries, SPLIT_ERROR)
     return Reference(
         stable=stable,
         shared=shared,
@@ -250,4 +284,7 @@ def lend(
         all_day_var=div(all_day * (1 - all_day), n_days),
         renumbering=renumbering,
         renumbering_var=renumbering / (exposure + PRIOR_EXPOSURE),
+        split=split.share,
+        split_var=split.var,
+        split_few=split.few,
     )

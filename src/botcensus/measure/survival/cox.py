@@ -10,8 +10,11 @@ one network share address churn and whoever cleans them up. Unless countries are
 notified, the model is stratified by country (a baseline hazard of its own per country):
 clean-up speed differs between countries far more than any campaign's effect, and a random
 draw of networks seldom balances them (a country whose big networks all fell in the
-hold-out would otherwise pass for the campaign failing). Only identities that last are
-used (survival.networks). HR > 1: notified hosts are cleaned faster.
+hold-out would otherwise pass for the campaign failing); countries with identities in only
+one arm are left out of it (they cannot contrast the arms), and where none is left, or the
+interval spans more than MAX_SPAN, no ratio is reported (a ratio of 1.00 with an interval of
+0.0001 to 10,000 says nothing). Only identities that last are used (survival.networks).
+HR > 1: notified hosts are cleaned faster.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, surviv
 F64 = npt.NDArray[np.float64]
 KEYS: Final = ("asn", "cc", "identity")
 """Columns a notification table may key on: networks by ASN or country, or single hosts."""
+MAX_SPAN: Final = 100.0
+"""A hazard ratio whose interval spans more than this factor is not reported: the model did
+not identify it (no contrast left, or too few clean-ups)."""
 COMPETING_BUCKET: Final = 7.0
 """Days of follow-up over which exits and expected renumberings are set against each other."""
 
@@ -193,6 +199,16 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
     arms = frame["notified"].value_counts()
     if len(arms) < 2 or frame["event"].sum() == 0:
         raise ValueError("need notified and hold-out identities and at least one clean-up")
+    if "stratum" in frame.columns and frame["stratum"].nunique() > 1:
+        # A country whose followed identities are all told (or all held out) adds nothing to a
+        # model stratified by country but noise: its baseline absorbs the whole difference.
+        arms_in = frame.groupby("stratum")["notified"].nunique()
+        frame = frame[frame["stratum"].isin(arms_in[arms_in == 2].index)]
+        if frame.empty or frame["event"].sum() == 0:
+            raise ValueError(
+                "no country has both told and held-out identities with a clean-up: the effect "
+                "cannot be told apart from the countries' own clean-up speeds"
+            )
     identities = len(frame)
     frame = split_competing(frame)
     if (frame["event"] * frame["weight"]).sum() <= 0:
@@ -222,6 +238,11 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
     summary = fitter.summary.loc["notified"]
     lower_col = next(c for c in summary.index if c.startswith("exp(coef) lower"))
     upper_col = next(c for c in summary.index if c.startswith("exp(coef) upper"))
+    if not float(summary[upper_col]) / max(float(summary[lower_col]), 1e-300) < MAX_SPAN:
+        raise ValueError(
+            f"the fit does not identify the effect (interval {float(summary[lower_col]):.3g} "
+            f"to {float(summary[upper_col]):.3g})"
+        )
     return HazardRatio(
         hazard_ratio=float(summary["exp(coef)"]),
         lower=float(summary[lower_col]),

@@ -118,11 +118,26 @@ def _z(level: float) -> float:
 
 def durations(rows: pa.Table, origin: date) -> tuple[F64, npt.NDArray[np.bool_], F64]:
     """(duration, cleaned, entry) in days since `origin` from survival rows: entry at the
-    start of the first day seen, exit at the end of the last day seen."""
+    start of the first day seen, exit at the end of the last day seen.
+
+    An identity is called cleaned only after a silence longer than its threshold, so one
+    cleaned in the last `threshold` days of the data is never called so: it is censored at
+    its last sighting while those still infected are censored at the end, and the curve's
+    tail would read too high (censoring that depends on the outcome). So every identity
+    still uncalled at the end is censored at its horizon instead: the end of the data less
+    its threshold (at most its last sighting); the curve ends there. Rows whose horizon
+    comes before they enter get a duration at or before their entry (left out by
+    curves_by_group)."""
     first = np.array([(d - origin).days for d in rows["first_day"].to_pylist()], np.float64)
     last = np.array([(d - origin).days for d in rows["last_day"].to_pylist()], np.float64)
     cleaned = np.asarray(rows["cleaned"].to_numpy(zero_copy_only=False), dtype=bool)
-    return last + 1.0, cleaned, first
+    stop = last + 1.0
+    if {"silence", "threshold"} <= set(rows.column_names):
+        silence = np.asarray(rows["silence"].to_numpy(zero_copy_only=False), np.float64)
+        threshold = np.asarray(rows["threshold"].to_numpy(zero_copy_only=False), np.float64)
+        short = ~cleaned & (silence <= threshold)
+        stop = np.where(short, stop - (threshold - silence), stop)
+    return stop, cleaned, first
 
 
 def median_time(curve: pa.Table) -> tuple[float | None, float | None, float | None]:
@@ -137,14 +152,15 @@ def median_time(curve: pa.Table) -> tuple[float | None, float | None, float | No
     return first_below("survival"), first_below("lower"), first_below("upper")
 
 
-def survival_at(curve: pa.Table, day: float) -> float | None:
-    """S(day): the curve's value at the last time ≤ day (1 before the first event); None
-    past the curve's last time (the follow-up ended before that day)."""
+def survival_at(curve: pa.Table, day: float, column: str = "survival") -> float | None:
+    """S(day) (or its `lower` or `upper` bound): the curve's value at the last time ≤ day
+    (1 before the first event); None past the curve's last time (the follow-up ended
+    before that day)."""
     times = curve["time"].to_numpy()
     if len(times) == 0 or day > float(times[-1]):
         return None
     i = int(np.searchsorted(times, day, side="right")) - 1
-    return 1.0 if i < 0 else float(curve["survival"][i].as_py())
+    return 1.0 if i < 0 else float(curve[column][i].as_py())
 
 
 def curves_by_group(
@@ -160,8 +176,10 @@ def curves_by_group(
         else None
     )
     blocks = []
+    inside = dur > entry
     for key in sorted(set(keys), key=lambda k: (k is None, str(k))):
         mask = np.array([k == key for k in keys]) if group else np.ones(len(keys), bool)
+        mask &= inside
         if mask.sum() < min_size:
             continue
         curve = kaplan_meier(
@@ -177,7 +195,8 @@ def curves_by_group(
 def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.Table:
     """Per group: identities, those that fell silent for good (`silent`), the clean-ups among
     them once renumbered addresses are taken out (`cleaned`), median days to clean-up with
-    its interval, and the share still infected after each of `days`."""
+    its interval, and the share still infected after each of `days` with its pointwise
+    interval (None past the curve's end)."""
     out = []
     for key in pc.unique(curves["group"]).to_pylist():
         curve = curves.filter(
@@ -197,7 +216,10 @@ def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.
             "median_lower": lo,
             "median_upper": hi,
         }
-        row |= {f"surviving_{d}d": survival_at(curve, d) for d in days}
+        for d in days:
+            row[f"surviving_{d}d"] = survival_at(curve, d)
+            row[f"surviving_{d}d_lower"] = survival_at(curve, d, "lower")
+            row[f"surviving_{d}d_upper"] = survival_at(curve, d, "upper")
         out.append(row)
     out.sort(key=lambda r: -int(r["identities"]))  # type: ignore[call-overload]
     return pa.Table.from_pylist(out)

@@ -1,4 +1,5 @@
-"""IP text <-> integer conversion: IPv4 vectorised, IPv6 per distinct value, mapped addresses."""
+"""botcensus.ipaddr conversions: IPv4 text <-> integers vectorised, IPv6 per distinct value, mapped
+addresses."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from botcensus.enrich import ipv4_from_int, ipv4_to_int
-from botcensus.enrich.addr import parse_ips
+from botcensus.ipaddr import ipv4_from_int, ipv4_to_int, parse_ips
 
 VALID_V4 = ["0.0.0.0", "1.2.3.4", "8.8.8.8", "192.0.2.255", "255.255.255.255", "10.0.0.1"]
 INVALID_V4 = [

@@ -1,7 +1,6 @@
-"""The `ingest` and `export` commands' bodies: wire settings, enrichment and output to feeds/.
-
-cli.py calls these from thin click commands; they return the process exit status.
-"""
+"""The bodies of the feed commands (ingest, export, feeds collect / fetch): wire settings,
+the enrichment step and output to feeds/; cli/feeds.py's click commands call them, and each
+returns the process exit status."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from botcensus.config import Settings
 from botcensus.feeds.export import ExportQuery, LeftOut, export
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
 from botcensus.feeds.mapping import MappingError
-from botcensus.store.files import private_dir
+from botcensus.store.atomic import private_dir
 
 PROGRESS_MIN_BYTES: Final = 64 << 20
 

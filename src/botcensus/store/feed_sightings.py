@@ -4,13 +4,15 @@ One sighting per (day, source IP, bot id, family, sensor, feed) with first and l
 hits (= report rows). Country and ASN are our enrichment, stored on the events at ingest.
 Events without a source address (referer reports) are stored but make no sighting.
 
-Ingest adds the sightings of the event files it wrote to those already there;
-`rebuild_days` recomputes days from all their events.
+An ingest marks the days it stores events of as pending before it publishes them, then adds
+the sightings of the files it wrote to those already there and clears the mark; a crash in
+between leaves the mark, and the next ingest recomputes those days from all their events
+(`finish_pending`). Retention keeps a pending day's events.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -19,14 +21,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from botcensus.feeds.dataset import FEEDS_DIR, feed_files
 from botcensus.model import SIGHTING_SCHEMA
+from botcensus.store import layout
+from botcensus.store.atomic import Pending, write_json
 from botcensus.store.damaged import read_screened
-from botcensus.store.files import open_private, private_dir
+from botcensus.store.db import connect
+from botcensus.store.feed_events import feed_files
 from botcensus.store.ledger import stamp
-from botcensus.store.sightings import SIGHTINGS_DIR
-
-FEED_PART: Final = "feeds"
 
 _GROUPS: Final = "day, source_ip, bot_id, malware_family, sensor, feed_name"
 _AGGREGATES: Final = (
@@ -38,27 +39,21 @@ _EVENTS: Final = (
     "SELECT CAST(time_source AS DATE) AS day, source_ip, bot_id, "
     "malware_name AS malware_family, sensor, feed_name, time_source AS first_seen, "
     "time_source AS last_seen, 1 AS hits, source_cc, source_asn, source_as_name, geo_db "
-    "FROM {source} WHERE source_ip IS NOT NULL"
+    "FROM read_parquet(?, union_by_name = true, hive_partitioning = false) "
+    "WHERE source_ip IS NOT NULL"
 )
 # Not sorted: the census reads sightings with SQL, and sorting a day's addresses cost as much
 # as the aggregation itself (1 s per million events).
 _ROLLUP: Final = f"SELECT {_GROUPS}, {_AGGREGATES} FROM ({{rows}}) GROUP BY {_GROUPS}"  # noqa: S608
 
-
 MEMORY_LIMIT: Final = "512MB"
 BATCH_ROWS: Final = 65_536
 
 
-def connect(spill: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC whose memory is bounded (spilling to `spill` if given)."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    if spill is not None:
-        private_dir(spill)  # spilled rows hold addresses
-        con.execute("SET temp_directory = ?", [str(spill)])
-    return con
+def _connect(dataset: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Bounded memory: a day of a large feed spills to the dataset's private spill folder."""
+    spill = dataset / layout.FEED_SPILL if dataset is not None else None
+    return connect(memory_limit=MEMORY_LIMIT, spill=spill)
 
 
 def _shape(data: pa.Table | pa.RecordBatch) -> pa.Table:
@@ -70,9 +65,8 @@ def feed_sightings(files: list[Path]) -> pa.Table:
     """The daily sightings of a set of feed-event files."""
     if not files:
         return SIGHTING_SCHEMA.empty_table()
-    source = "read_parquet(?, union_by_name = true, hive_partitioning = false)"
-    sql = _ROLLUP.format(rows=_EVENTS.format(source=source))
-    return _shape(connect().sql(sql, params=[[str(f) for f in files]]).to_arrow_table())
+    sql = _ROLLUP.format(rows=_EVENTS)
+    return _shape(_connect().sql(sql, params=[[str(f) for f in files]]).to_arrow_table())
 
 
 def _written(
@@ -95,30 +89,22 @@ def _written(
 
 
 def _write_day(con: duckdb.DuckDBPyConnection, sql: str, params: list[object], target: Path) -> int:
-    """Stream a day's sightings into `target` (temporary name, fsync, rename): memory holds
-    DuckDB's bounded aggregation and one batch, not the day."""
-    private_dir(target.parent)
-    tmp = target.parent / f".{target.name}.tmp"
-    os.close(open_private(tmp))  # 0600 before a byte is written
+    """Stream a day's sightings into `target` (published whole): memory holds DuckDB's bounded
+    aggregation and one batch, not the day."""
+    pending = Pending(target)
     rows = 0
-    with pq.ParquetWriter(tmp, SIGHTING_SCHEMA, compression="zstd") as writer:
-        for batch in con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
-            writer.write_table(_shape(batch))
-            rows += batch.num_rows
+    try:
+        with pq.ParquetWriter(pending.tmp, SIGHTING_SCHEMA, compression="zstd") as writer:
+            for batch in con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
+                writer.write_table(_shape(batch))
+                rows += batch.num_rows
+    except BaseException:
+        pending.discard()
+        raise
     if rows == 0:
-        tmp.unlink()
+        pending.discard()
         return 0
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    tmp.replace(target)
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    pending.publish()
     return rows
 
 
@@ -129,14 +115,13 @@ def _readable(dataset: Path, path: Path) -> bool:
 
 
 def _target(dataset: Path, day: str) -> Path:
-    return dataset / SIGHTINGS_DIR / f"date={day}" / f"{FEED_PART}.parquet"
+    return layout.part(dataset, layout.SIGHTINGS, day, layout.FEED_PART)
 
 
 def rebuild_days(dataset: Path, days: list[str]) -> int:
     """Recompute the feed sightings of these days from all their feed events."""
-    con = connect(dataset / FEEDS_DIR / ".spill")
-    source = "read_parquet(?, union_by_name = true, hive_partitioning = false)"
-    sql = _ROLLUP.format(rows=_EVENTS.format(source=source))
+    con = _connect(dataset)
+    sql = _ROLLUP.format(rows=_EVENTS)
     total = 0
     for day in sorted(days):
         files = feed_files(dataset, [day])
@@ -149,12 +134,11 @@ def rebuild_days(dataset: Path, days: list[str]) -> int:
 def add_new_events(dataset: Path, new_files: dict[str, list[Path]]) -> int:
     """Merge the sightings of newly stored event files into their days' sightings (new events
     are never stored ones, so first/last/hits add up exactly); sightings written."""
-    con = connect(dataset / FEEDS_DIR / ".spill")
+    con = _connect(dataset)
     total = 0
     for day, files in sorted(new_files.items()):
         target = _target(dataset, day)
-        source = "read_parquet(?, union_by_name = true, hive_partitioning = false)"
-        rows = _EVENTS.format(source=source)
+        rows = _EVENTS
         extra: list[object] = []
         if target.exists() and _readable(dataset, target):
             rows += " UNION ALL BY NAME SELECT * FROM read_parquet(?)"
@@ -162,3 +146,37 @@ def add_new_events(dataset: Path, new_files: dict[str, list[Path]]) -> int:
         total += _written(dataset, con, _ROLLUP.format(rows=rows), files, target, extra)
     stamp(dataset, "sightings", sorted(new_files), datetime.now(UTC))
     return total
+
+
+def pending_days(dataset: Path) -> set[str]:
+    """Feed days whose sightings are not written yet. Raises ValueError (naming the file) if
+    the mark cannot be read."""
+    path = dataset / layout.FEED_PENDING
+    if not path.exists():
+        return set()
+    try:
+        return {str(d) for d in json.loads(path.read_text(encoding="utf-8"))}
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: cannot be read ({exc})") from None
+
+
+def mark_pending(dataset: Path, days: set[str]) -> None:
+    """Record days whose sightings are not merged yet, before their events are published."""
+    if days:
+        write_json(sorted(days), dataset / layout.FEED_PENDING)
+
+
+def finish_pending(dataset: Path) -> int:
+    """Recompute the days a crashed ingest left pending, then clear the mark; sightings
+    written. Call it holding the ingest lock."""
+    days = pending_days(dataset)
+    if not days:
+        clear_pending(dataset)
+        return 0
+    written = rebuild_days(dataset, sorted(days))
+    clear_pending(dataset)
+    return written
+
+
+def clear_pending(dataset: Path) -> None:
+    (dataset / layout.FEED_PENDING).unlink(missing_ok=True)

@@ -1,7 +1,7 @@
-"""Feed events on disk: DIR/feeds/date=YYYY-MM-DD/*.parquet, deduplicated by content hash.
+"""Feed events on disk: DIR/feeds/date=YYYY-MM-DD/*.parquet, deduplicated by identity hash.
 
-A row is stored once: its identity hash (feeds/identity.py: the event's meaning, not its
-line) is checked against the hashes already stored for its day and those seen earlier in the
+A row is stored once: its identity hash (computed by feeds/identity.py: the event's meaning,
+not its line) is checked against the hashes already stored for its day and those seen earlier in the
 run. Files are written under a temporary dot-name and renamed when a file's rows are all in,
 so readers never see a partial file; an exclusive lock keeps two ingests (and retention)
 from racing. Files are 0600 in 0700 directories: they hold addresses.
@@ -9,7 +9,6 @@ from racing. Files are 0600 in 0700 directories: they hold addresses.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -19,18 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from botcensus.store import layout
+from botcensus.store.atomic import Pending, clean_temporaries, publish_all
 from botcensus.store.damaged import read_screened
-from botcensus.store.files import (
-    area_files,
-    day_files,
-    day_partitions,
-    locked_fd,
-    open_private,
-    private_dir,
-)
-from botcensus.store.retention import INGEST_LOCK
+from botcensus.store.files import area_files, day_files, day_partitions, locked_fd
 
-FEEDS_DIR: Final = "feeds"
 HASH_COLUMN: Final = "event_hash"
 STATISTICS: Final = ("time_source", "feed_name", "malware_name", "source_cc", "source_asn")
 DAY_US: Final = 86_400_000_000
@@ -42,7 +34,7 @@ UNIQUE_COLUMNS: Final = frozenset(
 def feed_files(dataset: Path, days: list[str] | None = None) -> list[Path]:
     """The visible feed-event files (day partitions only, no symlinks), optionally only of
     some days (YYYY-MM-DD)."""
-    root = dataset / FEEDS_DIR
+    root = dataset / layout.FEEDS
     if days is None:
         return area_files(root)
     wanted = set(days)
@@ -115,14 +107,20 @@ class FeedStore:
     dataset: Path
     run: str
     seen: dict[int, HashSet] = field(default_factory=dict)
-    writers: dict[tuple[int, pa.Schema], tuple[pq.ParquetWriter, Path]] = field(
+    writers: dict[tuple[int, pa.Schema], tuple[pq.ParquetWriter, Pending]] = field(
         default_factory=dict
     )
     parts: int = 0
 
     def lock(self) -> int:
         """Take the ingest lock (retention takes it too); close the descriptor to release."""
-        return locked_fd(self.dataset / INGEST_LOCK)
+        return locked_fd(self.dataset / layout.INGEST_LOCK)
+
+    def clean_temporaries(self) -> int:
+        """Remove event files a killed ingest left half-written (dot-named, never published);
+        call it holding the lock, so no other ingest is writing them."""
+        days = day_partitions(self.dataset / layout.FEEDS).days
+        return clean_temporaries([folder for _, folder in days], "*.parquet")
 
     def _day_set(self, day: int) -> HashSet:
         if day not in self.seen:
@@ -159,14 +157,12 @@ class FeedStore:
             part = table if single else table.filter(pa.array(days == day))
             key = (int(day), part.schema)
             if key not in self.writers:
-                folder = self.dataset / FEEDS_DIR / f"date={np.datetime64(int(day), 'D')}"
-                private_dir(folder)
+                name = str(np.datetime64(int(day), "D"))
                 self.parts += 1
-                target = folder / f"{stem}-{self.run}-{self.parts:04d}.parquet"
-                tmp = folder / f".{target.name}.tmp"
-                os.close(open_private(tmp))  # created 0600 before a byte is written
+                part_name = f"{stem}-{self.run}-{self.parts:04d}"
+                pending = Pending(layout.part(self.dataset, layout.FEEDS, name, part_name))
                 writer = pq.ParquetWriter(
-                    tmp,
+                    pending.tmp,
                     part.schema,
                     compression="zstd",
                     compression_level=1,
@@ -175,7 +171,7 @@ class FeedStore:
                     # min/max only where readers filter: text statistics cost half the write
                     write_statistics=[c for c in STATISTICS if c in part.schema.names],
                 )
-                self.writers[key] = (writer, target)
+                self.writers[key] = (writer, pending)
             self.writers[key][0].write_table(part)
 
     def days(self) -> set[str]:
@@ -185,21 +181,9 @@ class FeedStore:
     def commit(self) -> dict[str, list[Path]]:
         """Close and publish every open file; the files published, by day."""
         published: dict[str, list[Path]] = {}
-        for (day, _), (writer, target) in self.writers.items():
+        for (day, _), (writer, pending) in self.writers.items():
             writer.close()
-            tmp = target.parent / f".{target.name}.tmp"
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            tmp.replace(target)
-            published.setdefault(str(np.datetime64(day, "D")), []).append(target)
-        for folder in {t.parent for _, t in self.writers.values()}:
-            dir_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            published.setdefault(str(np.datetime64(day, "D")), []).append(pending.target)
+        publish_all(p for _, p in self.writers.values())
         self.writers.clear()
         return published

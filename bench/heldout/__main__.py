@@ -1,0 +1,124 @@
+"""python -m bench.heldout constants | freeze | dev | heldout | table (see README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.popgen import override, preset, validate
+from bench.popgen.driver import ok, run
+
+from .protocol import (
+    FROZEN,
+    changed_since,
+    constants_at,
+    export_src,
+    freeze,
+    git,
+    load_frozen,
+)
+from .report import markdown
+from .run import evaluate
+from .sets import DEVELOPMENT, HELD_OUT, Population
+
+
+def _generate(pop: Population, seed: int, work: Path) -> Path:
+    """The population's directory under `work`, generated and ingested unless it is there."""
+    out = work / f"{pop.name}-s{seed}"
+    if (out / "ingest.json").exists():
+        return out
+    params = override(preset(pop.preset), list(pop.sets))
+    validate(params)
+    _, report = run(params, seed, out, ids=seed in pop.ids_seeds, checkins=False)
+    if not ok(report):
+        raise RuntimeError(f"{out}: ingest failed: {json.dumps(report)}")
+    return out
+
+
+def _evaluate(
+    pops: tuple[Population, ...] | list[Population], work: Path, source: Path | None, label: str
+) -> list[dict[str, Any]]:
+    results = []
+    for pop in pops:
+        for seed in pop.seeds:
+            clock = time.perf_counter()
+            out = _generate(pop, seed, work)
+            datasets = ["dataset"] + (["dataset-ids"] if (out / "dataset-ids").is_dir() else [])
+            for dataset in datasets:
+                score, got = evaluate(out, dataset, source)
+                row = score.as_dict() | {
+                    "population": pop.name,
+                    "dataset": dataset,
+                    "set": label,
+                    "census_notes": got["notes"],
+                    "cleanup_notes": got["cleanup"].get("notes", []),
+                    "seconds": round(time.perf_counter() - clock, 1),
+                }
+                (out / f"score-{dataset}-{label}.json").write_text(json.dumps(row, indent=1))
+                results.append(row)
+                print(f"{pop.name} seed {seed} {dataset}: done in {row['seconds']} s", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.heldout", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("constants", help="print the estimator's constants (working tree)")
+    f = sub.add_parser("freeze", help="record the constants and commit in frozen.json")
+    f.add_argument("--commit", default="HEAD")
+    for name in ("dev", "heldout"):
+        p = sub.add_parser(name)
+        p.add_argument("--work", type=Path, required=True, help="populations go here")
+        p.add_argument("--out", type=Path, default=None, help="results JSON (default: in WORK)")
+    t = sub.add_parser("table", help="print the tables of a results JSON")
+    t.add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "constants":
+        print(json.dumps(constants_at(None), indent=1))
+        return 0
+    if args.command == "freeze":
+        record = freeze(args.commit, [p.as_dict() for p in DEVELOPMENT],
+                        [p.as_dict() for p in HELD_OUT])  # fmt: skip
+        print(f"frozen {record['commit']} ({len(record['constants'])} constants) in {FROZEN}")
+        return 0
+    if args.command == "table":
+        print(markdown(json.loads(args.results.read_text())))
+        return 0
+    args.work.mkdir(parents=True, exist_ok=True)
+    clock = time.perf_counter()
+    if args.command == "dev":
+        label, source = "development", None
+        header: dict[str, Any] = {"commit": git("rev-parse", "HEAD"), "dirty": bool(
+            git("status", "--porcelain", "--", "src/botcensus/measure"))}  # fmt: skip
+        pops: tuple[Population, ...] = DEVELOPMENT
+    else:
+        record = load_frozen()
+        label = "held-out"
+        source = export_src(record["commit"], args.work)
+        header = {"commit": record["commit"], "frozen_at": record["frozen_at"],
+                  "changed_since": changed_since(record)}  # fmt: skip
+        if header["changed_since"]:
+            print(f"note: the estimator has changed since {record['commit'][:12]} was frozen; "
+                  "these results are for the frozen commit", file=sys.stderr)  # fmt: skip
+        pops = tuple(
+            Population(
+                p["preset"], tuple(p["seeds"]), tuple(p["sets"]), p["label"], tuple(p["ids_seeds"])
+            )
+            for p in record["held_out"]
+        )
+    results = _evaluate(pops, args.work, source, label)
+    document = {**header, "set": label, "wall_seconds": round(time.perf_counter() - clock),
+                "results": results}  # fmt: skip
+    out = args.out or args.work / f"results-{label}.json"
+    out.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    print(markdown(document))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

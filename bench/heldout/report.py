@@ -1,0 +1,113 @@
+"""Tables of a results document (bench/heldout): one row per population and dataset,
+medians over seeds; the pooled rows of the set last."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _survival(runs: Sequence[dict[str, Any]], day: str) -> str:
+    """Median |estimate - truth| over runs, with how the figure was supported; bounds that
+    hold the truth in k of n runs where there is no estimate."""
+    errors, supports, bounds = [], [], []
+    for r in runs:
+        est, true = r["surv_est"].get(day), r["surv_true"][day]
+        support = (r.get("surv_support") or {}).get(day, "none")
+        supports.append(support)
+        if est is not None:
+            errors.append(abs(est - true))
+        else:
+            lo, hi = (r.get("surv_bounds") or {}).get(day, [None, None])
+            if lo is not None and hi is not None:
+                bounds.append(lo <= true <= hi)
+    kinds = "/".join(sorted(set(supports)))
+    text = _num(_median(errors)) if errors else "n.s."
+    if bounds:
+        text += f" (bounds hold {sum(bounds)}/{len(bounds)})"
+    return f"{text} [{kinds}]"
+
+
+def _hazard(runs: Sequence[dict[str, Any]]) -> str:
+    told = [r for r in runs if r.get("hr_true") is not None]
+    if not told:
+        return "-"
+    errors = [r["hr_error"] for r in told if r.get("hr_error") is not None]
+    supports = "/".join(sorted({str(r.get("hr_support")) for r in told}))
+    inside = [
+        r["hr_interval"][0] <= r["hr_true"] <= r["hr_interval"][1]
+        for r in told
+        if r.get("hr_est") is None and r.get("hr_interval") and None not in r["hr_interval"]
+    ]
+    text = _num(_median(errors)) if errors else "n.s."
+    if inside:
+        text += f" (bounds hold {sum(inside)}/{len(inside)})"
+    return f"{text} [{supports}]"
+
+
+def row(name: str, runs: Sequence[dict[str, Any]]) -> list[str]:
+    inside = sum(r["inside"] for r in runs)
+    checked = sum(r["checked"] for r in runs)
+    none = sum(r["not_supported"] for r in runs)
+    held = sum(r["not_supported_bounds_hold"] for r in runs)
+    rows = sum(r["rows"] for r in runs)
+    return [
+        name,
+        str(len(runs)),
+        _pct(_median(r["raw_ip"] for r in runs)),
+        _pct(_median(r["median_error_global"] for r in runs)),
+        _pct(_median(r["median_error_country"] for r in runs)),
+        f"{_pct(inside / checked) if checked else '-'} ({inside}/{checked})",
+        f"{none}/{rows}" + (f" (bounds hold {held})" if none else ""),
+        _pct(_median(r["decay_error"] for r in runs)),
+        _survival(runs, "28"),
+        _survival(runs, "56"),
+        _hazard(runs),
+        _num(_median(r.get("hr_true") for r in runs)),
+    ]
+
+
+HEADER = [
+    "population", "runs", "raw IPs", "hosts, global", "hosts, per country",
+    "90% coverage", "not supported (rows)", "decay err", "S(28) err", "S(56) err",
+    "HR err", "HR perfect observer",
+]  # fmt: skip
+
+
+def markdown(document: dict[str, Any]) -> str:
+    results = document["results"]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["population"], r["dataset"]), []).append(r)
+    lines = [
+        f"{document['set']} set, commit {str(document.get('commit'))[:12]}"
+        + (
+            " (estimator changed since: not held out for HEAD)"
+            if document.get("changed_since")
+            else ""
+        ),
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    for (pop, dataset), runs in groups.items():
+        name = pop if dataset == "dataset" else f"{pop} (with ids)"
+        lines.append("| " + " | ".join(row(name, runs)) + " |")
+    plain = [r for r in results if r["dataset"] == "dataset"]
+    if len(groups) > 1:
+        lines.append("| " + " | ".join(row("all, without ids", plain)) + " |")
+    return "\n".join(lines)

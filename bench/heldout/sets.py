@@ -1,0 +1,52 @@
+"""The development set and the held-out set of the protocol (bench/heldout/README.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Population:
+    """One popgen preset with overrides, at some seeds."""
+
+    preset: str
+    seeds: tuple[int, ...]
+    sets: tuple[str, ...] = ()
+    """`--set KEY=VALUE` overrides of the preset."""
+    label: str = ""
+    ids_seeds: tuple[int, ...] = field(default=())
+    """Seeds whose dataset with bot ids is ingested too (strip-the-ids check)."""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.preset
+
+    def as_dict(self) -> dict[str, object]:
+        return {"preset": self.preset, "seeds": list(self.seeds), "sets": list(self.sets),
+                "label": self.name, "ids_seeds": list(self.ids_seeds)}  # fmt: skip
+
+
+DEVELOPMENT = (
+    Population("a-global", (1, 2, 3)),
+    Population("a-cgn", (1, 2, 3)),
+    Population("a-stable", (1, 2, 3)),
+    # Family A with a notification campaign (half the ASNs told on day 14, x1.6), for the
+    # hazard ratio: family A has none of its own.
+    Population(
+        "a-global",
+        (1, 2),
+        ("notify.enabled=true", "cleanup.rate_per_day=0.015"),
+        "a-global+notify",
+    ),
+)
+"""Constants were set on these (and on the simulator's accuracy scenarios, bench/accuracy.py)."""
+
+HELD_OUT = (
+    Population("b-harsh", (1, 2), ids_seeds=(1,)),
+    Population("b-mobile", (1, 2), ids_seeds=(1,)),
+    Population("b-sparse", (1, 2), ids_seeds=(1,)),
+    Population("a-global", (100,)),
+    Population("a-cgn", (100,)),
+    Population("a-stable", (100,)),
+)
+"""Never looked at while the constants were set: family B, and family A at new seeds."""

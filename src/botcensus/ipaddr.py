@@ -1,0 +1,198 @@
+"""What an address is, and address text <-> integers, vectorised over Arrow arrays.
+
+The rule for every address botcensus stores (`source_ip`, `destination_ip`), whether a
+sinkhole peer or a feed row's cell, and hashes into a sketch:
+
+- IPv4: a dotted quad of four decimal octets 0-255 without leading zeros ("010.0.0.1" is
+  refused: inet_aton would read it as octal, ipaddress refuses it).
+- IPv6: any text Python's `ipaddress` reads, stored as RFC 5952 text (lower case, the longest
+  run of zero groups as `::`), so one host written two ways is one address.
+- IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is that IPv4 address: a dual-stack socket reports IPv4
+  peers this way (capture/proxy.py folds them the same way), and one host is one address.
+- Not an address: the unspecified addresses 0.0.0.0 and `::` (no host has them; reports
+  write them for "unknown"), text with a zone id (`fe80::1%eth0`: it means something only on
+  the reporter's machine), prefixes (`192.0.2.0/24`), empty or other text. Such a cell
+  becomes null (feeds quarantine the row when the address is required).
+
+Private, loopback and other special-purpose addresses are addresses: a sinkhole behind NAT
+or on a test bench sees them, and whether to count them is the census's question.
+
+Integer forms: IPv4 as uint32; 128-bit keys as 16-byte big-endian 'S16' (byte order equals
+numeric order), or as two uint64 halves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+Keys = npt.NDArray[np.bytes_]
+"""128-bit keys as 16-byte big-endian 'S16': byte order equals numeric order."""
+Mask = npt.NDArray[np.bool_]
+
+IPV4_OCTET: Final = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+"""One octet, 0-255, no leading zeros (as inet_pton and ipaddress read them)."""
+IPV4_RE: Final = f"{IPV4_OCTET}([.]{IPV4_OCTET}){{3}}"
+"""A dotted quad (unanchored: callers anchor it as their regex dialect wants)."""
+UNSPECIFIED_V4: Final = "0.0.0.0"
+_IPV4_PARTS: Final = "^" + r"\.".join(f"(?P<{n}>0|[1-9][0-9]{{0,2}})" for n in "abcd") + "$"
+_MAPPED_PREFIX: Final = b"\x00" * 10 + b"\xff\xff"
+
+
+def canonical_ip(text: object) -> str | None:
+    """The text botcensus stores for an address, or None if `text` is not one (see above)."""
+    if not isinstance(text, str) or "%" in text:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return None if address.is_unspecified else str(address)
+
+
+def canonical_ips(column: pa.Array | pa.ChunkedArray, *, ipv4_checked: bool = False) -> pa.Array:
+    """`canonical_ip` over a column: each distinct IPv6 candidate (text with ':') is parsed
+    once; IPv4 text is checked in Arrow. `ipv4_checked`: the caller already nulled what is
+    not a dotted quad or is 0.0.0.0 (feeds do it in their mapping SQL with IPV4_RE), so text
+    without ':' passes as it is."""
+    array = as_string_array(column)
+    colon = pc.fill_null(pc.match_substring(array, ":"), False)
+    out = array
+    if not ipv4_checked:
+        quad = pc.fill_null(pc.match_substring_regex(array, f"^{IPV4_RE}$"), False)
+        ok = pc.and_(quad, pc.not_equal(array, UNSPECIFIED_V4))
+        out = pc.if_else(ok, array, pa.scalar(None, pa.string()))
+    if not pc.any(colon).as_py():
+        return out
+    candidates = pc.unique(array.filter(colon))
+    fixed = pa.array([canonical_ip(v) for v in candidates.to_pylist()], pa.string())
+    index = pc.index_in(array, value_set=candidates)
+    return pc.if_else(colon, fixed.take(index), out)
+
+
+def as_string_array(ips: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous Arrow string array, whatever string-like type or chunking came in."""
+    if isinstance(ips, pa.ChunkedArray):
+        ips = ips.combine_chunks() if ips.num_chunks else pa.array([], pa.string())
+    if pa.types.is_dictionary(ips.type):
+        ips = ips.dictionary_decode()
+    if ips.type != pa.string():
+        ips = ips.cast(pa.string())
+    return ips
+
+
+def ipv4_to_int(ips: pa.Array | pa.ChunkedArray) -> tuple[U32, Mask]:
+    """Dotted-quad strings to uint32 and a validity mask; anything else (nulls too) is invalid."""
+    parts = pc.extract_regex(as_string_array(ips), _IPV4_PARTS)
+    valid = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    value = np.zeros(len(parts), dtype=np.uint32)
+    for name in ("a", "b", "c", "d"):
+        octet = pc.fill_null(pc.cast(pc.struct_field(parts, name), pa.uint16()), 0).to_numpy()
+        valid &= octet <= 255
+        value = (value << np.uint32(8)) | (octet & 255).astype(np.uint32)
+    value[~valid] = 0
+    return value, valid
+
+
+def ipv4_from_int(a: npt.ArrayLike) -> pa.Array:
+    """uint32 addresses to dotted-quad strings (an Arrow string array)."""
+    v = np.asarray(a, dtype=np.uint32)
+    octets = [pa.array(((v >> np.uint32(s)) & 255).astype(np.uint8)) for s in (24, 16, 8, 0)]
+    return pc.binary_join_element_wise(*(pc.cast(o, pa.string()) for o in octets), ".")
+
+
+def ipv6_to_keys(texts: list[Any]) -> tuple[Keys, Mask]:
+    """IPv6 strings to S16 keys with a validity mask (a Python loop: call it on unique values)."""
+    packed: list[bytes] = []
+    valid = np.ones(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
+        try:
+            packed.append(socket.inet_pton(socket.AF_INET6, text))
+        except (OSError, TypeError, ValueError):
+            packed.append(bytes(16))
+            valid[i] = False
+    return np.frombuffer(b"".join(packed), dtype="S16"), valid
+
+
+def keys_from_hilo(hi: U64, lo: U64) -> Keys:
+    """Two uint64 halves to S16 keys."""
+    pair = np.empty((len(hi), 2), dtype=">u8")
+    pair[:, 0], pair[:, 1] = hi, lo
+    return pair.view("S16").ravel()
+
+
+def hilo_from_keys(keys: Keys) -> tuple[U64, U64]:
+    """S16 keys to their two uint64 halves (native byte order)."""
+    pair = np.ascontiguousarray(keys, dtype="S16").view(">u8").reshape(-1, 2)
+    return pair[:, 0].astype(np.uint64), pair[:, 1].astype(np.uint64)
+
+
+def keys_from_ipv4(v: U32) -> Keys:
+    """uint32 IPv4 addresses as S16 keys of the same numeric value (not ::ffff:-mapped)."""
+    return keys_from_hilo(np.zeros(len(v), dtype=np.uint64), v.astype(np.uint64))
+
+
+def ipv4_from_keys(keys: Keys) -> U32:
+    """The low 32 bits of S16 keys (for keys made by keys_from_ipv4)."""
+    return (hilo_from_keys(keys)[1] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Addresses split by family: a row is IPv4, IPv6, or neither (invalid or null)."""
+
+    v4: U32
+    is_v4: Mask
+    v6: Keys
+    is_v6: Mask
+
+
+def parse_ips(ips: pa.Array) -> Parsed:
+    """Parse address strings; IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4."""
+    v4, is_v4 = ipv4_to_int(ips)
+    v6 = np.zeros(len(ips), dtype="S16")
+    is_v6 = np.zeros(len(ips), dtype=bool)
+    colon = np.asarray(
+        pc.fill_null(pc.match_substring(ips, ":"), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    rows = np.flatnonzero(colon)
+    if len(rows):
+        keys, ok = ipv6_to_keys(ips.take(pa.array(rows)).to_pylist())
+        raw = np.ascontiguousarray(keys).view(np.uint8).reshape(-1, 16)
+        mapped = ok & (raw[:, :12] == np.frombuffer(_MAPPED_PREFIX, np.uint8)).all(axis=1)
+        v4[rows[mapped]] = ipv4_from_keys(keys[mapped])
+        is_v4[rows[mapped]] = True
+        v6[rows[ok & ~mapped]] = keys[ok & ~mapped]
+        is_v6[rows[ok & ~mapped]] = True
+    return Parsed(v4, is_v4, v6, is_v6)
+
+
+def in_prefixes(column: pa.Array | pa.ChunkedArray, prefixes: Sequence[str]) -> pa.Array:
+    """Whether each address lies in one of the CIDR prefixes (IPv4 and IPv6); what is not an
+    address is in none."""
+    array = as_string_array(column)
+    networks = [ipaddress.ip_network(p, strict=False) for p in prefixes]
+    hit = np.zeros(len(array), dtype=bool)
+    parsed = parse_ips(array)
+    for net in networks:
+        low, high = int(net.network_address), int(net.broadcast_address)
+        if net.version == 4:
+            hit |= parsed.is_v4 & (parsed.v4 >= low) & (parsed.v4 <= high)
+        else:
+            first = np.frombuffer(low.to_bytes(16, "big"), dtype="S16")[0]
+            last = np.frombuffer(high.to_bytes(16, "big"), dtype="S16")[0]
+            hit |= parsed.is_v6 & (parsed.v6 >= first) & (parsed.v6 <= last)
+    return pa.array(hit)

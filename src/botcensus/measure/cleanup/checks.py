@@ -1,0 +1,146 @@
+"""Two views of clean-up that must agree before either is reported alone.
+
+Following identities (an address or a bot id, until it falls silent for good: survival,
+Cox) mistakes an address renumbered away from its machine for a clean-up, and sees lines,
+not machines. Counting machines week by week (the decay of the host estimates) does not
+follow anyone: it counts new infections and reinfections with the old, and a constant rate
+is a model. Where both can be computed they are set against each other:
+
+- they agree (their intervals meet, or their values are within AGREE): the identities'
+  figure is reported (`estimate`);
+- they disagree: no single figure is supported by these data; the bounds spanning both
+  intervals are (`bounds`);
+- only one could be computed: that one, labelled `identities` or `decay` (the latter rests
+  on a constant rate and a closed population).
+
+For the share still infected after d days, the decay gives exp(-λ d / 7) with λ the
+machines' rate per week (cleanup.hosts_series); the identities give the Kaplan-Meier value,
+as machines where identities are lines (cleanup.lines). For the notification effect, the
+decay gives the ratio of the machines' rates after the campaign, told against not told
+(what a Cox model compares, for a constant hazard), beside the Cox hazard ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pyarrow as pa
+
+from botcensus.measure.cleanup.decay import DecayFit
+from botcensus.measure.cleanup.lines import machines_share, ratio
+
+AGREE: Final = 0.08
+"""Shares still infected this close (absolute) agree even where their intervals do not
+meet: each interval holds sampling error only, not the error of its model."""
+AGREE_HR: Final = 0.25
+"""The same for hazard ratios."""
+DAYS: Final = (28, 56)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A checked figure: value (None where only bounds), its interval or bounds, support."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+    support: str
+
+
+def decide(
+    identities: tuple[float, float, float] | None,
+    decay: tuple[float, float, float] | None,
+    tolerance: float,
+) -> Figure:
+    """The rule of the module docstring on two (value, lower, upper) figures."""
+    if identities is None and decay is None:
+        return Figure(None, None, None, "none")
+    if decay is None:
+        assert identities is not None
+        return Figure(*identities, "identities")
+    if identities is None:
+        return Figure(*decay, "decay")
+    meet = identities[1] <= decay[2] and decay[1] <= identities[2]
+    if meet or abs(identities[0] - decay[0]) <= tolerance:
+        return Figure(*identities, "estimate")
+    return Figure(None, min(identities[1], decay[1]), max(identities[2], decay[2]), "bounds")
+
+
+def decay_share(
+    fit: Mapping[str, Any] | DecayFit | None, day: int
+) -> tuple[float, float, float] | None:
+    """exp(-λ day / 7) with the interval from λ's; None without a usable rate."""
+    if fit is None:
+        return None
+    get = fit.get if isinstance(fit, Mapping) else lambda k: getattr(fit, k, None)
+    rate = get("rate_per_week")
+    lower = get("rate_lower") if isinstance(fit, Mapping) else get("lower")
+    upper = get("rate_upper") if isinstance(fit, Mapping) else get("upper")
+    if rate is None or not math.isfinite(rate):
+        return None
+    weeks = day / 7.0
+    lo = math.exp(-upper * weeks) if upper is not None and math.isfinite(upper) else 0.0
+    hi = math.exp(-lower * weeks) if lower is not None and math.isfinite(lower) else 1.0
+    return math.exp(-rate * weeks), lo, min(hi, 1.0)
+
+
+def checked_survival(
+    summary: pa.Table,
+    decay: Mapping[str | None, Mapping[str, Any] | DecayFit],
+    household: float | None,
+    days: Sequence[int] = DAYS,
+) -> pa.Table:
+    """The survival summary with, for each of `days`, the checked share still infected
+    (`surviving_Nd`, None where only bounds), its interval or bounds (`_lower`, `_upper`),
+    `surviving_Nd_support`, and the identities' own figures kept as `surviving_Nd_km`.
+    `decay`: per group (None: overall) its decay row or fit, rates of machines;
+    `household`: machines per line where identities are lines (None: they are machines)."""
+    r = ratio(household) if household else 0.0
+    rows = summary.to_pylist()
+    groups = {row["group"] for row in rows}
+    rows += [{"group": g, "identities": 0} for g in decay if g not in groups]
+    for row in rows:
+        for d in days:
+            km = _km(row, d, r)
+            figure = decide(km, decay_share(decay.get(row["group"]), d), AGREE)
+            row[f"surviving_{d}d_km"] = None if km is None else km[0]
+            row[f"surviving_{d}d"] = figure.value
+            row[f"surviving_{d}d_lower"] = figure.lower
+            row[f"surviving_{d}d_upper"] = figure.upper
+            row[f"surviving_{d}d_support"] = figure.support
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    return pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
+
+
+def _km(row: Mapping[str, Any], day: int, r: float) -> tuple[float, float, float] | None:
+    value = row.get(f"surviving_{day}d")
+    if value is None:
+        return None
+    lower = row.get(f"surviving_{day}d_lower", value)
+    upper = row.get(f"surviving_{day}d_upper", value)
+    return machines_share(value, r), machines_share(lower, r), machines_share(upper, r)
+
+
+def decay_hazard(
+    told: DecayFit | None, holdout: DecayFit | None, level_z: float = 1.959963984540054
+) -> tuple[float, float, float] | None:
+    """The ratio of the machines' decay rates after a campaign, told over not told, with an
+    interval from both rates' standard errors (delta method on the log); None unless both
+    rates are positive."""
+    if told is None or holdout is None:
+        return None
+    if not (told.rate_per_week > 0 and holdout.rate_per_week > 0):
+        return None
+    value = told.rate_per_week / holdout.rate_per_week
+    sd = math.hypot(told.se / told.rate_per_week, holdout.se / holdout.rate_per_week)
+    return value, value * math.exp(-level_z * sd), value * math.exp(level_z * sd)
+
+
+def checked_hazard(
+    cox: tuple[float, float, float] | None, decay: tuple[float, float, float] | None
+) -> Figure:
+    """The notification hazard ratio as reported: the rule of the module docstring."""
+    return decide(cox, decay, AGREE_HR)

@@ -1,0 +1,187 @@
+"""Host estimates as the census shows them: one row per census window and group, with a
+90% interval, its support and the diagnostics' notes (hosts.support).
+
+    hosts_answer(con, query, relation) -> HostsAnswer(table, notes, household)
+    estimate_hosts(con, query, relation) -> its table
+    with_estimates(con, rows, query, relation) -> census rows + the estimate columns
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from statistics import NormalDist
+from typing import Final
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from botcensus.measure.census import CensusQuery, attach
+from botcensus.measure.hosts.estimate import partition_cells, partitions
+from botcensus.measure.hosts.hourly import hourly_ips
+from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, WIDENED, Z90
+from botcensus.measure.hosts.split import MIN_SPLIT
+from botcensus.measure.hosts.support import SUPPORT, Fit, scatter, support_code
+from botcensus.measure.hosts.windows import data_days, window_spans
+
+ESTIMATE_COLUMNS: Final = ("hosts_est", "hosts_lo", "hosts_hi", "hosts_support")
+Key = tuple[object, ...]
+"""(window start, the query's group values...)."""
+
+
+@dataclass(frozen=True)
+class HostsAnswer:
+    """Host estimates keyed like the census's rows, and what a reader must be told."""
+
+    table: pa.Table
+    """window_start, window_end, the query's groups, hosts_est (null where only bounds),
+    hosts_lo, hosts_hi, hosts_support (hosts.support)."""
+    notes: tuple[str, ...]
+    household: bool
+    """Machines behind one address were assumed (model.HOUSEHOLD), not seen: counts of
+    lines, which fall more slowly than the machines behind them (cleanup corrects the
+    decay for it)."""
+
+
+def hosts_answer(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, level: float = 0.9
+) -> HostsAnswer:
+    """Estimated infected machines per census window and group, with a `level` interval,
+    their support and the diagnostics' notes (hosts.support)."""
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    sums: dict[Key, list[float]] = {}
+    codes: dict[Key, int] = {}
+    fit = Fit()
+    for n, (condition, keys) in enumerate(partitions(con, query, relation)):
+        view = f"hosts_partition_{n}"
+        sql = f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {relation} WHERE {condition}"  # noqa: S608 (literals quoted by _quote)
+        con.execute(sql)
+        try:
+            cells, support, part = partition_cells(
+                con, replace(query, family=None, feed=None, include_unclaimed=True), view
+            )
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        fit.merge(part)
+        shared: dict[Key, float] = {}
+        for cell, (hosts, var, common) in cells.items():
+            start, cc, asn = cell
+            if ("asn" in query.by) != (asn is not None):
+                continue
+            values = {"country": cc or None, "asn": asn, **keys}
+            key = (start, *(values.get(g) for g in query.by))
+            acc = sums.setdefault(key, [0.0, 0.0, 0.0])
+            acc[0] += hosts
+            acc[1] += var
+            shared[key] = shared.get(key, 0.0) + common
+            codes[key] = support_code((codes.get(key, ESTIMATE), support.get(cell, ESTIMATE)))
+        for key, common in shared.items():  # within a partition the shared parts add up
+            sums[key][2] += common * common
+    lengths = {s.start: len(s.days) for s in window_spans(data_days(con, query, relation), query)}
+    if query.window == "week" and sums:
+        fit.scatter = scatter(_series(con, query, relation, sums, lengths))
+    table = _table(sums, codes, fit, query, z, lengths)
+    return HostsAnswer(table, tuple(fit.notes()), fit.untimed)
+
+
+def estimate_hosts(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, level: float = 0.9
+) -> pa.Table:
+    """Estimated infected machines per census window and group, with a `level` interval.
+
+    Rows are keyed like census(con, query, relation): window_start, window_end and the
+    query's group keys; the estimate columns are hosts_est, hosts_lo, hosts_hi (unit:
+    hosts) and hosts_support. A window or group without an estimate has no row."""
+    return hosts_answer(con, query, relation, level=level).table
+
+
+def _series(
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    sums: Mapping[Key, list[float]],
+    lengths: Mapping[date, int],
+) -> dict[Key, list[tuple[date, float, float, float]]]:
+    """Per group, its complete windows: start, estimate, the variance of the log that is its
+    own (not shared), hourly distinct addresses. `lengths`: days with data per window."""
+    hourly = hourly_ips(con, query, relation).to_pylist()
+    per_hour = {(r["window_start"], *(r[g] for g in query.by)): r["ips_hourly_avg"] for r in hourly}
+    complete = {start for start, n in lengths.items() if n == 7}
+    out: dict[Key, list[tuple[date, float, float, float]]] = {}
+    for key in sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k)):
+        start = key[0]
+        hosts, var, _ = sums[key]
+        if start not in complete or key not in per_hour or hosts <= 0:
+            continue
+        out.setdefault(key[1:], []).append(
+            (start, hosts, var / hosts**2, float(per_hour[key]))  # type: ignore[arg-type]
+        )
+    return out
+
+
+def _table(
+    sums: Mapping[Key, list[float]],
+    codes: Mapping[Key, int],
+    fit: Fit,
+    query: CensusQuery,
+    z: float,
+    lengths: Mapping[date, int],
+) -> pa.Table:
+    """Rows sorted like the census; a log-normal interval from each estimate's variance,
+    widened by its group's scatter. Where only bounds: no estimate, and the bracket of days
+    active (between one machine per address-day and one every day: a factor of the window's
+    days either side of their geometric middle) added to the rest of the error's interval,
+    not in quadrature (a bound, not a spread), and the lower bound lowered by MIN_SPLIT
+    (renumbering may have split every host-day)."""
+    length = 1 if query.window == "day" else 7
+    keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
+    est = np.array([sums[k][0] for k in keys], np.float64)
+    var = np.array([sums[k][1] + sums[k][2] for k in keys], np.float64)
+    ratio = np.divide(var, est**2, out=np.zeros(len(est)), where=est > 0)
+    extra = np.array([fit.scatter.get(k[1:], 0.0) for k in keys], np.float64)
+    sigma = np.sqrt(np.log1p(ratio) + extra**2)
+    code = np.array([codes.get(k, ESTIMATE) for k in keys], np.int64)
+    code = np.where((extra > 0) & (code == ESTIMATE), WIDENED, code)
+    if fit.untimed:
+        code = np.maximum(code, WIDENED)
+    days = np.array([max(lengths.get(k[0], 1), 1) for k in keys], np.float64)  # type: ignore[call-overload]
+    bracket = np.log(days) / 2.0
+    rest = np.sqrt(np.maximum(sigma**2 - (bracket / Z90) ** 2, 0.0))
+    half = np.where(code == BOUNDS, z * rest + bracket * z / Z90, z * sigma)
+    starts = [k[0] for k in keys]
+    columns: dict[str, pa.Array] = {
+        "window_start": pa.array(starts, pa.date32()),
+        "window_end": pa.array([s + timedelta(days=length - 1) for s in starts], pa.date32()),  # type: ignore[operator]
+    }
+    types = {"asn": pa.int64()}
+    for i, g in enumerate(query.by, start=1):
+        columns[g] = pa.array([k[i] for k in keys], types.get(g, pa.string()))
+    columns["hosts_est"] = pa.array(np.where(code == BOUNDS, np.nan, est), from_pandas=True)
+    # Where only bounds, no network shows how many address-days renumbering split (hosts.split
+    # measures it against stable networks): at most every host-day in two.
+    low = np.where(code == BOUNDS, MIN_SPLIT, 1.0)
+    columns["hosts_lo"] = pa.array(est * np.exp(-half) * low)
+    columns["hosts_hi"] = pa.array(est * np.exp(half))
+    columns["hosts_support"] = pa.array([SUPPORT[c] for c in code.tolist()], pa.string())
+    return pa.table(columns)
+
+
+def with_estimates(
+    con: duckdb.DuckDBPyConnection,
+    rows: pa.Table,
+    query: CensusQuery,
+    relation: str,
+    *,
+    level: float = 0.9,
+) -> pa.Table:
+    """Census rows (any columns, keyed by window_start and the query's groups) with
+    hosts_est, hosts_lo, hosts_hi and hosts_support appended, in the same order; null where
+    no estimate."""
+    return attach_answer(rows, hosts_answer(con, query, relation, level=level).table, query)
+
+
+def attach_answer(rows: pa.Table, table: pa.Table, query: CensusQuery) -> pa.Table:
+    """Census rows with the estimate columns of a HostsAnswer's table appended."""
+    return attach(rows, table, query, ESTIMATE_COLUMNS)

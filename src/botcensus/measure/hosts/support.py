@@ -1,0 +1,149 @@
+"""Whether the data support a host estimate: diagnostics computed from the sightings, the
+support of each estimate, and the interval widening they call for.
+
+Each estimate carries `hosts_support`:
+
+- `estimate`: every figure the model uses was measured in these data;
+- `widened`: a figure could not be measured here and was assumed or borrowed (no common
+  check-in timer, so machines sharing an address were assumed; no stable network in the
+  country, so days active came from other countries; estimates that scatter from week to
+  week beyond their intervals): the interval carries that error;
+- `bounds`: no network anywhere where an address follows one line, so how many days a
+  machine is active is unknown: no estimate (hosts_est empty), only the bounds between one
+  machine per address-day and every machine active every day of the window (and up to
+  half of the address-days split by renumbering).
+
+The notes say which diagnostic failed and what it changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Final
+
+import numpy as np
+
+from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, HOUSEHOLD, HOUSEHOLD_SD, WIDENED, Z90
+
+SUPPORT: Final = ("estimate", "widened", "bounds")
+"""hosts_support values, by the model's ESTIMATE, WIDENED and BOUNDS codes."""
+MIN_SCATTER_WINDOWS: Final = 4
+"""Complete windows a group needs before its week-to-week scatter is judged."""
+
+Key = tuple[object, ...]
+"""(window start, the query's group values...)."""
+
+
+@dataclass
+class Fit:
+    """What the diagnostics found in one query's data."""
+
+    untimed: bool = False
+    """No common check-in timer: machines behind one address assumed (model.HOUSEHOLD)."""
+    borrowed: set[str] = field(default_factory=set)
+    """Countries with no stable network of their own (days active from other countries)."""
+    bracketed: set[str] = field(default_factory=set)
+    """Countries with only bounds: no stable network anywhere (and no bot ids)."""
+    split_few: set[tuple[str, int]] = field(default_factory=set)
+    """Networks whose address-days carry far less than a host's day (hosts.split)."""
+    scatter: dict[Key, float] = field(default_factory=dict)
+    """Per group (window start left out): the extra standard deviation of the log estimate
+    that its week-to-week scatter calls for."""
+    ids: list[str] = field(default_factory=list)
+    """What the strip-the-ids check found (hosts.networks), one line per partition."""
+
+    def merge(self, other: Fit) -> None:
+        self.untimed |= other.untimed
+        self.borrowed |= other.borrowed
+        self.bracketed |= other.bracketed
+        self.split_few |= other.split_few
+        self.ids += other.ids
+
+    def notes(self) -> list[str]:
+        """What a reader must be told, one sentence each."""
+        out = []
+        if self.untimed:
+            low, high = (
+                HOUSEHOLD * math.exp(-Z90 * HOUSEHOLD_SD),
+                HOUSEHOLD * math.exp(Z90 * HOUSEHOLD_SD),
+            )
+            out.append(
+                "host estimates: no common check-in timer in these sightings (reports "
+                "aggregated per hour or day, or bots whose timers differ), so machines sharing "
+                f"one address cannot be seen: {HOUSEHOLD:.2f} machines per address-day assumed "
+                f"(90% range {low:.2f}-{high:.2f}); intervals widened (hosts_support widened)"
+            )
+        borrowed = sorted(self.borrowed - self.bracketed)
+        if borrowed:
+            out.append(
+                "host estimates: no network where an address follows one line in "
+                f"{', '.join(c or '??' for c in borrowed)}: days active borrowed from other "
+                "countries; intervals widened"
+            )
+        if self.bracketed:
+            out.append(
+                "host estimates not supported by these data in "
+                f"{', '.join(c or '??' for c in sorted(self.bracketed))}: no network anywhere "
+                "where an address follows one line, so days active are unknown; hosts_est "
+                "left empty; hosts_lo and hosts_hi bound every machine active every day (with "
+                "up to half the address-days split by renumbering) and one machine per "
+                "address-day (hosts_support bounds)"
+            )
+        if self.split_few:
+            names = ", ".join(f"{cc or '??'} AS{asn}" for cc, asn in sorted(self.split_few))
+            out.append(
+                f"host estimates: in {names} an address-day holds under half the check-ins of "
+                "a machine's day on the stable networks (an address per connection?): "
+                "host-days taken as check-ins over a machine's day there, intervals widened"
+            )
+        if self.scatter:
+            worst = max(self.scatter.values())
+            out.append(
+                f"host estimates of {len(self.scatter)} groups scatter from window to window "
+                "beyond their intervals (against the hourly distinct addresses): intervals "
+                f"widened by up to {math.exp(Z90 * worst):.2f}x"
+            )
+        out += self.ids
+        return out
+
+
+def support_code(values: Iterable[int]) -> int:
+    """The weakest support of the parts an estimate sums."""
+    return max(values, default=ESTIMATE)
+
+
+def scatter(
+    series: Mapping[Key, Sequence[tuple[date, float, float, float]]],
+) -> dict[Key, float]:
+    """Per group: the extra standard deviation (of the log) its estimates need. `series`:
+    per group, (window start, estimate, the variance of its log, hourly distinct addresses)
+    of its complete windows. The log of estimate over hourly addresses should move smoothly
+    (a linear trend: machines leave, their days online do not change much); the residual
+    variance beyond what the estimates' own variances explain is added."""
+    out: dict[Key, float] = {}
+    for key, rows in series.items():
+        rows = [r for r in rows if r[1] > 0 and r[3] > 0]
+        if len(rows) < MIN_SCATTER_WINDOWS:
+            continue
+        t = np.arange(len(rows), dtype=np.float64)
+        y = np.log([r[1] / r[3] for r in rows])
+        slope, intercept = np.polyfit(t, y, 1)
+        resid = y - (intercept + slope * t)
+        observed = float(np.sum(resid**2) / (len(rows) - 2))
+        # A window's own variance is mostly shared with its neighbours (the same reference
+        # and assumptions every week): only sampling noise moves the ratio between windows.
+        expected = float(np.mean([r[2] for r in rows]))
+        extra = observed - expected
+        if extra > 0:
+            out[key] = math.sqrt(extra)
+    return out
+
+
+def support_names(codes: Sequence[int]) -> list[str]:
+    return [SUPPORT[c] for c in codes]
+
+
+__all__ = ["BOUNDS", "ESTIMATE", "SUPPORT", "WIDENED", "Fit", "scatter", "support_code"]

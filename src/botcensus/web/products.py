@@ -1,0 +1,139 @@
+"""What the dashboard shows that takes minutes over a full dataset: weekly host estimates
+(overall and per country) and the clean-up (decay, half-life, time to clean-up per
+country). `botcensus rollup` builds them with the calls the CLI makes (`census --estimate`,
+`cleanup --by country`) and keeps the results; the web serves them as kept, saying when the
+data changed since.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+
+from botcensus.measure.census import CensusQuery
+from botcensus.store import aggregates
+
+ESTIMATES: Final = "estimates-week"
+ESTIMATES_COUNTRY: Final = "estimates-week-country"
+CLEANUP: Final = "cleanup-country"
+NAMES: Final = (ESTIMATES, ESTIMATES_COUNTRY, CLEANUP)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A kept result: rows (census-like), or a JSON document (the clean-up)."""
+
+    name: str
+    rows: pa.Table | None
+    document: dict[str, Any] | None
+    unit: str | None
+    source: str | None
+    notes: tuple[str, ...]
+    cli: str
+    built: str
+    current: bool
+    """False when the sightings or sketches changed after it was built."""
+
+
+def _estimates(dataset: Path, week_ends: str, by: tuple[str, ...]) -> dict[str, Any]:
+    from botcensus.measure.census_run import census_of_dataset
+
+    query = CensusQuery(window="week", week_ends=week_ends, by=by)
+    result = census_of_dataset(dataset, query, estimate=True)
+    flags = "".join(f" --by {g}" for g in by)
+    return {
+        "rows": result.rows,
+        "unit": result.unit,
+        "source": result.source,
+        "notes": list(result.notes),
+        "cli": f"botcensus census --data DIR --window week --week-ends {week_ends}{flags} "
+        "--estimate --format json",
+    }
+
+
+def _cleanup(dataset: Path, week_ends: str) -> dict[str, Any]:
+    from botcensus.measure.cleanup import CleanupQuery, cleanup
+    from botcensus.report.cleanup_view import as_json
+    from botcensus.store import connect, sightings_view
+    from botcensus.store.sketches import read_sketches
+
+    con = connect()
+    try:
+        query = CleanupQuery(by="country", week_ends=week_ends)
+        try:
+            result = cleanup(con, sightings_view(con, dataset), read_sketches(dataset), query)
+        except ValueError as exc:  # no data: the page says why
+            return {"document": None, "notes": [str(exc)], "unit": None, "source": None}
+        document = json.loads(json.dumps(as_json(result), default=str))
+        weekly = result.weekly
+    finally:
+        con.close()
+    return {
+        "rows": weekly,
+        "document": document,
+        "unit": result.unit,
+        "source": result.source,
+        "notes": list(result.notes),
+        "cli": f"botcensus cleanup --data DIR --by country --week-ends {week_ends} --format json",
+    }
+
+
+BUILDERS: Final[dict[str, Callable[[Path, str], dict[str, Any]]]] = {
+    ESTIMATES: lambda d, w: _estimates(d, w, ()),
+    ESTIMATES_COUNTRY: lambda d, w: _estimates(d, w, ("country",)),
+    CLEANUP: _cleanup,
+}
+
+
+def build_products(dataset: Path, week_ends: str = "sat", *, force: bool = False) -> list[str]:
+    """Build every product whose data changed since it was built; the names built."""
+    token = aggregates.data_token(dataset)
+    built = []
+    for name, builder in BUILDERS.items():
+        kept = aggregates.read_product(dataset, name)
+        meta = kept[1] if kept else {}
+        if not force and meta.get("token") == token and meta.get("week_ends") == week_ends:
+            continue
+        made = builder(dataset, week_ends)
+        rows = made.pop("rows", None)
+        meta = {
+            **made,
+            "token": token,
+            "week_ends": week_ends,
+            "built": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        aggregates.write_product(dataset, name, rows, meta)
+        built.append(name)
+    return built
+
+
+def _notes(value: object) -> tuple[str, ...]:
+    return tuple(str(n) for n in value) if isinstance(value, list) else ()
+
+
+def read(dataset: Path, name: str, token: str | None = None) -> Product | None:
+    """A kept product, or None when `botcensus rollup` has not built it; `token` (the
+    data's, when known) says whether it is current."""
+    kept = aggregates.read_product(dataset, name)
+    if kept is None:
+        return None
+    rows, meta = kept
+    token = token if token is not None else aggregates.data_token(dataset)
+    document = meta.get("document")
+    return Product(
+        name,
+        rows,
+        document if isinstance(document, dict) else None,
+        None if meta.get("unit") is None else str(meta["unit"]),
+        None if meta.get("source") is None else str(meta["source"]),
+        _notes(meta.get("notes")),
+        str(meta.get("cli", "")),
+        str(meta.get("built", "")),
+        meta.get("token") == token,
+    )

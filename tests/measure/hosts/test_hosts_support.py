@@ -1,0 +1,140 @@
+"""Diagnostics that widen an interval or withhold an estimate where the data do not support
+the model (hosts.support): no check-in timer, no network where an address is a line, pools
+that look stable, estimates that scatter from week to week."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pytest
+
+from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import address_model, checkin_timer, hosts_answer
+from botcensus.measure.hosts.support import scatter
+
+from .hosts_cases import START, Population, connect, per_hour, populate, populate_pool
+
+
+@functools.cache
+def mixed() -> Population:
+    """AA: static and per-session lines; BB: per-session and daily renumbered lines only."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
+    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=4)
+    populate(pop, range(600, 800), "session", cc="BB", asn=64503, weeks=4)
+    populate(pop, range(800, 1000), "daily", cc="BB", asn=64504, weeks=4)
+    return pop
+
+
+@functools.cache
+def churning() -> Population:
+    """No line keeps its address anywhere: per-session and daily renumbered lines."""
+    pop = Population()
+    populate(pop, range(400), "session", cc="AA", asn=64501, weeks=4)
+    populate(pop, range(400, 800), "daily", cc="BB", asn=64502, weeks=4)
+    return pop
+
+
+def _weeks(pop: Population) -> list[tuple[date, date]]:
+    return [(START + timedelta(days=7 * w), START + timedelta(days=7 * w + 6)) for w in range(4)]
+
+
+def test_a_timer_is_read_where_bots_keep_one() -> None:
+    answer = hosts_answer(connect(mixed().table()), CensusQuery(), "sightings")
+    assert not answer.household
+    assert set(answer.table["hosts_support"].to_pylist()) <= {"estimate", "widened"}
+    assert not any("no common check-in timer" in n for n in answer.notes)
+
+
+def test_reports_per_hour_show_no_timer_and_say_so() -> None:
+    con = connect(per_hour(mixed().table()))
+    assert checkin_timer(con, CensusQuery(), "sightings") is None
+    answer = hosts_answer(con, CensusQuery(), "sightings")
+    assert answer.household
+    assert set(answer.table["hosts_support"].to_pylist()) == {"widened"}
+    assert any("no common check-in timer" in n for n in answer.notes)
+
+
+def test_reports_per_hour_keep_the_estimate_near_the_truth() -> None:
+    """Without a timer, renumbering splits are taken off by hours online (hosts.split) and
+    machines per address assumed: the interval still holds the truth."""
+    pop = mixed()
+    table = hosts_answer(connect(per_hour(pop.table())), CensusQuery(), "sightings").table
+    for row in table.to_pylist():
+        true = pop.hosts(row["window_start"], row["window_end"])
+        assert row["hosts_lo"] <= true <= row["hosts_hi"]
+        assert row["hosts_est"] == pytest.approx(true, rel=0.3)
+
+
+def test_a_country_without_a_line_of_its_own_borrows_and_is_widened() -> None:
+    answer = hosts_answer(connect(mixed().table()), CensusQuery(by=("country",)), "sightings")
+    support = {
+        (r["window_start"], r["country"]): r["hosts_support"] for r in answer.table.to_pylist()
+    }
+    assert {s for (_, cc), s in support.items() if cc == "BB"} == {"widened"}
+    assert any("BB" in n and "borrowed" in n for n in answer.notes)
+
+
+def test_without_any_stable_network_only_bounds_and_they_hold() -> None:
+    pop = churning()
+    con = connect(pop.table())
+    answer = hosts_answer(con, CensusQuery(by=("country",)), "sightings")
+    assert set(answer.table["hosts_support"].to_pylist()) == {"bounds"}
+    assert answer.table["hosts_est"].null_count == answer.table.num_rows
+    assert any("not supported by these data" in n for n in answer.notes)
+    for row in answer.table.to_pylist():
+        true = pop.hosts(row["window_start"], row["window_end"], row["country"])
+        assert row["hosts_lo"] <= true <= row["hosts_hi"]
+
+
+def test_a_pool_of_addresses_handed_round_is_not_a_stable_network() -> None:
+    """In reports per hour no timer shows two machines on one address, and a pool a little
+    larger than its machines hands each address out every few days, so its addresses come
+    back within a week and live long like lines': only their scattered use tells them
+    apart."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
+    populate_pool(pop, range(300, 600), 400, cc="AA", asn=64502, weeks=4)
+    model = address_model(connect(per_hour(pop.table())), CensusQuery(), "sightings")
+    assert model is not None
+    stable = dict(zip(model.groups, model.ref.stable.tolist(), strict=True))
+    assert stable == {("AA", 64501): True, ("AA", 64502): False}
+
+
+def test_split_days_are_taken_off_without_a_timer() -> None:
+    model = address_model(connect(per_hour(mixed().table())), CensusQuery(), "sightings")
+    assert model is not None
+    assert model.timer is None
+    share = dict(zip(model.groups, model.ref.split.tolist(), strict=True))
+    assert share[("AA", 64501)] == 1.0  # a stable network is the yardstick
+    assert share[("BB", 64504)] < 0.95  # renumbered daily: some days are split in two
+
+
+def test_a_smooth_series_needs_no_widening() -> None:
+    weeks = [START + timedelta(days=7 * w) for w in range(6)]
+    rows = [(w, 1000 * 0.95**i, 0.01**2, 200 * 0.95**i) for i, w in enumerate(weeks)]
+    assert scatter({(): rows}) == {}
+
+
+def test_a_series_that_jumps_beyond_its_intervals_is_widened_by_its_scatter() -> None:
+    weeks = [START + timedelta(days=7 * w) for w in range(6)]
+    jumps = [1.0, 1.3, 0.8, 1.25, 0.75, 1.2]
+    rows = [(w, 1000 * j, 0.01**2, 200.0) for w, j in zip(weeks, jumps, strict=True)]
+    extra = scatter({("AA",): rows})
+    assert extra[("AA",)] == pytest.approx(0.23, abs=0.08)
+
+
+def test_too_few_windows_are_not_judged() -> None:
+    rows = [(START, 1000.0, 0.0, 100.0), (START + timedelta(days=7), 2000.0, 0.0, 100.0)]
+    assert scatter({(): rows}) == {}
+
+
+def test_the_support_column_reaches_the_census_rows() -> None:
+    from botcensus.measure.census_run import run_census
+
+    con = connect(pa.Table.from_pylist(churning().rows, schema=churning().table().schema))
+    result = run_census(con, CensusQuery(), "sightings", estimate=True)
+    assert set(result.rows["hosts_support"].to_pylist()) == {"bounds"}
+    assert any("not supported by these data" in n for n in result.notes)

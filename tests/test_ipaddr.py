@@ -1,0 +1,78 @@
+"""botcensus.ipaddr: one rule for what an address is, used by the feeds, the sketches and the
+enrichment alike."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from botcensus import ipaddr
+
+RULE = [
+    ("192.0.2.1", "192.0.2.1"),
+    ("255.255.255.255", "255.255.255.255"),
+    ("127.0.0.1", "127.0.0.1"),  # loopback is an address (tests, a sinkhole on a bench)
+    ("10.1.2.3", "10.1.2.3"),  # so is a private one (a sinkhole behind NAT)
+    ("2001:DB8:0:0::1", "2001:db8::1"),
+    ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+    ("::1", "::1"),
+    ("::ffff:192.0.2.1", "192.0.2.1"),  # IPv4-mapped: the IPv4 host
+    ("::FFFF:c000:0201", "192.0.2.1"),
+    ("0.0.0.0", None),  # unspecified: no host has it
+    ("::", None),
+    ("::ffff:0.0.0.0", None),
+    ("fe80::1%eth0", None),  # a zone id means something only on the reporter's machine
+    ("010.0.0.1", None),  # leading zero: octal to inet_aton
+    ("1.2.3", None),
+    ("256.1.1.1", None),
+    ("192.0.2.0/24", None),
+    ("2001:db8::/32", None),
+    (" 192.0.2.1", None),
+    ("", None),
+    ("example.com", None),
+    ("::zz", None),
+]
+
+
+@pytest.mark.parametrize(("text", "stored"), RULE)
+def test_one_address_by_the_rule(text: str, stored: str | None) -> None:
+    assert ipaddr.canonical_ip(text) == stored
+
+
+def test_a_column_follows_the_same_rule() -> None:
+    column = pa.chunked_array([[t for t, _ in RULE[:10]], [t for t, _ in RULE[10:]] + [None]])
+    assert ipaddr.canonical_ips(column).to_pylist() == [s for _, s in RULE] + [None]
+
+
+def test_checked_ipv4_is_passed_as_it_is() -> None:
+    """Feeds null bad IPv4 text in their mapping SQL (IPV4_RE); IPv6 is still checked."""
+    column = pa.array(["192.0.2.1", None, "2001:DB8::1", "::"])
+    assert ipaddr.canonical_ips(column, ipv4_checked=True).to_pylist() == [
+        "192.0.2.1",
+        None,
+        "2001:db8::1",
+        None,
+    ]
+
+
+@given(st.ip_addresses())
+def test_the_rule_agrees_with_ipaddress_on_every_address(address: object) -> None:
+    assert isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address)
+    expected = address
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        expected = address.ipv4_mapped
+    stored = ipaddr.canonical_ip(str(address))
+    assert stored == (None if expected.is_unspecified else str(expected))
+    assert ipaddr.canonical_ips(pa.array([str(address)])).to_pylist() == [stored]
+
+
+def test_prefix_membership_for_both_families() -> None:
+    column = pa.array(
+        ["192.0.2.7", "198.51.100.1", "2001:db8::5", "2001:db9::1", "::ffff:192.0.2.9", "x", None]
+    )
+    inside = ipaddr.in_prefixes(column, ["192.0.2.0/24", "2001:db8::/32"]).to_pylist()
+    assert inside == [True, False, True, False, True, False, False]

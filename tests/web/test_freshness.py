@@ -1,0 +1,108 @@
+"""When the roll-up no longer matches the sightings, the web counts from the sightings (or
+the sketches) as the CLI does, says so, and still prints the CLI's numbers; `botcensus
+rollup` brings the tables back; `botcensus census` does not wait for them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import webdata
+from test_same_as_cli import run_cli
+
+from botcensus.store import write_sightings
+from botcensus.store.aggregates import AGGREGATES_DIR, freshness
+from botcensus.web.scope import Scope
+from botcensus.web.tokens import add_token
+
+
+def _operator(data):
+    return add_token(data, "operator", "op", Scope(), days=1)[0]
+
+
+def _late_sightings(data):
+    """Sightings of three new hosts on 2011-04-05, written after the roll-up (a late feed)."""
+    path = next((data / "sightings" / "date=2011-04-05").glob("*.parquet"))
+    rows = pq.read_table(path).slice(0, 3)
+    new = pa.array([f"198.51.100.{230 + i}" for i in range(3)], pa.string())
+    write_sightings(
+        rows.set_column(rows.schema.get_field_index("source_ip"), "source_ip", new), data, "late"
+    )
+
+
+def test_stale_weeks_are_counted_from_the_sightings_as_the_cli_counts(copy_data, make_client):
+    data = copy_data()
+    token = _operator(data)
+    _late_sightings(data)
+    assert freshness(data).stale_days == {date(2011, 4, 5)}
+    client = make_client(data)
+    doc = client.get("/api/v1/census", token, params={"by": "country"}).json()
+    assert doc["source"] == "sightings"
+    assert any("botcensus rollup" in n for n in doc["notes"])
+    expected, _ = run_cli(doc["cli"], data)
+    assert [{k: r[k] for k in expected[0]} for r in doc["rows"]] == expected
+    outside = client.get("/api/v1/census", token, params={"window": "day", "to": "2011-04-01"})
+    assert outside.json()["source"] == "rollup"  # days before the change are still fresh
+    estimates = client.get("/api/v1/estimates", token).json()
+    assert estimates["current"] is False
+    assert "changed since" in estimates["notes"][0]
+
+
+def test_rollup_command_brings_tables_and_products_up_to_date(copy_data, make_client):
+    data = copy_data()
+    _late_sightings(data)
+    done = subprocess.run(
+        [sys.executable, "-m", "botcensus", "rollup", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "days rolled up" in done.stdout
+    fresh = freshness(data)
+    assert not fresh.stale_days
+    assert not fresh.stale_weeks
+    doc = make_client(data).get("/api/v1/census", params={"by": "country"}).json()
+    assert doc["source"] == "rollup"
+    assert doc["notes"] == []
+    assert make_client(data).get("/api/v1/estimates").json()["current"] is True
+
+
+def test_census_command_does_not_build_the_web_tables(copy_data):
+    data = copy_data()
+    shutil.rmtree(data / AGGREGATES_DIR)
+    subprocess.run(
+        [sys.executable, "-m", "botcensus", "census", "--data", str(data)],
+        capture_output=True,
+        check=True,
+    )
+    assert not (data / AGGREGATES_DIR).exists()
+
+
+def test_expired_sightings_are_counted_from_the_sketches_as_the_cli_counts(copy_data, make_client):
+    data = copy_data()
+    token = _operator(data)
+    shutil.rmtree(data / "sightings" / "date=2011-03-17")  # as retention would
+    client = make_client(data)
+    doc = client.get("/api/v1/census", token, params={"window": "day", "to": "2011-03-20"}).json()
+    assert doc["source"] == "sketches"
+    assert doc["unit"] == "unique_ip_hll"
+    expected, _ = run_cli(doc["cli"], data)
+    assert [{k: r[k] for k in expected[0]} for r in doc["rows"]] == expected
+    later = client.get("/api/v1/census", token, params={"window": "day", "from": "2011-04-01"})
+    assert later.json()["source"] == "rollup"
+
+
+def test_an_empty_dataset_serves_empty_answers(tmp_path, make_client):
+    data = tmp_path / "empty"
+    data.mkdir()
+    client = make_client(data)
+    assert client.get("/api/v1/census").json()["rows"] == []
+    assert client.get("/api/v1/meta").json()["first_day"] is None
+    for page in ("/", "/estimates", "/cleanup"):
+        assert client.get(page).status_code == 200, page
+    assert "not built yet" in client.get("/api/v1/estimates").json()["notes"][0]
+    assert webdata.D0  # the module is the web dataset's
