@@ -11,9 +11,7 @@ once accepted disappears unexplained, and no row can stop the roll.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +23,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.capture.wal import fsync_dir, scan_segment
+from botcensus.capture.wal import scan_segment
 from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
+from botcensus.store import atomic, layout
 
 if TYPE_CHECKING:
     from botcensus.capture.record import RawDecoder
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
 RAW_WIDTH = 8
 """Values in a raw request row (capture.record.RAW_WIDTH; checked by the tests)."""
 
-EVENTS_DIR = "events"
-QUARANTINE_DIR = "quarantine"
 TIME_RANGE_US = (0, 253_402_300_800_000_000)
 """time_received must fall in [1970-01-01, 10000-01-01) to be partitioned by day."""
 _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, ValueError, TypeError)
@@ -217,36 +214,31 @@ def _why(row: Any, exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def private_dir(path: Path) -> None:
-    """Create `path` and any missing parent as 0700: the dataset holds source addresses."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
-            directory.mkdir(mode=0o700)
+_PLAIN = ("body_sha256", "body_head")
+"""Columns of (nearly) unique values: dictionary encoding them is tried, fails, and costs."""
+_UNSORTED = (*_PLAIN, "header_names")
+"""Columns nobody filters on: no min/max statistics."""
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": [f.name for f in EVENT_SCHEMA if f.name not in _PLAIN],
+    "write_statistics": [f.name for f in EVENT_SCHEMA if f.name not in _UNSORTED],
+}
 
 
 def write_atomic(table: pa.Table, target: Path) -> None:
-    """Write a zstd Parquet file (0600) under a temporary name, fsync it, rename it into place."""
-    private_dir(target.parent)
-    tmp = target.parent / f".{target.name}.tmp"
-    try:
-        # Created 0600 before pyarrow opens it (it keeps the mode of an existing file).
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        import pyarrow.parquet as pq  # loaded by writers only: readers of the dataset use DuckDB
+    """Write a zstd Parquet file of events (0600, in 0700 directories) with store.atomic:
+    under a temporary name, fsynced, renamed into place, the directory fsynced."""
+    import pyarrow.parquet as pq  # loaded by writers only: readers of the dataset use DuckDB
 
-        pq.write_table(table, tmp, compression="zstd")
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(target)
+    pending = atomic.Pending(target)  # created 0600 before pyarrow opens it (keeps the mode)
+    try:
+        pq.write_table(table, pending.tmp, **_WRITE_OPTIONS)
+        pending.publish()
     except BaseException:
         # pyarrow removes what it wrote when its write fails; a failed fsync or rename
         # must not leave the temporary behind either.
-        tmp.unlink(missing_ok=True)
+        pending.discard()
         raise
-    fsync_dir(target.parent)
 
 
 def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, ...]:
@@ -262,7 +254,7 @@ def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, 
             part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
         if not _in_time_order(part):  # a worker's segment mostly is: sorting costs a copy
             part = part.sort_by("time_received")
-        target = dataset / EVENTS_DIR / f"date={day.isoformat()}" / f"{name}.parquet"
+        target = layout.part(dataset, layout.EVENTS, day.isoformat(), name)
         write_atomic(part, target)
         written.append(target)
     return tuple(written)
@@ -288,7 +280,7 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
         if collecting:
             gc.enable()
     files = write_partitioned(table, dataset, segment.stem) if table.num_rows else ()
-    qdir = dataset / QUARANTINE_DIR / "wal"
+    qdir = dataset / layout.QUARANTINE_WAL
     if bad:
         rows = [scan.events[i] for i, _ in bad]
         lines = [f"row {i} of {len(scan.events)}: {why}" for i, why in bad]
@@ -307,35 +299,23 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
             f"bytes: {len(scan.tail)}\nreason: {scan.tail_reason}\n",
         )
     segment.unlink()
-    fsync_dir(segment.parent)
+    atomic.fsync_dir(segment.parent)
     return RollReport(segment, table.num_rows, files, len(scan.tail), scan.tail_reason, len(bad))
 
 
 def _quarantine(qdir: Path, name: str, data: bytes, note: str) -> None:
     """Set bytes aside with a note saying why, durably, before their segment is removed."""
-    private_dir(qdir)
-    _write_durable(qdir / name, data)
-    _write_durable(qdir / f"{name}.txt", note.encode("utf-8"))
-    fsync_dir(qdir)
-
-
-def _write_durable(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic.write_bytes(data, qdir / name)
+    atomic.write_bytes(note.encode("utf-8"), qdir / f"{name}.txt")
 
 
 def clean_temporaries(dataset: Path) -> int:
-    """Remove temporary files a crash left behind (never visible to readers)."""
-    removed = 0
-    root = dataset / EVENTS_DIR
-    if root.is_dir():
-        for tmp in root.glob("date=*/.*.tmp"):
-            tmp.unlink()
-            removed += 1
+    """Remove temporary files a crash left behind in the event days and the WAL quarantine
+    (never visible to readers)."""
+    days = sorted(layout.area(dataset, layout.EVENTS).glob(f"{layout.PARTITION_PREFIX}*"))
+    folders = [d for d in days if d.is_dir() and not d.is_symlink()]
+    quarantine = dataset / layout.QUARANTINE_WAL
+    removed = atomic.clean_temporaries(folders, "*.parquet")
+    if quarantine.is_dir() and not quarantine.is_symlink():
+        removed += atomic.clean_temporaries([quarantine])
     return removed
