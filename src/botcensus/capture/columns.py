@@ -90,13 +90,8 @@ def _split_heads(
     announces: their positions, the index of each one's head in the list of distinct heads
     (the third value), and where each one's body starts."""
     offsets = _offsets(data)
-    ends = pc.find_substring(data, b"\r\n\r\n").to_numpy(zero_copy_only=False).astype(np.int64)
-    found = np.flatnonzero(ends >= 0)
+    found, split, index, distinct = _heads(data, requests, offsets)
     starts = offsets[found]
-    split = ends[found] + 4
-    encoded = pc.dictionary_encode(_slices(data, starts, starts + split))
-    index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    distinct: list[bytes] = encoded.dictionary.to_pylist()
     _, first = np.unique(index, return_index=True)  # the first row with each head
     knowns: list[KnownHead] = []
     renumber = np.full(len(distinct), -1, np.int64)
@@ -110,6 +105,51 @@ def _split_heads(
     lengths = offsets[found + 1] - starts - split
     keep = lengths == body_lengths[index]
     return found[keep], renumber[index[keep]], knowns, split[keep]
+
+
+_PREFIX_TRIES = 8
+"""Heads looked for as prefixes of every request before searching each one's blank line."""
+
+
+def _heads(
+    data: pa.LargeBinaryArray, requests: Sequence[bytes], offsets: Positions
+) -> tuple[Positions, Positions, Positions, list[bytes]]:
+    """The rows that hold a blank line (increasing), where each one's head ends, the index
+    of its head in the list of distinct heads (the fourth value). A segment's requests share
+    a few heads: each is found in one prefix comparison over all rows, much cheaper than
+    searching every row for its blank line; the rows left after a few heads are searched."""
+    n = len(requests)
+    split = np.full(n, -1, np.int64)
+    index = np.full(n, -1, np.int64)
+    distinct: list[bytes] = []
+    left = np.ones(n, np.bool_)
+    for _ in range(_PREFIX_TRIES):
+        rows = np.flatnonzero(left)
+        if not len(rows):
+            break
+        first = requests[int(rows[0])]
+        end = first.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        # A request starting with these bytes has its first blank line where `first` has.
+        head = first[: end + 4]
+        same = left & pc.starts_with(data, pattern=head).to_numpy(zero_copy_only=False)
+        split[same] = len(head)
+        index[same] = len(distinct)
+        distinct.append(head)
+        left &= ~same
+    rest = np.flatnonzero(left)
+    if len(rest):
+        ends = pc.find_substring(data.take(pa.array(rest)), b"\r\n\r\n")
+        at = ends.to_numpy(zero_copy_only=False).astype(np.int64)
+        rows, cut = rest[at >= 0], at[at >= 0] + 4
+        if len(rows):
+            encoded = pc.dictionary_encode(_slices(data, offsets[rows], offsets[rows] + cut))
+            split[rows] = cut
+            index[rows] = encoded.indices.to_numpy(zero_copy_only=False) + len(distinct)
+            distinct += encoded.dictionary.to_pylist()
+    found = np.flatnonzero(split >= 0)
+    return found, split[found], index[found], distinct
 
 
 def _table(
