@@ -57,12 +57,14 @@ class SmallDisk:
         path.mkdir(parents=True, exist_ok=True)
         _run("mount", "--bind", str(path), str(path))
         self._readonly.append(path)
-        for attempt in range(5):
+        # EBUSY while a file is being opened for writing through the new bind mount: retry
+        # for up to 10 s (windows between a worker's opens are short on a loaded machine).
+        for attempt in range(100):
             try:
                 _run("mount", "-o", "remount,bind,ro", str(path))
                 return
             except RuntimeError:
-                if attempt == 4:
+                if attempt == 99:
                     raise
                 time.sleep(0.1)
 

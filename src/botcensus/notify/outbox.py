@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from botcensus.store.atomic import write_unsynced
+from botcensus.store.atomic import write_bytes
 
 OUTBOX_DIR: Final = "outbox"
 _UNSAFE: Final = re.compile(r"[^a-z0-9._@+-]+")
@@ -30,9 +30,10 @@ def recipient_dir(data_dir: Path, address: str) -> Path:
 
 
 def write_file(folder: Path, name: str, data: bytes) -> Path:
-    """Replace folder/name with `data`: temporary name, then rename."""
+    """Replace folder/name with `data`: temporary name, then rename; no fsync (the journal's
+    content hash decides whether a file is the one planned, and it is rebuilt if not)."""
     if "/" in name or name.startswith("."):
         raise ValueError(f"not a file name: {name!r}")
     target = folder / name
-    write_unsynced(data, target)
+    write_bytes(data, target, durable=False)
     return target

@@ -124,17 +124,14 @@ def replacing(target: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     pending.publish()
 
 
-def write_bytes(data: bytes, target: Path) -> None:
-    """Replace `target` with `data`, atomically."""
-    with replacing(target) as out:
-        out.write(data)
-
-
-def write_unsynced(data: bytes, target: Path) -> None:
-    """Replace `target` with `data` under its temporary name and a rename, without fsync: a
-    reader never sees half a file, but a power cut may leave it empty or short. Only for files
-    whose damage a checksum kept elsewhere detects (notify's outbox: the journal holds each
-    mail's SHA-256, and fsyncing each file cost a fifth of a day's run)."""
+def write_bytes(data: bytes, target: Path, *, durable: bool = True) -> None:
+    """Replace `target` with `data`, atomically. `durable=False` skips the fsyncs: readers
+    still see the old file or the new one, never a part, but a power cut may lose the new
+    one (for files a journal can rebuild, such as the notification outbox)."""
+    if durable:
+        with replacing(target) as out:
+            out.write(data)
+        return
     private_dir(target.parent)
     tmp = temporary(target)
     fd = open_private(tmp)
@@ -142,8 +139,11 @@ def write_unsynced(data: bytes, target: Path) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-    finally:
+    except BaseException:
         os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
     tmp.replace(target)
 
 
