@@ -240,3 +240,23 @@ def test_csv_a_carriage_return_in_a_cell_cannot_split_the_row(make_event, value)
     rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert [len(r) for r in rows] == [len(CSV_COLUMNS)] * 3
     assert rows[1][CSV_COLUMNS.index("extra.user_agent")] == value
+
+
+@pytest.mark.parametrize(
+    "name", ['extra.a"b', "extra.back\\slash", "extra.new\nline", "extra.\u2028"]
+)
+def test_a_hostile_feed_column_name_stays_one_valid_json_key(name):
+    """Feed reports name their own columns (kept as extra.<name>): whatever the name, the
+    event stays one JSON line with that key."""
+    from datetime import UTC, datetime
+
+    table = pa.table(
+        {
+            "time_source": pa.array([datetime(2024, 5, 1, tzinfo=UTC)], pa.timestamp("us", "UTC")),
+            name: pa.array(["value"]),
+        }
+    )
+    out = io.BytesIO()
+    event_renderer("intelmq").write(table, "feed", out)
+    [line] = out.getvalue().decode().splitlines()
+    assert json.loads(line)[name] == "value"
