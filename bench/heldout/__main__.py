@@ -14,6 +14,7 @@ from bench.popgen.driver import ok, run
 
 from .protocol import (
     FROZEN,
+    changed_files,
     changed_since,
     constants_at,
     export_src,
@@ -100,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         label = "held-out"
         source = export_src(record["commit"], args.work)
         header = {"commit": record["commit"], "frozen_at": record["frozen_at"],
-                  "changed_since": changed_since(record)}  # fmt: skip
+                  "changed_since": changed_since(record),
+                  "changed_files": changed_files(record)}  # fmt: skip
         if header["changed_since"]:
-            print(f"note: the estimator has changed since {record['commit'][:12]} was frozen; "
-                  "these results are for the frozen commit", file=sys.stderr)  # fmt: skip
+            print(f"note: measure/ has changed since {record['commit'][:12]} was frozen "
+                  f"({', '.join(header['changed_files'])}); these results are for the frozen "
+                  "commit", file=sys.stderr)  # fmt: skip
         pops = tuple(
             Population(
                 p["preset"], tuple(p["seeds"]), tuple(p["sets"]), p["label"], tuple(p["ids_seeds"])

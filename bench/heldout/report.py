@@ -88,18 +88,22 @@ HEADER = [
 ]  # fmt: skip
 
 
+def _changed(document: dict[str, Any]) -> str:
+    """What the table's first line says of changes to measure/ since the freeze."""
+    if not document.get("changed_since"):
+        return ""
+    files = document.get("changed_files") or []
+    named = f": {', '.join(f.removeprefix('src/botcensus/') for f in files)}" if files else ""
+    return f" (measure/ changed since the freeze{named}; figures for the frozen commit)"
+
+
 def markdown(document: dict[str, Any]) -> str:
     results = document["results"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["population"], r["dataset"]), []).append(r)
     lines = [
-        f"{document['set']} set, commit {str(document.get('commit'))[:12]}"
-        + (
-            " (estimator changed since: not held out for HEAD)"
-            if document.get("changed_since")
-            else ""
-        ),
+        f"{document['set']} set, commit {str(document.get('commit'))[:12]}" + _changed(document),
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
