@@ -22,7 +22,7 @@ from .protocol import (
     git,
     load_frozen,
 )
-from .report import markdown
+from .report import markdown, merge
 from .run import evaluate
 from .sets import DEVELOPMENT, HELD_OUT, Population
 
@@ -75,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--work", type=Path, required=True, help="populations go here")
         p.add_argument("--out", type=Path, default=None, help="results JSON (default: in WORK)")
-    t = sub.add_parser("table", help="print the tables of a results JSON")
-    t.add_argument("results", type=Path)
+        p.add_argument("--only", action="append", default=[], metavar="LABEL",
+                       help="only these populations of the set (repeat; for parallel runs "
+                       "into one WORK, merged by `table`)")  # fmt: skip
+    t = sub.add_parser("table", help="print the tables of results JSON files (merged)")
+    t.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.command == "constants":
         print(json.dumps(constants_at(None), indent=1))
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"frozen {record['commit']} ({len(record['constants'])} constants) in {FROZEN}")
         return 0
     if args.command == "table":
-        print(markdown(json.loads(args.results.read_text())))
+        print(markdown(merge([json.loads(path.read_text()) for path in args.results])))
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
@@ -113,10 +116,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             for p in record["held_out"]
         )
+    if args.only:
+        unknown = set(args.only) - {p.name for p in pops}
+        if unknown:
+            parser.error(f"--only: no population {', '.join(sorted(unknown))} in the {label} set")
+        pops = tuple(p for p in pops if p.name in args.only)
     results = _evaluate(pops, args.work, source, label)
     document = {**header, "set": label, "wall_seconds": round(time.perf_counter() - clock),
                 "results": results}  # fmt: skip
-    out = args.out or args.work / f"results-{label}.json"
+    suffix = "".join(f"-{name}" for name in args.only)
+    out = args.out or args.work / f"results-{label}{suffix}.json"
     out.write_text(json.dumps(document, indent=1, default=str) + "\n")
     print(markdown(document))
     print(f"results: {out}")
