@@ -65,6 +65,31 @@ def _evaluate(
     return results
 
 
+def collect(which: str, work: Path) -> dict[str, Any]:
+    """The results document of a set from the per-population scores in `work` (those
+    present, in the set's order); the header as `dev` / `heldout` would write it."""
+    if which == "dev":
+        label = "development"
+        header: dict[str, Any] = {"commit": git("rev-parse", "HEAD"), "dirty": bool(
+            git("status", "--porcelain", "--", "src/botcensus/measure"))}  # fmt: skip
+        pops = [p.as_dict() for p in DEVELOPMENT]
+    else:
+        label = "held-out"
+        record = load_frozen()
+        header = {"commit": record["commit"], "frozen_at": record["frozen_at"],
+                  "changed_since": changed_since(record),
+                  "changed_files": changed_files(record)}  # fmt: skip
+        pops = record["held_out"]
+    results = []
+    for pop in pops:
+        for seed in pop["seeds"]:
+            for dataset in ("dataset", "dataset-ids"):
+                path = work / f"{pop['label']}-s{seed}" / f"score-{dataset}-{label}.json"
+                if path.exists():
+                    results.append(json.loads(path.read_text()))
+    return {**header, "set": label, "collected": True, "results": results}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.heldout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--only", action="append", default=[], metavar="LABEL",
                        help="only these populations of the set (repeat; for parallel runs "
                        "into one WORK, merged by `table`)")  # fmt: skip
+    c = sub.add_parser("collect", help="a results JSON from the scores an interrupted or "
+                       "parallel run left in WORK")  # fmt: skip
+    c.add_argument("set", choices=["dev", "heldout"])
+    c.add_argument("--work", type=Path, required=True)
     t = sub.add_parser("table", help="print the tables of results JSON files (merged)")
     t.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args(argv)
@@ -91,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "table":
         print(markdown(merge([json.loads(path.read_text()) for path in args.results])))
+        return 0
+    if args.command == "collect":
+        document = collect(args.set, args.work)
+        out = args.work / f"results-{document['set']}.json"
+        out.write_text(json.dumps(document, indent=1, default=str) + "\n")
+        print(markdown(document))
+        print(f"results: {out} ({len(document['results'])} scores)")
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
