@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from bench.heldout.protocol import constants_of
-from bench.heldout.report import markdown
+from bench.heldout.report import markdown, merge
 from bench.heldout.score import (
     MIN_COUNTRY_ACTIVE,
     Score,
@@ -109,3 +109,18 @@ def test_survival_and_hazard_are_read_from_the_overall_rows() -> None:
     assert cells[9] == "n.s. (bounds hold 1/1) [bounds]"
     assert cells[10] == "n.s. (bounds hold 1/1) [bounds]"
     assert cells[11] == "1.45"
+
+
+def test_parallel_results_merge_only_within_one_set_and_commit() -> None:
+    a = {"set": "held-out", "commit": "c1", "wall_seconds": 10, "results": [{"p": 1}]}
+    b = {"set": "held-out", "commit": "c1", "wall_seconds": 30, "results": [{"p": 2}],
+         "changed_since": True, "changed_files": ["x.py"]}  # fmt: skip
+    merged = merge([a, b])
+    assert merged["results"] == [{"p": 1}, {"p": 2}]
+    assert merged["changed_since"] is True
+    assert merged["changed_files"] == ["x.py"]
+    assert merged["wall_seconds"] == 30
+    with pytest.raises(ValueError, match="different commits"):
+        merge([a, {**b, "commit": "c2"}])
+    with pytest.raises(ValueError, match="different sets"):
+        merge([a, {**b, "set": "development"}])
