@@ -28,13 +28,15 @@ def _score(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int,
 
 @pytest.fixture(scope="module")
 def a_global(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Development set: a-global seed 1 (published: 6.5% global, 5.9% per country)."""
+    """Development set: a-global seed 1 (published: 6.5% global, 5.9% per country,
+    coverage 100%, decay 3.9%, still infected at 28 / 56 days 0.01 / 0.01 off)."""
     return _score(tmp_path_factory, "a-global", 1)
 
 
 @pytest.fixture(scope="module")
 def a_cgn(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Development set: a-cgn seed 1 (published: bounds only, all holding the truth)."""
+    """Development set: a-cgn seed 1 (published: bounds only, all holding the truth; decay
+    6.3%; still infected at 28 days 0.02 off, from the decay)."""
     return _score(tmp_path_factory, "a-cgn", 1)
 
 
@@ -54,10 +56,10 @@ def test_development_a_global_hosts(a_global: Score) -> None:
 
 
 def test_development_a_global_clean_up(a_global: Score) -> None:
-    assert a_global.decay_error() <= 0.08
+    assert a_global.decay_error() <= 0.06
     for day in ("28", "56"):
         assert a_global.surv_est[day] is not None
-        assert abs(a_global.surv_est[day] - a_global.surv_true[day]) <= 0.05
+        assert abs(a_global.surv_est[day] - a_global.surv_true[day]) <= 0.03
 
 
 def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
@@ -65,7 +67,7 @@ def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
     assert none == held == rows > 0
     assert a_cgn.decay_error() <= 0.08
     assert a_cgn.surv_support["28"] == "decay"
-    assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.05
+    assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.04
 
 
 def test_held_out_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
