@@ -20,6 +20,7 @@ from botcensus.web.census_view import CensusView
 from botcensus.web.context import Enrich, WebContext
 from botcensus.web.db import WebDbError
 from botcensus.web.notices import NoticeReader
+from botcensus.web.notices_journal import JournalNotices
 
 STATIC: Final = Path(__file__).parent / "static"
 CSP: Final = (
@@ -77,8 +78,9 @@ def create_app(
     enrich_loader: Callable[[], Enrich] | None = None,
     live_workers: int = 1,
 ) -> FastAPI:
-    """The dashboard and API over one dataset directory. `notices`: the notification
-    journal's reader (none connected: the owner view says so); `enrich_loader` makes the
+    """The dashboard and API over one dataset directory. `notices`: what the owner view
+    reads notifications from (default: the notify stage's journal in the directory);
+    `enrich_loader` makes the
     step that enriches exported sinkhole events, on first use (default: the bundled
     database)."""
     settings = settings or WebSettings()
@@ -100,8 +102,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    if notices is not None:
-        context.notices = notices
+    context.notices = notices if notices is not None else JournalNotices(dataset)
     context.enrich_loader = enrich_loader
     app.state.ctx = context
     app.include_router(api.router)
