@@ -46,7 +46,8 @@ def test_owner_a_sees_its_delivered_message_with_every_address_in_scope(client, 
     assert row["family"] == "rustock"
     shown = {a["ip"] for a in row["addresses"]}
     assert shown == _journal_addresses(web_data, "abuse@example-nl.example")
-    assert shown and all(a["asn"] == 64500 for a in row["addresses"])
+    assert shown
+    assert all(a["asn"] == 64500 for a in row["addresses"])
 
 
 def test_owner_b_sees_only_addresses_in_its_prefix(client, tokens, web_data):
@@ -63,7 +64,8 @@ def test_an_owner_never_gets_an_address_of_another_s_message(client, tokens, web
         web_data, "cert@example-de.example"
     )
     text = client.get("/api/v1/owner/notices", tokens.owner_a).text
-    assert others and not any(f'"{ip}"' in text for ip in others)
+    assert others
+    assert not any(f'"{ip}"' in text for ip in others)
     page = client.get("/owner", tokens.owner_a).text
     assert not any(ip in page for ip in others)
 
@@ -81,11 +83,13 @@ def test_days_sent_filter_and_pages(client, tokens):
     day = webdata.NOTIFIED_DAY
     assert _rows(client, tokens.operator, **{"from": "2011-03-22"})["total"] == 0
     assert _rows(client, tokens.operator, **{"to": str(day)})["total"] == 0
-    assert _rows(client, tokens.operator, **{"from": "2011-03-21", "to": "2011-03-21"})["total"] == 3
+    one_day = {"from": "2011-03-21", "to": "2011-03-21"}
+    assert _rows(client, tokens.operator, **one_day)["total"] == 3
     first = _rows(client, tokens.operator, limit=2)
     rest = _rows(client, tokens.operator, limit=2, offset=2)
     assert first["total"] == rest["total"] == 3
-    assert len(first["rows"]) == 2 and len(rest["rows"]) == 1
+    assert len(first["rows"]) == 2
+    assert len(rest["rows"]) == 1
     seen = [r["ticket_id"] for r in first["rows"] + rest["rows"]]
     assert len(set(seen)) == 3
 

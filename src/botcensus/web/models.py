@@ -44,8 +44,8 @@ class CensusRow(_Model):
     hosts_hi: Estimate = Field(None, description="upper end of the 90% interval (hosts)")
     hosts_support: str | None = Field(
         None,
-        description="how well the data supports the estimate: estimate (measured), widened (a figure "
-        "assumed or borrowed, the interval carries it) or bounds (no estimate, only bounds)",
+        description="how well the data supports the estimate: estimate (measured), widened "
+        "(a figure assumed or borrowed, the interval carries it) or bounds (only bounds)",
     )
     ips_hourly_avg: Estimate = Field(None, description="mean distinct addresses per hour")
     partial: bool = Field(description="the window runs past the data: fewer days than a full one")

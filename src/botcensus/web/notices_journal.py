@@ -122,4 +122,3 @@ class JournalNotices:
             for r in rows
         )
         return NoticePage(total, notices, "the notification journal")
-
