@@ -227,8 +227,12 @@ def main() -> int:
         for point in points:  # warm: tables loaded, products read, pages compiled
             httpx.get(base + point.path, params=point.draw(random.Random(0)), timeout=300)
         files = [str(f) for f in sighting_files(args.data)]
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
         print(
-            f"machine: {platform.node()}, {os.cpu_count()} cores; load average before: "
+            f"commit {commit or 'unknown'}; machine: {platform.node()}, {os.cpu_count()} cores; "
+            "load average before: "
             f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         print(
