@@ -216,6 +216,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="per client and endpoint")
     parser.add_argument("--bare", type=int, default=3, help="runs of each bare query")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts of endpoint names to run (default: all)"
+    )
     args = parser.parse_args()
     port = free_port()
     proc = start_server(args.data, port)
@@ -224,6 +227,9 @@ def main() -> int:
         meta = httpx.get(f"{base}/api/v1/meta", timeout=300).json()
         first, last = date.fromisoformat(meta["first_day"]), date.fromisoformat(meta["last_day"])
         points = endpoints(first, last, meta["families"])
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+            points = [p for p in points if any(w in p.name for w in wanted)]
         for point in points:  # warm: tables loaded, products read, pages compiled
             httpx.get(base + point.path, params=point.draw(random.Random(0)), timeout=300)
         files = [str(f) for f in sighting_files(args.data)]
