@@ -35,7 +35,8 @@ def test_every_export_format_is_documented(fmt: str) -> None:
     assert f"--format {fmt}" in DOC
 
 
-@pytest.mark.parametrize("field", [f.name for f in fields(ExportQuery)])
+# `keep` is the web's row filter for a network owner's scope (a callable), not a CLI option.
+@pytest.mark.parametrize("field", [f.name for f in fields(ExportQuery) if f.name != "keep"])
 def test_every_export_filter_is_documented(field: str) -> None:
     option = {
         "countries": "country",

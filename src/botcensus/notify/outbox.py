@@ -8,12 +8,11 @@ built again before anything is sent (run.render_pending)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Final
 
-from botcensus.store.atomic import open_private, private_dir
+from botcensus.store.atomic import write_bytes
 
 OUTBOX_DIR: Final = "outbox"
 _UNSAFE: Final = re.compile(r"[^a-z0-9._@+-]+")
@@ -31,18 +30,10 @@ def recipient_dir(data_dir: Path, address: str) -> Path:
 
 
 def write_file(folder: Path, name: str, data: bytes) -> Path:
-    """Replace folder/name with `data`: temporary name, then rename."""
+    """Replace folder/name with `data`: temporary name, then rename; no fsync (the journal's
+    content hash decides whether a file is the one planned, and it is rebuilt if not)."""
     if "/" in name or name.startswith("."):
         raise ValueError(f"not a file name: {name!r}")
-    private_dir(folder)
     target = folder / name
-    tmp = folder / f".{name}.tmp"
-    fd = open_private(tmp)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    tmp.replace(target)
+    write_bytes(data, target, durable=False)
     return target

@@ -42,10 +42,10 @@ class CensusRow(_Model):
     hosts_est: Estimate = Field(None, description="estimated infected machines (unit hosts)")
     hosts_lo: Estimate = Field(None, description="lower end of the 90% interval (hosts)")
     hosts_hi: Estimate = Field(None, description="upper end of the 90% interval (hosts)")
-    hosts_support: str | None = Field(
+    hosts_support: Literal["estimate", "widened", "bounds"] | None = Field(
         None,
-        description="how well the data supports the estimate: estimate (measured), widened "
-        "(a figure assumed or borrowed, the interval carries it) or bounds (only bounds)",
+        description="what the data support: an estimate, an estimate with its interval widened "
+        "(diagnostics disagree), or only bounds (docs/measurement.md)",
     )
     ips_hourly_avg: Estimate = Field(None, description="mean distinct addresses per hour")
     days_covered: int | None = Field(None, description="days of the window that hold data")
