@@ -8,7 +8,8 @@ by `bench/census_bench.py --data DIR`, then rolled up). Runs `botcensus serve --
 a free loopback port, warms every endpoint once, then `--clients` threads each send
 `--requests` requests per endpoint (keep-alive), parameters drawn from a fixed pool (family
 filter on or off, ranges, weeks) so no two clients ask the same thing in step. Prints p50 and
-p95 per endpoint (goal: p95 under 200 ms), and beside each census endpoint the median of
+p95 per endpoint (goal: p95 under 200 ms), the server's CPU time per request (user +
+system, all threads: moves less with other load), and beside each census endpoint the median of
 `--bare` runs of the bare DuckDB statement over the sightings files (one client alone).
 """
 
@@ -204,6 +205,12 @@ def bare(files: list[str], query: CensusQuery, repeat: int) -> float:
     return statistics.median(runs)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads: DuckDB's too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -247,13 +254,14 @@ def main() -> int:
         )
         print(
             f"{'endpoint':36} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'req/s':>7} "
-            f"{'bare DuckDB ms':>15} {'p95/bare':>9}"
+            f"{'CPU ms/req':>10} {'bare DuckDB ms':>15} {'p95/bare':>9}"
         )
         worst = 0.0
         for point in points:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds(proc.pid)
             times = run_clients(base, point, args.clients, args.requests)
             wall = time.perf_counter() - start
+            cpu_ms = (cpu_seconds(proc.pid) - cpu) / len(times) * 1000
             p50, p95 = pct(times, 0.5) * 1000, pct(times, 0.95) * 1000
             worst = max(worst, p95)
             bare_ms = ratio = ""
@@ -262,7 +270,7 @@ def main() -> int:
                 bare_ms, ratio = f"{b:15.0f}", f"{p95 / b:9.3f}"
             print(
                 f"{point.name:36} {p50:8.1f} {p95:8.1f} {max(times) * 1000:8.1f} "
-                f"{len(times) / wall:7.0f} {bare_ms:>15} {ratio:>9}"
+                f"{len(times) / wall:7.0f} {cpu_ms:10.1f} {bare_ms:>15} {ratio:>9}"
             )
         print(
             f"worst p95: {worst:.1f} ms (goal: under 200 ms); load average after: "
