@@ -2,6 +2,7 @@
 query over the raw sightings that computes the same numbers.
 
     .venv/bin/python bench/web_bench.py --data DIR [--clients 8] [--requests 200] [--bare 3]
+        [--only "weekly,meta"]
 
 DIR: a rolled-up dataset (`botcensus rollup --data DIR`; the full-scale Rustock one is made
 by `bench/census_bench.py --data DIR`, then rolled up). Runs `botcensus serve --no-rollup` on
