@@ -48,7 +48,11 @@ class CensusRow(_Model):
         "(diagnostics disagree), or only bounds (docs/measurement.md)",
     )
     ips_hourly_avg: Estimate = Field(None, description="mean distinct addresses per hour")
-    partial: bool = Field(description="the window runs past the data: fewer days than a full one")
+    days_covered: int | None = Field(None, description="days of the window that hold data")
+    partial: bool = Field(
+        description="fewer days_covered than the window's length: it runs past the data, or "
+        "days are missing inside it (an outage)"
+    )
     suppressed: bool = Field(description="counts withheld: a cell below k (public answers)")
 
 
