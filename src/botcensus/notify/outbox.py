@@ -8,6 +8,8 @@ built again before anything is sent (run.render_pending)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -20,10 +22,17 @@ _UNSAFE: Final = re.compile(r"[^a-z0-9._@+-]+")
 
 
 def folder_name(address: str) -> str:
-    """A recipient's folder: the address in lower case, other characters as '_'; never a
-    path of its own (no '/', no leading '.')."""
-    name = _UNSAFE.sub("_", address.lower()).lstrip(".")[:200]
-    return name or "_"
+    """A recipient's folder: the address in lower case when it is made of letters, digits
+    and `._@+-` only (nearly every address); else those characters with the others as '_'
+    and a digest of the whole address, so that two addresses never share a folder (`a!b@x`
+    and `a#b@x` would both be `a_b@x`, and one recipient would be served the other's data).
+    Never a path of its own (no '/', no leading '.')."""
+    lower = address.lower()
+    name = _UNSAFE.sub("_", lower)
+    if name == lower and not name.startswith(".") and 0 < len(name) <= 200:
+        return name
+    digest = hashlib.sha256(lower.encode()).hexdigest()[:16]
+    return f"{name.lstrip('._')[:180]}_{digest}".lstrip("._")
 
 
 def recipient_dir(data_dir: Path, address: str) -> Path:
@@ -39,10 +48,15 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
     tmp = folder / f".{name}.tmp"
     fd = open_private(tmp)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    tmp.replace(target)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        tmp.replace(target)
+    except OSError:
+        with contextlib.suppress(OSError):  # a full disk leaves no half-written temporary
+            tmp.unlink()
+        raise
     return target

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from botcensus.export import HOST_SCHEMA
 from botcensus.ipaddr import in_prefixes, parse_ips
 from botcensus.notify.holdout import ASSIGNMENT_SCHEMA, assign, units_of
-from botcensus.notify.rules import ADDRESS, WEEKDAYS, Inhibit, Recipient, Rule, Rules
+from botcensus.notify.rules import WEEKDAYS, Inhibit, Recipient, Rule, Rules, mailable
 
 LOOKBACK_DAYS: Final = 7
 """Days before the run day whose rows a plan reads (the longest interval, weekly)."""
@@ -265,7 +265,7 @@ def _plan_rule(
     reasons: dict[int, str] = {}
     for i, identity in enumerate(identities):
         lo, hi = int(bounds[i]), int(bounds[i + 1])
-        if not ADDRESS.fullmatch(identity):
+        if not mailable(identity):
             keep[i], reasons[i] = False, "contact address not usable for mail"
             continue
         org = next((o for o in orgs[lo:hi] if o), None)
