@@ -6,6 +6,7 @@ outbox or the journal. Nothing reaches an address it should not, and nothing is 
 from __future__ import annotations
 
 import email
+import ipaddress
 import os
 import shutil
 import socketserver
@@ -18,13 +19,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import hypothesis.strategies as st
+import numpy as np
 import pytest
 from hypothesis import given, settings
-from notify_cases import RECIPIENTS, RUN, contact_table, make_dataset, rules_file
+from notify_cases import (
+    RECIPIENTS,
+    RUN,
+    contact_table,
+    host_rows,
+    make_dataset,
+    rules,
+    rules_file,
+)  # fmt: skip
 
-from botcensus.notify import Journal, load_rules, relay_address, send
+from botcensus.notify import Journal, load_rules, plan_messages, relay_address, send
 from botcensus.notify.loopback import LoopbackSmtp
 from botcensus.notify.outbox import folder_name
+from botcensus.notify.recipients import resolve
 from botcensus.notify.rules import ADDRESS, mailable
 
 EVIL = "evil@attacker.example"
@@ -306,3 +317,30 @@ def test_a_full_disk_under_the_journal_is_a_clear_error_and_sends_nothing(tmp_pa
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert len(server.received()) == 6
+
+
+# -- a huge contact table -----------------------------------------------------------------------
+def test_a_huge_contact_table_routes_every_host_to_its_own_network() -> None:
+    """50,000 /24 records sharing 20,000 mailboxes, 20,000 hosts: each host goes to the
+    mailbox of its /24, each message lists each of its networks once (not timed: figures
+    for a million records are in the closing note of issue 12)."""
+    n, boxes, base = 50_000, 20_000, int(ipaddress.ip_address("1.0.0.0"))
+    prefixes = [
+        (f"{ipaddress.ip_address(base + (i << 8))}/24", f"abuse@net{i % boxes}.example")
+        for i in range(n)
+    ]
+    picks = sorted(set(np.random.default_rng(5).integers(0, n * 256, 20_000).tolist()))
+    hosts = host_rows([{"source_ip": str(ipaddress.ip_address(base + v))} for v in picks])
+    planned = plan_messages(
+        resolve(hosts, contact_table(prefixes=prefixes)), rules('[[rule]]\nname = "d"\n'), RUN
+    )
+    told = 0
+    for message in planned.messages:
+        for ip in message.hosts["source_ip"].to_pylist():
+            network = (int(ipaddress.ip_address(ip)) - base) >> 8
+            assert message.address == f"abuse@net{network % boxes}.example"
+        assert len(set(message.networks)) == len(message.networks)
+        assert message.host_count == message.hosts.num_rows
+        told += message.hosts.num_rows
+    assert told == len(picks)
+    assert len(planned.messages) == len({(v >> 8) % boxes for v in picks})
