@@ -275,7 +275,7 @@ def test_a_full_outbox_disk_stops_building_delivers_what_was_built_and_loses_not
         first = [r.rcpt_tos[0] for r in server.received()]
         assert full.returncode == 1, full.stderr
         assert "No space left on device" in full.stderr
-        assert "wait in the journal for the next run" in full.stderr
+        assert "planned, waiting in the journal for the next run: " in full.stderr
         assert "Traceback" not in full.stderr
         assert full.stdout.split("TMP:")[1].strip() == ""  # no half-written temporary
         assert 0 < len(first) < 6

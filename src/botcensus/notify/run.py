@@ -114,8 +114,8 @@ def render_pending(
             waiting = len(journal.entries("state = 'planned'"))
             raise OutboxError(
                 f"cannot write {entry.ticket} to the outbox {folder}: {exc.strerror or exc}; "
-                f"{built} mails built in this run, {waiting} planned ones wait in the journal "
-                "for the next run",
+                f"mails built in this run: {built}; planned, waiting in the journal for the "
+                f"next run: {waiting}",
                 built,
             ) from None
         if entry.state == "planned":
