@@ -2,9 +2,10 @@
 pull them (SFTP, the web stage) as well as for the record. Files are the owner's only (0600),
 written under a temporary name and renamed, so a reader never sees half a file.
 
-Files are not fsynced one by one (that was a fifth of a day's run): the journal keeps each
-mail's SHA-256, and a file that a power cut left empty or short does not match it and is
-built again before anything is sent (run.render_pending)."""
+Each file is fsynced before its rename (store.atomic), the folder is not: a power cut may
+lose a rename, and the journal keeps each mail's SHA-256, so a file that is missing or does
+not match is built again before anything is sent (run.render_pending), and never sent as it
+is (deliver checks the hash)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from botcensus.store.atomic import open_private, private_dir
+from botcensus.store.atomic import Pending, open_private, private_dir
 
 OUTBOX_DIR: Final = "outbox"
 _UNSAFE: Final = re.compile(r"[^a-z0-9._@+-]+")
@@ -40,23 +41,22 @@ def recipient_dir(data_dir: Path, address: str) -> Path:
 
 
 def write_file(folder: Path, name: str, data: bytes) -> Path:
-    """Replace folder/name with `data`: temporary name, then rename."""
+    """Replace folder/name with `data`: written under a temporary name, fsynced and renamed
+    by store.atomic (the folder is not fsynced per file; see the module's docstring)."""
     if "/" in name or name.startswith("."):
         raise ValueError(f"not a file name: {name!r}")
     private_dir(folder)
-    target = folder / name
-    tmp = folder / f".{name}.tmp"
-    fd = open_private(tmp)
+    pending = Pending(folder / name)
     try:
+        fd = open_private(pending.tmp)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
-        tmp.replace(target)
+        return pending.publish(sync_dir=False)
     except OSError:
         with contextlib.suppress(OSError):  # a full disk leaves no half-written temporary
-            tmp.unlink()
+            pending.discard()
         raise
-    return target
