@@ -140,11 +140,16 @@ with reports but none of family X is a day of zero X, not a missing day."""
 
 def coverage_sql(query: CensusQuery, relation: str) -> tuple[str, Params]:
     """Per window (and feed or sensor when the query groups by them): `days_covered`, the
-    days of the window, inside the query's range, on which the relation holds any row of
-    the query's feed (claimed or not, any family). Runs over sightings or sketch rows."""
+    days of the window, inside the query's range, on which the relation holds any row the
+    census counts of the query's feed, of any family (a day with reports but none of the
+    family asked for is a day of zero, not a missing day). Runs over sightings or sketch
+    rows (and, in measure.rollups, over the day roll-up)."""
     query.check()
     where, params = CensusQuery(
-        date_from=query.date_from, date_to=query.date_to, feed=query.feed, include_unclaimed=True
+        date_from=query.date_from,
+        date_to=query.date_to,
+        feed=query.feed,
+        include_unclaimed=query.include_unclaimed,
     ).where()
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by if g in COVERED_BY)
     sql = f"""

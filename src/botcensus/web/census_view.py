@@ -178,7 +178,7 @@ class CensusView:
             with self._lock:
                 cursor = self._con.cursor()
             try:
-                rows = census_from_rollups(cursor, query, table)
+                rows = census_from_rollups(cursor, query, table, "rollup_day")
             finally:
                 cursor.close()
             if top is not None:
@@ -203,8 +203,10 @@ class CensusView:
         return answer
 
     def partial(self, rows: pa.Table) -> pa.Array:
-        """Per row: whether its window runs past the data (the first or last window of a
-        dataset that starts or ends inside it) and so holds fewer days than a full one."""
+        """Per row: whether its window holds fewer days of data than a full one (the census's
+        own `partial`, from the days covered; else whether it runs past the data)."""
+        if "partial" in rows.column_names:
+            return rows["partial"].combine_chunks()
         state = self.state()
         if rows.num_rows == 0 or state.first_day is None or state.last_day is None:
             return pa.array([False] * rows.num_rows, pa.bool_())
