@@ -39,8 +39,8 @@ class CensusResult:
 
     rows: pa.Table
     """window_start, window_end, the query's groups, the address count (column `unit`),
-    unique_bot_id (or unique_bot_id_hll), hits, days_covered (days of the window with any
-    data of the query's feed, or of the row's feed or sensor), partial (fewer than the
+    unique_bot_id (or unique_bot_id_hll), hits, days_covered (days of the window with rows
+    the census counts, of any family: census.coverage_sql), partial (fewer than the
     window's days), `<unit>_change` (null unless this window and the one just before are
     full), `<unit>_change_since_first` (against the first full window), rank; with
     estimates also hosts_est, hosts_lo, hosts_hi (unit hosts), hosts_support (estimate,
