@@ -171,7 +171,7 @@ def census_cmd(
         tables.print_table(
             result.rows,
             f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}; "
-            "change: against the previous window",
+            f"change: against the {window} before, full {window}s only",
             columns=tables.census_columns(result.rows, window, by),
         )
 
@@ -207,7 +207,7 @@ def report(
     decay rate, half-life and time to clean-up per country."""
     from rich.console import Console
 
-    from botcensus.measure.cleanup import CleanupQuery, CleanupResult, cleanup
+    from botcensus.measure.cleanup import CleanupDataError, CleanupQuery, CleanupResult, cleanup
     from botcensus.measure.summary import summarise
     from botcensus.report import tables, write_report
     from botcensus.report.cleanup_html import decay_sentence
@@ -222,14 +222,26 @@ def report(
     relation = sightings_view(con, data_dir)
     summary = summarise(con, relation, family=family)
     result: CleanupResult | None = None
-    error = None
+    error = failed = None
     if not no_cleanup:
         query = CleanupQuery(by="country", family=family, marks=tuple(marks))
         try:
             result = cleanup(con, relation, read_sketches(data_dir), query)
-        except ValueError as exc:
+        except CleanupDataError as exc:
             error = f"clean-up not computed: {exc}"
             click.echo(f"note: {error}", err=True)
+        except Exception as exc:  # a fault must not cost the census pages
+            # The page is for readers: it names the failure, never a library's raw message,
+            # which goes to the error output for whoever reports the fault.
+            error = (
+                "clean-up not computed: it failed on these data (a fault in botcensus, "
+                "not in the data); `botcensus cleanup` shows the details"
+            )
+            failed = f"{type(exc).__name__}: {exc}"
+            click.echo(
+                f"error: the clean-up section failed ({failed}); report written without it",
+                err=True,
+            )
     files = write_report(
         summary,
         out_dir,
@@ -250,3 +262,5 @@ def report(
         else:
             console.print(line)
     console.print(f"Report: {files.html}")
+    if failed is not None:
+        sys.exit(1)

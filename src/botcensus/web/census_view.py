@@ -180,7 +180,7 @@ class CensusView:
             with self._lock:
                 cursor = self._con.cursor()
             try:
-                rows = census_from_rollups(cursor, query, table)
+                rows = census_from_rollups(cursor, query, table, "rollup_day")
             finally:
                 cursor.close()
             if top is not None:
@@ -208,9 +208,12 @@ class CensusView:
         """Per row: the days of its window that hold data, and whether that is fewer than
         the window's length (partial: a window running past the data's first or last day,
         or one with days missing inside, such as a sinkhole outage)."""
-        days = self.state().days
         if rows.num_rows == 0:
             return [], []
+        if "days_covered" in rows.column_names and "partial" in rows.column_names:
+            # The census's own coverage (per feed when the rows are by feed).
+            return rows["days_covered"].to_pylist(), rows["partial"].to_pylist()
+        days = self.state().days
         spans = zip(rows["window_start"].to_pylist(), rows["window_end"].to_pylist(), strict=True)
         known: dict[tuple[date, date], int] = {}
         covered = []

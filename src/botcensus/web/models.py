@@ -48,7 +48,9 @@ class CensusRow(_Model):
         "(diagnostics disagree), or only bounds (docs/measurement.md)",
     )
     ips_hourly_avg: Estimate = Field(None, description="mean distinct addresses per hour")
-    days_covered: int | None = Field(None, description="days of the window that hold data")
+    days_covered: int | None = Field(
+        None, description="days of the window with any data (of the row's feed when by feed)"
+    )
     partial: bool = Field(
         description="fewer days_covered than the window's length: it runs past the data, or "
         "days are missing inside it (an outage)"
