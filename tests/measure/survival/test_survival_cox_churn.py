@@ -37,16 +37,17 @@ def test_told_arm_cleaned_faster_gives_a_ratio_above_one() -> None:
     result = cox_notified(_frame(2.0, 0.005, 0.005, None), clustered=True)
     assert result.hazard_ratio == pytest.approx(2.0, abs=0.2)
     assert result.lower > 1.0
-    assert result.notified > 0 and result.holdout > 0
+    assert result.notified > 0
+    assert result.holdout > 0
 
 
 def test_churn_uneven_between_the_arms_and_unknown_to_the_rates_reverses_the_ratio() -> None:
     """A known limit of following addresses, not a sign error: hold-out networks whose lines
     are renumbered three times as often as the told ones', with one pooled rate given for
     both, read as the hold-out cleaning faster; given each arm's own rate, the ratio is near
-    the truth again. The demo's followed addresses are of this kind (a few weekly-renumbered lines in the
-    held-out networks), which is why its effect line checks the Cox figure against the arms'
-    decay rates before printing it."""
+    the truth again. The demo's followed addresses are of this kind (a few weekly-renumbered
+    lines in the held-out networks), which is why its effect line checks the Cox figure
+    against the arms' decay rates before printing it."""
     pooled = cox_notified(_frame(2.0, 0.01, 0.03, said=0.02), clustered=True)
     assert pooled.upper < 1.0
     own = cox_notified(_frame(2.0, 0.01, 0.03, said=None), clustered=True)
