@@ -124,27 +124,10 @@ def replacing(target: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     pending.publish()
 
 
-def write_bytes(data: bytes, target: Path, *, durable: bool = True) -> None:
-    """Replace `target` with `data`, atomically. `durable=False` skips the fsyncs: readers
-    still see the old file or the new one, never a part, but a power cut may lose the new
-    one (for files a journal can rebuild, such as the notification outbox)."""
-    if durable:
-        with replacing(target) as out:
-            out.write(data)
-        return
-    private_dir(target.parent)
-    tmp = temporary(target)
-    fd = open_private(tmp)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    tmp.replace(target)
+def write_bytes(data: bytes, target: Path) -> None:
+    """Replace `target` with `data`, atomically."""
+    with replacing(target) as out:
+        out.write(data)
 
 
 def write_json(value: object, target: Path) -> None:
