@@ -101,6 +101,19 @@ def test_shadowserver_csv_has_one_row_per_host_and_day_with_first_last_and_count
     assert rows[2]["src_geo"] == ""
 
 
+def test_rows_come_in_numeric_address_order_and_say_critical_as_shadowserver_does() -> None:
+    texts = ["10.0.0.10", "2001:db8::10", "10.0.0.9", "2001:db8::9", "9.255.255.255"]
+    hosts = host_table(
+        [{"source_ip": ip, "first_seen": _t(1), "last_seen": _t(2), "hits": 2} for ip in texts]
+    )
+    for name in ("shadowserver", "shadowserver-sinkhole"):
+        rows = list(csv.DictReader(io.StringIO(renderer(name).render(hosts, META).decode())))
+        assert [r["src_ip"] for r in rows] == [
+            "9.255.255.255", "10.0.0.9", "10.0.0.10", "2001:db8::9", "2001:db8::10",
+        ]  # fmt: skip
+        assert {r["severity"] for r in rows} == {"critical"}
+
+
 def test_shadowserver_csv_cells_never_open_as_formulas() -> None:
     for name in ("shadowserver", "shadowserver-sinkhole", "summary"):
         for row in _csv_rows(name):
