@@ -118,7 +118,7 @@ def child_ours(csv: Path, data: Path) -> dict[str, Any]:
         "rows": f.read,
         "stored": f.stored,
         "duplicate": f.duplicate,
-        "reader": f.reader or "",
+        "reader": getattr(f, "reader", None) or "",  # older versions do not say
     }
 
 
