@@ -138,3 +138,43 @@ def test_the_support_column_reaches_the_census_rows() -> None:
     result = run_census(con, CensusQuery(), "sightings", estimate=True)
     assert set(result.rows["hosts_support"].to_pylist()) == {"bounds"}
     assert any("not supported by these data" in n for n in result.notes)
+
+
+@functools.cache
+def one_lender() -> Population:
+    """Only AA has a line that keeps its address; BB and CC renumber: one country would
+    lend its days active to two."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
+    populate(pop, range(300, 500), "session", cc="BB", asn=64502, weeks=4)
+    populate(pop, range(500, 700), "daily", cc="CC", asn=64503, weeks=4)
+    return pop
+
+
+def test_one_country_lending_to_two_gives_only_bounds_and_names_the_lender() -> None:
+    pop = one_lender()
+    answer = hosts_answer(connect(pop.table()), CensusQuery(by=("country",)), "sightings")
+    assert set(answer.table["hosts_support"].to_pylist()) == {"bounds"}
+    note = next(n for n in answer.notes if "fewer than 3 to check one another" in n)
+    assert "only 1 country (AA)" in note
+    assert "BB" in note
+    assert "CC" in note
+    for row in answer.table.to_pylist():
+        true = pop.hosts(row["window_start"], row["window_end"], row["country"])
+        assert row["hosts_lo"] <= true <= row["hosts_hi"]
+
+
+def test_one_country_lending_to_one_still_gives_an_estimate() -> None:
+    """mixed(): AA lends to BB only; as many lend as borrow, so the borrower is widened."""
+    answer = hosts_answer(connect(mixed().table()), CensusQuery(by=("country",)), "sightings")
+    assert "bounds" not in set(answer.table["hosts_support"].to_pylist())
+    assert not any("fewer than 3" in n for n in answer.notes)
+
+
+def test_the_decay_follows_the_model_figure_where_only_bounds() -> None:
+    """HostsAnswer.middle: the estimate where there is one, inside the bounds otherwise."""
+    answer = hosts_answer(connect(one_lender().table()), CensusQuery(), "sightings")
+    assert len(answer.middle) == answer.table.num_rows
+    for row, middle in zip(answer.table.to_pylist(), answer.middle, strict=True):
+        assert row["hosts_est"] is None
+        assert row["hosts_lo"] <= middle <= row["hosts_hi"] * 1.0000001
