@@ -7,12 +7,14 @@ from __future__ import annotations
 import functools
 from datetime import date, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.hosts import address_model, checkin_timer, hosts_answer
-from botcensus.measure.hosts.support import scatter
+from botcensus.measure.hosts import address_model, checkin_timer, hosts_answer, model
+from botcensus.measure.hosts.model import Ratio
+from botcensus.measure.hosts.support import Fit, scatter
 
 from .hosts_cases import START, Population, connect, per_hour, populate, populate_pool
 
@@ -178,3 +180,37 @@ def test_the_decay_follows_the_model_figure_where_only_bounds() -> None:
     for row, middle in zip(answer.table.to_pylist(), answer.middle, strict=True):
         assert row["hosts_est"] is None
         assert row["hosts_lo"] <= middle <= row["hosts_hi"] * 1.0000001
+
+
+def _shrink(own: list[float], solid: list[bool]) -> Ratio:
+    n = len(own)
+    return model._shrink(
+        np.array(own), np.full(n, 0.001), np.array(solid), np.full(n, 0.3), 7
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("own", "solid", "fragile"),
+    [
+        ([-1.8, -1.9, -1.85, -1.8], [True, True, True, False], ""),  # three lend to one
+        ([-1.8, -1.9, -1.85, -1.8], [True, False, False, False], "few"),  # one to three
+        ([-1.8, -1.9, -1.85, -1.8], [True, True, False, False], ""),  # two to two
+        ([-1.8, -0.9, -1.85, -1.8], [True, True, True, False], "disagree"),  # 2.5x apart
+        ([-1.8, -1.3, -1.85, -1.8], [True, True, True, False], ""),  # 1.7x apart
+    ],
+)
+def test_the_shared_days_active_is_trusted_only_where_lenders_can_check_one_another(
+    own: list[float], solid: list[bool], fragile: str
+) -> None:
+    ratio = _shrink(own, solid)
+    assert ratio.fragile == fragile
+    assert ratio.bracket == bool(fragile)
+    if fragile:
+        assert ratio.own.tolist() == solid  # the lenders are named in the note
+
+
+def test_lenders_that_disagree_are_named_in_the_note() -> None:
+    fit = Fit(bracketed={"AA", "BB", "CC", "DD"}, fragile={"disagree"}, lenders={"AA", "BB"})
+    (note,) = (n for n in fit.notes() if "differ by more than a factor of 2" in n)
+    assert "2 countries (AA, BB) have" in note
+    assert "only" not in note

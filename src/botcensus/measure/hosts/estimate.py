@@ -130,7 +130,7 @@ def _address_cells(
         fit.bracketed |= {ccs[i] for i in np.flatnonzero(codes == BOUNDS)}
         if est.fragile_lenders is not None:
             fit.lenders |= {ccs[i] for i in np.flatnonzero(est.fragile_lenders)}
-            fit.fragile = True
+            fit.fragile.add(est.fragile_reason)
         keyed = [
             *zip(
                 groups,

@@ -79,6 +79,11 @@ MIN_LENDERS: Final = 3
 their days active: with fewer, and more countries borrowing than lending, the lenders cannot
 be checked against one another and one odd network sets every country's figure (only
 bounds; added after family B's held-out results had been seen, bench/heldout)."""
+MAX_LENDER_SPREAD: Final = 0.6931471805599453
+"""Largest spread (max - min of the log) between lending countries' days active before
+they are taken to disagree: a factor of 2. Where they disagree more, which lender's
+networks are really stable is unknown, and only bounds are given (development populations:
+a spread of 0.08-0.12; added after family B's held-out results had been seen)."""
 Z90: Final = 1.6448536269514722
 ESTIMATE, WIDENED, BOUNDS = 0, 1, 2
 """Support of an estimate: the model's own figures; a figure borrowed or assumed where these
@@ -113,8 +118,10 @@ class Estimate:
     """Per country: days active borrowed from other countries (no stable network of its
     own, no machines with ids)."""
     fragile_lenders: npt.NDArray[np.bool_] | None = None
-    """Per country, where only bounds because too few countries lend (MIN_LENDERS): the
-    countries that have a stable reference of their own."""
+    """Per country, where only bounds because too few countries lend (MIN_LENDERS) or they
+    disagree (MAX_LENDER_SPREAD): the countries that have a stable reference of their own."""
+    fragile_reason: str = ""
+    """`few` or `disagree` (Ratio.fragile)."""
 
 
 @dataclass(frozen=True)
@@ -205,8 +212,9 @@ class Ratio:
     bracket: bool
     """No country has one, or too few lend to too many (MIN_LENDERS): the value only
     brackets one host per address-day and one every day."""
-    fragile: bool = False
-    """The bracket is for too few lenders (`own` names them), not for none."""
+    fragile: str = ""
+    """Why the bracket where some countries lend (`own` names them): `few` (MIN_LENDERS) or
+    `disagree` (MAX_LENDER_SPREAD); empty where none lends or no bracket."""
 
 
 def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
@@ -231,12 +239,16 @@ def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
 def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days: int) -> Ratio:
     """Empirical Bayes across countries: each country's log figure is pulled towards the
     median of the countries with a solid reference, by how much its own is worth against
-    the spread between countries. Without any solid reference, or with fewer than
-    MIN_LENDERS lending to more borrowers: between one host per address-day and one host
-    every day."""
+    the spread between countries. Without any solid reference, with fewer than MIN_LENDERS
+    lending to more borrowers, or with lenders further apart than MAX_LENDER_SPREAD: between
+    one host per address-day and one host every day."""
     n = len(own)
     lenders, borrowers = int(solid.sum()), int((~solid).sum())
-    fragile = 0 < lenders < MIN_LENDERS and borrowers > lenders
+    fragile = ""
+    if 0 < lenders < MIN_LENDERS and borrowers > lenders:
+        fragile = "few"
+    elif lenders >= 2 and float(np.ptp(own[solid])) > MAX_LENDER_SPREAD:
+        fragile = "disagree"
     if not solid.any() or fragile:
         return Ratio(
             np.full(n, 1.0 / np.sqrt(days)),
@@ -333,7 +345,7 @@ def window_estimate(
     shared_g = np.sqrt(shared[country] ** 2 + (hidden_g + taint[country]) ** 2)
     shared = np.sqrt(shared**2 + (hidden_c + taint) ** 2)
     estimate = Estimate(
-        hosts_g, var_g, shared_g, hosts_c, var_c, shared, support, borrowed, fragile
+        hosts_g, var_g, shared_g, hosts_c, var_c, shared, support, borrowed, fragile, r.fragile
     )
     return _household(estimate, timed)
 
@@ -353,4 +365,5 @@ def _household(est: Estimate, timed: bool) -> Estimate:
         est.country_support,
         est.country_borrowed,
         est.fragile_lenders,
+        est.fragile_reason,
     )

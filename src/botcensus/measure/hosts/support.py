@@ -31,6 +31,7 @@ from botcensus.measure.hosts.model import (
     ESTIMATE,
     HOUSEHOLD,
     HOUSEHOLD_SD,
+    MAX_LENDER_SPREAD,
     MIN_LENDERS,
     WIDENED,
     Z90,
@@ -66,8 +67,9 @@ class Fit:
     bracketed: set[str] = field(default_factory=set)
     """Countries with only bounds: no stable network anywhere, or too few countries lending
     (model.MIN_LENDERS), and no bot ids."""
-    fragile: bool = False
-    """The bounds are for too few lending countries (`lenders`), not for none."""
+    fragile: set[str] = field(default_factory=set)
+    """Why bounds where some countries lend (`lenders`): `few` (too few to check one
+    another, model.MIN_LENDERS) or `disagree` (model.MAX_LENDER_SPREAD)."""
     lenders: set[str] = field(default_factory=set)
     """Where `fragile`: the countries that have a stable network of their own."""
     disagree: dict[str, int] = field(default_factory=dict)
@@ -116,15 +118,25 @@ class Fit:
             )
         if self.bracketed and self.fragile:
             lenders = ", ".join(c or "??" for c in sorted(self.lenders))
+            n = len(self.lenders)
+            why = []
+            if "few" in self.fragile:
+                why.append(
+                    f"fewer than {MIN_LENDERS} to check one another, and more countries would "
+                    "borrow their days active than lend them"
+                )
+            if "disagree" in self.fragile:
+                why.append(
+                    "their days active differ by more than a factor of "
+                    f"{math.exp(MAX_LENDER_SPREAD):.0f}, so which of them is right is unknown"
+                )
             out.append(
                 "host estimates not supported by these data in "
-                f"{', '.join(c or '??' for c in sorted(self.bracketed))}: only "
-                f"{len(self.lenders)} countr{'y' if len(self.lenders) == 1 else 'ies'} "
-                f"({lenders}) ha{'s' if len(self.lenders) == 1 else 've'} a network where an "
-                f"address follows one line, fewer than {MIN_LENDERS} to check one another, "
-                "and more countries would borrow their days active than lend them; hosts_est "
-                "left empty; hosts_lo and hosts_hi are bounds (hosts_support bounds; "
-                "docs/measurement.md, Support)"
+                f"{', '.join(c or '??' for c in sorted(self.bracketed))}: "
+                f"{'only ' if 'few' in self.fragile else ''}{n} "
+                f"countr{'y' if n == 1 else 'ies'} ({lenders}) ha{'s' if n == 1 else 've'} a "
+                f"network where an address follows one line; {'; '.join(why)}; hosts_est left "
+                "empty; hosts_lo and hosts_hi are bounds (hosts_support bounds)"
             )
         elif self.bracketed:
             out.append(
