@@ -157,7 +157,7 @@ def test_one_country_lending_to_two_gives_only_bounds_and_names_the_lender() -> 
     pop = one_lender()
     answer = hosts_answer(connect(pop.table()), CensusQuery(by=("country",)), "sightings")
     assert set(answer.table["hosts_support"].to_pylist()) == {"bounds"}
-    note = next(n for n in answer.notes if "fewer than 3 to check one another" in n)
+    note = next(n for n in answer.notes if "one lender cannot be checked" in n)
     assert "only 1 country (AA)" in note
     assert "BB" in note
     assert "CC" in note
@@ -170,7 +170,7 @@ def test_one_country_lending_to_one_still_gives_an_estimate() -> None:
     """mixed(): AA lends to BB only; as many lend as borrow, so the borrower is widened."""
     answer = hosts_answer(connect(mixed().table()), CensusQuery(by=("country",)), "sightings")
     assert "bounds" not in set(answer.table["hosts_support"].to_pylist())
-    assert not any("fewer than 3" in n for n in answer.notes)
+    assert not any("one lender cannot be checked" in n for n in answer.notes)
 
 
 def test_the_decay_follows_the_model_figure_where_only_bounds() -> None:
@@ -194,9 +194,11 @@ def _shrink(own: list[float], solid: list[bool]) -> Ratio:
     [
         ([-1.8, -1.9, -1.85, -1.8], [True, True, True, False], ""),  # three lend to one
         ([-1.8, -1.9, -1.85, -1.8], [True, False, False, False], "few"),  # one to three
+        ([-1.8, -1.9, -1.85, -1.8], [True, False, True, True], ""),  # three, one borrows
         ([-1.8, -1.9, -1.85, -1.8], [True, True, False, False], ""),  # two to two
-        ([-1.8, -0.9, -1.85, -1.8], [True, True, True, False], "disagree"),  # 2.5x apart
-        ([-1.8, -1.3, -1.85, -1.8], [True, True, True, False], ""),  # 1.7x apart
+        ([-1.8, -0.9, -1.85, -1.8, -1.8], [True, True, False, False, False], "disagree"),
+        ([-1.8, -1.6, -1.85, -1.8, -1.8], [True, True, False, False, False], ""),  # 1.2x
+        ([-1.8, -0.9, -1.85, -1.8], [True, True, True, False], ""),  # three: spread measured
     ],
 )
 def test_the_shared_days_active_is_trusted_only_where_lenders_can_check_one_another(
@@ -211,6 +213,5 @@ def test_the_shared_days_active_is_trusted_only_where_lenders_can_check_one_anot
 
 def test_lenders_that_disagree_are_named_in_the_note() -> None:
     fit = Fit(bracketed={"AA", "BB", "CC", "DD"}, fragile={"disagree"}, lenders={"AA", "BB"})
-    (note,) = (n for n in fit.notes() if "differ by more than a factor of 2" in n)
-    assert "2 countries (AA, BB) have" in note
-    assert "only" not in note
+    (note,) = (n for n in fit.notes() if "differ by more than a factor of 1.5" in n)
+    assert "only 2 countries (AA, BB) have" in note

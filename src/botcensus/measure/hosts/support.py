@@ -68,8 +68,8 @@ class Fit:
     """Countries with only bounds: no stable network anywhere, or too few countries lending
     (model.MIN_LENDERS), and no bot ids."""
     fragile: set[str] = field(default_factory=set)
-    """Why bounds where some countries lend (`lenders`): `few` (too few to check one
-    another, model.MIN_LENDERS) or `disagree` (model.MAX_LENDER_SPREAD)."""
+    """Why bounds where some countries lend (`lenders`): `few` (one lender, nothing to
+    check it against) or `disagree` (two, further apart than model.MAX_LENDER_SPREAD)."""
     lenders: set[str] = field(default_factory=set)
     """Where `fragile`: the countries that have a stable network of their own."""
     disagree: dict[str, int] = field(default_factory=dict)
@@ -122,18 +122,18 @@ class Fit:
             why = []
             if "few" in self.fragile:
                 why.append(
-                    f"fewer than {MIN_LENDERS} to check one another, and more countries would "
-                    "borrow their days active than lend them"
+                    "one lender cannot be checked against another, and more countries would "
+                    "borrow its days active"
                 )
             if "disagree" in self.fragile:
                 why.append(
-                    "their days active differ by more than a factor of "
-                    f"{math.exp(MAX_LENDER_SPREAD):.0f}, so which of them is right is unknown"
+                    f"fewer than {MIN_LENDERS} lenders, whose days active differ by more than a "
+                    f"factor of {math.exp(MAX_LENDER_SPREAD):.1f}, so which is right is unknown"
                 )
             out.append(
                 "host estimates not supported by these data in "
                 f"{', '.join(c or '??' for c in sorted(self.bracketed))}: "
-                f"{'only ' if 'few' in self.fragile else ''}{n} "
+                f"only {n} "
                 f"countr{'y' if n == 1 else 'ies'} ({lenders}) ha{'s' if n == 1 else 've'} a "
                 f"network where an address follows one line; {'; '.join(why)}; hosts_est left "
                 "empty; hosts_lo and hosts_hi are bounds (hosts_support bounds)"
