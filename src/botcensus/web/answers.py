@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from botcensus.measure.census import CensusQuery
 from botcensus.measure.rollups import window_bounds
 from botcensus.web import products
 from botcensus.web.context import WebContext
-from botcensus.web.suppress import small_groups, suppress
+from botcensus.web.suppress import apply, small_groups, suppress, table_flags
 from botcensus.web.tokens import Principal
 
 By = Literal["none", "country", "asn", "family", "feed"]
@@ -128,20 +131,31 @@ def census_doc(
     partial and suppressed flags (and AS names when by asn)."""
     query = census_query(params, ctx.week_ends)
     answer = ctx.census.answer(query)
-    rows = answer.rows.to_pylist()
-    covered, partial = ctx.census.coverage(answer.rows)
-    for row, days, short in zip(rows, covered, partial, strict=True):
+    table = answer.rows
+    k = None if who.role == "operator" else ctx.settings.suppress_below
+    flags = None if k is None else table_flags(table, k, query.by)
+    # Suppression looks at every cell of a window; only the rows shown become dicts.
+    keep = pa.array(range(table.num_rows), pa.int64())
+    if params.top is not None:
+        keep = pc.filter(keep, pc.fill_null(pc.less_equal(table["rank"], params.top), False))
+    if params.country is not None and "country" in query.by:
+        chosen = pc.equal(table["country"], params.country.upper())
+        keep = pc.filter(keep, pc.fill_null(pc.take(chosen, keep), False))
+    if params.asn is not None and "asn" in query.by:
+        chosen = pc.equal(table["asn"], pa.scalar(params.asn, table.schema.field("asn").type))
+        keep = pc.filter(keep, pc.fill_null(pc.take(chosen, keep), False))
+    shown = table.take(keep)
+    covered, partial = ctx.census.coverage(shown)
+    rows = []
+    for i, row, days, short in zip(
+        keep.to_pylist(), shown.to_pylist(), covered, partial, strict=True
+    ):
         row["days_covered"] = days
         row["partial"] = short
         if "asn" in query.by:
             row["as_name"] = ctx.census.as_name(row.get("asn"))
-    rows, suppressed, k = _protect(rows, query.by, who, ctx)
-    if params.top is not None:
-        rows = [r for r in rows if r.get("rank") is not None and r["rank"] <= params.top]
-    if params.country is not None and "country" in query.by:
-        rows = [r for r in rows if r.get("country") == params.country.upper()]
-    if params.asn is not None and "asn" in query.by:
-        rows = [r for r in rows if r.get("asn") == params.asn]
+        rows.append({**row, "suppressed": False} if flags is None else apply(row, flags, i))
+    suppressed = 0 if flags is None else flags.count
     return {
         "query": {
             "window": query.window,
