@@ -124,15 +124,20 @@ def census_query(params: CensusParams, week_ends: str) -> CensusQuery:
     return CensusQuery(query.window, week_ends, by, lo, hi, query.family, query.feed)
 
 
-def census_doc(
-    ctx: WebContext, who: Principal, params: CensusParams, url: str | None = None
-) -> dict[str, Any]:
-    """The census page: rows as `botcensus census --format json` prints them, plus
-    partial and suppressed flags (and AS names when by asn)."""
-    query = census_query(params, ctx.week_ends)
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A census answer's rows as served (suppressed, filtered), before a page is cut."""
+
+    rows: tuple[dict[str, Any], ...]
+    suppressed: int
+    unit: str
+    source: str
+    notes: tuple[str, ...]
+
+
+def _census_rows(ctx: WebContext, query: CensusQuery, params: CensusParams, k: int | None) -> _Rows:
     answer = ctx.census.answer(query)
     table = answer.rows
-    k = None if who.role == "operator" else ctx.settings.suppress_below
     flags = None if k is None else table_flags(table, k, query.by)
     # Suppression looks at every cell of a window; only the rows shown become dicts.
     keep = pa.array(range(table.num_rows), pa.int64())
@@ -155,7 +160,28 @@ def census_doc(
         if "asn" in query.by:
             row["as_name"] = ctx.census.as_name(row.get("asn"))
         rows.append({**row, "suppressed": False} if flags is None else apply(row, flags, i))
-    suppressed = 0 if flags is None else flags.count
+    return _Rows(
+        tuple(_finite(r) for r in rows),
+        0 if flags is None else flags.count,
+        answer.unit,
+        answer.source,
+        answer.notes,
+    )
+
+
+def census_doc(
+    ctx: WebContext, who: Principal, params: CensusParams, url: str | None = None
+) -> dict[str, Any]:
+    """The census page: rows as `botcensus census --format json` prints them, plus
+    partial and suppressed flags (and AS names when by asn). Kept in ctx.answers until the
+    data change (web.answer_cache)."""
+    query = census_query(params, ctx.week_ends)
+    k = None if who.role == "operator" else ctx.settings.suppress_below
+    country = None if params.country is None else params.country.upper()
+    key = ("census", query, params.top, country, params.asn, k)
+    found = ctx.answers.get(
+        ctx.census.generation(), key, lambda: _census_rows(ctx, query, params, k)
+    )
     return {
         "query": {
             "window": query.window,
@@ -170,12 +196,12 @@ def census_doc(
             "asn": params.asn,
         },
         "cli": _cli_census(query, params.top),
-        "unit": answer.unit,
-        "source": answer.source,
-        "notes": list(answer.notes),
+        "unit": found.unit,
+        "source": found.source,
+        "notes": list(found.notes),
         "suppress_below": k,
-        "suppressed": suppressed,
-        **_cut([_finite(r) for r in rows], params.limit, params.offset, ctx, url),
+        "suppressed": found.suppressed,
+        **_cut(list(found.rows), params.limit, params.offset, ctx, url),
     }
 
 

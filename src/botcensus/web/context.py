@@ -12,6 +12,7 @@ from typing import Any
 from botcensus.config import WebSettings
 from botcensus.export import Party
 from botcensus.web import products
+from botcensus.web.answer_cache import AnswerCache
 from botcensus.web.auth import FailureLog
 from botcensus.web.census_view import CensusView
 from botcensus.web.notices import NoJournal, NoticeReader
@@ -31,9 +32,14 @@ class WebContext:
     """Who the downloaded reports name as reporter (XARF needs one): the notify sender."""
     health: HealthProbe = field(default_factory=HealthProbe)
     failures: FailureLog = field(default_factory=FailureLog)
+    answers: AnswerCache[Any] = field(init=False)
+    """Finished answers of the data as it is now (web.answer_cache)."""
     _products: dict[str, tuple[str, products.Product | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _enrich: Enrich | None = None
+
+    def __post_init__(self) -> None:
+        self.answers = AnswerCache(self.settings.answer_cache)
 
     @property
     def week_ends(self) -> str:
