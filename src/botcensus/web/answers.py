@@ -235,15 +235,23 @@ def estimates_doc(
             "suppressed": 0,
             **_cut([], limit, offset, ctx, url),
         }
-    groups = ("country",) if by == "country" else ()
-    rows = kept.rows.to_pylist()
-    covered, partial = ctx.census.coverage(kept.rows)
-    for row, days, short in zip(rows, covered, partial, strict=True):
-        row["days_covered"] = days
-        row["partial"] = short
-    rows, suppressed, k = _protect(rows, groups, who, ctx)
-    if country is not None and by == "country":
-        rows = [r for r in rows if r.get("country") == country.upper()]
+    table = kept.rows
+    chosen = None if country is None or by != "country" else country.upper()
+
+    def protected() -> tuple[tuple[dict[str, Any], ...], int, int | None]:
+        rows = table.to_pylist()
+        covered, partial = ctx.census.coverage(table)
+        for row, days, short in zip(rows, covered, partial, strict=True):
+            row["days_covered"] = days
+            row["partial"] = short
+        rows, suppressed, k = _protect(rows, ("country",) if by == "country" else (), who, ctx)
+        if chosen is not None:
+            rows = [r for r in rows if r.get("country") == chosen]
+        return tuple(_finite(r) for r in rows), suppressed, k
+
+    operator = who.role == "operator"
+    key = ("estimates", name, kept.built, kept.current, chosen, operator)
+    rows, suppressed, k = ctx.answers.get(ctx.census.generation(), key, protected)
     notes = list(kept.notes)
     if not kept.current:
         notes.insert(0, f"built {kept.built}; the data changed since (`botcensus rollup`)")
@@ -256,7 +264,7 @@ def estimates_doc(
         "current": kept.current,
         "suppress_below": k,
         "suppressed": suppressed,
-        **_cut([_finite(r) for r in rows], limit, offset, ctx, url),
+        **_cut(list(rows), limit, offset, ctx, url),
     }
 
 
