@@ -251,11 +251,11 @@ def main() -> int:
         if args.only:
             wanted = [w.strip() for w in args.only.split(",") if w.strip()]
             points = [p for p in points if any(w in p.name for w in wanted)]
-        first: dict[str, float] = {}
+        first_ms: dict[str, float] = {}
         for point in points:  # the first request of each: nothing kept for it yet
             start = time.perf_counter()
             httpx.get(base + point.path, params=point.draw(random.Random(0)), timeout=300)
-            first[point.name] = (time.perf_counter() - start) * 1000
+            first_ms[point.name] = (time.perf_counter() - start) * 1000
         files = [str(f) for f in sighting_files(args.data)]
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -287,7 +287,7 @@ def main() -> int:
                 b = bare(files, point.query(point.draw(random.Random(args.seed))), args.bare) * 1000
                 bare_ms, ratio = f"{b:15.0f}", f"{p95 / b:9.3f}"
             print(
-                f"{point.name:36} {first[point.name]:8.1f} {p50:8.1f} {p95:8.1f} "
+                f"{point.name:36} {first_ms[point.name]:8.1f} {p50:8.1f} {p95:8.1f} "
                 f"{max(times) * 1000:8.1f} {len(times) / wall:7.0f} {cpu_ms:10.1f} "
                 f"{bare_ms:>15} {ratio:>9}"
             )
