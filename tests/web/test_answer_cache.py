@@ -29,7 +29,7 @@ def test_same_key_same_generation_is_made_once():
 
 def test_a_new_generation_drops_every_kept_answer():
     cache: AnswerCache[int] = AnswerCache(4)
-    calls, make = _counter()
+    _, make = _counter()
     cache.get("g1", "q", make)
     cache.get("g1", "r", make)
     assert cache.get("g2", "q", make) == 3
