@@ -270,8 +270,16 @@ def estimates_doc(
 
 def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
     """Decay rate and half-life overall and per country, time to clean-up, as `botcensus
-    cleanup --by country` prints them; groups below k suppressed."""
+    cleanup --by country` prints them; groups below k suppressed. Kept in ctx.answers until
+    the data change; each caller gets its own copy of the outer document."""
     kept = _product(ctx, products.CLEANUP)
+    if kept is None:
+        return _cleanup_doc(ctx, who, kept)
+    key = ("cleanup", kept.built, kept.current, who.role == "operator")
+    return dict(ctx.answers.get(ctx.census.generation(), key, lambda: _cleanup_doc(ctx, who, kept)))
+
+
+def _cleanup_doc(ctx: WebContext, who: Principal, kept: products.Product | None) -> dict[str, Any]:
     base: dict[str, Any] = {
         "cli": "",
         "unit": None,
