@@ -13,8 +13,8 @@ p95 per endpoint (goal: p95 under 200 ms), the server's CPU time per request (us
 system, all threads: moves less with other load), and beside each census endpoint the median of
 `--bare` runs of the bare DuckDB statement over the sightings files (one client alone).
 
-The server keeps finished answers until the data change (setting web.answer_cache), and the
-parameter pools are small, so most timed requests are answered from that cache. Two figures
+The server keeps finished answers until the data change (setting web.answer_cache_rows), and
+the parameter pools are small, so most timed requests are answered from that cache. Two figures
 show what a question costs when it is not: `first ms`, each endpoint's first request (one
 client, nothing kept yet for it), and a run with `--cache 0` (the server keeps nothing: every
 request runs the census over the roll-up).
@@ -145,7 +145,7 @@ def free_port() -> int:
 def start_server(data: Path, port: int, cache: int | None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     if cache is not None:
-        env["BOTCENSUS_WEB__ANSWER_CACHE"] = str(cache)
+        env["BOTCENSUS_WEB__ANSWER_CACHE_ROWS"] = str(cache)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -235,7 +235,10 @@ def main() -> int:
     parser.add_argument("--bare", type=int, default=3, help="runs of each bare query")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--cache", type=int, default=None, help="the server's web.answer_cache (0: keep nothing)"
+        "--cache",
+        type=int,
+        default=None,
+        help="the server's web.answer_cache_rows (0: keep nothing)",
     )
     parser.add_argument(
         "--only", default="", help="comma-separated parts of endpoint names to run (default: all)"

@@ -71,3 +71,20 @@ def test_an_answer_made_while_the_generation_changed_is_not_kept():
     release.set()
     worker.join(5)
     assert cache.get("g1", "q", lambda: "made again") == "made again"
+
+
+def test_the_size_bounds_the_rows_kept_in_all():
+    cache: AnswerCache[list[int]] = AnswerCache(5, len)
+    cache.get("g", "three", lambda: [1, 2, 3])
+    cache.get("g", "two", lambda: [1, 2])
+    cache.get("g", "one more", lambda: [1])  # 6 rows: the least recently used goes
+    assert len(cache) == 2
+    assert cache.get("g", "three", lambda: [0]) == [0]
+
+
+def test_an_answer_larger_than_the_whole_size_is_served_not_kept():
+    cache: AnswerCache[list[int]] = AnswerCache(5, len)
+    cache.get("g", "small", lambda: [1])
+    assert cache.get("g", "big", lambda: list(range(6))) == list(range(6))
+    assert len(cache) == 1
+    assert cache.get("g", "small", lambda: [0]) == [1]

@@ -21,15 +21,18 @@ T = TypeVar("T")
 
 
 class AnswerCache(Generic[T]):
-    """At most `size` answers of one generation, least recently used dropped first
-    (thread-safe; size 0 keeps nothing). Counts hits and misses for the operator."""
+    """Answers of one generation holding at most `size` rows in all (`weigh` counts an
+    answer's rows; at least 1 each), least recently used dropped first; an answer larger
+    than `size` is not kept (thread-safe; size 0 keeps nothing)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, weigh: Callable[[T], int] = lambda _: 1) -> None:
         self.size = size
         self.hits = 0
         self.misses = 0
+        self._weigh = weigh
+        self._weight = 0
         self._generation: Hashable = None
-        self._kept: OrderedDict[Hashable, T] = OrderedDict()
+        self._kept: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, generation: Hashable, key: Hashable, make: Callable[[], T]) -> T:
@@ -39,19 +42,23 @@ class AnswerCache(Generic[T]):
         with self._lock:
             if generation != self._generation:
                 self._kept.clear()
+                self._weight = 0
                 self._generation = generation
             found = self._kept.get(key)
             if found is not None:
                 self._kept.move_to_end(key)
                 self.hits += 1
-                return found
+                return found[0]
             self.misses += 1
         value = make()  # outside the lock: two first askers may both compute (same answer)
+        weight = max(1, self._weigh(value))
         with self._lock:
-            if generation == self._generation:
-                self._kept[key] = value
-                while len(self._kept) > self.size:
-                    self._kept.popitem(last=False)
+            if generation == self._generation and weight <= self.size and key not in self._kept:
+                self._kept[key] = (value, weight)
+                self._weight += weight
+                while self._weight > self.size:
+                    _, (_, dropped) = self._kept.popitem(last=False)
+                    self._weight -= dropped
         return value
 
     def __len__(self) -> int:

@@ -174,7 +174,7 @@ def census_doc(
 ) -> dict[str, Any]:
     """The census page: rows as `botcensus census --format json` prints them, plus
     partial and suppressed flags (and AS names when by asn). Kept in ctx.answers until the
-    data change (web.answer_cache)."""
+    data change (web.answer_cache, setting web.answer_cache_rows)."""
     query = census_query(params, ctx.week_ends)
     k = None if who.role == "operator" else ctx.settings.suppress_below
     country = None if params.country is None else params.country.upper()

@@ -21,6 +21,17 @@ from botcensus.web.operator_data import HealthProbe
 Enrich = Callable[[Any], Any]
 
 
+def _rows_in(answer: Any) -> int:
+    """The rows an answer kept in ctx.answers holds (web.answers' _Rows, a tuple of rows
+    first, or a document): what its memory grows with."""
+    rows = getattr(answer, "rows", None)
+    if rows is None and isinstance(answer, tuple):
+        rows = answer[0]
+    if rows is None and isinstance(answer, dict):
+        return sum(len(v) for v in answer.values() if isinstance(v, list))
+    return len(rows) if rows is not None else 1
+
+
 @dataclass
 class WebContext:
     dataset: Path
@@ -39,7 +50,7 @@ class WebContext:
     _enrich: Enrich | None = None
 
     def __post_init__(self) -> None:
-        self.answers = AnswerCache(self.settings.answer_cache)
+        self.answers = AnswerCache(self.settings.answer_cache_rows, _rows_in)
 
     @property
     def week_ends(self) -> str:
