@@ -214,7 +214,7 @@ class WebSettings(_Strict):
     """Rows per page of a JSON answer unless the request asks for fewer (`limit`)."""
     answer_cache_rows: int = Field(50_000, ge=0, le=10_000_000)
     """Rows of finished answers (census, host estimates, clean-up) each server keeps in
-    memory, about 1-2 KB each (0: none); all dropped whenever the roll-up or the sightings
+    memory, about 0.7 KB each (0: none); all dropped whenever the roll-up or the sightings
     change. The same public question is then answered without counting again."""
     token_days: int = Field(365, ge=1)
     """Default lifetime of a new access token (`botcensus web token add --days` overrides)."""
