@@ -211,12 +211,16 @@ def census_from_rollups(
     """The rows census_with_change(con, query, sightings) gives, from the roll-up rows in
     `relation` (ROLLUP_SCHEMA, of the query's window kind). The query must be answerable.
     With `days`, the day roll-up, also the coverage columns (census_with_change(...,
-    covered=True)). One statement: the counts, coverage and changes never leave DuckDB."""
+    covered=True)). The counts and their changes are one statement; the coverage is counted
+    first and joined as a table (cheaper than as a subquery: DuckDB's window functions over
+    that join cost a third more with a thousand ASNs)."""
     counts, params = _counts_sql(query, relation)
     if days is None:
-        return con.sql(
-            change_sql(query.by, "unique_ip", f"({counts})"), params=params
-        ).to_arrow_table()
-    cover, cover_params = _coverage_sql(query, days)
-    sql = change_sql(query.by, "unique_ip", f"({counts})", f"({cover})", query.days)
-    return con.sql(sql, params={**params, **cover_params}).to_arrow_table()
+        sql = change_sql(query.by, "unique_ip", f"({counts})")
+        return con.sql(sql, params=params).to_arrow_table()
+    con.register("covered", coverage_from_rollups(con, query, days))
+    try:
+        sql = change_sql(query.by, "unique_ip", f"({counts})", "covered", query.days)
+        return con.sql(sql, params=params).to_arrow_table()
+    finally:
+        con.unregister("covered")
