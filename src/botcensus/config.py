@@ -212,6 +212,10 @@ class WebSettings(_Strict):
     """Last day of the week windows that `botcensus rollup` keeps and the dashboard shows."""
     page_rows: int = Field(500, ge=1, le=100_000)
     """Rows per page of a JSON answer unless the request asks for fewer (`limit`)."""
+    answer_cache_rows: int = Field(50_000, ge=0, le=10_000_000)
+    """Rows of finished answers (census, host estimates, clean-up) each server keeps in
+    memory, about 0.7 KB each (0: none); all dropped whenever the roll-up or the sightings
+    change. The same public question is then answered without counting again."""
     token_days: int = Field(365, ge=1)
     """Default lifetime of a new access token (`botcensus web token add --days` overrides)."""
     pseudonym_rotation_days: int = Field(30, ge=1)

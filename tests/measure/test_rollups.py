@@ -86,6 +86,21 @@ def test_rollup_census_equals_the_sightings_census(con, table, query):
     assert got.schema.names == expected.schema.names
 
 
+@pytest.mark.parametrize(
+    ("table", "query"),
+    QUERIES,
+    ids=[f"{t}-{q.by}-{q.family}-{q.feed}-{q.date_from}" for t, q in QUERIES],
+)
+def test_rollup_coverage_equals_the_sightings_coverage(con, table, query):
+    """With the day roll-up beside it, the days covered, the partial flags and the changes
+    between full windows are those the census gives over the sightings."""
+    expected = census_with_change(con, query, "sightings", covered=True)
+    got = census_from_rollups(con, query, table, "r_day")
+    assert "partial" in got.schema.names
+    assert got.to_pylist() == expected.to_pylist()
+    assert got.schema.names == expected.schema.names
+
+
 def test_every_grouping_set_is_answered(con):
     grouped = {tuple(sorted(s)) for s in GROUPING_SETS}
     assert ("country",) in grouped

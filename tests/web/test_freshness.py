@@ -106,3 +106,22 @@ def test_an_empty_dataset_serves_empty_answers(tmp_path, make_client):
         assert client.get(page).status_code == 200, page
     assert "not built yet" in client.get("/api/v1/estimates").json()["notes"][0]
     assert webdata.D0  # the module is the web dataset's
+
+
+def test_a_kept_answer_is_dropped_when_the_data_change(copy_data, make_client, monkeypatch):
+    """The answer cache serves a question asked again, and never after the data changed."""
+    from botcensus.web import census_view
+
+    monkeypatch.setattr(census_view, "CHECK_SECONDS", 0.0)  # look at the disk every time
+    data = copy_data()
+    client = make_client(data)
+    params = {"window": "day", "from": "2011-04-05", "to": "2011-04-05"}
+    first = client.get("/api/v1/census", params=params).json()
+    assert first["source"] == "rollup"
+    assert client.get("/api/v1/census", params=params).json() == first
+    _late_sightings(data)
+    after = client.get("/api/v1/census", params=params).json()
+    assert after["source"] == "sightings"
+    assert after["rows"][0]["unique_ip"] == first["rows"][0]["unique_ip"] + 3
+    expected, _ = run_cli(after["cli"], data)
+    assert [{k: r[k] for k in expected[0]} for r in after["rows"]] == expected

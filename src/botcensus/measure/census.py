@@ -166,7 +166,7 @@ def coverage(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) 
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def _change_sql(
+def change_sql(
     by: tuple[str, ...], column: str, counts: str, covered: str | None = None, days: int = 7
 ) -> str:
     """SELECT the rows of `counts` (a relation or a parenthesised query) with the change
@@ -224,7 +224,7 @@ def with_change(
     With `covered` (coverage rows of the same query; `days`: the window's length) also
     `days_covered` and `partial` (fewer days covered than the window has), and changes
     only between full windows that follow each other, since the first full window."""
-    sql = _change_sql(by, column, "counts", None if covered is None else "covered", days)
+    sql = change_sql(by, column, "counts", None if covered is None else "covered", days)
     con.register("counts", counts)
     if covered is not None:
         con.register("covered", covered)
@@ -244,10 +244,10 @@ def census_with_change(
     sql, params = census_sql(query, relation)
     if not covered:
         return con.sql(
-            _change_sql(query.by, "unique_ip", f"({sql})"), params=params
+            change_sql(query.by, "unique_ip", f"({sql})"), params=params
         ).to_arrow_table()
     cover, cover_params = coverage_sql(query, relation)
-    change = _change_sql(query.by, "unique_ip", f"({sql})", f"({cover})", query.days)
+    change = change_sql(query.by, "unique_ip", f"({sql})", f"({cover})", query.days)
     return con.sql(change, params={**params, **cover_params}).to_arrow_table()
 
 

@@ -27,9 +27,9 @@ from botcensus.measure.census import (
     GROUPS,
     CensusQuery,
     Window,
-    coverage,
+    change_sql,
+    coverage_sql,
     window_start_sql,
-    with_change,
 )
 
 DIMENSIONS: Final[tuple[str, ...]] = ("country", "asn", "family", "feed")
@@ -158,11 +158,9 @@ def answerable(query: CensusQuery, week_ends: str) -> str | None:
     return None
 
 
-def coverage_from_rollups(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, days: str
-) -> pa.Table:
-    """census.coverage's rows from the day roll-up `days`: a day has data where its row of
-    all claimed sightings (per feed when the query groups or filters by feed) exists."""
+def _coverage_sql(query: CensusQuery, days: str) -> tuple[str, dict[str, object]]:
+    """census.coverage_sql over the day roll-up `days`: a day has data where its row of all
+    claimed sightings (per feed when the query groups or filters by feed) exists."""
     on_feed = "feed" in query.by or query.feed is not None
     mask = grouping_mask({"feed"} if on_feed else set())
     feed = "feed" if on_feed else "NULL::VARCHAR"
@@ -170,16 +168,18 @@ def coverage_from_rollups(
         f"(SELECT window_start AS day, {feed} AS feed_name, "  # noqa: S608 (names are ours)
         f"'' AS malware_family FROM {days} WHERE grouping = {mask})"
     )
-    return coverage(con, query, data)
+    return coverage_sql(query, data)
 
 
-def census_from_rollups(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, days: str | None = None
+def coverage_from_rollups(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, days: str
 ) -> pa.Table:
-    """The rows census_with_change(con, query, sightings) gives, from the roll-up rows in
-    `relation` (ROLLUP_SCHEMA, of the query's window kind). The query must be answerable.
-    With `days`, the day roll-up, also the coverage columns (census_with_change(...,
-    covered=True))."""
+    """census.coverage's rows from the day roll-up `days`."""
+    sql, params = _coverage_sql(query, days)
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def _counts_sql(query: CensusQuery, relation: str) -> tuple[str, dict[str, object]]:
     wanted = set(query.by) | {f for f in FILTERS if getattr(query, f) is not None}
     params: dict[str, object] = {"grouping": grouping_mask(wanted)}
     conditions = ["grouping = $grouping"]
@@ -202,8 +202,25 @@ def census_from_rollups(
         FROM {relation} WHERE {" AND ".join(conditions)}
         ORDER BY window_start{groups}
     """  # noqa: S608 (group names checked by answerable; values are parameters)
-    counts = con.sql(sql, params=params).to_arrow_table()
+    return sql, params
+
+
+def census_from_rollups(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, days: str | None = None
+) -> pa.Table:
+    """The rows census_with_change(con, query, sightings) gives, from the roll-up rows in
+    `relation` (ROLLUP_SCHEMA, of the query's window kind). The query must be answerable.
+    With `days`, the day roll-up, also the coverage columns (census_with_change(...,
+    covered=True)). The counts and their changes are one statement; the coverage is counted
+    first and joined as a table (cheaper than as a subquery: DuckDB's window functions over
+    that join cost a third more with a thousand ASNs)."""
+    counts, params = _counts_sql(query, relation)
     if days is None:
-        return with_change(con, counts, query.by)
-    covered = coverage_from_rollups(con, query, days)
-    return with_change(con, counts, query.by, covered=covered, days=query.days)
+        sql = change_sql(query.by, "unique_ip", f"({counts})")
+        return con.sql(sql, params=params).to_arrow_table()
+    con.register("covered", coverage_from_rollups(con, query, days))
+    try:
+        sql = change_sql(query.by, "unique_ip", f"({counts})", "covered", query.days)
+        return con.sql(sql, params=params).to_arrow_table()
+    finally:
+        con.unregister("covered")

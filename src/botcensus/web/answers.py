@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from botcensus.measure.census import CensusQuery
 from botcensus.measure.rollups import window_bounds
 from botcensus.web import products
 from botcensus.web.context import WebContext
-from botcensus.web.suppress import small_groups, suppress
+from botcensus.web.suppress import apply, small_groups, suppress, table_flags
 from botcensus.web.tokens import Principal
 
 By = Literal["none", "country", "asn", "family", "feed"]
@@ -121,27 +124,64 @@ def census_query(params: CensusParams, week_ends: str) -> CensusQuery:
     return CensusQuery(query.window, week_ends, by, lo, hi, query.family, query.feed)
 
 
-def census_doc(
-    ctx: WebContext, who: Principal, params: CensusParams, url: str | None = None
-) -> dict[str, Any]:
-    """The census page: rows as `botcensus census --format json` prints them, plus
-    partial and suppressed flags (and AS names when by asn)."""
-    query = census_query(params, ctx.week_ends)
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A census answer's rows as served (suppressed, filtered), before a page is cut."""
+
+    rows: tuple[dict[str, Any], ...]
+    suppressed: int
+    unit: str
+    source: str
+    notes: tuple[str, ...]
+
+
+def _census_rows(ctx: WebContext, query: CensusQuery, params: CensusParams, k: int | None) -> _Rows:
     answer = ctx.census.answer(query)
-    rows = answer.rows.to_pylist()
-    covered, partial = ctx.census.coverage(answer.rows)
-    for row, days, short in zip(rows, covered, partial, strict=True):
+    table = answer.rows
+    flags = None if k is None else table_flags(table, k, query.by)
+    # Suppression looks at every cell of a window; only the rows shown become dicts.
+    keep = pa.array(range(table.num_rows), pa.int64())
+    if params.top is not None:
+        keep = pc.filter(keep, pc.fill_null(pc.less_equal(table["rank"], params.top), False))
+    if params.country is not None and "country" in query.by:
+        chosen = pc.equal(table["country"], params.country.upper())
+        keep = pc.filter(keep, pc.fill_null(pc.take(chosen, keep), False))
+    if params.asn is not None and "asn" in query.by:
+        chosen = pc.equal(table["asn"], pa.scalar(params.asn, table.schema.field("asn").type))
+        keep = pc.filter(keep, pc.fill_null(pc.take(chosen, keep), False))
+    shown = table.take(keep)
+    covered, partial = ctx.census.coverage(shown)
+    rows = []
+    for i, row, days, short in zip(
+        keep.to_pylist(), shown.to_pylist(), covered, partial, strict=True
+    ):
         row["days_covered"] = days
         row["partial"] = short
         if "asn" in query.by:
             row["as_name"] = ctx.census.as_name(row.get("asn"))
-    rows, suppressed, k = _protect(rows, query.by, who, ctx)
-    if params.top is not None:
-        rows = [r for r in rows if r.get("rank") is not None and r["rank"] <= params.top]
-    if params.country is not None and "country" in query.by:
-        rows = [r for r in rows if r.get("country") == params.country.upper()]
-    if params.asn is not None and "asn" in query.by:
-        rows = [r for r in rows if r.get("asn") == params.asn]
+        rows.append({**row, "suppressed": False} if flags is None else apply(row, flags, i))
+    return _Rows(
+        tuple(_finite(r) for r in rows),
+        0 if flags is None else flags.count,
+        answer.unit,
+        answer.source,
+        answer.notes,
+    )
+
+
+def census_doc(
+    ctx: WebContext, who: Principal, params: CensusParams, url: str | None = None
+) -> dict[str, Any]:
+    """The census page: rows as `botcensus census --format json` prints them, plus
+    partial and suppressed flags (and AS names when by asn). Kept in ctx.answers until the
+    data change (web.answer_cache, setting web.answer_cache_rows)."""
+    query = census_query(params, ctx.week_ends)
+    k = None if who.role == "operator" else ctx.settings.suppress_below
+    country = None if params.country is None else params.country.upper()
+    key = ("census", query, params.top, country, params.asn, k)
+    found = ctx.answers.get(
+        ctx.census.generation(), key, lambda: _census_rows(ctx, query, params, k)
+    )
     return {
         "query": {
             "window": query.window,
@@ -156,12 +196,12 @@ def census_doc(
             "asn": params.asn,
         },
         "cli": _cli_census(query, params.top),
-        "unit": answer.unit,
-        "source": answer.source,
-        "notes": list(answer.notes),
+        "unit": found.unit,
+        "source": found.source,
+        "notes": list(found.notes),
         "suppress_below": k,
-        "suppressed": suppressed,
-        **_cut([_finite(r) for r in rows], params.limit, params.offset, ctx, url),
+        "suppressed": found.suppressed,
+        **_cut(list(found.rows), params.limit, params.offset, ctx, url),
     }
 
 
@@ -195,15 +235,23 @@ def estimates_doc(
             "suppressed": 0,
             **_cut([], limit, offset, ctx, url),
         }
-    groups = ("country",) if by == "country" else ()
-    rows = kept.rows.to_pylist()
-    covered, partial = ctx.census.coverage(kept.rows)
-    for row, days, short in zip(rows, covered, partial, strict=True):
-        row["days_covered"] = days
-        row["partial"] = short
-    rows, suppressed, k = _protect(rows, groups, who, ctx)
-    if country is not None and by == "country":
-        rows = [r for r in rows if r.get("country") == country.upper()]
+    table = kept.rows
+    chosen = None if country is None or by != "country" else country.upper()
+
+    def protected() -> tuple[tuple[dict[str, Any], ...], int, int | None]:
+        rows = table.to_pylist()
+        covered, partial = ctx.census.coverage(table)
+        for row, days, short in zip(rows, covered, partial, strict=True):
+            row["days_covered"] = days
+            row["partial"] = short
+        rows, suppressed, k = _protect(rows, ("country",) if by == "country" else (), who, ctx)
+        if chosen is not None:
+            rows = [r for r in rows if r.get("country") == chosen]
+        return tuple(_finite(r) for r in rows), suppressed, k
+
+    operator = who.role == "operator"
+    key = ("estimates", name, kept.built, kept.current, chosen, operator)
+    rows, suppressed, k = ctx.answers.get(ctx.census.generation(), key, protected)
     notes = list(kept.notes)
     if not kept.current:
         notes.insert(0, f"built {kept.built}; the data changed since (`botcensus rollup`)")
@@ -216,14 +264,22 @@ def estimates_doc(
         "current": kept.current,
         "suppress_below": k,
         "suppressed": suppressed,
-        **_cut([_finite(r) for r in rows], limit, offset, ctx, url),
+        **_cut(list(rows), limit, offset, ctx, url),
     }
 
 
 def cleanup_doc(ctx: WebContext, who: Principal) -> dict[str, Any]:
     """Decay rate and half-life overall and per country, time to clean-up, as `botcensus
-    cleanup --by country` prints them; groups below k suppressed."""
+    cleanup --by country` prints them; groups below k suppressed. Kept in ctx.answers until
+    the data change; each caller gets its own copy of the outer document."""
     kept = _product(ctx, products.CLEANUP)
+    if kept is None:
+        return _cleanup_doc(ctx, who, kept)
+    key = ("cleanup", kept.built, kept.current, who.role == "operator")
+    return dict(ctx.answers.get(ctx.census.generation(), key, lambda: _cleanup_doc(ctx, who, kept)))
+
+
+def _cleanup_doc(ctx: WebContext, who: Principal, kept: products.Product | None) -> dict[str, Any]:
     base: dict[str, Any] = {
         "cli": "",
         "unit": None,

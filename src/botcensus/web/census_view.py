@@ -156,6 +156,12 @@ class CensusView:
         """A network's name as the sightings last gave it."""
         return None if asn is None else self._names.get(asn)
 
+    def generation(self) -> tuple[str, frozenset[date]]:
+        """What every answer depends on: the roll-up and sightings files (their digest) and
+        the days only the sketches hold. A new generation after any change to the data."""
+        state = self.state()
+        return state.fresh.token, state.beyond
+
     # -- answers ---------------------------------------------------------------------------
     def _stale_in_range(self, state: State, query: CensusQuery) -> str | None:
         lo, hi = query.date_from or date.min, query.date_to or date.max

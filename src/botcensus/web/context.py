@@ -12,12 +12,24 @@ from typing import Any
 from botcensus.config import WebSettings
 from botcensus.export import Party
 from botcensus.web import products
+from botcensus.web.answer_cache import AnswerCache
 from botcensus.web.auth import FailureLog
 from botcensus.web.census_view import CensusView
 from botcensus.web.notices import NoJournal, NoticeReader
 from botcensus.web.operator_data import HealthProbe
 
 Enrich = Callable[[Any], Any]
+
+
+def _rows_in(answer: Any) -> int:
+    """The rows an answer kept in ctx.answers holds (web.answers' _Rows, a tuple of rows
+    first, or a document): what its memory grows with."""
+    rows = getattr(answer, "rows", None)
+    if rows is None and isinstance(answer, tuple):
+        rows = answer[0]
+    if rows is None and isinstance(answer, dict):
+        return sum(len(v) for v in answer.values() if isinstance(v, list))
+    return len(rows) if rows is not None else 1
 
 
 @dataclass
@@ -31,9 +43,14 @@ class WebContext:
     """Who the downloaded reports name as reporter (XARF needs one): the notify sender."""
     health: HealthProbe = field(default_factory=HealthProbe)
     failures: FailureLog = field(default_factory=FailureLog)
+    answers: AnswerCache[Any] = field(init=False)
+    """Finished answers of the data as it is now (web.answer_cache)."""
     _products: dict[str, tuple[str, products.Product | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _enrich: Enrich | None = None
+
+    def __post_init__(self) -> None:
+        self.answers = AnswerCache(self.settings.answer_cache_rows, _rows_in)
 
     @property
     def week_ends(self) -> str:

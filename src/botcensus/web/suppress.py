@@ -11,7 +11,9 @@ other count. Rank is kept: an order reveals no count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import pyarrow as pa
@@ -42,16 +44,12 @@ def _sizes(rows: list[dict[str, object]]) -> list[float]:
     return out
 
 
-def small_cells(
-    rows: list[dict[str, object]], k: int, *, window_key: str = "window_start"
-) -> list[bool]:
-    """Which rows to suppress: below k, plus secondary suppression within each window."""
-    sizes = _sizes(rows)
+def _hidden(windows: Sequence[object], sizes: list[float], k: int) -> list[bool]:
     hide = [s < k for s in sizes]
-    windows: dict[object, list[int]] = {}
-    for i, row in enumerate(rows):
-        windows.setdefault(row.get(window_key), []).append(i)
-    for members in windows.values():
+    members_of: dict[object, list[int]] = {}
+    for i, window in enumerate(windows):
+        members_of.setdefault(window, []).append(i)
+    for members in members_of.values():
         if len(members) < 2 or not any(hide[i] for i in members):
             continue
         order = sorted(members, key=lambda i: (sizes[i], i))
@@ -65,41 +63,92 @@ def small_cells(
     return hide
 
 
+def small_cells(
+    rows: list[dict[str, object]], k: int, *, window_key: str = "window_start"
+) -> list[bool]:
+    """Which rows to suppress: below k, plus secondary suppression within each window."""
+    return _hidden([row.get(window_key) for row in rows], _sizes(rows), k)
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """Per row of a census answer: what suppression withholds."""
+
+    hide: list[bool]
+    """The row's counts are withheld."""
+    change: list[bool]
+    """Its change against the group's previous window is withheld."""
+    since_first: list[bool]
+    """Its change since the group's first window is withheld."""
+
+    @property
+    def count(self) -> int:
+        return sum(self.hide)
+
+
+def _flags(
+    windows: Sequence[object], sizes: list[float], keys: Sequence[tuple[object, ...]], k: int
+) -> Flags:
+    hide = _hidden(windows, sizes, k)
+    first_hidden: dict[tuple[object, ...], bool] = {}
+    last_hidden: dict[tuple[object, ...], bool] = {}
+    change = [False] * len(hide)
+    since_first = [False] * len(hide)
+    for i in sorted(range(len(hide)), key=lambda i: str(windows[i])):
+        key = keys[i]
+        if key not in first_hidden:
+            first_hidden[key] = hide[i]
+        change[i] = hide[i] or bool(last_hidden.get(key))
+        since_first[i] = hide[i] or first_hidden[key]
+        last_hidden[key] = hide[i]
+    return Flags(hide, change, since_first)
+
+
+def table_flags(table: pa.Table, k: int, by: Sequence[str]) -> Flags:
+    """`suppress`'s decisions for the rows of a census table, read from its columns only
+    (so a caller can turn just the rows it shows into dicts)."""
+    n = table.num_rows
+    sizes = [math.inf] * n
+    seen = [False] * n
+    for column in SIZE_COLUMNS:
+        if column in table.column_names:
+            for i, value in enumerate(table[column].to_pylist()):
+                if value is not None:
+                    sizes[i] = min(sizes[i], float(value))
+                    seen[i] = True
+    sizes = [s if found else 0.0 for s, found in zip(sizes, seen, strict=True)]
+    windows = table["window_start"].to_pylist() if n else []
+    groups = [table[g].to_pylist() for g in by]
+    keys = list(zip(*groups, strict=True)) if groups else [()] * n
+    return _flags(windows, sizes, keys, k)
+
+
+def apply(row: dict[str, object], flags: Flags, i: int) -> dict[str, object]:
+    """Row `i` with what `flags` withholds blanked, flagged `suppressed`."""
+    new = dict(row)
+    if flags.hide[i]:
+        for column in COUNT_COLUMNS:
+            if column in new:
+                new[column] = None
+    for column in list(new):
+        if column.endswith("_change_since_first"):
+            if flags.since_first[i]:
+                new[column] = None
+        elif column.endswith("_change") and flags.change[i]:
+            new[column] = None
+    new["suppressed"] = flags.hide[i]
+    return new
+
+
 def suppress(
     rows: list[dict[str, object]], k: int, by: Sequence[str]
 ) -> tuple[list[dict[str, object]], int]:
     """The rows (dicts of a census table, in the census's order) with small cells blanked and
     flagged `suppressed`; and how many were suppressed."""
-    hide = small_cells(rows, k)
-    out: list[dict[str, object]] = []
-    first_hidden: dict[tuple[object, ...], bool] = {}
-    last_hidden: dict[tuple[object, ...], bool] = {}
-    order = sorted(range(len(rows)), key=lambda i: str(rows[i].get("window_start")))
-    blank_change: set[int] = set()
-    blank_first: set[int] = set()
-    for i in order:
-        key = tuple(rows[i].get(g) for g in by)
-        if key not in first_hidden:
-            first_hidden[key] = hide[i]
-        if last_hidden.get(key):
-            blank_change.add(i)
-        if first_hidden[key]:
-            blank_first.add(i)
-        last_hidden[key] = hide[i]
-    for i, row in enumerate(rows):
-        new = dict(row)
-        if hide[i]:
-            for column in COUNT_COLUMNS:
-                if column in new:
-                    new[column] = None
-        for column in list(new):
-            if column.endswith("_change") and (hide[i] or i in blank_change):
-                new[column] = None
-            if column.endswith("_change_since_first") and (hide[i] or i in blank_first):
-                new[column] = None
-        new["suppressed"] = hide[i]
-        out.append(new)
-    return out, sum(hide)
+    windows = [row.get("window_start") for row in rows]
+    keys = [tuple(row.get(g) for g in by) for row in rows]
+    flags = _flags(windows, _sizes(rows), keys, k)
+    return [apply(row, flags, i) for i, row in enumerate(rows)], flags.count
 
 
 def visible(table: pa.Table) -> list[dict[str, object]]:
