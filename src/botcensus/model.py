@@ -49,6 +49,13 @@ EVENT_FIELDS: Final[tuple[pa.Field, ...]] = (
 EVENT_SCHEMA: Final = pa.schema(EVENT_FIELDS)
 EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in EVENT_FIELDS)
 
+SENSOR_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
+"""A sinkhole sensor's name: what a host name may be, and underscores, at most
+SENSOR_NAME_MAX long. It begins every event file name (store/layout.py), so it holds no
+path separator, space or `..`; config.py checks the same rule (tests/test_layout keeps the
+two equal)."""
+SENSOR_NAME_MAX: Final = 64
+
 # Daily sightings: one row per (day, source IP, bot id, family, sensor, feed), the unit the
 # census reads. Enrichment columns are filled by enrich/ and stamped with the database used.
 SIGHTING_FIELDS: Final[tuple[pa.Field, ...]] = (

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from botcensus.capture.wal import fsync_dir, scan_segment
 from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
+from botcensus.store import layout
 
 EVENTS_DIR = "events"
 QUARANTINE_DIR = "quarantine"
@@ -210,7 +211,8 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
     finally:
         if collecting:
             gc.enable()
-    files = write_partitioned(table, dataset, segment.stem) if table.num_rows else ()
+    name = layout.event_part(segment_sensor(scan.header, table), segment.stem)
+    files = write_partitioned(table, dataset, name) if table.num_rows else ()
     qdir = dataset / QUARANTINE_DIR / "wal"
     if bad:
         rows = [scan.events[i] for i, _ in bad]
@@ -253,12 +255,24 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def clean_temporaries(dataset: Path) -> int:
-    """Remove temporary files a crash left behind (never visible to readers)."""
+def clean_temporaries(dataset: Path, sensor: str | None = None) -> int:
+    """Remove temporary files a crash left behind (never visible to readers); with `sensor`,
+    only that sensor's and unnamed ones (others writing into the dataset may be mid-write)."""
     removed = 0
     root = dataset / EVENTS_DIR
     if root.is_dir():
         for tmp in root.glob("date=*/.*.tmp"):
+            if sensor is not None and layout.sensor_of_part(tmp.name[1:-4]) not in (sensor, None):
+                continue
             tmp.unlink()
             removed += 1
     return removed
+
+
+def segment_sensor(header: Mapping[str, Any] | None, table: pa.Table) -> str:
+    """The sensor that wrote a segment: its header says so; a segment without one (the first
+    format) has it in every row."""
+    if header is not None and isinstance(header.get("sensor"), str):
+        return str(header["sensor"])
+    sensors = pc.unique(table["sensor"]).to_pylist() if table.num_rows else []
+    return str(sensors[0]) if len(sensors) == 1 else "unknown"
