@@ -158,6 +158,9 @@ def test_three_sinkholes_into_one_dataset_count_what_each_answered(tmp_path: Pat
     assert not [p for p in shared.rglob("*") if p.name.endswith((".tmp", ".wal", ".open"))]
 
     _cli("rollup", "--data", str(shared))
+    for area in (layout.EVENTS, layout.SIGHTINGS, layout.SKETCHES):  # the contract's version
+        for path in (shared / area).glob("date=*/*.parquet"):
+            assert pq.read_metadata(path).metadata[b"botcensus.schema"] == f"{area}/1".encode()
     expected = {s: (SOURCES, answered[s].statuses[404]) for s in SENSORS}
     assert _by_sensor(shared) == expected
     union = SHARED_SOURCES + len(SENSORS) * (SOURCES - SHARED_SOURCES)

@@ -11,6 +11,8 @@ import click
 
 if TYPE_CHECKING:
     from botcensus.config import Settings
+    from botcensus.measure.census import CensusQuery
+    from botcensus.measure.census_run import CensusResult
     from botcensus.measure.cleanup import Mark
 
 from botcensus.cli._app import (
@@ -118,6 +120,22 @@ def _retention_due(data_dir: Path, settings: Settings) -> int:
     default="table",
     show_default=True,
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Who runs the census SQL: DuckDB on this machine, or Spark SQL (needs "
+    "botcensus[spark] and Java; reads the sightings as they are, so run `botcensus rollup` "
+    "first; exact counts only, no --estimate).",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn, k8s://...).",
+)
 @CONFIG_OPTION
 def census_cmd(
     data_dir: Path,
@@ -132,12 +150,13 @@ def census_cmd(
     estimate: bool,
     top: int | None,
     fmt: str,
+    engine: str,
+    master: str,
     config_file: Path | None,
 ) -> None:
     """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family;
     with --estimate, also the estimated number of infected machines."""
     from botcensus.measure.census import CensusQuery
-    from botcensus.measure.census_run import census_of_dataset
     from botcensus.report import tables
 
     query = CensusQuery(
@@ -150,17 +169,12 @@ def census_cmd(
         feed=feed,
         include_unclaimed=include_unclaimed,
     )
-    try:
-        result = census_of_dataset(
-            data_dir,
-            query,
-            estimate=estimate,
-            top=top,
-            refresh=lambda d: rollup_dataset(d, lazy_settings(config_file)),
-            progress=fmt == "table" and sys.stdout.isatty(),
-        )
-    except FileNotFoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="--data") from None
+    if engine == "spark":
+        if estimate:
+            raise click.UsageError("--estimate runs on --engine duckdb only")
+        result = _census_on_spark(data_dir, query, master, top)
+    else:
+        result = _census_on_duckdb(data_dir, query, estimate, top, fmt, config_file)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
@@ -174,6 +188,45 @@ def census_cmd(
             "change: against the previous window",
             columns=tables.census_columns(result.rows, window, by),
         )
+
+
+def _census_on_duckdb(
+    data_dir: Path,
+    query: CensusQuery,
+    estimate: bool,
+    top: int | None,
+    fmt: str,
+    config_file: Path | None,
+) -> CensusResult:
+    from botcensus.measure.census_run import census_of_dataset
+
+    try:
+        return census_of_dataset(
+            data_dir,
+            query,
+            estimate=estimate,
+            top=top,
+            refresh=lambda d: rollup_dataset(d, lazy_settings(config_file)),
+            progress=fmt == "table" and sys.stdout.isatty(),
+        )
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from None
+
+
+def _census_on_spark(
+    data_dir: Path, query: CensusQuery, master: str, top: int | None
+) -> CensusResult:
+    from botcensus.measure.spark import SparkUnavailableError, census_of_dataset
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    try:
+        query.check()
+        return census_of_dataset(data_dir, query, master=master, top=top)
+    except SparkUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command()

@@ -26,7 +26,23 @@ WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "s
 
 
 Params = dict[str, object]
-"""Named DuckDB parameters ($name in the SQL)."""
+"""Named parameters ($name in DuckDB's SQL, :name in Spark's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the SQL engines that run the census: the census is written once,
+    in the SQL DuckDB and Spark SQL share, and these few spellings are filled in."""
+
+    name: str
+    param: str
+    """What comes before a named parameter."""
+    weekday: str
+    """SQL of the ISO weekday of `{}` counted from 0 (Monday) to 6 (Sunday)."""
+
+
+DUCKDB: Final = Dialect("duckdb", "$", "(isodow({}) - 1)")
+SPARK: Final = Dialect("spark", ":", "weekday({})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +72,7 @@ class CensusQuery:
         if self.week_ends not in WEEKDAYS:
             raise ValueError(f"--week-ends {self.week_ends!r}: choose from {', '.join(WEEKDAYS)}")
 
-    def where(self, *, dates: bool = True) -> tuple[str, Params]:
+    def where(self, *, dates: bool = True, dialect: Dialect = DUCKDB) -> tuple[str, Params]:
         """The census's row filter (claimed sightings unless include_unclaimed, the family,
         the feed and, with `dates`, the range) as one SQL condition over sightings columns
         with its named parameters ($census_family, $census_feed, $census_from, $census_to).
@@ -66,44 +82,49 @@ class CensusQuery:
         params: Params = {}
         bounds = (self.date_from, self.date_to) if dates else (None, None)
         for condition, name, value in (
-            ("malware_family = $census_family", "census_family", self.family),
-            ("feed_name = $census_feed", "census_feed", self.feed),
-            ("day >= $census_from", "census_from", bounds[0]),
-            ("day <= $census_to", "census_to", bounds[1]),
+            ("malware_family = {}", "census_family", self.family),
+            ("feed_name = {}", "census_feed", self.feed),
+            ("day >= {}", "census_from", bounds[0]),
+            ("day <= {}", "census_to", bounds[1]),
         ):
             if value is not None:
-                conditions.append(condition)
+                conditions.append(condition.format(dialect.param + name))
                 params[name] = value
         return " AND ".join(conditions) or "true", params
 
 
-def window_start_sql(query: CensusQuery) -> str:
+def window_start_sql(query: CensusQuery, dialect: Dialect = DUCKDB) -> str:
     """SQL for the first day of the window containing `day`."""
     if query.window == "day":
         return "day"
-    # ISO weekday: Monday = 1 ... Sunday = 7. A week ending on weekday E starts on E+1.
-    start_dow = (WEEKDAYS.index(query.week_ends) + 1) % 7 + 1
-    return f"CAST(day - INTERVAL ((isodow(day) - {start_dow} + 7) % 7) DAY AS DATE)"
+    # ISO weekday from 0 (Monday). A week ending on weekday E starts on E+1; date - integer
+    # is a date in both engines.
+    start = (WEEKDAYS.index(query.week_ends) + 1) % 7
+    back = f"CAST(({dialect.weekday.format('day')} - {start} + 7) % 7 AS INT)"
+    return f"CAST(day - {back} AS DATE)"
 
 
-def census_sql(query: CensusQuery, relation: str) -> tuple[str, Params]:
-    """The census as one SQL statement over a sightings relation, with its named parameters."""
+def census_sql(query: CensusQuery, relation: str, dialect: Dialect = DUCKDB) -> tuple[str, Params]:
+    """The census as one SQL statement over a sightings relation, with its named parameters
+    (in the SQL both DuckDB and Spark SQL run: `dialect` fills in what differs)."""
     query.check()
-    where, params = query.where()
+    where, params = query.where(dialect=dialect)
     keys = [f"{GROUPS[g]} AS {g}" for g in query.by]
     select_keys = "".join(f", {k}" for k in keys)
     group_keys = "".join(f", {g}" for g in query.by)
+    order_keys = "".join(f", {g} NULLS LAST" for g in query.by)
     sql = f"""
         SELECT window_start,
-               CAST(window_start + INTERVAL {query.days - 1} DAY AS DATE) AS window_end
+               CAST(window_start + {query.days - 1} AS DATE) AS window_end
                {group_keys},
                count(DISTINCT source_ip) AS unique_ip,
                count(DISTINCT bot_id) AS unique_bot_id,
-               sum(hits)::BIGINT AS hits
-        FROM (SELECT {window_start_sql(query)} AS window_start{select_keys}, source_ip, bot_id, hits
-              FROM {relation} WHERE {where})
+               CAST(sum(hits) AS BIGINT) AS hits
+        FROM (SELECT {window_start_sql(query, dialect)} AS window_start{select_keys},
+                     source_ip, bot_id, hits
+              FROM {relation} WHERE {where}) AS rows
         GROUP BY ALL
-        ORDER BY window_start{group_keys}
+        ORDER BY window_start{order_keys}
     """  # noqa: S608 (identifiers come from the fixed GROUPS table; values are parameters)
     return sql, params
 
@@ -138,13 +159,14 @@ def _change_sql(by: tuple[str, ...], column: str, counts: str) -> str:
     if column not in ("unique_ip", "unique_ip_hll"):
         raise ValueError(f"cannot compare {column!r}")
     part = f"PARTITION BY {', '.join(by)}" if by else ""
-    ties = "".join(f", {g}" for g in by)  # equal counts in a stable order
+    ties = "".join(f", {g} NULLS LAST" for g in by)  # equal counts in a stable order
     return f"""
         SELECT *,
                {column} / lag({column}) OVER (w) - 1 AS {column}_change,
                {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
-               rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank
-        FROM {counts}
+               CAST(rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS BIGINT)
+                   AS rank
+        FROM {counts} AS counts
         WINDOW w AS ({part} ORDER BY window_start)
         ORDER BY window_start, rank{ties}
     """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
@@ -167,12 +189,21 @@ def with_change(
         con.unregister("counts")
 
 
+def census_with_change_sql(
+    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB
+) -> tuple[str, Params]:
+    """with_change(census(...)) as one statement and its parameters, in `dialect`: what
+    `census_with_change` runs on DuckDB and the Spark engine (measure/spark.py) on Spark."""
+    sql, params = census_sql(query, relation, dialect)
+    return _change_sql(query.by, "unique_ip", f"({sql})"), params
+
+
 def census_with_change(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
 ) -> pa.Table:
     """with_change(census(...)) in one statement: the counts never leave DuckDB between."""
-    sql, params = census_sql(query, relation)
-    return con.sql(_change_sql(query.by, "unique_ip", f"({sql})"), params=params).to_arrow_table()
+    sql, params = census_with_change_sql(query, relation)
+    return con.sql(sql, params=params).to_arrow_table()
 
 
 def compare(

@@ -115,6 +115,11 @@ def unclaimed_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation:
         f"FROM {relation} WHERE malware_family IS NULL AND {where}"
     )
     ((ips, hits),) = con.sql(sql, params=params).fetchall()
+    return unclaimed_message(ips, hits)
+
+
+def unclaimed_message(ips: int, hits: int) -> str | None:
+    """The note for addresses left out for having no malware family (None: none were)."""
     if not hits:
         return None
     return (
