@@ -27,7 +27,7 @@ from botcensus.store.sketch_build import sketch_sightings
 from botcensus.store.sketches import SKETCH_KEYS
 
 FIRST = date(2011, 3, 10)  # a Thursday: the first and last weeks are partial
-DAYS = 24
+DAYS = 12
 COUNTRIES = ["US", "IN", "BR", "DE", None]
 FAMILIES = ["rustock", "rustock", "conficker", None]
 
@@ -60,11 +60,11 @@ def _sightings(seed: int, sensor: str, feed: str, n: int) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two sinkhole sensors and a feed, over three and a half weeks."""
+    """Two sinkhole sensors and a feed, over twelve days (three partial weeks)."""
     data = tmp_path_factory.mktemp("lake")
-    write_sightings(_sightings(1, "sink-a", "botcensus-sinkhole", 3000), data, "sinkhole")
-    write_sightings(_sightings(2, "sink-b", "botcensus-sinkhole", 2000), data, "sinkhole-b")
-    write_sightings(_sightings(3, "shadowserver", "shadowserver-sinkhole", 2000), data, "feeds")
+    write_sightings(_sightings(1, "sink-a", "botcensus-sinkhole", 1500), data, "sinkhole")
+    write_sightings(_sightings(2, "sink-b", "botcensus-sinkhole", 1000), data, "sinkhole-b")
+    write_sightings(_sightings(3, "shadowserver", "shadowserver-sinkhole", 1000), data, "feeds")
     return data
 
 
