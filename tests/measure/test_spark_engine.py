@@ -92,7 +92,7 @@ def test_spark_census_rows_are_duckdbs(spark: Any, dataset: Path, name: str) -> 
     query = QUERIES[name]
     duck = census_of_dataset(dataset, query).rows
     ours = census_rows(spark, dataset, query)
-    assert duck.num_rows > 3
+    assert duck.num_rows >= 3
     assert ours.schema.names == duck.schema.names
     assert ours.schema.types == duck.schema.types
     assert ours.to_pylist() == duck.to_pylist()
