@@ -2,11 +2,14 @@
 at several multiples of the Rustock scenario, side by side in one run.
 
     .venv/bin/python bench/scale_bench.py [--scales 1,3,10] [--seed 1] [--master local[*]]
-        [--keep DIR]
+        [--keep DIR] [--replicate 1] [--spark-max 10]
 
 For each scale: `botcensus simulate --data` writes the enriched daily sightings (scale 1.0 is
-the full Rustock scenario). Then, each step in its own child process (wall time, and peak
-RSS of the child and everything it started, the JVM included, sampled every 0.2 s):
+the full Rustock scenario); with `--replicate R`, scales above R are R's dataset replicated
+(replicate(): new addresses and bot ids per copy, the same days and groups), as simulating
+ten full Rustock populations takes hours here. Then, each step in its own child process
+(wall time, and peak RSS of the child and everything it started, the JVM included, sampled
+every 0.2 s):
 
 - rollup: the sketch roll-up of every day's sightings (HLL and Theta per day, sensor, feed,
   country, ASN, family): store/sketch_build.py on DuckDB, measure/spark.py's Spark SQL;
@@ -59,6 +62,38 @@ print(census_rows(spark, DATA, CensusQuery(by=("country",))).num_rows)
 spark.stop()
 """,
 }
+
+
+def replicate(source: Path, target: Path, copies: int) -> None:
+    """A dataset `copies` times as large as `source` (vectorised, DuckDB, day by day): copy 0
+    is the source's sightings; copy c > 0 the same rows with every IPv4 address a.b.c.d
+    moved to 2001:db8:c::ab:cd (a distinct address per copy, in canonical text) and every
+    bot id suffixed, so unique counts grow with the copies while days, countries, ASNs,
+    families and the shape of each day stay the source's. Faster than simulating a
+    population ten times larger; what is measured is the cost of the rows, not the model."""
+    import duckdb
+
+    from botcensus.store.sightings import sighting_files
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    for f in sighting_files(source):
+        out = target / f.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ip = (
+            "CASE WHEN c = 0 OR source_ip LIKE '%:%' THEN source_ip ELSE "
+            "'2001:db8:' || printf('%x', c) || '::' || "
+            "printf('%x', (split_part(source_ip, '.', 1)::INT << 8) "
+            "+ split_part(source_ip, '.', 2)::INT) || ':' || "
+            "printf('%x', (split_part(source_ip, '.', 3)::INT << 8) "
+            "+ split_part(source_ip, '.', 4)::INT) END"
+        )
+        con.execute(
+            f"""COPY (SELECT * REPLACE ({ip} AS source_ip,
+                        CASE WHEN c = 0 THEN bot_id ELSE bot_id || '-' || c END AS bot_id)
+                      FROM read_parquet('{f}'), (SELECT range AS c FROM range({copies})))
+                TO '{out}' (FORMAT parquet, COMPRESSION zstd)"""  # noqa: S608 (our paths)
+        )
 
 
 def _tree_rss(pid: int) -> int:
@@ -132,12 +167,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--keep", type=Path, default=None, help="Keep the datasets here.")
+    parser.add_argument(
+        "--replicate",
+        type=float,
+        default=0.0,
+        help="Make every scale above this one by replicating its dataset (replicate()) "
+        "instead of simulating it (0: simulate every scale).",
+    )
+    parser.add_argument(
+        "--spark-max", type=float, default=float("inf"), help="Largest scale Spark runs at."
+    )
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="scale-bench-"))
     print(f"load before: {os.getloadavg()}", flush=True)
     results: list[tuple[float, int, dict[str, tuple[float, float]]]] = []
     for scale in [float(s) for s in args.scales.split(",")]:
         data = root / f"x{scale:g}"
+        base = root / f"x{args.replicate:g}"
+        if not data.exists() and args.replicate and scale > args.replicate:
+            if scale % args.replicate:
+                raise SystemExit(f"--replicate {args.replicate:g} does not divide {scale:g}")
+            replicate(base, data, int(scale / args.replicate))
         if not data.exists():
             subprocess.run(
                 [sys.executable, "-m", "botcensus", "simulate", "--scenario", args.scenario,
@@ -148,25 +198,30 @@ def main() -> None:
         found: dict[str, tuple[float, float]] = {}
         outputs: dict[str, str] = {}
         for name, code in STEPS.items():
+            if name.endswith("/spark") and scale > args.spark_max:
+                continue
             seconds, gib, out = measure(code, data, args.master)
             found[name] = (seconds, gib)
             outputs[name] = out
-            print(f"x{scale:g} {rows:>12,} sightings  {name:14} {seconds:8.1f} s {gib:6.2f} GiB",
-                  flush=True)  # fmt: skip
+            load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"x{scale:g} {rows:>12,} sightings  {name:14} {seconds:8.1f} s {gib:6.2f} GiB"
+                  f"  (load {load})", flush=True)  # fmt: skip
         for step in ("rollup", "census"):  # both engines must have made as many rows
-            if outputs[f"{step}/duckdb"] != outputs[f"{step}/spark"]:
+            theirs = outputs.get(f"{step}/spark")
+            if theirs is not None and outputs[f"{step}/duckdb"] != theirs:
                 raise SystemExit(f"x{scale:g} {step}: engines disagree on row counts {outputs}")
         results.append((scale, rows, found))
     print(f"load after: {os.getloadavg()}")
     print("\nscale  sightings    step     duckdb s  GiB   spark s  GiB   spark/duckdb")
     for scale, rows, found in results:
         for step in ("rollup", "census"):
-            (ds, dg), (ss, sg) = found[f"{step}/duckdb"], found[f"{step}/spark"]
+            ds, dg = found[f"{step}/duckdb"]
+            ss, sg = found.get(f"{step}/spark", (float("nan"), float("nan")))
             print(f"x{scale:<5g}{rows:>11,}  {step:7} {ds:9.1f} {dg:5.2f} {ss:9.1f} {sg:5.2f}"
                   f"   {ss / ds:6.2f}")  # fmt: skip
-    if len(results) > 1:
-        for name in STEPS:
-            points = [(rows, found[name][0]) for _, rows, found in results]
+    for name in STEPS:
+        points = [(rows, found[name][0]) for _, rows, found in results if name in found]
+        if len(points) > 1:
             print(f"slope {name:14} {slope(points):8.2f} s per million sightings")
 
 

@@ -52,6 +52,26 @@ def versions() -> str:
     )
 
 
+def sustained(pairs: dict[str, list[tuple[Run, Run]]], rolls: dict[str, list[float]]) -> None:
+    """What the rate would be were the roll to keep up: the sinkhole's CPU per check-in is its
+    workers' plus the supervisor's roll, and with both servers CPU-bound on the same cores
+    the rate ratio is nginx's CPU per request over that sum."""
+    print("\n| shape | CPU-µs/req sinkhole workers + roll = sustained : nginx | ratio |")
+    print("|---|---|---|")
+    verdicts = []
+    for name, runs in pairs.items():
+        total = [m.cpu_us + r for (m, _), r in zip(runs, rolls[name], strict=True)]
+        ratios = [t.cpu_us / s for (_, t), s in zip(runs, total, strict=True)]
+        mine, theirs = [m.cpu_us for m, _ in runs], [t.cpu_us for _, t in runs]
+        cpu = f"{spread(mine, '.1f')} + {spread(rolls[name], '.1f')} = {spread(total, '.1f')}"
+        print(f"| {name} | {cpu} : {spread(theirs, '.1f')} | {spread(ratios, '.2f')} |")
+        met = statistics.median(ratios) >= RATE_GOAL
+        verdicts.append(
+            f"sustained goal ≥ {RATE_GOAL} of nginx, {name}: {'met' if met else 'MISSED'}"
+        )
+    print("\n".join(verdicts))
+
+
 def summarise(pairs: dict[str, list[tuple[Run, Run]]]) -> None:
     print("\n| shape | sinkhole req/s | nginx req/s | ratio | CPU-µs/req sinkhole : nginx |")
     print("|---|---|---|---|---|")
@@ -99,6 +119,7 @@ def main() -> int:
     )
     failures = 0
     pairs: dict[str, list[tuple[Run, Run]]] = {s.name: [] for s in shapes}
+    rolls: dict[str, list[float]] = {s.name: [] for s in shapes}
     with tempfile.TemporaryDirectory(prefix="botcensus-bench-") as scratch:
         args.scratch = Path(scratch)
         for rep in range(1, args.repeat + 1):
@@ -111,6 +132,7 @@ def main() -> int:
                     theirs, access_lines = nginx_run(shape, args)
                     mine, recorded = sinkhole_run(shape, args)
                 pairs[shape.name].append((mine, theirs))
+                rolls[shape.name].append(recorded.roll_us)
                 ok, verdict = recorded.verdict(mine, args.connections)
                 failures += not ok
                 print(f"\n[{rep}/{args.repeat}] {shape.name}: ratio {mine.rate / theirs.rate:.2f}")
@@ -119,6 +141,7 @@ def main() -> int:
                 print(f"  sinkhole {recorded.roll_line()}")
                 print(f"  nginx access log {access_lines:,} lines; wrk counted {theirs.requests:,}")
         summarise(pairs)
+        sustained(pairs, rolls)
         print(f"every answered request recorded: {'yes' if not failures else 'NO'}")
         if args.idle:
             memory_phase(args.idle, args.scratch)

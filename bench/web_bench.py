@@ -2,13 +2,15 @@
 query over the raw sightings that computes the same numbers.
 
     .venv/bin/python bench/web_bench.py --data DIR [--clients 8] [--requests 200] [--bare 3]
+        [--only "weekly,meta"]
 
 DIR: a rolled-up dataset (`botcensus rollup --data DIR`; the full-scale Rustock one is made
 by `bench/census_bench.py --data DIR`, then rolled up). Runs `botcensus serve --no-rollup` on
 a free loopback port, warms every endpoint once, then `--clients` threads each send
 `--requests` requests per endpoint (keep-alive), parameters drawn from a fixed pool (family
 filter on or off, ranges, weeks) so no two clients ask the same thing in step. Prints p50 and
-p95 per endpoint (goal: p95 under 200 ms), and beside each census endpoint the median of
+p95 per endpoint (goal: p95 under 200 ms), the server's CPU time per request (user +
+system, all threads: moves less with other load), and beside each census endpoint the median of
 `--bare` runs of the bare DuckDB statement over the sightings files (one client alone).
 """
 
@@ -204,6 +206,12 @@ def bare(files: list[str], query: CensusQuery, repeat: int) -> float:
     return statistics.median(runs)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads: DuckDB's too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -216,6 +224,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="per client and endpoint")
     parser.add_argument("--bare", type=int, default=3, help="runs of each bare query")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts of endpoint names to run (default: all)"
+    )
     args = parser.parse_args()
     port = free_port()
     proc = start_server(args.data, port)
@@ -224,11 +235,18 @@ def main() -> int:
         meta = httpx.get(f"{base}/api/v1/meta", timeout=300).json()
         first, last = date.fromisoformat(meta["first_day"]), date.fromisoformat(meta["last_day"])
         points = endpoints(first, last, meta["families"])
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+            points = [p for p in points if any(w in p.name for w in wanted)]
         for point in points:  # warm: tables loaded, products read, pages compiled
             httpx.get(base + point.path, params=point.draw(random.Random(0)), timeout=300)
         files = [str(f) for f in sighting_files(args.data)]
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
         print(
-            f"machine: {platform.node()}, {os.cpu_count()} cores; load average before: "
+            f"commit {commit or 'unknown'}; machine: {platform.node()}, {os.cpu_count()} cores; "
+            "load average before: "
             f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         print(
@@ -237,13 +255,14 @@ def main() -> int:
         )
         print(
             f"{'endpoint':36} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'req/s':>7} "
-            f"{'bare DuckDB ms':>15} {'p95/bare':>9}"
+            f"{'CPU ms/req':>10} {'bare DuckDB ms':>15} {'p95/bare':>9}"
         )
         worst = 0.0
         for point in points:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds(proc.pid)
             times = run_clients(base, point, args.clients, args.requests)
             wall = time.perf_counter() - start
+            cpu_ms = (cpu_seconds(proc.pid) - cpu) / len(times) * 1000
             p50, p95 = pct(times, 0.5) * 1000, pct(times, 0.95) * 1000
             worst = max(worst, p95)
             bare_ms = ratio = ""
@@ -252,7 +271,7 @@ def main() -> int:
                 bare_ms, ratio = f"{b:15.0f}", f"{p95 / b:9.3f}"
             print(
                 f"{point.name:36} {p50:8.1f} {p95:8.1f} {max(times) * 1000:8.1f} "
-                f"{len(times) / wall:7.0f} {bare_ms:>15} {ratio:>9}"
+                f"{len(times) / wall:7.0f} {cpu_ms:10.1f} {bare_ms:>15} {ratio:>9}"
             )
         print(
             f"worst p95: {worst:.1f} ms (goal: under 200 ms); load average after: "

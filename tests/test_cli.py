@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from botcensus.cli import main
 from botcensus.cli._app import COMMAND_MODULES
+from botcensus.export import CSV_COLUMNS
 from botcensus.measure.census import CensusQuery, census
 from botcensus.measure.cleanup import complete_weeks, fit_decay
 from botcensus.report.cleanup_charts import number
-from botcensus.report.events import CSV_COLUMNS
 from botcensus.store import connect, roll_segment, sightings_view
 from botcensus.store.sightings import write_sightings
 from measure.sim_cases import notify_static

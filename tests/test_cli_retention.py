@@ -5,6 +5,7 @@ its roll-up, and says what it did."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,14 +25,14 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-@pytest.fixture
-def rustock(runner: CliRunner, tmp_path: Path, make_event, make_segment) -> Path:
+@pytest.fixture(scope="module")
+def rustock_source(tmp_path_factory: pytest.TempPathFactory, make_event, make_segment) -> Path:
     """The first week of the Rustock takedown: simulated sightings (direct path) plus raw
-    sinkhole events of 2011-03-16..18 as a replaying sinkhole records them."""
+    sinkhole events of 2011-03-16..18 as a replaying sinkhole records them (built once)."""
     from botcensus.store import roll_segment
 
-    data = tmp_path / "rustock"
-    result = runner.invoke(
+    data = tmp_path_factory.mktemp("rustock") / "rustock"
+    result = CliRunner().invoke(
         main,
         ["simulate", "--scenario", "rustock-2011", "--scale", "0.0005", "--data", str(data), *WEEK],
     )
@@ -42,6 +43,14 @@ def rustock(runner: CliRunner, tmp_path: Path, make_event, make_segment) -> Path
         for d in range(3) for i in range(1, 5)
     ]  # fmt: skip
     roll_segment(make_segment(data / "wal" / "w00-a-000001.wal", [rows]), data)
+    return data
+
+
+@pytest.fixture
+def rustock(rustock_source: Path, tmp_path: Path) -> Path:
+    """A copy of the Rustock week each test may change (roll up, delete)."""
+    data = tmp_path / "rustock"
+    shutil.copytree(rustock_source, data)
     return data
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -76,3 +77,23 @@ def test_prefix_membership_for_both_families() -> None:
     )
     inside = ipaddr.in_prefixes(column, ["192.0.2.0/24", "2001:db8::/32"]).to_pylist()
     assert inside == [True, False, True, False, True, False, False]
+
+
+def test_ipv4_int_sql_is_the_address_number() -> None:
+    from botcensus.store.db import connect
+
+    numbers = [0, 1, 255, 256, 65_535, 16_777_216, 3_221_225_985, 2**31, 2**32 - 1]
+    numbers += [int(n) for n in np.random.default_rng(7).integers(0, 2**32, 2_000)]
+    texts = pa.array([str(ipaddress.IPv4Address(n)) for n in numbers])
+    con = connect()
+    con.register("ips", pa.table({"ip": texts}))
+    found = con.sql(f"SELECT {ipaddr.ipv4_int_sql('ip')} FROM ips").fetchall()  # noqa: S608
+    assert [n for (n,) in found] == numbers
+
+
+@pytest.mark.parametrize("text", ["2001:db8::1", "", "not an address"])
+def test_ipv4_int_sql_is_null_for_other_text(text: str) -> None:
+    from botcensus.store.db import connect
+
+    sql = f"SELECT {ipaddr.ipv4_int_sql('$ip')}"
+    assert connect().sql(sql, params={"ip": text}).fetchall() == [(None,)]

@@ -14,6 +14,7 @@ from bench.popgen.driver import ok, run
 
 from .protocol import (
     FROZEN,
+    changed_files,
     changed_since,
     constants_at,
     export_src,
@@ -21,7 +22,7 @@ from .protocol import (
     git,
     load_frozen,
 )
-from .report import markdown
+from .report import markdown, merge
 from .run import evaluate
 from .sets import DEVELOPMENT, HELD_OUT, Population
 
@@ -64,6 +65,31 @@ def _evaluate(
     return results
 
 
+def collect(which: str, work: Path) -> dict[str, Any]:
+    """The results document of a set from the per-population scores in `work` (those
+    present, in the set's order); the header as `dev` / `heldout` would write it."""
+    if which == "dev":
+        label = "development"
+        header: dict[str, Any] = {"commit": git("rev-parse", "HEAD"), "dirty": bool(
+            git("status", "--porcelain", "--", "src/botcensus/measure"))}  # fmt: skip
+        pops = [p.as_dict() for p in DEVELOPMENT]
+    else:
+        label = "held-out"
+        record = load_frozen()
+        header = {"commit": record["commit"], "frozen_at": record["frozen_at"],
+                  "changed_since": changed_since(record),
+                  "changed_files": changed_files(record)}  # fmt: skip
+        pops = record["held_out"]
+    results = []
+    for pop in pops:
+        for seed in pop["seeds"]:
+            for dataset in ("dataset", "dataset-ids"):
+                path = work / f"{pop['label']}-s{seed}" / f"score-{dataset}-{label}.json"
+                if path.exists():
+                    results.append(json.loads(path.read_text()))
+    return {**header, "set": label, "collected": True, "results": results}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.heldout", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,8 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--work", type=Path, required=True, help="populations go here")
         p.add_argument("--out", type=Path, default=None, help="results JSON (default: in WORK)")
-    t = sub.add_parser("table", help="print the tables of a results JSON")
-    t.add_argument("results", type=Path)
+        p.add_argument("--only", action="append", default=[], metavar="LABEL",
+                       help="only these populations of the set (repeat; for parallel runs "
+                       "into one WORK, merged by `table`)")  # fmt: skip
+    c = sub.add_parser("collect", help="a results JSON from the scores an interrupted or "
+                       "parallel run left in WORK")  # fmt: skip
+    c.add_argument("set", choices=["dev", "heldout"])
+    c.add_argument("--work", type=Path, required=True)
+    t = sub.add_parser("table", help="print the tables of results JSON files (merged)")
+    t.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.command == "constants":
         print(json.dumps(constants_at(None), indent=1))
@@ -86,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"frozen {record['commit']} ({len(record['constants'])} constants) in {FROZEN}")
         return 0
     if args.command == "table":
-        print(markdown(json.loads(args.results.read_text())))
+        print(markdown(merge([json.loads(path.read_text()) for path in args.results])))
+        return 0
+    if args.command == "collect":
+        document = collect(args.set, args.work)
+        out = args.work / f"results-{document['set']}.json"
+        out.write_text(json.dumps(document, indent=1, default=str) + "\n")
+        print(markdown(document))
+        print(f"results: {out} ({len(document['results'])} scores)")
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
@@ -100,20 +140,28 @@ def main(argv: list[str] | None = None) -> int:
         label = "held-out"
         source = export_src(record["commit"], args.work)
         header = {"commit": record["commit"], "frozen_at": record["frozen_at"],
-                  "changed_since": changed_since(record)}  # fmt: skip
+                  "changed_since": changed_since(record),
+                  "changed_files": changed_files(record)}  # fmt: skip
         if header["changed_since"]:
-            print(f"note: the estimator has changed since {record['commit'][:12]} was frozen; "
-                  "these results are for the frozen commit", file=sys.stderr)  # fmt: skip
+            print(f"note: measure/ has changed since {record['commit'][:12]} was frozen "
+                  f"({', '.join(header['changed_files'])}); these results are for the frozen "
+                  "commit", file=sys.stderr)  # fmt: skip
         pops = tuple(
             Population(
                 p["preset"], tuple(p["seeds"]), tuple(p["sets"]), p["label"], tuple(p["ids_seeds"])
             )
             for p in record["held_out"]
         )
+    if args.only:
+        unknown = set(args.only) - {p.name for p in pops}
+        if unknown:
+            parser.error(f"--only: no population {', '.join(sorted(unknown))} in the {label} set")
+        pops = tuple(p for p in pops if p.name in args.only)
     results = _evaluate(pops, args.work, source, label)
     document = {**header, "set": label, "wall_seconds": round(time.perf_counter() - clock),
                 "results": results}  # fmt: skip
-    out = args.out or args.work / f"results-{label}.json"
+    suffix = "".join(f"-{name}" for name in args.only)
+    out = args.out or args.work / f"results-{label}{suffix}.json"
     out.write_text(json.dumps(document, indent=1, default=str) + "\n")
     print(markdown(document))
     print(f"results: {out}")

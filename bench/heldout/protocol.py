@@ -111,6 +111,14 @@ def changed_since(record: dict[str, Any]) -> bool:
     return head != record["measure_tree"] or bool(git("status", "--porcelain", "--", MEASURE))
 
 
+def changed_files(record: dict[str, Any]) -> list[str]:
+    """The files under measure/ that differ between the frozen commit and the working tree
+    (committed or not): what "changed since" is about."""
+    committed = git("diff", "--name-only", record["commit"], "--", MEASURE).splitlines()
+    return sorted({*committed, *(line[3:] for line in git(
+        "status", "--porcelain", "--", MEASURE).splitlines())})  # fmt: skip
+
+
 def export_src(commit: str, into: Path) -> Path:
     """src/ of `commit` exported into `into` (once); the directory to put on PYTHONPATH."""
     target = into / f"src-{commit[:12]}"

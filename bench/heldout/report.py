@@ -88,18 +88,36 @@ HEADER = [
 ]  # fmt: skip
 
 
+def _changed(document: dict[str, Any]) -> str:
+    """What the table's first line says of changes to measure/ since the freeze."""
+    if not document.get("changed_since"):
+        return ""
+    files = document.get("changed_files") or []
+    named = f": {', '.join(f.removeprefix('src/botcensus/') for f in files)}" if files else ""
+    return f" (measure/ changed since the freeze{named}; figures for the frozen commit)"
+
+
+def merge(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One document from the results of parallel runs (`--only`) of one set and commit."""
+    first = documents[0]
+    for other in documents[1:]:
+        for key in ("set", "commit"):
+            if other.get(key) != first.get(key):
+                raise ValueError(f"results of different {key}s: {first.get(key)}, {other.get(key)}")
+    merged = {**first, "results": [r for d in documents for r in d["results"]]}
+    merged["changed_since"] = any(d.get("changed_since") for d in documents)
+    merged["changed_files"] = sorted({f for d in documents for f in d.get("changed_files") or []})
+    merged["wall_seconds"] = max(d.get("wall_seconds") or 0 for d in documents)
+    return merged
+
+
 def markdown(document: dict[str, Any]) -> str:
     results = document["results"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["population"], r["dataset"]), []).append(r)
     lines = [
-        f"{document['set']} set, commit {str(document.get('commit'))[:12]}"
-        + (
-            " (estimator changed since: not held out for HEAD)"
-            if document.get("changed_since")
-            else ""
-        ),
+        f"{document['set']} set, commit {str(document.get('commit'))[:12]}" + _changed(document),
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),

@@ -64,9 +64,15 @@ class Recorded:
     """CPU seconds of the supervisor from SIGTERM to exit: rolling the backlog."""
     stop_seconds: float
 
+    @property
+    def roll_us(self) -> float:
+        """Supervisor CPU-µs per event recorded, during the run and at stop: the roll's cost,
+        whenever it ran."""
+        return (self.supervisor_cpu_run + self.supervisor_cpu_stop) * 1e6 / max(1, self.rows)
+
     def roll_line(self) -> str:
         later = self.logged - self.rolled_in_run
-        per_event = (self.supervisor_cpu_run + self.supervisor_cpu_stop) * 1e6 / max(1, self.rows)
+        per_event = self.roll_us
         return (
             f"roll: {self.rolled_in_run:,} events rolled during the run, {later:,} at stop "
             f"({self.stop_seconds:.1f} s); supervisor CPU {self.supervisor_cpu_run:.1f} s "

@@ -49,6 +49,20 @@ _IPV4_PARTS: Final = "^" + r"\.".join(f"(?P<{n}>0|[1-9][0-9]{{0,2}})" for n in "
 _MAPPED_PREFIX: Final = b"\x00" * 10 + b"\xff\xff"
 
 
+def ipv4_int_sql(column: str) -> str:
+    """SQL: a stored IPv4 address (`column`, canonical dotted-quad text) as its integer;
+    null for anything else (IPv6 text). Stored addresses follow this module's rule, so no
+    further check is needed."""
+    return (
+        "("
+        + " + ".join(
+            f"TRY_CAST(split_part({column}, '.', {i + 1}) AS BIGINT) * {1 << (8 * (3 - i))}"
+            for i in range(4)
+        )
+        + ")"
+    )
+
+
 def canonical_ip(text: object) -> str | None:
     """The text botcensus stores for an address, or None if `text` is not one (see above)."""
     if not isinstance(text, str) or "%" in text:

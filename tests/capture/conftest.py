@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 
 
+def _is_readonly(path: Path) -> bool:
+    """Whether writes through `path` fail (EROFS)."""
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
 class SmallDisk:
     """A tmpfs of `size` bytes at `root`, with ways to fill it and to make part of it read-only."""
 
@@ -55,16 +60,24 @@ class SmallDisk:
         """Writes through `path` fail with EROFS (a read-only bind mount over it); files
         already open for writing keep working, as on a filesystem remounted read-only."""
         path.mkdir(parents=True, exist_ok=True)
-        _run("mount", "--bind", str(path), str(path))
-        self._readonly.append(path)
-        for attempt in range(5):
+        # Bind and remount read-only in one command (util-linux does both at once), so no
+        # file is opened for writing through the bind mount in between (EBUSY otherwise);
+        # retried for up to 10 s in case one was.
+        for attempt in range(100):
             try:
-                _run("mount", "-o", "remount,bind,ro", str(path))
-                return
+                _run("mount", "--bind", "-o", "ro", str(path), str(path))
             except RuntimeError:
-                if attempt == 4:
+                if attempt == 99:
                     raise
                 time.sleep(0.1)
+                continue
+            self._readonly.append(path)
+            if _is_readonly(path):
+                return
+            _run("umount", str(path))
+            self._readonly.remove(path)
+            time.sleep(0.1)
+        raise RuntimeError(f"could not make {path} read-only")
 
     def make_writable(self, path: Path) -> None:
         _run("umount", str(path))

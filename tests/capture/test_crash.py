@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from sinkhole_faults import worker_pids
 
 from botcensus.model import EVENT_SCHEMA
 from botcensus.simulate.sinkhole import SinkholeProcess
@@ -88,22 +89,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _workers(sink: SinkholeProcess) -> list[int]:
-    assert sink.proc is not None
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            worker = b"spawn_main" in cmdline and b"resource_tracker" not in cmdline
-            if worker and int(stat.rsplit(")", 1)[1].split()[1]) == sink.proc.pid:
-                found.append(int(entry.name))
-    return found
-
-
 class Crashes:
     """The sinkhole under test, and the faults done to it."""
 
@@ -135,7 +120,7 @@ class Crashes:
             time.sleep(self.rng.uniform(0.5, 1.5))
 
     def kill_worker(self) -> None:
-        workers = _workers(self.sink)
+        workers = worker_pids(self.sink)
         assert workers, self.sink.log()
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.rng.choice(workers), signal.SIGKILL)

@@ -9,7 +9,9 @@ import pytest
 from feed_cases import CURRENT, LEGACY
 
 import botcensus.feeds as feeds
-from botcensus.feeds import EXPORT_FORMATS, ExportQuery, bundled_mappings
+from botcensus.export import FORMATS as EXPORT_FORMATS
+from botcensus.export import ExportQuery
+from botcensus.feeds import bundled_mappings
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "feeds.md").read_text(encoding="utf-8")
 
@@ -35,7 +37,8 @@ def test_every_export_format_is_documented(fmt: str) -> None:
     assert f"--format {fmt}" in DOC
 
 
-@pytest.mark.parametrize("field", [f.name for f in fields(ExportQuery)])
+# `keep` is the web's row filter for a network owner's scope (a callable), not a CLI option.
+@pytest.mark.parametrize("field", [f.name for f in fields(ExportQuery) if f.name != "keep"])
 def test_every_export_filter_is_documented(field: str) -> None:
     option = {
         "countries": "country",

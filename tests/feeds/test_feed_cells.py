@@ -19,8 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from botcensus.cli import main
+from botcensus.export import ExportQuery, export_events
 from botcensus.export.cells import TRIGGERS, original, safe_cell
-from botcensus.feeds import ExportQuery, export, ingest
+from botcensus.feeds import ingest
 from botcensus.store import roll_segment
 
 T0_US = 1_714_521_600_000_000  # 2024-05-01T00:00:00Z
@@ -86,7 +87,7 @@ def hostile_sinkhole(
 
 def _shadowserver(data: Path) -> str:
     out = io.BytesIO()
-    export(data, ExportQuery(include_unclaimed=True), "shadowserver", out, fake_enrich)
+    export_events(data, ExportQuery(include_unclaimed=True), "shadowserver", out, fake_enrich)
     return out.getvalue().decode()
 
 

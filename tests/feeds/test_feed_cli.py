@@ -10,7 +10,7 @@ from feed_cases import CASES
 
 from botcensus.cli.feeds_run import run_export, run_ingest
 from botcensus.config import Settings
-from botcensus.feeds import ExportQuery
+from botcensus.export import ExportQuery
 
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 

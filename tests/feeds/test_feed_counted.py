@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from feed_cases import fake_enrich, quarantined, sinkhole_row, stored_events, write_report
 
 from botcensus.cli import main
-from botcensus.feeds import ExportQuery, export, ingest
-from botcensus.feeds.export import LeftOut
+from botcensus.export import ExportQuery, LeftOut, export_events
+from botcensus.feeds import ingest
 from botcensus.measure import CensusQuery, census
 from botcensus.store import connect, sightings_view
 
@@ -168,9 +168,9 @@ def test_export_says_how_many_events_it_left_out(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ingest([REAL / "botnet_drone.csv"], data, fake_enrich)
     left_out = LeftOut()
-    written = export(data, ExportQuery(), "intelmq", io.BytesIO(), fake_enrich, left_out)
+    written = export_events(data, ExportQuery(), "intelmq", io.BytesIO(), fake_enrich, left_out)
     assert (written, left_out.unclaimed) == (101, 1)
-    everything = export(
+    everything = export_events(
         data, ExportQuery(include_unclaimed=True), "intelmq", io.BytesIO(), fake_enrich
     )
     assert everything == 102

@@ -14,6 +14,7 @@ import zipfile
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from feed_cases import fake_enrich
@@ -137,9 +138,18 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Inbox:
     return box
 
 
-def test_the_inbox_is_counted_as_an_independent_count_has_it(inbox: Inbox, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    result = collect(inbox.root, data, fake_enrich, settle=0).ingest
+@pytest.fixture(scope="module")
+def collected(inbox: Inbox, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The inbox collected once into a fresh dataset (the tests below read it; the last one
+    collects again and asserts that changes nothing)."""
+    data = tmp_path_factory.mktemp("collected") / "data"
+    return data, collect(inbox.root, data, fake_enrich, settle=0)
+
+
+def test_the_inbox_is_counted_as_an_independent_count_has_it(
+    inbox: Inbox, collected: tuple[Path, Any]
+) -> None:
+    result = collected[1].ingest
     files = [f for f in result.files if not f.skipped]
     assert [f.error for f in files if f.error] == []
     assert len([f for f in result.files if f.skipped]) == 8  # the scan reports in the zips
@@ -153,9 +163,10 @@ def test_the_inbox_is_counted_as_an_independent_count_has_it(inbox: Inbox, tmp_p
     assert sum(f.padded for f in files) > 0  # the legacy short rows, kept
 
 
-def test_the_daily_census_equals_the_independent_count(inbox: Inbox, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    collect(inbox.root, data, fake_enrich, settle=0)
+def test_the_daily_census_equals_the_independent_count(
+    inbox: Inbox, collected: tuple[Path, Any]
+) -> None:
+    data = collected[0]
     con = connect()
     table = census(con, CensusQuery(window="day"), sightings_view(con, data))
     got = {r["window_start"]: r["unique_ip"] for r in table.to_pylist()}
@@ -163,9 +174,9 @@ def test_the_daily_census_equals_the_independent_count(inbox: Inbox, tmp_path: P
     assert len(got) == DAYS
 
 
-def test_collecting_the_inbox_again_changes_nothing(inbox: Inbox, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    collect(inbox.root, data, fake_enrich, settle=0)
-    again = collect(inbox.root, data, fake_enrich, settle=0)
+def test_collecting_the_inbox_again_changes_nothing(
+    inbox: Inbox, collected: tuple[Path, Any]
+) -> None:
+    again = collect(inbox.root, collected[0], fake_enrich, settle=0)
     assert again.ingest.files == []
     assert again.already == len(list(inbox.root.iterdir()))

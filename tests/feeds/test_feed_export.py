@@ -6,27 +6,34 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from feed_cases import CASES, fake_enrich
+from intelmq_oracle import harmonization_errors
 from intelmq_rules import problems
 
-from botcensus.feeds import ExportQuery, export, ingest, load_mapping
+from botcensus.cli import main
+from botcensus.export import ExportQuery, export_events
+from botcensus.export.event_sql import ENRICHED
+from botcensus.export.events import unenriched
+from botcensus.feeds import ingest, load_mapping
 from botcensus.model import SINKHOLE_FEED_NAME
-from botcensus.report import intelmq_events
-from botcensus.store import iter_events, sighting_files
+from botcensus.store import iter_events, roll_segment, sighting_files
 
+T0_US = 1_714_521_600_000_000  # 2024-05-01T00:00:00Z
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
 ALL = ExportQuery(include_unclaimed=True)
 
 
 def _export(data: Path, fmt: str, query: ExportQuery = ALL) -> bytes:
     out = io.BytesIO()
-    export(data, query, fmt, out, fake_enrich)
+    export_events(data, query, fmt, out, fake_enrich)
     return out.getvalue()
 
 
@@ -123,12 +130,40 @@ def test_export_filters(small_data: Path, query: ExportQuery, count: int) -> Non
     assert len(rows) == count + 1
 
 
-def test_sinkhole_events_keep_the_names_botcensus_events_uses(sinkhole_data: Path) -> None:
-    ours = _lines(sinkhole_data)
-    theirs = list(intelmq_events(iter_events(sinkhole_data)))
-    assert len(ours) == len(theirs) == 4
-    for mine, reference in zip(ours, theirs, strict=True):
-        assert {k: v for k, v in mine.items() if k in reference} == reference
+def _cli(*args: str) -> str:
+    done = CliRunner().invoke(main, list(args))
+    assert done.exit_code == 0, done.output
+    return done.stdout
+
+
+def test_events_and_export_write_the_same_line_for_the_same_event(sinkhole_data: Path) -> None:
+    """One IntelMQ renderer: with nothing enriched, every stored event (claimed or not)
+    leaves `botcensus events` and `export --format intelmq` as the same bytes, and IntelMQ's
+    harmonisation accepts every line."""
+    out = io.BytesIO()
+    n = export_events(sinkhole_data, ALL, "intelmq", out, unenriched)
+    recorded = _cli("events", "--data", str(sinkhole_data))
+    assert n == len(recorded.splitlines()) == 4
+    assert out.getvalue().decode() == recorded
+    assert harmonization_errors(recorded) == []
+
+
+def test_export_adds_only_its_enrichment_to_the_events_line(sinkhole_data: Path) -> None:
+    """The two commands as a user runs them: `export` enriches (the bundled database), and
+    each of its lines is the `events` line of the same event plus those fields."""
+    data = str(sinkhole_data)
+    recorded = _cli("events", "--data", data).splitlines()
+    exported = _cli("export", "--data", data, "--format", "intelmq", "--include-unclaimed")
+    assert harmonization_errors(exported) == []
+    lines = exported.splitlines()
+    assert len(lines) == len(recorded) == 4
+    enriched = 0
+    for mine, theirs in zip(lines, recorded, strict=True):
+        event = json.loads(mine)
+        enriched += any(k in event for k in ENRICHED)
+        assert {k: v for k, v in event.items() if k not in ENRICHED} == json.loads(theirs)
+        assert "classification.identifier" in event or "malware.name" not in event
+    assert enriched >= 3
 
 
 def test_time_source_keeps_microseconds(sinkhole_data: Path) -> None:
@@ -143,10 +178,47 @@ def test_an_empty_dataset_exports_nothing(tmp_path: Path) -> None:
 
 def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="format"):
-        export(tmp_path, ALL, "stix", io.BytesIO(), fake_enrich)
+        export_events(tmp_path, ALL, "stix", io.BytesIO(), fake_enrich)
 
 
 def test_sinkhole_export_enriches_as_it_goes(sinkhole_data: Path) -> None:
     event = next(e for e in _lines(sinkhole_data) if e["source.ip"] == "5.14.3.4")
     assert (event["source.geolocation.cc"], event["source.asn"]) == ("RO", 8708)
     assert event["source.as_name"] == "RCS & RDS SA"
+
+
+HOSTILE = [
+    'quote " and backslash \\',
+    "line\nbreak\r\tand\x00nul\x1f",
+    "Café ☕ 𝄞",
+    "\\xff\\xfe",
+    "</script><script>alert(1)</script>",
+    '=HYPERLINK("http://x/?"&A1)',
+    "\u2028\u2029",
+]
+
+
+def test_hostile_values_leave_both_commands_as_the_same_valid_line(
+    tmp_path: Path, make_event: Callable[..., list[Any]], make_segment: Callable[..., Path]
+) -> None:
+    """Bots choose their headers: whatever was stored leaves `events` and `export` as the
+    same JSON line, which reads back to the stored value and which IntelMQ accepts."""
+    rows = [
+        make_event(
+            time_received=T0_US + i, user_agent=v, host=v, bot_id=v, malware_family="rustock"
+        )
+        for i, v in enumerate(HOSTILE)
+    ]
+    data = tmp_path / "data"
+    roll_segment(make_segment(data / "wal" / "w00-a-000001.wal", [rows]), data)
+    stored = [r for b in iter_events(data) for r in b.to_pylist()]
+    out = io.BytesIO()
+    export_events(data, ALL, "intelmq", out, unenriched)
+    recorded = _cli("events", "--data", str(data))
+    assert out.getvalue().decode() == recorded
+    events = [json.loads(line) for line in recorded.splitlines()]
+    assert len(events) == len(HOSTILE)
+    for event, row in zip(events, stored, strict=True):
+        for name, column in (("extra.user_agent", "user_agent"), ("extra.bot_id", "bot_id")):
+            assert event[name] == row[column]
+    assert harmonization_errors(recorded) == []

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from feed_cases import CASES, fake_enrich
 
-from botcensus.feeds import ExportQuery, export, ingest
+from botcensus.export import ExportQuery, export_events
+from botcensus.feeds import ingest
 from botcensus.store.feed_events import feed_files
 
 SAMPLE = CASES / "2024-05-01-event4_sinkhole-sample.csv"
@@ -22,7 +23,7 @@ ALL = ExportQuery(include_unclaimed=True)
 
 def _intelmq(data: Path) -> list[dict[str, object]]:
     out = io.BytesIO()
-    export(data, ALL, "intelmq", out, fake_enrich)
+    export_events(data, ALL, "intelmq", out, fake_enrich)
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

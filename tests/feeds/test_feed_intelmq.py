@@ -19,9 +19,10 @@ from feed_cases import CASES, fake_enrich, quarantined
 from intelmq_oracle import harmonization_errors, parse, schema_from_mappings
 
 from botcensus.cli import main
-from botcensus.feeds import ExportQuery, export, ingest, load_mapping, report_type_from_name
+from botcensus.export import ExportQuery, export_events
+from botcensus.export.event_sql import feed_json
+from botcensus.feeds import ingest, load_mapping, report_type_from_name
 from botcensus.feeds.mapping import field_types
-from botcensus.feeds.render import feed_json
 from botcensus.store.feed_events import feed_files
 
 REAL = CASES / "intelmq"
@@ -169,14 +170,14 @@ def everything(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 def test_intelmq_accepts_every_exported_line(everything: tuple[Path, int]) -> None:
     data, stored = everything
     out = io.BytesIO()
-    n = export(data, ExportQuery(include_unclaimed=True), "intelmq", out, fake_enrich)
+    n = export_events(data, ExportQuery(include_unclaimed=True), "intelmq", out, fake_enrich)
     assert n == stored > 300
     assert harmonization_errors(out.getvalue().decode()) == []
 
 
 def test_exported_integers_are_integers(everything: tuple[Path, int]) -> None:
     out = io.BytesIO()
-    export(everything[0], ExportQuery(include_unclaimed=True), "intelmq", out, fake_enrich)
+    export_events(everything[0], ExportQuery(include_unclaimed=True), "intelmq", out, fake_enrich)
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     typed = field_types(load_mapping())
     ints = [(k, v) for e in events for k, v in e.items() if typed.get(k) == "int"]
@@ -218,7 +219,7 @@ def test_an_as_name_leaves_only_with_the_number_it_belongs_to(tmp_path: Path) ->
     data = tmp_path / "data"
     ingest([REAL / "event4_sinkhole.csv"], data, _google_cloud)
     out = io.BytesIO()
-    export(data, ExportQuery(include_unclaimed=True), "intelmq", out, _google_cloud)
+    export_events(data, ExportQuery(include_unclaimed=True), "intelmq", out, _google_cloud)
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     google = [e for e in events if e["source.asn"] == 15169]
     assert len(google) == 2

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from botcensus.measure import CensusQuery, census, with_change
+from botcensus.measure.census import coverage
 from botcensus.measure.census_run import (
     NO_ESTIMATE_NOTE,
     CensusResult,
@@ -133,8 +134,10 @@ def test_exact_counts_with_change_columns_and_no_notes() -> None:
     query = CensusQuery(window="day", by=("country",), family="rustock")
     result = run_census(con, query, rel, sketch_sightings(_sightings()))
     assert (result.unit, result.source, result.notes) == ("unique_ip", "sightings", ())
-    expected = with_change(con, census(con, query, rel), ("country",))
+    covered = coverage(con, query, rel)
+    expected = with_change(con, census(con, query, rel), ("country",), covered=covered, days=1)
     assert result.rows.equals(expected)
+    assert set(result.rows["days_covered"].to_pylist()) == {1}
     first = [r for r in result.rows.to_pylist() if r["window_start"] == D0]
     assert [(r["country"], r["unique_ip"], r["rank"]) for r in first] == [
         ("US", 40, 1),

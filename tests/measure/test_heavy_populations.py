@@ -1,6 +1,11 @@
 """Full-size populations from the independent generator (8,000 machines, 8 weeks), scored
 through the CLI (bench/heldout.run) against bounds near the figures BENCHMARKS.md publishes.
-Minutes each: marked `heavy`, run by `make test-all` (CI), not by `make test`."""
+Minutes each: marked `heavy`, run by `make test-all` and by `make test` under CI=true.
+
+The held-out population here (`b-sparse` seed 1) is scored by the frozen estimator's
+successors: its bounds pin the figures published for it, the goals it meets and, as strict
+expected failures, the goals it misses (a fix that meets them must update BENCHMARKS.md and
+docs/measurement.md, and is then a development figure for that population)."""
 
 from __future__ import annotations
 
@@ -23,14 +28,24 @@ def _score(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int,
 
 @pytest.fixture(scope="module")
 def a_global(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Development set: a-global seed 1 (published: 6.5% global, 5.9% per country)."""
+    """Development set: a-global seed 1 (published: 6.5% global, 5.9% per country,
+    coverage 100%, decay 3.9%, still infected at 28 / 56 days 0.01 / 0.01 off)."""
     return _score(tmp_path_factory, "a-global", 1)
 
 
 @pytest.fixture(scope="module")
 def a_cgn(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Development set: a-cgn seed 1 (published: bounds only, all holding the truth)."""
+    """Development set: a-cgn seed 1 (published: bounds only, all holding the truth; decay
+    6.3%; still infected at 28 days 0.02 off, from the decay)."""
     return _score(tmp_path_factory, "a-cgn", 1)
+
+
+@pytest.fixture(scope="module")
+def b_sparse(tmp_path_factory: pytest.TempPathFactory) -> Score:
+    """Held-out set: b-sparse seed 1, one row per address and day (published: hosts 329%
+    too high, coverage 7.1%; decay 0.8%; S(28) 0.09 and S(56) 0.05 off, from the decay;
+    hazard ratio 1.21 against the perfect observer's 1.41, from the decay)."""
+    return _score(tmp_path_factory, "b-sparse", 1)
 
 
 def test_development_a_global_hosts(a_global: Score) -> None:
@@ -41,10 +56,10 @@ def test_development_a_global_hosts(a_global: Score) -> None:
 
 
 def test_development_a_global_clean_up(a_global: Score) -> None:
-    assert a_global.decay_error() <= 0.08
+    assert a_global.decay_error() <= 0.06
     for day in ("28", "56"):
         assert a_global.surv_est[day] is not None
-        assert abs(a_global.surv_est[day] - a_global.surv_true[day]) <= 0.05
+        assert abs(a_global.surv_est[day] - a_global.surv_true[day]) <= 0.03
 
 
 def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
@@ -52,4 +67,28 @@ def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
     assert none == held == rows > 0
     assert a_cgn.decay_error() <= 0.08
     assert a_cgn.surv_support["28"] == "decay"
-    assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.05
+    assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.04
+
+
+def test_held_out_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
+    assert b_sparse.decay_error() <= 0.03
+    for day, bound in (("28", 0.10), ("56", 0.07)):
+        assert b_sparse.surv_support[day] == "decay"
+        assert abs(b_sparse.surv_est[day] - b_sparse.surv_true[day]) <= bound
+    assert b_sparse.hr_support == "decay"
+    assert b_sparse.hr_error() <= 0.25
+    low, high = b_sparse.hr_interval
+    assert low <= b_sparse.hr_true <= high
+
+
+def test_held_out_b_sparse_hosts_no_worse_than_published(b_sparse: Score) -> None:
+    assert b_sparse.median_error("global") <= 3.6
+    inside, checked = b_sparse.coverage()
+    assert inside / checked >= 0.05
+
+
+@pytest.mark.xfail(strict=True, reason="goals missed on held-out b-sparse (BENCHMARKS.md)")
+def test_held_out_b_sparse_hosts_goal(b_sparse: Score) -> None:
+    assert b_sparse.median_error("global") <= 0.10
+    inside, checked = b_sparse.coverage()
+    assert 0.85 <= inside / checked <= 0.95

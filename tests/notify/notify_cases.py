@@ -35,8 +35,10 @@ def contact_table(
     asns: Sequence[tuple[int, str]] = (),
     countries: Sequence[tuple[str, str]] = (),
     source: str = "test",
+    orgs: dict[str, str] | None = None,
 ) -> ContactTable:
-    """A ContactTable of prefix (CIDR, e-mail), ASN and country records of one CSV source."""
+    """A ContactTable of prefix (CIDR, e-mail), ASN and country records of one CSV source;
+    `orgs` names the organisation of an e-mail address (default: from the record)."""
     rows: list[dict[str, Any]] = []
     for text, email in prefixes:
         net = ipaddress.ip_network(text)
@@ -67,6 +69,8 @@ def contact_table(
         }
         for c, e in countries
     ]
+    for row in rows:
+        row["abuse_org"] = (orgs or {}).get(row["abuse_email"], row["abuse_org"])
     records = pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
     return build_table(stamp(records, source, "csv", datetime(2011, 3, 1, tzinfo=UTC)))
 

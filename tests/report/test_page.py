@@ -54,3 +54,37 @@ def test_report_writes_png_csv_and_one_offline_page(tmp_path: Path) -> None:
     assert "unique_ip" in page
     assert "XX" in page
     assert files.countries.read_text(encoding="utf-8").splitlines()[0].startswith('"country"')
+
+
+def _without_day(table: pa.Table, day: date) -> pa.Table:
+    import pyarrow.compute as pc
+
+    return table.filter(pc.not_equal(table["day"], pa.scalar(day, pa.date32())))
+
+
+def test_a_full_week_missing_a_day_is_not_the_baseline() -> None:
+    """A gap day inside the span makes its week partial: the comparison moves to the next
+    full week (the span alone would call it complete)."""
+    con = connect()
+    con.register("s", _without_day(_table(), date(2011, 3, 23)))  # inside the week of 20 March
+    summary = summarise(con, "s")
+    assert (summary.first_week, summary.last_week) == (date(2011, 3, 27), date(2011, 4, 3))
+    weeks = {r["window_start"]: r for r in summary.weekly.to_pylist()}
+    assert (weeks[date(2011, 3, 20)]["days_covered"], weeks[date(2011, 3, 20)]["partial"]) == (
+        6,
+        True,
+    )
+    assert weeks[date(2011, 3, 20)]["unique_ip_change"] is None
+    assert weeks[date(2011, 3, 27)]["unique_ip_change"] is None  # against a partial week
+    assert weeks[date(2011, 4, 3)]["unique_ip_change"] == 11 / 12 - 1  # 9 + 3 -> 8 + 3
+
+
+def test_the_page_flags_partial_weeks_and_says_what_it_compares(tmp_path: Path) -> None:
+    con = connect()
+    con.register("s", _table())
+    files = write_report(summarise(con, "s"), tmp_path / "out", title="Test takedown")
+    page = files.html.read_text(encoding="utf-8")
+    assert "days of 7" in page  # the Weeks table's coverage column
+    assert "first and last full weeks: data on all 7 days" in page
+    assert ">yes<" in page  # the first week (from Wednesday) is partial
+    assert ">True<" not in page

@@ -27,7 +27,11 @@ def test_a_recorded_day_is_built_from_exactly_its_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("product", "path"),
-    [(manifest.SIGHTINGS, layout.ROLLED), (manifest.SKETCHES, layout.SKETCHED)],
+    [
+        (manifest.SIGHTINGS, layout.ROLLED),
+        (manifest.SKETCHES, layout.SKETCHED),
+        (manifest.AGGREGATES, layout.AGGREGATED),
+    ],
 )
 def test_each_product_keeps_its_manifest_where_the_layout_says(
     tmp_path: Path, product: manifest.Product, path: Path
@@ -47,3 +51,15 @@ def test_a_damaged_sketch_manifest_starts_again(tmp_path: Path) -> None:
     (tmp_path / layout.SKETCHED).parent.mkdir()
     (tmp_path / layout.SKETCHED).write_text("[1, 2", encoding="utf-8")
     assert manifest.load(tmp_path, manifest.SKETCHES).days == {}
+
+
+def test_the_roll_up_tables_keep_their_manifest_through_the_same_mechanism(
+    tmp_path: Path,
+) -> None:
+    from botcensus.store.aggregates import read_manifest
+
+    windows = {"day": {"2011-03-16": [["2011-03-16/a.parquet", 1, 2]]}}
+    manifest.write(tmp_path, manifest.AGGREGATES, windows)
+    assert read_manifest(tmp_path) == windows
+    (tmp_path / layout.AGGREGATED).write_text("[1, 2", encoding="utf-8")
+    assert read_manifest(tmp_path) == {}  # damaged: every window is built again

@@ -37,6 +37,7 @@ OWNER_ROUTES = {
     "/owner",
     "/api/v1/owner/hosts",
     "/api/v1/owner/events",
+    "/api/v1/owner/report",
     "/api/v1/owner/cleanup",
     "/api/v1/owner/notices",
 }
@@ -60,6 +61,11 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
     "/api/v1/estimates": [{}, {"by": "country", "format": "csv"}],
     "/api/v1/owner/hosts": [{}, {"format": "csv"}, {"family": "examplebot"}],
     "/api/v1/owner/events": [{"format": "intelmq"}, {"format": "shadowserver"}],
+    "/api/v1/owner/report": [
+        {"format": "shadowserver", "from": "2011-03-16", "to": "2011-04-15"},
+        {"format": "intelmq"},
+        {"format": "shadowserver-sinkhole", "from": "2011-04-10"},
+    ],
     "/api/v1/operator/hosts": [{}, {"format": "csv"}],
     "/owner": [{}, {"family": "rustock"}],
 }

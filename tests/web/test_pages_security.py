@@ -192,12 +192,6 @@ def test_notifications_panel_shows_only_the_owner_s(web_data, make_client, token
     assert "203.0.113" not in page
 
 
-def test_without_a_journal_the_panel_says_so(client, tokens):
-    doc = client.get("/api/v1/owner/notices", tokens.owner_a).json()
-    assert doc["rows"] == []
-    assert "no notification journal" in doc["source"]
-
-
 # -- the serve command ---------------------------------------------------------------------
 def test_serve_answers_on_loopback(server):
     import httpx

@@ -23,7 +23,7 @@ EXAMPLES = 25
 def operations(server):
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     found = [result.ok() for result in schema.get_all_operations()]
-    assert len(found) == 14  # every /api/v1 route
+    assert len(found) == 15  # every /api/v1 route
     return found
 
 

@@ -180,7 +180,63 @@ def build(data: Path, make_event: Any, make_segment: Any) -> Path:
     report.write_text(REPORT, encoding="utf-8")
     ingest([report], data, fake_enrich)
     refresh(data)
+    notify_journal(data)
     return data
+
+
+NOTIFIED: Final = (
+    ("abuse@example-nl.example", "as", 64500, "sent"),
+    ("cert@example-de.example", "prefix", "203.0.113.0/24", "sent"),
+    ("abuse@big-us.example", "as", 64502, "sent"),
+    ("noc@example-nl.example", "as", 64500, "failed"),
+)
+"""Messages in the test journal: (recipient, kind, network, final state). The failed one
+was never received: the owner view does not list it."""
+NOTIFIED_DAY: Final = date(2011, 3, 20)
+
+
+def notify_journal(data: Path) -> None:
+    """A real notification journal (notify.Journal, DIR/notify/journal.sqlite): a daily
+    report of NOTIFIED_DAY's hosts to each network of NOTIFIED, delivered or failed."""
+    from botcensus.notify import Journal, Message, Plan
+    from botcensus.notify.holdout import ASSIGNMENT_SCHEMA
+    from botcensus.notify.hosts import host_rows
+
+    rows = host_rows(data, NOTIFIED_DAY, NOTIFIED_DAY).drop_columns(["feeds"])
+    messages = []
+    for recipient, kind, network, _ in NOTIFIED:
+        if kind == "as":
+            keep = [a == network for a in rows["source_asn"].to_pylist()]
+        else:
+            net = ipaddress.ip_network(str(network))
+            keep = [ipaddress.ip_address(ip) in net for ip in rows["source_ip"].to_pylist()]
+        hosts = rows.filter(pa.array(keep))
+        hosts = hosts.set_column(
+            hosts.schema.get_field_index("network"),
+            "network",
+            pa.array([f"{kind} {network}"] * hosts.num_rows, pa.string()),
+        )
+        messages.append(
+            Message(
+                address=recipient, rule="daily", period_start=NOTIFIED_DAY,
+                period_end=NOTIFIED_DAY, contacts=(recipient,), name=None,
+                format="shadowserver", template="default", language="en", tlp="amber",
+                ip_data=True, interval="daily", compression="none", compress_over_bytes=0,
+                networks=(f"{kind} {network}",), hosts=hosts,
+            )
+        )  # fmt: skip
+    run = NOTIFIED_DAY + timedelta(days=1)
+    plan = Plan(run, tuple(messages), (), ASSIGNMENT_SCHEMA.empty_table(), 0)
+    when = datetime(run.year, run.month, run.day, 6, tzinfo=UTC)
+    with Journal(data) as journal:
+        journal.record(plan, prefix="BC", domain="sinkhole.example", now=when)
+        for entry, (_, _, _, state) in zip(journal.entries(), NOTIFIED, strict=True):
+            journal.rendered(entry.id, "outbox", "0" * 64, "1" * 64, 100, now=when)
+            journal.sending(entry.id, 1, now=when)
+            if state == "sent":
+                journal.sent(entry.id, 250, "2.0.0 queued", now=when + timedelta(minutes=1))
+            else:
+                journal.failed(entry.id, 550, "5.1.1 no such user", now=when)
 
 
 def refresh(data: Path, week_ends: str = "sat") -> None:

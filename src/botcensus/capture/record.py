@@ -170,7 +170,7 @@ class RawDecoder:
         # Only a rule taking the bot id from the body makes the decoder's answer depend on
         # more than the head and the body's length.
         self._body_decides = any(rule.bot_id_body_regex for rule in rules)
-        self._heads: dict[bytes, _Known] = {}
+        self._heads: dict[bytes, KnownHead] = {}
 
     def event(self, row: Sequence[Any]) -> tuple[Any, ...]:
         """The event of one raw row; raises ValueError if its bytes are not exactly one
@@ -196,7 +196,20 @@ class RawDecoder:
         tail = (len(body), False, digest, body[: self.body_head_bytes], *found, status, None)
         return where + known.fields + tail
 
-    def _learn(self, data: bytes, split: int) -> _Known:
+    def known(self, head: bytes, data: bytes) -> KnownHead | None:
+        """The parsed `head` (the bytes of `data` up to and including its first blank line)
+        when every request with these head bytes can reuse it; None when they cannot (a
+        chunked body, say) or when `data` is not exactly one request."""
+        found = self._heads.get(head)
+        if found is None:
+            try:
+                learnt = self._learn(data, len(head))
+            except Exception:  # the per-row path parses it again and says why
+                return None
+            found = learnt if learnt.cached else None
+        return found
+
+    def _learn(self, data: bytes, split: int) -> KnownHead:
         """Parse one request in full; remember its head when the next requests with the
         same head bytes can reuse it (the body is everything after the first blank line)."""
         state = _Parse()
@@ -218,16 +231,16 @@ class RawDecoder:
             )  # fmt: skip
             decoded = self.decode(request)
             found = (None, None) if decoded is None else (decoded.family, decoded.bot_id)
-        known = _Known(head, _fields(head), len(body), found, reusable, body)
+        known = KnownHead(head, _fields(head), len(body), found, reusable, body)
         if reusable:
             self._heads[data[:split]] = known
         return known
 
 
 @dataclass(frozen=True, slots=True)
-class _Known:
+class KnownHead:
     """A parsed head: its event fields, its body length, and the decoder's answer when that
-    depends on nothing else."""
+    depends on nothing else (None when a rule reads the bot id from the body)."""
 
     head: Head
     fields: tuple[Any, ...]

@@ -141,15 +141,11 @@ def sinkhole_serve(
     "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
 )
 def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: str) -> None:
-    """Print recorded events with IntelMQ field names."""
-    from botcensus.report import intelmq_events, write_csv, write_jsonl
-    from botcensus.store import iter_events
+    """Print recorded events with IntelMQ field names (as `export --format intelmq` writes
+    them, without enrichment)."""
+    from botcensus.export.events import write_recorded
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
-    rows = intelmq_events(iter_events(data_dir, since=since, until=until))
-    out = sys.stdout
-    if fmt == "jsonl":
-        write_jsonl(rows, out)
-    else:
-        write_csv(rows, out)
+    write_recorded(data_dir, fmt, sys.stdout.buffer, since=since, until=until)
+    sys.stdout.buffer.flush()

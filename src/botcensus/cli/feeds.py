@@ -88,7 +88,7 @@ def export_cmd(
     import ipaddress
 
     from botcensus.cli.feeds_run import run_export
-    from botcensus.feeds import ExportQuery
+    from botcensus.export.event_query import ExportQuery
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")

@@ -1,6 +1,6 @@
 """The bodies of the feed commands (ingest, export, feeds collect / fetch): wire settings,
-the enrichment step and output to feeds/; cli/feeds.py's click commands call them, and each
-returns the process exit status."""
+the enrichment step and output to feeds/ and export/; cli/feeds.py's click commands call
+them, and each returns the process exit status."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import BinaryIO, Final, TextIO
 import pyarrow as pa
 
 from botcensus.config import Settings
-from botcensus.feeds.export import ExportQuery, LeftOut, export
+from botcensus.export.event_query import ExportQuery, LeftOut
+from botcensus.export.events import export_events
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
 from botcensus.feeds.mapping import MappingError
 from botcensus.store.atomic import private_dir
@@ -157,7 +158,7 @@ def run_export(
     """Export events to `out` (stdout); the count goes to stderr. Exit status 0."""
     binary = out or sys.stdout.buffer
     left_out = LeftOut()
-    n = export(data_dir, query, fmt, binary, enrich_step(settings), left_out)
+    n = export_events(data_dir, query, fmt, binary, enrich_step(settings), left_out)
     binary.flush()
     note = f"{n} events exported"
     if left_out.unclaimed:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from botcensus.measure.census import CensusQuery
     from botcensus.measure.census_run import CensusResult
     from botcensus.measure.cleanup import Mark
+    from botcensus.store.sightings import RollupReport
 
 from botcensus.cli._app import (
     CONFIG_OPTION,
@@ -29,8 +30,25 @@ from botcensus.cli._app import (
 
 @main.command()
 @DATA_OPTION
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Who builds the day sketches (HLL / Theta per day, sensor, feed, country, ASN, "
+    "family): this machine, or Spark SQL's hll_sketch_agg / theta_sketch_agg (needs "
+    "botcensus[spark] and Java; the same bytes). Events to sightings (enrichment) and the "
+    "dashboard's tables run here either way.",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn, k8s://...).",
+)
 @CONFIG_OPTION
-def rollup(data_dir: Path, config_file: Path | None) -> None:
+def rollup(data_dir: Path, engine: str, master: str, config_file: Path | None) -> None:
     """Roll raw events up into enriched daily sightings, sketches and the dashboard's
     roll-up tables.
 
@@ -41,7 +59,7 @@ def rollup(data_dir: Path, config_file: Path | None) -> None:
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     settings = load_settings(config_file)
-    report = rollup_dataset(data_dir, settings, aggregates=True)
+    report = _rollup_on(engine, master, data_dir, settings)
     click.echo(
         f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
         f"{report.days_unchanged} unchanged"
@@ -185,7 +203,7 @@ def census_cmd(
         tables.print_table(
             result.rows,
             f"Census per {window} (UTC){' by ' + ', '.join(by) if by else ''}; "
-            "change: against the previous window",
+            f"change: against the {window} before, full {window}s only",
             columns=tables.census_columns(result.rows, window, by),
         )
 
@@ -211,6 +229,20 @@ def _census_on_duckdb(
         )
     except FileNotFoundError as exc:
         raise click.BadParameter(str(exc), param_hint="--data") from None
+
+
+def _rollup_on(engine: str, master: str, data_dir: Path, settings: Settings) -> RollupReport:
+    if engine == "duckdb":
+        return rollup_dataset(data_dir, settings, aggregates=True)
+    from botcensus.measure.spark import SparkSketcher, SparkUnavailableError
+
+    sketcher = SparkSketcher(master)
+    try:
+        return rollup_dataset(data_dir, settings, aggregates=True, sketcher=sketcher)
+    except SparkUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        sketcher.close()
 
 
 def _census_on_spark(
@@ -260,7 +292,7 @@ def report(
     decay rate, half-life and time to clean-up per country."""
     from rich.console import Console
 
-    from botcensus.measure.cleanup import CleanupQuery, CleanupResult, cleanup
+    from botcensus.measure.cleanup import CleanupDataError, CleanupQuery, CleanupResult, cleanup
     from botcensus.measure.summary import summarise
     from botcensus.report import tables, write_report
     from botcensus.report.cleanup_html import decay_sentence
@@ -275,14 +307,26 @@ def report(
     relation = sightings_view(con, data_dir)
     summary = summarise(con, relation, family=family)
     result: CleanupResult | None = None
-    error = None
+    error = failed = None
     if not no_cleanup:
         query = CleanupQuery(by="country", family=family, marks=tuple(marks))
         try:
             result = cleanup(con, relation, read_sketches(data_dir), query)
-        except ValueError as exc:
+        except CleanupDataError as exc:
             error = f"clean-up not computed: {exc}"
             click.echo(f"note: {error}", err=True)
+        except Exception as exc:  # a fault must not cost the census pages
+            # The page is for readers: it names the failure, never a library's raw message,
+            # which goes to the error output for whoever reports the fault.
+            error = (
+                "clean-up not computed: it failed on these data (a fault in botcensus, "
+                "not in the data); `botcensus cleanup` shows the details"
+            )
+            failed = f"{type(exc).__name__}: {exc}"
+            click.echo(
+                f"error: the clean-up section failed ({failed}); report written without it",
+                err=True,
+            )
     files = write_report(
         summary,
         out_dir,
@@ -303,3 +347,5 @@ def report(
         else:
             console.print(line)
     console.print(f"Report: {files.html}")
+    if failed is not None:
+        sys.exit(1)

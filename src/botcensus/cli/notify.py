@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -135,6 +136,11 @@ def send_cmd(data_dir: Path, rules: Rules, run_date: datetime | None, smtp: str 
         result = send(data_dir, rules, _day(run_date), relay, wait_seconds=wait_seconds)
     except (NotifyError, SigningError) as exc:
         raise click.ClickException(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:  # a full disk under the journal, say
+        raise click.ClickException(
+            f"{data_dir / 'notify'}: {exc}; the journal keeps every message recorded before "
+            "this, and the next run goes on from there"
+        ) from None
     from botcensus.notify import describe
 
     click.echo(describe.plan_summary(result.plan))
@@ -142,9 +148,13 @@ def send_cmd(data_dir: Path, rules: Rules, run_date: datetime | None, smtp: str 
         f"Journal: {result.added} new messages, {result.existing} planned before; "
         f"{result.built} built into {data_dir / 'notify' / 'outbox'}."
     )
+    if result.build_error:
+        click.echo(f"Error: {result.build_error}", err=True)
     done = result.delivery
     if done is None:
         click.echo("No relay ([smtp] host or --smtp): messages wait in the outbox and journal.")
+        if result.build_error:
+            sys.exit(1)
         return
     click.echo(
         f"Delivered {len(done.sent)}, deferred {len(done.deferred)} (retried later), "
@@ -160,9 +170,15 @@ def send_cmd(data_dir: Path, rules: Rules, run_date: datetime | None, smtp: str 
         click.echo(
             f"Failed: {', '.join(done.failed)} (botcensus notify status --ticket T)", err=True
         )
+    if done.not_built:
+        click.echo(
+            f"Not sent, their mail file is missing or changed (built again by the next run): "
+            f"{', '.join(done.not_built)}",
+            err=True,
+        )
     if done.stopped:
         raise click.ClickException(f"{done.stopped}; unsent messages stay in the journal")
-    if done.failed:
+    if done.failed or done.not_built or result.build_error:
         sys.exit(1)
 
 

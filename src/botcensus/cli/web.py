@@ -35,12 +35,20 @@ def _dataset(data_dir: Path) -> Path:
     default=None,
     help="Proxies whose X-Forwarded-For / -Proto headers are believed (uvicorn's option).",
 )
+@click.option(
+    "--notify-rules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The notify rules file: its sender is the reporter named in downloaded reports "
+    "(XARF downloads need one).",
+)
 @CONFIG_OPTION
 def serve(
     data_dir: Path,
     listen: str,
     no_rollup: bool,
     forwarded_allow_ips: str | None,
+    notify_rules: Path | None,
     config_file: Path | None,
 ) -> None:
     """Serve the dashboard and JSON API over a dataset: public aggregates, network owners'
@@ -53,12 +61,23 @@ def serve(
         host, port = split_address(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
+    reporter = None
+    if notify_rules is not None:
+        from botcensus.export import Party
+        from botcensus.notify import RulesError, load_rules
+
+        try:
+            sender = load_rules(notify_rules).sender
+        except RulesError as exc:
+            raise click.BadParameter(str(exc), param_hint="--notify-rules") from None
+        domain = sender.domain or str(sender.email).rsplit("@", 1)[-1]
+        reporter = Party(sender.organisation, str(sender.email), domain)
     if not no_rollup:
         click.echo("botcensus: bringing the roll-up up to date (first time: minutes)...", err=True)
         rollup_dataset(data_dir, settings, aggregates=True)
     from botcensus.web.serve import run
 
-    run(data_dir, settings, host, port, forwarded_allow_ips)
+    run(data_dir, settings, host, port, forwarded_allow_ips, reporter)
 
 
 @main.group()

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.contacts import import_csv
 from botcensus.measure import CensusQuery, census
 from botcensus.measure.cleanup import DecayFit, complete_weeks, fit_decay
+from botcensus.measure.cleanup.checks import checked_hazard, decay_hazard
 from botcensus.measure.survival import HazardRatio
 from botcensus.notify import Journal, SendResult, notification_groups, parse_rules, relay_address
 from botcensus.notify import send as notify_send
@@ -158,7 +158,7 @@ def arm_decay(data_dir: Path, groups: pa.Table, truth_weekly: pa.Table, last: dt
             )
         )
         scope = scope.filter(pc.greater(scope["week_ending"], pa.scalar(first, pa.date32())))
-        duck = duckdb.connect()
+        duck = connect()
         duck.register("t", scope)
         rows = duck.sql(
             "SELECT week_ending, sum(hosts_active) FROM t GROUP BY ALL ORDER BY 1"
@@ -191,21 +191,48 @@ def campaign_lines(campaign: Campaign) -> list[str]:
     ]
 
 
+def _ratio(figure: tuple[float, float, float]) -> str:
+    return f"{figure[0]:.2f} ({figure[1]:.2f}–{figure[2]:.2f})"
+
+
 def effect_lines(hazard: HazardRatio | None, arms: ArmDecay) -> list[str]:
-    """The effect as `botcensus cleanup` measures it, beside the simulation's truth."""
-    lines = []
-    if hazard is not None:
+    """The effect as `botcensus cleanup` measures it, beside the simulation's truth. The Cox
+    ratio follows addresses, and an address renumbered away from its machine reads as a
+    clean-up: where the two arms' networks renumber unevenly, in ways their renumbering
+    rates do not describe, it can point the wrong way. It is printed as the effect only
+    where the ratio of the arms' weekly decay rates (which follows no one) agrees with it
+    (cleanup.checks); where they disagree, the line says so and gives both."""
+    cox = None if hazard is None else (hazard.hazard_ratio, hazard.lower, hazard.upper)
+    decay = decay_hazard(arms.told, arms.held)
+    effect = checked_hazard(cox, decay)
+    by_decay = "—" if decay is None else _ratio(decay)
+    true = f"true {TRUE_HAZARD_RATIO:.1f}"
+    head = "  Effect (botcensus cleanup, groups from the journal):"
+    if hazard is not None and effect.support in ("estimate", "identities"):
         h = hazard
-        lines.append(
-            f"  Effect (botcensus cleanup, groups from the journal): hazard ratio "
-            f"{h.hazard_ratio:.2f} ({h.level:.0%} interval {h.lower:.2f}–{h.upper:.2f}) over "
-            f"{h.identities:,} followed identities; true {TRUE_HAZARD_RATIO:.1f}."
+        line = (
+            f"{head} hazard ratio {h.hazard_ratio:.2f} ({h.level:.0%} interval "
+            f"{h.lower:.2f}–{h.upper:.2f}) over {h.identities:,} followed identities"
+            + (f", ratio of the arms' weekly decay rates {by_decay}" if decay else "")
+            + f"; {true}."
+        )
+    elif hazard is not None and effect.support == "bounds":
+        line = (
+            f"{head} hazard ratio not supported by these data: Cox on {hazard.identities:,} "
+            f"followed addresses {_ratio(cox or (0.0, 0.0, 0.0))}, ratio of the arms' weekly "
+            f"decay rates {by_decay} (bounds {effect.lower:.2f}–{effect.upper:.2f}); {true}. "
+            "Addresses renumbered away from infected machines read as clean-ups."
+        )
+    elif decay is not None:
+        line = (
+            f"{head} no Cox hazard ratio (see the notes above); ratio of the arms' weekly "
+            f"decay rates {by_decay}, a constant hazard assumed; {true}."
         )
     else:
-        lines.append("  Effect: the hazard ratio could not be computed (see the notes below).")
-    lines.append(
+        line = "  Effect: the hazard ratio could not be computed (see the notes above)."
+    return [
+        line,
         f"  Weekly decay after the campaign, unique addresses: told {_rate(arms.told)}, "
         f"held out {_rate(arms.held)} per week; true active hosts: told "
-        f"{_rate(arms.true_told)}, held out {_rate(arms.true_held)}."
-    )
-    return lines
+        f"{_rate(arms.true_told)}, held out {_rate(arms.true_held)}.",
+    ]

@@ -1,5 +1,7 @@
-"""The one renderer interface every export format shares, the host rows renderers take and the
-report facts they may print (as cowrie's output plugins share one base class)."""
+"""The renderer interface every export format shares (as cowrie's output plugins share one base
+class): host rows and report facts in, file bytes out (`Renderer`, what notify sends); or
+stored events streamed out batch by batch (`EventRenderer`, what `botcensus export` and
+`botcensus events` write). Also the host rows renderers take and the report facts they print."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import BinaryIO, Final, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -86,6 +88,33 @@ class Renderer(ABC):
     @abstractmethod
     def render(self, hosts: pa.Table, meta: ReportMeta) -> bytes:
         """The file's bytes for these host rows."""
+
+
+EventSource = Literal["feed", "sinkhole"]
+"""Which stored table a batch of events comes from: feed events (as store/feed_events.py keeps
+them, enriched at ingest) or sinkhole events (EVENT_SCHEMA, with source_cc, source_asn and
+source_as_name added by enrichment, null where not enriched)."""
+
+
+class EventRenderer(ABC):
+    """One export format for stored events, streamed: the header, then each batch's bytes as
+    the batch comes, so an export of any size runs in bounded memory.
+
+    A subclass sets `name` (what `--format` calls it), `media_type` and `extension`, and
+    implements `write`. Rendering is deterministic: the same events give the same bytes,
+    whichever command writes them."""
+
+    name: str
+    media_type: str
+    extension: str
+
+    def header(self) -> bytes:
+        """What the output begins with, also when no event matches."""
+        return b""
+
+    @abstractmethod
+    def write(self, events: pa.Table, source: EventSource, out: BinaryIO) -> None:
+        """Write one batch of events from `source` to `out`."""
 
 
 @functools.cache

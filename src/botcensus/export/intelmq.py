@@ -3,8 +3,9 @@
 number of check-ins under `extra.`.
 
 Empty fields are left out, as IntelMQ does; numbers stay numbers. The check-in events
-themselves leave through feeds/render.py (`botcensus export --format intelmq`): a host row is
-a day's summary of them, so the two share the vocabulary (model.py), not the SQL.
+themselves leave through export/event_formats.py (`botcensus export --format intelmq`,
+`botcensus events`): a host row is a day's summary of them, so the two share the vocabulary
+(model.py), not the SQL.
 """
 
 from __future__ import annotations

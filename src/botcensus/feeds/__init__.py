@@ -1,9 +1,7 @@
 """Third-party infected-host reports (Shadowserver, IntelMQ, any CSV or JSON lines with a
 mapping file) in and out: read, map and check them, and hand the events to store/ (which
-keeps them and their sightings); export events as IntelMQ JSON lines or Shadowserver CSV."""
+keeps them and their sightings). Events leave through export/ (`botcensus export`)."""
 
-from botcensus.feeds.export import FORMATS as EXPORT_FORMATS
-from botcensus.feeds.export import ExportQuery, export
 from botcensus.feeds.ingest import FileReport, IngestReport, ingest
 from botcensus.feeds.mapping import (
     DEFAULT_MAPPING,
@@ -17,15 +15,12 @@ from botcensus.feeds.mapping import (
 
 __all__ = [
     "DEFAULT_MAPPING",
-    "EXPORT_FORMATS",
-    "ExportQuery",
     "FileReport",
     "IngestReport",
     "Mapping",
     "MappingError",
     "ReportMapping",
     "bundled_mappings",
-    "export",
     "ingest",
     "load_mapping",
     "report_type_from_name",

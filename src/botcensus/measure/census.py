@@ -39,10 +39,12 @@ class Dialect:
     """What comes before a named parameter."""
     weekday: str
     """SQL of the ISO weekday of `{}` counted from 0 (Monday) to 6 (Sunday)."""
+    first_value: str
+    """SQL of the window function's first non-null value of `{}` (before OVER)."""
 
 
-DUCKDB: Final = Dialect("duckdb", "$", "(isodow({}) - 1)")
-SPARK: Final = Dialect("spark", ":", "weekday({})")
+DUCKDB: Final = Dialect("duckdb", "$", "(isodow({}) - 1)", "first_value({} IGNORE NULLS)")
+SPARK: Final = Dialect("spark", ":", "weekday({})", "first_value({}, true)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,20 +155,89 @@ def attach(
     return rows
 
 
-def _change_sql(by: tuple[str, ...], column: str, counts: str) -> str:
+COVERED_BY: Final[tuple[str, ...]] = ("feed", "sensor")
+"""Groups that are sources of data: a window's coverage is counted per feed or sensor.
+Other groups (country, ASN, family) share the coverage of the data they come from: a day
+with reports but none of family X is a day of zero X, not a missing day."""
+
+
+def coverage_sql(
+    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB
+) -> tuple[str, Params]:
+    """Per window (and feed or sensor when the query groups by them): `days_covered`, the
+    days of the window, inside the query's range, on which the relation holds any row the
+    census counts of the query's feed, of any family (a day with reports but none of the
+    family asked for is a day of zero, not a missing day). Runs over sightings or sketch
+    rows (and, in measure.rollups, over the day roll-up)."""
+    query.check()
+    where, params = CensusQuery(
+        date_from=query.date_from,
+        date_to=query.date_to,
+        feed=query.feed,
+        include_unclaimed=query.include_unclaimed,
+    ).where(dialect=dialect)
+    keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by if g in COVERED_BY)
+    sql = f"""
+        SELECT {window_start_sql(query, dialect)} AS window_start{keys},
+               CAST(count(DISTINCT day) AS INT) AS days_covered
+        FROM {relation} WHERE {where} GROUP BY ALL
+    """  # noqa: S608 (identifiers from GROUPS; values are parameters)
+    return sql, params
+
+
+def coverage(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
+    """coverage_sql's rows: window_start, the query's feed or sensor group, days_covered."""
+    sql, params = coverage_sql(query, relation)
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def _change_sql(
+    by: tuple[str, ...],
+    column: str,
+    counts: str,
+    covered: str | None = None,
+    days: int = 7,
+    dialect: Dialect = DUCKDB,
+) -> str:
     """SELECT the rows of `counts` (a relation or a parenthesised query) with the change
-    columns and rank of with_change."""
+    columns and rank of with_change; with `covered` (coverage rows), also days_covered and
+    partial, and changes only between full windows that follow each other."""
     if column not in ("unique_ip", "unique_ip_hll"):
         raise ValueError(f"cannot compare {column!r}")
     part = f"PARTITION BY {', '.join(by)}" if by else ""
     ties = "".join(f", {g} NULLS LAST" for g in by)  # equal counts in a stable order
-    return f"""
+    rank = f"CAST(rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS BIGINT) AS rank"
+    if covered is None:
+        return f"""
         SELECT *,
                {column} / lag({column}) OVER (w) - 1 AS {column}_change,
                {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
-               CAST(rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS BIGINT)
-                   AS rank
+               {rank}
         FROM {counts} AS counts
+        WINDOW w AS ({part} ORDER BY window_start)
+        ORDER BY window_start, rank{ties}
+    """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
+    # ON, not USING: Spark moves USING keys to the front of n.*
+    keys = " AND ".join(
+        f"n.{k} = v.{k}" for k in ["window_start", *(g for g in by if g in COVERED_BY)]
+    )
+    full = f"CASE WHEN NOT partial THEN {column} END"
+    # A change needs this window and the one just before it both full: across a partial
+    # window it measures the missing days, and across a gap it is not "the previous window".
+    return f"""
+        WITH c AS (
+            SELECT n.*, CAST(coalesce(v.days_covered, 0) AS INT) AS days_covered,
+                   coalesce(v.days_covered, 0) < {days} AS partial
+            FROM {counts} n LEFT JOIN {covered} v ON {keys}
+        )
+        SELECT *,
+               CASE WHEN NOT partial AND NOT lag(partial) OVER (w)
+                         AND lag(window_start) OVER (w) = CAST(window_start - {days} AS DATE)
+                    THEN {column} / lag({column}) OVER (w) - 1 END AS {column}_change,
+               CASE WHEN NOT partial THEN {column} / {dialect.first_value.format(full)} OVER (w) - 1
+               END AS {column}_change_since_first,
+               {rank}
+        FROM c
         WINDOW w AS ({part} ORDER BY window_start)
         ORDER BY window_start, rank{ties}
     """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
@@ -177,32 +248,47 @@ def with_change(
     counts: pa.Table,
     by: tuple[str, ...],
     column: str = "unique_ip",
+    covered: pa.Table | None = None,
+    days: int = 7,
 ) -> pa.Table:
     """Add, per group, `<column>_change` (fraction against the group's previous window),
     `<column>_change_since_first` (against its first window) and `rank` (1 = largest `column`
-    within the window). `column` is the count compared: unique_ip, or unique_ip_hll."""
-    sql = _change_sql(by, column, "counts")
+    within the window). `column` is the count compared: unique_ip, or unique_ip_hll.
+    With `covered` (coverage rows of the same query; `days`: the window's length) also
+    `days_covered` and `partial` (fewer days covered than the window has), and changes
+    only between full windows that follow each other, since the first full window."""
+    sql = _change_sql(by, column, "counts", None if covered is None else "covered", days)
     con.register("counts", counts)
+    if covered is not None:
+        con.register("covered", covered)
     try:
         return con.sql(sql).to_arrow_table()
     finally:
         con.unregister("counts")
+        if covered is not None:
+            con.unregister("covered")
 
 
 def census_with_change_sql(
-    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB
+    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB, *, covered: bool = False
 ) -> tuple[str, Params]:
     """with_change(census(...)) as one statement and its parameters, in `dialect`: what
-    `census_with_change` runs on DuckDB and the Spark engine (measure/spark.py) on Spark."""
+    `census_with_change` runs on DuckDB and the Spark engine (measure/spark.py) on Spark;
+    `covered` adds the coverage columns (coverage_sql over the same relation)."""
     sql, params = census_sql(query, relation, dialect)
-    return _change_sql(query.by, "unique_ip", f"({sql})"), params
+    if not covered:
+        return _change_sql(query.by, "unique_ip", f"({sql})", dialect=dialect), params
+    cover, cover_params = coverage_sql(query, relation, dialect)
+    change = _change_sql(query.by, "unique_ip", f"({sql})", f"({cover})", query.days, dialect)
+    return change, {**params, **cover_params}
 
 
 def census_with_change(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, covered: bool = False
 ) -> pa.Table:
-    """with_change(census(...)) in one statement: the counts never leave DuckDB between."""
-    sql, params = census_with_change_sql(query, relation)
+    """with_change(census(...)) in one statement: the counts never leave DuckDB between;
+    `covered` adds the coverage columns (coverage_sql over the same relation)."""
+    sql, params = census_with_change_sql(query, relation, covered=covered)
     return con.sql(sql, params=params).to_arrow_table()
 
 

@@ -20,13 +20,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import CensusQuery, census_with_change, with_change
+from botcensus.measure.census import CensusQuery, census_with_change, coverage, with_change
 from botcensus.measure.sketches_census import (
     UNIQUE_IP_HLL,
     Sketches,
     Source,
     choose_source,
     sketch_census,
+    sketch_relation,
 )
 
 NO_ESTIMATE_NOTE = "host estimates need raw sightings; none for this range"
@@ -38,10 +39,12 @@ class CensusResult:
 
     rows: pa.Table
     """window_start, window_end, the query's groups, the address count (column `unit`),
-    unique_bot_id (or unique_bot_id_hll), hits, `<unit>_change`,
-    `<unit>_change_since_first`, rank; with estimates also hosts_est, hosts_lo, hosts_hi
-    (unit hosts), hosts_support (estimate, widened or bounds: measure.hosts.support) and
-    ips_hourly_avg."""
+    unique_bot_id (or unique_bot_id_hll), hits, days_covered (days of the window with rows
+    the census counts, of any family: census.coverage_sql), partial (fewer than the
+    window's days), `<unit>_change` (null unless this window and the one just before are
+    full), `<unit>_change_since_first` (against the first full window), rank; with
+    estimates also hosts_est, hosts_lo, hosts_hi (unit hosts), hosts_support (estimate,
+    widened or bounds: measure.hosts.support) and ips_hourly_avg."""
     unit: str
     """`unique_ip` (exact, from raw sightings) or `unique_ip_hll` (estimated from sketches)."""
     source: Source
@@ -78,7 +81,7 @@ def run_census(
     notes: list[str] = []
     if source == "sightings":
         unit = "unique_ip"
-        rows = census_with_change(con, query, relation)
+        rows = census_with_change(con, query, relation, covered=True)
         left_out = unclaimed_note(con, query, relation)
         if left_out:
             notes.append(left_out)
@@ -86,7 +89,13 @@ def run_census(
         assert sketches is not None  # only sketches can make the source "sketches"
         notes.append(reason)
         unit = UNIQUE_IP_HLL
-        rows = with_change(con, sketch_census(con, query, sketches), query.by, unit)
+        with sketch_relation(con, sketches, "sketch_coverage") as sketched:
+            covered = coverage(con, query, sketched)
+        counts = sketch_census(con, query, sketches)
+        rows = with_change(con, counts, query.by, unit, covered, query.days)
+    cut = partial_note(rows, query)
+    if cut:
+        notes.append(cut)
     if top is not None:
         import pyarrow.compute as pc
 
@@ -102,6 +111,23 @@ def run_census(
             rows = with_hourly(con, rows, query, relation)
             notes.extend(answer.notes)
     return CensusResult(rows, unit, source, reason, tuple(notes))
+
+
+def partial_note(rows: pa.Table, query: CensusQuery) -> str | None:
+    """How many rows' windows the data covers only in part (None: none), so a short week is
+    read as short, not as a fall."""
+    if rows.num_rows == 0 or "partial" not in rows.column_names:
+        return None
+    import pyarrow.compute as pc
+
+    partial = pc.sum(rows["partial"].cast(pa.int64())).as_py() or 0
+    if not partial:
+        return None
+    return (
+        f"{partial} of {rows.num_rows} rows are partial windows (data on fewer than "
+        f"{query.days} days: days_covered); their change columns are left empty, and no "
+        "change is computed against a partial or missing window"
+    )
 
 
 def unclaimed_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> str | None:

@@ -23,7 +23,14 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import GROUPS, CensusQuery, Window, window_start_sql, with_change
+from botcensus.measure.census import (
+    GROUPS,
+    CensusQuery,
+    Window,
+    coverage,
+    window_start_sql,
+    with_change,
+)
 
 DIMENSIONS: Final[tuple[str, ...]] = ("country", "asn", "family", "feed")
 """The census groups the roll-up keeps, in the order of their bits in `grouping`."""
@@ -151,11 +158,28 @@ def answerable(query: CensusQuery, week_ends: str) -> str | None:
     return None
 
 
+def coverage_from_rollups(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, days: str
+) -> pa.Table:
+    """census.coverage's rows from the day roll-up `days`: a day has data where its row of
+    all claimed sightings (per feed when the query groups or filters by feed) exists."""
+    on_feed = "feed" in query.by or query.feed is not None
+    mask = grouping_mask({"feed"} if on_feed else set())
+    feed = "feed" if on_feed else "NULL::VARCHAR"
+    data = (
+        f"(SELECT window_start AS day, {feed} AS feed_name, "  # noqa: S608 (names are ours)
+        f"'' AS malware_family FROM {days} WHERE grouping = {mask})"
+    )
+    return coverage(con, query, data)
+
+
 def census_from_rollups(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, days: str | None = None
 ) -> pa.Table:
     """The rows census_with_change(con, query, sightings) gives, from the roll-up rows in
-    `relation` (ROLLUP_SCHEMA, of the query's window kind). The query must be answerable."""
+    `relation` (ROLLUP_SCHEMA, of the query's window kind). The query must be answerable.
+    With `days`, the day roll-up, also the coverage columns (census_with_change(...,
+    covered=True))."""
     wanted = set(query.by) | {f for f in FILTERS if getattr(query, f) is not None}
     params: dict[str, object] = {"grouping": grouping_mask(wanted)}
     conditions = ["grouping = $grouping"]
@@ -179,4 +203,7 @@ def census_from_rollups(
         ORDER BY window_start{groups}
     """  # noqa: S608 (group names checked by answerable; values are parameters)
     counts = con.sql(sql, params=params).to_arrow_table()
-    return with_change(con, counts, query.by)
+    if days is None:
+        return with_change(con, counts, query.by)
+    covered = coverage_from_rollups(con, query, days)
+    return with_change(con, counts, query.by, covered=covered, days=query.days)

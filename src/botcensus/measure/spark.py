@@ -117,7 +117,7 @@ def census_rows(
     """The exact census with its change columns and rank, computed by Spark SQL from the
     dataset's sightings (the rows `census_with_change` gives on DuckDB)."""
     sightings_frame(spark, dataset)
-    sql, params = census_with_change_sql(query, "sightings", SPARK)
+    sql, params = census_with_change_sql(query, "sightings", SPARK, covered=True)
     rows = arrow_of(spark.sql(sql, args=params))
     if top is not None:
         import pyarrow.compute as pc
@@ -150,6 +150,39 @@ def sketch_rows(spark: SparkSession, dataset: Path) -> pa.Table:
     return canonical_images(table).cast(SKETCH_SCHEMA)
 
 
+class SparkSketcher:
+    """store.sketches.sketch_days's `build` on Spark (`botcensus rollup --engine spark`): one
+    day's sightings in, sketch rows out, the bytes store/sketch_build.sketch_sightings makes.
+    The session starts on the first day that needs sketching (none: no JVM is started);
+    `close` ends it unless it was running before."""
+
+    def __init__(self, master: str = DEFAULT_MASTER) -> None:
+        self.master = master
+        self._spark: SparkSession | None = None
+        self._ours = False
+
+    def __call__(self, sightings: pa.Table) -> pa.Table:
+        from botcensus.ipaddr import canonical_ips
+
+        if self._spark is None:
+            from pyspark.sql import SparkSession
+
+            self._ours = SparkSession.getActiveSession() is None
+            self._spark = session(self.master)
+        table = sightings.select([*SKETCH_KEYS, "source_ip", "bot_id", "hits"])
+        at = table.schema.get_field_index("source_ip")
+        # the address rule of our writer (ipaddr.canonical_ips), before Spark hashes the text
+        table = table.set_column(at, "source_ip", canonical_ips(table["source_ip"]))
+        self._spark.createDataFrame(table).createOrReplaceTempView("day_sightings")
+        rows = arrow_of(self._spark.sql(sketch_sql("day_sightings")))
+        return canonical_images(rows.select(SKETCH_SCHEMA.names)).cast(SKETCH_SCHEMA)
+
+    def close(self) -> None:
+        if self._spark is not None and self._ours:
+            self._spark.stop()
+        self._spark = None
+
+
 def canonical_images(table: pa.Table) -> pa.Table:
     """Sketch rows with every image in canonical form (store/sketch_images.py): Spark's
     small sketches depend on the order its partitions fed them; ours do not."""
@@ -172,7 +205,7 @@ def census_of_dataset(
     says which (the DuckDB engine counts them from the sketches)."""
     from pyspark.sql import SparkSession
 
-    from botcensus.measure.census_run import CensusResult
+    from botcensus.measure.census_run import CensusResult, partial_note
     from botcensus.store.sketches import days_beyond_sightings
 
     running = SparkSession.getActiveSession()
@@ -189,6 +222,9 @@ def census_of_dataset(
         unclaimed = _unclaimed(spark, query)
         if unclaimed:
             notes.append(unclaimed)
+        cut = partial_note(rows, query)
+        if cut:
+            notes.append(cut)
     finally:
         if running is None:  # ours: end it (a caller's session stays theirs)
             spark.stop()

@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import CensusQuery, census, compare
+from botcensus.measure.census import CensusQuery, census, census_with_change, compare
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +16,8 @@ class Summary:
     """Census results for a report (all counts in unit unique_ip unless a column says)."""
 
     weekly: pa.Table
-    """window_start, window_end, unique_ip, unique_bot_id, hits: one row per week."""
+    """window_start, window_end, unique_ip, unique_bot_id, hits, days_covered, partial, the
+    change columns (full weeks only): one row per week with data."""
     weekly_by_country: pa.Table
     """window_start, window_end, country, unique_ip, ...: one row per week and country."""
     countries: pa.Table
@@ -24,7 +25,7 @@ class Summary:
     asns: pa.Table
     """asn, unique_ip_first, unique_ip_last, unique_ip_change."""
     first_week: date | None
-    """Start of the first complete week (the comparisons' baseline)."""
+    """Start of the first full week (data on all 7 days: the comparisons' baseline)."""
     last_week: date | None
 
 
@@ -36,12 +37,12 @@ def summarise(
     family: str | None = None,
 ) -> Summary:
     """Weekly census overall, by country and by ASN, and first-vs-last-week comparisons
-    (first and last *complete* weeks: partial weeks at the edges would exaggerate change)."""
+    (first and last *full* weeks: a week with data on fewer days would exaggerate change)."""
     base = CensusQuery(window="week", week_ends=week_ends, family=family)
-    weekly = census(con, base, relation)
+    weekly = census_with_change(con, base, relation, covered=True)
     by_country = census(con, replace(base, by=("country",)), relation)
     by_asn = census(con, replace(base, by=("asn",)), relation)
-    first, last = _complete_weeks(con, relation, weekly)
+    first, last = _full_weeks(weekly)
     return Summary(
         weekly,
         by_country,
@@ -52,15 +53,12 @@ def summarise(
     )
 
 
-def _complete_weeks(
-    con: duckdb.DuckDBPyConnection, relation: str, weekly: pa.Table
-) -> tuple[date | None, date | None]:
-    """First and last weeks that the data covers completely (else the first and last)."""
-    rows = weekly.select(["window_start", "window_end"]).to_pylist()
+def _full_weeks(weekly: pa.Table) -> tuple[date | None, date | None]:
+    """First and last weeks with data on all their days (else the first and last weeks)."""
+    rows = weekly.select(["window_start", "partial"]).to_pylist()
     if not rows:
         return None, None
-    span = con.execute(f"SELECT min(day), max(day) FROM {relation}").fetchall()[0]  # noqa: S608
-    lo, hi = span
-    whole = [r["window_start"] for r in rows if lo <= r["window_start"] and r["window_end"] <= hi]
-    starts = whole or [r["window_start"] for r in rows]
-    return starts[0], starts[-1]
+    starts = [r["window_start"] for r in rows if not r["partial"]] or [
+        r["window_start"] for r in rows
+    ]
+    return min(starts), max(starts)

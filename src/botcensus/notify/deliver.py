@@ -11,6 +11,7 @@ max_attempts); a 5xx answer marks it failed with the relay's words.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import logging
 import time
@@ -35,6 +36,10 @@ class Delivery:
     deferred: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     resent_after_interruption: list[str] = field(default_factory=list)
+    not_built: list[str] = field(default_factory=list)
+    """Messages left as they were: their mail file is missing or not the one the journal
+    recorded (a disk that filled up before it could be built again); the next run builds
+    and sends them."""
     stopped: str | None = None
     """Why the run stopped before the end (the relay could not be used), if it did."""
 
@@ -132,7 +137,14 @@ def _one(
 ) -> Relay | None:  # fmt: skip
     """Send one entry; the relay to go on with (None: it broke, connect again)."""
     assert entry.outbox is not None, "only rendered messages are delivered"
-    data = (data_dir / entry.outbox).read_bytes()
+    try:
+        data = (data_dir / entry.outbox).read_bytes()
+    except OSError:
+        data = b""
+    if hashlib.sha256(data).hexdigest() != entry.message_hash:
+        done.not_built.append(entry.ticket)
+        log.warning("%s: %s is missing or changed; not sent", entry.ticket, entry.outbox)
+        return relay
     attempt = entry.attempts + 1
     journal.sending(entry.id, attempt)
     try:

@@ -14,6 +14,7 @@ import binascii
 import gzip
 import hashlib
 import io
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from email.header import Header
@@ -57,6 +58,15 @@ class Mail:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """Contact data as one line of mail text: no line breaks or other control or format
+    characters (a contact's name cannot add a paragraph of its own to the text, such as
+    "Reply to ... instead"), runs of spaces as one, at most `limit` characters."""
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    line = " ".join(kept.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _meta(entry: Entry, rules: Rules) -> ReportMeta:
     s = rules.sender
     return ReportMeta(
@@ -90,13 +100,13 @@ def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> di
     names = pc.unique(hosts["malware_family"]).to_pylist() if hosts.num_rows else []
     if len(names) == 1:  # nearly every report: no grouping needed
         hits = int(pc.sum(hosts["hits"]).as_py() or 0)
-        families = [{"name": names[0], "hosts": entry.hosts, "checkins": hits}]
+        families = [{"name": one_line(names[0]), "hosts": entry.hosts, "checkins": hits}]
     elif names:
         grouped = hosts.group_by("malware_family").aggregate(
             [("source_ip", "count_distinct"), ("hits", "sum")]
         )
         families = [
-            {"name": r["malware_family"], "hosts": r["source_ip_count_distinct"],
+            {"name": one_line(r["malware_family"]), "hosts": r["source_ip_count_distinct"],
              "checkins": r["hits_sum"]}
             for r in grouped.sort_by("malware_family").to_pylist()
         ]  # fmt: skip
@@ -109,7 +119,7 @@ def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> di
         "ticket": entry.ticket,
         "tlp": f"TLP:{entry.tlp.upper()}",
         "tlp_level": entry.tlp,
-        "recipient_name": entry.name,
+        "recipient_name": one_line(entry.name) if entry.name else entry.name,
         "recipient_address": entry.address,
         "contacts": list(entry.contacts),
         "sender": {
@@ -124,7 +134,7 @@ def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> di
         "hosts": entry.hosts,
         "checkins": int(pc.sum(hosts["hits"]).as_py() or 0) if hosts.num_rows else 0,
         "families": families,
-        "networks": list(entry.networks),
+        "networks": [one_line(n) for n in entry.networks],
         "attachment": attachment,
         "format": entry.format,
         "format_description": DESCRIPTIONS[entry.format],

@@ -10,6 +10,7 @@ address, rule and period lists all its networks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from botcensus.export import HOST_SCHEMA
 from botcensus.ipaddr import in_prefixes, parse_ips
 from botcensus.notify.holdout import ASSIGNMENT_SCHEMA, assign, units_of
-from botcensus.notify.rules import ADDRESS, WEEKDAYS, Inhibit, Recipient, Rule, Rules
+from botcensus.notify.rules import WEEKDAYS, Inhibit, Recipient, Rule, Rules, mailable
 
 LOOKBACK_DAYS: Final = 7
 """Days before the run day whose rows a plan reads (the longest interval, weekly)."""
@@ -52,7 +53,7 @@ class Message:
     hosts: pa.Table
     """HOST_SCHEMA rows, `network` naming the record that made them this recipient's."""
 
-    @property
+    @functools.cached_property
     def host_count(self) -> int:
         """Distinct addresses in the report."""
         return int(pc.count_distinct(self.hosts["source_ip"]).as_py())
@@ -265,7 +266,7 @@ def _plan_rule(
     reasons: dict[int, str] = {}
     for i, identity in enumerate(identities):
         lo, hi = int(bounds[i]), int(bounds[i + 1])
-        if not ADDRESS.fullmatch(identity):
+        if not mailable(identity):
             keep[i], reasons[i] = False, "contact address not usable for mail"
             continue
         org = next((o for o in orgs[lo:hi] if o), None)
@@ -300,28 +301,42 @@ def _plan_rule(
         assert mine is not None
         key = (mine.address, starts[i].astype(date), ends[i].astype(date))
         groups.setdefault(key, []).append(i)
+    keys = sorted(groups)
+    # Every message's rows in one table, in message order (within one, by contact identity
+    # and then as found), built by one take: per message there is then only a slice (with
+    # hundreds of thousands of recipients, per-message filters were most of a plan's time).
+    group_of = np.full(n, -1, dtype=np.int64)
+    for g, key in enumerate(keys):
+        group_of[groups[key]] = g
+    row_group = group_of[index]
+    chosen_rows = np.flatnonzero(wanted & (row_group >= 0))
+    order = chosen_rows[np.argsort(row_group[chosen_rows], kind="stable")]
+    told = expanded.take(pa.array(order))
+    told_group = row_group[order]
+    edges = np.searchsorted(told_group, np.arange(len(keys) + 1))
+    addresses_per = _distinct_per_group(told_group, told["source_ip"], len(keys))
+    networks_per = _values_per_group(told_group, told["network_label"], len(keys))
+    told = (
+        told.set_column(told.schema.get_field_index("network"), "network", told["network_label"])
+        .select(HOST_SCHEMA.names)
+        .cast(HOST_SCHEMA)
+    )
     messages = []
-    for key in sorted(groups):
-        address, start, end = key
-        members = groups[key]
-        first = settings[members[0]]
-        assert first is not None
-        chosen = first
-        parts = [expanded.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])) for i in members]
-        masks = [wanted[int(bounds[i]) : int(bounds[i + 1])] for i in members]
-        part = pa.concat_tables(parts).filter(pa.array(np.concatenate(masks)))
-        if part.num_rows == 0:
+    for g, (address, start, end) in enumerate(keys):
+        lo, hi = int(edges[g]), int(edges[g + 1])
+        if hi == lo:
             continue
-        count = _count(part)
+        members = groups[(address, start, end)]
+        lead = settings[members[0]]
+        assert lead is not None
+        part = told.slice(lo, hi - lo)
+        count = int(addresses_per[g])
         if count < rule.min_hosts:
             held.add(f"fewer than min_hosts = {rule.min_hosts}", part, rule.name, address)
             continue
-        if chosen.interval == "threshold" and count < (chosen.threshold or 1):
-            held.add(f"below threshold = {chosen.threshold}", part, rule.name, address)
+        if lead.interval == "threshold" and count < (lead.threshold or 1):
+            held.add(f"below threshold = {lead.threshold}", part, rule.name, address)
             continue
-        hosts = part.set_column(
-            part.schema.get_field_index("network"), "network", part["network_label"]
-        ).select(HOST_SCHEMA.names)
         messages.append(
             Message(
                 address=address,
@@ -329,20 +344,48 @@ def _plan_rule(
                 period_start=start,
                 period_end=end,
                 contacts=tuple(sorted(identities[i] for i in members)),
-                name=chosen.name,
-                format=chosen.format,
-                template=chosen.template,
-                language=chosen.language,
+                name=lead.name,
+                format=lead.format,
+                template=lead.template,
+                language=lead.language,
                 tlp=rule.tlp,
                 ip_data=rule.ip_data,
-                interval=chosen.interval,
+                interval=lead.interval,
                 compression=rule.compression,
                 compress_over_bytes=rule.compress_over_bytes,
-                networks=tuple(sorted(set(part["network_label"].to_pylist()))),
-                hosts=hosts.cast(HOST_SCHEMA),
+                networks=networks_per[g],
+                hosts=part,
             )
         )
     return messages
+
+
+def _distinct_per_group(groups: np.ndarray, values: pa.ChunkedArray, n: int) -> np.ndarray:
+    """How many distinct values each group 0..n-1 has (groups: one per value, sorted)."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+    valid = codes >= 0
+    width = len(encoded.dictionary) + 1
+    pairs = np.unique(groups[valid] * width + codes[valid])
+    return np.bincount(pairs // width, minlength=n)
+
+
+def _values_per_group(groups: np.ndarray, values: pa.ChunkedArray, n: int) -> list[tuple[str, ...]]:
+    """The distinct non-null values of each group 0..n-1, sorted."""
+    out: list[tuple[str, ...]] = [()] * n
+    if len(groups) == 0:
+        return out
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    names = encoded.dictionary.to_pylist()
+    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+    valid = codes >= 0
+    width = len(names) + 1
+    pairs = np.unique(groups[valid] * width + codes[valid])
+    owner, code = pairs // width, pairs % width
+    cuts = np.searchsorted(owner, np.arange(n + 1))
+    for g in np.flatnonzero(np.diff(cuts)).tolist():
+        out[g] = tuple(sorted(names[c] for c in code[cuts[g] : cuts[g + 1]].tolist()))
+    return out
 
 
 def _holdout(

@@ -35,6 +35,16 @@ ADDRESS: Final = re.compile(
 )
 """An address mail can go to here: ASCII, one '@', a domain of dotted labels (no quoting,
 comments or IP literals; such contacts are held back with the reason)."""
+
+
+def mailable(address: str) -> bool:
+    """Whether mail can go to `address`: ADDRESS, and within SMTP's limits (RFC 5321: a
+    local part of at most 64 octets, a path of at most 254)."""
+    return (
+        len(address) <= 254 and ADDRESS.fullmatch(address) is not None and address.index("@") <= 64
+    )
+
+
 _NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _HOST: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
 
@@ -48,8 +58,8 @@ class _Strict(BaseModel):
 
 
 def _address(value: str) -> str:
-    if not ADDRESS.fullmatch(value):
-        raise ValueError(f"{value!r} is not an e-mail address mail can go to")
+    if not mailable(value):
+        raise ValueError(f"{value[:100]!r} is not an e-mail address mail can go to")
     return value
 
 

@@ -37,6 +37,15 @@ class NotifyError(RuntimeError):
     """The run cannot go on; the message says why."""
 
 
+class OutboxError(NotifyError):
+    """A mail could not be written to the outbox (a full disk, say): building stopped there;
+    what was built is still delivered, the rest waits in the journal for the next run."""
+
+    def __init__(self, message: str, built: int) -> None:
+        super().__init__(message)
+        self.built = built
+
+
 def make_plan(
     data_dir: Path, rules: Rules, run_date: date, contacts: ContactTable | None = None
 ) -> Plan:
@@ -98,8 +107,17 @@ def render_pending(
         hosts = planned.get(key) if planned is not None else None
         mail = build(entry, hosts if hosts is not None else journal.hosts(entry.id), rules, signer)
         folder = recipient_dir(data_dir, entry.address)
-        write_file(folder, mail.attachment_name, mail.attachment)
-        eml = write_file(folder, f"{entry.ticket}.eml", mail.data)
+        try:
+            write_file(folder, mail.attachment_name, mail.attachment)
+            eml = write_file(folder, f"{entry.ticket}.eml", mail.data)
+        except OSError as exc:
+            waiting = len(journal.entries("state = 'planned'"))
+            raise OutboxError(
+                f"cannot write {entry.ticket} to the outbox {folder}: {exc.strerror or exc}; "
+                f"mails built in this run: {built}; planned, waiting in the journal for the "
+                f"next run: {waiting}",
+                built,
+            ) from None
         if entry.state == "planned":
             journal.rendered(
                 entry.id, str(eml.relative_to(data_dir)), mail.content_hash, mail.message_hash,
@@ -125,6 +143,8 @@ class SendResult:
     built: int
     delivery: Delivery | None
     """None: no relay asked for (the outbox only)."""
+    build_error: str | None = None
+    """Why building mails stopped before the end (OutboxError), if it did."""
 
 
 def relay_address(rules: Rules, override: tuple[str, int] | None) -> RelayAddress | None:
@@ -166,7 +186,11 @@ def send(
                 for m in planned.messages
                 if (key := (m.address, m.rule, m.period_start, m.period_end)) in new
             }
-            built = render_pending(journal, data_dir, rules, signer, hosts)
+            build_error = None
+            try:
+                built = render_pending(journal, data_dir, rules, signer, hosts)
+            except OutboxError as exc:  # deliver what was built; the rest waits
+                built, build_error = exc.built, str(exc)
             delivery = None
             if relay is not None:
                 sender = rules.sender.envelope_from or rules.sender.email
@@ -174,4 +198,4 @@ def send(
                     journal, data_dir, rules.smtp, relay, sender, wait_seconds=wait_seconds,
                     helo=rules.sender.domain,
                 )  # fmt: skip
-    return SendResult(planned, len(added), existing, built, delivery)
+    return SendResult(planned, len(added), existing, built, delivery, build_error)

@@ -9,24 +9,15 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from botcensus.report.events import CSV_COLUMNS, intelmq_events, write_csv, write_jsonl
     from botcensus.report.page import ReportFiles, write_report
 
 _HOMES = {
-    "CSV_COLUMNS": "botcensus.report.events",
-    "intelmq_events": "botcensus.report.events",
-    "write_csv": "botcensus.report.events",
-    "write_jsonl": "botcensus.report.events",
     "ReportFiles": "botcensus.report.page",
     "write_report": "botcensus.report.page",
 }
 
 __all__ = [
-    "CSV_COLUMNS",
     "ReportFiles",
-    "intelmq_events",
-    "write_csv",
-    "write_jsonl",
     "write_report",
 ]
 

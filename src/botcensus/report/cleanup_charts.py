@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from botcensus.measure.cleanup import CleanupResult
+from botcensus.report.charts import week_axis
 
 
 def _png(fig: Figure) -> bytes:
@@ -79,9 +80,11 @@ def decay_figure(
     middle, and a dashed line per mark. The unit is the count column's name."""
     starts = weekly["window_start"].to_pylist()
     ends = weekly["window_end"].to_pylist()
-    values = [v or 0.0 for v in weekly[count].to_pylist()]
+    seen = dict(zip(ends, (v or 0.0 for v in weekly[count].to_pylist()), strict=True))
+    axis = week_axis(ends)  # a week left out (no data, or partial) is a break in the line
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
-    ax.plot(ends, values, "o-", label=f"{count} per week")
+    values = [seen.get(w, math.nan) for w in axis]
+    ax.plot(axis, values, "o-", label=f"{count} per week")  # type: ignore[arg-type]  # dates: matplotlib units
     if rate_per_week is not None and intercept is not None and starts:
         origin = starts[0] + timedelta(days=3.5)
         days = [s + timedelta(days=3.5) for s in starts]

@@ -24,6 +24,8 @@ th{text-align:left;background:#f4f4f4}td.n{text-align:right;font-variant-numeric
 def _cell(value: Any) -> tuple[str, bool]:
     if value is None:
         return "—", False
+    if isinstance(value, bool):  # before int: a flag, not a count
+        return ("yes" if value else ""), False
     if isinstance(value, float):
         return f"{value:+.1%}", True
     if isinstance(value, int):

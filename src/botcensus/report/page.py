@@ -36,6 +36,28 @@ def _write_csv(table: pa.Table, path: Path) -> Path:
     return path
 
 
+_WEEKS_NOTE = (
+    "<p>Days covered: days of the week with any data. A partial week (fewer than 7) is "
+    "hatched in the chart and has no change figures; a week without data is a gap.</p>"
+)
+
+
+def _period(summary: Summary) -> str:
+    """What the country and network tables compare."""
+    if summary.first_week is None:
+        return "<p>No data.</p>"
+    full = not all(summary.weekly["partial"].to_pylist())
+    which = (
+        "first and last full weeks: data on all 7 days"
+        if full
+        else "no week has data on all 7 days: first and last weeks, both partial"
+    )
+    return (
+        f"<p>Change from the week starting {summary.first_week} to the week starting "
+        f"{summary.last_week} ({which}, UTC).</p>"
+    )
+
+
 def write_report(
     summary: Summary,
     out: Path,
@@ -51,21 +73,18 @@ def write_report(
     why there are none. Returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     png = charts.weekly_by_country_png(
-        summary.weekly_by_country, title=f"{title}: weekly unique IPs, top countries stacked"
+        summary.weekly_by_country,
+        title=f"{title}: weekly unique IPs, top countries stacked",
+        covered=summary.weekly,
     )
     chart = out / "weekly_unique_ip_by_country.png"
     chart.write_bytes(png)
     countries = _write_csv(summary.countries, out / "countries.csv")
     asns = _write_csv(summary.asns, out / "asns.csv")
-    period = (
-        f"<p>Change from the week starting {summary.first_week} to the week starting "
-        f"{summary.last_week} (first and last complete weeks, UTC).</p>"
-        if summary.first_week
-        else "<p>No data.</p>"
-    )
+    period = _period(summary)
     sections = [
         ("Weekly unique IP addresses", html.image_html(png, "weekly unique IPs by country")),
-        ("Weeks", html.table_html(summary.weekly)),
+        ("Weeks", _WEEKS_NOTE + html.table_html(summary.weekly)),
         (f"Countries (top {top})", period + html.table_html(summary.countries.slice(0, top))),
         (f"Networks (top {top} ASNs)", period + html.table_html(summary.asns.slice(0, top))),
     ]

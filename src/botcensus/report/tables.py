@@ -52,12 +52,16 @@ HEADERS: dict[str, str] = {
     "hosts_hi": "90% high",
     "hosts_support": "support",
     "ips_hourly_avg": "IPs/hour",
+    "days_covered": "days of 7",
+    "partial": "partial",
 }
 
 
 def _cell(value: Any, name: str = "") -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):  # before int: a flag, not a count
+        return ("partial" if value else "") if name == "partial" else str(value).lower()
     if isinstance(value, float) and name in UNITS:  # an estimated count
         return f"{value:,.0f}"
     if isinstance(value, float):
@@ -103,6 +107,7 @@ def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]
     (bot ids only where a protocol has them), change against the previous window, rank."""
     names = [
         "window_end" if window == "week" else "window_start",
+        "days_covered" if window == "week" else "",  # a day's row covers its day
         *by,
         "unique_ip",
         "unique_ip_hll",
@@ -113,6 +118,8 @@ def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]
     if "hosts_est" not in table.column_names:  # with estimates, hits do not fit 80 columns
         names.append("hits")
     names += ["unique_ip_change", "unique_ip_hll_change"]
+    if window == "week":
+        names.append("partial")
     if by:
         names.append("rank")
     return [n for n in names if n in table.column_names]

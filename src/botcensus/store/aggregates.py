@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import pyarrow as pa
 
-from botcensus.store import layout
+from botcensus.store import layout, manifest
 from botcensus.store.atomic import write_json
 from botcensus.store.atomic import write_parquet as write_private
 from botcensus.store.damaged import read_screened
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import duckdb
 
 AGGREGATES_DIR: Final = layout.AGGREGATES
-MANIFEST: Final = "_aggregated.json"
+MANIFEST: Final = layout.AGGREGATED.name
 PART: Final = "census.parquet"
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Window = Literal["day", "week"]
@@ -74,15 +74,11 @@ def week_start(day: date, week_ends: str) -> date:
 def read_manifest(dataset: Path) -> dict[str, dict[str, list[list[object]]]]:
     """Which sightings files each window was built from, by area. Unreadable: empty (every
     window is built again; tables of days whose sightings are gone stay as they are)."""
-    path = dataset / AGGREGATES_DIR / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-        return {str(k): dict(v) for k, v in dict(value).items()}
-    except (ValueError, TypeError, AttributeError) as exc:
-        warn(f"{path}: cannot be read ({exc}); every window is built again")
-        return {}
+
+    def areas(raw: object) -> dict[str, dict[str, list[list[object]]]]:
+        return {str(k): dict(v) for k, v in dict(raw).items()}  # type: ignore[call-overload]
+
+    return manifest.read(dataset, manifest.AGGREGATES, areas, {})
 
 
 def _current(dataset: Path) -> dict[str, list[Path]]:
@@ -135,10 +131,10 @@ def aggregate_windows(dataset: Path, build: Builder, week_ends: str = "sat") -> 
         for start, days in sorted(weeks.items())
     ]
     with locked(dataset / ROLLUP_LOCK):
-        manifest = read_manifest(dataset)
+        done = read_manifest(dataset)
         for window, name, key, parts in plans:
             entry = _entries(parts)
-            before = manifest.get(name, {}).get(key)
+            before = done.get(name, {}).get(key)
             if before == entry:
                 unchanged += 1
                 continue
@@ -153,10 +149,10 @@ def aggregate_windows(dataset: Path, build: Builder, week_ends: str = "sat") -> 
             table, used = result
             write_private(table, root / name / f"date={key}" / PART)
             used_set = set(used)
-            manifest.setdefault(name, {})[key] = _entries(
+            done.setdefault(name, {})[key] = _entries(
                 [(d, [f for f in fs if f in used_set]) for d, fs in parts]
             )
-            write_json(manifest, root / MANIFEST)  # per window: a crash loses no finished one
+            manifest.write(dataset, manifest.AGGREGATES, done)  # a crash loses no finished window
             built[window].append(key)
     return AggregateReport(tuple(built["day"]), tuple(built["week"]), unchanged, tuple(kept))
 
@@ -183,9 +179,9 @@ def freshness(dataset: Path, week_ends: str = "sat") -> Freshness:
     import hashlib
 
     current = _current(dataset)
-    manifest = read_manifest(dataset)
-    days_done = manifest.get(area(None), {})
-    weeks_done = manifest.get(area(week_ends), {})
+    done = read_manifest(dataset)
+    days_done = done.get(area(None), {})
+    weeks_done = done.get(area(week_ends), {})
     day_keys = set(current) | set(days_done)
     stale_days = {
         date.fromisoformat(day)

@@ -11,24 +11,28 @@ once accepted disappears unexplained, and no row can stop the roll.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.capture.wal import fsync_dir, scan_segment
+from botcensus.capture.wal import scan_segment
 from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
-from botcensus.store import layout
+from botcensus.store import atomic, layout
 
-EVENTS_DIR = "events"
-QUARANTINE_DIR = "quarantine"
+if TYPE_CHECKING:
+    from botcensus.capture.record import RawDecoder
+
+RAW_WIDTH = 8
+"""Values in a raw request row (capture.record.RAW_WIDTH; checked by the tests)."""
+
 TIME_RANGE_US = (0, 253_402_300_800_000_000)
 """time_received must fall in [1970-01-01, 10000-01-01) to be partitioned by day."""
 _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, ValueError, TypeError)
@@ -65,54 +69,123 @@ def events_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
 def convert_rows(
     rows: Sequence[Any], header: Mapping[str, Any] | None = None
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
-    """The table of every row that fits the schema, and (index, reason) of every one that
-    does not. Raw requests are decoded first, with the segment's `header`. One conversion
-    when all rows fit; bisection finds the few that do not."""
+    """The table of every row that fits the schema, in the order of `rows`, and (index,
+    reason) of every one that does not. Raw requests are decoded with the segment's
+    `header`: in bulk where they are what workers write, one by one otherwise. One
+    conversion when all rows fit; bisection finds the few that do not."""
     bad: list[tuple[int, str]] = []
-    events, origin = _decode_raw(rows, header, bad)
+    decoder, raw = _raw_rows(rows, header, bad)
+    bulk = _decode_bulk(rows, raw, decoder)
+    rest: Sequence[int] = range(len(rows))
+    if bulk is not None:
+        left = np.ones(len(rows), np.bool_)
+        left[bulk[1]] = False
+        rest = np.flatnonzero(left).tolist()
+    raw_set = set(raw.tolist()) if len(raw) != len(rows) else None
+    events, origin = _decode_each(rows, rest, raw_set, decoder, bad)
     found: list[tuple[int, str]] = []
     parts = _convert(events, 0, found)
+    failed = {i for i, _ in found}
+    bad.extend((origin[i], why) for i, why in found)
     table = pa.concat_tables(parts) if parts else EVENT_SCHEMA.empty_table()
+    at = np.array([origin[i] for i in range(len(events)) if i not in failed], np.int64)
+    if bulk is not None:
+        table, at = _merge(bulk[0], bulk[1], table, at)
     times = pc.cast(table["time_received"], pa.int64())
     low, high = TIME_RANGE_US
     outside = pc.or_(pc.less(times, low), pc.greater_equal(times, high))
     if table.num_rows and pc.any(outside).as_py():
         # Convertible, but no calendar day to file it under: set aside like any bad value.
-        failed = {i for i, _ in found}
-        kept_index = [i for i in range(len(events)) if i not in failed]
         why = "time_received outside 1970-01-01 to 9999-12-31"
-        found.extend((kept_index[pos], why) for pos in pc.indices_nonzero(outside).to_pylist())
+        bad.extend((int(at[pos]), why) for pos in pc.indices_nonzero(outside).to_pylist())
         table = table.filter(pc.invert(outside))
-    bad.extend((origin[i], why) for i, why in found)
     bad.sort()
     return table, bad
 
 
-def _decode_raw(
+def _raw_rows(
     rows: Sequence[Any], header: Mapping[str, Any] | None, bad: list[tuple[int, str]]
-) -> tuple[Sequence[Any], list[int]]:
-    """Rows with every raw request replaced by its event, and each one's index in `rows`; a
-    raw request that cannot be decoded goes to `bad` instead."""
+) -> tuple[RawDecoder | None, npt.NDArray[np.int64]]:
+    """The decoder of the segment's raw rows, and where those rows are. Without a (usable)
+    header no raw row can be decoded: each is set aside with the reason."""
     # Loaded by rolls only: the decoders bring the settings, which readers (census) skip.
-    from botcensus.capture.record import RAW_WIDTH, RawDecoder
+    from botcensus.capture.record import RawDecoder
 
-    raw = [
-        i for i, row in enumerate(rows) if isinstance(row, tuple | list) and len(row) == RAW_WIDTH
-    ]
-    if not raw:
-        return rows, list(range(len(rows)))
-    decoder = RawDecoder(header) if header is not None else None
-    events: list[Any] = list(rows)
-    for i in raw:
+    if set(map(type, rows)) <= {tuple}:  # what scan_segment(tuples=True) gives
+        widths = np.fromiter(map(len, rows), np.int64, len(rows))
+        raw = np.flatnonzero(widths == RAW_WIDTH)
+    else:
+        raw = np.array(
+            [i for i, r in enumerate(rows) if isinstance(r, tuple | list) and len(r) == RAW_WIDTH],
+            np.int64,
+        )
+    if not len(raw):
+        return None, raw
+    why = "raw request in a segment without a header"
+    if header is not None:
         try:
+            return RawDecoder(header), raw
+        except Exception as exc:  # a damaged header: its rows are kept aside, with the reason
+            why = f"segment header unusable: {type(exc).__name__}: {exc}"
+    bad.extend((i, f"raw request not decodable: ValueError: {why}") for i in raw.tolist())
+    return None, raw  # still raw: the per-row path skips them (they are in `bad` already)
+
+
+def _decode_bulk(
+    rows: Sequence[Any], raw: npt.NDArray[np.int64], decoder: RawDecoder | None
+) -> tuple[pa.Table, npt.NDArray[np.int64]] | None:
+    """Events of the raw rows the bulk path takes, and their indices in `rows`."""
+    if decoder is None or not len(raw):
+        return None
+    from botcensus.capture.columns import raw_columns
+
+    every = len(raw) == len(rows)
+    done = raw_columns(rows if every else [rows[i] for i in raw.tolist()], decoder)
+    if done is None:
+        return None
+    table, taken = done
+    return table, taken if every else raw[taken]
+
+
+def _decode_each(
+    rows: Sequence[Any],
+    positions: Sequence[int],
+    raw: set[int] | None,
+    decoder: RawDecoder | None,
+    bad: list[tuple[int, str]],
+) -> tuple[list[Any], list[int]]:
+    """The rows at `positions` as events, one by one (raw ones decoded; every row raw when
+    `raw` is None), and each one's index in `rows`; a raw request that cannot be decoded goes
+    to `bad` instead."""
+    events: list[Any] = []
+    origin: list[int] = []
+    for i in positions:
+        row = rows[i]
+        if raw is None or i in raw:
             if decoder is None:
-                raise ValueError("raw request in a segment without a header")
-            events[i] = decoder.event(rows[i])
-        except Exception as exc:  # whatever it is, the row is set aside with its reason
-            events[i] = None
-            bad.append((i, f"raw request not decodable: {type(exc).__name__}: {exc}"))
-    origin = [i for i, event in enumerate(events) if event is not None]
-    return [events[i] for i in origin], origin
+                continue  # already in `bad`: no usable header
+            try:
+                row = decoder.event(row)
+            except Exception as exc:  # whatever it is, the row is set aside with its reason
+                bad.append((i, f"raw request not decodable: {type(exc).__name__}: {exc}"))
+                continue
+        events.append(row)
+        origin.append(i)
+    return events, origin
+
+
+def _merge(
+    first: pa.Table,
+    first_at: npt.NDArray[np.int64],
+    second: pa.Table,
+    second_at: npt.NDArray[np.int64],
+) -> tuple[pa.Table, npt.NDArray[np.int64]]:
+    """Two tables of rows from one list, as one in the list's order."""
+    if not second.num_rows:
+        return first, first_at
+    at = np.concatenate([first_at, second_at])
+    order = np.argsort(at, kind="stable")
+    return pa.concat_tables([first, second]).take(pa.array(order)), at[order]
 
 
 def _convert(rows: Sequence[Any], offset: int, bad: list[tuple[int, str]]) -> list[pa.Table]:
@@ -141,36 +214,31 @@ def _why(row: Any, exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def private_dir(path: Path) -> None:
-    """Create `path` and any missing parent as 0700: the dataset holds source addresses."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
-            directory.mkdir(mode=0o700)
+_PLAIN = ("body_sha256", "body_head")
+"""Columns of (nearly) unique values: dictionary encoding them is tried, fails, and costs."""
+_UNSORTED = (*_PLAIN, "header_names")
+"""Columns nobody filters on: no min/max statistics."""
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": [f.name for f in EVENT_SCHEMA if f.name not in _PLAIN],
+    "write_statistics": [f.name for f in EVENT_SCHEMA if f.name not in _UNSORTED],
+}
 
 
 def write_atomic(table: pa.Table, target: Path) -> None:
-    """Write a zstd Parquet file (0600) under a temporary name, fsync it, rename it into place."""
-    private_dir(target.parent)
-    tmp = target.parent / f".{target.name}.tmp"
-    try:
-        # Created 0600 before pyarrow opens it (it keeps the mode of an existing file).
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        import pyarrow.parquet as pq  # loaded by writers only: readers of the dataset use DuckDB
+    """Write a zstd Parquet file of events (0600, in 0700 directories) with store.atomic:
+    under a temporary name, fsynced, renamed into place, the directory fsynced."""
+    import pyarrow.parquet as pq  # loaded by writers only: readers of the dataset use DuckDB
 
-        pq.write_table(table, tmp, compression="zstd")
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(target)
+    pending = atomic.Pending(target)  # created 0600 before pyarrow opens it (keeps the mode)
+    try:
+        pq.write_table(table, pending.tmp, **_WRITE_OPTIONS)
+        pending.publish()
     except BaseException:
         # pyarrow removes what it wrote when its write fails; a failed fsync or rename
         # must not leave the temporary behind either.
-        tmp.unlink(missing_ok=True)
+        pending.discard()
         raise
-    fsync_dir(target.parent)
 
 
 def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, ...]:
@@ -186,7 +254,7 @@ def write_partitioned(table: pa.Table, dataset: Path, name: str) -> tuple[Path, 
             part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
         if not _in_time_order(part):  # a worker's segment mostly is: sorting costs a copy
             part = part.sort_by("time_received")
-        target = dataset / EVENTS_DIR / f"date={day.isoformat()}" / f"{name}.parquet"
+        target = layout.part(dataset, layout.EVENTS, day.isoformat(), name)
         write_atomic(part, target)
         written.append(target)
     return tuple(written)
@@ -213,7 +281,7 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
             gc.enable()
     name = layout.event_part(segment_sensor(scan.header, table), segment.stem)
     files = write_partitioned(table, dataset, name) if table.num_rows else ()
-    qdir = dataset / QUARANTINE_DIR / "wal"
+    qdir = dataset / layout.QUARANTINE_WAL
     if bad:
         rows = [scan.events[i] for i, _ in bad]
         lines = [f"row {i} of {len(scan.events)}: {why}" for i, why in bad]
@@ -232,40 +300,32 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
             f"bytes: {len(scan.tail)}\nreason: {scan.tail_reason}\n",
         )
     segment.unlink()
-    fsync_dir(segment.parent)
+    atomic.fsync_dir(segment.parent)
     return RollReport(segment, table.num_rows, files, len(scan.tail), scan.tail_reason, len(bad))
 
 
 def _quarantine(qdir: Path, name: str, data: bytes, note: str) -> None:
     """Set bytes aside with a note saying why, durably, before their segment is removed."""
-    private_dir(qdir)
-    _write_durable(qdir / name, data)
-    _write_durable(qdir / f"{name}.txt", note.encode("utf-8"))
-    fsync_dir(qdir)
-
-
-def _write_durable(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic.write_bytes(data, qdir / name)
+    atomic.write_bytes(note.encode("utf-8"), qdir / f"{name}.txt")
 
 
 def clean_temporaries(dataset: Path, sensor: str | None = None) -> int:
-    """Remove temporary files a crash left behind (never visible to readers); with `sensor`,
-    only that sensor's and unnamed ones (others writing into the dataset may be mid-write)."""
-    removed = 0
-    root = dataset / EVENTS_DIR
-    if root.is_dir():
-        for tmp in root.glob("date=*/.*.tmp"):
-            if sensor is not None and layout.sensor_of_part(tmp.name[1:-4]) not in (sensor, None):
-                continue
-            tmp.unlink()
-            removed += 1
+    """Remove temporary files a crash left behind in the event days and the WAL quarantine
+    (never visible to readers). With `sensor` (sinkholes may share the dataset, and another
+    may be mid-write): only that sensor's event temporaries and unnamed ones, and none in
+    the quarantine, whose names carry no sensor (a leftover there is a dot-name no reader
+    sees; `clean_temporaries(dataset)` with no other writer running removes it)."""
+    days = sorted(layout.area(dataset, layout.EVENTS).glob(f"{layout.PARTITION_PREFIX}*"))
+    folders = [d for d in days if d.is_dir() and not d.is_symlink()]
+    quarantine = dataset / layout.QUARANTINE_WAL
+
+    def ours(name: str) -> bool:
+        return layout.sensor_of_part(name) in (sensor, None)
+
+    removed = atomic.clean_temporaries(folders, "*.parquet", None if sensor is None else ours)
+    if sensor is None and quarantine.is_dir() and not quarantine.is_symlink():
+        removed += atomic.clean_temporaries([quarantine])
     return removed
 
 

@@ -88,6 +88,8 @@ FEED_SPILL: Final = Path(FEEDS) / ".spill"
 # -- roll-up tables and products (store/aggregates.py) ----------------------------------------
 AGGREGATES: Final = "aggregates"
 """Exact census counts per window and grouping set, and the kept host and clean-up products."""
+AGGREGATED: Final = Path(AGGREGATES) / "_aggregated.json"
+"""Which sightings files each roll-up table window was built from (store/manifest.py)."""
 
 # -- other stages' files ---------------------------------------------------------------------
 WAL: Final = "wal"

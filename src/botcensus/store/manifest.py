@@ -1,7 +1,8 @@
 """Manifests of the roll-up products: which input files each day of a product was built from.
 
 One mechanism for every product (sinkhole sightings from event files, sketches from
-sightings files): per day, the name, size and modification time of each input file. A day is
+sightings files, roll-up tables from sightings files): per day (per window for the roll-up
+tables, by area), the name, size and modification time of each input file. A day is
 rebuilt only when that list changed, and retention deletes an input day only once the product
 holds it. Written atomically after each day, under the roll-up lock, so a crash loses no
 finished day.
@@ -10,14 +11,16 @@ finished day.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from botcensus.store import layout
 from botcensus.store.atomic import DatasetError, write_json
 from botcensus.store.files import warn
 
+T = TypeVar("T")
 Entry = list[list[object]]
 """[[file name, size, mtime_ns], ...]: what one day was built from."""
 
@@ -47,6 +50,12 @@ SKETCHES: Final = Product(
     advice="every day with sightings is sketched again",
 )
 """Sketches of days whose sightings are gone stay as they are: starting again loses nothing."""
+AGGREGATES: Final = Product(
+    layout.AGGREGATED,
+    strict=False,
+    advice="every window is built again; tables of days whose sightings are gone stay as they are",
+)
+"""Roll-up tables (store/aggregates.py), by area ("day", "week-sat") and window."""
 
 
 def fingerprint(files: list[Path]) -> Entry:
@@ -86,23 +95,36 @@ class Manifest:
     def record(self, day: str, entry: Entry) -> None:
         """Set a day's entry and write the manifest (atomically)."""
         self.days[day] = entry
-        write_json(self.days, self.path)
+        write(self.dataset, self.product, self.days)
 
 
-def load(dataset: Path, product: Product) -> Manifest:
-    """The product's manifest (empty if none was written yet). A damaged one raises
-    DatasetError for a strict product, else counts as empty (with a logged warning)."""
-    manifest = Manifest(dataset, product)
-    path = manifest.path
+def read(dataset: Path, product: Product, shape: Callable[[object], T], empty: T) -> T:
+    """A product's manifest file as `shape` makes it (`empty` if none was written yet). A
+    damaged one raises DatasetError for a strict product, else counts as empty (with a
+    logged warning)."""
+    path = dataset / product.path
     if not path.exists():
-        return manifest
+        return empty
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        manifest.days = {str(day): list(entry) for day, entry in dict(raw).items()}
-    except (ValueError, TypeError) as exc:
+        return shape(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, AttributeError) as exc:
         if product.strict:
             raise DatasetError(
                 f"{path}: roll-up manifest cannot be read ({exc}); {product.advice}"
             ) from None
         warn(f"{path}: cannot be read ({exc}); {product.advice}")
-    return manifest
+        return empty
+
+
+def write(dataset: Path, product: Product, value: object) -> None:
+    """Write a product's manifest (atomically)."""
+    write_json(value, dataset / product.path)
+
+
+def load(dataset: Path, product: Product) -> Manifest:
+    """The product's manifest of days (see `read` for a missing or damaged one)."""
+
+    def days(raw: object) -> dict[str, Entry]:
+        return {str(day): list(entry) for day, entry in dict(raw).items()}  # type: ignore[call-overload]
+
+    return Manifest(dataset, product, read(dataset, product, days, {}))

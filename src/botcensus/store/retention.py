@@ -62,11 +62,13 @@ class RetentionReport:
 
     @property
     def event_days_deleted(self) -> tuple[str, ...]:
-        return self.days("events") + tuple(f"feeds/{d}" for d in self.days("feeds"))
+        return self.days(layout.EVENTS) + tuple(
+            f"{layout.FEEDS}/{d}" for d in self.days(layout.FEEDS)
+        )
 
     @property
     def sighting_days_deleted(self) -> tuple[str, ...]:
-        return self.days("sightings")
+        return self.days(layout.SIGHTINGS)
 
 
 class _Run:
@@ -176,7 +178,7 @@ def _events(run: _Run, limit: int) -> None:
         done = {f.name for f in files} <= manifest.names(rolled.entry(day))
         return None if done else run.report.kept_unrolled
 
-    _sweep(run, "events", limit, held, when_due=False)
+    _sweep(run, layout.EVENTS, limit, held, when_due=False)
 
 
 def _feeds(run: _Run, limit: int) -> None:
@@ -186,7 +188,7 @@ def _feeds(run: _Run, limit: int) -> None:
     def held(day: str, _files: list[Path]) -> list[str] | None:
         return run.report.kept_pending if pending is None or day in pending else None
 
-    _sweep(run, "feeds", limit, held, when_due=False)
+    _sweep(run, layout.FEEDS, limit, held, when_due=False)
 
 
 def _sightings(run: _Run, limit: int) -> None:
@@ -196,7 +198,7 @@ def _sightings(run: _Run, limit: int) -> None:
     def held(day: str, files: list[Path]) -> list[str] | None:
         return None if sketched.built_from(day, files) else run.report.kept_unsketched
 
-    _sweep(run, "sightings", limit, held, when_due=True)
+    _sweep(run, layout.SIGHTINGS, limit, held, when_due=True)
 
 
 def apply_retention(

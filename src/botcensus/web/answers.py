@@ -129,8 +129,10 @@ def census_doc(
     query = census_query(params, ctx.week_ends)
     answer = ctx.census.answer(query)
     rows = answer.rows.to_pylist()
-    for row, partial in zip(rows, ctx.census.partial(answer.rows).to_pylist(), strict=True):
-        row["partial"] = bool(partial)
+    covered, partial = ctx.census.coverage(answer.rows)
+    for row, days, short in zip(rows, covered, partial, strict=True):
+        row["days_covered"] = days
+        row["partial"] = short
         if "asn" in query.by:
             row["as_name"] = ctx.census.as_name(row.get("asn"))
     rows, suppressed, k = _protect(rows, query.by, who, ctx)
@@ -195,8 +197,10 @@ def estimates_doc(
         }
     groups = ("country",) if by == "country" else ()
     rows = kept.rows.to_pylist()
-    for row, partial in zip(rows, ctx.census.partial(kept.rows).to_pylist(), strict=True):
-        row["partial"] = bool(partial)
+    covered, partial = ctx.census.coverage(kept.rows)
+    for row, days, short in zip(rows, covered, partial, strict=True):
+        row["days_covered"] = days
+        row["partial"] = short
     rows, suppressed, k = _protect(rows, groups, who, ctx)
     if country is not None and by == "country":
         rows = [r for r in rows if r.get("country") == country.upper()]

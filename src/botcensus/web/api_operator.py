@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from botcensus.measure.census import CensusQuery
 from botcensus.store import connect, sightings_view
 from botcensus.web import audit, operator_data, owner_data, pseudonym
 from botcensus.web.api import MAX_LIMIT, TEXT, csv_response, ctx_of
@@ -168,15 +169,9 @@ def sightings_csv(
     key = _key(request)
     ip_sql, params = key.sql("source_ip")
     bot_sql, _ = key.sql("bot_id")
-    where, values = ["malware_family IS NOT NULL"], dict(params)
-    for column, op, name, value in (
-        ("day", ">=", "lo", date_from),
-        ("day", "<=", "hi", date_to),
-        ("malware_family", "=", "family", family),
-    ):
-        if value is not None:
-            where.append(f"{column} {op} ${name}")
-            values[name] = value
+    census = CensusQuery(family=family, date_from=date_from, date_to=date_to)
+    condition, census_params = census.where()  # the census's own filter: claimed, family, days
+    where, values = [condition], {**params, **census_params}
     sql = f"""SELECT day, {ip_sql} AS "source.pseudonym", {bot_sql} AS "bot_id.pseudonym",
                      malware_family AS "malware.name", source_asn AS "source.asn",
                      source_cc AS "source.geolocation.cc", feed_name AS "feed.name", sensor,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, BinaryIO, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -167,6 +167,86 @@ def events(
         stream(),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Events": str(written)},
+    )
+
+
+REPORT_MEDIA: dict[str, dict[str, Any]] = {"text/csv": {}, "application/x-ndjson": {}}
+XARF_MAX_ROWS = 50_000
+"""XARF reports are validated one by one against the schema (slow): a smaller cap."""
+
+
+@router.get(
+    "/report",
+    responses={
+        **OWNER_ERRORS,
+        413: {"model": Problem, "description": "too many host rows: ask for fewer days"},
+        200: {"content": REPORT_MEDIA, "description": "the report, as a notification carries it"},
+    },
+)
+def report(
+    request: Request,
+    who: IpLevel,
+    format: Literal["shadowserver", "shadowserver-sinkhole", "xarf", "intelmq"] = "shadowserver",
+    family: TEXT = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    asn: ASNS = None,
+    prefix: PREFIXES = None,
+    country: COUNTRIES = None,
+) -> Response:
+    """Your infected hosts of a range of days (default: the last 7 days with data; at most
+    31) in a notification format, rendered by the same code that renders the notifications
+    (one row per address, family and day): a Shadowserver report (event4_sinkhole_http or
+    event4_sinkhole columns), XARF v4 botnet reports or IntelMQ events, as JSON lines."""
+    from botcensus.export import Party, ReportMeta, renderer
+
+    ctx = ctx_of(request)
+    scope = scope_for(who, asn, prefix, country)
+    state = ctx.census.state()
+    last = date_to or state.last_day or date.today()
+    first = date_from or last - timedelta(days=6)
+    if first > last:
+        raise invalid("from", f"from ({first}) is after to ({last})", str(first))
+    if (last - first).days + 1 > owner_data.REPORT_MAX_DAYS:
+        raise invalid("to", f"at most {owner_data.REPORT_MAX_DAYS} days in one report", str(last))
+    reporter = ctx.reporter
+    if format == "xarf" and reporter is None:
+        raise invalid(
+            "format",
+            "XARF reports name their reporter: the server was started without one "
+            "(botcensus serve --notify-rules FILE)",
+            format,
+        )
+    con = connect()
+    try:
+        rows = owner_data.host_day_rows(
+            con, sightings_view(con, ctx.dataset), scope, first, last, family
+        )
+    except owner_data.ReportTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
+    finally:
+        con.close()
+    if format == "xarf" and rows.num_rows > XARF_MAX_ROWS:
+        raise HTTPException(413, f"{rows.num_rows:,} XARF reports: at most {XARF_MAX_ROWS:,}")
+    out = renderer(format)
+    meta = ReportMeta(
+        ticket=f"web-{who.token_id or who.role}-{last:%Y%m%d}",
+        generated=datetime.now(UTC),
+        period_start=first,
+        period_end=last,
+        reporter=reporter or Party("botcensus", "", ""),
+        tlp="amber",
+    )
+    body = out.render(rows, meta)
+    audited(request, who, f"report-{format}", len(set(rows["source_ip"].to_pylist())), scope)
+    media = "text/csv; charset=utf-8" if out.media_type.startswith("text/csv") else out.media_type
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{out.file_name(meta)}"',
+            "X-Host-Rows": str(rows.num_rows),
+        },
     )
 
 

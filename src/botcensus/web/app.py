@@ -15,11 +15,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from botcensus.config import WebSettings
+from botcensus.export import Party
 from botcensus.web import api, api_operator, api_owner, pages
 from botcensus.web.census_view import CensusView
 from botcensus.web.context import Enrich, WebContext
 from botcensus.web.db import WebDbError
 from botcensus.web.notices import NoticeReader
+from botcensus.web.notices_journal import JournalNotices
 
 STATIC: Final = Path(__file__).parent / "static"
 CSP: Final = (
@@ -76,11 +78,13 @@ def create_app(
     notices: NoticeReader | None = None,
     enrich_loader: Callable[[], Enrich] | None = None,
     live_workers: int = 1,
+    reporter: Party | None = None,
 ) -> FastAPI:
-    """The dashboard and API over one dataset directory. `notices`: the notification
-    journal's reader (none connected: the owner view says so); `enrich_loader` makes the
+    """The dashboard and API over one dataset directory. `notices`: what the owner view
+    reads notifications from (default: the notify stage's journal in the directory);
+    `enrich_loader` makes the
     step that enriches exported sinkhole events, on first use (default: the bundled
-    database)."""
+    database); `reporter` is named in downloaded reports (XARF needs one)."""
     settings = settings or WebSettings()
     context = WebContext(dataset, settings, CensusView(dataset, settings.week_ends, live_workers))
 
@@ -100,9 +104,9 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    if notices is not None:
-        context.notices = notices
+    context.notices = notices if notices is not None else JournalNotices(dataset)
     context.enrich_loader = enrich_loader
+    context.reporter = reporter
     app.state.ctx = context
     app.include_router(api.router)
     app.include_router(api_owner.router)

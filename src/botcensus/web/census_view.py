@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -62,15 +62,16 @@ class State:
     """Days only the sketches hold in full (store.sketches.days_beyond_sightings)."""
     first_day: date | None
     last_day: date | None
+    days: frozenset[date] = frozenset()
+    """Days with data (a sightings or sketches partition): what a window covers."""
 
 
-def _span(dataset: Path) -> tuple[date | None, date | None]:
-    days = [
+def _days(dataset: Path) -> frozenset[date]:
+    return frozenset(
         date.fromisoformat(d)
         for area in (SIGHTINGS_DIR, SKETCHES_DIR)
         for d, _ in day_partitions(dataset / area).days
-    ]
-    return (min(days), max(days)) if days else (None, None)
+    )
 
 
 class CensusView:
@@ -107,9 +108,10 @@ class CensusView:
                 self._loaded_token = fresh.token
                 self._cache.clear()
                 self._values = self._read_values()
-            first, last = _span(self.dataset)
+            days = _days(self.dataset)
+            first, last = (min(days), max(days)) if days else (None, None)
             beyond = frozenset(days_beyond_sightings(self.dataset))
-            self._state = State(fresh, beyond, first, last)
+            self._state = State(fresh, beyond, first, last, days)
             self._checked = now
             return self._state
 
@@ -178,7 +180,7 @@ class CensusView:
             with self._lock:
                 cursor = self._con.cursor()
             try:
-                rows = census_from_rollups(cursor, query, table)
+                rows = census_from_rollups(cursor, query, table, "rollup_day")
             finally:
                 cursor.close()
             if top is not None:
@@ -202,15 +204,27 @@ class CensusView:
                 self._cache.popitem(last=False)
         return answer
 
-    def partial(self, rows: pa.Table) -> pa.Array:
-        """Per row: whether its window runs past the data (the first or last window of a
-        dataset that starts or ends inside it) and so holds fewer days than a full one."""
-        state = self.state()
-        if rows.num_rows == 0 or state.first_day is None or state.last_day is None:
-            return pa.array([False] * rows.num_rows, pa.bool_())
-        first = pa.scalar(state.first_day, pa.date32())
-        last = pa.scalar(state.last_day, pa.date32())
-        return pc.or_(pc.less(rows["window_start"], first), pc.greater(rows["window_end"], last))
+    def coverage(self, rows: pa.Table) -> tuple[list[int], list[bool]]:
+        """Per row: the days of its window that hold data, and whether that is fewer than
+        the window's length (partial: a window running past the data's first or last day,
+        or one with days missing inside, such as a sinkhole outage)."""
+        if rows.num_rows == 0:
+            return [], []
+        if "days_covered" in rows.column_names and "partial" in rows.column_names:
+            # The census's own coverage (per feed when the rows are by feed).
+            return rows["days_covered"].to_pylist(), rows["partial"].to_pylist()
+        days = self.state().days
+        spans = zip(rows["window_start"].to_pylist(), rows["window_end"].to_pylist(), strict=True)
+        known: dict[tuple[date, date], int] = {}
+        covered = []
+        partial = []
+        for start, end in spans:
+            if (start, end) not in known:
+                length = (end - start).days + 1
+                known[start, end] = sum(start + timedelta(days=i) in days for i in range(length))
+            covered.append(known[start, end])
+            partial.append(known[start, end] < (end - start).days + 1)
+        return covered, partial
 
     def close(self) -> None:
         self._con.close()

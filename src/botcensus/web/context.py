@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from botcensus.config import WebSettings
+from botcensus.export import Party
 from botcensus.web import products
 from botcensus.web.auth import FailureLog
 from botcensus.web.census_view import CensusView
@@ -26,6 +27,8 @@ class WebContext:
     census: CensusView
     notices: NoticeReader = field(default_factory=NoJournal)
     enrich_loader: Callable[[], Enrich] | None = None
+    reporter: Party | None = None
+    """Who the downloaded reports name as reporter (XARF needs one): the notify sender."""
     health: HealthProbe = field(default_factory=HealthProbe)
     failures: FailureLog = field(default_factory=FailureLog)
     _products: dict[str, tuple[str, products.Product | None]] = field(default_factory=dict)

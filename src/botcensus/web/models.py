@@ -42,8 +42,19 @@ class CensusRow(_Model):
     hosts_est: Estimate = Field(None, description="estimated infected machines (unit hosts)")
     hosts_lo: Estimate = Field(None, description="lower end of the 90% interval (hosts)")
     hosts_hi: Estimate = Field(None, description="upper end of the 90% interval (hosts)")
+    hosts_support: Literal["estimate", "widened", "bounds"] | None = Field(
+        None,
+        description="what the data support: an estimate, an estimate with its interval widened "
+        "(diagnostics disagree), or only bounds (docs/measurement.md)",
+    )
     ips_hourly_avg: Estimate = Field(None, description="mean distinct addresses per hour")
-    partial: bool = Field(description="the window runs past the data: fewer days than a full one")
+    days_covered: int | None = Field(
+        None, description="days of the window with any data (of the row's feed when by feed)"
+    )
+    partial: bool = Field(
+        description="fewer days_covered than the window's length: it runs past the data, or "
+        "days are missing inside it (an outage)"
+    )
     suppressed: bool = Field(description="counts withheld: a cell below k (public answers)")
 
 

@@ -156,13 +156,14 @@ def feed_status(dataset: Path) -> dict[str, Any]:
     ingested; days whose sightings are pending; quarantined rows per source file."""
     import duckdb
 
+    from botcensus.store.db import connect
     from botcensus.store.ledger import read_ledger
 
     files = area_files(dataset / "feeds")
     feeds: list[dict[str, Any]] = []
     problem = None
     if files:
-        con = duckdb.connect()
+        con = connect()
         try:
             rows = con.sql(
                 "SELECT feed_name, count(*) AS events, count(DISTINCT CAST(time_source AS DATE)) "

@@ -46,17 +46,9 @@ def _where(
     con: duckdb.DuckDBPyConnection, relation: str, scope: Scope, query: HostQuery
 ) -> tuple[str, dict[str, object]]:
     condition, params = scope.condition(con, relation)
-    parts = [condition, "malware_family IS NOT NULL"]
-    if query.family is not None:
-        parts.append("malware_family = $family")
-        params["family"] = query.family
-    if query.date_from is not None:
-        parts.append("day >= $lo")
-        params["lo"] = query.date_from
-    if query.date_to is not None:
-        parts.append("day <= $hi")
-        params["hi"] = query.date_to
-    return " AND ".join(parts), params
+    census = CensusQuery(family=query.family, date_from=query.date_from, date_to=query.date_to)
+    where, census_params = census.where()  # the census's own filter: claimed, family, days
+    return f"{condition} AND {where}", {**params, **census_params}
 
 
 def hosts(
@@ -177,10 +169,11 @@ def export_events(
     family: str | None = None,
 ) -> int:
     """The raw events (sinkhole and feed) in scope, as IntelMQ JSON lines or a Shadowserver
-    CSV report (feeds.export with the scope as its row filter); the number written."""
+    CSV report (export.export_events with the scope as its row filter); the number written."""
     import pyarrow.compute as pc
 
-    from botcensus.feeds import ExportQuery, export
+    from botcensus.export.event_query import ExportQuery
+    from botcensus.export.events import export_events as export
     from botcensus.ipaddr import in_prefixes
 
     def keep(table: pa.Table) -> pa.Array:
@@ -206,3 +199,59 @@ def export_events(
 
     families = () if family is None else (family,)
     return export(dataset, ExportQuery(families=families, keep=keep), fmt, out, enrich)
+
+
+REPORT_FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "xarf", "intelmq")
+"""The notification formats an owner may download its host rows in (export renderers)."""
+REPORT_MAX_DAYS: Final = 31
+REPORT_MAX_ROWS: Final = 2_000_000
+
+
+class ReportTooLargeError(ValueError):
+    """A report over REPORT_MAX_ROWS host rows: a narrower range or scope is needed."""
+
+
+def host_day_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    scope: Scope,
+    first: date,
+    last: date,
+    family: str | None = None,
+) -> pa.Table:
+    """HOST_SCHEMA rows in scope (one per address, family and day, whoever saw it, as the
+    notify stage builds them), `network` naming the scope. ReportTooLargeError past
+    REPORT_MAX_ROWS."""
+    from botcensus.export import HOST_SCHEMA
+    from botcensus.model import SINKHOLE_FEED_NAME
+
+    condition, params = scope.condition(con, relation)
+    params = {**params, "lo": first, "hi": last}
+    filters = [condition, "day BETWEEN $lo AND $hi", "coalesce(malware_family, '') <> ''"]
+    if family is not None:
+        filters.append("lower(malware_family) = lower($family)")
+        params["family"] = family
+    where = " AND ".join(filters)
+    counted = con.sql(
+        f"SELECT count(*) FROM (SELECT DISTINCT day, source_ip, lower(malware_family) "  # noqa: S608 (our SQL, checked values as parameters)
+        f"FROM {relation} WHERE {where})",
+        params=params,
+    ).fetchall()[0][0]
+    params["network"] = scope.describe()
+    if counted > REPORT_MAX_ROWS:
+        raise ReportTooLargeError(
+            f"{counted:,} host rows: more than {REPORT_MAX_ROWS:,}; ask for fewer days"
+        )
+    sql = f"""
+        SELECT day, source_ip, lower(malware_family) AS malware_family,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+               sum(hits)::BIGINT AS hits, max(source_asn) AS source_asn,
+               max(source_cc) AS source_cc, max(source_as_name) AS source_as_name,
+               CASE WHEN bool_or(feed_name = '{SINKHOLE_FEED_NAME}')
+                    THEN '{SINKHOLE_FEED_NAME}' ELSE min(feed_name) END AS feed_name,
+               $network AS network
+        FROM {relation} WHERE {where}
+        GROUP BY day, source_ip, lower(malware_family)
+        ORDER BY day, source_ip, malware_family
+    """  # noqa: S608 (our SQL, checked values as parameters)
+    return con.sql(sql, params=params).to_arrow_table().cast(HOST_SCHEMA)

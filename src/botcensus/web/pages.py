@@ -341,6 +341,12 @@ def owner(
         hosts=hosts,
         notices=notices,
         scope_query=scope_query,
+        report_formats=[
+            ("shadowserver", "Shadowserver event4_sinkhole_http (CSV)"),
+            ("shadowserver-sinkhole", "Shadowserver event4_sinkhole (CSV)"),
+            ("intelmq", "IntelMQ events (JSON lines)"),
+            *([("xarf", "XARF v4 (JSON lines)")] if ctx_of(request).reporter else []),
+        ],
         form={"family": family or "", "from": lo or "", "to": hi or ""},
     )
 

@@ -18,15 +18,9 @@ from typing import Final
 
 import duckdb
 
+from botcensus.ipaddr import ipv4_int_sql
+
 CC: Final = re.compile(r"^[A-Z]{2}$")
-IPV4_INT_SQL: Final = (
-    "(TRY_CAST(split_part({c}, '.', 1) AS BIGINT) * 16777216 + "
-    "TRY_CAST(split_part({c}, '.', 2) AS BIGINT) * 65536 + "
-    "TRY_CAST(split_part({c}, '.', 3) AS BIGINT) * 256 + "
-    "TRY_CAST(split_part({c}, '.', 4) AS BIGINT))"
-)
-"""An IPv4 dotted quad as an integer (null for anything else). Sightings hold canonical
-addresses (four decimal octets), so no further check is needed."""
 
 
 class ScopeError(ValueError):
@@ -151,7 +145,7 @@ class Scope:
             params["scope_ccs"] = list(self.countries)
         v4 = [n for n in self.networks if n.version == 4]
         for i, net in enumerate(v4):
-            parts.append(f"{IPV4_INT_SQL.format(c=ip)} BETWEEN $scope_lo{i} AND $scope_hi{i}")
+            parts.append(f"{ipv4_int_sql(ip)} BETWEEN $scope_lo{i} AND $scope_hi{i}")
             params[f"scope_lo{i}"] = int(net.network_address)
             params[f"scope_hi{i}"] = int(net.broadcast_address)
         v6 = [n for n in self.networks if n.version == 6]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from botcensus.config import Settings
+from botcensus.export import Party
 
 
 def run(
@@ -17,6 +18,7 @@ def run(
     host: str,
     port: int,
     forwarded_allow_ips: str | None = None,
+    reporter: Party | None = None,
 ) -> None:
     """Serve until SIGINT / SIGTERM."""
     import uvicorn
@@ -28,7 +30,7 @@ def run(
         geo = enrich.load(settings.enrich.country_mmdb, settings.enrich.asn_mmdb)
         return lambda t: enrich.enrich(t, geo)
 
-    app = create_app(dataset, settings.web, enrich_loader=enricher)
+    app = create_app(dataset, settings.web, enrich_loader=enricher, reporter=reporter)
     logging.getLogger("botcensus").info(
         "serving %s on http://%s:%d/", dataset, f"[{host}]" if ":" in host else host, port
     )

@@ -182,3 +182,23 @@ def test_notification_table_checks_its_columns(columns, message) -> None:
 def test_notification_table_needs_rows() -> None:
     with pytest.raises(ValueError, match="no rows"):
         notification_table(_text(asn=[""], notified=[""], day=[""]))
+
+
+def test_a_week_with_a_day_missing_inside_the_range_is_left_out_of_the_fit(
+    run: NotifyRun,
+) -> None:
+    """A day without any data mid-range (a collector down) makes its week partial: the decay
+    leaves it out with a note, instead of fitting it as a sudden fall."""
+    everything = CleanupQuery()
+    empty = sketch_sightings(run.sightings.slice(0, 0))
+    whole = cleanup(_con(run.sightings), "s", empty, everything)
+    gap = dt.date(2011, 4, 6)
+    cut = run.sightings.filter(pc.not_equal(run.sightings["day"], pa.scalar(gap, pa.date32())))
+    result = cleanup(_con(cut), "s", empty, everything)
+    starts = result.weekly["window_start"].to_pylist()
+    assert all(not (s <= gap < s + dt.timedelta(days=7)) for s in starts)
+    assert len(starts) == whole.weekly.num_rows - 1
+    assert any("fewer than 7 days" in n for n in result.notes)
+    assert result.fit is not None
+    assert whole.fit is not None
+    assert result.fit.rate_per_week == pytest.approx(whole.fit.rate_per_week, rel=0.1)

@@ -15,6 +15,7 @@ from botcensus.measure.hosts.networks import (
     Factor,
     apply_factors,
     network_factors,
+    strip_ids_note,
 )
 
 W = dt.date(2011, 3, 20)
@@ -106,3 +107,38 @@ def test_factors_are_shrunk_to_their_mean_unless_networks_truly_differ() -> None
     even = np.array([f.value for (_, _, a), f in factors.items() if not a % 2])
     assert np.median(odd) > 1.4
     assert np.median(even) < 1.3
+
+
+def _windows(weeks: int, machines: float, modelled: float) -> tuple[IdCounts, dict]:
+    """One network with `machines` counted by ids in each of `weeks` windows, and the
+    IP-only model's `modelled` on the same sightings without their ids."""
+    starts = [START + 7 * w for w in range(weeks)]
+    counts = IdCounts(
+        window_start=np.array(starts, np.int64),
+        cc=("US",) * weeks,
+        asn=np.full(weeks, 1, np.int64),
+        machines=np.full(weeks, machines),
+        machine_days=np.zeros(weeks),
+        machine_days_sq=np.zeros(weeks),
+        hidden=np.zeros(weeks),
+    )
+    model = {(EPOCH + dt.timedelta(days=s), "US", 1): (modelled, 0.0, 0.0) for s in starts}
+    return counts, model
+
+
+def test_strip_the_ids_note_gives_the_model_against_the_ids() -> None:
+    """The built-in calibration: the IP-only model on the id-carrying sightings counts 1.25x
+    the machines the ids count, in each of three windows, and the correction applied."""
+    counts, model = _windows(3, 400.0, 500.0)
+    note = strip_ids_note(counts, model, network_factors(counts, model))
+    assert note.startswith("strip-the-ids check:")
+    assert "counts 1.25x the machines the ids count (median of 3 windows, 0.80-0.80" in note
+    assert "per-network corrections 0.80-0.80 applied" in note
+    assert "in 1 networks" in note
+
+
+def test_strip_the_ids_note_says_when_too_few_machines_carry_ids() -> None:
+    counts, model = _windows(2, MIN_MACHINES - 1, 40.0)
+    note = strip_ids_note(counts, model, network_factors(counts, model))
+    assert "too few machines with bot ids" in note
+    assert f"fewer than {MIN_MACHINES}" in note

@@ -14,10 +14,11 @@ from botcensus.measure.cleanup.decay import (
     mark_effects,
     parse_marks,
 )
-from botcensus.measure.cleanup.run import CleanupQuery, CleanupResult, cleanup
+from botcensus.measure.cleanup.run import CleanupDataError, CleanupQuery, CleanupResult, cleanup
 
 __all__ = [
     "NOTIFIED_COLUMNS",
+    "CleanupDataError",
     "CleanupQuery",
     "CleanupResult",
     "DecayFit",

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.measure.census import CensusQuery
+from botcensus.measure.census import CensusQuery, coverage
 from botcensus.measure.cleanup.checks import (
     Figure,
     checked_hazard,
@@ -50,6 +50,11 @@ from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, claime
 
 By = Literal["country", "asn"]
 Count = Literal["addresses", "hosts"]
+
+
+class CleanupDataError(ValueError):
+    """The data cannot give a clean-up result (nothing in range, a reversed range, estimates
+    without raw sightings): the message says why, in words fit for a report page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,24 +156,24 @@ def cleanup(
     lo, hi = _span(con, relation, sketches)
     first, last = query.date_from or lo, query.date_to or hi
     if first is None or last is None:
-        raise ValueError("no sightings or sketches in the dataset")
+        raise CleanupDataError("no sightings or sketches in the dataset")
     base = CensusQuery(
         window="week", week_ends=query.week_ends, date_from=first, date_to=last,
         family=query.family,
     )  # fmt: skip
     if query.date_from and query.date_to and query.date_from > query.date_to:
-        raise ValueError(f"the range {first} to {last} ends before it starts")
+        raise CleanupDataError(f"the range {first} to {last} ends before it starts")
     answer = census_answer(con, base, relation, sketches)
     if answer.table.num_rows == 0:
         # An error, not empty tables: empty tables read as "nothing left to clean up".
-        raise ValueError(
+        raise CleanupDataError(
             f"no sightings or sketches{_asked(query)} (the data runs from {lo} to {hi})"
         )
     notes = [answer.reason]
     household = False
     if query.count == "hosts":
         if answer.source != "sightings":
-            raise ValueError(f"host estimates need raw sightings ({answer.reason})")
+            raise CleanupDataError(f"host estimates need raw sightings ({answer.reason})")
         table, hosts = host_weeks(con, base, relation)
         answer = replace(answer, table=table, unit="hosts")
         household = hosts.household
@@ -176,7 +181,14 @@ def cleanup(
             notes.append(BOUNDS_NOTE)
         if household:
             notes.append(HOUSEHOLD_NOTE)
-    weekly = complete_weeks(answer.table, first, last)
+    full = _full_weeks(con, base, relation if answer.source == "sightings" else sketches)
+    weekly = _only(complete_weeks(answer.table, first, last), full)
+    inside = complete_weeks(answer.table, first, last).num_rows - weekly.num_rows
+    if inside:
+        notes.append(
+            f"left out {inside} week(s) inside the range with data on fewer than 7 days "
+            "(a partial week would read as a sudden fall)"
+        )
     count = answer.unit
     decay = decay_table(weekly, count=count, min_count=query.min_count)
     fit = None
@@ -192,7 +204,7 @@ def cleanup(
             else census_answer(con, by_query, relation, sketches).table
         )
         by_group = decay_table(
-            complete_weeks(grouped, first, last),
+            _only(complete_weeks(grouped, first, last), full),
             count=count,
             group=query.by,
             min_count=query.min_count,
@@ -213,6 +225,19 @@ def cleanup(
         count, answer.source, answer.reason, weekly, fit, decay, marks, part.curves,
         part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
     )  # fmt: skip
+
+
+def _full_weeks(con: duckdb.DuckDBPyConnection, query: CensusQuery, counted: Sketches) -> set[date]:
+    """Starts of the weeks with data on all 7 days (census.coverage over the relation, or
+    the sketch rows, the weekly counts came from)."""
+    with sketch_relation(con, counted, "cleanup_coverage") as relation:
+        rows = coverage(con, query, relation).to_pylist()
+    return {r["window_start"] for r in rows if r["days_covered"] >= query.days}
+
+
+def _only(weekly: pa.Table, starts: set[date]) -> pa.Table:
+    keep = [s in starts for s in weekly["window_start"].to_pylist()]
+    return weekly.filter(pa.array(keep, pa.bool_()))
 
 
 @dataclass

@@ -147,7 +147,9 @@ def group_days(
     and last day of the data (day numbers). Without a timer (feeds whose times are report
     times) only counts, returns and lifetimes."""
     n_groups, n_days = len(a.groups), len(days)
-    cell = a.group * n_days + (a.day - days[0])
+    # `days` are the window's days with data, not always consecutive (a feed that reports
+    # on alternate days): a row's column is its day's place among them.
+    cell = a.group * n_days + np.searchsorted(days, a.day)
     size = n_groups * n_days
 
     def total(weights: npt.ArrayLike) -> F64:

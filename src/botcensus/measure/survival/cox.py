@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from botcensus.measure.survival.networks import stable_networks
 from botcensus.measure.survival.silence import DEFAULT_RULE, SilenceRule, survival_rows
+from botcensus.store.db import connect
 
 F64 = npt.NDArray[np.float64]
 KEYS: Final = ("asn", "cc", "identity")
@@ -293,7 +294,7 @@ def notification_hazard_ratio(
 ) -> HazardRatio:
     """The accuracy harness's entry point: daily sightings (SIGHTING_SCHEMA, enriched with
     source_asn / source_cc) and a notification table (asn | cc | identity, notified, day)."""
-    con = duckdb.connect()
+    con = connect()
     con.register("hr_sightings", sightings)
     try:
         return notification_hr(con, "hr_sightings", notified_groups, rule=rule, level=level)

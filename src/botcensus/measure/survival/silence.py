@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery, Params
+from botcensus.store.db import connect
 
 SURVIVAL_COLUMNS: Final = (
     "identity",
@@ -145,7 +146,7 @@ def _followed(presence: pa.Table, networks: Mapping[tuple[str, int], float]) -> 
             "rate": pa.array([float(networks[p]) for p in pairs], pa.float64()),
         }
     )
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("presence", presence)
         con.register("allowed", allowed)

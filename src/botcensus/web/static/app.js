@@ -65,7 +65,7 @@
       width: width(el), height: 320,
       plugins: [partialShade(spans)],
       scales: { x: { time: true } },
-      axes: [{}, { label: unit + (unit.indexOf("hll") >= 0 ? " (estimated, distinct addresses)" : " (distinct addresses)"), size: 70 }],
+      axes: [{ label: doc.query.window === "week" ? "week starting (UTC date)" : "day (UTC date)" }, { label: unit + (unit.indexOf("hll") >= 0 ? " (estimated, distinct addresses)" : " (distinct addresses)"), size: 70 }],
       series: [{ label: doc.query.window === "week" ? "week starting" : "day" }].concat(groups.map(function (g, i) {
         return { label: by === "asn" && g !== "unknown" ? "AS" + g : g, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: false };
       })),
@@ -86,7 +86,7 @@
     new uPlot({
       width: width(el), height: 320, plugins: [partialShade(spans)],
       scales: { x: { time: true } },
-      axes: [{}, { label: "hosts (estimated) / unique_ip (addresses)", size: 70 }],
+      axes: [{ label: "week starting (UTC date)" }, { label: "hosts (estimated) / unique_ip (addresses)", size: 70 }],
       series: [{ label: "week starting" },
         { label: "hosts_hi (90%)", stroke: "rgba(31,95,168,0.3)" },
         { label: "hosts_lo (90%)", stroke: "rgba(31,95,168,0.3)" },
@@ -104,7 +104,7 @@
     new uPlot({
       width: width(el), height: 300,
       scales: { x: { time: true }, y: { distr: 3 } },
-      axes: [{}, { label: unit + " per complete week (log)", size: 70 }],
+      axes: [{ label: "week starting (UTC date)" }, { label: unit + " per complete week (log)", size: 70 }],
       series: [{ label: "week starting" }, { label: unit, stroke: PALETTE[0], width: 2, points: { show: true } }],
     }, [rows.map(function (r) { return day(r.window_start); }), rows.map(function (r) { return r[unit]; })], el);
     el.dataset.drawn = String(rows.length);
@@ -115,7 +115,7 @@
     if (!rows.length) { throw new Error(doc.notes.join("; ") || "no sightings in your scope"); }
     new uPlot({
       width: width(el), height: 300, scales: { x: { time: true } },
-      axes: [{}, { label: "share of first complete week (unique_ip)", size: 70 }],
+      axes: [{ label: "week starting (UTC date)" }, { label: "share of first complete week (unique_ip)", size: 70 }],
       series: [{ label: "week starting" },
         { label: "your networks", stroke: PALETTE[0], width: 2 },
         { label: (doc.country || "country") + " (all networks)", stroke: PALETTE[1], width: 2, dash: [6, 4] }],

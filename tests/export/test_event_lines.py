@@ -1,4 +1,5 @@
-"""Rendering events with IntelMQ field names, as JSON lines and CSV."""
+"""Recorded sinkhole events with IntelMQ field names, as JSON lines and CSV (the renderers
+`botcensus events` writes with)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,44 @@ import hashlib
 import io
 import json
 
+import pyarrow as pa
 import pytest
 
+from botcensus.export import CSV_COLUMNS, event_renderer
+from botcensus.export.events import unenriched
 from botcensus.model import EVENT_COLUMNS, INTELMQ_CONSTANTS
-from botcensus.report import intelmq_events, write_csv, write_jsonl
-from botcensus.report.events import CSV_COLUMNS
 from botcensus.store import events_table
 
 BODY = bytes(range(96))
 
 
+def _render(fmt, *rows):
+    out = io.BytesIO()
+    renderer = event_renderer(fmt)
+    out.write(renderer.header())
+    for batch in events_table(list(rows)).to_batches():
+        renderer.write(unenriched(pa.Table.from_batches([batch])), "sinkhole", out)
+    return out.getvalue().decode()
+
+
 def _events(*rows):
-    return list(intelmq_events(events_table(list(rows)).to_batches()))
+    return [json.loads(line) for line in _render("intelmq", *rows).splitlines()]
+
+
+def _rows(*rows):
+    return list(rows)
+
+
+def write_jsonl(rows, out):
+    text = _render("intelmq", *rows)
+    out.write(text)
+    return len(text.splitlines())
+
+
+def write_csv(rows, out):
+    text = _render("intelmq-csv", *rows)
+    out.write(text)
+    return len(text.splitlines()) - 1
 
 
 @pytest.fixture
@@ -50,6 +77,7 @@ def test_event_uses_intelmq_names_and_constants(rustock):
     assert event == {
         "time.source": "2011-03-16T00:00:00+00:00",
         **INTELMQ_CONSTANTS,
+        "classification.identifier": "rustock",
         "source.ip": "192.0.2.44",
         "source.port": 1234,
         "destination.ip": "198.51.100.7",
@@ -118,21 +146,25 @@ def test_time_is_iso_8601_utc(make_event):
 
 
 def test_events_from_several_batches_keep_their_order(make_event):
-    batches = [events_table([make_event(path=f"/{i}")]).to_batches()[0] for i in range(3)]
-    assert [e["extra.http_path"] for e in intelmq_events(batches)] == ["/0", "/1", "/2"]
+    out = io.BytesIO()
+    for i in range(3):
+        table = unenriched(events_table([make_event(path=f"/{i}")]))
+        event_renderer("intelmq").write(table, "sinkhole", out)
+    paths = [json.loads(line)["extra.http_path"] for line in out.getvalue().splitlines()]
+    assert paths == ["/0", "/1", "/2"]
 
 
 # -- JSON lines ------------------------------------------------------------------------------
 def test_jsonl_writes_one_object_per_line(rustock, make_event):
     out = io.StringIO()
-    assert write_jsonl(_events(rustock, make_event()), out) == 2
+    assert write_jsonl(_rows(rustock, make_event()), out) == 2
     lines = out.getvalue().splitlines()
     assert [json.loads(line)["source.ip"] for line in lines] == ["192.0.2.44", "192.0.2.10"]
 
 
 def test_jsonl_keeps_non_ascii_text(make_event):
     out = io.StringIO()
-    write_jsonl(_events(make_event(user_agent="Café/1.0")), out)
+    write_jsonl(_rows(make_event(user_agent="Café/1.0")), out)
     assert "Café/1.0" in out.getvalue()
 
 
@@ -146,20 +178,21 @@ def test_jsonl_of_nothing_is_empty():
 def test_csv_columns_are_constants_then_every_event_column():
     assert CSV_COLUMNS[0] == "time.source"
     assert CSV_COLUMNS[1 : 1 + len(INTELMQ_CONSTANTS)] == tuple(INTELMQ_CONSTANTS)
-    assert len(CSV_COLUMNS) == len(EVENT_COLUMNS) + len(INTELMQ_CONSTANTS)
+    assert CSV_COLUMNS[1 + len(INTELMQ_CONSTANTS)] == "classification.identifier"
+    assert len(CSV_COLUMNS) == len(EVENT_COLUMNS) + len(INTELMQ_CONSTANTS) + 1
     assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
 
 
 def test_csv_header_row_is_the_columns(rustock):
     out = io.StringIO()
-    write_csv(_events(rustock), out)
+    write_csv(_rows(rustock), out)
     header = next(csv.reader(io.StringIO(out.getvalue())))
     assert tuple(header) == CSV_COLUMNS
 
 
 def test_csv_row_values(rustock):
     out = io.StringIO()
-    assert write_csv(_events(rustock), out) == 1
+    assert write_csv(_rows(rustock), out) == 1
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["malware.name"] == "rustock"
     assert row["extra.header_names"] == "Host Content-Length"
@@ -176,7 +209,7 @@ def test_csv_of_nothing_is_only_the_header():
 
 def test_csv_quotes_values_with_commas(make_event):
     out = io.StringIO()
-    write_csv(_events(make_event(user_agent='a, "b"')), out)
+    write_csv(_rows(make_event(user_agent='a, "b"')), out)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["extra.user_agent"] == 'a, "b"'
 
@@ -194,7 +227,7 @@ FORMULAS = [
 @pytest.mark.parametrize("value", FORMULAS)
 def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(make_event, value):
     out = io.StringIO()
-    write_csv(_events(make_event(host=value, user_agent=value, bot_id=value)), out)
+    write_csv(_rows(make_event(host=value, user_agent=value, bot_id=value)), out)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     for name in ("extra.http_host", "extra.user_agent", "extra.bot_id"):
         assert row[name] == "'" + value
@@ -203,7 +236,27 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(make_event, value
 @pytest.mark.parametrize("value", ["a\rb", "a\r\nb,c", '"\r"'])
 def test_csv_a_carriage_return_in_a_cell_cannot_split_the_row(make_event, value):
     out = io.StringIO()
-    write_csv(_events(make_event(user_agent=value), make_event(user_agent="ok")), out)
+    write_csv(_rows(make_event(user_agent=value), make_event(user_agent="ok")), out)
     rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert [len(r) for r in rows] == [len(CSV_COLUMNS)] * 3
     assert rows[1][CSV_COLUMNS.index("extra.user_agent")] == value
+
+
+@pytest.mark.parametrize(
+    "name", ['extra.a"b', "extra.back\\slash", "extra.new\nline", "extra.\u2028"]
+)
+def test_a_hostile_feed_column_name_stays_one_valid_json_key(name):
+    """Feed reports name their own columns (kept as extra.<name>): whatever the name, the
+    event stays one JSON line with that key."""
+    from datetime import UTC, datetime
+
+    table = pa.table(
+        {
+            "time_source": pa.array([datetime(2024, 5, 1, tzinfo=UTC)], pa.timestamp("us", "UTC")),
+            name: pa.array(["value"]),
+        }
+    )
+    out = io.BytesIO()
+    event_renderer("intelmq").write(table, "feed", out)
+    [line] = out.getvalue().decode().splitlines()
+    assert json.loads(line)[name] == "value"

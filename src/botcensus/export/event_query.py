@@ -1,9 +1,8 @@
-"""Export feed events and sinkhole events as IntelMQ JSON lines or Shadowserver CSV.
+"""Which feed and sinkhole events an export takes: the query (time range, country, ASN,
+network prefix, malware family, feed) and the batches of stored events that match it.
 
-Filters: time range, country, ASN, network prefix, malware family, feed. Country and ASN are
-our enrichment (sinkhole events are enriched as they are exported), falling back to what a
-feed reported. Feed events come first, in time order, then sinkhole events in time order.
-CSV text cells a spreadsheet would run as formulas are written as text (feeds/cells.py).
+Country and ASN are our enrichment (sinkhole events are enriched as they are read), falling
+back to what a feed reported. Feed events come in time order, sinkhole events in time order.
 """
 
 from __future__ import annotations
@@ -12,16 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Final
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from botcensus.export.cells import safe_table
-from botcensus.feeds.mapping import DEFAULT_MAPPING, field_types, load_mapping
-from botcensus.feeds.render import feed_csv, feed_json, sinkhole_csv, sinkhole_json
 from botcensus.ipaddr import in_prefixes
 from botcensus.model import SINKHOLE_FEED_NAME
 from botcensus.store import iter_events, layout
@@ -31,8 +24,6 @@ from botcensus.store.feed_events import HASH_COLUMN, feed_files
 from botcensus.store.feed_sightings import MEMORY_LIMIT
 
 Enrich = Callable[[pa.Table], pa.Table]
-FORMATS: Final = ("intelmq", "shadowserver")
-CSV_REPORT: Final = "event4_sinkhole_http"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +89,6 @@ def _kept(table: pa.Table, query: ExportQuery) -> pa.Table:
     if query.keep is None or table.num_rows == 0:
         return table
     return table.filter(query.keep(table))
-
-
-def _render(table: pa.Table, select: str) -> pa.Table:
-    con = connect(memory_limit=MEMORY_LIMIT)
-    con.register("events", table)
-    return con.sql(f"SELECT {select} FROM events").to_arrow_table()  # noqa: S608 (our SQL)
 
 
 def feed_batches(
@@ -183,58 +168,3 @@ def _matching(table: pa.Table, query: ExportQuery, enrich: Enrich) -> pa.Table:
             pc.fill_null(pc.is_in(table["source_asn"], value_set=wanted_asn), False)
         )
     return table
-
-
-def _write_lines(lines: pa.Table, out: BinaryIO) -> None:
-    """Write a column of newline-terminated strings straight from its Arrow data buffer."""
-    array = lines["line"].combine_chunks()
-    if len(array) == 0:
-        return
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=width)
-    lo, hi = offsets[array.offset], offsets[array.offset + len(array)]
-    out.write(memoryview(array.buffers()[2])[int(lo) : int(hi)])
-
-
-def export(
-    dataset: Path,
-    query: ExportQuery,
-    fmt: str,
-    out: BinaryIO,
-    enrich: Enrich,
-    left_out: LeftOut | None = None,
-) -> int:
-    """Write the matching events to `out`; the number of events written. `left_out` (if
-    given) counts the matching events the export leaves out, and why."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format {fmt!r}: choose from {', '.join(FORMATS)}")
-    mapping = load_mapping(DEFAULT_MAPPING)
-    header = list(mapping.report(CSV_REPORT).columns)
-    types = field_types(mapping)
-    written = 0
-    first = True
-    for source, batches in (
-        ("feed", feed_batches(dataset, query, left_out=left_out)),
-        ("sinkhole", sinkhole_batches(dataset, query, enrich, left_out)),
-    ):
-        for table in batches:
-            if table.num_rows == 0:
-                continue
-            if fmt == "intelmq":
-                select = (
-                    feed_json(table.column_names, types) if source == "feed" else sinkhole_json()
-                )
-                _write_lines(_render(table, select), out)
-            else:
-                select = (
-                    feed_csv(header, table.column_names)
-                    if source == "feed"
-                    else sinkhole_csv(header)
-                )
-                rows = safe_table(_render(table, select))  # no cell opens as a formula
-                pacsv.write_csv(rows, out, pacsv.WriteOptions(include_header=first))
-                first = False
-            written += table.num_rows
-    if fmt == "shadowserver" and first:
-        out.write((",".join(f'"{h}"' for h in header) + "\n").encode())
-    return written

@@ -1,11 +1,14 @@
 """SQL that renders feed and sinkhole events as IntelMQ JSON lines or Shadowserver CSV rows.
 
-Pure functions from column names to SELECT lists: the export runs them over Arrow batches.
-IntelMQ lines leave out empty fields, as IntelMQ does; numbers stay numbers.
+Pure functions from column names to SELECT lists: the event renderers (export/event_formats.py)
+run them over Arrow batches. IntelMQ lines leave out empty fields, as IntelMQ does; numbers
+stay numbers. A sinkhole event has one IntelMQ rendering (`sinkhole_fields`), whichever
+command writes it (`botcensus events`, `botcensus export --format intelmq`).
 """
 
 from __future__ import annotations
 
+import json as _json
 from collections.abc import Collection, Mapping
 from typing import Final
 
@@ -41,6 +44,12 @@ JSON_VALUES: Final[dict[str, str]] = {
 """An extra field's JSON as IntelMQ's parser types it (kept as text where it is not one)."""
 
 
+LINE_BREAKS: Final = "\x85\u2028\u2029"
+"""Characters JSON leaves unescaped in strings that line readers (Python's splitlines, the
+JavaScript of older browsers) take as line ends: written as \\u escapes, so one event stays one
+line whatever reads it (control characters are escaped by to_json already)."""
+
+
 def _json_object(fields: list[tuple[str, str]], json: dict[str, str] | None = None) -> str:
     """One JSON object per row; `fields` are SQL values (made JSON with to_json), `json`
     fields are SQL that is already JSON text."""
@@ -52,12 +61,15 @@ def _json_object(fields: list[tuple[str, str]], json: dict[str, str] | None = No
         f"CASE WHEN ({value}) IS NOT NULL THEN {lit(_json_key(key))} || ({value}) END"
         for key, value in (json or {}).items()
     ]
-    return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}' || chr(10) AS line"
+    line = f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
+    for char in LINE_BREAKS:  # valid JSON unescaped, but str.splitlines() splits there
+        escape = lit("\\u%04x" % ord(char))  # noqa: UP031 (no backslash in an f-string)
+        line = f"replace({line}, chr({ord(char)}), {escape})"
+    return f"{line} || chr(10) AS line"
 
 
 def _json_key(key: str) -> str:
-    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}":'
+    return _json.dumps(key, ensure_ascii=False) + ":"
 
 
 def feed_json(columns: Collection[str], types: Mapping[str, str] | None = None) -> str:
@@ -112,9 +124,14 @@ _TEXT: Final = frozenset(
 )
 
 
-def sinkhole_json() -> str:
-    """SELECT list: one IntelMQ JSON line per sinkhole event (enriched with source_cc,
-    source_asn, source_as_name), with the names `botcensus events` uses."""
+ENRICHED: Final = ("source.asn", "source.as_name", "source.geolocation.cc")
+"""Fields only enrichment fills (`botcensus export`); `botcensus events` prints events as
+recorded, so these stay empty there."""
+
+
+def sinkhole_fields() -> list[tuple[str, str]]:
+    """Every IntelMQ field of a sinkhole event, in the order written, with its SQL value over
+    an event table (with source_cc, source_asn, source_as_name: null where not enriched)."""
     fields = [("time.source", TIME_ISO.format(t="time_received"))]
     fields += [(k, lit(v)) for k, v in INTELMQ_CONSTANTS.items()]
     fields += [
@@ -124,7 +141,12 @@ def sinkhole_json() -> str:
         ("classification.identifier", "lower(nullif(malware_family, ''))"),
     ]
     fields += [(intelmq_name(c), _sinkhole_value(c)) for c in EVENT_COLUMNS[1:]]
-    return _json_object(fields)
+    return fields
+
+
+def sinkhole_json() -> str:
+    """SELECT list: one IntelMQ JSON line per sinkhole event (`sinkhole_fields`)."""
+    return _json_object(sinkhole_fields())
 
 
 def _extra(columns: Collection[str], name: str, number: bool = False) -> str | None:

@@ -1,0 +1,55 @@
+"""Partial windows: a week that runs past the data (the dataset starts on a Wednesday and
+ends on a Friday) or that misses days inside it (an outage: a day with no data at all) is
+marked `partial`, with the days that hold data (`days_covered`); full weeks are not."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import webdata
+
+WEEK_OF_OUTAGE = "2011-04-03"  # Sunday..Saturday 2011-04-09
+OUTAGE = date(2011, 4, 6)
+
+
+def _weeks(client, token=None):
+    answer = client.get("/api/v1/census", token, params={"window": "week", "limit": 1000})
+    assert answer.status_code == 200, answer.text
+    return {r["window_start"]: r for r in answer.json()["rows"]}
+
+
+def test_edge_weeks_are_partial_and_full_weeks_are_not(client, tokens):
+    weeks = _weeks(client, tokens.operator)
+    first, last = min(weeks), max(weeks)
+    assert first == "2011-03-13"
+    assert weeks[first]["partial"] is True
+    assert weeks[first]["days_covered"] == 4  # Wednesday 16 to Saturday 19 March
+    assert weeks[last]["partial"] is True
+    assert (
+        weeks[last]["days_covered"]
+        == (webdata.D0.toordinal() + webdata.DAYS - 1) - date(2011, 4, 17).toordinal() + 1
+    )
+    inner = [w for w in weeks if w not in (first, last)]
+    assert inner
+    assert all(weeks[w]["partial"] is False for w in inner)
+    assert all(weeks[w]["days_covered"] == 7 for w in inner)
+
+
+def test_a_day_without_data_inside_a_week_marks_it_partial(copy_data, make_client, tokens):
+    data = copy_data()
+    gone = 0
+    for area in ("sightings", "sketches", "aggregates/day"):
+        for part in (data / area).glob(f"date={OUTAGE.isoformat()}"):
+            shutil.rmtree(part)
+            gone += 1
+    assert gone >= 2
+    c = make_client(data)
+    weeks = _weeks(c, tokens.operator)
+    assert weeks[WEEK_OF_OUTAGE]["partial"] is True
+    assert weeks[WEEK_OF_OUTAGE]["days_covered"] == 6
+    assert weeks["2011-03-27"]["partial"] is False
+    public = _weeks(c)
+    assert public[WEEK_OF_OUTAGE]["partial"] is True
+    page = c.get("/", params={"week": WEEK_OF_OUTAGE}).text
+    assert "6 day(s) of this window hold data" in page
