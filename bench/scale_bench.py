@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+DRIVER_MEMORY = "4g"
+"""Spark local's heap (driver and executor in one JVM)."""
 STEPS = {
     "rollup/duckdb": """
 import pyarrow as pa, pyarrow.parquet as pq
@@ -56,10 +58,8 @@ print(census_of_dataset(DATA, CensusQuery(by=("country",))).rows.num_rows)
 """,
     "census/spark": """
 from botcensus.measure.census import CensusQuery
-from botcensus.measure.spark import session, census_rows
-spark = session(MASTER)
-print(census_rows(spark, DATA, CensusQuery(by=("country",))).num_rows)
-spark.stop()
+from botcensus.measure.spark import census_of_dataset
+print(census_of_dataset(DATA, CensusQuery(by=("country",)), master=MASTER).rows.num_rows)
 """,
 }
 
@@ -119,7 +119,11 @@ def _tree_rss(pid: int) -> int:
 
 def measure(code: str, data: Path, master: str) -> tuple[float, float, str]:
     """Run a step in a child; wall seconds, peak GiB of its process tree, its output."""
-    prelude = f"from pathlib import Path\nDATA = Path({str(data)!r})\nMASTER = {master!r}\n"
+    prelude = (
+        f"from pathlib import Path\nDATA = Path({str(data)!r})\nMASTER = {master!r}\n"
+        "import os\n"  # local mode: the driver is the executor; Spark's 1 GiB default is small
+        f"os.environ['PYSPARK_SUBMIT_ARGS'] = '--driver-memory {DRIVER_MEMORY} pyspark-shell'\n"
+    )
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", prelude + code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
