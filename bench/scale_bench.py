@@ -178,6 +178,7 @@ def main() -> None:
         help="Make every scale above this one by replicating its dataset (replicate()) "
         "instead of simulating it (0: simulate every scale).",
     )
+    parser.add_argument("--steps", default="rollup,census", help="Steps to run.")
     parser.add_argument(
         "--spark-max", type=float, default=float("inf"), help="Largest scale Spark runs at."
     )
@@ -204,21 +205,23 @@ def main() -> None:
         for name, code in STEPS.items():
             if name.endswith("/spark") and scale > args.spark_max:
                 continue
+            if name.split("/")[0] not in args.steps.split(","):
+                continue
             seconds, gib, out = measure(code, data, args.master)
             found[name] = (seconds, gib)
             outputs[name] = out
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"x{scale:g} {rows:>12,} sightings  {name:14} {seconds:8.1f} s {gib:6.2f} GiB"
                   f"  (load {load})", flush=True)  # fmt: skip
-        for step in ("rollup", "census"):  # both engines must have made as many rows
+        for step in args.steps.split(","):  # both engines must have made as many rows
             theirs = outputs.get(f"{step}/spark")
-            if theirs is not None and outputs[f"{step}/duckdb"] != theirs:
+            if theirs is not None and outputs.get(f"{step}/duckdb") != theirs:
                 raise SystemExit(f"x{scale:g} {step}: engines disagree on row counts {outputs}")
         results.append((scale, rows, found))
     print(f"load after: {os.getloadavg()}")
     print("\nscale  sightings    step     duckdb s  GiB   spark s  GiB   spark/duckdb")
     for scale, rows, found in results:
-        for step in ("rollup", "census"):
+        for step in args.steps.split(","):
             ds, dg = found[f"{step}/duckdb"]
             ss, sg = found.get(f"{step}/spark", (float("nan"), float("nan")))
             print(f"x{scale:<5g}{rows:>11,}  {step:7} {ds:9.1f} {dg:5.2f} {ss:9.1f} {sg:5.2f}"
