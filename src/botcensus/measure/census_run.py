@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
@@ -30,6 +31,10 @@ from botcensus.measure.sketches_census import (
     sketch_relation,
 )
 
+MEMORY_LIMIT: Final = "4GB"
+"""What DuckDB may hold for one census of a dataset; beyond it, it spills to a private
+temporary directory (without it, the weekly census by country of 3x Rustock held 5 GiB:
+BENCHMARKS.md)."""
 NO_ESTIMATE_NOTE = "host estimates need raw sightings; none for this range"
 
 
@@ -178,7 +183,10 @@ def census_of_dataset(
         raise FileNotFoundError(f"{dataset}: no such directory")
     if refresh is not None:
         refresh(dataset)
-    con = connect()
+    import tempfile
+
+    spill = tempfile.TemporaryDirectory(prefix="botcensus-census-")  # 0700: rows hold addresses
+    con = connect(memory_limit=MEMORY_LIMIT, spill=Path(spill.name) / "spill")
     if progress:
         con.execute("SET enable_progress_bar = true")
     try:
@@ -197,3 +205,4 @@ def census_of_dataset(
         )
     finally:
         con.close()
+        spill.cleanup()
