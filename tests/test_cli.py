@@ -132,6 +132,36 @@ def test_events_rejects_an_unknown_format(runner, tmp_path):
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("command", "first", "last", "start", "end", "what"),
+    [
+        (["census"], "--from", "--to", "2011-03-20", "2011-03-10", "after"),
+        (["cleanup"], "--from", "--to", "2011-03-20", "2011-03-10", "after"),
+        (["export", "--format", "intelmq"], "--since", "--until", "2011-03-20", "2011-03-10",
+         "after"),
+        (["events"], "--since", "--until", "2011-03-20", "2011-03-10", "after"),
+        (["events"], "--since", "--until", "2011-03-20", "2011-03-20", "equal to"),
+        (["simulate"], "--from", "--to", "2011-03-20", "2011-03-10", "after"),
+    ],
+)  # fmt: skip
+def test_a_range_that_holds_no_time_is_refused_not_printed_empty(
+    runner, tmp_path, command, first, last, start, end, what
+):
+    args = [*command, "--data", str(tmp_path), first, start, last, end]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert f"{first} {start}T00:00:00" in result.stderr
+    assert f"is {what} {last} {end}" in result.stderr
+    assert "the range holds no time" in result.stderr
+
+
+def test_a_one_day_range_is_a_range(runner, tmp_path):
+    result = runner.invoke(
+        main, ["census", "--data", str(tmp_path), "--from", "2011-03-20", "--to", "2011-03-20"]
+    )
+    assert "the range holds no time" not in result.stderr
+
+
 # -- sinkhole serve: errors before anything listens -----------------------------------------
 def _serve(runner, tmp_path, *args, env=None):
     data = tmp_path / "data"

@@ -59,6 +59,13 @@ def _hazard(runs: Sequence[dict[str, Any]]) -> str:
     return f"{text} [{supports}]"
 
 
+def _width(runs: Sequence[dict[str, Any]]) -> str:
+    """The median hi / lo of the rows with only bounds (complete weeks), as `xN.N`."""
+    ratios = [w["hi"] / w["lo"] for r in runs for w in r.get("weeks", [])
+              if w.get("est") is None and w.get("days") == 7 and w.get("lo")]  # fmt: skip
+    return f"; hi/lo x{statistics.median(ratios):.1f}" if ratios else ""
+
+
 def row(name: str, runs: Sequence[dict[str, Any]]) -> list[str]:
     inside = sum(r["inside"] for r in runs)
     checked = sum(r["checked"] for r in runs)
@@ -72,7 +79,7 @@ def row(name: str, runs: Sequence[dict[str, Any]]) -> list[str]:
         _pct(_median(r["median_error_global"] for r in runs)),
         _pct(_median(r["median_error_country"] for r in runs)),
         f"{_pct(inside / checked) if checked else '-'} ({inside}/{checked})",
-        f"{none}/{rows}" + (f" (bounds hold {held})" if none else ""),
+        f"{none}/{rows}" + (f" (bounds hold {held}{_width(runs)})" if none else ""),
         _pct(_median(r["decay_error"] for r in runs)),
         _survival(runs, "28"),
         _survival(runs, "56"),

@@ -38,7 +38,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, campaign.Campai
                      start=campaign.DAY, end=campaign.DAY + dt.timedelta(days=27))  # fmt: skip
     write_direct(after, data, step, sensor=SENSOR)
     rollup(data, step)
-    return data, told, after.truth().weekly
+    truth = after.truth()
+    return data, told, (truth.weekly, truth.hosts)
 
 
 def test_every_recipient_gets_a_mail_and_the_hold_out_hears_nothing(run) -> None:
@@ -55,10 +56,20 @@ def test_every_recipient_gets_a_mail_and_the_hold_out_hears_nothing(run) -> None
 
 def test_the_effect_lines_put_the_measured_decay_beside_the_truth(run) -> None:
     data, told, truth = run
-    arms = campaign.arm_decay(data, told.groups, truth, campaign.DAY + dt.timedelta(days=27))
+    weekly, _ = truth
+    arms = campaign.arm_decay(data, told.groups, weekly, campaign.DAY + dt.timedelta(days=27))
     assert arms.told is not None
     assert arms.true_told is not None
     lines = campaign.effect_lines(None, arms)
     assert "told" in lines[-1]
     assert "true active hosts" in lines[-1]
     assert len(campaign.campaign_lines(told)) == 2
+
+
+def test_a_perfect_observer_reads_the_simulated_effect_below_its_multiplier(run) -> None:
+    """Machines clean up at different rates (fast ones leave first), so the Cox fit on the true
+    clean-up times reads the told networks faster, but by less than the simulated x2."""
+    _, told, (_, hosts) = run
+    perfect = campaign.perfect_observer_hr(hosts, told.groups, campaign.DAY + dt.timedelta(days=27))
+    assert perfect is not None
+    assert 1.1 < perfect < 2.0

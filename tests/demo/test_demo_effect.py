@@ -53,3 +53,8 @@ def test_without_a_cox_ratio_the_decay_ratio_is_given_as_such() -> None:
     line = campaign.effect_lines(None, ARMS)[0]
     assert "1.23 (" in line
     assert "decay" in line
+
+
+def test_the_truth_names_the_simulated_multiplier_and_the_perfect_observers_figure() -> None:
+    line = campaign.effect_lines(_hazard(1.35, 1.05, 1.74), ARMS, 1.46)[0]
+    assert "true 2.0 as simulated, 1.46 for a perfect observer's Cox fit" in line

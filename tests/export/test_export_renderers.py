@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from botcensus.export import (
 from botcensus.export.cells import original
 from botcensus.export.shadowserver import COLUMNS, EXTRA
 from botcensus.export.xarf import check, xarf_report
+from feeds.intelmq_oracle import harmonization_errors, parse, schema_from_mappings
 
 ROOT = Path(__file__).resolve().parents[2]
 META = ReportMeta(
@@ -101,6 +100,19 @@ def test_shadowserver_csv_has_one_row_per_host_and_day_with_first_last_and_count
     assert rows[2]["src_geo"] == ""
 
 
+def test_rows_come_in_numeric_address_order_and_say_critical_as_shadowserver_does() -> None:
+    texts = ["10.0.0.10", "2001:db8::10", "10.0.0.9", "2001:db8::9", "9.255.255.255"]
+    hosts = host_table(
+        [{"source_ip": ip, "first_seen": _t(1), "last_seen": _t(2), "hits": 2} for ip in texts]
+    )
+    for name in ("shadowserver", "shadowserver-sinkhole"):
+        rows = list(csv.DictReader(io.StringIO(renderer(name).render(hosts, META).decode())))
+        assert [r["src_ip"] for r in rows] == [
+            "9.255.255.255", "10.0.0.9", "10.0.0.10", "2001:db8::9", "2001:db8::10",
+        ]  # fmt: skip
+        assert {r["severity"] for r in rows} == {"critical"}
+
+
 def test_shadowserver_csv_cells_never_open_as_formulas() -> None:
     for name in ("shadowserver", "shadowserver-sinkhole", "summary"):
         for row in _csv_rows(name):
@@ -132,46 +144,13 @@ def test_summary_names_no_address() -> None:
 
 
 # -- the tools recipients use -------------------------------------------------------------------
-PARSE = r"""
-import base64, json, sys, warnings
-warnings.simplefilter("ignore")
-from intelmq.lib.bot import BotLibSettings
-import intelmq.bots.parsers.shadowserver._config as config
-from intelmq.bots.parsers.shadowserver.parser import ShadowserverParserBot
-schema, sample, name = sys.argv[1:4]
-state = getattr(config, "__config")
-state.schema_file = state.schema_active = schema
-bot = ShadowserverParserBot("parser", settings=BotLibSettings | {"logging_level": "CRITICAL"})
-raw = open(sample, "rb").read().decode()
-out = bot.process_message({"__type": "Report", "extra.file_name": name,
-                           "raw": base64.b64encode(raw.encode()).decode()})
-print(json.dumps([dict(e) for e in out["output"]]))
-"""
-
-
-def _intelmq_schema(path: Path) -> Path:
-    """IntelMQ's schema file for the sinkhole report types: our mapping is in its format."""
-    mapping = ROOT / "src/botcensus/feeds/mappings/shadowserver-2024-09-24.json"
-    body = json.loads(mapping.read_text(encoding="utf-8"))
-    schema: dict[str, Any] = {"_meta": {"date_created": body["schema_date"], "change_log": []}}
-    for report in COLUMNS:
-        entry = {k: v for k, v in body["reports"][report].items() if k != "columns"}
-        schema[report] = {**entry, "file_name": report}
-    path.write_text(json.dumps(schema), encoding="utf-8")
-    return path
-
-
 @pytest.mark.parametrize("name", ["shadowserver", "shadowserver-sinkhole"])
 def test_intelmqs_shadowserver_parser_reads_the_csv(name: str, tmp_path: Path) -> None:
     export = renderer(name)
     sample = tmp_path / export.file_name(META)
     sample.write_bytes(export.render(HOSTS, META))
-    schema = _intelmq_schema(tmp_path / "schema.json")
-    done = subprocess.run(
-        [sys.executable, "-c", PARSE, str(schema), str(sample), sample.name],
-        capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
-    events = json.loads(done.stdout.strip().splitlines()[-1])
+    schema = schema_from_mappings(tmp_path / "schema.json")
+    events = parse(schema, [(sample, export.report)])[str(sample)]
     by_ip = {e["source.ip"]: e for e in events}
     assert sorted(by_ip) == ["192.0.2.10", "198.51.100.3", "2001:db8::7"]
     first = by_ip["192.0.2.10"]
@@ -184,34 +163,11 @@ def test_intelmqs_shadowserver_parser_reads_the_csv(name: str, tmp_path: Path) -
     assert "source.asn" not in by_ip["2001:db8::7"]
 
 
-HARMONISE = r"""
-import json, os, sys, warnings
-warnings.simplefilter("ignore")
-import intelmq
-from intelmq.lib.message import Event
-conf = os.path.join(os.path.dirname(intelmq.__file__), "etc", "harmonization.conf")
-harmonization = json.load(open(conf))
-errors = []
-for n, line in enumerate(sys.stdin):
-    event = Event(harmonization=harmonization)
-    for key, value in json.loads(line).items():
-        try:
-            event.add(key, value, sanitize=False)
-        except Exception as exc:
-            errors.append(f"line {n + 1}: {key}={value!r}: {type(exc).__name__}: {exc}")
-print(json.dumps(errors))
-"""
-
-
 @pytest.mark.parametrize("tlp", ["amber", "amber+strict", "clear"])
 def test_intelmq_harmonisation_accepts_every_event(tlp: str) -> None:
     meta = ReportMeta(**{**{f: getattr(META, f) for f in META.__slots__}, "tlp": tlp})
     lines = renderer("intelmq").render(HOSTS, meta).decode()
-    done = subprocess.run(
-        [sys.executable, "-c", HARMONISE], input=lines, capture_output=True, text=True,
-        check=True, timeout=120,
-    )  # fmt: skip
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert harmonization_errors(lines) == []
     first = json.loads(lines.splitlines()[0])
     assert first["extra.count"] == 288
     assert first["source.ip"] == "192.0.2.10"

@@ -2,12 +2,15 @@
 through the CLI (bench/heldout.run) against bounds near the figures BENCHMARKS.md publishes.
 Minutes each: marked `heavy`, run by `make test-all` and by `make test` under CI=true.
 
-The held-out population here (`b-sparse` seed 1) is scored by the frozen estimator's
-successors: its bounds pin the figures published for it, the goals it meets and, as strict
-expected failures, the goals it misses (a fix that meets them must update BENCHMARKS.md and
-docs/measurement.md, and is then a development figure for that population)."""
+The held-out population here (`b-sparse` seed 3, second freeze 764c3e6) is scored by the
+frozen estimator's successors: its bounds pin the figures published for it, the goals it
+meets and, as a strict expected failure, the one it misses (a fix that meets it must update
+BENCHMARKS.md and docs/measurement.md, and is then a development figure for that
+population)."""
 
 from __future__ import annotations
+
+import statistics
 
 import pytest
 from bench.heldout.run import evaluate
@@ -29,30 +32,39 @@ def _score(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int,
 @pytest.fixture(scope="module")
 def a_global(tmp_path_factory: pytest.TempPathFactory) -> Score:
     """Development set: a-global seed 1 (published: 6.5% global, 5.9% per country,
-    coverage 100%, decay 3.9%, still infected at 28 / 56 days 0.01 / 0.01 off)."""
+    coverage 93.8% (90/96), decay 3.9%, still infected at 28 / 56 days 0.01 / 0.01 off)."""
     return _score(tmp_path_factory, "a-global", 1)
 
 
 @pytest.fixture(scope="module")
 def a_cgn(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Development set: a-cgn seed 1 (published: bounds only, all holding the truth; decay
-    6.3%; still infected at 28 days 0.02 off, from the decay)."""
+    """Development set: a-cgn seed 1 (published: bounds only, all 54 holding the truth,
+    hi / lo 9.3 in the median complete week; decay 6.3%; still infected at 28 days 0.02
+    off, from the decay)."""
     return _score(tmp_path_factory, "a-cgn", 1)
 
 
 @pytest.fixture(scope="module")
 def b_sparse(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Held-out set: b-sparse seed 1, one row per address and day (published: hosts 329%
-    too high, coverage 7.1%; decay 0.8%; S(28) 0.09 and S(56) 0.05 off, from the decay;
-    hazard ratio 1.21 against the perfect observer's 1.41, from the decay)."""
-    return _score(tmp_path_factory, "b-sparse", 1)
+    """Held-out set: b-sparse seed 3, one row per address and day (published: no estimate,
+    bounds holding the truth in 79 of 87 rows, hi / lo 9.5 in the median complete week;
+    decay 2.9%; S(28) 0.10 and S(56) 0.06 off, from the decay; hazard ratio 1.32 against
+    the perfect observer's 1.48, from the decay)."""
+    return _score(tmp_path_factory, "b-sparse", 3)
+
+
+def _width(score: Score) -> float:
+    """The median hi / lo of the complete weeks with only bounds."""
+    return statistics.median(
+        r.hi / r.lo for r in score.rows if r.est is None and r.days == 7 and r.lo and r.hi
+    )
 
 
 def test_development_a_global_hosts(a_global: Score) -> None:
     assert a_global.median_error("global") <= 0.09
     assert a_global.median_error("country") <= 0.09
     inside, checked = a_global.coverage()
-    assert inside / checked >= 0.9
+    assert 0.85 <= inside / checked <= 0.97
 
 
 def test_development_a_global_clean_up(a_global: Score) -> None:
@@ -65,14 +77,22 @@ def test_development_a_global_clean_up(a_global: Score) -> None:
 def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
     none, held, rows = a_cgn.unsupported()
     assert none == held == rows > 0
+    assert _width(a_cgn) <= 10.0
     assert a_cgn.decay_error() <= 0.08
     assert a_cgn.surv_support["28"] == "decay"
     assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.04
 
 
+def test_held_out_b_sparse_says_not_supported_with_bounds(b_sparse: Score) -> None:
+    none, held, rows = b_sparse.unsupported()
+    assert none == rows > 0
+    assert held / rows >= 0.88
+    assert _width(b_sparse) <= 10.5
+
+
 def test_held_out_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
-    assert b_sparse.decay_error() <= 0.03
-    for day, bound in (("28", 0.10), ("56", 0.07)):
+    assert b_sparse.decay_error() <= 0.05
+    for day, bound in (("28", 0.12), ("56", 0.08)):
         assert b_sparse.surv_support[day] == "decay"
         assert abs(b_sparse.surv_est[day] - b_sparse.surv_true[day]) <= bound
     assert b_sparse.hr_support == "decay"
@@ -81,14 +101,7 @@ def test_held_out_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
     assert low <= b_sparse.hr_true <= high
 
 
-def test_held_out_b_sparse_hosts_no_worse_than_published(b_sparse: Score) -> None:
-    assert b_sparse.median_error("global") <= 3.6
-    inside, checked = b_sparse.coverage()
-    assert inside / checked >= 0.05
-
-
-@pytest.mark.xfail(strict=True, reason="goals missed on held-out b-sparse (BENCHMARKS.md)")
-def test_held_out_b_sparse_hosts_goal(b_sparse: Score) -> None:
-    assert b_sparse.median_error("global") <= 0.10
-    inside, checked = b_sparse.coverage()
-    assert 0.85 <= inside / checked <= 0.95
+@pytest.mark.xfail(strict=True, reason="bounds miss the truth in IN (BENCHMARKS.md)")
+def test_held_out_b_sparse_bounds_hold_everywhere(b_sparse: Score) -> None:
+    _, held, rows = b_sparse.unsupported()
+    assert held == rows

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from bench.heldout.protocol import constants_of
-from bench.heldout.report import markdown, merge
+from bench.heldout.report import markdown, merge, row
 from bench.heldout.score import (
     MIN_COUNTRY_ACTIVE,
     Score,
@@ -124,3 +124,20 @@ def test_parallel_results_merge_only_within_one_set_and_commit() -> None:
         merge([a, {**b, "commit": "c2"}])
     with pytest.raises(ValueError, match="different sets"):
         merge([a, {**b, "set": "development"}])
+
+
+def test_the_not_supported_cell_says_how_wide_the_bounds_are() -> None:
+    weeks = [
+        {"est": None, "days": 7, "lo": 100.0, "hi": 900.0},
+        {"est": None, "days": 7, "lo": 100.0, "hi": 1100.0},
+        {"est": None, "days": 3, "lo": 100.0, "hi": 5000.0},  # partial week: left out
+        {"est": 500.0, "days": 7, "lo": 400.0, "hi": 600.0},  # an estimate: left out
+    ]
+    result = {"raw_ip": 1.0, "median_error_global": None, "median_error_country": None,
+              "inside": 0, "checked": 0, "not_supported": 3, "not_supported_bounds_hold": 3,
+              "rows": 4, "decay_error": None, "surv_est": {"28": 0.5, "56": 0.3},
+              "surv_true": {"28": 0.5, "56": 0.3}, "surv_bounds": {"28": None, "56": None},
+              "surv_support": {"28": "decay", "56": "decay"}, "hr_error": None,
+              "hr_true": None, "hr_support": None, "weeks": weeks}  # fmt: skip
+    cells = row("b-harsh", [result])
+    assert cells[6] == "3/4 (bounds hold 3; hi/lo x10.0)"

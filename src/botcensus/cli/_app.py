@@ -59,6 +59,22 @@ MARKS_OPTION = click.option(
 )
 
 
+def check_range(
+    start: datetime | None, end: datetime | None, names: tuple[str, str], *, inclusive: bool
+) -> None:
+    """Refuse a range that holds nothing (start after end; start equal to an exclusive end),
+    instead of printing an empty result as if there were no data."""
+    if start is None or end is None:
+        return
+    if start > end or (start == end and not inclusive):
+        first, last = names
+        what = "after" if start > end else "equal to"
+        raise click.UsageError(
+            f"{first} {start.isoformat()} is {what} {last} {end.isoformat()}: "
+            "the range holds no time"
+        )
+
+
 class UtcTime(click.ParamType[datetime, str]):
     """An ISO 8601 date or date-time; without an offset it is taken as UTC."""
 

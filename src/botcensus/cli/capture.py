@@ -20,6 +20,7 @@ from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
     UtcTime,
+    check_range,
     load_settings,
     main,
 )
@@ -147,5 +148,6 @@ def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: 
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    check_range(since, until, ("--since", "--until"), inclusive=False)
     write_recorded(data_dir, fmt, sys.stdout.buffer, since=since, until=until)
     sys.stdout.buffer.flush()

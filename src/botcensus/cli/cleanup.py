@@ -20,6 +20,7 @@ from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
     MARKS_OPTION,
+    check_range,
     load_settings,
     main,
     rollup_dataset,
@@ -192,6 +193,7 @@ def cleanup_cmd(
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    check_range(date_from, date_to, ("--from", "--to"), inclusive=True)
     rollup_dataset(data_dir, load_settings(config_file))
     if notified is None and from_journal is not False:
         notified = _journal_groups(data_dir, required=bool(from_journal))

@@ -17,6 +17,7 @@ from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
     UtcTime,
+    check_range,
     load_settings,
     main,
 )
@@ -92,6 +93,7 @@ def export_cmd(
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    check_range(since, until, ("--since", "--until"), inclusive=False)
     for p in prefix:
         try:
             ipaddress.ip_network(p, strict=False)

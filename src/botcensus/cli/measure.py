@@ -20,6 +20,7 @@ from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
     MARKS_OPTION,
+    check_range,
     duckdb_progress,
     lazy_settings,
     load_settings,
@@ -177,6 +178,7 @@ def census_cmd(
     from botcensus.measure.census import CensusQuery
     from botcensus.report import tables
 
+    check_range(date_from, date_to, ("--from", "--to"), inclusive=True)
     query = CensusQuery(
         window="day" if window == "day" else "week",
         week_ends=week_ends,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 from botcensus.cli._app import (
     CONFIG_OPTION,
+    check_range,
     load_settings,
     main,
 )
@@ -93,6 +94,7 @@ def simulate_cmd(
 
     if via is None and data_dir is None and truth_dir is None:
         raise click.UsageError("give --via, --data and/or --truth")
+    check_range(date_from, date_to, ("--from", "--to"), inclusive=True)
     settings = load_settings(config_file)
     port = None
     if via is not None:

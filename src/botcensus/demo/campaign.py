@@ -167,6 +167,38 @@ def arm_decay(data_dir: Path, groups: pa.Table, truth_weekly: pa.Table, last: dt
     return ArmDecay(fits[True], fits[False], true[True], true[False])
 
 
+def perfect_observer_hr(hosts: pa.Table, groups: pa.Table, end: dt.date) -> float | None:
+    """The hazard ratio a perfect observer would measure: a Cox fit, told vs held out, on the
+    simulation's true clean-up times of the machines still infected on DAY (first infections;
+    censored at the end of `end`). It is below the simulated multiplier because machines clean
+    up at different rates (the fast ones leave first). None where an arm has no clean-up."""
+    day_us = (DAY - dt.date(1970, 1, 1)).days * 86_400_000_000
+    end_us = (end + dt.timedelta(days=1) - dt.date(1970, 1, 1)).days * 86_400_000_000
+    arms = dict(zip(groups["asn"].to_pylist(), groups["notified"].to_pylist(), strict=True))
+    rows = []
+    for asn, infected, cleaned in zip(
+        hosts["asn"].to_pylist(),
+        hosts["infected"].cast(pa.int64()).to_pylist(),
+        hosts["cleaned"].cast(pa.int64()).to_pylist(),
+        strict=True,
+    ):
+        if asn not in arms or infected >= day_us or (cleaned is not None and cleaned < day_us):
+            continue
+        gone = cleaned is not None and cleaned < end_us
+        stop = cleaned if gone else end_us
+        rows.append((max(stop - day_us, 1) / 86_400_000_000, int(gone), int(arms[asn])))
+    names = ("duration", "event", "notified")
+    frame = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}).to_pandas()
+    if frame.empty or frame.groupby("notified")["event"].sum().min() == 0:
+        return None
+    if frame["notified"].nunique() < 2:
+        return None
+    from lifelines import CoxPHFitter  # type: ignore[import-untyped]
+
+    fitter = CoxPHFitter().fit(frame, duration_col="duration", event_col="event")
+    return float(fitter.hazard_ratios_["notified"])
+
+
 def _rate(fit: DecayFit | None) -> str:
     if fit is None:
         return "—"
@@ -195,8 +227,12 @@ def _ratio(figure: tuple[float, float, float]) -> str:
     return f"{figure[0]:.2f} ({figure[1]:.2f}–{figure[2]:.2f})"
 
 
-def effect_lines(hazard: HazardRatio | None, arms: ArmDecay) -> list[str]:
-    """The effect as `botcensus cleanup` measures it, beside the simulation's truth. The Cox
+def effect_lines(
+    hazard: HazardRatio | None, arms: ArmDecay, perfect: float | None = None
+) -> list[str]:
+    """The effect as `botcensus cleanup` measures it, beside the simulation's truth: the
+    simulated multiplier and, where given, what a perfect observer's Cox fit on the true
+    clean-up times reads (`perfect_observer_hr`: the figure to compare with). The Cox
     ratio follows addresses, and an address renumbered away from its machine reads as a
     clean-up: where the two arms' networks renumber unevenly, in ways their renumbering
     rates do not describe, it can point the wrong way. It is printed as the effect only
@@ -206,7 +242,11 @@ def effect_lines(hazard: HazardRatio | None, arms: ArmDecay) -> list[str]:
     decay = decay_hazard(arms.told, arms.held)
     effect = checked_hazard(cox, decay)
     by_decay = "—" if decay is None else _ratio(decay)
-    true = f"true {TRUE_HAZARD_RATIO:.1f}"
+    true = f"true {TRUE_HAZARD_RATIO:.1f} as simulated" + (
+        ""
+        if perfect is None
+        else f", {perfect:.2f} for a perfect observer's Cox fit on the true clean-up times"
+    )
     head = "  Effect (botcensus cleanup, groups from the journal):"
     if hazard is not None and effect.support in ("estimate", "identities"):
         h = hazard

@@ -103,7 +103,8 @@ def run_demo(data_dir: Path | None, *, scale: float = 0.001, seed: int = 2011) -
     )
     print_result(console, result)
     arms = campaign.arm_decay(data_dir, told.groups, truth.weekly, scenario.end)
-    for line in campaign.effect_lines(result.cleanup.hazard, arms):
+    perfect = campaign.perfect_observer_hr(truth.hosts, told.groups, scenario.end)
+    for line in campaign.effect_lines(result.cleanup.hazard, arms, perfect):
         console.print(line, highlight=False)
     console.print(f"Report: {files.html.resolve()}")
     console.print(f"Dataset: {data_dir.resolve()}; try:")

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from botcensus import ipaddr
+
 HOST_SCHEMA: Final = pa.schema(
     [
         pa.field("day", pa.date32(), nullable=False),
@@ -136,10 +138,37 @@ def utc_text(times: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def sorted_hosts(hosts: pa.Table) -> pa.Table:
-    """Rows in the order every renderer writes them: day, address, family."""
+    """Rows in the order every renderer writes them: day, address in numeric order (IPv4
+    before IPv6, so 10.0.0.9 comes before 10.0.0.10), family."""
     table = hosts.select(HOST_SCHEMA.names)
     if not table.schema.equals(HOST_SCHEMA):
         table = table.cast(HOST_SCHEMA)
-    return table.sort_by(
-        [("day", "ascending"), ("source_ip", "ascending"), ("malware_family", "ascending")]
+    key = pa.table(
+        {
+            "day": table["day"],
+            "address": _address_key(table["source_ip"]),
+            "text": table["source_ip"],
+            "family": table["malware_family"],
+        }
+    )
+    order = pc.sort_indices(
+        key, [(name, "ascending") for name in ("day", "address", "text", "family")]
+    )
+    return table.take(order)
+
+
+def _address_key(column: pa.ChunkedArray) -> pa.Array:
+    """A 17-byte key per address that sorts numerically: 4 or 6, then the address's bytes
+    (an IPv4 address in its last four); what is not an address gets 0xff and sorts last."""
+    parsed = ipaddr.parse_ips(ipaddr.as_string_array(column))
+    keys = np.full((len(parsed.is_v4), 17), 0xFF, dtype=np.uint8)
+    keys[parsed.is_v4, 0] = 4
+    keys[parsed.is_v4, 1:] = 0
+    keys[parsed.is_v4, 13:] = parsed.v4[parsed.is_v4].astype(">u4").view(np.uint8).reshape(-1, 4)
+    keys[parsed.is_v6, 0] = 6
+    keys[parsed.is_v6, 1:] = np.frombuffer(parsed.v6[parsed.is_v6].tobytes(), np.uint8).reshape(
+        -1, 16
+    )
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(17), len(keys), [None, pa.py_buffer(keys.tobytes())]
     )

@@ -5,7 +5,8 @@ IntelMQ's Shadowserver parser) reads it.
 `timestamp` is the host's first check-in that day; two columns at the end carry what a
 Shadowserver event row has no place for: `last_seen` (the last check-in that day) and
 `count` (check-ins that day). IntelMQ's parser keeps them as `extra.last_seen` and
-`extra.count`. Columns botcensus does not know (the sinkhole's own address and port, regions,
+`extra.count`. `severity` is "critical", as in Shadowserver's own sinkhole event rows.
+Columns botcensus does not know (the sinkhole's own address and port, regions,
 sectors) are empty; every text cell passes export.cells' formula rule.
 """
 
@@ -65,6 +66,8 @@ class ShadowserverCsv(Renderer):
             "src_ip": rows["source_ip"],
             "src_asn": rows["source_asn"],
             "src_geo": rows["source_cc"],
+            # Shadowserver's own sinkhole event rows say "critical" (an infected system).
+            "severity": pa.repeat(pa.scalar("critical"), n),
             "infection": family,
             "last_seen": utc_text(rows["last_seen"]),
             "count": rows["hits"],

@@ -21,11 +21,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from botcensus.feeds import fused
 from botcensus.feeds.identity import identity_hashes
 from botcensus.feeds.inputs import Input, expand
 from botcensus.feeds.jsonl import jsonl_batches
 from botcensus.feeds.mapping import Mapping, MappingError
-from botcensus.feeds.plan import LINE, MISSING, REJECT, Plan, missing_columns, plan
+from botcensus.feeds.plan import LINE, MISSING, RAW, REJECT, Plan, missing_columns, plan
 from botcensus.feeds.quarantine import Quarantine
 from botcensus.feeds.read import (
     Batch,
@@ -53,6 +54,16 @@ from botcensus.store.feed_sightings import (
 Enrich = Callable[[pa.Table], pa.Table]
 Progress = Callable[[Path, int, int], None]
 ZERO_WORDS: Final = pa.array(["0", "unknown"])
+COUNTS: Final = (
+    "read",
+    "stored",
+    "duplicate",
+    "without_source",
+    "cc_disagreements",
+    "asn_disagreements",
+    "padded",
+    "not_infections",
+)
 ENRICHMENT: Final = ("source_cc", "source_asn", "source_as_name", "geo_db")
 SHORT_ROW_FIELD: Final = "extra.missing_columns"
 """On an event read from a short row: the columns the row lacked (read as empty)."""
@@ -84,6 +95,11 @@ class FileReport:
     error: str | None = None
     skipped: str | None = None
     """Why the file was skipped (a report type botcensus does not read)."""
+    reader: str | None = None
+    """How the rows were read: 'duckdb' (a regular CSV file, read and mapped in one DuckDB
+    statement: feeds/fused.py) or 'exact' (batch by batch, every irregular row kept)."""
+    reread: str | None = None
+    """Why a file tried with DuckDB's reader was read again with the exact one."""
 
     @property
     def label(self) -> str:
@@ -161,25 +177,41 @@ class _FileIngest:
         # One thread: the reader thread has the other core, and DuckDB keeps row order.
         self.con = connect(memory_limit=MEMORY_LIMIT, threads=1)
         self.plans: dict[tuple[str, ...], Plan] = {}
+        self.reading: duckdb.DuckDBPyConnection | None = None
         ip_rules = [r.column for r in source.report.required if r.key == "source.ip"]
         self.required_ip = ip_rules[0] if ip_rules else None
+
+    def header(self) -> list[str]:
+        columns = read_header(self.path, self.source.mapping.delimiter)
+        missing = missing_columns(self.source.report, columns)
+        if missing:
+            raise MappingError(f"required column(s) missing: {', '.join(missing)}")
+        return columns
 
     def batches(self) -> Iterator[Batch]:
         if self.source.format in ("jsonl", "intelmq"):
             return jsonl_batches(self.path, connect(memory_limit=MEMORY_LIMIT))
-        delimiter = self.source.mapping.delimiter
-        columns = read_header(self.path, delimiter)
-        missing = missing_columns(self.source.report, columns)
-        if missing:
-            raise MappingError(f"required column(s) missing: {', '.join(missing)}")
-        return csv_batches(self.path, columns, delimiter=delimiter)
+        return csv_batches(self.path, self.header(), delimiter=self.source.mapping.delimiter)
 
-    def map(self, raw: pa.Table) -> pa.Table:
-        missing = None
-        if MISSING in raw.column_names:
-            missing = raw[MISSING]
-            raw = raw.drop_columns([MISSING])
-        columns = tuple(c for c in raw.column_names if c != LINE)
+    def fused(self) -> Iterator[tuple[Batch, pa.Table]] | None:
+        """Read and map in one DuckDB statement where the file is regular (feeds/fused.py);
+        None where it cannot be tried."""
+        if self.source.format != "csv":
+            return None
+        columns = self.header()
+        source = fused.source_sql(self.path, columns, self.source.mapping.delimiter)
+        if source is None:
+            return None
+        lines = fused.line_feeds(self.path)
+        if lines is None:
+            return None
+        chosen = self.plan(tuple(columns))
+        # its own connection: after a fallback, the exact read maps on self.con
+        self.reading = connect(memory_limit=MEMORY_LIMIT, threads=1)
+        batches = fused.fused_batches(self.reading, chosen, source, lines, self.path.size())
+        return ((b, self.finish(m)) for b, m in batches)
+
+    def plan(self, columns: tuple[str, ...]) -> Plan:
         if columns not in self.plans:
             self.plans[columns] = plan(
                 self.source.report,
@@ -188,8 +220,15 @@ class _FileIngest:
                 sensor=self.source.report.provider,
                 intelmq_names=self.source.format == "intelmq",
             )
+        return self.plans[columns]
+
+    def map(self, raw: pa.Table) -> pa.Table:
+        missing = None
+        if MISSING in raw.column_names:
+            missing = raw[MISSING]
+            raw = raw.drop_columns([MISSING])
+        chosen = self.plan(tuple(c for c in raw.column_names if c != LINE))
         # Several record batches let DuckDB scan with all its threads.
-        chosen = self.plans[columns]
         self.con.register("batch", pa.Table.from_batches(raw.to_batches(max_chunksize=8192)))
         try:
             mapped = self.con.sql(chosen.sql).to_arrow_table()
@@ -200,12 +239,22 @@ class _FileIngest:
         mapped = copy_columns(mapped, raw, chosen.copied)
         if missing is not None:
             mapped = mapped.append_column(SHORT_ROW_FIELD, missing)
+        return self.finish(mapped)
+
+    def finish(self, mapped: pa.Table) -> pa.Table:
+        """Addresses made canonical; a required source address that is none rejects its row."""
         for name in ("source_ip", "destination_ip"):
             before = mapped[name]
             after = canonical_ips(before, ipv4_checked=True)  # IPv4: checked by ip_sql
             mapped = mapped.set_column(mapped.schema.get_field_index(name), name, after)
             if name == "source_ip" and self.required_ip is not None:
                 lost = pc.and_(pc.is_valid(before), pc.is_null(after))
+                if (
+                    RAW in mapped.column_names
+                    and pc.any(pc.and_(lost, pc.is_null(mapped[RAW]))).as_py()
+                ):
+                    # rejected after the statement, so its cells did not come with it
+                    raise fused.IrregularError("an address only Python's parser refuses")
                 why = pc.binary_join_element_wise(
                     f'{self.required_ip}: "', before, '" is not an address', ""
                 )
@@ -243,11 +292,16 @@ class _FileIngest:
             return
         if mapped[REJECT].null_count < mapped.num_rows:
             rejected = pc.is_valid(mapped[REJECT])
-            self.quarantine.rejected(
-                raw.drop_columns([MISSING]) if MISSING in raw.column_names else raw,
-                mapped.filter(rejected),
-            )
+            if RAW in mapped.column_names:  # a fused read: the cells come with the row
+                self.quarantine.rejected_cells(mapped.filter(rejected))
+            else:
+                self.quarantine.rejected(
+                    raw.drop_columns([MISSING]) if MISSING in raw.column_names else raw,
+                    mapped.filter(rejected),
+                )
             mapped = mapped.filter(pc.invert(rejected))
+        if RAW in mapped.column_names:
+            mapped = mapped.drop_columns([RAW])
         good = self.stored_form(mapped)
         new, days = self.run.store.new_rows(good)
         self.report.duplicate += good.num_rows - new.num_rows
@@ -342,10 +396,30 @@ def _one_file(
             raise ReadError("not a zip archive that can be read")
         work = _FileIngest(item, source, run, report, quarantine)
         size = item.size()
-        for batch, mapped in prefetch(work.mapped(b) for b in work.batches()):
-            work.batch(batch, mapped)
-            if on_progress is not None:
-                on_progress(item.path, min(batch.position, size), size)
+
+        def take(batches: Iterator[tuple[Batch, pa.Table | None]]) -> None:
+            for batch, mapped in prefetch(batches):
+                work.batch(batch, mapped)
+                if on_progress is not None:
+                    on_progress(item.path, min(batch.position, size), size)
+
+        first = work.fused()
+        if first is not None:
+            mark = run.store.mark()
+            try:
+                report.reader = "duckdb"
+                take(first)
+                return run.store.days()
+            except fused.IrregularError as why:  # read it again, exactly; nothing of it is kept
+                if work.reading is not None:
+                    work.reading.close()
+                run.store.rollback(mark)
+                quarantine.discard()
+                for name in COUNTS:
+                    setattr(report, name, 0)
+                report.reread = str(why)
+        report.reader = "exact"
+        take(work.mapped(b) for b in work.batches())
     except (
         OSError,
         EOFError,

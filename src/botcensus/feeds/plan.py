@@ -27,6 +27,10 @@ LINE: Final = "__line"
 MISSING: Final = "__missing"
 """Names the columns a short row lacked (read as empty); stored as extra.missing_columns."""
 REJECT: Final = "__reject"
+RAW: Final = "__raw"
+"""In a fused read (Plan.fused): a rejected row's cells as a JSON object."""
+BLANK: Final = "__blank"
+"""In a fused read: the row's cells are all empty (a blank row, not read as a row)."""
 SQL_TYPES: Final[dict[pa.DataType, str]] = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.int32(): "INTEGER",
@@ -50,6 +54,39 @@ class Plan:
     sql: str
     others: tuple[str, ...]
     copied: tuple[tuple[str, str, bool], ...] = ()
+    layers: tuple[str, ...] = ()
+    """The statement's layers after `batch`: conversions, checks, the reject reason."""
+    outputs: tuple[tuple[str, str], ...] = ()
+    """The output columns (name, SQL over the last layer), in order."""
+    cells: tuple[str, ...] = ()
+    """The report's columns the statement reads."""
+
+    def fused(self, source: str) -> str:
+        """The statement over `source` (SQL yielding the cells, no __line) instead of a
+        registered batch: the copied columns computed in it (as copy_columns does), RAW
+        holding a rejected row's cells as JSON, BLANK true where every cell is empty;
+        __line is NULL (the caller numbers the rows)."""
+        outputs = dict(self.outputs)
+        outputs[LINE] = "CAST(NULL AS BIGINT)"
+        for name, column, to_none in self.copied:
+            value = ident(column)
+            if to_none:
+                value = f"nullif(nullif({value}, '0'), 'unknown')"
+            outputs[name] = f"coalesce({outputs[name]}, {value})" if name in outputs else value
+        pairs = ", ".join(f"{lit(c)}, {ident(c)}" for c in self.cells)
+        outputs[RAW] = (
+            f"CASE WHEN {REJECT} IS NOT NULL THEN CAST(json_object({pairs}) AS VARCHAR) END"
+        )
+        empty = " AND ".join(f"{ident(c)} IS NULL" for c in self.cells) or "false"
+        outputs[BLANK] = f"({empty})"
+        return _statement(f"batch AS ({source})", self.layers, outputs)
+
+
+def _statement(batch: str, layers: tuple[str, ...], outputs: dict[str, str]) -> str:
+    columns = ", ".join(f"{sql} AS {ident(name)}" for name, sql in outputs.items())
+    last = layers[-1].split(" AS ", 1)[0]
+    out = f"out AS (SELECT {columns} FROM {last})"  # noqa: S608 (our SQL)
+    return f"WITH {', '.join(filter(None, [batch, *layers, out]))}\nSELECT * FROM out"
 
 
 def missing_columns(report: ReportMapping, columns: Sequence[str]) -> list[str]:
@@ -179,26 +216,26 @@ class _Builder:
         if self.report.infected:
             values["malware_name"] = self.named(values["malware_name"])
         self.conditioned(values)
-        parts = [
-            f"CAST({values[f.column]} AS {SQL_TYPES[f.type]}) AS {ident(f.column)}" for f in CORE
-        ]
+        outputs = {f.column: f"CAST({values[f.column]} AS {SQL_TYPES[f.type]})" for f in CORE}
         others = tuple(sorted(self.others))
-        parts += [f"CAST({_coalesce(self.others[n])} AS VARCHAR) AS {ident(n)}" for n in others]
+        outputs |= {n: f"CAST({_coalesce(self.others[n])} AS VARCHAR)" for n in others}
+        outputs[REJECT] = REJECT
+        outputs[LINE] = LINE
         if self.rejects:
             reasons = ", ".join(f"CASE WHEN {cond} THEN {why} END" for cond, why in self.rejects)
             failed = " OR ".join(f"coalesce({cond}, false)" for cond, _ in self.rejects)
-            parts.append(f"CASE WHEN {failed} THEN concat_ws('; ', {reasons}) END AS {REJECT}")
+            reject = f"CASE WHEN {failed} THEN concat_ws('; ', {reasons}) END"
         else:
-            parts.append(f"CAST(NULL AS VARCHAR) AS {REJECT}")
-        parts.append(LINE)
+            reject = "CAST(NULL AS VARCHAR)"
         # The batch's empty cells are already NULL (no whitespace stripping either).
-        layers = [
+        layers = (
             f"conv AS (SELECT *{''.join(', ' + c for c in self.converted)} FROM batch)",  # noqa: S608
             f"chk AS (SELECT *{''.join(', ' + c for c in self.checked)} FROM conv)",  # noqa: S608
-            f"out AS (SELECT {', '.join(parts)} FROM chk)",  # noqa: S608
-        ]
-        sql = f"WITH {', '.join(layers)}\nSELECT * FROM out"
-        return Plan(sql, others, tuple(self.copied))
+            f"rej AS (SELECT *, {reject} AS {REJECT} FROM chk)",  # noqa: S608
+        )
+        sql = _statement("", layers, outputs)
+        cells = tuple(self.columns)
+        return Plan(sql, others, tuple(self.copied), layers, tuple(outputs.items()), cells)
 
 
 def plan(

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from botcensus.feeds.plan import LINE, REJECT
+from botcensus.feeds.plan import LINE, RAW, REJECT
 from botcensus.feeds.read import Invalid
 from botcensus.store.atomic import Pending, open_private
 from botcensus.store.layout import QUARANTINE_FEEDS as QUARANTINE_DIR
@@ -67,6 +67,31 @@ class Quarantine:
                     "row": {k: v for k, v in row.items() if v not in (None, "")},
                 }
             )
+
+    def rejected_cells(self, mapped: pa.Table) -> None:
+        """Rows the mapping rejected in a fused read: their cells come as JSON in RAW."""
+        for line, reason, cells in zip(
+            mapped[LINE].to_pylist(),
+            mapped[REJECT].to_pylist(),
+            mapped[RAW].to_pylist(),
+            strict=True,
+        ):
+            row = json.loads(cells) if cells is not None else {}
+            self._write(
+                {
+                    "file": str(self.source),
+                    "line": line,
+                    "reason": reason,
+                    "row": {k: v for k, v in row.items() if v not in (None, "")},
+                }
+            )
+
+    def discard(self) -> None:
+        """Drop what was written (the file is read again from the start)."""
+        if self._out is not None and self._pending is not None:
+            self._out.close()
+            self._pending.discard()
+        self._out, self._pending, self.count = None, None, 0
 
     def close(self) -> Path | None:
         """Publish the rejected rows; with none, remove an earlier ingest's file."""

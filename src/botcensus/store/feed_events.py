@@ -77,8 +77,8 @@ class HashSet:
     """A set of uint64 keys as a few sorted runs (merged like a log-structured tree), so a
     batch is checked with binary searches and added without re-sorting everything."""
 
-    def __init__(self) -> None:
-        self.runs: list[np.ndarray] = []
+    def __init__(self, runs: list[np.ndarray] | None = None) -> None:
+        self.runs: list[np.ndarray] = list(runs or [])
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.runs)
@@ -173,6 +173,19 @@ class FeedStore:
                 )
                 self.writers[key] = (writer, pending)
             self.writers[key][0].write_table(part)
+
+    def mark(self) -> dict[int, list[np.ndarray]]:
+        """The dedup state now, for `rollback` (the sorted runs are never changed in place)."""
+        return {day: list(known.runs) for day, known in self.seen.items()}
+
+    def rollback(self, mark: dict[int, list[np.ndarray]]) -> None:
+        """Forget the rows added since `mark`: discard the open (unpublished) files and the
+        keys added to the dedup state."""
+        for writer, pending in self.writers.values():
+            writer.close()
+            pending.discard()
+        self.writers.clear()
+        self.seen = {day: HashSet(runs) for day, runs in mark.items()}
 
     def days(self) -> set[str]:
         """The days the open files hold rows of."""

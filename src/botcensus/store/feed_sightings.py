@@ -30,10 +30,18 @@ from botcensus.store.feed_events import feed_files
 from botcensus.store.ledger import stamp
 
 _GROUPS: Final = "day, source_ip, bot_id, malware_family, sensor, feed_name"
+# max() of text copies a string into every group's state; over an ENUM of the values in sorted
+# order it compares integers and gives the same value (the AS name and geo database columns:
+# 0.7 of 1.7 CPU-s per million events)
 _AGGREGATES: Final = (
     "min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(hits)::BIGINT AS hits, "
     "max(source_cc) AS source_cc, max(source_asn) AS source_asn, "
-    "max(source_as_name) AS source_as_name, max(geo_db) AS geo_db"
+    "CAST(max(CAST(source_as_name AS sighting_as_names)) AS VARCHAR) AS source_as_name, "
+    "CAST(max(CAST(geo_db AS sighting_geo_dbs)) AS VARCHAR) AS geo_db"
+)
+_ENUMS: Final = (
+    ("sighting_as_names", "source_as_name"),
+    ("sighting_geo_dbs", "geo_db"),
 )
 _EVENTS: Final = (
     "SELECT CAST(time_source AS DATE) AS day, source_ip, bot_id, "
@@ -56,6 +64,16 @@ def _connect(dataset: Path | None = None) -> duckdb.DuckDBPyConnection:
     return connect(memory_limit=MEMORY_LIMIT, spill=spill)
 
 
+def _rollup(con: duckdb.DuckDBPyConnection, rows: str, params: list[object]) -> str:
+    """The roll-up of `rows` (SQL with `params`), its text aggregates' ENUM types made on
+    `con` from the values those rows hold."""
+    for name, column in _ENUMS:
+        found = f"SELECT DISTINCT {column} FROM ({rows}) WHERE {column} IS NOT NULL"  # noqa: S608
+        values = f"{found} ORDER BY 1"
+        con.execute(f"CREATE OR REPLACE TYPE {name} AS ENUM ({values})", params)
+    return _ROLLUP.format(rows=rows)
+
+
 def _shape(data: pa.Table | pa.RecordBatch) -> pa.Table:
     table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
     return table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
@@ -65,27 +83,30 @@ def feed_sightings(files: list[Path]) -> pa.Table:
     """The daily sightings of a set of feed-event files."""
     if not files:
         return SIGHTING_SCHEMA.empty_table()
-    sql = _ROLLUP.format(rows=_EVENTS)
-    return _shape(_connect().sql(sql, params=[[str(f) for f in files]]).to_arrow_table())
+    con = _connect()
+    params: list[object] = [[str(f) for f in files]]
+    return _shape(con.sql(_rollup(con, _EVENTS, params), params=params).to_arrow_table())
 
 
 def _written(
     dataset: Path,
     con: duckdb.DuckDBPyConnection,
-    sql: str,
+    rows: str,
     files: list[Path],
     target: Path,
     extra: list[object],
 ) -> int:
-    """_write_day over the readable files: a damaged one is quarantined and left out."""
+    """_write_day of the roll-up of `rows` over the readable files: a damaged one is
+    quarantined and left out."""
 
     def write(chosen: list[Path]) -> int:
         if not chosen:
             return 0
-        return _write_day(con, sql, [[str(f) for f in chosen], *extra], target)
+        params = [[str(f) for f in chosen], *extra]
+        return _write_day(con, _rollup(con, rows, params), params, target)
 
-    rows, _ = read_screened(dataset, files, write, None, ("time_source",))
-    return rows
+    written, _ = read_screened(dataset, files, write, None, ("time_source",))
+    return written
 
 
 def _write_day(con: duckdb.DuckDBPyConnection, sql: str, params: list[object], target: Path) -> int:
@@ -121,12 +142,11 @@ def _target(dataset: Path, day: str) -> Path:
 def rebuild_days(dataset: Path, days: list[str]) -> int:
     """Recompute the feed sightings of these days from all their feed events."""
     con = _connect(dataset)
-    sql = _ROLLUP.format(rows=_EVENTS)
     total = 0
     for day in sorted(days):
         files = feed_files(dataset, [day])
         if files:
-            total += _written(dataset, con, sql, files, _target(dataset, day), [])
+            total += _written(dataset, con, _EVENTS, files, _target(dataset, day), [])
     stamp(dataset, "sightings", sorted(days), datetime.now(UTC))
     return total
 
@@ -143,7 +163,7 @@ def add_new_events(dataset: Path, new_files: dict[str, list[Path]]) -> int:
         if target.exists() and _readable(dataset, target):
             rows += " UNION ALL BY NAME SELECT * FROM read_parquet(?)"
             extra.append(str(target))
-        total += _written(dataset, con, _ROLLUP.format(rows=rows), files, target, extra)
+        total += _written(dataset, con, rows, files, target, extra)
     stamp(dataset, "sightings", sorted(new_files), datetime.now(UTC))
     return total
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import functools
 from datetime import date, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.hosts import address_model, checkin_timer, hosts_answer
-from botcensus.measure.hosts.support import scatter
+from botcensus.measure.hosts import address_model, checkin_timer, hosts_answer, model
+from botcensus.measure.hosts.model import Ratio
+from botcensus.measure.hosts.support import Fit, scatter
 
 from .hosts_cases import START, Population, connect, per_hour, populate, populate_pool
 
@@ -138,3 +140,78 @@ def test_the_support_column_reaches_the_census_rows() -> None:
     result = run_census(con, CensusQuery(), "sightings", estimate=True)
     assert set(result.rows["hosts_support"].to_pylist()) == {"bounds"}
     assert any("not supported by these data" in n for n in result.notes)
+
+
+@functools.cache
+def one_lender() -> Population:
+    """Only AA has a line that keeps its address; BB and CC renumber: one country would
+    lend its days active to two."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
+    populate(pop, range(300, 500), "session", cc="BB", asn=64502, weeks=4)
+    populate(pop, range(500, 700), "daily", cc="CC", asn=64503, weeks=4)
+    return pop
+
+
+def test_one_country_lending_to_two_gives_only_bounds_and_names_the_lender() -> None:
+    pop = one_lender()
+    answer = hosts_answer(connect(pop.table()), CensusQuery(by=("country",)), "sightings")
+    assert set(answer.table["hosts_support"].to_pylist()) == {"bounds"}
+    note = next(n for n in answer.notes if "one lender cannot be checked" in n)
+    assert "only 1 country (AA)" in note
+    assert "BB" in note
+    assert "CC" in note
+    for row in answer.table.to_pylist():
+        true = pop.hosts(row["window_start"], row["window_end"], row["country"])
+        assert row["hosts_lo"] <= true <= row["hosts_hi"]
+
+
+def test_one_country_lending_to_one_still_gives_an_estimate() -> None:
+    """mixed(): AA lends to BB only; as many lend as borrow, so the borrower is widened."""
+    answer = hosts_answer(connect(mixed().table()), CensusQuery(by=("country",)), "sightings")
+    assert "bounds" not in set(answer.table["hosts_support"].to_pylist())
+    assert not any("one lender cannot be checked" in n for n in answer.notes)
+
+
+def test_the_decay_follows_the_model_figure_where_only_bounds() -> None:
+    """HostsAnswer.middle: the estimate where there is one, inside the bounds otherwise."""
+    answer = hosts_answer(connect(one_lender().table()), CensusQuery(), "sightings")
+    assert len(answer.middle) == answer.table.num_rows
+    for row, middle in zip(answer.table.to_pylist(), answer.middle, strict=True):
+        assert row["hosts_est"] is None
+        assert row["hosts_lo"] <= middle <= row["hosts_hi"] * 1.0000001
+
+
+def _shrink(own: list[float], solid: list[bool]) -> Ratio:
+    n = len(own)
+    return model._shrink(
+        np.array(own), np.full(n, 0.001), np.array(solid), np.full(n, 0.3), 7
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("own", "solid", "fragile"),
+    [
+        ([-1.8, -1.9, -1.85, -1.8], [True, True, True, False], ""),  # three lend to one
+        ([-1.8, -1.9, -1.85, -1.8], [True, False, False, False], "few"),  # one to three
+        ([-1.8, -1.9, -1.85, -1.8], [True, False, True, True], ""),  # three, one borrows
+        ([-1.8, -1.9, -1.85, -1.8], [True, True, False, False], ""),  # two to two
+        ([-1.8, -0.9, -1.85, -1.8, -1.8], [True, True, False, False, False], "disagree"),
+        ([-1.8, -1.6, -1.85, -1.8, -1.8], [True, True, False, False, False], ""),  # 1.2x
+        ([-1.8, -0.9, -1.85, -1.8], [True, True, True, False], ""),  # three: spread measured
+    ],
+)
+def test_the_shared_days_active_is_trusted_only_where_lenders_can_check_one_another(
+    own: list[float], solid: list[bool], fragile: str
+) -> None:
+    ratio = _shrink(own, solid)
+    assert ratio.fragile == fragile
+    assert ratio.bracket == bool(fragile)
+    if fragile:
+        assert ratio.own.tolist() == solid  # the lenders are named in the note
+
+
+def test_lenders_that_disagree_are_named_in_the_note() -> None:
+    fit = Fit(bracketed={"AA", "BB", "CC", "DD"}, fragile={"disagree"}, lenders={"AA", "BB"})
+    (note,) = (n for n in fit.notes() if "differ by more than a factor of 1.5" in n)
+    assert "only 2 countries (AA, BB) have" in note

@@ -26,7 +26,9 @@ HOUSEHOLD_NOTE = (
 )
 BOUNDS_NOTE = (
     "decay of hosts: some weeks have only bounds (hosts_support bounds); the decay is fitted "
-    "to the geometric middle of their bounds (the level is not supported, the trend is)"
+    "to the address model's figure there (the geometric middle of its bracket of days "
+    "active, or its estimate where an independent bound ruled that out): the level is not "
+    "supported, the trend is"
 )
 
 
@@ -34,10 +36,11 @@ def host_weeks(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
 ) -> tuple[pa.Table, HostsAnswer]:
     """Weekly host estimates as a census-like table whose count column is `hosts`: the
-    estimate, or the geometric middle of the bounds where only bounds."""
+    estimate, or the address model's figure where only bounds (HostsAnswer.middle: its
+    level is not supported, its trend is)."""
     answer = hosts_answer(con, query, relation)
     table = answer.table
-    middle = pc.sqrt(pc.multiply(table["hosts_lo"], table["hosts_hi"]))
+    middle = pa.array(answer.middle, pa.float64())
     hosts = pc.coalesce(table["hosts_est"], middle)
     at = table.column_names.index("hosts_est")
     return table.set_column(at, "hosts", hosts), answer

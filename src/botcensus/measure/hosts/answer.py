@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -19,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery, attach
+from botcensus.measure.hosts.bounds import address_bounds
 from botcensus.measure.hosts.estimate import partition_cells, partitions
 from botcensus.measure.hosts.hourly import hourly_ips
 from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, WIDENED, Z90
@@ -43,6 +45,10 @@ class HostsAnswer:
     """Machines behind one address were assumed (model.HOUSEHOLD), not seen: counts of
     lines, which fall more slowly than the machines behind them (cleanup corrects the
     decay for it)."""
+    middle: tuple[float, ...] = ()
+    """Per row of `table`: the address model's figure, estimate or not (the geometric middle
+    of its bracket where days active are unknown): its level is not supported where only
+    bounds, its trend is (cleanup fits the decay to it)."""
 
 
 def hosts_answer(
@@ -82,8 +88,9 @@ def hosts_answer(
     lengths = {s.start: len(s.days) for s in window_spans(data_days(con, query, relation), query)}
     if query.window == "week" and sums:
         fit.scatter = scatter(_series(con, query, relation, sums, lengths))
-    table = _table(sums, codes, fit, query, z, lengths)
-    return HostsAnswer(table, tuple(fit.notes()), fit.untimed)
+    checks = address_bounds(con, query, relation) if sums else {}
+    table, middle = _table(sums, codes, fit, query, z, lengths, checks)
+    return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle)
 
 
 def estimate_hosts(
@@ -128,13 +135,17 @@ def _table(
     query: CensusQuery,
     z: float,
     lengths: Mapping[date, int],
-) -> pa.Table:
-    """Rows sorted like the census; a log-normal interval from each estimate's variance,
-    widened by its group's scatter. Where only bounds: no estimate, and the bracket of days
-    active (between one machine per address-day and one every day: a factor of the window's
-    days either side of their geometric middle) added to the rest of the error's interval,
-    not in quadrature (a bound, not a spread), and the lower bound lowered by MIN_SPLIT
-    (renumbering may have split every host-day)."""
+    checks: Mapping[Key, tuple[float, float]],
+) -> tuple[pa.Table, tuple[float, ...]]:
+    """Rows sorted like the census, and each row's model figure (HostsAnswer.middle); a
+    log-normal interval from each estimate's variance, widened by its group's scatter.
+    Where only bounds: no estimate, and the bracket of days active (between one machine per
+    address-day and one every day: a factor of the window's days either side of their
+    geometric middle) added to the rest of the error's interval, not in quadrature (a bound,
+    not a spread), and the lower bound lowered by MIN_SPLIT (renumbering may have split
+    every host-day). `checks`: per row, the bounds counted from addresses (hosts.bounds):
+    an estimate outside them has only bounds (fit.disagree); bounds are tightened by them
+    (the upper one only without a check-in timer)."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
     est = np.array([sums[k][0] for k in keys], np.float64)
@@ -150,6 +161,26 @@ def _table(
     bracket = np.log(days) / 2.0
     rest = np.sqrt(np.maximum(sigma**2 - (bracket / Z90) ** 2, 0.0))
     half = np.where(code == BOUNDS, z * rest + bracket * z / Z90, z * sigma)
+    lo = est * np.exp(-half) * np.where(code == BOUNDS, MIN_SPLIT, 1.0)
+    hi = est * np.exp(half)
+    middle = tuple(np.where(code == BOUNDS, np.sqrt(lo * hi), est).tolist())
+    peak = np.array([checks.get(k, (0.0, math.inf))[0] for k in keys], np.float64)
+    most = np.array([checks.get(k, (0.0, math.inf))[1] for k in keys], np.float64)
+    below = (code != BOUNDS) & (est < peak)
+    above = (code != BOUNDS) & (est > most) & fit.untimed
+    for which, hit in (("hourly", below), ("addresses", above)):
+        if hit.any():
+            fit.disagree[which] = int(hit.sum())
+    off = below | above
+    # The estimate is ruled out: the address bounds are what is left (the model's interval
+    # still bounds from above where the addresses do not, with a timer).
+    lo = np.where(off, peak, lo)
+    hi = np.where(off, most if fit.untimed else np.maximum(hi, peak), hi)
+    code = np.where(off, BOUNDS, code)
+    lo = np.where(code == BOUNDS, np.maximum(lo, peak), lo)
+    if fit.untimed:
+        hi = np.where(code == BOUNDS, np.minimum(hi, most), hi)
+    hi = np.maximum(hi, lo)
     starts = [k[0] for k in keys]
     columns: dict[str, pa.Array] = {
         "window_start": pa.array(starts, pa.date32()),
@@ -160,12 +191,11 @@ def _table(
         columns[g] = pa.array([k[i] for k in keys], types.get(g, pa.string()))
     columns["hosts_est"] = pa.array(np.where(code == BOUNDS, np.nan, est), from_pandas=True)
     # Where only bounds, no network shows how many address-days renumbering split (hosts.split
-    # measures it against stable networks): at most every host-day in two.
-    low = np.where(code == BOUNDS, MIN_SPLIT, 1.0)
-    columns["hosts_lo"] = pa.array(est * np.exp(-half) * low)
-    columns["hosts_hi"] = pa.array(est * np.exp(half))
+    # measures it against stable networks): at most every host-day in two (MIN_SPLIT, above).
+    columns["hosts_lo"] = pa.array(lo)
+    columns["hosts_hi"] = pa.array(hi)
     columns["hosts_support"] = pa.array([SUPPORT[c] for c in code.tolist()], pa.string())
-    return pa.table(columns)
+    return pa.table(columns), middle
 
 
 def with_estimates(

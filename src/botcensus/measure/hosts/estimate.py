@@ -128,6 +128,9 @@ def _address_cells(
         codes = est.country_support
         fit.borrowed |= {ccs[i] for i in np.flatnonzero(est.country_borrowed)}
         fit.bracketed |= {ccs[i] for i in np.flatnonzero(codes == BOUNDS)}
+        if est.fragile_lenders is not None:
+            fit.lenders |= {ccs[i] for i in np.flatnonzero(est.fragile_lenders)}
+            fit.fragile.add(est.fragile_reason)
         keyed = [
             *zip(
                 groups,

@@ -26,12 +26,31 @@ from typing import Final
 
 import numpy as np
 
-from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, HOUSEHOLD, HOUSEHOLD_SD, WIDENED, Z90
+from botcensus.measure.hosts.model import (
+    BOUNDS,
+    ESTIMATE,
+    HOUSEHOLD,
+    HOUSEHOLD_SD,
+    MAX_LENDER_SPREAD,
+    MIN_LENDERS,
+    WIDENED,
+    Z90,
+)
 
 SUPPORT: Final = ("estimate", "widened", "bounds")
 """hosts_support values, by the model's ESTIMATE, WIDENED and BOUNDS codes."""
 MIN_SCATTER_WINDOWS: Final = 4
 """Complete windows a group needs before its week-to-week scatter is judged."""
+
+BOUNDS_NOTE: Final = (
+    "host estimates, bounds: hosts_lo is the larger of every machine active on every day of "
+    "the window (with up to half the address-days split by renumbering) and the peak hourly "
+    "distinct IPv4 addresses (a machine holds one IPv4 address at a time); hosts_hi the "
+    "smaller of one machine per address-day and, without a check-in timer, the unique "
+    "addresses times the most machines per address assumed (no address serves more machines "
+    "over the window: not so behind carrier-grade NAT that does not rotate its addresses)"
+)
+"""What the bounds assume (hosts.bounds, hosts.answer)."""
 
 Key = tuple[object, ...]
 """(window start, the query's group values...)."""
@@ -46,7 +65,17 @@ class Fit:
     borrowed: set[str] = field(default_factory=set)
     """Countries with no stable network of their own (days active from other countries)."""
     bracketed: set[str] = field(default_factory=set)
-    """Countries with only bounds: no stable network anywhere (and no bot ids)."""
+    """Countries with only bounds: no stable network anywhere, or too few countries lending
+    (model.MIN_LENDERS), and no bot ids."""
+    fragile: set[str] = field(default_factory=set)
+    """Why bounds where some countries lend (`lenders`): `few` (one lender, nothing to
+    check it against) or `disagree` (two, further apart than model.MAX_LENDER_SPREAD)."""
+    lenders: set[str] = field(default_factory=set)
+    """Where `fragile`: the countries that have a stable network of their own."""
+    disagree: dict[str, int] = field(default_factory=dict)
+    """Estimates outside an independent bound (hosts.bounds), by which: `hourly` (below the
+    peak hourly distinct addresses) and `addresses` (above the unique addresses times the
+    most machines per address assumed); those rows have only bounds."""
     split_few: set[tuple[str, int]] = field(default_factory=set)
     """Networks whose address-days carry far less than a host's day (hosts.split)."""
     scatter: dict[Key, float] = field(default_factory=dict)
@@ -59,12 +88,16 @@ class Fit:
         self.untimed |= other.untimed
         self.borrowed |= other.borrowed
         self.bracketed |= other.bracketed
+        self.fragile |= other.fragile
+        self.lenders |= other.lenders
         self.split_few |= other.split_few
         self.ids += other.ids
 
     def notes(self) -> list[str]:
         """What a reader must be told, one sentence each."""
         out = []
+        if self.bracketed or self.disagree:
+            out.append(BOUNDS_NOTE)
         if self.untimed:
             low, high = (
                 HOUSEHOLD * math.exp(-Z90 * HOUSEHOLD_SD),
@@ -83,14 +116,47 @@ class Fit:
                 f"{', '.join(c or '??' for c in borrowed)}: days active borrowed from other "
                 "countries; intervals widened"
             )
-        if self.bracketed:
+        if self.bracketed and self.fragile:
+            lenders = ", ".join(c or "??" for c in sorted(self.lenders))
+            n = len(self.lenders)
+            why = []
+            if "few" in self.fragile:
+                why.append(
+                    "one lender cannot be checked against another, and more countries would "
+                    "borrow its days active"
+                )
+            if "disagree" in self.fragile:
+                why.append(
+                    f"fewer than {MIN_LENDERS} lenders, whose days active differ by more than a "
+                    f"factor of {math.exp(MAX_LENDER_SPREAD):.1f}, so which is right is unknown"
+                )
+            out.append(
+                "host estimates not supported by these data in "
+                f"{', '.join(c or '??' for c in sorted(self.bracketed))}: "
+                f"only {n} "
+                f"countr{'y' if n == 1 else 'ies'} ({lenders}) ha{'s' if n == 1 else 've'} a "
+                f"network where an address follows one line; {'; '.join(why)}; hosts_est left "
+                "empty; hosts_lo and hosts_hi are bounds (hosts_support bounds)"
+            )
+        elif self.bracketed:
             out.append(
                 "host estimates not supported by these data in "
                 f"{', '.join(c or '??' for c in sorted(self.bracketed))}: no network anywhere "
                 "where an address follows one line, so days active are unknown; hosts_est "
-                "left empty; hosts_lo and hosts_hi bound every machine active every day (with "
-                "up to half the address-days split by renumbering) and one machine per "
-                "address-day (hosts_support bounds)"
+                "left empty; hosts_lo and hosts_hi are bounds (hosts_support bounds; "
+                "docs/measurement.md, Support)"
+            )
+        for which, n in sorted(self.disagree.items()):
+            out.append(
+                f"host estimates of {n} rows not supported by these data: the estimate fell "
+                + (
+                    "below the peak hourly distinct addresses (a lower bound)"
+                    if which == "hourly"
+                    else "above the unique addresses times the most machines per address "
+                    "assumed (an upper bound)"
+                )
+                + ", so the model does not fit there; hosts_est left empty, only bounds "
+                "(hosts_support bounds)"
             )
         if self.split_few:
             names = ", ".join(f"{cc or '??'} AS{asn}" for cc, asn in sorted(self.split_few))

@@ -1,0 +1,71 @@
+"""Bounds on infected machines that need no model of days active: counted from addresses.
+
+- lower: the peak hourly distinct IPv4 addresses of the window. Assumes a machine holds
+  at most one IPv4 address at a time, and that an address seen at the first and the last
+  check-in of its day stands for one machine online in every hour between (the span rule of
+  hosts.hourly); machines sharing an address only make it lower. IPv6 is left out: a
+  machine may hold a privacy address and a stable one at once.
+- upper: the unique addresses of the window times the most machines per address-day the
+  model assumes where it cannot see them (model.HOUSEHOLD at the top of its 90% range).
+  Assumes no address served more machines than that over the window: false behind
+  carrier-grade NAT whose addresses do not rotate, which is why it tightens bounds only
+  where the data show no check-in timer (the household assumption is then made anyway).
+
+Both are cross-checks of the address model: an estimate outside them is not supported by
+these data (hosts.answer), and where only bounds are given they tighten them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import duckdb
+
+from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
+from botcensus.measure.hosts.model import HOUSEHOLD, HOUSEHOLD_SD, Z90
+
+MOST_PER_ADDRESS: Final = HOUSEHOLD * math.exp(Z90 * HOUSEHOLD_SD)
+"""Machines per address the upper bound allows (the household assumption's 90% top)."""
+
+Key = tuple[object, ...]
+"""(window start, the query's group values...)."""
+
+
+def address_bounds(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> dict[Key, tuple[float, float]]:
+    """Per census window and group: (peak hourly distinct IPv4 addresses, unique addresses
+    times MOST_PER_ADDRESS)."""
+    query.check()
+    where, params = query.where()
+    keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
+    names = "".join(f", {g}" for g in query.by)
+    sql = f"""
+        WITH r AS (
+            SELECT {window_start_sql(query)} AS window_start, day, source_ip{keys},
+                   NOT contains(source_ip, ':') AS v4,
+                   CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
+                   CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
+            FROM {relation} WHERE {where}
+        ), hours AS (
+            SELECT window_start, day, source_ip{names},
+                   unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour
+            FROM r WHERE v4
+        ), per_hour AS (
+            SELECT window_start{names}, day, hour, count(DISTINCT source_ip) AS ips
+            FROM hours GROUP BY ALL
+        ), peak AS (
+            SELECT window_start{names}, max(ips) AS peak FROM per_hour GROUP BY ALL
+        ), uniq AS (
+            SELECT window_start{names}, count(DISTINCT source_ip) AS addresses FROM r GROUP BY ALL
+        )
+        SELECT window_start{names}, coalesce(peak.peak, 0) AS peak, uniq.addresses
+        FROM uniq LEFT JOIN peak USING (window_start{names})
+    """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
+    out: dict[Key, tuple[float, float]] = {}
+    for row in con.execute(sql, params).fetchall():
+        key = tuple(row[: 1 + len(query.by)])
+        peak, addresses = row[1 + len(query.by) :]
+        out[key] = (float(peak), float(addresses) * MOST_PER_ADDRESS)
+    return out
