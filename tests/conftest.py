@@ -351,3 +351,35 @@ def sinkhole_proc(tmp_path: Path) -> Iterator[Callable[..., SinkholeProcess]]:
     for proc in started:
         if proc.proc is not None and proc.proc.poll() is None:
             proc.kill()
+
+
+# -- Spark (the optional engine, issue 15) ---------------------------------------------------
+def spark_missing() -> str | None:
+    """Why Spark cannot run here (None: it can)."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark not installed (the optional extra botcensus[spark])"
+    if shutil.which("java") is None:
+        return "no Java runtime for Spark (Debian: default-jre-headless)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole test session (a JVM takes seconds to start).
+    Skips with the reason where PySpark or Java is missing; under CI=true that fails."""
+    import os
+
+    reason = spark_missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the Spark tests cannot run: {reason}")
+        pytest.skip(reason)
+    from botcensus.measure.spark import session
+
+    spark = session("local[2]", app="botcensus-tests")
+    spark.conf.set("spark.sql.shuffle.partitions", "2")  # small tables: few tasks
+    yield spark
+    spark.stop()

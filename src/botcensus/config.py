@@ -126,6 +126,10 @@ class GenericRule(_Strict):
         return self
 
 
+SENSOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"
+"""model.SENSOR_PATTERN, anchored (config stands beside model, it does not import it)."""
+
+
 def _default_sensor() -> str:
     return socket.gethostname()
 
@@ -137,8 +141,10 @@ def _loopback() -> list[str]:
 class SinkholeSettings(_Strict):
     """The sinkhole: listeners, replies, limits, recording."""
 
-    sensor: str = Field(default_factory=_default_sensor)
-    """Name of this sinkhole sensor, recorded with each event (default: host name)."""
+    sensor: str = Field(default_factory=_default_sensor, pattern=SENSOR_PATTERN, max_length=64)
+    """Name of this sinkhole sensor, recorded with each event and beginning each of its event
+    file names (default: host name). Letters, digits, `-`, `_` and single inner dots, at most
+    64 characters; every sinkhole writing into one dataset needs its own."""
     listeners: list[ListenerSettings] = []
     """Listeners from the config file; `--listen` adds more."""
     trusted_proxies: list[str] = Field(default_factory=_loopback)

@@ -46,8 +46,20 @@ EVENT_FIELDS: Final[tuple[pa.Field, ...]] = (
     pa.field("status", pa.int16(), nullable=False),
     pa.field("reject_reason", pa.string()),
 )
-EVENT_SCHEMA: Final = pa.schema(EVENT_FIELDS)
+SCHEMA_KEY: Final = "botcensus.schema"
+"""Parquet key-value metadata naming a file's schema and its version: `<area>/<version>`."""
+SCHEMA_VERSION: Final = 1
+"""Version of the dataset contract (docs/scale.md). A nullable column appended at the end
+keeps it; a removed, renamed or retyped column, or a new meaning for one, raises it."""
+EVENT_SCHEMA: Final = pa.schema(EVENT_FIELDS, metadata={SCHEMA_KEY: f"events/{SCHEMA_VERSION}"})
 EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in EVENT_FIELDS)
+
+SENSOR_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
+"""A sinkhole sensor's name: what a host name may be, and underscores, at most
+SENSOR_NAME_MAX long. It begins every event file name (store/layout.py), so it holds no
+path separator, space or `..`; config.py checks the same rule (tests/test_layout keeps the
+two equal)."""
+SENSOR_NAME_MAX: Final = 64
 
 # Daily sightings: one row per (day, source IP, bot id, family, sensor, feed), the unit the
 # census reads. Enrichment columns are filled by enrich/ and stamped with the database used.
@@ -66,7 +78,9 @@ SIGHTING_FIELDS: Final[tuple[pa.Field, ...]] = (
     pa.field("source_as_name", pa.string()),
     pa.field("geo_db", pa.string()),
 )
-SIGHTING_SCHEMA: Final = pa.schema(SIGHTING_FIELDS)
+SIGHTING_SCHEMA: Final = pa.schema(
+    SIGHTING_FIELDS, metadata={SCHEMA_KEY: f"sightings/{SCHEMA_VERSION}"}
+)
 
 # Where sinkhole events leave the system they use IntelMQ's harmonisation vocabulary.
 SINKHOLE_FEED_NAME: Final = "botcensus-sinkhole"

@@ -57,8 +57,8 @@ def test_roll_writes_one_parquet_file_per_day(tmp_path, make_event, make_segment
     report = roll_segment(segment, tmp_path)
     assert report.events == 2
     assert sorted(p.relative_to(tmp_path).as_posix() for p in report.files) == [
-        "events/date=2011-03-16/w00-a-000001.parquet",
-        "events/date=2011-03-17/w00-a-000001.parquet",
+        "events/date=2011-03-16/sensor-1.w00-a-000001.parquet",
+        "events/date=2011-03-17/sensor-1.w00-a-000001.parquet",
     ]
     assert all(pq.read_table(p).num_rows == 1 for p in report.files)
 
@@ -254,9 +254,9 @@ def test_iter_events_of_an_empty_dataset_yields_nothing(tmp_path):
 def test_event_files_are_the_visible_day_files(three_days):
     names = [p.relative_to(three_days).as_posix() for p in event_files(three_days)]
     assert names == [
-        "events/date=2011-03-16/w00-a-000001.parquet",
-        "events/date=2011-03-17/w01-a-000001.parquet",
-        "events/date=2011-03-18/w01-a-000001.parquet",
+        "events/date=2011-03-16/sensor-1.w00-a-000001.parquet",
+        "events/date=2011-03-17/sensor-1.w01-a-000001.parquet",
+        "events/date=2011-03-18/sensor-1.w01-a-000001.parquet",
     ]
 
 
@@ -356,3 +356,37 @@ def test_rolled_files_and_quarantine_are_private(tmp_path, make_event, make_segm
         "w00-a-000001.rows.txt": 0o600,
     }
     assert _mode(qdir) == _mode(qdir.parent) == 0o700
+
+
+# -- sensors (issue 15) ----------------------------------------------------------------------
+def test_rolled_files_are_named_after_the_sensor_of_the_segment_header(tmp_path, make_event):
+    from botcensus.capture.wal import MAGIC, encode_record
+
+    segment = tmp_path / "wal" / "w00-b-000001.wal"
+    segment.parent.mkdir()
+    header = {"format": 2, "sensor": "sink-b", "listeners": [], "body_head_bytes": 0}
+    segment.write_bytes(MAGIC + encode_record(header) + encode_record([make_event()]))
+    report = roll_segment(segment, tmp_path)
+    assert [p.name for p in report.files] == ["sink-b.w00-b-000001.parquet"]
+
+
+def test_two_sensors_with_the_same_segment_name_do_not_collide(tmp_path, make_event, make_segment):
+    for sensor in ("sink-a", "sink-b"):
+        segment = make_segment(
+            tmp_path / sensor / "w00-a-000001.wal", [[make_event(sensor=sensor)]]
+        )
+        roll_segment(segment, tmp_path)
+    assert sorted(p.name for p in event_files(tmp_path)) == [
+        "sink-a.w00-a-000001.parquet",
+        "sink-b.w00-a-000001.parquet",
+    ]
+
+
+def test_cleaning_temporaries_for_a_sensor_leaves_other_sensors_mid_write(tmp_path):
+    day = tmp_path / "events" / "date=2011-03-16"
+    day.mkdir(parents=True)
+    names = [".sink-a.w00-a-1.parquet.tmp", ".sink-a.b.w00-a-1.parquet.tmp", ".w00-a-1.parquet.tmp"]
+    for name in names:
+        (day / name).write_bytes(b"PAR1")
+    assert clean_temporaries(tmp_path, "sink-a") == 2
+    assert [p.name for p in day.iterdir()] == [".sink-a.b.w00-a-1.parquet.tmp"]

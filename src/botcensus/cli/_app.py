@@ -183,11 +183,14 @@ def rollup_dataset(
     settings: config_mod.Settings | Callable[[], config_mod.Settings],
     *,
     aggregates: bool = False,
+    sketcher: Callable[[pa.Table], pa.Table] | None = None,
 ) -> RollupReport:
     """Bring the dataset's sightings and sketches up to date (enriching new sightings);
     with `aggregates`, the dashboard's roll-up tables and products too (`botcensus rollup`
     and `serve` ask; `census` does not wait for them). `settings` may be a function
-    (lazy_settings): it is called only when there is something to enrich."""
+    (lazy_settings): it is called only when there is something to enrich. `sketcher` turns
+    one day's sightings into sketch rows (default: store/sketch_build.sketch_sightings;
+    `rollup --engine spark`: measure/spark.SparkSketcher, the same bytes)."""
     from botcensus.store import rollup as store_rollup
     from botcensus.store.atomic import DatasetError
     from botcensus.store.sketches import sketch_days
@@ -211,7 +214,7 @@ def rollup_dataset(
     try:
         report = store_rollup(data_dir, step)
         # Sketches before retention can expire a day: they outlive the raw sightings.
-        sketch_days(data_dir, sketch)
+        sketch_days(data_dir, sketcher or sketch)
         if aggregates:
             found = settings() if callable(settings) else settings
             aggregate_dataset(data_dir, found.web.week_ends)

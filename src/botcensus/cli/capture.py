@@ -40,6 +40,15 @@ def sinkhole() -> None:
     help="Listen here (repeatable); IPv6 as [ADDR]:PORT. Adds to the config's listeners.",
 )
 @DATA_OPTION
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="This sinkhole's own directory for its write-ahead log, lock and run file "
+    "[default: the --data directory]. Give each sinkhole its own (on local disk) when "
+    "several write into one --data dataset.",
+)
 @CONFIG_OPTION
 @click.option(
     "--workers",
@@ -67,6 +76,7 @@ def sinkhole() -> None:
 def sinkhole_serve(
     listen: tuple[str, ...],
     data_dir: Path,
+    state_dir: Path | None,
     config_file: Path | None,
     workers: int | None,
     metrics_address: str | None,
@@ -110,14 +120,15 @@ def sinkhole_serve(
     try:
         code = serve(
             sink,
-            data_dir,
+            state_dir or data_dir,
             lambda segment: roll_segment(segment, data_dir),
             workers=workers or os.cpu_count() or 1,
             metrics_address=metrics_address,
-            on_locked=lambda: clean_temporaries(data_dir),
+            on_locked=lambda: clean_temporaries(data_dir, sink.sensor),
         )
     except DataDirBusyError as exc:
-        raise click.ClickException(str(exc)) from None
+        hint = "" if state_dir else " (sinkholes sharing one --data need a --state each)"
+        raise click.ClickException(f"{exc}{hint}") from None
     sys.exit(code)
 
 

@@ -11,7 +11,10 @@ import click
 
 if TYPE_CHECKING:
     from botcensus.config import Settings
+    from botcensus.measure.census import CensusQuery
+    from botcensus.measure.census_run import CensusResult
     from botcensus.measure.cleanup import Mark
+    from botcensus.store.sightings import RollupReport
 
 from botcensus.cli._app import (
     CONFIG_OPTION,
@@ -28,8 +31,25 @@ from botcensus.cli._app import (
 
 @main.command()
 @DATA_OPTION
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Who builds the day sketches (HLL / Theta per day, sensor, feed, country, ASN, "
+    "family): this machine, or Spark SQL's hll_sketch_agg / theta_sketch_agg (needs "
+    "botcensus[spark] and Java; the same bytes). Events to sightings (enrichment) and the "
+    "dashboard's tables run here either way.",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn, k8s://...).",
+)
 @CONFIG_OPTION
-def rollup(data_dir: Path, config_file: Path | None) -> None:
+def rollup(data_dir: Path, engine: str, master: str, config_file: Path | None) -> None:
     """Roll raw events up into enriched daily sightings, sketches and the dashboard's
     roll-up tables.
 
@@ -40,7 +60,7 @@ def rollup(data_dir: Path, config_file: Path | None) -> None:
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     settings = load_settings(config_file)
-    report = rollup_dataset(data_dir, settings, aggregates=True)
+    report = _rollup_on(engine, master, data_dir, settings)
     click.echo(
         f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
         f"{report.days_unchanged} unchanged"
@@ -119,6 +139,22 @@ def _retention_due(data_dir: Path, settings: Settings) -> int:
     default="table",
     show_default=True,
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Who runs the census SQL: DuckDB on this machine, or Spark SQL (needs "
+    "botcensus[spark] and Java; reads the sightings as they are, so run `botcensus rollup` "
+    "first; exact counts only, no --estimate).",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn, k8s://...).",
+)
 @CONFIG_OPTION
 def census_cmd(
     data_dir: Path,
@@ -133,12 +169,13 @@ def census_cmd(
     estimate: bool,
     top: int | None,
     fmt: str,
+    engine: str,
+    master: str,
     config_file: Path | None,
 ) -> None:
     """Count unique IPs, unique bot ids and hits per day or week, by country, ASN or family;
     with --estimate, also the estimated number of infected machines."""
     from botcensus.measure.census import CensusQuery
-    from botcensus.measure.census_run import census_of_dataset
     from botcensus.report import tables
 
     check_range(date_from, date_to, ("--from", "--to"), inclusive=True)
@@ -152,17 +189,12 @@ def census_cmd(
         feed=feed,
         include_unclaimed=include_unclaimed,
     )
-    try:
-        result = census_of_dataset(
-            data_dir,
-            query,
-            estimate=estimate,
-            top=top,
-            refresh=lambda d: rollup_dataset(d, lazy_settings(config_file)),
-            progress=fmt == "table" and sys.stdout.isatty(),
-        )
-    except FileNotFoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="--data") from None
+    if engine == "spark":
+        if estimate:
+            raise click.UsageError("--estimate runs on --engine duckdb only")
+        result = _census_on_spark(data_dir, query, master, top)
+    else:
+        result = _census_on_duckdb(data_dir, query, estimate, top, fmt, config_file)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
@@ -176,6 +208,59 @@ def census_cmd(
             f"change: against the {window} before, full {window}s only",
             columns=tables.census_columns(result.rows, window, by),
         )
+
+
+def _census_on_duckdb(
+    data_dir: Path,
+    query: CensusQuery,
+    estimate: bool,
+    top: int | None,
+    fmt: str,
+    config_file: Path | None,
+) -> CensusResult:
+    from botcensus.measure.census_run import census_of_dataset
+
+    try:
+        return census_of_dataset(
+            data_dir,
+            query,
+            estimate=estimate,
+            top=top,
+            refresh=lambda d: rollup_dataset(d, lazy_settings(config_file)),
+            progress=fmt == "table" and sys.stdout.isatty(),
+        )
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from None
+
+
+def _rollup_on(engine: str, master: str, data_dir: Path, settings: Settings) -> RollupReport:
+    if engine == "duckdb":
+        return rollup_dataset(data_dir, settings, aggregates=True)
+    from botcensus.measure.spark import SparkSketcher, SparkUnavailableError
+
+    sketcher = SparkSketcher(master)
+    try:
+        return rollup_dataset(data_dir, settings, aggregates=True, sketcher=sketcher)
+    except SparkUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        sketcher.close()
+
+
+def _census_on_spark(
+    data_dir: Path, query: CensusQuery, master: str, top: int | None
+) -> CensusResult:
+    from botcensus.measure.spark import SparkUnavailableError, census_of_dataset
+
+    if not data_dir.is_dir():
+        raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    try:
+        query.check()
+        return census_of_dataset(data_dir, query, master=master, top=top)
+    except SparkUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command()

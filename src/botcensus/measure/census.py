@@ -26,7 +26,25 @@ WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "s
 
 
 Params = dict[str, object]
-"""Named DuckDB parameters ($name in the SQL)."""
+"""Named parameters ($name in DuckDB's SQL, :name in Spark's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the SQL engines that run the census: the census is written once,
+    in the SQL DuckDB and Spark SQL share, and these few spellings are filled in."""
+
+    name: str
+    param: str
+    """What comes before a named parameter."""
+    weekday: str
+    """SQL of the ISO weekday of `{}` counted from 0 (Monday) to 6 (Sunday)."""
+    first_value: str
+    """SQL of the window function's first non-null value of `{}` (before OVER)."""
+
+
+DUCKDB: Final = Dialect("duckdb", "$", "(isodow({}) - 1)", "first_value({} IGNORE NULLS)")
+SPARK: Final = Dialect("spark", ":", "weekday({})", "first_value({}, true)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +74,7 @@ class CensusQuery:
         if self.week_ends not in WEEKDAYS:
             raise ValueError(f"--week-ends {self.week_ends!r}: choose from {', '.join(WEEKDAYS)}")
 
-    def where(self, *, dates: bool = True) -> tuple[str, Params]:
+    def where(self, *, dates: bool = True, dialect: Dialect = DUCKDB) -> tuple[str, Params]:
         """The census's row filter (claimed sightings unless include_unclaimed, the family,
         the feed and, with `dates`, the range) as one SQL condition over sightings columns
         with its named parameters ($census_family, $census_feed, $census_from, $census_to).
@@ -66,44 +84,49 @@ class CensusQuery:
         params: Params = {}
         bounds = (self.date_from, self.date_to) if dates else (None, None)
         for condition, name, value in (
-            ("malware_family = $census_family", "census_family", self.family),
-            ("feed_name = $census_feed", "census_feed", self.feed),
-            ("day >= $census_from", "census_from", bounds[0]),
-            ("day <= $census_to", "census_to", bounds[1]),
+            ("malware_family = {}", "census_family", self.family),
+            ("feed_name = {}", "census_feed", self.feed),
+            ("day >= {}", "census_from", bounds[0]),
+            ("day <= {}", "census_to", bounds[1]),
         ):
             if value is not None:
-                conditions.append(condition)
+                conditions.append(condition.format(dialect.param + name))
                 params[name] = value
         return " AND ".join(conditions) or "true", params
 
 
-def window_start_sql(query: CensusQuery) -> str:
+def window_start_sql(query: CensusQuery, dialect: Dialect = DUCKDB) -> str:
     """SQL for the first day of the window containing `day`."""
     if query.window == "day":
         return "day"
-    # ISO weekday: Monday = 1 ... Sunday = 7. A week ending on weekday E starts on E+1.
-    start_dow = (WEEKDAYS.index(query.week_ends) + 1) % 7 + 1
-    return f"CAST(day - INTERVAL ((isodow(day) - {start_dow} + 7) % 7) DAY AS DATE)"
+    # ISO weekday from 0 (Monday). A week ending on weekday E starts on E+1; date - integer
+    # is a date in both engines.
+    start = (WEEKDAYS.index(query.week_ends) + 1) % 7
+    back = f"CAST(({dialect.weekday.format('day')} - {start} + 7) % 7 AS INT)"
+    return f"CAST(day - {back} AS DATE)"
 
 
-def census_sql(query: CensusQuery, relation: str) -> tuple[str, Params]:
-    """The census as one SQL statement over a sightings relation, with its named parameters."""
+def census_sql(query: CensusQuery, relation: str, dialect: Dialect = DUCKDB) -> tuple[str, Params]:
+    """The census as one SQL statement over a sightings relation, with its named parameters
+    (in the SQL both DuckDB and Spark SQL run: `dialect` fills in what differs)."""
     query.check()
-    where, params = query.where()
+    where, params = query.where(dialect=dialect)
     keys = [f"{GROUPS[g]} AS {g}" for g in query.by]
     select_keys = "".join(f", {k}" for k in keys)
     group_keys = "".join(f", {g}" for g in query.by)
+    order_keys = "".join(f", {g} NULLS LAST" for g in query.by)
     sql = f"""
         SELECT window_start,
-               CAST(window_start + INTERVAL {query.days - 1} DAY AS DATE) AS window_end
+               CAST(window_start + {query.days - 1} AS DATE) AS window_end
                {group_keys},
                count(DISTINCT source_ip) AS unique_ip,
                count(DISTINCT bot_id) AS unique_bot_id,
-               sum(hits)::BIGINT AS hits
-        FROM (SELECT {window_start_sql(query)} AS window_start{select_keys}, source_ip, bot_id, hits
-              FROM {relation} WHERE {where})
+               CAST(sum(hits) AS BIGINT) AS hits
+        FROM (SELECT {window_start_sql(query, dialect)} AS window_start{select_keys},
+                     source_ip, bot_id, hits
+              FROM {relation} WHERE {where}) AS rows
         GROUP BY ALL
-        ORDER BY window_start{group_keys}
+        ORDER BY window_start{order_keys}
     """  # noqa: S608 (identifiers come from the fixed GROUPS table; values are parameters)
     return sql, params
 
@@ -138,7 +161,9 @@ Other groups (country, ASN, family) share the coverage of the data they come fro
 with reports but none of family X is a day of zero X, not a missing day."""
 
 
-def coverage_sql(query: CensusQuery, relation: str) -> tuple[str, Params]:
+def coverage_sql(
+    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB
+) -> tuple[str, Params]:
     """Per window (and feed or sensor when the query groups by them): `days_covered`, the
     days of the window, inside the query's range, on which the relation holds any row the
     census counts of the query's feed, of any family (a day with reports but none of the
@@ -150,11 +175,11 @@ def coverage_sql(query: CensusQuery, relation: str) -> tuple[str, Params]:
         date_to=query.date_to,
         feed=query.feed,
         include_unclaimed=query.include_unclaimed,
-    ).where()
+    ).where(dialect=dialect)
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by if g in COVERED_BY)
     sql = f"""
-        SELECT {window_start_sql(query)} AS window_start{keys},
-               count(DISTINCT day)::INTEGER AS days_covered
+        SELECT {window_start_sql(query, dialect)} AS window_start{keys},
+               CAST(count(DISTINCT day) AS INT) AS days_covered
         FROM {relation} WHERE {where} GROUP BY ALL
     """  # noqa: S608 (identifiers from GROUPS; values are parameters)
     return sql, params
@@ -167,7 +192,12 @@ def coverage(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) 
 
 
 def change_sql(
-    by: tuple[str, ...], column: str, counts: str, covered: str | None = None, days: int = 7
+    by: tuple[str, ...],
+    column: str,
+    counts: str,
+    covered: str | None = None,
+    days: int = 7,
+    dialect: Dialect = DUCKDB,
 ) -> str:
     """SELECT the rows of `counts` (a relation or a parenthesised query) with the change
     columns and rank of with_change; with `covered` (coverage rows), also days_covered and
@@ -175,33 +205,36 @@ def change_sql(
     if column not in ("unique_ip", "unique_ip_hll"):
         raise ValueError(f"cannot compare {column!r}")
     part = f"PARTITION BY {', '.join(by)}" if by else ""
-    ties = "".join(f", {g}" for g in by)  # equal counts in a stable order
-    rank = f"rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS rank"
+    ties = "".join(f", {g} NULLS LAST" for g in by)  # equal counts in a stable order
+    rank = f"CAST(rank() OVER (PARTITION BY window_start ORDER BY {column} DESC) AS BIGINT) AS rank"
     if covered is None:
         return f"""
         SELECT *,
                {column} / lag({column}) OVER (w) - 1 AS {column}_change,
                {column} / first_value({column}) OVER (w) - 1 AS {column}_change_since_first,
                {rank}
-        FROM {counts}
+        FROM {counts} AS counts
         WINDOW w AS ({part} ORDER BY window_start)
         ORDER BY window_start, rank{ties}
     """  # noqa: S608 (group names were checked against GROUPS; column against a fixed list)
-    keys = ", ".join(["window_start", *(g for g in by if g in COVERED_BY)])
+    # ON, not USING: Spark moves USING keys to the front of n.*
+    keys = " AND ".join(
+        f"n.{k} = v.{k}" for k in ["window_start", *(g for g in by if g in COVERED_BY)]
+    )
+    full = f"CASE WHEN NOT partial THEN {column} END"
     # A change needs this window and the one just before it both full: across a partial
     # window it measures the missing days, and across a gap it is not "the previous window".
     return f"""
         WITH c AS (
-            SELECT n.*, coalesce(v.days_covered, 0)::INTEGER AS days_covered,
+            SELECT n.*, CAST(coalesce(v.days_covered, 0) AS INT) AS days_covered,
                    coalesce(v.days_covered, 0) < {days} AS partial
-            FROM {counts} n LEFT JOIN {covered} v USING ({keys})
+            FROM {counts} n LEFT JOIN {covered} v ON {keys}
         )
         SELECT *,
                CASE WHEN NOT partial AND NOT lag(partial) OVER (w)
-                         AND date_diff('day', lag(window_start) OVER (w), window_start) = {days}
+                         AND lag(window_start) OVER (w) = CAST(window_start - {days} AS DATE)
                     THEN {column} / lag({column}) OVER (w) - 1 END AS {column}_change,
-               CASE WHEN NOT partial THEN {column} / first_value(
-                   CASE WHEN NOT partial THEN {column} END IGNORE NULLS) OVER (w) - 1
+               CASE WHEN NOT partial THEN {column} / {dialect.first_value.format(full)} OVER (w) - 1
                END AS {column}_change_since_first,
                {rank}
         FROM c
@@ -236,19 +269,27 @@ def with_change(
             con.unregister("covered")
 
 
+def census_with_change_sql(
+    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB, *, covered: bool = False
+) -> tuple[str, Params]:
+    """with_change(census(...)) as one statement and its parameters, in `dialect`: what
+    `census_with_change` runs on DuckDB and the Spark engine (measure/spark.py) on Spark;
+    `covered` adds the coverage columns (coverage_sql over the same relation)."""
+    sql, params = census_sql(query, relation, dialect)
+    if not covered:
+        return change_sql(query.by, "unique_ip", f"({sql})", dialect=dialect), params
+    cover, cover_params = coverage_sql(query, relation, dialect)
+    change = change_sql(query.by, "unique_ip", f"({sql})", f"({cover})", query.days, dialect)
+    return change, {**params, **cover_params}
+
+
 def census_with_change(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, covered: bool = False
 ) -> pa.Table:
     """with_change(census(...)) in one statement: the counts never leave DuckDB between;
     `covered` adds the coverage columns (coverage_sql over the same relation)."""
-    sql, params = census_sql(query, relation)
-    if not covered:
-        return con.sql(
-            change_sql(query.by, "unique_ip", f"({sql})"), params=params
-        ).to_arrow_table()
-    cover, cover_params = coverage_sql(query, relation)
-    change = change_sql(query.by, "unique_ip", f"({sql})", f"({cover})", query.days)
-    return con.sql(change, params={**params, **cover_params}).to_arrow_table()
+    sql, params = census_with_change_sql(query, relation, covered=covered)
+    return con.sql(sql, params=params).to_arrow_table()
 
 
 def compare(

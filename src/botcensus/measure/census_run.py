@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
@@ -30,6 +31,10 @@ from botcensus.measure.sketches_census import (
     sketch_relation,
 )
 
+MEMORY_LIMIT: Final = "4GB"
+"""What DuckDB may hold for one census of a dataset; beyond it, it spills to a private
+temporary directory (without it, the weekly census by country of 3x Rustock held 5 GiB:
+BENCHMARKS.md)."""
 NO_ESTIMATE_NOTE = "host estimates need raw sightings; none for this range"
 
 
@@ -141,6 +146,11 @@ def unclaimed_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation:
         f"FROM {relation} WHERE malware_family IS NULL AND {where}"
     )
     ((ips, hits),) = con.sql(sql, params=params).fetchall()
+    return unclaimed_message(ips, hits)
+
+
+def unclaimed_message(ips: int, hits: int) -> str | None:
+    """The note for addresses left out for having no malware family (None: none were)."""
     if not hits:
         return None
     return (
@@ -173,7 +183,10 @@ def census_of_dataset(
         raise FileNotFoundError(f"{dataset}: no such directory")
     if refresh is not None:
         refresh(dataset)
-    con = connect()
+    import tempfile
+
+    spill = tempfile.TemporaryDirectory(prefix="botcensus-census-")  # 0700: rows hold addresses
+    con = connect(memory_limit=MEMORY_LIMIT, spill=Path(spill.name) / "spill")
     if progress:
         con.execute("SET enable_progress_bar = true")
     try:
@@ -192,3 +205,4 @@ def census_of_dataset(
         )
     finally:
         con.close()
+        spill.cleanup()

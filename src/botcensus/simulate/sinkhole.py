@@ -31,20 +31,30 @@ class SinkholeProcess:
     metrics: str | None = None
     nofile: int | None = None
     """RLIMIT_NOFILE (soft and hard) for the sinkhole, e.g. to try running out of descriptors."""
+    state_dir: Path | None = None
+    """Its own write-ahead log, lock, run file and log (`--state`); default: data_dir."""
+
+    @property
+    def home(self) -> Path:
+        """Where its write-ahead log, run file and log are."""
+        return self.state_dir or self.data_dir
 
     def start(self, timeout: float = 30.0) -> Self:
-        if not self.data_dir.exists():  # what the sinkhole writes here is personal data
-            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            self.data_dir.mkdir(mode=0o700)
-        run_file = self.data_dir / RUN_FILE
+        for folder in {self.data_dir, self.home}:
+            if not folder.exists():  # what the sinkhole writes here is personal data
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=0o700)
+        run_file = self.home / RUN_FILE
         run_file.unlink(missing_ok=True)
         cmd = [
             sys.executable, "-m", "botcensus", "sinkhole", "serve",
             "--data", str(self.data_dir), "--workers", str(self.workers), *self.args,
         ]  # fmt: skip
+        if self.state_dir is not None:
+            cmd += ["--state", str(self.state_dir)]
         # The child writes to its own copy of the descriptor: ours is closed at once, so no
         # file is left open whichever way the child ends.
-        with (self.data_dir / "sinkhole.log").open("ab") as log_file:
+        with (self.home / "sinkhole.log").open("ab") as log_file:
             self.proc = subprocess.Popen(
                 cmd,
                 stdout=log_file,
@@ -75,7 +85,7 @@ class SinkholeProcess:
         return next(iter(self.ports.values()))
 
     def log(self) -> str:
-        path = self.data_dir / "sinkhole.log"
+        path = self.home / "sinkhole.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -160,12 +160,17 @@ def append_line(line: str, target: Path) -> None:
         os.fsync(out.fileno())
 
 
-def clean_temporaries(folders: Iterable[Path], pattern: str = "*") -> int:
+def clean_temporaries(
+    folders: Iterable[Path], pattern: str = "*", only: Callable[[str], bool] | None = None
+) -> int:
     """Remove the temporaries a crash left in these folders (never visible to readers); call
-    it only while holding the lock of whoever writes there."""
+    it only while holding the lock of whoever writes there. `only` picks by the name the
+    file would have been published under (a writer sharing the folder keeps its own)."""
     removed = 0
     for folder in folders:
         for tmp in folder.glob(f".{pattern}{TMP_SUFFIX}"):
+            if only is not None and not only(tmp.name[1 : -len(TMP_SUFFIX)]):
+                continue
             if tmp.is_file() and not tmp.is_symlink():
                 tmp.unlink()
                 removed += 1

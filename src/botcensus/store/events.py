@@ -279,7 +279,8 @@ def roll_segment(segment: Path, dataset: Path) -> RollReport:
     finally:
         if collecting:
             gc.enable()
-    files = write_partitioned(table, dataset, segment.stem) if table.num_rows else ()
+    name = layout.event_part(segment_sensor(scan.header, table), segment.stem)
+    files = write_partitioned(table, dataset, name) if table.num_rows else ()
     qdir = dataset / layout.QUARANTINE_WAL
     if bad:
         rows = [scan.events[i] for i, _ in bad]
@@ -309,13 +310,29 @@ def _quarantine(qdir: Path, name: str, data: bytes, note: str) -> None:
     atomic.write_bytes(note.encode("utf-8"), qdir / f"{name}.txt")
 
 
-def clean_temporaries(dataset: Path) -> int:
+def clean_temporaries(dataset: Path, sensor: str | None = None) -> int:
     """Remove temporary files a crash left behind in the event days and the WAL quarantine
-    (never visible to readers)."""
+    (never visible to readers). With `sensor` (sinkholes may share the dataset, and another
+    may be mid-write): only that sensor's event temporaries and unnamed ones, and none in
+    the quarantine, whose names carry no sensor (a leftover there is a dot-name no reader
+    sees; `clean_temporaries(dataset)` with no other writer running removes it)."""
     days = sorted(layout.area(dataset, layout.EVENTS).glob(f"{layout.PARTITION_PREFIX}*"))
     folders = [d for d in days if d.is_dir() and not d.is_symlink()]
     quarantine = dataset / layout.QUARANTINE_WAL
-    removed = atomic.clean_temporaries(folders, "*.parquet")
-    if quarantine.is_dir() and not quarantine.is_symlink():
+
+    def ours(name: str) -> bool:
+        return layout.sensor_of_part(name) in (sensor, None)
+
+    removed = atomic.clean_temporaries(folders, "*.parquet", None if sensor is None else ours)
+    if sensor is None and quarantine.is_dir() and not quarantine.is_symlink():
         removed += atomic.clean_temporaries([quarantine])
     return removed
+
+
+def segment_sensor(header: Mapping[str, Any] | None, table: pa.Table) -> str:
+    """The sensor that wrote a segment: its header says so; a segment without one (the first
+    format) has it in every row."""
+    if header is not None and isinstance(header.get("sensor"), str):
+        return str(header["sensor"])
+    sensors = pc.unique(table["sensor"]).to_pylist() if table.num_rows else []
+    return str(sensors[0]) if len(sensors) == 1 else "unknown"

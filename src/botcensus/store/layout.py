@@ -7,12 +7,16 @@ dataset path.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Final, Literal
 
+from botcensus import model
+
 # -- day-partitioned areas: AREA/date=YYYY-MM-DD/<part>.parquet ------------------------------
 EVENTS: Final = "events"
-"""Raw sinkhole events, one file per rolled write-ahead-log segment and day."""
+"""Raw sinkhole events, one file per rolled write-ahead-log segment and day, named
+`<sensor>.<segment>.parquet` (`event_part`)."""
 FEEDS: Final = "feeds"
 """Feed events (Shadowserver and other reports), deduplicated by identity."""
 SIGHTINGS: Final = "sightings"
@@ -26,6 +30,34 @@ SINKHOLE_PART: Final = "sinkhole"
 FEED_PART: Final = "feeds"
 SIMULATED_PART: Final = "simulated"
 LOCAL_SKETCH_PART: Final = "local"
+
+_SENSOR_NAME: Final = re.compile(model.SENSOR_PATTERN)
+_SEPARATOR: Final = "."
+"""Between the sensor and the segment in an event file name (`<sensor>.<segment>.parquet`):
+segment names hold no dot, so the last one splits the two."""
+
+
+def event_part(sensor: str, segment: str) -> str:
+    """The event file name (without `.parquet`) of one segment of one sensor. Sinkholes that
+    write into one dataset never collide: the sensor begins the name, the segment (worker,
+    start time in ns, sequence) is unique within a sensor. A name that is not a valid sensor
+    name (a hand-made segment header) is reduced to its safe characters."""
+    if not valid_sensor(sensor):
+        sensor = re.sub(r"[^A-Za-z0-9_-]", "_", sensor)[: model.SENSOR_NAME_MAX] or "_"
+    return f"{sensor}{_SEPARATOR}{segment}"
+
+
+def sensor_of_part(name: str) -> str | None:
+    """The sensor an event file name (with or without `.parquet`) begins with, or None for a
+    file written before names carried it."""
+    stem = name.removesuffix(".parquet")
+    sensor, dot, _ = stem.rpartition(_SEPARATOR)
+    return sensor if dot and sensor else None
+
+
+def valid_sensor(name: str) -> bool:
+    return len(name) <= model.SENSOR_NAME_MAX and _SENSOR_NAME.fullmatch(name) is not None
+
 
 # -- manifests of the roll-up products (store/manifest.py) -----------------------------------
 ROLLED: Final = Path(SIGHTINGS) / "_rolled.json"

@@ -16,6 +16,9 @@ any other DataSketches implementation (Java, C++, Python, Druid, BigQuery's UDFs
   it). Relative standard error about 1.6%.
 - Theta: lgK 12 (4096 nominal entries), the *compressed compact* image (serial version 4,
   Spark's format). Exact below 4096 retained hashes; about 1.6% beyond.
+- Small sketches are written in canonical form (store/sketch_images.py): an HLL list or set
+  of coupons does not depend on the order the addresses came in, a one-entry Theta image
+  carries Java's SINGLE_ITEM flag. Spark's images, put in the same form, are the same bytes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pyarrow as pa
 
 from botcensus.ipaddr import canonical_ips
 from botcensus.store.db import connect
+from botcensus.store.sketch_images import canonical_hll, canonical_theta
 from botcensus.store.sketches import SKETCH_KEYS, SKETCH_SCHEMA
 
 HLL_LG_K: Final = 12
@@ -46,7 +50,7 @@ def hll_of(values: Iterable[str]) -> bytes:
     sketch = ds.hll_sketch(HLL_LG_K, ds.tgt_hll_type.HLL_8)
     for value in values:
         sketch.update(value)
-    return bytes(sketch.serialize_updatable())
+    return canonical_hll(bytes(sketch.serialize_updatable()))
 
 
 def theta_of(values: Iterable[str]) -> bytes:
@@ -55,7 +59,7 @@ def theta_of(values: Iterable[str]) -> bytes:
     for value in values:
         sketch.update(value)
     sketch.trim()  # down to the nominal 4096 entries, as Java's rebuild() before compact()
-    return bytes(sketch.compact(True).serialize(True))
+    return canonical_theta(bytes(sketch.compact(True).serialize(True)))
 
 
 def hll_union(images: Iterable[bytes]) -> bytes:
@@ -63,7 +67,7 @@ def hll_union(images: Iterable[bytes]) -> bytes:
     union = ds.hll_union(HLL_LG_K)
     for image in images:
         union.update(ds.hll_sketch.deserialize(image))
-    return bytes(union.get_result(ds.tgt_hll_type.HLL_8).serialize_updatable())
+    return canonical_hll(bytes(union.get_result(ds.tgt_hll_type.HLL_8).serialize_updatable()))
 
 
 def theta_union(images: Iterable[bytes]) -> bytes:
@@ -71,7 +75,7 @@ def theta_union(images: Iterable[bytes]) -> bytes:
     union = ds.theta_union(THETA_LG_K, 1.0, SEED)
     for image in images:
         union.update(ds.compact_theta_sketch.deserialize(image, SEED))
-    return bytes(union.get_result(True).serialize(True))
+    return canonical_theta(bytes(union.get_result(True).serialize(True)))
 
 
 def theta_difference(a: bytes, b: bytes) -> bytes:
@@ -79,7 +83,7 @@ def theta_difference(a: bytes, b: bytes) -> bytes:
     result = ds.theta_a_not_b(SEED).compute(
         ds.compact_theta_sketch.deserialize(a, SEED), ds.compact_theta_sketch.deserialize(b, SEED)
     )
-    return bytes(result.serialize(True))
+    return canonical_theta(bytes(result.serialize(True)))
 
 
 def hll_estimate(image: bytes, std_devs: int = 2) -> tuple[float, float, float]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 
-from botcensus.model import SIGHTING_SCHEMA
+from botcensus.model import SCHEMA_KEY, SCHEMA_VERSION, SIGHTING_SCHEMA
 from botcensus.store import layout, manifest
 from botcensus.store.atomic import write_parquet
 from botcensus.store.damaged import read_screened
@@ -54,6 +54,7 @@ SKETCH_SCHEMA: Final = pa.schema(
         pa.field("bot_id_hll", pa.binary()),
     ],
     metadata={
+        SCHEMA_KEY: f"sketches/{SCHEMA_VERSION}",
         "botcensus.sketches": "ip_hll: DataSketches HLL_8 lgK=12 updatable; ip_theta: "
         "DataSketches Theta compact compressed lgK=12; bot_id_hll: HLL_8 lgK=12; seed 9001; "
         "input: UTF-8 canonical address text (IPv4 dotted quad, IPv6 RFC 5952)",
