@@ -152,3 +152,62 @@ def test_a_utf16_report_is_named_as_such(tmp_path: Path, bom: bytes) -> None:
     report = ingest([path], tmp_path / "data", fake_enrich).files[0]
     assert report.error is not None
     assert "UTF-16" in report.error
+
+
+# Names the mapping statement uses for itself (its layers' aliases, the line number, the
+# reject reason): a report column may carry any of them.
+OWN_NAMES = {"v1": "a", "k3": "b", "p1": "c", "n2": "d", "_v1": "e", "__line": "f",
+             "__reject": "g", "__raw": "h", "__blank": "i", "__missing": "j"}  # fmt: skip
+KEPT_AS = {"v1": "v1", "k3": "k3", "p1": "p1", "n2": "n2", "_v1": "_v1",
+           "__line": "__line_2", "__reject": "__reject_2", "__raw": "__raw_2",
+           "__blank": "__blank_2", "__missing": "__missing_2"}  # fmt: skip
+
+
+@pytest.mark.parametrize("reader", ["duckdb", "exact"])
+def test_report_columns_named_like_the_mappings_own_columns_are_kept_as_extras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """A column named `__line` once crashed ingest with a traceback; `v1` could be mistaken
+    for a converted value. Now every row is stored as from the same report without those
+    columns, and each such column is kept under extra.<name> (`__...` names numbered)."""
+    import botcensus.feeds.fused as feeds_fused
+
+    plain = write_report(tmp_path / "2024-05-01-event4_sinkhole-plain.csv", [
+        sinkhole_row(i) for i in range(6)
+    ])  # fmt: skip
+    lines = plain.read_text(encoding="utf-8").splitlines()
+    extra = ",".join(OWN_NAMES)
+    cells = ",".join(OWN_NAMES.values())
+    hostile = tmp_path / "2024-05-01-event4_sinkhole-hostile.csv"
+    hostile.write_text(
+        "\n".join([f"{lines[0]},{extra}", *(f"{line},{cells}" for line in lines[1:])]) + "\n",
+        encoding="utf-8",
+    )
+    if reader == "exact":  # the exact reader: what an irregular file is read by
+        monkeypatch.setattr(feeds_fused, "line_feeds", lambda source: None)
+    report = ingest([hostile], tmp_path / "data", fake_enrich).files[0]
+    base = ingest([plain], tmp_path / "base", fake_enrich).files[0]
+    assert report.error is None
+    assert report.reader == reader
+    assert (report.read, report.stored, report.quarantined) == (6, 6, 0)
+    events = stored_events(tmp_path / "data")
+    for event in events:
+        assert {f"extra.{KEPT_AS[k]}": v for k, v in OWN_NAMES.items()}.items() <= event.items()
+    core = [{k: v for k, v in e.items() if not k.startswith("extra.") and k not in (
+        "event_hash", "source_file")} for e in events]  # fmt: skip
+    assert core == [{k: v for k, v in e.items() if not k.startswith("extra.") and k not in (
+        "event_hash", "source_file")} for e in stored_events(tmp_path / "base")]  # fmt: skip
+    assert base.stored == 6
+
+
+def test_json_keys_named_like_the_mappings_own_columns_are_kept(tmp_path: Path) -> None:
+    line = json.dumps({**EVENT, "__line": "x", "__reject": "y", "extra.v1": "z"})
+    path = _jsonl(tmp_path / "events.jsonl", [line, _good(3)])
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert report.error is None
+    assert (report.read, report.stored, report.quarantined) == (2, 2, 0)
+    first = stored_events(tmp_path / "data")[0]
+    assert first["source_line"] == 1
+    assert (first["extra.__line_2"], first["extra.__reject_2"], first["extra.v1"]) == (
+        "x", "y", "z",
+    )  # fmt: skip

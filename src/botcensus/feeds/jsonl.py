@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from botcensus.feeds.convert import ident, lit
 from botcensus.feeds.inputs import Input
-from botcensus.feeds.plan import LINE
+from botcensus.feeds.plan import LINE, unreserved
 from botcensus.feeds.read import Batch, Invalid, csv_batches
 
 JSON: Final = "__json"
@@ -73,9 +73,15 @@ def _objects(con: duckdb.DuckDBPyConnection, raw: pa.Table) -> tuple[pa.Table, l
             for (k,) in con.sql(
                 f"SELECT DISTINCT unnest(json_keys({JSON})) FROM lines WHERE {ok}"  # noqa: S608
             ).fetchall()
-            if k != "__type" and k != LINE
+            if k != "__type"
         )
-        cells = ", ".join(f"CAST({JSON} ->> {lit(k)} AS VARCHAR) AS {ident(k)}" for k in keys)
+        names: list[str] = []  # a key botcensus reserves for its own columns is numbered
+        for k in keys:
+            names.append(unreserved(k, [*names, *(o for o in keys if o != k)]))
+        cells = ", ".join(
+            f"CAST({JSON} ->> {lit(k)} AS VARCHAR) AS {ident(name)}"
+            for k, name in zip(keys, names, strict=True)
+        )
         table = con.sql(
             f"SELECT {cells + ', ' if cells else ''}{LINE} FROM lines WHERE {ok}"  # noqa: S608
         ).to_arrow_table()

@@ -8,8 +8,9 @@ conversion and check is computed once: cells -> converted values -> checked valu
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,6 +32,19 @@ RAW: Final = "__raw"
 """In a fused read (Plan.fused): a rejected row's cells as a JSON object."""
 BLANK: Final = "__blank"
 """In a fused read: the row's cells are all empty (a blank row, not read as a row)."""
+RESERVED: Final = frozenset({LINE, MISSING, REJECT, RAW, BLANK, "__json"})
+"""Column names botcensus's own columns use: a report column of that name is renamed on read
+(numbered as a duplicate is: `__line` is read as `__line_2`)."""
+
+
+def unreserved(name: str, taken: Collection[str]) -> str:
+    """`name`, or where it is reserved or taken, `name_2`, `name_3`, ... (the first free)."""
+    new, n = name, 2
+    while new in taken or new in RESERVED:
+        new, n = f"{name}_{n}", n + 1
+    return new
+
+
 SQL_TYPES: Final[dict[pa.DataType, str]] = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.int32(): "INTEGER",
@@ -111,6 +125,9 @@ def _coalesce(exprs: list[str]) -> str:
     return "NULL" if not exprs else exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
 
 
+_ALIAS: Final = re.compile(r"(_*)[pvnk][0-9]+")
+
+
 class _Builder:
     def __init__(self, report: ReportMapping, columns: Sequence[str]) -> None:
         self.report = report
@@ -124,6 +141,11 @@ class _Builder:
         self.required_checked: set[str] = set()
         self.copied: list[tuple[str, str, bool]] = []
         self.count = 0
+        # The layers' own aliases (p1, v1, n1, k1) gain leading underscores until no report
+        # column can be mistaken for one: a report may name a column anything.
+        self.tag = "_" * max(
+            (len(m.group(1)) + 1 for c in self.columns if (m := _ALIAS.fullmatch(c))), default=0
+        )
 
     def rule(self, rule: Rule, required: bool) -> None:
         if rule.column not in self.columns:
@@ -133,33 +155,34 @@ class _Builder:
         if key not in BY_KEY and rule.convert in SIMPLE:
             self.copied.append((key, rule.column, rule.convert is not None))
             return
-        i = self.count = self.count + 1
+        n = self.count = self.count + 1
+        p, v, k, norm = (f"{self.tag}{x}{n}" for x in "pvkn")
         raw = convert(rule.convert, rule.column, self.columns)
         if raw.parsed is not None:
-            self.converted.append(f"{raw.parsed} AS p{i}")
-        self.converted.append(f"{raw.value.replace('{p}', f'p{i}')} AS v{i}")
-        value = Converted(f"v{i}", raw.kind)
+            self.converted.append(f"{raw.parsed} AS {p}")
+        self.converted.append(f"{raw.value.replace('{p}', p)} AS {v}")
+        value = Converted(v, raw.kind)
         if raw.failure is not None:
-            failure = raw.failure.replace("{p}", f"p{i}")
+            failure = raw.failure.replace("{p}", p)
             self.rejects.append((failure, _problem(rule.column, " " + raw.problem)))
         field = BY_KEY.get(key)
         if field is None:
             self.others[key].append(_text(value))
             return
         normal, ok = check(field.rule, value)
-        self.checked += [f"{normal} AS n{i}", f"coalesce({ok}, false) AS k{i}"]
-        self.core[field.column].append(f"CASE WHEN k{i} THEN n{i} END")
+        self.checked += [f"{normal} AS {norm}", f"coalesce({ok}, false) AS {k}"]
+        self.core[field.column].append(f"CASE WHEN {k} THEN {norm} END")
         if field.rule in FALLBACK_RULES:
             self.others[f"extra.{rule.column}"].append(
-                f"CASE WHEN v{i} IS NOT NULL AND NOT k{i} THEN {ident(rule.column)} END"
+                f"CASE WHEN {v} IS NOT NULL AND NOT {k} THEN {ident(rule.column)} END"
             )
         wanted = field.column in ("time_source", "source_ip") and required
         if wanted and field.column not in self.required_checked:
             self.required_checked.add(field.column)
             words = " is not a time" if field.column == "time_source" else " is not an address"
-            missing = f"NOT k{i}"
+            missing = f"NOT {k}"
             if raw.failure is not None:  # a cell that failed conversion has its reason already
-                missing += f" AND NOT coalesce({raw.failure.replace('{p}', f'p{i}')}, false)"
+                missing += f" AND NOT coalesce({raw.failure.replace('{p}', p)}, false)"
             self.rejects.append((missing, _problem(rule.column, words)))
 
     def constant(self, key: str, value: str) -> None:

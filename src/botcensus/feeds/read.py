@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from botcensus.feeds.inputs import Input
-from botcensus.feeds.plan import LINE, MISSING
+from botcensus.feeds.plan import LINE, MISSING, unreserved
 
 BLOCK_SIZE: Final = 32 << 20
 READ_AHEAD: Final = 2
@@ -69,9 +69,9 @@ def _decode(data: bytes) -> str:
 
 
 def read_header(source: Input | Path, delimiter: str = ",") -> list[str]:
-    """The CSV header's column names (duplicates numbered), BOM and encoding handled: each
-    name is decoded on its own (UTF-8, else Latin-1), so a byte elsewhere in the first MiB
-    does not change how the header reads."""
+    """The CSV header's column names (duplicates and names botcensus reserves numbered), BOM
+    and encoding handled: each name is decoded on its own (UTF-8, else Latin-1), so a byte
+    elsewhere in the first MiB does not change how the header reads."""
     with (source if isinstance(source, Input) else Input(source)).open() as f:
         head = f.read(HEADER_PEEK)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -84,10 +84,7 @@ def read_header(source: Input | Path, delimiter: str = ",") -> list[str]:
     names: list[str] = []
     for cell in first:
         raw = _decode(cell.encode("utf-8", errors="surrogateescape"))
-        name, n = raw.strip(), 2
-        while name in names:
-            name, n = f"{raw.strip()}_{n}", n + 1
-        names.append(name)
+        names.append(unreserved(raw.strip(), names))
     if not any(names):
         raise ReadError("no header row")
     return names
