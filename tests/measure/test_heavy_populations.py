@@ -2,11 +2,9 @@
 through the CLI (bench/heldout.run) against bounds near the figures BENCHMARKS.md publishes.
 Minutes each: marked `heavy`, run by `make test-all` and by `make test` under CI=true.
 
-The held-out population here (`b-sparse` seed 3, second freeze 764c3e6) is scored by the
-frozen estimator's successors: its bounds pin the figures published for it, the goals it
-meets and, as a strict expected failure, the one it misses (a fix that meets it must update
-BENCHMARKS.md and docs/measurement.md, and is then a development figure for that
-population)."""
+`b-sparse` seed 3 was held out at the second freeze (764c3e6) and seen before the third
+(b58b275): its figures under the estimator of the third freeze are development figures
+(BENCHMARKS.md, "Third freeze"); its bounds pin them."""
 
 from __future__ import annotations
 
@@ -39,17 +37,19 @@ def a_global(tmp_path_factory: pytest.TempPathFactory) -> Score:
 @pytest.fixture(scope="module")
 def a_cgn(tmp_path_factory: pytest.TempPathFactory) -> Score:
     """Development set: a-cgn seed 1 (published: bounds only, all 54 holding the truth,
-    hi / lo 9.3 in the median complete week; decay 6.3%; still infected at 28 days 0.02
-    off, from the decay)."""
+    hi / lo 16.2 in the median complete week since the third freeze (9.3 before); decay
+    6.3%; still infected at 28 days 0.02 off, from the decay)."""
     return _score(tmp_path_factory, "a-cgn", 1)
 
 
 @pytest.fixture(scope="module")
 def b_sparse(tmp_path_factory: pytest.TempPathFactory) -> Score:
-    """Held-out set: b-sparse seed 3, one row per address and day (published: no estimate,
-    bounds holding the truth in 79 of 87 rows, hi / lo 9.5 in the median complete week;
-    decay 2.9%; S(28) 0.10 and S(56) 0.06 off, from the decay; hazard ratio 1.32 against
-    the perfect observer's 1.48, from the decay)."""
+    """Seen (held out at the second freeze): b-sparse seed 3, one row per address and day
+    (third freeze: no estimate, bounds holding the truth in 87 of 87 rows, hi / lo 52.7 in
+    the median complete week (at the second freeze 79 of 87, 9.5: the lower end is now the
+    smaller of the host-day bound and the busiest hour); decay 2.9%; S(28) 0.10 and S(56)
+    0.06 off, from the decay; hazard ratio 1.32 against the perfect observer's 1.48, from
+    the decay)."""
     return _score(tmp_path_factory, "b-sparse", 3)
 
 
@@ -77,20 +77,19 @@ def test_development_a_global_clean_up(a_global: Score) -> None:
 def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
     none, held, rows = a_cgn.unsupported()
     assert none == held == rows > 0
-    assert _width(a_cgn) <= 10.0
+    assert _width(a_cgn) <= 17.0
     assert a_cgn.decay_error() <= 0.08
     assert a_cgn.surv_support["28"] == "decay"
     assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.04
 
 
-def test_held_out_b_sparse_says_not_supported_with_bounds(b_sparse: Score) -> None:
+def test_seen_b_sparse_says_not_supported_with_bounds_that_hold(b_sparse: Score) -> None:
     none, held, rows = b_sparse.unsupported()
-    assert none == rows > 0
-    assert held / rows >= 0.88
-    assert _width(b_sparse) <= 10.5
+    assert none == held == rows > 0
+    assert _width(b_sparse) <= 55.0
 
 
-def test_held_out_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
+def test_seen_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
     assert b_sparse.decay_error() <= 0.05
     for day, bound in (("28", 0.12), ("56", 0.08)):
         assert b_sparse.surv_support[day] == "decay"
@@ -99,9 +98,3 @@ def test_held_out_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
     assert b_sparse.hr_error() <= 0.25
     low, high = b_sparse.hr_interval
     assert low <= b_sparse.hr_true <= high
-
-
-@pytest.mark.xfail(strict=True, reason="bounds miss the truth in IN (BENCHMARKS.md)")
-def test_held_out_b_sparse_bounds_hold_everywhere(b_sparse: Score) -> None:
-    _, held, rows = b_sparse.unsupported()
-    assert held == rows

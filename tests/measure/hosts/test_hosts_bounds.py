@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from botcensus.measure import CensusQuery
-from botcensus.measure.hosts.answer import _table
-from botcensus.measure.hosts.bounds import MOST_PER_ADDRESS, address_bounds
-from botcensus.measure.hosts.model import HOUSEHOLD
+from botcensus.measure.hosts.answer import WINDOW, _table
+from botcensus.measure.hosts.bounds import MOST_PER_ADDRESS, address_bounds, busiest_hour_ratio
+from botcensus.measure.hosts.model import BOUNDS, BUSY_EXCESS, HOUSEHOLD, MIN_REFERENCE
 from botcensus.measure.hosts.support import Fit
 
 from .hosts_cases import START, Population, connect, populate
@@ -73,7 +73,7 @@ def test_an_estimate_below_the_busiest_hour_is_not_supported() -> None:
     assert fit.disagree == {"hourly": 1}
     notes = fit.notes()
     assert any("below the peak hourly distinct addresses" in n for n in notes)
-    assert any("hosts_lo is the larger of" in n for n in notes)
+    assert any("hosts_lo is the smaller of" in n for n in notes)
 
 
 def test_an_estimate_above_the_addresses_is_not_supported_without_a_timer() -> None:
@@ -104,3 +104,109 @@ def test_an_estimate_inside_the_bounds_keeps_its_interval() -> None:
 
 def test_the_most_per_address_is_the_household_assumptions_top() -> None:
     assert HOUSEHOLD < MOST_PER_ADDRESS < 2 * HOUSEHOLD
+
+
+def _lines(n: int, asn: int, hours: tuple[float, float], pop: Population) -> None:
+    """n lines of network `asn` in AA, one address each, online `hours` on the first day."""
+    for i in range(n):
+        pop.session([asn * 1000 + i], START, pop.address(), hours[0] * 3600, hours[1] * 3600,
+                    cc="AA", asn=asn)  # fmt: skip
+
+
+def test_the_busiest_hour_ratio_counts_the_stable_networks_only() -> None:
+    """60 lines, 40 of them online at 10:00 and 20 at 15:00: 60 lines per 40 busiest-hour
+    addresses; a network not in the stable set (asn 2) changes nothing."""
+    pop = Population()
+    _lines(40, 1, (10, 10.5), pop)
+    _lines(20, 1, (15, 15.5), pop)
+    _lines(500, 2, (12, 12.2), pop)
+    ratio = busiest_hour_ratio(connect(pop.table()), CensusQuery(), "sightings", {("AA", 1)})
+    assert ratio == {START: pytest.approx(MOST_PER_ADDRESS * 60 / 40)}
+
+
+def test_the_busiest_hour_ratio_needs_a_reference() -> None:
+    pop = Population()
+    _lines(MIN_REFERENCE - 1, 1, (10, 10.5), pop)
+    con = connect(pop.table())
+    assert busiest_hour_ratio(con, CensusQuery(), "sightings", {("AA", 1)}) == {}
+    assert busiest_hour_ratio(con, CensusQuery(), "sightings", set()) == {}
+
+
+def _busy_row(est: float, ratio: float, untimed: bool = True) -> tuple:
+    """One weekly row with a busiest hour of 100 IPv4 addresses, 10,000 unique addresses
+    times the most per address, and the stable networks' machines per busiest-hour address
+    `ratio`."""
+    fit = Fit(untimed=untimed)
+    key = (date(2011, 3, 6),)
+    table, middle = _table(
+        {key: [est, est * est * 0.01, 0.0]}, {key: 1}, fit, CensusQuery(), 1.6448536,
+        {key[0]: 7}, {key: (100.0, 10_000.0)}, {key[0]: ratio},
+    )  # fmt: skip
+    return table.to_pylist()[0], middle[0], fit
+
+
+def test_an_estimate_far_above_its_busiest_hour_is_not_supported() -> None:
+    """The stable networks show 2 machines per busiest-hour address: 100 addresses in the
+    busiest hour allow BUSY_EXCESS x 200, and an estimate above it counts host-days the data
+    do not show (b-mobile: many addresses a machine-day)."""
+    est = BUSY_EXCESS * 200 * 1.05
+    row, middle, fit = _busy_row(est, 2.0)
+    assert row["hosts_support"] == "bounds"
+    assert row["hosts_est"] is None
+    assert fit.disagree == {"busiest": 1}
+    assert middle == pytest.approx(est)
+    assert row["hosts_lo"] == 100.0  # the busiest hour, below the model's interval
+    assert row["hosts_hi"] == 10_000.0
+    notes = fit.notes()
+    assert any("busiest hour" in n and "stable networks" in n for n in notes)
+
+
+def test_an_estimate_within_its_busiest_hour_allowance_is_kept() -> None:
+    row, _, fit = _busy_row(BUSY_EXCESS * 200 * 0.95, 2.0)
+    assert row["hosts_support"] == "widened"
+    assert row["hosts_est"] == pytest.approx(BUSY_EXCESS * 200 * 0.95)
+    assert fit.disagree == {}
+
+
+def test_without_a_stable_reference_the_busiest_hour_check_is_not_made() -> None:
+    row, _, fit = _busy_row(5_000.0, float("inf"))
+    assert row["hosts_support"] == "widened"
+    assert fit.disagree == {}
+
+
+def test_a_window_over_its_busiest_hour_allowance_has_no_estimate_in_any_group() -> None:
+    """Two countries, each within its own busiest hour's allowance (their busiest hours
+    fall at different times), but the window's busiest hour (120 addresses, 2 machines each
+    by the stable networks) allows fewer than their sum: host-days per machine are the
+    model's everywhere, so neither keeps its estimate."""
+    fit = Fit(untimed=True)
+    start = date(2011, 3, 6)
+    keys = [(start, "AA"), (start, "BB")]
+    sums = {k: [200.0, 400.0, 0.0] for k in keys}
+    checks = dict.fromkeys(keys, (100.0, 10000.0)) | {(start, WINDOW): (120.0, 20_000.0)}
+    table, _ = _table(
+        sums, dict.fromkeys(keys, 1), fit, CensusQuery(by=("country",)), 1.6448536,
+        {start: 7}, checks, {start: 2.0},
+    )  # fmt: skip
+    assert [r["hosts_support"] for r in table.to_pylist()] == ["bounds", "bounds"]
+    assert fit.disagree == {"busiest": 2}
+
+
+def test_bounds_take_the_smaller_of_the_host_day_bound_and_the_busiest_hour() -> None:
+    """Where only bounds (code BOUNDS), the lower bound is the smaller of the model's
+    host-day bound and the busiest hour: each fails where the other may hold (the host-day
+    bound where addresses split a machine's day in more than two; the busiest hour behind
+    NAT that picks an address per connection)."""
+    key = (date(2011, 3, 6),)
+
+    def lower(peak: float) -> float:
+        table, _ = _table(
+            {key: [1000.0, 10_000.0, 0.0]}, {key: BOUNDS}, Fit(untimed=True), CensusQuery(),
+            1.6448536, {key[0]: 7}, {key: (peak, 100_000.0)},
+        )  # fmt: skip
+        return float(table.to_pylist()[0]["hosts_lo"])
+
+    model = lower(0.0)  # no IPv4 busiest hour: the host-day bound alone
+    assert 0 < model < 1000.0
+    assert lower(model / 2) == pytest.approx(model / 2)
+    assert lower(model * 2) == pytest.approx(model)

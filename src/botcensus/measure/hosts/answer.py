@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery, attach
-from botcensus.measure.hosts.bounds import address_bounds
+from botcensus.measure.hosts.bounds import address_bounds, busiest_hour_ratio
 from botcensus.measure.hosts.estimate import partition_cells, partitions
 from botcensus.measure.hosts.hourly import hourly_ips
-from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, WIDENED, Z90
+from botcensus.measure.hosts.model import BOUNDS, BUSY_EXCESS, ESTIMATE, WIDENED, Z90
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import SUPPORT, Fit, scatter, support_code
 from botcensus.measure.hosts.windows import data_days, window_spans
@@ -31,6 +31,8 @@ from botcensus.measure.hosts.windows import data_days, window_spans
 ESTIMATE_COLUMNS: Final = ("hosts_est", "hosts_lo", "hosts_hi", "hosts_support")
 Key = tuple[object, ...]
 """(window start, the query's group values...)."""
+WINDOW: Final = "*window*"
+"""Key of a window's own address bounds, all groups together: (window start, WINDOW)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,18 @@ def hosts_answer(
     if query.window == "week" and sums:
         fit.scatter = scatter(_series(con, query, relation, sums, lengths))
     checks = address_bounds(con, query, relation) if sums else {}
-    table, middle = _table(sums, codes, fit, query, z, lengths, checks)
+    if query.by and sums:
+        # The window's own busiest hour, for the window-wide busiest-hour check (_table).
+        for (first, *_), value in address_bounds(con, replace(query, by=()), relation).items():
+            checks[(first, WINDOW)] = value
+    # Host-days per machine are checked where the model had to assume households (no timer)
+    # and days active came from stable networks (weekly windows).
+    busy = (
+        busiest_hour_ratio(con, query, relation, fit.stable)
+        if sums and fit.untimed and query.window == "week"
+        else {}
+    )
+    table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy)
     return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle)
 
 
@@ -136,6 +149,7 @@ def _table(
     z: float,
     lengths: Mapping[date, int],
     checks: Mapping[Key, tuple[float, float]],
+    busy: Mapping[object, float] | None = None,
 ) -> tuple[pa.Table, tuple[float, ...]]:
     """Rows sorted like the census, and each row's model figure (HostsAnswer.middle); a
     log-normal interval from each estimate's variance, widened by its group's scatter.
@@ -145,7 +159,12 @@ def _table(
     not a spread), and the lower bound lowered by MIN_SPLIT (renumbering may have split
     every host-day). `checks`: per row, the bounds counted from addresses (hosts.bounds):
     an estimate outside them has only bounds (fit.disagree); bounds are tightened by them
-    (the upper one only without a check-in timer)."""
+    (the upper one only without a check-in timer). `busy`: per window start, the machines
+    per busiest-hour address the stable networks show (hosts.bounds.busiest_hour_ratio): an
+    estimate above BUSY_EXCESS times its busiest hour times that has only bounds too. Where
+    only bounds, the lower one is the busiest hour's IPv4 addresses wherever there are any
+    (the host-day bound, up to half the address-days split by renumbering, failed where
+    addresses split a machine's day into more: family B, seen)."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
     est = np.array([sums[k][0] for k in keys], np.float64)
@@ -166,18 +185,34 @@ def _table(
     middle = tuple(np.where(code == BOUNDS, np.sqrt(lo * hi), est).tolist())
     peak = np.array([checks.get(k, (0.0, math.inf))[0] for k in keys], np.float64)
     most = np.array([checks.get(k, (0.0, math.inf))[1] for k in keys], np.float64)
+    ratio = np.array([(busy or {}).get(k[0], math.inf) for k in keys], np.float64)
     below = (code != BOUNDS) & (est < peak)
     above = (code != BOUNDS) & (est > most) & fit.untimed
-    for which, hit in (("hourly", below), ("addresses", above)):
+    cap = BUSY_EXCESS * np.where(peak > 0, peak, math.inf) * ratio
+    busiest = (code != BOUNDS) & ~above & (est > cap)
+    if query.by:
+        # Host-days per machine are the model's everywhere: a window whose groups together
+        # count more than its own busiest hour allows has no estimate in any group.
+        total: dict[object, float] = {}
+        for k, e in zip(keys, est.tolist(), strict=True):
+            total[k[0]] = total.get(k[0], 0.0) + e
+        whole = {
+            start: e > BUSY_EXCESS * (busy or {}).get(start, math.inf) * checks[(start, WINDOW)][0]
+            for start, e in total.items()
+            if checks.get((start, WINDOW), (0.0, 0.0))[0] > 0
+        }
+        busiest |= (code != BOUNDS) & ~above & np.array([whole.get(k[0], False) for k in keys])
+    for which, hit in (("hourly", below), ("addresses", above), ("busiest", busiest)):
         if hit.any():
             fit.disagree[which] = int(hit.sum())
-    off = below | above
+    off = below | above | busiest
     # The estimate is ruled out: the address bounds are what is left (the model's interval
-    # still bounds from above where the addresses do not, with a timer).
-    lo = np.where(off, peak, lo)
+    # still bounds from above where the addresses do not, with a timer). Above the busiest
+    # hour, the lower one is the smaller of the two (below).
+    lo = np.where(below, peak, lo)
     hi = np.where(off, most if fit.untimed else np.maximum(hi, peak), hi)
     code = np.where(off, BOUNDS, code)
-    lo = np.where(code == BOUNDS, np.maximum(lo, peak), lo)
+    lo = np.where((code == BOUNDS) & (peak > 0), np.minimum(lo, peak), lo)
     if fit.untimed:
         hi = np.where(code == BOUNDS, np.minimum(hi, most), hi)
     hi = np.maximum(hi, lo)

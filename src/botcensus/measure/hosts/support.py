@@ -28,6 +28,7 @@ import numpy as np
 
 from botcensus.measure.hosts.model import (
     BOUNDS,
+    BUSY_EXCESS,
     ESTIMATE,
     HOUSEHOLD,
     HOUSEHOLD_SD,
@@ -43,9 +44,11 @@ MIN_SCATTER_WINDOWS: Final = 4
 """Complete windows a group needs before its week-to-week scatter is judged."""
 
 BOUNDS_NOTE: Final = (
-    "host estimates, bounds: hosts_lo is the larger of every machine active on every day of "
+    "host estimates, bounds: hosts_lo is the smaller of every machine active on every day of "
     "the window (with up to half the address-days split by renumbering) and the peak hourly "
-    "distinct IPv4 addresses (a machine holds one IPv4 address at a time); hosts_hi the "
+    "distinct IPv4 addresses (a machine holds one IPv4 address at a time; not so behind "
+    "carrier-grade NAT that picks an address per connection), each failing where the "
+    "other may hold; hosts_hi the "
     "smaller of one machine per address-day and, without a check-in timer, the unique "
     "addresses times the most machines per address assumed (no address serves more machines "
     "over the window: not so behind carrier-grade NAT that does not rotate its addresses)"
@@ -54,6 +57,18 @@ BOUNDS_NOTE: Final = (
 
 Key = tuple[object, ...]
 """(window start, the query's group values...)."""
+
+DISAGREE: Final = {
+    "hourly": "below the peak hourly distinct addresses (a lower bound)",
+    "addresses": "above the unique addresses times the most machines per address assumed "
+    "(an upper bound)",
+    "busiest": "more than "
+    + f"{BUSY_EXCESS:.1f} times its busiest hour's distinct IPv4 addresses times the machines "
+    "per busiest-hour address of the stable networks (counted, not modelled; times the most "
+    "machines per address assumed): far more host-days per machine than the data show "
+    "anywhere (addresses that split a machine's day into many?)",
+}
+"""Why an estimate was ruled out by a cross-check (Fit.disagree), by its key."""
 
 
 @dataclass
@@ -74,8 +89,12 @@ class Fit:
     """Where `fragile`: the countries that have a stable network of their own."""
     disagree: dict[str, int] = field(default_factory=dict)
     """Estimates outside an independent bound (hosts.bounds), by which: `hourly` (below the
-    peak hourly distinct addresses) and `addresses` (above the unique addresses times the
-    most machines per address assumed); those rows have only bounds."""
+    peak hourly distinct addresses), `addresses` (above the unique addresses times the
+    most machines per address assumed) and `busiest` (above the busiest hour's addresses
+    times what the stable networks show per busiest-hour address); those rows have only
+    bounds."""
+    stable: set[tuple[str, int]] = field(default_factory=set)
+    """(country, ASN) of the stable networks (an address follows one line there)."""
     split_few: set[tuple[str, int]] = field(default_factory=set)
     """Networks whose address-days carry far less than a host's day (hosts.split)."""
     scatter: dict[Key, float] = field(default_factory=dict)
@@ -91,6 +110,7 @@ class Fit:
         self.fragile |= other.fragile
         self.lenders |= other.lenders
         self.split_few |= other.split_few
+        self.stable |= other.stable
         self.ids += other.ids
 
     def notes(self) -> list[str]:
@@ -149,12 +169,7 @@ class Fit:
         for which, n in sorted(self.disagree.items()):
             out.append(
                 f"host estimates of {n} rows not supported by these data: the estimate fell "
-                + (
-                    "below the peak hourly distinct addresses (a lower bound)"
-                    if which == "hourly"
-                    else "above the unique addresses times the most machines per address "
-                    "assumed (an upper bound)"
-                )
+                + DISAGREE[which]
                 + ", so the model does not fit there; hosts_est left empty, only bounds "
                 "(hosts_support bounds)"
             )
