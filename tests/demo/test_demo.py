@@ -86,17 +86,18 @@ def test_demo_weeks_pair_counts_estimates_and_truth(demo: Demo, result: DemoResu
         row = census[week.week_ending]
         assert week.unique_ip == row["unique_ip"]
         assert week.true_active == truth[week.week_ending]
-        assert week.hosts_est is not None
         assert week.hosts_lo is not None
         assert week.hosts_hi is not None
-        assert week.hosts_lo <= week.hosts_est <= week.hosts_hi
-        assert 0 < row["ips_hourly_avg"] < week.hosts_est  # online in an hour < infected
         assert week.unique_ip > 1.8 * week.true_active  # the addresses overcount (churn)
-        assert abs(week.hosts_est / week.true_active - 1) < 0.25, week  # Rustock: not tuned on
         assert week.true_infected is not None
         assert week.true_infected >= week.true_active
-    inside = sum(w.hosts_lo <= w.true_active <= w.hosts_hi for w in whole)
-    assert inside >= len(whole) - 2
+        # At this scale only the US has a network where an address follows one line: one
+        # country lending its days active to every other cannot be checked against a second
+        # lender, so the estimator gives bounds only (hosts.model's lending rules), and they
+        # must hold the truth.
+        assert row["hosts_support"] == "bounds", row
+        assert week.hosts_est is None
+        assert week.hosts_lo <= week.true_active <= week.hosts_hi, week
 
 
 def test_demo_sets_microsofts_figure_beside_its_week(result: DemoResult) -> None:
@@ -159,6 +160,10 @@ def test_demo_prints_the_measured_decays(result: DemoResult) -> None:
         (
             Week(dt.date(2011, 3, 26), 7, None, 1281.3, None, None, None, None, 0),
             ("2011-03-26", "—", "1,281", "—", "—", "—"),
+        ),
+        (
+            Week(dt.date(2011, 4, 2), 7, 1332, None, None, 153.0, 2221.3, 514, 485),
+            ("2011-04-02", "1,332", "—", "not supported\n(bounds 153–2,221)", "514", "485"),
         ),
     ],
 )

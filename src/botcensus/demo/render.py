@@ -16,11 +16,12 @@ def _count(value: float | None) -> str:
 
 def week_cells(week: Week) -> tuple[str, ...]:
     """One row of the side-by-side table."""
-    estimate = (
-        "—"
-        if week.hosts_est is None
-        else f"{week.hosts_est:,.0f}\n({week.hosts_lo:,.0f}–{week.hosts_hi:,.0f})"
-    )
+    if week.hosts_lo is None or week.hosts_hi is None:
+        estimate = "—"
+    elif week.hosts_est is None:  # the data support no estimate: bounds only (hosts_support)
+        estimate = f"not supported\n(bounds {week.hosts_lo:,.0f}–{week.hosts_hi:,.0f})"
+    else:
+        estimate = f"{week.hosts_est:,.0f}\n({week.hosts_lo:,.0f}–{week.hosts_hi:,.0f})"
     label = f"{week.week_ending}" + ("" if week.days == 7 else f" ({week.days} d)")
     return (
         label,
@@ -41,7 +42,7 @@ def side_by_side(result: DemoResult) -> Table:
     out.add_column("week ending", no_wrap=True)
     out.add_column("sinkhole\nunique_ip", justify="right")
     out.add_column(f"Microsoft\n× {result.scale}\nunique_ip", justify="right")
-    out.add_column("estimated\nhosts\n(90% interval)", justify="right")
+    out.add_column("estimated\nhosts\n(90% interval\nor bounds)", justify="right")
     out.add_column("true\ninfected\nhosts", justify="right")
     out.add_column("true\nactive\nhosts", justify="right")
     for week in result.weeks:
