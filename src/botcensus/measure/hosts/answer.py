@@ -201,7 +201,8 @@ def _table(
             for start, e in total.items()
             if checks.get((start, WINDOW), (0.0, 0.0))[0] > 0
         }
-        busiest |= (code != BOUNDS) & ~above & np.array([whole.get(k[0], False) for k in keys])
+        over = np.array([whole.get(k[0], False) for k in keys], dtype=bool)  # no rows: empty
+        busiest |= (code != BOUNDS) & ~above & over
     for which, hit in (("hourly", below), ("addresses", above), ("busiest", busiest)):
         if hit.any():
             fit.disagree[which] = int(hit.sum())
