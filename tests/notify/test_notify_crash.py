@@ -92,9 +92,11 @@ def test_twenty_kills_lose_nothing_and_repeat_at_most_the_message_in_flight(tmp_
             by_id.setdefault(key, []).append(received.content)
     with Journal(data, create=False) as journal:
         entries = journal.entries()
-        interrupted = sum(
-            "interrupted" in h["detail"] for e in entries for h in journal.history(e.id)
-        )
+        cut = {
+            e.message_id: sum("interrupted" in h["detail"] for h in journal.history(e.id))
+            for e in entries
+        }
+    interrupted = sum(cut.values())
     duplicates = sum(n - 1 for n in copies.values())
     stats = f"{kills} kills, {mid_delivery} during delivery, {duplicates} repeats"
     assert kills == 20, stats
@@ -102,7 +104,9 @@ def test_twenty_kills_lose_nothing_and_repeat_at_most_the_message_in_flight(tmp_
     assert len(entries) == RECIPIENTS
     assert {e.state for e in entries} == {"sent"}
     assert set(copies) == {e.message_id for e in entries}  # every report went
-    assert max(copies.values()) <= 2, stats  # at most once more
+    # A kill can repeat only the message in flight, once: a message sent again more than once
+    # was cut by as many kills (two kills in a row can land on the same message).
+    assert all(copies[m] <= 1 + cut[m] for m in copies), (stats, copies.most_common(3))
     assert duplicates <= kills
     assert duplicates <= interrupted
     for copies_of_one in by_id.values():  # a repeat is the same message, byte for byte
