@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from botcensus.export import HOST_SCHEMA
 from botcensus.model import SINKHOLE_FEED_NAME
-from botcensus.store import connect, sightings_view
+from botcensus.store import as_name_of_asn, connect, sightings_view
 
 HOST_ROWS_SCHEMA: Final = pa.schema(
     [*HOST_SCHEMA, pa.field("feeds", pa.list_(pa.string()), nullable=False)]
@@ -26,7 +26,7 @@ _SQL: Final = f"""
 SELECT day, source_ip, lower(malware_family) AS malware_family,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(hits)::BIGINT AS hits,
        max(source_asn) AS source_asn, max(source_cc) AS source_cc,
-       max(source_as_name) AS source_as_name,
+       {as_name_of_asn()} AS source_as_name,
        CASE WHEN bool_or(feed_name = '{SINKHOLE_FEED_NAME}') THEN '{SINKHOLE_FEED_NAME}'
             ELSE min(feed_name) END AS feed_name,
        NULL::VARCHAR AS network,

@@ -30,6 +30,18 @@ def guarded(column: str, what: str) -> str:
     return f"coalesce({column}, error('{what} file without {column}'))"
 
 
+def as_name_of_asn(asn: str = "source_asn", name: str = "source_as_name") -> str:
+    """SQL aggregate: the AS name that came with the greatest ASN (the one `max(asn)` gives),
+    so a name never belongs to another number; the greatest of those names if there are
+    several (two geo databases), none if that ASN came without one, and the greatest name
+    only where no row has an ASN."""
+    return (
+        f"CASE WHEN max({asn}) IS NULL THEN max({name}) ELSE nullif(arg_max("
+        f"coalesce({name}, ''), struct_pack(a := {asn}, n := coalesce({name}, ''))) "
+        f"FILTER (WHERE {asn} IS NOT NULL), '') END"
+    )
+
+
 def event_files(dataset: Path) -> list[Path]:
     """The visible Parquet files of the event dataset (day partitions only, no symlinks)."""
     return area_files(dataset / layout.EVENTS)

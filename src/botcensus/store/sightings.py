@@ -26,7 +26,7 @@ from botcensus.store.damaged import read_screened
 from botcensus.store.db import connect
 from botcensus.store.files import area_files, day_files, day_partitions, locked, warn
 from botcensus.store.manifest import Entry, fingerprint
-from botcensus.store.read import EVENT_REQUIRED, SIGHTING_REQUIRED, guarded
+from botcensus.store.read import EVENT_REQUIRED, SIGHTING_REQUIRED, as_name_of_asn, guarded
 
 Enrich = Callable[[pa.Table], pa.Table]
 
@@ -47,7 +47,7 @@ _KEYS: Final = "day, source_ip, bot_id, malware_family, sensor, feed_name"
 _MERGE_SQL = f"""
 SELECT {_KEYS}, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
        sum(hits)::BIGINT AS hits, max(source_cc) AS source_cc, max(source_asn) AS source_asn,
-       max(source_as_name) AS source_as_name, max(geo_db) AS geo_db
+       {as_name_of_asn()} AS source_as_name, max(geo_db) AS geo_db
 FROM (SELECT * FROM old UNION ALL BY NAME SELECT * FROM new)
 GROUP BY {_KEYS}
 ORDER BY source_ip, bot_id, malware_family, sensor

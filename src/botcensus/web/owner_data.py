@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery
+from botcensus.store import as_name_of_asn
 from botcensus.web.scope import Scope
 
 HOST_COLUMNS: Final = (
@@ -66,7 +67,7 @@ def hosts(
     shown = {**params, **(address_params or {})}
     grouped = f"""
         SELECT {address} AS "source.ip", max(source_asn) AS "source.asn",
-               max(source_as_name) AS "source.as_name",
+               {as_name_of_asn()} AS "source.as_name",
                max(source_cc) AS "source.geolocation.cc", malware_family AS "malware.name",
                string_agg(DISTINCT feed_name, ', ' ORDER BY feed_name) AS "feed.name",
                min(first_seen) AS first_seen, max(last_seen) AS last_seen,
@@ -246,7 +247,7 @@ def host_day_rows(
         SELECT day, source_ip, lower(malware_family) AS malware_family,
                min(first_seen) AS first_seen, max(last_seen) AS last_seen,
                sum(hits)::BIGINT AS hits, max(source_asn) AS source_asn,
-               max(source_cc) AS source_cc, max(source_as_name) AS source_as_name,
+               max(source_cc) AS source_cc, {as_name_of_asn()} AS source_as_name,
                CASE WHEN bool_or(feed_name = '{SINKHOLE_FEED_NAME}')
                     THEN '{SINKHOLE_FEED_NAME}' ELSE min(feed_name) END AS feed_name,
                $network AS network
