@@ -18,23 +18,36 @@ import pyarrow as pa
 from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
 
 
-def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
-    """Per census window and group: ips_hourly_avg, the mean distinct addresses per hour."""
-    query.check()
-    where, params = query.where()
+def hour_rows_sql(query: CensusQuery, relation: str, where: str, *, v4_only: bool = False) -> str:
+    """The CTEs `r` (one row per sighting: window_start, day, source_ip, the query's groups
+    and `v4`) and `hours` (one row per sighting and UTC hour from its first to its last
+    check-in of the day: window_start, day, hour, source_ip, the groups), for a WITH clause.
+    `where`: the SQL condition on `relation` (values as parameters); `v4_only`: `hours`
+    keeps IPv4 addresses only. The one hour expansion of the package (hosts.bounds too)."""
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
     names = "".join(f", {g}" for g in query.by)
-    sql = f"""
-        WITH r AS (
+    return f"""
+        r AS (
             SELECT {window_start_sql(query)} AS window_start, day, source_ip{keys},
+                   NOT contains(source_ip, ':') AS v4,
                    CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
                    CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
             FROM {relation} WHERE {where}
         ), hours AS (
             SELECT window_start, day, unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour,
                    source_ip{names}
-            FROM r
-        ), per_hour AS (
+            FROM r WHERE {"v4" if v4_only else "TRUE"}
+        )
+    """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
+
+
+def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
+    """Per census window and group: ips_hourly_avg, the mean distinct addresses per hour."""
+    query.check()
+    where, params = query.where()
+    names = "".join(f", {g}" for g in query.by)
+    sql = f"""
+        WITH {hour_rows_sql(query, relation, where)}, per_hour AS (
             SELECT window_start{names}, day, hour, count(DISTINCT source_ip) AS ips
             FROM hours GROUP BY ALL
         ), days AS (
