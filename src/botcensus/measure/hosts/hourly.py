@@ -63,6 +63,17 @@ def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
     return con.sql(sql, params=params).to_arrow_table()
 
 
+def timed_share(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> float:
+    """The share of the query's sightings (address-days) whose last check-in is later than
+    their first: none where reports give one row per address and day with one time (the
+    sightings then show nothing within a day); 1.0 where there are no sightings."""
+    query.check()
+    where, params = query.where()
+    sql = f"SELECT avg((last_seen > first_seen)::DOUBLE) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
+    row = con.execute(sql, params).fetchone()
+    return 1.0 if row is None or row[0] is None else float(row[0])
+
+
 def with_hourly(
     con: duckdb.DuckDBPyConnection, rows: pa.Table, query: CensusQuery, relation: str
 ) -> pa.Table:
