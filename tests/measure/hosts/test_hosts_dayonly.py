@@ -5,6 +5,7 @@ allowance (hosts.answer)."""
 from __future__ import annotations
 
 import functools
+import math
 from datetime import date
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts.answer import _table
 from botcensus.measure.hosts.bounds import address_bounds
 from botcensus.measure.hosts.hourly import timed_share
-from botcensus.measure.hosts.model import BUSY_EXCESS, MIN_TIMED_SHARE
+from botcensus.measure.hosts.model import BUSY_EXCESS, MIN_TIMED_SHARE, Z90
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import DAYONLY_NOTE, Fit
 
@@ -103,11 +104,20 @@ def test_a_window_where_one_country_is_over_its_busiest_hour_has_no_global_estim
     """The global row is within its own allowance, but country BB counts more than its own
     busiest hour allows: the days active and machines per address are the same figures in
     every country, so the global row is not supported either."""
-    over = BUSY_EXCESS * 2.0 * 50.0 * 1.1
+    over = BUSY_EXCESS * 2.0 * (50.0 + Z90 * math.sqrt(50.0)) * 1.05
     row, fit = _global_row({(START, "AA"): (300.0 - over, 150.0), (START, "BB"): (over, 50.0)})
     assert row["hosts_support"] == "bounds"
     assert row["hosts_est"] is None
     assert fit.disagree == {"busiest": 1}
+
+
+def test_a_country_over_only_within_its_busiest_hours_noise_does_not_take_the_window() -> None:
+    """A busiest hour of 50 addresses is a count with a Poisson spread of about 7: 10% over
+    the allowance at 50 is within its 90% top (a small country, family A at 1,000 machines)."""
+    over = BUSY_EXCESS * 2.0 * 50.0 * 1.1
+    row, fit = _global_row({(START, "AA"): (300.0 - over, 150.0), (START, "BB"): (over, 50.0)})
+    assert row["hosts_support"] == "widened"
+    assert fit.disagree == {}
 
 
 def test_a_window_whose_countries_are_within_their_allowance_keeps_its_estimate() -> None:
@@ -121,8 +131,8 @@ def test_a_window_whose_countries_are_within_their_allowance_keeps_its_estimate(
 def test_by_country_one_country_over_takes_the_estimate_of_the_others_too() -> None:
     fit = Fit(untimed=True)
     keys = [(START, "AA"), (START, "BB")]
-    sums = {keys[0]: [100.0, 100.0, 0.0], keys[1]: [200.0, 400.0, 0.0]}
-    checks = {keys[0]: (150.0, 10_000.0), keys[1]: (50.0, 10_000.0)}
+    sums = {keys[0]: [100.0, 100.0, 0.0], keys[1]: [400.0, 1600.0, 0.0]}
+    checks = {keys[0]: (150.0, 10_000.0), keys[1]: (100.0, 10_000.0)}
     countries = {k: (sums[k][0], checks[k][0]) for k in keys}
     table, _ = _table(
         sums, dict.fromkeys(keys, 1), fit, CensusQuery(by=("country",)), 1.6448536,

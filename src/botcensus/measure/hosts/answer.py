@@ -191,7 +191,8 @@ def _table(
     (the host-day bound, up to half the address-days split by renumbering, failed where
     addresses split a machine's day into more: family B, seen). `countries`: per (window
     start, country), its estimate and busiest hour: a window where any country's estimate
-    is above its own allowance, or (grouped queries) the window's total above the window's,
+    is above its own allowance (its busiest hour taken at the top of its Poisson 90% range),
+    or (grouped queries) the window's total above the window's,
     has only bounds in every row: the days active and machines per address that the model
     applies are shared by every country (the lenders' centre, the household assumption).
     Where the sightings show no time within the day (`fit.dayonly`: reports of one row per
@@ -228,10 +229,13 @@ def _table(
     # Host-days per machine are the model's everywhere: a window where one country counts
     # more than its own busiest hour allows, or whose groups together count more than the
     # window's own busiest hour allows, has no estimate in any row.
+    # A country takes the window only where it is over beyond its busiest hour's own
+    # sampling noise (Poisson, the 90% top): a small country's busiest hour is a few dozen.
     crowded = {
         start
         for (start, _), (e, top) in (countries or {}).items()
-        if top > 0 and e > BUSY_EXCESS * (busy or {}).get(start, math.inf) * top
+        if top > 0
+        and e > BUSY_EXCESS * (busy or {}).get(start, math.inf) * (top + Z90 * math.sqrt(top))
     }
     if query.by:
         total: dict[object, float] = {}

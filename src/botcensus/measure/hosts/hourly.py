@@ -70,8 +70,8 @@ def timed_share(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: st
     query.check()
     where, params = query.where()
     sql = f"SELECT avg((last_seen > first_seen)::DOUBLE) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
-    row = con.execute(sql, params).fetchone()
-    return 1.0 if row is None or row[0] is None else float(row[0])
+    ((share,),) = con.execute(sql, params).fetchall()  # all: no unfinished result left
+    return 1.0 if share is None else float(share)
 
 
 def with_hourly(
