@@ -185,3 +185,18 @@ def per_hour(table: pa.Table) -> pa.Table:
     return table.set_column(
         table.schema.get_field_index("hits"), "hits", pa.array(hours, pa.int64())
     )
+
+
+def per_day(table: pa.Table) -> pa.Table:
+    """The same sightings as daily reports give them: one row per address and day, stamped
+    with one time (00:00:05 of the day), one hit; nothing within the day is left."""
+    rows = table.to_pylist()
+    for r in rows:
+        day = r["day"]
+        stamp = datetime(day.year, day.month, day.day, 0, 0, 5, tzinfo=UTC)
+        r["first_seen"] = r["last_seen"] = stamp
+        r["hits"] = 1
+    merged = merge_by_address(rows)
+    for r in merged:
+        r["hits"] = 1
+    return pa.Table.from_pylist(merged, schema=SIGHTING_SCHEMA)

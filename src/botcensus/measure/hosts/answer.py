@@ -22,8 +22,15 @@ import pyarrow as pa
 from botcensus.measure.census import CensusQuery, attach
 from botcensus.measure.hosts.bounds import address_bounds, busiest_hour_ratio
 from botcensus.measure.hosts.estimate import partition_cells, partitions
-from botcensus.measure.hosts.hourly import hourly_ips
-from botcensus.measure.hosts.model import BOUNDS, BUSY_EXCESS, ESTIMATE, WIDENED, Z90
+from botcensus.measure.hosts.hourly import hourly_ips, timed_share
+from botcensus.measure.hosts.model import (
+    BOUNDS,
+    BUSY_EXCESS,
+    ESTIMATE,
+    MIN_TIMED_SHARE,
+    WIDENED,
+    Z90,
+)
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import SUPPORT, Fit, scatter, support_code
 from botcensus.measure.hosts.windows import data_days, window_spans
@@ -61,6 +68,7 @@ def hosts_answer(
     z = NormalDist().inv_cdf(0.5 + level / 2)
     sums: dict[Key, list[float]] = {}
     codes: dict[Key, int] = {}
+    countries: dict[tuple[object, object], float] = {}
     fit = Fit()
     for n, (condition, keys) in enumerate(partitions(con, query, relation)):
         view = f"hosts_partition_{n}"
@@ -76,6 +84,8 @@ def hosts_answer(
         shared: dict[Key, float] = {}
         for cell, (hosts, var, common) in cells.items():
             start, cc, asn = cell
+            if asn is None:  # every country's estimate, for the busiest-hour check
+                countries[(start, cc or None)] = countries.get((start, cc or None), 0.0) + hosts
             if ("asn" in query.by) != (asn is not None):
                 continue
             values = {"country": cc or None, "asn": asn, **keys}
@@ -102,7 +112,21 @@ def hosts_answer(
         if sums and fit.untimed and query.window == "week"
         else {}
     )
-    table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy)
+    per_country: dict[tuple[object, object], tuple[float, float]] = {}
+    if busy:
+        # Every country against its own busiest hour, whatever the query's groups: a window
+        # where one is ruled out has no estimate in any row (_table).
+        by_country = (
+            checks
+            if query.by == ("country",)
+            else address_bounds(con, replace(query, by=("country",)), relation)
+        )
+        per_country = {
+            key: (hosts, by_country.get(key, (0.0, math.inf))[0])
+            for key, hosts in countries.items()
+        }
+    fit.dayonly = bool(sums and fit.untimed and timed_share(con, query, relation) < MIN_TIMED_SHARE)
+    table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy, per_country)
     return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle)
 
 
@@ -150,6 +174,7 @@ def _table(
     lengths: Mapping[date, int],
     checks: Mapping[Key, tuple[float, float]],
     busy: Mapping[object, float] | None = None,
+    countries: Mapping[tuple[object, object], tuple[float, float]] | None = None,
 ) -> tuple[pa.Table, tuple[float, ...]]:
     """Rows sorted like the census, and each row's model figure (HostsAnswer.middle); a
     log-normal interval from each estimate's variance, widened by its group's scatter.
@@ -164,7 +189,17 @@ def _table(
     estimate above BUSY_EXCESS times its busiest hour times that has only bounds too. Where
     only bounds, the lower one is the busiest hour's IPv4 addresses wherever there are any
     (the host-day bound, up to half the address-days split by renumbering, failed where
-    addresses split a machine's day into more: family B, seen)."""
+    addresses split a machine's day into more: family B, seen). `countries`: per (window
+    start, country), its estimate and busiest hour: a window where any country's estimate
+    is above its own allowance (its busiest hour taken at the top of its Poisson 90% range),
+    or (grouped queries) the window's total above the window's,
+    has only bounds in every row: the days active and machines per address that the model
+    applies are shared by every country (the lenders' centre, the household assumption).
+    Where the sightings show no time within the day (`fit.dayonly`: reports of one row per
+    address and day, no timer), every row has only bounds; where the model had an estimate,
+    the lower one is MIN_SPLIT times the busiest day's IPv4 addresses (the hour of such rows
+    is the whole day; none without IPv4), the upper one the unique addresses times the most
+    per address."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
     est = np.array([sums[k][0] for k in keys], np.float64)
@@ -176,6 +211,7 @@ def _table(
     code = np.where((extra > 0) & (code == ESTIMATE), WIDENED, code)
     if fit.untimed:
         code = np.maximum(code, WIDENED)
+    modelled = code != BOUNDS  # the model had an estimate (before the cross-checks)
     days = np.array([max(lengths.get(k[0], 1), 1) for k in keys], np.float64)  # type: ignore[call-overload]
     bracket = np.log(days) / 2.0
     rest = np.sqrt(np.maximum(sigma**2 - (bracket / Z90) ** 2, 0.0))
@@ -190,19 +226,29 @@ def _table(
     above = (code != BOUNDS) & (est > most) & fit.untimed
     cap = BUSY_EXCESS * np.where(peak > 0, peak, math.inf) * ratio
     busiest = (code != BOUNDS) & ~above & (est > cap)
+    # Host-days per machine are the model's everywhere: a window where one country counts
+    # more than its own busiest hour allows, or whose groups together count more than the
+    # window's own busiest hour allows, has no estimate in any row.
+    # A country takes the window only where it is over beyond its busiest hour's own
+    # sampling noise (Poisson, the 90% top): a small country's busiest hour is a few dozen.
+    crowded = {
+        start
+        for (start, _), (e, top) in (countries or {}).items()
+        if top > 0
+        and e > BUSY_EXCESS * (busy or {}).get(start, math.inf) * (top + Z90 * math.sqrt(top))
+    }
     if query.by:
-        # Host-days per machine are the model's everywhere: a window whose groups together
-        # count more than its own busiest hour allows has no estimate in any group.
         total: dict[object, float] = {}
         for k, e in zip(keys, est.tolist(), strict=True):
             total[k[0]] = total.get(k[0], 0.0) + e
-        whole = {
-            start: e > BUSY_EXCESS * (busy or {}).get(start, math.inf) * checks[(start, WINDOW)][0]
+        crowded |= {
+            start
             for start, e in total.items()
             if checks.get((start, WINDOW), (0.0, 0.0))[0] > 0
+            and e > BUSY_EXCESS * (busy or {}).get(start, math.inf) * checks[(start, WINDOW)][0]
         }
-        over = np.array([whole.get(k[0], False) for k in keys], dtype=bool)  # no rows: empty
-        busiest |= (code != BOUNDS) & ~above & over
+    over = np.array([k[0] in crowded for k in keys], dtype=bool)  # no rows: empty
+    busiest |= (code != BOUNDS) & ~above & over
     for which, hit in (("hourly", below), ("addresses", above), ("busiest", busiest)):
         if hit.any():
             fit.disagree[which] = int(hit.sum())
@@ -216,6 +262,13 @@ def _table(
     lo = np.where((code == BOUNDS) & (peak > 0), np.minimum(lo, peak), lo)
     if fit.untimed:
         hi = np.where(code == BOUNDS, np.minimum(hi, most), hi)
+    if fit.dayonly:
+        # No time within the day: the busiest "hour" is the whole day, in which renumbering
+        # may give a machine a second address (MIN_SPLIT, as for the host-day bound). Rows
+        # the model had bracketed already keep their bounds.
+        lo = np.where(modelled, MIN_SPLIT * peak, lo)
+        hi = np.where(modelled & np.isfinite(most), most, hi)
+        code = np.full(len(keys), BOUNDS, np.int64)
     hi = np.maximum(hi, lo)
     starts = [k[0] for k in keys]
     columns: dict[str, pa.Array] = {

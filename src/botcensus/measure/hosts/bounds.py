@@ -28,11 +28,13 @@ these data (hosts.answer), and where only bounds are given they tighten them.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Final
 
 import duckdb
 
-from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
+from botcensus.measure.census import GROUPS, CensusQuery
+from botcensus.measure.hosts.hourly import hour_rows_sql
 from botcensus.measure.hosts.model import HOUSEHOLD, HOUSEHOLD_SD, MIN_REFERENCE, Z90
 
 MOST_PER_ADDRESS: Final = HOUSEHOLD * math.exp(Z90 * HOUSEHOLD_SD)
@@ -49,20 +51,9 @@ def address_bounds(
     times MOST_PER_ADDRESS)."""
     query.check()
     where, params = query.where()
-    keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
     names = "".join(f", {g}" for g in query.by)
     sql = f"""
-        WITH r AS (
-            SELECT {window_start_sql(query)} AS window_start, day, source_ip{keys},
-                   NOT contains(source_ip, ':') AS v4,
-                   CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
-                   CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
-            FROM {relation} WHERE {where}
-        ), hours AS (
-            SELECT window_start, day, source_ip{names},
-                   unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour
-            FROM r WHERE v4
-        ), per_hour AS (
+        WITH {hour_rows_sql(query, relation, where, v4_only=True)}, per_hour AS (
             SELECT window_start{names}, day, hour, count(DISTINCT source_ip) AS ips
             FROM hours GROUP BY ALL
         ), peak AS (
@@ -97,19 +88,12 @@ def busiest_hour_ratio(
     where, params = query.where()
     names = [f"{cc or ''}|{asn}" for cc, asn in sorted(stable, key=str)]
     cc, asn = GROUPS["country"], GROUPS["asn"]
+    stable_where = (
+        f"{where} AND NOT contains(source_ip, ':') "
+        f"AND list_contains($stable_networks, coalesce({cc}, '') || '|' || {asn})"
+    )
     sql = f"""
-        WITH r AS (
-            SELECT {window_start_sql(query)} AS window_start, day, source_ip,
-                   CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
-                   CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
-            FROM {relation}
-            WHERE {where} AND NOT contains(source_ip, ':')
-              AND list_contains($stable_networks, coalesce({cc}, '') || '|' || {asn})
-        ), hours AS (
-            SELECT window_start, day, source_ip,
-                   unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour
-            FROM r
-        ), per_hour AS (
+        WITH {hour_rows_sql(replace(query, by=()), relation, stable_where)}, per_hour AS (
             SELECT window_start, day, hour, count(DISTINCT source_ip) AS ips
             FROM hours GROUP BY ALL
         ), peak AS (

@@ -18,23 +18,36 @@ import pyarrow as pa
 from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
 
 
-def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
-    """Per census window and group: ips_hourly_avg, the mean distinct addresses per hour."""
-    query.check()
-    where, params = query.where()
+def hour_rows_sql(query: CensusQuery, relation: str, where: str, *, v4_only: bool = False) -> str:
+    """The CTEs `r` (one row per sighting: window_start, day, source_ip, the query's groups
+    and `v4`) and `hours` (one row per sighting and UTC hour from its first to its last
+    check-in of the day: window_start, day, hour, source_ip, the groups), for a WITH clause.
+    `where`: the SQL condition on `relation` (values as parameters); `v4_only`: `hours`
+    keeps IPv4 addresses only. The one hour expansion of the package (hosts.bounds too)."""
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
     names = "".join(f", {g}" for g in query.by)
-    sql = f"""
-        WITH r AS (
+    return f"""
+        r AS (
             SELECT {window_start_sql(query)} AS window_start, day, source_ip{keys},
+                   NOT contains(source_ip, ':') AS v4,
                    CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
                    CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
             FROM {relation} WHERE {where}
         ), hours AS (
             SELECT window_start, day, unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour,
                    source_ip{names}
-            FROM r
-        ), per_hour AS (
+            FROM r WHERE {"v4" if v4_only else "TRUE"}
+        )
+    """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
+
+
+def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
+    """Per census window and group: ips_hourly_avg, the mean distinct addresses per hour."""
+    query.check()
+    where, params = query.where()
+    names = "".join(f", {g}" for g in query.by)
+    sql = f"""
+        WITH {hour_rows_sql(query, relation, where)}, per_hour AS (
             SELECT window_start{names}, day, hour, count(DISTINCT source_ip) AS ips
             FROM hours GROUP BY ALL
         ), days AS (
@@ -48,6 +61,17 @@ def hourly_ips(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
         ORDER BY window_start{names}
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
     return con.sql(sql, params=params).to_arrow_table()
+
+
+def timed_share(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> float:
+    """The share of the query's sightings (address-days) whose last check-in is later than
+    their first: none where reports give one row per address and day with one time (the
+    sightings then show nothing within a day); 1.0 where there are no sightings."""
+    query.check()
+    where, params = query.where()
+    sql = f"SELECT avg((last_seen > first_seen)::DOUBLE) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
+    ((share,),) = con.execute(sql, params).fetchall()  # all: no unfinished result left
+    return 1.0 if share is None else float(share)
 
 
 def with_hourly(

@@ -55,6 +55,17 @@ BOUNDS_NOTE: Final = (
 )
 """What the bounds assume (hosts.bounds, hosts.answer)."""
 
+DAYONLY_NOTE: Final = (
+    "host estimates not supported by these data: the sightings show no time within a day "
+    "(one row per address and day) and no check-in timer, so how many of the address-days "
+    "renumbering split off a machine's day cannot be counted, nor how many machines share an "
+    "address; hosts_est left empty, only bounds (hosts_support bounds): hosts_lo is half the "
+    "busiest day's distinct IPv4 addresses (a machine holds at most two addresses a day, one "
+    "at a time), hosts_hi the unique addresses times the most machines per address assumed; "
+    "where the model could not estimate either, its own bounds"
+)
+"""Why only bounds where the sightings have no time within a day (Fit.dayonly)."""
+
 Key = tuple[object, ...]
 """(window start, the query's group values...)."""
 
@@ -65,8 +76,10 @@ DISAGREE: Final = {
     "busiest": "more than "
     + f"{BUSY_EXCESS:.1f} times its busiest hour's distinct IPv4 addresses times the machines "
     "per busiest-hour address of the stable networks (counted, not modelled; times the most "
-    "machines per address assumed): far more host-days per machine than the data show "
-    "anywhere (addresses that split a machine's day into many?)",
+    "machines per address assumed), or a country of its window (or the window as a whole) "
+    "did: far more host-days per machine than the data show anywhere (addresses that split a "
+    "machine's day into many?), and the days active and machines per address the model "
+    "applies are shared by every country",
 }
 """Why an estimate was ruled out by a cross-check (Fit.disagree), by its key."""
 
@@ -93,6 +106,8 @@ class Fit:
     most machines per address assumed) and `busiest` (above the busiest hour's addresses
     times what the stable networks show per busiest-hour address); those rows have only
     bounds."""
+    dayonly: bool = False
+    """The sightings show no time within a day and no timer (hosts.answer): only bounds."""
     stable: set[tuple[str, int]] = field(default_factory=set)
     """(country, ASN) of the stable networks (an address follows one line there)."""
     split_few: set[tuple[str, int]] = field(default_factory=set)
@@ -116,7 +131,9 @@ class Fit:
     def notes(self) -> list[str]:
         """What a reader must be told, one sentence each."""
         out = []
-        if self.bracketed or self.disagree:
+        if self.dayonly:
+            out.append(DAYONLY_NOTE)
+        elif self.bracketed or self.disagree:
             out.append(BOUNDS_NOTE)
         if self.untimed:
             low, high = (
@@ -166,7 +183,7 @@ class Fit:
                 "left empty; hosts_lo and hosts_hi are bounds (hosts_support bounds; "
                 "docs/measurement.md, Support)"
             )
-        for which, n in sorted(self.disagree.items()):
+        for which, n in sorted(self.disagree.items()) if not self.dayonly else ():
             out.append(
                 f"host estimates of {n} rows not supported by these data: the estimate fell "
                 + DISAGREE[which]

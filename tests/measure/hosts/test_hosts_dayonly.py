@@ -1,0 +1,141 @@
+"""Where the model cannot be checked, only bounds: sightings with no time within a day
+(daily reports), and windows where a country's estimate is above its busiest hour's
+allowance (hosts.answer)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import hosts_answer
+from botcensus.measure.hosts.answer import _table
+from botcensus.measure.hosts.bounds import address_bounds
+from botcensus.measure.hosts.hourly import timed_share
+from botcensus.measure.hosts.model import BUSY_EXCESS, MIN_TIMED_SHARE, Z90
+from botcensus.measure.hosts.split import MIN_SPLIT
+from botcensus.measure.hosts.support import DAYONLY_NOTE, Fit
+
+from .hosts_cases import START, Population, connect, per_day, per_hour, populate
+
+
+@functools.cache
+def _mixed() -> Population:
+    """AA: static and per-session lines; BB: per-session and daily renumbered lines."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=3)
+    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=3)
+    populate(pop, range(600, 800), "session", cc="BB", asn=64503, weeks=3)
+    populate(pop, range(800, 1000), "daily", cc="BB", asn=64504, weeks=3)
+    return pop
+
+
+@functools.cache
+def _daily() -> pa.Table:
+    return per_day(_mixed().table())
+
+
+def test_daily_reports_show_no_time_within_a_day() -> None:
+    assert timed_share(connect(_daily()), CensusQuery(), "sightings") == 0.0
+    assert timed_share(connect(per_hour(_mixed().table())), CensusQuery(), "sightings") > 0.9
+
+
+def test_no_sightings_count_as_timed() -> None:
+    """An empty range says nothing against the model (no rows, no bounds either)."""
+    assert (
+        timed_share(connect(_daily()), CensusQuery(date_from=date(2030, 1, 1)), "sightings") == 1.0
+    )
+
+
+@pytest.mark.parametrize("by", [(), ("country",)])
+def test_daily_reports_give_only_bounds_and_they_hold(by: tuple[str, ...]) -> None:
+    """Without a time within the day, address-days split by renumbering cannot be counted
+    (the model took them as host-days): no estimate, bounds that hold the truth."""
+    pop = _mixed()
+    answer = hosts_answer(connect(_daily()), CensusQuery(by=by), "sightings")
+    rows = answer.table.to_pylist()
+    assert rows
+    assert {r["hosts_support"] for r in rows} == {"bounds"}
+    assert all(r["hosts_est"] is None for r in rows)
+    for r in rows:
+        true = pop.hosts(r["window_start"], r["window_end"], r.get("country"))
+        assert r["hosts_lo"] <= true <= r["hosts_hi"]
+    assert DAYONLY_NOTE in answer.notes
+    assert len(answer.middle) == len(rows)  # the model's figure still gives the decay
+
+
+def test_daily_bounds_are_half_the_busiest_day_and_the_addresses() -> None:
+    con = connect(_daily())
+    answer = hosts_answer(con, CensusQuery(), "sightings")
+    checks = address_bounds(con, CensusQuery(), "sightings")
+    for r in answer.table.to_pylist():
+        peak, most = checks[(r["window_start"],)]
+        assert r["hosts_lo"] == pytest.approx(MIN_SPLIT * peak)
+        assert r["hosts_hi"] == pytest.approx(most)
+
+
+def test_the_same_sightings_per_hour_keep_their_estimates() -> None:
+    answer = hosts_answer(connect(per_hour(_mixed().table())), CensusQuery(), "sightings")
+    assert set(answer.table["hosts_support"].to_pylist()) == {"widened"}
+    assert DAYONLY_NOTE not in answer.notes
+
+
+def test_the_threshold_is_a_small_share() -> None:
+    assert 0 < MIN_TIMED_SHARE <= 0.1
+
+
+def _global_row(countries: dict[tuple[object, object], tuple[float, float]]) -> tuple:
+    """One weekly global row of 300 machines, within its own busiest hour's allowance (200
+    addresses, 2 machines per busiest-hour address on the stable networks)."""
+    fit = Fit(untimed=True)
+    key = (START,)
+    table, _ = _table(
+        {key: [300.0, 900.0, 0.0]}, {key: 1}, fit, CensusQuery(), 1.6448536, {START: 7},
+        {key: (200.0, 10_000.0)}, {START: 2.0}, countries,
+    )  # fmt: skip
+    return table.to_pylist()[0], fit
+
+
+def test_a_window_where_one_country_is_over_its_busiest_hour_has_no_global_estimate() -> None:
+    """The global row is within its own allowance, but country BB counts more than its own
+    busiest hour allows: the days active and machines per address are the same figures in
+    every country, so the global row is not supported either."""
+    over = BUSY_EXCESS * 2.0 * (50.0 + Z90 * math.sqrt(50.0)) * 1.05
+    row, fit = _global_row({(START, "AA"): (300.0 - over, 150.0), (START, "BB"): (over, 50.0)})
+    assert row["hosts_support"] == "bounds"
+    assert row["hosts_est"] is None
+    assert fit.disagree == {"busiest": 1}
+
+
+def test_a_country_over_only_within_its_busiest_hours_noise_does_not_take_the_window() -> None:
+    """A busiest hour of 50 addresses is a count with a Poisson spread of about 7: 10% over
+    the allowance at 50 is within its 90% top (a small country, family A at 1,000 machines)."""
+    over = BUSY_EXCESS * 2.0 * 50.0 * 1.1
+    row, fit = _global_row({(START, "AA"): (300.0 - over, 150.0), (START, "BB"): (over, 50.0)})
+    assert row["hosts_support"] == "widened"
+    assert fit.disagree == {}
+
+
+def test_a_window_whose_countries_are_within_their_allowance_keeps_its_estimate() -> None:
+    under = BUSY_EXCESS * 2.0 * 50.0 * 0.9
+    row, fit = _global_row({(START, "AA"): (300.0 - under, 150.0), (START, "BB"): (under, 50.0)})
+    assert row["hosts_support"] == "widened"
+    assert row["hosts_est"] == 300.0
+    assert fit.disagree == {}
+
+
+def test_by_country_one_country_over_takes_the_estimate_of_the_others_too() -> None:
+    fit = Fit(untimed=True)
+    keys = [(START, "AA"), (START, "BB")]
+    sums = {keys[0]: [100.0, 100.0, 0.0], keys[1]: [400.0, 1600.0, 0.0]}
+    checks = {keys[0]: (150.0, 10_000.0), keys[1]: (100.0, 10_000.0)}
+    countries = {k: (sums[k][0], checks[k][0]) for k in keys}
+    table, _ = _table(
+        sums, dict.fromkeys(keys, 1), fit, CensusQuery(by=("country",)), 1.6448536,
+        {START: 7}, checks, {START: 2.0}, countries,
+    )  # fmt: skip
+    assert [r["hosts_support"] for r in table.to_pylist()] == ["bounds", "bounds"]
