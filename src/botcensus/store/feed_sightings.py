@@ -56,12 +56,17 @@ _ROLLUP: Final = f"SELECT {_GROUPS}, {_AGGREGATES} FROM ({{rows}}) GROUP BY {_GR
 
 MEMORY_LIMIT: Final = "512MB"
 BATCH_ROWS: Final = 65_536
+UNIQUE: Final = frozenset({"source_ip", "first_seen", "last_seen", "hits"})
+"""Columns with (nearly) one value per sighting: a Parquet dictionary of them costs time and
+makes the file larger (12.3 instead of 15.3 MB per million events)."""
 
 
 def _connect(dataset: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Bounded memory: a day of a large feed spills to the dataset's private spill folder."""
+    """Bounded memory: a day of a large feed spills to the dataset's private spill folder.
+    One thread: a parallel hash aggregation partitions and merges its groups, 1.13 instead of
+    0.81 CPU-s for the roll-up of a million events (ingest is measured by CPU time)."""
     spill = dataset / layout.FEED_SPILL if dataset is not None else None
-    return connect(memory_limit=MEMORY_LIMIT, spill=spill)
+    return connect(memory_limit=MEMORY_LIMIT, spill=spill, threads=1)
 
 
 def _rollup(con: duckdb.DuckDBPyConnection, rows: str, params: list[object]) -> str:
@@ -115,7 +120,10 @@ def _write_day(con: duckdb.DuckDBPyConnection, sql: str, params: list[object], t
     pending = Pending(target)
     rows = 0
     try:
-        with pq.ParquetWriter(pending.tmp, SIGHTING_SCHEMA, compression="zstd") as writer:
+        dictionary = [c for c in SIGHTING_SCHEMA.names if c not in UNIQUE]
+        with pq.ParquetWriter(
+            pending.tmp, SIGHTING_SCHEMA, compression="zstd", use_dictionary=dictionary
+        ) as writer:
             for batch in con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
                 writer.write_table(_shape(batch))
                 rows += batch.num_rows
