@@ -71,11 +71,18 @@ def _connect(dataset: Path | None = None) -> duckdb.DuckDBPyConnection:
 
 def _rollup(con: duckdb.DuckDBPyConnection, rows: str, params: list[object]) -> str:
     """The roll-up of `rows` (SQL with `params`), its text aggregates' ENUM types made on
-    `con` from the values those rows hold."""
-    for name, column in _ENUMS:
-        found = f"SELECT DISTINCT {column} FROM ({rows}) WHERE {column} IS NOT NULL"  # noqa: S608
-        values = f"{found} ORDER BY 1"
-        con.execute(f"CREATE OR REPLACE TYPE {name} AS ENUM ({values})", params)
+    `con` from the values those rows hold (both read in one scan)."""
+    lists = ", ".join(
+        f"list(DISTINCT {column} ORDER BY {column}) FILTER (WHERE {column} IS NOT NULL)"
+        for _, column in _ENUMS
+    )
+    found = con.execute(f"SELECT {lists} FROM ({rows})", params).fetchone()  # noqa: S608
+    for (name, _), values in zip(_ENUMS, found or [None] * len(_ENUMS), strict=True):
+        # the ENUM's order is the text order, so its max() is the text max()
+        con.execute(
+            f"CREATE OR REPLACE TYPE {name} AS ENUM (SELECT unnest(?::VARCHAR[]) AS v ORDER BY v)",
+            [values or []],
+        )
     return _ROLLUP.format(rows=rows)
 
 
