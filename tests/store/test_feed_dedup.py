@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from botcensus.store.feed_events import DAY_US, HASH_COLUMN, FeedStore, HashSet
@@ -99,22 +98,3 @@ def test_hash_set_merges_runs_and_finds_every_key() -> None:
     assert len(keys.runs) < 7
     probe = np.array([0, 9_999, 10_000, 20_001, 20_002], dtype=np.uint64)
     assert keys.contains(probe).tolist() == [True, True, False, True, False]
-
-
-def test_written_files_read_back_as_the_rows_given(tmp_path: Path) -> None:
-    """Text columns constant in a file's first rows go to the writer dictionary-encoded; the
-    file still reads back with the rows' own schema and values, also where such a column
-    changes value in later rows."""
-    store = FeedStore(tmp_path, "t")
-    first = _table([1, 2, 3], [DAY0] * 3).append_column("feed_name", pa.array(["a"] * 3))
-    second = _table([4, 5], [DAY0] * 2, start=3).append_column("feed_name", pa.array(["a", "b"]))
-    third = _table([6], [DAY0], start=5).append_column("feed_name", pa.array([None], pa.string()))
-    for table in (first, second, third):
-        new, days = store.new_rows(table)
-        store.write(new, days, "report")
-    assert store.encoded == {(DAY0, first.schema): ("feed_name",)}
-    (path,) = [p for ps in store.commit().values() for p in ps]
-    back = pq.read_table(path)
-    assert back.schema.equals(first.schema)
-    assert back["feed_name"].to_pylist() == ["a", "a", "a", "a", "b", None]
-    assert back["line"].to_pylist() == list(range(6))

@@ -70,31 +70,6 @@ def _sorted_firsts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys[order], order
 
 
-DICTIONARY: Final = pa.dictionary(pa.int32(), pa.string())
-
-
-def _constant(column: pa.ChunkedArray | pa.Array) -> bool:
-    """Whether every value of a text column is its first one (no nulls)."""
-    if len(column) == 0 or column.null_count:
-        return False
-    return bool(pc.all(pc.equal(column, column[0])).as_py())
-
-
-def _dictionaries(part: pa.Table, columns: tuple[str, ...]) -> pa.Table:
-    """`part` with `columns` dictionary-encoded for the Parquet writer: a constant column as
-    one value and its indices (the writer then hashes nothing: 0.85 instead of 0.99 CPU-s
-    per million feed rows), another one encoded as the writer would encode it."""
-    for name in columns:
-        column = part[name].combine_chunks()
-        if _constant(column):
-            indices = pa.array(np.zeros(len(column), dtype=np.int32))
-            encoded = pa.DictionaryArray.from_arrays(indices, column[:1])
-        else:
-            encoded = pc.dictionary_encode(column)
-        part = part.set_column(part.schema.get_field_index(name), name, encoded)
-    return part
-
-
 class HashSet:
     """A set of uint64 keys as a few sorted runs (merged like a log-structured tree), so a
     batch is checked with binary searches and added without re-sorting everything."""
@@ -136,9 +111,6 @@ class FeedStore:
         default_factory=dict
     )
     parts: int = 0
-    encoded: dict[tuple[int, pa.Schema], tuple[str, ...]] = field(default_factory=dict)
-    """Per open file: the text columns handed to the writer dictionary-encoded (constant in
-    its first rows, as feed name, sensor, report type and source file are)."""
 
     def lock(self) -> int:
         """Take the ingest lock (retention takes it too); close the descriptor to release."""
@@ -191,33 +163,18 @@ class FeedStore:
                 self.parts += 1
                 part_name = f"{stem}-{self.run}-{self.parts:04d}"
                 pending = Pending(layout.part(self.dataset, layout.FEEDS, name, part_name))
-                encoded = tuple(
-                    f.name
-                    for f in part.schema
-                    if pa.types.is_string(f.type)
-                    and f.name not in UNIQUE_COLUMNS
-                    and _constant(part[f.name])
-                )
-                schema = part.schema
-                for column in encoded:
-                    at = schema.get_field_index(column)
-                    schema = schema.set(at, schema.field(at).with_type(DICTIONARY))
                 writer = pq.ParquetWriter(
                     pending.tmp,
-                    schema,
+                    part.schema,
                     compression="zstd",
                     compression_level=1,
                     # a dictionary of (nearly) unique values costs time and saves nothing
                     use_dictionary=[c for c in part.schema.names if c not in UNIQUE_COLUMNS],
                     # min/max only where readers filter: text statistics cost half the write
                     write_statistics=[c for c in STATISTICS if c in part.schema.names],
-                    # the file's schema is then Parquet's own: text reads back as text, not
-                    # as the dictionaries written (the same columns as the data's schema)
-                    store_schema=False,
                 )
                 self.writers[key] = (writer, pending)
-                self.encoded[key] = encoded
-            self.writers[key][0].write_table(_dictionaries(part, self.encoded[key]))
+            self.writers[key][0].write_table(part)
 
     def mark(self) -> dict[int, list[np.ndarray]]:
         """The dedup state now, for `rollback` (the sorted runs are never changed in place)."""
@@ -230,7 +187,6 @@ class FeedStore:
             writer.close()
             pending.discard()
         self.writers.clear()
-        self.encoded.clear()
         self.seen = {day: HashSet(runs) for day, runs in mark.items()}
 
     def days(self) -> set[str]:
@@ -245,5 +201,4 @@ class FeedStore:
             published.setdefault(str(np.datetime64(day, "D")), []).append(pending.target)
         publish_all(p for _, p in self.writers.values())
         self.writers.clear()
-        self.encoded.clear()
         return published
