@@ -252,6 +252,8 @@ class _FileIngest:
             after = canonical_ips(before, ipv4_checked=True)  # IPv4: checked by ip_sql
             mapped = mapped.set_column(mapped.schema.get_field_index(name), name, after)
             if name == "source_ip" and self.required_ip is not None:
+                if after.null_count == before.null_count:
+                    continue  # no address refused here (the usual case): nothing to reject
                 lost = pc.and_(pc.is_valid(before), pc.is_null(after))
                 if (
                     RAW in mapped.column_names
