@@ -10,6 +10,7 @@ import pytest
 
 from botcensus.enrich.ranges import (
     ATTR_SCHEMA,
+    SORTED_SEARCH,
     Ranges,
     cover,
     from_disjoint,
@@ -87,6 +88,25 @@ def test_cover_finds_the_range_or_minus_one() -> None:
     start, end = np.array([10, 20], dtype=np.uint32), np.array([12, 29], dtype=np.uint32)
     points = np.array([9, 10, 12, 13, 20, 29, 30], dtype=np.uint32)
     assert cover(start, end, points).tolist() == [-1, 0, 0, -1, 1, 1, -1]
+
+
+def test_cover_of_many_points_matches_one_search_per_point() -> None:
+    """Past SORTED_SEARCH points the search runs over the points sorted; the answer is each
+    point's own range, in the points' order (duplicates and gaps included)."""
+    rng = np.random.default_rng(11)
+    start = np.unique(rng.integers(0, 2**32 - 1, 3_000, dtype=np.uint64)).astype(np.uint32)
+    width = rng.integers(0, 2**20, len(start), dtype=np.uint64)
+    ceiling = np.append(start[1:].astype(np.uint64) - 1, 2**32 - 1)
+    end = np.minimum(start.astype(np.uint64) + width, ceiling).astype(np.uint32)
+    points = rng.integers(0, 2**32 - 1, SORTED_SEARCH * 3, dtype=np.uint64).astype(np.uint32)
+    points[::7] = start[rng.integers(0, len(start), len(points[::7]))]  # range starts
+    points[1::9] = points[0]  # duplicates
+    expected = [
+        int(i) if i >= 0 and end[i] >= p else -1
+        for p, i in zip(points, np.searchsorted(start, points, side="right") - 1, strict=True)
+    ]
+    assert cover(start, end, points).tolist() == expected
+    assert max(expected) >= 0
 
 
 def test_cover_of_an_empty_table_finds_nothing() -> None:

@@ -65,11 +65,23 @@ def prefix_end(start: Keys, prefix_bits: npt.NDArray[np.integer]) -> Keys:
     return keys_from_hilo(hi | hi_mask.astype(np.uint64), lo | lo_mask)
 
 
+SORTED_SEARCH: Final = 4096
+"""From this many points on, `cover` sorts them first: binary searches for neighbouring
+points touch the same cache lines (a batch of 100,000 IPv4 addresses in 650,000 ranges:
+3.5 times faster, sort included)."""
+
+
 def cover(start: npt.NDArray[Any], end: npt.NDArray[Any], points: npt.NDArray[Any]) -> Index:
     """Index of the range holding each point, -1 where none does (uint32 or S16 keys)."""
-    i = np.searchsorted(start, points, side="right").astype(np.int64) - 1
     if len(start) == 0:
         return np.full(len(points), -1, dtype=np.int64)
+    if len(points) >= SORTED_SEARCH and points.dtype.kind in "iu":
+        order = np.argsort(points)
+        i = np.empty(len(points), dtype=np.int64)
+        i[order] = np.searchsorted(start, points[order], side="right")
+        i -= 1
+    else:
+        i = np.searchsorted(start, points, side="right").astype(np.int64) - 1
     found = (i >= 0) & (end[np.maximum(i, 0)] >= points)
     return np.where(found, i, -1)
 

@@ -76,6 +76,24 @@ def ip_sql(v: str) -> str:
     )
 
 
+def trim_dots(v: str) -> str:
+    """trim(v, '.'), which costs as much as a regular expression, only where v starts or ends
+    with a dot (the same value: otherwise there is nothing to trim)."""
+    dotted = f"starts_with({v}, '.') OR ends_with({v}, '.')"
+    return f"CASE WHEN {dotted} THEN trim({v}, '.') ELSE {v} END"
+
+
+WHITESPACE: Final = " \t\n\f\r"
+"""RE2's \\s: what ends the path of a request line."""
+
+
+def up_to_whitespace(v: str, within: str) -> str:
+    """regexp_extract(v, '^\\S*') where `v` is a part of `within` (a column): the regular
+    expression only where `within` holds white space, so `v` itself is computed once."""
+    spaces = " OR ".join(f"contains({within}, chr({ord(c)}))" for c in WHITESPACE)
+    return f"CASE WHEN {spaces} THEN regexp_extract({v}, '^\\S*') ELSE {v} END"
+
+
 def fqdn_sql(name: str) -> str:
     """A DNS name as IntelMQ's FQDN type takes it (no IP, URL, port or spaces); `name` is
     already lower case without leading or trailing dots."""
@@ -107,7 +125,7 @@ def url_from_host_and_path(v: str, columns: Collection[str]) -> str:
     from_slash = (
         f"CASE WHEN strpos({path}, '/') = 0 THEN '' ELSE substr({path}, strpos({path}, '/')) END"
     )
-    stripped = f"regexp_extract({from_slash}, '^\\S*')"
+    stripped = up_to_whitespace(from_slash, path)
     authority = f"NOT regexp_matches({host}, {lit(HOST_BREAKERS)})"
     return (
         f"CASE WHEN {host} IS NOT NULL AND {path} IS NOT NULL AND {authority} "
@@ -161,7 +179,7 @@ def convert(function: str | None, column: str, columns: Collection[str]) -> Conv
     if function == "validate_network":
         return Converted(f"CASE WHEN contains({v}, '/') THEN {v} END", "text")
     if function == "validate_fqdn":
-        return Converted(fqdn_sql("{p}"), "fqdn", parsed=f"lower(trim({v}, '.'))")
+        return Converted(fqdn_sql("{p}"), "fqdn", parsed=f"lower({trim_dots(v)})")
     if function == "convert_http_host_and_url":
         return Converted(url_from_host_and_path(v, columns), "text")
     raise ValueError(f"unknown conversion function {function!r}")
@@ -191,7 +209,7 @@ def check(rule: str, value: Converted) -> tuple[str, str]:
         cc = f"upper({text})"
         return cc, f"regexp_full_match({cc}, '[A-Z0-9]{{2}}')"
     if rule == "fqdn":
-        name = v if value.kind == "fqdn" else fqdn_sql(f"lower(trim({text}, '.'))")
+        name = v if value.kind == "fqdn" else fqdn_sql(f"lower({trim_dots(text)})")
         return name, f"{name} IS NOT NULL"
     if rule == "url":
         # URL_RE as a full match, said cheaply: its prefix (scheme://host-char) and no line

@@ -78,8 +78,11 @@ def _value_lanes(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-def _text_lanes(column: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    encoded = pc.dictionary_encode(column)
+def _text_lanes(
+    column: pa.Array, encoded: pa.DictionaryArray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if encoded is None:
+        encoded = pc.dictionary_encode(column)
     a, b = _value_lanes(encoded.dictionary)
     indices = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     valid = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
@@ -112,9 +115,12 @@ def _column(table: pa.Table, names: tuple[str, ...], kind: str) -> pa.Array | No
     return found[0] if len(found) == 1 else pc.coalesce(*found)
 
 
-def identity_hashes(table: pa.Table, report_type: str) -> pa.Array:
+def identity_hashes(
+    table: pa.Table, report_type: str, encoded: dict[str, pa.DictionaryArray] | None = None
+) -> pa.Array:
     """event_hash of each row: 16 bytes from report_type and the IDENTITY fields (an empty
-    field adds nothing)."""
+    field adds nothing). `encoded`: text columns already dictionary-encoded (the source
+    address, which enrichment looks up per distinct value too)."""
     n = table.num_rows
     seed = np.frombuffer(hashlib.blake2b(report_type.encode(), digest_size=16).digest(), "<u8")
     sums = [np.full(n, seed[0], dtype=_U64), np.full(n, seed[1], dtype=_U64)]
@@ -125,7 +131,16 @@ def identity_hashes(table: pa.Table, report_type: str) -> pa.Array:
             column = _column(table, names, kind)
             if column is None or column.null_count == n:
                 continue
-            lanes = _int_lanes(column) if kind == "int" else _text_lanes(column)
+            if kind == "int":
+                lanes = _int_lanes(column)
+            else:
+                # a column of its own (not coalesced with another) may come encoded already
+                shared = (
+                    (encoded or {}).get(names[0])
+                    if len(names) == 1 or (not set(names[1:]) & set(table.column_names))
+                    else None
+                )
+                lanes = _text_lanes(column, shared)
             weight = np.frombuffer(hashlib.blake2b(name.encode(), digest_size=16).digest(), "<u8")
             for k in (0, 1):
                 # FNV lanes of text are spread already; raw integers are mixed first

@@ -150,9 +150,13 @@ def copy_columns(
     return mapped
 
 
-def enrich_distinct(enrich: Enrich, table: pa.Table) -> pa.Table:
-    """The enrichment step run once per distinct source address, spread back to the rows."""
-    encoded = pc.dictionary_encode(table["source_ip"]).combine_chunks()
+def enrich_distinct(
+    enrich: Enrich, table: pa.Table, encoded: pa.DictionaryArray | None = None
+) -> pa.Table:
+    """The enrichment step run once per distinct source address, spread back to the rows
+    (`encoded`: the table's source_ip dictionary-encoded already)."""
+    if encoded is None:
+        encoded = pc.dictionary_encode(table["source_ip"]).combine_chunks()
     found = enrich(pa.table({"source_ip": encoded.dictionary}))
     spread = ((name, found[name].combine_chunks().take(encoded.indices)) for name in ENRICHMENT)
     return put_columns(table, spread)
@@ -248,6 +252,8 @@ class _FileIngest:
             after = canonical_ips(before, ipv4_checked=True)  # IPv4: checked by ip_sql
             mapped = mapped.set_column(mapped.schema.get_field_index(name), name, after)
             if name == "source_ip" and self.required_ip is not None:
+                if after.null_count == before.null_count:
+                    continue  # no address refused here (the usual case): nothing to reject
                 lost = pc.and_(pc.is_valid(before), pc.is_null(after))
                 if (
                     RAW in mapped.column_names
@@ -265,10 +271,11 @@ class _FileIngest:
                 )
         return mapped
 
-    def stored_form(self, good: pa.Table) -> pa.Table:
+    def stored_form(self, good: pa.Table, encoded: pa.DictionaryArray) -> pa.Table:
         n = good.num_rows
         columns = {f.column: good[f.column] for f in CORE}
-        columns[HASH_COLUMN] = identity_hashes(good, self.source.report.report_type)
+        shared = {"source_ip": encoded}
+        columns[HASH_COLUMN] = identity_hashes(good, self.source.report.report_type, shared)
         columns["report_type"] = pa.repeat(pa.scalar(self.source.report.report_type), n)
         columns["source_file"] = pa.repeat(pa.scalar(self.path.name), n)
         columns["source_line"] = good[LINE]
@@ -302,12 +309,14 @@ class _FileIngest:
             mapped = mapped.filter(pc.invert(rejected))
         if RAW in mapped.column_names:
             mapped = mapped.drop_columns([RAW])
-        good = self.stored_form(mapped)
+        # one dictionary of the source addresses for the identity hash and the enrichment
+        encoded = pc.dictionary_encode(mapped["source_ip"]).combine_chunks()
+        good = self.stored_form(mapped, encoded)
         new, days = self.run.store.new_rows(good)
         self.report.duplicate += good.num_rows - new.num_rows
         if new.num_rows == 0:
             return
-        enriched = enrich_distinct(self.run.enrich, new)
+        enriched = enrich_distinct(self.run.enrich, new, encoded if new is good else None)
         order = [f.column for f in CORE] + [f.name for f in STORED]
         enriched = enriched.select(order + [c for c in enriched.column_names if c not in order])
         self.report.without_source += enriched["source_ip"].null_count
