@@ -1,17 +1,21 @@
-"""Feed sightings take the greatest AS name and geo database of their events (compared as text,
-though the roll-up compares them through a sorted ENUM), however they were merged."""
+"""Feed sightings take the greatest geo database of their events and the AS name that came with
+their ASN (compared as text, though the roll-up compares them through a sorted ENUM), however
+they were merged."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from feed_cases import fake_enrich, sinkhole_row, write_report
 
 from botcensus.feeds import ingest
-from botcensus.store import sighting_files
+from botcensus.store import as_name_of_asn, connect, sighting_files
 from botcensus.store.feed_events import feed_files
 from botcensus.store.feed_sightings import feed_sightings, rebuild_days
 
@@ -58,3 +62,81 @@ def test_a_day_without_any_name_keeps_it_empty(tmp_path: Path) -> None:
     path = write_report(tmp_path / "2024-05-01-event4_sinkhole-x.csv", [sinkhole_row(2)])
     ingest([path], data, _enrich(None, "geo"))
     assert [(r["source_as_name"], r["geo_db"]) for r in _sightings(data)] == [(None, "geo")]
+
+
+def _geo_db(asn: int, as_name: str | None, geo_db: str) -> Callable[[pa.Table], pa.Table]:
+    """A geo database that puts every address in one AS (as a second database release may)."""
+
+    def step(table: pa.Table) -> pa.Table:
+        table = _enrich(as_name, geo_db)(table)
+        column = pa.array([asn] * table.num_rows, pa.int64())
+        return table.set_column(table.schema.get_field_index("source_asn"), "source_asn", column)
+
+    return step
+
+
+def test_a_day_enriched_by_two_databases_keeps_each_name_with_its_number(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    # the greater ASN comes with the lesser name: separate max() would pair 15169 with "LEVEL3"
+    databases = ((3356, "LEVEL3", "geo A"), (15169, "GOOGLE", "geo B"))
+    given = {(asn, name) for asn, name, _ in databases}
+    for n, database in enumerate(databases):
+        path = write_report(
+            tmp_path / f"2024-05-01-event4_sinkhole-{n}.csv", [sinkhole_row(1, src_port=n + 1)]
+        )
+        ingest([path], data, _geo_db(*database))
+    merged = _sightings(data)
+    assert [(r["hits"], r["source_asn"], r["source_as_name"]) for r in merged] == [
+        (2, 15169, "GOOGLE")
+    ]
+    rebuild_days(data, ["2024-05-01"])
+    assert _sightings(data) == merged
+    whole = feed_sightings(feed_files(data)).to_pylist()
+    assert {(r["source_asn"], r["source_as_name"]) for r in whole} <= given
+    assert [(r["source_asn"], r["source_as_name"]) for r in whole] == [(15169, "GOOGLE")]
+
+
+def test_a_name_missing_from_the_greatest_number_is_not_borrowed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for n, database in enumerate(((7, None, "geo A"), (3, "THREE", "geo B"))):
+        path = write_report(
+            tmp_path / f"2024-05-01-event4_sinkhole-{n}.csv", [sinkhole_row(1, src_port=n + 1)]
+        )
+        ingest([path], data, _geo_db(*database))
+    assert [(r["source_asn"], r["source_as_name"]) for r in _sightings(data)] == [(7, None)]
+    rebuild_days(data, ["2024-05-01"])
+    assert [(r["source_asn"], r["source_as_name"]) for r in _sightings(data)] == [(7, None)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_roll_up_pairs_as_every_other_merge_does(tmp_path: Path, seed: int) -> None:
+    """Over random events of a few hosts, the sightings' (ASN, name) equal as_name_of_asn's."""
+    rng = random.Random(seed)
+    pairs = [(None, None), (None, "X"), (3, None), (3, "C"), (3, "A"), (7, "B"), (7, None)]
+    chosen = [rng.choice(pairs) for _ in range(400)]
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    events = pa.table(
+        {
+            "time_source": pa.array([start] * len(chosen), pa.timestamp("us", tz="UTC")),
+            "source_ip": [f"192.0.2.{rng.randrange(12)}" for _ in chosen],
+            "bot_id": pa.nulls(len(chosen), pa.string()),
+            "malware_name": ["necurs"] * len(chosen),
+            "sensor": ["s"] * len(chosen),
+            "feed_name": ["f"] * len(chosen),
+            "source_cc": ["RO"] * len(chosen),
+            "source_asn": pa.array([p[0] for p in chosen], pa.int64()),
+            "source_as_name": pa.array([p[1] for p in chosen], pa.string()),
+            "geo_db": ["geo"] * len(chosen),
+        }
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(events, path)
+    con = connect()
+    con.register("e", events)
+    expected = con.execute(
+        f"SELECT source_ip, max(source_asn), {as_name_of_asn()} FROM e GROUP BY source_ip"  # noqa: S608
+    ).fetchall()
+    got = feed_sightings([path]).to_pylist()
+    assert sorted((r["source_ip"], r["source_asn"], r["source_as_name"]) for r in got) == sorted(
+        expected
+    )
