@@ -115,6 +115,9 @@ def _irregular(text: str) -> dict[str, tuple[bytes, bool | None]]:
             False,
         ),
         "carriage return in a cell": (text.replace('"tcp"', '"t\rcp"', 1).encode(), False),
+        "carriage return in a cell, CRLF": (crlf.replace('"tcp"', '"t\rcp"', 1).encode(), False),
+        "CR LF in a cell, CRLF": (crlf.replace('"tcp"', '"t\r\ncp"', 1).encode(), True),
+        "line feed in a cell, CRLF": (crlf.replace('"tcp"', '"t\ncp"', 1).encode(), False),
         "no final line feed": (text.rstrip("\n").encode(), False),
         "cut-off last line": (text[: text.rindex('"184')].encode(), False),
         "LF then CRLF": (text.replace("\n", "\r\n", 2).encode(), False),
@@ -140,6 +143,9 @@ IRREGULAR = [
     "bad IPv6 source",
     "carriage return line end",
     "carriage return in a cell",
+    "carriage return in a cell, CRLF",
+    "CR LF in a cell, CRLF",
+    "line feed in a cell, CRLF",
     "no final line feed",
     "cut-off last line",
     "LF then CRLF",
@@ -160,6 +166,29 @@ def test_an_irregular_report_reads_as_the_exact_reader_reads_it(
     assert fused == exact
     assert report.reader == ("duckdb" if reread is None else "exact")
     assert (report.reread is not None) == bool(reread)
+
+
+@pytest.mark.parametrize(
+    ("case", "cell"),
+    [
+        ("carriage return in a cell", "t\rcp"),
+        ("carriage return in a cell, CRLF", "t\rcp"),
+        ("CR LF in a cell, CRLF", "t\r\ncp"),
+        ("line feed in a cell, CRLF", "t\ncp"),
+        ("quoted line feed", "nec\nurs"),
+    ],
+)
+def test_a_line_end_in_a_quoted_cell_stays_in_its_one_row(
+    case: str, cell: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ = _irregular(_text(tmp_path))[case]
+    path = _write(tmp_path, NAME, data)
+    (report,), (fused,), _ = _both([path], tmp_path, monkeypatch)
+    assert (report.read, report.stored, report.quarantined, report.padded) == (6, 6, 0, 0)
+    events = fused["events"]
+    assert [e["source_line"] for e in events] == [2, 3, 4, 5, 6, 7]
+    column = "extra.infection" if case == "quoted line feed" else "extra.protocol"
+    assert events[0][column] == cell
 
 
 def test_the_irregular_cases_are_all_tested(tmp_path: Path) -> None:
