@@ -5,14 +5,14 @@ machines'.
 
 Why: an address stays in the counts while any machine still uses it (a pool, a carrier-grade
 NAT, a household), and renumbering adds addresses in proportion to the machines left, so the
-weekly distinct addresses fall no faster than the machines behind them (0.67-0.82 of the
-true rate in every seen held-out population, docs/measurement.md). A host decay slower than
+weekly distinct addresses fall no faster than the machines behind them (0.61-0.84 of the
+true rate on the 34 seen popgen datasets, docs/measurement.md). A host decay slower than
 the faster of two address series (weekly distinct addresses, `unique_ip`; mean distinct
 addresses per hour, `ips_hourly_avg`) comes from a model whose trend is off, not from the
 machines. The point estimates are compared (not the host decay's 95% upper end): on the
-nine seen populations this marks the four host decays that missed 10% (21-72% off) and none
-of the five that met it; the upper end marks only two of the four. The mean hourly addresses
-are not a lower bound themselves (b-mobile seed 5: 1.02 times the true rate): the bound is
+seen datasets this withholds every host decay more than 10.4% off and none within 10%; the
+upper end would leave decays 21% and 28% off as estimates. The mean hourly addresses
+are not a lower bound themselves (b-mobile seed 5: 1.04 times the true rate): the bound is
 the weekly distinct addresses' rate, S(d) <= exp(-rate d / 7).
 """
 
