@@ -42,6 +42,19 @@ def _survival(runs: Sequence[dict[str, Any]], day: str) -> str:
     return f"{text} [{kinds}]"
 
 
+def _decay(runs: Sequence[dict[str, Any]]) -> str:
+    """Median decay error over runs with a rate; where the decay was not supported, n.s.
+    and in how many runs its lower bound held the true rate."""
+    text = _pct(_median(r["decay_error"] for r in runs))
+    held = [r["decay_bound_holds"] for r in runs if r.get("decay_support") == "bounds"]
+    if held:
+        rated = any(r.get("decay_error") is not None for r in runs)
+        text = (text if rated else "n.s.") + (
+            f" (n.s. in {len(held)}; lower bound holds {sum(bool(h) for h in held)}/{len(held)})"
+        )
+    return text
+
+
 def _hazard(runs: Sequence[dict[str, Any]]) -> str:
     told = [r for r in runs if r.get("hr_true") is not None]
     if not told:
@@ -80,7 +93,7 @@ def row(name: str, runs: Sequence[dict[str, Any]]) -> list[str]:
         _pct(_median(r["median_error_country"] for r in runs)),
         f"{_pct(inside / checked) if checked else '-'} ({inside}/{checked})",
         f"{none}/{rows}" + (f" (bounds hold {held}{_width(runs)})" if none else ""),
-        _pct(_median(r["decay_error"] for r in runs)),
+        _decay(runs),
         _survival(runs, "28"),
         _survival(runs, "56"),
         _hazard(runs),

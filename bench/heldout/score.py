@@ -57,6 +57,10 @@ class Score:
     decay_est: float | None = None
     decay_weeks: int = 0
     decay_note: str | None = None
+    decay_support: str | None = None
+    """`estimate`, or `bounds` where the decay of hosts was not supported (then decay_est is
+    None and decay_lower the lower bound on the rate: cleanup.address_check)."""
+    decay_lower: float | None = None
     surv_true: dict[str, float] = field(default_factory=dict)
     surv_est: dict[str, float | None] = field(default_factory=dict)
     surv_bounds: dict[str, list[float | None]] = field(default_factory=dict)
@@ -91,6 +95,12 @@ class Score:
             return None
         return abs(self.decay_est / self.decay_true - 1)
 
+    def decay_bound_holds(self) -> bool | None:
+        """Where the decay was not supported: does its lower bound hold the true rate?"""
+        if self.decay_est is not None or self.decay_true is None or self.decay_lower is None:
+            return None
+        return self.decay_true >= self.decay_lower
+
     def hr_error(self) -> float | None:
         if self.hr_true is None or self.hr_est is None:
             return None
@@ -115,6 +125,9 @@ class Score:
             "decay_error": self.decay_error(),
             "decay_weeks": self.decay_weeks,
             "decay_note": self.decay_note,
+            "decay_support": self.decay_support,
+            "decay_lower": self.decay_lower,
+            "decay_bound_holds": self.decay_bound_holds(),
             "surv_true": self.surv_true,
             "surv_est": self.surv_est,
             "surv_bounds": self.surv_bounds,
@@ -187,16 +200,26 @@ def score_decay(
     score: Score, truth: Mapping[Key, tuple[int, int]], cleanup: Mapping[str, Any]
 ) -> None:
     """The decay rate `cleanup --count hosts` fitted (overall row) against the same fit over
-    the true active machines of the complete weeks."""
+    the true active machines of the complete weeks. A decay not supported by the data (row
+    `support` bounds: no rate, `rate_lower` a lower bound) is scored as such: no error, and
+    whether the lower bound holds the true rate."""
     overall = next((r for r in cleanup.get("decay", []) if r.get("group") is None), None)
     weeks = sorted(k[0] for k, (_, days) in truth.items() if k[1] is None and days == 7)
-    if overall is None or overall.get("rate_per_week") is None:
+    unsupported = overall is not None and overall.get("support") == "bounds"
+    if overall is None or (overall.get("rate_per_week") is None and not unsupported):
         score.decay_note = "no decay rate"
         return
     score.decay_weeks = int(overall.get("weeks") or 0)
     if len(weeks) != score.decay_weeks:
         score.notes.append(f"decay fitted on {score.decay_weeks} weeks, truth has {len(weeks)}")
     score.decay_true = decay_rate([truth[(w, None)][0] for w in weeks]).rate_per_week
+    if unsupported:
+        score.decay_support = "bounds"
+        lower = overall.get("rate_lower")
+        score.decay_lower = None if lower is None else float(lower)
+        score.decay_note = "not supported: " + str(overall.get("support_reason") or "")
+        return
+    score.decay_support = str(overall.get("support") or "estimate")
     score.decay_est = float(overall["rate_per_week"])
 
 

@@ -11,6 +11,7 @@ from bench.heldout.report import markdown, merge, row
 from bench.heldout.score import (
     MIN_COUNTRY_ACTIVE,
     Score,
+    score_decay,
     score_hazard,
     score_hosts,
     score_survival,
@@ -141,3 +142,52 @@ def test_the_not_supported_cell_says_how_wide_the_bounds_are() -> None:
               "hr_true": None, "hr_support": None, "weeks": weeks}  # fmt: skip
     cells = row("b-harsh", [result])
     assert cells[6] == "3/4 (bounds hold 3; hi/lo x10.0)"
+
+
+def _decay_truth() -> dict[tuple[date, str | None], tuple[int, int]]:
+    """Four complete weeks of 1,000 machines falling by 0.1 a week."""
+    start = date(2024, 3, 3)
+    return {(date.fromordinal(start.toordinal() + 7 * w), None): (round(1000 * 0.9048**w), 7)
+            for w in range(4)}  # fmt: skip
+
+
+@pytest.mark.parametrize(("lower", "holds"), [(0.06, True), (0.2, False)])
+def test_a_decay_not_supported_is_scored_by_its_lower_bound(lower: float, holds: bool) -> None:
+    """`cleanup --count hosts` gives no rate where the host decay is slower than the
+    addresses' (support bounds): no error, and whether the lower bound holds the truth."""
+    cleanup = {"decay": [
+        {"group": "US", "rate_per_week": 0.5},
+        {"group": None, "weeks": 4, "rate_per_week": None, "rate_lower": lower,
+         "rate_upper": None, "support": "bounds", "support_reason": "slower than addresses"},
+    ]}  # fmt: skip
+    score = Score("b-mobile", 5, surv_true={"28": 0.7, "56": 0.5})
+    score_decay(score, _decay_truth(), cleanup)
+    assert score.decay_est is None
+    assert score.decay_true == pytest.approx(0.1, abs=0.001)
+    assert (score.decay_support, score.decay_lower) == ("bounds", lower)
+    assert score.decay_error() is None
+    assert score.decay_bound_holds() is holds
+    assert score.decay_note == "not supported: slower than addresses"
+    result = score.as_dict() | {"population": "b-mobile", "dataset": "dataset"}
+    assert result["decay_bound_holds"] is holds
+    cell = row("b-mobile", [result])[7]
+    assert cell == f"n.s. (n.s. in 1; lower bound holds {int(holds)}/1)"
+
+
+def test_a_supported_decay_is_scored_by_its_error() -> None:
+    cleanup = {"decay": [{"group": None, "weeks": 4, "rate_per_week": 0.11, "rate_lower": 0.09,
+                          "rate_upper": 0.13, "support": "estimate"}]}  # fmt: skip
+    score = Score("a-global", 104, surv_true={"28": 0.7, "56": 0.5})
+    score_decay(score, _decay_truth(), cleanup)
+    assert score.decay_est == 0.11
+    assert score.decay_support == "estimate"
+    assert score.decay_error() == pytest.approx(0.1, abs=0.01)
+    assert score.decay_bound_holds() is None
+    result = score.as_dict() | {"population": "a-global", "dataset": "dataset"}
+    assert row("a-global", [result])[7] == f"{100 * score.decay_error():.1f}%"
+
+
+def test_a_decay_without_a_rate_or_bound_is_not_scored() -> None:
+    score = Score("a-cgn", 1)
+    score_decay(score, _decay_truth(), {"decay": [{"group": None, "rate_per_week": None}]})
+    assert (score.decay_est, score.decay_true, score.decay_note) == (None, None, "no decay rate")

@@ -48,6 +48,16 @@ def _bounds(lower: float | None, upper: float | None) -> str:
 def decay_sentence(result: CleanupResult) -> str:
     """The overall decay rate, its interval and the half-life, as one plain sentence."""
     fit = result.fit
+    if result.decay_support == "bounds":
+        rows = result.decay.to_pylist()
+        lower = next((r.get("rate_lower") for r in rows if r.get("group") is None), None)
+        floor = (
+            f"; the machines fall at least {_num(lower)} per week (the weekly distinct "
+            "addresses' rate)"
+            if lower is not None
+            else ""
+        )
+        return f"Decay of {result.unit} not supported by these data: {result.decay_reason}{floor}."
     if fit is None:
         return (
             "No decay rate: a fit needs counts in at least two complete weeks, and the data "
@@ -84,8 +94,11 @@ def _decay_table(decay: pa.Table, unit: str, top: int) -> str:
             "weeks": r["weeks"],
             f"first week ({unit})": _num(r["first_count"]),
             f"last week ({unit})": _num(r["last_count"]),
-            "rate per week [interval]": _num(r["rate_per_week"])
-            + _bounds(r["rate_lower"], r["rate_upper"]),
+            "rate per week [interval]": (
+                f"not supported; at least {_num(r['rate_lower'])}"
+                if r.get("support") == "bounds"
+                else _num(r["rate_per_week"]) + _bounds(r["rate_lower"], r["rate_upper"])
+            ),
             "half-life (weeks)": _num(r["half_life_weeks"]),
             "half-life (days)": _num(r["half_life_days"]),
         }

@@ -31,6 +31,8 @@ def as_json(result: CleanupResult) -> dict[str, Any]:
     return {
         "unit": result.unit,
         "source": result.source,
+        "decay_support": result.decay_support,
+        "decay_reason": result.decay_reason,
         "notes": list(result.notes),
         "decay": [{k: _plain(v) for k, v in r.items()} for r in result.decay.to_pylist()],
         "marks": [{k: _plain(v) for k, v in r.items()} for r in result.marks.to_pylist()],
@@ -65,7 +67,8 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
     readable = cleanup_charts.readable
     print_table(
         terminal_decay(result.decay),
-        f"Decay per week of {result.unit} (complete weeks; 95% intervals)",
+        f"Decay per week of {result.unit} (complete weeks; 95% intervals; n.s. ≥ x?: not "
+        "supported by these data, only a lower bound on the rate)",
         console,
     )
     if result.marks.num_rows:
@@ -103,14 +106,25 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
     def fmt(v: float | None) -> str | None:
         return None if v is None else number(v)
 
+    def rate(r: dict[str, Any]) -> str | None:
+        if r.get("support") == "bounds":
+            return "n.s."  # not supported by these data: slower than its addresses
+        return fmt(r.get("rate_per_week"))
+
+    def interval(r: dict[str, Any]) -> str | None:
+        if r.get("support") == "bounds":
+            lower = r.get("rate_lower")
+            return "≥ ?" if lower is None else f"≥ {number(lower)}?"
+        return _between(r.get("rate_lower"), r.get("rate_upper"))
+
     return pa.table(
         {
             "group": [r.get("group") or "all" for r in rows],
             "first": [fmt(r.get("first_count")) for r in rows],
             "last": [fmt(r.get("last_count")) for r in rows],
             "weeks": [r.get("weeks") for r in rows],
-            "rate/week": [fmt(r.get("rate_per_week")) for r in rows],
-            "interval": [_between(r.get("rate_lower"), r.get("rate_upper")) for r in rows],
+            "rate/week": [rate(r) for r in rows],
+            "interval": [interval(r) for r in rows],
             "half-life (weeks)": [fmt(r.get("half_life_weeks")) for r in rows],
         }
     )

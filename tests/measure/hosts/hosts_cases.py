@@ -4,6 +4,7 @@ household address, and the daily sightings they would make (a check-in every 300
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -120,6 +121,18 @@ def populate(
                 pop.session([m], day, pop.address(), last + TAU, end, cc=cc, asn=asn)
             else:
                 pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn)
+
+
+@functools.cache
+def mixed(weeks: int) -> Population:
+    """AA: static and per-session lines; BB: per-session and daily renumbered lines only,
+    over `weeks` weeks (cached: tests must not change it)."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=weeks)
+    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=weeks)
+    populate(pop, range(600, 800), "session", cc="BB", asn=64503, weeks=weeks)
+    populate(pop, range(800, 1000), "daily", cc="BB", asn=64504, weeks=weeks)
+    return pop
 
 
 def merge_by_address(rows: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -20,28 +20,17 @@ from botcensus.measure.hosts.model import BUSY_EXCESS, MIN_TIMED_SHARE, Z90
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import DAYONLY_NOTE, Fit
 
-from .hosts_cases import START, Population, connect, per_day, per_hour, populate
-
-
-@functools.cache
-def _mixed() -> Population:
-    """AA: static and per-session lines; BB: per-session and daily renumbered lines."""
-    pop = Population()
-    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=3)
-    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=3)
-    populate(pop, range(600, 800), "session", cc="BB", asn=64503, weeks=3)
-    populate(pop, range(800, 1000), "daily", cc="BB", asn=64504, weeks=3)
-    return pop
+from .hosts_cases import START, connect, mixed, per_day, per_hour
 
 
 @functools.cache
 def _daily() -> pa.Table:
-    return per_day(_mixed().table())
+    return per_day(mixed(3).table())
 
 
 def test_daily_reports_show_no_time_within_a_day() -> None:
     assert timed_share(connect(_daily()), CensusQuery(), "sightings") == 0.0
-    assert timed_share(connect(per_hour(_mixed().table())), CensusQuery(), "sightings") > 0.9
+    assert timed_share(connect(per_hour(mixed(3).table())), CensusQuery(), "sightings") > 0.9
 
 
 def test_no_sightings_count_as_timed() -> None:
@@ -55,7 +44,7 @@ def test_no_sightings_count_as_timed() -> None:
 def test_daily_reports_give_only_bounds_and_they_hold(by: tuple[str, ...]) -> None:
     """Without a time within the day, address-days split by renumbering cannot be counted
     (the model took them as host-days): no estimate, bounds that hold the truth."""
-    pop = _mixed()
+    pop = mixed(3)
     answer = hosts_answer(connect(_daily()), CensusQuery(by=by), "sightings")
     rows = answer.table.to_pylist()
     assert rows
@@ -79,7 +68,7 @@ def test_daily_bounds_are_half_the_busiest_day_and_the_addresses() -> None:
 
 
 def test_the_same_sightings_per_hour_keep_their_estimates() -> None:
-    answer = hosts_answer(connect(per_hour(_mixed().table())), CensusQuery(), "sightings")
+    answer = hosts_answer(connect(per_hour(mixed(3).table())), CensusQuery(), "sightings")
     assert set(answer.table["hosts_support"].to_pylist()) == {"widened"}
     assert DAYONLY_NOTE not in answer.notes
 

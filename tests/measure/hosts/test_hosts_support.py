@@ -16,18 +16,7 @@ from botcensus.measure.hosts import address_model, checkin_timer, hosts_answer, 
 from botcensus.measure.hosts.model import Ratio
 from botcensus.measure.hosts.support import Fit, scatter
 
-from .hosts_cases import START, Population, connect, per_hour, populate, populate_pool
-
-
-@functools.cache
-def mixed() -> Population:
-    """AA: static and per-session lines; BB: per-session and daily renumbered lines only."""
-    pop = Population()
-    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
-    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=4)
-    populate(pop, range(600, 800), "session", cc="BB", asn=64503, weeks=4)
-    populate(pop, range(800, 1000), "daily", cc="BB", asn=64504, weeks=4)
-    return pop
+from .hosts_cases import START, Population, connect, mixed, per_hour, populate, populate_pool
 
 
 @functools.cache
@@ -44,14 +33,14 @@ def _weeks(pop: Population) -> list[tuple[date, date]]:
 
 
 def test_a_timer_is_read_where_bots_keep_one() -> None:
-    answer = hosts_answer(connect(mixed().table()), CensusQuery(), "sightings")
+    answer = hosts_answer(connect(mixed(4).table()), CensusQuery(), "sightings")
     assert not answer.household
     assert set(answer.table["hosts_support"].to_pylist()) <= {"estimate", "widened"}
     assert not any("no common check-in timer" in n for n in answer.notes)
 
 
 def test_reports_per_hour_show_no_timer_and_say_so() -> None:
-    con = connect(per_hour(mixed().table()))
+    con = connect(per_hour(mixed(4).table()))
     assert checkin_timer(con, CensusQuery(), "sightings") is None
     answer = hosts_answer(con, CensusQuery(), "sightings")
     assert answer.household
@@ -62,7 +51,7 @@ def test_reports_per_hour_show_no_timer_and_say_so() -> None:
 def test_reports_per_hour_keep_the_estimate_near_the_truth() -> None:
     """Without a timer, renumbering splits are taken off by hours online (hosts.split) and
     machines per address assumed: the interval still holds the truth."""
-    pop = mixed()
+    pop = mixed(4)
     table = hosts_answer(connect(per_hour(pop.table())), CensusQuery(), "sightings").table
     for row in table.to_pylist():
         true = pop.hosts(row["window_start"], row["window_end"])
@@ -71,7 +60,7 @@ def test_reports_per_hour_keep_the_estimate_near_the_truth() -> None:
 
 
 def test_a_country_without_a_line_of_its_own_borrows_and_is_widened() -> None:
-    answer = hosts_answer(connect(mixed().table()), CensusQuery(by=("country",)), "sightings")
+    answer = hosts_answer(connect(mixed(4).table()), CensusQuery(by=("country",)), "sightings")
     support = {
         (r["window_start"], r["country"]): r["hosts_support"] for r in answer.table.to_pylist()
     }
@@ -106,7 +95,7 @@ def test_a_pool_of_addresses_handed_round_is_not_a_stable_network() -> None:
 
 
 def test_split_days_are_taken_off_without_a_timer() -> None:
-    model = address_model(connect(per_hour(mixed().table())), CensusQuery(), "sightings")
+    model = address_model(connect(per_hour(mixed(4).table())), CensusQuery(), "sightings")
     assert model is not None
     assert model.timer is None
     share = dict(zip(model.groups, model.ref.split.tolist(), strict=True))
@@ -167,8 +156,8 @@ def test_one_country_lending_to_two_gives_only_bounds_and_names_the_lender() -> 
 
 
 def test_one_country_lending_to_one_still_gives_an_estimate() -> None:
-    """mixed(): AA lends to BB only; as many lend as borrow, so the borrower is widened."""
-    answer = hosts_answer(connect(mixed().table()), CensusQuery(by=("country",)), "sightings")
+    """mixed(4): AA lends to BB only; as many lend as borrow, so the borrower is widened."""
+    answer = hosts_answer(connect(mixed(4).table()), CensusQuery(by=("country",)), "sightings")
     assert "bounds" not in set(answer.table["hosts_support"].to_pylist())
     assert not any("one lender cannot be checked" in n for n in answer.notes)
 

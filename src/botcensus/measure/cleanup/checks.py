@@ -15,9 +15,12 @@ is a model. Where both can be computed they are set against each other:
 
 For the share still infected after d days, the decay gives exp(-λ d / 7) with λ the
 machines' rate per week (cleanup.hosts_series); the identities give the Kaplan-Meier value,
-as machines where identities are lines (cleanup.lines). For the notification effect, the
-decay gives the ratio of the machines' rates after the campaign, told against not told
-(what a Cox model compares, for a constant hazard), beside the Cox hazard ratio.
+as machines where identities are lines (cleanup.lines). Where the decay itself is not
+supported (its row's `support` is `bounds`: slower than the addresses',
+cleanup.address_check) the share has bounds only, 0 to exp(-λ_lower d / 7), whatever the
+identities say. For the notification effect, the decay gives the ratio of the machines'
+rates after the campaign, told against not told (what a Cox model compares, for a constant
+hazard), beside the Cox hazard ratio.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from botcensus.measure.cleanup.address_check import bounded_share
 from botcensus.measure.cleanup.decay import DecayFit
 from botcensus.measure.cleanup.lines import machines_share, ratio
 
@@ -96,7 +100,8 @@ def checked_survival(
     """The survival summary with, for each of `days`, the checked share still infected
     (`surviving_Nd`, None where only bounds), its interval or bounds (`_lower`, `_upper`),
     `surviving_Nd_support`, and the identities' own figures kept as `surviving_Nd_km`.
-    `decay`: per group (None: overall) its decay row or fit, rates of machines;
+    `decay`: per group (None: overall) its decay row or fit, rates of machines (a row whose
+    `support` is `bounds` gives bounds only: cleanup.address_check);
     `household`: machines per line where identities are lines (None: they are machines)."""
     r = ratio(household) if household else 0.0
     rows = summary.to_pylist()
@@ -105,7 +110,11 @@ def checked_survival(
     for row in rows:
         for d in days:
             km = _km(row, d, r)
-            figure = decide(km, decay_share(decay.get(row["group"]), d), AGREE)
+            fit = decay.get(row["group"])
+            if isinstance(fit, Mapping) and fit.get("support") == "bounds":
+                figure = Figure(None, *bounded_share(fit, d), "bounds")
+            else:
+                figure = decide(km, decay_share(fit, d), AGREE)
             row[f"surviving_{d}d_km"] = None if km is None else km[0]
             row[f"surviving_{d}d"] = figure.value
             row[f"surviving_{d}d_lower"] = figure.lower

@@ -28,7 +28,8 @@ BOUNDS_NOTE = (
     "decay of hosts: some weeks have only bounds (hosts_support bounds); the decay is fitted "
     "to the address model's figure there (the geometric middle of its bracket of days "
     "active, or its estimate where an independent bound ruled that out): the level is not "
-    "supported, the trend is"
+    "supported, the trend is taken to be unless it is slower than the addresses' (decay "
+    "support bounds)"
 )
 
 

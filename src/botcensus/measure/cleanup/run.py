@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery, coverage
+from botcensus.measure.cleanup.address_check import address_rates, check_decay, overall
 from botcensus.measure.cleanup.checks import (
     Figure,
     checked_hazard,
@@ -36,6 +37,7 @@ from botcensus.measure.cleanup.hosts_series import (
     machine_decay,
     machine_fit,
 )
+from botcensus.measure.hosts import with_hourly
 from botcensus.measure.hosts.model import HOUSEHOLD
 from botcensus.measure.sketches_census import Sketches, census_answer, sketch_relation
 from botcensus.measure.survival import (
@@ -101,6 +103,12 @@ class CleanupResult:
     """The notification effect as checked (cleanup.checks): the Cox ratio where the decay of
     the host estimates agrees, bounds where it does not (`--count hosts` and a campaign of
     networks; otherwise the Cox ratio labelled `identities`)."""
+    decay_support: str = "estimate"
+    """Of the overall decay: `estimate`, or `bounds` where the host estimates fall more
+    slowly than their addresses (cleanup.address_check; `fit` is then None and the overall
+    decay row holds the lower bound on the rate); `none` without a rate."""
+    decay_reason: str | None = None
+    """Why the overall decay is not supported (None where it is)."""
 
 
 def _span(
@@ -171,9 +179,11 @@ def cleanup(
         )
     notes = [answer.reason]
     household = False
+    addresses = None
     if query.count == "hosts":
         if answer.source != "sightings":
             raise CleanupDataError(f"host estimates need raw sightings ({answer.reason})")
+        addresses = with_hourly(con, answer.table, base, relation)
         table, hosts = host_weeks(con, base, relation)
         answer = replace(answer, table=table, unit="hosts")
         household = hosts.household
@@ -196,6 +206,11 @@ def cleanup(
         starts = weekly["window_start"].to_pylist()
         times = [(s - starts[0]).days / 7.0 for s in starts]
         fit = fit_decay(times, weekly[count].to_pylist())
+    rates = {}
+    if addresses is not None:
+        rates = address_rates(
+            _only(complete_weeks(addresses, first, last), full), min_count=query.min_count
+        )
     if query.by is not None:
         by_query = replace(base, by=(query.by,))
         grouped = (
@@ -210,20 +225,48 @@ def cleanup(
             min_count=query.min_count,
         )
         decay = pa.concat_tables([decay, by_group], promote_options="default")
+        if addresses is not None:
+            by_addresses = with_hourly(
+                con, census_answer(con, by_query, relation, sketches).table, by_query, relation
+            )
+            rates |= address_rates(
+                _only(complete_weeks(by_addresses, first, last), full),
+                group=query.by,
+                min_count=query.min_count,
+            )
     if household:
         decay = machine_decay(decay)
         fit = machine_fit(fit) if fit is not None else None
+    support, why = ("estimate" if fit is not None else "none"), None
+    if addresses is not None:
+        decay = check_decay(decay, rates)
+        top = overall(decay)
+        if top is not None and top["support"] == "bounds":
+            support, why, fit = "bounds", top["support_reason"], None
+            lower = top["rate_lower"]
+            bound = (
+                f"the machines' rate is at least {lower:.4f} a week (the weekly distinct "
+                f"addresses'; share still infected after d days at most exp(-{lower:.4f} d/7))"
+                if lower is not None
+                else "no lower bound on the machines' rate (the distinct addresses not fitted)"
+            )
+            notes.append(
+                f"decay of hosts not supported by these data (decay support bounds): {why}; "
+                f"{bound}; the share still infected from the decay is bounds only and the "
+                "hazard ratio from the decay arms is not computed"
+            )
     marks = mark_effects(weekly, list(query.marks), count=count)
     if answer.source != "sightings":
         notes.append("survival and notification effect need raw sightings: not computed")
         return CleanupResult(
             count, answer.source, answer.reason, weekly, fit, decay, marks, None, None, None,
-            None, tuple(notes),
+            None, tuple(notes), decay_support=support, decay_reason=why,
         )  # fmt: skip
     part = _follow(con, relation, base, query, (first, last), decay, household)
     return CleanupResult(
         count, answer.source, answer.reason, weekly, fit, decay, marks, part.curves,
         part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
+        decay_support=support, decay_reason=why,
     )  # fmt: skip
 
 
@@ -275,7 +318,11 @@ def _follow(
     summary = survival_summary(curves)
     hosts = query.count == "hosts"
     if hosts:
-        by_group = {r["group"]: r for r in decay.to_pylist() if r.get("rate_per_week") is not None}
+        by_group = {
+            r["group"]: r
+            for r in decay.to_pylist()
+            if r.get("rate_per_week") is not None or r.get("support") == "bounds"
+        }
         summary = checked_survival(summary, by_group, HOUSEHOLD if household else None)
         notes.append(SURVIVAL_NOTE)
     hazard = effect = None
@@ -287,7 +334,13 @@ def _follow(
         except ValueError as exc:  # a campaign without a hold-out must not cost the rest
             notes.append(f"notification effect from identities not computed: {exc}")
         by_decay = None
-        if hosts and "identity" not in query.notified.column_names:
+        top = overall(decay) if hosts else None
+        if top is not None and top.get("support") == "bounds":
+            notes.append(
+                "notification effect from the host decay not computed: the decay of hosts is "
+                "not supported by these data (slower than the addresses it is counted from)"
+            )
+        elif hosts and "identity" not in query.notified.column_names:
             told, holdout = arm_fits(con, base, relation, query.notified, last)
             by_decay = decay_hazard(told, holdout)
             if by_decay is None:

@@ -239,7 +239,7 @@ def group_week(a: AddressDays, n_groups: int) -> GroupWeek:
     head = np.flatnonzero(np.concatenate([[True], ip[1:] != ip[:-1]])) if len(ip) else a.day[:0]
     days_seen = np.diff(np.append(head, len(ip))).astype(np.float64)
     t_first = day[head] * DAY_S + a.first[order][head]
-    last_row = np.append(head[1:], len(ip)) - 1
+    last_row = np.append(head[1:], len(ip))[: len(head)] - 1  # none where no address-days
     t_last = day[last_row] * DAY_S + a.last[order][last_row]
     g = group[head]
     return GroupWeek(
