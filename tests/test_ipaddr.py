@@ -4,6 +4,7 @@ enrichment alike."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import numpy as np
 import pyarrow as pa
@@ -97,3 +98,54 @@ def test_ipv4_int_sql_is_null_for_other_text(text: str) -> None:
 
     sql = f"SELECT {ipaddr.ipv4_int_sql('$ip')}"
     assert connect().sql(sql, params={"ip": text}).fetchall() == [(None,)]
+
+
+_HEXTET = st.one_of(st.just(0), st.just(1), st.just(0xFFFF), st.integers(0, 0xFFFF))
+
+
+@st.composite
+def _ipv6_texts(draw: st.DrawFn) -> str:
+    """IPv6 text as writers and reports spell it: zero runs of every length and place (so
+    the `::` rule and its ties are met), mapped and compatible forms, and the same value
+    written as Python, the C library, upper case or in full."""
+    groups = draw(st.lists(_HEXTET, min_size=8, max_size=8))
+    address = ipaddress.IPv6Address(b"".join(g.to_bytes(2, "big") for g in groups))
+    packed = address.packed
+    spelling = draw(st.sampled_from(["python", "libc", "upper", "exploded"]))
+    if spelling == "python":
+        return str(address)
+    if spelling == "libc":
+        return socket.inet_ntop(socket.AF_INET6, packed)
+    if spelling == "upper":
+        return str(address).upper()
+    return address.exploded
+
+
+@given(st.one_of(_ipv6_texts(), st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=45)))
+def test_the_fast_path_for_stored_ipv6_text_agrees_with_ipaddress(text: str) -> None:
+    """The round-trip through the C library takes only text already in the stored form;
+    on any text (well formed, mis-spelt or hostile) the column gives what `canonical_ip`
+    gives one value at a time."""
+    assert ipaddr.canonical_ips(pa.array([text, "::1"])).to_pylist() == [
+        ipaddr.canonical_ip(text),
+        "::1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("::ffff:1.2.3.4", "1.2.3.4"),  # mapped: the IPv4 address
+        ("::ffff:102:304", "1.2.3.4"),
+        ("::1.2.3.4", "::102:304"),  # compatible: the C library writes a dotted quad
+        ("::102:304", "::102:304"),
+        ("::", None),
+        ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),  # the longer run is `::`
+        ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),  # a tie: the first run
+        ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),  # one zero group stays
+        ("fe80::1%eth0", None),
+        ("2001:DB8::1", "2001:db8::1"),
+    ],
+)
+def test_ipv6_forms_the_fast_path_must_not_take(text: str, stored: str | None) -> None:
+    assert ipaddr.canonical_ips(pa.array([text])).to_pylist() == [stored]
