@@ -41,8 +41,12 @@ class Facts:
         asn = pc.fill_null(table["source_asn"].cast(pa.int64()), NO_ASN)
         name = pc.fill_null(table["source_as_name"].cast(pa.string()), "")
         self.pairs.append(_distinct(pa.table({"asn": asn, "name": name})))
-        geo = pc.unique(table["geo_db"].cast(pa.string())).drop_null()
-        self.geo_dbs.update(str(v) for v in geo.to_pylist())
+        geo = table["geo_db"].cast(pa.string())
+        first = geo[0].as_py() if len(geo) else None
+        if first is not None and geo.null_count == 0 and pc.all(pc.equal(geo, first)).as_py():
+            self.geo_dbs.add(first)  # one database for the whole batch (the usual case)
+        else:
+            self.geo_dbs.update(str(v) for v in pc.unique(geo).drop_null().to_pylist())
         if len(self.pairs) > _KEEP:
             self.pairs = [_distinct(pa.concat_tables(self.pairs))]
 
