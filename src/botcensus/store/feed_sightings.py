@@ -7,7 +7,9 @@ Events without a source address (referer reports) are stored but make no sightin
 An ingest marks the days it stores events of as pending before it publishes them, then adds
 the sightings of the files it wrote to those already there and clears the mark; a crash in
 between leaves the mark, and the next ingest recomputes those days from all their events
-(`finish_pending`). Retention keeps a pending day's events.
+(`finish_pending`). Retention keeps a pending day's events. The ingest also hands over what
+the events it wrote hold of their enrichment (store/feed_facts.py): where each ASN came with one
+AS name and the day with at most one geo database, the roll-up takes neither as text.
 """
 
 from __future__ import annotations
