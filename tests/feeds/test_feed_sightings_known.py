@@ -260,3 +260,6 @@ def test_facts_say_when_an_asn_came_with_two_names() -> None:
     bare = Facts()
     bare.add(pa.table({"source_asn": [3]}))  # rows without the enrichment: unknown
     assert bare.names() is None
+    odd = Facts()
+    odd.add(pa.table({"source_asn": ["3"], "source_as_name": ["C"], "geo_db": ["g"]}))
+    assert odd.names() is None  # an ASN as text: not the enrichment's types, unknown

@@ -28,15 +28,19 @@ def _distinct(pairs: pa.Table) -> pa.Table:
 @dataclass
 class Facts:
     """The (ASN, AS name) pairs (none as -1 and '') and geo databases of some rows; `known`
-    is False once rows without the enrichment columns were added."""
+    is False once rows without the enrichment columns (or with other types) were added."""
 
     pairs: list[pa.Table] = field(default_factory=list)
     geo_dbs: set[str] = field(default_factory=set)
     known: bool = True
 
     def add(self, table: pa.Table) -> None:
-        if not all(c in table.column_names for c in COLUMNS):
-            self.known = False
+        if not all(c in table.column_names for c in COLUMNS) or not (
+            pa.types.is_integer(table.schema.field("source_asn").type)
+            and pa.types.is_string(table.schema.field("source_as_name").type)
+            and pa.types.is_string(table.schema.field("geo_db").type)
+        ):
+            self.known = False  # not what the enrichment gives: leave it to the general form
             return
         asn = pc.fill_null(table["source_asn"].cast(pa.int64()), NO_ASN)
         name = pc.fill_null(table["source_as_name"].cast(pa.string()), "")
