@@ -257,8 +257,9 @@ def add_new_events(
         target = _target(dataset, day)
         rows = _EVENTS
         extra: list[object] = []
-        known = Facts() if facts is not None and day in facts else None
-        if known is not None and facts is not None:
+        known = None
+        if facts is not None and day in facts:
+            known = Facts()  # a copy: the day's sightings file may add to it
             known.update(facts[day])
         if target.exists() and _readable(dataset, target):
             rows += " UNION ALL BY NAME SELECT * FROM read_parquet(?)"
