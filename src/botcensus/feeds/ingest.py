@@ -368,7 +368,7 @@ def ingest(
         # The retention clock of a feed day starts at the last ingest that stored rows of it.
         ledger.stamp(dataset, "feeds", sorted(run.published), datetime.now(UTC))
         try:
-            result.sightings = add_new_events(dataset, run.published)
+            result.sightings = add_new_events(dataset, run.published, run.store.written)
         except (OSError, duckdb.Error) as exc:
             result.sightings_error = f"sightings not written ({exc}); the next ingest writes them"
             return result

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from botcensus.store import layout
 from botcensus.store.atomic import Pending, clean_temporaries, publish_all
 from botcensus.store.damaged import read_screened
+from botcensus.store.feed_facts import Facts
 from botcensus.store.files import area_files, day_files, day_partitions, locked_fd
 
 HASH_COLUMN: Final = "event_hash"
@@ -111,6 +112,10 @@ class FeedStore:
         default_factory=dict
     )
     parts: int = 0
+    facts: dict[int, Facts] = field(default_factory=dict)
+    """What the open files' rows hold of their enrichment, by day (for the sightings)."""
+    written: dict[str, Facts] = field(default_factory=dict)
+    """The same of every file published in this run, by day (YYYY-MM-DD)."""
 
     def lock(self) -> int:
         """Take the ingest lock (retention takes it too); close the descriptor to release."""
@@ -175,6 +180,7 @@ class FeedStore:
                 )
                 self.writers[key] = (writer, pending)
             self.writers[key][0].write_table(part)
+            self.facts.setdefault(int(day), Facts()).add(part)
 
     def mark(self) -> dict[int, list[np.ndarray]]:
         """The dedup state now, for `rollback` (the sorted runs are never changed in place)."""
@@ -187,6 +193,7 @@ class FeedStore:
             writer.close()
             pending.discard()
         self.writers.clear()
+        self.facts.clear()
         self.seen = {day: HashSet(runs) for day, runs in mark.items()}
 
     def days(self) -> set[str]:
@@ -201,4 +208,7 @@ class FeedStore:
             published.setdefault(str(np.datetime64(day, "D")), []).append(pending.target)
         publish_all(p for _, p in self.writers.values())
         self.writers.clear()
+        for day, facts in self.facts.items():
+            self.written.setdefault(str(np.datetime64(day, "D")), Facts()).update(facts)
+        self.facts.clear()
         return published
