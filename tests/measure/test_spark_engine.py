@@ -132,6 +132,22 @@ def test_spark_sketches_are_byte_for_byte_ours(spark: Any, dataset: Path) -> Non
     assert keyed(theirs) == keyed(ours)
 
 
+@pytest.mark.parametrize("days_per_query", [1, 2, 1000])
+def test_spark_sketches_a_few_days_per_query_in_key_order(
+    spark: Any, dataset: Path, days_per_query: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's images all come to the driver at once (spark.driver.maxResultSize), so the
+    roll-up goes a few days per query: same rows, same bytes, same order, whatever the
+    number of days per query."""
+    from botcensus.measure import spark as engine
+
+    monkeypatch.setattr(engine, "SKETCH_DAYS_PER_QUERY", days_per_query)
+    table = pa.concat_tables(pq.read_table(f) for f in sighting_files(dataset))
+    ours = sketch_sightings(table.cast(SIGHTING_SCHEMA))
+    assert len(set(ours["day"].to_pylist())) > 2  # several queries when 1 or 2
+    assert engine.sketch_rows(spark, dataset).to_pylist() == ours.to_pylist()
+
+
 def test_sketches_from_either_engine_merge_with_the_others(spark: Any, dataset: Path) -> None:
     """Spark's union of its own images and ours estimates what ours alone does."""
     from botcensus.measure.spark import sketch_rows

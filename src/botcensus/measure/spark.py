@@ -20,7 +20,7 @@ import pyarrow as pa
 from botcensus.measure.census import SPARK, CensusQuery, census_with_change_sql
 from botcensus.model import SIGHTING_SCHEMA
 from botcensus.store import layout
-from botcensus.store.files import area_files
+from botcensus.store.files import area_files, day_files, day_partitions
 from botcensus.store.sketch_images import canonical_hll, canonical_theta
 from botcensus.store.sketches import SKETCH_KEYS, SKETCH_SCHEMA
 
@@ -80,16 +80,25 @@ def _ddl(schema: pa.Schema) -> str:
     return ", ".join(f"`{f.name}` {_SQL_TYPES[f.type]}" for f in schema)
 
 
-def sightings_frame(spark: SparkSession, dataset: Path, view: str = "sightings") -> DataFrame:
+def sightings_frame(
+    spark: SparkSession,
+    dataset: Path,
+    view: str = "sightings",
+    *,
+    files: list[Path] | None = None,
+) -> DataFrame:
     """The dataset's daily sightings as a Spark DataFrame, registered as temporary view
-    `view`: the same files the DuckDB engine reads (store's listing of day partitions)."""
+    `view`: the same files the DuckDB engine reads (store's listing of day partitions), or
+    only `files` of them."""
+    if files is None:
+        files = area_files(dataset / layout.SIGHTINGS)
     # file: URIs, so a cluster whose default file system is HDFS reads the shared mount
     # (not Path.as_uri: Hadoop does not decode the %3D it would make of date=)
-    files = [f"file://{f.absolute()}" for f in area_files(dataset / layout.SIGHTINGS)]
-    if files:
+    uris = [f"file://{f.absolute()}" for f in files]
+    if uris:
         # The schema given, not inferred: no job reads every footer first, a column a file
         # lacks reads as null (DuckDB's union_by_name), and no partition column is added.
-        frame = spark.read.schema(_ddl(SIGHTING_SCHEMA)).parquet(*files)
+        frame = spark.read.schema(_ddl(SIGHTING_SCHEMA)).parquet(*uris)
     else:
         frame = spark.createDataFrame([], _ddl(SIGHTING_SCHEMA))
     frame.createOrReplaceTempView(view)
@@ -142,12 +151,25 @@ def sketch_sql(view: str = "sightings") -> str:
     """  # noqa: S608 (constant key names and a view name of ours)
 
 
+SKETCH_DAYS_PER_QUERY: Final = 7
+"""Days of sightings `sketch_rows` sketches per Spark query. A query's images all come to
+the driver at once, and Spark refuses more than `spark.driver.maxResultSize` (1 GiB by
+default): one query over 95 days of 10x Rustock made 1.06 GiB in 17 of its tasks. A week
+of that is about 80 MiB."""
+
+
 def sketch_rows(spark: SparkSession, dataset: Path) -> pa.Table:
     """The sketch roll-up (store/sketch_build.sketch_sightings) of the dataset's sightings,
-    made by Spark: the same keys, counts and sketch bytes."""
-    sightings_frame(spark, dataset)
-    table = arrow_of(spark.sql(sketch_sql())).select(SKETCH_SCHEMA.names)
-    return canonical_images(table).cast(SKETCH_SCHEMA)
+    made by Spark: the same keys, counts and sketch bytes, in key order. Sketched a week of
+    day partitions per query (every key holds one day, so no key spans two queries)."""
+    days = [d for _, d in day_partitions(dataset / layout.SIGHTINGS).days]
+    parts = []
+    for start in range(0, max(len(days), 1), SKETCH_DAYS_PER_QUERY):
+        files = [f for d in days[start : start + SKETCH_DAYS_PER_QUERY] for f in day_files(d)]
+        sightings_frame(spark, dataset, files=files)
+        table = arrow_of(spark.sql(sketch_sql())).select(SKETCH_SCHEMA.names)
+        parts.append(canonical_images(table).cast(SKETCH_SCHEMA))
+    return pa.concat_tables(parts)
 
 
 class SparkSketcher:
