@@ -179,8 +179,10 @@ class FeedStore:
                     write_statistics=[c for c in STATISTICS if c in part.schema.names],
                 )
                 self.writers[key] = (writer, pending)
-            self.writers[key][0].write_table(part)
+            # the facts first: a write that fails part-way may leave rows on disk, and facts
+            # of rows never written are harmless (they only send a day to the general form)
             self.facts.setdefault(int(day), Facts()).add(part)
+            self.writers[key][0].write_table(part)
 
     def mark(self) -> dict[int, list[np.ndarray]]:
         """The dedup state now, for `rollback` (the sorted runs are never changed in place)."""

@@ -70,7 +70,8 @@ def test_the_check_compares_the_point_estimates(rates: AddressRates, support: st
     assert (row["rate_per_week"] is None) == (support == "bounds")
     if support == "estimate":
         assert row["rate_lower"] == pytest.approx(0.0549)
-        assert row["support_reason"] is None
+        checked = rates.faster is not None
+        assert (row["support_reason"] is None) == checked  # unchecked: it says so
 
 
 def test_a_row_without_a_rate_is_left_without_one() -> None:
@@ -267,3 +268,51 @@ def test_a_decay_of_addresses_is_not_checked() -> None:
     assert "support" not in result.decay.column_names
     assert result.fit is not None
     assert result.fit.rate_per_week > 0.15
+
+
+@functools.cache
+def pooled_with_unknown_country() -> pa.Table:
+    """`pooled_cleanup` plus 30 machines without a country (enrichment found none) on static
+    lines, seen for two weeks only: their addresses fall far faster than the whole
+    population's machines."""
+    pop = Population(_next_address=200_000)
+    populate(pop, range(1000, 1030), "static", cc=None, asn=64510, weeks=2)  # type: ignore[arg-type]
+    return pa.concat_tables(
+        [pooled_cleanup(), pa.Table.from_pylist(pop.rows, schema=pop.table().schema)]
+    )
+
+
+def test_a_group_without_a_country_does_not_stand_in_for_the_whole_population() -> None:
+    """With --by country the group of rows without a country is keyed None, as the whole
+    population is: its addresses' rates must not be taken for the whole population's."""
+    alone = _overall(_cleanup(pooled_with_unknown_country()))
+    result = _cleanup(pooled_with_unknown_country(), by="country")
+    top = _overall(result)
+    assert alone["support"] == "estimate"
+    assert top["support"] == "estimate"
+    assert result.decay_support == "estimate"
+    assert top["address_rate_per_week"] == pytest.approx(alone["address_rate_per_week"])
+    assert top["hourly_rate_per_week"] == pytest.approx(alone["hourly_rate_per_week"])
+    unknown = [r for r in result.decay.to_pylist() if r["group"] is None][1]
+    assert unknown["address_rate_per_week"] > 2 * top["rate_per_week"]  # would have failed it
+
+
+def test_a_rate_that_is_not_a_number_is_no_rate() -> None:
+    row = check_decay(_decay(math.nan), {None: AddressRates(0.05, 0.06)}).to_pylist()[0]
+    assert row["support"] == "none"
+    assert row["support_reason"] is None
+
+
+def test_an_estimate_the_addresses_could_not_check_says_so() -> None:
+    row = check_decay(_decay(0.04), {}).to_pylist()[0]
+    assert row["support"] == "estimate"
+    assert row["rate_per_week"] == 0.04
+    assert "not checked against the addresses' decay" in row["support_reason"]
+
+
+def test_the_reason_names_the_faster_address_series() -> None:
+    row = check_decay(_decay(0.04), {None: AddressRates(0.03, 0.08)}).to_pylist()[0]
+    assert row["support"] == "bounds"
+    assert "more slowly than the mean distinct addresses per hour" in row["support_reason"]
+    row = check_decay(_decay(0.04), {None: AddressRates(0.09, 0.08)}).to_pylist()[0]
+    assert "more slowly than the weekly distinct addresses" in row["support_reason"]

@@ -70,15 +70,26 @@ def address_rates(
     }
 
 
+UNCHECKED: Final = (
+    "not checked against the addresses' decay (their weekly series not fitted: fewer than "
+    "3 complete weeks, or a first week under the minimum count)"
+)
+
+
 def reason(host: float, rates: AddressRates) -> str:
     """Why a host decay is not supported, in words for a note and the JSON."""
     hourly = "not fitted" if rates.hourly is None else f"{rates.hourly:.4f}"
     unique = "not fitted" if rates.unique is None else f"{rates.unique:.4f}"
+    which = (
+        "the weekly distinct addresses"
+        if rates.unique is not None and rates.faster == rates.unique
+        else "the mean distinct addresses per hour"
+    )
     return (
-        f"the host estimates fall {host:.4f} a week, more slowly than the addresses they are "
+        f"the host estimates fall {host:.4f} a week, more slowly than {which} they are "
         f"counted from (weekly distinct addresses {unique}, mean distinct addresses per hour "
-        f"{hourly}); machines do not fall more slowly than their addresses, so the model's "
-        "trend is off"
+        f"{hourly}); the machines are not expected to fall more slowly than the faster of "
+        "these, so the model's trend is off"
     )
 
 
@@ -93,14 +104,16 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
     for row in rows:
         got = rates.get(row.get("group"), AddressRates(None, None))
         rate = row.get("rate_per_week")
+        if rate is not None and not math.isfinite(rate):
+            rate = None
+        faster = got.faster
         row |= {
             "support": "none" if rate is None else "estimate",
-            "support_reason": None,
+            "support_reason": UNCHECKED if rate is not None and faster is None else None,
             "model_rate_per_week": rate,
             "address_rate_per_week": got.unique,
             "hourly_rate_per_week": got.hourly,
         }
-        faster = got.faster
         if rate is None or faster is None or rate >= faster:
             continue
         row |= {

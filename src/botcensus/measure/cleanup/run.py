@@ -7,14 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery, coverage
-from botcensus.measure.cleanup.address_check import address_rates, check_decay, overall
+from botcensus.measure.cleanup.address_check import (
+    AddressRates,
+    address_rates,
+    check_decay,
+    overall,
+)
 from botcensus.measure.cleanup.checks import (
     Figure,
     checked_hazard,
@@ -206,7 +211,9 @@ def cleanup(
         starts = weekly["window_start"].to_pylist()
         times = [(s - starts[0]).days / 7.0 for s in starts]
         fit = fit_decay(times, weekly[count].to_pylist())
-    rates = {}
+    rates: dict[str | None, AddressRates] = {}
+    group_rates: dict[str | None, AddressRates] = {}
+    overall_rows = decay.num_rows  # the rows before any --by group's (group None: overall)
     if addresses is not None:
         rates = address_rates(
             _only(complete_weeks(addresses, first, last), full), min_count=query.min_count
@@ -229,7 +236,8 @@ def cleanup(
             by_addresses = with_hourly(
                 con, census_answer(con, by_query, relation, sketches).table, by_query, relation
             )
-            rates |= address_rates(
+            # apart from the overall rates: a group without a country or ASN is keyed None too
+            group_rates = address_rates(
                 _only(complete_weeks(by_addresses, first, last), full),
                 group=query.by,
                 min_count=query.min_count,
@@ -239,8 +247,17 @@ def cleanup(
         fit = machine_fit(fit) if fit is not None else None
     support, why = ("estimate" if fit is not None else "none"), None
     if addresses is not None:
-        decay = check_decay(decay, rates)
+        decay = pa.concat_tables(
+            [
+                check_decay(decay.slice(0, overall_rows), rates),
+                check_decay(decay.slice(overall_rows), group_rates),
+            ],
+            promote_options="default",
+        )
         top = overall(decay)
+        if top is not None and top["support"] == "estimate" and top.get("support_reason"):
+            why = top["support_reason"]  # an estimate the addresses could not check
+            notes.append(f"decay of hosts {why}")
         if top is not None and top["support"] == "bounds":
             support, why, fit = "bounds", top["support_reason"], None
             lower = top["rate_lower"]
@@ -318,11 +335,10 @@ def _follow(
     summary = survival_summary(curves)
     hosts = query.count == "hosts"
     if hosts:
-        by_group = {
-            r["group"]: r
-            for r in decay.to_pylist()
-            if r.get("rate_per_week") is not None or r.get("support") == "bounds"
-        }
+        by_group: dict[str | None, dict[str, Any]] = {}
+        for r in decay.to_pylist():  # the overall row first: a group keyed None comes later
+            if r.get("rate_per_week") is not None or r.get("support") == "bounds":
+                by_group.setdefault(r["group"], r)
         summary = checked_survival(summary, by_group, HOUSEHOLD if household else None)
         notes.append(SURVIVAL_NOTE)
     hazard = effect = None
