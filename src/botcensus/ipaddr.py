@@ -18,7 +18,8 @@ Private, loopback and other special-purpose addresses are addresses: a sinkhole 
 or on a test bench sees them, and whether to count them is the census's question.
 
 Integer forms: IPv4 as uint32; 128-bit keys as 16-byte big-endian 'S16' (byte order equals
-numeric order), or as two uint64 halves.
+numeric order), or as two uint64 halves; the sightings' address key (`address_key`) as two
+int64 halves, IPv4 as `::ffff:a.b.c.d`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import pyarrow.compute as pc
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
 Keys = npt.NDArray[np.bytes_]
 """128-bit keys as 16-byte big-endian 'S16': byte order equals numeric order."""
 Mask = npt.NDArray[np.bool_]
@@ -200,7 +202,11 @@ def parse_ips(ips: pa.Array) -> Parsed:
     )
     rows = np.flatnonzero(colon)
     if len(rows):
-        keys, ok = ipv6_to_keys(ips.take(pa.array(rows)).to_pylist())
+        texts = ips.take(pa.array(rows))
+        unique = pc.unique(texts)  # each distinct text parsed once (a Python call each)
+        keys, ok = ipv6_to_keys(unique.to_pylist())
+        at = pc.index_in(texts, value_set=unique).to_numpy()
+        keys, ok = keys[at], ok[at]
         raw = np.ascontiguousarray(keys).view(np.uint8).reshape(-1, 16)
         mapped = ok & (raw[:, :12] == np.frombuffer(_MAPPED_PREFIX, np.uint8)).all(axis=1)
         v4[rows[mapped]] = ipv4_from_keys(keys[mapped])
@@ -208,6 +214,25 @@ def parse_ips(ips: pa.Array) -> Parsed:
         v6[rows[ok & ~mapped]] = keys[ok & ~mapped]
         is_v6[rows[ok & ~mapped]] = True
     return Parsed(v4, is_v4, v6, is_v6)
+
+
+MAPPED_V4: Final = 0xFFFF_0000_0000
+"""The low half of `::ffff:0.0.0.0`: an IPv4 address's key is this plus its uint32."""
+
+
+def address_key(column: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, Mask]:
+    """The 128-bit key of each address as two int64 halves (hi, lo: the big-endian halves
+    of the IPv6 address, each read as a signed two's-complement integer), IPv4 as its
+    IPv4-mapped IPv6 address `::ffff:a.b.c.d` (hi 0, lo 0xffff00000000 + the address), and
+    whether the row is an address (else both halves are 0). One key per address of the rule
+    above: the canonical texts of two addresses differ exactly when their keys do."""
+    parsed = parse_ips(as_string_array(column))
+    hi, lo = hilo_from_keys(parsed.v6)
+    hi = np.where(parsed.is_v4, np.uint64(0), hi)
+    lo = np.where(parsed.is_v4, np.uint64(MAPPED_V4) | parsed.v4.astype(np.uint64), lo)
+    valid = parsed.is_v4 | parsed.is_v6
+    hi[~valid], lo[~valid] = 0, 0
+    return hi.view(np.int64), lo.view(np.int64), valid
 
 
 def in_prefixes(column: pa.Array | pa.ChunkedArray, prefixes: Sequence[str]) -> pa.Array:

@@ -49,8 +49,9 @@ EVENT_FIELDS: Final[tuple[pa.Field, ...]] = (
 SCHEMA_KEY: Final = "botcensus.schema"
 """Parquet key-value metadata naming a file's schema and its version: `<area>/<version>`."""
 SCHEMA_VERSION: Final = 1
-"""Version of the dataset contract (docs/scale.md). A nullable column appended at the end
-keeps it; a removed, renamed or retyped column, or a new meaning for one, raises it."""
+"""Version of the events' and sketches' part of the dataset contract (docs/scale.md). A
+nullable column appended at the end keeps it; a removed, renamed or retyped column, or a
+new meaning for one, raises it."""
 EVENT_SCHEMA: Final = pa.schema(EVENT_FIELDS, metadata={SCHEMA_KEY: f"events/{SCHEMA_VERSION}"})
 EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in EVENT_FIELDS)
 
@@ -77,9 +78,19 @@ SIGHTING_FIELDS: Final[tuple[pa.Field, ...]] = (
     pa.field("source_asn", pa.int64()),
     pa.field("source_as_name", pa.string()),
     pa.field("geo_db", pa.string()),
+    # Version 2: the address as a number (ipaddr.address_key), so an engine can count
+    # distinct addresses without hashing text. Null only in version-1 files.
+    pa.field("source_ip_hi", pa.int64()),
+    pa.field("source_ip_lo", pa.int64()),
 )
+SIGHTINGS_VERSION: Final = 2
+"""Version of the sightings files (docs/scale.md). 2 added `source_ip_hi`/`source_ip_lo`,
+which a version-2 file fills on every row with the key of its `source_ip` text; version-1
+files (no such columns) are read with them null."""
+ADDRESS_KEY: Final[tuple[str, str]] = ("source_ip_hi", "source_ip_lo")
+"""The sightings columns holding `source_ip` as a number (version 2 on)."""
 SIGHTING_SCHEMA: Final = pa.schema(
-    SIGHTING_FIELDS, metadata={SCHEMA_KEY: f"sightings/{SCHEMA_VERSION}"}
+    SIGHTING_FIELDS, metadata={SCHEMA_KEY: f"sightings/{SIGHTINGS_VERSION}"}
 )
 
 # Where sinkhole events leave the system they use IntelMQ's harmonisation vocabulary.

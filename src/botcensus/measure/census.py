@@ -14,6 +14,8 @@ from typing import Final, Literal
 import duckdb
 import pyarrow as pa
 
+from botcensus.model import ADDRESS_KEY
+
 Window = Literal["day", "week"]
 GROUPS: Final[dict[str, str]] = {
     "country": "source_cc",
@@ -27,6 +29,14 @@ WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "s
 
 Params = dict[str, object]
 """Named parameters ($name in DuckDB's SQL, :name in Spark's)."""
+Address = tuple[str, ...]
+"""The sightings columns whose distinct values are the distinct addresses."""
+TEXT: Final[Address] = ("source_ip",)
+"""Addresses counted by their text (every sightings relation has it)."""
+KEY: Final[Address] = ADDRESS_KEY
+"""Addresses counted by their 128-bit key (version-2 sightings: model.ADDRESS_KEY), the
+same count as TEXT's when every row has the key (store.sighting_key.all_keyed), in less
+time: two integers group faster than a string."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +51,19 @@ class Dialect:
     """SQL of the ISO weekday of `{}` counted from 0 (Monday) to 6 (Sunday)."""
     first_value: str
     """SQL of the window function's first non-null value of `{}` (before OVER)."""
+    distinct: str
+    """SQL of the number of distinct non-null tuples of the columns `{}` (comma-separated)."""
 
 
-DUCKDB: Final = Dialect("duckdb", "$", "(isodow({}) - 1)", "first_value({} IGNORE NULLS)")
-SPARK: Final = Dialect("spark", ":", "weekday({})", "first_value({}, true)")
+DUCKDB: Final = Dialect(
+    "duckdb", "$", "(isodow({}) - 1)", "first_value({} IGNORE NULLS)", "count(DISTINCT ({}))"
+)
+SPARK: Final = Dialect("spark", ":", "weekday({})", "first_value({}, true)", "count(DISTINCT {})")
+
+
+def distinct_addresses(address: Address, dialect: Dialect) -> str:
+    """SQL of the number of distinct addresses, counted by the columns `address`."""
+    return dialect.distinct.format(", ".join(address))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +125,12 @@ def window_start_sql(query: CensusQuery, dialect: Dialect = DUCKDB) -> str:
     return f"CAST(day - {back} AS DATE)"
 
 
-def census_sql(query: CensusQuery, relation: str, dialect: Dialect = DUCKDB) -> tuple[str, Params]:
+def census_sql(
+    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB, *, address: Address = TEXT
+) -> tuple[str, Params]:
     """The census as one SQL statement over a sightings relation, with its named parameters
-    (in the SQL both DuckDB and Spark SQL run: `dialect` fills in what differs)."""
+    (in the SQL both DuckDB and Spark SQL run: `dialect` fills in what differs), counting
+    distinct addresses by the columns `address`."""
     query.check()
     where, params = query.where(dialect=dialect)
     keys = [f"{GROUPS[g]} AS {g}" for g in query.by]
@@ -119,11 +141,11 @@ def census_sql(query: CensusQuery, relation: str, dialect: Dialect = DUCKDB) -> 
         SELECT window_start,
                CAST(window_start + {query.days - 1} AS DATE) AS window_end
                {group_keys},
-               count(DISTINCT source_ip) AS unique_ip,
+               {distinct_addresses(address, dialect)} AS unique_ip,
                count(DISTINCT bot_id) AS unique_bot_id,
                CAST(sum(hits) AS BIGINT) AS hits
         FROM (SELECT {window_start_sql(query, dialect)} AS window_start{select_keys},
-                     source_ip, bot_id, hits
+                     {", ".join(address)}, bot_id, hits
               FROM {relation} WHERE {where}) AS rows
         GROUP BY ALL
         ORDER BY window_start{order_keys}
@@ -270,12 +292,17 @@ def with_change(
 
 
 def census_with_change_sql(
-    query: CensusQuery, relation: str, dialect: Dialect = DUCKDB, *, covered: bool = False
+    query: CensusQuery,
+    relation: str,
+    dialect: Dialect = DUCKDB,
+    *,
+    covered: bool = False,
+    address: Address = TEXT,
 ) -> tuple[str, Params]:
     """with_change(census(...)) as one statement and its parameters, in `dialect`: what
     `census_with_change` runs on DuckDB and the Spark engine (measure/spark.py) on Spark;
     `covered` adds the coverage columns (coverage_sql over the same relation)."""
-    sql, params = census_sql(query, relation, dialect)
+    sql, params = census_sql(query, relation, dialect, address=address)
     if not covered:
         return change_sql(query.by, "unique_ip", f"({sql})", dialect=dialect), params
     cover, cover_params = coverage_sql(query, relation, dialect)
@@ -284,11 +311,16 @@ def census_with_change_sql(
 
 
 def census_with_change(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, *, covered: bool = False
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    *,
+    covered: bool = False,
+    address: Address = TEXT,
 ) -> pa.Table:
     """with_change(census(...)) in one statement: the counts never leave DuckDB between;
     `covered` adds the coverage columns (coverage_sql over the same relation)."""
-    sql, params = census_with_change_sql(query, relation, covered=covered)
+    sql, params = census_with_change_sql(query, relation, covered=covered, address=address)
     return con.sql(sql, params=params).to_arrow_table()
 
 

@@ -21,7 +21,17 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 
-from botcensus.measure.census import CensusQuery, census_with_change, coverage, with_change
+from botcensus.measure.census import (
+    DUCKDB,
+    KEY,
+    TEXT,
+    Address,
+    CensusQuery,
+    census_with_change,
+    coverage,
+    distinct_addresses,
+    with_change,
+)
 from botcensus.measure.sketches_census import (
     UNIQUE_IP_HLL,
     Sketches,
@@ -69,13 +79,16 @@ def run_census(
     estimate: bool = False,
     top: int | None = None,
     check_days: Collection[date] | None = None,
+    address: Address = TEXT,
 ) -> CensusResult:
     """The census of `query` over a sightings relation, falling back on `sketches` (rows or
     a relation name; None: no sketch holds what the sightings lack) when raw sightings do
     not cover the range
     (`check_days`: the only days where they may not, see sketches_census.choose_source).
     `top` keeps the N largest groups of each window; `estimate` adds host estimates and the
-    hourly series (raw sightings only: from sketches a note says they were left out)."""
+    hourly series (raw sightings only: from sketches a note says they were left out).
+    `address`: the columns that count distinct addresses (census.KEY only where every row
+    of `relation` has the key)."""
     if top is not None and top < 1:
         raise ValueError(f"top must be at least 1, not {top}")
     if sketches is None:
@@ -86,8 +99,8 @@ def run_census(
     notes: list[str] = []
     if source == "sightings":
         unit = "unique_ip"
-        rows = census_with_change(con, query, relation, covered=True)
-        left_out = unclaimed_note(con, query, relation)
+        rows = census_with_change(con, query, relation, covered=True, address=address)
+        left_out = unclaimed_note(con, query, relation, address)
         if left_out:
             notes.append(left_out)
     else:
@@ -135,14 +148,16 @@ def partial_note(rows: pa.Table, query: CensusQuery) -> str | None:
     )
 
 
-def unclaimed_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> str | None:
+def unclaimed_note(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, address: Address = TEXT
+) -> str | None:
     """How many addresses of the census range the census leaves out for having no malware
     family, so a number is never smaller without saying why (None: nothing left out)."""
     if query.include_unclaimed or query.family is not None:
         return None
     where, params = replace(query, include_unclaimed=True).where()
     sql = (
-        "SELECT count(DISTINCT source_ip), coalesce(sum(hits), 0) "  # noqa: S608 (names are ours)
+        f"SELECT {distinct_addresses(address, DUCKDB)}, coalesce(sum(hits), 0) "  # noqa: S608 (names are ours)
         f"FROM {relation} WHERE malware_family IS NULL AND {where}"
     )
     ((ips, hits),) = con.sql(sql, params=params).fetchall()
@@ -177,6 +192,8 @@ def census_of_dataset(
     (the CLI's roll-up check, which enriches new sightings); `progress` shows DuckDB's
     progress bar on a terminal. Raises FileNotFoundError for a missing directory."""
     from botcensus.store import connect, sightings_view
+    from botcensus.store.sighting_key import all_keyed
+    from botcensus.store.sightings import sighting_files
     from botcensus.store.sketches import days_beyond_sightings, sketches_view
 
     if not dataset.is_dir():
@@ -202,6 +219,7 @@ def census_of_dataset(
             estimate=estimate,
             top=top,
             check_days=check_days,
+            address=KEY if all_keyed(sighting_files(dataset)) else TEXT,
         )
     finally:
         con.close()

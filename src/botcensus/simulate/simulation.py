@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from botcensus.ipaddr import ipv4_from_int as ipv4_strings
 from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
+from botcensus.store.sighting_key import as_sightings
 
 from .addresses import AddressSpace, AsnChoice, choose_asns
 from .botids import bot_id_numbers, bot_id_strings
@@ -90,7 +91,8 @@ class Simulation:
             "hits": pa.array(r.hits, pa.int64()),
         }
         arrays = [columns.get(f.name, pa.nulls(n, f.type)) for f in SIGHTING_SCHEMA]
-        return pa.RecordBatch.from_arrays(arrays, schema=SIGHTING_SCHEMA)
+        table = as_sightings(pa.Table.from_arrays(arrays, schema=SIGHTING_SCHEMA))
+        return table.combine_chunks().to_batches()[0]
 
     def checkins(self, chunk_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Every check-in (CHECKIN_SCHEMA) in time order, in batches of at most chunk_rows;

@@ -33,6 +33,7 @@ from botcensus.store.db import connect
 from botcensus.store.feed_events import feed_files
 from botcensus.store.feed_facts import NO_ASN, Facts
 from botcensus.store.ledger import stamp
+from botcensus.store.sighting_key import as_sightings
 
 _GROUPS: Final = "day, source_ip, bot_id, malware_family, sensor, feed_name"
 # max() of text copies a string into every group's state; over an ENUM of the values in sorted
@@ -78,7 +79,7 @@ Shape = Callable[[pa.Table | pa.RecordBatch], pa.Table]
 
 MEMORY_LIMIT: Final = "512MB"
 BATCH_ROWS: Final = 65_536
-UNIQUE: Final = frozenset({"source_ip", "first_seen", "last_seen", "hits"})
+UNIQUE: Final = frozenset({"source_ip", "first_seen", "last_seen", "hits", "source_ip_lo"})
 """Columns with (nearly) one value per sighting: a Parquet dictionary of them costs time and
 makes the file larger (12.3 instead of 15.3 MB per million events)."""
 
@@ -139,7 +140,7 @@ def _shape_known(data: pa.Table | pa.RecordBatch, names: pa.Table, geo: pa.Scala
     none = pa.scalar(None, pa.string())
     table = table.append_column("source_as_name", pc.if_else(pc.equal(name, ""), none, name))
     table = table.append_column("geo_db", pc.if_else(table["has_geo"], geo, none))
-    return table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
+    return as_sightings(table)
 
 
 def _paired(table: pa.Table, names: pa.Array) -> pa.Array:
@@ -153,7 +154,7 @@ def _paired(table: pa.Table, names: pa.Array) -> pa.Array:
 def _shape(data: pa.Table | pa.RecordBatch, names: pa.Array) -> pa.Table:
     table = _table(data)
     table = table.append_column("source_as_name", _paired(table, names))
-    return table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
+    return as_sightings(table)
 
 
 def feed_sightings(files: list[Path]) -> pa.Table:

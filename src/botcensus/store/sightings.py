@@ -27,6 +27,7 @@ from botcensus.store.db import connect
 from botcensus.store.files import area_files, day_files, day_partitions, locked, warn
 from botcensus.store.manifest import Entry, fingerprint
 from botcensus.store.read import EVENT_REQUIRED, SIGHTING_REQUIRED, as_name_of_asn, guarded
+from botcensus.store.sighting_key import as_sightings
 
 Enrich = Callable[[pa.Table], pa.Table]
 
@@ -70,21 +71,15 @@ def sightings_from_events(files: list[Path]) -> pa.Table:
     if not files:
         return SIGHTING_SCHEMA.empty_table()
     con = connect()
-    table = con.sql(_ROLLUP_SQL, params=[[str(f) for f in files]]).to_arrow_table()
-    columns = {name: table[name] for name in table.column_names}
-    n = table.num_rows
-    for field in SIGHTING_SCHEMA:
-        if field.name not in columns:
-            columns[field.name] = pa.nulls(n, field.type)
-    return pa.table(columns).select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
+    return as_sightings(con.sql(_ROLLUP_SQL, params=[[str(f) for f in files]]).to_arrow_table())
 
 
 def merge_sightings(old: pa.Table, new: pa.Table) -> pa.Table:
     """Sightings of disjoint event sets added up (first/last seen, hits)."""
     con = connect()
-    con.register("old", old.cast(SIGHTING_SCHEMA))
-    con.register("new", new.cast(SIGHTING_SCHEMA))
-    return con.sql(_MERGE_SQL).to_arrow_table().select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
+    con.register("old", as_sightings(old))
+    con.register("new", as_sightings(new))
+    return as_sightings(con.sql(_MERGE_SQL).to_arrow_table())
 
 
 class _Day:
@@ -178,6 +173,7 @@ def rollup(dataset: Path, enrich: Enrich, *, now: datetime | None = None) -> Rol
                 unchanged += 1
                 continue
             table, entry = result
+            table = as_sightings(table)  # the enrichment step may have replaced columns
             write_parquet(table, job.target)
             rolled_from.record(day, entry)  # per day: a crash loses no finished day
             rolled.append(day)
@@ -201,7 +197,7 @@ def write_sightings(
     import pyarrow.compute as pc  # slow to load: only writers need it, not the census
 
     written = []
-    table = table.select(SIGHTING_SCHEMA.names).cast(SIGHTING_SCHEMA)
+    table = as_sightings(table)
     days = []
     dataset.mkdir(parents=True, exist_ok=True)
     with locked(dataset / layout.ROLLUP_LOCK):
@@ -223,4 +219,4 @@ def sighting_files(dataset: Path) -> list[Path]:
 def _read_one(files: list[Path]) -> pa.Table | None:
     import pyarrow.parquet as pq  # only when a day is merged: the census reads with DuckDB
 
-    return pq.read_table(files[0]).cast(SIGHTING_SCHEMA) if files else None
+    return as_sightings(pq.read_table(files[0])) if files else None
