@@ -28,7 +28,7 @@ def _sightings(
             "source_as_name": None, "geo_db": None,
         }  # fmt: skip
         for name in cols:
-            cols[name].append(values[name])
+            cols[name].append(values.get(name))
     return pa.table(cols, schema=SIGHTING_SCHEMA)
 
 

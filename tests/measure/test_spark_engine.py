@@ -210,3 +210,82 @@ def test_rollup_engine_spark_writes_our_sketch_files(
     assert trees["spark"] == trees["duckdb"]
     # one address in four spellings is one address to both
     assert any(r["sensor"] == "sink-c" for rows in trees["spark"].values() for r in rows)
+
+
+def _as_version_1(path: Path) -> None:
+    """Rewrite a sightings file as version 1 wrote it: no key columns, `sightings/1`."""
+    from botcensus.model import ADDRESS_KEY, SCHEMA_KEY
+
+    table = pq.read_table(path).drop_columns(list(ADDRESS_KEY))
+    pq.write_table(table.replace_schema_metadata({SCHEMA_KEY: "sightings/1"}), path)
+
+
+@pytest.fixture(scope="module")
+def mixed(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dataset with one day's files as version 1 (no address key) and the rest version 2."""
+    import shutil
+
+    data = tmp_path_factory.mktemp("mixed") / "lake"
+    shutil.copytree(dataset, data)
+    day = sorted((data / "sightings").iterdir())[3]
+    for path in sorted(day.glob("*.parquet")):
+        _as_version_1(path)
+    return data
+
+
+def test_a_version_2_dataset_is_counted_by_the_key(spark: Any, dataset: Path) -> None:
+    """Every file has the key: both engines count by it, and the text gives the same rows."""
+    from botcensus.measure.census import KEY, TEXT
+    from botcensus.measure.spark import address_columns, census_rows
+
+    assert address_columns(dataset) == KEY
+    query = CensusQuery(by=("country",))
+    by_key = census_rows(spark, dataset, query)
+    assert by_key.to_pylist() == census_rows(spark, dataset, query, address=TEXT).to_pylist()
+    assert by_key.to_pylist() == census_of_dataset(dataset, query).rows.to_pylist()
+
+
+@pytest.mark.parametrize("name", ["week", "day-by-country", "unclaimed-by-family"])
+def test_a_mixed_dataset_falls_back_to_the_text(
+    spark: Any, dataset: Path, mixed: Path, name: str
+) -> None:
+    """Version-1 and version-2 files together: counted by the text, the same rows as the
+    all-version-2 dataset, on both engines."""
+    from botcensus.measure.census import TEXT
+    from botcensus.measure.spark import address_columns, census_rows
+
+    assert address_columns(mixed) == TEXT
+    query = QUERIES[name]
+    expected = census_of_dataset(dataset, query).rows.to_pylist()
+    assert census_rows(spark, mixed, query).to_pylist() == expected
+    assert census_of_dataset(mixed, query).rows.to_pylist() == expected
+
+
+def test_unclaimed_note_is_the_same_by_key_and_by_text(
+    spark: Any, dataset: Path, mixed: Path
+) -> None:
+    from botcensus.measure.census import KEY, TEXT
+    from botcensus.measure.spark import _unclaimed, sightings_frame
+    from botcensus.measure.spark import census_of_dataset as spark_census
+
+    query = CensusQuery(by=("country",))
+    sightings_frame(spark, dataset)
+    note = _unclaimed(spark, query, KEY)
+    assert note is not None
+    assert note.startswith("left out ")
+    assert _unclaimed(spark, query, TEXT) == note
+    assert note in census_of_dataset(dataset, query).notes
+    assert note in spark_census(mixed, query, master="local[2]").notes
+
+
+def test_sketch_bytes_do_not_depend_on_the_key(spark: Any, dataset: Path, mixed: Path) -> None:
+    """Sketches hash the address text: version-1 files sketch to the same bytes."""
+    from botcensus.measure.spark import sketch_rows
+
+    v2 = sketch_rows(spark, dataset)
+    assert sketch_rows(spark, mixed).to_pylist() == v2.to_pylist()
+    v1 = pa.concat_tables(
+        pq.read_table(f).drop_columns(["source_ip_hi", "source_ip_lo"])
+        for f in sighting_files(dataset)
+    )
+    assert sketch_sightings(v1).to_pylist() == v2.to_pylist()

@@ -48,8 +48,17 @@ from botcensus.cli._app import (
     metavar="URL",
     help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn, k8s://...).",
 )
+@click.option(
+    "--add-address-key",
+    is_flag=True,
+    help="First rewrite every sightings file written before schema version 2 with the "
+    "address as a number (source_ip_hi/lo), one file at a time, atomically, each named on "
+    "stderr; the census counts by it once every file has it (faster, the same counts).",
+)
 @CONFIG_OPTION
-def rollup(data_dir: Path, engine: str, master: str, config_file: Path | None) -> None:
+def rollup(
+    data_dir: Path, engine: str, master: str, add_address_key: bool, config_file: Path | None
+) -> None:
     """Roll raw events up into enriched daily sightings, sketches and the dashboard's
     roll-up tables.
 
@@ -60,6 +69,8 @@ def rollup(data_dir: Path, engine: str, master: str, config_file: Path | None) -
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     settings = load_settings(config_file)
+    if add_address_key:
+        _add_address_key(data_dir)
     report = _rollup_on(engine, master, data_dir, settings)
     click.echo(
         f"{len(report.days_rolled)} days rolled up ({report.sightings} sightings), "
@@ -76,6 +87,18 @@ def rollup(data_dir: Path, engine: str, master: str, config_file: Path | None) -
             "`botcensus retention apply` deletes them",
             err=True,
         )
+
+
+def _add_address_key(data_dir: Path) -> None:
+    from botcensus.store.upgrade import add_address_key
+
+    done = add_address_key(data_dir)
+    for path in done.rewritten:
+        click.echo(f"{path}: rewritten with the address key (sightings version 2)", err=True)
+    click.echo(
+        f"{len(done.rewritten)} sightings files given the address key, {done.current} had it"
+        + (f"; {len(done.problems)} left without it (see above)" if done.problems else "")
+    )
 
 
 def _retention_due(data_dir: Path, settings: Settings) -> int:
