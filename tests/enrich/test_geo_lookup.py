@@ -130,6 +130,8 @@ def _sightings(ips: list[str]) -> pa.Table:
             "source_asn": [None] * n,
             "source_as_name": [None] * n,
             "geo_db": [None] * n,
+            "source_ip_hi": [None] * n,  # the address key: enrich leaves it alone
+            "source_ip_lo": [None] * n,
         },
         schema=SIGHTING_SCHEMA,
     )

@@ -80,4 +80,4 @@ def _rewrite(path: Path) -> None:
     if not same.equals(table.cast(same.schema)):
         raise ValueError("its rows would change beyond the key (column types)")
     write_parquet(upgraded, path)
-    log.info("%s: rewritten as sightings version 2 (%d rows)", path, table.num_rows)
+    log.debug("%s: rewritten as sightings version 2 (%d rows)", path, table.num_rows)
