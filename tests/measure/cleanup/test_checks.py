@@ -11,11 +11,13 @@ import pytest
 
 from botcensus.measure.cleanup.checks import (
     AGREE,
+    Figure,
     checked_hazard,
     checked_survival,
     decay_hazard,
     decay_share,
     decide,
+    share_bounds,
 )
 from botcensus.measure.cleanup.decay import DecayFit
 
@@ -146,3 +148,20 @@ def test_a_cox_ratio_far_from_the_decay_ratio_is_not_reported() -> None:
     assert figure.value is None
     assert figure.support == "bounds"
     assert (figure.lower, figure.upper) == (0.9, 1.8)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "upper"),
+    [
+        (0.0561, math.exp(-0.0561 * 4)),
+        (-0.02, 1.0),  # addresses that grow bound nothing: capped at 1
+        (float("nan"), 0.9),  # not a rate: the upper end of the two views
+        (None, 0.9),
+    ],
+)
+def test_share_bounds_come_from_the_addresses_rate_or_the_views(
+    addresses: float | None, upper: float
+) -> None:
+    figure = Figure(None, 0.7, 0.9, "bounds")
+    row = {"rate_per_week": 0.06, "address_rate_per_week": addresses}
+    assert share_bounds(row, 28, figure) == pytest.approx((0.0, upper))
