@@ -1,5 +1,6 @@
 """Identities against the decay of the host estimates (cleanup.checks): agreement is
-reported, disagreement gives bounds, a lone figure is labelled."""
+reported, disagreement gives bounds (for the share still infected, bounds that neither view
+sets from below), a lone figure is labelled."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import pytest
 
 from botcensus.measure.cleanup.checks import (
     AGREE,
+    Figure,
     checked_hazard,
     checked_survival,
     decay_hazard,
     decay_share,
     decide,
+    share_bounds,
 )
 from botcensus.measure.cleanup.decay import DecayFit
 
@@ -65,10 +68,52 @@ def test_checked_survival_adds_the_support_and_keeps_the_identities_figure() -> 
     assert out["surviving_28d_km"] == 0.40
     assert out["surviving_28d"] is None  # 0.40 against exp(-0.24) = 0.79
     assert out["surviving_28d_support"] == "bounds"
-    assert out["surviving_28d_lower"] <= 0.40
-    assert out["surviving_28d_upper"] >= 0.78
+    # no address rate to bound it by: 0 to the upper end of the two intervals
+    assert out["surviving_28d_lower"] == 0.0
+    assert out["surviving_28d_upper"] == pytest.approx(math.exp(-0.05 * 4))
+    # the decay's 56-day figure failed the one check it had: bounds, not an estimate
+    assert out["surviving_56d_support"] == "bounds"
+    assert out["surviving_56d"] is None
+    assert out["surviving_56d_upper"] == pytest.approx(math.exp(-0.05 * 8))
+
+
+def _summary(km28: tuple[float, float, float]) -> pa.Table:
+    value, lower, upper = km28
+    return pa.Table.from_pylist(
+        [{"group": None, "identities": 1394, "surviving_28d": value, "surviving_28d_lower": lower,
+          "surviving_28d_upper": upper, "surviving_56d": None, "surviving_56d_lower": None,
+          "surviving_56d_upper": None}]
+    )  # fmt: skip
+
+
+def _row(rate: float, lower: float, upper: float, addresses: float) -> dict[str, object]:
+    return {"group": None, "rate_per_week": rate, "rate_lower": lower, "rate_upper": upper,
+            "support": "estimate", "address_rate_per_week": addresses}  # fmt: skip
+
+
+def test_disagreeing_views_bound_the_share_by_the_addresses_not_by_either_view() -> None:
+    """b-harsh seed 6 (fifth held-out set): identities 0.998 at 28 days, the decay 0.0588 a
+    week [0.0494, 0.0681], weekly distinct addresses 0.0561; truly 0.652 still infected at
+    28 days and 0.501 at 56. The bounds spanning both views were 0.76-1.00 (both too high)."""
+    decay = {None: _row(0.0588, 0.0494, 0.0681, 0.0561)}
+    out = checked_survival(_summary((0.998, 0.997, 0.9995)), decay, None).to_pylist()[0]
+    for day, truth in ((28, 0.652), (56, 0.501)):
+        assert out[f"surviving_{day}d"] is None
+        assert out[f"surviving_{day}d_support"] == "bounds"
+        assert out[f"surviving_{day}d_lower"] == 0.0
+        assert out[f"surviving_{day}d_upper"] == pytest.approx(math.exp(-0.0561 * day / 7))
+        assert out[f"surviving_{day}d_lower"] <= truth <= out[f"surviving_{day}d_upper"]
+    assert out["surviving_28d_km"] == pytest.approx(0.998)
+
+
+def test_views_that_agree_keep_the_decay_figure_beyond_the_identities() -> None:
+    """a-global seed 104: identities 0.804 [0.783, 0.823] and the decay 0.0556 a week agree
+    at 28 days; the decay alone speaks at 56 (true 0.628)."""
+    decay = {None: _row(0.0556, 0.0481, 0.0629, 0.0458)}
+    out = checked_survival(_summary((0.804, 0.783, 0.823)), decay, None).to_pylist()[0]
+    assert (out["surviving_28d"], out["surviving_28d_support"]) == (0.804, "estimate")
     assert out["surviving_56d_support"] == "decay"
-    assert out["surviving_56d"] == pytest.approx(math.exp(-0.48))
+    assert out["surviving_56d"] == pytest.approx(math.exp(-0.0556 * 8))
 
 
 def test_lines_followed_are_turned_into_machines() -> None:
@@ -103,3 +148,20 @@ def test_a_cox_ratio_far_from_the_decay_ratio_is_not_reported() -> None:
     assert figure.value is None
     assert figure.support == "bounds"
     assert (figure.lower, figure.upper) == (0.9, 1.8)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "upper"),
+    [
+        (0.0561, math.exp(-0.0561 * 4)),
+        (-0.02, 1.0),  # addresses that grow bound nothing: capped at 1
+        (float("nan"), 0.9),  # not a rate: the upper end of the two views
+        (None, 0.9),
+    ],
+)
+def test_share_bounds_come_from_the_addresses_rate_or_the_views(
+    addresses: float | None, upper: float
+) -> None:
+    figure = Figure(None, 0.7, 0.9, "bounds")
+    row = {"rate_per_week": 0.06, "address_rate_per_week": addresses}
+    assert share_bounds(row, 28, figure) == pytest.approx((0.0, upper))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 import math
-from datetime import date
+from datetime import date, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -20,7 +21,7 @@ from botcensus.measure.hosts.model import BUSY_EXCESS, MIN_TIMED_SHARE, Z90
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import DAYONLY_NOTE, Fit
 
-from .hosts_cases import START, connect, mixed, per_day, per_hour
+from .hosts_cases import START, Population, connect, mixed, per_day, per_hour
 
 
 @functools.cache
@@ -128,3 +129,57 @@ def test_by_country_one_country_over_takes_the_estimate_of_the_others_too() -> N
         {START: 7}, checks, {START: 2.0}, countries,
     )  # fmt: skip
     assert [r["hosts_support"] for r in table.to_pylist()] == ["bounds", "bounds"]
+
+
+@functools.cache
+def _with_ids() -> tuple[Population, pa.Table]:
+    """mixed(3) and 1,500 machines with bot ids, each online about one day a week on a new
+    address every session, all as daily reports (no time within a day): the ids count more
+    machines in a week than half the busiest day's addresses."""
+    pop = mixed(3)
+    extra = Population(rows=list(pop.rows), active=dict(pop.active), country=dict(pop.country))
+    extra._next_address = 100_000  # new addresses apart from mixed(3)'s
+    rng = np.random.default_rng(7)
+    for m in range(1000, 2500):
+        for d in range(21):
+            if rng.random() < 0.15:
+                day = START + timedelta(days=d)
+                start = rng.uniform(7, 15) * 3600
+                extra.session([m], day, extra.address(), start, start + 3600, cc="CC",
+                              asn=64505, bot_id=f"bot-{m}")  # fmt: skip
+    return extra, per_day(extra.table())
+
+
+def _ids_in(pop: Population, first: date, last: date, cc: str | None = None) -> int:
+    return sum(
+        1
+        for m, days in pop.active.items()
+        if m >= 1000 and (cc is None or pop.country[m] == cc)
+        and any(first <= d <= last for d in days)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("by", [(), ("country",)])
+def test_daily_bounds_are_at_least_the_machines_counted_from_their_ids(
+    by: tuple[str, ...],
+) -> None:
+    """b-sparse with bot ids (seen, fifth held-out set): the no-time-within-a-day rule gave
+    every row half the busiest day's addresses as its lower end, whatever the ids counted.
+    Each id is a machine: the lower end is at least those, and still below the truth."""
+    pop, table = _with_ids()
+    answer = hosts_answer(connect(table), CensusQuery(by=by), "sightings")
+    rows = answer.table.to_pylist()
+    assert {r["hosts_support"] for r in rows} == {"bounds"}
+    raised = 0
+    for r in rows:
+        ids = _ids_in(pop, r["window_start"], r["window_end"], r.get("country"))
+        true = pop.hosts(r["window_start"], r["window_end"], r.get("country"))
+        assert ids <= r["hosts_lo"] <= true <= r["hosts_hi"]
+        raised += r["hosts_lo"] == ids
+    assert raised >= 3  # every week's global row at least (by country: CC's)
+    assert any("counted from their bot ids" in n for n in answer.notes)
+
+
+def test_rows_without_ids_are_not_raised() -> None:
+    answer = hosts_answer(connect(_daily()), CensusQuery(), "sightings")
+    assert not any("counted from their bot ids" in n for n in answer.notes)

@@ -67,6 +67,7 @@ def hosts_answer(
     their support and the diagnostics' notes (hosts.support)."""
     z = NormalDist().inv_cdf(0.5 + level / 2)
     sums: dict[Key, list[float]] = {}
+    counted: dict[Key, float] = {}  # machines counted from bot ids (a lower bound)
     codes: dict[Key, int] = {}
     countries: dict[tuple[object, object], float] = {}
     fit = Fit()
@@ -93,6 +94,7 @@ def hosts_answer(
             acc = sums.setdefault(key, [0.0, 0.0, 0.0])
             acc[0] += hosts
             acc[1] += var
+            counted[key] = counted.get(key, 0.0) + part.counted.get(cell, 0.0)
             shared[key] = shared.get(key, 0.0) + common
             codes[key] = support_code((codes.get(key, ESTIMATE), support.get(cell, ESTIMATE)))
         for key, common in shared.items():  # within a partition the shared parts add up
@@ -126,7 +128,7 @@ def hosts_answer(
             for key, hosts in countries.items()
         }
     fit.dayonly = bool(sums and fit.untimed and timed_share(con, query, relation) < MIN_TIMED_SHARE)
-    table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy, per_country)
+    table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy, per_country, counted)
     return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle)
 
 
@@ -175,6 +177,7 @@ def _table(
     checks: Mapping[Key, tuple[float, float]],
     busy: Mapping[object, float] | None = None,
     countries: Mapping[tuple[object, object], tuple[float, float]] | None = None,
+    counted: Mapping[Key, float] | None = None,
 ) -> tuple[pa.Table, tuple[float, ...]]:
     """Rows sorted like the census, and each row's model figure (HostsAnswer.middle); a
     log-normal interval from each estimate's variance, widened by its group's scatter.
@@ -199,7 +202,8 @@ def _table(
     address and day, no timer), every row has only bounds; where the model had an estimate,
     the lower one is MIN_SPLIT times the busiest day's IPv4 addresses (the hour of such rows
     is the whole day; none without IPv4), the upper one the unique addresses times the most
-    per address."""
+    per address. `counted`: per row, the machines counted from their bot ids; no lower
+    bound is below it (each id is a machine), whatever the addresses allow."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
     est = np.array([sums[k][0] for k in keys], np.float64)
@@ -269,6 +273,10 @@ def _table(
         lo = np.where(modelled, MIN_SPLIT * peak, lo)
         hi = np.where(modelled & np.isfinite(most), most, hi)
         code = np.full(len(keys), BOUNDS, np.int64)
+    ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
+    raise_ = (code == BOUNDS) & (ids > lo)
+    fit.raised += int(raise_.sum())
+    lo = np.where(raise_, ids, lo)
     hi = np.maximum(hi, lo)
     starts = [k[0] for k in keys]
     columns: dict[str, pa.Array] = {

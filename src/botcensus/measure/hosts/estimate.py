@@ -190,4 +190,5 @@ def partition_cells(
             old = cells.get(key, (0.0, 0.0, 0.0))
             cells[key] = (old[0] + hosts, old[1] + var, old[2])
             support.setdefault(key, ESTIMATE)
+            fit.counted[key] = fit.counted.get(key, 0.0) + float(counts.machines[i])
     return cells, support, fit

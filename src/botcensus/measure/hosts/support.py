@@ -117,6 +117,11 @@ class Fit:
     that its week-to-week scatter calls for."""
     ids: list[str] = field(default_factory=list)
     """What the strip-the-ids check found (hosts.networks), one line per partition."""
+    counted: dict[tuple[date, str, int | None], float] = field(default_factory=dict)
+    """Per cell (window start, country, ASN or None) of one partition: the machines counted
+    from their bot ids (hidden collisions apart), a lower bound on the cell's machines."""
+    raised: int = 0
+    """Rows whose lower bound the machines counted from bot ids raised (hosts.answer)."""
 
     def merge(self, other: Fit) -> None:
         self.untimed |= other.untimed
@@ -135,6 +140,12 @@ class Fit:
             out.append(DAYONLY_NOTE)
         elif self.bracketed or self.disagree:
             out.append(BOUNDS_NOTE)
+        if self.raised:
+            out.append(
+                f"host bounds: in {self.raised} row(s) hosts_lo is the machines counted from "
+                "their bot ids (each id one machine, hidden collisions apart), above the bound "
+                "the addresses give"
+            )
         if self.untimed:
             low, high = (
                 HOUSEHOLD * math.exp(-Z90 * HOUSEHOLD_SD),
