@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from botcensus.capture import proxy
+from botcensus.model import SCHEMA_KEY, SCHEMA_VERSION, SIGHTINGS_VERSION
 from botcensus.simulate import traffic
 from botcensus.simulate.drive import DriveResult, Shot, send
 from botcensus.simulate.sinkhole import SinkholeProcess
@@ -158,9 +159,16 @@ def test_three_sinkholes_into_one_dataset_count_what_each_answered(tmp_path: Pat
     assert not [p for p in shared.rglob("*") if p.name.endswith((".tmp", ".wal", ".open"))]
 
     _cli("rollup", "--data", str(shared))
-    for area in (layout.EVENTS, layout.SIGHTINGS, layout.SKETCHES):  # the contract's version
-        for path in (shared / area).glob("date=*/*.parquet"):
-            assert pq.read_metadata(path).metadata[b"botcensus.schema"] == f"{area}/1".encode()
+    # The contract's versions (docs/scale.md): events and sketches 1, sightings 2.
+    versions = {layout.EVENTS: 1, layout.SIGHTINGS: 2, layout.SKETCHES: 1}
+    assert versions[layout.SIGHTINGS] == SIGHTINGS_VERSION
+    assert versions[layout.EVENTS] == versions[layout.SKETCHES] == SCHEMA_VERSION
+    for area, version in versions.items():
+        paths = list((shared / area).glob("date=*/*.parquet"))
+        assert paths, area
+        for path in paths:
+            stamp = pq.read_metadata(path).metadata[SCHEMA_KEY.encode()]
+            assert stamp == f"{area}/{version}".encode(), path
     expected = {s: (SOURCES, answered[s].statuses[404]) for s in SENSORS}
     assert _by_sensor(shared) == expected
     union = SHARED_SOURCES + len(SENSORS) * (SOURCES - SHARED_SOURCES)
