@@ -46,7 +46,8 @@ MIN_SCATTER_WINDOWS: Final = 4
 BOUNDS_NOTE: Final = (
     "host estimates, bounds: hosts_lo is the smaller of every machine active on every day of "
     "the window (with up to half the address-days split by renumbering) and the peak hourly "
-    "distinct IPv4 addresses (a machine holds one IPv4 address at a time; not so behind "
+    "distinct IPv4 addresses that checked in that hour (or between two check-ins at most an "
+    "hour apart; a machine holds one IPv4 address at a time; not so behind "
     "carrier-grade NAT that picks an address per connection), each failing where the "
     "other may hold; hosts_hi the "
     "smaller of one machine per address-day and, without a check-in timer, the unique "
