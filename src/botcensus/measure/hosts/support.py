@@ -98,7 +98,7 @@ class Fit:
     (model.MIN_LENDERS), and no bot ids."""
     fragile: set[str] = field(default_factory=set)
     """Why bounds where some countries lend (`lenders`): `few` (one lender, nothing to
-    check it against) or `disagree` (two, further apart than model.MAX_LENDER_SPREAD)."""
+    check it against) or `disagree` (two, further apart than model.lender_spread)."""
     lenders: set[str] = field(default_factory=set)
     """Where `fragile`: the countries that have a stable network of their own."""
     disagree: dict[str, int] = field(default_factory=dict)
@@ -177,7 +177,9 @@ class Fit:
             if "disagree" in self.fragile:
                 why.append(
                     f"fewer than {MIN_LENDERS} lenders, whose days active differ by more than a "
-                    f"factor of {math.exp(MAX_LENDER_SPREAD):.1f}, so which is right is unknown"
+                    f"factor of {math.exp(MAX_LENDER_SPREAD):.1f} (in a whole week; in a "
+                    "partial week of D days, less: the log of it times log(D) / log(7)), so "
+                    "which is right is unknown"
                 )
             out.append(
                 "host estimates not supported by these data in "
