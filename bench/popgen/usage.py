@@ -28,17 +28,35 @@ class Sessions:
     end: F64
 
 
+def running_max(values: F64, first: npt.NDArray[np.bool_]) -> F64:
+    """Running maximum of `values` that starts afresh at each row where `first` is true
+    (a segmented cummax): exact, since it only compares values. Doubling steps: after the
+    step of width w each row holds the maximum of its segment's last 2w rows, so it takes
+    log2 of the longest segment's length steps."""
+    out = values.copy()
+    segment = np.cumsum(first)
+    longest = int(np.max(np.bincount(segment))) if len(values) else 0
+    width = 1
+    while width < longest:
+        same = segment[width:] == segment[:-width]
+        out[width:] = np.where(same, np.maximum(out[width:], out[:-width]), out[width:])
+        width *= 2
+    return out
+
+
 def merge(machine: I64, start: F64, end: F64, gap: float = 0.0) -> Sessions:
-    """Union of intervals per machine (intervals closer than `gap` are joined)."""
+    """Union of intervals per machine (intervals closer than `gap` are joined): an interval
+    starts a new one unless it starts at most `gap` after the running end of its machine's
+    intervals before it."""
     if not len(machine):
         return Sessions(machine, start, end)
     order = np.lexsort((start, machine))
     m, s, e = machine[order], start[order], end[order]
-    # Running end per machine: shift each machine's times past the previous machine's.
-    span = float(np.max(np.abs(end)) + np.max(np.abs(start))) + 2 * DAY
-    reach = np.maximum.accumulate(e + m * span) - m * span
-    new = np.ones(len(s), dtype=bool)
-    new[1:] = (m[1:] != m[:-1]) | (s[1:] > reach[:-1] + gap)
+    first_row = np.ones(len(m), dtype=bool)
+    first_row[1:] = m[1:] != m[:-1]
+    reach = running_max(e, first_row)
+    new = first_row.copy()
+    new[1:] |= s[1:] > reach[:-1] + gap
     first = np.flatnonzero(new)
     return Sessions(m[first], s[first], np.maximum.reduceat(e, first))
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts.answer import WINDOW, _table
 from botcensus.measure.hosts.bounds import MOST_PER_ADDRESS, address_bounds, busiest_hour_ratio
 from botcensus.measure.hosts.model import BOUNDS, BUSY_EXCESS, HOUSEHOLD, MIN_REFERENCE
 from botcensus.measure.hosts.support import Fit
 
-from .hosts_cases import START, Population, connect, populate
+from .hosts_cases import START, Population, connect, merge_by_address, populate
 
 
 def _two_hours() -> Population:
@@ -31,10 +33,72 @@ def _two_hours() -> Population:
 def test_the_lower_bound_is_the_busiest_hour_of_ipv4_addresses() -> None:
     con = connect(_two_hours().table())
     bounds = address_bounds(con, CensusQuery(), "sightings")
-    ((key, (peak, most)),) = bounds.items()
+    ((key, (peak, most, floor)),) = bounds.items()
     assert key == (START,)
-    assert peak == 3
+    assert peak == floor == 3
     assert most == pytest.approx(8 * MOST_PER_ADDRESS)
+
+
+def _checkins(*times_h: tuple[str, float, float]) -> Population:
+    """One address-day per (address, first check-in, last check-in), hours of the day."""
+    pop = Population()
+    for address, first, last in times_h:
+        pop.session([len(pop.rows)], START, address, first * 3600, last * 3600, cc="AA", asn=1)
+    return pop
+
+
+@pytest.mark.parametrize(
+    ("rows", "peak", "floor"),
+    [
+        # Check-ins at 08:00 and 20:00 (two sessions a day, off in between) and two other
+        # addresses at 14:00: the span rule counts three at 14:00, the floor two.
+        ((("10.0.0.1", 8, 20), ("10.0.0.2", 14, 14.2), ("10.0.0.3", 14, 14.2)), 3, 2),
+        # 10:50 and 11:40, less than an hour apart: in both hours, as before.
+        ((("10.0.0.1", 10 + 50 / 60, 11 + 40 / 60), ("10.0.0.2", 11, 11.2)), 2, 2),
+        # Exactly an hour apart (09:30, 10:30) still counts across; 61 minutes from 09:00 to
+        # 11:01 spans 10:00 without a check-in in it.
+        ((("10.0.0.1", 9.5, 10.5), ("10.0.0.2", 10, 10.1)), 2, 2),
+        ((("10.0.0.1", 9, 11 + 1 / 60), ("10.0.0.2", 10, 10.1)), 2, 1),
+    ],
+)
+def test_the_floor_counts_an_address_between_check_ins_only_an_hour_apart(
+    rows: tuple[tuple[str, float, float], ...], peak: int, floor: int
+) -> None:
+    pop = _checkins(*rows)
+    ((_, got),) = address_bounds(connect(pop.table()), CensusQuery(), "sightings").items()
+    assert (got.peak, got.floor) == (peak, floor)
+
+
+def _remapped_pool(machines: int, pool: int) -> Population:
+    """A carrier-grade NAT that remaps: `machines` online 08:00-20:00 on a Sunday, each
+    checking in once an hour from whichever address of a pool of `pool` it holds then; the
+    sinkhole sees one sighting per address (first and last check-in of the day)."""
+    rng = np.random.default_rng(5)
+    addresses = [f"10.9.0.{i + 1}" for i in range(pool)]
+    pop = Population()
+    for m in range(machines):
+        for hour in range(8, 20):
+            at = (hour + rng.uniform(0.0, 0.9)) * 3600
+            address = addresses[int(rng.integers(pool))]
+            pop.session([m], START, address, at, at, cc="AA", asn=1)
+    pop.rows = merge_by_address(pop.rows)
+    return pop
+
+
+def test_the_floor_holds_behind_a_pool_that_remaps_where_the_span_does_not() -> None:
+    """b-mobile: an address seen at 08:00 and 19:00 served other machines in between; the
+    span rule counts it in every hour and its busiest hour exceeds the machines."""
+    pop = _remapped_pool(20, 60)
+    true = pop.hosts(START, START)
+    ((_, got),) = address_bounds(connect(pop.table()), CensusQuery(), "sightings").items()
+    assert got.floor <= true < got.peak
+
+
+def test_bounds_hold_behind_a_pool_that_remaps() -> None:
+    pop = _remapped_pool(20, 60)
+    answer = hosts_answer(connect(pop.table()), CensusQuery(), "sightings")
+    for row in answer.table.to_pylist():
+        assert row["hosts_lo"] <= pop.hosts(row["window_start"], row["window_end"])
 
 
 def test_bounds_are_per_group() -> None:
@@ -48,12 +112,12 @@ def test_address_bounds_hold_on_lines_that_renumber() -> None:
     populate(pop, range(200), "session", cc="AA", asn=1, weeks=2)
     populate(pop, range(200, 400), "daily", cc="AA", asn=2, weeks=2, seed=1)
     bounds = address_bounds(connect(pop.table()), CensusQuery(), "sightings")
-    for (start,), (peak, most) in bounds.items():
+    for (start,), (peak, most, floor) in bounds.items():
         true = pop.hosts(start, start + timedelta(days=6))  # type: ignore[operator]
-        assert peak <= true <= most
+        assert floor <= peak <= true <= most
 
 
-def _one_row(est: float, var: float, checks: tuple[float, float], untimed: bool) -> tuple:
+def _one_row(est: float, var: float, checks: tuple[float, ...], untimed: bool) -> tuple:
     fit = Fit(untimed=untimed)
     key = (date(2011, 3, 6),)
     table, middle = _table(
@@ -190,6 +254,27 @@ def test_a_window_over_its_busiest_hour_allowance_has_no_estimate_in_any_group()
     )  # fmt: skip
     assert [r["hosts_support"] for r in table.to_pylist()] == ["bounds", "bounds"]
     assert fit.disagree == {"busiest": 2}
+
+
+def test_the_lower_bound_takes_the_floor_and_the_allowance_the_peak() -> None:
+    """Busiest hour 100 addresses by the span rule, 40 by check-ins: the allowance stays
+    BUSY_EXCESS x 100 x 2 (counted as the stable networks' ratio is), the lower bound 40."""
+    fit = Fit(untimed=True)
+    key = (date(2011, 3, 6),)
+    table, _ = _table(
+        {key: [BUSY_EXCESS * 200 * 1.05, 10_000.0, 0.0]}, {key: 1}, fit, CensusQuery(),
+        1.6448536, {key[0]: 7}, {key: (100.0, 10_000.0, 40.0)}, {key[0]: 2.0},
+    )  # fmt: skip
+    (row,) = table.to_pylist()
+    assert row["hosts_support"] == "bounds"
+    assert fit.disagree == {"busiest": 1}
+    assert row["hosts_lo"] == 40.0
+
+
+def test_an_estimate_between_the_floor_and_the_span_peak_is_kept() -> None:
+    row, _, fit = _one_row(100.0, 25.0, (150.0, 1000.0, 80.0), untimed=True)
+    assert row["hosts_support"] == "widened"
+    assert fit.disagree == {}
 
 
 def test_bounds_take_the_smaller_of_the_host_day_bound_and_the_busiest_hour() -> None:

@@ -171,10 +171,10 @@ def test_the_decay_follows_the_model_figure_where_only_bounds() -> None:
         assert row["hosts_lo"] <= middle <= row["hosts_hi"] * 1.0000001
 
 
-def _shrink(own: list[float], solid: list[bool]) -> Ratio:
+def _shrink(own: list[float], solid: list[bool], days: int = 7) -> Ratio:
     n = len(own)
     return model._shrink(
-        np.array(own), np.full(n, 0.001), np.array(solid), np.full(n, 0.3), 7
+        np.array(own), np.full(n, 0.001), np.array(solid), np.full(n, 0.3), days
     )  # fmt: skip
 
 
@@ -198,6 +198,34 @@ def test_the_shared_days_active_is_trusted_only_where_lenders_can_check_one_anot
     assert ratio.bracket == bool(fragile)
     if fragile:
         assert ratio.own.tolist() == solid  # the lenders are named in the note
+
+
+@pytest.mark.parametrize(
+    ("days", "own", "fragile"),
+    [
+        # Two days: days active 1.57 against 1.22 (0.25 apart in log, most of the 0.69 a
+        # two-day window allows); a whole week's limit (0.41) would let them pass.
+        (2, [-0.45, -0.2], "disagree"),
+        (3, [-0.75, -0.45], "disagree"),  # limit 0.23 in three days
+        (3, [-0.75, -0.6], ""),  # 0.15 apart: they agree
+        (7, [-1.5, -1.2], ""),  # the same 0.3 in a whole week: they agree
+        (7, [-1.5, -1.0], "disagree"),
+        (1, [-0.01, 0.0], "disagree"),  # one day: days active cannot differ
+    ],
+)
+def test_a_partial_week_scales_the_lenders_limit_by_its_days(
+    days: int, own: list[float], fragile: str
+) -> None:
+    """Two lenders, three borrowers; the limit is MAX_LENDER_SPREAD x log(D) / log(7)."""
+    ratio = _shrink([*own, -1.0, -1.0, -1.0], [True, True, False, False, False], days)
+    assert ratio.fragile == fragile
+    assert ratio.bracket == bool(fragile)
+
+
+def test_the_lenders_limit_is_the_constant_in_a_whole_week() -> None:
+    assert model.lender_spread(7) == pytest.approx(model.MAX_LENDER_SPREAD)
+    assert model.lender_spread(2) == pytest.approx(np.log(1.5) * np.log(2) / np.log(7))
+    assert model.lender_spread(1) == 0.0
 
 
 def test_lenders_that_disagree_are_named_in_the_note() -> None:

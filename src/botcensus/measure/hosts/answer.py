@@ -174,7 +174,7 @@ def _table(
     query: CensusQuery,
     z: float,
     lengths: Mapping[date, int],
-    checks: Mapping[Key, tuple[float, float]],
+    checks: Mapping[Key, tuple[float, ...]],
     busy: Mapping[object, float] | None = None,
     countries: Mapping[tuple[object, object], tuple[float, float]] | None = None,
     counted: Mapping[Key, float] | None = None,
@@ -185,24 +185,27 @@ def _table(
     address-day and one every day: a factor of the window's days either side of their
     geometric middle) added to the rest of the error's interval, not in quadrature (a bound,
     not a spread), and the lower bound lowered by MIN_SPLIT (renumbering may have split
-    every host-day). `checks`: per row, the bounds counted from addresses (hosts.bounds):
-    an estimate outside them has only bounds (fit.disagree); bounds are tightened by them
-    (the upper one only without a check-in timer). `busy`: per window start, the machines
-    per busiest-hour address the stable networks show (hosts.bounds.busiest_hour_ratio): an
-    estimate above BUSY_EXCESS times its busiest hour times that has only bounds too. Where
-    only bounds, the lower one is the busiest hour's IPv4 addresses wherever there are any
-    (the host-day bound, up to half the address-days split by renumbering, failed where
-    addresses split a machine's day into more: family B, seen). `countries`: per (window
-    start, country), its estimate and busiest hour: a window where any country's estimate
-    is above its own allowance (its busiest hour taken at the top of its Poisson 90% range),
-    or (grouped queries) the window's total above the window's,
-    has only bounds in every row: the days active and machines per address that the model
-    applies are shared by every country (the lenders' centre, the household assumption).
-    Where the sightings show no time within the day (`fit.dayonly`: reports of one row per
-    address and day, no timer), every row has only bounds; where the model had an estimate,
-    the lower one is MIN_SPLIT times the busiest day's IPv4 addresses (the hour of such rows
-    is the whole day; none without IPv4), the upper one the unique addresses times the most
-    per address. `counted`: per row, the machines counted from their bot ids; no lower
+    every host-day). `checks`: per row, the bounds counted from addresses (hosts.bounds:
+    peak, most and floor; a pair (peak, most) takes the peak as floor): an estimate outside
+    them (below the floor, above the most) has only bounds (fit.disagree); bounds are
+    tightened by them (the upper one only without a check-in timer). `busy`: per window
+    start, the machines per busiest-hour address the stable networks show
+    (hosts.bounds.busiest_hour_ratio): an estimate above BUSY_EXCESS times its busiest hour
+    (the peak, counted alike) times that has only bounds too. Where only bounds, the lower
+    one is the floor (the busiest hour's IPv4 addresses, counted in the hours they checked
+    in) wherever there are any (the host-day bound, up to half the address-days split by
+    renumbering, failed where addresses split a machine's day into more: family B, seen).
+    `countries`: per (window start, country), its estimate and busiest hour (peak): a window
+    where any country's estimate is above its own allowance (its busiest hour taken at the
+    top of its Poisson 90% range), or (grouped queries) the window's total above the
+    window's, has only bounds in every row: the days active and machines per address that
+    the model applies are shared by every country (the lenders' centre, the household
+    assumption). Where the sightings show no time within the day (`fit.dayonly`: reports of
+    one row per address and day, no timer), every row has only bounds; where the model had
+    an estimate, the lower one is MIN_SPLIT times the floor (the busiest day's IPv4
+    addresses: the hour of such rows is the whole day; none without IPv4), the upper one the
+    unique addresses times the most per address. `counted`: per row, the machines counted
+    from their bot ids; no lower
     bound is below it (each id is a machine), whatever the addresses allow."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
@@ -225,8 +228,9 @@ def _table(
     middle = tuple(np.where(code == BOUNDS, np.sqrt(lo * hi), est).tolist())
     peak = np.array([checks.get(k, (0.0, math.inf))[0] for k in keys], np.float64)
     most = np.array([checks.get(k, (0.0, math.inf))[1] for k in keys], np.float64)
+    floor = np.array([_floor(checks.get(k, (0.0, math.inf))) for k in keys], np.float64)
     ratio = np.array([(busy or {}).get(k[0], math.inf) for k in keys], np.float64)
-    below = (code != BOUNDS) & (est < peak)
+    below = (code != BOUNDS) & (est < floor)
     above = (code != BOUNDS) & (est > most) & fit.untimed
     cap = BUSY_EXCESS * np.where(peak > 0, peak, math.inf) * ratio
     busiest = (code != BOUNDS) & ~above & (est > cap)
@@ -260,17 +264,17 @@ def _table(
     # The estimate is ruled out: the address bounds are what is left (the model's interval
     # still bounds from above where the addresses do not, with a timer). Above the busiest
     # hour, the lower one is the smaller of the two (below).
-    lo = np.where(below, peak, lo)
-    hi = np.where(off, most if fit.untimed else np.maximum(hi, peak), hi)
+    lo = np.where(below, floor, lo)
+    hi = np.where(off, most if fit.untimed else np.maximum(hi, floor), hi)
     code = np.where(off, BOUNDS, code)
-    lo = np.where((code == BOUNDS) & (peak > 0), np.minimum(lo, peak), lo)
+    lo = np.where((code == BOUNDS) & (floor > 0), np.minimum(lo, floor), lo)
     if fit.untimed:
         hi = np.where(code == BOUNDS, np.minimum(hi, most), hi)
     if fit.dayonly:
         # No time within the day: the busiest "hour" is the whole day, in which renumbering
         # may give a machine a second address (MIN_SPLIT, as for the host-day bound). Rows
         # the model had bracketed already keep their bounds.
-        lo = np.where(modelled, MIN_SPLIT * peak, lo)
+        lo = np.where(modelled, MIN_SPLIT * floor, lo)
         hi = np.where(modelled & np.isfinite(most), most, hi)
         code = np.full(len(keys), BOUNDS, np.int64)
     ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
@@ -293,6 +297,12 @@ def _table(
     columns["hosts_hi"] = pa.array(hi)
     columns["hosts_support"] = pa.array([SUPPORT[c] for c in code.tolist()], pa.string())
     return pa.table(columns), middle
+
+
+def _floor(check: tuple[float, ...]) -> float:
+    """The lower bound of a row's address checks: hosts.bounds.AddressBounds.floor, or the
+    peak where only (peak, most) are given."""
+    return check[2] if len(check) > 2 else check[0]
 
 
 def with_estimates(

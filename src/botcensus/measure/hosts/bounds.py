@@ -1,10 +1,14 @@
 """Bounds on infected machines that need no model of days active: counted from addresses.
 
-- lower: the peak hourly distinct IPv4 addresses of the window. Assumes a machine holds
-  at most one IPv4 address at a time, and that an address seen at the first and the last
-  check-in of its day stands for one machine online in every hour between (the span rule of
-  hosts.hourly); machines sharing an address only make it lower. IPv6 is left out: a
-  machine may hold a privacy address and a stable one at once.
+- lower (`floor`): the peak hourly distinct IPv4 addresses of the window, an address
+  counted in the hours of its first and last check-in of the day, and in those between only
+  where the two are at most an hour apart (hosts.hourly.CHECKED_GAP_S): a machine checked
+  in then. Assumes a machine holds at most one IPv4 address at a time; machines sharing an
+  address only make it lower. IPv6 is left out: a machine may hold a privacy address and a
+  stable one at once. The span rule of hosts.hourly (an address in every hour from its
+  first to its last check-in) counted machines that were off in between (home machines
+  with several sessions a day, b-mobile: lower bounds above the truth) and is kept for
+  `peak`, which the busiest-hour allowance compares with busiest_hour_ratio, counted alike.
 - upper: the unique addresses of the window times the most machines per address-day the
   model assumes where it cannot see them (model.HOUSEHOLD at the top of its 90% range).
   Assumes no address served more machines than that over the window: false behind
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Final
+from typing import Final, NamedTuple
 
 import duckdb
 
@@ -44,11 +48,23 @@ Key = tuple[object, ...]
 """(window start, the query's group values...)."""
 
 
+class AddressBounds(NamedTuple):
+    """One window and group's counts from addresses (module docstring)."""
+
+    peak: float
+    """Peak hourly distinct IPv4 addresses, each from its first to its last check-in of the
+    day (the span rule): the busiest-hour allowance, counted as busiest_hour_ratio is."""
+    most: float
+    """Unique addresses times MOST_PER_ADDRESS: the upper bound."""
+    floor: float
+    """Peak hourly distinct IPv4 addresses counted in hours they checked in (and between
+    check-ins at most an hour apart): the lower bound."""
+
+
 def address_bounds(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
-) -> dict[Key, tuple[float, float]]:
-    """Per census window and group: (peak hourly distinct IPv4 addresses, unique addresses
-    times MOST_PER_ADDRESS)."""
+) -> dict[Key, AddressBounds]:
+    """Per census window and group: its AddressBounds."""
     query.check()
     where, params = query.where()
     names = "".join(f", {g}" for g in query.by)
@@ -58,17 +74,24 @@ def address_bounds(
             FROM hours GROUP BY ALL
         ), peak AS (
             SELECT window_start{names}, max(ips) AS peak FROM per_hour GROUP BY ALL
+        ), per_checked AS (
+            SELECT window_start{names}, day, hour, count(DISTINCT source_ip) AS ips
+            FROM checked_hours GROUP BY ALL
+        ), floor AS (
+            SELECT window_start{names}, max(ips) AS floor FROM per_checked GROUP BY ALL
         ), uniq AS (
             SELECT window_start{names}, count(DISTINCT source_ip) AS addresses FROM r GROUP BY ALL
         )
-        SELECT window_start{names}, coalesce(peak.peak, 0) AS peak, uniq.addresses
+        SELECT window_start{names}, coalesce(peak.peak, 0) AS peak, uniq.addresses,
+               coalesce(floor.floor, 0) AS floor
         FROM uniq LEFT JOIN peak USING (window_start{names})
+                  LEFT JOIN floor USING (window_start{names})
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
-    out: dict[Key, tuple[float, float]] = {}
+    out: dict[Key, AddressBounds] = {}
     for row in con.execute(sql, params).fetchall():
         key = tuple(row[: 1 + len(query.by)])
-        peak, addresses = row[1 + len(query.by) :]
-        out[key] = (float(peak), float(addresses) * MOST_PER_ADDRESS)
+        peak, addresses, floor = row[1 + len(query.by) :]
+        out[key] = AddressBounds(float(peak), float(addresses) * MOST_PER_ADDRESS, float(floor))
     return out
 
 

@@ -12,18 +12,28 @@ are offline are in none of its hours.
 
 from __future__ import annotations
 
+from typing import Final
+
 import duckdb
 import pyarrow as pa
 
 from botcensus.measure.census import GROUPS, CensusQuery, attach, window_start_sql
 
+CHECKED_GAP_S: Final = 3600
+"""Longest time between two check-ins of an address across which `checked_hours` counts it
+in every hour: an address is sure to be in use in the hours it checked in, and in those
+between only where it checked in at least hourly."""
+
 
 def hour_rows_sql(query: CensusQuery, relation: str, where: str, *, v4_only: bool = False) -> str:
     """The CTEs `r` (one row per sighting: window_start, day, source_ip, the query's groups
-    and `v4`) and `hours` (one row per sighting and UTC hour from its first to its last
-    check-in of the day: window_start, day, hour, source_ip, the groups), for a WITH clause.
-    `where`: the SQL condition on `relation` (values as parameters); `v4_only`: `hours`
-    keeps IPv4 addresses only. The one hour expansion of the package (hosts.bounds too)."""
+    and `v4`), `hours` (one row per sighting and UTC hour from its first to its last
+    check-in of the day: window_start, day, hour, source_ip, the groups) and
+    `checked_hours` (the same, but across the gap between its first and last check-in only
+    where it is at most CHECKED_GAP_S, else the hours of those two check-ins only), for a
+    WITH clause. `where`: the SQL condition on `relation` (values as parameters); `v4_only`:
+    the hours keep IPv4 addresses only. The one hour expansion of the package (hosts.bounds
+    too); DuckDB computes only the CTEs a query uses."""
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by)
     names = "".join(f", {g}" for g in query.by)
     return f"""
@@ -31,10 +41,18 @@ def hour_rows_sql(query: CensusQuery, relation: str, where: str, *, v4_only: boo
             SELECT {window_start_sql(query)} AS window_start, day, source_ip{keys},
                    NOT contains(source_ip, ':') AS v4,
                    CAST((epoch(first_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h0,
-                   CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1
+                   CAST((epoch(last_seen) - epoch(day::TIMESTAMP)) // 3600 AS BIGINT) AS h1,
+                   epoch(last_seen) - epoch(first_seen) AS gap_s
             FROM {relation} WHERE {where}
         ), hours AS (
             SELECT window_start, day, unnest(range(greatest(h0, 0), least(h1, 23) + 1)) AS hour,
+                   source_ip{names}
+            FROM r WHERE {"v4" if v4_only else "TRUE"}
+        ), checked_hours AS (
+            SELECT window_start, day,
+                   unnest(CASE WHEN gap_s <= {CHECKED_GAP_S}
+                               THEN range(greatest(h0, 0), least(h1, 23) + 1)
+                               ELSE [greatest(h0, 0), least(h1, 23)] END) AS hour,
                    source_ip{names}
             FROM r WHERE {"v4" if v4_only else "TRUE"}
         )

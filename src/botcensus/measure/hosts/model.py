@@ -84,7 +84,10 @@ MAX_LENDER_SPREAD: Final = 0.4054651081081644
 """Largest difference (of the log) between two lending countries' days active before they
 are taken to disagree: a factor of 1.5 (development populations: 0.08-0.12 at 8,000 and
 at 1,000 machines; family B's first held-out populations, seen before this was set:
-0.5-0.6 in b-sparse seed 1)."""
+0.5-0.6 in b-sparse seed 1). It is the limit of a whole week: a window of D days (a partial
+first or last week) takes it times log(D) / log(7) (lender_spread)."""
+WEEK_DAYS: Final = 7
+"""Days of the window MAX_LENDER_SPREAD was set for."""
 BUSY_EXCESS: Final = 1.2
 """How far an estimate may exceed its busiest hour's distinct IPv4 addresses times the
 machines per busiest-hour address of the stable networks (hosts.bounds) before it is taken
@@ -253,13 +256,24 @@ def per_host_day(w: Window, ref: Reference, country: I64, n: int) -> Ratio:
     return _shrink(own, np.where(u > 0, own_var, np.inf), u >= MIN_REFERENCE, cv2, len(w.sums.days))
 
 
+def lender_spread(days: int) -> float:
+    """The most two lending countries' log days active may differ in a window of `days`
+    days: MAX_LENDER_SPREAD scaled by log(days) / log(WEEK_DAYS). Days active lie between 1
+    and the window's days, so their log spans log(days) (the bracket of _shrink spans the
+    same): the limit stays the same share of that span (about a fifth), where a fixed one
+    would let two lenders disagree about most of a two-day window and still pass. In a
+    one-day window the limit is 0: lenders that differ at all (only their renumbering
+    corrections can) give bounds, whose bracket is then one host per host-day."""
+    return MAX_LENDER_SPREAD * float(np.log(max(days, 1))) / float(np.log(WEEK_DAYS))
+
+
 def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days: int) -> Ratio:
     """Empirical Bayes across countries: each country's log figure is pulled towards the
     median of the countries with a solid reference, by how much its own is worth against
     the spread between countries. Without any solid reference, or where fewer than
     MIN_LENDERS lend to more borrowers and cannot be checked (one lender) or disagree (two
-    further apart than MAX_LENDER_SPREAD): between one host per address-day and one host
-    every day."""
+    further apart than lender_spread(days), MAX_LENDER_SPREAD in a whole week): between one
+    host per address-day and one host every day."""
     n = len(own)
     lenders, borrowers = int(solid.sum()), int((~solid).sum())
     fragile = ""
@@ -268,7 +282,7 @@ def _shrink(own: F64, own_var: F64, solid: npt.NDArray[np.bool_], cv2: F64, days
     elif (
         1 < lenders < MIN_LENDERS
         and borrowers > lenders
-        and float(np.ptp(own[solid])) > MAX_LENDER_SPREAD
+        and float(np.ptp(own[solid])) > lender_spread(days)
     ):
         fragile = "disagree"
     if not solid.any() or fragile:

@@ -46,7 +46,8 @@ MIN_SCATTER_WINDOWS: Final = 4
 BOUNDS_NOTE: Final = (
     "host estimates, bounds: hosts_lo is the smaller of every machine active on every day of "
     "the window (with up to half the address-days split by renumbering) and the peak hourly "
-    "distinct IPv4 addresses (a machine holds one IPv4 address at a time; not so behind "
+    "distinct IPv4 addresses that checked in that hour (or between two check-ins at most an "
+    "hour apart; a machine holds one IPv4 address at a time; not so behind "
     "carrier-grade NAT that picks an address per connection), each failing where the "
     "other may hold; hosts_hi the "
     "smaller of one machine per address-day and, without a check-in timer, the unique "
@@ -97,7 +98,7 @@ class Fit:
     (model.MIN_LENDERS), and no bot ids."""
     fragile: set[str] = field(default_factory=set)
     """Why bounds where some countries lend (`lenders`): `few` (one lender, nothing to
-    check it against) or `disagree` (two, further apart than model.MAX_LENDER_SPREAD)."""
+    check it against) or `disagree` (two, further apart than model.lender_spread)."""
     lenders: set[str] = field(default_factory=set)
     """Where `fragile`: the countries that have a stable network of their own."""
     disagree: dict[str, int] = field(default_factory=dict)
@@ -176,7 +177,9 @@ class Fit:
             if "disagree" in self.fragile:
                 why.append(
                     f"fewer than {MIN_LENDERS} lenders, whose days active differ by more than a "
-                    f"factor of {math.exp(MAX_LENDER_SPREAD):.1f}, so which is right is unknown"
+                    f"factor of {math.exp(MAX_LENDER_SPREAD):.1f} (in a whole week; in a "
+                    "partial week of D days, less: the log of it times log(D) / log(7)), so "
+                    "which is right is unknown"
                 )
             out.append(
                 "host estimates not supported by these data in "
