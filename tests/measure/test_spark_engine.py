@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -289,3 +290,23 @@ def test_sketch_bytes_do_not_depend_on_the_key(spark: Any, dataset: Path, mixed:
         for f in sighting_files(dataset)
     )
     assert sketch_sightings(v1).to_pylist() == v2.to_pylist()
+
+
+def test_spark_census_shuffles_the_rows_once(spark: Any, dataset: Path) -> None:
+    """Counted by grouping (census.Dialect.grouped) over rows partitioned by window and
+    country: one hash exchange serves both aggregates, and no Expand doubles the rows (the
+    range exchange is ORDER BY's, over the result)."""
+    from botcensus.measure.census import SPARK, census_sql
+    from botcensus.measure.spark import address_columns, sightings_frame
+
+    sightings_frame(spark, dataset)
+    sql, params = census_sql(
+        CensusQuery(by=("country",)), "sightings", SPARK, address=address_columns(dataset)
+    )
+    plan = spark.sql(f"EXPLAIN {sql}", args=params).collect()[0][0]
+    shuffles = re.findall(r"\bExchange (\w+)\((\w+)", plan)
+    assert sorted(shuffles) == [
+        ("hashpartitioning", "window_start"),
+        ("rangepartitioning", "window_start"),
+    ]
+    assert "Expand" not in plan

@@ -53,12 +53,29 @@ class Dialect:
     """SQL of the window function's first non-null value of `{}` (before OVER)."""
     distinct: str
     """SQL of the number of distinct non-null tuples of the columns `{}` (comma-separated)."""
+    grouped: bool = False
+    """The census counts distinct addresses and bot ids by grouping (one row per window,
+    group and value, then rows counted: census_sql), not by count(DISTINCT). The same
+    numbers; which is faster depends on the engine (BENCHMARKS.md): on Spark, with the rows
+    partitioned by window and group first (`partition`), one shuffle and no Expand; DuckDB's
+    own count(DISTINCT) is faster than grouping there."""
+    partition: str = ""
+    """SQL placed after a SELECT keyword that hash-partitions the query's rows by its
+    columns `{}` (comma-separated) before the aggregates above it; empty: nothing."""
 
 
 DUCKDB: Final = Dialect(
     "duckdb", "$", "(isodow({}) - 1)", "first_value({} IGNORE NULLS)", "count(DISTINCT ({}))"
 )
-SPARK: Final = Dialect("spark", ":", "weekday({})", "first_value({}, true)", "count(DISTINCT {})")
+SPARK: Final = Dialect(
+    "spark",
+    ":",
+    "weekday({})",
+    "first_value({}, true)",
+    "count(DISTINCT {})",
+    grouped=True,
+    partition="/*+ REPARTITION({}) */",
+)
 
 
 def distinct_addresses(address: Address, dialect: Dialect) -> str:
@@ -137,20 +154,48 @@ def census_sql(
     select_keys = "".join(f", {k}" for k in keys)
     group_keys = "".join(f", {g}" for g in query.by)
     order_keys = "".join(f", {g} NULLS LAST" for g in query.by)
+    partition = dialect.partition.format(f"window_start{group_keys}") if dialect.grouped else ""
+    # identifiers come from the fixed GROUPS table; values are parameters
+    rows = f"""(SELECT {partition} {window_start_sql(query, dialect)} AS window_start{select_keys},
+                     {", ".join(address)}, bot_id, hits
+              FROM {relation} WHERE {where}) AS rows"""  # noqa: S608 (above)
+    if dialect.grouped:
+        counts = _grouped_counts(rows, group_keys, address)
+    else:
+        counts = f"""{distinct_addresses(address, dialect)} AS unique_ip,
+               count(DISTINCT bot_id) AS unique_bot_id,
+               CAST(sum(hits) AS BIGINT) AS hits
+        FROM {rows}"""
     sql = f"""
         SELECT window_start,
                CAST(window_start + {query.days - 1} AS DATE) AS window_end
                {group_keys},
-               {distinct_addresses(address, dialect)} AS unique_ip,
-               count(DISTINCT bot_id) AS unique_bot_id,
-               CAST(sum(hits) AS BIGINT) AS hits
-        FROM (SELECT {window_start_sql(query, dialect)} AS window_start{select_keys},
-                     {", ".join(address)}, bot_id, hits
-              FROM {relation} WHERE {where}) AS rows
+               {counts}
         GROUP BY ALL
         ORDER BY window_start{order_keys}
-    """  # noqa: S608 (identifiers come from the fixed GROUPS table; values are parameters)
+    """
     return sql, params
+
+
+def _grouped_counts(rows: str, group_keys: str, address: Address) -> str:
+    """The census's three counts and the FROM they come from, by grouping: every row of
+    `rows` gives a value row of kind 0 (its address, its hits) and, when it has a bot id, one
+    of kind 1 (its bot id); grouped by window, group, kind and value, each value is one row,
+    so counting the rows of a kind counts distinct values. Exactly count(DISTINCT)'s
+    numbers: an address counts when none of its columns is null (count(DISTINCT a, b)),
+    a null bot id never. Both groupings are by columns that start with the window and
+    group keys, so rows partitioned by those once serve both (Dialect.partition)."""
+    values = "".join(f", CASE WHEN kind = 0 THEN {a} END AS {a}" for a in address)
+    present = " AND ".join(f"{a} IS NOT NULL" for a in address)
+    return f"""count(CASE WHEN kind = 0 AND {present} THEN 1 END) AS unique_ip,
+               count(CASE WHEN kind = 1 THEN 1 END) AS unique_bot_id,
+               CAST(sum(hits) AS BIGINT) AS hits
+        FROM (SELECT window_start{group_keys}, kind{values},
+                     CASE WHEN kind = 1 THEN bot_id END AS bot_id,
+                     sum(CASE WHEN kind = 0 THEN hits END) AS hits
+              FROM {rows}
+              JOIN (VALUES (0), (1)) AS kinds(kind) ON kind = 0 OR bot_id IS NOT NULL
+              GROUP BY ALL) AS distinct_values"""  # noqa: S608 (column names are ours)
 
 
 def census(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
