@@ -156,16 +156,16 @@ def census_sql(
     order_keys = "".join(f", {g} NULLS LAST" for g in query.by)
     partition = dialect.partition.format(f"window_start{group_keys}") if dialect.grouped else ""
     # identifiers come from the fixed GROUPS table; values are parameters
-    rows = f"""(SELECT {partition} {window_start_sql(query, dialect)} AS window_start{select_keys},
+    rows = f"""SELECT {partition} {window_start_sql(query, dialect)} AS window_start{select_keys},
                      {", ".join(address)}, bot_id, hits
-              FROM {relation} WHERE {where}) AS rows"""  # noqa: S608 (above)
+              FROM {relation} WHERE {where}"""  # noqa: S608 (above)
     if dialect.grouped:
         counts = _grouped_counts(rows, group_keys, address)
     else:
         counts = f"""{distinct_addresses(address, dialect)} AS unique_ip,
                count(DISTINCT bot_id) AS unique_bot_id,
                CAST(sum(hits) AS BIGINT) AS hits
-        FROM {rows}"""
+        FROM ({rows}) AS rows"""
     sql = f"""
         SELECT window_start,
                CAST(window_start + {query.days - 1} AS DATE) AS window_end
@@ -178,24 +178,28 @@ def census_sql(
 
 
 def _grouped_counts(rows: str, group_keys: str, address: Address) -> str:
-    """The census's three counts and the FROM they come from, by grouping: every row of
-    `rows` gives a value row of kind 0 (its address, its hits) and, when it has a bot id, one
-    of kind 1 (its bot id); grouped by window, group, kind and value, each value is one row,
-    so counting the rows of a kind counts distinct values. Exactly count(DISTINCT)'s
-    numbers: an address counts when none of its columns is null (count(DISTINCT a, b)),
-    a null bot id never. Both groupings are by columns that start with the window and
-    group keys, so rows partitioned by those once serve both (Dialect.partition)."""
-    values = "".join(f", CASE WHEN kind = 0 THEN {a} END AS {a}" for a in address)
+    """The census's three counts and the FROM they come from, by grouping: the rows grouped
+    by window, group and address (one row per address, with its hits), counted; and,
+    beside them, the rows with a bot id grouped by window, group and bot id, counted. The
+    same numbers as count(DISTINCT): an address counts when none of its columns is null
+    (count(DISTINCT a, b)), a null bot id never. Each grouping starts with the window and
+    group keys, so rows partitioned by those (Dialect.partition) need no second shuffle; the
+    bot ids' scan skips every file without one (Parquet statistics)."""
+    keys = f"window_start{group_keys}"
     present = " AND ".join(f"{a} IS NOT NULL" for a in address)
-    return f"""count(CASE WHEN kind = 0 AND {present} THEN 1 END) AS unique_ip,
-               count(CASE WHEN kind = 1 THEN 1 END) AS unique_bot_id,
+    return f"""CAST(sum(unique_ip) AS BIGINT) AS unique_ip,
+               CAST(sum(unique_bot_id) AS BIGINT) AS unique_bot_id,
                CAST(sum(hits) AS BIGINT) AS hits
-        FROM (SELECT window_start{group_keys}, kind{values},
-                     CASE WHEN kind = 1 THEN bot_id END AS bot_id,
-                     sum(CASE WHEN kind = 0 THEN hits END) AS hits
-              FROM {rows}
-              JOIN (VALUES (0), (1)) AS kinds(kind) ON kind = 0 OR bot_id IS NOT NULL
-              GROUP BY ALL) AS distinct_values"""  # noqa: S608 (column names are ours)
+        FROM (SELECT {keys}, count(CASE WHEN {present} THEN 1 END) AS unique_ip,
+                     0 AS unique_bot_id, sum(hits) AS hits
+              FROM (SELECT {keys}, {", ".join(address)}, sum(hits) AS hits
+                    FROM ({rows}) AS rows GROUP BY {keys}, {", ".join(address)}) AS addresses
+              GROUP BY {keys}
+              UNION ALL
+              SELECT {keys}, 0, count(*), NULL
+              FROM (SELECT DISTINCT {keys}, bot_id
+                    FROM ({rows}) AS rows WHERE bot_id IS NOT NULL) AS bots
+              GROUP BY {keys}) AS counts"""  # noqa: S608 (column names are ours)
 
 
 def census(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str) -> pa.Table:
