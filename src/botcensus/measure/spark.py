@@ -12,6 +12,7 @@ is the optional extra `botcensus[spark]`: nothing here is imported unless it is 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,6 +54,13 @@ _SQL_TYPES: Final = {
 }
 
 
+LOCAL_JAVA_OPTIONS: Final = "-XX:+UseParallelGC"
+"""The JVM of a local session (driver and executor in one): the throughput collector, not
+G1, for batch queries that allocate many short-lived rows (the census at 3x Rustock: 5-9%
+less CPU, BENCHMARKS.md). Read when the JVM starts, so it holds for a session this module
+starts; cluster masters keep their own settings."""
+
+
 class SparkUnavailableError(RuntimeError):
     """PySpark is not installed, or Spark cannot start (no Java)."""
 
@@ -66,8 +74,10 @@ def session(master: str = DEFAULT_MASTER, *, app: str = "botcensus") -> SparkSes
         raise SparkUnavailableError(f"{MISSING} ({exc})") from None
     builder: Any = SparkSession.builder
     if master.startswith("local"):  # one machine: the driver listens on loopback only
-        builder = builder.config("spark.driver.host", "127.0.0.1").config(
-            "spark.driver.bindAddress", "127.0.0.1"
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
         )
     try:
         spark: SparkSession = (
@@ -137,6 +147,14 @@ def address_columns(dataset: Path) -> Address:
     return KEY if all_keyed(area_files(dataset / layout.SIGHTINGS)) else TEXT
 
 
+PARTITION_BYTES: Final = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
+CENSUS_PARTITION_BYTES: Final = "8m"
+"""What `census_rows` asks of adaptive execution for the census's shuffle partitions
+instead of Spark's 64 MiB: the census shuffles every row once, partitioned by window and
+group (census.Dialect.grouped), and smaller partitions keep each task's grouping smaller;
+10-18% less CPU at 3x Rustock (BENCHMARKS.md)."""
+
+
 def census_rows(
     spark: SparkSession,
     dataset: Path,
@@ -152,7 +170,15 @@ def census_rows(
     if address is None:
         address = address_columns(dataset)
     sql, params = census_with_change_sql(query, "sightings", SPARK, covered=True, address=address)
-    rows = arrow_of(spark.sql(sql, args=params))
+    previous = spark.conf.get(PARTITION_BYTES, None)
+    spark.conf.set(PARTITION_BYTES, CENSUS_PARTITION_BYTES)
+    try:
+        rows = arrow_of(spark.sql(sql, args=params))
+    finally:  # the session's own setting again
+        if previous is None:
+            spark.conf.unset(PARTITION_BYTES)
+        else:
+            spark.conf.set(PARTITION_BYTES, previous)
     if top is not None:
         import pyarrow.compute as pc
 
@@ -259,7 +285,13 @@ def census_of_dataset(
     spark = session(master)
     try:
         address = address_columns(dataset)
-        rows = census_rows(spark, dataset, query, top=top, address=address)
+        sightings_frame(spark, dataset, UNCLAIMED_VIEW)
+        # The unclaimed count is a second scan of every row: run beside the census query,
+        # its tasks fill the cores the census's stages leave idle.
+        with ThreadPoolExecutor(1) as beside:
+            unclaimed = beside.submit(_unclaimed, spark, query, address, UNCLAIMED_VIEW)
+            rows = census_rows(spark, dataset, query, top=top, address=address)
+            left_out = unclaimed.result()
         notes = []
         beyond = days_beyond_sightings(dataset)
         if beyond:
@@ -267,9 +299,8 @@ def census_of_dataset(
                 f"{len(beyond)} days have sketches but no raw sightings (expired): the Spark "
                 "engine counts raw sightings only; --engine duckdb adds the sketch estimates"
             )
-        unclaimed = _unclaimed(spark, query, address)
-        if unclaimed:
-            notes.append(unclaimed)
+        if left_out:
+            notes.append(left_out)
         cut = partial_note(rows, query)
         if cut:
             notes.append(cut)
@@ -279,8 +310,15 @@ def census_of_dataset(
     return CensusResult(rows, "unique_ip", "sightings", "raw sightings (Spark)", tuple(notes))
 
 
-def _unclaimed(spark: SparkSession, query: CensusQuery, address: Address = TEXT) -> str | None:
-    """census_run.unclaimed_note's count, by Spark."""
+UNCLAIMED_VIEW: Final = "sightings_unclaimed"
+"""The view `census_of_dataset` counts the unclaimed rows in (the census's own, `sightings`,
+is registered again by census_rows while the count runs)."""
+
+
+def _unclaimed(
+    spark: SparkSession, query: CensusQuery, address: Address = TEXT, view: str = "sightings"
+) -> str | None:
+    """census_run.unclaimed_note's count, by Spark, over the sightings view `view`."""
     from dataclasses import replace
 
     from botcensus.measure.census_run import unclaimed_message
@@ -290,7 +328,7 @@ def _unclaimed(spark: SparkSession, query: CensusQuery, address: Address = TEXT)
     where, params = replace(query, include_unclaimed=True).where(dialect=SPARK)
     sql = (
         f"SELECT {distinct_addresses(address, SPARK)} AS ips, "  # noqa: S608
-        f"coalesce(sum(hits), 0) AS hits FROM sightings WHERE malware_family IS NULL AND {where}"
+        f"coalesce(sum(hits), 0) AS hits FROM {view} WHERE malware_family IS NULL AND {where}"
     )
     row = spark.sql(sql, args=params).collect()[0]
     return unclaimed_message(int(row["ips"]), int(row["hits"]))
