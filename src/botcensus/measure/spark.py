@@ -12,7 +12,6 @@ is the optional extra `botcensus[spark]`: nothing here is imported unless it is 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -285,13 +284,7 @@ def census_of_dataset(
     spark = session(master)
     try:
         address = address_columns(dataset)
-        sightings_frame(spark, dataset, UNCLAIMED_VIEW)
-        # The unclaimed count is a second scan of every row: run beside the census query,
-        # its tasks fill the cores the census's stages leave idle.
-        with ThreadPoolExecutor(1) as beside:
-            unclaimed = beside.submit(_unclaimed, spark, query, address, UNCLAIMED_VIEW)
-            rows = census_rows(spark, dataset, query, top=top, address=address)
-            left_out = unclaimed.result()
+        rows = census_rows(spark, dataset, query, top=top, address=address)
         notes = []
         beyond = days_beyond_sightings(dataset)
         if beyond:
@@ -299,8 +292,9 @@ def census_of_dataset(
                 f"{len(beyond)} days have sketches but no raw sightings (expired): the Spark "
                 "engine counts raw sightings only; --engine duckdb adds the sketch estimates"
             )
-        if left_out:
-            notes.append(left_out)
+        unclaimed = _unclaimed(spark, query, address)
+        if unclaimed:
+            notes.append(unclaimed)
         cut = partial_note(rows, query)
         if cut:
             notes.append(cut)
@@ -310,15 +304,8 @@ def census_of_dataset(
     return CensusResult(rows, "unique_ip", "sightings", "raw sightings (Spark)", tuple(notes))
 
 
-UNCLAIMED_VIEW: Final = "sightings_unclaimed"
-"""The view `census_of_dataset` counts the unclaimed rows in (the census's own, `sightings`,
-is registered again by census_rows while the count runs)."""
-
-
-def _unclaimed(
-    spark: SparkSession, query: CensusQuery, address: Address = TEXT, view: str = "sightings"
-) -> str | None:
-    """census_run.unclaimed_note's count, by Spark, over the sightings view `view`."""
+def _unclaimed(spark: SparkSession, query: CensusQuery, address: Address = TEXT) -> str | None:
+    """census_run.unclaimed_note's count, by Spark."""
     from dataclasses import replace
 
     from botcensus.measure.census_run import unclaimed_message
@@ -328,7 +315,7 @@ def _unclaimed(
     where, params = replace(query, include_unclaimed=True).where(dialect=SPARK)
     sql = (
         f"SELECT {distinct_addresses(address, SPARK)} AS ips, "  # noqa: S608
-        f"coalesce(sum(hits), 0) AS hits FROM {view} WHERE malware_family IS NULL AND {where}"
+        f"coalesce(sum(hits), 0) AS hits FROM sightings WHERE malware_family IS NULL AND {where}"
     )
     row = spark.sql(sql, args=params).collect()[0]
     return unclaimed_message(int(row["ips"]), int(row["hits"]))
