@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -289,3 +290,24 @@ def test_sketch_bytes_do_not_depend_on_the_key(spark: Any, dataset: Path, mixed:
         for f in sighting_files(dataset)
     )
     assert sketch_sightings(v1).to_pylist() == v2.to_pylist()
+
+
+def test_spark_census_shuffles_the_rows_once(spark: Any, dataset: Path) -> None:
+    """Counted by grouping (census.Dialect.grouped) over rows partitioned by window and
+    country: the rows are shuffled once, by those (and the rows with a bot id once, apart),
+    no Expand multiplies them, and the only other exchanges move the per-group counts."""
+    from botcensus.measure.census import SPARK, census_sql
+    from botcensus.measure.spark import address_columns, sightings_frame
+
+    sightings_frame(spark, dataset)
+    sql, params = census_sql(
+        CensusQuery(by=("country",)), "sightings", SPARK, address=address_columns(dataset)
+    )
+    plan = spark.sql(f"EXPLAIN {sql}", args=params).collect()[0][0]
+    assert sorted(re.findall(r"\bExchange (\w+)\(.*, (\w+), \[plan_id", plan)) == [
+        ("hashpartitioning", "ENSURE_REQUIREMENTS"),  # the per-group counts
+        ("hashpartitioning", "REPARTITION_BY_COL"),  # the rows
+        ("hashpartitioning", "REPARTITION_BY_COL"),  # the rows with a bot id
+        ("rangepartitioning", "ENSURE_REQUIREMENTS"),  # ORDER BY, over the result
+    ]
+    assert "Expand" not in plan

@@ -53,6 +53,13 @@ _SQL_TYPES: Final = {
 }
 
 
+LOCAL_JAVA_OPTIONS: Final = "-XX:+UseParallelGC"
+"""The JVM of a local session (driver and executor in one): the throughput collector, not
+G1, for batch queries that allocate many short-lived rows (the census at 3x Rustock: 5-9%
+less CPU, BENCHMARKS.md). Read when the JVM starts, so it holds for a session this module
+starts; cluster masters keep their own settings."""
+
+
 class SparkUnavailableError(RuntimeError):
     """PySpark is not installed, or Spark cannot start (no Java)."""
 
@@ -66,8 +73,10 @@ def session(master: str = DEFAULT_MASTER, *, app: str = "botcensus") -> SparkSes
         raise SparkUnavailableError(f"{MISSING} ({exc})") from None
     builder: Any = SparkSession.builder
     if master.startswith("local"):  # one machine: the driver listens on loopback only
-        builder = builder.config("spark.driver.host", "127.0.0.1").config(
-            "spark.driver.bindAddress", "127.0.0.1"
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
         )
     try:
         spark: SparkSession = (
@@ -137,6 +146,14 @@ def address_columns(dataset: Path) -> Address:
     return KEY if all_keyed(area_files(dataset / layout.SIGHTINGS)) else TEXT
 
 
+PARTITION_BYTES: Final = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
+CENSUS_PARTITION_BYTES: Final = "8m"
+"""What `census_rows` asks of adaptive execution for the census's shuffle partitions
+instead of Spark's 64 MiB: the census shuffles every row once, partitioned by window and
+group (census.Dialect.grouped), and smaller partitions keep each task's grouping smaller;
+10-18% less CPU at 3x Rustock (BENCHMARKS.md)."""
+
+
 def census_rows(
     spark: SparkSession,
     dataset: Path,
@@ -152,7 +169,15 @@ def census_rows(
     if address is None:
         address = address_columns(dataset)
     sql, params = census_with_change_sql(query, "sightings", SPARK, covered=True, address=address)
-    rows = arrow_of(spark.sql(sql, args=params))
+    previous = spark.conf.get(PARTITION_BYTES, None)
+    spark.conf.set(PARTITION_BYTES, CENSUS_PARTITION_BYTES)
+    try:
+        rows = arrow_of(spark.sql(sql, args=params))
+    finally:  # the session's own setting again
+        if previous is None:
+            spark.conf.unset(PARTITION_BYTES)
+        else:
+            spark.conf.set(PARTITION_BYTES, previous)
     if top is not None:
         import pyarrow.compute as pc
 
