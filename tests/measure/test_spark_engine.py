@@ -311,3 +311,32 @@ def test_spark_census_shuffles_the_rows_once(spark: Any, dataset: Path) -> None:
         ("rangepartitioning", "ENSURE_REQUIREMENTS"),  # ORDER BY, over the result
     ]
     assert "Expand" not in plan
+
+
+def test_a_damaged_sightings_file_is_quarantined_and_the_rest_counted(
+    spark: Any, dataset: Path, tmp_path: Path
+) -> None:
+    """A truncated sightings file makes Spark's read fail in its JVM: the file goes to
+    quarantine with its reason (as the DuckDB engine does) and the census counts the rest,
+    the same rows as DuckDB's on what is left, instead of a Java stack trace."""
+    import shutil
+
+    from botcensus.measure.spark import census_of_dataset as spark_census
+    from botcensus.store import layout
+
+    data = tmp_path / "lake"  # the sightings only: no sketches for DuckDB to fall back on
+    shutil.copytree(dataset / layout.SIGHTINGS, data / layout.SIGHTINGS)
+    victim = sighting_files(data)[3]
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[: len(whole) // 2])
+    query = CensusQuery(by=("country",))
+    ours = spark_census(data, query, master="local[2]")
+    assert not victim.exists()
+    moved = data / layout.QUARANTINE_PARQUET / layout.SIGHTINGS / victim.parent.name / victim.name
+    assert moved.read_bytes() == whole[: len(whole) // 2]
+    assert "Parquet" in moved.with_name(moved.name + ".txt").read_text()
+    duck = census_of_dataset(data, query).rows
+    assert ours.rows.to_pylist() == duck.to_pylist()
+    assert ours.rows.num_rows >= 3
+    untouched = census_of_dataset(dataset, query).rows  # the file's rows are really gone
+    assert ours.rows.to_pylist() != untouched.to_pylist()

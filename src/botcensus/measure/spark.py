@@ -284,13 +284,20 @@ def census_of_dataset(
     spark = session(master)
     try:
         address = address_columns(dataset)
-        rows = census_rows(spark, dataset, query, top=top, address=address)
+        try:
+            rows = census_rows(spark, dataset, query, top=top, address=address)
+        except Exception:  # Spark's errors come from its JVM, untyped; re-raised
+            if not _quarantined_damaged(dataset):
+                raise
+            address = address_columns(dataset)  # what is left
+            rows = census_rows(spark, dataset, query, top=top, address=address)
         notes = []
         beyond = days_beyond_sightings(dataset)
         if beyond:
             notes.append(
-                f"{len(beyond)} days have sketches but no raw sightings (expired): the Spark "
-                "engine counts raw sightings only; --engine duckdb adds the sketch estimates"
+                f"{len(beyond)} day(s) have sketches that the raw sightings may lack (expired, "
+                "quarantined or changed since the roll-up): the Spark engine counts raw "
+                "sightings only; --engine duckdb adds the sketch estimates where they do"
             )
         unclaimed = _unclaimed(spark, query, address)
         if unclaimed:
@@ -302,6 +309,17 @@ def census_of_dataset(
         if running is None:  # ours: end it (a caller's session stays theirs)
             spark.stop()
     return CensusResult(rows, "unique_ip", "sightings", "raw sightings (Spark)", tuple(notes))
+
+
+def _quarantined_damaged(dataset: Path) -> bool:
+    """After a Spark census failed: the sightings files that cannot be read moved to
+    quarantine and named (store/damaged.py, as the DuckDB engine does when its read fails);
+    whether there were any. A failure that no file explains is the caller's to raise."""
+    from botcensus.store.damaged import screen
+    from botcensus.store.read import SIGHTING_REQUIRED
+
+    files = area_files(dataset / layout.SIGHTINGS)
+    return len(screen(dataset, files, required=SIGHTING_REQUIRED)) < len(files)
 
 
 def _unclaimed(spark: SparkSession, query: CensusQuery, address: Address = TEXT) -> str | None:
