@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from bench.heldout.protocol import constants_of
 from bench.heldout.report import markdown, merge, row
+from bench.heldout.sets import DEVELOPMENT, HELD_OUT, SEEN
 from bench.heldout.score import (
     MIN_COUNTRY_ACTIVE,
     Score,
@@ -191,3 +192,17 @@ def test_a_decay_without_a_rate_or_bound_is_not_scored() -> None:
     score = Score("a-cgn", 1)
     score_decay(score, _decay_truth(), {"decay": [{"group": None, "rate_per_week": None}]})
     assert (score.decay_est, score.decay_true, score.decay_note) == (None, None, "no decay rate")
+
+
+def test_the_held_out_set_holds_no_seed_seen_before() -> None:
+    """A held-out seed of a preset is in neither the development set nor an earlier (seen)
+    held-out set; the frozen record names the same set as sets.HELD_OUT."""
+    import json
+    from pathlib import Path
+
+    seen = {(p.preset, s) for p in (*DEVELOPMENT, *SEEN) for s in p.seeds}
+    held = [(p.preset, s) for p in HELD_OUT for s in p.seeds]
+    assert held and not seen & set(held), sorted(seen & set(held))
+    assert all(set(p.ids_seeds) <= set(p.seeds) for p in HELD_OUT)
+    frozen = json.loads((Path(__file__).parents[2] / "bench/heldout/frozen.json").read_text())
+    assert frozen["held_out"] == [p.as_dict() for p in HELD_OUT]
