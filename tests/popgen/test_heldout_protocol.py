@@ -8,7 +8,6 @@ from datetime import date
 import pytest
 from bench.heldout.protocol import constants_of
 from bench.heldout.report import markdown, merge, row
-from bench.heldout.sets import DEVELOPMENT, HELD_OUT, SEEN
 from bench.heldout.score import (
     MIN_COUNTRY_ACTIVE,
     Score,
@@ -17,6 +16,7 @@ from bench.heldout.score import (
     score_hosts,
     score_survival,
 )
+from bench.heldout.sets import DEVELOPMENT, HELD_OUT, SEEN
 
 W1, W2 = date(2024, 3, 10), date(2024, 3, 17)
 
@@ -202,7 +202,8 @@ def test_the_held_out_set_holds_no_seed_seen_before() -> None:
 
     seen = {(p.preset, s) for p in (*DEVELOPMENT, *SEEN) for s in p.seeds}
     held = [(p.preset, s) for p in HELD_OUT for s in p.seeds]
-    assert held and not seen & set(held), sorted(seen & set(held))
+    assert held
+    assert not seen & set(held), sorted(seen & set(held))
     assert all(set(p.ids_seeds) <= set(p.seeds) for p in HELD_OUT)
     frozen = json.loads((Path(__file__).parents[2] / "bench/heldout/frozen.json").read_text())
     assert frozen["held_out"] == [p.as_dict() for p in HELD_OUT]
