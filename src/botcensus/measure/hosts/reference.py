@@ -9,8 +9,8 @@ its addresses that last are used on most days of their life (MIN_OCCUPANCY) or c
 after a day of use more often than on other days (MIN_HABIT) on a network whose new
 sessions nearly always return on a known address (MIN_HABIT_RETURN): a pool's addresses are
 handed round and live long, but each is used on scattered days, whoever had it the day
-before. Shared
-pools (carrier-grade NAT, mobile) return too, with other machines, and are set apart first.
+before. Shared pools (carrier-grade NAT, mobile) return too, with other machines, and are
+set apart first.
 
 Host behaviour is taken to be the same across a country's networks, so the reference lends
 the others, pooled over the whole query: a host's mean time online in a day (to count hosts
@@ -79,9 +79,8 @@ the simulator's lines used on 30% of days (accuracy-sparse) return at 0.89-0.90 
 habit (some of its smaller networks do not: its five seeds' median global error went from
 1.5% to 2.8%, coverage from 96.5% to 92.4%); b-harsh seeds 8 and 9 lent days active from
 networks returning at 0.77-0.86 (with occupancy 0.24-0.38), which passed by habit alone and
-gave estimates four times the truth.
-Family A's stable networks return at 0.999-1.000 and b-mobile's at 0.998-0.999, and pass by
-occupancy (0.66-0.95)."""
+gave estimates four times the truth. Family A's stable networks return at 0.999-1.000 and
+b-mobile's at 0.998-0.999, and pass by occupancy (0.66-0.95)."""
 MIN_LASTING: Final = 20
 """Lasting addresses a network needs for its occupancy to be judged."""
 SPLIT_ERROR: Final = 0.12
@@ -158,10 +157,16 @@ def _select(score: F64, weight: F64, candidate: B, country: I64) -> tuple[B, F64
     return chosen, relative
 
 
-def _returning(sums: list[GroupDays], country: I64, history_from: int, exclude: B) -> tuple[B, F64]:
+def _return_rate(sums: list[GroupDays], history_from: int) -> tuple[F64, F64]:
+    """Per group: the share of new sessions that return on an address seen in the LOOK days
+    before, and the new sessions it rests on."""
     new = pooled(sums, "new_sessions", history_from)
-    back = pooled(sums, "returning", history_from)
-    return _select(div(back, new), new, (new >= MIN_NEW_SESSIONS) & ~exclude, country)
+    return div(pooled(sums, "returning", history_from), new), new
+
+
+def _returning(sums: list[GroupDays], country: I64, history_from: int, exclude: B) -> tuple[B, F64]:
+    rate, new = _return_rate(sums, history_from)
+    return _select(rate, new, (new >= MIN_NEW_SESSIONS) & ~exclude, country)
 
 
 def shared_groups(sums: list[GroupDays], country: I64, history_from: int) -> B:
@@ -195,7 +200,7 @@ def stable_groups(
     occupied, lifespan = pooled(sums, "occupied"), pooled(sums, "lifespan")
     occupancy = div(occupied, lifespan)
     habit = div(div(pooled(sums, "next_day"), pooled(sums, "fresh")), occupancy)
-    back = div(pooled(sums, "returning", history_from), pooled(sums, "new_sessions", history_from))
+    back, _ = _return_rate(sums, history_from)
     used = (occupancy >= MIN_OCCUPANCY) | ((habit >= MIN_HABIT) & (back >= MIN_HABIT_RETURN))
     scattered = ~used & (pooled(sums, "lasting") >= MIN_LASTING)
     return returning & (long_lived | ~judged) & ~scattered, relative
