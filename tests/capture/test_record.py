@@ -208,3 +208,34 @@ def test_segment_header_names_what_decoding_needs(tmp_path: Path):
     assert header["sensor"] == "s1"
     assert header["listeners"] == [["main", 404]]
     assert [r["family"] for r in header["decoders"]] == ["gatebot", "bodybot", "hostbot"]
+
+
+def test_a_half_close_in_the_same_turn_as_the_last_request_still_gets_its_reply() -> None:
+    """The last request and the client's EOF read in one loop turn (a pipeline then
+    shutdown(SHUT_WR)): the reply, still in the outbox, is written before the connection
+    closes. The stand-in transport does on EOF what uvloop's does: close unless
+    eof_received() returns true. The real server can only show this race now and then
+    (test_http.py's half-close test); here the order is forced."""
+    loop = asyncio.new_event_loop()
+    try:
+        outbox = Outbox(loop, _Log(), Stats())  # type: ignore[arg-type]
+        listener = Listener(
+            name="main", sensor="s1", reply=listener_reply(SETTINGS.listeners[0].reply),
+            proxy_protocol=False, trusted=proxy.compile_networks([]), replay=False,
+            limits=SETTINGS.limits, body_head_bytes=SETTINGS.recorder.body_head_bytes,
+            decode=build_decoder(RULES), outbox=outbox, stats=Stats(), connections=set(),
+            clock=loop.time,
+        )  # fmt: skip
+        conn = SinkholeConnection(listener)
+        transport = _Transport()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        conn.data_received(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" * 3)
+        if not conn.eof_received():
+            transport.close()
+        assert transport.written == b""  # nothing written yet: the replies are in the outbox
+        for _ in range(3):
+            loop.run_until_complete(asyncio.sleep(0))
+        assert transport.written.count(b"HTTP/1.1 404") == 3
+        assert transport.closing
+    finally:
+        loop.close()

@@ -129,6 +129,18 @@ class SinkholeConnection(FlowControl, asyncio.Protocol):
         self.parser = None
         self._drop_light()
 
+    def eof_received(self) -> bool:
+        """The client half-closed after its last request: close only once the replies to what
+        it sent are written. They wait in the outbox until a later loop turn, and the outbox
+        writes nothing to a transport that is closing, so the transport's own close on EOF
+        (returning false) dropped them whenever the last read and the EOF came in one turn."""
+        self.lst.outbox.later(self._close_after_replies)
+        return True
+
+    def _close_after_replies(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
     def data_received(self, data: bytes) -> None:
         if self.dead:
             return
