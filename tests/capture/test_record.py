@@ -72,22 +72,30 @@ class _Log:
         self.rows += rows
 
 
+def _connection(
+    loop: asyncio.AbstractEventLoop, log: _Log
+) -> tuple[SinkholeConnection, _Transport, Outbox]:
+    """One connection of a listener with SETTINGS and RULES, on the stand-in transport."""
+    outbox = Outbox(loop, log, Stats())  # type: ignore[arg-type]
+    listener = Listener(
+        name="main", sensor="s1", reply=listener_reply(SETTINGS.listeners[0].reply),
+        proxy_protocol=False, trusted=proxy.compile_networks([]), replay=False,
+        limits=SETTINGS.limits, body_head_bytes=SETTINGS.recorder.body_head_bytes,
+        decode=build_decoder(RULES), outbox=outbox, stats=Stats(), connections=set(),
+        clock=loop.time,
+    )  # fmt: skip
+    conn = SinkholeConnection(listener)
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    return conn, transport, outbox
+
+
 def _serve(pieces: list[bytes]) -> tuple[list[Any], bytes]:
     """Log rows and reply bytes for `pieces` fed to one connection, one read each."""
     loop = asyncio.new_event_loop()
     try:
         log = _Log()
-        outbox = Outbox(loop, log, Stats())  # type: ignore[arg-type]
-        listener = Listener(
-            name="main", sensor="s1", reply=listener_reply(SETTINGS.listeners[0].reply),
-            proxy_protocol=False, trusted=proxy.compile_networks([]), replay=False,
-            limits=SETTINGS.limits, body_head_bytes=SETTINGS.recorder.body_head_bytes,
-            decode=build_decoder(RULES), outbox=outbox, stats=Stats(), connections=set(),
-            clock=loop.time,
-        )  # fmt: skip
-        conn = SinkholeConnection(listener)
-        transport = _Transport()
-        conn.connection_made(transport)  # type: ignore[arg-type]
+        conn, transport, outbox = _connection(loop, log)
         for piece in pieces:
             conn.data_received(piece)
             outbox.flush()
@@ -218,17 +226,7 @@ def test_a_half_close_in_the_same_turn_as_the_last_request_still_gets_its_reply(
     (test_http.py's half-close test); here the order is forced."""
     loop = asyncio.new_event_loop()
     try:
-        outbox = Outbox(loop, _Log(), Stats())  # type: ignore[arg-type]
-        listener = Listener(
-            name="main", sensor="s1", reply=listener_reply(SETTINGS.listeners[0].reply),
-            proxy_protocol=False, trusted=proxy.compile_networks([]), replay=False,
-            limits=SETTINGS.limits, body_head_bytes=SETTINGS.recorder.body_head_bytes,
-            decode=build_decoder(RULES), outbox=outbox, stats=Stats(), connections=set(),
-            clock=loop.time,
-        )  # fmt: skip
-        conn = SinkholeConnection(listener)
-        transport = _Transport()
-        conn.connection_made(transport)  # type: ignore[arg-type]
+        conn, transport, _ = _connection(loop, _Log())
         conn.data_received(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" * 3)
         if not conn.eof_received():
             transport.close()
