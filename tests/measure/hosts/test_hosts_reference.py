@@ -1,6 +1,7 @@
 """Which networks lend days active (hosts.reference.stable_groups): a network admitted by the
 habit test (addresses used on few days, back the day after) must also return on known
-addresses nearly always (MIN_HABIT_RETURN)."""
+addresses nearly always (MIN_HABIT_RETURN); and a network's address-days must hold rows like
+a line's day, not a connection's (MIN_LINE_ROWS)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from botcensus.measure.hosts.reference import (
     MIN_HABIT_RETURN,
     MIN_LASTING,
+    MIN_LINE_ROWS,
     MIN_OCCUPANCY,
     stable_groups,
 )
@@ -22,7 +24,7 @@ DAYS = 14
 def _sums(groups: list[dict[str, float]]) -> list[SimpleNamespace]:
     """One window of per-group, per-day sums; each figure spread evenly over the days."""
     names = ("new_sessions", "returning", "new_addresses", "long_lived", "occupied",
-             "lifespan", "next_day", "fresh", "lasting", "rows")  # fmt: skip
+             "lifespan", "next_day", "fresh", "lasting", "rows", "hits")  # fmt: skip
     columns = {
         name: np.array([[g.get(name, 0.0) / DAYS] * DAYS for g in groups], np.float64)
         for name in names
@@ -30,18 +32,21 @@ def _sums(groups: list[dict[str, float]]) -> list[SimpleNamespace]:
     return [SimpleNamespace(days=np.arange(DAYS), **columns)]
 
 
-def _line(back: float, occupancy: float, next_day: float) -> dict[str, float]:
+def _line(
+    back: float, occupancy: float, next_day: float, per_day: float = 20.0
+) -> dict[str, float]:
     """A network: 1,000 new sessions, `back` of them on an address seen in the week before;
     100 lasting addresses seen on `occupancy` of their days; of 1,000 fresh sessions,
-    `next_day` follow a day of use."""
+    `next_day` follow a day of use; 5,000 address-days holding `per_day` rows each."""
     return {"new_sessions": 1000.0, "returning": 1000.0 * back, "occupied": 100.0 * occupancy,
             "lifespan": 100.0, "next_day": 1000.0 * next_day, "fresh": 1000.0,
-            "lasting": 100.0, "rows": 5000.0}  # fmt: skip
+            "lasting": 100.0, "rows": 5000.0, "hits": 5000.0 * per_day}  # fmt: skip
 
 
-def _stable(*groups: dict[str, float]) -> list[bool]:
+def _stable(*groups: dict[str, float], shared: list[bool] | None = None) -> list[bool]:
     country = np.zeros(len(groups), np.int64)
-    stable, _ = stable_groups(_sums(list(groups)), country, 0, np.zeros(len(groups), bool))
+    pools = np.array(shared if shared is not None else [False] * len(groups))
+    stable, _ = stable_groups(_sums(list(groups)), country, 0, pools)
     return [bool(x) for x in stable]
 
 
@@ -74,3 +79,46 @@ def test_renumbered_or_pooled_addresses_do_not_lend_by_habit(back: float) -> Non
 
 def test_the_return_floor_leaves_the_occupancy_path_alone() -> None:
     assert _stable(TOP, _line(0.86, 0.8, 0.5)) == [True, True]
+
+
+def _churning(per_day: float) -> dict[str, float]:
+    """A network whose new sessions come back on a known address a fifth of the time."""
+    return _line(0.2, 0.2, 0.2, per_day)
+
+
+def test_a_pool_with_an_address_per_connection_does_not_lend() -> None:
+    """b-harsh seed 10: a carrier-grade NAT pool re-used every day (returns and occupancy of a
+    line) whose address-days held 1.6 check-ins, where the median network's held 17.7 (0.09),
+    lent to ID and to every country without a lender of its own: estimates three times the
+    truth."""
+    pool = _line(1.0, 0.95, 0.9, per_day=1.6)
+    assert _stable(TOP, pool, _churning(18.0), _churning(17.0)) == [True, False, False, False]
+
+
+def test_a_line_network_whose_hosts_are_online_less_still_lends() -> None:
+    """The simulator's scenarios: stable networks holding 0.23 of the median's rows per
+    address-day (hosts online a shorter time than other networks')."""
+    median = 20.0
+    light = _line(1.0, 0.9, 0.9, per_day=0.23 * median)
+    assert MIN_LINE_ROWS < 0.23
+    assert _stable(light, _line(1.0, 0.9, 0.9, median), _churning(median), _churning(30.0)) == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_one_row_per_address_and_day_judges_nothing() -> None:
+    """Daily reports: every address-day holds one row, so rows cannot tell a pool from a line."""
+    pool = _line(1.0, 0.95, 0.9, per_day=1.0)
+    assert _stable(_line(1.0, 0.9, 0.9, 1.0), pool, _churning(1.0)) == [True, True, False]
+
+
+def test_shared_pools_do_not_set_the_median() -> None:
+    """Shared pools (several hosts an address-day) hold many rows; counted in the median they
+    would make every line look light."""
+    busy = [_churning(500.0) for _ in range(3)]
+    groups = [TOP, _churning(18.0), *busy]
+    assert _stable(*groups, shared=[False, False, True, True, True])[0]
+    assert not _stable(*groups, shared=[False] * 5)[0]
