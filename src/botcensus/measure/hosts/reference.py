@@ -95,7 +95,7 @@ nothing). Added after the eighth held-out set had been seen (bench/heldout): b-h
 truth. Set between seen values, near the middle on the log scale: the lightest stable
 network of the simulator's scenarios (bench/accuracy.py --quick, every scenario) holds 0.23
 of the median (hosts online for a shorter time than other networks' hosts), family A's
-(seeds 1-3) 0.92, b-harsh's lines 1.0-3.9."""
+(seeds 1-3) 0.91, b-harsh's lines 1.0-3.9."""
 MIN_LASTING: Final = 20
 """Lasting addresses a network needs for its occupancy to be judged."""
 SPLIT_ERROR: Final = 0.12
