@@ -145,6 +145,35 @@ def test_exact_counts_with_change_columns_and_no_notes() -> None:
     ]
 
 
+# -- no rows: say why ---------------------------------------------------------------------
+def test_a_range_without_sightings_says_where_the_sightings_are() -> None:
+    con, rel = _con()
+    far = D0 + dt.timedelta(days=400)
+    query = CensusQuery(date_from=far, date_to=far + dt.timedelta(days=6))
+    result = run_census(con, query, rel, estimate=True)
+    assert result.rows.num_rows == 0
+    last = D0 + dt.timedelta(days=9)
+    assert result.notes == (
+        f"no rows: no sightings with a malware family between {far} and "
+        f"{far + dt.timedelta(days=6)}; those with a malware family run from {D0} to {last}",
+    )
+
+
+def test_an_unknown_family_has_no_sightings_on_any_day() -> None:
+    con, rel = _con()
+    result = run_census(con, CensusQuery(family="nosuchbot", date_to=D0), rel)
+    assert result.notes == ("no rows: no sightings of family nosuchbot on any day",)
+
+
+def test_a_range_before_a_family_s_sightings_names_the_family() -> None:
+    con, rel = _con()
+    result = run_census(con, CensusQuery(family="examplebot", date_to=D0 - dt.timedelta(1)), rel)
+    assert result.notes[0] == (
+        f"no rows: no sightings of family examplebot on or before {D0 - dt.timedelta(1)}; those of "
+        f"family examplebot run from {D0} to {D0 + dt.timedelta(days=9)}"
+    )
+
+
 def test_top_keeps_the_largest_groups_of_each_window() -> None:
     con, rel = _con()
     query = CensusQuery(window="day", by=("country",))
@@ -242,6 +271,7 @@ def test_an_empty_dataset_has_no_rows(tmp_path: Path) -> None:
     assert isinstance(result, CensusResult)
     assert result.rows.num_rows == 0
     assert pc.sum(result.rows["unique_ip"]).as_py() is None
+    assert "no rows: no sightings with a malware family on any day" in result.notes
 
 
 # -- which days need the coverage check -----------------------------------------------------

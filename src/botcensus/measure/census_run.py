@@ -114,6 +114,8 @@ def run_census(
     cut = partial_note(rows, query)
     if cut:
         notes.append(cut)
+    if rows.num_rows == 0:
+        notes.append(empty_note(con, query, relation if source == "sightings" else None))
     if top is not None:
         import pyarrow.compute as pc
 
@@ -145,6 +147,34 @@ def partial_note(rows: pa.Table, query: CensusQuery) -> str | None:
         f"{partial} of {rows.num_rows} rows are partial windows (data on fewer than "
         f"{query.days} days: days_covered); their change columns are left empty, and no "
         "change is computed against a partial or missing window"
+    )
+
+
+def empty_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str | None) -> str:
+    """Why a census has no rows: what it asked for, and where the sightings that match the
+    rest of the query lie (`relation`: None where they are not what was counted)."""
+    asked = "".join(f" of {name} {value}" for name, value in (("family", query.family),
+                    ("feed", query.feed)) if value is not None)  # fmt: skip
+    lo, hi = query.date_from, query.date_to
+    span = (
+        f" between {lo.isoformat()} and {hi.isoformat()}" if lo and hi
+        else f" on or after {lo.isoformat()}" if lo
+        else f" on or before {hi.isoformat()}" if hi
+        else ""
+    )  # fmt: skip
+    if relation is None:
+        return f"no rows: nothing counted{asked}{span}"
+    where, params = query.where(dates=False)
+    first, last, n = con.execute(
+        f"SELECT min(day), max(day), count(*) FROM {relation} WHERE {where}",  # noqa: S608 (names are ours)
+        params,
+    ).fetchone() or (None, None, 0)
+    claimed = "" if query.include_unclaimed or query.family else " with a malware family"
+    if not n:
+        return f"no rows: no sightings{claimed}{asked} on any day"
+    return (
+        f"no rows: no sightings{claimed}{asked}{span}; those{asked or claimed} run from "
+        f"{first.isoformat()} to {last.isoformat()}"
     )
 
 
