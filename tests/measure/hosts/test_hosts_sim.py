@@ -82,3 +82,22 @@ def test_raw_addresses_overstate_the_machines() -> None:
     assert pc.count_distinct(sightings.filter(week)["source_ip"]).as_py() > 2 * max(
         truth["hosts_active"].to_pylist()
     )
+
+
+@pytest.mark.parametrize("window", ["week", "day"])
+def test_a_window_asked_alone_gets_the_estimate_it_gets_within_the_whole_data(
+    window: str,
+) -> None:
+    """The stable reference reads CONTEXT_DAYS of data either side of a range: a week (or a
+    day) asked alone was left with bounds (no return rates without history before it, no
+    lifetimes judged near its end) where the whole range gave it an estimate."""
+    sightings, _ = run("accuracy-mixed")
+    con = connect(sightings)
+    whole = estimate_hosts(con, CensusQuery(window=window), "sightings").to_pylist()  # type: ignore[arg-type]
+    assert len(whole) >= (5 if window == "week" else 30)
+    for row in (whole[len(whole) // 2], whole[-2]):
+        query = CensusQuery(window=window, date_from=row["window_start"], date_to=row["window_end"])  # type: ignore[arg-type]
+        (alone,) = estimate_hosts(con, query, "sightings").to_pylist()
+        assert row["hosts_support"] != "bounds"
+        assert alone["hosts_support"] == row["hosts_support"]
+        assert alone["hosts_est"] == pytest.approx(row["hosts_est"], rel=0.01)

@@ -14,8 +14,9 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Final
 
 import duckdb
 import numpy as np
@@ -33,7 +34,13 @@ from botcensus.measure.hosts.networks import (
 )
 from botcensus.measure.hosts.reference import Reference, lend
 from botcensus.measure.hosts.support import Fit
-from botcensus.measure.hosts.windows import Span, data_days, read_windows, window_spans
+from botcensus.measure.hosts.windows import (
+    Span,
+    data_days,
+    data_extent,
+    read_windows,
+    window_spans,
+)
 
 Cell = tuple[date, str, int | None]
 """(window start, country, ASN); ASN None: the country's total."""
@@ -69,6 +76,14 @@ def _id_counts(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
     return id_counts(con, relation, where, params, window_start_sql(query))
 
 
+CONTEXT_DAYS: Final = 28
+"""Days of data either side of a query's range that the stable reference reads too (the
+estimates are of the range's windows only): a network's return rate needs features.LOOK
+days of history, and its addresses' lifetimes are judged on addresses born at least
+2 x daily.LONG_LIVED days before the data end. A week asked alone, without them, had only
+bounds where the same week within the whole data had an estimate."""
+
+
 @dataclass(frozen=True)
 class AddressModel:
     """The address model's windows of one partition, its (country, ASN) groups in order, the
@@ -94,14 +109,35 @@ def address_model(
         return None
     spans = window_spans(days, query)
     timer = checkin_timer(con, query, relation)
-    windows, groups = read_windows(con, query, relation, spans, timer, (days[0], days[-1]))
+    # A range inside the data has history before it and lifetimes beyond it: the reference
+    # reads CONTEXT_DAYS either side, so a week asked alone is judged as within the data.
+    extent = data_extent(con, query, relation) or (days[0], days[-1])
+    before, after = context_spans(con, query, relation, extent)
+    read, groups = read_windows(con, query, relation, [*before, *spans, *after], timer, extent)
+    windows = read[len(before) : len(before) + len(spans)]
     ccs = sorted({cc for cc, _ in groups})
     country = np.array([ccs.index(cc) for cc, _ in groups], np.int64)
-    history_from = (days[0] - EPOCH).days + LOOK
-    ref = lend(
-        [w.sums for w in windows], [w.multi for w in windows], country, len(ccs), history_from
-    )
+    history_from = (extent[0] - EPOCH).days + LOOK
+    ref = lend([w.sums for w in read], [w.multi for w in read], country, len(ccs), history_from)
     return AddressModel(spans, windows, groups, ccs, country, ref, timer)
+
+
+def context_spans(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, extent: tuple[date, date]
+) -> tuple[list[Span], list[Span]]:
+    """The windows of data within CONTEXT_DAYS before and after the query's range (none
+    where it has no such bound or the data end there), cut at the range's ends."""
+    out: list[list[Span]] = []
+    for edge, step in ((query.date_from, -1), (query.date_to, 1)):
+        if edge is None or not (extent[0] < edge if step < 0 else edge < extent[1]):
+            out.append([])
+            continue
+        near = edge + timedelta(days=step)
+        far = edge + timedelta(days=step * CONTEXT_DAYS)
+        lo, hi = (far, near) if step < 0 else (near, far)
+        days = data_days(con, replace(query, date_from=lo, date_to=hi), relation)
+        out.append(window_spans(days, query))
+    return out[0], out[1]
 
 
 Support = dict[Cell, int]

@@ -58,6 +58,21 @@ def data_days(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str)
     return [row[0] for row in con.execute(sql, params).fetchall()]
 
 
+def data_extent(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> tuple[date, date] | None:
+    """The first and last day of IP-only sightings under the query's filters but not its
+    dates: the address-days read context from outside the range (features.LOOK, the
+    addresses' lifetimes), so the days with history and the edges of lifetimes are the
+    data's, not the range's. None without any."""
+    where, params = query.where(dates=False)
+    sql = f"SELECT min(day), max(day) FROM {relation} WHERE bot_id IS NULL AND {where}"  # noqa: S608 (conditions are ours; values are parameters)
+    row = con.execute(sql, params).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
 @dataclass
 class _Blocks:
     names: dict[tuple[str, int], int]
