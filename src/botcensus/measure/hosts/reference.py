@@ -14,7 +14,8 @@ set apart first; so is a network whose address-days hold far fewer rows than the
 network's (MIN_LINE_ROWS): a pool that takes an address per connection.
 
 Host behaviour is taken to be the same across a country's networks, so the reference lends
-the others, pooled over the whole query: a host's mean time online in a day (to count hosts
+the others, pooled over the whole query and the data around its range
+(hosts.estimate.CONTEXT_DAYS): a host's mean time online in a day (to count hosts
 on a shared address), the share q of sessions carried over midnight that are followed by a
 second session that day, and the share of host-days online from midnight to midnight. It
 also measures how often its own lines are renumbered (handovers of hosts online all day, per
@@ -218,8 +219,8 @@ def stable_groups(
     back, _ = _return_rate(sums, history_from)
     used = (occupancy >= MIN_OCCUPANCY) | ((habit >= MIN_HABIT) & (back >= MIN_HABIT_RETURN))
     scattered = ~used & (pooled(sums, "lasting") >= MIN_LASTING)
-    split = ~_holds_days(pooled(sums, "rows"), pooled(sums, "hits"), shared)
-    return returning & (long_lived | ~judged) & ~scattered & ~split, relative
+    per_connection = ~_holds_days(pooled(sums, "rows"), pooled(sums, "hits"), shared)
+    return returning & (long_lived | ~judged) & ~scattered & ~per_connection, relative
 
 
 def _holds_days(rows: F64, hits: F64, shared: B) -> B:
