@@ -131,6 +131,16 @@ class CensusQuery:
         return " AND ".join(conditions) or "true", params
 
 
+def day_span(
+    con: duckdb.DuckDBPyConnection, relation: str, where: str = "true", params: Params | None = None
+) -> tuple[date, date] | None:
+    """The first and last day of the relation's rows that meet `where` (a condition of ours,
+    values in `params`); None where no row does."""
+    sql = f"SELECT min(day), max(day) FROM {relation} WHERE {where}"  # noqa: S608 (names and conditions are ours; values are parameters)
+    first, last = con.execute(sql, params or {}).fetchall()[0]
+    return None if first is None else (first, last)
+
+
 def window_start_sql(query: CensusQuery, dialect: Dialect = DUCKDB) -> str:
     """SQL for the first day of the window containing `day`."""
     if query.window == "day":

@@ -29,6 +29,7 @@ from botcensus.measure.census import (
     CensusQuery,
     census_with_change,
     coverage,
+    day_span,
     distinct_addresses,
     with_change,
 )
@@ -164,17 +165,13 @@ def empty_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
     )  # fmt: skip
     if relation is None:
         return f"no rows: nothing counted{asked}{span}"
-    where, params = query.where(dates=False)
-    first, last, n = con.execute(
-        f"SELECT min(day), max(day), count(*) FROM {relation} WHERE {where}",  # noqa: S608 (names are ours)
-        params,
-    ).fetchone() or (None, None, 0)
+    found = day_span(con, relation, *query.where(dates=False))
     claimed = "" if query.include_unclaimed or query.family else " with a malware family"
-    if not n:
+    if found is None:
         return f"no rows: no sightings{claimed}{asked} on any day"
     return (
         f"no rows: no sightings{claimed}{asked}{span}; those{asked or claimed} run from "
-        f"{first.isoformat()} to {last.isoformat()}"
+        f"{found[0].isoformat()} to {found[1].isoformat()}"
     )
 
 

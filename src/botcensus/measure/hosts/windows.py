@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from botcensus.measure.census import WEEKDAYS, CensusQuery
+from botcensus.measure.census import WEEKDAYS, CensusQuery, day_span
 from botcensus.measure.hosts.daily import (
     GroupDays,
     GroupWeek,
@@ -66,11 +66,7 @@ def data_extent(
     addresses' lifetimes), so the days with history and the edges of lifetimes are the
     data's, not the range's. None without any."""
     where, params = query.where(dates=False)
-    sql = f"SELECT min(day), max(day) FROM {relation} WHERE bot_id IS NULL AND {where}"  # noqa: S608 (conditions are ours; values are parameters)
-    row = con.execute(sql, params).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return row[0], row[1]
+    return day_span(con, relation, f"bot_id IS NULL AND {where}", params)
 
 
 @dataclass
