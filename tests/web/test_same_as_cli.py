@@ -129,3 +129,24 @@ def test_ranking_numbers_equal_the_cli_s(client, web_data):
     week = [r for r in expected if r["window_start"] == "2011-04-03"]
     assert values == [r["unique_ip"] for r in week][: len(values)]
     assert len(values) >= 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"window": "week", "family": "nosuchbot"},
+        {"window": "week", "by": "country", "from": "2030-01-06", "to": "2030-01-12"},
+        {"window": "day", "family": "rustock", "to": "2001-01-01"},
+    ],
+    ids=["unknown-family", "after-the-data", "before-the-data"],
+)
+def test_an_empty_answer_says_why_as_the_cli_does(client, tokens, web_data, params):
+    """No rows: the answer's note names what was asked and where the data lie, the same
+    words as the command's note on stderr."""
+    doc = client.get("/api/v1/census", tokens.operator, params=params).json()
+    assert doc["rows"] == []
+    expected, stderr = run_cli(doc["cli"], web_data)
+    assert expected == []
+    cli_notes = [n.removeprefix("note: ") for n in stderr.splitlines() if "no rows:" in n]
+    assert len(cli_notes) == 1
+    assert [n for n in doc["notes"] if n.startswith("no rows:")] == cli_notes

@@ -132,11 +132,15 @@ class CensusQuery:
 
 
 def day_span(
-    con: duckdb.DuckDBPyConnection, relation: str, where: str = "true", params: Params | None = None
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    where: str = "true",
+    params: Params | None = None,
+    column: str = "day",
 ) -> tuple[date, date] | None:
-    """The first and last day of the relation's rows that meet `where` (a condition of ours,
-    values in `params`); None where no row does."""
-    sql = f"SELECT min(day), max(day) FROM {relation} WHERE {where}"  # noqa: S608 (names and conditions are ours; values are parameters)
+    """The first and last `column` (a date) of the relation's rows that meet `where` (a
+    condition of ours, values in `params`); None where no row does."""
+    sql = f"SELECT min({column}), max({column}) FROM {relation} WHERE {where}"  # noqa: S608 (names and conditions are ours; values are parameters)
     first, last = con.execute(sql, params or {}).fetchall()[0]
     return None if first is None else (first, last)
 

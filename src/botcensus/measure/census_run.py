@@ -116,7 +116,9 @@ def run_census(
     if cut:
         notes.append(cut)
     if rows.num_rows == 0:
-        notes.append(empty_note(con, query, relation if source == "sightings" else None))
+        looked = source == "sightings"
+        found = day_span(con, relation, *query.where(dates=False)) if looked else None
+        notes.append(empty_note(query, found, looked=looked))
     if top is not None:
         import pyarrow.compute as pc
 
@@ -151,9 +153,10 @@ def partial_note(rows: pa.Table, query: CensusQuery) -> str | None:
     )
 
 
-def empty_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str | None) -> str:
-    """Why a census has no rows: what it asked for, and where the sightings that match the
-    rest of the query lie (`relation`: None where they are not what was counted)."""
+def empty_note(query: CensusQuery, found: tuple[date, date] | None, *, looked: bool = True) -> str:
+    """Why a census has no rows: what it asked for, and `found`, the first and last day of
+    the data that match the rest of the query (None: none); `looked`: False where no such
+    data was searched (the sketches), and the note says only what was asked."""
     asked = "".join(f" of {name} {value}" for name, value in (("family", query.family),
                     ("feed", query.feed)) if value is not None)  # fmt: skip
     lo, hi = query.date_from, query.date_to
@@ -163,9 +166,8 @@ def empty_note(con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
         else f" on or before {hi.isoformat()}" if hi
         else ""
     )  # fmt: skip
-    if relation is None:
+    if not looked:
         return f"no rows: nothing counted{asked}{span}"
-    found = day_span(con, relation, *query.where(dates=False))
     claimed = "" if query.include_unclaimed or query.family else " with a malware family"
     if found is None:
         return f"no rows: no sightings{claimed}{asked} on any day"

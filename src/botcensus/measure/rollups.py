@@ -29,6 +29,7 @@ from botcensus.measure.census import (
     Window,
     change_sql,
     coverage_sql,
+    day_span,
     window_start_sql,
 )
 
@@ -179,7 +180,8 @@ def coverage_from_rollups(
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def _counts_sql(query: CensusQuery, relation: str) -> tuple[str, dict[str, object]]:
+def _filters(query: CensusQuery) -> tuple[list[str], dict[str, object]]:
+    """The roll-up rows of the query's grouping, family and feed (not its dates)."""
     wanted = set(query.by) | {f for f in FILTERS if getattr(query, f) is not None}
     params: dict[str, object] = {"grouping": grouping_mask(wanted)}
     conditions = ["grouping = $grouping"]
@@ -190,6 +192,20 @@ def _counts_sql(query: CensusQuery, relation: str) -> tuple[str, dict[str, objec
         if value is not None:
             conditions.append(f"{name} = ${name}")
             params[name] = value
+    return conditions, params
+
+
+def rollup_span(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+) -> tuple[date, date] | None:
+    """The first and last window start of the roll-up rows in `relation` that match the
+    query but for its dates (None: none), for the note of an empty answer."""
+    conditions, params = _filters(query)
+    return day_span(con, relation, " AND ".join(conditions), params, column="window_start")
+
+
+def _counts_sql(query: CensusQuery, relation: str) -> tuple[str, dict[str, object]]:
+    conditions, params = _filters(query)
     if query.date_from is not None:
         conditions.append("window_start >= $lo")
         params["lo"] = query.date_from

@@ -23,12 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery
-from botcensus.measure.census_run import census_of_dataset
+from botcensus.measure.census_run import census_of_dataset, empty_note
 from botcensus.measure.rollups import (
     ROLLUP_SCHEMA,
     answerable,
     census_from_rollups,
     grouping_mask,
+    rollup_span,
 )
 from botcensus.store import aggregates
 from botcensus.store.db import connect
@@ -185,13 +186,16 @@ class CensusView:
             table = "rollup_day" if query.window == "day" else "rollup_week"
             with self._lock:
                 cursor = self._con.cursor()
+            notes: tuple[str, ...] = ()
             try:
                 rows = census_from_rollups(cursor, query, table, "rollup_day")
+                if rows.num_rows == 0:
+                    notes = (empty_note(query, rollup_span(cursor, query, "rollup_day")),)
             finally:
                 cursor.close()
             if top is not None:
                 rows = rows.filter(pc.less_equal(rows["rank"], top))
-            return Answer(rows, "unique_ip", "rollup", ())
+            return Answer(rows, "unique_ip", "rollup", notes)
         return self._counted(state, query, top, why)
 
     def _counted(self, state: State, query: CensusQuery, top: int | None, why: str) -> Answer:
