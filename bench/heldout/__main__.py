@@ -1,4 +1,4 @@
-"""python -m bench.heldout constants | freeze | dev | heldout | table (see README.md)."""
+"""python -m bench.heldout constants | freeze | dev | heldout | table | household (README.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from bench.popgen import override, preset, validate
 from bench.popgen.driver import ok, run
 
+from . import household
 from .protocol import (
     FROZEN,
     changed_files,
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--work", type=Path, required=True)
     t = sub.add_parser("table", help="print the tables of results JSON files (merged)")
     t.add_argument("results", type=Path, nargs="+")
+    h = sub.add_parser("household", help="post hoc: scored weekly estimates with a household "
+                       "factor that shrinks with the lines left (household.py)")  # fmt: skip
+    h.add_argument("results", type=Path, nargs="+", help="results JSON or score files")
+    h.add_argument("--m0", type=float, default=household.M0)
     args = parser.parse_args(argv)
     if args.command == "constants":
         print(json.dumps(constants_at(None), indent=1))
@@ -117,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         record = freeze(args.commit, [p.as_dict() for p in DEVELOPMENT],
                         [p.as_dict() for p in HELD_OUT])  # fmt: skip
         print(f"frozen {record['commit']} ({len(record['constants'])} constants) in {FROZEN}")
+        return 0
+    if args.command == "household":
+        for path in args.results:
+            document = json.loads(path.read_text())
+            print("\n".join(household.lines(document.get("results", [document]), args.m0)))
         return 0
     if args.command == "table":
         print(markdown(merge([json.loads(path.read_text()) for path in args.results])))
