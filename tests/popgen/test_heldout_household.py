@@ -7,9 +7,7 @@ import math
 from datetime import date, timedelta
 
 import pytest
-from bench.heldout.household import M0, lines_left, per_line, rescale, summary
-
-from botcensus.measure.hosts.model import HOUSEHOLD
+from bench.heldout.household import HOUSEHOLD, M0, lines_left, per_line, rescale, summary
 
 START = date(2024, 3, 10)
 

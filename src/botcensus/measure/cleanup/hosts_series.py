@@ -1,28 +1,25 @@
-"""Weekly host estimates as a series to fit a decay to (`cleanup --count hosts`), and the
-decay of machines where the estimates count lines (cleanup.lines)."""
+"""Weekly host estimates as a series to fit a decay to (`cleanup --count hosts`): machines,
+also where machines behind one address cannot be seen (hosts.model.household_at)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from datetime import date
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery
-from botcensus.measure.cleanup.decay import LN2, DecayFit, fit_decay
-from botcensus.measure.cleanup.lines import machines_rate, ratio
+from botcensus.measure.cleanup.decay import DecayFit, fit_decay
 from botcensus.measure.hosts import HostsAnswer, hosts_answer
 from botcensus.measure.hosts.model import HOUSEHOLD
 
 HOUSEHOLD_NOTE = (
-    "decay of hosts: the estimates count lines where machines behind one address cannot be "
-    f"seen ({HOUSEHOLD:.2f} machines per address-day assumed), and a line stays infected "
-    "until its last machine is cleaned: rates converted from lines to machines (geometric "
-    "machines per line, cleaned one by one; docs/measurement.md)"
+    "decay of hosts: machines behind one address cannot be seen; the estimates take "
+    f"{HOUSEHOLD:.2f} machines per address-day in the data's first full week and fewer as "
+    "lines are cleaned (a line stays infected until its last machine is: geometric machines "
+    "per line, cleaned one by one; docs/measurement.md), so the decay is the machines'"
 )
 BOUNDS_NOTE = (
     "decay of hosts: some weeks have only bounds (hosts_support bounds); the decay is fitted "
@@ -47,37 +44,6 @@ def host_weeks(
     return table.set_column(at, "hosts", hosts), answer
 
 
-def machine_fit(fit: DecayFit, household: float = HOUSEHOLD) -> DecayFit:
-    """A decay fitted to line counts, as the machines' (cleanup.lines)."""
-    r = ratio(household)
-    times = np.arange(fit.weeks, dtype=np.float64)
-    rate = machines_rate(fit.rate_per_week, times, r)
-    lower = machines_rate(fit.lower, times, r) if math.isfinite(fit.lower) else fit.lower
-    upper = machines_rate(fit.upper, times, r) if math.isfinite(fit.upper) else fit.upper
-    scale = rate / fit.rate_per_week if fit.rate_per_week else 1.0
-    return replace(fit, rate_per_week=rate, lower=lower, upper=upper, se=fit.se * abs(scale))
-
-
-def machine_decay(decay: pa.Table, household: float = HOUSEHOLD) -> pa.Table:
-    """decay_table rows of line counts, with rates, intervals and half-lives as the
-    machines' (cleanup.lines)."""
-    r = ratio(household)
-    rows = decay.to_pylist()
-    for row in rows:
-        rate, weeks = row.get("rate_per_week"), row.get("weeks") or 0
-        if rate is None or weeks < 2:
-            continue
-        times = np.arange(weeks, dtype=np.float64)
-        for key in ("rate_per_week", "rate_lower", "rate_upper"):
-            value = row.get(key)
-            if value is not None and math.isfinite(value):
-                row[key] = machines_rate(value, times, r)
-        new = row["rate_per_week"]
-        row["half_life_weeks"] = LN2 / new if new > 0 else math.inf
-        row["half_life_days"] = 7.0 * row["half_life_weeks"]
-    return pa.Table.from_pylist(rows, schema=decay.schema)
-
-
 def arm_fits(
     con: duckdb.DuckDBPyConnection,
     base: CensusQuery,
@@ -91,7 +57,7 @@ def arm_fits(
     `asn` or `cc`."""
     key = "asn" if "asn" in notified.column_names else "cc"
     group = "asn" if key == "asn" else "country"
-    table, answer = host_weeks(con, replace(base, by=(group,)), relation)
+    table, _ = host_weeks(con, replace(base, by=(group,)), relation)
     plan = {row[key]: bool(row["notified"]) for row in notified.to_pylist()}
     day = min(notified["day"].to_pylist())
     series: dict[bool, dict[date, float]] = {True: {}, False: {}}
@@ -109,5 +75,5 @@ def arm_fits(
             fits.append(None)
             continue
         fit = fit_decay([(s - starts[0]).days / 7.0 for s in starts], counts)
-        fits.append(machine_fit(fit) if answer.household else fit)
+        fits.append(fit)
     return fits[0], fits[1]

@@ -39,8 +39,6 @@ from botcensus.measure.cleanup.hosts_series import (
     HOUSEHOLD_NOTE,
     arm_fits,
     host_weeks,
-    machine_decay,
-    machine_fit,
 )
 from botcensus.measure.hosts import with_hourly
 from botcensus.measure.hosts.model import HOUSEHOLD
@@ -242,9 +240,6 @@ def cleanup(
                 group=query.by,
                 min_count=query.min_count,
             )
-    if household:
-        decay = machine_decay(decay)
-        fit = machine_fit(fit) if fit is not None else None
     support, why = ("estimate" if fit is not None else "none"), None
     if addresses is not None:
         decay = pa.concat_tables(

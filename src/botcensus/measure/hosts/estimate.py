@@ -13,7 +13,7 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Final
@@ -25,7 +25,15 @@ import numpy.typing as npt
 from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
 from botcensus.measure.hosts.features import EPOCH, LOOK, Timer, checkin_timer
 from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
-from botcensus.measure.hosts.model import BOUNDS, ESTIMATE, Window, window_estimate
+from botcensus.measure.hosts.model import (
+    BOUNDS,
+    ESTIMATE,
+    Estimate,
+    Window,
+    household_at,
+    window_estimate,
+    with_household,
+)
 from botcensus.measure.hosts.networks import (
     apply_factors,
     network_factors,
@@ -97,6 +105,10 @@ class AddressModel:
     ref: Reference
     timer: Timer | None
     """The bots' common check-in timer; None where the data show none."""
+    anchor: Window | None = None
+    """The data's first full window (model.household_at counts lines left from it), where
+    the query's windows do not hold it; None where they do or the data have none."""
+    anchor_span: Span | None = None
 
 
 def address_model(
@@ -113,13 +125,31 @@ def address_model(
     # reads CONTEXT_DAYS either side, so a week asked alone is judged as within the data.
     extent = data_extent(con, query, relation) or (days[0], days[-1])
     before, after = context_spans(con, query, relation, extent)
-    read, groups = read_windows(con, query, relation, [*before, *spans, *after], timer, extent)
+    first = first_full_span(con, query, relation, extent) if timer is None else None
+    extra = [first] if first is not None and first not in [*before, *spans] else []
+    read, groups = read_windows(
+        con, query, relation, [*extra, *before, *spans, *after], timer, extent
+    )
+    anchor = read[0] if extra else None
+    read = read[len(extra) :]
     windows = read[len(before) : len(before) + len(spans)]
     ccs = sorted({cc for cc, _ in groups})
     country = np.array([ccs.index(cc) for cc, _ in groups], np.int64)
     history_from = (extent[0] - EPOCH).days + LOOK
     ref = lend([w.sums for w in read], [w.multi for w in read], country, len(ccs), history_from)
-    return AddressModel(spans, windows, groups, ccs, country, ref, timer)
+    return AddressModel(spans, windows, groups, ccs, country, ref, timer, anchor, first)
+
+
+def first_full_span(
+    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, extent: tuple[date, date]
+) -> Span | None:
+    """The data's first window with data on each of its days (model.household_at's anchor),
+    among the first two windows' worth of days; None without one."""
+    length = 1 if query.window == "day" else 7
+    lo, hi = extent[0], min(extent[1], extent[0] + timedelta(days=2 * length - 1))
+    days = data_days(con, replace(query, date_from=lo, date_to=hi), relation)
+    full = [s for s in window_spans(days, query) if len(s.days) == length]
+    return full[0] if full else None
 
 
 def context_spans(
@@ -159,9 +189,17 @@ def _address_cells(
     fit.untimed = model.timer is None
     fit.split_few |= {groups[int(i)] for i in np.flatnonzero(ref.split_few)}
     fit.stable |= {groups[int(i)] for i in np.flatnonzero(ref.stable)}
-    for span, w in zip(spans, windows, strict=True):
+    timed = model.timer is not None
+    n = len(ccs)
+
+    def estimate(span: Span, w: Window) -> Estimate:
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
-        est = window_estimate(w, ref, country, len(ccs), borrowed, timed=model.timer is not None)
+        return window_estimate(w, ref, country, n, borrowed, timed=timed)
+
+    estimates = [estimate(span, w) for span, w in zip(spans, windows, strict=True)]
+    if not timed:
+        estimates = _as_machines(model, estimates, estimate)
+    for span, est in zip(spans, estimates, strict=True):
         codes = est.country_support
         fit.borrowed |= {ccs[i] for i in np.flatnonzero(est.country_borrowed)}
         fit.bracketed |= {ccs[i] for i in np.flatnonzero(codes == BOUNDS)}
@@ -197,6 +235,32 @@ def _address_cells(
                 )
                 support[(span.start, cc, asn)] = int(code)
     return cells, support, fit
+
+
+def _as_machines(
+    model: AddressModel, lines: list[Estimate], estimate: Callable[[Span, Window], Estimate]
+) -> list[Estimate]:
+    """Line estimates as machines: model.household_at the lines left since the data's first
+    full window (its own estimate, where the query's windows do not hold it). A partial
+    window (fewer days, fewer lines) takes the lines left of the nearest full one."""
+    if model.anchor is not None and model.anchor_span is not None:
+        start = float(estimate(model.anchor_span, model.anchor).country_hosts.sum())
+    elif model.anchor_span is not None and model.anchor_span in model.spans:
+        start = float(lines[model.spans.index(model.anchor_span)].country_hosts.sum())
+    else:
+        start = 0.0
+    length = (
+        max(len(s.days) for s in model.spans)
+        if model.anchor_span is None
+        else len(model.anchor_span.days)
+    )
+    left = [float(e.country_hosts.sum()) / start if start > 0 else 1.0 for e in lines]
+    full = [i for i, s in enumerate(model.spans) if len(s.days) == length]
+    out = []
+    for i, est in enumerate(lines):
+        near = i if i in full or not full else min(full, key=lambda j: abs(j - i))
+        out.append(with_household(est, household_at(left[near])))
+    return out
 
 
 def partition_cells(

@@ -156,7 +156,9 @@ class Fit:
                 "host estimates: no common check-in timer in these sightings (reports "
                 "aggregated per hour or day, or bots whose timers differ), so machines sharing "
                 f"one address cannot be seen: {HOUSEHOLD:.2f} machines per address-day assumed "
-                f"(90% range {low:.2f}-{high:.2f}); intervals widened (hosts_support widened)"
+                f"in the data's first full window (90% range {low:.2f}-{high:.2f}), fewer as "
+                "lines are cleaned (a line stays infected until its last machine is; "
+                "docs/measurement.md); intervals widened (hosts_support widened)"
             )
         borrowed = sorted(self.borrowed - self.bracketed)
         if borrowed:
