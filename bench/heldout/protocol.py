@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import io
 import json
+import shutil
 import subprocess
 import tarfile
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,14 +122,25 @@ def changed_files(record: dict[str, Any]) -> list[str]:
 
 
 def export_src(commit: str, into: Path) -> Path:
-    """src/ of `commit` exported into `into` (once); the directory to put on PYTHONPATH."""
+    """src/ of `commit` exported into `into` (once); the directory to put on PYTHONPATH.
+    Parallel runs (`--only`) may export at the same moment: each extracts into a directory
+    of its own, and the first rename wins."""
     target = into / f"src-{commit[:12]}"
     if not (target / "botcensus").is_dir():
         data = subprocess.run(
             ["git", "archive", "--format=tar", commit, "src"], cwd=ROOT, capture_output=True,
             check=True,
         ).stdout  # fmt: skip
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(target.parent / f".{target.name}", filter="data")
-        (target.parent / f".{target.name}" / "src").rename(target)
+        into.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=into))
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(scratch, filter="data")
+            try:
+                (scratch / "src").rename(target)
+            except OSError:
+                if not (target / "botcensus").is_dir():
+                    raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return target

@@ -207,3 +207,18 @@ def test_the_held_out_set_holds_no_seed_seen_before() -> None:
     assert all(set(p.ids_seeds) <= set(p.seeds) for p in HELD_OUT)
     frozen = json.loads((Path(__file__).parents[2] / "bench/heldout/frozen.json").read_text())
     assert frozen["held_out"] == [p.as_dict() for p in HELD_OUT]
+
+
+def test_two_runs_exporting_the_frozen_src_at_once_both_get_it(tmp_path) -> None:
+    """`heldout --only` runs in parallel into one WORK: both export src at the same moment
+    (the eleventh set's second run failed there once, on a shared scratch directory)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.heldout.protocol import export_src, git
+
+    commit = git("rev-parse", "HEAD")
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: export_src(commit, tmp_path), range(4)))
+    assert len(set(got)) == 1
+    assert (got[0] / "botcensus" / "measure" / "hosts" / "model.py").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [got[0].name]  # no scratch left behind
