@@ -5,26 +5,42 @@ held-out sets are the `heavy` tests below and `python -m bench.heldout` (BENCHMA
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from bench.heldout.run import evaluate
 from bench.heldout.score import Score
 from bench.popgen import override, preset
 from bench.popgen.driver import ok, run
 
+from botcensus.measure import CensusQuery, census_of_dataset
+
+
+def _generated(
+    tmp_path_factory: pytest.TempPathFactory, name: str, settings: list[str], seed: int
+) -> Path:
+    out = tmp_path_factory.mktemp(name) / "pop"
+    _, report = run(override(preset(name), settings), seed, out, ids=False, checkins=False)
+    assert ok(report), report
+    return out
+
 
 def _population(
     tmp_path_factory: pytest.TempPathFactory, name: str, settings: list[str], seed: int
 ) -> tuple[Score, dict[str, object]]:
-    out = tmp_path_factory.mktemp(name) / "pop"
-    _, report = run(override(preset(name), settings), seed, out, ids=False, checkins=False)
-    assert ok(report), report
-    return evaluate(out)
+    return evaluate(_generated(tmp_path_factory, name, settings, seed))
 
 
 @pytest.fixture(scope="module")
-def hourly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Score, dict[str, object]]:
+def hourly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """a-global, 1,000 machines, 5 weeks, one row per address and hour."""
-    return _population(tmp_path_factory, "a-global", ["n_machines=1000", "days=35"], 11)
+    return _generated(tmp_path_factory, "a-global", ["n_machines=1000", "days=35"], 11)
+
+
+@pytest.fixture(scope="module")
+def hourly(hourly_dir: Path) -> tuple[Score, dict[str, object]]:
+    return evaluate(hourly_dir)
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +87,21 @@ def test_without_a_stable_network_survival_comes_from_the_decay(daily_cgn) -> No
     assert score.surv_support["28"] == "decay"
     assert score.surv_est["28"] is not None
     assert abs(score.surv_est["28"] - score.surv_true["28"]) <= 0.1
+
+
+@pytest.mark.parametrize("window", ["week", "day"])
+def test_a_window_asked_alone_counts_machines_as_within_the_whole_data(
+    hourly_dir: Path, window: str
+) -> None:
+    """Without a timer, machines per address-day shrink with the lines left since the data's
+    first full window (hosts.model.household_at): a window asked alone reads that window too
+    (and the stable reference's context), so it gets the figure it gets within the data."""
+    query = CensusQuery(window=window, week_ends="sun")  # type: ignore[arg-type]
+    whole = census_of_dataset(hourly_dir / "dataset", query, estimate=True).rows.to_pylist()
+    rows = [r for r in whole if r["hosts_est"] and not r["partial"]]
+    assert len(rows) >= 3
+    for row in (rows[len(rows) // 2], rows[-1]):
+        ranged = replace(query, date_from=row["window_start"], date_to=row["window_end"])
+        (alone,) = census_of_dataset(hourly_dir / "dataset", ranged, estimate=True).rows.to_pylist()
+        assert alone["hosts_support"] == row["hosts_support"]
+        assert alone["hosts_est"] == pytest.approx(row["hosts_est"], rel=0.01)

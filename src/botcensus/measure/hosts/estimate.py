@@ -106,8 +106,8 @@ class AddressModel:
     timer: Timer | None
     """The bots' common check-in timer; None where the data show none."""
     anchor: Window | None = None
-    """The data's first full window (model.household_at counts lines left from it), where
-    the query's windows do not hold it; None where they do or the data have none."""
+    """The data's first full window (model.household_at counts lines left from it); None
+    with a timer or where the data have none."""
     anchor_span: Span | None = None
 
 
@@ -126,11 +126,10 @@ def address_model(
     extent = data_extent(con, query, relation) or (days[0], days[-1])
     before, after = context_spans(con, query, relation, extent)
     first = first_full_span(con, query, relation, extent) if timer is None else None
-    extra = [first] if first is not None and first not in [*before, *spans] else []
-    read, groups = read_windows(
-        con, query, relation, [*extra, *before, *spans, *after], timer, extent
-    )
-    anchor = read[0] if extra else None
+    extra = [first] if first is not None and first not in [*before, *spans, *after] else []
+    every = [*extra, *before, *spans, *after]
+    read, groups = read_windows(con, query, relation, every, timer, extent)
+    anchor = read[every.index(first)] if first is not None else None
     read = read[len(extra) :]
     windows = read[len(before) : len(before) + len(spans)]
     ccs = sorted({cc for cc, _ in groups})
@@ -241,12 +240,10 @@ def _as_machines(
     model: AddressModel, lines: list[Estimate], estimate: Callable[[Span, Window], Estimate]
 ) -> list[Estimate]:
     """Line estimates as machines: model.household_at the lines left since the data's first
-    full window (its own estimate, where the query's windows do not hold it). A partial
-    window (fewer days, fewer lines) takes the lines left of the nearest full one."""
+    full window. A partial window (fewer days, fewer lines) takes the lines left of the
+    nearest full one."""
     if model.anchor is not None and model.anchor_span is not None:
         start = float(estimate(model.anchor_span, model.anchor).country_hosts.sum())
-    elif model.anchor_span is not None and model.anchor_span in model.spans:
-        start = float(lines[model.spans.index(model.anchor_span)].country_hosts.sum())
     else:
         start = 0.0
     length = (
