@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from botcensus.measure.hosts.model import household_at
+
 HOUSEHOLD = 1.25
 """The constant machines per address-day of every week in hosts.model up to commit cbd58f3
 (the scores this rescales; the estimator has since applied the shrinking factor itself)."""
@@ -60,7 +62,7 @@ def lines_left(weeks: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 def per_line(x: float, m0: float = M0) -> float:
     """Machines per infected line with a share x of the first full week's lines left."""
-    return 1.0 / (1.0 - (1.0 - 1.0 / m0) * x)
+    return household_at(x, m0)
 
 
 def rescale(weeks: Sequence[dict[str, Any]], m0: float = M0) -> list[Rescaled]:

@@ -1,20 +1,18 @@
-"""Lines fall more slowly than the machines behind them (cleanup.lines): the law, its
-inverse, and the machines' decay rate recovered from line counts."""
+"""Lines fall more slowly than the machines behind them (cleanup.lines): the law and its
+inverse."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from botcensus.measure.cleanup import fit_decay
-from botcensus.measure.cleanup.lines import lines_share, machines_rate, machines_share, ratio
+from botcensus.measure.cleanup.lines import lines_share, machines_share, ratio
 
 
 def test_one_machine_per_line_changes_nothing() -> None:
     assert ratio(1.0) == 0.0
     assert lines_share(0.6, 0.0) == pytest.approx(0.6)
     assert machines_share(0.6, 0.0) == pytest.approx(0.6)
-    assert machines_rate(0.1, np.arange(8.0), 0.0) == 0.1
 
 
 @pytest.mark.parametrize("s", [0.0, 0.2, 0.5, 0.8, 1.0])
@@ -38,16 +36,3 @@ def test_the_law_matches_lines_of_geometric_size_cleaned_one_by_one() -> None:
     counted = np.arange(sizes.max())[None, :] < sizes[:, None]
     share = float(np.mean(np.any(alive & counted, axis=1)))
     assert share == pytest.approx(lines_share(0.55, r), abs=0.005)
-
-
-def test_the_machines_rate_is_recovered_from_line_counts() -> None:
-    r, rate = ratio(1.25), 0.06
-    weeks = np.arange(8.0)
-    lines = 10_000 * lines_share(np.exp(-rate * weeks), r)
-    line_rate = fit_decay(weeks, lines).rate_per_week
-    assert line_rate < 0.9 * rate  # lines decay about a sixth slower here
-    assert machines_rate(line_rate, weeks, r) == pytest.approx(rate, rel=1e-4)
-
-
-def test_a_count_that_grows_is_left_as_it_is() -> None:
-    assert machines_rate(-0.02, np.arange(8.0), ratio(1.25)) == -0.02

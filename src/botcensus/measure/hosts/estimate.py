@@ -242,17 +242,13 @@ def _as_machines(
     """Line estimates as machines: model.household_at the lines left since the data's first
     full window. A partial window (fewer days, fewer lines) takes the lines left of the
     nearest full one."""
+    start = 0.0
     if model.anchor is not None and model.anchor_span is not None:
         start = float(estimate(model.anchor_span, model.anchor).country_hosts.sum())
-    else:
-        start = 0.0
-    length = (
-        max(len(s.days) for s in model.spans)
-        if model.anchor_span is None
-        else len(model.anchor_span.days)
-    )
-    left = [float(e.country_hosts.sum()) / start if start > 0 else 1.0 for e in lines]
-    full = [i for i, s in enumerate(model.spans) if len(s.days) == length]
+    if start <= 0 or model.anchor_span is None:
+        return [with_household(est, household_at(1.0)) for est in lines]
+    left = [float(e.country_hosts.sum()) / start for e in lines]
+    full = [i for i, s in enumerate(model.spans) if len(s.days) == len(model.anchor_span.days)]
     out = []
     for i, est in enumerate(lines):
         near = i if i in full or not full else min(full, key=lambda j: abs(j - i))

@@ -392,14 +392,15 @@ def window_estimate(
     return _household(estimate, timed)
 
 
-def household_at(lines_left: float) -> float:
+def household_at(lines_left: float, household: float = HOUSEHOLD) -> float:
     """Machines per address-day where a share `lines_left` of the first full window's lines
-    is still infected: geometric households of mean HOUSEHOLD whose machines are cleaned one
-    by one keep 1 + (HOUSEHOLD - 1) s machines per line with a share s of the machines left,
-    that is 1 / (1 - (1 - 1/HOUSEHOLD) x) with x the lines left (cleanup.lines has the same
-    law). x is taken in [0, 1]: where lines grow (new infections), households stay full."""
+    is still infected: geometric households of mean `household` there, whose machines are
+    cleaned one by one, keep 1 + (household - 1) s machines per line with a share s of the
+    machines left, that is 1 / (1 - (1 - 1/household) x) with x the lines left
+    (cleanup.lines has the same law). x is taken in [0, 1]: where lines grow (new
+    infections), households stay full."""
     x = min(max(lines_left, 0.0), 1.0)
-    return 1.0 / (1.0 - (1.0 - 1.0 / HOUSEHOLD) * x)
+    return 1.0 / (1.0 - (1.0 - 1.0 / household) * x)
 
 
 def with_household(est: Estimate, machines: float) -> Estimate:
