@@ -103,18 +103,35 @@ def fqdn_sql(name: str) -> str:
     )
 
 
+def _url_parts(columns: Collection[str]) -> tuple[list[str], str] | None:
+    """The host columns (the first that holds one wins) and the path column a URL is made
+    from, or None where the report lacks either."""
+    hosts = [c for c in ("cc_dns", "http_host", "hostname", "ip") if c in columns]
+    paths = [c for c in ("url", "http_url") if c in columns]
+    return (hosts, paths[0]) if hosts and paths else None
+
+
+def cells_read(function: str | None, column: str, columns: Collection[str]) -> frozenset[str]:
+    """The report cells `convert(function, column, columns)` reads."""
+    parts = _url_parts(columns) if function == "convert_http_host_and_url" else None
+    if parts is None:
+        return frozenset({column})
+    application = ["application"] if "application" in columns else []
+    return frozenset({column, *parts[0], parts[1], *application})
+
+
 def url_from_host_and_path(v: str, columns: Collection[str]) -> str:
     """IntelMQ's convert_http_host_and_url: scheme://host/path from the report's host and
     path columns, the request line stripped from the path; otherwise the cell unchanged.
     Unlike IntelMQ, only a host that is a host (no / ? # @ \\ or space: a bot chooses its
     Host header) makes a URL: `evil.example/x` + `/gate.php` would read as the path
     `/x/gate.php`. The path cell then stays as it is, and is kept under extra.<column>."""
-    hosts = [ident(c) for c in ("cc_dns", "http_host", "hostname", "ip") if c in columns]
-    paths = [ident(c) for c in ("url", "http_url") if c in columns]
-    if not hosts or not paths:
+    parts = _url_parts(columns)
+    if parts is None:
         return v
+    hosts = [ident(c) for c in parts[0]]
     host = hosts[0] if len(hosts) == 1 else f"coalesce({', '.join(hosts)})"
-    path = paths[0]
+    path = ident(parts[1])
     app = (
         "CASE WHEN \"application\" IN ('http', 'https') THEN \"application\" ELSE 'http' END"
         if "application" in columns

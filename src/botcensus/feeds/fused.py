@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from botcensus.feeds.convert import ident, lit
 from botcensus.feeds.inputs import Input
+from botcensus.feeds.memo import Memo
 from botcensus.feeds.plan import BLANK, LINE, Plan
 from botcensus.feeds.read import Batch
 
@@ -96,14 +97,21 @@ def source_sql(source: Input, columns: list[str], delimiter: str) -> str | None:
 
 
 def fused_batches(
-    con: duckdb.DuckDBPyConnection, plan: Plan, source: str, lines: int, size: int
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    source: str,
+    lines: int,
+    size: int,
+    memo: Memo | None = None,
 ) -> Iterator[tuple[Batch, pa.Table]]:
     """The report's rows mapped by `plan` in one statement over `source`, numbered from line
     2, as (Batch with the line numbers only, mapped rows); raises IrregularError where the
-    rows do not match the `lines` line feeds counted (the header is one)."""
+    rows do not match the `lines` line feeds counted (the header is one). `memo`: outputs
+    mapped once per distinct value (feeds/memo.py)."""
     line = 2
+    statement = plan.fused(source, memo.outputs, memo.cells) if memo else plan.fused(source)
     try:
-        reader = con.sql(plan.fused(source)).to_arrow_reader(BATCH_ROWS)
+        reader = con.sql(statement).to_arrow_reader(BATCH_ROWS)
         for record_batch in reader:
             n = record_batch.num_rows
             numbers = pa.array(np.arange(line, line + n, dtype=np.int64))
@@ -114,12 +122,17 @@ def fused_batches(
             if pc.any(blank).as_py():
                 mapped = mapped.filter(pc.invert(blank))
             mapped = mapped.drop_columns([BLANK])
+            if memo:
+                mapped = memo.apply(mapped)
             position = size * (line - 1) // max(lines, 1)
             yield Batch(pa.table({LINE: mapped[LINE]}), [], position), mapped
     except duckdb.Error as exc:
         raise IrregularError(
             f"DuckDB's reader stopped near line {line}: {_first_line(exc)}"
         ) from None
+    finally:
+        if memo:
+            memo.close()
     if line - 1 != lines:
         raise IrregularError(
             f"{line - 2} rows in {lines - 1} lines (a blank line or a multi-line cell)"

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.feeds import fused
+from botcensus.feeds import fused, memo
 from botcensus.feeds.identity import identity_hashes
 from botcensus.feeds.inputs import Input, expand
 from botcensus.feeds.jsonl import jsonl_batches
@@ -212,7 +212,11 @@ class _FileIngest:
         chosen = self.plan(tuple(columns))
         # its own connection: after a fallback, the exact read maps on self.con
         self.reading = connect(memory_limit=MEMORY_LIMIT, threads=1)
-        batches = fused.fused_batches(self.reading, chosen, source, lines, self.path.size())
+        once = None  # few-valued cells mapped once per value, in large files
+        if lines > memo.MIN_ROWS:
+            once = memo.Memo(chosen, memo.few_valued(self.reading, source, columns))
+        size = self.path.size()
+        batches = fused.fused_batches(self.reading, chosen, source, lines, size, once)
         return ((b, self.finish(m)) for b, m in batches)
 
     def plan(self, columns: tuple[str, ...]) -> Plan:

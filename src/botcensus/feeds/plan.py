@@ -16,7 +16,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from botcensus.feeds.convert import Converted, check, convert, ident, lit
+from botcensus.feeds.convert import Converted, cells_read, check, convert, ident, lit
 from botcensus.feeds.mapping import NAME_COLUMNS, ReportMapping, Rule
 from botcensus.feeds.vocabulary import (
     BY_KEY,
@@ -74,12 +74,30 @@ class Plan:
     """The output columns (name, SQL over the last layer), in order."""
     cells: tuple[str, ...] = ()
     """The report's columns the statement reads."""
+    reads: tuple[tuple[str, frozenset[str]], ...] = ()
+    """The cells each output reads (its value is a function of those cells alone; an output
+    reading none is a constant); `__reject` reads the cells of every failure it names."""
 
-    def fused(self, source: str) -> str:
+    def cells_of(self, name: str) -> frozenset[str]:
+        """The cells output `name` reads."""
+        return dict(self.reads).get(name, frozenset())
+
+    def fused(self, source: str, memo: Sequence[str] = (), cells: Sequence[str] = ()) -> str:
         """The statement over `source` (SQL yielding the cells, no __line) instead of a
         registered batch: the copied columns computed in it (as copy_columns does), RAW
         holding a rejected row's cells as JSON, BLANK true where every cell is empty;
-        __line is NULL (the caller numbers the rows)."""
+        __line is NULL (the caller numbers the rows). The outputs in `memo` are left out
+        (feeds/memo.py computes them once per distinct value), the raw `cells` they read
+        added as `memo_cell(i)`."""
+        outputs = self.fused_outputs()
+        for name in memo:
+            del outputs[name]
+        for i, cell in enumerate(cells):
+            outputs[memo_cell(i)] = ident(cell)
+        return _statement(f"batch AS ({source})", self.layers, outputs)
+
+    def fused_outputs(self) -> dict[str, str]:
+        """The outputs of `fused`, in order (without memo)."""
         outputs = dict(self.outputs)
         outputs[LINE] = "CAST(NULL AS BIGINT)"
         for name, column, to_none in self.copied:
@@ -93,7 +111,17 @@ class Plan:
         )
         empty = " AND ".join(f"{ident(c)} IS NULL" for c in self.cells) or "false"
         outputs[BLANK] = f"({empty})"
-        return _statement(f"batch AS ({source})", self.layers, outputs)
+        return outputs
+
+    def only(self, names: Collection[str]) -> str:
+        """The statement over a registered `batch` that computes only outputs `names`."""
+        outputs = self.fused_outputs()
+        return _statement("", self.layers, {n: outputs[n] for n in names})
+
+
+def memo_cell(i: int) -> str:
+    """The name of a raw cell a fused statement passes through for feeds/memo.py."""
+    return f"__memo_{i}"
 
 
 def _statement(batch: str, layers: tuple[str, ...], outputs: dict[str, str]) -> str:
@@ -138,6 +166,7 @@ class _Builder:
         self.others: dict[str, list[str]] = defaultdict(list)
         self.rejects: list[tuple[str, str]] = []
         self.used: set[str] = set()
+        self.reads: dict[str, set[str]] = defaultdict(set)  # output -> the cells it reads
         self.required_checked: set[str] = set()
         self.copied: list[tuple[str, str, bool]] = []
         self.count = 0
@@ -158,6 +187,7 @@ class _Builder:
         n = self.count = self.count + 1
         p, v, k, norm = (f"{self.tag}{x}{n}" for x in "pvkn")
         raw = convert(rule.convert, rule.column, self.columns)
+        reads = cells_read(rule.convert, rule.column, self.columns)
         if raw.parsed is not None:
             self.converted.append(f"{raw.parsed} AS {p}")
         self.converted.append(f"{raw.value.replace('{p}', p)} AS {v}")
@@ -165,17 +195,21 @@ class _Builder:
         if raw.failure is not None:
             failure = raw.failure.replace("{p}", p)
             self.rejects.append((failure, _problem(rule.column, " " + raw.problem)))
+            self.reads[REJECT] |= reads
         field = BY_KEY.get(key)
         if field is None:
             self.others[key].append(_text(value))
+            self.reads[key] |= reads
             return
         normal, ok = check(field.rule, value)
         self.checked += [f"{normal} AS {norm}", f"coalesce({ok}, false) AS {k}"]
         self.core[field.column].append(f"CASE WHEN {k} THEN {norm} END")
+        self.reads[field.column] |= reads
         if field.rule in FALLBACK_RULES:
             self.others[f"extra.{rule.column}"].append(
                 f"CASE WHEN {v} IS NOT NULL AND NOT {k} THEN {ident(rule.column)} END"
             )
+            self.reads[f"extra.{rule.column}"] |= reads | {rule.column}
         wanted = field.column in ("time_source", "source_ip") and required
         if wanted and field.column not in self.required_checked:
             self.required_checked.add(field.column)
@@ -184,14 +218,17 @@ class _Builder:
             if raw.failure is not None:  # a cell that failed conversion has its reason already
                 missing += f" AND NOT coalesce({raw.failure.replace('{p}', p)}, false)"
             self.rejects.append((missing, _problem(rule.column, words)))
+            self.reads[REJECT] |= reads
 
     def constant(self, key: str, value: str) -> None:
         field = BY_KEY.get(output_key(key))
         if field is None:
             self.others[output_key(key)] = [lit(value)]
+            self.reads[output_key(key)] = set()
             return
         normal, ok = check(field.rule, Converted(lit(value), "text"))
         self.core[field.column] = [f"CASE WHEN {ok} THEN {normal} END"]
+        self.reads[field.column] = set()
 
     def named(self, value: str) -> str:
         """malware.name for an infected-system row: the mapped value, else the first of
@@ -200,6 +237,7 @@ class _Builder:
         exprs = [value]
         for column in NAME_COLUMNS:
             if column in self.columns:
+                self.reads["malware_name"].add(column)
                 cell = f"nullif(nullif({ident(column)}, '0'), 'unknown')"
                 normal, ok = check("lower", Converted(cell, "text"))
                 exprs.append(f"CASE WHEN coalesce({ok}, false) THEN {normal} END")
@@ -215,6 +253,7 @@ class _Builder:
             when = f"{ident(condition.column)} = {lit(condition.value)}"
             for key, value in condition.set.items():
                 field = BY_KEY[output_key(key)]
+                self.reads[field.column].add(condition.column)
                 normal, ok = check(field.rule, Converted(lit(value), "text"))
                 current = values.get(field.column, "NULL")
                 values[field.column] = (
@@ -222,6 +261,7 @@ class _Builder:
                 )
             for key in condition.drop:
                 column = BY_KEY[output_key(key)].column
+                self.reads[column].add(condition.column)
                 values[column] = f"CASE WHEN {when} THEN NULL ELSE {values.get(column, 'NULL')} END"
 
     def select(self, feed_name: str, sensor: str, intelmq_names: bool) -> Plan:
@@ -257,8 +297,11 @@ class _Builder:
             f"rej AS (SELECT *, {reject} AS {REJECT} FROM chk)",  # noqa: S608
         )
         sql = _statement("", layers, outputs)
+        for name, column, _ in self.copied:  # fused statements coalesce them in
+            self.reads[name].add(column)
         cells = tuple(self.columns)
-        return Plan(sql, others, tuple(self.copied), layers, tuple(outputs.items()), cells)
+        reads = tuple((name, frozenset(self.reads.get(name, ()))) for name in outputs)
+        return Plan(sql, others, tuple(self.copied), layers, tuple(outputs.items()), cells, reads)
 
 
 def plan(
