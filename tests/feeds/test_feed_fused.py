@@ -19,6 +19,7 @@ from botcensus.store import sighting_files
 from botcensus.store.feed_events import feed_files
 
 NAME = "2024-05-01-event4_sinkhole-x.csv"
+SIGHTING_KEY = ("day", "source_ip", "bot_id", "malware_family", "sensor", "feed_name")
 COUNTS = ("read", "stored", "duplicate", "quarantined", "padded", "without_source")
 
 
@@ -56,7 +57,8 @@ def _result(report: FileReport, data: Path) -> dict[str, Any]:
         "events": sorted(events, key=lambda r: (r["source_line"], r["event_hash"])),
         "schemas": schemas,
         "quarantined": quarantined(report),
-        "sightings": sorted(sightings, key=lambda r: (str(r["source_ip"]), str(r["bot_id"]))),
+        # by a sighting's whole key: DuckDB's roll-up gives its rows in no fixed order
+        "sightings": sorted(sightings, key=lambda r: tuple(str(r[k]) for k in SIGHTING_KEY)),
     }
 
 
