@@ -47,7 +47,6 @@ IPV4_OCTET: Final = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4_RE: Final = f"{IPV4_OCTET}([.]{IPV4_OCTET}){{3}}"
 """A dotted quad (unanchored: callers anchor it as their regex dialect wants)."""
 UNSPECIFIED_V4: Final = "0.0.0.0"
-_IPV4_PARTS: Final = "^" + r"\.".join(f"(?P<{n}>0|[1-9][0-9]{{0,2}})" for n in "abcd") + "$"
 _MAPPED_PREFIX: Final = b"\x00" * 10 + b"\xff\xff"
 
 
@@ -126,15 +125,20 @@ def as_string_array(ips: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def ipv4_to_int(ips: pa.Array | pa.ChunkedArray) -> tuple[U32, Mask]:
-    """Dotted-quad strings to uint32 and a validity mask; anything else (nulls too) is invalid."""
-    parts = pc.extract_regex(as_string_array(ips), _IPV4_PARTS)
-    valid = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    value = np.zeros(len(parts), dtype=np.uint32)
-    for name in ("a", "b", "c", "d"):
-        octet = pc.fill_null(pc.cast(pc.struct_field(parts, name), pa.uint16()), 0).to_numpy()
-        valid &= octet <= 255
-        value = (value << np.uint32(8)) | (octet & 255).astype(np.uint32)
-    value[~valid] = 0
+    """Dotted-quad strings to uint32 and a validity mask; anything else (nulls too) is invalid.
+    The rule is one anchored match; the valid quads are then split at their dots and the
+    octets cast (cheaper than a regular expression with groups: 0.36 against 0.45-0.50 CPU-s
+    for 2.2 million addresses)."""
+    array = as_string_array(ips)
+    quad = pc.fill_null(pc.match_substring_regex(array, f"^{IPV4_RE}$"), False)
+    valid = np.asarray(quad.to_numpy(zero_copy_only=False), dtype=bool)
+    value = np.zeros(len(array), dtype=np.uint32)
+    if not valid.any():
+        return value, valid
+    quads = array if valid.all() else array.filter(quad)
+    octets = pc.split_pattern(quads, ".").flatten().cast(pa.uint32())
+    four = octets.to_numpy(zero_copy_only=False).reshape(-1, 4)
+    value[valid] = (four[:, 0] << 24) | (four[:, 1] << 16) | (four[:, 2] << 8) | four[:, 3]
     return value, valid
 
 
