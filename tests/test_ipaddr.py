@@ -50,6 +50,26 @@ def test_a_column_follows_the_same_rule() -> None:
     assert ipaddr.canonical_ips(column).to_pylist() == [s for _, s in RULE] + [None]
 
 
+def test_the_key_of_canonical_text_is_the_key_of_any_text() -> None:
+    """address_key(canonical=True) skips the quad check on canonical_ips' output and gives
+    the same key, family and validity as the checked parse."""
+    texts = [t for t, _ in RULE] + [None, "1.2.3.4", "9.9.9.9", "::ffff:10.0.0.1", "2001:db8::1"]
+    canonical = ipaddr.canonical_ips(pa.array(texts, pa.string()))
+    fast = ipaddr.address_key(canonical, canonical=True)
+    checked = ipaddr.address_key(canonical)
+    for a, b in zip(fast, checked, strict=True):
+        assert a.tolist() == b.tolist()
+    assert fast[2].tolist() == [t is not None for t in canonical.to_pylist()]
+
+
+@given(st.ip_addresses())
+def test_canonical_keys_agree_on_every_address(address: object) -> None:
+    canonical = ipaddr.canonical_ips(pa.array([str(address), "192.0.2.7"]))
+    fast = ipaddr.address_key(canonical, canonical=True)
+    checked = ipaddr.address_key(canonical)
+    assert [x.tolist() for x in fast] == [x.tolist() for x in checked]
+
+
 def test_checked_ipv4_is_passed_as_it_is() -> None:
     """Feeds null bad IPv4 text in their mapping SQL (IPV4_RE); IPv6 is still checked."""
     column = pa.array(["192.0.2.1", None, "2001:DB8::1", "::"])

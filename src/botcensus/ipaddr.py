@@ -135,11 +135,16 @@ def ipv4_to_int(ips: pa.Array | pa.ChunkedArray) -> tuple[U32, Mask]:
     value = np.zeros(len(array), dtype=np.uint32)
     if not valid.any():
         return value, valid
-    quads = array if valid.all() else array.filter(quad)
+    value[valid] = _quads_to_int(array if valid.all() else array.filter(quad))
+    return value, valid
+
+
+def _quads_to_int(quads: pa.Array) -> U32:
+    """Dotted quads known to be valid (no nulls) to uint32."""
     octets = pc.split_pattern(quads, ".").flatten().cast(pa.uint32())
     four = octets.to_numpy(zero_copy_only=False).reshape(-1, 4)
-    value[valid] = (four[:, 0] << 24) | (four[:, 1] << 16) | (four[:, 2] << 8) | four[:, 3]
-    return value, valid
+    value: U32 = (four[:, 0] << 24) | (four[:, 1] << 16) | (four[:, 2] << 8) | four[:, 3]
+    return value
 
 
 def ipv4_from_int(a: npt.ArrayLike) -> pa.Array:
@@ -198,6 +203,23 @@ class Parsed:
 def parse_ips(ips: pa.Array) -> Parsed:
     """Parse address strings; IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4."""
     v4, is_v4 = ipv4_to_int(ips)
+    return _with_ipv6(ips, v4, is_v4)
+
+
+def _parse_canonical(ips: pa.Array) -> Parsed:
+    """parse_ips of canonical_ips' output (canonical text or null): text without ':' is a
+    valid dotted quad already, so it is split without checking it again."""
+    colon = pc.fill_null(pc.match_substring(ips, ":"), False)
+    quad = pc.and_(pc.is_valid(ips), pc.invert(colon))
+    is_v4 = np.asarray(quad.to_numpy(zero_copy_only=False), dtype=bool)
+    v4 = np.zeros(len(ips), dtype=np.uint32)
+    if is_v4.any():
+        v4[is_v4] = _quads_to_int(ips if is_v4.all() else ips.filter(quad))
+    return _with_ipv6(ips, v4, is_v4)
+
+
+def _with_ipv6(ips: pa.Array, v4: U32, is_v4: Mask) -> Parsed:
+    """`Parsed` from the IPv4 half, the IPv6 text (with ':') parsed here."""
     v6 = np.zeros(len(ips), dtype="S16")
     is_v6 = np.zeros(len(ips), dtype=bool)
     colon = np.asarray(
@@ -224,13 +246,17 @@ MAPPED_V4: Final = 0xFFFF_0000_0000
 """The low half of `::ffff:0.0.0.0`: an IPv4 address's key is this plus its uint32."""
 
 
-def address_key(column: pa.Array | pa.ChunkedArray) -> tuple[I64, I64, Mask]:
+def address_key(
+    column: pa.Array | pa.ChunkedArray, *, canonical: bool = False
+) -> tuple[I64, I64, Mask]:
     """The 128-bit key of each address as two int64 halves (hi, lo: the big-endian halves
     of the IPv6 address, each read as a signed two's-complement integer), IPv4 as its
     IPv4-mapped IPv6 address `::ffff:a.b.c.d` (hi 0, lo 0xffff00000000 + the address), and
     whether the row is an address (else both halves are 0). One key per address of the rule
-    above: the canonical texts of two addresses differ exactly when their keys do."""
-    parsed = parse_ips(as_string_array(column))
+    above: the canonical texts of two addresses differ exactly when their keys do.
+    `canonical`: the column is canonical_ips' output (its quads need no second check)."""
+    text = as_string_array(column)
+    parsed = _parse_canonical(text) if canonical else parse_ips(text)
     hi, lo = hilo_from_keys(parsed.v6)
     hi = np.where(parsed.is_v4, np.uint64(0), hi)
     lo = np.where(parsed.is_v4, np.uint64(MAPPED_V4) | parsed.v4.astype(np.uint64), lo)

@@ -50,7 +50,7 @@ def as_sightings(table: pa.Table, *, respell: bool = True) -> pa.Table:
         raise ValueError(
             f"sightings: {len(bad)} source_ip values are not {what} (first: {bad[0].as_py()!r})"
         )
-    hi, lo, _ = address_key(canonical)
+    hi, lo, _ = address_key(canonical, canonical=True)
     columns["source_ip"] = canonical
     columns[ADDRESS_KEY[0]] = pa.array(hi, pa.int64())
     columns[ADDRESS_KEY[1]] = pa.array(lo, pa.int64())
