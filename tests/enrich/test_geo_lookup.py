@@ -96,6 +96,20 @@ def test_lookup_accepts_string_like_arrays(bundled: GeoTable, wrap: object) -> N
     assert lookup(bundled, wrap(plain)).equals(lookup(bundled, plain))  # type: ignore[operator]
 
 
+def test_a_dictionary_column_is_looked_up_through_its_own_dictionary(bundled: GeoTable) -> None:
+    """Taken as it comes (no second encoding): repeated entries, null indices, chunks."""
+    plain = pa.array(["8.8.8.8", "1.1.1.1", None, "8.8.8.8", "2606:4700:4700::1111", "x"])
+    repeated = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, None, 2, 3, 4], pa.int32()),
+        pa.array(["8.8.8.8", "1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "x"]),
+    )
+    assert lookup(bundled, repeated).equals(lookup(bundled, plain))
+    chunked = pa.chunked_array([repeated.slice(0, 2), repeated.slice(2)])
+    assert lookup(bundled, chunked).equals(lookup(bundled, plain))
+    apart = pa.chunked_array([plain[:3].dictionary_encode(), plain[3:].dictionary_encode()])
+    assert lookup(bundled, apart).equals(lookup(bundled, plain))  # two dictionaries
+
+
 def test_lookup_of_an_empty_column(bundled: GeoTable) -> None:
     assert lookup(bundled, pa.chunked_array([], pa.string())).num_rows == 0
     assert lookup(bundled, pa.array([], pa.string())).num_rows == 0

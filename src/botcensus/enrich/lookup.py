@@ -22,10 +22,16 @@ GEO_DB_FIELD: Final = pa.field("geo_db", pa.string())
 def lookup(geo: GeoTable, ips: pa.Array | pa.ChunkedArray) -> pa.Table:
     """Country, ASN and AS name of each address, row for row; null where unknown or invalid.
 
-    Distinct addresses are parsed and searched once (dictionary encoding), each family with
-    one numpy searchsorted over the sorted range starts. IPv4-mapped IPv6 is looked up as IPv4.
+    Distinct addresses are parsed and searched once (dictionary encoding; a column that comes
+    dictionary-encoded is taken as it is), each family with one numpy searchsorted over the
+    sorted range starts. IPv4-mapped IPv6 is looked up as IPv4.
     """
-    encoded = pc.dictionary_encode(as_string_array(ips))
+    if isinstance(ips, pa.ChunkedArray) and pa.types.is_dictionary(ips.type):
+        ips = ips.combine_chunks()
+    if isinstance(ips, pa.DictionaryArray) and pa.types.is_string(ips.type.value_type):
+        encoded = ips
+    else:
+        encoded = pc.dictionary_encode(as_string_array(ips))
     values = encoded.dictionary
     parsed = parse_ips(values)
     row = np.full(len(values), -1, dtype=np.int64)

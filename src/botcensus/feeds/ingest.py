@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -157,7 +158,11 @@ def enrich_distinct(
     (`encoded`: the table's source_ip dictionary-encoded already)."""
     if encoded is None:
         encoded = pc.dictionary_encode(table["source_ip"]).combine_chunks()
-    found = enrich(pa.table({"source_ip": encoded.dictionary}))
+    # each distinct address once, as a dictionary column (a lookup need not encode it again)
+    distinct = pa.DictionaryArray.from_arrays(
+        pa.array(np.arange(len(encoded.dictionary), dtype=np.int32)), encoded.dictionary
+    )
+    found = enrich(pa.table({"source_ip": distinct}))
     spread = ((name, found[name].combine_chunks().take(encoded.indices)) for name in ENRICHMENT)
     return put_columns(table, spread)
 
