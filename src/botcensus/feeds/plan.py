@@ -78,10 +78,6 @@ class Plan:
     """The cells each output reads (its value is a function of those cells alone; an output
     reading none is a constant); `__reject` reads the cells of every failure it names."""
 
-    def cells_of(self, name: str) -> frozenset[str]:
-        """The cells output `name` reads."""
-        return dict(self.reads).get(name, frozenset())
-
     def fused(self, source: str, memo: Sequence[str] = (), cells: Sequence[str] = ()) -> str:
         """The statement over `source` (SQL yielding the cells, no __line) instead of a
         registered batch: the copied columns computed in it (as copy_columns does), RAW
