@@ -4,6 +4,7 @@ stores, on every sample report and on hostile host and path cells spread over ma
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pyarrow as pa
@@ -107,9 +108,17 @@ def test_every_sample_report_maps_the_same_through_the_memo(
         assert min(memo_everywhere) > 0
 
 
-@pytest.mark.parametrize("cache", [memo.CACHE, 3], ids=["cached", "cache-full"])
+@pytest.mark.parametrize(
+    ("cache", "packed"),
+    [(memo.CACHE, False), (3, False), (memo.CACHE, True)],
+    ids=["cached", "cache-full", "gzip"],
+)
 def test_hostile_cells_over_many_batches_map_as_row_by_row(
-    cache: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memo_everywhere: list[int]
+    cache: int,
+    packed: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    memo_everywhere: list[int],
 ) -> None:
     monkeypatch.setattr(memo, "CACHE", cache)
     monkeypatch.setattr(feeds_fused, "BATCH_ROWS", 64)
@@ -117,9 +126,9 @@ def test_hostile_cells_over_many_batches_map_as_row_by_row(
     path = write_report(tmp_path / "model" / NAME, _hostile_rows(700))
     text = path.read_text(encoding="utf-8")
     assert '""' in text  # a quoted empty cell is in the file
-    reports, fused_result, exact = _both(
-        [_write(tmp_path, NAME, text.encode())], tmp_path, monkeypatch
-    )
+    data = gzip.compress(text.encode()) if packed else text.encode()
+    name = NAME + ".gz" if packed else NAME
+    reports, fused_result, exact = _both([_write(tmp_path, name, data)], tmp_path, monkeypatch)
     assert reports[0].reader == "duckdb"
     assert len(memo_everywhere) > 10  # many batches
     assert fused_result == exact
