@@ -21,6 +21,7 @@ def test_each_family_has_several_presets() -> None:
     families = [preset(n).family for n in PRESETS]
     assert families.count("A") >= 3
     assert families.count("B") >= 3
+    assert families.count("C") >= 2
 
 
 TOML = """
