@@ -158,7 +158,10 @@ class Fit:
                 f"one address cannot be seen: {HOUSEHOLD:.2f} machines per address-day assumed "
                 f"in the data's first full window (90% range {low:.2f}-{high:.2f}), fewer as "
                 "lines are cleaned (a line stays infected until its last machine is; "
-                "docs/measurement.md); intervals widened (hosts_support widened)"
+                "docs/measurement.md); intervals widened (hosts_support widened). That range "
+                "is of households: behind business NAT (offices of several machines behind "
+                "one address) the machines can be several times as many, and neither the "
+                "estimate nor its interval covers that (docs/measurement.md, what falls short)"
             )
         borrowed = sorted(self.borrowed - self.bracketed)
         if borrowed:
