@@ -181,6 +181,31 @@ def test_a_large_regular_report_is_read_through_the_memo(
     assert min(applied) >= 4
 
 
+def test_a_failing_memo_reads_the_file_again_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DuckDB error in the memo's own statement (injected here: no input is known to
+    cause one) sends the file to the exact reader, which stores every row, and the report
+    names the memo, not DuckDB's reader."""
+    import duckdb
+
+    monkeypatch.setattr(memo, "MIN_ROWS", 100)
+
+    def failing(self: memo.Memo, pending: list[object]) -> dict[int, pa.Table]:
+        raise duckdb.InvalidInputException("injected")
+
+    monkeypatch.setattr(memo.Memo, "_evaluate", failing)
+    (tmp_path / "model").mkdir()
+    path = write_report(tmp_path / "model" / NAME, [sinkhole_row(i) for i in range(300)])
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert (report.reader, report.stored, report.error) == ("exact", 300, None)
+    assert report.reread is not None
+    assert "few-valued cells" in report.reread
+    assert "injected" in report.reread
+    assert "lines 2-301" in report.reread  # the one batch, header apart
+    assert "reader stopped" not in report.reread
+
+
 def _cells(path: Path) -> pa.Table | None:
     """A sample report's cells as text (empty cells null), or None if it is not regular."""
     import pyarrow.csv as pacsv

@@ -123,7 +123,14 @@ def fused_batches(
                 mapped = mapped.filter(pc.invert(blank))
             mapped = mapped.drop_columns([BLANK])
             if memo:
-                mapped = memo.apply(mapped)
+                try:
+                    mapped = memo.apply(mapped)
+                except duckdb.Error as exc:  # not the reader's: say whose it was
+                    raise IrregularError(
+                        f"mapping few-valued cells once per value failed in lines "
+                        f"{line - n}-{line - 1}: "
+                        f"{_first_line(exc)}"
+                    ) from None
             position = size * (line - 1) // max(lines, 1)
             yield Batch(pa.table({LINE: mapped[LINE]}), [], position), mapped
     except duckdb.Error as exc:
