@@ -1,4 +1,5 @@
-"""python -m bench.heldout constants | freeze | dev | heldout | table | household (README.md)."""
+"""python -m bench.heldout constants | freeze | dev | heldout | table | score | household
+(README.md)."""
 
 from __future__ import annotations
 
@@ -110,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--work", type=Path, required=True)
     t = sub.add_parser("table", help="print the tables of results JSON files (merged)")
     t.add_argument("results", type=Path, nargs="+")
+    s = sub.add_parser("score", help="score populations already generated and ingested "
+                       "(RUN: a popgen run directory) with the working tree's or SRC's "
+                       "botcensus: a development check, not a set")  # fmt: skip
+    s.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    s.add_argument("--src", type=Path, default=None, help="a src/ directory (default: installed)")
     h = sub.add_parser("household", help="post hoc: scored weekly estimates with a household "
                        "factor that shrinks with the lines left (household.py)")  # fmt: skip
     h.add_argument("results", type=Path, nargs="+", help="results JSON or score files")
@@ -127,6 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.results:
             document = json.loads(path.read_text())
             print("\n".join(household.lines(document.get("results", [document]), args.m0)))
+        return 0
+    if args.command == "score":
+        rows = []
+        for out in args.runs:
+            for dataset in ("dataset", "dataset-ids"):
+                if (out / dataset).is_dir():
+                    score, _ = evaluate(out, dataset, args.src)
+                    rows.append(score.as_dict() | {"population": out.name, "dataset": dataset})
+        print(markdown({"set": "scored", "commit": str(args.src or "installed"), "results": rows}))
         return 0
     if args.command == "table":
         print(markdown(merge([json.loads(path.read_text()) for path in args.results])))

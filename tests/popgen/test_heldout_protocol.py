@@ -222,3 +222,20 @@ def test_two_runs_exporting_the_frozen_src_at_once_both_get_it(tmp_path) -> None
     assert len(set(got)) == 1
     assert (got[0] / "botcensus" / "measure" / "hosts" / "model.py").is_file()
     assert [p.name for p in tmp_path.iterdir()] == [got[0].name]  # no scratch left behind
+
+
+def test_score_scores_a_generated_population_with_and_without_ids(tmp_path, capsys) -> None:
+    """`score RUN` gives the table row `heldout` would give for a population already
+    generated and ingested, one per dataset (with bot ids too)."""
+    from bench.heldout.__main__ import main
+    from bench.popgen import override, preset
+    from bench.popgen.driver import ok, run
+
+    out = tmp_path / "c-office-small"
+    settings = ["n_machines=150", "days=15"]
+    _, report = run(override(preset("c-office"), settings), 901, out, checkins=False)
+    assert ok(report), report
+    assert main(["score", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| c-office-small | 1 |" in table
+    assert "| c-office-small (with ids) | 1 |" in table

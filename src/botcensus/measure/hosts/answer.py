@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery, attach
 from botcensus.measure.hosts.bounds import address_bounds, busiest_hour_ratio
+from botcensus.measure.hosts.crowded import crowding
 from botcensus.measure.hosts.estimate import partition_cells, partitions
 from botcensus.measure.hosts.hourly import hourly_ips, timed_share
 from botcensus.measure.hosts.model import (
@@ -128,6 +129,8 @@ def hosts_answer(
             for key, hosts in countries.items()
         }
     fit.dayonly = bool(sums and fit.untimed and timed_share(con, query, relation) < MIN_TIMED_SHARE)
+    if sums and fit.untimed:
+        fit.crowded = crowding(con, query, relation)
     table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy, per_country, counted)
     return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle)
 
@@ -218,6 +221,12 @@ def _table(
     code = np.where((extra > 0) & (code == ESTIMATE), WIDENED, code)
     if fit.untimed:
         code = np.maximum(code, WIDENED)
+    # Bot ids show more machines behind one address than the household law allows
+    # (hosts.crowded): machines per address are unknown, so no estimate, and no upper bound
+    # from the unique addresses times the most per address assumed.
+    many = fit.untimed and fit.crowded is not None and fit.crowded.contradicts
+    if many:
+        code = np.full(len(keys), BOUNDS, np.int64)
     modelled = code != BOUNDS  # the model had an estimate (before the cross-checks)
     days = np.array([max(lengths.get(k[0], 1), 1) for k in keys], np.float64)  # type: ignore[call-overload]
     bracket = np.log(days) / 2.0
@@ -228,6 +237,8 @@ def _table(
     middle = tuple(np.where(code == BOUNDS, np.sqrt(lo * hi), est).tolist())
     peak = np.array([checks.get(k, (0.0, math.inf))[0] for k in keys], np.float64)
     most = np.array([checks.get(k, (0.0, math.inf))[1] for k in keys], np.float64)
+    if many:
+        most = np.full(len(keys), math.inf)
     floor = np.array([_floor(checks.get(k, (0.0, math.inf))) for k in keys], np.float64)
     ratio = np.array([(busy or {}).get(k[0], math.inf) for k in keys], np.float64)
     below = (code != BOUNDS) & (est < floor)

@@ -26,6 +26,7 @@ from typing import Final
 
 import numpy as np
 
+from botcensus.measure.hosts.crowded import Crowding
 from botcensus.measure.hosts.model import (
     BOUNDS,
     BUSY_EXCESS,
@@ -123,6 +124,9 @@ class Fit:
     from their bot ids (hidden collisions apart), a lower bound on the cell's machines."""
     raised: int = 0
     """Rows whose lower bound the machines counted from bot ids raised (hosts.answer)."""
+    crowded: Crowding | None = None
+    """Without a timer: how many address-days show several bot ids (hosts.crowded); where
+    more than the household law allows, only bounds (hosts.answer)."""
 
     def merge(self, other: Fit) -> None:
         self.untimed |= other.untimed
@@ -137,9 +141,23 @@ class Fit:
     def notes(self) -> list[str]:
         """What a reader must be told, one sentence each."""
         out = []
+        crowded = self.untimed and self.crowded is not None and self.crowded.contradicts
+        if crowded and self.crowded is not None:
+            c = self.crowded
+            out.append(
+                f"host estimates not supported by these data: {c.share:.0%} of the "
+                f"{c.id_days:,} address-days with a bot id show two ids or more, more than "
+                "the households assumed without a check-in timer allow (at most "
+                f"{c.allowed:.0%}, every machine with an id): machines behind one address are "
+                "not known (offices behind NAT, pools shared between lines); hosts_est left "
+                "empty, only bounds (hosts_support bounds); hosts_hi is not capped by the "
+                "unique addresses times the most machines per address (next note): it is the "
+                f"model's bracket of days active, which still takes {HOUSEHOLD:.2f} machines "
+                "per address-day and can be low behind large offices"
+            )
         if self.dayonly:
             out.append(DAYONLY_NOTE)
-        elif self.bracketed or self.disagree:
+        elif self.bracketed or self.disagree or crowded:
             out.append(BOUNDS_NOTE)
         if self.raised:
             out.append(
