@@ -79,3 +79,20 @@ def test_with_a_timer_the_check_is_not_made() -> None:
     answer = hosts_answer(connect(_offices(per_site=4).table()), CensusQuery(), "sightings")
     assert not answer.household
     assert not any("two ids or more" in n for n in answer.notes)
+
+
+def test_one_address_sending_many_ids_does_not_turn_the_census_to_bounds() -> None:
+    """A client that sends hundreds of made-up bot ids from one address counts as one
+    address-day a day, not as hundreds: it cannot take the estimate away on its own."""
+    pop = _offices(per_site=1)
+    for d in range(28):
+        day = START + timedelta(days=d)
+        for i in range(300):
+            pop.session([20_000 + i], day, "10.250.0.1", 9 * H, 10 * H, cc="AA", asn=64509,
+                        bot_id=f"forged-{i}")  # fmt: skip
+    con = connect(per_hour(pop.table()))
+    found = crowding(con, CensusQuery(), "sightings")
+    assert found.id_days == 60 * 20 + 28
+    assert not found.contradicts
+    answer = hosts_answer(con, CensusQuery(window="week"), "sightings")
+    assert not any("two ids or more" in n for n in answer.notes)
