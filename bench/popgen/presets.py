@@ -186,13 +186,20 @@ def _family_a(name: str, table: list, report: ReportSpec) -> Params:  # type: ig
     )
 
 
-def _family_b(name: str, table: list) -> Params:  # type: ignore[type-arg]
-    countries = tuple(
-        CountrySpec(
-            cc, w, off, tuple(AsnSpec(a, s, _KINDS[k], None, v6) for a, s, k, v6 in asns), f
-        )
+def _mixed_countries(
+    table: list,  # type: ignore[type-arg]
+    kinds: Mapping[str, Mapping[str, float]],
+) -> tuple[CountrySpec, ...]:
+    """Countries whose ASNs mix line types by operator kind, a policy drawn per network
+    (families B and C): (cc, weight, offset, clean-up factor, [(asn, share, kind, IPv6)])."""
+    return tuple(
+        CountrySpec(cc, w, off, tuple(AsnSpec(a, s, kinds[k], None, v6) for a, s, k, v6 in asns), f)
         for cc, w, off, f, asns in table
     )
+
+
+def _family_b(name: str, table: list) -> Params:  # type: ignore[type-arg]
+    countries = _mixed_countries(table, _KINDS)
     return Params(
         name=name,
         family="B",
@@ -269,10 +276,7 @@ _C_SLOW_TIMERS = TimerSpec(
 
 
 def _family_c(name: str, table: list, kinds: Mapping[str, Mapping[str, float]]) -> Params:  # type: ignore[type-arg]
-    countries = tuple(
-        CountrySpec(cc, w, off, tuple(AsnSpec(a, s, kinds[k], None, v6) for a, s, k, v6 in asns), f)
-        for cc, w, off, f, asns in table
-    )
+    countries = _mixed_countries(table, kinds)
     return Params(
         name=name,
         family="C",

@@ -65,13 +65,8 @@ def _dated(path: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture
-def memo_everywhere(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The memo on every file and every output whose cells it can take; the outputs it
-    computed, batch by batch."""
-    monkeypatch.setattr(memo, "MIN_ROWS", 0)
-    monkeypatch.setattr(memo, "FEW", 1.0)
-    monkeypatch.setattr(memo, "BUILT_ONLY", False)
+def _applies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The memo's outputs per batch it maps, as it maps them."""
     applied: list[int] = []
     original = memo.Memo.apply
 
@@ -81,6 +76,16 @@ def memo_everywhere(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(memo.Memo, "apply", counted)
     return applied
+
+
+@pytest.fixture
+def memo_everywhere(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The memo on every file and every output whose cells it can take; the outputs it
+    computed, batch by batch."""
+    monkeypatch.setattr(memo, "MIN_ROWS", 0)
+    monkeypatch.setattr(memo, "FEW", 1.0)
+    monkeypatch.setattr(memo, "BUILT_ONLY", False)
+    return _applies(monkeypatch)
 
 
 def _hostile_rows(n: int) -> list[dict[str, object]]:
@@ -165,14 +170,7 @@ def test_a_large_regular_report_is_read_through_the_memo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(memo, "MIN_ROWS", 100)
-    applied: list[int] = []
-    original = memo.Memo.apply
-
-    def counted(self: memo.Memo, mapped: pa.Table) -> pa.Table:
-        applied.append(len(self.outputs))
-        return original(self, mapped)
-
-    monkeypatch.setattr(memo.Memo, "apply", counted)
+    applied = _applies(monkeypatch)
     (tmp_path / "model").mkdir()
     path = write_report(tmp_path / "model" / NAME, [sinkhole_row(i) for i in range(300)])
     report = ingest([path], tmp_path / "data", fake_enrich).files[0]
