@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                        "botcensus: a development check, not a set")  # fmt: skip
     s.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     s.add_argument("--src", type=Path, default=None, help="a src/ directory (default: installed)")
+    s.add_argument("--json", type=Path, default=None,
+                   help="also write every score, its weeks included, to this file")  # fmt: skip
     h = sub.add_parser("household", help="post hoc: scored weekly estimates with a household "
                        "factor that shrinks with the lines left (household.py)")  # fmt: skip
     h.add_argument("results", type=Path, nargs="+", help="results JSON or score files")
@@ -141,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                 if (out / dataset).is_dir():
                     score, _ = evaluate(out, dataset, args.src)
                     rows.append(score.as_dict() | {"population": out.name, "dataset": dataset})
-        print(markdown({"set": "scored", "commit": str(args.src or "installed"), "results": rows}))
+        document = {"set": "scored", "commit": str(args.src or "installed"), "results": rows}
+        if args.json is not None:
+            args.json.write_text(json.dumps(document, indent=1, default=str) + "\n")
+        print(markdown(document))
         return 0
     if args.command == "table":
         print(markdown(merge([json.loads(path.read_text()) for path in args.results])))

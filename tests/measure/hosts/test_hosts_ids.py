@@ -10,7 +10,7 @@ import pytest
 
 from botcensus.measure import CensusQuery
 from botcensus.measure.census import window_start_sql
-from botcensus.measure.hosts import estimate_hosts
+from botcensus.measure.hosts import estimate_hosts, hosts_answer
 from botcensus.measure.hosts.ids import id_counts
 
 from .hosts_cases import START, Population, connect, populate
@@ -82,3 +82,70 @@ def test_ids_lend_days_active_to_sightings_without_one() -> None:
         start = row["window_start"]
         truth = pop.hosts(start, start + timedelta(days=6))
         assert row["hosts_est"] == pytest.approx(truth, rel=0.08)
+
+
+def test_a_dual_stack_machine_is_one_machine() -> None:
+    """One id checking in over IPv4 and IPv6 at once: one machine holds one address of each
+    family at a time (b-harsh seed 1: 19% of its id-days), not a clone."""
+    pop = Population()
+    day = START + timedelta(days=1)
+    pop.session([1], day, pop.address(), 8 * H, 20 * H, cc="AA", asn=1, bot_id="a")
+    pop.session([1], day, "2001:db8::1", 8 * H, 20 * H, cc="AA", asn=1, bot_id="a")
+    pop.session([1], day, "2001:db8::2", 9 * H, 10 * H, cc="AA", asn=1, bot_id="a")
+    assert _counts(pop) == {("AA", 1): 1.0}
+
+
+def _egress(machines: int, slots: int) -> Population:
+    """An office of `machines` machines, each with its own id, whose check-ins leave through
+    `slots` egress addresses of one network (ASN 1) at once all day; nine other networks
+    of twenty home machines, and one id that collides across two countries (for the
+    collisions' expected number)."""
+    pop = Population()
+    day = START + timedelta(days=1)
+    egress = [pop.address() for _ in range(slots)]
+    for m in range(machines):
+        for address in egress:
+            pop.session([m], day, address, 8 * H, 18 * H, cc="AA", asn=1, bot_id=f"o{m}")
+    for asn in range(2, 11):
+        for m in range(20):
+            pop.session([asn * 100 + m], day, pop.address(), 9 * H, 12 * H, cc="AA", asn=asn,
+                        bot_id=f"h{asn}-{m}")  # fmt: skip
+    pop.session([5000], day, pop.address(), 9 * H, 11 * H, cc="AA", asn=2, bot_id="x")
+    pop.session([5001], day, pop.address(), 9 * H, 11 * H, cc="BB", asn=99, bot_id="x")
+    return pop
+
+
+def test_an_office_behind_several_egress_addresses_is_counted_once_per_machine() -> None:
+    """Twenty machines each seen at three egress addresses at once: counting each address
+    at once as a clone gave 60 machines. One collision across ten networks of about equal
+    size predicts well under one within a network; the rest are one machine behind several
+    addresses, and a note says how many were not counted."""
+    pop = _egress(20, 3)
+    con = connect(pop.table())
+    counts = id_counts(con, "sightings", "true", {}, window_start_sql(CensusQuery()))
+    got = dict(zip(counts.asn.tolist(), counts.machines.tolist(), strict=True))
+    assert 20.0 <= got[1] < 21.0
+    assert got[2] == 21.0  # the collision counts in each network it was seen in
+    assert got[99] == 1.0
+    assert counts.merged > 39.0
+    answer = hosts_answer(con, CensusQuery(), "sightings")
+    assert any("egress addresses" in n for n in answer.notes)
+
+
+def test_clones_as_many_as_collisions_explain_are_still_counted() -> None:
+    """Two of twenty ids seen at two addresses of one network at once, where collisions
+    across networks are common (six ids in two countries): within what collisions explain,
+    so they count as clones."""
+    pop = Population()
+    day = START + timedelta(days=1)
+    for m in range(20):
+        pop.session([m], day, pop.address(), 9 * H, 12 * H, cc="AA", asn=1, bot_id=f"i{m}")
+    for m in range(2):
+        pop.session([100 + m], day, pop.address(), 10 * H, 11 * H, cc="AA", asn=1,
+                    bot_id=f"i{m}")  # fmt: skip
+    for m in range(6):
+        pop.session([200 + m], day, pop.address(), 9 * H, 12 * H, cc="BB", asn=2,
+                    bot_id=f"i{10 + m}")  # fmt: skip
+    counts = _counts(pop)
+    assert counts[("AA", 1)] == 22.0
+    assert counts[("BB", 2)] == 6.0

@@ -142,3 +142,70 @@ def test_strip_the_ids_note_says_when_too_few_machines_carry_ids() -> None:
     note = strip_ids_note(counts, model, network_factors(counts, model))
     assert "too few machines with bot ids" in note
     assert f"fewer than {MIN_MACHINES}" in note
+
+
+def _cleaned(weeks: int, start: float, rate: float, over: float, drift: float = 0.0):
+    """Twelve networks whose machines with ids fall by `rate` a week from `start` (each a
+    little different in size); the model on their sightings without ids counts `over` times
+    them, times exp(drift * week) (the model's own trend error)."""
+    starts, ccs, asns, machines, model = [], [], [], [], {}
+    for asn in range(12):
+        for week in range(weeks):
+            m = start * (0.8 + 0.05 * asn) * np.exp(-rate * week)
+            s = START + 7 * week
+            starts.append(s)
+            ccs.append("US")
+            asns.append(asn)
+            machines.append(m)
+            key = (EPOCH + dt.timedelta(days=s), "US", asn)
+            model[key] = (m * over * np.exp(drift * week), 0.0, 0.0)
+    n = len(starts)
+    counts = IdCounts(
+        window_start=np.array(starts, np.int64),
+        cc=tuple(ccs),
+        asn=np.array(asns, np.int64),
+        machines=np.array(machines),
+        machine_days=np.zeros(n),
+        machine_days_sq=np.zeros(n),
+        hidden=np.zeros(n),
+    )
+    return counts, model
+
+
+def test_a_network_keeps_its_correction_when_its_machines_with_ids_fall_below_the_minimum() -> None:
+    """Machines are cleaned: each network's machines with ids fall from about 40 below
+    MIN_MACHINES. Its sightings without ids stay corrected in every window (a correction
+    switched off window by window put them back at twice the machines as networks fell
+    below the minimum, and slowed the decay of the total)."""
+    counts, model = _cleaned(8, 40.0, 0.15, over=2.0)
+    factors = network_factors(counts, model)
+    assert len(factors) == 12 * 8
+    assert all(f.value == pytest.approx(0.5, rel=1e-6) for f in factors.values())
+
+
+def test_the_window_drift_corrects_a_model_that_falls_too_fast() -> None:
+    """The model on the id sightings falls 3% a week faster than the ids: the factors rise
+    3% a week, in every network alike, so the corrected estimate falls as the machines do."""
+    counts, model = _cleaned(8, 200.0, 0.1, over=2.0, drift=-0.03)
+    factors = network_factors(counts, model)
+    weeks = sorted({key[0] for key in factors})
+    for asn in (0, 11):
+        values = [factors[(w, "US", asn)].value for w in weeks]
+        ratios = np.diff(np.log(values))
+        assert ratios == pytest.approx(np.full(7, 0.03), abs=1e-6)
+        assert values[0] == pytest.approx(0.5, rel=1e-6)
+    # the window's drift is an error all networks share: it is in the shared part
+    assert factors[(weeks[0], "US", 0)].shared_sd > 0
+
+
+def test_a_model_far_too_high_is_corrected_and_ids_behind_a_gateway_are_not() -> None:
+    """A carrier-grade NAT pool where the model reads every address-day as a machine-day:
+    ten times the machines its ids count (b-harsh seed 1's mobile networks: 0.07-0.24).
+    Its correction is applied; ids far above the model (a proxy) are not."""
+    counts = _counts([("US", a, 100.0) for a in range(11)])
+    over = {a: 1000.0 if a < 5 else 100.0 if a < 10 else 10.0 for a in range(11)}
+    model = {(W, "US", a): (over[a], 0.0, 0.0) for a in range(11)}
+    factors = network_factors(counts, model)
+    assert set(factors) == {(W, "US", a) for a in range(10)}
+    for a in range(10):
+        assert factors[(W, "US", a)].value == pytest.approx(0.1 if a < 5 else 1.0, rel=0.1)

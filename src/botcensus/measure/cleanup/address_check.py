@@ -99,7 +99,9 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
     check it against), `bounds` where it is slower: then `rate_per_week`, `rate_upper` and
     the half-lives are null, `rate_lower` is the weekly distinct addresses' rate (a lower
     bound on the machines'; null where not fitted) and `model_rate_per_week` keeps the host
-    fit's rate, not supported. Rows without a rate get support `none`."""
+    fit's rate, not supported. Rows without a rate get support `none`. A row whose rate the
+    machines with ids gave (cleanup.id_check) keeps its `model_rate_per_week` and is checked
+    as any other."""
     rows = decay.to_pylist()
     for row in rows:
         got = rates.get(row.get("group"), AddressRates(None, None))
@@ -107,10 +109,12 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
         if rate is not None and not math.isfinite(rate):
             rate = None
         faster = got.faster
+        unchecked = UNCHECKED if rate is not None and faster is None else None
+        kept = row.get("model_rate_per_week")  # the host fit's, where the ids' replaced it
         row |= {
             "support": "none" if rate is None else "estimate",
-            "support_reason": UNCHECKED if rate is not None and faster is None else None,
-            "model_rate_per_week": rate,
+            "support_reason": unchecked,
+            "model_rate_per_week": rate if kept is None else kept,
             "address_rate_per_week": got.unique,
             "hourly_rate_per_week": got.hourly,
         }

@@ -35,13 +35,16 @@ def host_weeks(
 ) -> tuple[pa.Table, HostsAnswer]:
     """Weekly host estimates as a census-like table whose count column is `hosts`: the
     estimate, or the address model's figure where only bounds (HostsAnswer.middle: its
-    level is not supported, its trend is)."""
+    level is not supported, its trend is); `hosts_ids`, the machines in it counted one by
+    one from their bot ids (HostsAnswer.counted)."""
     answer = hosts_answer(con, query, relation)
     table = answer.table
     middle = pa.array(answer.middle, pa.float64())
     hosts = pc.coalesce(table["hosts_est"], middle)
     at = table.column_names.index("hosts_est")
-    return table.set_column(at, "hosts", hosts), answer
+    table = table.set_column(at, "hosts", hosts)
+    counted = answer.counted or (0.0,) * table.num_rows
+    return table.append_column("hosts_ids", pa.array(counted, pa.float64())), answer
 
 
 def arm_fits(

@@ -59,6 +59,13 @@ class HostsAnswer:
     """Per row of `table`: the address model's figure, estimate or not (the geometric middle
     of its bracket where days active are unknown): its level is not supported where only
     bounds, its trend is (cleanup fits the decay to it)."""
+    counted: tuple[float, ...] = ()
+    """Per row of `table`: the machines counted one by one from their bot ids (a lower
+    bound, in the estimate; cleanup fits their own decay to check the estimates' trend)."""
+    crowded: bool = False
+    """Bot ids show more machines behind one address than the household law allows
+    (hosts.crowded): machines per address are unknown, and so is how much more slowly the
+    addresses are cleaned than the machines behind them."""
 
 
 def hosts_answer(
@@ -132,7 +139,9 @@ def hosts_answer(
     if sums and fit.untimed:
         fit.crowded = crowding(con, query, relation)
     table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy, per_country, counted)
-    return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle)
+    ids = tuple(counted.get(k, 0.0) for k in sorted(sums, key=_order))
+    crowded = bool(fit.untimed and fit.crowded is not None and fit.crowded.contradicts)
+    return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle, ids, crowded)
 
 
 def estimate_hosts(
@@ -159,7 +168,7 @@ def _series(
     per_hour = {(r["window_start"], *(r[g] for g in query.by)): r["ips_hourly_avg"] for r in hourly}
     complete = {start for start, n in lengths.items() if n == 7}
     out: dict[Key, list[tuple[date, float, float, float]]] = {}
-    for key in sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k)):
+    for key in sorted(sums, key=_order):
         start = key[0]
         hosts, var, _ = sums[key]
         if start not in complete or key not in per_hour or hosts <= 0:
@@ -211,7 +220,7 @@ def _table(
     from their bot ids; no lower
     bound is below it (each id is a machine), whatever the addresses allow."""
     length = 1 if query.window == "day" else 7
-    keys = sorted(sums, key=lambda k: tuple((v is None, str(v)) for v in k))
+    keys = sorted(sums, key=_order)
     est = np.array([sums[k][0] for k in keys], np.float64)
     var = np.array([sums[k][1] + sums[k][2] for k in keys], np.float64)
     ratio = np.divide(var, est**2, out=np.zeros(len(est)), where=est > 0)
@@ -308,6 +317,11 @@ def _table(
     columns["hosts_hi"] = pa.array(hi)
     columns["hosts_support"] = pa.array([SUPPORT[c] for c in code.tolist()], pa.string())
     return pa.table(columns), middle
+
+
+def _order(key: Key) -> tuple[tuple[bool, str], ...]:
+    """Rows in the census's order: by window start, then the group values (None last)."""
+    return tuple((v is None, str(v)) for v in key)
 
 
 def _floor(check: tuple[float, ...]) -> float:

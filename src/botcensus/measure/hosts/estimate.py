@@ -275,6 +275,13 @@ def partition_cells(
         factors = network_factors(counts, model)
         fit.ids.append(strip_ids_note(counts, model, factors))
         cells = apply_factors(cells, factors)
+    if counts.merged > 0:
+        fit.ids.append(
+            f"bot ids: {counts.merged:,.0f} more machines than ids were seen at several "
+            "addresses of one network at once, beyond what collisions between ids explain, "
+            "and were not counted: one machine behind several egress addresses (an office, "
+            "a carrier-grade NAT), not a cloned image (hosts.ids)"
+        )
     for i, start in enumerate(counts.window_start.tolist()):
         first = EPOCH + timedelta(days=start)
         hosts = float(counts.machines[i] + counts.hidden[i])

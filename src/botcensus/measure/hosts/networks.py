@@ -2,21 +2,33 @@
 and applied to the sightings without one in the same network (Griffioen and Doerr measured
 churn per AS on Hajime's ids; here the whole address model is checked per network).
 
-Where a (window, country, ASN) has at least MIN_MACHINES machines with ids, the address model
-is run on their sightings with the ids taken away, as if they were IP-only, and its estimate
-H set against the machines the ids count, M: f = M / H. Bots with and without ids in one
-network share its addresses' churn, NAT and renumbering, so the same model errs the same way
-on both, and the IP-only estimate of that network is multiplied by f. The variance of log f
-is the sampling error of both counts (1/M + 1/H); what f corrects, the model error, stays in
-the variance of the estimate it multiplies (conservative: the interval does not narrow).
+A network with at least MIN_MACHINES machines with ids in some window is checked: the address
+model is run on its sightings that carry an id with the ids taken away, as if they were
+IP-only, and its estimate H set against the machines the ids count, M. Bots with and without
+ids in one network share its addresses' churn, NAT and renumbering, so the same model errs
+the same way on both, and the IP-only estimate of that network is multiplied by f = M / H.
+
+f is fitted over the windows as log f = a + b: the network's own level a, from all its
+windows (a property of its addresses, shrunk to the networks' centre unless networks truly
+differ), and the window's drift b, which every network shares (the model's trend error: as
+machines are cleaned, the model on the id sightings may fall faster or slower than the ids).
+A factor of each window on its own switched off wherever a network's machines with ids fell
+below MIN_MACHINES, and its sightings without ids went back to the uncorrected model: as
+networks fell below it one by one while machines were cleaned, the corrected total fell too
+slowly (b-sparse seed 14 with ids: the decay 16.7% slow, docs/measurement.md). The variance of
+log a is the sampling error of both counts in the network's busiest window (1/M + 1/H; the
+same machines are counted in every window), that of b the window's over all networks (an
+error they share); what f corrects, the model error, stays in the variance of the estimate
+it multiplies (conservative: the interval does not narrow).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -24,12 +36,19 @@ from botcensus.measure.hosts.features import EPOCH
 from botcensus.measure.hosts.ids import IdCounts
 
 MIN_MACHINES: Final = 30
-"""Machines with ids a network needs in a window before its correction is applied."""
+"""Machines with ids a network needs in at least one window before its correction is
+applied (then in every window)."""
 MAX_FACTOR: Final = 4.0
-"""Corrections beyond this (or below its inverse) are taken as a sign that ids and addresses
-live apart in that network (a proxy, a gateway) and not applied."""
+"""Corrections above this are taken as a sign that ids and addresses live apart in that
+network (many ids behind a proxy or gateway) and not applied. One far below 1 is applied:
+the model measured far too high on that network (a carrier-grade NAT pool whose every
+address-day reads as a machine-day; b-harsh seed 1, mobile networks at 0.07-0.24). Up to
+9a90765 those below 1 / MAX_FACTOR were dropped too, and kept their raw estimate."""
+TWO_WAY_ROUNDS: Final = 25
+"""Rounds of the alternating fit of network levels and window drifts (it settles in a few)."""
 
 Cell = tuple[date, str, int | None]
+Net = tuple[str, int | None]
 Cells = dict[Cell, tuple[float, float, float]]
 
 _WITHOUT_IDS = (
@@ -55,25 +74,24 @@ class Factor:
 
 def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, Factor]:
     """(window, country, ASN) -> its Factor, from the id counts and the address model's
-    cells on the same sightings without their ids, shrunk (module docstring)."""
-    keys: list[Cell] = []
-    logs: list[float] = []
-    noise: list[float] = []
-    for i, start in enumerate(counts.window_start.tolist()):
-        key: Cell = (EPOCH + timedelta(days=start), counts.cc[i], int(counts.asn[i]))
-        machines = float(counts.machines[i] + counts.hidden[i])
-        modelled = model.get(key, (0.0, 0.0, 0.0))[0]
-        if machines < MIN_MACHINES or modelled <= 0:
-            continue
-        factor = machines / modelled
-        if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
-            continue
-        keys.append(key)
-        logs.append(math.log(factor))
-        noise.append(1.0 / machines + 1.0 / modelled)
-    if not keys:
+    cells on the same sightings without their ids: log f = a + b, the network's level a
+    (over all windows, shrunk) and the window's drift b (module docstring)."""
+    cells = _cells(counts, model)
+    level, drift = _two_way(cells)
+    inside = {n for n, a in level.items() if math.exp(a) <= MAX_FACTOR}
+    if inside != set(level):
+        cells = {k: v for k, v in cells.items() if k[1] in inside}
+        level, drift = _two_way(cells)
+    if not level:
         return {}
-    y, v = np.array(logs), np.array(noise)
+    nets = sorted(level, key=str)
+    # A network's noise is that of one window, its busiest: the same machines are counted
+    # in every window, so its windows are not independent samples.
+    busiest: dict[Net, tuple[float, float]] = {}
+    for (_, net), pair in cells.items():
+        busiest[net] = max(busiest.get(net, pair), pair)
+    y = np.array([level[n] for n in nets])
+    v = np.array([1.0 / busiest[n][0] + 1.0 / busiest[n][1] for n in nets])
     weights = 1.0 / v
     centre = float(np.sum(weights * y) / np.sum(weights))
     centre_var = float(1.0 / np.sum(weights))
@@ -82,8 +100,73 @@ def network_factors(counts: IdCounts, model: Cells) -> dict[Cell, Factor]:
     shrunk = centre + share * (y - centre)
     own = share * v  # independent between networks
     common = (1.0 - share) * math.sqrt(centre_var)  # the centre's error, shared by all
-    rows = zip(keys, shrunk.tolist(), own.tolist(), common.tolist(), strict=True)
-    return {key: Factor(math.exp(log_f), var, sd) for key, log_f, var, sd in rows}
+    totals: dict[date, list[float]] = {}
+    for (window, _), (m, h) in cells.items():
+        acc = totals.setdefault(window, [0.0, 0.0])
+        acc[0] += m
+        acc[1] += h
+    out: dict[Cell, Factor] = {}
+    for i, (cc, asn) in enumerate(nets):
+        for window, (m, h) in totals.items():
+            # the window's drift is measured on all networks' machines: an error they share
+            # (none with one window: its drift is 0 by definition)
+            moved = 1.0 / m + 1.0 / h if len(totals) > 1 else 0.0
+            shared = math.sqrt(float(common[i]) ** 2 + moved)
+            value = math.exp(float(shrunk[i]) + drift[window])
+            out[(window, cc, asn)] = Factor(value, float(own[i]), shared)
+    return out
+
+
+def _cells(counts: IdCounts, model: Cells) -> dict[tuple[date, Net], tuple[float, float]]:
+    """(window, network) -> (machines the ids count, the model's hosts on the same sightings
+    without ids), for the networks with MIN_MACHINES machines with ids in some window."""
+    cells: dict[tuple[date, Net], tuple[float, float]] = {}
+    for i, start in enumerate(counts.window_start.tolist()):
+        window = EPOCH + timedelta(days=start)
+        net: Net = (counts.cc[i], int(counts.asn[i]))
+        machines = float(counts.machines[i] + counts.hidden[i])
+        modelled = model.get((window, *net), (0.0, 0.0, 0.0))[0]
+        if machines > 0 and modelled > 0:
+            cells[(window, net)] = (machines, modelled)
+    enough = {net for (_, net), (m, _) in cells.items() if m >= MIN_MACHINES}
+    return {key: pair for key, pair in cells.items() if key[1] in enough}
+
+
+def _two_way(
+    cells: dict[tuple[date, Net], tuple[float, float]],
+) -> tuple[dict[Net, float], dict[date, float]]:
+    """log(M / H) of each cell as a + b: its network's level a and its window's drift b
+    (machine-weighted mean 0), fitted by alternating ratio estimates: each a is its
+    network's machines over its model hosts times exp(b), each b likewise over a window's
+    networks (the multiplicative Poisson model's equations)."""
+    drift = {window: 0.0 for window, _ in cells}
+    level = {net: 0.0 for _, net in cells}
+    for _ in range(TWO_WAY_ROUNDS):
+        level = _log_ratios(cells, drift, by_window=False)
+        drift = _log_ratios(cells, level, by_window=True)
+    machines: dict[date, float] = {}
+    for (window, _), (m, _) in cells.items():
+        machines[window] = machines.get(window, 0.0) + m
+    total = sum(machines.values())
+    mean = sum(drift[w] * m for w, m in machines.items()) / total if total else 0.0
+    return {n: a + mean for n, a in level.items()}, {w: b - mean for w, b in drift.items()}
+
+
+def _log_ratios(
+    cells: dict[tuple[date, Net], tuple[float, float]],
+    other: Mapping[Any, float],
+    *,
+    by_window: bool,
+) -> dict[Any, float]:
+    """log(sum M / sum H exp(other)) per window (by_window; `other` keyed by network) or per
+    network (`other` keyed by window)."""
+    sums: dict[Any, list[float]] = {}
+    for (window, net), (m, h) in cells.items():
+        key, offset = (window, other[net]) if by_window else (net, other[window])
+        acc = sums.setdefault(key, [0.0, 0.0])
+        acc[0] += m
+        acc[1] += h * math.exp(offset)
+    return {key: math.log(m / h) for key, (m, h) in sums.items()}
 
 
 def apply_factors(cells: Cells, factors: dict[Cell, Factor]) -> Cells:

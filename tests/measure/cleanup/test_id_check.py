@@ -1,0 +1,152 @@
+"""The decay of hosts against the machines counted by bot id (cleanup.id_check): a host decay
+outside the ids' interval, or one counted from addresses the ids show to be offices, gives way
+to the ids' decay; survival then follows the ids alone."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from botcensus.measure.cleanup import CleanupQuery, CleanupResult, cleanup
+from botcensus.measure.cleanup.id_check import IdDecay, check_ids
+from botcensus.store.sketch_build import sketch_sightings
+
+from ..hosts.hosts_cases import START, Population, connect, per_hour
+
+H = 3600
+RATE = 0.15
+"""The offices' machines are cleaned at this rate a week."""
+
+
+def _row(rate: float | None, half: float = 0.01) -> dict[str, object]:
+    return {
+        "group": None, "first_count": 1000.0, "last_count": 500.0, "weeks": 6,
+        "rate_per_week": rate,
+        "rate_lower": None if rate is None else rate - half,
+        "rate_upper": None if rate is None else rate + half,
+        "half_life_weeks": None if rate is None else math.log(2) / rate,
+        "half_life_days": None if rate is None else 7 * math.log(2) / rate,
+    }  # fmt: skip
+
+
+def _check(host: float | None, ids: float | None, *, crowded: bool = False) -> dict[str, object]:
+    decay = pa.Table.from_pylist([_row(host)])
+    return check_ids(decay, {None: IdDecay(_row(ids))}, crowded=crowded).to_pylist()[0]
+
+
+def test_a_host_decay_outside_the_ids_interval_gives_way_to_theirs() -> None:
+    row = _check(0.050, 0.070)
+    assert row["rate_per_week"] == 0.070
+    assert (row["rate_lower"], row["rate_upper"]) == pytest.approx((0.060, 0.080))
+    assert row["half_life_days"] == pytest.approx(7 * math.log(2) / 0.070)
+    assert row["model_rate_per_week"] == 0.050
+    assert row["id_rate_per_week"] == 0.070
+    assert row["id_machines"] == 1000.0
+    assert "0.0500 a week" in str(row["id_reason"])
+    assert "0.0600-0.0800" in str(row["id_reason"])
+
+
+@pytest.mark.parametrize("host", [0.061, 0.070, 0.079])
+def test_a_host_decay_inside_the_ids_interval_is_kept(host: float) -> None:
+    row = _check(host, 0.070)
+    assert row["rate_per_week"] == host
+    assert row["id_reason"] is None
+    assert row["id_rate_per_week"] == 0.070  # shown beside it
+    assert row.get("model_rate_per_week") is None
+
+
+def test_where_ids_show_offices_the_ids_decay_is_taken_inside_their_interval_too() -> None:
+    row = _check(0.065, 0.070, crowded=True)
+    assert row["rate_per_week"] == 0.070
+    assert row["model_rate_per_week"] == 0.065
+    assert "household law" in str(row["id_reason"])
+
+
+def test_without_an_id_decay_the_row_is_left_as_it_is() -> None:
+    row = _check(0.050, None)
+    assert row["rate_per_week"] == 0.050
+    assert row["id_rate_per_week"] is None
+    assert row["id_reason"] is None
+
+
+def _offices(sites: int = 150, per_site: int = 5, with_id: int = 2, weeks: int = 6) -> Population:
+    """Offices: `per_site` machines behind one static address, used every day in office
+    hours (a week of fewer days is left out of a decay), the first `with_id` of each with a
+    bot id; each machine is cleaned on its own day (exponential,
+    RATE a week). The address is seen while any machine behind it is infected."""
+    rng = np.random.default_rng(11)
+    pop = Population()
+    for s in range(sites):
+        address = pop.address()
+        cleaned = rng.exponential(7 / RATE, per_site)
+        for d in range(7 * weeks):
+            day = START + timedelta(days=d)
+            left = [j for j in range(per_site) if cleaned[j] > d]
+            for j in (j for j in left if j < with_id):
+                m = s * per_site + j
+                pop.session([m], day, address, 9 * H + 60 * j, 17 * H, cc="AA", asn=64509,
+                            bot_id=f"o{m}")  # fmt: skip
+            others = [s * per_site + j for j in left if j >= with_id]
+            if others:
+                pop.session(others, day, address, 9 * H, 17 * H, cc="AA", asn=64509)
+    return pop
+
+
+def _cleanup(table: pa.Table, **query: object) -> CleanupResult:
+    sketches = sketch_sightings(table.slice(0, 0))
+    return cleanup(connect(table), "sightings", sketches, CleanupQuery(count="hosts", **query))  # type: ignore[arg-type]
+
+
+def test_offices_decay_as_their_machines_with_ids_do() -> None:
+    """Hourly reports of offices: the addresses stay while any machine behind them is
+    infected, so the host estimates fall more slowly than the machines; the ids show the
+    offices, and the decay is theirs (near the true rate), survival follows them alone."""
+    pop = _offices()
+    result = _cleanup(per_hour(pop.table()))
+    top = next(r for r in result.decay.to_pylist() if r["group"] is None)
+    weeks = [START + timedelta(days=7 * w) for w in range(6)]
+    truth = [pop.hosts(w, w + timedelta(days=6)) for w in weeks]
+    true_rate = -np.polyfit(range(6), np.log(truth), 1)[0]
+    assert true_rate == pytest.approx(RATE, rel=0.25)
+    assert top["model_rate_per_week"] < 0.85 * true_rate  # the addresses' trend
+    assert top["rate_per_week"] == top["id_rate_per_week"]
+    assert top["rate_per_week"] == pytest.approx(true_rate, rel=0.15)
+    assert result.fit is not None
+    assert result.fit.rate_per_week == pytest.approx(top["rate_per_week"])
+    assert "household law" in str(top["id_reason"])
+    assert any(n.startswith("decay of hosts from the machines with bot ids") for n in result.notes)
+    assert any(n.startswith("survival follows bot ids only: they show more") for n in result.notes)
+    assert result.survival is not None
+    identities = next(r for r in result.survival.to_pylist() if r["group"] is None)["identities"]
+    assert identities == 150 * 2  # the machines with ids, no address
+
+
+def test_one_id_per_office_leaves_the_host_decay_alone() -> None:
+    """One machine with an id per office: the ids cannot show the offices (no address-day
+    holds two ids), the household law stands and the host decay is checked as usual;
+    survival follows the 150 ids alone because there are that many."""
+    result = _cleanup(per_hour(_offices(with_id=1).table()))
+    top = next(r for r in result.decay.to_pylist() if r["group"] is None)
+    assert any(n.startswith("survival follows bot ids only: 150 machines") for n in result.notes)
+    assert top["id_rate_per_week"] is not None
+    if top["id_reason"] is None:
+        assert top["id_rate_lower"] <= top["rate_per_week"] <= top["id_rate_upper"]
+
+
+def test_with_few_ids_survival_also_follows_addresses() -> None:
+    """Ten offices with one machine with an id each: fewer ids than MIN_FOLLOWED_IDS, so
+    addresses in networks judged to keep one line are followed too (the offices' static
+    addresses: ten ids and ten addresses)."""
+    from botcensus.measure.cleanup.run import MIN_FOLLOWED_IDS
+
+    assert MIN_FOLLOWED_IDS > 10
+    result = _cleanup(per_hour(_offices(sites=10, with_id=1).table()))
+    assert not any(n.startswith("survival follows bot ids only") for n in result.notes)
+    assert any(
+        n.startswith("survival follows 20 of 20 identities: bot ids, and addresses in the 1 ")
+        for n in result.notes
+    )
