@@ -68,7 +68,8 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
     print_table(
         terminal_decay(result.decay),
         f"Decay per week of {result.unit} (complete weeks; 95% intervals; n.s. ≥ x?: not "
-        "supported by these data, only a lower bound on the rate)",
+        "supported by these data, only a lower bound on the rate; ids: the rate of the "
+        "machines with bot ids, the counts shown fall otherwise)",
         console,
     )
     if result.marks.num_rows:
@@ -109,7 +110,9 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
     def rate(r: dict[str, Any]) -> str | None:
         if r.get("support") == "bounds":
             return "n.s."  # not supported by these data: slower than its addresses
-        return fmt(r.get("rate_per_week"))
+        shown = fmt(r.get("rate_per_week"))
+        # the machines with bot ids' decay, not that of the counts shown (cleanup.id_check)
+        return f"{shown} ids" if shown is not None and r.get("id_reason") else shown
 
     def interval(r: dict[str, Any]) -> str | None:
         if r.get("support") == "bounds":

@@ -150,3 +150,13 @@ def test_with_few_ids_survival_also_follows_addresses() -> None:
         n.startswith("survival follows 20 of 20 identities: bot ids, and addresses in the 1 ")
         for n in result.notes
     )
+
+
+def test_the_terminal_marks_a_rate_taken_from_the_ids() -> None:
+    from botcensus.report.cleanup_view import terminal_decay
+
+    decay = pa.Table.from_pylist([_row(0.050)])
+    shown = terminal_decay(check_ids(decay, {None: IdDecay(_row(0.070))})).to_pylist()[0]
+    assert shown["rate/week"].endswith(" ids")
+    kept = terminal_decay(check_ids(decay, {None: IdDecay(_row(0.055))})).to_pylist()[0]
+    assert not kept["rate/week"].endswith(" ids")
