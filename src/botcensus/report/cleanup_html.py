@@ -7,6 +7,7 @@ import html
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import pyarrow as pa
 
@@ -68,8 +69,11 @@ def decay_sentence(result: CleanupResult) -> str:
         if math.isnan(fit.lower)
         else f"{fit.level:.0%} interval {_num(fit.lower)} to {_num(fit.upper)}"
     )
+    top: dict[str, Any] = next((r for r in result.decay.to_pylist() if r.get("group") is None), {})
+    # the rate of the machines counted by bot id where it replaced the model's (id_check)
+    of = f"{result.unit}, from the machines with bot ids," if top.get("id_reason") else result.unit
     head = (
-        f"Decay rate {_num(fit.rate_per_week)} per week ({interval}) of {result.unit} over "
+        f"Decay rate {_num(fit.rate_per_week)} per week ({interval}) of {of} over "
         f"{fit.weeks} complete weeks"
     )
     if fit.rate_per_week <= 0:

@@ -120,6 +120,9 @@ def test_offices_decay_as_their_machines_with_ids_do() -> None:
     assert "household law" in str(top["id_reason"])
     assert any(n.startswith("decay of hosts from the machines with bot ids") for n in result.notes)
     assert any(n.startswith("survival follows bot ids only: they show more") for n in result.notes)
+    from botcensus.report.cleanup_html import decay_sentence
+
+    assert "of hosts, from the machines with bot ids, over" in decay_sentence(result)
     assert result.survival is not None
     identities = next(r for r in result.survival.to_pylist() if r["group"] is None)["identities"]
     assert identities == 150 * 2  # the machines with ids, no address
