@@ -126,18 +126,24 @@ def test_offices_decay_as_their_machines_with_ids_do() -> None:
     assert result.survival is not None
     identities = next(r for r in result.survival.to_pylist() if r["group"] is None)["identities"]
     assert identities == 150 * 2  # the machines with ids, no address
+    # ids are machines: the share still infected is theirs, not turned from lines
+    overall = next(r for r in result.survival.to_pylist() if r["group"] is None)
+    assert overall["surviving_28d_km"] == pytest.approx(math.exp(-RATE * 4), abs=0.05)
 
 
-def test_one_id_per_office_leaves_the_host_decay_alone() -> None:
-    """One machine with an id per office: the ids cannot show the offices (no address-day
-    holds two ids), the household law stands and the host decay is checked as usual;
-    survival follows the 150 ids alone because there are that many."""
-    result = _cleanup(per_hour(_offices(with_id=1).table()))
+def test_one_id_per_office_cannot_show_offices_but_the_trend_check_still_catches_them() -> None:
+    """One machine with an id per office: no address-day holds two ids, so the ids cannot
+    show the offices (hosts.crowded does not fire), but the host decay (the offices'
+    addresses, 0.05 a week) falls outside the ids' interval, and the ids' decay is taken
+    for that reason; survival follows the 150 ids alone because there are that many."""
+    pop = _offices(with_id=1)
+    result = _cleanup(per_hour(pop.table()))
     top = next(r for r in result.decay.to_pylist() if r["group"] is None)
     assert any(n.startswith("survival follows bot ids only: 150 machines") for n in result.notes)
-    assert top["id_rate_per_week"] is not None
-    if top["id_reason"] is None:
-        assert top["id_rate_lower"] <= top["rate_per_week"] <= top["id_rate_upper"]
+    assert "outside the interval of the ids'" in str(top["id_reason"])
+    assert "household law" not in str(top["id_reason"])
+    assert top["model_rate_per_week"] < top["id_rate_lower"]  # type: ignore[operator]
+    assert top["rate_per_week"] == top["id_rate_per_week"]
 
 
 def test_with_few_ids_survival_also_follows_addresses() -> None:
@@ -163,3 +169,13 @@ def test_the_terminal_marks_a_rate_taken_from_the_ids() -> None:
     assert shown["rate/week"].endswith(" ids")
     kept = terminal_decay(check_ids(decay, {None: IdDecay(_row(0.055))})).to_pylist()[0]
     assert not kept["rate/week"].endswith(" ids")
+
+
+def test_an_ids_rate_slower_than_the_addresses_is_worded_as_the_ids() -> None:
+    from botcensus.measure.cleanup.address_check import AddressRates, check_decay
+
+    decay = check_ids(pa.Table.from_pylist([_row(0.050)]), {None: IdDecay(_row(0.080))})
+    row = check_decay(decay, {None: AddressRates(0.10, 0.09)}).to_pylist()[0]
+    assert row["support"] == "bounds"
+    assert row["model_rate_per_week"] == 0.050  # the model's, not the ids'
+    assert str(row["support_reason"]).startswith("the machines with bot ids fall 0.0800 a week")

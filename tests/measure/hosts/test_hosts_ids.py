@@ -86,13 +86,24 @@ def test_ids_lend_days_active_to_sightings_without_one() -> None:
 
 def test_a_dual_stack_machine_is_one_machine() -> None:
     """One id checking in over IPv4 and IPv6 at once: one machine holds one address of each
-    family at a time (b-harsh seed 1: 19% of its id-days), not a clone."""
+    family at a time (b-harsh seed 1: 19% of its id-days), not a clone. Five networks of
+    twenty ids and ten ids that collide across countries make collisions within a network
+    plausible enough that a second address at once would count as a clone: only the
+    address families keep it one machine."""
     pop = Population()
     day = START + timedelta(days=1)
-    pop.session([1], day, pop.address(), 8 * H, 20 * H, cc="AA", asn=1, bot_id="a")
-    pop.session([1], day, "2001:db8::1", 8 * H, 20 * H, cc="AA", asn=1, bot_id="a")
-    pop.session([1], day, "2001:db8::2", 9 * H, 10 * H, cc="AA", asn=1, bot_id="a")
-    assert _counts(pop) == {("AA", 1): 1.0}
+    for asn in range(1, 6):
+        for m in range(20):
+            pop.session([asn * 100 + m], day, pop.address(), 9 * H, 12 * H, cc="AA", asn=asn,
+                        bot_id=f"h{asn}-{m}")  # fmt: skip
+    for m in range(10):
+        pop.session([900 + m], day, pop.address(), 9 * H, 12 * H, cc="BB", asn=9,
+                    bot_id=f"h2-{m}")  # fmt: skip
+    pop.session([7], day, "2001:db8::1", 10 * H, 11 * H, cc="AA", asn=1, bot_id="h1-7")
+    assert _counts(pop)[("AA", 1)] == 20.0
+    twice = Population(rows=list(pop.rows))  # the same, the second address IPv4: a clone
+    twice.rows[-1] = {**twice.rows[-1], "source_ip": "10.99.0.1"}
+    assert _counts(twice)[("AA", 1)] == 21.0
 
 
 def _egress(machines: int, slots: int) -> Population:
@@ -128,6 +139,8 @@ def test_an_office_behind_several_egress_addresses_is_counted_once_per_machine()
     assert got[2] == 21.0  # the collision counts in each network it was seen in
     assert got[99] == 1.0
     assert counts.merged > 39.0
+    days = dict(zip(counts.asn.tolist(), counts.machine_days.tolist(), strict=True))
+    assert days[1] == pytest.approx(got[1])  # one day each: merged machines' days count once
     answer = hosts_answer(con, CensusQuery(), "sightings")
     assert any("egress addresses" in n for n in answer.notes)
 

@@ -76,8 +76,9 @@ UNCHECKED: Final = (
 )
 
 
-def reason(host: float, rates: AddressRates) -> str:
-    """Why a host decay is not supported, in words for a note and the JSON."""
+def reason(host: float, rates: AddressRates, *, ids: bool = False) -> str:
+    """Why a host decay is not supported, in words for a note and the JSON; `ids`: the rate
+    is the machines with bot ids' (cleanup.id_check)."""
     hourly = "not fitted" if rates.hourly is None else f"{rates.hourly:.4f}"
     unique = "not fitted" if rates.unique is None else f"{rates.unique:.4f}"
     which = (
@@ -85,11 +86,20 @@ def reason(host: float, rates: AddressRates) -> str:
         if rates.unique is not None and rates.faster == rates.unique
         else "the mean distinct addresses per hour"
     )
+    counted = (
+        f"the machines with bot ids fall {host:.4f} a week, more slowly than {which}"
+        if ids
+        else f"the host estimates fall {host:.4f} a week, more slowly than {which} they are "
+        "counted from"
+    )
     return (
-        f"the host estimates fall {host:.4f} a week, more slowly than {which} they are "
-        f"counted from (weekly distinct addresses {unique}, mean distinct addresses per hour "
+        f"{counted} (weekly distinct addresses {unique}, mean distinct addresses per hour "
         f"{hourly}); the machines are not expected to fall more slowly than the faster of "
-        "these, so the model's trend is off"
+        + (
+            "these, so the ids' trend is not the machines'"
+            if ids
+            else "these, so the model's trend is off"
+        )
     )
 
 
@@ -122,7 +132,7 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
             continue
         row |= {
             "support": "bounds",
-            "support_reason": reason(rate, got),
+            "support_reason": reason(rate, got, ids=bool(row.get("id_reason"))),
             "rate_per_week": None,
             "rate_lower": got.unique,
             "rate_upper": None,

@@ -70,8 +70,8 @@ def id_decays(
 
 CROWDED: Final = (
     "bot ids show more machines behind one address than the household law allows "
-    "(hosts.crowded), so the addresses the model counts from stay while any of their "
-    "machines is infected and fall more slowly than the machines"
+    "(hosts.crowded): the model counts addresses, which stay while any of their machines "
+    "is infected, so its trend is not the machines'"
 )
 
 

@@ -263,7 +263,6 @@ def cleanup(
         top = overall(decay)
         if top is not None and top.get("id_reason"):
             fit = fit_decay(times, weekly[IDS].to_pylist())  # the ids' (id_check)
-            notes.append(f"decay of hosts from the machines with bot ids: {top['id_reason']}")
         decay = pa.concat_tables(
             [
                 check_decay(decay.slice(0, overall_rows), rates),
@@ -272,6 +271,8 @@ def cleanup(
             promote_options="default",
         )
         top = overall(decay)
+        if top is not None and top["support"] == "estimate" and top.get("id_reason"):
+            notes.append(f"decay of hosts from the machines with bot ids: {top['id_reason']}")
         if top is not None and top["support"] == "estimate" and top.get("support_reason"):
             why = top["support_reason"]  # an estimate the addresses could not check
             notes.append(f"decay of hosts {why}")
@@ -379,7 +380,9 @@ def _follow(
         for r in decay.to_pylist():  # the overall row first: a group keyed None comes later
             if r.get("rate_per_week") is not None or r.get("support") == "bounds":
                 by_group.setdefault(r["group"], r)
-        summary = checked_survival(summary, by_group, HOUSEHOLD if household else None)
+        # ids alone are machines: no lines to turn into machines
+        lines = household and not by_id
+        summary = checked_survival(summary, by_group, HOUSEHOLD if lines else None)
         notes.append(SURVIVAL_NOTE)
     hazard = effect = None
     if query.notified is not None:

@@ -277,10 +277,10 @@ def partition_cells(
         cells = apply_factors(cells, factors)
     if counts.merged > 0:
         fit.ids.append(
-            f"bot ids: {counts.merged:,.0f} more machines than ids were seen at several "
-            "addresses of one network at once, beyond what collisions between ids explain, "
-            "and were not counted: one machine behind several egress addresses (an office, "
-            "a carrier-grade NAT), not a cloned image (hosts.ids)"
+            f"bot ids: in the busiest window {counts.merged:,.0f} more machines than ids "
+            "were seen at several addresses of one network at once, beyond what collisions "
+            "between ids explain, and were not counted: one machine behind several egress "
+            "addresses (an office, a carrier-grade NAT), not a cloned image (hosts.ids)"
         )
     for i, start in enumerate(counts.window_start.tolist()):
         first = EPOCH + timedelta(days=start)

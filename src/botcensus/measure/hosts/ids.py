@@ -12,7 +12,8 @@ machines share a network is the sum of squared shares), less those seen within o
 added, with its Poisson variance.
 
 An id seen at several addresses of one network at once beyond what collisions explain (the
-expected number's 90% Poisson top) is one machine behind several egress addresses (an
+network's part of the expected number, its share squared of the sum of squared shares, up
+to its 90% Poisson top) is one machine behind several egress addresses (an
 office or a carrier-grade NAT that picks one per connection), not a clone: the excess is
 not counted (`merged`). Family C's offices (bench/popgen) showed it on 45% of their id-days
 and family B's b-harsh seed 1 counted 2,827 machines for 2,005 ids in a week, where every
@@ -26,7 +27,6 @@ Griffioen and Doerr measured it on Hajime, applied to those without).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
@@ -98,8 +98,8 @@ class IdCounts:
     hidden: F64
     """Expected collisions hidden inside one network, not in `machines`."""
     merged: float = 0.0
-    """Ids seen at several addresses of one network at once beyond what collisions explain,
-    counted once each (module docstring), over all windows: not in `machines`."""
+    """Machines at once beyond what collisions explain, not counted (module docstring): the
+    most in one window."""
 
 
 def id_counts(
@@ -117,6 +117,8 @@ def id_counts(
     start = np.asarray(cols["window_start"], np.int64)
     machines = np.asarray(cols["machines"], np.float64)
     distinct = np.asarray(cols["distinct_ids"], np.float64)
+    days = np.asarray(cols["machine_days"], np.float64)
+    days_sq = np.asarray(cols["machine_days_sq"], np.float64)
     across = np.asarray(cols["across"], np.float64)
     hidden = np.zeros(len(start))
     merged = 0.0
@@ -125,24 +127,30 @@ def id_counts(
         share = distinct[mine] / max(float(distinct[mine].sum()), 1.0)
         same = float(np.sum(share**2))
         # Collisions seen across networks predict those within one; some of the latter
-        # showed (at once on two addresses of one family), the rest are hidden. More at
-        # once than collisions explain are egress addresses of one machine.
+        # showed (at once on two addresses of one family), the rest are hidden. Each
+        # network is allowed its own part of them (its share squared of `same`); more at
+        # once than that are egress addresses of one machine.
         excess = machines[mine] - distinct[mine]
-        within_seen = float(excess.sum())
         expected = across[mine[0]] * same / max(1.0 - same, 1e-6)
-        allowed = expected + Z90 * math.sqrt(expected)
-        if within_seen > allowed:
-            machines[mine] = distinct[mine] + excess * (allowed / within_seen)
-            merged += within_seen - allowed
-            within_seen = allowed
-        hidden[mine] = max(expected - within_seen, 0.0) * share
+        mean = expected * share**2 / max(same, 1e-12)
+        allowed = mean + Z90 * np.sqrt(mean)
+        kept = np.minimum(excess, allowed)
+        if np.any(kept < excess):
+            ratio = np.divide(distinct[mine] + kept, machines[mine],
+                              out=np.ones(len(mine)), where=machines[mine] > 0)  # fmt: skip
+            # days active stay what they were: a merged machine's days count once
+            days[mine] *= ratio
+            days_sq[mine] *= ratio
+            machines[mine] = distinct[mine] + kept
+            merged = max(merged, float((excess - kept).sum()))
+        hidden[mine] = max(expected - float(kept.sum()), 0.0) * share
     return IdCounts(
         window_start=start,
         cc=tuple(str(c) for c in cols["cc"]),
         asn=np.asarray(cols["asn"], np.int64),
         machines=machines,
-        machine_days=np.asarray(cols["machine_days"], np.float64),
-        machine_days_sq=np.asarray(cols["machine_days_sq"], np.float64),
+        machine_days=days,
+        machine_days_sq=days_sq,
         hidden=hidden,
         merged=merged,
     )

@@ -25,10 +25,9 @@ it multiplies (conservative: the interval does not narrow).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 
@@ -44,8 +43,11 @@ network (many ids behind a proxy or gateway) and not applied. One far below 1 is
 the model measured far too high on that network (a carrier-grade NAT pool whose every
 address-day reads as a machine-day; b-harsh seed 1, mobile networks at 0.07-0.24). Up to
 9a90765 those below 1 / MAX_FACTOR were dropped too, and kept their raw estimate."""
-TWO_WAY_ROUNDS: Final = 25
-"""Rounds of the alternating fit of network levels and window drifts (it settles in a few)."""
+TWO_WAY_ROUNDS: Final = 20_000
+"""Most rounds of the alternating fit of network levels and window drifts: networks that
+share few windows (they appear and fall away as machines are cleaned) settle slowly."""
+TWO_WAY_TOLERANCE: Final = 1e-12
+"""The fit has settled when no window's drift moves more than this in a round."""
 
 Cell = tuple[date, str, int | None]
 Net = tuple[str, int | None]
@@ -136,37 +138,34 @@ def _two_way(
     cells: dict[tuple[date, Net], tuple[float, float]],
 ) -> tuple[dict[Net, float], dict[date, float]]:
     """log(M / H) of each cell as a + b: its network's level a and its window's drift b
-    (machine-weighted mean 0), fitted by alternating ratio estimates: each a is its
-    network's machines over its model hosts times exp(b), each b likewise over a window's
-    networks (the multiplicative Poisson model's equations)."""
-    drift = {window: 0.0 for window, _ in cells}
-    level = {net: 0.0 for _, net in cells}
+    (machine-weighted mean 0), fitted by alternating ratio estimates until they settle:
+    each a is its network's machines over its model hosts times exp(b), each b likewise over
+    a window's networks (the multiplicative Poisson model's equations). Networks that
+    share few windows settle slowly, hence the rounds."""
+    if not cells:
+        return {}, {}
+    windows = sorted({w for w, _ in cells})
+    nets = sorted({n for _, n in cells}, key=str)
+    w_at = {w: i for i, w in enumerate(windows)}
+    n_at = {n: i for i, n in enumerate(nets)}
+    wi = np.array([w_at[w] for w, _ in cells], np.int64)
+    ni = np.array([n_at[n] for _, n in cells], np.int64)
+    m = np.array([pair[0] for pair in cells.values()], np.float64)
+    h = np.array([pair[1] for pair in cells.values()], np.float64)
+    m_net = np.bincount(ni, m, len(nets))
+    m_win = np.bincount(wi, m, len(windows))
+    drift = np.zeros(len(windows))
+    level = np.zeros(len(nets))
     for _ in range(TWO_WAY_ROUNDS):
-        level = _log_ratios(cells, drift, by_window=False)
-        drift = _log_ratios(cells, level, by_window=True)
-    machines: dict[date, float] = {}
-    for (window, _), (m, _) in cells.items():
-        machines[window] = machines.get(window, 0.0) + m
-    total = sum(machines.values())
-    mean = sum(drift[w] * m for w, m in machines.items()) / total if total else 0.0
-    return {n: a + mean for n, a in level.items()}, {w: b - mean for w, b in drift.items()}
-
-
-def _log_ratios(
-    cells: dict[tuple[date, Net], tuple[float, float]],
-    other: Mapping[Any, float],
-    *,
-    by_window: bool,
-) -> dict[Any, float]:
-    """log(sum M / sum H exp(other)) per window (by_window; `other` keyed by network) or per
-    network (`other` keyed by window)."""
-    sums: dict[Any, list[float]] = {}
-    for (window, net), (m, h) in cells.items():
-        key, offset = (window, other[net]) if by_window else (net, other[window])
-        acc = sums.setdefault(key, [0.0, 0.0])
-        acc[0] += m
-        acc[1] += h * math.exp(offset)
-    return {key: math.log(m / h) for key, (m, h) in sums.items()}
+        level = np.log(m_net / np.bincount(ni, h * np.exp(drift[wi]), len(nets)))
+        moved = np.log(m_win / np.bincount(wi, h * np.exp(level[ni]), len(windows)))
+        settled = float(np.max(np.abs(moved - drift))) < TWO_WAY_TOLERANCE
+        drift = moved
+        if settled:
+            break
+    mean = float(np.sum(drift * m_win) / np.sum(m_win))
+    levels = {n: float(level[i]) + mean for n, i in n_at.items()}
+    return levels, {w: float(drift[i]) - mean for w, i in w_at.items()}
 
 
 def apply_factors(cells: Cells, factors: dict[Cell, Factor]) -> Cells:
