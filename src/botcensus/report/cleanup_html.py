@@ -7,11 +7,11 @@ import html
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
 
 import pyarrow as pa
 
 from botcensus.measure.cleanup import CleanupResult
+from botcensus.measure.cleanup.address_check import overall
 from botcensus.report.cleanup_charts import number
 from botcensus.report.html import image_html, table_html
 
@@ -69,7 +69,7 @@ def decay_sentence(result: CleanupResult) -> str:
         if math.isnan(fit.lower)
         else f"{fit.level:.0%} interval {_num(fit.lower)} to {_num(fit.upper)}"
     )
-    top: dict[str, Any] = next((r for r in result.decay.to_pylist() if r.get("group") is None), {})
+    top = overall(result.decay) or {}
     # the rate of the machines counted by bot id where it replaced the model's (id_check)
     of = f"{result.unit}, from the machines with bot ids," if top.get("id_reason") else result.unit
     head = (

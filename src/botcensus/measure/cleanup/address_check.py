@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from botcensus.measure.cleanup.decay import decay_table
+from botcensus.measure.cleanup.decay import decay_table, rows_table
 
 ADDRESS_COUNTS: Final = ("unique_ip", "ips_hourly_avg")
 """The address series the host decay is checked against (census columns)."""
@@ -141,8 +141,7 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
         }
     if not rows:
         return decay
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    return pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
+    return rows_table(rows)
 
 
 def bounded_share(row: Mapping[str, Any], day: int) -> tuple[float, float]:

@@ -42,7 +42,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from botcensus.measure.cleanup.address_check import bounded_share
-from botcensus.measure.cleanup.decay import DecayFit
+from botcensus.measure.cleanup.decay import DecayFit, rows_table
 from botcensus.measure.cleanup.lines import machines_share, ratio
 
 AGREE: Final = 0.08
@@ -133,8 +133,7 @@ def checked_survival(
             row[f"surviving_{d}d_lower"] = figure.lower
             row[f"surviving_{d}d_upper"] = figure.upper
             row[f"surviving_{d}d_support"] = figure.support
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    return pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
+    return rows_table(rows)
 
 
 def share_bounds(

@@ -12,7 +12,7 @@ addresses is the rate of machines, the level is not (see docs/measurement.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -131,6 +131,13 @@ def _row(fit: DecayFit | None, prefix: str = "") -> dict[str, object]:
         f"{prefix}half_life_weeks": fit.half_life_weeks,
         f"{prefix}half_life_days": fit.half_life_days,
     }
+
+
+def rows_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
+    """Rows of dicts as a table whose columns are every key any row has (null where a row
+    lacks one), in first-seen order: checks add columns to some rows only."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    return pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
 
 
 def decay_table(

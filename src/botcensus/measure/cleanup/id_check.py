@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from botcensus.measure.cleanup.decay import decay_table
+from botcensus.measure.cleanup.decay import decay_table, rows_table
 
 IDS: Final = "hosts_ids"
 """The weekly count of machines counted by bot id (cleanup.hosts_series.host_weeks)."""
@@ -132,5 +132,4 @@ def check_ids(
                 )
             },
         }
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    return pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])
+    return rows_table(rows)

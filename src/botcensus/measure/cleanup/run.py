@@ -4,7 +4,7 @@ effect, gathered into one result for the CLI and the report to render."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final, Literal
@@ -136,18 +136,8 @@ def _span(
     return row[0], row[1]
 
 
-def _followed_note(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    first: date,
-    last: date,
-    family: str | None,
-    rows: pa.Table,
-    networks: Mapping[tuple[str, int], float],
-) -> str:
-    where, params = claimed(first, last, family)
-    sql = f"SELECT count(DISTINCT coalesce(bot_id, source_ip)) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
-    seen = int(con.execute(sql, params).fetchall()[0][0])
+def _followed_note(seen: int, rows: pa.Table, networks: Mapping[tuple[str, int], float]) -> str:
+    """How many of the `seen` identities survival follows, and why not the rest."""
     return (
         f"survival follows {rows.num_rows:,} of {seen:,} identities: bot ids, and addresses in "
         f"the {len(networks):,} networks where an address is one machine; addresses elsewhere "
@@ -241,7 +231,6 @@ def cleanup(
         decay = pa.concat_tables([decay, by_group], promote_options="default")
         if addresses is not None:
             group_ids = id_decays(grouped, group=query.by, min_count=query.min_count)
-        if addresses is not None:
             by_addresses = with_hourly(
                 con, census_answer(con, by_query, relation, sketches).table, by_query, relation
             )
@@ -253,23 +242,14 @@ def cleanup(
             )
     support, why = ("estimate" if fit is not None else "none"), None
     if addresses is not None:
-        decay = pa.concat_tables(
-            [
-                check_ids(decay.slice(0, overall_rows), ids, crowded=crowded),
-                check_ids(decay.slice(overall_rows), group_ids, crowded=crowded),
-            ],
-            promote_options="default",
-        )
+        decay = _in_parts(
+            decay, overall_rows, lambda part, keyed: check_ids(part, keyed, crowded=crowded),
+            ids, group_ids,
+        )  # fmt: skip
         top = overall(decay)
         if top is not None and top.get("id_reason"):
             fit = fit_decay(times, weekly[IDS].to_pylist())  # the ids' (id_check)
-        decay = pa.concat_tables(
-            [
-                check_decay(decay.slice(0, overall_rows), rates),
-                check_decay(decay.slice(overall_rows), group_rates),
-            ],
-            promote_options="default",
-        )
+        decay = _in_parts(decay, overall_rows, check_decay, rates, group_rates)
         top = overall(decay)
         if top is not None and top["support"] == "estimate" and top.get("id_reason"):
             notes.append(f"decay of hosts from the machines with bot ids: {top['id_reason']}")
@@ -313,6 +293,21 @@ def _full_weeks(con: duckdb.DuckDBPyConnection, query: CensusQuery, counted: Ske
     return {r["window_start"] for r in rows if r["days_covered"] >= query.days}
 
 
+def _in_parts(
+    decay: pa.Table,
+    overall_rows: int,
+    check: Callable[[pa.Table, Mapping[str | None, Any]], pa.Table],
+    whole: Mapping[str | None, Any],
+    groups: Mapping[str | None, Any],
+) -> pa.Table:
+    """A check run on the overall rows (the first `overall_rows`) with `whole` and on the
+    --by groups' with `groups` apart: a group without a country or ASN is keyed None too."""
+    return pa.concat_tables(
+        [check(decay.slice(0, overall_rows), whole), check(decay.slice(overall_rows), groups)],
+        promote_options="default",
+    )
+
+
 def _only(weekly: pa.Table, starts: set[date]) -> pa.Table:
     keep = [s in starts for s in weekly["window_start"].to_pylist()]
     return weekly.filter(pa.array(keep, pa.bool_()))
@@ -347,8 +342,11 @@ def _follow(
     than the household law allows (hosts.crowded)."""
     first, last = span
     where, params = claimed(first, last, query.family)
-    sql = f"SELECT count(DISTINCT bot_id) FROM {relation} WHERE {where}"  # noqa: S608 (values are parameters)
-    ids = int(con.execute(sql, params).fetchall()[0][0])
+    sql = (
+        "SELECT count(DISTINCT bot_id), count(DISTINCT coalesce(bot_id, source_ip)) "  # noqa: S608 (values are parameters)
+        f"FROM {relation} WHERE {where}"
+    )
+    ((ids, seen),) = con.execute(sql, params).fetchall()
     by_id = crowded or ids >= MIN_FOLLOWED_IDS
     networks = (
         {} if by_id else stable_networks(con, relation, first=first, last=last, family=query.family)
@@ -357,7 +355,7 @@ def _follow(
         con, relation, first=first, last=last, family=query.family, rule=query.rule,
         networks=networks,
     )  # fmt: skip
-    notes = [_followed_note(con, relation, first, last, query.family, rows, networks)]
+    notes = [_followed_note(int(seen), rows, networks)]
     if by_id:
         why = (
             "they show more machines behind one address than the household law allows "

@@ -70,14 +70,13 @@ WITH r AS (
 ), nets AS (
     SELECT window_start, bot_id, count(*) AS n FROM per_window GROUP BY ALL
 ), ids AS (
-    SELECT window_start, count(*) AS ids, sum(n - 1) AS across
-    FROM nets GROUP BY window_start
+    SELECT window_start, sum(n - 1) AS across FROM nets GROUP BY window_start
 )
 SELECT (window_start - DATE '1970-01-01')::BIGINT AS window_start, cc, asn,
        sum(machines)::DOUBLE AS machines, count(*)::DOUBLE AS distinct_ids,
        sum(machine_days)::DOUBLE AS machine_days,
        sum(machine_days * machine_days / machines)::DOUBLE AS machine_days_sq,
-       any_value(ids.ids)::DOUBLE AS window_ids, any_value(ids.across)::DOUBLE AS across
+       any_value(ids.across)::DOUBLE AS across
 FROM per_window JOIN ids USING (window_start)
 GROUP BY ALL ORDER BY ALL
 """
