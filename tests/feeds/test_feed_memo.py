@@ -179,6 +179,44 @@ def test_a_large_regular_report_is_read_through_the_memo(
     assert min(applied) >= 4
 
 
+def test_a_large_file_counts_its_line_feeds_beside_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From OVERLAP_BYTES on, the line feeds are counted in another thread while DuckDB
+    samples the few-valued cells; the sample is taken once and the memo still applies."""
+    import importlib
+    import threading
+
+    import botcensus.feeds.fused as feeds_fused
+
+    monkeypatch.setattr(memo, "MIN_ROWS", 100)
+    # the module, not the function botcensus.feeds exports under its name
+    monkeypatch.setattr(importlib.import_module("botcensus.feeds.ingest"), "OVERLAP_BYTES", 1)
+    applied = _applies(monkeypatch)
+    counted_in: list[str] = []
+    sampled: list[str] = []
+    count, sample = feeds_fused.line_feeds, memo.few_valued
+
+    def counting(source: object) -> int | None:
+        counted_in.append(threading.current_thread().name)
+        return count(source)  # type: ignore[arg-type]
+
+    def sampling(*args: object) -> set[str]:
+        sampled.append(threading.current_thread().name)
+        return sample(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feeds_fused, "line_feeds", counting)
+    monkeypatch.setattr(memo, "few_valued", sampling)
+    (tmp_path / "model").mkdir()
+    path = write_report(tmp_path / "model" / NAME, [sinkhole_row(i) for i in range(300)])
+    report = ingest([path], tmp_path / "data", fake_enrich).files[0]
+    assert (report.reader, report.stored, report.error) == ("duckdb", 300, None)
+    assert applied
+    assert len(sampled) == 1
+    assert len(counted_in) == 1
+    assert counted_in[0] != sampled[0]
+
+
 def test_a_failing_memo_reads_the_file_again_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -140,3 +140,66 @@ def test_the_roll_up_pairs_as_every_other_merge_does(tmp_path: Path, seed: int) 
     assert sorted((r["source_ip"], r["source_asn"], r["source_as_name"]) for r in got) == sorted(
         expected
     )
+
+
+def test_batches_are_shaped_beside_the_write_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is read and shaped in a helper thread while this one is written: the
+    same sightings as a plain loop, in the reader's order."""
+    import threading
+
+    from botcensus.store import feed_sightings as sightings_module
+
+    monkeypatch.setattr(sightings_module, "BATCH_ROWS", 8)  # many batches
+    shaped_in: set[str] = set()
+    shape_known = sightings_module._shape_known
+
+    def spying(*args: object) -> pa.Table:
+        shaped_in.add(threading.current_thread().name)
+        return shape_known(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sightings_module, "_shape_known", spying)
+    (tmp_path / "in").mkdir()
+    rows = [sinkhole_row(i) for i in range(100)]
+    path = write_report(tmp_path / "in" / "2024-05-01-event4_sinkhole-a.csv", rows)
+    data = tmp_path / "data"
+    report = ingest([path], data, fake_enrich)
+    assert report.sightings == 100
+    assert shaped_in
+    assert threading.current_thread().name not in shaped_in
+    assert [r["source_ip"] for r in _sightings(data)] == sorted(str(r["src_ip"]) for r in rows)
+    assert len(_sightings(data)) == 100
+
+
+def test_a_batch_that_fails_to_shape_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botcensus.store import feed_sightings as sightings_module
+
+    monkeypatch.setattr(sightings_module, "BATCH_ROWS", 8)
+    calls: list[int] = []
+    shape_known = sightings_module._shape_known
+
+    def failing(*args: object) -> pa.Table:
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("injected: disk full while shaping")
+        return shape_known(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sightings_module, "_shape_known", failing)
+    (tmp_path / "in").mkdir()
+    path = write_report(
+        tmp_path / "in" / "2024-05-01-event4_sinkhole-a.csv", [sinkhole_row(i) for i in range(60)]
+    )
+    data = tmp_path / "data"
+    report = ingest([path], data, fake_enrich)
+    assert report.files[0].stored == 60
+    assert report.sightings_error is not None
+    assert "injected" in report.sightings_error
+    assert sighting_files(data) == []
+    assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
+    monkeypatch.setattr(sightings_module, "_shape_known", shape_known)
+    again = ingest([path], data, fake_enrich)  # the next ingest writes them
+    assert again.files[0].duplicate == 60
+    assert len(_sightings(data)) == 60

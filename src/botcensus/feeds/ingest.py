@@ -12,6 +12,7 @@ import os
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,9 @@ from botcensus.store.feed_sightings import (
 Enrich = Callable[[pa.Table], pa.Table]
 Progress = Callable[[Path, int, int], None]
 ZERO_WORDS: Final = pa.array(["0", "unknown"])
+OVERLAP_BYTES: Final = 8 << 20
+"""From this size the fused read's two pre-scans run side by side (below it, the sample of
+few-valued cells is taken only where the file has enough rows for the memo)."""
 COUNTS: Final = (
     "read",
     "stored",
@@ -211,16 +215,29 @@ class _FileIngest:
         source = fused.source_sql(self.path, columns, self.source.mapping.delimiter)
         if source is None:
             return None
-        lines = fused.line_feeds(self.path)
-        if lines is None:
-            return None
         chosen = self.plan(tuple(columns))
         # its own connection: after a fallback, the exact read maps on self.con
         self.reading = connect(memory_limit=MEMORY_LIMIT, threads=1)
+        size = self.path.size()
+        few: set[str] | None = None
+        if size >= OVERLAP_BYTES:
+            # the two pre-scans side by side: the line feeds' count (numpy, file reads) and
+            # DuckDB's sample of few-valued cells each leave the other core free
+            with ThreadPoolExecutor(1, thread_name_prefix="feed-lines") as pool:
+                counting = pool.submit(fused.line_feeds, self.path)
+                few = memo.few_valued(self.reading, source, columns)
+                lines = counting.result()
+        else:
+            lines = fused.line_feeds(self.path)
+        if lines is None:
+            self.reading.close()
+            self.reading = None
+            return None
         once = None  # few-valued cells mapped once per value, in large files
         if lines > memo.MIN_ROWS:
-            once = memo.Memo(chosen, memo.few_valued(self.reading, source, columns))
-        size = self.path.size()
+            if few is None:
+                few = memo.few_valued(self.reading, source, columns)
+            once = memo.Memo(chosen, few)
         batches = fused.fused_batches(self.reading, chosen, source, lines, size, once)
         return ((b, self.finish(m)) for b, m in batches)
 

@@ -15,7 +15,8 @@ AS name and the day with at most one geo database, the roll-up takes neither as 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -195,17 +196,20 @@ def _write_day(
     con: duckdb.DuckDBPyConnection, sql: str, shape: Shape, params: list[object], target: Path
 ) -> int:
     """Stream a day's sightings into `target` (published whole): memory holds DuckDB's bounded
-    aggregation and one batch, not the day."""
+    aggregation and two batches, not the day."""
     pending = Pending(target)
     rows = 0
     try:
         dictionary = [c for c in SIGHTING_SCHEMA.names if c not in UNIQUE]
-        with pq.ParquetWriter(
-            pending.tmp, SIGHTING_SCHEMA, compression="zstd", use_dictionary=dictionary
-        ) as writer:
-            for batch in con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
-                writer.write_table(shape(batch))
-                rows += batch.num_rows
+        with (
+            pq.ParquetWriter(
+                pending.tmp, SIGHTING_SCHEMA, compression="zstd", use_dictionary=dictionary
+            ) as writer,
+            con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS) as reader,
+        ):
+            for table in _shaped(reader, shape):
+                writer.write_table(table)
+                rows += table.num_rows
     except BaseException:
         pending.discard()
         raise
@@ -214,6 +218,23 @@ def _write_day(
         return 0
     pending.publish()
     return rows
+
+
+def _shaped(reader: pa.RecordBatchReader, shape: Shape) -> Iterator[pa.Table]:
+    """The reader's batches shaped, the next one read and shaped in a helper thread while the
+    caller writes this one (reading and shaping 0.38, writing 0.30 s per million sightings,
+    each mostly outside the GIL)."""
+    batches = iter(reader)
+
+    def step() -> pa.Table | None:
+        batch = next(batches, None)
+        return None if batch is None else shape(batch)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="sightings-shape") as pool:
+        future = pool.submit(step)
+        while (table := future.result()) is not None:
+            future = pool.submit(step)
+            yield table
 
 
 def _stored_facts(con: duckdb.DuckDBPyConnection, target: Path) -> Facts:
