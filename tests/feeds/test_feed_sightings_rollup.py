@@ -203,3 +203,40 @@ def test_a_batch_that_fails_to_shape_publishes_nothing(
     again = ingest([path], data, fake_enrich)  # the next ingest writes them
     assert again.files[0].duplicate == 60
     assert len(_sightings(data)) == 60
+
+
+def test_a_write_that_fails_part_way_stops_the_helper_and_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sightings' file write fails at its third batch (a full disk) while the helper
+    thread is reading the next: nothing is published, nothing is left, and the next ingest
+    writes the day."""
+    import types
+
+    from botcensus.store import feed_sightings as sightings_module
+
+    monkeypatch.setattr(sightings_module, "BATCH_ROWS", 8)
+    writes: list[int] = []
+
+    class Failing(pq.ParquetWriter):  # type: ignore[misc]
+        def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
+            writes.append(1)
+            if len(writes) == 3:
+                raise OSError(28, "No space left on device (injected)")
+            super().write_table(table, row_group_size)
+
+    fake = types.SimpleNamespace(ParquetWriter=Failing, read_metadata=pq.read_metadata)
+    monkeypatch.setattr(sightings_module, "pq", fake)
+    (tmp_path / "in").mkdir()
+    path = write_report(
+        tmp_path / "in" / "2024-05-01-event4_sinkhole-a.csv", [sinkhole_row(i) for i in range(60)]
+    )
+    data = tmp_path / "data"
+    report = ingest([path], data, fake_enrich)
+    assert report.files[0].stored == 60
+    assert report.sightings_error is not None
+    assert "No space left" in report.sightings_error
+    assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
+    monkeypatch.setattr(sightings_module, "pq", pq)
+    ingest([path], data, fake_enrich)
+    assert len(_sightings(data)) == 60
