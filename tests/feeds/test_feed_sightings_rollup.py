@@ -157,7 +157,7 @@ def test_batches_are_shaped_beside_the_write_in_order(
 
     def spying(*args: object) -> pa.Table:
         shaped_in.add(threading.current_thread().name)
-        return shape_known(*args)  # type: ignore[arg-type]
+        return shape_known(*args)
 
     monkeypatch.setattr(sightings_module, "_shape_known", spying)
     (tmp_path / "in").mkdir()
@@ -185,7 +185,7 @@ def test_a_batch_that_fails_to_shape_publishes_nothing(
         calls.append(1)
         if len(calls) == 3:
             raise OSError("injected: disk full while shaping")
-        return shape_known(*args)  # type: ignore[arg-type]
+        return shape_known(*args)
 
     monkeypatch.setattr(sightings_module, "_shape_known", failing)
     (tmp_path / "in").mkdir()
