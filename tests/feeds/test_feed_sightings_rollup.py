@@ -238,5 +238,12 @@ def test_a_write_that_fails_part_way_stops_the_helper_and_publishes_nothing(
     assert "No space left" in report.sightings_error
     assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
     monkeypatch.setattr(sightings_module, "pq", pq)
-    ingest([path], data, fake_enrich)
+    again = ingest([path], data, fake_enrich)
     assert len(_sightings(data)) == 60
+    assert (again.rebuilt_days, again.rebuilt, again.sightings) == (("2024-05-01",), 60, 0)
+    from botcensus.cli.feeds_run import summary
+
+    said = "\n".join(summary(again))
+    assert "sightings of 1 day(s) an earlier ingest left pending rebuilt" in said
+    assert "(2024-05-01): 60 sightings" in said
+    assert ingest([path], data, fake_enrich).rebuilt_days == ()  # the mark is gone

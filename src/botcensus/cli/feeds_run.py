@@ -70,6 +70,13 @@ def _line(f: FileReport) -> str:
 def summary(report: IngestReport) -> list[str]:
     """One line per file and a total line."""
     lines = [_line(f) for f in report.files]
+    if report.rebuilt_days:
+        days = report.rebuilt_days
+        lines.append(
+            f"sightings of {len(days)} day(s) an earlier ingest left pending rebuilt from their "
+            f"events first ({days[0]}{f' to {days[-1]}' if len(days) > 1 else ''}): "
+            f"{report.rebuilt} sightings"
+        )
     if report.sightings_error:
         lines.append(f"error: {report.sightings_error}")
     skipped = report.skipped

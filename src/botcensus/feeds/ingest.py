@@ -121,6 +121,10 @@ class IngestReport:
     sightings_error: str | None = None
     """Why the sightings of the stored events could not be written (the days stay pending
     and the next ingest writes them)."""
+    rebuilt_days: tuple[str, ...] = ()
+    """Days an earlier ingest left pending, whose sightings this one rebuilt first."""
+    rebuilt: int = 0
+    """The sightings written for those days."""
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
@@ -377,7 +381,8 @@ def ingest(
     lock = run.store.lock()
     try:
         run.store.clean_temporaries()
-        finish_pending(dataset)  # a crash between storing events and their sightings
+        # a crash (or a failure) between storing events and their sightings
+        result.rebuilt_days, result.rebuilt = finish_pending(dataset)
         touched: set[str] = set()
         default = active_schema(dataset) if mapping is None else None
         for item in expand(paths):

@@ -314,16 +314,16 @@ def mark_pending(dataset: Path, days: set[str]) -> None:
         write_json(sorted(days), dataset / layout.FEED_PENDING)
 
 
-def finish_pending(dataset: Path) -> int:
-    """Recompute the days a crashed ingest left pending, then clear the mark; sightings
-    written. Call it holding the ingest lock."""
+def finish_pending(dataset: Path) -> tuple[tuple[str, ...], int]:
+    """Recompute the days a crashed or failed ingest left pending, then clear the mark; the
+    days and the sightings written. Call it holding the ingest lock."""
     days = pending_days(dataset)
     if not days:
         clear_pending(dataset)
-        return 0
+        return (), 0
     written = rebuild_days(dataset, sorted(days))
     clear_pending(dataset)
-    return written
+    return tuple(sorted(days)), written
 
 
 def clear_pending(dataset: Path) -> None:
