@@ -237,6 +237,14 @@ def test_a_write_that_fails_part_way_stops_the_helper_and_publishes_nothing(
     assert report.sightings_error is not None
     assert "No space left" in report.sightings_error
     assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
+    writes.clear()  # the disk still full: the pending day cannot be rebuilt either
+    blocked = ingest([path], data, fake_enrich)
+    assert blocked.files == []  # nothing read, so the mark is not overwritten
+    assert blocked.exit_code == 2
+    assert blocked.sightings_error is not None
+    assert "left pending (2024-05-01) could not be rebuilt" in blocked.sightings_error
+    assert "No space left" in blocked.sightings_error
+    assert (data / "feeds" / "sightings-pending.json").exists()
     monkeypatch.setattr(sightings_module, "pq", pq)
     again = ingest([path], data, fake_enrich)
     assert len(_sightings(data)) == 60

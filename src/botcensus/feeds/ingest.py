@@ -51,6 +51,7 @@ from botcensus.store.feed_sightings import (
     clear_pending,
     finish_pending,
     mark_pending,
+    pending_days,
 )
 
 Enrich = Callable[[pa.Table], pa.Table]
@@ -382,7 +383,16 @@ def ingest(
     try:
         run.store.clean_temporaries()
         # a crash (or a failure) between storing events and their sightings
-        result.rebuilt_days, result.rebuilt = finish_pending(dataset)
+        try:
+            result.rebuilt_days, result.rebuilt = finish_pending(dataset)
+        except (OSError, duckdb.Error) as exc:
+            # the mark stays; reading on would overwrite it with this run's days only
+            days = ", ".join(sorted(pending_days(dataset)))
+            result.sightings_error = (
+                f"the sightings of days an earlier ingest left pending ({days}) could not be "
+                f"rebuilt ({exc}); no file was read: run the ingest again once this is fixed"
+            )
+            return result
         touched: set[str] = set()
         default = active_schema(dataset) if mapping is None else None
         for item in expand(paths):
