@@ -126,5 +126,8 @@ def read_screened(
         first = exc
     good = screen(dataset, files, problems, required)
     if len(good) == len(files):
-        raise DatasetError(f"{dataset}: reading {len(files)} files failed: {first}") from first
+        raise DatasetError(
+            f"{dataset}: {len(files)} file(s) checked and none damaged, yet the step that "
+            f"reads them failed (a full disk or memory, or a bug: the cause follows): {first}"
+        ) from first
     return read(good), good
