@@ -128,11 +128,16 @@ def run_census(
             notes.append(NO_ESTIMATE_NOTE)
         else:
             from botcensus.measure.hosts import attach_answer, hosts_answer, with_hourly
+            from botcensus.measure.hosts.sprayed import without_sprayed
 
-            answer = hosts_answer(con, query, relation)
+            trusted, spray = without_sprayed(con, relation)
+            answer = hosts_answer(con, query, trusted)
             rows = attach_answer(rows, answer.table, query)
-            rows = with_hourly(con, rows, query, relation)
+            rows = with_hourly(con, rows, query, trusted)
             notes.extend(answer.notes)
+            sprayed = spray.note()
+            if sprayed:
+                notes.append(sprayed)
     return CensusResult(rows, unit, source, reason, tuple(notes))
 
 

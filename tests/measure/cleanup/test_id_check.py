@@ -179,3 +179,29 @@ def test_an_ids_rate_slower_than_the_addresses_is_worded_as_the_ids() -> None:
     assert row["support"] == "bounds"
     assert row["model_rate_per_week"] == 0.050  # the model's, not the ids'
     assert str(row["support_reason"]).startswith("the machines with bot ids fall 0.0800 a week")
+
+
+def test_ids_sprayed_from_one_address_are_not_followed_as_machines() -> None:
+    """5,000 made-up ids from one address on the first day: without the check they are 5,000
+    machines cleaned the next day (survival and the ids' decay would read them); with it, the
+    clean-up of the offices is the one without them, and a note says why."""
+    pop = _offices()
+    clean = _cleanup(per_hour(pop.table()))
+    rows = pop.table().to_pylist()
+    stamp = rows[0]["first_seen"]
+    sprayer = pop.address()
+    for i in range(5000):
+        moment = stamp + timedelta(seconds=i)
+        rows.append({**rows[0], "source_ip": sprayer, "bot_id": f"forged{i}", "hits": 1,
+                     "first_seen": moment, "last_seen": moment})  # fmt: skip
+    sprayed = _cleanup(per_hour(pa.Table.from_pylist(rows, schema=pop.table().schema)))
+    assert any("5,000 ids at 1 address-day(s)" in n for n in sprayed.notes)
+    assert sprayed.survival is not None
+    assert clean.survival is not None
+    top = next(r for r in sprayed.survival.to_pylist() if r["group"] is None)
+    was = next(r for r in clean.survival.to_pylist() if r["group"] is None)
+    assert top["identities"] == was["identities"] == 150 * 2
+    assert top["surviving_28d_km"] == pytest.approx(was["surviving_28d_km"])
+    decay = next(r for r in sprayed.decay.to_pylist() if r["group"] is None)
+    before = next(r for r in clean.decay.to_pylist() if r["group"] is None)
+    assert decay["id_rate_per_week"] == pytest.approx(before["id_rate_per_week"])

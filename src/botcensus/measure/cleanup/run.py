@@ -44,6 +44,7 @@ from botcensus.measure.cleanup.id_check import IDS, IdDecay, check_ids, id_decay
 from botcensus.measure.hosts import with_hourly
 from botcensus.measure.hosts.ids import MIN_MACHINES
 from botcensus.measure.hosts.model import HOUSEHOLD
+from botcensus.measure.hosts.sprayed import without_sprayed
 from botcensus.measure.sketches_census import Sketches, census_answer, sketch_relation
 from botcensus.measure.survival import (
     HazardRatio,
@@ -174,6 +175,8 @@ def cleanup(
     )  # fmt: skip
     if query.date_from and query.date_to and query.date_from > query.date_to:
         raise CleanupDataError(f"the range {first} to {last} ends before it starts")
+    # ids sprayed from one address are not machines (hosts.sprayed): not counted, not followed
+    relation, spray = without_sprayed(con, relation)
     answer = census_answer(con, base, relation, sketches)
     if answer.table.num_rows == 0:
         # An error, not empty tables: empty tables read as "nothing left to clean up".
@@ -181,6 +184,9 @@ def cleanup(
             f"no sightings or sketches{_asked(query)} (the data runs from {lo} to {hi})"
         )
     notes = [answer.reason]
+    sprayed = spray.note()
+    if sprayed:
+        notes.append(sprayed)
     household = crowded = False
     addresses = None
     if query.count == "hosts":
