@@ -205,3 +205,12 @@ def test_ids_sprayed_from_one_address_are_not_followed_as_machines() -> None:
     decay = next(r for r in sprayed.decay.to_pylist() if r["group"] is None)
     before = next(r for r in clean.decay.to_pylist() if r["group"] is None)
     assert decay["id_rate_per_week"] == pytest.approx(before["id_rate_per_week"])
+
+
+def test_without_ids_the_household_note_says_shared_addresses_read_slow() -> None:
+    """Offices without any bot id: the decay is the addresses' (slow), and the note that
+    households were assumed says where that fails, not that the decay is the machines'."""
+    result = _cleanup(per_hour(_offices(with_id=0).table()))
+    (note,) = [n for n in result.notes if n.startswith("decay of hosts: machines behind one")]
+    assert "carrier-grade NAT or an office" in note
+    assert "the decay reads slow" in note

@@ -19,7 +19,12 @@ HOUSEHOLD_NOTE = (
     "decay of hosts: machines behind one address cannot be seen; the estimates take "
     f"{HOUSEHOLD:.2f} machines per address-day in the data's first full week and fewer as "
     "lines are cleaned (a line stays infected until its last machine is: geometric machines "
-    "per line, cleaned one by one; docs/measurement.md), so the decay is the machines'"
+    "per line, cleaned one by one; docs/measurement.md), so the decay is the machines' "
+    "where machines share addresses as households do. Behind carrier-grade NAT or an office "
+    "(several machines behind one address, which these data cannot show without bot ids) an "
+    "address stays while any of its machines is infected, and the decay reads slow: 25% and "
+    "34% too slow on two populations the estimator was not tuned on (docs/measurement.md, "
+    "what falls short)"
 )
 BOUNDS_NOTE = (
     "decay of hosts: some weeks have only bounds (hosts_support bounds); the decay is fitted "
