@@ -172,6 +172,23 @@ def test_batches_are_shaped_beside_the_write_in_order(
     assert len(_sightings(data)) == 100
 
 
+def _sixty_without_sightings(tmp_path: Path, why: str) -> tuple[Path, Path]:
+    """Ingest a report of 60 rows whose sightings fail to be written (the caller injects
+    the failure): every row stored, the error names `why`, no sightings file left. The
+    report's path and the dataset."""
+    (tmp_path / "in").mkdir()
+    path = write_report(
+        tmp_path / "in" / "2024-05-01-event4_sinkhole-a.csv", [sinkhole_row(i) for i in range(60)]
+    )
+    data = tmp_path / "data"
+    report = ingest([path], data, fake_enrich)
+    assert report.files[0].stored == 60
+    assert report.sightings_error is not None
+    assert why in report.sightings_error
+    assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
+    return path, data
+
+
 def test_a_batch_that_fails_to_shape_publishes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,17 +205,8 @@ def test_a_batch_that_fails_to_shape_publishes_nothing(
         return shape_known(*args)
 
     monkeypatch.setattr(sightings_module, "_shape_known", failing)
-    (tmp_path / "in").mkdir()
-    path = write_report(
-        tmp_path / "in" / "2024-05-01-event4_sinkhole-a.csv", [sinkhole_row(i) for i in range(60)]
-    )
-    data = tmp_path / "data"
-    report = ingest([path], data, fake_enrich)
-    assert report.files[0].stored == 60
-    assert report.sightings_error is not None
-    assert "injected" in report.sightings_error
+    path, data = _sixty_without_sightings(tmp_path, "injected")
     assert sighting_files(data) == []
-    assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
     monkeypatch.setattr(sightings_module, "_shape_known", shape_known)
     again = ingest([path], data, fake_enrich)  # the next ingest writes them
     assert again.files[0].duplicate == 60
@@ -227,16 +235,7 @@ def test_a_write_that_fails_part_way_stops_the_helper_and_publishes_nothing(
 
     fake = types.SimpleNamespace(ParquetWriter=Failing, read_metadata=pq.read_metadata)
     monkeypatch.setattr(sightings_module, "pq", fake)
-    (tmp_path / "in").mkdir()
-    path = write_report(
-        tmp_path / "in" / "2024-05-01-event4_sinkhole-a.csv", [sinkhole_row(i) for i in range(60)]
-    )
-    data = tmp_path / "data"
-    report = ingest([path], data, fake_enrich)
-    assert report.files[0].stored == 60
-    assert report.sightings_error is not None
-    assert "No space left" in report.sightings_error
-    assert [p for p in (data / "sightings").rglob("*") if p.is_file()] == []
+    path, data = _sixty_without_sightings(tmp_path, "No space left")
     writes.clear()  # the disk still full: the pending day cannot be rebuilt either
     blocked = ingest([path], data, fake_enrich)
     assert blocked.files == []  # nothing read, so the mark is not overwritten
