@@ -12,6 +12,8 @@ from botcensus.measure.hosts.features import EPOCH
 from botcensus.measure.hosts.ids import IdCounts
 from botcensus.measure.hosts.networks import (
     MIN_MACHINES,
+    MIN_NETWORK_MACHINES,
+    TRANSFER_SD,
     Factor,
     apply_factors,
     network_factors,
@@ -36,20 +38,23 @@ def _counts(rows: list[tuple[str, int, float]]) -> IdCounts:
 
 
 def test_factor_is_machines_over_the_model_on_the_same_sightings() -> None:
-    counts = _counts([("US", 1, 120.0), ("US", 2, 10.0), ("DE", 3, 200.0), ("DE", 4, 100.0)])
+    few = MIN_NETWORK_MACHINES - 1
+    counts = _counts([("US", 1, 120.0), ("US", 2, few), ("DE", 3, 200.0), ("DE", 4, 100.0)])
     model = {
         (W, "US", 1): (100.0, 0.0, 0.0),  # the model undercounts this network by 20%
-        (W, "US", 2): (8.0, 0.0, 0.0),  # too few machines to judge
+        (W, "US", 2): (few * 0.8, 0.0, 0.0),  # too few machines to judge
         (W, "DE", 3): (20.0, 0.0, 0.0),  # ids and addresses live apart: not applied
     }  # DE 4: the model has nothing there
     factors = network_factors(counts, model)
     assert set(factors) == {(W, "US", 1)}
     factor = factors[(W, "US", 1)]
     assert factor.value == pytest.approx(1.2)
-    # One network: it is its own centre, whose error (the two counts') it shares with none.
-    assert factor.own_var == pytest.approx(0.0)
+    # One network: it is its own centre, whose error (the two counts') it shares with none;
+    # its own is only that of carrying the factor over to the machines without ids.
+    assert factor.own_var == pytest.approx(TRANSFER_SD**2)
     assert factor.shared_sd == pytest.approx(np.sqrt(1 / 120 + 1 / 100))
     assert MIN_MACHINES > 10
+    assert 1 < MIN_NETWORK_MACHINES < MIN_MACHINES
 
 
 def test_applying_moves_the_network_and_its_country_by_the_same_hosts() -> None:
@@ -74,7 +79,9 @@ def test_applying_moves_the_network_and_its_country_by_the_same_hosts() -> None:
 
 def test_the_centre_error_is_shared_so_it_adds_up_over_networks() -> None:
     """Forty networks whose factors scatter by sampling alone are shrunk to the centre: each
-    keeps almost no error of its own, and the centre's standard error is what they share."""
+    keeps almost no sampling error of its own (beyond TRANSFER_SD, the error of carrying a
+    factor from the machines with ids to the others), and the centre's standard error is what
+    they share."""
     rng = np.random.default_rng(4)
     rows = [("US", a, 200.0) for a in range(40)]
     model = {(W, "US", a): (200.0 / 1.1 * float(np.exp(rng.normal(0, 0.05))), 0.0, 0.0)
@@ -83,7 +90,7 @@ def test_the_centre_error_is_shared_so_it_adds_up_over_networks() -> None:
     noise = np.array([1 / 200 + 1 / model[(W, "US", a)][0] for a in range(40)])
     centre_sd = float(np.sqrt(1 / np.sum(1 / noise)))
     for factor in factors.values():
-        assert factor.own_var < 0.2 * noise.mean()
+        assert factor.own_var - TRANSFER_SD**2 < 0.2 * noise.mean()
         assert factor.shared_sd == pytest.approx(centre_sd, rel=0.25)
 
 
@@ -107,6 +114,30 @@ def test_factors_are_shrunk_to_their_mean_unless_networks_truly_differ() -> None
     even = np.array([f.value for (_, _, a), f in factors.items() if not a % 2])
     assert np.median(odd) > 1.4
     assert np.median(even) < 1.3
+
+
+def test_a_network_with_few_machines_with_ids_is_corrected_towards_the_centre() -> None:
+    """Ten networks with 200 machines with ids each, the model twice their machines, and two
+    small carrier-grade NAT networks with 12 machines with ids, the model four times theirs
+    (b-harsh seed 16's mobile networks: 12-17 machines with ids, kept their raw estimate
+    below 30, and put their countries at 1.3-1.4 times the truth). The small ones are
+    corrected, between their own level and the centre (shrunk by their sampling error), and
+    carry a larger error of their own than the big ones."""
+    rows = [("US", a, 200.0) for a in range(10)] + [("US", 10, 12.0), ("DE", 11, 12.0)]
+    model = {(W, "US", a): (400.0 * (1.1 if a % 2 else 0.9), 0.0, 0.0) for a in range(10)}
+    model[(W, "US", 10)] = (48.0, 0.0, 0.0)
+    model[(W, "DE", 11)] = (48.0, 0.0, 0.0)
+    factors = network_factors(_counts(rows), model)
+    assert set(factors) == {(W, cc, a) for cc, a, _ in rows}
+    big, small = factors[(W, "US", 0)], factors[(W, "US", 10)]
+    assert 0.25 < small.value < 0.45
+    assert factors[(W, "DE", 11)].value == pytest.approx(small.value)
+    assert small.own_var > big.own_var >= TRANSFER_SD**2
+    cells = {(W, "US", 10): (48.0, 10.0, 0.0), (W, "US", None): (48.0, 10.0, 0.0)}
+    corrected = apply_factors(cells, factors)
+    assert 12.0 < corrected[(W, "US", None)][0] < 48.0 * 0.45
+    # the interval's variance grows by the factor's own: (hosts x f)^2 x own_var
+    assert corrected[(W, "US", None)][1] > 10.0 * small.value**2 + (48 * small.value) ** 2 * 0.06
 
 
 def _windows(weeks: int, machines: float, modelled: float) -> tuple[IdCounts, dict]:
