@@ -66,6 +66,32 @@ def test_where_ids_show_offices_the_ids_decay_is_taken_inside_their_interval_too
     assert "household law" in str(row["id_reason"])
 
 
+def test_a_host_decay_slower_than_its_addresses_gives_way_to_the_ids_inside_their_interval() -> (
+    None
+):
+    """b-harsh seed 16 with ids: the host decay 0.0620 a week, inside the ids' interval but
+    below the hourly addresses' 0.0637, read "not supported" though the machines counted one
+    by one fell faster than the addresses. The ids' rate is the decay; the address check then
+    passes it."""
+    from botcensus.measure.cleanup.address_check import AddressRates, check_decay
+
+    decay = pa.Table.from_pylist([_row(0.0620)])
+    ids = {None: IdDecay(_row(0.068))}
+    row = check_ids(decay, ids, floors={None: 0.0637}).to_pylist()[0]
+    assert row["rate_per_week"] == 0.068
+    assert row["model_rate_per_week"] == 0.0620
+    assert "more slowly than the addresses they are counted from (0.0637" in str(row["id_reason"])
+    checked = check_decay(pa.Table.from_pylist([row]), {None: AddressRates(0.05, 0.0637)})
+    assert checked.to_pylist()[0]["support"] == "estimate"
+    # ids as slow as the addresses: nothing to take; the address check says not supported
+    kept = check_ids(decay, {None: IdDecay(_row(0.063))}, floors={None: 0.0637}).to_pylist()[0]
+    assert kept["rate_per_week"] == 0.0620
+    assert kept["id_reason"] is None
+    # a host decay at or above the floor is kept as before
+    fast = check_ids(pa.Table.from_pylist([_row(0.065)]), ids, floors={None: 0.0637})
+    assert fast.to_pylist()[0]["id_reason"] is None
+
+
 def test_without_an_id_decay_the_row_is_left_as_it_is() -> None:
     row = _check(0.050, None)
     assert row["rate_per_week"] == 0.050

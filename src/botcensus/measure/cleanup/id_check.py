@@ -17,6 +17,13 @@ is whether their protocol carries an id. Development figures (popgen with ids on
 machines, docs/measurement.md): on c-office seed 2 with ids (crowded) the host decay was 12%
 slow and the ids' 0.4% off.
 
+The ids' decay replaces the host decay, too, where the host decay is slower than the faster
+of its addresses' series (the check cleanup.address_check makes: the model's trend is off)
+and the ids' is not: the machines counted one by one are then the decay that is supported.
+On b-harsh seed 16 with ids, once its small networks were corrected (hosts.networks), the
+host decay fell 0.0620 a week, below its hourly addresses' 0.0637 (the truth: 0.0710), and
+the decay read "not supported" with the ids' own rate at hand.
+
 The check runs before the addresses' (cleanup.address_check), which then applies to the rate
 kept.
 """
@@ -75,15 +82,22 @@ CROWDED: Final = (
 )
 
 
-def reason(host: float, ids: IdDecay, *, crowded: bool = False) -> str:
-    """Why the ids' decay replaced the host decay, in words for a note and the JSON."""
+def reason(host: float, ids: IdDecay, *, crowded: bool = False, floor: float | None = None) -> str:
+    """Why the ids' decay replaced the host decay, in words for a note and the JSON (`floor`:
+    the faster address rate the host decay fell below)."""
     row = ids.row
-    why = (
-        CROWDED
-        if crowded
-        else f"the host estimates' trend is outside the interval of the ids' ("
-        f"{row['rate_lower']:.4f}-{row['rate_upper']:.4f})"
-    )
+    if crowded:
+        why = CROWDED
+    elif floor is not None:
+        why = (
+            f"the host estimates fall more slowly than the addresses they are counted from "
+            f"({floor:.4f} a week; cleanup.address_check), the ids do not"
+        )
+    else:
+        why = (
+            f"the host estimates' trend is outside the interval of the ids' ("
+            f"{row['rate_lower']:.4f}-{row['rate_upper']:.4f})"
+        )
     return (
         f"the host estimates fall {host:.4f} a week, the {row['first_count']:,.0f} machines "
         f"counted by bot id {row['rate_per_week']:.4f}; {why}: the decay is the machines' "
@@ -92,13 +106,18 @@ def reason(host: float, ids: IdDecay, *, crowded: bool = False) -> str:
 
 
 def check_ids(
-    decay: pa.Table, decays: Mapping[str | None, IdDecay], *, crowded: bool = False
+    decay: pa.Table,
+    decays: Mapping[str | None, IdDecay],
+    *,
+    crowded: bool = False,
+    floors: Mapping[str | None, float | None] | None = None,
 ) -> pa.Table:
     """decay_table rows of hosts with ID_COLUMNS; where a row's rate lies outside its
     group's fitted id decay interval (any row, where `crowded`: the hosts answer's
-    HostsAnswer.crowded), the row's rate, interval and half-lives are the ids',
-    `model_rate_per_week` the host fit's rate and `id_reason` why. Rows without a fitted id
-    decay are left as they are (their id columns null)."""
+    HostsAnswer.crowded; or below its group's `floors` rate, the faster of its address
+    series', where the ids' rate is not), the row's rate, interval and half-lives are the
+    ids', `model_rate_per_week` the host fit's rate and `id_reason` why. Rows without a
+    fitted id decay are left as they are (their id columns null)."""
     rows = decay.to_pylist()
     if not rows:
         return decay
@@ -116,11 +135,13 @@ def check_ids(
         rate = row.get("rate_per_week")
         if ids is None or not fitted or rate is None or not math.isfinite(rate):
             continue
-        if not crowded and got["rate_lower"] <= rate <= got["rate_upper"]:
+        floor = (floors or {}).get(row.get("group"))
+        slow = floor is not None and rate < floor <= got["rate_per_week"]
+        if not crowded and not slow and got["rate_lower"] <= rate <= got["rate_upper"]:
             continue
         row |= {
             "model_rate_per_week": rate,
-            "id_reason": reason(rate, ids, crowded=crowded),
+            "id_reason": reason(rate, ids, crowded=crowded, floor=floor if slow else None),
             **{
                 k: got[k]
                 for k in (

@@ -248,10 +248,17 @@ def cleanup(
             )
     support, why = ("estimate" if fit is not None else "none"), None
     if addresses is not None:
-        decay = _in_parts(
-            decay, overall_rows, lambda part, keyed: check_ids(part, keyed, crowded=crowded),
-            ids, group_ids,
-        )  # fmt: skip
+        floors = {k: r.faster for k, r in rates.items()}
+        group_floors = {k: r.faster for k, r in group_rates.items()}
+        decay = pa.concat_tables(
+            [
+                check_ids(decay.slice(0, overall_rows), ids, crowded=crowded, floors=floors),
+                check_ids(
+                    decay.slice(overall_rows), group_ids, crowded=crowded, floors=group_floors
+                ),
+            ],
+            promote_options="default",
+        )  # the overall rows and the --by groups' apart (as _in_parts)
         top = overall(decay)
         if top is not None and top.get("id_reason"):
             fit = fit_decay(times, weekly[IDS].to_pylist())  # the ids' (id_check)
