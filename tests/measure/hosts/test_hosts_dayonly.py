@@ -80,12 +80,14 @@ def test_the_threshold_is_a_small_share() -> None:
 
 def _global_row(countries: dict[tuple[object, object], tuple[float, float]]) -> tuple:
     """One weekly global row of 300 machines, within its own busiest hour's allowance (200
-    addresses, 2 machines per busiest-hour address on the stable networks)."""
+    addresses, 2 machines per busiest-hour address on the stable networks); each country's
+    (estimate, busiest hour) exact (no variance: its point is its range's bottom)."""
     fit = Fit(untimed=True)
     key = (START,)
+    exact = {k: (e, top, 0.0) for k, (e, top) in countries.items()}
     table, _ = _table(
         {key: [300.0, 900.0, 0.0]}, {key: 1}, fit, CensusQuery(), 1.6448536, {START: 7},
-        {key: (200.0, 10_000.0)}, {START: 2.0}, countries,
+        {key: (200.0, 10_000.0)}, {START: 2.0}, exact,
     )  # fmt: skip
     return table.to_pylist()[0], fit
 
@@ -123,7 +125,7 @@ def test_by_country_one_country_over_takes_the_estimate_of_the_others_too() -> N
     keys = [(START, "AA"), (START, "BB")]
     sums = {keys[0]: [100.0, 100.0, 0.0], keys[1]: [400.0, 1600.0, 0.0]}
     checks = {keys[0]: (150.0, 10_000.0), keys[1]: (100.0, 10_000.0)}
-    countries = {k: (sums[k][0], checks[k][0]) for k in keys}
+    countries = {k: (sums[k][0], checks[k][0], sums[k][1]) for k in keys}  # BB: 10% error
     table, _ = _table(
         sums, dict.fromkeys(keys, 1), fit, CensusQuery(by=("country",)), 1.6448536,
         {START: 7}, checks, {START: 2.0}, countries,
