@@ -69,11 +69,11 @@ eleventh (family B seed 13, b-sparse also with ids, family A seed 111; frozen 80
 the twelfth (family B seed 14, b-sparse also with ids, family A seed 112, family C seed 2,
 c-office also with ids; frozen 9738f0f) and the thirteenth (family B seed 15, with ids as
 well, family A seed 113, family C seed 3, c-office also with ids; frozen 348cbb1; family C
-seed 1 only had its generator's summary
-read before that freeze) and the fourteenth (family B seed 16 and family C seed 4, each also
-with ids, family A seed 114; frozen fbc001d). b-harsh seeds 13 and 14 with ids and seed 15
-with ids on 12% of the machines (b-harsh-ids12) were generated after the fourteenth set,
-to check the changes to hosts.networks made on seed 16 (development figures). Family B seed 8 and family A seed 106 were generated and scored by
+seed 1 only had its generator's summary read before that freeze) and the fourteenth (family
+B seed 16 and family C seed 4, each also with ids, family A seed 114; frozen fbc001d).
+b-harsh seeds 13 and 14 with ids and seed 15 with ids on 12% of the machines (b-harsh-ids12)
+were generated after the fourteenth set, to check the changes to hosts.networks made on seed
+16 (development figures). Family B seed 8 and family A seed 106 were generated and scored by
 a try whose freeze record and branch were lost before they reached the repository; their
 results were seen, so they count as seen. Added after a set had been seen: the support rules
 of hosts.model (MIN_LENDERS, MAX_LENDER_SPREAD) after the first, the busiest-hour cross-
@@ -90,13 +90,13 @@ machines per address-day that shrink with the lines left (hosts.model.household_
 HOUSEHOLD, HOUSEHOLD_SD) after the tenth, and after the twelfth the household law checked
 against bot ids (hosts.crowded), ids counted once per machine (hosts.ids), network
 corrections as level and weekly drift (hosts.networks), the decay from the machines with ids
-(cleanup.id_check) and survival from ids alone (cleanup.run.MIN_FOLLOWED_IDS), and after
-the thirteenth the review's changes to those (merged ids' days scaled, each network's own
-part of the collisions' allowance, the two-way fit run until it settles), and after the
+(cleanup.id_check) and survival from ids alone (cleanup.run.MIN_FOLLOWED_IDS), and after the
+thirteenth the review's changes to those (merged ids' days scaled, each network's own part
+of the collisions' allowance, the two-way fit run until it settles), and after the
 fourteenth ids sprayed from one address (hosts.sprayed) and network corrections for networks
 with few machines with ids and with the error of carrying them over (hosts.networks:
-MIN_NETWORK_MACHINES, TRANSFER_SD). Figures on
-these seeds are development figures from then on."""
+MIN_NETWORK_MACHINES, TRANSFER_SD). Figures on these seeds are development figures from then
+on."""
 
 HELD_OUT = (
     Population("b-harsh", (17,), ids_seeds=(17,)),
