@@ -248,21 +248,20 @@ def cleanup(
             )
     support, why = ("estimate" if fit is not None else "none"), None
     if addresses is not None:
-        floors = {k: r.faster for k, r in rates.items()}
-        group_floors = {k: r.faster for k, r in group_rates.items()}
-        decay = pa.concat_tables(
-            [
-                check_ids(decay.slice(0, overall_rows), ids, crowded=crowded, floors=floors),
-                check_ids(
-                    decay.slice(overall_rows), group_ids, crowded=crowded, floors=group_floors
-                ),
-            ],
-            promote_options="default",
-        )  # the overall rows and the --by groups' apart (as _in_parts)
+        decay = _in_parts(
+            decay, overall_rows,
+            lambda part, whole: check_ids(
+                part, ids if whole else group_ids, crowded=crowded,
+                floors={k: r.faster for k, r in (rates if whole else group_rates).items()},
+            ),
+        )  # fmt: skip
         top = overall(decay)
         if top is not None and top.get("id_reason"):
             fit = fit_decay(times, weekly[IDS].to_pylist())  # the ids' (id_check)
-        decay = _in_parts(decay, overall_rows, check_decay, rates, group_rates)
+        decay = _in_parts(
+            decay, overall_rows,
+            lambda part, whole: check_decay(part, rates if whole else group_rates),
+        )  # fmt: skip
         top = overall(decay)
         if top is not None and top["support"] == "estimate" and top.get("id_reason"):
             notes.append(f"decay of hosts from the machines with bot ids: {top['id_reason']}")
@@ -307,16 +306,13 @@ def _full_weeks(con: duckdb.DuckDBPyConnection, query: CensusQuery, counted: Ske
 
 
 def _in_parts(
-    decay: pa.Table,
-    overall_rows: int,
-    check: Callable[[pa.Table, Mapping[str | None, Any]], pa.Table],
-    whole: Mapping[str | None, Any],
-    groups: Mapping[str | None, Any],
+    decay: pa.Table, overall_rows: int, check: Callable[[pa.Table, bool], pa.Table]
 ) -> pa.Table:
-    """A check run on the overall rows (the first `overall_rows`) with `whole` and on the
-    --by groups' with `groups` apart: a group without a country or ASN is keyed None too."""
+    """A check run on the overall rows (the first `overall_rows`; its second argument True)
+    and on the --by groups' apart (False): a group without a country or ASN is keyed None
+    too, so each part needs its own keyed figures."""
     return pa.concat_tables(
-        [check(decay.slice(0, overall_rows), whole), check(decay.slice(overall_rows), groups)],
+        [check(decay.slice(0, overall_rows), True), check(decay.slice(overall_rows), False)],
         promote_options="default",
     )
 

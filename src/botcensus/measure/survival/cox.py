@@ -216,11 +216,9 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
     frame = split_competing(frame)
     if (frame["event"] * frame["weight"]).sum() <= 0:
         raise ValueError("every exit is accounted for by renumbering: no clean-up to compare")
-    weighted = bool((frame["weight"] < 1).any())
-    if not clustered and weighted:  # the two halves of a split exit are one subject
-        frame = frame.assign(cluster=frame["subject"].astype(str))
+    # The two halves of a split exit are one subject: their variance is clustered on it.
+    subject = "subject" if bool((frame["weight"] < 1).any()) else None
     columns = ["entry", "duration", "event", "notified", "weight"]
-    columns += ["cluster"] if clustered or weighted else []
     strata = "stratum" in frame.columns and frame["stratum"].nunique() > 1
     columns += ["stratum"] if strata else []
     from lifelines import CoxPHFitter  # type: ignore[import-untyped]  # scipy: slow to load
@@ -231,7 +229,7 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
             # lifelines warns about late entry being a strong assumption; the design here.
             warnings.simplefilter("ignore")
             fitter.fit(
-                frame[[c for c in columns if c != "cluster"] + ([cluster] if cluster else [])],
+                frame[columns + ([cluster] if cluster else [])],
                 duration_col="duration",
                 event_col="event",
                 entry_col="entry",
@@ -241,7 +239,7 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
             )
         return fitter.summary.loc["notified"]
 
-    summary = fit("cluster" if clustered or weighted else None)
+    summary = fit("cluster" if clustered else subject)
     coef, se = float(summary["coef"]), float(summary["se(coef)"])
     if clustered:
         # Clustered by network: the sandwich is biased low with few networks (c-office
@@ -249,7 +247,7 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
         # 1.39 [1.35, 1.44] against a true 1.73; the model's own: 0.83-2.33). Hosts of
         # one network share their fate, so the interval is never narrower than the one
         # that takes them as independent.
-        alone = fit("subject" if weighted else None)  # a split exit's halves: one subject
+        alone = fit(subject)
         se = max(se, float(alone["se(coef)"]))
     z = NormalDist().inv_cdf(0.5 + level / 2)
     lower, upper = math.exp(coef - z * se), math.exp(coef + z * se)
