@@ -20,7 +20,9 @@ c-office seed 2 pin the figures after the ids were counted once per machine (BEN
 
 from __future__ import annotations
 
+import shutil
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +40,9 @@ def _score(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int,
     out = tmp_path_factory.mktemp(f"{name}-{seed}") / "pop"
     _, report = run(override(preset(name), list(settings)), seed, out, ids=False, checkins=False)
     assert ok(report), report
-    return evaluate(out)[0]
+    score = evaluate(out)[0]
+    shutil.rmtree(out.parent)  # gigabytes of reports and datasets, no longer needed
+    return score
 
 
 def _generated(
@@ -86,8 +90,10 @@ def b_sparse(tmp_path_factory: pytest.TempPathFactory) -> Score:
 
 
 @pytest.fixture(scope="module")
-def c_office_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _generated(tmp_path_factory, "c-office", 2)
+def c_office_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    out = _generated(tmp_path_factory, "c-office", 2)
+    yield out
+    shutil.rmtree(out.parent)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +127,10 @@ def b_harsh_ids(tmp_path_factory: pytest.TempPathFactory) -> Score:
     country, 78 of 90 holding; the decay 0.0672 a week, slower than the hourly addresses'
     0.0714, not supported, its lower bound 0.0605 holding the true 0.0753; hazard ratio
     0.02 off."""
-    return evaluate(_generated(tmp_path_factory, "b-harsh", 1, plain=False), "dataset-ids")[0]
+    out = _generated(tmp_path_factory, "b-harsh", 1, plain=False)
+    score = evaluate(out, "dataset-ids")[0]
+    shutil.rmtree(out.parent)
+    return score
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,20 @@ def test_events_table_of_no_rows_is_empty_with_the_schema():
     assert table.num_rows == 0
 
 
+@pytest.mark.parametrize("column", ["time_received", "source_ip", "sensor"])
+def test_a_null_where_the_schema_forbids_one_is_set_aside_naming_the_column(make_event, column):
+    """Arrow takes a null into a non-nullable field silently; such a row would be stored
+    with no time (no day to file it under) or no address."""
+    from botcensus.store.events import convert_rows
+
+    rows = [tuple(make_event()), tuple(make_event(**{column: None})), tuple(make_event())]
+    with pytest.raises(pa.ArrowInvalid, match=column):
+        events_table(rows)
+    table, bad = convert_rows(rows)
+    assert table.num_rows == 2
+    assert [(i, column in why) for i, why in bad] == [(1, True)]
+
+
 def test_events_table_converts_microseconds_to_utc_timestamps(make_event):
     table = events_table([make_event(time_received=T0_US + 1)])
     assert table["time_received"][0].as_py() == T0 + timedelta(microseconds=1)

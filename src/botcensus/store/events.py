@@ -54,6 +54,9 @@ class RollReport:
 _ROW = pa.struct(list(EVENT_FIELDS))
 
 
+_NOT_NULL = [f for f in EVENT_SCHEMA if not f.nullable]
+
+
 def events_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Columns from WAL event rows (values in ``EVENT_COLUMNS`` order; tuples convert fastest).
     Raises on a row that does not fit the schema; `convert_rows` sets such rows aside."""
@@ -63,7 +66,11 @@ def events_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
         rows = [r if isinstance(r, tuple) else tuple(r) for r in rows]
     # One conversion of whole rows: much cheaper than transposing them into 23 columns.
     batch = pa.RecordBatch.from_struct_array(pa.array(rows, type=_ROW))
-    return pa.Table.from_batches([batch], schema=EVENT_SCHEMA)
+    table = pa.Table.from_batches([batch], schema=EVENT_SCHEMA)
+    for field in _NOT_NULL:  # Arrow takes a null into a non-nullable field without a word
+        if table.column(field.name).null_count:
+            raise pa.ArrowInvalid(f"{field.name}: null in a column that cannot be null")
+    return table
 
 
 def convert_rows(
@@ -93,10 +100,10 @@ def convert_rows(
         table, at = _merge(bulk[0], bulk[1], table, at)
     times = pc.cast(table["time_received"], pa.int64())
     low, high = TIME_RANGE_US
-    outside = pc.or_(pc.less(times, low), pc.greater_equal(times, high))
+    outside = pc.fill_null(pc.or_(pc.less(times, low), pc.greater_equal(times, high)), True)
     if table.num_rows and pc.any(outside).as_py():
         # Convertible, but no calendar day to file it under: set aside like any bad value.
-        why = "time_received outside 1970-01-01 to 9999-12-31"
+        why = "time_received missing or outside 1970-01-01 to 9999-12-31"
         bad.extend((int(at[pos]), why) for pos in pc.indices_nonzero(outside).to_pylist())
         table = table.filter(pc.invert(outside))
     bad.sort()
