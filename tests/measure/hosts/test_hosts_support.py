@@ -19,6 +19,9 @@ from botcensus.measure.hosts.support import Fit, scatter
 from .hosts_cases import START, Population, connect, mixed, per_hour, populate, populate_pool
 
 
+DAY = timedelta(days=1)
+
+
 @functools.cache
 def churning() -> Population:
     """No line keeps its address anywhere: per-session and daily renumbered lines."""
@@ -134,6 +137,67 @@ def test_the_support_column_reaches_the_census_rows() -> None:
     result = run_census(con, CensusQuery(), "sightings", estimate=True)
     assert set(result.rows["hosts_support"].to_pylist()) == {"bounds"}
     assert any("not supported by these data" in n for n in result.notes)
+
+
+@functools.cache
+def lent_within() -> Population:
+    """AA's static lines are used on most days, its per-session lines on few: the days
+    active its stable network measures are not those of its other network's machines."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4, online=(0.7, 0.95))
+    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=4, online=(0.2, 0.4))
+    return pop
+
+
+def test_days_active_lent_within_a_country_are_widened_where_nothing_measures_networks_apart():
+    """Added after the fifteenth held-out set (b-harsh seed 18): one stable network per
+    country lent to the country's others with intervals of a few percent that missed."""
+    pop = lent_within()
+    query = CensusQuery(by=("country", "asn"))
+    answer = hosts_answer(connect(pop.table()), query, "sightings")
+    rows = [r for r in answer.table.to_pylist() if r["window_end"] - r["window_start"] == 6 * DAY]
+    assert rows
+    off = []
+    for row in rows:
+        machines = range(300) if row["asn"] == 64501 else range(300, 600)
+        true = sum(
+            1
+            for m in machines
+            if any(row["window_start"] <= d <= row["window_end"] for d in pop.active.get(m, ()))
+        )
+        assert row["hosts_lo"] <= true <= row["hosts_hi"], row
+        off.append(row["hosts_est"] / true)
+        assert row["hosts_support"] == "widened"
+    assert max(off) > 1.5 or min(off) < 0.67  # the error the widening is for is there
+    (note,) = [n for n in answer.notes if "lent to its other networks" in n]
+    assert "in AA " in note
+    assert "a factor of 2 is assumed" in note
+
+
+def test_networks_of_a_country_measured_alike_add_no_spread() -> None:
+    """Where a country has two stable networks whose lines behave alike, the spread between
+    networks is measured (about none) and nothing is assumed."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
+    populate(pop, range(300, 600), "static", cc="AA", asn=64505, weeks=4)
+    populate(pop, range(600, 900), "session", cc="AA", asn=64502, weeks=4)
+    con = connect(pop.table())
+    built = address_model(con, CensusQuery(), "sightings")
+    assert built is not None
+    week = next(w for w in built.windows if w.week is not None and len(w.sums.days) == 7)
+    spread, measured = model.within_spread(week, built.ref, built.country)
+    assert measured
+    assert spread < 0.05
+    answer = hosts_answer(con, CensusQuery(by=("country",)), "sightings")
+    assert not any("lent to its other networks" in n for n in answer.notes)
+    assert "estimate" in set(answer.table["hosts_support"].to_pylist())
+
+
+def test_without_two_stable_networks_in_any_country_the_spread_is_assumed() -> None:
+    built = address_model(connect(lent_within().table()), CensusQuery(), "sightings")
+    assert built is not None
+    week = next(w for w in built.windows if w.week is not None and len(w.sums.days) == 7)
+    assert model.within_spread(week, built.ref, built.country) == (model.WITHIN_SPREAD, False)
 
 
 @functools.cache

@@ -201,6 +201,8 @@ def _address_cells(
     for span, est in zip(spans, estimates, strict=True):
         codes = est.country_support
         fit.borrowed |= {ccs[i] for i in np.flatnonzero(est.country_borrowed)}
+        if est.country_unchecked is not None:
+            fit.unchecked |= {ccs[i] for i in np.flatnonzero(est.country_unchecked)}
         fit.bracketed |= {ccs[i] for i in np.flatnonzero(codes == BOUNDS)}
         if est.fragile_lenders is not None:
             fit.lenders |= {ccs[i] for i in np.flatnonzero(est.fragile_lenders)}

@@ -36,6 +36,7 @@ from botcensus.measure.hosts.model import (
     MAX_LENDER_SPREAD,
     MIN_LENDERS,
     WIDENED,
+    WITHIN_SPREAD,
     Z90,
 )
 
@@ -94,6 +95,9 @@ class Fit:
     """No common check-in timer: machines behind one address assumed (model.HOUSEHOLD)."""
     borrowed: set[str] = field(default_factory=set)
     """Countries with no stable network of their own (days active from other countries)."""
+    unchecked: set[str] = field(default_factory=set)
+    """Countries whose stable networks lend their days active to their other networks,
+    where no country has two stable networks to show how far networks differ."""
     bracketed: set[str] = field(default_factory=set)
     """Countries with only bounds: no stable network anywhere, or too few countries lending
     (model.MIN_LENDERS), and no bot ids."""
@@ -131,6 +135,7 @@ class Fit:
     def merge(self, other: Fit) -> None:
         self.untimed |= other.untimed
         self.borrowed |= other.borrowed
+        self.unchecked |= other.unchecked
         self.bracketed |= other.bracketed
         self.fragile |= other.fragile
         self.lenders |= other.lenders
@@ -187,6 +192,16 @@ class Fit:
                 "host estimates: no network where an address follows one line in "
                 f"{', '.join(c or '??' for c in borrowed)}: days active borrowed from other "
                 "countries; intervals widened"
+            )
+        unchecked = sorted(self.unchecked - self.bracketed)
+        if unchecked:
+            out.append(
+                f"host estimates: in {', '.join(c or '??' for c in unchecked)} days active "
+                "come from the country's stable networks (an address follows one line there) "
+                "and are lent to its other networks, whose machines may be online on fewer or "
+                "more days; no country has two stable networks to show how far networks "
+                f"differ, so a factor of {math.exp(WITHIN_SPREAD):.0f} is assumed (one "
+                "standard deviation); intervals widened"
             )
         if self.bracketed and self.fragile:
             lenders = ", ".join(c or "??" for c in sorted(self.lenders))
