@@ -18,7 +18,6 @@ from botcensus.measure.hosts.support import Fit, scatter
 
 from .hosts_cases import START, Population, connect, mixed, per_hour, populate, populate_pool
 
-
 DAY = timedelta(days=1)
 
 
