@@ -122,8 +122,9 @@ def activity_note(widened: list[Cell]) -> str:
     weeks: set[date] = {w for w, _, _ in widened}
     return (
         f"check-in cross-check: in {len(widened)} network-window(s) ({len(weeks)} window(s); "
-        f"{', '.join(nets[:5])}{', ...' if len(nets) > 5 else ''}) the network's machines "
-        "without ids, as corrected from its machines with ids, and those machines times the "
-        "check-ins without ids over those with differ by more than a factor of "
-        f"{ACTIVITY_TOLERANCE:g}: their intervals widened to reach the latter"
+        f"{', '.join(nets[:5])}{', ...' if len(nets) > 5 else ''}) the network's estimate "
+        "(its machines with ids, and the rest as corrected from them) and its machines with "
+        "ids times all its check-ins over theirs differ by more than a factor of "
+        f"{ACTIVITY_TOLERANCE:g}: their intervals widened to reach the latter (bots of one "
+        "family in one network check in about as often; docs/measurement.md)"
     )
