@@ -43,9 +43,13 @@ def _survival(runs: Sequence[dict[str, Any]], day: str) -> str:
 
 
 def _decay(runs: Sequence[dict[str, Any]]) -> str:
-    """Median decay error over runs with a rate; where the decay was not supported, n.s.
-    and in how many runs its lower bound held the true rate."""
+    """Median decay error over runs with a rate, and in how many its interval held the true
+    rate; where the decay was not supported, n.s. and in how many runs its lower bound held
+    the true rate."""
     text = _pct(_median(r["decay_error"] for r in runs))
+    inside = [r["decay_interval_holds"] for r in runs if r.get("decay_interval_holds") is not None]
+    if inside:  # results written before the intervals were scored have none
+        text += f" (interval holds {sum(inside)}/{len(inside)})"
     held = [r["decay_bound_holds"] for r in runs if r.get("decay_support") == "bounds"]
     if held:
         rated = any(r.get("decay_error") is not None for r in runs)

@@ -61,6 +61,8 @@ class Score:
     """`estimate`, or `bounds` where the decay of hosts was not supported (then decay_est is
     None and decay_lower the lower bound on the rate: cleanup.address_check)."""
     decay_lower: float | None = None
+    decay_interval: list[float] | None = None
+    """Where the decay is an estimate: its interval (`rate_lower`, `rate_upper`)."""
     surv_true: dict[str, float] = field(default_factory=dict)
     surv_est: dict[str, float | None] = field(default_factory=dict)
     surv_bounds: dict[str, list[float | None]] = field(default_factory=dict)
@@ -101,6 +103,13 @@ class Score:
             return None
         return self.decay_true >= self.decay_lower
 
+    def decay_interval_holds(self) -> bool | None:
+        """Where the decay is an estimate with an interval: does it hold the true rate?"""
+        if self.decay_est is None or self.decay_true is None or self.decay_interval is None:
+            return None
+        low, high = self.decay_interval
+        return low <= self.decay_true <= high
+
     def hr_error(self) -> float | None:
         if self.hr_true is None or self.hr_est is None:
             return None
@@ -128,6 +137,8 @@ class Score:
             "decay_support": self.decay_support,
             "decay_lower": self.decay_lower,
             "decay_bound_holds": self.decay_bound_holds(),
+            "decay_interval": self.decay_interval,
+            "decay_interval_holds": self.decay_interval_holds(),
             "surv_true": self.surv_true,
             "surv_est": self.surv_est,
             "surv_bounds": self.surv_bounds,
@@ -221,6 +232,9 @@ def score_decay(
         return
     score.decay_support = str(overall.get("support") or "estimate")
     score.decay_est = float(overall["rate_per_week"])
+    low, high = overall.get("rate_lower"), overall.get("rate_upper")
+    if low is not None and high is not None:
+        score.decay_interval = [float(low), float(high)]
 
 
 def score_survival(score: Score, summary: Mapping[str, Any], cleanup: Mapping[str, Any]) -> None:

@@ -152,6 +152,21 @@ def _decay_truth() -> dict[tuple[date, str | None], tuple[int, int]]:
             for w in range(4)}  # fmt: skip
 
 
+@pytest.mark.parametrize(("interval", "holds"), [((0.08, 0.12), True), ((0.11, 0.14), False)])
+def test_a_decay_estimate_is_scored_with_its_interval(
+    interval: tuple[float, float], holds: bool
+) -> None:
+    cleanup = {"decay": [{"group": None, "weeks": 4, "rate_per_week": 0.11,
+                          "rate_lower": interval[0], "rate_upper": interval[1]}]}  # fmt: skip
+    score = Score("b-sparse", 5, surv_true={"28": 0.7, "56": 0.5})
+    score_decay(score, _decay_truth(), cleanup)
+    assert score.decay_interval == list(interval)
+    assert score.decay_interval_holds() is holds
+    result = score.as_dict() | {"population": "b-sparse", "dataset": "dataset"}
+    error = f"{100 * score.decay_error():.1f}%"
+    assert row("b-sparse", [result])[7] == f"{error} (interval holds {int(holds)}/1)"
+
+
 @pytest.mark.parametrize(("lower", "holds"), [(0.06, True), (0.2, False)])
 def test_a_decay_not_supported_is_scored_by_its_lower_bound(lower: float, holds: bool) -> None:
     """`cleanup --count hosts` gives no rate where the host decay is slower than the
@@ -185,7 +200,7 @@ def test_a_supported_decay_is_scored_by_its_error() -> None:
     assert score.decay_error() == pytest.approx(0.1, abs=0.01)
     assert score.decay_bound_holds() is None
     result = score.as_dict() | {"population": "a-global", "dataset": "dataset"}
-    assert row("a-global", [result])[7] == f"{100 * score.decay_error():.1f}%"
+    assert row("a-global", [result])[7] == f"{100 * score.decay_error():.1f}% (interval holds 1/1)"
 
 
 def test_a_decay_without_a_rate_or_bound_is_not_scored() -> None:
