@@ -19,7 +19,6 @@ from botcensus.measure.hosts.activity import (
     activity_check,
     activity_note,
     check_ins,
-    machines_with_ids,
 )
 from botcensus.measure.hosts.features import EPOCH
 from botcensus.measure.hosts.ids import IdCounts
@@ -146,7 +145,7 @@ def test_machines_with_ids_include_the_hidden_collisions() -> None:
         machine_days_sq=np.zeros(1),
         hidden=np.array([2.5]),
     )
-    assert machines_with_ids(counts) == {NET: 102.5}
+    assert counts.by_cell() == {NET: 102.5}
 
 
 def test_the_note_names_the_networks_and_the_tolerance() -> None:

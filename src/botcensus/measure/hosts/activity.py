@@ -31,7 +31,6 @@ from typing import Final
 import duckdb
 
 from botcensus.measure.hosts.features import EPOCH
-from botcensus.measure.hosts.ids import IdCounts
 from botcensus.measure.hosts.model import Z90
 from botcensus.measure.hosts.networks import Cell, Cells, Factor
 
@@ -69,16 +68,6 @@ def check_ins(
             float(without),
         )
     return out
-
-
-def machines_with_ids(counts: IdCounts) -> dict[Cell, float]:
-    """(window, country, ASN) -> machines with ids (hidden collisions included)."""
-    return {
-        (EPOCH + timedelta(days=int(start)), counts.cc[i], int(counts.asn[i])): float(
-            counts.machines[i] + counts.hidden[i]
-        )
-        for i, start in enumerate(counts.window_start.tolist())
-    }
 
 
 def activity_check(

@@ -23,12 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
-from botcensus.measure.hosts.activity import (
-    activity_check,
-    activity_note,
-    check_ins,
-    machines_with_ids,
-)
+from botcensus.measure.hosts.activity import activity_check, activity_note, check_ins
 from botcensus.measure.hosts.features import EPOCH, LOOK, Timer, checkin_timer
 from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
 from botcensus.measure.hosts.model import (
@@ -285,7 +280,7 @@ def partition_cells(
         cells = apply_factors(cells, factors)
         where, params = query.where()
         hits = check_ins(con, relation, where, params, window_start_sql(query))
-        cells, widened = activity_check(cells, factors, machines_with_ids(counts), hits)
+        cells, widened = activity_check(cells, factors, counts.by_cell(), hits)
         if widened:
             fit.ids.append(activity_note(widened))
     if counts.merged > 0:

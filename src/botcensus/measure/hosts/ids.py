@@ -100,6 +100,16 @@ class IdCounts:
     """Machines at once beyond what collisions explain, not counted (module docstring): the
     most in one window."""
 
+    def by_cell(self) -> dict[tuple[date, str, int | None], float]:
+        """(window start, country, ASN) -> its machines, hidden collisions included (keyed as
+        the estimate cells are, whose country rows have no ASN)."""
+        return {
+            (EPOCH + timedelta(days=int(start)), self.cc[i], int(self.asn[i])): float(
+                self.machines[i] + self.hidden[i]
+            )
+            for i, start in enumerate(self.window_start.tolist())
+        }
+
 
 def id_counts(
     con: duckdb.DuckDBPyConnection,

@@ -146,13 +146,10 @@ def _cells(counts: IdCounts, model: Cells) -> dict[tuple[date, Net], tuple[float
     """(window, network) -> (machines the ids count, the model's hosts on the same sightings
     without ids), for the networks with MIN_NETWORK_MACHINES machines with ids in some window."""
     cells: dict[tuple[date, Net], tuple[float, float]] = {}
-    for i, start in enumerate(counts.window_start.tolist()):
-        window = EPOCH + timedelta(days=start)
-        net: Net = (counts.cc[i], int(counts.asn[i]))
-        machines = float(counts.machines[i] + counts.hidden[i])
-        modelled = model.get((window, *net), (0.0, 0.0, 0.0))[0]
+    for (window, cc, asn), machines in counts.by_cell().items():
+        modelled = model.get((window, cc, asn), (0.0, 0.0, 0.0))[0]
         if machines > 0 and modelled > 0:
-            cells[(window, net)] = (machines, modelled)
+            cells[(window, (cc, asn))] = (machines, modelled)
     enough = {net for (_, net), (m, _) in cells.items() if m >= MIN_NETWORK_MACHINES}
     return {key: pair for key, pair in cells.items() if key[1] in enough}
 
