@@ -42,21 +42,25 @@ DEVELOPMENT = (
 """Constants were set on these (and on the simulator's accuracy scenarios, bench/accuracy.py)."""
 
 SEEN = (
-    Population("b-harsh", tuple(range(1, 18)), ids_seeds=(1, 13, 14, 15, 16, 17)),
+    Population("b-harsh", (*range(1, 18), 19), ids_seeds=(1, 13, 14, 15, 16, 17, 19)),
     Population(
-        "b-harsh", (15, 18), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(15, 18)
+        "b-harsh",
+        (15, 18, 20),
+        ("report.ids_share=0.12",),
+        "b-harsh-ids12",
+        ids_seeds=(15, 18, 20),
     ),
-    Population("b-mobile", tuple(range(1, 18)), ids_seeds=(1, 15, 16, 17)),
+    Population("b-mobile", tuple(range(1, 19)), ids_seeds=(1, 15, 16, 17, 18)),
     Population(
         "b-sparse",
-        tuple(range(1, 18)),
-        ids_seeds=(1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17),
+        tuple(range(1, 19)),
+        ids_seeds=(1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18),
     ),
-    Population("a-global", tuple(range(100, 116))),
-    Population("a-cgn", tuple(range(100, 116))),
-    Population("a-stable", tuple(range(100, 116))),
-    Population("c-office", (1, 2, 3, 4, 5), ids_seeds=(2, 3, 4, 5)),
-    Population("c-slow", (1, 2, 3, 4, 5)),
+    Population("a-global", tuple(range(100, 117))),
+    Population("a-cgn", tuple(range(100, 117))),
+    Population("a-stable", tuple(range(100, 117))),
+    Population("c-office", (1, 2, 3, 4, 5, 6), ids_seeds=(2, 3, 4, 5, 6)),
+    Population("c-slow", (1, 2, 3, 4, 5, 6)),
 )
 """The first held-out set (family B seeds 1-2, family A seed 100; frozen ded83cf), the second
 (family B seed 3, family A seed 101; frozen 764c3e6), the third (family B seed 4, family A
@@ -74,7 +78,9 @@ well, family A seed 113, family C seed 3, c-office also with ids; frozen 348cbb1
 seed 1 only had its generator's summary read before that freeze) and the fourteenth (family
 B seed 16 and family C seed 4, each also with ids, family A seed 114; frozen fbc001d) and
 the fifteenth (family B seed 17 and family C seed 5, each also with ids, b-harsh seed 18 with
-ids on 12% of the machines, family A seed 115; frozen f968be7).
+ids on 12% of the machines, family A seed 115; frozen f968be7) and the sixteenth (b-harsh
+seed 19, b-mobile and b-sparse seed 18 and c-office seed 6, each also with ids, c-slow seed 6,
+b-harsh seed 20 with ids on 12% of the machines, family A seed 116; frozen 3c9c86e).
 b-harsh seeds 13 and 14 with ids and seed 15 with ids on 12% of the machines (b-harsh-ids12)
 were generated after the fourteenth set, to check the changes to hosts.networks made on seed
 16 (development figures). Family B seed 8 and family A seed 106 were generated and scored by
@@ -101,24 +107,26 @@ fourteenth ids sprayed from one address (hosts.sprayed) and network corrections 
 with few machines with ids and with the error of carrying them over (hosts.networks:
 MIN_NETWORK_MACHINES, TRANSFER_SD), and after the fifteenth a Cox interval never narrower
 than the model's own (survival.cox) and the spread between a country's networks where its
-stable networks lend to the others (hosts.model.within_spread, WITHIN_SPREAD). Figures on
-these seeds are development figures from then on."""
+stable networks lend to the others (hosts.model.within_spread, WITHIN_SPREAD), and after the
+sixteenth the check-ins as a check on each network correction (hosts.activity) and
+households split between machines with ids and without (hosts.thinning). Figures on these
+seeds are development figures from then on."""
 
 HELD_OUT = (
-    Population("b-harsh", (19,), ids_seeds=(19,)),
-    Population("b-harsh", (20,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(20,)),
-    Population("b-mobile", (18,), ids_seeds=(18,)),
-    Population("b-sparse", (18,), ids_seeds=(18,)),
-    Population("a-global", (116,)),
-    Population("a-cgn", (116,)),
-    Population("a-stable", (116,)),
-    Population("c-office", (6,), ids_seeds=(6,)),
-    Population("c-slow", (6,)),
+    Population("b-harsh", (21,), ids_seeds=(21,)),
+    Population("b-harsh", (22,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(22,)),
+    Population("b-mobile", (19,), ids_seeds=(19,)),
+    Population("b-sparse", (19,), ids_seeds=(19,)),
+    Population("a-global", (117,)),
+    Population("a-cgn", (117,)),
+    Population("a-stable", (117,)),
+    Population("c-office", (7,), ids_seeds=(7,)),
+    Population("c-slow", (7,)),
 )
-"""The sixteenth held-out set: family B seeds 18 (b-mobile, b-sparse) and 19 (b-harsh) and
-family C seed 6, each also with bot ids where the preset gives them (30% of the machines,
-b-mobile 50%; c-slow none), b-harsh seed 20 with ids on 12% of the machines (b-harsh-ids12),
-and family A seed 116. b-harsh seed 18 is not used: its machines are those of the seen
-b-harsh-ids12 seed 18 (the preset's report setting changes only which get ids). None of
-these seeds was generated before the sixteenth freeze (the earlier held-out sets are
-SEEN)."""
+"""The seventeenth held-out set: family B seeds 19 (b-mobile, b-sparse) and 21 (b-harsh) and
+family C seed 7, each also with bot ids where the preset gives them (30% of the machines,
+b-mobile 50%; c-slow none), b-harsh seed 22 with ids on 12% of the machines (b-harsh-ids12),
+and family A seed 117. b-harsh seed 20 is not used: its machines are those of the seen
+b-harsh-ids12 seed 20 (the preset's report setting changes only which get ids), nor is
+b-harsh seed 22 on its own, whose machines are those of b-harsh-ids12 seed 22. None of these
+seeds was generated before the seventeenth freeze (the earlier held-out sets are SEEN)."""

@@ -214,3 +214,42 @@ def per_day(table: pa.Table) -> pa.Table:
     for r in merged:
         r["hits"] = 1
     return pa.Table.from_pylist(merged, schema=SIGHTING_SCHEMA)
+
+
+def populate_households(
+    pop: Population,
+    machines: int,
+    household: float,
+    id_share: float,
+    *,
+    cc: str = "AA",
+    asn: int = 64501,
+    weeks: int = 4,
+    seed: int = 7,
+) -> None:
+    """Households of geometric size (mean `household`) on static lines, each machine
+    carrying a bot id with chance `id_share` independently of its household, online on a
+    day with its own probability (0.3-0.9) around the household's hour. A machine with an id
+    makes its own sightings; those without, one merged sighting of the line a day."""
+    rng = np.random.default_rng(seed)
+    first = 0
+    while first < machines:
+        size = int(rng.geometric(1.0 / household))
+        members = range(first, first + size)
+        first += size
+        address = pop.address()
+        has_id = {m: bool(rng.random() < id_share) for m in members}
+        online = {m: rng.uniform(0.3, 0.9) for m in members}
+        hour = rng.uniform(7, 15)
+        for d in range(7 * weeks):
+            day = START + timedelta(days=d)
+            on = [m for m in members if rng.random() < online[m]]
+            for m in (m for m in on if has_id[m]):
+                start = (hour + rng.uniform(-1, 1)) * 3600
+                end = start + rng.uniform(1, 4) * 3600
+                pop.session([m], day, address, start, end, cc=cc, asn=asn, bot_id=f"id{m}")
+            rest = [m for m in on if not has_id[m]]
+            if rest:
+                start = (hour + rng.uniform(-1, 1)) * 3600
+                end = start + rng.uniform(1, 4) * 3600
+                pop.session(rest, day, address, start, end, cc=cc, asn=asn)

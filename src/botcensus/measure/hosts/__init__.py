@@ -9,9 +9,9 @@
 
 The modules behind it: features (address-days), daily and windows (per-group sums), nat and
 handover (hidden machines, renumbering), split (renumbering without a timer), reference and
-model (the stable reference and the estimate), ids, networks and crowded (machines with bot ids),
-estimate (one partition), support (diagnostics) and answer (the whole). See
-docs/measurement.md.
+model (the stable reference and the estimate), ids, networks, thinning, activity, sprayed and
+crowded (machines with bot ids), estimate (one partition), support (diagnostics) and answer
+(the whole). See docs/measurement.md.
 """
 
 from botcensus.measure.hosts.answer import (

@@ -13,6 +13,7 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -29,6 +30,7 @@ from botcensus.measure.hosts.ids import IdCounts, Lent, id_counts
 from botcensus.measure.hosts.model import (
     BOUNDS,
     ESTIMATE,
+    HOUSEHOLD,
     Estimate,
     Window,
     household_at,
@@ -43,6 +45,7 @@ from botcensus.measure.hosts.networks import (
 )
 from botcensus.measure.hosts.reference import Reference, lend
 from botcensus.measure.hosts.support import Fit
+from botcensus.measure.hosts.thinning import ids_share, side_factor, thinned, thinning_sd
 from botcensus.measure.hosts.windows import (
     Span,
     data_days,
@@ -174,16 +177,35 @@ Support = dict[Cell, int]
 """-> the cell's support code (hosts.model ESTIMATE, WIDENED, BOUNDS)."""
 
 
+@dataclass(frozen=True)
+class Lines:
+    """What the address model's machines per count were taken at, where the data show no
+    check-in timer (households assumed, not seen; empty otherwise)."""
+
+    left: dict[date, float]
+    """Window start -> the share of the first full window's lines left (model.household_at's
+    x)."""
+    online: dict[tuple[date, str], float]
+    """(window start, country) -> the share of the window's days its machines with ids are
+    online, where they lend days active (hosts.thinning's q; 1 elsewhere: days active of
+    lines)."""
+    by_check_ins: frozenset[tuple[str, int]] = frozenset()
+    """Groups whose host-days are check-ins over a machine's day (hosts.reference
+    split_few): counted as machines already, not lines."""
+
+
 def _address_cells(
     con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, lent: Lent | None
-) -> tuple[Cells, Support, Fit]:
-    """The address model (sightings without a bot id) for one partition."""
+) -> tuple[Cells, Support, Fit, Lines]:
+    """The address model (sightings without a bot id) for one partition, and the lines left
+    its machines per line were taken at."""
     cells: Cells = {}
     support: Support = {}
     fit = Fit()
+    lines = Lines({}, {})
     model = address_model(con, query, relation)
     if model is None:
-        return cells, support, fit
+        return cells, support, fit, lines
     spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
     country, ref = model.country, model.ref
     fit.untimed = model.timer is None
@@ -198,7 +220,12 @@ def _address_cells(
 
     estimates = [estimate(span, w) for span, w in zip(spans, windows, strict=True)]
     if not timed:
-        estimates = _as_machines(model, estimates, estimate)
+        estimates, x = _as_machines(model, estimates, estimate)
+        lines = Lines(
+            {span.start: x_i for span, x_i in zip(spans, x, strict=True)},
+            _online(lent, spans, ccs) if lent is not None else {},
+            frozenset(groups[int(i)] for i in np.flatnonzero(ref.split_few)),
+        )
     for span, est in zip(spans, estimates, strict=True):
         codes = est.country_support
         fit.borrowed |= {ccs[i] for i in np.flatnonzero(est.country_borrowed)}
@@ -236,27 +263,111 @@ def _address_cells(
                     float(hosts * shared),
                 )
                 support[(span.start, cc, asn)] = int(code)
-    return cells, support, fit
+    return cells, support, fit, lines
+
+
+def _online(lent: Lent, spans: list[Span], ccs: list[str]) -> dict[tuple[date, str], float]:
+    """(window start, country) -> the share of the window's days with data that its machines
+    with ids are online, where they lend their days active."""
+    out: dict[tuple[date, str], float] = {}
+    for span in spans:
+        ratio = lent.for_window(span.start, ccs)[0]  # machines per machine-day
+        for cc, r in zip(ccs, ratio.tolist(), strict=True):
+            if math.isfinite(r) and r > 0:
+                out[(span.start, cc)] = min(1.0 / (r * len(span.days)), 1.0)
+    return out
 
 
 def _as_machines(
     model: AddressModel, lines: list[Estimate], estimate: Callable[[Span, Window], Estimate]
-) -> list[Estimate]:
+) -> tuple[list[Estimate], list[float]]:
     """Line estimates as machines: model.household_at the lines left since the data's first
-    full window. A partial window (fewer days, fewer lines) takes the lines left of the
-    nearest full one."""
+    full window (also returned, per window). A partial window (fewer days, fewer lines)
+    takes the lines left of the nearest full one."""
     start = 0.0
     if model.anchor is not None and model.anchor_span is not None:
         start = float(estimate(model.anchor_span, model.anchor).country_hosts.sum())
     if start <= 0 or model.anchor_span is None:
-        return [with_household(est, household_at(1.0)) for est in lines]
+        return [with_household(est, household_at(1.0)) for est in lines], [1.0] * len(lines)
     left = [float(e.country_hosts.sum()) / start for e in lines]
     full = [i for i, s in enumerate(model.spans) if len(s.days) == len(model.anchor_span.days)]
-    out = []
+    out, used = [], []
     for i, est in enumerate(lines):
         near = i if i in full or not full else min(full, key=lambda j: abs(j - i))
         out.append(with_household(est, household_at(left[near])))
+        used.append(left[near])
+    return out, used
+
+
+def rehoused(cells: Cells, lines: Lines, share: float) -> Cells:
+    """The address model's cells for the side of each household that holds a `share` of its
+    machines (hosts.thinning.side_factor); a country's row moves as its networks' do.
+    Unchanged where households were seen (timed) and in networks whose host-days are
+    check-ins (their count is of machines on either side)."""
+    factor: dict[Cell, float] = {}
+    moved: dict[tuple[date, str], list[float]] = {}
+    for key, (hosts, _, _) in cells.items():
+        start, cc, asn = key
+        x = lines.left.get(start)
+        if asn is None or x is None:
+            continue
+        counted = (cc, asn) in lines.by_check_ins
+        m = 1.0 if counted else side_factor(x, share, lines.online.get((start, cc), 1.0))
+        factor[key] = m
+        acc = moved.setdefault((start, cc), [0.0, 0.0])
+        acc[0] += hosts
+        acc[1] += hosts * m
+    out: Cells = {}
+    for key, (hosts, var, shared) in cells.items():
+        start, cc, asn = key
+        x = lines.left.get(start)
+        if x is None:
+            m = 1.0
+        elif asn is not None:
+            m = factor[key]
+        elif (start, cc) in moved and moved[(start, cc)][0] > 0:
+            m = moved[(start, cc)][1] / moved[(start, cc)][0]
+        else:
+            m = side_factor(x, share, lines.online.get((start, cc), 1.0))
+        out[key] = (hosts * m, var * m * m, shared * m)
     return out
+
+
+def _split_households(
+    counts: IdCounts, cells: Cells, lines: Lines, model: Cells, model_lines: Lines
+) -> tuple[Cells, Cells, str | None]:
+    """hosts.thinning: the sightings without ids (`cells`) and those with ids stripped of
+    them (`model`), each side of a household at its own machines per count, the share of
+    machines with ids found as a fixed point; the split's error joins the shared part of
+    `cells`. A note, or None where households are seen (timed data)."""
+    if not lines.left or not model_lines.left:
+        return cells, model, None
+    with_ids = float((counts.machines + counts.hidden).sum())
+
+    def split(p: float) -> tuple[Cells, Cells]:
+        return rehoused(cells, lines, 1.0 - p), rehoused(model, model_lines, p)
+
+    def without_ids(p: float) -> float:
+        rest, stripped = split(p)
+        done = apply_factors(rest, network_factors(counts, stripped))
+        return sum(v[0] for k, v in done.items() if k[2] is None)
+
+    p = ids_share(with_ids, without_ids)
+    rest, stripped = split(p)
+    for key, (hosts, var, shared) in rest.items():
+        x = lines.left.get(key[0])
+        if x is not None and (key[1], key[2]) not in lines.by_check_ins:
+            sd = thinning_sd(x, p, lines.online.get((key[0], key[1]), 1.0))
+            rest[key] = (hosts, var, math.hypot(shared, hosts * sd))
+    note = (
+        f"households split between bot ids: {p:.0%} of the machines carry an id, so a line "
+        f"with one holds {thinned(p):.2f} of them and a line with one without "
+        f"{thinned(1.0 - p):.2f} machines without, where the data's first full window has "
+        f"{HOUSEHOLD} per line (ids taken as independent of households); each side is "
+        "counted at its own, with the error of that law shared by every country "
+        "(hosts.thinning)"
+    )
+    return rest, stripped, note
 
 
 def partition_cells(
@@ -266,15 +377,18 @@ def partition_cells(
     each cell's support, and what the diagnostics found."""
     counts = _id_counts(con, query, relation)
     lent = Lent.from_counts(counts) if len(counts.machines) else None
-    cells, support, fit = _address_cells(con, query, relation, lent)
+    cells, support, fit, lines = _address_cells(con, query, relation, lent)
     if len(counts.machines) and cells:
         # The address model checked per network on the machines with ids (hosts.networks).
         view = "hosts_ids_without_ids"
         con.execute(without_ids_sql(view, relation))
         try:
-            model, _, _ = _address_cells(con, query, view, lent)
+            model, _, _, model_lines = _address_cells(con, query, view, lent)
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
+        cells, model, split_note = _split_households(counts, cells, lines, model, model_lines)
+        if split_note is not None:
+            fit.ids.append(split_note)
         factors = network_factors(counts, model)
         fit.ids.append(strip_ids_note(counts, model, factors))
         cells = apply_factors(cells, factors)
