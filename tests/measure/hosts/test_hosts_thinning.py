@@ -9,11 +9,13 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts.estimate import Lines, rehoused
-from botcensus.measure.hosts.model import HOUSEHOLD
+from botcensus.measure.hosts.model import HOUSEHOLD, household_at
 from botcensus.measure.hosts.thinning import (
     ids_share,
     per_count,
@@ -154,3 +156,18 @@ def test_a_country_moves_as_its_networks_and_networks_counted_by_check_ins_stay(
     assert out[(w, "AA", None)][0] == pytest.approx(100.0 * m + 300.0)
     # timed data (no lines left recorded): nothing moves
     assert rehoused(cells, Lines({}, {}), 0.8) == cells
+
+
+@given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_a_side_never_moves_beyond_the_household_law(x: float, share: float, q: float) -> None:
+    """Whatever share carries ids (ids are what a client sends: made-up ids move p), each
+    side's multiplier stays between 1 / (machines per line) and 1: the split can move the
+    machines without ids by at most the household law's own factor."""
+    m = side_factor(x, share, q)
+    assert 1.0 / household_at(x) - 1e-12 <= m <= 1.0 + 1e-12
+    assert thinning_sd(x, share, q) >= 0.0
+
+
+def test_a_share_that_is_not_a_number_is_reported_as_such() -> None:
+    assert math.isnan(ids_share(10.0, lambda p: math.nan))
+    assert ids_share(math.nan, lambda p: 1.0) == 0.0

@@ -353,6 +353,8 @@ def _split_households(
         return sum(v[0] for k, v in done.items() if k[2] is None)
 
     p = ids_share(with_ids, without_ids)
+    if not 0.0 < p <= 1.0:  # NaN too: nothing to split by
+        return cells, model, None
     rest, stripped = split(p)
     for key, (hosts, var, shared) in rest.items():
         x = lines.left.get(key[0])

@@ -76,12 +76,16 @@ def thinning_sd(lines_left: float, p: float, q: float) -> float:
 def ids_share(with_ids: float, without_ids: Callable[[float], float]) -> float:
     """The share of machines that carry ids: `with_ids` machines counted by id, and
     `without_ids(p)` the machines estimated without ids when a share p carries them; the
-    fixed point of p = M / (M + N(p)), iterated from p = 1/2. 0 where nothing is counted."""
-    if with_ids <= 0:
+    fixed point of p = M / (M + N(p)), iterated from p = 1/2. 0 where nothing is counted,
+    NaN where N is not a number."""
+    if not with_ids > 0:
         return 0.0
     p = 0.5
     for _ in range(ROUNDS):
-        moved = with_ids / (with_ids + max(without_ids(p), 0.0))
+        rest = without_ids(p)
+        if not math.isfinite(rest):
+            return math.nan
+        moved = with_ids / (with_ids + max(rest, 0.0))
         if abs(moved - p) < TOLERANCE:
             return moved
         p = moved
