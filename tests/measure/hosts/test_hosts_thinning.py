@@ -130,7 +130,7 @@ def test_ids_on_half_the_machines_split_nothing() -> None:
 
 def test_single_machine_lines_read_high_inside_the_interval() -> None:
     """The law is an assumption: where every line holds one machine, the split counts the
-    machines without ids 15% high (measured), and the interval still holds the truth."""
+    estimate 15-18% high (measured), and the interval still holds the truth."""
     pop = Population()
     populate_households(pop, 3_000, 1.0, 0.12, seed=9)
     for est, lo, hi, truth in _weeks(pop, 0.12):
