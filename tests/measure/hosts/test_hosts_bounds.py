@@ -324,3 +324,21 @@ def test_bounds_take_the_smaller_of_the_host_day_bound_and_the_busiest_hour() ->
     assert 0 < model < 1000.0
     assert lower(model / 2) == pytest.approx(model / 2)
     assert lower(model * 2) == pytest.approx(model)
+
+
+def test_where_the_model_brackets_days_active_its_figure_is_the_bracket_middle() -> None:
+    """Where only bounds because days active are unknown (code BOUNDS), cleanup fits the
+    decay to the model's figure: the geometric middle of its bracket of days active, the same
+    level as in the weeks with an estimate. The bounds' lower end also allows for renumbering
+    (MIN_SPLIT); the middle of the whole bounds read 0.71 times the model's figure, and a
+    series of estimated weeks then bounds weeks fell at the join (b-harsh seed 22 with ids
+    on 12%: decay 24.5% fast)."""
+    key = (date(2011, 3, 6),)
+    table, middle = _table(
+        {key: [1000.0, 10_000.0, 0.0]}, {key: BOUNDS}, Fit(untimed=False), CensusQuery(),
+        1.6448536, {key[0]: 7}, {key: (0.0, 100_000.0)},
+    )  # fmt: skip
+    row = table.to_pylist()[0]
+    assert middle[0] == pytest.approx(1000.0)
+    assert row["hosts_lo"] < 1000.0 < row["hosts_hi"]
+    assert row["hosts_est"] is None
