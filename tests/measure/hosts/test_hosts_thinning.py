@@ -17,7 +17,7 @@ from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts.estimate import Lines, rehoused
 from botcensus.measure.hosts.model import HOUSEHOLD, household_at
 from botcensus.measure.hosts.thinning import (
-    ids_share,
+    ids_shares,
     per_count,
     side_factor,
     thinned,
@@ -79,15 +79,18 @@ def test_the_split_is_uncertain_unless_the_ids_are_on_half_the_machines() -> Non
     assert thinning_sd(1.0, 0.1, 1.0) > thinning_sd(1.0, 0.1, 0.3)
 
 
-def test_the_share_of_machines_with_ids_is_the_fixed_point() -> None:
-    assert ids_share(100.0, lambda p: 900.0) == pytest.approx(0.1)
-    assert ids_share(0.0, lambda p: 900.0) == 0.0
+def test_each_countrys_share_of_machines_with_ids_is_the_fixed_point() -> None:
+    assert ids_shares({"AA": 100.0}, lambda p: {"AA": 900.0}) == {"AA": pytest.approx(0.1, abs=1e-5)}
+    assert ids_shares({"AA": 0.0}, lambda p: {"AA": 900.0}) == {}
 
-    def rest(p: float) -> float:
-        return 700.0 * thinned(1 - p) / thinned(p)
+    def rest(p: dict[str, float]) -> dict[str, float]:
+        return {
+            cc: n * thinned(1 - p[cc]) / thinned(p[cc]) for cc, n in (("AA", 700.0), ("BB", 50.0))
+        }
 
-    p = ids_share(100.0, rest)
-    assert p == pytest.approx(100.0 / (100.0 + rest(p)), abs=1e-5)
+    p = ids_shares({"AA": 100.0, "BB": 200.0}, rest)
+    for cc, m in (("AA", 100.0), ("BB", 200.0)):
+        assert p[cc] == pytest.approx(m / (m + rest(p)[cc]), abs=1e-5)
 
 
 def _weeks(pop: Population, id_share: float) -> list[tuple[float, float, float, int]]:
@@ -149,13 +152,40 @@ def test_a_country_moves_as_its_networks_and_networks_counted_by_check_ins_stay(
         (w, "AA", None): (400.0, 50.0, 4.0),
     }
     lines = Lines({w: 1.0}, {(w, "AA"): 0.5}, frozenset({("AA", 2)}))
-    out = rehoused(cells, lines, 0.8)
+    out = rehoused(cells, lines, {"AA": 0.8})
     m = side_factor(1.0, 0.8, 0.5)
     assert out[(w, "AA", 1)] == pytest.approx((100.0 * m, 25.0 * m * m, 2.0 * m))
     assert out[(w, "AA", 2)] == cells[(w, "AA", 2)]
     assert out[(w, "AA", None)][0] == pytest.approx(100.0 * m + 300.0)
     # timed data (no lines left recorded): nothing moves
-    assert rehoused(cells, Lines({}, {}), 0.8) == cells
+    assert rehoused(cells, Lines({}, {}), {"AA": 0.8}) == cells
+    # a country without a share (no machines with ids) does not move
+    assert rehoused(cells, lines, {"BB": 0.8}) == cells
+
+
+def test_a_country_without_ids_is_estimated_as_without_the_split() -> None:
+    """Ids on half of AA's machines and none of BB's: BB's rows are what BB's sightings give
+    on their own (one share for every country moved BB by about 7%)."""
+    both = Population()
+    populate_households(both, 2_000, HOUSEHOLD, 0.5, cc="AA", asn=64501, seed=11)
+    populate_households(both, 2_000, HOUSEHOLD, 0.0, cc="BB", asn=64502, seed=12)
+    alone = Population()
+    populate_households(alone, 2_000, HOUSEHOLD, 0.0, cc="BB", asn=64502, seed=12)
+
+    def rows(pop: Population) -> dict[object, float]:
+        answer = hosts_answer(
+            connect(per_hour(pop.table())), CensusQuery(by=("country",)), "sightings"
+        )
+        return {
+            r["window_start"]: r["hosts_est"]
+            for r in answer.table.to_pylist()
+            if r["country"] == "BB" and r["window_end"] - r["window_start"] == WEEK
+        }
+
+    mixed, own = rows(both), rows(alone)
+    assert len(own) == 4
+    for start, est in own.items():
+        assert mixed[start] == pytest.approx(est, rel=0.01)
 
 
 @given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
@@ -168,6 +198,17 @@ def test_a_side_never_moves_beyond_the_household_law(x: float, share: float, q: 
     assert thinning_sd(x, share, q) >= 0.0
 
 
-def test_a_share_that_is_not_a_number_is_reported_as_such() -> None:
-    assert math.isnan(ids_share(10.0, lambda p: math.nan))
-    assert ids_share(math.nan, lambda p: 1.0) == 0.0
+def test_a_figure_that_is_not_a_number_splits_nothing() -> None:
+    assert ids_shares({"AA": 10.0}, lambda p: {"AA": math.nan}) == {}
+    assert ids_shares({"AA": math.nan}, lambda p: {"AA": 1.0}) == {}
+
+
+def test_a_share_that_would_cycle_settles() -> None:
+    """A network's correction switches off as p crosses a threshold (MAX_FACTOR): the
+    machines without ids jump, and plain iteration would go back and forth for ever."""
+
+    def rest(p: dict[str, float]) -> dict[str, float]:
+        return {"AA": 400.0 if p["AA"] > 0.3 else 100.0}  # above 0.3: 0.2; below: 0.5
+
+    p = ids_shares({"AA": 100.0}, rest)["AA"]
+    assert p == pytest.approx(0.3, abs=0.01)

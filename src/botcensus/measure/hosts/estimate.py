@@ -14,7 +14,7 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Final
@@ -45,7 +45,7 @@ from botcensus.measure.hosts.networks import (
 )
 from botcensus.measure.hosts.reference import Reference, lend
 from botcensus.measure.hosts.support import Fit
-from botcensus.measure.hosts.thinning import ids_share, side_factor, thinned, thinning_sd
+from botcensus.measure.hosts.thinning import ids_shares, side_factor, thinned, thinning_sd
 from botcensus.measure.hosts.windows import (
     Span,
     data_days,
@@ -299,20 +299,21 @@ def _as_machines(
     return out, used
 
 
-def rehoused(cells: Cells, lines: Lines, share: float) -> Cells:
-    """The address model's cells for the side of each household that holds a `share` of its
-    machines (hosts.thinning.side_factor); a country's row moves as its networks' do.
-    Unchanged where households were seen (timed) and in networks whose host-days are
-    check-ins (their count is of machines on either side)."""
+def rehoused(cells: Cells, lines: Lines, share: Mapping[str, float]) -> Cells:
+    """The address model's cells for the side of each household that holds `share[country]`
+    of its machines (hosts.thinning.side_factor); a country's row moves as its networks' do.
+    Unchanged where households were seen (timed), in countries without a share, and in
+    networks whose host-days are check-ins (their count is of machines on either side)."""
     factor: dict[Cell, float] = {}
     moved: dict[tuple[date, str], list[float]] = {}
     for key, (hosts, _, _) in cells.items():
         start, cc, asn = key
         x = lines.left.get(start)
-        if asn is None or x is None:
+        if asn is None or x is None or cc not in share:
             continue
         counted = (cc, asn) in lines.by_check_ins
-        m = 1.0 if counted else side_factor(x, share, lines.online.get((start, cc), 1.0))
+        q = lines.online.get((start, cc), 1.0)
+        m = 1.0 if counted else side_factor(x, share[cc], q)
         factor[key] = m
         acc = moved.setdefault((start, cc), [0.0, 0.0])
         acc[0] += hosts
@@ -321,14 +322,14 @@ def rehoused(cells: Cells, lines: Lines, share: float) -> Cells:
     for key, (hosts, var, shared) in cells.items():
         start, cc, asn = key
         x = lines.left.get(start)
-        if x is None:
+        if x is None or cc not in share:
             m = 1.0
         elif asn is not None:
             m = factor[key]
         elif (start, cc) in moved and moved[(start, cc)][0] > 0:
             m = moved[(start, cc)][1] / moved[(start, cc)][0]
         else:
-            m = side_factor(x, share, lines.online.get((start, cc), 1.0))
+            m = side_factor(x, share[cc], lines.online.get((start, cc), 1.0))
         out[key] = (hosts * m, var * m * m, shared * m)
     return out
 
@@ -337,37 +338,51 @@ def _split_households(
     counts: IdCounts, cells: Cells, lines: Lines, model: Cells, model_lines: Lines
 ) -> tuple[Cells, Cells, str | None]:
     """hosts.thinning: the sightings without ids (`cells`) and those with ids stripped of
-    them (`model`), each side of a household at its own machines per count, the share of
-    machines with ids found as a fixed point; the split's error joins the shared part of
-    `cells`. A note, or None where households are seen (timed data)."""
+    them (`model`), each side of a household at its own machines per count, each country's
+    share of machines with ids found as a fixed point; the split's error joins the shared
+    part of `cells`. A note, or None where households are seen (timed data)."""
     if not lines.left or not model_lines.left:
         return cells, model, None
-    with_ids = float((counts.machines + counts.hidden).sum())
+    # A network counted by its check-ins in either run is left as it is on both sides.
+    by_check_ins = lines.by_check_ins | model_lines.by_check_ins
+    lines = replace(lines, by_check_ins=by_check_ins)
+    model_lines = replace(model_lines, by_check_ins=by_check_ins)
+    with_ids: dict[str, float] = {}
+    for cc, m in zip(counts.cc, (counts.machines + counts.hidden).tolist(), strict=True):
+        with_ids[cc] = with_ids.get(cc, 0.0) + float(m)
 
-    def split(p: float) -> tuple[Cells, Cells]:
-        return rehoused(cells, lines, 1.0 - p), rehoused(model, model_lines, p)
+    def split(p: Mapping[str, float]) -> tuple[Cells, Cells]:
+        rest_share = {cc: 1.0 - v for cc, v in p.items()}
+        return rehoused(cells, lines, rest_share), rehoused(model, model_lines, p)
 
-    def without_ids(p: float) -> float:
+    def without_ids(p: dict[str, float]) -> dict[str, float]:
         rest, stripped = split(p)
         done = apply_factors(rest, network_factors(counts, stripped))
-        return sum(v[0] for k, v in done.items() if k[2] is None)
+        out: dict[str, float] = {}
+        for (_, cc, asn), (hosts, _, _) in done.items():
+            if asn is None:
+                out[cc] = out.get(cc, 0.0) + hosts
+        return out
 
-    p = ids_share(with_ids, without_ids)
-    if not 0.0 < p <= 1.0:  # NaN too: nothing to split by
+    p = ids_shares(with_ids, without_ids)
+    if not p:  # nothing counted by id, or a figure that is not a number
         return cells, model, None
     rest, stripped = split(p)
     for key, (hosts, var, shared) in rest.items():
         x = lines.left.get(key[0])
-        if x is not None and (key[1], key[2]) not in lines.by_check_ins:
-            sd = thinning_sd(x, p, lines.online.get((key[0], key[1]), 1.0))
+        if x is not None and key[1] in p and (key[1], key[2]) not in by_check_ins:
+            sd = thinning_sd(x, p[key[1]], lines.online.get((key[0], key[1]), 1.0))
             rest[key] = (hosts, var, math.hypot(shared, hosts * sd))
+    total = sum(with_ids.values())
+    overall = total / (total + sum(without_ids(p).values()))
+    low, high = min(p.values()), max(p.values())
     note = (
-        f"households split between bot ids: {p:.0%} of the machines carry an id, so a line "
-        f"with one holds {thinned(p):.2f} of them and a line with one without "
-        f"{thinned(1.0 - p):.2f} machines without, where the data's first full window has "
-        f"{HOUSEHOLD} per line (ids taken as independent of households); each side is "
-        "counted at its own, with the error of that law shared by every country "
-        "(hosts.thinning)"
+        f"households split between bot ids: {overall:.0%} of the machines carry an id "
+        f"({low:.0%}-{high:.0%} by country), so where {overall:.0%} do a line with one holds "
+        f"{thinned(overall):.2f} of them and a line with one without {thinned(1.0 - overall):.2f} "
+        f"machines without, where the data's first full window has {HOUSEHOLD} per line (ids "
+        "taken as independent of households); each side is counted at its own, per "
+        "country, with the error of that law shared by every country (hosts.thinning)"
     )
     return rest, stripped, note
 
@@ -388,10 +403,11 @@ def partition_cells(
             model, _, _, model_lines = _address_cells(con, query, view, lent)
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
-        cells, model, split_note = _split_households(counts, cells, lines, model, model_lines)
+        cells, split, split_note = _split_households(counts, cells, lines, model, model_lines)
         if split_note is not None:
             fit.ids.append(split_note)
-        factors = network_factors(counts, model)
+        factors = network_factors(counts, split)
+        # the note sets the ids against the IP-only model as it is, before the split
         fit.ids.append(strip_ids_note(counts, model, factors))
         cells = apply_factors(cells, factors)
         where, params = query.where()

@@ -25,8 +25,10 @@ on either side already, and are left as they are (hosts.estimate.rehoused); with
 exception the correction took b-harsh seed 18 with ids on 12% (seen) from 13.3% to 21.0%
 off per country (median), with it 12.2%.
 
-p is the machines with ids over all machines, the latter estimated with p: a fixed point
-(ids_share). The law's mean is an assumption; the error of the ratio of the two sides for
+p is a country's machines with ids over all its machines, the latter estimated with p: a
+fixed point (ids_shares), per country, since the share of machines with ids can differ
+between countries (a bot version spread regionally) and a country without ids must not
+move. The law's mean is an assumption; the error of the ratio of the two sides for
 extra machines per line between 1/SPAN and SPAN times the assumed is carried as a standard
 deviation of its log (thinning_sd), shared by every country.
 """
@@ -34,7 +36,7 @@ deviation of its log (thinning_sd), shared by every country.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from botcensus.measure.hosts.model import HOUSEHOLD, Z90, household_at
@@ -73,22 +75,25 @@ def thinning_sd(lines_left: float, p: float, q: float) -> float:
     return abs(log_ratio(extra * SPAN) - log_ratio(extra / SPAN)) / (2.0 * Z90)
 
 
-def ids_share(with_ids: float, without_ids: Callable[[float], float]) -> float:
-    """The share of machines that carry ids: `with_ids` machines counted by id, and
-    `without_ids(p)` the machines estimated without ids when a share p carries them; the
-    fixed point of p = M / (M + N(p)), iterated from p = 1/2. 0 where nothing is counted,
-    NaN where N is not a number."""
-    if not with_ids > 0:
-        return 0.0
-    p = 0.5
+def ids_shares(
+    with_ids: Mapping[str, float], without_ids: Callable[[dict[str, float]], dict[str, float]]
+) -> dict[str, float]:
+    """Per country, the share of its machines that carry ids: `with_ids` its machines counted
+    by id, and `without_ids(p)` its machines estimated without ids when the shares are p;
+    the fixed point of p = M / (M + N(p)), iterated from 1/2 with damping (a network's
+    correction can switch off as p moves, hosts.networks.MAX_FACTOR, and plain iteration
+    may then cycle). 0 where a country has none counted; empty where N is not a number."""
+    p = {cc: 0.5 for cc, m in with_ids.items() if m > 0}
+    if not p:
+        return {}
     for _ in range(ROUNDS):
         rest = without_ids(p)
-        if not math.isfinite(rest):
-            return math.nan
-        moved = with_ids / (with_ids + max(rest, 0.0))
-        if abs(moved - p) < TOLERANCE:
+        if not all(math.isfinite(v) for v in rest.values()):
+            return {}
+        moved = {cc: with_ids[cc] / (with_ids[cc] + max(rest.get(cc, 0.0), 0.0)) for cc in p}
+        if max(abs(moved[cc] - p[cc]) for cc in p) < TOLERANCE:
             return moved
-        p = moved
+        p = {cc: (p[cc] + moved[cc]) / 2.0 for cc in p}
     return p
 
 
