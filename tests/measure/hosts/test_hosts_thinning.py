@@ -80,7 +80,8 @@ def test_the_split_is_uncertain_unless_the_ids_are_on_half_the_machines() -> Non
 
 
 def test_each_countrys_share_of_machines_with_ids_is_the_fixed_point() -> None:
-    assert ids_shares({"AA": 100.0}, lambda p: {"AA": 900.0}) == {"AA": pytest.approx(0.1, abs=1e-5)}
+    got = ids_shares({"AA": 100.0}, lambda p: {"AA": 900.0})
+    assert got == {"AA": pytest.approx(0.1, abs=1e-5)}
     assert ids_shares({"AA": 0.0}, lambda p: {"AA": 900.0}) == {}
 
     def rest(p: dict[str, float]) -> dict[str, float]:
