@@ -181,4 +181,18 @@ def test_cleanup_can_fit_the_decay_to_host_estimates(demo: Demo) -> None:
     weeks = sorted(truth)
     true_fit = fit_decay(range(len(weeks)), [truth[w] for w in weeks])
     assert overall["rate_per_week"] == pytest.approx(true_fit.rate_per_week, rel=0.15)
-    assert overall["first_count"] == pytest.approx(truth[weeks[0]], rel=0.25)
+    # Every week of the demo is bounds: the decay is fitted to the model's figure there,
+    # whose trend is supported and whose level is not (the note says so). Its first week
+    # lies within that week's bounds, the truth too. (Until the seventeenth held-out set the
+    # figure was the bounds' geometric middle, 0.71 times the model's, and read 594 against
+    # a true 485 here; now 840.)
+    assert any("the level is not supported" in n for n in out["notes"])
+    rows = json.loads(
+        _cli("census", "--data", str(demo.data), "--window", "week", "--estimate",
+             "--format", "json")
+    )  # fmt: skip
+    full = [r for r in rows if r["days_covered"] == 7]
+    assert {r["hosts_support"] for r in full} == {"bounds"}
+    first = full[0]
+    assert first["hosts_lo"] <= overall["first_count"] <= first["hosts_hi"]
+    assert first["hosts_lo"] <= truth[weeks[0]] <= first["hosts_hi"]
