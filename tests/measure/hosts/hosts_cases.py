@@ -232,6 +232,12 @@ def populate_households(
     day with its own probability (0.3-0.9) around the household's hour. A machine with an id
     makes its own sightings; those without, one merged sighting of the line a day."""
     rng = np.random.default_rng(seed)
+
+    def session(on: list[int], day: date, address: str, hour: float, bot_id: str | None) -> None:
+        start = (hour + rng.uniform(-1, 1)) * 3600
+        end = start + rng.uniform(1, 4) * 3600
+        pop.session(on, day, address, start, end, cc=cc, asn=asn, bot_id=bot_id)
+
     first = 0
     while first < machines:
         size = int(rng.geometric(1.0 / household))
@@ -245,11 +251,7 @@ def populate_households(
             day = START + timedelta(days=d)
             on = [m for m in members if rng.random() < online[m]]
             for m in (m for m in on if has_id[m]):
-                start = (hour + rng.uniform(-1, 1)) * 3600
-                end = start + rng.uniform(1, 4) * 3600
-                pop.session([m], day, address, start, end, cc=cc, asn=asn, bot_id=f"id{m}")
+                session([m], day, address, hour, f"id{m}")
             rest = [m for m in on if not has_id[m]]
             if rest:
-                start = (hour + rng.uniform(-1, 1)) * 3600
-                end = start + rng.uniform(1, 4) * 3600
-                pop.session(rest, day, address, start, end, cc=cc, asn=asn)
+                session(rest, day, address, hour, None)

@@ -348,33 +348,34 @@ def _split_households(
     lines = replace(lines, by_check_ins=by_check_ins)
     model_lines = replace(model_lines, by_check_ins=by_check_ins)
     with_ids: dict[str, float] = {}
-    for cc, m in zip(counts.cc, (counts.machines + counts.hidden).tolist(), strict=True):
-        with_ids[cc] = with_ids.get(cc, 0.0) + float(m)
+    for (_, cc, _), machines in counts.by_cell().items():
+        with_ids[cc] = with_ids.get(cc, 0.0) + machines
 
     def split(p: Mapping[str, float]) -> tuple[Cells, Cells]:
         rest_share = {cc: 1.0 - v for cc, v in p.items()}
         return rehoused(cells, lines, rest_share), rehoused(model, model_lines, p)
 
-    def without_ids(p: dict[str, float]) -> dict[str, float]:
-        rest, stripped = split(p)
-        done = apply_factors(rest, network_factors(counts, stripped))
+    def corrected(rest: Cells, stripped: Cells) -> dict[str, float]:
+        """Machines without ids per country once the networks' factors are applied."""
         out: dict[str, float] = {}
-        for (_, cc, asn), (hosts, _, _) in done.items():
+        for (_, cc, asn), (hosts, _, _) in apply_factors(
+            rest, network_factors(counts, stripped)
+        ).items():
             if asn is None:
                 out[cc] = out.get(cc, 0.0) + hosts
         return out
 
-    p = ids_shares(with_ids, without_ids)
+    p = ids_shares(with_ids, lambda p: corrected(*split(p)))
     if not p:  # nothing counted by id, or a figure that is not a number
         return cells, model, None
     rest, stripped = split(p)
+    total = sum(with_ids.values())
+    overall = total / (total + sum(corrected(rest, stripped).values()))
     for key, (hosts, var, shared) in rest.items():
         x = lines.left.get(key[0])
         if x is not None and key[1] in p and (key[1], key[2]) not in by_check_ins:
             sd = thinning_sd(x, p[key[1]], lines.online.get((key[0], key[1]), 1.0))
             rest[key] = (hosts, var, math.hypot(shared, hosts * sd))
-    total = sum(with_ids.values())
-    overall = total / (total + sum(without_ids(p).values()))
     low, high = min(p.values()), max(p.values())
     note = (
         f"households split between bot ids: {overall:.0%} of the machines carry an id "
