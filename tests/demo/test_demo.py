@@ -196,3 +196,8 @@ def test_cleanup_can_fit_the_decay_to_host_estimates(demo: Demo) -> None:
     first = full[0]
     assert first["hosts_lo"] <= overall["first_count"] <= first["hosts_hi"]
     assert first["hosts_lo"] <= truth[weeks[0]] <= first["hosts_hi"]
+    # and the decay's row says so: its first week is that week's bounds, not a count
+    assert overall["first_support"] == "bounds"
+    assert (overall["first_lower"], overall["first_upper"]) == pytest.approx(
+        (first["hosts_lo"], first["hosts_hi"])
+    )

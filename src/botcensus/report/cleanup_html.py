@@ -46,6 +46,18 @@ def _bounds(lower: float | None, upper: float | None) -> str:
     return f" [{_num(lower)}, {_num(upper)}]"
 
 
+def _level(row: dict[str, object], name: str) -> str:
+    """A week's count, or only its bounds where the data do not support its level."""
+
+    def value(column: str) -> float | None:
+        got = row.get(f"{name}_{column}")
+        return float(got) if isinstance(got, int | float) else None
+
+    if row.get(f"{name}_support") == "bounds":
+        return f"not supported; between {_num(value('lower'))} and {_num(value('upper'))}"
+    return _num(value("count"))
+
+
 def decay_sentence(result: CleanupResult) -> str:
     """The overall decay rate, its interval and the half-life, as one plain sentence."""
     fit = result.fit
@@ -96,8 +108,8 @@ def _decay_table(decay: pa.Table, unit: str, top: int) -> str:
         {
             "group": "all" if r["group"] is None else r["group"],
             "weeks": r["weeks"],
-            f"first week ({unit})": _num(r["first_count"]),
-            f"last week ({unit})": _num(r["last_count"]),
+            f"first week ({unit})": _level(r, "first"),
+            f"last week ({unit})": _level(r, "last"),
             "rate per week [interval]": (
                 f"not supported; at least {_num(r['rate_lower'])}"
                 if r.get("support") == "bounds"

@@ -67,9 +67,10 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
     readable = cleanup_charts.readable
     print_table(
         terminal_decay(result.decay),
-        f"Decay per week of {result.unit} (complete weeks; 95% intervals; n.s. ≥ x?: not "
-        "supported by these data, only a lower bound on the rate; ids: the rate of the "
-        "machines with bot ids, the counts shown fall otherwise)",
+        f"Decay per week of {result.unit} (complete weeks; 95% intervals; a – b?: a "
+        "week's count not supported by these data, only its bounds; n.s. ≥ x?: the rate "
+        "not supported, only a lower bound on it; ids: the rate of the machines with bot "
+        "ids, the counts shown fall otherwise)",
         console,
     )
     if result.marks.num_rows:
@@ -107,6 +108,12 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
     def fmt(v: float | None) -> str | None:
         return None if v is None else number(v)
 
+    def level(r: dict[str, Any], name: str) -> str | None:
+        """The week's count, or its bounds where the count's level is not supported."""
+        if r.get(f"{name}_support") == "bounds":
+            return f"{_between(r.get(f'{name}_lower'), r.get(f'{name}_upper'))}?"
+        return fmt(r.get(f"{name}_count"))
+
     def rate(r: dict[str, Any]) -> str | None:
         if r.get("support") == "bounds":
             return "n.s."  # not supported by these data: slower than its addresses
@@ -123,8 +130,8 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
     return pa.table(
         {
             "group": [r.get("group") or "all" for r in rows],
-            "first": [fmt(r.get("first_count")) for r in rows],
-            "last": [fmt(r.get("last_count")) for r in rows],
+            "first": [level(r, "first") for r in rows],
+            "last": [level(r, "last") for r in rows],
             "weeks": [r.get("weeks") for r in rows],
             "rate/week": [rate(r) for r in rows],
             "interval": [interval(r) for r in rows],

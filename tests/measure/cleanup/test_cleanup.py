@@ -102,6 +102,39 @@ def test_decay_table_overall_is_one_row() -> None:
     assert table["rate_per_week"][0].as_py() == pytest.approx(math.log(2))
 
 
+def _host_weeks(support: list[str]) -> pa.Table:
+    """Weekly host estimates as hosts_series.host_weeks gives them: 1000 halving each week,
+    bounds 0.5x to 4x in a bounds week."""
+    weekly = _weekly({None: [1000.0 / 2**i for i in range(len(support))]})
+    counts = weekly["unique_ip"].to_numpy()
+    bounds = [s == "bounds" for s in support]
+    return (
+        weekly.rename_columns(["window_start", "window_end", "country", "hosts"])
+        .append_column("hosts_lo", pa.array(np.where(bounds, counts / 2, counts * 0.9)))
+        .append_column("hosts_hi", pa.array(np.where(bounds, counts * 4, counts * 1.1)))
+        .append_column("hosts_support", pa.array(support))
+    )
+
+
+def test_a_bounds_week_gives_the_decay_row_its_bounds_not_a_count() -> None:
+    weekly = _host_weeks(["bounds", "estimate", "estimate", "bounds"])
+    row = decay_table(weekly, count="hosts").to_pylist()[0]
+    assert row["first_count"] == 1000.0  # the model's figure the decay is fitted to
+    assert (row["first_support"], row["first_lower"], row["first_upper"]) == (
+        "bounds", 500.0, 4000.0,
+    )  # fmt: skip
+    assert (row["last_support"], row["last_lower"], row["last_upper"]) == (
+        "bounds", 62.5, 500.0,
+    )  # fmt: skip
+    estimated = decay_table(_host_weeks(["estimate"] * 4), count="hosts").to_pylist()[0]
+    assert (estimated["first_support"], estimated["first_lower"]) == ("estimate", None)
+
+
+def test_counts_of_addresses_carry_no_level_support() -> None:
+    row = decay_table(_weekly({None: [100.0, 50.0, 25.0]})).to_pylist()[0]
+    assert "first_support" not in row
+
+
 def test_complete_weeks_drop_partial_edges() -> None:
     weekly = _weekly({None: [1.0, 2.0, 3.0]})
     kept = complete_weeks(weekly, WEEK0 + dt.timedelta(days=2), WEEK0 + dt.timedelta(days=19))

@@ -152,7 +152,9 @@ def decay_table(
     week's count, λ per week with its interval, half-life in weeks and days. Groups whose
     first week has fewer than `min_count` or with fewer than three weeks are listed with null
     rates: their interval would say nothing. `weekly` is a census table (window_start, the
-    group column, `count`); missing weeks of a group count as zero."""
+    group column, `count`); missing weeks of a group count as zero. Host estimates
+    (`hosts_support`) add `first_support`/`last_support` with `first_lower`.. `last_upper`:
+    a week with only bounds has a count whose level the data do not support."""
     starts = sorted(set(weekly["window_start"].to_pylist()))
     if not starts:
         return pa.table({"group": pa.array([], pa.string())})
@@ -164,16 +166,53 @@ def decay_table(
         keys, weekly["window_start"].to_pylist(), weekly[count].to_pylist(), strict=True
     ):
         values.setdefault(key, np.zeros(len(starts)))[index[start]] += value or 0.0
+    bounds = _bounds_weeks(weekly, keys, index)
     rows = []
     times = _weeks_since(starts, origin)
     for key, series in values.items():
         row: dict[str, object] = {"group": None if key is None else str(key)}
         row |= {"first_count": float(series[0]), "last_count": float(series[-1])}
+        if bounds is not None:
+            row |= _level(bounds, key, 0, "first") | _level(bounds, key, len(starts) - 1, "last")
         ok = series[0] >= min_count and len(series) >= 3 and series.sum() > 0
         row |= _row(fit_decay(times, series, level) if ok else None)
         rows.append(row)
     rows.sort(key=lambda r: -float(r["first_count"]))  # type: ignore[arg-type]
     return pa.Table.from_pylist(rows)
+
+
+_Bounds = dict[tuple[object, int], tuple[float, float]]
+
+
+def _bounds_weeks(weekly: pa.Table, keys: list[object], index: dict[date, int]) -> _Bounds | None:
+    """Where the counts are host estimates (`hosts_support`, hosts.answer): the bounds of
+    each (group, week) any of whose rows is only bounds, summed over its rows; None for
+    counts that are counts (addresses)."""
+    names = ("hosts_support", "hosts_lo", "hosts_hi")
+    if any(n not in weekly.column_names for n in names):
+        return None
+    out: _Bounds = {}
+    columns = (weekly[n].to_pylist() for n in ("window_start", *names))
+    parts = zip(keys, *columns, strict=True)
+    summed: dict[tuple[object, int], list[float]] = {}
+    for key, start, support, lo, hi in parts:
+        cell = summed.setdefault((key, index[start]), [0.0, 0.0, 0.0])
+        cell[0] += lo or 0.0
+        cell[1] += hi or 0.0
+        cell[2] += support == "bounds"
+    for cell_key, (lo, hi, n_bounds) in summed.items():
+        if n_bounds:
+            out[cell_key] = (lo, hi)
+    return out
+
+
+def _level(bounds: _Bounds, key: object, week: int, name: str) -> dict[str, object]:
+    """`{name}_support`: estimate, or bounds where the week's count is only the model's
+    figure inside `{name}_lower`..`{name}_upper` (its level is not supported by the data)."""
+    got = bounds.get((key, week))
+    if got is None:
+        return {f"{name}_support": "estimate", f"{name}_lower": None, f"{name}_upper": None}
+    return {f"{name}_support": "bounds", f"{name}_lower": got[0], f"{name}_upper": got[1]}
 
 
 @dataclass(frozen=True, slots=True)
