@@ -42,9 +42,7 @@ DEVELOPMENT = (
 """Constants were set on these (and on the simulator's accuracy scenarios, bench/accuracy.py)."""
 
 SEEN = (
-    Population(
-        "b-harsh", (*range(1, 18), 19, 21), ids_seeds=(1, 13, 14, 15, 16, 17, 19, 21)
-    ),
+    Population("b-harsh", (*range(1, 18), 19, 21), ids_seeds=(1, 13, 14, 15, 16, 17, 19, 21)),
     Population(
         "b-harsh",
         (15, 18, 20, 22),
