@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from statistics import NormalDist
-from typing import Final
+from typing import Final, NamedTuple
 
 import duckdb
 import numpy as np
@@ -78,6 +78,7 @@ def hosts_answer(
     counted: dict[Key, float] = {}  # machines counted from bot ids (a lower bound)
     codes: dict[Key, int] = {}
     countries: dict[tuple[object, object], list[float]] = {}  # hosts, variance
+    parts: dict[Key, list[Part]] = {}  # each row's cells, for rows that mix support (_mixed)
     fit = Fit()
     for n, (condition, keys) in enumerate(partitions(con, query, relation)):
         view = f"hosts_partition_{n}"
@@ -107,6 +108,8 @@ def hosts_answer(
             counted[key] = counted.get(key, 0.0) + part.counted.get(cell, 0.0)
             shared[key] = shared.get(key, 0.0) + common
             codes[key] = support_code((codes.get(key, ESTIMATE), support.get(cell, ESTIMATE)))
+            bound = support.get(cell, ESTIMATE) == BOUNDS
+            parts.setdefault(key, []).append(Part(hosts, var + common * common, bound))
         for key, common in shared.items():  # within a partition the shared parts add up
             sums[key][2] += common * common
     lengths = {s.start: len(s.days) for s in window_spans(data_days(con, query, relation), query)}
@@ -140,7 +143,9 @@ def hosts_answer(
     fit.dayonly = bool(sums and fit.untimed and timed_share(con, query, relation) < MIN_TIMED_SHARE)
     if sums and fit.untimed:
         fit.crowded = crowding(con, query, relation)
-    table, middle = _table(sums, codes, fit, query, z, lengths, checks, busy, per_country, counted)
+    table, middle = _table(
+        sums, codes, fit, query, z, lengths, checks, busy, per_country, counted, parts
+    )
     ids = tuple(counted.get(k, 0.0) for k in sorted(sums, key=_order))
     crowded = bool(fit.untimed and fit.crowded is not None and fit.crowded.contradicts)
     return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle, ids, crowded)
@@ -192,6 +197,7 @@ def _table(
     busy: Mapping[object, float] | None = None,
     countries: Mapping[tuple[object, object], tuple[float, float, float]] | None = None,
     counted: Mapping[Key, float] | None = None,
+    parts: Mapping[Key, Sequence[Part]] | None = None,
 ) -> tuple[pa.Table, tuple[float, ...]]:
     """Rows sorted like the census, and each row's model figure (HostsAnswer.middle); a
     log-normal interval from each estimate's variance, widened by its group's scatter.
@@ -223,7 +229,11 @@ def _table(
     addresses: the hour of such rows is the whole day; none without IPv4), the upper one the
     unique addresses times the most per address. `counted`: per row, the machines counted
     from their bot ids; no lower
-    bound is below it (each id is a machine), whatever the addresses allow."""
+    bound is below it (each id is a machine), whatever the addresses allow. `parts`: per
+    row, the cells it sums: a row with only bounds because some of its cells have only
+    bounds (a country without a stable network in a global row) takes its bounds from its
+    parts (_mixed), not from a bracket of days active over the whole row, unless the
+    busiest-hour check ruled its window out."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=_order)
     est = np.array([sums[k][0] for k in keys], np.float64)
@@ -311,6 +321,13 @@ def _table(
         lo = np.where(modelled, MIN_SPLIT * floor, lo)
         hi = np.where(modelled & np.isfinite(most), most, hi)
         code = np.full(len(keys), BOUNDS, np.int64)
+    if parts and not many and not fit.dayonly:
+        for i, k in enumerate(keys):
+            got = None if over[i] or modelled[i] else _mixed(parts.get(k, ()), z, bracket[i])
+            if got is not None:
+                lo[i] = got[0]
+                hi[i] = min(got[1], most[i]) if fit.untimed else got[1]
+                fit.mixed += 1
     ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
     raise_ = (code == BOUNDS) & (ids > lo)
     fit.raised += int(raise_.sum())
@@ -331,6 +348,37 @@ def _table(
     columns["hosts_hi"] = pa.array(hi)
     columns["hosts_support"] = pa.array([SUPPORT[c] for c in code.tolist()], pa.string())
     return pa.table(columns), middle
+
+
+class Part(NamedTuple):
+    """One cell a row sums: its machines, the variance of that figure (its own and shared
+    parts), and whether the cell has only bounds (hosts.support)."""
+
+    hosts: float
+    var: float
+    bounds: bool
+
+
+def _mixed(parts: Sequence[Part], z: float, bracket: float) -> tuple[float, float] | None:
+    """Bounds of a row that sums cells with an estimate and cells with only bounds: the lower
+    ends of the cells with an estimate (the others add at least nothing), and the upper
+    ends of those plus the bounds of the others (their bracket of days active, `bracket`
+    either side, as _table's bounds). Ends are summed, not combined in quadrature: a bound,
+    and the cells share the model's assumptions. None unless the row has both kinds."""
+    kept = [p for p in parts if not p.bounds and p.hosts > 0]
+    bounded = [p for p in parts if p.bounds and p.hosts > 0]
+    if not kept or not bounded:
+        return None
+
+    def sigma(p: Part) -> float:
+        return math.sqrt(math.log1p(max(p.var, 0.0) / p.hosts**2))
+
+    lo = sum(p.hosts * math.exp(-z * sigma(p)) for p in kept)
+    hi = sum(p.hosts * math.exp(z * sigma(p)) for p in kept)
+    for p in bounded:
+        rest = math.sqrt(max(sigma(p) ** 2 - (bracket / Z90) ** 2, 0.0))
+        hi += p.hosts * math.exp(z * rest + bracket * z / Z90)
+    return lo, hi
 
 
 def _order(key: Key) -> tuple[tuple[bool, str], ...]:

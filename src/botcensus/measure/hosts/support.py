@@ -128,6 +128,9 @@ class Fit:
     from their bot ids (hidden collisions apart), a lower bound on the cell's machines."""
     raised: int = 0
     """Rows whose lower bound the machines counted from bot ids raised (hosts.answer)."""
+    mixed: int = 0
+    """Rows that sum groups with an estimate and groups with only bounds, whose bounds are
+    built from those parts (hosts.answer)."""
     crowded: Crowding | None = None
     """Without a timer: how many address-days show several bot ids (hosts.crowded); where
     more than the household law allows, only bounds (hosts.answer)."""
@@ -169,6 +172,14 @@ class Fit:
                 f"host bounds: in {self.raised} row(s) hosts_lo is the machines counted from "
                 "their bot ids (each id one machine, hidden collisions apart), above the bound "
                 "the addresses give"
+            )
+        if self.mixed:
+            out.append(
+                f"host bounds: {self.mixed} row(s) sum countries with an estimate and "
+                "countries with only bounds, so they have only bounds: hosts_lo is the lower "
+                "ends of the countries with an estimate, hosts_hi their upper ends plus the "
+                "others' bounds (not the bounds of the whole row, which take every country's "
+                "days active as unknown)"
             )
         if self.untimed:
             low, high = (
