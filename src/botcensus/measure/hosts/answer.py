@@ -325,8 +325,10 @@ def _table(
         for i, k in enumerate(keys):
             got = None if over[i] or modelled[i] else _mixed(parts.get(k, ()), z, bracket[i])
             if got is not None:
+                # never below the row's own busiest hour's addresses (a country's estimate
+                # is not checked against its own bounds in a row that sums countries)
                 lo[i] = got[0]
-                hi[i] = min(got[1], most[i]) if fit.untimed else got[1]
+                hi[i] = max(min(got[1], most[i]) if fit.untimed else got[1], floor[i])
                 fit.mixed += 1
     ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
     raise_ = (code == BOUNDS) & (ids > lo)
