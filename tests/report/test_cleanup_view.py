@@ -19,13 +19,13 @@ def test_a_week_with_only_bounds_prints_its_bounds_not_the_models_figure() -> No
     decay = pa.Table.from_pylist(
         [
             _row(
-                first_support="bounds", first_lower=300.0, first_upper=2500.0,
+                first_support="bounds", first_lower=299.6, first_upper=2499.2,
                 last_support="estimate", last_lower=None, last_upper=None,
             )
         ]
     )  # fmt: skip
     shown = terminal_decay(decay).to_pylist()[0]
-    assert shown["first"] == "300 – 2,500?"
+    assert shown["first"] == "299 – 2,500?"  # whole machines, rounded outward
     assert shown["last"] == "420"
     assert shown["rate/week"] == "0.14"
 

@@ -53,8 +53,10 @@ def _level(row: dict[str, object], name: str) -> str:
         got = row.get(f"{name}_{column}")
         return float(got) if isinstance(got, int | float) else None
 
-    if row.get(f"{name}_support") == "bounds":
-        return f"not supported; between {_num(value('lower'))} and {_num(value('upper'))}"
+    lo, hi = value("lower"), value("upper")
+    if row.get(f"{name}_support") == "bounds" and lo is not None and hi is not None:
+        # whole machines, rounded outward
+        return f"not supported; between {_num(math.floor(lo))} and {_num(math.ceil(hi))}"
     return _num(value("count"))
 
 

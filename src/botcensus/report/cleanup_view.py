@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -110,8 +111,10 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
 
     def level(r: dict[str, Any], name: str) -> str | None:
         """The week's count, or its bounds where the count's level is not supported."""
-        if r.get(f"{name}_support") == "bounds":
-            return f"{_between(r.get(f'{name}_lower'), r.get(f'{name}_upper'))}?"
+        lo, hi = r.get(f"{name}_lower"), r.get(f"{name}_upper")
+        if r.get(f"{name}_support") == "bounds" and lo is not None and hi is not None:
+            # whole machines, rounded outward
+            return f"{_between(math.floor(lo), math.ceil(hi))}?"
         return fmt(r.get(f"{name}_count"))
 
     def rate(r: dict[str, Any]) -> str | None:
