@@ -16,3 +16,52 @@ def test_census_csv_cells_that_would_run_as_formulas_are_text() -> None:
     write_csv(table, out)
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[1:] == [["'=cmd|' /C calc'!A0", "3"], ["rustock", "-1"]]
+
+
+def _printed(table: pa.Table, width: int) -> str:
+    from rich.console import Console
+
+    from botcensus.report.tables import census_columns, print_table
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    print_table(table, "Census", console, census_columns(table, "week", ("country",)))
+    assert console.width == width  # restored
+    return out.getvalue()
+
+
+def _census(rows: int) -> pa.Table:
+    import datetime as dt
+
+    end = dt.date(2011, 3, 26)
+    return pa.table(
+        {
+            "window_start": [end - dt.timedelta(days=6)] * rows,
+            "window_end": [end] * rows,
+            "days_covered": [7] * rows,
+            "country": [f"C{i}" for i in range(rows)],
+            "unique_ip": [123_456] * rows,
+            "hosts_est": [None] * rows,
+            "hosts_lo": [12_345.0] * rows,
+            "hosts_hi": [234_567.0] * rows,
+            "hosts_support": ["bounds"] * rows,
+            "ips_hourly_avg": [4_567.0] * rows,
+            "unique_ip_change": [-0.05] * rows,
+            "partial": [False] * rows,
+        }
+    )
+
+
+def test_a_table_wider_than_the_console_is_printed_whole() -> None:
+    """At 80 columns (a pipe, cron) rich cut the cells of `census --estimate --by country`
+    to "…" and squeezed the country column to nothing."""
+    text = _printed(_census(3), 80)
+    assert "…" not in text
+    for cell in ("2011-03-26", "C0", "C2", "123,456", "12,345", "234,567", "bounds", "-5.0%"):
+        assert cell in text
+
+
+def test_a_table_that_fits_keeps_to_the_console() -> None:
+    narrow = _census(2).select(["window_start", "window_end", "country", "unique_ip"])
+    text = _printed(narrow, 80)
+    assert max(len(line) for line in text.splitlines()) <= 80

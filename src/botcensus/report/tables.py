@@ -98,8 +98,24 @@ def print_table(
     columns: Sequence[str] | None = None,
 ) -> None:
     from rich.console import Console
+    from rich.measure import Measurement
 
-    (console or Console()).print(rich_table(table, title, columns))
+    console = console or Console()
+    rendered = rich_table(table, title, columns)
+    # Never cut a number or a name short: a table wider than the console (80 columns where
+    # the output is a file or a pipe, as from cron) is printed at its own width, lines left
+    # uncropped. Fitted to the console, rich cuts cells to "…" and can squeeze a column to
+    # nothing (the country column of `census --estimate --by country`, before 2026-12-05).
+    need = Measurement.get(console, console.options.update_width(10_000), rendered).maximum
+    if need <= console.width:
+        console.print(rendered)
+        return
+    width = console.width
+    console.width = need  # Console.print(width=...) cannot exceed the console's own
+    try:
+        console.print(rendered, crop=False)
+    finally:
+        console.width = width
 
 
 def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]:
