@@ -54,7 +54,13 @@ def _level(row: dict[str, object], name: str) -> str:
         return float(got) if isinstance(got, int | float) else None
 
     lo, hi = value("lower"), value("upper")
-    if row.get(f"{name}_support") == "bounds" and lo is not None and hi is not None:
+    if (
+        row.get(f"{name}_support") == "bounds"
+        and lo is not None
+        and hi is not None
+        and math.isfinite(lo)
+        and math.isfinite(hi)
+    ):
         # whole machines, rounded outward
         return f"not supported; between {_num(math.floor(lo))} and {_num(math.ceil(hi))}"
     return _num(value("count"))

@@ -96,6 +96,10 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
         )
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _between(lo: float | None, hi: float | None) -> str | None:
     if lo is None or hi is None:
         return None
@@ -111,7 +115,7 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
 
     def level(r: dict[str, Any], name: str) -> str | None:
         """The week's count, or its bounds where the count's level is not supported."""
-        lo, hi = r.get(f"{name}_lower"), r.get(f"{name}_upper")
+        lo, hi = _finite(r.get(f"{name}_lower")), _finite(r.get(f"{name}_upper"))
         if r.get(f"{name}_support") == "bounds" and lo is not None and hi is not None:
             # whole machines, rounded outward
             return f"{_between(math.floor(lo), math.ceil(hi))}?"
