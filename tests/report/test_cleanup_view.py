@@ -50,7 +50,12 @@ def test_the_html_table_says_a_bounds_weeks_level_is_not_supported() -> None:
 def test_bounds_that_are_not_numbers_do_not_stop_the_table() -> None:
     from botcensus.report.cleanup_html import _decay_table
 
-    row = _row(first_support="bounds", first_lower=float("nan"), first_upper=float("inf"))
-    decay = pa.Table.from_pylist([row])
-    assert terminal_decay(decay).to_pylist()[0]["first"] == "840"
-    assert "840" in _decay_table(decay, "hosts", 10)
+    rows = [
+        _row(first_support="bounds", first_lower=float("nan"), first_upper=float("inf")),
+        _row(first_support="bounds", first_lower=12.5, first_upper=float("inf")),
+    ]
+    decay = pa.Table.from_pylist(rows)
+    assert [r["first"] for r in terminal_decay(decay).to_pylist()] == ["n.s.", "≥ 12?"]
+    html = _decay_table(decay, "hosts", 10)
+    assert "not supported; at least 12" in html
+    assert "840" not in html  # the model's figure is not shown as a count

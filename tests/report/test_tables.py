@@ -26,7 +26,7 @@ def _printed(table: pa.Table, width: int) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None)
     print_table(table, "Census", console, census_columns(table, "week", ("country",)))
-    assert console.width == width  # restored
+    assert console.width == width  # the caller's console is left as it was
     return out.getvalue()
 
 

@@ -53,17 +53,15 @@ def _level(row: dict[str, object], name: str) -> str:
         got = row.get(f"{name}_{column}")
         return float(got) if isinstance(got, int | float) else None
 
+    if row.get(f"{name}_support") != "bounds":
+        return _num(value("count"))
     lo, hi = value("lower"), value("upper")
-    if (
-        row.get(f"{name}_support") == "bounds"
-        and lo is not None
-        and hi is not None
-        and math.isfinite(lo)
-        and math.isfinite(hi)
-    ):
-        # whole machines, rounded outward
-        return f"not supported; between {_num(math.floor(lo))} and {_num(math.ceil(hi))}"
-    return _num(value("count"))
+    if lo is None or not math.isfinite(lo):
+        return "not supported"
+    if hi is None or not math.isfinite(hi):
+        return f"not supported; at least {_num(math.floor(lo))}"
+    # whole machines, rounded outward
+    return f"not supported; between {_num(math.floor(lo))} and {_num(math.ceil(hi))}"
 
 
 def decay_sentence(result: CleanupResult) -> str:

@@ -115,11 +115,14 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
 
     def level(r: dict[str, Any], name: str) -> str | None:
         """The week's count, or its bounds where the count's level is not supported."""
+        if r.get(f"{name}_support") != "bounds":
+            return fmt(r.get(f"{name}_count"))
         lo, hi = _finite(r.get(f"{name}_lower")), _finite(r.get(f"{name}_upper"))
-        if r.get(f"{name}_support") == "bounds" and lo is not None and hi is not None:
-            # whole machines, rounded outward
-            return f"{_between(math.floor(lo), math.ceil(hi))}?"
-        return fmt(r.get(f"{name}_count"))
+        if lo is None:
+            return "n.s."  # not supported, and no bound to show
+        if hi is None:
+            return f"≥ {number(math.floor(lo))}?"
+        return f"{_between(math.floor(lo), math.ceil(hi))}?"  # whole machines, outward
 
     def rate(r: dict[str, Any]) -> str | None:
         if r.get("support") == "bounds":

@@ -110,12 +110,17 @@ def print_table(
     if need <= console.width:
         console.print(rendered)
         return
-    width = console.width
-    console.width = need  # Console.print(width=...) cannot exceed the console's own
-    try:
-        console.print(rendered, crop=False)
-    finally:
-        console.width = width
+    # Console.print(width=...) cannot exceed the console's own width: a console of the
+    # table's width on the same file, so the caller's keeps sizing itself to the terminal.
+    wide = Console(
+        file=console.file,
+        width=need,
+        color_system=console.color_system,  # type: ignore[arg-type]
+        force_terminal=console.is_terminal,
+        no_color=console.no_color,
+        highlight=False,
+    )
+    wide.print(rendered, crop=False)
 
 
 def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]:

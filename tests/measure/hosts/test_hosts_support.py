@@ -362,3 +362,52 @@ def test_only_a_row_with_both_kinds_of_parts_is_mixed() -> None:
     own = np.sqrt(np.log1p(25.0 / 100.0**2))
     assert lo == pytest.approx(100.0 * np.exp(-z * own))  # the bounded part adds nothing
     assert hi > 100.0 * np.exp(z * own) + 50.0
+
+
+def _mixed_row(*, untimed: bool, most: float, scatter: float = 0.0) -> tuple[float, float, Fit]:
+    """_table on one global row summing an estimated country (1,000, variance 2,500) and a
+    bounded one (100, its bracket's variance), address checks peak 300, floor 300."""
+    from botcensus.measure.hosts.answer import Part, _table
+    from botcensus.measure.hosts.model import BOUNDS
+
+    key = (START,)
+    fit = Fit(untimed=untimed)
+    fit.scatter = {(): scatter} if scatter else {}
+    bracket_var = (np.log(7) / 2 / 1.6448536269514722) ** 2 * 100.0**2
+    table, _ = _table(
+        {key: [1100.0, 2500.0 + bracket_var, 0.0]},
+        {key: BOUNDS},
+        fit,
+        CensusQuery(window="week"),
+        1.6448536269514722,
+        {START: 7},
+        {key: (300.0, most, 300.0)},
+        parts={key: [Part(1000.0, 2500.0, False), Part(100.0, bracket_var, True)]},
+    )
+    row = table.to_pylist()[0]
+    assert row["hosts_support"] == "bounds"
+    return row["hosts_lo"], row["hosts_hi"], fit
+
+
+def test_a_mixed_row_is_the_sum_of_its_parts_ends() -> None:
+    z = 1.6448536269514722
+    lo, hi, fit = _mixed_row(untimed=False, most=float("inf"))
+    own = np.sqrt(np.log1p(2500.0 / 1000.0**2))
+    assert lo == pytest.approx(1000.0 * np.exp(-z * own))
+    bracket = np.log(7) / 2
+    assert hi == pytest.approx(1000.0 * np.exp(z * own) + 100.0 * np.exp(bracket))
+    assert fit.mixed == 1
+
+
+def test_a_mixed_row_keeps_inside_the_addresses_limit() -> None:
+    """Without a timer neither end above the unique addresses times the most per address
+    (review: the estimated part's lower end alone, 921, had lifted both ends above 600)."""
+    lo, hi, _ = _mixed_row(untimed=True, most=600.0)
+    assert lo <= hi <= 600.0
+
+
+def test_a_mixed_row_takes_the_rows_scatter() -> None:
+    """The week-to-week scatter that widens every estimate of the row widens its parts too."""
+    plain, _, _ = _mixed_row(untimed=False, most=float("inf"))
+    wide, _, _ = _mixed_row(untimed=False, most=float("inf"), scatter=0.5)
+    assert wide < 0.5 * plain

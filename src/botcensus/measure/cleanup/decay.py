@@ -166,7 +166,7 @@ def decay_table(
         keys, weekly["window_start"].to_pylist(), weekly[count].to_pylist(), strict=True
     ):
         values.setdefault(key, np.zeros(len(starts)))[index[start]] += value or 0.0
-    bounds = _bounds_weeks(weekly, keys, index)
+    bounds = _bounds_weeks(weekly, keys, index) if count == "hosts" else None
     rows = []
     times = _weeks_since(starts, origin)
     for key, series in values.items():
@@ -198,7 +198,7 @@ def _bounds_weeks(weekly: pa.Table, keys: list[object], index: dict[date, int]) 
     for key, start, support, lo, hi in parts:
         cell = summed.setdefault((key, index[start]), [0.0, 0.0, 0.0])
         cell[0] += lo or 0.0
-        cell[1] += hi or 0.0
+        cell[1] += math.inf if hi is None else hi  # no upper end: none for the sum
         cell[2] += support == "bounds"
     for cell_key, (lo, hi, n_bounds) in summed.items():
         if n_bounds:

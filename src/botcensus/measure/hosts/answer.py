@@ -323,12 +323,19 @@ def _table(
         code = np.full(len(keys), BOUNDS, np.int64)
     if parts and not many and not fit.dayonly:
         for i, k in enumerate(keys):
-            got = None if over[i] or modelled[i] else _mixed(parts.get(k, ()), z, bracket[i])
+            got = (
+                None
+                if over[i] or modelled[i]
+                else _mixed(parts.get(k, ()), z, bracket[i], float(extra[i]))
+            )
             if got is not None:
-                # never below the row's own busiest hour's addresses (a country's estimate
-                # is not checked against its own bounds in a row that sums countries)
-                lo[i] = got[0]
-                hi[i] = max(min(got[1], most[i]) if fit.untimed else got[1], floor[i])
+                # A country's estimate is not checked against its own address bounds in a
+                # row that sums countries: the row's own hold both ends. Without a timer
+                # neither end above the unique addresses times the most per address; the
+                # upper never below the busiest hour's addresses.
+                top = float(most[i]) if fit.untimed else math.inf
+                lo[i] = min(got[0], top)
+                hi[i] = max(min(got[1], top), floor[i])
                 fit.mixed += 1
     ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
     raise_ = (code == BOUNDS) & (ids > lo)
@@ -361,19 +368,26 @@ class Part(NamedTuple):
     bounds: bool
 
 
-def _mixed(parts: Sequence[Part], z: float, bracket: float) -> tuple[float, float] | None:
+def _mixed(
+    parts: Sequence[Part], z: float, bracket: float, extra: float = 0.0
+) -> tuple[float, float] | None:
     """Bounds of a row that sums cells with an estimate and cells with only bounds: the lower
     ends of the cells with an estimate (the others add at least nothing), and the upper
     ends of those plus the bounds of the others (their bracket of days active, `bracket`
-    either side, as _table's bounds). Ends are summed, not combined in quadrature: a bound,
-    and the cells share the model's assumptions. None unless the row has both kinds."""
+    either side, as _table's bounds). Each cell's error is its own and the row's scatter
+    (`extra`, the standard deviation of the log that the row's week-to-week scatter adds,
+    as _table's). Ends are summed, not combined in quadrature: a bound, and the cells share
+    the model's assumptions. None unless the row has both kinds, or where a cell's figure
+    or variance is not a finite number."""
+    if any(not (math.isfinite(p.hosts) and math.isfinite(p.var)) for p in parts):
+        return None
     kept = [p for p in parts if not p.bounds and p.hosts > 0]
     bounded = [p for p in parts if p.bounds and p.hosts > 0]
     if not kept or not bounded:
         return None
 
     def sigma(p: Part) -> float:
-        return math.sqrt(math.log1p(max(p.var, 0.0) / p.hosts**2))
+        return math.sqrt(math.log1p(max(p.var, 0.0) / p.hosts**2) + extra**2)
 
     lo = sum(p.hosts * math.exp(-z * sigma(p)) for p in kept)
     hi = sum(p.hosts * math.exp(z * sigma(p)) for p in kept)

@@ -176,10 +176,11 @@ class Fit:
         if self.mixed:
             out.append(
                 f"host bounds: {self.mixed} row(s) sum countries with an estimate and "
-                "countries with only bounds, so they have only bounds: hosts_lo is the lower "
-                "ends of the countries with an estimate, hosts_hi their upper ends plus the "
-                "others' bounds (not the bounds of the whole row, which take every country's "
-                "days active as unknown)"
+                "countries with only bounds, so they have only bounds: hosts_lo is the sum "
+                "of the lower ends of the countries with an estimate (each its 90% "
+                "interval's), hosts_hi the sum of their upper ends and the others' bounds, "
+                "so the range is wider than 90% (not the bounds of the whole row, which take "
+                "every country's days active as unknown)"
             )
         if self.untimed:
             low, high = (
