@@ -11,7 +11,12 @@ import pytest
 from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts.answer import WINDOW, _table
-from botcensus.measure.hosts.bounds import MOST_PER_ADDRESS, address_bounds, busiest_hour_ratio
+from botcensus.measure.hosts.bounds import (
+    MOST_PER_ADDRESS,
+    address_bounds,
+    busiest_hour_ratio,
+    most_machines,
+)
 from botcensus.measure.hosts.model import BOUNDS, BUSY_EXCESS, HOUSEHOLD, MIN_REFERENCE
 from botcensus.measure.hosts.support import Fit
 
@@ -36,7 +41,7 @@ def test_the_lower_bound_is_the_busiest_hour_of_ipv4_addresses() -> None:
     ((key, (peak, most, floor)),) = bounds.items()
     assert key == (START,)
     assert peak == floor == 3
-    assert most == pytest.approx(8 * MOST_PER_ADDRESS)
+    assert most == pytest.approx(most_machines(8))
 
 
 def _checkins(*times_h: tuple[str, float, float]) -> Population:
@@ -342,3 +347,14 @@ def test_where_the_model_brackets_days_active_its_figure_is_the_bracket_middle()
     assert middle[0] == pytest.approx(1000.0)
     assert row["hosts_lo"] < 1000.0 < row["hosts_hi"]
     assert row["hosts_est"] is None
+
+
+def test_the_upper_bound_allows_for_few_households() -> None:
+    """Households of the law's mean, drawn for groups of 40 lines: the sum of their machines
+    stays under the bound in at least 90% of groups (unique addresses times the most per
+    address alone: about 75% here)."""
+    rng = np.random.default_rng(3)
+    machines = rng.geometric(1.0 / HOUSEHOLD, size=(4000, 40)).sum(axis=1)
+    assert np.mean(machines <= most_machines(40)) >= 0.9
+    assert np.mean(machines <= 40 * MOST_PER_ADDRESS) < 0.85
+    assert most_machines(10_000) / (10_000 * MOST_PER_ADDRESS) < 1.02  # large groups: no change
