@@ -72,8 +72,9 @@ def a_global(tmp_path_factory: pytest.TempPathFactory) -> Score:
 @pytest.fixture(scope="module")
 def a_cgn(tmp_path_factory: pytest.TempPathFactory) -> Score:
     """Development set: a-cgn seed 1 (published: bounds only, all 54 holding the truth,
-    hi / lo 16.2 in the median complete week since the third freeze (9.3 before); decay
-    6.3%; still infected at 28 days 0.02 off, from the decay)."""
+    hi / lo 16.2 in the median complete week since the third freeze (9.3 before; 17.2 since
+    0ed4172, whose upper bound allows for the spread of few households); decay 6.3%; still
+    infected at 28 days 0.02 off, from the decay)."""
     return _score(tmp_path_factory, "a-cgn", 1)
 
 
@@ -167,7 +168,7 @@ def test_development_a_global_clean_up(a_global: Score) -> None:
 def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
     none, held, rows = a_cgn.unsupported()
     assert none == held == rows > 0
-    assert _width(a_cgn) <= 17.0
+    assert _width(a_cgn) <= 17.5
     assert a_cgn.decay_error() <= 0.08
     assert a_cgn.surv_support["28"] == "decay"
     assert abs(a_cgn.surv_est["28"] - a_cgn.surv_true["28"]) <= 0.04
