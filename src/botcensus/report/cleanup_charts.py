@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 import matplotlib as mpl
 
@@ -156,6 +157,22 @@ def number(value: float, digits: int = 3) -> str:
     if math.isfinite(value) and abs(value) >= 10 ** (digits - 1):
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
+
+
+def week_bounds(row: Mapping[str, Any], name: str) -> tuple[int | None, int | None] | None:
+    """A decay row's first or last week (`name`) where its count's level is not supported
+    (`{name}_support` bounds, cleanup.decay): its bounds in whole machines, rounded outward,
+    None for an end that is not a finite number; None where the count stands."""
+    if row.get(f"{name}_support") != "bounds":
+        return None
+
+    def end(column: str, rounded: Callable[[float], int]) -> int | None:
+        got = row.get(f"{name}_{column}")
+        if isinstance(got, int | float) and math.isfinite(got):
+            return rounded(got)
+        return None
+
+    return end("lower", math.floor), end("upper", math.ceil)
 
 
 def readable(table: pa.Table, digits: int = 3) -> pa.Table:

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from botcensus.measure.cleanup import CleanupResult
 from botcensus.measure.cleanup.address_check import overall
-from botcensus.report.cleanup_charts import number
+from botcensus.report.cleanup_charts import number, week_bounds
 from botcensus.report.html import image_html, table_html
 
 UNIT_TEXT: dict[str, str] = {
@@ -48,20 +48,16 @@ def _bounds(lower: float | None, upper: float | None) -> str:
 
 def _level(row: dict[str, object], name: str) -> str:
     """A week's count, or only its bounds where the data do not support its level."""
-
-    def value(column: str) -> float | None:
-        got = row.get(f"{name}_{column}")
-        return float(got) if isinstance(got, int | float) else None
-
-    if row.get(f"{name}_support") != "bounds":
-        return _num(value("count"))
-    lo, hi = value("lower"), value("upper")
-    if lo is None or not math.isfinite(lo):
+    bounds = week_bounds(row, name)
+    if bounds is None:
+        count = row.get(f"{name}_count")
+        return _num(float(count) if isinstance(count, int | float) else None)
+    lo, hi = bounds
+    if lo is None:
         return "not supported"
-    if hi is None or not math.isfinite(hi):
-        return f"not supported; at least {_num(math.floor(lo))}"
-    # whole machines, rounded outward
-    return f"not supported; between {_num(math.floor(lo))} and {_num(math.ceil(hi))}"
+    if hi is None:
+        return f"not supported; at least {_num(lo)}"
+    return f"not supported; between {_num(lo)} and {_num(hi)}"
 
 
 def decay_sentence(result: CleanupResult) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.console import Console
 
 from botcensus.measure.cleanup import CleanupResult
 from botcensus.report import cleanup_charts
-from botcensus.report.cleanup_charts import number
+from botcensus.report.cleanup_charts import number, week_bounds
 from botcensus.report.tables import print_table
 
 MARK_COLUMNS = (
@@ -96,10 +95,6 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
         )
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
 def _between(lo: float | None, hi: float | None) -> str | None:
     if lo is None or hi is None:
         return None
@@ -115,14 +110,15 @@ def terminal_decay(decay: pa.Table) -> pa.Table:
 
     def level(r: dict[str, Any], name: str) -> str | None:
         """The week's count, or its bounds where the count's level is not supported."""
-        if r.get(f"{name}_support") != "bounds":
+        bounds = week_bounds(r, name)
+        if bounds is None:
             return fmt(r.get(f"{name}_count"))
-        lo, hi = _finite(r.get(f"{name}_lower")), _finite(r.get(f"{name}_upper"))
+        lo, hi = bounds
         if lo is None:
             return "n.s."  # not supported, and no bound to show
         if hi is None:
-            return f"≥ {number(math.floor(lo))}?"
-        return f"{_between(math.floor(lo), math.ceil(hi))}?"  # whole machines, outward
+            return f"≥ {number(lo)}?"
+        return f"{_between(lo, hi)}?"
 
     def rate(r: dict[str, Any]) -> str | None:
         if r.get("support") == "bounds":

@@ -191,19 +191,14 @@ def _bounds_weeks(weekly: pa.Table, keys: list[object], index: dict[date, int]) 
     names = ("hosts_support", "hosts_lo", "hosts_hi")
     if any(n not in weekly.column_names for n in names):
         return None
-    out: _Bounds = {}
     columns = (weekly[n].to_pylist() for n in ("window_start", *names))
-    parts = zip(keys, *columns, strict=True)
     summed: dict[tuple[object, int], list[float]] = {}
-    for key, start, support, lo, hi in parts:
+    for key, start, support, lo, hi in zip(keys, *columns, strict=True):
         cell = summed.setdefault((key, index[start]), [0.0, 0.0, 0.0])
         cell[0] += lo or 0.0
         cell[1] += math.inf if hi is None else hi  # no upper end: none for the sum
         cell[2] += support == "bounds"
-    for cell_key, (lo, hi, n_bounds) in summed.items():
-        if n_bounds:
-            out[cell_key] = (lo, hi)
-    return out
+    return {k: (lo, hi) for k, (lo, hi, n_bounds) in summed.items() if n_bounds}
 
 
 def _level(bounds: _Bounds, key: object, week: int, name: str) -> dict[str, object]:
