@@ -468,10 +468,30 @@ def household_at(lines_left: float, household: float = HOUSEHOLD) -> float:
 
 
 def with_household(est: Estimate, machines: float) -> Estimate:
-    """A line estimate (window_estimate(..., timed=False)) as machines, `machines` per line."""
+    """A line estimate (window_estimate(..., timed=False)) as machines, `machines` per line,
+    with the error of a group's own households (household_spread): the law's mean is that of
+    many lines, and a group of few need not have it."""
     return replace(
-        est, group_hosts=est.group_hosts * machines, country_hosts=est.country_hosts * machines
+        est,
+        group_hosts=est.group_hosts * machines,
+        group_var=est.group_var + household_spread(est.group_hosts, machines),
+        country_hosts=est.country_hosts * machines,
+        country_var=est.country_var + household_spread(est.country_hosts, machines),
     )
+
+
+def household_spread(lines: F64, machines: float) -> F64:
+    """The variance of the log of the mean machines per line over `lines` lines (at least
+    one), households drawn from the law at mean `machines` (geometric: variance m(m - 1),
+    relative m(m - 1) / m^2 each). Independent between groups: one group's households are
+    not another's. A standard deviation of 0.005 at 10,000 lines (a 90% half-width under
+    1%), 0.023 at 500 (4%), 0.074 at 50 (12%). Added after the eighteenth held-out set:
+    on 500 machines of popgen a-stable (development, seed 901) Great Britain's 61
+    households held 1.20 machines each against the law's 1.375, and its ±8% intervals held
+    none of 9 weeks (nor do its ±13% now: 1.20 is two standard deviations low)."""
+    m = max(machines, 1.0)
+    out: F64 = (m - 1.0) / m / np.maximum(lines, 1.0)
+    return out
 
 
 def _household(est: Estimate, timed: bool) -> Estimate:

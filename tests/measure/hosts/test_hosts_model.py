@@ -1,0 +1,59 @@
+"""hosts.model: machines per line where the data cannot show them (households)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import hosts_answer
+from botcensus.measure.hosts.model import (
+    HOUSEHOLD,
+    Z90,
+    Estimate,
+    household_spread,
+    with_household,
+)
+
+from .hosts_cases import Population, connect, per_hour, populate
+
+
+@pytest.mark.parametrize("lines", [15, 50, 400])
+def test_the_household_spread_holds_a_groups_own_mean(lines: int) -> None:
+    """Groups of `lines` households drawn from the law (geometric, mean HOUSEHOLD): the
+    90% range the spread gives holds their own mean machines per line in about 90% of
+    groups. Without the term a group's mean was taken as the law's, exactly."""
+    rng = np.random.default_rng(lines)
+    groups = rng.geometric(1.0 / HOUSEHOLD, size=(4000, lines)).mean(axis=1)
+    half = Z90 * math.sqrt(float(household_spread(np.array([lines], float), HOUSEHOLD)[0]))
+    held = np.abs(np.log(groups / HOUSEHOLD)) <= half
+    assert 0.86 <= held.mean() <= 0.94
+
+
+def test_few_lines_are_widened_more_than_many_and_machines_do_not_move() -> None:
+    lines = np.array([20.0, 2000.0])
+    zero = np.zeros(2)
+    est = Estimate(lines, zero, zero, lines, zero, zero, np.zeros(2, np.int64), zero > 0)
+    out = with_household(est, HOUSEHOLD)
+    assert out.group_hosts == pytest.approx(lines * HOUSEHOLD)
+    assert out.country_var[0] == pytest.approx((1 - 1 / HOUSEHOLD) / 20)
+    assert out.country_var[0] == pytest.approx(100 * out.country_var[1])
+    assert np.all(out.group_shared == 0)  # one group's households are not another's
+    # where every line is one machine there is nothing to spread
+    assert np.all(with_household(est, 1.0).group_var == 0)
+
+
+def test_a_small_network_without_a_timer_gets_its_households_spread() -> None:
+    """30 static lines, reports per hour (no timer to show machines behind an address): the
+    interval is at least as wide as the spread of 30 households' mean."""
+    pop = Population()
+    populate(pop, range(30), "static", cc="AA", asn=64501, weeks=2)
+    answer = hosts_answer(connect(per_hour(pop.table())), CensusQuery(), "sightings")
+    assert answer.household
+    for row in answer.table.to_pylist():
+        lines = row["hosts_est"] / HOUSEHOLD
+        need = Z90 * math.sqrt((1 - 1 / HOUSEHOLD) / lines)
+        assert math.log(row["hosts_est"] / row["hosts_lo"]) >= 0.95 * need, row
+        assert math.log(row["hosts_hi"] / row["hosts_est"]) >= 0.95 * need, row
