@@ -65,3 +65,33 @@ def test_a_table_that_fits_keeps_to_the_console() -> None:
     narrow = _census(2).select(["window_start", "window_end", "country", "unique_ip"])
     text = _printed(narrow, 80)
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def _on_terminal(table: pa.Table, width: int) -> str:
+    from rich.console import Console
+
+    from botcensus.report.tables import print_table
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=True)
+    print_table(table, "Census", console)
+    return out.getvalue()
+
+
+def test_on_a_narrow_terminal_cells_wrap_between_words_and_nothing_is_cut() -> None:
+    """A terminal narrower than the table: printed at its own width, every line would wrap
+    at the terminal's edge and the table fall apart; fitted by rich, numbers were cut."""
+    table = _census(3).append_column("as_name", pa.array(["A LONG NETWORK NAME AS 64500"] * 3))
+    text = _on_terminal(table.select(["window_end", "country", "as_name", "unique_ip",
+                                      "hosts_lo", "hosts_hi", "hosts_support"]), 80)  # fmt: skip
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for cell in ("2011-03-26", "C0", "C2", "123,456", "12,345", "234,567", "bounds", "NETWORK"):
+        assert cell in text
+
+
+def test_on_a_terminal_too_narrow_for_the_words_the_table_is_printed_whole() -> None:
+    text = _on_terminal(_census(3), 30)
+    assert "…" not in text
+    for cell in ("2011-03-26", "C0", "123,456", "12,345", "234,567", "bounds"):
+        assert cell in text

@@ -97,17 +97,23 @@ def print_table(
     console: Console | None = None,
     columns: Sequence[str] | None = None,
 ) -> None:
+    """Print `table` whole: no number or name is ever cut to "…". A table wider than the
+    console is printed at its own width where the output is a file or a pipe (rich takes
+    80 columns there, as from cron); on a terminal its cells are wrapped between words to
+    fit, and only where even that cannot fit is it printed at its own width."""
     from rich.console import Console
     from rich.measure import Measurement
 
     console = console or Console()
     rendered = rich_table(table, title, columns)
-    # Never cut a number or a name short: a table wider than the console (80 columns where
-    # the output is a file or a pipe, as from cron) is printed at its own width, lines left
-    # uncropped. Fitted to the console, rich cuts cells to "…" and can squeeze a column to
-    # nothing (the country column of `census --estimate --by country`, before 2026-12-05).
+    # Fitted to the console, rich cuts cells to "…" and can squeeze a column to nothing
+    # (the country column of `census --estimate --by country` at 80 columns, before
+    # 2026-12-05).
     need = Measurement.get(console, console.options.update_width(10_000), rendered).maximum
     if need <= console.width:
+        console.print(rendered)
+        return
+    if console.is_terminal and _wrap_to(console, rendered, console.width):
         console.print(rendered)
         return
     # Console.print(width=...) cannot exceed the console's own width: a console of the
@@ -121,6 +127,33 @@ def print_table(
         highlight=False,
     )
     wide.print(rendered, crop=False)
+
+
+def _wrap_to(console: Console, rendered: Table, width: int) -> bool:
+    """Give each column of `rendered` a fixed width, wrapped between words, so that the
+    table is `width` wide: each at least its longest word, the room left shared in
+    proportion to what each would take unwrapped. False (and `rendered` unchanged) where
+    the longest words alone are wider."""
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    wide = console.options.update_width(10_000)
+    low, high = [], []
+    for column in rendered.columns:
+        cells = [Text.from_markup(str(column.header)), *column.cells]
+        sizes = [Measurement.get(console, wide, c) for c in cells]
+        low.append(max(m.minimum for m in sizes))
+        high.append(max(m.maximum for m in sizes))
+    frame = Measurement.get(console, wide, rendered).maximum - sum(high)  # borders, padding
+    room = width - frame - sum(low)
+    if room < 0:
+        return False
+    spare = [h - lo for h, lo in zip(high, low, strict=True)]
+    total = sum(spare) or 1
+    widths = [lo + (room * s) // total for lo, s in zip(low, spare, strict=True)]
+    for column, w in zip(rendered.columns, widths, strict=True):
+        column.width, column.no_wrap, column.overflow = w, False, "fold"
+    return True
 
 
 def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]:
