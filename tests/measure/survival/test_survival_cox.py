@@ -281,3 +281,23 @@ def test_a_sandwich_wider_than_the_model_is_kept() -> None:
     assert robust > alone
     result = cox_notified(frame, clustered=True)
     assert math.log(result.upper / result.lower) / 2 == pytest.approx(1.959964 * robust, rel=1e-6)
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_one_arm_with_every_clean_up_is_not_identified_and_does_not_crash(
+    clustered: bool,
+) -> None:
+    """Few identities, every clean-up among the told ones: the fit separates, its
+    coefficient and error run off, and their exponent overflowed (a traceback from
+    `cleanup --notified` on 400 machines of popgen b-mobile with ids)."""
+    frame = pd.DataFrame(
+        {
+            "entry": [0.0] * 6,
+            "duration": [5.0, 6.0, 7.0, 60.0, 60.0, 60.0],
+            "event": [1, 1, 1, 0, 0, 0],
+            "notified": [1, 1, 1, 0, 0, 0],
+            "cluster": list("aabbcc"),
+        }
+    )
+    with pytest.raises(ValueError, match="does not identify the effect"):
+        cox_notified(frame, clustered=clustered)
