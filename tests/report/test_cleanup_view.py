@@ -59,3 +59,28 @@ def test_bounds_that_are_not_numbers_do_not_stop_the_table() -> None:
     html = _decay_table(decay, "hosts", 10)
     assert "not supported; at least 12" in html
     assert "840" not in html  # the model's figure is not shown as a count
+
+
+def test_a_cox_ratio_that_is_not_the_reported_effect_says_so() -> None:
+    """`cleanup` printed Cox's 0.83 [0.10, 7.09] as "notification hazard ratio" where the
+    effect reported was bounds only (nineteenth held-out set, c-office at 300 machines)."""
+    import io
+
+    from rich.console import Console
+
+    from botcensus.measure.cleanup.checks import checked_hazard
+    from botcensus.measure.cleanup.run import CleanupResult
+    from botcensus.measure.survival.cox import HazardRatio
+    from botcensus.report.cleanup_view import as_json, print_cleanup
+
+    empty = pa.table({"x": pa.array([], pa.int64())})
+    hazard = HazardRatio(0.83, 0.10, 7.09, 0.95, 0.86, 26, 6, 12, 14, 4)
+    for effect, said in ((checked_hazard((0.83, 0.10, 7.09), None), True),
+                         (checked_hazard((1.5, 1.2, 1.9), None), False)):  # fmt: skip
+        result = CleanupResult("hosts", "", "", empty, None, empty, empty, None, None, None,
+                               hazard, (), effect)  # fmt: skip
+        out = io.StringIO()
+        print_cleanup(result, Console(file=out, width=200, color_system=None))
+        (line,) = [s for s in out.getvalue().splitlines() if "Cox on identities" in s]
+        assert ("not supported by these data" in line) is said
+        assert as_json(result)["notification_effect"]["reason"] == ("wide" if said else None)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from botcensus.contacts import import_csv
 from botcensus.measure import CensusQuery, census
 from botcensus.measure.cleanup import DecayFit, complete_weeks, fit_decay
-from botcensus.measure.cleanup.checks import checked_hazard, decay_hazard
+from botcensus.measure.cleanup.checks import WIDEST_HR, checked_hazard, decay_hazard
 from botcensus.measure.survival import HazardRatio
 from botcensus.notify import Journal, SendResult, notification_groups, parse_rules, relay_address
 from botcensus.notify import send as notify_send
@@ -255,6 +255,13 @@ def effect_lines(
             f"{h.lower:.2f}–{h.upper:.2f}) over {h.identities:,} followed identities"
             + (f", ratio of the arms' weekly decay rates {by_decay}" if decay else "")
             + f"; {true}."
+        )
+    elif effect.support == "bounds" and effect.reason == "wide":
+        line = (
+            f"{head} hazard ratio not supported by these data: Cox "
+            + ("not computed" if cox is None else _ratio(cox))
+            + f", ratio of the arms' weekly decay rates {by_decay}; each interval spans more "
+            f"than a factor of {WIDEST_HR:.0f} (too few identities or clean-ups); {true}."
         )
     elif hazard is not None and effect.support == "bounds":
         line = (

@@ -233,7 +233,13 @@ def cleanup_sections(
         survival.append(
             f"<p>Notification hazard ratio {h.hazard_ratio:.2f} [{h.lower:.2f}, {h.upper:.2f}], "
             f"p = {h.p_value:.2g}: {h.identities:,} identities, {h.events:,} clean-ups"
-            + (f", {h.clusters:,} networks.</p>" if h.clusters else ".</p>")
+            + (f", {h.clusters:,} networks." if h.clusters else ".")
+            + (
+                " Not supported by these data as the effect (see the notes)."
+                if result.effect is not None and result.effect.support == "bounds"
+                else ""
+            )
+            + "</p>"
         )
     return [
         ("Clean-up: decay rate and half-life", "\n".join(p for p in decay if p)),

@@ -57,6 +57,7 @@ def as_json(result: CleanupResult) -> dict[str, Any]:
             "lower": result.effect.lower,
             "upper": result.effect.upper,
             "support": result.effect.support,
+            "reason": result.effect.reason or None,
         },
     }
 
@@ -89,10 +90,16 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
     if result.hazard is not None:
         h = result.hazard
         console.print(
-            f"notification hazard ratio {h.hazard_ratio:.2f} [{h.lower:.2f}, {h.upper:.2f}] "
-            f"p={h.p_value:.2g}, {h.identities} identities, {h.events} clean-ups, "
-            f"{h.clusters} networks"
+            f"notification hazard ratio, Cox on identities: {h.hazard_ratio:.2f} "
+            f"[{h.lower:.2f}, {h.upper:.2f}] p={h.p_value:.2g}, {h.identities} identities, "
+            f"{h.events} clean-ups, {h.clusters} networks"
+            + ("; not supported by these data (see the note)" if _unsupported(result) else "")
         )
+
+
+def _unsupported(result: CleanupResult) -> bool:
+    """The effect as reported is bounds only (cleanup.checks), whatever Cox read."""
+    return result.effect is not None and result.effect.support == "bounds"
 
 
 def _between(lo: float | None, hi: float | None) -> str | None:

@@ -165,3 +165,24 @@ def test_share_bounds_come_from_the_addresses_rate_or_the_views(
     figure = Figure(None, 0.7, 0.9, "bounds")
     row = {"rate_per_week": 0.06, "address_rate_per_week": addresses}
     assert share_bounds(row, 28, figure) == pytest.approx((0.0, upper))
+
+
+def test_a_hazard_ratio_with_an_interval_wider_than_tenfold_is_only_bounds() -> None:
+    """Nineteenth held-out set, c-office at 300 machines: the identities read 0.53 [0.16,
+    1.75] and the decay 3.05 [0.14, 68.7] for a perfect observer's 1.65; the two met, and
+    0.53 was reported as the effect."""
+    figure = checked_hazard((0.53, 0.16, 1.75), (3.05, 0.14, 68.7))
+    assert figure.value is None
+    assert (figure.support, figure.reason) == ("bounds", "wide")
+    assert (figure.lower, figure.upper) == (0.16, 1.75)  # the narrower of the two
+
+
+def test_a_wide_figure_is_set_aside_for_a_narrow_one() -> None:
+    figure = checked_hazard((0.53, 0.16, 1.75), (1.5, 1.2, 1.9))
+    assert (figure.value, figure.support) == (1.5, "decay")
+    figure = checked_hazard((1.5, 1.2, 1.9), (3.05, 0.14, 68.7))
+    assert (figure.value, figure.support) == (1.5, "identities")
+    # at most tenfold is used as before; two views that disagree are still bounds
+    assert checked_hazard((1.5, 0.5, 4.9), None).support == "identities"
+    assert checked_hazard((1.0, 0.9, 1.1), (1.6, 1.4, 1.8)).reason == "disagree"
+    assert checked_hazard((1.0, 0.0, 3.0), None).reason == "wide"  # no lower end

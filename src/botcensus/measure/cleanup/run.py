@@ -21,6 +21,7 @@ from botcensus.measure.cleanup.address_check import (
     overall,
 )
 from botcensus.measure.cleanup.checks import (
+    WIDEST_HR,
     Figure,
     checked_hazard,
     checked_survival,
@@ -436,9 +437,18 @@ def _effect_note(
 
     verdict = {
         "estimate": f"{effect.value:.2f} (both agree)" if effect.value is not None else "",
-        "bounds": f"not supported by these data: bounds {effect.lower:.2f} to {effect.upper:.2f}"
-        if effect.lower is not None and effect.upper is not None
-        else "",
+        "bounds": "not supported by these data"
+        + (
+            f" (its 95% interval spans more than a factor of {WIDEST_HR:.0f}: too few "
+            "identities or clean-ups to tell a campaign that helped from one that did not)"
+            if effect.reason == "wide"
+            else ""
+        )
+        + (
+            f": bounds {effect.lower:.2f} to {effect.upper:.2f}"
+            if effect.lower is not None and effect.upper is not None
+            else ""
+        ),
         "identities": "the identities' figure only",
         "decay": "the host decay's figure only (a constant hazard assumed)",
         "none": "not computed",
