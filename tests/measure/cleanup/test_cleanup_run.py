@@ -202,3 +202,18 @@ def test_a_week_with_a_day_missing_inside_the_range_is_left_out_of_the_fit(
     assert result.fit is not None
     assert whole.fit is not None
     assert result.fit.rate_per_week == pytest.approx(whole.fit.rate_per_week, rel=0.1)
+
+
+def test_without_host_estimates_the_addresses_decay_checks_cox(run: NotifyRun) -> None:
+    """`cleanup` without `--count hosts` reported Cox on followed addresses alone (the
+    demo: 0.46 [0.28, 0.76] against a perfect observer's 1.32). The arms' weekly unique
+    addresses now check it: on this campaign's static networks they agree."""
+    query = CleanupQuery(notified=run.notifications)
+    result = cleanup(_con(run.sightings), "s", sketch_sightings(run.sightings.slice(0, 0)), query)
+    assert result.unit == "unique_ip"
+    (note,) = [n for n in result.notes if n.startswith("notification hazard ratio:")]
+    ratio = re.search(r"decay rates of the unique addresses after the campaign ([0-9.]+)", note)
+    assert ratio is not None, note
+    assert abs(float(ratio.group(1)) - 1.6) <= 0.5
+    assert result.effect is not None
+    assert result.effect.support == "estimate"

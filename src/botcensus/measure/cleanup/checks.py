@@ -29,7 +29,9 @@ the two intervals), whatever the identities say. Where they disagree at one day,
 decay's figure at a later day that only the decay reaches is bounds too: the one check it
 could be put to failed. For the notification effect, the decay gives the ratio of the
 machines' rates after the campaign, told against not told (what a Cox model compares, for a
-constant hazard), beside the Cox hazard ratio.
+constant hazard), beside the Cox hazard ratio; without host estimates (`cleanup` without
+`--count hosts`), the ratio of the arms' unique addresses' rates, which a renumbered address
+does not move as it moves a followed identity.
 """
 
 from __future__ import annotations

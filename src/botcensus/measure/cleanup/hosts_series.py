@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from botcensus.measure.census import CensusQuery
+from botcensus.measure.census import CensusQuery, census
 from botcensus.measure.cleanup.decay import DecayFit, fit_decay
 from botcensus.measure.hosts import HostsAnswer, hosts_answer
 from botcensus.measure.hosts.model import HOUSEHOLD
@@ -58,14 +58,20 @@ def arm_fits(
     relation: str,
     notified: pa.Table,
     last: date,
+    *,
+    count: str = "hosts",
 ) -> tuple[DecayFit | None, DecayFit | None]:
-    """The decay of the host estimates of the told networks and of the hold-out over the
-    complete weeks after the campaign day (the earliest in the table), as machines' rates;
-    None for an arm with fewer than three such weeks or no count. Needs a campaign keyed by
-    `asn` or `cc`."""
+    """The decay of the host estimates (`count` hosts) or of the unique addresses (`count`
+    unique_ip) of the told networks and of the hold-out over the complete weeks after the
+    campaign day (the earliest in the table); None for an arm with fewer than three such
+    weeks or no count. Needs a campaign keyed by `asn` or `cc`."""
     key = "asn" if "asn" in notified.column_names else "cc"
     group = "asn" if key == "asn" else "country"
-    table, _ = host_weeks(con, replace(base, by=(group,)), relation)
+    if count == "hosts":
+        table, _ = host_weeks(con, replace(base, by=(group,)), relation)
+    else:
+        table = census(con, replace(base, by=(group,)), relation)
+        table = table.rename_columns(["hosts" if c == count else c for c in table.column_names])
     plan = {row[key]: bool(row["notified"]) for row in notified.to_pylist()}
     day = min(notified["day"].to_pylist())
     series: dict[bool, dict[date, float]] = {True: {}, False: {}}
