@@ -95,3 +95,24 @@ def test_on_a_terminal_too_narrow_for_the_words_the_table_is_printed_whole() -> 
     assert "…" not in text
     for cell in ("2011-03-26", "C0", "123,456", "12,345", "234,567", "bounds"):
         assert cell in text
+
+
+def test_names_from_the_data_are_printed_as_text_not_markup() -> None:
+    """A feed's malware family "[/]" stopped the census table (rich's MarkupError), and
+    "[link=...]" was taken as a hyperlink."""
+    table = pa.table(
+        {"malware_family": ["[/]", "[bold red]evil[/bold red]", "[link=http://x]y"],
+         "unique_ip": [1, 2, 3]}
+    )  # fmt: skip
+    from rich.console import Console
+
+    from botcensus.report.tables import print_table
+
+    piped = io.StringIO()
+    print_table(table, "Census [/]", Console(file=piped, width=80, color_system=None))
+    assert "Census [/]" in piped.getvalue()
+    for text in (piped.getvalue(), _on_terminal(table, 80)):
+        assert "[/]" in text
+        assert "[bold red]evil[/bold red]" in text
+        assert "[link=http://x]y" in text
+    assert "\x1b]8;" not in _on_terminal(table, 80)  # no hyperlink escape

@@ -370,7 +370,7 @@ def report(
         if result.fit is None:
             click.echo(f"note: {line}", err=True)
         else:
-            console.print(line)
-    console.print(f"Report: {files.html}")
+            console.print(line, markup=False, highlight=False)
+    console.print(f"Report: {files.html}", markup=False, highlight=False)
     if failed is not None:
         sys.exit(1)

@@ -64,7 +64,7 @@ def as_json(result: CleanupResult) -> dict[str, Any]:
 
 def print_cleanup(result: CleanupResult, console: Console) -> None:
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False, highlight=False)
     readable = cleanup_charts.readable
     print_table(
         terminal_decay(result.decay),
@@ -93,7 +93,9 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
             f"notification hazard ratio, Cox on identities: {h.hazard_ratio:.2f} "
             f"[{h.lower:.2f}, {h.upper:.2f}] p={h.p_value:.2g}, {h.identities} identities, "
             f"{h.events} clean-ups, {h.clusters} networks"
-            + ("; not supported by these data (see the note)" if _unsupported(result) else "")
+            + ("; not supported by these data (see the note)" if _unsupported(result) else ""),
+            markup=False,
+            highlight=False,
         )
 
 

@@ -74,9 +74,12 @@ def _cell(value: Any, name: str = "") -> str:
 def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None) -> Table:
     """A rich Table with units in the headers of count columns."""
     from rich.table import Table
+    from rich.text import Text
 
     names = list(columns or table.column_names)
-    out = Table(title=title, title_justify="left")
+    # Titles and cells are text, never markup: a feed's family or network name such as
+    # "[/]" stopped the table (rich's MarkupError), and "[link=...]" made a hyperlink.
+    out = Table(title=Text(title), title_justify="left")
     for name in names:
         unit = UNITS.get(name)
         header = HEADERS.get(name, name)
@@ -87,7 +90,7 @@ def rich_table(table: pa.Table, title: str, columns: Sequence[str] | None = None
         )
         out.add_column(header, justify="right" if numeric else "left", no_wrap=name in HEADERS)
     for row in table.select(names).to_pylist():
-        out.add_row(*(_cell(row[n], n) for n in names))
+        out.add_row(*(Text(_cell(row[n], n)) for n in names))
     return out
 
 
