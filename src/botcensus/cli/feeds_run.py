@@ -130,6 +130,7 @@ def _ingest(
     )
     if show:
         from rich.console import Console
+        from rich.markup import escape
         from rich.progress import Progress
 
         with Progress(console=Console(file=err), transient=True) as bar:
@@ -137,7 +138,8 @@ def _ingest(
 
             def advance(path: Path, done: int, total: int) -> None:
                 if path not in tasks:
-                    tasks[path] = bar.add_task(path.name, total=total)
+                    # a file name is text, not markup: "[/]x.csv" raised MarkupError
+                    tasks[path] = bar.add_task(escape(path.name), total=total)
                 bar.update(tasks[path], completed=done)  # type: ignore[arg-type]
 
             report = ingest(
