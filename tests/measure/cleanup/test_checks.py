@@ -186,3 +186,9 @@ def test_a_wide_figure_is_set_aside_for_a_narrow_one() -> None:
     assert checked_hazard((1.5, 0.5, 4.9), None).support == "identities"
     assert checked_hazard((1.0, 0.9, 1.1), (1.6, 1.4, 1.8)).reason == "disagree"
     assert checked_hazard((1.0, 0.0, 3.0), None).reason == "wide"  # no lower end
+
+
+def test_a_rate_without_a_standard_error_gives_no_ratio() -> None:
+    """Otherwise a ratio with an interval of nan to nan reached the note."""
+    assert decay_hazard(_fit(0.09, float("nan")), _fit(0.06)) is None
+    assert decay_hazard(_fit(0.09), _fit(0.06, float("inf"))) is None

@@ -176,13 +176,15 @@ def decay_hazard(
 ) -> tuple[float, float, float] | None:
     """The ratio of the machines' decay rates after a campaign, told over not told, with an
     interval from both rates' standard errors (delta method on the log); None unless both
-    rates are positive."""
+    rates are positive and their errors numbers."""
     if told is None or holdout is None:
         return None
     if not (told.rate_per_week > 0 and holdout.rate_per_week > 0):
         return None
     value = told.rate_per_week / holdout.rate_per_week
     sd = math.hypot(told.se / told.rate_per_week, holdout.se / holdout.rate_per_week)
+    if not (math.isfinite(value) and math.isfinite(sd)):
+        return None  # a rate without an error (three weeks on a line, say) checks nothing
     return value, value * math.exp(-level_z * sd), value * math.exp(level_z * sd)
 
 
