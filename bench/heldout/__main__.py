@@ -26,6 +26,7 @@ from .protocol import (
 )
 from .report import markdown, merge
 from .run import evaluate
+from .score import MIN_COUNTRY_ACTIVE
 from .sets import DEVELOPMENT, HELD_OUT, Population
 
 
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                        "botcensus: a development check, not a set")  # fmt: skip
     s.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     s.add_argument("--src", type=Path, default=None, help="a src/ directory (default: installed)")
+    s.add_argument("--min-country", type=int, default=MIN_COUNTRY_ACTIVE,
+                   help="true machines a country needs in a week to be scored in it "
+                   f"(default {MIN_COUNTRY_ACTIVE}; 1 for small populations)")  # fmt: skip
     s.add_argument("--json", type=Path, default=None,
                    help="also write every score, its weeks included, to this file")  # fmt: skip
     h = sub.add_parser("household", help="post hoc: scored weekly estimates with a household "
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         for out in args.runs:
             for dataset in ("dataset", "dataset-ids"):
                 if (out / dataset).is_dir():
-                    score, _ = evaluate(out, dataset, args.src)
+                    score, _ = evaluate(out, dataset, args.src, args.min_country)
                     rows.append(score.as_dict() | {"population": out.name, "dataset": dataset})
         document = {"set": "scored", "commit": str(args.src or "installed"), "results": rows}
         if args.json is not None:

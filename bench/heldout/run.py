@@ -13,7 +13,15 @@ from typing import Any
 import pyarrow.parquet as pq
 from bench.popgen.driver import botcensus_command
 
-from .score import Score, score_decay, score_hazard, score_hosts, score_survival, truth_weeks
+from .score import (
+    MIN_COUNTRY_ACTIVE,
+    Score,
+    score_decay,
+    score_hazard,
+    score_hosts,
+    score_survival,
+    truth_weeks,
+)
 
 WEEK_ENDS = "sun"
 
@@ -56,17 +64,21 @@ def answers(dataset: Path, notified: Path | None, source: Path | None = None) ->
 
 
 def evaluate(
-    run_dir: Path, dataset: str = "dataset", source: Path | None = None
+    run_dir: Path,
+    dataset: str = "dataset",
+    source: Path | None = None,
+    min_country: int = MIN_COUNTRY_ACTIVE,
 ) -> tuple[Score, dict[str, Any]]:
     """Score one generated and ingested population (`python -m bench.popgen run`), with the
-    botcensus of `source` (a src/ directory; None: the installed one)."""
+    botcensus of `source` (a src/ directory; None: the installed one); countries with at
+    least `min_country` true machines in a week are scored in it."""
     summary = json.loads((run_dir / "truth" / "summary.json").read_text())
     campaign = run_dir / "truth" / "campaign-notified.csv"
     told = summary["notification"]["enabled"] and campaign.exists()
     got = answers(run_dir / dataset, campaign if told else None, source)
     truth = truth_weeks(pq.read_table(run_dir / "truth" / "weekly.parquet").to_pylist(), WEEK_ENDS)
     score = Score(summary["preset"], int(summary["seed"]))
-    score_hosts(score, truth, [*got["census"], *got["census_country"]])
+    score_hosts(score, truth, [*got["census"], *got["census_country"]], min_country)
     score_decay(score, truth, got["cleanup"])
     score_survival(score, summary, got["cleanup"])
     if told:

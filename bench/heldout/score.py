@@ -185,15 +185,17 @@ def score_hosts(
     score: Score,
     truth: Mapping[Key, tuple[int, int]],
     census_rows: Sequence[Mapping[str, Any]],
+    min_country: int = MIN_COUNTRY_ACTIVE,
 ) -> None:
-    """Compare census rows (global rows have no `country`) with the truth."""
+    """Compare census rows (global rows have no `country`) with the truth; a country's rows
+    where it has at least `min_country` true active machines."""
     raw: list[float] = []
     for row in census_rows:
         key = (_day(row["window_end"]), row.get("country"))
         if key not in truth:
             continue
         active, days = truth[key]
-        if active < (1 if key[1] is None else MIN_COUNTRY_ACTIVE):
+        if active < (1 if key[1] is None else min_country):
             continue
         support = str(row.get("hosts_support") or "model")
         est = row.get("hosts_est")

@@ -70,6 +70,15 @@ def test_hosts_are_scored_per_week_and_country_with_coverage_and_bounds() -> Non
     assert score.unsupported() == (1, 1, 3)  # 900 inside the bounds 800-1,000
 
 
+def test_small_populations_score_every_country_when_asked() -> None:
+    """`score --min-country 1`: the countries of a population of a few hundred machines
+    (the nineteenth set's) are under the default size and would go unscored."""
+    score = Score("a-stable", 911)
+    score_hosts(score, _truth(), _census(), min_country=1)
+    assert [(r.week_end, r.cc) for r in score.rows][-1] == (W2, "DE")
+    assert score.rows[-1].inside is False  # 299 machines, below its interval of 300-500
+
+
 def test_survival_and_hazard_are_read_from_the_overall_rows() -> None:
     summary = {
         "survival": {"still_infected_28d": 0.6, "still_infected_56d": 0.4},
