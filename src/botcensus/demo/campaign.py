@@ -270,6 +270,12 @@ def effect_lines(
             f"decay rates {by_decay} (bounds {effect.lower:.2f}–{effect.upper:.2f}); {true}. "
             "Addresses renumbered away from infected machines read as clean-ups."
         )
+    elif hazard is not None and decay is not None and effect.support == "decay":
+        line = (
+            f"{head} Cox on {hazard.identities:,} followed addresses {_ratio(cox or (0, 0, 0))} "
+            f"set aside (its interval spans more than a factor of {WIDEST_HR:.0f}); ratio of "
+            f"the arms' weekly decay rates {by_decay}, a constant hazard assumed; {true}."
+        )
     elif decay is not None:
         line = (
             f"{head} no Cox hazard ratio (see the notes above); ratio of the arms' weekly "

@@ -234,11 +234,10 @@ def cleanup_sections(
             f"<p>Notification hazard ratio {h.hazard_ratio:.2f} [{h.lower:.2f}, {h.upper:.2f}], "
             f"p = {h.p_value:.2g}: {h.identities:,} identities, {h.events:,} clean-ups"
             + (f", {h.clusters:,} networks." if h.clusters else ".")
-            + (
-                " Not supported by these data as the effect (see the notes)."
-                if result.effect is not None and result.effect.support == "bounds"
-                else ""
-            )
+            + {
+                "bounds": " Not supported by these data as the effect (see the notes).",
+                "decay": " Set aside: not the effect reported (see the notes).",
+            }.get(result.effect.support if result.effect is not None else "", "")
             + "</p>"
         )
     return [

@@ -92,16 +92,21 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
         console.print(
             f"notification hazard ratio, Cox on identities: {h.hazard_ratio:.2f} "
             f"[{h.lower:.2f}, {h.upper:.2f}] p={h.p_value:.2g}, {h.identities} identities, "
-            f"{h.events} clean-ups, {h.clusters} networks"
-            + ("; not supported by these data (see the note)" if _unsupported(result) else ""),
+            f"{h.events} clean-ups, {h.clusters} networks" + cox_caveat(result),
             markup=False,
             highlight=False,
         )
 
 
-def _unsupported(result: CleanupResult) -> bool:
-    """The effect as reported is bounds only (cleanup.checks), whatever Cox read."""
-    return result.effect is not None and result.effect.support == "bounds"
+def cox_caveat(result: CleanupResult) -> str:
+    """What the printed Cox figure is where it is not the effect reported (cleanup.checks):
+    empty where it is."""
+    effect = result.effect
+    if effect is None or effect.support in ("estimate", "identities"):
+        return ""
+    if effect.support == "bounds":
+        return "; not supported by these data (see the note)"
+    return "; set aside, not the effect reported (see the note)"
 
 
 def _between(lo: float | None, hi: float | None) -> str | None:

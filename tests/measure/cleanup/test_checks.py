@@ -188,7 +188,21 @@ def test_a_wide_figure_is_set_aside_for_a_narrow_one() -> None:
     assert checked_hazard((1.0, 0.0, 3.0), None).reason == "wide"  # no lower end
 
 
+def test_a_wide_figure_still_vetoes_a_narrow_one_it_excludes() -> None:
+    """Found in review: Cox 0.46 [0.28, 0.76] against a decay of 3.0 [1.2, 15] (spanning
+    more than tenfold) was reported as Cox's, though the decay's interval excludes it."""
+    figure = checked_hazard((0.46, 0.28, 0.76), (3.0, 1.2, 15.0))
+    assert (figure.value, figure.support, figure.reason) == (None, "bounds", "disagree")
+    assert (figure.lower, figure.upper) == (0.28, 15.0)
+
+
 def test_a_rate_without_a_standard_error_gives_no_ratio() -> None:
     """Otherwise a ratio with an interval of nan to nan reached the note."""
     assert decay_hazard(_fit(0.09, float("nan")), _fit(0.06)) is None
     assert decay_hazard(_fit(0.09), _fit(0.06, float("inf"))) is None
+
+
+def test_a_hold_out_whose_count_hardly_falls_gives_no_ratio() -> None:
+    """A rate of 4.7e-17 a week with an error of 0.010: the ratio's relative error overflowed
+    exp() and `cleanup --notified` ended in a traceback (found in review)."""
+    assert decay_hazard(_fit(0.13), _fit(4.7e-17, 0.010)) is None

@@ -217,3 +217,24 @@ def test_without_host_estimates_the_addresses_decay_checks_cox(run: NotifyRun) -
     assert abs(float(ratio.group(1)) - 1.6) <= 0.5
     assert result.effect is not None
     assert result.effect.support == "estimate"
+
+
+def test_the_arms_decay_leaves_out_a_week_with_a_day_missing(run: NotifyRun) -> None:
+    """Found in review: the arms' fits kept weeks the main decay leaves out (a day without
+    data reads as a fall of a seventh in a weekly count of addresses)."""
+    from botcensus.measure.census import CensusQuery
+    from botcensus.measure.cleanup.hosts_series import arm_fits
+
+    outage = dt.date(2011, 4, 20)
+    table = run.sightings.filter(pc.not_equal(run.sightings["day"], pa.scalar(outage)))
+    base = CensusQuery(window="week", date_from=dt.date(2011, 3, 16), date_to=dt.date(2011, 5, 25))
+    con = _con(table)
+    all_weeks = arm_fits(con, base, "s", run.notifications, dt.date(2011, 5, 25),
+                         count="unique_ip")  # fmt: skip
+    sundays = {dt.date(2011, 3, 13) + dt.timedelta(days=7 * w) for w in range(11)}
+    full = {s for s in sundays if not s <= outage < s + dt.timedelta(days=7)}
+    kept = arm_fits(con, base, "s", run.notifications, dt.date(2011, 5, 25), count="unique_ip",
+                    full=full)  # fmt: skip
+    assert all_weeks[0] is not None
+    assert kept[0] is not None
+    assert kept[0].weeks == all_weeks[0].weeks - 1

@@ -45,15 +45,26 @@ def test_few_lines_are_widened_more_than_many_and_machines_do_not_move() -> None
     assert np.all(with_household(est, 1.0).group_var == 0)
 
 
-def test_a_small_network_without_a_timer_gets_its_households_spread() -> None:
+def test_a_small_network_without_a_timer_gets_its_households_spread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """30 static lines, reports per hour (no timer to show machines behind an address): the
-    interval is at least as wide as the spread of 30 households' mean."""
+    interval is that without the households' spread widened by the spread of 30
+    households' mean (each on the log scale, in quadrature)."""
+    from botcensus.measure.hosts import model
+
     pop = Population()
     populate(pop, range(30), "static", cc="AA", asn=64501, weeks=2)
-    answer = hosts_answer(connect(per_hour(pop.table())), CensusQuery(), "sightings")
+    con = connect(per_hour(pop.table()))
+    answer = hosts_answer(con, CensusQuery(), "sightings")
     assert answer.household
-    for row in answer.table.to_pylist():
+    monkeypatch.setattr(model, "household_spread", lambda lines, m: np.zeros_like(lines))
+    without = hosts_answer(con, CensusQuery(), "sightings").table.to_pylist()
+    for row, old in zip(answer.table.to_pylist(), without, strict=True):
+        assert row["hosts_est"] == pytest.approx(old["hosts_est"])
         lines = row["hosts_est"] / HOUSEHOLD
         need = Z90 * math.sqrt((1 - 1 / HOUSEHOLD) / lines)
-        assert math.log(row["hosts_est"] / row["hosts_lo"]) >= 0.95 * need, row
-        assert math.log(row["hosts_hi"] / row["hosts_est"]) >= 0.95 * need, row
+        before = math.log(old["hosts_est"] / old["hosts_lo"])
+        after = math.log(row["hosts_est"] / row["hosts_lo"])
+        assert after == pytest.approx(math.hypot(before, need), rel=0.1), row
+        assert after > before + 0.02

@@ -301,3 +301,9 @@ def test_one_arm_with_every_clean_up_is_not_identified_and_does_not_crash(
     )
     with pytest.raises(ValueError, match="does not identify the effect"):
         cox_notified(frame, clustered=clustered)
+    # With exits split for renumbering the clustered error stayed small and the fit read
+    # 6.2e7 [2.1e7, 1.9e8] (found in review): no interval check caught it.
+    renumbered = pd.concat([frame, frame.assign(cluster=list("ddeeff"))], ignore_index=True)
+    renumbered["renumbering"] = 0.002
+    with pytest.raises(ValueError, match="one arm has all the clean-ups"):
+        cox_notified(renumbered, clustered=clustered)

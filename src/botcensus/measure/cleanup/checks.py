@@ -60,6 +60,9 @@ neither is narrower, only its bounds are reported. Added after the nineteenth he
 7.09] and 2.38 [0.54, 10.4] against a perfect observer's 1.65, 1.65 and 1.50 (every
 interval holding it; the figures far off). Its full-size populations' intervals spanned
 1.5-4.4."""
+MAX_LOG_HALF: Final = 20.0
+"""A decay ratio whose interval's half-width on the log scale exceeds this (a factor of 5e8)
+is not computed: one arm's count does not fall."""
 DAYS: Final = (28, 56)
 
 
@@ -183,8 +186,11 @@ def decay_hazard(
         return None
     value = told.rate_per_week / holdout.rate_per_week
     sd = math.hypot(told.se / told.rate_per_week, holdout.se / holdout.rate_per_week)
-    if not (math.isfinite(value) and math.isfinite(sd)):
-        return None  # a rate without an error (three weeks on a line, say) checks nothing
+    if not (math.isfinite(value) and math.isfinite(sd)) or level_z * sd > MAX_LOG_HALF:
+        # A rate without an error checks nothing; a hold-out whose count hardly falls has a
+        # rate near 0 whose relative error overflowed exp() (found in review: a rate of
+        # 4.7e-17 with an error of 0.010 a week)
+        return None
     return value, value * math.exp(-level_z * sd), value * math.exp(level_z * sd)
 
 
@@ -198,9 +204,23 @@ def checked_hazard(
     if given and all(_span(f) > WIDEST_HR for f in given):
         narrowest = min(given, key=_span)
         return Figure(None, narrowest[1], narrowest[2], "bounds", "wide")
+    if (
+        cox is not None
+        and decay is not None
+        and not _meet(cox, decay)
+        and abs(cox[0] - decay[0]) > AGREE_HR
+    ):
+        # a wide figure still vetoes a narrow one its interval excludes (found in review:
+        # Cox 0.46 [0.28, 0.76] against a decay's 3.0 [1.2, 15] was reported as Cox's)
+        return Figure(None, min(cox[1], decay[1]), max(cox[2], decay[2]), "bounds", "disagree")
     usable = [None if f is None or _span(f) > WIDEST_HR else f for f in (cox, decay)]
     figure = decide(usable[0], usable[1], AGREE_HR)
     return replace(figure, reason="disagree") if figure.support == "bounds" else figure
+
+
+def _meet(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    """The two intervals overlap."""
+    return a[1] <= b[2] and b[1] <= a[2]
 
 
 def _span(figure: tuple[float, float, float]) -> float:

@@ -60,11 +60,14 @@ def arm_fits(
     last: date,
     *,
     count: str = "hosts",
+    full: set[date] | None = None,
 ) -> tuple[DecayFit | None, DecayFit | None]:
     """The decay of the host estimates (`count` hosts) or of the unique addresses (`count`
     unique_ip) of the told networks and of the hold-out over the complete weeks after the
-    campaign day (the earliest in the table); None for an arm with fewer than three such
-    weeks or no count. Needs a campaign keyed by `asn` or `cc`."""
+    campaign day (the earliest in the table) and inside the query's range; `full`: the
+    window starts with data on every day (others are left out, as the main decay leaves
+    them); None for an arm with fewer than three such weeks or no count. Needs a campaign
+    keyed by `asn` or `cc`."""
     key = "asn" if "asn" in notified.column_names else "cc"
     group = "asn" if key == "asn" else "country"
     if count == "hosts":
@@ -74,10 +77,14 @@ def arm_fits(
         table = table.rename_columns(["hosts" if c == count else c for c in table.column_names])
     plan = {row[key]: bool(row["notified"]) for row in notified.to_pylist()}
     day = min(notified["day"].to_pylist())
+    if base.date_from is not None:
+        day = max(day, base.date_from)  # a week cut by --from holds part of its days
     series: dict[bool, dict[date, float]] = {True: {}, False: {}}
     for row in table.to_pylist():
         arm = plan.get(row[group])
         if arm is None or row["window_start"] < day or row["window_end"] > last:
+            continue
+        if full is not None and row["window_start"] not in full:
             continue
         weeks = series[arm]
         weeks[row["window_start"]] = weeks.get(row["window_start"], 0.0) + float(row["hosts"])

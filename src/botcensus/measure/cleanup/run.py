@@ -290,7 +290,7 @@ def cleanup(
             count, answer.source, answer.reason, weekly, fit, decay, marks, None, None, None,
             None, tuple(notes), decay_support=support, decay_reason=why,
         )  # fmt: skip
-    part = _follow(con, relation, base, query, (first, last), decay, household, crowded)
+    part = _follow(con, relation, base, query, (first, last), decay, household, crowded, weeks=full)
     return CleanupResult(
         count, answer.source, answer.reason, weekly, fit, decay, marks, part.curves,
         part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
@@ -342,6 +342,8 @@ def _follow(
     decay: pa.Table,
     household: bool,
     crowded: bool = False,
+    *,
+    weeks: set[date] | None = None,
 ) -> _Followed:
     """Survival and the notification effect from identities, each checked against the decay
     of the host estimates where the decay is of hosts (cleanup.checks). Addresses are
@@ -413,7 +415,9 @@ def _follow(
             # checks Cox (the demo's Rustock campaign: Cox 0.46 [0.28, 0.76] on followed
             # addresses, the addresses' decay 1.21 [0.99, 1.49], a perfect observer 1.32).
             count = "hosts" if hosts else "unique_ip"
-            told, holdout = arm_fits(con, base, relation, query.notified, last, count=count)
+            told, holdout = arm_fits(
+                con, base, relation, query.notified, last, count=count, full=weeks
+            )
             by_decay = decay_hazard(told, holdout)
             if by_decay is None:
                 notes.append(
