@@ -259,9 +259,9 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
         alone = fit(subject)
         se = max(se, float(alone["se(coef)"]))
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    # Judged on the log scale: where one arm has every clean-up (few identities), the fit
-    # runs off to a coefficient and error whose exponent overflows (popgen b-mobile at 400
-    # machines with ids, nineteenth held-out set: `cleanup --notified` ended in a traceback).
+    # Judged on the log scale: a fit that runs off (one arm with every clean-up, caught
+    # above, or too few clean-ups) has a coefficient and error whose exponent overflowed
+    # (popgen b-mobile at 400 machines with ids, nineteenth held-out set).
     if not (abs(coef) < LOG_LIMIT and 2.0 * z * se < math.log(MAX_SPAN)):
         raise ValueError(
             "the fit does not identify the effect (log hazard ratio "
