@@ -21,11 +21,12 @@ from botcensus.measure.cleanup.address_check import (
     check_decay,
 )
 from botcensus.measure.cleanup.checks import checked_survival
+from botcensus.measure.hosts import office as office_module
 from botcensus.report.cleanup_html import decay_sentence
 from botcensus.report.cleanup_view import as_json, print_cleanup, terminal_decay
 from botcensus.store.sketch_build import sketch_sightings
 
-from ..hosts.hosts_cases import START, Population, connect, merge_by_address, populate
+from ..hosts.hosts_cases import START, Population, connect, merge_by_address, per_hour, populate
 
 WEEKS = 6
 
@@ -316,3 +317,45 @@ def test_the_reason_names_the_faster_address_series() -> None:
     assert "more slowly than the mean distinct addresses per hour" in row["support_reason"]
     row = check_decay(_decay(0.04), {None: AddressRates(0.09, 0.08)}).to_pylist()[0]
     assert "more slowly than the weekly distinct addresses" in row["support_reason"]
+
+
+@functools.cache
+def offices_cleaned() -> pa.Table:
+    """300 machines on static home lines and 80 offices of four machines behind one address
+    each (09:00-17:00 on weekdays), every machine cleaned after an exponential time (0.12 a
+    week), in reports per hour (no check-in timer to read): an office's address stays while
+    any of its machines is infected."""
+    pop = Population()
+    rng = np.random.default_rng(11)
+    _machine_days(pop, range(300), None, 64501, rng)
+    for s in range(80):
+        address = pop.address()
+        stops = [float(rng.exponential(7 / 0.12)) for _ in range(4)]
+        for d in range(7 * WEEKS):
+            day = START + timedelta(days=d)
+            on = [10_000 + 4 * s + j for j in range(4) if d < stops[j]]
+            if day.weekday() < 5 and on:
+                pop.session(on, day, address, 9 * 3600, 17 * 3600, cc="AA", asn=64509)
+    return per_hour(pa.Table.from_pylist(merge_by_address(pop.rows), schema=pop.table().schema))
+
+
+def test_a_decay_counted_from_office_addresses_is_not_supported() -> None:
+    result = _cleanup(offices_cleaned(), by="asn")
+    top = _overall(result)
+    assert result.decay_support == "bounds"
+    assert top["support"] == "bounds"
+    assert "office hours" in str(top["support_reason"])
+    assert top["rate_per_week"] is None
+    assert top["rate_lower"] == top["address_rate_per_week"]
+    assert 0.0 < top["rate_lower"] < 0.12 * 1.15  # type: ignore[operator]
+    rows = {r["group"]: r for r in result.decay.to_pylist()}
+    assert "office hours" in str(rows["64509"]["support_reason"])
+    # the home network's own decay is not held to the offices' rule
+    assert "office hours" not in str(rows["64501"]["support_reason"] or "")
+
+
+def test_without_the_office_test_the_decay_is_an_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(office_module, "OFFICE_RATIO", 0.0)
+    top = _overall(_cleanup(offices_cleaned()))
+    assert "office hours" not in str(top["support_reason"] or "")
+    assert top["rate_per_week"] is not None

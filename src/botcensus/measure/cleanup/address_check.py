@@ -19,7 +19,7 @@ the weekly distinct addresses' rate, S(d) <= exp(-rate d / 7).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -103,7 +103,21 @@ def reason(host: float, rates: AddressRates, *, ids: bool = False) -> str:
     )
 
 
-def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa.Table:
+OFFICE_REASON: Final = (
+    "the host estimates are counted from addresses of networks that keep office hours "
+    "(hosts.office), where machines per address are unknown: an office's address stays "
+    "while any machine behind it is infected, so the machines fall faster than the model's "
+    "figure ({rate:.4f} a week)"
+)
+"""Why a host decay over office networks is not supported (check_decay)."""
+
+
+def check_decay(
+    decay: pa.Table,
+    rates: Mapping[str | None, AddressRates],
+    *,
+    offices: Collection[object] = (),
+) -> pa.Table:
     """decay_table rows of hosts (rates of machines) with CHECK_COLUMNS: `support` is
     `estimate` where the host decay is at least the faster address rate (or nothing to
     check it against), `bounds` where it is slower: then `rate_per_week`, `rate_upper` and
@@ -111,7 +125,9 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
     bound on the machines'; null where not fitted) and `model_rate_per_week` keeps the host
     fit's rate, not supported. Rows without a rate get support `none`. A row whose rate the
     machines with ids gave (cleanup.id_check) keeps its `model_rate_per_week` and is checked
-    as any other."""
+    as any other. `offices`: groups (None for the overall row) whose host estimates hold
+    networks that keep office hours (HostsAnswer.offices): their model's rate is `bounds`
+    too, however fast, unless the machines with ids gave it."""
     rows = decay.to_pylist()
     for row in rows:
         got = rates.get(row.get("group"), AddressRates(None, None))
@@ -128,11 +144,16 @@ def check_decay(decay: pa.Table, rates: Mapping[str | None, AddressRates]) -> pa
             "address_rate_per_week": got.unique,
             "hourly_rate_per_week": got.hourly,
         }
-        if rate is None or faster is None or rate >= faster:
+        office = row.get("group") in offices and not row.get("id_reason")
+        if rate is None or ((faster is None or rate >= faster) and not office):
             continue
         row |= {
             "support": "bounds",
-            "support_reason": reason(rate, got, ids=bool(row.get("id_reason"))),
+            "support_reason": (
+                OFFICE_REASON.format(rate=rate)
+                if office
+                else reason(rate, got, ids=bool(row.get("id_reason")))
+            ),
             "rate_per_week": None,
             "rate_lower": got.unique,
             "rate_upper": None,

@@ -77,8 +77,9 @@ def id_decays(
 
 CROWDED: Final = (
     "bot ids show more machines behind one address than the household law allows "
-    "(hosts.crowded): the model counts addresses, which stay while any of their machines "
-    "is infected, so its trend is not the machines'"
+    "(hosts.crowded), or networks keep office hours (hosts.office): the model counts "
+    "addresses, which stay while any of their machines is infected, so its trend is not the "
+    "machines'"
 )
 
 

@@ -4,7 +4,7 @@ effect, gathered into one result for the CLI and the report to render."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final, Literal
@@ -189,6 +189,7 @@ def cleanup(
     if sprayed:
         notes.append(sprayed)
     household = crowded = False
+    offices: tuple[tuple[str, int], ...] = ()
     addresses = None
     if query.count == "hosts":
         if answer.source != "sightings":
@@ -196,7 +197,7 @@ def cleanup(
         addresses = with_hourly(con, answer.table, base, relation)
         table, hosts = host_weeks(con, base, relation)
         answer = replace(answer, table=table, unit="hosts")
-        household, crowded = hosts.household, hosts.crowded
+        household, crowded, offices = hosts.household, hosts.crowded, hosts.offices
         if pc.any(pc.equal(table["hosts_support"], "bounds")).as_py():
             notes.append(BOUNDS_NOTE)
         if household:
@@ -252,7 +253,7 @@ def cleanup(
         decay = _in_parts(
             decay, overall_rows,
             lambda part, whole: check_ids(
-                part, ids if whole else group_ids, crowded=crowded,
+                part, ids if whole else group_ids, crowded=crowded or bool(offices),
                 floors={k: r.faster for k, r in (rates if whole else group_rates).items()},
             ),
         )  # fmt: skip
@@ -261,7 +262,10 @@ def cleanup(
             fit = fit_decay(times, weekly[IDS].to_pylist())  # the ids' (id_check)
         decay = _in_parts(
             decay, overall_rows,
-            lambda part, whole: check_decay(part, rates if whole else group_rates),
+            lambda part, whole: check_decay(
+                part, rates if whole else group_rates,
+                offices=_office_groups(offices, None if whole else query.by),
+            ),
         )  # fmt: skip
         top = overall(decay)
         if top is not None and top["support"] == "estimate" and top.get("id_reason"):
@@ -296,6 +300,16 @@ def cleanup(
         part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
         decay_support=support, decay_reason=why,
     )  # fmt: skip
+
+
+def _office_groups(offices: Sequence[tuple[str, int]], by: str | None) -> set[object]:
+    """The decay rows (keyed by group: None overall, a country or an ASN) whose host
+    estimates hold networks that keep office hours (HostsAnswer.offices)."""
+    if not offices:
+        return set()
+    if by is None:
+        return {None}
+    return {cc or None for cc, _ in offices} if by == "country" else {str(a) for _, a in offices}
 
 
 def _full_weeks(con: duckdb.DuckDBPyConnection, query: CensusQuery, counted: Sketches) -> set[date]:

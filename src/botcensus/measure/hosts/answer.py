@@ -32,6 +32,7 @@ from botcensus.measure.hosts.model import (
     WIDENED,
     Z90,
 )
+from botcensus.measure.hosts.office import office_addresses, office_networks, weekend_counts
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import SUPPORT, Fit, scatter, support_code
 from botcensus.measure.hosts.windows import data_days, window_spans
@@ -66,6 +67,10 @@ class HostsAnswer:
     """Bot ids show more machines behind one address than the household law allows
     (hosts.crowded): machines per address are unknown, and so is how much more slowly the
     addresses are cleaned than the machines behind them."""
+    offices: tuple[tuple[str, int], ...] = ()
+    """Networks (country or "", ASN) whose addresses keep office hours, where the estimate
+    assumed households (hosts.office): machines per address there are unknown, and so is how
+    much more slowly those addresses are cleaned than the machines behind them."""
 
 
 def hosts_answer(
@@ -141,14 +146,18 @@ def hosts_answer(
             for key, (hosts, var) in countries.items()
         }
     fit.dayonly = bool(sums and fit.untimed and timed_share(con, query, relation) < MIN_TIMED_SHARE)
+    offices: dict[Key, int] = {}
     if sums and fit.untimed:
         fit.crowded = crowding(con, query, relation)
+        fit.offices = office_networks(weekend_counts(con, query, relation))
+        offices = office_addresses(con, query, relation, fit.offices)
     table, middle = _table(
-        sums, codes, fit, query, z, lengths, checks, busy, per_country, counted, parts
+        sums, codes, fit, query, z, lengths, checks, busy, per_country, counted, parts, offices
     )
     ids = tuple(counted.get(k, 0.0) for k in sorted(sums, key=_order))
     crowded = bool(fit.untimed and fit.crowded is not None and fit.crowded.contradicts)
-    return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle, ids, crowded)
+    offices_seen = tuple(sorted(fit.offices)) if fit.office_rows else ()
+    return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle, ids, crowded, offices_seen)
 
 
 def estimate_hosts(
@@ -198,6 +207,7 @@ def _table(
     countries: Mapping[tuple[object, object], tuple[float, float, float]] | None = None,
     counted: Mapping[Key, float] | None = None,
     parts: Mapping[Key, Sequence[Part]] | None = None,
+    offices: Mapping[Key, int] | None = None,
 ) -> tuple[pa.Table, tuple[float, ...]]:
     """Rows sorted like the census, and each row's model figure (HostsAnswer.middle); a
     log-normal interval from each estimate's variance, widened by its group's scatter.
@@ -233,7 +243,10 @@ def _table(
     row, the cells it sums: a row with only bounds because some of its cells have only
     bounds (a country without a stable network in a global row) takes its bounds from its
     parts (_mixed), not from a bracket of days active over the whole row, unless the
-    busiest-hour check ruled its window out."""
+    busiest-hour check ruled its window out. `offices`: per row, the unique IPv4 addresses
+    of networks that keep office hours (hosts.office); without a check-in timer such a row
+    has only bounds, and no upper bound from the most machines per address (as where bot
+    ids contradict the household law, hosts.crowded)."""
     length = 1 if query.window == "day" else 7
     keys = sorted(sums, key=_order)
     est = np.array([sums[k][0] for k in keys], np.float64)
@@ -251,6 +264,11 @@ def _table(
     many = fit.untimed and fit.crowded is not None and fit.crowded.contradicts
     if many:
         code = np.full(len(keys), BOUNDS, np.int64)
+    # Rows holding addresses of networks that keep office hours (hosts.office): the same,
+    # row by row.
+    office = np.array([(offices or {}).get(k, 0) > 0 for k in keys], dtype=bool) & fit.untimed
+    code = np.where(office, BOUNDS, code)
+    fit.office_rows += int(office.sum())
     modelled = code != BOUNDS  # the model had an estimate (before the cross-checks)
     days = np.array([max(lengths.get(k[0], 1), 1) for k in keys], np.float64)  # type: ignore[call-overload]
     bracket = np.log(days) / 2.0
@@ -268,6 +286,7 @@ def _table(
     most = np.array([checks.get(k, (0.0, math.inf))[1] for k in keys], np.float64)
     if many:
         most = np.full(len(keys), math.inf)
+    most = np.where(office, math.inf, most)
     floor = np.array([_floor(checks.get(k, (0.0, math.inf))) for k in keys], np.float64)
     ratio = np.array([(busy or {}).get(k[0], math.inf) for k in keys], np.float64)
     below = (code != BOUNDS) & (est < floor)

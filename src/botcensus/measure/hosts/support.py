@@ -39,6 +39,7 @@ from botcensus.measure.hosts.model import (
     WITHIN_SPREAD,
     Z90,
 )
+from botcensus.measure.hosts.office import Weekends
 
 SUPPORT: Final = ("estimate", "widened", "bounds")
 """hosts_support values, by the model's ESTIMATE, WIDENED and BOUNDS codes."""
@@ -135,6 +136,11 @@ class Fit:
     """Without a timer: how many address-days show several bot ids (hosts.crowded); where
     more than the household law allows, only bounds (hosts.answer)."""
 
+    offices: dict[tuple[str, int], Weekends] = field(default_factory=dict)
+    """Without a timer: networks whose addresses keep office hours (hosts.office)."""
+    office_rows: int = 0
+    """Rows that hold addresses of those networks, so have only bounds (hosts.answer)."""
+
     def merge(self, other: Fit) -> None:
         self.untimed |= other.untimed
         self.borrowed |= other.borrowed
@@ -163,9 +169,27 @@ class Fit:
                 f"model's bracket of days active, which still takes {HOUSEHOLD:.2f} machines "
                 "per address-day and can be low behind large offices"
             )
+        if self.office_rows:
+            named = ", ".join(
+                f"AS{asn} {cc or '?'} {w.ratio:.2f}"
+                for (cc, asn), w in sorted(self.offices.items(), key=lambda kv: kv[1].ratio)[:5]
+            )
+            more = len(self.offices) - 5
+            out.append(
+                f"host estimates not supported in {self.office_rows} row(s): they hold "
+                f"addresses of {len(self.offices)} network(s) whose weekends carry far fewer "
+                "address-days than the weekdays around them (office hours; Saturday and "
+                f"Sunday over Friday and Monday: {named}{f', {more} more' if more > 0 else ''}"
+                "). An office behind NAT hides a site of machines behind one address, and "
+                "nothing in these sightings counts them: those rows have only bounds "
+                "(hosts_support bounds), and their hosts_hi is not capped by the unique "
+                "addresses times the most machines per address: it is the model's bracket of "
+                f"days active, which still takes {HOUSEHOLD:.2f} machines per address-day and "
+                "can be low behind large offices"
+            )
         if self.dayonly:
             out.append(DAYONLY_NOTE)
-        elif self.bracketed or self.disagree or crowded:
+        elif self.bracketed or self.disagree or crowded or self.office_rows:
             out.append(BOUNDS_NOTE)
         if self.raised:
             out.append(

@@ -1,0 +1,149 @@
+"""Networks whose addresses keep office hours (hosts.office): without a check-in timer the
+machines behind an office's address are not seen, so rows that hold such addresses have only
+bounds, and their upper end does not take the household law's most machines per address."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+
+from botcensus.measure import CensusQuery
+from botcensus.measure.hosts import hosts_answer
+from botcensus.measure.hosts import office as office_module
+from botcensus.measure.hosts.office import (
+    MIN_WEEKENDS,
+    OFFICE_RATIO,
+    Weekends,
+    office_addresses,
+    office_networks,
+    weekend_counts,
+)
+
+from .hosts_cases import START, Population, connect, per_hour, populate
+
+H = 3600
+OFFICE_ASN = 64509
+
+
+def _with_offices(per_site: int, *, sites: int = 60, weeks: int = 4) -> Population:
+    """Home lines (hosts_cases: static and per-session, online any day of the week) and
+    offices of `per_site` machines behind one static address each, 09:00-17:00 on weekdays,
+    none with a bot id."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=weeks)
+    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=weeks)
+    for s in range(sites):
+        address = pop.address()
+        machines = list(range(10_000 + s * per_site, 10_000 + (s + 1) * per_site))
+        for d in range(7 * weeks):
+            day = START + timedelta(days=d)
+            if day.weekday() < 5:
+                pop.session(machines, day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN)
+    return pop
+
+
+def test_the_ratio_and_its_sampling_error() -> None:
+    # c-office's business networks (seen) read 0.55-0.63 over 8 weekends of thousands of
+    # address-days; its home networks 0.85-1.05
+    assert Weekends(8, 5_600, 10_000).office
+    assert not Weekends(8, 9_000, 10_000).office
+    # silent at weekends
+    silent = Weekends(MIN_WEEKENDS, 0.0, 400.0)
+    assert silent.ratio == 0.0
+    assert silent.office
+    # too few weekends, or too few address-days to tell a low ratio from chance
+    assert not Weekends(MIN_WEEKENDS - 1, 0.0, 400.0).office
+    assert Weekends(4, 2.0, 6.0).ratio < OFFICE_RATIO
+    assert not Weekends(4, 2.0, 6.0).office
+    # no weekday address-days: nothing to compare
+    assert math.isnan(Weekends(4, 10.0, 0.0).ratio)
+    assert not Weekends(4, 10.0, 0.0).office
+    # just below the threshold is not enough: the ratio's 90% top must be
+    assert not Weekends(8, 0.65 * 1_000, 1_000).office
+    assert Weekends(8, 0.60 * 100_000, 100_000).office
+
+
+def test_weekends_are_counted_against_the_days_around_them() -> None:
+    pop = _with_offices(per_site=4)
+    con = connect(per_hour(pop.table()))
+    counts = weekend_counts(con, CensusQuery(), "sightings")
+    # four weeks from a Sunday: three weekends have their Friday and Monday in the data
+    offices = counts[("AA", OFFICE_ASN)]
+    assert offices == Weekends(3, 0.0, 60 * 2 * 3)
+    homes = counts[("AA", 64501)]
+    assert homes.weekends == 3
+    assert 0.8 < homes.ratio < 1.25
+    assert set(office_networks(counts)) == {("AA", OFFICE_ASN)}
+    # a day without any sightings (a sensor outage on a Monday) takes its weekend out
+    monday = START + timedelta(days=8)
+    kept = pop.table().filter([d != monday for d in pop.table()["day"].to_pylist()])
+    assert (
+        weekend_counts(connect(kept), CensusQuery(), "sightings")[("AA", OFFICE_ASN)].weekends == 2
+    )
+
+
+def test_rows_with_office_addresses_have_only_bounds_that_hold() -> None:
+    pop = _with_offices(per_site=4)
+    con = connect(per_hour(pop.table()))  # hourly reports: no check-in timer to read
+    query = CensusQuery(window="week", by=("asn",))
+    counted = office_addresses(
+        con, query, "sightings", office_networks(weekend_counts(con, query, "sightings"))
+    )
+    assert {k[1] for k in counted} == {OFFICE_ASN}
+    assert all(n == 60 for n in counted.values())
+    answer = hosts_answer(con, query, "sightings")
+    assert answer.household
+    assert any(f"AS{OFFICE_ASN} AA 0.00" in n for n in answer.notes)
+    rows = answer.table.to_pylist()
+    office_rows = [r for r in rows if r["asn"] == OFFICE_ASN]
+    assert office_rows
+    for row in office_rows:
+        assert row["hosts_support"] == "bounds"
+        assert row["hosts_est"] is None
+        truth = 60 * 4
+        assert row["hosts_lo"] <= truth <= row["hosts_hi"], row
+    # the home networks' rows are not held to the offices' rule
+    assert any(r["hosts_est"] is not None for r in rows if r["asn"] != OFFICE_ASN)
+
+
+def test_without_the_rule_the_household_cap_misses_the_offices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same population with the office test switched off: the upper end takes the
+    household law's most machines per address, and four machines behind each office address
+    are more than that allows."""
+    monkeypatch.setattr(office_module, "OFFICE_RATIO", 0.0)
+    con = connect(per_hour(_with_offices(per_site=4).table()))
+    answer = hosts_answer(con, CensusQuery(window="week", by=("asn",)), "sightings")
+    office_rows = [r for r in answer.table.to_pylist() if r["asn"] == OFFICE_ASN]
+    assert not any("office hours" in n for n in answer.notes)
+    assert any(r["hosts_hi"] < 60 * 4 for r in office_rows)
+
+
+def test_with_a_timer_offices_are_seen_and_the_test_is_not_made() -> None:
+    """Where the timer shows the machines behind one address, households are not assumed."""
+    answer = hosts_answer(
+        connect(_with_offices(per_site=4).table()), CensusQuery(window="week"), "sightings"
+    )
+    assert not answer.household
+    assert not any("office hours" in n for n in answer.notes)
+
+
+def test_a_short_range_is_judged_on_the_networks_habit_over_all_the_data() -> None:
+    """One week holds one weekend at most: too few to show the habit, which is the
+    network's, so the test reads every weekend of the data."""
+    pop = _with_offices(per_site=4)
+    con = connect(per_hour(pop.table()))
+    week = CensusQuery(
+        window="week",
+        by=("asn",),
+        date_from=START + timedelta(days=7),
+        date_to=START + timedelta(days=13),
+    )
+    assert weekend_counts(con, week, "sightings")[("AA", OFFICE_ASN)].weekends == 3
+    answer = hosts_answer(con, week, "sightings")
+    (row,) = [r for r in answer.table.to_pylist() if r["asn"] == OFFICE_ASN]
+    assert row["hosts_support"] == "bounds"
+    assert row["hosts_lo"] <= 60 * 4 <= row["hosts_hi"]
