@@ -88,13 +88,14 @@ def _summary(km28: tuple[float, float, float]) -> pa.Table:
 
 def _row(rate: float, lower: float, upper: float, addresses: float) -> dict[str, object]:
     return {"group": None, "rate_per_week": rate, "rate_lower": lower, "rate_upper": upper,
-            "support": "estimate", "address_rate_per_week": addresses}  # fmt: skip
+            "support": "estimate", "address_rate_lower": addresses}  # fmt: skip
 
 
 def test_disagreeing_views_bound_the_share_by_the_addresses_not_by_either_view() -> None:
     """b-harsh seed 6 (fifth held-out set): identities 0.998 at 28 days, the decay 0.0588 a
-    week [0.0494, 0.0681], weekly distinct addresses 0.0561; truly 0.652 still infected at
-    28 days and 0.501 at 56. The bounds spanning both views were 0.76-1.00 (both too high)."""
+    week [0.0494, 0.0681], weekly distinct addresses 0.0561 (here the lower end of their
+    rate's interval); truly 0.652 still infected at 28 days and 0.501 at 56. The bounds
+    spanning both views were 0.76-1.00 (both too high)."""
     decay = {None: _row(0.0588, 0.0494, 0.0681, 0.0561)}
     out = checked_survival(_summary((0.998, 0.997, 0.9995)), decay, None).to_pylist()[0]
     for day, truth in ((28, 0.652), (56, 0.501)):
@@ -163,7 +164,7 @@ def test_share_bounds_come_from_the_addresses_rate_or_the_views(
     addresses: float | None, upper: float
 ) -> None:
     figure = Figure(None, 0.7, 0.9, "bounds")
-    row = {"rate_per_week": 0.06, "address_rate_per_week": addresses}
+    row = {"rate_per_week": 0.06, "address_rate_lower": addresses}
     assert share_bounds(row, 28, figure) == pytest.approx((0.0, upper))
 
 

@@ -34,6 +34,7 @@ CHECK_COLUMNS: Final = (
     "support_reason",
     "model_rate_per_week",
     "address_rate_per_week",
+    "address_rate_lower",
     "hourly_rate_per_week",
 )
 """Columns the check adds to every decay row (docs/measurement.md)."""
@@ -45,6 +46,10 @@ class AddressRates:
 
     unique: float | None
     hourly: float | None
+    unique_lower: float | None = None
+    """The lower end of the weekly distinct addresses' 95% interval: the lower bound on the
+    machines' rate (a few hundred addresses' rate is itself uncertain); None where not
+    fitted or not above zero."""
 
     @property
     def faster(self) -> float | None:
@@ -64,10 +69,22 @@ def address_rates(
             continue
         rows = decay_table(weekly, count=count, group=group, min_count=min_count).to_pylist()
         fitted[count] = {r["group"]: r.get("rate_per_week") for r in rows}
+        if count == "unique_ip":
+            fitted["unique_lower"] = {r["group"]: _positive(r.get("rate_lower")) for r in rows}
     keys = set(fitted["unique_ip"]) | set(fitted["ips_hourly_avg"])
     return {
-        k: AddressRates(fitted["unique_ip"].get(k), fitted["ips_hourly_avg"].get(k)) for k in keys
+        k: AddressRates(
+            fitted["unique_ip"].get(k),
+            fitted["ips_hourly_avg"].get(k),
+            fitted.get("unique_lower", {}).get(k),
+        )
+        for k in keys
     }
+
+
+def _positive(rate: float | None) -> float | None:
+    """A rate as a lower bound: None unless a finite number above zero."""
+    return rate if rate is not None and math.isfinite(rate) and rate > 0 else None
 
 
 UNCHECKED: Final = (
@@ -121,13 +138,15 @@ def check_decay(
     """decay_table rows of hosts (rates of machines) with CHECK_COLUMNS: `support` is
     `estimate` where the host decay is at least the faster address rate (or nothing to
     check it against), `bounds` where it is slower: then `rate_per_week`, `rate_upper` and
-    the half-lives are null, `rate_lower` is the weekly distinct addresses' rate (a lower
-    bound on the machines'; null where not fitted) and `model_rate_per_week` keeps the host
-    fit's rate, not supported. Rows without a rate get support `none`. A row whose rate the
-    machines with ids gave (cleanup.id_check) keeps its `model_rate_per_week` and is checked
-    as any other. `offices`: groups (None for the overall row) whose host estimates hold
-    networks that keep office hours (HostsAnswer.offices): their model's rate is `bounds`
-    too, however fast, unless the machines with ids gave it."""
+    the half-lives are null, `rate_lower` is the lower end of the weekly distinct
+    addresses' rate's 95% interval (a lower bound on the machines'; null where not fitted
+    or not above zero: the rate of a few hundred addresses is itself uncertain) and
+    `model_rate_per_week` keeps the host fit's rate, not supported. Rows without a rate get
+    support `none`. A row whose rate the machines with ids gave (cleanup.id_check) keeps its
+    `model_rate_per_week` and is checked as any other. `offices`: groups (None for the
+    overall row) whose host estimates hold networks that keep office hours
+    (HostsAnswer.offices): their model's rate is `bounds` too, however fast, unless the
+    machines with ids gave it."""
     rows = decay.to_pylist()
     for row in rows:
         got = rates.get(row.get("group"), AddressRates(None, None))
@@ -142,6 +161,7 @@ def check_decay(
             "support_reason": unchecked,
             "model_rate_per_week": rate if kept is None else kept,
             "address_rate_per_week": got.unique,
+            "address_rate_lower": got.unique_lower,
             "hourly_rate_per_week": got.hourly,
         }
         office = row.get("group") in offices and not row.get("id_reason")
@@ -155,7 +175,7 @@ def check_decay(
                 else reason(rate, got, ids=bool(row.get("id_reason")))
             ),
             "rate_per_week": None,
-            "rate_lower": got.unique,
+            "rate_lower": got.unique_lower,
             "rate_upper": None,
             "half_life_weeks": None,
             "half_life_days": None,

@@ -155,10 +155,10 @@ def share_bounds(
     fit: Mapping[str, Any] | DecayFit | None, day: int, figure: Figure
 ) -> tuple[float, float]:
     """Bounds on the share still infected after `day` days where no figure is supported:
-    0 to exp(-r day / 7), r the weekly distinct addresses' rate of the decay row
-    (`address_rate_per_week`); without one, 0 to the upper end of `figure` (the bounds or
-    interval the two views gave), capped at 1."""
-    rate = fit.get("address_rate_per_week") if isinstance(fit, Mapping) else None
+    0 to exp(-r day / 7), r the lower end of the weekly distinct addresses' rate's 95%
+    interval (`address_rate_lower` of the decay row); without one, 0 to the upper end of
+    `figure` (the bounds or interval the two views gave), capped at 1."""
+    rate = fit.get("address_rate_lower") if isinstance(fit, Mapping) else None
     if rate is not None and math.isfinite(rate):
         return bounded_share({"rate_lower": rate}, day)
     upper = figure.upper if figure.upper is not None else 1.0

@@ -277,10 +277,12 @@ def cleanup(
             support, why, fit = "bounds", top["support_reason"], None
             lower = top["rate_lower"]
             bound = (
-                f"the machines' rate is at least {lower:.4f} a week (the weekly distinct "
-                f"addresses'; share still infected after d days at most exp(-{lower:.4f} d/7))"
+                f"the machines' rate is at least {lower:.4f} a week (the lower end of the "
+                "weekly distinct addresses' rate's 95% interval; share still infected after "
+                f"d days at most exp(-{lower:.4f} d/7))"
                 if lower is not None
-                else "no lower bound on the machines' rate (the distinct addresses not fitted)"
+                else "no lower bound on the machines' rate (the distinct addresses' decay not "
+                "fitted, or its interval reaches zero)"
             )
             notes.append(
                 f"decay of hosts not supported by these data (decay support bounds): {why}; "
