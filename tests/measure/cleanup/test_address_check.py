@@ -19,6 +19,7 @@ from botcensus.measure.cleanup.address_check import (
     address_rates,
     bounded_share,
     check_decay,
+    from_offices,
 )
 from botcensus.measure.cleanup.checks import checked_survival
 from botcensus.measure.hosts import office as office_module
@@ -379,6 +380,20 @@ def test_a_decay_counted_from_office_addresses_is_not_supported() -> None:
     assert "office hours" in str(rows["64509"]["support_reason"])
     # the home network's own decay is not held to the offices' rule
     assert "office hours" not in str(rows["64501"]["support_reason"] or "")
+    assert from_offices(top)
+    assert not from_offices(rows["64501"])
+
+
+def test_the_effect_not_computed_says_it_is_the_offices() -> None:
+    campaign = pa.table(
+        {"asn": [64501, 64509], "notified": [True, False], "day": [START + timedelta(days=14)] * 2}
+    )
+    result = _cleanup(offices_cleaned(), notified=campaign)
+    assert any(
+        n.startswith("notification effect from the host decay not computed")
+        and "networks that keep office hours" in n
+        for n in result.notes
+    )
 
 
 def test_without_the_office_test_the_decay_is_an_estimate(monkeypatch: pytest.MonkeyPatch) -> None:

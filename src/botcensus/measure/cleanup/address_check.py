@@ -185,6 +185,13 @@ def check_decay(
     return rows_table(rows)
 
 
+def from_offices(row: Mapping[str, Any]) -> bool:
+    """Whether a decay row is `bounds` because its host estimates hold networks that keep
+    office hours (check_decay's OFFICE_REASON), not because they fall too slowly."""
+    head = OFFICE_REASON.split("{", 1)[0]
+    return row.get("support") == "bounds" and str(row.get("support_reason") or "").startswith(head)
+
+
 def bounded_share(row: Mapping[str, Any], day: int) -> tuple[float, float]:
     """Bounds on the share still infected after `day` days from a decay row whose support is
     `bounds`: (0, exp(-rate_lower day / 7)) capped at 1; (0, 1) without a lower rate."""

@@ -18,6 +18,7 @@ from botcensus.measure.cleanup.address_check import (
     AddressRates,
     address_rates,
     check_decay,
+    from_offices,
     overall,
 )
 from botcensus.measure.cleanup.checks import (
@@ -421,9 +422,14 @@ def _follow(
         by_decay = None
         top = overall(decay) if hosts else None
         if top is not None and top.get("support") == "bounds":
+            why = (
+                "counted from networks that keep office hours"
+                if from_offices(top)
+                else "slower than the addresses it is counted from"
+            )
             notes.append(
                 "notification effect from the host decay not computed: the decay of hosts is "
-                "not supported by these data (slower than the addresses it is counted from)"
+                f"not supported by these data ({why})"
             )
         elif "identity" not in query.notified.column_names:
             # Without host estimates, the arms' unique addresses: a renumbered address does
