@@ -13,9 +13,11 @@ from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts import office as office_module
 from botcensus.measure.hosts.office import (
+    MIN_TIMED_ROWS,
     MIN_WEEKENDS,
     OFFICE_RATIO,
     Weekends,
+    local_shift,
     office_addresses,
     office_networks,
     weekend_counts,
@@ -147,3 +149,54 @@ def test_a_short_range_is_judged_on_the_networks_habit_over_all_the_data() -> No
     (row,) = [r for r in answer.table.to_pylist() if r["asn"] == OFFICE_ASN]
     assert row["hosts_support"] == "bounds"
     assert row["hosts_lo"] <= 60 * 4 <= row["hosts_hi"]
+
+
+def _far_offices(sites: int = 60, weeks: int = 4) -> Population:
+    """Offices nine hours east of UTC: 07:00-16:00 local, Monday to Friday, is 22:00 the UTC
+    day before to 07:00, so each working day leaves a row on the UTC day before it; half the
+    sites also have a machine on all day, every day."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="JJ", asn=64501, weeks=weeks)
+    for s in range(sites):
+        address = pop.address()
+        machines = list(range(10_000 + 4 * s, 10_004 + 4 * s))
+        for d in range(1, 7 * weeks):
+            day = START + timedelta(days=d)
+            if day.weekday() < 5:
+                before = day - timedelta(days=1)
+                pop.session(machines, before, address, 22 * H, 23 * H + 55 * 60, cc="JJ",
+                            asn=OFFICE_ASN)  # fmt: skip
+                pop.session(machines, day, address, 0, 7 * H, cc="JJ", asn=OFFICE_ASN)
+            if s % 2:
+                pop.session([20_000 + s], day, address, 0, 23 * H + 55 * 60, cc="JJ",
+                            asn=OFFICE_ASN)  # fmt: skip
+    return pop
+
+
+def test_the_night_is_placed_opposite_the_days_activity() -> None:
+    def at(hour: float, rows: int = 500) -> int:
+        angle = math.radians(15 * hour)
+        return local_shift(math.cos(angle), math.sin(angle), rows)
+
+    assert at(13) == -1  # busiest at 13:00 UTC: the night at 01:00, an hour after midnight
+    assert at(4) == 8  # busiest at 04:00 UTC, as offices nine hours east: night at 16:00
+    assert at(1) == 11
+    assert at(0) == 12  # opposite midnight: the shift that is also -12 is given as 12
+    assert local_shift(0.0, 0.0, 500) == 0  # activity all over the day: nothing to place
+    assert local_shift(0.05, 0.05, 500) == 0
+    assert at(4, rows=MIN_TIMED_ROWS - 1) == 0
+
+
+def test_offices_far_from_utc_are_judged_on_their_own_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On UTC days their Monday mornings fall on a Sunday and the weekends do not look quiet
+    enough (c-office's Japan, 0.70-0.74); on the network's own days they do."""
+    con = connect(per_hour(_far_offices().table()))
+    own = weekend_counts(con, CensusQuery(), "sightings")[("JJ", OFFICE_ASN)]
+    assert own.office
+    assert own.ratio == pytest.approx(0.5, abs=0.02)
+    monkeypatch.setattr(office_module, "local_shift", lambda x, y, rows: 0)
+    utc = weekend_counts(con, CensusQuery(), "sightings")[("JJ", OFFICE_ASN)]
+    assert utc.ratio > 0.7
+    assert not utc.office
