@@ -7,6 +7,7 @@ weeks ending Saturday). `window_end` is the window's last day, inclusive.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
@@ -25,6 +26,14 @@ GROUPS: Final[dict[str, str]] = {
     "sensor": "sensor",
 }
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NETWORK_KEY_SQL: Final = f"coalesce({GROUPS['country']}, '') || '|' || {GROUPS['asn']}"
+"""A sighting's network (country, ASN) as one text key, "CC|ASN" ("" for no country), to
+test against a list of networks passed as a parameter (network_keys)."""
+
+
+def network_keys(networks: Iterable[tuple[str | None, int]]) -> list[str]:
+    """(country, ASN) pairs as NETWORK_KEY_SQL spells them."""
+    return [f"{cc or ''}|{asn}" for cc, asn in sorted(networks, key=str)]
 
 
 Params = dict[str, object]

@@ -38,7 +38,7 @@ from typing import Final, NamedTuple
 
 import duckdb
 
-from botcensus.measure.census import GROUPS, CensusQuery
+from botcensus.measure.census import NETWORK_KEY_SQL, CensusQuery, network_keys
 from botcensus.measure.hosts.hourly import hour_rows_sql
 from botcensus.measure.hosts.model import HOUSEHOLD, HOUSEHOLD_SD, MIN_REFERENCE, Z90
 
@@ -120,11 +120,10 @@ def busiest_hour_ratio(
     if not stable:
         return {}
     where, params = query.where()
-    names = [f"{cc or ''}|{asn}" for cc, asn in sorted(stable, key=str)]
-    cc, asn = GROUPS["country"], GROUPS["asn"]
+    names = network_keys(stable)
     stable_where = (
         f"{where} AND NOT contains(source_ip, ':') "
-        f"AND list_contains($stable_networks, coalesce({cc}, '') || '|' || {asn})"
+        f"AND list_contains($stable_networks, {NETWORK_KEY_SQL})"
     )
     sql = f"""
         WITH {hour_rows_sql(replace(query, by=()), relation, stable_where)}, per_hour AS (

@@ -38,7 +38,13 @@ from typing import Final, NamedTuple
 
 import duckdb
 
-from botcensus.measure.census import GROUPS, CensusQuery, window_start_sql
+from botcensus.measure.census import (
+    GROUPS,
+    NETWORK_KEY_SQL,
+    CensusQuery,
+    network_keys,
+    window_start_sql,
+)
 from botcensus.measure.hosts.model import Z90
 
 OFFICE_RATIO: Final = 0.67
@@ -117,9 +123,8 @@ def weekend_counts(
     query.check()
     where, params = query.where(dates=False)
     cc, asn = GROUPS["country"], GROUPS["asn"]
-    net = f"coalesce({cc}, '') || '|' || {asn}"
     centers = f"""
-        SELECT {net}, count(*),
+        SELECT {NETWORK_KEY_SQL}, count(*),
                avg(cos(radians(15 * h))), avg(sin(radians(15 * h)))
         FROM (SELECT {cc}, {asn},
                      ((epoch(first_seen) + epoch(last_seen)) / 2) % 86400 / 3600.0 AS h
@@ -143,7 +148,7 @@ def weekend_counts(
                         ELSE DATE '1970-01-01' + CAST(floor((epoch(first_seen) + 3600 * sh.hours)
                                                             / 86400) AS INTEGER) END AS day,
                    count(DISTINCT source_ip) AS n
-            FROM {relation} LEFT JOIN shifts sh ON sh.net = {net}
+            FROM {relation} LEFT JOIN shifts sh ON sh.net = {NETWORK_KEY_SQL}
             WHERE {where} AND NOT contains(source_ip, ':') AND {asn} IS NOT NULL
             GROUP BY ALL
         ), days AS (
@@ -192,16 +197,15 @@ def office_addresses(
     if not offices:
         return {}
     where, params = query.where()
-    cc, asn = GROUPS["country"], GROUPS["asn"]
     keys = "".join(f", {GROUPS[g]}" for g in query.by)
     sql = f"""
         SELECT {window_start_sql(query)} AS window_start{keys}, count(DISTINCT source_ip)
         FROM {relation}
         WHERE {where} AND NOT contains(source_ip, ':')
-          AND list_contains($office_networks, coalesce({cc}, '') || '|' || {asn})
+          AND list_contains($office_networks, {NETWORK_KEY_SQL})
         GROUP BY ALL
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
-    names = [f"{c}|{a}" for c, a in sorted(offices)]
+    names = network_keys(offices)
     return {
         tuple(row[:-1]): int(row[-1])
         for row in con.execute(sql, {**params, "office_networks": names}).fetchall()
