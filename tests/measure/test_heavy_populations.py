@@ -86,7 +86,11 @@ def b_sparse(tmp_path_factory: pytest.TempPathFactory) -> Score:
     smaller of the host-day bound and the busiest hour); decay 2.9%; S(28) 0.10 and S(56)
     0.06 off, from the decay; hazard ratio 1.32 against the perfect observer's 1.48, from
     the decay). At the eleventh freeze: bounds 87 of 87 holding, hi / lo 55.2; decay 5.2%;
-    S(28) 0.08 and S(56) 0.04 off; hazard ratio 1.25 (0.95-1.64) against 1.48."""
+    S(28) 0.08 and S(56) 0.04 off; hazard ratio 1.25 (0.95-1.64) against 1.48. Since
+    offices are also found one address at a time (hosts.office.quiet_addresses, after the
+    twentieth set), seven of its networks hold addresses quiet at weekends (16-23% of their
+    address-days) and their rows' upper ends have no household cap: hi / lo 63.0, the rest
+    as before."""
     return _score(tmp_path_factory, "b-sparse", 3)
 
 
@@ -177,7 +181,7 @@ def test_development_a_cgn_only_bounds_that_hold(a_cgn: Score) -> None:
 def test_seen_b_sparse_says_not_supported_with_bounds_that_hold(b_sparse: Score) -> None:
     none, held, rows = b_sparse.unsupported()
     assert none == held == rows > 0
-    assert _width(b_sparse) <= 58.0
+    assert _width(b_sparse) <= 66.0
 
 
 def test_seen_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:

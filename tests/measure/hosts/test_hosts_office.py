@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from botcensus.measure import CensusQuery
@@ -18,8 +19,10 @@ from botcensus.measure.hosts.office import (
     OFFICE_RATIO,
     Weekends,
     local_shift,
+    lower_tail,
     office_addresses,
     office_networks,
+    quiet_addresses,
     weekend_counts,
 )
 
@@ -113,10 +116,11 @@ def test_rows_with_office_addresses_have_only_bounds_that_hold() -> None:
 def test_without_the_rule_the_household_cap_misses_the_offices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The same population with the office test switched off: the upper end takes the
+    """The same population with both office tests switched off: the upper end takes the
     household law's most machines per address, and four machines behind each office address
     are more than that allows."""
     monkeypatch.setattr(office_module, "OFFICE_RATIO", 0.0)
+    monkeypatch.setattr(office_module, "QUIET_SHARE", math.inf)
     con = connect(per_hour(_with_offices(per_site=4).table()))
     answer = hosts_answer(con, CensusQuery(window="week", by=("asn",)), "sightings")
     office_rows = [r for r in answer.table.to_pylist() if r["asn"] == OFFICE_ASN]
@@ -200,3 +204,66 @@ def test_offices_far_from_utc_are_judged_on_their_own_days(
     utc = weekend_counts(con, CensusQuery(), "sightings")[("JJ", OFFICE_ASN)]
     assert utc.ratio > 0.7
     assert not utc.office
+
+
+def test_the_lower_tail_is_the_binomial_distributions() -> None:
+    stats = pytest.importorskip("scipy.stats")  # the oracle: scipy is a dependency of lifelines
+    rng = np.random.default_rng(5)
+    n = rng.integers(1, 120, 400)
+    k = np.minimum(rng.integers(0, 40, 400), n)
+    p = rng.uniform(0.01, 0.999, 400)
+    assert lower_tail(k, n, p) == pytest.approx(stats.binom.cdf(k, n, p), rel=1e-9, abs=1e-300)
+    # far into the tail, where a product of probabilities would underflow
+    assert lower_tail(np.array([0]), np.array([2_000]), np.array([0.9]))[0] == 0.0
+    tiny = lower_tail(np.array([3]), np.array([300]), np.array([0.9]))[0]
+    assert tiny == pytest.approx(stats.binom.cdf(3, 300, 0.9), rel=1e-9)
+
+
+def _mixed_with_offices(sites: int = 60, weeks: int = 4) -> Population:
+    """One network serving homes (static lines, online on 30-90% of days, any day of the
+    week) and `sites` offices of four machines behind one static address each, 09:00-17:00
+    on weekdays: a network whose weekends are not quiet as a whole."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=OFFICE_ASN, weeks=weeks)
+    for s in range(sites):
+        address = pop.address()
+        machines = list(range(10_000 + 4 * s, 10_004 + 4 * s))
+        for d in range(7 * weeks):
+            day = START + timedelta(days=d)
+            if day.weekday() < 5:
+                pop.session(machines, day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN)
+    return pop
+
+
+def test_offices_among_homes_are_found_one_address_at_a_time() -> None:
+    pop = _mixed_with_offices()
+    con = connect(per_hour(pop.table()))
+    query = CensusQuery(window="week")
+    weekends = weekend_counts(con, query, "sightings")[("AA", OFFICE_ASN)]
+    assert weekends.ratio > OFFICE_RATIO  # the network as a whole does not look like offices
+    assert not weekends.office
+    quiet = quiet_addresses(con, query, "sightings")[("AA", OFFICE_ASN)]
+    assert quiet.quiet >= 60  # every office, and hardly a home
+    assert quiet.quiet <= 60 + 3
+    assert quiet.office
+    assert quiet.share == pytest.approx(60 * 20 / quiet.days, rel=0.05)
+    answer = hosts_answer(con, query, "sightings")
+    assert not answer.offices  # the decay is not withheld for them (HostsAnswer.offices)
+    assert any("hardly ever at weekends" in n and f"AS{OFFICE_ASN} AA" in n for n in answer.notes)
+    for row in answer.table.to_pylist():
+        first, last = row["window_start"], row["window_start"] + timedelta(days=6)
+        assert row["hosts_support"] == "bounds"
+        assert row["hosts_lo"] <= pop.hosts(first, last) <= row["hosts_hi"], row
+
+
+def test_homes_online_on_some_days_are_not_offices() -> None:
+    """Machines online on a fifth to half of the days miss whole weekends by chance; the
+    test weighs that against the weekdays they were seen on."""
+    pop = Population()
+    populate(pop, range(600), "static", cc="AA", asn=64501, weeks=8, online=(0.2, 0.5))
+    con = connect(per_hour(pop.table()))
+    quiet = quiet_addresses(con, CensusQuery(), "sightings")[("AA", 64501)]
+    assert quiet.tested > 500
+    assert quiet.quiet <= 0.03 * quiet.tested
+    assert not quiet.office
+    assert not hosts_answer(con, CensusQuery(window="week"), "sightings").offices

@@ -32,7 +32,14 @@ from botcensus.measure.hosts.model import (
     WIDENED,
     Z90,
 )
-from botcensus.measure.hosts.office import office_addresses, office_networks, weekend_counts
+from botcensus.measure.hosts.office import (
+    night_shifts,
+    office_addresses,
+    office_networks,
+    quiet_addresses,
+    quiet_networks,
+    weekend_counts,
+)
 from botcensus.measure.hosts.split import MIN_SPLIT
 from botcensus.measure.hosts.support import SUPPORT, Fit, scatter, support_code
 from botcensus.measure.hosts.windows import data_days, window_spans
@@ -68,9 +75,14 @@ class HostsAnswer:
     (hosts.crowded): machines per address are unknown, and so is how much more slowly the
     addresses are cleaned than the machines behind them."""
     offices: tuple[tuple[str, int], ...] = ()
-    """Networks (country or "", ASN) whose addresses keep office hours, where the estimate
-    assumed households (hosts.office): machines per address there are unknown, and so is how
-    much more slowly those addresses are cleaned than the machines behind them."""
+    """Networks (country or "", ASN) whose weekends show office hours, where the estimate
+    assumed households (hosts.office.Weekends): machines per address there are unknown, and
+    so is how much more slowly those addresses are cleaned than the machines behind them.
+    Not the networks found by their addresses quiet at weekends (hosts.office.QuietAddresses):
+    their rows have only bounds too, but the offices hold a part of their address-days (15-30%
+    in the seen populations), which slows a decay by a part of that part, and withholding the
+    decay there lost more right figures than wrong ones (BENCHMARKS.md, "After the twentieth
+    set: offices one address at a time")."""
 
 
 def hosts_answer(
@@ -149,8 +161,10 @@ def hosts_answer(
     offices: dict[Key, int] = {}
     if sums and fit.untimed:
         fit.crowded = crowding(con, query, relation)
-        fit.offices = office_networks(weekend_counts(con, query, relation))
-        offices = office_addresses(con, query, relation, fit.offices)
+        shifts = night_shifts(con, query, relation)
+        fit.offices = office_networks(weekend_counts(con, query, relation, shifts))
+        fit.quiet = quiet_networks(quiet_addresses(con, query, relation, shifts), fit.offices)
+        offices = office_addresses(con, query, relation, [*fit.offices, *fit.quiet])
     table, middle = _table(
         sums, codes, fit, query, z, lengths, checks, busy, per_country, counted, parts, offices
     )

@@ -39,7 +39,7 @@ from botcensus.measure.hosts.model import (
     WITHIN_SPREAD,
     Z90,
 )
-from botcensus.measure.hosts.office import Weekends
+from botcensus.measure.hosts.office import QuietAddresses, Weekends
 
 SUPPORT: Final = ("estimate", "widened", "bounds")
 """hosts_support values, by the model's ESTIMATE, WIDENED and BOUNDS codes."""
@@ -138,6 +138,9 @@ class Fit:
 
     offices: dict[tuple[str, int], Weekends] = field(default_factory=dict)
     """Without a timer: networks whose addresses keep office hours (hosts.office)."""
+    quiet: dict[tuple[str, int], QuietAddresses] = field(default_factory=dict)
+    """Without a timer: the other networks whose addresses quiet at weekends show offices
+    (hosts.office.quiet_addresses)."""
     office_rows: int = 0
     """Rows that hold addresses of those networks, so have only bounds (hosts.answer)."""
 
@@ -151,6 +154,31 @@ class Fit:
         self.split_few |= other.split_few
         self.stable |= other.stable
         self.ids += other.ids
+
+    def _office_reasons(self) -> str:
+        """Why networks were found to keep office hours, the five clearest of each test."""
+
+        def listed(named: list[str], total: int) -> str:
+            return ", ".join(named) + (f", {total - len(named)} more" if total > 5 else "")
+
+        parts = []
+        if self.offices:
+            weekends = sorted(self.offices.items(), key=lambda kv: kv[1].ratio)[:5]
+            named = [f"AS{asn} {cc or '?'} {w.ratio:.2f}" for (cc, asn), w in weekends]
+            parts.append(
+                "weekends carrying far fewer address-days than the weekdays around them, "
+                f"Saturday and Sunday over Friday and Monday: {listed(named, len(self.offices))}"
+            )
+        if self.quiet:
+            quiet = sorted(self.quiet.items(), key=lambda kv: -kv[1].share)[:5]
+            named = [
+                f"AS{asn} {cc or '?'} {q.quiet} addresses, {q.share:.0%}" for (cc, asn), q in quiet
+            ]
+            parts.append(
+                "addresses seen on weekdays and hardly ever at weekends, how many and the share "
+                f"of the network's address-days they carry: {listed(named, len(self.quiet))}"
+            )
+        return "; ".join(parts)
 
     def notes(self) -> list[str]:
         """What a reader must be told, one sentence each."""
@@ -170,17 +198,11 @@ class Fit:
                 "per address-day and can be low behind large offices"
             )
         if self.office_rows:
-            named = ", ".join(
-                f"AS{asn} {cc or '?'} {w.ratio:.2f}"
-                for (cc, asn), w in sorted(self.offices.items(), key=lambda kv: kv[1].ratio)[:5]
-            )
-            more = len(self.offices) - 5
             out.append(
                 f"host estimates not supported in {self.office_rows} row(s): they hold "
-                f"addresses of {len(self.offices)} network(s) whose weekends carry far fewer "
-                "address-days than the weekdays around them (office hours; Saturday and "
-                f"Sunday over Friday and Monday: {named}{f', {more} more' if more > 0 else ''}"
-                "). An office behind NAT hides a site of machines behind one address, and "
+                f"addresses of {len(self.offices) + len(self.quiet)} network(s) that keep "
+                f"office hours ({self._office_reasons()}). An office behind NAT hides a "
+                "site of machines behind one address, and "
                 "nothing in these sightings counts them: those rows have only bounds "
                 "(hosts_support bounds), and their hosts_hi is not capped by the unique "
                 "addresses times the most machines per address: it is the model's bracket of "
