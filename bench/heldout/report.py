@@ -45,17 +45,22 @@ def _survival(runs: Sequence[dict[str, Any]], day: str) -> str:
 def _decay(runs: Sequence[dict[str, Any]]) -> str:
     """Median decay error over runs with a rate, and in how many its interval held the true
     rate; where the decay was not supported, n.s. and in how many runs its lower bound held
-    the true rate."""
+    the true rate, of those that gave one (a rate of a few hundred addresses can have none:
+    its interval reaches 0)."""
     text = _pct(_median(r["decay_error"] for r in runs))
     inside = [r["decay_interval_holds"] for r in runs if r.get("decay_interval_holds") is not None]
     if inside:  # results written before the intervals were scored have none
         text += f" (interval holds {sum(inside)}/{len(inside)})"
-    held = [r["decay_bound_holds"] for r in runs if r.get("decay_support") == "bounds"]
-    if held:
+    bounds = [r for r in runs if r.get("decay_support") == "bounds"]
+    if bounds:
         rated = any(r.get("decay_error") is not None for r in runs)
-        text = (text if rated else "n.s.") + (
-            f" (n.s. in {len(held)}; lower bound holds {sum(bool(h) for h in held)}/{len(held)})"
-        )
+        held = [r["decay_bound_holds"] for r in bounds if r.get("decay_lower") is not None]
+        parts = [f"n.s. in {len(bounds)}"]
+        if held:
+            parts.append(f"lower bound holds {sum(bool(h) for h in held)}/{len(held)}")
+        if len(held) < len(bounds):
+            parts.append(f"no lower bound in {len(bounds) - len(held)}")
+        text = (text if rated else "n.s.") + f" ({'; '.join(parts)})"
     return text
 
 
