@@ -267,3 +267,35 @@ def test_homes_online_on_some_days_are_not_offices() -> None:
     assert quiet.quiet <= 0.03 * quiet.tested
     assert not quiet.office
     assert not hosts_answer(con, CensusQuery(window="week"), "sightings").offices
+
+
+def _mixed_with_one_machine_offices(*, ids: bool, sites: int = 80, weeks: int = 4) -> Population:
+    """Homes (static lines, no ids) and `sites` offices of one machine each on one network,
+    09:00-17:00 on weekdays, each office machine with its own bot id where `ids`."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=OFFICE_ASN, weeks=weeks)
+    for s in range(sites):
+        address, m = pop.address(), 10_000 + s
+        for d in range(7 * weeks):
+            day = START + timedelta(days=d)
+            if day.weekday() < 5:
+                pop.session([m], day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN,
+                            bot_id=f"o{m}" if ids else None)  # fmt: skip
+    return pop
+
+
+def test_with_bot_ids_fitted_the_addresses_are_not_judged_by_their_weekends() -> None:
+    """Where the strip-the-ids check corrects each network's level from its machines with
+    ids, an office's machines are among those it sees: its quiet addresses do not withhold
+    the estimate."""
+    query = CensusQuery(window="week")
+    without = connect(per_hour(_mixed_with_one_machine_offices(ids=False).table()))
+    assert quiet_addresses(without, query, "sightings")[("AA", OFFICE_ASN)].office
+    assert any(
+        "hardly ever at weekends" in n for n in hosts_answer(without, query, "sightings").notes
+    )
+    with_ids = connect(per_hour(_mixed_with_one_machine_offices(ids=True).table()))
+    assert quiet_addresses(with_ids, query, "sightings")[("AA", OFFICE_ASN)].office
+    answer = hosts_answer(with_ids, query, "sightings")
+    assert not any("hardly ever at weekends" in n for n in answer.notes)
+    assert any(r["hosts_est"] is not None for r in answer.table.to_pylist())

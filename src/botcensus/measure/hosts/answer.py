@@ -163,7 +163,9 @@ def hosts_answer(
         fit.crowded = crowding(con, query, relation)
         shifts = night_shifts(con, query, relation)
         fit.offices = office_networks(weekend_counts(con, query, relation, shifts))
-        fit.quiet = quiet_networks(quiet_addresses(con, query, relation, shifts), fit.offices)
+        if not fit.ids:  # fitted bot ids correct each network's level, offices included
+            quiet = quiet_addresses(con, query, relation, shifts)
+            fit.quiet = quiet_networks(quiet, fit.offices)
         offices = office_addresses(con, query, relation, [*fit.offices, *fit.quiet])
     table, middle = _table(
         sums, codes, fit, query, z, lengths, checks, busy, per_country, counted, parts, offices
