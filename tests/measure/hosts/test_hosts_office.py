@@ -32,6 +32,27 @@ H = 3600
 OFFICE_ASN = 64509
 
 
+def _add_offices(
+    pop: Population, per_site: int, sites: int, weeks: int, *, ids: bool = False
+) -> None:
+    """`sites` offices of `per_site` machines behind one static address each, 09:00-17:00
+    on weekdays, on network AA AS{OFFICE_ASN}; each machine with its own bot id where
+    `ids`."""
+    for s in range(sites):
+        address = pop.address()
+        machines = list(range(10_000 + s * per_site, 10_000 + (s + 1) * per_site))
+        for d in range(7 * weeks):
+            day = START + timedelta(days=d)
+            if day.weekday() >= 5:
+                continue
+            if ids:
+                for m in machines:
+                    pop.session([m], day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN,
+                                bot_id=f"o{m}")  # fmt: skip
+            else:
+                pop.session(machines, day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN)
+
+
 def _with_offices(per_site: int, *, sites: int = 60, weeks: int = 4) -> Population:
     """Home lines (hosts_cases: static and per-session, online any day of the week) and
     offices of `per_site` machines behind one static address each, 09:00-17:00 on weekdays,
@@ -39,13 +60,7 @@ def _with_offices(per_site: int, *, sites: int = 60, weeks: int = 4) -> Populati
     pop = Population()
     populate(pop, range(300), "static", cc="AA", asn=64501, weeks=weeks)
     populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=weeks)
-    for s in range(sites):
-        address = pop.address()
-        machines = list(range(10_000 + s * per_site, 10_000 + (s + 1) * per_site))
-        for d in range(7 * weeks):
-            day = START + timedelta(days=d)
-            if day.weekday() < 5:
-                pop.session(machines, day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN)
+    _add_offices(pop, per_site, sites, weeks)
     return pop
 
 
@@ -225,13 +240,7 @@ def _mixed_with_offices(sites: int = 60, weeks: int = 4) -> Population:
     on weekdays: a network whose weekends are not quiet as a whole."""
     pop = Population()
     populate(pop, range(300), "static", cc="AA", asn=OFFICE_ASN, weeks=weeks)
-    for s in range(sites):
-        address = pop.address()
-        machines = list(range(10_000 + 4 * s, 10_004 + 4 * s))
-        for d in range(7 * weeks):
-            day = START + timedelta(days=d)
-            if day.weekday() < 5:
-                pop.session(machines, day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN)
+    _add_offices(pop, 4, sites, weeks)
     return pop
 
 
@@ -274,13 +283,7 @@ def _mixed_with_one_machine_offices(*, ids: bool, sites: int = 80, weeks: int = 
     09:00-17:00 on weekdays, each office machine with its own bot id where `ids`."""
     pop = Population()
     populate(pop, range(300), "static", cc="AA", asn=OFFICE_ASN, weeks=weeks)
-    for s in range(sites):
-        address, m = pop.address(), 10_000 + s
-        for d in range(7 * weeks):
-            day = START + timedelta(days=d)
-            if day.weekday() < 5:
-                pop.session([m], day, address, 9 * H, 17 * H, cc="AA", asn=OFFICE_ASN,
-                            bot_id=f"o{m}" if ids else None)  # fmt: skip
+    _add_offices(pop, 1, sites, weeks, ids=ids)
     return pop
 
 

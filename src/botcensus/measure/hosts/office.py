@@ -213,6 +213,20 @@ _SHIFTS_SQL: Final = (
 )
 
 
+def _with_shifts(
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    shifts: dict[str, int] | None,
+) -> tuple[str, dict[str, object]]:
+    """The query's condition over all its dates, and its parameters with the networks'
+    night shifts (night_shifts, unless the caller has them) as `_SHIFTS_SQL` reads them."""
+    query.check()
+    where, params = query.where(dates=False)
+    shifted = shifts if shifts is not None else night_shifts(con, query, relation)
+    return where, {**params, "office_keys": list(shifted), "office_hours": list(shifted.values())}
+
+
 def weekend_counts(
     con: duckdb.DuckDBPyConnection,
     query: CensusQuery,
@@ -228,10 +242,8 @@ def weekend_counts(
     Monday, and the UTC day its shift reaches into, are all in the data; a network with no
     sighting on such a day counts zero address-days. `shifts`: night_shifts, where the
     caller has them."""
-    query.check()
-    where, params = query.where(dates=False)
+    where, params = _with_shifts(con, query, relation, shifts)
     cc, asn = GROUPS["country"], GROUPS["asn"]
-    shifted = shifts if shifts is not None else night_shifts(con, query, relation)
     sql = f"""
         WITH shifts AS ({_SHIFTS_SQL}), per_day AS (
             SELECT coalesce({cc}, '') AS cc, {asn} AS asn, {_SHIFTED_DAY} AS day,
@@ -263,8 +275,7 @@ def weekend_counts(
         LEFT JOIN per_day mon ON mon.cc = g.cc AND mon.asn = g.asn AND mon.day = g.saturday + 2
         GROUP BY g.cc, g.asn
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
-    keys, hours = list(shifted), [shifted[k] for k in shifted]
-    rows = con.execute(sql, {**params, "office_keys": keys, "office_hours": hours}).fetchall()
+    rows = con.execute(sql, params).fetchall()
     return {(str(c), int(a)): Weekends(int(n), float(w), float(r)) for c, a, n, w, r in rows}
 
 
@@ -279,10 +290,8 @@ def quiet_addresses(
     day with any sighting of the query's family and feed; an address's span counts the
     weekdays and weekend days of the data from its first day to its last. Only addresses
     seen on a smaller share of their weekend days than of their weekdays leave DuckDB."""
-    query.check()
-    where, params = query.where(dates=False)
+    where, params = _with_shifts(con, query, relation, shifts)
     cc, asn = GROUPS["country"], GROUPS["asn"]
-    shifted = shifts if shifts is not None else night_shifts(con, query, relation)
     sql = f"""
         WITH shifts AS ({_SHIFTS_SQL}), seen AS (
             SELECT DISTINCT coalesce({cc}, '') AS cc, {asn} AS asn, source_ip,
@@ -321,16 +330,7 @@ def quiet_addresses(
           ON t.cc = nw.cc AND t.asn = nw.asn AND t.tested
          AND t.on_weekend * (t.weekdays + 1) < (t.on_weekdays + 0.5) * t.weekend
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
-    keys, hours = list(shifted), [shifted[k] for k in shifted]
-    got = con.sql(
-        sql,
-        params={
-            **params,
-            "office_keys": keys,
-            "office_hours": hours,
-            "min_weekend_days": 2 * MIN_WEEKENDS,
-        },
-    )
+    got = con.sql(sql, params={**params, "min_weekend_days": 2 * MIN_WEEKENDS})
     return _quiet_per_network(got.to_arrow_table())
 
 
@@ -342,37 +342,26 @@ def _quiet_per_network(rows: pa.Table) -> dict[Network, QuietAddresses]:
     span; a network without candidates has one row with those null."""
     if not rows.num_rows:
         return {}
-    totals = {
-        (str(c), int(a)): (int(t), float(d))
-        for c, a, t, d in zip(
-            rows["cc"].to_pylist(),
-            rows["asn"].to_pylist(),
-            rows["tested"].to_pylist(),
-            rows["days"].to_pylist(),
-            strict=True,
-        )
-    }
+    keys = ["cc", "asn"]
+    totals = rows.group_by(keys).aggregate([("tested", "max"), ("days", "max")])
     candidates = rows.filter(rows["n"].is_valid())
-    quiet_days: dict[Network, float] = {}
-    quiet: dict[Network, int] = {}
-    if candidates.num_rows:
-        num = {
-            c: candidates[c].to_numpy().astype(np.int64)
-            for c in ("n", "on_weekdays", "on_weekend", "weekdays", "weekend")
-        }
-        share = (num["on_weekdays"] + 0.5) / (num["weekdays"] + 1.0)
-        low = lower_tail(num["on_weekend"], num["weekend"], np.clip(share, 1e-9, 1.0 - 1e-9))
-        hit = low < QUIET_P
-        networks = zip(candidates["cc"].to_pylist(), candidates["asn"].to_pylist(), strict=True)
-        for (c, a), is_quiet, n in zip(networks, hit, num["n"], strict=True):
-            if is_quiet:
-                key = (str(c), int(a))
-                quiet[key] = quiet.get(key, 0) + 1
-                quiet_days[key] = quiet_days.get(key, 0.0) + float(n)
-    return {
-        key: QuietAddresses(tested, quiet.get(key, 0), quiet_days.get(key, 0.0), days)
-        for key, (tested, days) in totals.items()
+    num = {
+        c: candidates[c].to_numpy().astype(np.int64)
+        for c in ("n", "on_weekdays", "on_weekend", "weekdays", "weekend")
     }
+    share = np.clip((num["on_weekdays"] + 0.5) / (num["weekdays"] + 1.0), 1e-9, 1.0 - 1e-9)
+    quiet = candidates.filter(
+        pa.array(lower_tail(num["on_weekend"], num["weekend"], share) < QUIET_P)
+    )
+    per = quiet.group_by(keys).aggregate([("n", "count"), ("n", "sum")])
+    found = {(r["cc"], r["asn"]): (r["n_count"], r["n_sum"]) for r in per.to_pylist()}
+    out = {}
+    for r in totals.to_pylist():
+        n, days = found.get((r["cc"], r["asn"]), (0, 0))
+        out[(str(r["cc"]), int(r["asn"]))] = QuietAddresses(
+            int(r["tested_max"]), int(n), float(days), float(r["days_max"])
+        )
+    return out
 
 
 def office_networks(counts: dict[Network, Weekends]) -> dict[Network, Weekends]:
