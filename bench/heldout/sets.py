@@ -44,37 +44,49 @@ DEVELOPMENT = (
 SEEN = (
     Population(
         "b-harsh",
-        (*range(1, 18), 19, 21, 23, 25, 27),
-        ids_seeds=(1, 13, 14, 15, 16, 17, 19, 21, 23, 25, 27),
+        (*range(1, 18), 19, 21, 23, 25, 27, 29),
+        ids_seeds=(1, 13, 14, 15, 16, 17, 19, 21, 23, 25, 27, 29),
     ),
     Population(
         "b-harsh",
-        (15, 18, 20, 22, 24, 26, 28),
+        (15, 18, 20, 22, 24, 26, 28, 30),
         ("report.ids_share=0.12",),
         "b-harsh-ids12",
-        ids_seeds=(15, 18, 20, 22, 24, 26, 28),
+        ids_seeds=(15, 18, 20, 22, 24, 26, 28, 30),
     ),
-    Population("b-mobile", tuple(range(1, 23)), ids_seeds=(1, *range(15, 23))),
+    Population("b-mobile", tuple(range(1, 24)), ids_seeds=(1, *range(15, 24))),
     Population(
         "b-sparse",
-        tuple(range(1, 23)),
-        ids_seeds=(1, *range(3, 23)),
+        tuple(range(1, 24)),
+        ids_seeds=(1, *range(3, 24)),
     ),
-    Population("a-global", tuple(range(100, 121))),
-    Population("a-cgn", tuple(range(100, 121))),
-    Population("a-stable", tuple(range(100, 121))),
-    Population("c-office", tuple(range(1, 11)), ids_seeds=tuple(range(2, 11))),
-    Population("c-slow", tuple(range(1, 11))),
-    Population("a-global", (910, 915), ("n_machines=400",), "a-global-n400"),
-    Population("a-stable", (911, 916), ("n_machines=500",), "a-stable-n500"),
+    Population("a-global", tuple(range(100, 122))),
+    Population("a-cgn", tuple(range(100, 122))),
+    Population("a-stable", tuple(range(100, 122))),
+    Population("c-office", tuple(range(1, 12)), ids_seeds=tuple(range(2, 12))),
+    Population("c-slow", tuple(range(1, 12))),
+    Population("a-global", (910, 915, 923), ("n_machines=400",), "a-global-n400"),
+    Population("a-stable", (911, 916, 924), ("n_machines=500",), "a-stable-n500"),
     Population(
-        "b-harsh", (912, 917, 920), ("n_machines=300",), "b-harsh-n300", ids_seeds=(912, 917, 920)
+        "b-harsh",
+        (912, 917, 920, 925, 928),
+        ("n_machines=300",),
+        "b-harsh-n300",
+        ids_seeds=(912, 917, 920, 925, 928),
     ),
     Population(
-        "b-mobile", (913, 918, 921), ("n_machines=400",), "b-mobile-n400", ids_seeds=(913, 918, 921)
+        "b-mobile",
+        (913, 918, 921, 926, 929),
+        ("n_machines=400",),
+        "b-mobile-n400",
+        ids_seeds=(913, 918, 921, 926, 929),
     ),
     Population(
-        "c-office", (914, 919, 922), ("n_machines=300",), "c-office-n300", ids_seeds=(914, 919, 922)
+        "c-office",
+        (914, 919, 922, 927, 930),
+        ("n_machines=300",),
+        "c-office-n300",
+        ids_seeds=(914, 919, 922, 927, 930),
     ),
 )
 """The first held-out set (family B seeds 1-2, family A seed 100; frozen ded83cf), the second
@@ -105,7 +117,10 @@ and b-sparse seed 21 and c-office seed 9, each also with ids, c-slow seed 9, b-h
 with ids on 12% of the machines, family A seed 119, and small populations at seeds 910-914;
 frozen 45c0f4a) and the twentieth (b-harsh seed 27, b-mobile and b-sparse seed 22 and
 c-office seed 10, each also with ids, c-slow seed 10, b-harsh seed 28 with ids on 12% of the
-machines, family A seed 120, and small populations at seeds 915-922; frozen fd5468d).
+machines, family A seed 120, and small populations at seeds 915-922; frozen fd5468d) and
+the twenty-first (b-harsh seed 29, b-mobile and b-sparse seed 23 and c-office seed 11, each
+also with ids, c-slow seed 11, b-harsh seed 30 with ids on 12% of the machines, family A
+seed 121, and small populations at seeds 923-930; frozen 688c83e).
 Small populations (popgen `--set n_machines=250-500`: a-global, a-stable, b-harsh,
 b-mobile, c-slow at seeds 900-903) were
 generated and scored after the eighteenth set (development figures).
@@ -148,37 +163,34 @@ than tenfold set aside (cleanup.checks.WIDEST_HR), the address decay's ratio che
 Cox where hosts are not counted, and a decay ratio whose error overflows not computed, and
 networks that keep office hours (hosts.office), and after the twentieth the lower end of the
 addresses' rate as the decay's lower bound (cleanup.address_check) and each network's own
-days in the office test (hosts.office). Figures on these seeds are development
+days in the office test (hosts.office), and after the twenty-first the per-address office
+test only where no bot ids are fitted (hosts.office.quiet_addresses) and pools handed round
+set apart from the stable reference (hosts.pools). Figures on these seeds are development
 figures from then on."""
 
 HELD_OUT = (
-    Population("b-harsh", (29,), ids_seeds=(29,)),
-    Population("b-harsh", (30,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(30,)),
-    Population("b-mobile", (23,), ids_seeds=(23,)),
-    Population("b-sparse", (23,), ids_seeds=(23,)),
-    Population("a-global", (121,)),
-    Population("a-cgn", (121,)),
-    Population("a-stable", (121,)),
-    Population("c-office", (11,), ids_seeds=(11,)),
-    Population("c-slow", (11,)),
-    Population("a-global", (923,), ("n_machines=400",), "a-global-n400"),
-    Population("a-stable", (924,), ("n_machines=500",), "a-stable-n500"),
-    Population("b-harsh", (925, 928), ("n_machines=300",), "b-harsh-n300", ids_seeds=(925, 928)),
-    Population("b-mobile", (926, 929), ("n_machines=400",), "b-mobile-n400", ids_seeds=(926, 929)),
-    Population("c-office", (927, 930), ("n_machines=300",), "c-office-n300", ids_seeds=(927, 930)),
+    Population("b-harsh", (31,), ids_seeds=(31,)),
+    Population("b-harsh", (32,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(32,)),
+    Population("b-mobile", (24,), ids_seeds=(24,)),
+    Population("b-sparse", (24,), ids_seeds=(24,)),
+    Population("a-global", (122,)),
+    Population("a-cgn", (122,)),
+    Population("a-stable", (122,)),
+    Population("c-office", (12,), ids_seeds=(12,)),
+    Population("c-slow", (12,)),
+    Population("a-global", (931,), ("n_machines=400",), "a-global-n400"),
+    Population("a-stable", (932,), ("n_machines=500",), "a-stable-n500"),
+    Population("b-harsh", (933, 936), ("n_machines=300",), "b-harsh-n300", ids_seeds=(933, 936)),
+    Population("b-mobile", (934, 937), ("n_machines=400",), "b-mobile-n400", ids_seeds=(934, 937)),
+    Population("c-office", (935, 938), ("n_machines=300",), "c-office-n300", ids_seeds=(935, 938)),
 )
-"""The twenty-first held-out set: family B seeds 23 (b-mobile, b-sparse) and 29 (b-harsh) and
-family C seed 11, each also with bot ids where the preset gives them (30% of the machines,
-b-mobile 50%; c-slow none), b-harsh seed 30 with ids on 12% of the machines (b-harsh-ids12),
-family A seed 121, and small populations (300-500 machines: a-global and a-stable at seeds
-923 and 924; b-harsh, b-mobile and c-office at two seeds each, 925-930, with ids and
-without). It evaluates the estimator after the twentieth set's changes: networks that keep
-office hours (hosts.office), judged on each network's own days, and the lower end of the
-addresses' rate as the decay's lower bound (cleanup.address_check). b-harsh seed 30 on its
-own is not used: its machines are those of b-harsh-ids12 seed 30. None of these seeds was
-generated before the twenty-first freeze (the earlier held-out sets are SEEN). Its results
-have been read (BENCHMARKS.md, "Twenty-first held-out set"); the per-address office test
-(hosts.office.quiet_addresses, written on seen data while it ran and committed before its
-results were read) and that test's restriction to data without fitted bot ids (after
-reading them) were scored on it afterwards: development figures. The next freeze moves it
-to SEEN."""
+"""The twenty-second held-out set: family B seeds 24 (b-mobile, b-sparse) and 31 (b-harsh) and
+family C seed 12, each also with bot ids where the preset gives them (30% of the machines,
+b-mobile 50%; c-slow none), b-harsh seed 32 with ids on 12% of the machines (b-harsh-ids12),
+family A seed 122, and small populations (300-500 machines: a-global and a-stable at seeds
+931 and 932; b-harsh, b-mobile and c-office at two seeds each, 933-938, with ids and
+without). It evaluates the estimator after the twenty-first set's changes: the per-address
+office test only where no bot ids are fitted (hosts.office.quiet_addresses), and pools
+handed round set apart from the stable reference (hosts.pools). b-harsh seed 32 on its own
+is not used: its machines are those of b-harsh-ids12 seed 32. None of these seeds was
+generated before the twenty-second freeze (the earlier held-out sets are SEEN)."""

@@ -43,6 +43,7 @@ from botcensus.measure.hosts.networks import (
     strip_ids_note,
     without_ids_sql,
 )
+from botcensus.measure.hosts.pools import Mixing, mixing
 from botcensus.measure.hosts.reference import Reference, lend
 from botcensus.measure.hosts.support import Fit
 from botcensus.measure.hosts.thinning import ids_shares, side_factor, thinned, thinning_sd
@@ -113,13 +114,20 @@ class AddressModel:
     """The data's first full window (model.household_at counts lines left from it); None
     with a timer or where the data have none."""
     anchor_span: Span | None = None
+    handed: Mapping[tuple[str, int], Mixing] | None = None
+    """Networks that passed every test of stability but are pools handed round
+    (hosts.pools), so not stable."""
 
 
 def address_model(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    mixes: Mapping[tuple[str, int], Mixing] | None = None,
 ) -> AddressModel | None:
     """Read the windows of the sightings without a bot id and build their stable reference;
-    None without any."""
+    None without any. `mixes`: hosts.pools.mixing of the partition's sightings, where the
+    caller has it (the strip-the-ids check judges pools on all of them, as the model does)."""
     days = data_days(con, query, relation)
     if not days:
         return None
@@ -139,8 +147,13 @@ def address_model(
     ccs = sorted({cc for cc, _ in groups})
     country = np.array([ccs.index(cc) for cc, _ in groups], np.int64)
     history_from = (extent[0] - EPOCH).days + LOOK
-    ref = lend([w.sums for w in read], [w.multi for w in read], country, len(ccs), history_from)
-    return AddressModel(spans, windows, groups, ccs, country, ref, timer, anchor, first)
+    if mixes is None:
+        mixes = mixing(con, query, relation)
+    pools = np.array([g in mixes and mixes[g].pool for g in groups], bool)
+    sums, multis = [w.sums for w in read], [w.multi for w in read]
+    ref = lend(sums, multis, country, len(ccs), history_from, pools)
+    handed = {groups[int(i)]: mixes[groups[int(i)]] for i in np.flatnonzero(ref.handed)}
+    return AddressModel(spans, windows, groups, ccs, country, ref, timer, anchor, first, handed)
 
 
 def first_full_span(
@@ -195,15 +208,19 @@ class Lines:
 
 
 def _address_cells(
-    con: duckdb.DuckDBPyConnection, query: CensusQuery, relation: str, lent: Lent | None
+    con: duckdb.DuckDBPyConnection,
+    query: CensusQuery,
+    relation: str,
+    lent: Lent | None,
+    mixes: Mapping[tuple[str, int], Mixing],
 ) -> tuple[Cells, Support, Fit, Lines]:
     """The address model (sightings without a bot id) for one partition, and the lines left
-    its machines per line were taken at."""
+    its machines per line were taken at; `mixes` (hosts.pools) of the whole partition."""
     cells: Cells = {}
     support: Support = {}
     fit = Fit()
     lines = Lines({}, {})
-    model = address_model(con, query, relation)
+    model = address_model(con, query, relation, mixes)
     if model is None:
         return cells, support, fit, lines
     spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
@@ -211,6 +228,7 @@ def _address_cells(
     fit.untimed = model.timer is None
     fit.split_few |= {groups[int(i)] for i in np.flatnonzero(ref.split_few)}
     fit.stable |= {groups[int(i)] for i in np.flatnonzero(ref.stable)}
+    fit.pools |= dict(model.handed or {})
     timed = model.timer is not None
     n = len(ccs)
 
@@ -395,13 +413,16 @@ def partition_cells(
     each cell's support, and what the diagnostics found."""
     counts = _id_counts(con, query, relation)
     lent = Lent.from_counts(counts) if len(counts.machines) else None
-    cells, support, fit, lines = _address_cells(con, query, relation, lent)
+    # Pools are judged on every sighting of the partition, once: the strip-the-ids check
+    # must run the model the rows without ids get.
+    mixes = mixing(con, query, relation)
+    cells, support, fit, lines = _address_cells(con, query, relation, lent, mixes)
     if len(counts.machines) and cells:
         # The address model checked per network on the machines with ids (hosts.networks).
         view = "hosts_ids_without_ids"
         con.execute(without_ids_sql(view, relation))
         try:
-            model, _, _, model_lines = _address_cells(con, query, view, lent)
+            model, _, _, model_lines = _address_cells(con, query, view, lent, mixes)
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
         cells, split, split_note = _split_households(counts, cells, lines, model, model_lines)

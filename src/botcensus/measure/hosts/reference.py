@@ -11,7 +11,8 @@ sessions nearly always return on a known address (MIN_HABIT_RETURN): a pool's ad
 handed round and live long, but each is used on scattered days, whoever had it the day
 before. Shared pools (carrier-grade NAT, mobile) return too, with other machines, and are
 set apart first; so is a network whose address-days hold far fewer rows than the median
-network's (MIN_LINE_ROWS): a pool that takes an address per connection.
+network's (MIN_LINE_ROWS): a pool that takes an address per connection; and one whose
+addresses carry other machines from day to day (hosts.pools): a small pool used every day.
 
 Host behaviour is taken to be the same across a country's networks, so the reference lends
 the others, pooled over the whole query and the data around its range
@@ -111,6 +112,8 @@ class Reference:
 
     stable: B
     """Per group: in the reference."""
+    handed: B
+    """Per group: passed every test of stability, but a pool handed round (hosts.pools)."""
     shared: B
     """Per group: a pool of addresses shared by many hosts: more than SHARED_MULTI of its
     address-days carry several hosts, and they are online SHARED_LOAD times as long as a
@@ -207,8 +210,9 @@ def shared_groups(sums: list[GroupDays], country: I64, history_from: int) -> B:
 def stable_groups(
     sums: list[GroupDays], country: I64, history_from: int, shared: B
 ) -> tuple[B, F64]:
-    """Per group: in the stable reference (module docstring), and its return rate over its
-    country's top (1 for stable addresses, about 0 for those lasting a day)."""
+    """Per group: in the stable reference (module docstring) unless a pool handed round
+    (hosts.pools, applied by `lend`), and its return rate over its country's top (1 for
+    stable addresses, about 0 for those lasting a day)."""
     returning, relative = _returning(sums, country, history_from, shared)
     born, lived = pooled(sums, "new_addresses"), pooled(sums, "long_lived")
     judged = (born >= MIN_NEW_SESSIONS) & ~shared
@@ -301,12 +305,20 @@ def _day_online(
 
 
 def lend(
-    sums: list[GroupDays], multis: list[Multi], country: I64, n_countries: int, history_from: int
+    sums: list[GroupDays],
+    multis: list[Multi],
+    country: I64,
+    n_countries: int,
+    history_from: int,
+    pools: B | None = None,
 ) -> Reference:
     """The reference and what it lends, from every window's sums (module docstring);
-    `history_from`: the first day whose sessions have LOOK days of history."""
+    `history_from`: the first day whose sessions have LOOK days of history; `pools`: per
+    group, a pool handed round (hosts.pools), never in the reference."""
     shared = shared_groups(sums, country, history_from)
-    stable, persistence = stable_groups(sums, country, history_from, shared)
+    passed, persistence = stable_groups(sums, country, history_from, shared)
+    handed = passed & (pools if pools is not None else np.zeros(len(country), bool))
+    stable = passed & ~handed
     lenders = stable if stable.any() else ~shared
     online, single = pooled(sums, "online"), pooled(sums, "single")
     mean, _ = country_ratio(online, single, lenders, country, n_countries, 1.0)
@@ -326,6 +338,7 @@ def lend(
     split = split_shares(sums, stable, shared, country, n_countries, SPLIT_ERROR)
     return Reference(
         stable=stable,
+        handed=handed,
         shared=shared,
         hidden_per_flagged=_hidden(sums, lenders, country, n_countries, pairs) * persistence,
         day_online=day,

@@ -40,6 +40,7 @@ from botcensus.measure.hosts.model import (
     Z90,
 )
 from botcensus.measure.hosts.office import QuietAddresses, Weekends
+from botcensus.measure.hosts.pools import MAX_PRESENCE, MAX_SHARE, Mixing
 
 SUPPORT: Final = ("estimate", "widened", "bounds")
 """hosts_support values, by the model's ESTIMATE, WIDENED and BOUNDS codes."""
@@ -118,6 +119,9 @@ class Fit:
     stable: set[tuple[str, int]] = field(default_factory=set)
     """(country, ASN) of the stable networks (an address follows one line there)."""
     split_few: set[tuple[str, int]] = field(default_factory=set)
+    pools: dict[tuple[str, int], Mixing] = field(default_factory=dict)
+    """Networks that passed every test of stability but were set apart as pools handed
+    round (hosts.pools)."""
     """Networks whose address-days carry far less than a host's day (hosts.split)."""
     scatter: dict[Key, float] = field(default_factory=dict)
     """Per group (window start left out): the extra standard deviation of the log estimate
@@ -153,6 +157,7 @@ class Fit:
         self.lenders |= other.lenders
         self.split_few |= other.split_few
         self.stable |= other.stable
+        self.pools |= other.pools
         self.ids += other.ids
 
     def _office_reasons(self) -> str:
@@ -260,6 +265,21 @@ class Fit:
                 "more days; no country has two stable networks to show how far networks "
                 f"differ, so a factor of {math.exp(WITHIN_SPREAD):.0f} is assumed (one "
                 "standard deviation); intervals widened"
+            )
+        if self.pools:
+            pools = sorted(self.pools.items(), key=lambda kv: kv[1].checkins)
+            named = [
+                f"AS{asn} {cc or '?'} {m.checkins:.2f} and {m.presence:.2f}"
+                for (cc, asn), m in pools[:5]
+            ]
+            more = f", {len(pools) - 5} more" if len(pools) > 5 else ""
+            out.append(
+                "host estimates: not taken as networks where an address follows one line, "
+                "though their addresses return every day: they carry other machines from day "
+                "to day (pools handed round: carrier-grade NAT, mobile). The share of the "
+                "variance between addresses of check-ins per address-day (below "
+                f"{MAX_SHARE}) and of the days an address is seen on (below {MAX_PRESENCE}); "
+                f"a line keeps its machines and their habits: {', '.join(named)}{more}"
             )
         if self.bracketed and self.fragile:
             lenders = ", ".join(c or "??" for c in sorted(self.lenders))
