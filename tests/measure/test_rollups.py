@@ -130,3 +130,14 @@ def test_window_bounds_widen_to_whole_weeks():
     assert window_bounds(q) == (dt.date(2011, 3, 13), dt.date(2011, 3, 19))
     q = CensusQuery("week", "wed", date_from=dt.date(2011, 3, 16), date_to=dt.date(2011, 3, 17))
     assert window_bounds(q) == (dt.date(2011, 3, 10), dt.date(2011, 3, 23))
+
+
+def test_window_bounds_stop_at_the_calendars_ends():
+    """0001-01-01 is a Monday: its week ending Saturday would start in year 0."""
+    q = CensusQuery("week", "sat", date_from=dt.date.min, date_to=dt.date.max)
+    assert window_bounds(q) == (dt.date.min, dt.date.max)
+    q = CensusQuery("week", "sat", date_from=dt.date(1, 1, 2), date_to=dt.date(9999, 12, 26))
+    assert window_bounds(q) == (dt.date.min, dt.date.max)
+    # where the week fits, it is whole
+    q = CensusQuery("week", "sun", date_from=dt.date(1, 1, 2), date_to=dt.date(9999, 12, 20))
+    assert window_bounds(q) == (dt.date(1, 1, 1), dt.date(9999, 12, 26))

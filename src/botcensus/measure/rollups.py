@@ -16,7 +16,7 @@ same change columns and ranks (tests/measure/test_rollups.py checks this).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from itertools import combinations
 from typing import Final
 
@@ -132,12 +132,13 @@ def window_bounds(query: CensusQuery) -> tuple[date | None, date | None]:
 
     end_dow = WEEKDAYS.index(query.week_ends)  # Monday = 0
 
-    def start_of(day: date) -> date:
-        return day - timedelta(days=(day.weekday() - end_dow - 1) % 7)
+    def start_of(day: date) -> int:
+        return day.toordinal() - (day.weekday() - end_dow - 1) % 7
 
+    # A window reaching past the calendar's ends (from=0001-01-01) is cut there.
     return (
-        None if lo is None else start_of(lo),
-        None if hi is None else start_of(hi) + timedelta(days=6),
+        None if lo is None else date.fromordinal(max(1, start_of(lo))),
+        None if hi is None else date.fromordinal(min(date.max.toordinal(), start_of(hi) + 6)),
     )
 
 
