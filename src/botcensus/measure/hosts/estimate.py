@@ -14,7 +14,7 @@ hold is read: addresses, days, first and last check-in, hits, country and ASN, b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Final
@@ -124,10 +124,13 @@ def address_model(
     query: CensusQuery,
     relation: str,
     mixes: Mapping[tuple[str, int], Mixing] | None = None,
+    stable: Collection[tuple[str, int]] | None = None,
 ) -> AddressModel | None:
     """Read the windows of the sightings without a bot id and build their stable reference;
     None without any. `mixes`: hosts.pools.mixing of the partition's sightings, where the
-    caller has it (the strip-the-ids check judges pools on all of them, as the model does)."""
+    caller has it (the strip-the-ids check judges pools on all of them, as the model does);
+    `stable`: the stable networks to take instead of judging them here (the strip-the-ids
+    check takes the model's own)."""
     days = data_days(con, query, relation)
     if not days:
         return None
@@ -151,7 +154,8 @@ def address_model(
         mixes = mixing(con, query, relation)
     pools = np.array([g in mixes and mixes[g].pool for g in groups], bool)
     sums, multis = [w.sums for w in read], [w.multi for w in read]
-    ref = lend(sums, multis, country, len(ccs), history_from, pools)
+    chosen = None if stable is None else np.array([g in stable for g in groups], bool)
+    ref = lend(sums, multis, country, len(ccs), history_from, pools, chosen)
     handed = {groups[int(i)]: mixes[groups[int(i)]] for i in np.flatnonzero(ref.handed)}
     return AddressModel(spans, windows, groups, ccs, country, ref, timer, anchor, first, handed)
 
@@ -213,14 +217,16 @@ def _address_cells(
     relation: str,
     lent: Lent | None,
     mixes: Mapping[tuple[str, int], Mixing],
+    stable: Collection[tuple[str, int]] | None = None,
 ) -> tuple[Cells, Support, Fit, Lines]:
     """The address model (sightings without a bot id) for one partition, and the lines left
-    its machines per line were taken at; `mixes` (hosts.pools) of the whole partition."""
+    its machines per line were taken at; `mixes` (hosts.pools) of the whole partition;
+    `stable`: the stable networks to take (address_model)."""
     cells: Cells = {}
     support: Support = {}
     fit = Fit()
     lines = Lines({}, {})
-    model = address_model(con, query, relation, mixes)
+    model = address_model(con, query, relation, mixes, stable)
     if model is None:
         return cells, support, fit, lines
     spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
@@ -422,7 +428,9 @@ def partition_cells(
         view = "hosts_ids_without_ids"
         con.execute(without_ids_sql(view, relation))
         try:
-            model, _, _, model_lines = _address_cells(con, query, view, lent, mixes)
+            model, _, _, model_lines = _address_cells(
+                con, query, view, lent, mixes, frozenset(fit.stable)
+            )
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
         cells, split, split_note = _split_households(counts, cells, lines, model, model_lines)

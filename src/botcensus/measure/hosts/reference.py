@@ -311,14 +311,17 @@ def lend(
     n_countries: int,
     history_from: int,
     pools: B | None = None,
+    chosen: B | None = None,
 ) -> Reference:
     """The reference and what it lends, from every window's sums (module docstring);
     `history_from`: the first day whose sessions have LOOK days of history; `pools`: per
-    group, a pool handed round (hosts.pools), never in the reference."""
+    group, a pool handed round (hosts.pools), never in the reference; `chosen`: per group,
+    the stable networks another model of the same partition found (the strip-the-ids
+    check runs the model the rows without ids got), taken instead of this one's own."""
     shared = shared_groups(sums, country, history_from)
     passed, persistence = stable_groups(sums, country, history_from, shared)
     handed = passed & (pools if pools is not None else np.zeros(len(country), bool))
-    stable = passed & ~handed
+    stable = passed & ~handed if chosen is None else chosen & ~shared
     lenders = stable if stable.any() else ~shared
     online, single = pooled(sums, "online"), pooled(sums, "single")
     mean, _ = country_ratio(online, single, lenders, country, n_countries, 1.0)
