@@ -167,3 +167,5 @@ def test_the_share_is_the_analysis_of_variances() -> None:
     # nothing varies within groups, or a single group: nan
     assert math.isnan(share(2, 4, 0.0, 16.0, 8.0))
     assert math.isnan(share(1, 4, 4.0, 0.0, 16.0))
+    # groups of one observation each have no within-group variance to compare
+    assert math.isnan(share(4, 4, 1.0, 1.0, 4.0))

@@ -79,7 +79,8 @@ def share(k: int, total: float, within: float, between: float, sizes_sq: float) 
         return float("nan")
     msw, msb = within / (total - k), between / (k - 1)
     n0 = (total - sizes_sq / total) / (k - 1)
-    return (msb - msw) / (msb + (n0 - 1) * msw)
+    denominator = msb + (n0 - 1) * msw
+    return (msb - msw) / denominator if denominator > 0 else float("nan")
 
 
 def mixing(
