@@ -107,29 +107,20 @@ def mixing(
                    count(*) - 2 AS seen, datediff('day', min(day), max(day)) - 1 AS span
             FROM d GROUP BY ALL
         ), h AS (
-            SELECT cc, asn, count(*) AS k, sum(n) AS total, sum(n * m) / sum(n) AS grand,
-                   sum(v * (n - 1)) AS within, sum(n * n) AS sizes_sq
+            SELECT cc, asn, count(*) AS k, sum(n) AS total, sum(v * (n - 1)) AS within,
+                   sum(n * m * m) - sum(n * m) * sum(n * m) / sum(n) AS between,
+                   sum(n * n) AS sizes_sq
             FROM a WHERE n >= $min_days GROUP BY ALL
-        ), hb AS (
-            SELECT h.cc, h.asn, sum(a.n * (a.m - h.grand) * (a.m - h.grand)) AS between
-            FROM h JOIN a ON a.cc = h.cc AND a.asn = h.asn AND a.n >= $min_days
-            GROUP BY ALL
         ), p AS (
-            SELECT cc, asn, count(*) AS k, sum(span) AS total, sum(seen) / sum(span) AS grand,
-                   sum(seen - seen * seen / span) AS within, sum(span * span) AS sizes_sq
+            SELECT cc, asn, count(*) AS k, sum(span) AS total,
+                   sum(seen - seen * seen / span) AS within,
+                   sum(seen * seen / span) - sum(seen) * sum(seen) / sum(span) AS between,
+                   sum(span * span) AS sizes_sq
             FROM a WHERE span >= $min_days GROUP BY ALL
-        ), pb AS (
-            SELECT p.cc, p.asn,
-                   sum(a.span * (a.seen / a.span - p.grand) * (a.seen / a.span - p.grand))
-                       AS between
-            FROM p JOIN a ON a.cc = p.cc AND a.asn = p.asn AND a.span >= $min_days
-            GROUP BY ALL
         )
-        SELECT h.cc, h.asn, h.k, h.total, h.within, hb.between, h.sizes_sq,
-               coalesce(p.k, 0), p.total, p.within, pb.between, p.sizes_sq
-        FROM h JOIN hb ON hb.cc = h.cc AND hb.asn = h.asn
-        LEFT JOIN p ON p.cc = h.cc AND p.asn = h.asn
-        LEFT JOIN pb ON pb.cc = h.cc AND pb.asn = h.asn
+        SELECT h.cc, h.asn, h.k, h.total, h.within, h.between, h.sizes_sq,
+               coalesce(p.k, 0), p.total, p.within, p.between, p.sizes_sq
+        FROM h LEFT JOIN p ON p.cc = h.cc AND p.asn = h.asn
     """  # noqa: S608 (identifiers from the fixed GROUPS table; values are parameters)
     rows = con.execute(sql, {**params, "min_days": MIN_DAYS}).fetchall()
     out: dict[Network, Mixing] = {}

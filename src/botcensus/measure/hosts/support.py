@@ -89,6 +89,11 @@ DISAGREE: Final = {
 """Why an estimate was ruled out by a cross-check (Fit.disagree), by its key."""
 
 
+def _listed(named: list[str], total: int) -> str:
+    """The first networks named, and how many more there are of `total`."""
+    return ", ".join(named) + (f", {total - len(named)} more" if total > len(named) else "")
+
+
 @dataclass
 class Fit:
     """What the diagnostics found in one query's data."""
@@ -119,10 +124,10 @@ class Fit:
     stable: set[tuple[str, int]] = field(default_factory=set)
     """(country, ASN) of the stable networks (an address follows one line there)."""
     split_few: set[tuple[str, int]] = field(default_factory=set)
+    """Networks whose address-days carry far less than a host's day (hosts.split)."""
     pools: dict[tuple[str, int], Mixing] = field(default_factory=dict)
     """Networks that passed every test of stability but were set apart as pools handed
     round (hosts.pools)."""
-    """Networks whose address-days carry far less than a host's day (hosts.split)."""
     scatter: dict[Key, float] = field(default_factory=dict)
     """Per group (window start left out): the extra standard deviation of the log estimate
     that its week-to-week scatter calls for."""
@@ -162,17 +167,13 @@ class Fit:
 
     def _office_reasons(self) -> str:
         """Why networks were found to keep office hours, the five clearest of each test."""
-
-        def listed(named: list[str], total: int) -> str:
-            return ", ".join(named) + (f", {total - len(named)} more" if total > 5 else "")
-
         parts = []
         if self.offices:
             weekends = sorted(self.offices.items(), key=lambda kv: kv[1].ratio)[:5]
             named = [f"AS{asn} {cc or '?'} {w.ratio:.2f}" for (cc, asn), w in weekends]
             parts.append(
                 "weekends carrying far fewer address-days than the weekdays around them, "
-                f"Saturday and Sunday over Friday and Monday: {listed(named, len(self.offices))}"
+                f"Saturday and Sunday over Friday and Monday: {_listed(named, len(self.offices))}"
             )
         if self.quiet:
             quiet = sorted(self.quiet.items(), key=lambda kv: -kv[1].share)[:5]
@@ -181,7 +182,7 @@ class Fit:
             ]
             parts.append(
                 "addresses seen on weekdays and hardly ever at weekends, how many and the share "
-                f"of the network's address-days they carry: {listed(named, len(self.quiet))}"
+                f"of the network's address-days they carry: {_listed(named, len(self.quiet))}"
             )
         return "; ".join(parts)
 
@@ -272,14 +273,13 @@ class Fit:
                 f"AS{asn} {cc or '?'} {m.checkins:.2f} and {m.presence:.2f}"
                 for (cc, asn), m in pools[:5]
             ]
-            more = f", {len(pools) - 5} more" if len(pools) > 5 else ""
             out.append(
                 "host estimates: not taken as networks where an address follows one line, "
                 "though their addresses return every day: they carry other machines from day "
                 "to day (pools handed round: carrier-grade NAT, mobile). The share of the "
                 "variance between addresses of check-ins per address-day (below "
                 f"{MAX_SHARE}) and of the days an address is seen on (below {MAX_PRESENCE}); "
-                f"a line keeps its machines and their habits: {', '.join(named)}{more}"
+                f"a line keeps its machines and their habits: {_listed(named, len(pools))}"
             )
         if self.bracketed and self.fragile:
             lenders = ", ".join(c or "??" for c in sorted(self.lenders))
