@@ -127,6 +127,12 @@ OFFICE_REASON: Final = (
     "figure ({rate:.4f} a week)"
 )
 """Why a host decay over office networks is not supported (check_decay)."""
+PARTS_REASON: Final = (
+    "most of the machines counted sit in networks whose own host decay is not supported "
+    "(the sum falls {rate:.4f} a week): {parts}"
+)
+"""Why a host decay whose networks fail the address check one by one is not supported
+(check_decay, cleanup.network_check)."""
 
 
 def check_decay(
@@ -134,6 +140,7 @@ def check_decay(
     rates: Mapping[str | None, AddressRates],
     *,
     offices: Collection[object] = (),
+    parts: Mapping[object, str] | None = None,
 ) -> pa.Table:
     """decay_table rows of hosts (rates of machines) with CHECK_COLUMNS: `support` is
     `estimate` where the host decay is at least the faster address rate (or nothing to
@@ -146,7 +153,8 @@ def check_decay(
     `model_rate_per_week` and is checked as any other. `offices`: groups (None for the
     overall row) whose host estimates hold networks that keep office hours
     (HostsAnswer.offices): their model's rate is `bounds` too, however fast, unless the
-    machines with ids gave it."""
+    machines with ids gave it. `parts`: groups whose networks fail the check one by one
+    (cleanup.network_check), with the reason: `bounds` too, on the same terms."""
     rows = decay.to_pylist()
     for row in rows:
         got = rates.get(row.get("group"), AddressRates(None, None))
@@ -165,15 +173,18 @@ def check_decay(
             "hourly_rate_per_week": got.hourly,
         }
         office = row.get("group") in offices and not row.get("id_reason")
-        if rate is None or ((faster is None or rate >= faster) and not office):
+        parted = None if row.get("id_reason") else (parts or {}).get(row.get("group"))
+        if rate is None or ((faster is None or rate >= faster) and not office and not parted):
             continue
+        if office:
+            why = OFFICE_REASON.format(rate=rate)
+        elif faster is not None and rate < faster:
+            why = reason(rate, got, ids=bool(row.get("id_reason")))
+        else:
+            why = PARTS_REASON.format(rate=rate, parts=parted)
         row |= {
             "support": "bounds",
-            "support_reason": (
-                OFFICE_REASON.format(rate=rate)
-                if office
-                else reason(rate, got, ids=bool(row.get("id_reason")))
-            ),
+            "support_reason": why,
             "rate_per_week": None,
             "rate_lower": got.unique_lower,
             "rate_upper": None,
@@ -189,6 +200,13 @@ def from_offices(row: Mapping[str, Any]) -> bool:
     """Whether a decay row is `bounds` because its host estimates hold networks that keep
     office hours (check_decay's OFFICE_REASON), not because they fall too slowly."""
     head = OFFICE_REASON.split("{", 1)[0]
+    return row.get("support") == "bounds" and str(row.get("support_reason") or "").startswith(head)
+
+
+def from_parts(row: Mapping[str, Any]) -> bool:
+    """Whether a decay row is `bounds` because most of its networks fail the address check
+    one by one (check_decay's PARTS_REASON, cleanup.network_check)."""
+    head = PARTS_REASON.split("{", 1)[0]
     return row.get("support") == "bounds" and str(row.get("support_reason") or "").startswith(head)
 
 

@@ -19,6 +19,7 @@ from botcensus.measure.cleanup.address_check import (
     address_rates,
     check_decay,
     from_offices,
+    from_parts,
     overall,
 )
 from botcensus.measure.cleanup.checks import (
@@ -43,7 +44,14 @@ from botcensus.measure.cleanup.hosts_series import (
     host_weeks,
 )
 from botcensus.measure.cleanup.id_check import IDS, IdDecay, check_ids, id_decays
+from botcensus.measure.cleanup.network_check import (
+    NetworkShare,
+    network_shares,
+    network_weeks,
+    slow_networks,
+)
 from botcensus.measure.hosts import with_hourly
+from botcensus.measure.hosts.answer import NetworkWeek
 from botcensus.measure.hosts.ids import MIN_MACHINES
 from botcensus.measure.hosts.model import HOUSEHOLD
 from botcensus.measure.hosts.sprayed import without_sprayed
@@ -192,6 +200,7 @@ def cleanup(
     household = crowded = False
     offices: tuple[tuple[str, int], ...] = ()
     addresses = None
+    networks: tuple[NetworkWeek, ...] = ()
     if query.count == "hosts":
         if answer.source != "sightings":
             raise CleanupDataError(f"host estimates need raw sightings ({answer.reason})")
@@ -199,6 +208,7 @@ def cleanup(
         table, hosts = host_weeks(con, base, relation)
         answer = replace(answer, table=table, unit="hosts")
         household, crowded, offices = hosts.household, hosts.crowded, hosts.offices
+        networks = hosts.networks
         if pc.any(pc.equal(table["hosts_support"], "bounds")).as_py():
             notes.append(BOUNDS_NOTE)
         if household:
@@ -250,6 +260,18 @@ def cleanup(
                 min_count=query.min_count,
             )
     support, why = ("estimate" if fit is not None else "none"), None
+    shares: tuple[dict[object, NetworkShare], dict[object, NetworkShare]] = ({}, {})
+    if addresses is not None and weekly.num_rows:
+        net_rates = group_rates if query.by == "asn" else None
+        slow = _slow_networks(
+            con, base, relation, sketches, networks, (first, last), full, query.min_count,
+            crowded=crowded or bool(offices), offices=offices, rates=net_rates,
+        )  # fmt: skip
+        start = min(weekly["window_start"].to_pylist())
+        shares = (
+            network_shares(networks, slow, start, None),
+            network_shares(networks, slow, start, query.by),
+        )
     if addresses is not None:
         decay = _in_parts(
             decay, overall_rows,
@@ -266,6 +288,7 @@ def cleanup(
             lambda part, whole: check_decay(
                 part, rates if whole else group_rates,
                 offices=_office_groups(offices, None if whole else query.by),
+                parts={k: v.reason() for k, v in shares[0 if whole else 1].items() if v.withholds},
             ),
         )  # fmt: skip
         top = overall(decay)
@@ -302,6 +325,39 @@ def cleanup(
         count, answer.source, answer.reason, weekly, fit, decay, marks, part.curves,
         part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
         decay_support=support, decay_reason=why,
+    )  # fmt: skip
+
+
+def _slow_networks(
+    con: duckdb.DuckDBPyConnection,
+    base: CensusQuery,
+    relation: str,
+    sketches: Sketches,
+    networks: Sequence[NetworkWeek],
+    span: tuple[date, date],
+    full: set[date],
+    min_count: float,
+    *,
+    crowded: bool,
+    offices: Sequence[tuple[str, int]],
+    rates: Mapping[str | None, AddressRates] | None,
+) -> frozenset[str]:
+    """The networks (ASNs as strings) whose own decay of hosts is slower than their own
+    addresses' (cleanup.network_check); `rates`: their address rates where `--by asn`
+    fitted them already."""
+    weekly = _only(complete_weeks(network_weeks(networks), *span), full)
+    if weekly.num_rows == 0:
+        return frozenset()
+    if rates is None:
+        by_query = replace(base, by=("asn",))
+        counted = census_answer(con, by_query, relation, sketches).table
+        by_addresses = with_hourly(con, counted, by_query, relation)
+        rates = address_rates(
+            _only(complete_weeks(by_addresses, *span), full), group="asn", min_count=min_count
+        )
+    return slow_networks(
+        weekly, rates, crowded=crowded, offices=_office_groups(offices, "asn"),
+        min_count=min_count,
     )  # fmt: skip
 
 
@@ -399,7 +455,9 @@ def _follow(
     group = {"country": "cc", "asn": "asn", None: None}[query.by]
     curves = curves_by_group(rows, first, None)
     if group is not None:
-        curves = pa.concat_tables([curves, curves_by_group(rows, first, group)])
+        # no group may have enough identities: its table is then the `group` column alone
+        grouped = curves_by_group(rows, first, group)
+        curves = pa.concat_tables([curves, grouped], promote_options="default")
     summary = survival_summary(curves)
     hosts = query.count == "hosts"
     if hosts:
@@ -425,6 +483,8 @@ def _follow(
             why = (
                 "counted from networks that keep office hours"
                 if from_offices(top)
+                else "most of its networks fall more slowly than their own addresses"
+                if from_parts(top)
                 else "slower than the addresses it is counted from"
             )
             notes.append(

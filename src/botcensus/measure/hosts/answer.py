@@ -51,6 +51,18 @@ WINDOW: Final = "*window*"
 """Key of a window's own address bounds, all groups together: (window start, WINDOW)."""
 
 
+class NetworkWeek(NamedTuple):
+    """One network's (and country's) figures in one window (HostsAnswer.networks)."""
+
+    start: date
+    cc: str | None
+    asn: int
+    hosts: float
+    """The address model's figure (estimate or not, as HostsAnswer.middle)."""
+    counted: float
+    """Machines counted from their bot ids."""
+
+
 @dataclass(frozen=True)
 class HostsAnswer:
     """Host estimates keyed like the census's rows, and what a reader must be told."""
@@ -74,6 +86,10 @@ class HostsAnswer:
     """Bot ids show more machines behind one address than the household law allows
     (hosts.crowded): machines per address are unknown, and so is how much more slowly the
     addresses are cleaned than the machines behind them."""
+    networks: tuple[NetworkWeek, ...] = ()
+    """Per window, country and network (ASN): the address model's figure and the machines
+    counted from bot ids, whatever the query's groups (cleanup checks the decay of each
+    network a row sums: cleanup.network_check)."""
     offices: tuple[tuple[str, int], ...] = ()
     """Networks (country or "", ASN) whose weekends show office hours, where the estimate
     assumed households (hosts.office.Weekends): machines per address there are unknown, and
@@ -96,6 +112,7 @@ def hosts_answer(
     codes: dict[Key, int] = {}
     countries: dict[tuple[object, object], list[float]] = {}  # hosts, variance
     parts: dict[Key, list[Part]] = {}  # each row's cells, for rows that mix support (_mixed)
+    networks: dict[tuple[object, object, object], list[float]] = {}  # HostsAnswer.networks
     fit = Fit()
     for n, (condition, keys) in enumerate(partitions(con, query, relation)):
         view = f"hosts_partition_{n}"
@@ -115,6 +132,10 @@ def hosts_answer(
                 acc_c = countries.setdefault((start, cc or None), [0.0, 0.0])
                 acc_c[0] += hosts
                 acc_c[1] += var + common * common
+            if asn is not None:
+                net = networks.setdefault((start, cc or None, asn), [0.0, 0.0])
+                net[0] += hosts
+                net[1] += part.counted.get(cell, 0.0)
             if ("asn" in query.by) != (asn is not None):
                 continue
             values = {"country": cc or None, "asn": asn, **keys}
@@ -173,7 +194,15 @@ def hosts_answer(
     ids = tuple(counted.get(k, 0.0) for k in sorted(sums, key=_order))
     crowded = bool(fit.untimed and fit.crowded is not None and fit.crowded.contradicts)
     offices_seen = tuple(sorted(fit.offices)) if fit.office_rows else ()
-    return HostsAnswer(table, tuple(fit.notes()), fit.untimed, middle, ids, crowded, offices_seen)
+    weeks = tuple(
+        NetworkWeek(start, cc, asn, hosts, ids_)  # type: ignore[arg-type]
+        for (start, cc, asn), (hosts, ids_) in sorted(
+            networks.items(), key=lambda kv: _order(kv[0])
+        )
+    )
+    return HostsAnswer(
+        table, tuple(fit.notes()), fit.untimed, middle, ids, crowded, weeks, offices_seen
+    )
 
 
 def estimate_hosts(
