@@ -51,7 +51,9 @@ def test_the_share_is_of_the_first_fitted_week_and_counts_networks() -> None:
     ]
     shares = network_shares(weeks, {"1", "3"}, FIRST, None)
     assert set(shares) == {None}
-    assert shares[None] == NetworkShare(pytest.approx(700 / 1000), 2, 3)  # type: ignore[arg-type]
+    assert (shares[None].slow, shares[None].networks) == (2, 3)
+    assert shares[None].share == pytest.approx(0.7)
+    assert shares[None].heaviest == ((1, pytest.approx(0.6)), (3, pytest.approx(0.1)))
     assert shares[None].withholds
     # a later week's figures are not the first week's
     later = network_shares(weeks, {"1", "3"}, FIRST + timedelta(days=7), None)
@@ -169,7 +171,7 @@ def _decay(rate: float, **extra: object) -> pa.Table:
 def test_a_sum_that_passes_with_most_networks_failing_has_bounds() -> None:
     """b-mobile seed 24's figures: the sum of the host figures falls 0.0500 a week, the
     addresses 0.0474 and 0.0496 an hour; 82% of its first week is in networks that fail."""
-    why = NetworkShare(0.82, 9, 11).reason()
+    why = NetworkShare(0.82, 2, 11, ((23693, 0.5), (16135, 0.32))).reason()
     rates = {None: AddressRates(0.0474, 0.0496, 0.0387)}
     assert check_decay(_decay(0.0500), rates).to_pylist()[0]["support"] == "estimate"
     row = check_decay(_decay(0.0500), rates, parts={None: why}).to_pylist()[0]
@@ -178,7 +180,10 @@ def test_a_sum_that_passes_with_most_networks_failing_has_bounds() -> None:
     assert row["rate_lower"] == 0.0387  # the addresses' lower end, as for any bounds
     assert row["model_rate_per_week"] == 0.0500
     assert row["support_reason"] == PARTS_REASON.format(rate=0.05, parts=why)
-    assert "9 of its 11 networks, 82%" in row["support_reason"]
+    assert (
+        "2 of its 11 networks, 82% of the first week's figure (AS23693 50%, AS16135 32%)"
+        in (row["support_reason"])
+    )
     assert from_parts(row)
     assert not from_offices(row)
 
@@ -218,3 +223,11 @@ def test_the_answer_keeps_each_network_s_figures_whatever_the_groups() -> None:
     assert got.keys() == want.keys()
     assert {k: pytest.approx(v) for k, v in want.items()} == got
     assert {w.asn for w in whole.networks} == {64501, 64502}
+
+
+def test_the_reason_names_the_heaviest_slow_networks_and_counts_the_rest() -> None:
+    heaviest = tuple((64500 + n, 0.1 - n / 100) for n in range(8))
+    why = NetworkShare(0.52, 8, 20, heaviest).reason()
+    assert "8 of its 20 networks, 52% of the first week's figure (AS64500 10%, AS64501 9%" in why
+    assert "AS64505 5% and 2 more)" in why
+    assert "AS64506" not in why

@@ -107,6 +107,10 @@ def slow_networks(
     return frozenset(slow)
 
 
+SHOWN: Final = 6
+"""Slow networks named in a reason, the heaviest first; the rest are counted."""
+
+
 @dataclass(frozen=True)
 class NetworkShare:
     """Of one row's first-week figure, the part in networks whose decay of hosts is slower
@@ -117,16 +121,23 @@ class NetworkShare:
     """Networks with any of that figure that are slow."""
     networks: int
     """Networks with any of that figure."""
+    heaviest: tuple[tuple[int, float], ...] = ()
+    """The slow networks (ASN, share of the row's first-week figure), the heaviest first."""
 
     @property
     def withholds(self) -> bool:
         return self.share > MAX_SLOW_SHARE
 
     def reason(self) -> str:
+        named = ", ".join(f"AS{asn} {part:.0%}" for asn, part in self.heaviest[:SHOWN])
+        more = len(self.heaviest) - SHOWN
+        if more > 0:
+            named += f" and {more} more"
         return (
             f"{self.slow} of its {self.networks} networks, {self.share:.0%} of the first "
-            "week's figure, have host estimates that fall more slowly than their own "
-            "addresses (`cleanup --by asn` shows them); with more than "
+            f"week's figure ({named}), have host estimates that fall more slowly than their "
+            "own addresses (the upper end of each one's 90% interval below the faster of its "
+            "address rates); with more than "
             f"{MAX_SLOW_SHARE:.0%} there, the sum's trend is not the machines', however it "
             "compares with the sum of the addresses (behind carrier-grade NAT and pools "
             "addresses stay while machines are cleaned)"
@@ -141,23 +152,22 @@ def network_shares(
     by ASN are left out: each is checked against its own addresses already."""
     if by == "asn":
         return {}
-    totals: dict[object, list[float]] = {}
-    nets: dict[object, tuple[set[int], set[int]]] = {}
+    figures: dict[object, dict[int, float]] = {}
     for week in weeks:
         if week.start != first or not math.isfinite(week.hosts) or week.hosts <= 0:
             continue
-        keys: list[object] = [None] if by is None else [week.cc]
-        is_slow = str(week.asn) in slow
-        for key in keys:
-            acc = totals.setdefault(key, [0.0, 0.0])
-            acc[0] += week.hosts
-            acc[1] += week.hosts if is_slow else 0.0
-            seen, slowed = nets.setdefault(key, (set(), set()))
-            seen.add(week.asn)
-            if is_slow:
-                slowed.add(week.asn)
-    return {
-        key: NetworkShare(part / total, len(nets[key][1]), len(nets[key][0]))
-        for key, (total, part) in totals.items()
-        if total > 0
-    }
+        key: object = None if by is None else week.cc
+        per = figures.setdefault(key, {})
+        per[week.asn] = per.get(week.asn, 0.0) + week.hosts
+    out: dict[object, NetworkShare] = {}
+    for key, per in figures.items():
+        total = sum(per.values())
+        if total <= 0:
+            continue
+        slowed = sorted(
+            ((asn, v / total) for asn, v in per.items() if str(asn) in slow),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        share = sum(v for _, v in slowed)
+        out[key] = NetworkShare(share, len(slowed), len(per), tuple(slowed))
+    return out
