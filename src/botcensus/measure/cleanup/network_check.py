@@ -87,10 +87,13 @@ def slow_networks(
     """The networks (ASNs as strings) whose host figures fall more slowly than the faster
     of their own address series (`rates`, address_rates keyed by ASN): the upper end of
     the host decay's LEVEL interval below it. `weekly` is network_weeks's table over the
-    fitted weeks. A network whose machines with ids gave its rate (cleanup.id_check, as
-    `cleanup --by asn` does; `crowded` as there), one in `offices` (ASNs as strings: its
-    rows withhold the decay on their own account), one too small to fit (`min_count` in
-    its first week, three weeks) or without an address rate is not slow."""
+    fitted weeks. Not slow: a network whose machines with ids gave its rate (cleanup.id_check
+    run as `cleanup --by asn` runs it, `crowded` as there; unlike `--by asn`, the ids' rate
+    is not then judged against the network's addresses: the machines are counted one by
+    one), one in `offices` (ASNs as strings: its rows withhold the decay on their own
+    account), one too small to fit (`min_count` in its first week, three weeks), and one
+    without an address rate (the addresses without an ASN, ASN 0 in the model's figures and
+    none in the census's)."""
     rows = decay_table(weekly, count="hosts", group="asn", min_count=min_count, level=LEVEL)
     if rows.num_rows == 0:
         return frozenset()

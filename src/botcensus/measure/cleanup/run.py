@@ -483,7 +483,8 @@ def _follow(
             why = (
                 "counted from networks that keep office hours"
                 if from_offices(top)
-                else "most of its networks fall more slowly than their own addresses"
+                else "most of its first week is in networks that fall more slowly than their "
+                "own addresses"
                 if from_parts(top)
                 else "slower than the addresses it is counted from"
             )

@@ -89,7 +89,8 @@ class HostsAnswer:
     networks: tuple[NetworkWeek, ...] = ()
     """Per window, country and network (ASN): the address model's figure and the machines
     counted from bot ids, whatever the query's groups (cleanup checks the decay of each
-    network a row sums: cleanup.network_check)."""
+    network a row sums: cleanup.network_check). Addresses without an ASN are one network,
+    ASN 0."""
     offices: tuple[tuple[str, int], ...] = ()
     """Networks (country or "", ASN) whose weekends show office hours, where the estimate
     assumed households (hosts.office.Weekends): machines per address there are unknown, and
