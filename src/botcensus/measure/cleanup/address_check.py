@@ -199,14 +199,18 @@ def check_decay(
 def from_offices(row: Mapping[str, Any]) -> bool:
     """Whether a decay row is `bounds` because its host estimates hold networks that keep
     office hours (check_decay's OFFICE_REASON), not because they fall too slowly."""
-    head = OFFICE_REASON.split("{", 1)[0]
-    return row.get("support") == "bounds" and str(row.get("support_reason") or "").startswith(head)
+    return _bounds_for(row, OFFICE_REASON)
 
 
 def from_parts(row: Mapping[str, Any]) -> bool:
     """Whether a decay row is `bounds` because most of its networks fail the address check
     one by one (check_decay's PARTS_REASON, cleanup.network_check)."""
-    head = PARTS_REASON.split("{", 1)[0]
+    return _bounds_for(row, PARTS_REASON)
+
+
+def _bounds_for(row: Mapping[str, Any], template: str) -> bool:
+    """Whether a decay row is `bounds` with a reason made from `template`."""
+    head = template.split("{", 1)[0]
     return row.get("support") == "bounds" and str(row.get("support_reason") or "").startswith(head)
 
 

@@ -250,14 +250,9 @@ def cleanup(
         decay = pa.concat_tables([decay, by_group], promote_options="default")
         if addresses is not None:
             group_ids = id_decays(grouped, group=query.by, min_count=query.min_count)
-            by_addresses = with_hourly(
-                con, census_answer(con, by_query, relation, sketches).table, by_query, relation
-            )
             # apart from the overall rates: a group without a country or ASN is keyed None too
-            group_rates = address_rates(
-                _only(complete_weeks(by_addresses, first, last), full),
-                group=query.by,
-                min_count=query.min_count,
+            group_rates = _group_rates(
+                con, by_query, relation, sketches, (first, last), full, query.min_count
             )
     support, why = ("estimate" if fit is not None else "none"), None
     shares: tuple[dict[object, NetworkShare], dict[object, NetworkShare]] = ({}, {})
@@ -270,7 +265,7 @@ def cleanup(
         start = min(weekly["window_start"].to_pylist())
         shares = (
             network_shares(networks, slow, start, None),
-            network_shares(networks, slow, start, query.by),
+            {} if query.by is None else network_shares(networks, slow, start, query.by),
         )
     if addresses is not None:
         decay = _in_parts(
@@ -349,16 +344,31 @@ def _slow_networks(
     if weekly.num_rows == 0:
         return frozenset()
     if rates is None:
-        by_query = replace(base, by=("asn",))
-        counted = census_answer(con, by_query, relation, sketches).table
-        by_addresses = with_hourly(con, counted, by_query, relation)
-        rates = address_rates(
-            _only(complete_weeks(by_addresses, *span), full), group="asn", min_count=min_count
+        rates = _group_rates(
+            con, replace(base, by=("asn",)), relation, sketches, span, full, min_count
         )
     return slow_networks(
         weekly, rates, crowded=crowded, offices=_office_groups(offices, "asn"),
         min_count=min_count,
     )  # fmt: skip
+
+
+def _group_rates(
+    con: duckdb.DuckDBPyConnection,
+    by_query: CensusQuery,
+    relation: str,
+    sketches: Sketches,
+    span: tuple[date, date],
+    full: set[date],
+    min_count: float,
+) -> dict[str | None, AddressRates]:
+    """Per group of `by_query` (one group column), the decay of its weekly distinct and
+    hourly addresses over the complete weeks of `span` with data on every day (`full`)."""
+    counted = census_answer(con, by_query, relation, sketches).table
+    weekly = with_hourly(con, counted, by_query, relation)
+    return address_rates(
+        _only(complete_weeks(weekly, *span), full), group=by_query.by[0], min_count=min_count
+    )
 
 
 def _office_groups(offices: Sequence[tuple[str, int]], by: str | None) -> set[object]:
