@@ -116,9 +116,11 @@ def test_the_report_has_its_clean_up_section_and_no_raw_exception(
     code, _, err = _cli("report", "--data", str(sparse), "--out", str(tmp_path / "r"))
     assert code == 0, err
     page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
-    assert "not computed" not in page
+    assert "clean-up not computed" not in page
     assert "reshape" not in page
     assert (tmp_path / "r" / "decay.png").exists()
+    # two complete weeks: no rate, and the page says why
+    assert "No decay rate: too few weeks (2 to fit; a rate needs three)." in page
 
 
 def test_a_fault_in_the_clean_up_leaves_the_page_without_its_raw_text(

@@ -131,14 +131,16 @@ def test_no_address_appears_on_the_page(full: Rendered) -> None:
     assert not [ip for ip in addresses if ip in text]
 
 
-@pytest.mark.parametrize(("days", "weeks"), [(10, 0), (16, 1)])
+@pytest.mark.parametrize(("days", "weeks"), [(10, 0), (16, 1), (23, 2)])
 def test_too_short_for_a_fit_the_page_says_why(tmp_path: Path, days: int, weeks: int) -> None:
+    """Fewer than three complete weeks: no rate (two points give no interval), and the page,
+    the result and the notes say why (the terminal table shows only a dash)."""
     short = _render(_first_days(notify_static().sightings, days), tmp_path)
     assert short.result.fit is None
-    assert (
-        "No decay rate: a fit needs counts in at least two complete weeks, and the data has "
-        f"{weeks}."
-    ) in short.page
+    why = f"too few weeks ({weeks} to fit; a rate needs three)"
+    assert f"No decay rate: {why}" in short.page
+    assert short.result.decay_reason == why
+    assert any(n.startswith(f"decay not computed: {why}") for n in short.result.notes)
     assert (short.files.decay is not None) == (weeks > 0)
     assert "not reached" in short.page  # too short for half the hosts to be cleaned
 

@@ -74,15 +74,9 @@ def decay_sentence(result: CleanupResult) -> str:
         )
         return f"Decay of {result.unit} not supported by these data: {result.decay_reason}{floor}."
     if fit is None:
-        return (
-            "No decay rate: a fit needs counts in at least two complete weeks, and the data "
-            f"has {result.weekly.num_rows}."
-        )
-    interval = (
-        "no interval from two weeks"
-        if math.isnan(fit.lower)
-        else f"{fit.level:.0%} interval {_num(fit.lower)} to {_num(fit.upper)}"
-    )
+        why = result.decay_reason or f"{result.weekly.num_rows} complete weeks"
+        return f"No decay rate: {why}."
+    interval = f"{fit.level:.0%} interval {_num(fit.lower)} to {_num(fit.upper)}"
     top = overall(result.decay) or {}
     # the rate of the machines counted by bot id where it replaced the model's (id_check)
     of = f"{result.unit}, from the machines with bot ids," if top.get("id_reason") else result.unit
@@ -93,7 +87,7 @@ def decay_sentence(result: CleanupResult) -> str:
     if fit.rate_per_week <= 0:
         return f"{head}: the count did not shrink, so there is no half-life."
     short, long = fit.half_life_interval_weeks
-    spread = "" if math.isnan(fit.lower) else f"; {_num(short)} to {_num(long)} weeks"
+    spread = f"; {_num(short)} to {_num(long)} weeks"
     return (
         f"{head}: half-life {_num(fit.half_life_weeks)} weeks ({_num(fit.half_life_days)} days"
         f"{spread}), {fit.weekly_decline:.1%} fewer each week."

@@ -114,6 +114,7 @@ class DecayRow(_Model):
     rate_upper: float | None = None
     half_life_weeks: float | None = Field(None, description="null when the count does not shrink")
     half_life_days: float | None = None
+    no_rate_reason: str | None = Field(None, description="why a row has no rate")
     suppressed: bool = False
 
 

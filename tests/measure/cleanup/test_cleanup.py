@@ -93,6 +93,21 @@ def test_decay_table_fits_each_group_and_skips_small_ones() -> None:
     assert rows["US"]["half_life_days"] == pytest.approx(7 * math.log(2) / 0.1)
     assert rows["LU"]["rate_per_week"] is None
     assert rows["LU"]["weeks"] == 0
+    assert rows["LU"]["no_rate_reason"] == "first week too small (5; a rate needs 20)"
+    assert rows["IN"]["no_rate_reason"] is None  # the column is there for every row
+
+
+@pytest.mark.parametrize(
+    ("counts", "why"),
+    [
+        ([100.0, 90.0], "too few weeks (2 to fit; a rate needs three)"),
+        ([0.0, 0.0, 0.0], "no count in any week"),
+        ([19.0, 30.0, 40.0], "first week too small (19; a rate needs 20)"),
+    ],
+)
+def test_a_row_without_a_rate_says_why(counts: list[float], why: str) -> None:
+    row = decay_table(_weekly({None: counts})).to_pylist()[0]
+    assert (row["rate_per_week"], row["no_rate_reason"]) == (None, why)
 
 
 def test_decay_table_overall_is_one_row() -> None:

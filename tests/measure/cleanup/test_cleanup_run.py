@@ -45,6 +45,21 @@ def test_cleanup_gathers_every_estimator(run: NotifyRun) -> None:
     assert abs(result.hazard.hazard_ratio - 1.6) <= 0.25
 
 
+def test_groups_without_a_rate_are_counted_by_reason(run: NotifyRun) -> None:
+    """--by asn: networks too small for a rate are listed with a dash; one note counts them by
+    reason, and each row carries its own."""
+    query = CleanupQuery(by="asn", min_count=200.0)
+    result = cleanup(_con(run.sightings), "s", sketch_sightings(run.sightings.slice(0, 0)), query)
+    rows = [r for r in result.decay.to_pylist() if r["group"] is not None]
+    small = [r for r in rows if r["rate_per_week"] is None]
+    assert small
+    assert len(small) < len(rows)
+    assert all(r["no_rate_reason"].startswith("first week too small (") for r in small)
+    assert all(r["no_rate_reason"] is None for r in rows if r["rate_per_week"] is not None)
+    note = f"decay: {len(small)} of {len(rows)} asn groups have no rate (first week too small: "
+    assert [n for n in result.notes if n.startswith("decay: ")] == [f"{note}{len(small)})"]
+
+
 def test_cleanup_from_sketches_has_no_survival(run: NotifyRun) -> None:
     recent = run.sightings.filter(
         pc.greater_equal(run.sightings["day"], pa.scalar(dt.date(2011, 4, 20)))

@@ -151,10 +151,11 @@ def decay_table(
     """One row per group (one row overall when `group` is None): weeks fitted, first and last
     week's count, λ per week with its interval, half-life in weeks and days. Groups whose
     first week has fewer than `min_count` or with fewer than three weeks are listed with null
-    rates: their interval would say nothing. `weekly` is a census table (window_start, the
-    group column, `count`); missing weeks of a group count as zero. Host estimates
-    (`hosts_support`) add `first_support`/`last_support` with `first_lower`.. `last_upper`:
-    a week with only bounds has a count whose level the data do not support."""
+    rates and `no_rate_reason` saying which: their interval would say nothing. `weekly` is a
+    census table (window_start, the group column, `count`); missing weeks of a group count as
+    zero. Host estimates (`hosts_support`) add `first_support`/`last_support` with
+    `first_lower`.. `last_upper`: a week with only bounds has a count whose level the data do
+    not support."""
     starts = sorted(set(weekly["window_start"].to_pylist()))
     if not starts:
         return pa.table({"group": pa.array([], pa.string())})
@@ -174,11 +175,23 @@ def decay_table(
         row |= {"first_count": float(series[0]), "last_count": float(series[-1])}
         if bounds is not None:
             row |= _level(bounds, key, 0, "first") | _level(bounds, key, len(starts) - 1, "last")
-        ok = series[0] >= min_count and len(series) >= 3 and series.sum() > 0
-        row |= _row(fit_decay(times, series, level) if ok else None)
-        rows.append(row)
+        why = _no_rate(series, min_count)
+        row |= _row(fit_decay(times, series, level) if why is None else None)
+        rows.append(row | {"no_rate_reason": why})
     rows.sort(key=lambda r: -float(r["first_count"]))  # type: ignore[arg-type]
     return pa.Table.from_pylist(rows)
+
+
+def _no_rate(series: F64, min_count: float) -> str | None:
+    """Why a group's weekly counts get no rate (None where they get one): a kind, then its
+    figures in brackets (cleanup.run counts the groups by kind)."""
+    if len(series) < 3:
+        return f"too few weeks ({len(series)} to fit; a rate needs three)"
+    if series.sum() <= 0:
+        return "no count in any week"
+    if series[0] < min_count:
+        return f"first week too small ({series[0]:g}; a rate needs {min_count:g})"
+    return None
 
 
 _Bounds = dict[tuple[object, int], tuple[float, float]]

@@ -4,6 +4,7 @@ effect, gathered into one result for the CLI and the report to render."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -226,7 +227,8 @@ def cleanup(
     fit = None
     starts = weekly["window_start"].to_pylist()
     times = [(s - starts[0]).days / 7.0 for s in starts]
-    if weekly.num_rows >= 2 and sum(v or 0 for v in weekly[count].to_pylist()) > 0:
+    unfitted = _no_rate_reason(decay)
+    if unfitted is None:  # the fit the overall row holds (decay_table)
         fit = fit_decay(times, weekly[count].to_pylist())
     rates: dict[str | None, AddressRates] = {}
     group_rates: dict[str | None, AddressRates] = {}
@@ -254,7 +256,14 @@ def cleanup(
             group_rates = _group_rates(
                 con, by_query, relation, sketches, (first, last), full, query.min_count
             )
-    support, why = ("estimate" if fit is not None else "none"), None
+    support, why = ("estimate", None) if fit is not None else ("none", unfitted)
+    if unfitted is not None:
+        notes.append(
+            f"decay not computed: {unfitted} (complete weeks ending on "
+            f"{query.week_ends}, with data on every day, from {first} to {last})"
+        )
+    if query.by is not None:
+        notes.extend(_groups_unfitted(decay, query.by))
     shares: tuple[dict[object, NetworkShare], dict[object, NetworkShare]] = ({}, {})
     if addresses is not None and weekly.num_rows:
         net_rates = group_rates if query.by == "asn" else None
@@ -321,6 +330,27 @@ def cleanup(
         part.summary, part.thresholds, part.hazard, tuple(notes + part.notes), part.effect,
         decay_support=support, decay_reason=why,
     )  # fmt: skip
+
+
+def _no_rate_reason(decay: pa.Table) -> str | None:
+    """Why the overall row (the first) has no rate, or None where it has one."""
+    if not decay.num_rows or "no_rate_reason" not in decay.column_names:
+        return None if decay.num_rows else "too few weeks (0 to fit; a rate needs three)"
+    reason = decay["no_rate_reason"][0].as_py()
+    return None if reason is None else str(reason)
+
+
+def _groups_unfitted(decay: pa.Table, by: str) -> list[str]:
+    """One note counting the --by groups without a rate, by reason."""
+    if "no_rate_reason" not in decay.column_names:
+        return []
+    groups = decay.filter(pc.is_valid(decay["group"]))
+    reasons = [r for r in groups["no_rate_reason"].to_pylist() if r is not None]
+    if not reasons:
+        return []
+    kinds = Counter(r.split(" (")[0] for r in reasons)  # decay._no_rate: "kind (figures)"
+    shown = "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
+    return [f"decay: {len(reasons)} of {groups.num_rows} {by} groups have no rate ({shown})"]
 
 
 def _slow_networks(
