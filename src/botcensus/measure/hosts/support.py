@@ -110,7 +110,8 @@ class Fit:
     (model.MIN_LENDERS), and no bot ids."""
     fragile: set[str] = field(default_factory=set)
     """Why bounds where some countries lend (`lenders`): `few` (one lender, nothing to
-    check it against) or `disagree` (two, further apart than model.lender_spread)."""
+    check it against), `disagree` (two, further apart than model.lender_spread) or `busier`
+    (two whose stable addresses hold check-ins further apart than model.MAX_LENDER_SPREAD)."""
     lenders: set[str] = field(default_factory=set)
     """Where `fragile`: the countries that have a stable network of their own."""
     disagree: dict[str, int] = field(default_factory=dict)
@@ -289,6 +290,14 @@ class Fit:
                 why.append(
                     "one lender cannot be checked against another, and more countries would "
                     "borrow its days active"
+                )
+            if "busier" in self.fragile:
+                why.append(
+                    f"fewer than {MIN_LENDERS} lenders, whose stable addresses hold check-ins "
+                    f"that differ by more than a factor of {math.exp(MAX_LENDER_SPREAD):.1f} "
+                    "(one of them has more addresses than lines: renumbered within the day, "
+                    "or lines that move between addresses), so their days active cannot be "
+                    "lent"
                 )
             if "disagree" in self.fragile:
                 why.append(
