@@ -94,22 +94,23 @@ def populate(
     weeks: int = 3,
     seed: int = 0,
     online: tuple[float, float] = (0.3, 0.9),
+    hours: tuple[float, float] = (1.0, 4.0),
 ) -> None:
     """Machines online on a day with their own probability (`online`), a session starting
-    around their own hour (07:00-15:00 UTC) for 1-4 hours; their address is fixed ('static'),
-    new every session ('session'), or renumbered every day at the line's own time ('daily':
-    a session across it moves to a new address one check-in interval later)."""
+    around their own hour (07:00-15:00 UTC) for 1-4 hours (`hours`); their address is fixed
+    ('static'), new every session ('session'), or renumbered every day at the line's own time
+    ('daily': a session across it moves to a new address one check-in interval later)."""
     rng = np.random.default_rng([seed, machines.start])
     fixed = {m: pop.address() for m in machines}
     for m in machines:
-        p, hour, hours = rng.uniform(*online), rng.uniform(7, 15), rng.uniform(1, 4)
+        p, hour, length = rng.uniform(*online), rng.uniform(7, 15), rng.uniform(*hours)
         renumber = rng.uniform(8, 16) * 3600
         for d in range(7 * weeks):
             if rng.random() >= p:
                 continue
             day = START + timedelta(days=d)
             start = (hour + rng.uniform(-1, 1)) * 3600
-            end = start + hours * rng.uniform(0.6, 1.4) * 3600
+            end = start + length * rng.uniform(0.6, 1.4) * 3600
             if mode == "static":
                 pop.session([m], day, fixed[m], start, end, cc=cc, asn=asn)
             elif mode == "session":

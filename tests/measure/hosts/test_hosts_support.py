@@ -233,6 +233,43 @@ def test_one_country_lending_to_two_gives_only_bounds_and_names_the_lender() -> 
 
 
 @functools.cache
+def two_lenders(busier: bool) -> Population:
+    """AA and BB have lines that keep their addresses; CC, DD and EE renumber every session
+    and borrow. With `busier`, BB's machines are online 6-12 hours a session instead of 1-4:
+    its stable addresses hold about four times AA's check-ins on the same days."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4)
+    long = (6.0, 12.0) if busier else (1.0, 4.0)
+    populate(pop, range(300, 600), "static", cc="BB", asn=64502, weeks=4, hours=long)
+    for i, cc in enumerate(("CC", "DD", "EE")):
+        start = 600 + 200 * i
+        populate(pop, range(start, start + 200), "session", cc=cc, asn=64503 + i, weeks=4)
+    return pop
+
+
+@pytest.mark.parametrize("busier", [False, True])
+def test_two_lenders_whose_stable_addresses_differ_in_check_ins_lend_nothing(
+    busier: bool,
+) -> None:
+    """Whole query: hosts.model.lenders_busier, then bounds in every window and a note."""
+    pop = two_lenders(busier)
+    built = address_model(connect(pop.table()), CensusQuery(), "sightings")
+    assert built is not None
+    assert model.lenders_busier(built.windows, built.ref, built.country, len(built.ccs)) is busier
+    answer = hosts_answer(connect(pop.table()), CensusQuery(by=("country",)), "sightings")
+    supports = set(answer.table["hosts_support"].to_pylist())
+    noted = any("hold check-ins that differ by more than" in n for n in answer.notes)
+    assert noted is busier
+    if busier:
+        assert supports == {"bounds"}
+        for row in answer.table.to_pylist():
+            true = pop.hosts(row["window_start"], row["window_end"], row["country"])
+            assert row["hosts_lo"] <= true <= row["hosts_hi"]
+    else:
+        assert supports != {"bounds"}
+
+
+@functools.cache
 def one_lender_with_ids() -> Population:
     """AA: households on static lines, half the machines with bot ids, the only country
     whose addresses follow lines; BB (an address per session) and CC (renumbered daily)
@@ -372,6 +409,26 @@ def test_two_lenders_must_agree_on_the_check_ins_of_their_stable_addresses(
     assert ratio.bracket == bool(fragile)
     if fragile:
         assert ratio.own.tolist() == solid
+
+
+@pytest.mark.parametrize(
+    ("solid", "fragile"),
+    [
+        ([True, True, False, False, False], "busier"),  # two lenders: none lends here either
+        ([True, True, True, False, False], ""),  # three: not checked (the spread is measured)
+    ],
+)
+def test_lenders_that_differ_in_another_week_lend_in_none(solid: list[bool], fragile: str) -> None:
+    """`busier` (hosts.model.lenders_busier over the query's complete weeks): this window's
+    two lenders agree, but a pair near the limit must not lend in some weeks and not in
+    others (b-mobile seed 27: 1.41-1.52 apart, every other week over 1.5)."""
+    n = len(solid)
+    ratio = model._shrink(
+        np.full(n, -1.8), np.full(n, 0.001), np.array(solid), np.full(n, 0.3), 7,
+        np.full(n, np.log(50.0)), True,
+    )  # fmt: skip
+    assert ratio.fragile == fragile
+    assert ratio.bracket == bool(fragile)
 
 
 def test_days_active_that_disagree_are_named_before_check_ins() -> None:

@@ -34,6 +34,7 @@ from botcensus.measure.hosts.model import (
     Estimate,
     Window,
     household_at,
+    lenders_busier,
     window_estimate,
     with_household,
 )
@@ -238,9 +239,11 @@ def _address_cells(
     timed = model.timer is not None
     n = len(ccs)
 
+    busier = lenders_busier(windows, ref, country, n)
+
     def estimate(span: Span, w: Window) -> Estimate:
         borrowed = lent.for_window(span.start, ccs) if lent is not None else None
-        return window_estimate(w, ref, country, n, borrowed, timed=timed)
+        return window_estimate(w, ref, country, n, borrowed, timed=timed, busier=busier)
 
     estimates = [estimate(span, w) for span, w in zip(spans, windows, strict=True)]
     if not timed:
