@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,8 +44,34 @@ def _generate(pop: Population, seed: int, work: Path) -> Path:
     return out
 
 
+REPORT_DIRS = ("reports", "reports-ids")
+"""What popgen wrote for `botcensus ingest` to read: regenerated from the seed if needed."""
+
+
+def drop_reports(out: Path) -> int:
+    """Delete a scored population's report files (REPORT_DIRS), keeping its datasets, truth
+    and scores; say so on stdout. Returns the bytes freed. A full-size population with ids
+    writes about 4 GB of them, and a set of seventeen filled the disk once."""
+    freed = 0
+    for name in REPORT_DIRS:
+        folder = out / name
+        if not folder.is_dir():
+            continue
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        shutil.rmtree(folder)
+        freed += size
+        print(f"{folder}: report files deleted ({size / 1e6:,.0f} MB; --drop-reports)",
+              flush=True)  # fmt: skip
+    return freed
+
+
 def _evaluate(
-    pops: tuple[Population, ...] | list[Population], work: Path, source: Path | None, label: str
+    pops: tuple[Population, ...] | list[Population],
+    work: Path,
+    source: Path | None,
+    label: str,
+    *,
+    drop: bool = False,
 ) -> list[dict[str, Any]]:
     results = []
     for pop in pops:
@@ -65,6 +92,8 @@ def _evaluate(
                 (out / f"score-{dataset}-{label}.json").write_text(json.dumps(row, indent=1))
                 results.append(row)
                 print(f"{pop.name} seed {seed} {dataset}: done in {row['seconds']} s", flush=True)
+            if drop:
+                drop_reports(out)
     return results
 
 
@@ -106,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--only", action="append", default=[], metavar="LABEL",
                        help="only these populations of the set (repeat; for parallel runs "
                        "into one WORK, merged by `table`)")  # fmt: skip
+        p.add_argument("--drop-reports", action="store_true",
+                       help="delete each population's report files once it is scored "
+                       "(about 4 GB for a full-size population with ids; datasets, truth "
+                       "and scores are kept)")  # fmt: skip
     c = sub.add_parser("collect", help="a results JSON from the scores an interrupted or "
                        "parallel run left in WORK")  # fmt: skip
     c.add_argument("set", choices=["dev", "heldout"])
@@ -191,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"--only: no population {', '.join(sorted(unknown))} in the {label} set")
         pops = tuple(p for p in pops if p.name in args.only)
-    results = _evaluate(pops, args.work, source, label)
+    results = _evaluate(pops, args.work, source, label, drop=args.drop_reports)
     document = {**header, "set": label, "wall_seconds": round(time.perf_counter() - clock),
                 "results": results}  # fmt: skip
     suffix = "".join(f"-{name}" for name in args.only)

@@ -268,3 +268,25 @@ def test_score_scores_a_generated_population_with_and_without_ids(tmp_path, caps
     table = capsys.readouterr().out
     assert "| c-office-small | 1 |" in table
     assert "| c-office-small (with ids) | 1 |" in table
+
+
+def test_drop_reports_deletes_only_the_report_files(tmp_path, capsys) -> None:
+    """`--drop-reports`: a scored population keeps its datasets, truth and scores; its
+    report folders go, and a line names each with its size."""
+    from bench.heldout.__main__ import drop_reports, main
+
+    out = tmp_path / "b-harsh-s1"
+    for name, size in (("reports", 3000), ("reports-ids", 5000), ("dataset", 7), ("truth", 11)):
+        (out / name / "deep").mkdir(parents=True)
+        (out / name / "deep" / "f.csv").write_bytes(b"x" * size)
+    (out / "score-dataset-held-out.json").write_text("{}")
+    assert drop_reports(out) == 8000
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dataset", "score-dataset-held-out.json", "truth",
+    ]  # fmt: skip
+    said = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in said] == [str(out / "reports"), str(out / "reports-ids")]
+    assert all("report files deleted" in line for line in said)
+    assert drop_reports(out) == 0  # nothing left to delete: no error
+    with pytest.raises(SystemExit):  # the flag belongs to the runs, not to `score`
+        main(["score", "--drop-reports", str(out)])
