@@ -175,14 +175,14 @@ def decay_table(
         row |= {"first_count": float(series[0]), "last_count": float(series[-1])}
         if bounds is not None:
             row |= _level(bounds, key, 0, "first") | _level(bounds, key, len(starts) - 1, "last")
-        why = _no_rate(series, min_count)
+        why = no_rate(series, min_count)
         row |= _row(fit_decay(times, series, level) if why is None else None)
         rows.append(row | {"no_rate_reason": why})
     rows.sort(key=lambda r: -float(r["first_count"]))  # type: ignore[arg-type]
     return pa.Table.from_pylist(rows)
 
 
-def _no_rate(series: F64, min_count: float) -> str | None:
+def no_rate(series: F64, min_count: float) -> str | None:
     """Why a group's weekly counts get no rate (None where they get one): a kind, then its
     figures in brackets (cleanup.run counts the groups by kind)."""
     if len(series) < 3:

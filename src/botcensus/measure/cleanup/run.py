@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any, Final, Literal
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,6 +38,7 @@ from botcensus.measure.cleanup.decay import (
     decay_table,
     fit_decay,
     mark_effects,
+    no_rate,
 )
 from botcensus.measure.cleanup.hosts_series import (
     BOUNDS_NOTE,
@@ -227,7 +229,7 @@ def cleanup(
     fit = None
     starts = weekly["window_start"].to_pylist()
     times = [(s - starts[0]).days / 7.0 for s in starts]
-    unfitted = _no_rate_reason(decay)
+    unfitted = _no_rate_reason(decay, query.min_count)
     if unfitted is None:  # the fit the overall row holds (decay_table)
         fit = fit_decay(times, weekly[count].to_pylist())
     rates: dict[str | None, AddressRates] = {}
@@ -332,10 +334,12 @@ def cleanup(
     )  # fmt: skip
 
 
-def _no_rate_reason(decay: pa.Table) -> str | None:
+def _no_rate_reason(decay: pa.Table, min_count: float) -> str | None:
     """Why the overall row (the first) has no rate, or None where it has one."""
-    if not decay.num_rows or "no_rate_reason" not in decay.column_names:
-        return None if decay.num_rows else "too few weeks (0 to fit; a rate needs three)"
+    if not decay.num_rows:
+        return no_rate(np.zeros(0), min_count)  # no complete week at all
+    if "no_rate_reason" not in decay.column_names:
+        return None
     reason = decay["no_rate_reason"][0].as_py()
     return None if reason is None else str(reason)
 
@@ -348,7 +352,7 @@ def _groups_unfitted(decay: pa.Table, by: str) -> list[str]:
     reasons = [r for r in groups["no_rate_reason"].to_pylist() if r is not None]
     if not reasons:
         return []
-    kinds = Counter(r.split(" (")[0] for r in reasons)  # decay._no_rate: "kind (figures)"
+    kinds = Counter(r.split(" (")[0] for r in reasons)  # decay.no_rate: "kind (figures)"
     shown = "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
     return [f"decay: {len(reasons)} of {groups.num_rows} {by} groups have no rate ({shown})"]
 

@@ -327,12 +327,18 @@ def lenders_busier(windows: Sequence[Window], ref: Reference, country: I64, n: i
             continue
         _, _, u, _ = _own_ratio(w, ref, country, n)
         solid = u >= MIN_REFERENCE
-        lenders, borrowers = int(solid.sum()), int((~solid).sum())
-        if not (1 < lenders < MIN_LENDERS and borrowers > lenders):
-            continue
-        if float(np.ptp(_busy(w, ref, country, n, u)[solid])) > MAX_LENDER_SPREAD:
+        if _checked(solid) and float(np.ptp(_busy(w, ref, country, n, u)[solid])) > (
+            MAX_LENDER_SPREAD
+        ):
             return True
     return False
+
+
+def _checked(solid: npt.NDArray[np.bool_]) -> bool:
+    """Two lenders or more, fewer than MIN_LENDERS, lend to more borrowers: each is checked
+    against the other (with MIN_LENDERS or more the spread between countries is measured)."""
+    lenders, borrowers = int(solid.sum()), int((~solid).sum())
+    return 1 < lenders < MIN_LENDERS and borrowers > lenders
 
 
 def within_spread(w: Window, ref: Reference, country: I64) -> tuple[float, bool]:
@@ -388,7 +394,7 @@ def _shrink(
     n = len(own)
     lenders, borrowers = int(solid.sum()), int((~solid).sum())
     fragile = ""
-    checked = 1 < lenders < MIN_LENDERS and borrowers > lenders
+    checked = _checked(solid)
     if lenders == 1 and borrowers > lenders:
         fragile = "few"
     elif checked and float(np.ptp(own[solid])) > lender_spread(days):
