@@ -95,16 +95,19 @@ def populate(
     seed: int = 0,
     online: tuple[float, float] = (0.3, 0.9),
     hours: tuple[float, float] = (1.0, 4.0),
+    ids: float = 0.0,
 ) -> None:
     """Machines online on a day with their own probability (`online`), a session starting
     around their own hour (07:00-15:00 UTC) for 1-4 hours (`hours`); their address is fixed
     ('static'), new every session ('session'), or renumbered every day at the line's own time
-    ('daily': a session across it moves to a new address one check-in interval later)."""
+    ('daily': a session across it moves to a new address one check-in interval later). A
+    machine carries a bot id with chance `ids`."""
     rng = np.random.default_rng([seed, machines.start])
     fixed = {m: pop.address() for m in machines}
     for m in machines:
         p, hour, length = rng.uniform(*online), rng.uniform(7, 15), rng.uniform(*hours)
         renumber = rng.uniform(8, 16) * 3600
+        bot = f"id{m}" if ids > 0 and rng.random() < ids else None
         for d in range(7 * weeks):
             if rng.random() >= p:
                 continue
@@ -112,17 +115,17 @@ def populate(
             start = (hour + rng.uniform(-1, 1)) * 3600
             end = start + length * rng.uniform(0.6, 1.4) * 3600
             if mode == "static":
-                pop.session([m], day, fixed[m], start, end, cc=cc, asn=asn)
+                pop.session([m], day, fixed[m], start, end, cc=cc, asn=asn, bot_id=bot)
             elif mode == "session":
-                pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn)
+                pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn, bot_id=bot)
             elif start < renumber - TAU and renumber + TAU < end:
                 # The timer keeps running: the first check-in from the new address comes
                 # one interval after the last one from the old.
                 last = start + (renumber - start) // TAU * TAU
-                pop.session([m], day, pop.address(), start, last, cc=cc, asn=asn)
-                pop.session([m], day, pop.address(), last + TAU, end, cc=cc, asn=asn)
+                pop.session([m], day, pop.address(), start, last, cc=cc, asn=asn, bot_id=bot)
+                pop.session([m], day, pop.address(), last + TAU, end, cc=cc, asn=asn, bot_id=bot)
             else:
-                pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn)
+                pop.session([m], day, pop.address(), start, end, cc=cc, asn=asn, bot_id=bot)
 
 
 @functools.cache

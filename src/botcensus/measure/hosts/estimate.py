@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Final
 
@@ -126,12 +126,14 @@ def address_model(
     relation: str,
     mixes: Mapping[tuple[str, int], Mixing] | None = None,
     stable: Collection[tuple[str, int]] | None = None,
+    split: Mapping[tuple[str, int], Share] | None = None,
 ) -> AddressModel | None:
     """Read the windows of the sightings without a bot id and build their stable reference;
     None without any. `mixes`: hosts.pools.mixing of the partition's sightings, where the
     caller has it (the strip-the-ids check judges pools on all of them, as the model does);
-    `stable`: the stable networks to take instead of judging them here (the strip-the-ids
-    check takes the model's own)."""
+    `stable`: the stable networks to take instead of judging them here, and `split`: the
+    split shares (hosts.split) to take for the networks it names (the strip-the-ids check
+    takes the model's own of both)."""
     days = data_days(con, query, relation)
     if not days:
         return None
@@ -157,6 +159,8 @@ def address_model(
     sums, multis = [w.sums for w in read], [w.multi for w in read]
     chosen = None if stable is None else np.array([g in stable for g in groups], bool)
     ref = lend(sums, multis, country, len(ccs), history_from, pools, chosen)
+    if split:
+        ref = _taken_split(ref, groups, split)
     handed = {groups[int(i)]: mixes[groups[int(i)]] for i in np.flatnonzero(ref.handed)}
     return AddressModel(spans, windows, groups, ccs, country, ref, timer, anchor, first, handed)
 
@@ -193,6 +197,8 @@ def context_spans(
 
 Support = dict[Cell, int]
 """-> the cell's support code (hosts.model ESTIMATE, WIDENED, BOUNDS)."""
+Share = tuple[float, float, bool]
+"""A group's split share (hosts.split): the share, the variance of its log, and `few`."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,21 @@ class Lines:
     by_check_ins: frozenset[tuple[str, int]] = frozenset()
     """Groups whose host-days are check-ins over a machine's day (hosts.reference
     split_few): counted as machines already, not lines."""
+    split: Mapping[tuple[str, int], Share] = field(default_factory=dict)
+    """Per group: the share of its address-days that are host-days, the variance of its
+    log, and whether it fell below hosts.split.MIN_SPLIT (hosts.split), as the model took
+    them."""
+
+
+def _taken_split(
+    ref: Reference, groups: Sequence[tuple[str, int]], split: Mapping[tuple[str, int], Share]
+) -> Reference:
+    """`ref` with the split shares of the groups `split` names (the rest keep their own)."""
+    share, var, few = ref.split.copy(), ref.split_var.copy(), ref.split_few.copy()
+    for i, g in enumerate(groups):
+        if g in split:
+            share[i], var[i], few[i] = split[g]
+    return replace(ref, split=share, split_var=var, split_few=few)
 
 
 def _address_cells(
@@ -219,15 +240,16 @@ def _address_cells(
     lent: Lent | None,
     mixes: Mapping[tuple[str, int], Mixing],
     stable: Collection[tuple[str, int]] | None = None,
+    split: Mapping[tuple[str, int], Share] | None = None,
 ) -> tuple[Cells, Support, Fit, Lines]:
     """The address model (sightings without a bot id) for one partition, and the lines left
     its machines per line were taken at; `mixes` (hosts.pools) of the whole partition;
-    `stable`: the stable networks to take (address_model)."""
+    `stable` and `split`: the stable networks and split shares to take (address_model)."""
     cells: Cells = {}
     support: Support = {}
     fit = Fit()
     lines = Lines({}, {})
-    model = address_model(con, query, relation, mixes, stable)
+    model = address_model(con, query, relation, mixes, stable, split)
     if model is None:
         return cells, support, fit, lines
     spans, windows, groups, ccs = model.spans, model.windows, model.groups, model.ccs
@@ -252,6 +274,10 @@ def _address_cells(
             {span.start: x_i for span, x_i in zip(spans, x, strict=True)},
             _online(lent, spans, ccs) if lent is not None else {},
             frozenset(groups[int(i)] for i in np.flatnonzero(ref.split_few)),
+            {
+                g: (float(c), float(v), bool(f))
+                for g, c, v, f in zip(groups, ref.split, ref.split_var, ref.split_few, strict=True)
+            },
         )
     for span, est in zip(spans, estimates, strict=True):
         codes = est.country_support
@@ -431,8 +457,10 @@ def partition_cells(
         view = "hosts_ids_without_ids"
         con.execute(without_ids_sql(view, relation))
         try:
+            # The same model on both sides (hosts.networks): the model's stable networks,
+            # and its split shares, measured on the rows without ids, taken as they are.
             model, _, _, model_lines = _address_cells(
-                con, query, view, lent, mixes, frozenset(fit.stable)
+                con, query, view, lent, mixes, frozenset(fit.stable), lines.split
             )
         finally:
             con.execute(f"DROP VIEW IF EXISTS {view}")
