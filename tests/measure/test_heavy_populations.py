@@ -348,8 +348,8 @@ def b_harsh_37_ids(tmp_path_factory: pytest.TempPathFactory) -> Score:
     the rows with ids, took 0.7-0.9 of the model's, its corrections were 1.23 times too
     large, and every week read 1.17-1.26 times the machines (19.4% global, 17.0% per
     country, 52 of 67 holding). Since the check takes the model's split shares
-    (hosts.estimate): 1.1% global, 3.9% per country, 90 of 90 holding (BENCHMARKS.md, "After
-    the twenty-fifth set: the strip-the-ids check takes the model's split shares")."""
+    (hosts.estimate): 1.1% global, 3.9% per country, 90 of 90 holding (BENCHMARKS.md, "The
+    strip-the-ids check takes the model's split shares")."""
     out = _generated(tmp_path_factory, "b-harsh", 37, plain=False)
     score = evaluate(out, "dataset-ids")[0]
     shutil.rmtree(out.parent)
