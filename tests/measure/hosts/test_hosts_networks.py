@@ -4,6 +4,7 @@ limits, and how it moves a network's and its country's estimate."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -302,6 +303,39 @@ def test_a_model_can_be_given_its_stable_networks() -> None:
     assert stable(address_model(con, week, "stripped", None, set())) == set()
 
 
+@dataclass(frozen=True)
+class _Call:
+    relation: str
+    stable: object
+    split: object
+    model: AddressModel | None
+
+
+def _record_models(monkeypatch: pytest.MonkeyPatch) -> list[_Call]:
+    """Every address model the census builds, with what it was handed (in call order)."""
+    calls: list[_Call] = []
+    real = estimate_module.address_model
+
+    def spy(con, query, relation, mixes=None, stable=None, split=None):  # type: ignore[no-untyped-def]
+        model = real(con, query, relation, mixes, stable, split)
+        calls.append(_Call(relation, stable, split, model))
+        return model
+
+    monkeypatch.setattr(estimate_module, "address_model", spy)
+    return calls
+
+
+def _stable(model: AddressModel | None) -> set[tuple[str, int]] | None:
+    if model is None:
+        return None
+    return {g for g, s in zip(model.groups, model.ref.stable, strict=True) if s}
+
+
+def _shares(model: AddressModel | None) -> dict[tuple[str, int], float]:
+    assert model is not None
+    return dict(zip(model.groups, model.ref.split.tolist(), strict=True))
+
+
 def test_the_strip_the_ids_check_runs_the_models_own_stable_networks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -310,22 +344,11 @@ def test_the_strip_the_ids_check_runs_the_models_own_stable_networks(
     with ids on 12% (twenty-second held-out set): the model lent from ID AS7713, the check,
     judging the few rows with ids on their own, from none; its corrections took the rows
     without ids to half the truth."""
-    calls: list[tuple[str, object, object]] = []
-    real = estimate_module.address_model
-
-    def spy(con, query, relation, mixes=None, stable=None, split=None):  # type: ignore[no-untyped-def]
-        model = real(con, query, relation, mixes, stable, split)
-        found = (
-            None
-            if model is None
-            else {g for g, s in zip(model.groups, model.ref.stable, strict=True) if s}
-        )
-        calls.append((relation, stable, found))
-        return model
-
-    monkeypatch.setattr(estimate_module, "address_model", spy)
+    calls = _record_models(monkeypatch)
     hosts_answer(connect(per_hour(_households_with_ids().table())), CensusQuery(), "sightings")
-    (main, _, judged), (view, given, used) = calls[:2]
+    (main, _, judged), (view, given, used) = [
+        (call.relation, call.stable, _stable(call.model)) for call in calls[:2]
+    ]
     assert view == "hosts_ids_without_ids" != main
     assert judged
     assert given == judged  # handed over, not judged again on the rows with ids
@@ -345,19 +368,11 @@ def test_the_strip_the_ids_check_takes_the_models_own_split_shares(
     pop = Population()
     populate(pop, range(400), "static", cc="AA", asn=64501, weeks=4, ids=0.3)
     populate(pop, range(400, 800), "daily", cc="AA", asn=64504, weeks=4, ids=0.3)
-    taken: list[tuple[str, object, dict[tuple[str, int], float]]] = []
-    real = estimate_module.address_model
-
-    def spy(con, query, relation, mixes=None, stable=None, split=None):  # type: ignore[no-untyped-def]
-        model = real(con, query, relation, mixes, stable, split)
-        assert model is not None
-        shares = dict(zip(model.groups, model.ref.split.tolist(), strict=True))
-        taken.append((relation, split, shares))
-        return model
-
-    monkeypatch.setattr(estimate_module, "address_model", spy)
+    calls = _record_models(monkeypatch)
     hosts_answer(connect(per_hour(pop.table())), CensusQuery(window="week"), "sightings")
-    (main, none, own), (view, given, used) = taken[:2]
+    (main, none, own), (view, given, used) = [
+        (call.relation, call.split, _shares(call.model)) for call in calls[:2]
+    ]
     assert view == "hosts_ids_without_ids" != main
     assert none is None
     assert own[("AA", 64501)] == 1.0

@@ -270,14 +270,15 @@ def _address_cells(
     estimates = [estimate(span, w) for span, w in zip(spans, windows, strict=True)]
     if not timed:
         estimates, x = _as_machines(model, estimates, estimate)
+        shares: dict[tuple[str, int], Share] = {
+            g: (float(c), float(v), bool(f))
+            for g, c, v, f in zip(groups, ref.split, ref.split_var, ref.split_few, strict=True)
+        }
         lines = Lines(
             {span.start: x_i for span, x_i in zip(spans, x, strict=True)},
             _online(lent, spans, ccs) if lent is not None else {},
-            frozenset(groups[int(i)] for i in np.flatnonzero(ref.split_few)),
-            {
-                g: (float(c), float(v), bool(f))
-                for g, c, v, f in zip(groups, ref.split, ref.split_var, ref.split_few, strict=True)
-            },
+            frozenset(g for g, (_, _, few) in shares.items() if few),
+            shares,
         )
     for span, est in zip(spans, estimates, strict=True):
         codes = est.country_support

@@ -327,11 +327,15 @@ def lenders_busier(windows: Sequence[Window], ref: Reference, country: I64, n: i
             continue
         _, _, u, _ = _own_ratio(w, ref, country, n)
         solid = u >= MIN_REFERENCE
-        if _checked(solid) and float(np.ptp(_busy(w, ref, country, n, u)[solid])) > (
-            MAX_LENDER_SPREAD
-        ):
+        if _checked(solid) and _apart(_busy(w, ref, country, n, u), solid):
             return True
     return False
+
+
+def _apart(busy: F64, solid: npt.NDArray[np.bool_]) -> bool:
+    """The lenders' check-ins per stable address (`busy`, logs) further apart than
+    MAX_LENDER_SPREAD."""
+    return float(np.ptp(busy[solid])) > MAX_LENDER_SPREAD
 
 
 def _checked(solid: npt.NDArray[np.bool_]) -> bool:
@@ -399,9 +403,7 @@ def _shrink(
         fragile = "few"
     elif checked and float(np.ptp(own[solid])) > lender_spread(days):
         fragile = "disagree"
-    elif checked and (
-        busier or (busy is not None and float(np.ptp(busy[solid])) > MAX_LENDER_SPREAD)
-    ):
+    elif checked and (busier or (busy is not None and _apart(busy, solid))):
         fragile = "busier"
     if not solid.any() or fragile:
         return Ratio(
