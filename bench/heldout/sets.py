@@ -41,56 +41,60 @@ DEVELOPMENT = (
 )
 """Constants were set on these (and on the simulator's accuracy scenarios, bench/accuracy.py)."""
 
+# Small populations with ids: the same seeds with and without.
+# fmt: off
+_B_HARSH_N300 = (912, 917, 920, 925, 928, 933, 936, 941, 944, 949, 952, 957, 960, 965, 968, 973,
+                 976)
+_B_MOBILE_N400 = (913, 918, 921, 926, 929, 934, 937, 942, 945, 950, 953, 958, 961, 966, 969, 974,
+                  977)
+_C_OFFICE_N300 = (914, 919, 922, 927, 930, 935, 938, 943, 946, 951, 954, 959, 962, 967, 970, 975,
+                  978)
+# fmt: on
+
 SEEN = (
     Population(
         "b-harsh",
-        (*range(1, 18), 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39),
-        ids_seeds=(1, 13, 14, 15, 16, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39),
+        (*range(1, 18), 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41),
+        ids_seeds=(1, 13, 14, 15, 16, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41),
     ),
     Population(
         "b-harsh",
-        (15, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40),
+        (15, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42),
         ("report.ids_share=0.12",),
         "b-harsh-ids12",
-        ids_seeds=(15, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40),
+        ids_seeds=(15, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42),
     ),
-    Population("b-mobile", tuple(range(1, 29)), ids_seeds=(1, *range(15, 29))),
+    Population("b-mobile", tuple(range(1, 30)), ids_seeds=(1, *range(15, 30))),
     Population(
         "b-sparse",
-        tuple(range(1, 29)),
-        ids_seeds=(1, *range(3, 29)),
+        tuple(range(1, 30)),
+        ids_seeds=(1, *range(3, 30)),
     ),
-    Population("a-global", tuple(range(100, 127))),
-    Population("a-cgn", tuple(range(100, 127))),
-    Population("a-stable", tuple(range(100, 127))),
-    Population("c-office", tuple(range(1, 17)), ids_seeds=tuple(range(2, 17))),
-    Population("c-slow", tuple(range(1, 17))),
+    Population("a-global", tuple(range(100, 128))),
+    Population("a-cgn", tuple(range(100, 128))),
+    Population("a-stable", tuple(range(100, 128))),
+    Population("c-office", tuple(range(1, 18)), ids_seeds=tuple(range(2, 18))),
+    Population("c-slow", tuple(range(1, 18))),
     Population(
-        "a-global", (910, 915, 923, 931, 939, 947, 955, 963), ("n_machines=400",), "a-global-n400"
-    ),
-    Population(
-        "a-stable", (911, 916, 924, 932, 940, 948, 956, 964), ("n_machines=500",), "a-stable-n500"
-    ),
-    Population(
-        "b-harsh",
-        (912, 917, 920, 925, 928, 933, 936, 941, 944, 949, 952, 957, 960, 965, 968),
-        ("n_machines=300",),
-        "b-harsh-n300",
-        ids_seeds=(912, 917, 920, 925, 928, 933, 936, 941, 944, 949, 952, 957, 960, 965, 968),
-    ),
-    Population(
-        "b-mobile",
-        (913, 918, 921, 926, 929, 934, 937, 942, 945, 950, 953, 958, 961, 966, 969),
+        "a-global",
+        (910, 915, 923, 931, 939, 947, 955, 963, 971),
         ("n_machines=400",),
-        "b-mobile-n400",
-        ids_seeds=(913, 918, 921, 926, 929, 934, 937, 942, 945, 950, 953, 958, 961, 966, 969),
+        "a-global-n400",
     ),
     Population(
-        "c-office",
-        (914, 919, 922, 927, 930, 935, 938, 943, 946, 951, 954, 959, 962, 967, 970),
-        ("n_machines=300",),
-        "c-office-n300",
-        ids_seeds=(914, 919, 922, 927, 930, 935, 938, 943, 946, 951, 954, 959, 962, 967, 970),
+        "a-stable",
+        (911, 916, 924, 932, 940, 948, 956, 964, 972),
+        ("n_machines=500",),
+        "a-stable-n500",
+    ),
+    Population(
+        "b-harsh", _B_HARSH_N300, ("n_machines=300",), "b-harsh-n300", ids_seeds=_B_HARSH_N300
+    ),
+    Population(
+        "b-mobile", _B_MOBILE_N400, ("n_machines=400",), "b-mobile-n400", ids_seeds=_B_MOBILE_N400
+    ),
+    Population(
+        "c-office", _C_OFFICE_N300, ("n_machines=300",), "c-office-n300", ids_seeds=_C_OFFICE_N300
     ),
 )
 """The first held-out set (family B seeds 1-2, family A seed 100; frozen ded83cf), the second
@@ -138,7 +142,10 @@ c-office seed 15, each also with ids, c-slow seed 15, b-harsh seed 38 with ids o
 machines, family A seed 125, and small populations at seeds 955-962; frozen 8effb5c) and
 the twenty-sixth (b-harsh seed 39, b-mobile and b-sparse seed 28 and c-office seed 16, each
 also with ids, c-slow seed 16, b-harsh seed 40 with ids on 12% of the machines, family A
-seed 126, and small populations at seeds 963-970; frozen 40a6313).
+seed 126, and small populations at seeds 963-970; frozen 40a6313) and the twenty-seventh
+(b-harsh seed 41, b-mobile and b-sparse seed 29 and c-office seed 17, each also with ids,
+c-slow seed 17, b-harsh seed 42 with ids on 12% of the machines, family A seed 127, and
+small populations at seeds 971-978; frozen 9773e26).
 Small populations (popgen `--set n_machines=250-500`: a-global, a-stable, b-harsh,
 b-mobile, c-slow at seeds 900-903) were
 generated and scored after the eighteenth set (development figures).
@@ -197,28 +204,27 @@ Figures on these seeds are
 development figures from then on."""
 
 HELD_OUT = (
-    Population("b-harsh", (41,), ids_seeds=(41,)),
-    Population("b-harsh", (42,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(42,)),
-    Population("b-mobile", (29,), ids_seeds=(29,)),
-    Population("b-sparse", (29,), ids_seeds=(29,)),
-    Population("a-global", (127,)),
-    Population("a-cgn", (127,)),
-    Population("a-stable", (127,)),
-    Population("c-office", (17,), ids_seeds=(17,)),
-    Population("c-slow", (17,)),
-    Population("a-global", (971,), ("n_machines=400",), "a-global-n400"),
-    Population("a-stable", (972,), ("n_machines=500",), "a-stable-n500"),
-    Population("b-harsh", (973, 976), ("n_machines=300",), "b-harsh-n300", ids_seeds=(973, 976)),
-    Population("b-mobile", (974, 977), ("n_machines=400",), "b-mobile-n400", ids_seeds=(974, 977)),
-    Population("c-office", (975, 978), ("n_machines=300",), "c-office-n300", ids_seeds=(975, 978)),
+    Population("b-harsh", (43,), ids_seeds=(43,)),
+    Population("b-harsh", (44,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(44,)),
+    Population("b-mobile", (30,), ids_seeds=(30,)),
+    Population("b-sparse", (30,), ids_seeds=(30,)),
+    Population("a-global", (128,)),
+    Population("a-cgn", (128,)),
+    Population("a-stable", (128,)),
+    Population("c-office", (18,), ids_seeds=(18,)),
+    Population("c-slow", (18,)),
+    Population("a-global", (979,), ("n_machines=400",), "a-global-n400"),
+    Population("a-stable", (980,), ("n_machines=500",), "a-stable-n500"),
+    Population("b-harsh", (981, 984), ("n_machines=300",), "b-harsh-n300", ids_seeds=(981, 984)),
+    Population("b-mobile", (982, 985), ("n_machines=400",), "b-mobile-n400", ids_seeds=(982, 985)),
+    Population("c-office", (983, 986), ("n_machines=300",), "c-office-n300", ids_seeds=(983, 986)),
 )
-"""The twenty-seventh held-out set: family B seeds 29 (b-mobile, b-sparse) and 41 (b-harsh) and
-family C seed 17, each also with bot ids where the preset gives them (30% of the machines,
-b-mobile 50%; c-slow none), b-harsh seed 42 with ids on 12% of the machines (b-harsh-ids12),
-family A seed 127, and small populations (300-500 machines: a-global and a-stable at seeds
-971 and 972; b-harsh, b-mobile and c-office at two seeds each, 973-978, with ids and
-without). It evaluates the estimator after the twenty-sixth set's change: the strip-the-ids
-check takes the model's split shares (hosts.split) instead of measuring its own on the rows
-with ids (hosts.estimate). b-harsh seed 42 on its own is not used: its machines are those
-of b-harsh-ids12 seed 42. None of these seeds was generated before the twenty-seventh
-freeze (the earlier held-out sets are SEEN)."""
+"""The twenty-eighth held-out set: family B seeds 30 (b-mobile, b-sparse) and 43 (b-harsh) and
+family C seed 18, each also with bot ids where the preset gives them (30% of the machines,
+b-mobile 50%; c-slow none), b-harsh seed 44 with ids on 12% of the machines (b-harsh-ids12),
+family A seed 128, and small populations (300-500 machines: a-global and a-stable at seeds
+979 and 980; b-harsh, b-mobile and c-office at two seeds each, 981-986, with ids and
+without). The estimator is the twenty-seventh freeze's (no change since): a second
+out-of-model measure of the strip-the-ids check with the model's split shares. b-harsh seed
+44 on its own is not used: its machines are those of b-harsh-ids12 seed 44. None of these
+seeds was generated before the twenty-eighth freeze (the earlier held-out sets are SEEN)."""
