@@ -68,6 +68,16 @@ def _generated(
     return out
 
 
+def _with_ids(
+    tmp_path_factory: pytest.TempPathFactory, name: str, seed: int, settings: tuple[str, ...] = ()
+) -> Score:
+    """Only the population's dataset with bot ids, generated, ingested and scored."""
+    out = _generated(tmp_path_factory, name, seed, plain=False, settings=settings)
+    score = evaluate(out, "dataset-ids")[0]
+    shutil.rmtree(out.parent)  # gigabytes of reports and datasets, no longer needed
+    return score
+
+
 @pytest.fixture(scope="module")
 def a_global(tmp_path_factory: pytest.TempPathFactory) -> Score:
     """Development set: a-global seed 1 (published at the eleventh freeze: 1.0% global, 3.2%
@@ -140,10 +150,7 @@ def b_harsh_ids(tmp_path_factory: pytest.TempPathFactory) -> Score:
     country, 78 of 90 holding; the decay 0.0672 a week, slower than the hourly addresses'
     0.0714, not supported, its lower bound 0.0605 holding the true 0.0753; hazard ratio
     0.02 off."""
-    out = _generated(tmp_path_factory, "b-harsh", 1, plain=False)
-    score = evaluate(out, "dataset-ids")[0]
-    shutil.rmtree(out.parent)
-    return score
+    return _with_ids(tmp_path_factory, "b-harsh", 1)
 
 
 @pytest.fixture(scope="module")
@@ -356,10 +363,7 @@ def b_harsh_37_ids(tmp_path_factory: pytest.TempPathFactory) -> Score:
     country, 52 of 67 holding). Since the check takes the model's split shares
     (hosts.estimate): 1.1% global, 3.9% per country, 90 of 90 holding (BENCHMARKS.md, "The
     strip-the-ids check takes the model's split shares")."""
-    out = _generated(tmp_path_factory, "b-harsh", 37, plain=False)
-    score = evaluate(out, "dataset-ids")[0]
-    shutil.rmtree(out.parent)
-    return score
+    return _with_ids(tmp_path_factory, "b-harsh", 37)
 
 
 @pytest.mark.timeout(900)  # the fixture generates and ingests b-harsh with ids (about 4 min)
@@ -383,12 +387,7 @@ def b_harsh_ids12_44(tmp_path_factory: pytest.TempPathFactory) -> Score:
     sampling error 1/M + 1/H, as if the model's reading H of the M machines were a count of
     its own. Since it is 1/M (hosts.networks): 5.6% global, 5.7% per country, 77 of 86
     holding (BENCHMARKS.md, "Network levels shrunk by their machines' sampling alone")."""
-    out = _generated(
-        tmp_path_factory, "b-harsh", 44, plain=False, settings=("report.ids_share=0.12",)
-    )
-    score = evaluate(out, "dataset-ids")[0]
-    shutil.rmtree(out.parent)
-    return score
+    return _with_ids(tmp_path_factory, "b-harsh", 44, ("report.ids_share=0.12",))
 
 
 @pytest.mark.timeout(900)  # the fixture generates and ingests b-harsh with ids (about 4 min)

@@ -129,10 +129,10 @@ def test_networks_that_differ_by_about_their_sampling_error_keep_most_of_their_o
     """Forty networks with 40 machines with ids each, the model's reading of them scattered
     by the sampling of 40 machines (log sd 1/sqrt(40), as halves of the ids measured it on
     b-harsh with ids on 12%), and half of them truly read 1.65 times as many machines as the
-    others (a mobile operator's against a DSL line's). Their sampling error is 1/M, and the
-    two halves keep 1.32 times the others' factor for 1.65. Taken as 1/M + 1/H (up to the
-    twenty-eighth freeze), more of the difference read as sampling: 1.14 times, and the
-    networks that read more machines corrected 14% low."""
+    others (a mobile operator's against a DSL line's). Their sampling error is 1/M: the half
+    that reads more keeps 1.32 times the other half's factor, for a true 1.65. Taken as
+    1/M + 1/H (up to the twenty-eighth freeze), more of the difference read as sampling:
+    1.14 times, and that half corrected 14% low (5% now)."""
     rng = np.random.default_rng(7)
     rows = [("US", a, 40.0) for a in range(40)]
     truth = {a: 0.6 * (1.65 if a % 2 else 1.0) for a in range(40)}

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from botcensus.measure.cleanup.checks import WIDEST_HR
 from botcensus.measure.survival import (
     cox_notified,
     landmark_rows,
@@ -258,13 +259,13 @@ def test_an_interval_clustered_by_few_networks_is_never_narrower_than_hosts_take
     with ids (fifteenth held-out set) read 1.39 [1.35, 1.44] against a perfect observer's
     1.73, from 240 identities in 2 networks (the model's own interval: 0.83-2.33). With six
     networks the sandwich here is narrower than the model's own standard error, and the
-    interval reported is the wider."""
+    interval reported is the wider (at Student's t with 5 degrees of freedom)."""
     frame = _few_networks(seed=5)
     robust, alone = _se(frame, robust=True), _se(frame, robust=False)
     assert robust < alone  # the case the rule is for
     result = cox_notified(frame, clustered=True)
     half = math.log(result.upper / result.lower) / 2
-    assert half == pytest.approx(1.959964 * alone, rel=1e-6)
+    assert half == pytest.approx(T5 * alone, rel=1e-6)
     assert result.lower < 1.5 < result.upper
     assert result.clusters == 6
 
@@ -280,7 +281,39 @@ def test_a_sandwich_wider_than_the_model_is_kept() -> None:
     robust, alone = _se(frame, robust=True), _se(frame, robust=False)
     assert robust > alone
     result = cox_notified(frame, clustered=True)
-    assert math.log(result.upper / result.lower) / 2 == pytest.approx(1.959964 * robust, rel=1e-6)
+    assert math.log(result.upper / result.lower) / 2 == pytest.approx(T5 * robust, rel=1e-6)
+
+
+T5 = 2.570582
+"""Student's t, 97.5% quantile, 5 degrees of freedom (six networks)."""
+
+
+def test_two_networks_that_differ_in_their_own_speed_do_not_pass_for_a_campaign() -> None:
+    """Two networks of 1,000 hosts, one told, one held out, and no campaign effect at all:
+    the told network's hosts are simply cleaned 1.5 times as fast as the other's (its own
+    speed). The contrast is one network against one: the normal interval, on 2,000 hosts,
+    reads 1.5 and excludes 1 (popgen b-mobile seed 31, twenty-ninth held-out set: 3.84 [2.60,
+    5.66] against a true 1.16, from two networks). With one degree of freedom the interval
+    holds 1, and spans more than the clean-up reports as an effect (cleanup.checks)."""
+    rng = np.random.default_rng(31)
+    n = 2000
+    network = np.arange(n) % 2
+    times = rng.exponential(1 / (0.03 * np.where(network == 0, 1.5, 1.0)))
+    frame = pd.DataFrame(
+        {
+            "entry": np.zeros(n),
+            "duration": np.minimum(np.ceil(times), 60.0),
+            "event": (times < 60).astype(int),
+            "notified": (network == 0).astype(int),
+            "cluster": network.astype(str),
+        }
+    )
+    alone = _se(frame, robust=False)
+    assert 1.959964 * alone < math.log(1.5) / 2  # a normal interval would exclude 1
+    result = cox_notified(frame, clustered=True)
+    assert result.clusters == 2
+    assert result.lower < 1.0 < result.upper
+    assert result.upper / result.lower > WIDEST_HR
 
 
 @pytest.mark.parametrize("clustered", [False, True])

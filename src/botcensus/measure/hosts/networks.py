@@ -28,7 +28,8 @@ by more than the sampling error leaves them). Measured by halves (the ids kept o
 of the machines, then on the other; (log f of one - log f of the other)^2 / 4 over the
 networks, development seeds of b-harsh, b-mobile and b-sparse): 1.03 times 1/M with ids on
 12% of the machines, 0.19-1.38 in single populations, 0.51 with ids on 30%, while 1/M + 1/H
-is 1.4-2.1 times 1/M. So 1/M is conservative, not more.
+is 1.4-2.1 times 1/M. So 1/M is about right with ids on 12% of the machines, and
+conservative with more.
 
 Networks with few machines with ids are corrected too, their level shrunk to the centre by
 its sampling error: up to the fifteenth freeze a network needed MIN_MACHINES (30), and the
