@@ -268,7 +268,13 @@ def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -
     if not (abs(coef) < LOG_LIMIT and 2.0 * z * se < math.log(MAX_SPAN)):
         raise ValueError(
             "the fit does not identify the effect (log hazard ratio "
-            f"{coef:.3g} ± {z * se:.3g}: one arm has all the clean-ups, or too few)"
+            f"{coef:.3g} ± {z * se:.3g}: one arm has all the clean-ups, or too few"
+            + (
+                f"; or {clusters} networks, too few to tell the campaign from their own "
+                "clean-up speeds)"
+                if clusters
+                else ")"
+            )
         )
     lower, upper = math.exp(coef - z * se), math.exp(coef + z * se)
     return HazardRatio(
@@ -297,7 +303,7 @@ def critical(level: float, clusters: int) -> float:
         return NormalDist().inv_cdf(0.5 + level / 2)
     if clusters < 2:
         raise ValueError("one network: the effect cannot be told apart from its own clean-up")
-    from scipy.stats import t  # type: ignore[import-untyped]  # slow to load, rarely needed
+    from scipy.stats import t  # type: ignore[import-untyped]  # slow to load: only when clustered
 
     return float(t.ppf(0.5 + level / 2, clusters - 1))
 
