@@ -401,3 +401,27 @@ def test_the_strip_the_ids_check_takes_the_models_own_split_shares(
     assert given is not None
     assert {g: share for g, (share, _, _) in given.items()} == own
     assert used == own  # not measured again on the rows with ids
+
+
+def test_a_week_asked_alone_reads_as_within_the_whole_range() -> None:
+    """Machines per line follow the lines left since the data's first full week (the anchor,
+    estimate._as_machines). A week asked alone counts its bot ids for its own range only,
+    and its anchor, outside that range, was estimated without the days active its ids lend:
+    b-harsh seed 44 with ids on 12% read 17,795 lines in the anchor where the whole range
+    reads 9,140, the lines left 0.48 for 0.93, and the week 5,504 for 6,224 machines (the
+    whole range 5,888). The anchor's own ids now lend to it. Here, a network renumbered
+    daily and no stable one: the week alone read 2.8% below the same week in the whole
+    range; now within 1%."""
+    pop = Population()
+    populate(pop, range(400), "daily", cc="AA", asn=64504, weeks=4, ids=0.3)
+    con = connect(per_hour(pop.table()))
+    whole = hosts_answer(con, CensusQuery(window="week"), "sightings").table.to_pylist()
+    assert len(whole) == 4  # four full weeks; the first is the anchor
+    week = whole[2]
+    alone = hosts_answer(
+        con,
+        CensusQuery(window="week", date_from=week["window_start"], date_to=week["window_end"]),
+        "sightings",
+    ).table.to_pylist()
+    assert len(alone) == 1
+    assert alone[0]["hosts_est"] == pytest.approx(week["hosts_est"], rel=0.01)
