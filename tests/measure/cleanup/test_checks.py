@@ -78,6 +78,22 @@ def test_checked_survival_adds_the_support_and_keeps_the_identities_figure() -> 
     assert out["surviving_56d_upper"] == pytest.approx(math.exp(-0.05 * 8))
 
 
+def test_bot_ids_that_came_back_are_set_against_the_decay_as_it_counts_them() -> None:
+    # b-mobile seed 32 with ids (thirtieth held-out set): first infections 0.66 (true 0.661),
+    # read as one infection going on 0.695; the decay's exp(-0.071 x 4) = 0.753 counts
+    # reinfected machines as still infected, as the second reading does. They agree; the
+    # first infections' figure is reported.
+    row = {"group": None, "identities": 3800, "surviving_28d": 0.66,
+           "surviving_28d_lower": 0.645, "surviving_28d_upper": 0.709,
+           "surviving_28d_ongoing": 0.695}  # fmt: skip
+    out = checked_survival(pa.Table.from_pylist([row]), {None: _fit(0.071)}, None).to_pylist()
+    assert (out[0]["surviving_28d"], out[0]["surviving_28d_support"]) == (0.66, "estimate")
+    assert (out[0]["surviving_28d_lower"], out[0]["surviving_28d_upper"]) == (0.645, 0.709)
+    del row["surviving_28d_ongoing"]  # the first infections alone disagree (0.093 apart)
+    out = checked_survival(pa.Table.from_pylist([row]), {None: _fit(0.071)}, None).to_pylist()
+    assert out[0]["surviving_28d_support"] == "bounds"
+
+
 def _summary(km28: tuple[float, float, float]) -> pa.Table:
     value, lower, upper = km28
     return pa.Table.from_pylist(

@@ -68,8 +68,9 @@ def test_median_and_survival_at_read_the_curve() -> None:
     assert survival_at(curve, 5.5) is None  # past the follow-up: unknown, not the last value
 
 
-def _sightings(seen: dict[str, tuple[int, list[int]]]) -> pa.Table:
-    """identity -> (asn, days seen, as offsets from D0)."""
+def _sightings(seen: dict[str, tuple[int, list[int]]], ids: tuple[str, ...] = ()) -> pa.Table:
+    """identity -> (asn, days seen, as offsets from D0); `ids` are bot ids (from 10.0.0.1),
+    the others addresses."""
     rows = []
     for ip, (asn, days) in seen.items():
         for d in days:
@@ -77,8 +78,8 @@ def _sightings(seen: dict[str, tuple[int, list[int]]]) -> pa.Table:
             rows.append(
                 {
                     "day": day,
-                    "source_ip": ip,
-                    "bot_id": None,
+                    "source_ip": "10.0.0.1" if ip in ids else ip,
+                    "bot_id": ip if ip in ids else None,
                     "malware_family": "rustock",
                     "first_seen": dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC),
                     "source_asn": asn,
@@ -146,6 +147,38 @@ def test_floor_keeps_short_silences_censored() -> None:
     con.register("s", _sightings({"x": (1, [0, 1, 2, 3]), "y": (1, [0, 1, 2])}))
     rows, _ = survival_rows(con, "s", first=D0, last=D0 + dt.timedelta(days=3), outages=[])
     assert {r["identity"]: r["cleaned"] for r in rows.to_pylist()} == {"x": False, "y": False}
+
+
+def test_a_return_after_a_silence_longer_than_the_threshold_ends_the_first_infection() -> None:
+    # ASN 1's return gaps: nine of 1 ("a"), one of 2 ("s"), two of 8 ("r", "10.9.9.9"): the
+    # 0.8 quantile is 2. The same silence of 8 at the end of the data would be a clean-up,
+    # so in the middle it is one too, and the bot id's return is a reinfection (a bot keeps
+    # an id it derives from the machine), not the first infection going on. An address that
+    # comes back may be another line's: not read so.
+    seen = {
+        "a": (1, list(range(0, 19, 2))),
+        "s": (1, [0, *range(3, 20)]),
+        "r": (1, [0, 1, 2, 3, *range(12, 20)]),
+        "10.9.9.9": (1, [0, 1, 2, 3, *range(12, 20)]),
+    }
+    con = duckdb.connect()
+    con.register("s", _sightings(seen, ids=("a", "s", "r")))
+    rule = SilenceRule(quantile=0.8, min_gaps=5, floor=2)
+    table, thresholds = survival_rows(
+        con, "s", first=D0, last=D0 + dt.timedelta(days=19), outages=[], rule=rule
+    )
+    assert {r["asn"]: r["threshold"] for r in thresholds.to_pylist()}[1] == 2
+    rows = {r["identity"]: r for r in table.to_pylist()}
+    r = rows["r"]
+    assert (r["cleaned"], r["returned"], r["silence"]) == (True, True, 8)
+    assert (r["last_day"], r["days_seen"]) == (D0 + dt.timedelta(days=3), 4)
+    assert (rows["s"]["cleaned"], rows["s"]["returned"]) == (False, False)
+    address = rows["10.9.9.9"]
+    assert (address["cleaned"], address["returned"]) == (False, False)
+    assert address["last_day"] == D0 + dt.timedelta(days=19)
+    dur, event, _ = durations(table, D0)
+    i = table["identity"].to_pylist().index("r")
+    assert (dur[i], bool(event[i])) == (4.0, True)
 
 
 def test_outages_are_detected_from_a_dip_or_a_missing_day() -> None:

@@ -27,7 +27,10 @@ bounds only, 0 to exp(-r d / 7) with r the weekly distinct addresses' rate (a lo
 the machines', cleanup.address_check; where the addresses were not fitted, the upper end of
 the two intervals), whatever the identities say. Where they disagree at one day, the
 decay's figure at a later day that only the decay reaches is bounds too: the one check it
-could be put to failed. For the notification effect, the decay gives the ratio of the
+could be put to failed. Where bot ids came back after a long silence (read as clean-ups
+and reinfections: survival.silence, rule 4), the identities' figure set against the decay
+is the one that reads them as one infection going on, as the decay counts them; the figure
+reported stays the first infections'. For the notification effect, the decay gives the ratio of the
 machines' rates after the campaign, told against not told (what a Cox model compares, for a
 constant hazard), beside the Cox hazard ratio; without host estimates (`cleanup` without
 `--count hosts`), the ratio of the arms' unique addresses' rates, which a renumbered address
@@ -86,8 +89,12 @@ def decide(
     identities: tuple[float, float, float] | None,
     decay: tuple[float, float, float] | None,
     tolerance: float,
+    compared: tuple[float, float, float] | None = None,
 ) -> Figure:
-    """The rule of the module docstring on two (value, lower, upper) figures."""
+    """The rule of the module docstring on two (value, lower, upper) figures. `compared`:
+    the identities' figure to set against the decay where it is not the one reported (the
+    share with bot ids that came back read as one infection going on, as the decay counts
+    them)."""
     if identities is None and decay is None:
         return Figure(None, None, None, "none")
     if decay is None:
@@ -95,8 +102,9 @@ def decide(
         return Figure(*identities, "identities")
     if identities is None:
         return Figure(*decay, "decay")
-    meet = identities[1] <= decay[2] and decay[1] <= identities[2]
-    if meet or abs(identities[0] - decay[0]) <= tolerance:
+    seen = compared or identities
+    meet = seen[1] <= decay[2] and decay[1] <= seen[2]
+    if meet or abs(seen[0] - decay[0]) <= tolerance:
         return Figure(*identities, "estimate")
     return Figure(None, min(identities[1], decay[1]), max(identities[2], decay[2]), "bounds")
 
@@ -139,11 +147,12 @@ def checked_survival(
         contradicted = False  # identities and decay disagreed at an earlier day
         for d in sorted(days):
             km = _km(row, d, r)
+            ongoing = _km(row, d, r, "_ongoing")
             fit = decay.get(row["group"])
             if isinstance(fit, Mapping) and fit.get("support") == "bounds":
                 figure = Figure(None, *bounded_share(fit, d), "bounds")
             else:
-                figure = decide(km, decay_share(fit, d), AGREE)
+                figure = decide(km, decay_share(fit, d), AGREE, ongoing)
                 if figure.support == "bounds" or (contradicted and figure.support == "decay"):
                     contradicted = True
                     figure = Figure(None, *share_bounds(fit, d, figure), "bounds")
@@ -169,8 +178,13 @@ def share_bounds(
     return 0.0, min(1.0, upper)
 
 
-def _km(row: Mapping[str, Any], day: int, r: float) -> tuple[float, float, float] | None:
-    value = row.get(f"surviving_{day}d")
+def _km(
+    row: Mapping[str, Any], day: int, r: float, which: str = ""
+) -> tuple[float, float, float] | None:
+    """The identities' share after `day` days as machines, with its interval; `which`
+    `_ongoing`: read with bot ids that came back as one infection going on (its interval
+    is the reported one's)."""
+    value = row.get(f"surviving_{day}d{which}")
     if value is None:
         return None
     lower = row.get(f"surviving_{day}d_lower", value)

@@ -163,11 +163,32 @@ def survival_at(curve: pa.Table, day: float, column: str = "survival") -> float 
     return 1.0 if i < 0 else float(curve[column][i].as_py())
 
 
+def one_infection(rows: pa.Table) -> pa.Table:
+    """Survival rows read the other way where an identity came back after a silence longer
+    than its threshold (survival.silence, rule 4): one infection going on to its last
+    sighting, cleaned only if the silence after that is longer than the threshold."""
+    if "returned" not in rows.column_names:
+        return rows
+    returned = rows["returned"]
+    last = pc.if_else(returned, rows["seen_last"], rows["last_day"])
+    silence = pc.if_else(returned, rows["silence_last"], rows["silence"])
+    cleaned = pc.if_else(returned, pc.greater(rows["silence_last"], rows["threshold"]),
+                         rows["cleaned"])  # fmt: skip
+    for name, column in (("last_day", last), ("silence", silence), ("cleaned", cleaned)):
+        rows = rows.set_column(rows.column_names.index(name), name, column)
+    return rows
+
+
 def curves_by_group(
     rows: pa.Table, origin: date, group: str | None, *, level: float = 0.95, min_size: int = 20
 ) -> pa.Table:
     """Kaplan–Meier curves, one block of KM_COLUMNS per group (column `group`; null overall),
-    for groups of at least `min_size` identities."""
+    for groups of at least `min_size` identities.
+
+    Where identities came back after a silence longer than their threshold (column
+    `returned`: read as cleaned and reinfected), the upper end of the interval is also that
+    of the curve that reads them as one infection going on (`one_infection`): a machine
+    switched off as long looks the same."""
     keys = rows[group].to_pylist() if group else [None] * rows.num_rows
     dur, event, entry = durations(rows, origin)
     rates = (
@@ -175,6 +196,9 @@ def curves_by_group(
         if "renumbering" in rows.column_names
         else None
     )
+    other = None
+    if "returned" in rows.column_names and pc.any(rows["returned"]).as_py():
+        other = durations(one_infection(rows), origin)
     blocks = []
     inside = dur > entry
     for key in sorted(set(keys), key=lambda k: (k is None, str(k))):
@@ -185,6 +209,8 @@ def curves_by_group(
         curve = kaplan_meier(
             dur[mask], event[mask], entry[mask], level, None if rates is None else rates[mask]
         )
+        if other is not None:
+            curve = _widened(curve, other, mask, level, rates)
         label = pa.array([None if key is None else str(key)] * curve.num_rows, pa.string())
         blocks.append(curve.add_column(0, "group", label))
     if not blocks:
@@ -192,11 +218,41 @@ def curves_by_group(
     return pa.concat_tables(blocks)
 
 
+def _widened(
+    curve: pa.Table,
+    other: tuple[F64, npt.NDArray[np.bool_], F64],
+    mask: npt.NDArray[np.bool_],
+    level: float,
+    rates: F64 | None,
+) -> pa.Table:
+    """`curve` with its upper end raised to that of the curve of the same identities read as
+    one infection going on (`other`: their durations, events and entries), at each time, and
+    that curve's value as column `ongoing`."""
+    dur, event, entry = other
+    keep = mask & (dur > entry)
+    if not keep.any():
+        return curve.append_column("ongoing", curve["survival"])
+    alt = kaplan_meier(
+        dur[keep], event[keep], entry[keep], level, None if rates is None else rates[keep]
+    )
+    times = curve["time"].to_numpy()
+    at = np.searchsorted(alt["time"].to_numpy(), times, side="right") - 1
+
+    def read(column: str) -> F64:
+        return np.where(at >= 0, alt[column].to_numpy()[np.maximum(at, 0)], 1.0)
+
+    upper = np.maximum(curve["upper"].to_numpy(), read("upper"))
+    curve = curve.set_column(curve.column_names.index("upper"), "upper", pa.array(upper))
+    return curve.append_column("ongoing", pa.array(read("survival")))
+
+
 def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.Table:
     """Per group: identities, those that fell silent for good (`silent`), the clean-ups among
     them once renumbered addresses are taken out (`cleaned`), median days to clean-up with
     its interval, and the share still infected after each of `days` with its pointwise
-    interval (None past the curve's end)."""
+    interval (None past the curve's end); where bot ids came back after a long silence
+    (curves_by_group), also the share read as one infection going on
+    (`surviving_Nd_ongoing`)."""
     out = []
     for key in pc.unique(curves["group"]).to_pylist():
         curve = curves.filter(
@@ -220,6 +276,8 @@ def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.
             row[f"surviving_{d}d"] = survival_at(curve, d)
             row[f"surviving_{d}d_lower"] = survival_at(curve, d, "lower")
             row[f"surviving_{d}d_upper"] = survival_at(curve, d, "upper")
+            if "ongoing" in curve.column_names:  # bot ids that came back: survival.silence
+                row[f"surviving_{d}d_ongoing"] = survival_at(curve, d, "ongoing")
         out.append(row)
     out.sort(key=lambda r: -int(r["identities"]))  # type: ignore[call-overload]
     return pa.Table.from_pylist(out)
