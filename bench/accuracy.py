@@ -134,6 +134,11 @@ class Run:
     s56: float | None = None
     s28_true: float | None = None
     s56_true: float | None = None
+    s28_signed: float | None = None
+    s56_signed: float | None = None
+    s28_holds: bool | None = None
+    s56_holds: bool | None = None
+    """Whether the share's interval (or bounds) holds the truth."""
     s_support: str | None = None
     rows: list[Scored] = field(default_factory=list)
     """(week ending, country or 'all', true hosts, estimate, low, high) of every value scored."""
@@ -239,6 +244,10 @@ def _checked(con: duckdb.DuckDBPyConnection, sim: Simulation) -> dict[str, Any]:
         if overall is not None:
             value = overall.get(f"surviving_{day}d")
             out[f"s{day}"] = None if value is None else abs(value - true)
+            out[f"s{day}_signed"] = None if value is None else value - true
+            low = overall.get(f"surviving_{day}d_lower")
+            high = overall.get(f"surviving_{day}d_upper")
+            out[f"s{day}_holds"] = None if low is None or high is None else low <= true <= high
             supports.append(str(overall.get(f"surviving_{day}d_support")))
     out["s_support"] = "/".join(supports) or None
     return out

@@ -94,6 +94,28 @@ def test_bot_ids_that_came_back_are_set_against_the_decay_as_it_counts_them() ->
     assert out[0]["surviving_28d_support"] == "bounds"
 
 
+def test_past_the_bot_ids_last_day_the_decay_goes_on_from_their_share_then() -> None:
+    # Followed to day 43 (the horizon: the data's end less the threshold), 0.55 then; the
+    # decay's 0.07 a week carries it to day 56: 0.55 exp(-0.07 x 13 / 7), not exp(-0.07 x 8)
+    # from the start, which reads the quick early clean-ups at the later rate.
+    row = {"group": None, "identities": 3000, "surviving_28d": 0.70,
+           "surviving_28d_lower": 0.68, "surviving_28d_upper": 0.72, "surviving_56d": None,
+           "surviving_56d_lower": None, "surviving_56d_upper": None, "followed_days": 43.0,
+           "surviving_end": 0.55, "surviving_end_lower": 0.53,
+           "surviving_end_upper": 0.57}  # fmt: skip
+    fit = _fit(0.07)
+    table = pa.Table.from_pylist([row])
+    out = checked_survival(table, {None: fit}, None, by_id=True).to_pylist()[0]
+    assert out["surviving_56d_support"] == "decay"
+    assert out["surviving_56d"] == pytest.approx(0.55 * math.exp(-0.07 * 13 / 7))
+    assert out["surviving_56d_lower"] == pytest.approx(0.53 * math.exp(-fit.upper * 13 / 7))
+    assert out["surviving_56d_upper"] == pytest.approx(0.57 * math.exp(-fit.lower * 13 / 7))
+    assert out["surviving_28d"] == 0.70  # the identities reach day 28 themselves
+    # followed addresses (lines, renumbered) are not carried so far: from the start
+    out = checked_survival(table, {None: fit}, None).to_pylist()[0]
+    assert out["surviving_56d"] == pytest.approx(math.exp(-0.07 * 8))
+
+
 def _summary(km28: tuple[float, float, float]) -> pa.Table:
     value, lower, upper = km28
     return pa.Table.from_pylist(

@@ -71,3 +71,19 @@ def test_a_return_after_a_long_silence_is_a_reinfection_not_the_first_infection(
     assert naive_upper is not None
     assert lower <= true <= upper
     assert upper >= naive_upper
+
+
+def test_cleanup_says_how_many_bot_ids_came_back() -> None:
+    from botcensus.measure.cleanup.run import _returned_note
+
+    sightings, _ = _population(600, seed=8)
+    con = duckdb.connect()
+    con.register("s", sightings)
+    rows, _ = survival_rows(con, "s", first=D0, last=D0 + dt.timedelta(days=DAYS - 1))
+    returned = sum(bool(v) for v in rows["returned"].to_pylist())
+    assert returned > 0
+    note = _returned_note(rows)
+    assert note is not None
+    assert note.startswith(f"survival: {returned:,} bot ids were seen again after a silence")
+    kept = rows.filter(pa.array([not v for v in rows["returned"].to_pylist()]))
+    assert _returned_note(kept) is None

@@ -160,6 +160,22 @@ def _followed_note(seen: int, rows: pa.Table, networks: Mapping[tuple[str, int],
     )
 
 
+def _returned_note(rows: pa.Table) -> str | None:
+    """How many bot ids came back after a silence longer than their threshold (read as
+    cleaned and reinfected: survival.silence, rule 4); None where none did."""
+    returned = pc.sum(rows["returned"]).as_py() if "returned" in rows.column_names else 0
+    if not returned:
+        return None
+    return (
+        f"survival: {returned:,} bot ids were seen again after a silence longer than their "
+        "network's threshold; each is read as cleaned at the silence and reinfected (a bot "
+        "keeps an id it derives from the machine), its return not followed, and the share "
+        "still infected is of first infections. A machine switched off that long looks the "
+        "same: the upper end of the share's interval also reads them as one infection going "
+        "on (surviving_Nd_ongoing)"
+    )
+
+
 def _asked(query: CleanupQuery) -> str:
     """The family and range asked for, as the end of "no sightings or sketches …"."""
     of = "" if query.family is None else f" of {query.family}"
@@ -485,6 +501,9 @@ def _follow(
         networks=networks,
     )  # fmt: skip
     notes = [_followed_note(int(seen), rows, networks)]
+    returned = _returned_note(rows)
+    if returned:
+        notes.append(returned)
     if by_id:
         why = (
             "they show more machines behind one address than the household law allows "
@@ -511,7 +530,7 @@ def _follow(
                 by_group.setdefault(r["group"], r)
         # ids alone are machines: no lines to turn into machines
         lines = household and not by_id
-        summary = checked_survival(summary, by_group, HOUSEHOLD if lines else None)
+        summary = checked_survival(summary, by_group, HOUSEHOLD if lines else None, by_id=by_id)
         notes.append(SURVIVAL_NOTE)
     hazard = effect = None
     if query.notified is not None:
@@ -561,7 +580,8 @@ def _follow(
 SURVIVAL_NOTE = (
     "survival: the share still infected is checked against the decay of the host estimates "
     "(surviving_Nd_support: estimate where both agree, bounds where they do not, identities "
-    "or decay where only one could be computed); following addresses mistakes a renumbered "
+    "or decay where only one could be computed; past the last day bot ids reach, the "
+    "decay goes on from their share then); following addresses mistakes a renumbered "
     "address for a clean-up, and the decay counts new infections with the old"
 )
 

@@ -252,7 +252,9 @@ def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.
     its interval, and the share still infected after each of `days` with its pointwise
     interval (None past the curve's end); where bot ids came back after a long silence
     (curves_by_group), also the share read as one infection going on
-    (`surviving_Nd_ongoing`)."""
+    (`surviving_Nd_ongoing`); and the curve's last time (`followed_days`) with the share
+    then (`surviving_end`, its interval and its other reading), from which the decay goes
+    on (cleanup.checks)."""
     out = []
     for key in pc.unique(curves["group"]).to_pylist():
         curve = curves.filter(
@@ -272,12 +274,16 @@ def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.
             "median_lower": lo,
             "median_upper": hi,
         }
-        for d in days:
-            row[f"surviving_{d}d"] = survival_at(curve, d)
-            row[f"surviving_{d}d_lower"] = survival_at(curve, d, "lower")
-            row[f"surviving_{d}d_upper"] = survival_at(curve, d, "upper")
+        end = float(curve["time"][-1].as_py()) if curve.num_rows else None
+        row["followed_days"] = end
+        for d, name in [(d, f"{d}d") for d in days] + [(end, "end")]:
+            if d is None:
+                continue
+            row[f"surviving_{name}"] = survival_at(curve, d)
+            row[f"surviving_{name}_lower"] = survival_at(curve, d, "lower")
+            row[f"surviving_{name}_upper"] = survival_at(curve, d, "upper")
             if "ongoing" in curve.column_names:  # bot ids that came back: survival.silence
-                row[f"surviving_{d}d_ongoing"] = survival_at(curve, d, "ongoing")
+                row[f"surviving_{name}_ongoing"] = survival_at(curve, d, "ongoing")
         out.append(row)
     out.sort(key=lambda r: -int(r["identities"]))  # type: ignore[call-overload]
     return pa.Table.from_pylist(out)
