@@ -13,21 +13,23 @@ silence across an outage is not longer for it). The rule:
    1 − q among the ASN's hosts that did come back. Otherwise it is right-censored at its
    last sighting (alive then, fate unknown): near the end of the data, and just before an
    outage whose after-silence is still short.
-4. A silence as long inside the data, after which a bot id is seen again, is read the
-   same way: its first infection ended at the sighting before it (cleaned), and the return
-   is a reinfection, not followed (the share still infected is of first infections, as a
-   clean-up campaign is judged). A bot that derives its id from the machine keeps it when
-   the machine is cleaned and reinfected, and a machine that comes back after such a silence
-   was otherwise as likely cleaned as one that did not come back. Added after the
-   twenty-ninth held-out set (bench/heldout): on the seen seeds of the twenty-first to
-   twenty-ninth sets, each population of family B with ids read the share still infected
-   after 28 days 0.018-0.031 too high, its interval holding in 0-8 of 9 seeds: reinfected
-   machines' ids read as one infection going on. The rows keep the other
-   reading (`seen_last`, `silence_last`: one infection going on) for the curves' upper end
-   (survival.curves): the same silence may be a machine switched off that long. An address
-   that comes back is not read so: it may have been handed to another line meanwhile, and
-   on the thirtieth held-out set's family A (no reinfections) the rule read the share still
-   infected from stable networks' addresses 0.009-0.013 low.
+4. A silence as long inside the data, after which a bot id is seen again, is read the same
+   way: its first infection ended at the sighting before it (cleaned), and the return is a
+   reinfection, not followed (the share still infected is of first infections, as a clean-up
+   campaign is judged). A bot that derives its id from the machine keeps it when the machine
+   is cleaned and reinfected, and a machine that comes back after such a silence was
+   otherwise as likely cleaned as one that did not come back. Added after the twenty-ninth
+   held-out set (bench/heldout): on the seen seeds of the twenty-first to twenty-ninth sets,
+   each population of family B with ids read the share still infected after 28 days
+   0.018-0.031 too high, its interval holding in 0-8 of 9 seeds: reinfected machines' ids
+   read as one infection going on. The rows keep the other reading (`seen_last`,
+   `silence_last`: one infection going on) for the curves' upper end (survival.curves): the
+   same silence may be a machine switched off that long. An address that comes back is not
+   read so: it may have been handed to another line meanwhile, and on the thirtieth held-out
+   set's family A (no reinfections) the rule read the share still infected from stable
+   networks' addresses 0.009-0.013 low. The cost: machines not reinfected but quiet for that
+   long read as cleaned (in-model, the simulator's scenarios with ids: after 28 days -0.005
+   to -0.016 before, -0.032 to -0.044 after; c-office -0.002 → -0.014).
 """
 
 from __future__ import annotations
@@ -133,9 +135,9 @@ def survival_rows(
     Survival rows (SURVIVAL_COLUMNS): `last_day` is the first infection's last sighting,
     `silence` the up-days from it to the end or to the return, `threshold` the ASN's,
     `cleaned` whether silence > threshold, `returned` whether a bot id was seen again after
-    such a silence (rule 4), `seen_last` and `silence_last` the last sighting in the data and the
-    up-days from it to the end. Thresholds: one row per
-    ASN (null: the global row) with `gaps`, `threshold` and whether it is the global fallback.
+    such a silence (rule 4), `seen_last` and `silence_last` the last sighting in the data
+    and the up-days from it to the end. Thresholds: one row per ASN (null: the global row)
+    with `gaps`, `threshold` and whether it is the global fallback.
     `outages` None detects them from the daily identity counts."""
     where, params = claimed(first, last, family)
     presence = con.sql(_PRESENCE.format(relation=relation, where=where), params=params)
