@@ -15,22 +15,22 @@ is a model. Where both can be computed they are set against each other:
 
 For the share still infected after d days, the decay gives exp(-λ d / 7) with λ the
 machines' rate per week (cleanup.hosts_series); the identities give the Kaplan-Meier value,
-as machines where identities are lines (cleanup.lines). Neither bounds the share from
-below: followed identities read it too high where their lines outlive clean-ups (b-harsh
-seed 6: 0.998 at 28 days for a true 0.65) and too low where renumbering reads as clean-up,
-and a weekly count falls more slowly than the first infections of the machines infected at
-the start (new infections, reinfections, and clean-up rates that vary between machines: on
+as machines where identities are lines (cleanup.lines). Neither bounds the share from below:
+followed identities read it too high where their lines outlive clean-ups (b-harsh seed 6:
+0.998 at 28 days for a true 0.65) and too low where renumbering reads as clean-up, and a
+weekly count falls more slowly than the first infections of the machines infected at the
+start (new infections, reinfections, and clean-up rates that vary between machines: on
 popgen family B exp(-λ d / 7) with the true weekly rate reads 0.74-0.75 at 28 days for a
 true 0.65). So where the two disagree, or where the decay itself is not supported (its row's
 `support` is `bounds`: slower than the addresses', cleanup.address_check), the share has
 bounds only, 0 to exp(-r d / 7) with r the weekly distinct addresses' rate (a lower bound on
 the machines', cleanup.address_check; where the addresses were not fitted, the upper end of
-the two intervals), whatever the identities say. Where they disagree at one day, the
-decay's figure at a later day that only the decay reaches is bounds too: the one check it
-could be put to failed. Where bot ids came back after a long silence (read as clean-ups
-and reinfections: survival.silence, rule 4), the identities' figure set against the decay
-is the one that reads them as one infection going on, as the decay counts them; the figure
-reported stays the first infections'. For the notification effect, the decay gives the ratio of the
+the two intervals), whatever the identities say. Where they disagree at one day, the decay's
+figure at a later day that only the decay reaches is bounds too: the one check it could be
+put to failed. Where bot ids came back after a long silence (read as clean-ups and
+reinfections: survival.silence, rule 4), the identities' figure set against the decay is the
+one that reads them as one infection going on, as the decay counts them; the figure reported
+stays the first infections'. For the notification effect, the decay gives the ratio of the
 machines' rates after the campaign, told against not told (what a Cox model compares, for a
 constant hazard), beside the Cox hazard ratio; without host estimates (`cleanup` without
 `--count hosts`), the ratio of the arms' unique addresses' rates, which a renumbered address

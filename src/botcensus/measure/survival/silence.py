@@ -231,8 +231,7 @@ def _rows(con: duckdb.DuckDBPyConnection, rule: SilenceRule) -> tuple[pa.Table, 
                        min(s.day) AS first_day,
                        max(s.day) FILTER (b.day IS NULL OR s.day < b.day) AS last_day,
                        count(*) FILTER (b.day IS NULL OR s.day < b.day) AS days_seen,
-                       arg_max(s.cum, s.day) FILTER (b.day IS NULL OR s.day < b.day)
-                           AS last_cum,
+                       max(s.cum) FILTER (b.day IS NULL OR s.day < b.day) AS last_cum,
                        max(s.day) AS seen_last, max(s.cum) AS seen_last_cum,
                        max(s.renumbering) AS renumbering
                 FROM steps s LEFT JOIN back b USING (identity)
