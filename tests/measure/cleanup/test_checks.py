@@ -116,6 +116,36 @@ def test_past_the_bot_ids_last_day_the_decay_goes_on_from_their_share_then() -> 
     assert out["surviving_56d"] == pytest.approx(math.exp(-0.07 * 8))
 
 
+def test_bot_ids_are_set_against_the_decay_of_the_machines_they_follow() -> None:
+    # b-harsh seed 49 with ids (thirty-first held-out set): the ids read 0.650 after 28 days
+    # (true 0.659), 0.676 with the returns as one infection going on. The host estimates
+    # fell 0.065 a week (true 0.076): exp(-0.065 x 4) = 0.770, 0.094 away. The machines
+    # counted by id fell 0.077 [0.065, 0.090]: 0.734, 0.058 away, which agrees.
+    row = {"group": None, "identities": 2280, "surviving_28d": 0.650,
+           "surviving_28d_lower": 0.629, "surviving_28d_upper": 0.696,
+           "surviving_28d_ongoing": 0.676}  # fmt: skip
+    decay = {"group": None, "rate_per_week": 0.0654, "rate_lower": 0.0588,
+             "rate_upper": 0.0720, "support": "estimate", "id_rate_per_week": 0.0772,
+             "id_rate_lower": 0.0649, "id_rate_upper": 0.0895}  # fmt: skip
+    table = pa.Table.from_pylist([row])
+    out = checked_survival(table, {None: decay}, None, by_id=True).to_pylist()[0]
+    assert (out["surviving_28d"], out["surviving_28d_support"]) == (0.650, "estimate")
+    # followed addresses have no ids' decay of their own: the host estimates' decides
+    out = checked_survival(table, {None: decay}, None).to_pylist()[0]
+    assert (out["surviving_28d"], out["surviving_28d_support"]) == (None, "bounds")
+    # and the machines with ids' decay decides both ways: one far from the ids' reading
+    # sets it aside although the host decay would have agreed
+    far = decay | {"rate_per_week": 0.095, "rate_lower": 0.09, "rate_upper": 0.10,
+                   "id_rate_per_week": 0.05, "id_rate_lower": 0.045,
+                   "id_rate_upper": 0.055}  # fmt: skip
+    out = checked_survival(table, {None: far}, None, by_id=True).to_pylist()[0]
+    assert out["surviving_28d_support"] == "bounds"
+    # a decay row without the ids' columns (no machine counted by id): the host decay's
+    plain = {k: v for k, v in far.items() if not k.startswith("id_")}
+    out = checked_survival(table, {None: plain}, None, by_id=True).to_pylist()[0]
+    assert (out["surviving_28d"], out["surviving_28d_support"]) == (0.650, "estimate")
+
+
 def _summary(km28: tuple[float, float, float]) -> pa.Table:
     value, lower, upper = km28
     return pa.Table.from_pylist(

@@ -30,11 +30,12 @@ figure at a later day that only the decay reaches is bounds too: the one check i
 put to failed. Where bot ids came back after a long silence (read as clean-ups and
 reinfections: survival.silence, rule 4), the identities' figure set against the decay is the
 one that reads them as one infection going on, as the decay counts them; the figure reported
-stays the first infections'. For the notification effect, the decay gives the ratio of the
-machines' rates after the campaign, told against not told (what a Cox model compares, for a
-constant hazard), beside the Cox hazard ratio; without host estimates (`cleanup` without
-`--count hosts`), the ratio of the arms' unique addresses' rates, which a renumbered address
-does not move as it moves a followed identity.
+stays the first infections'. Bot ids are set against the decay of the machines they follow,
+counted by id, where the decay row has it (ids_share). For the notification effect, the
+decay gives the ratio of the machines' rates after the campaign, told against not told
+(what a Cox model compares, for a constant hazard), beside the Cox hazard ratio; without
+host estimates (`cleanup` without `--count hosts`), the ratio of the arms' unique
+addresses' rates, which a renumbered address does not move as it moves a followed identity.
 """
 
 from __future__ import annotations
@@ -144,7 +145,15 @@ def checked_survival(
     `by_id`: the identities are bot ids, so past their last day the decay goes on from their
     share then (`_from_end`; followed addresses are not trusted so far: on the thirtieth
     held-out set b-sparse without ids read 0.52 after 28 days for 0.65 that way, from
-    addresses whose curve ended before day 28)."""
+    addresses whose curve ended before day 28), and where the decay row has the machines
+    counted by id (cleanup.id_check), their share is set against those machines' own decay
+    (ids_share), not the host estimates': the same machines, counted, not modelled. Whether
+    the machines with ids clean up as the others do is cleanup.id_check's question: it
+    sets the two rates against each other and keeps the ids' where they differ. Up to the
+    thirty-first freeze the host decay was used: on b-harsh seed 49 with ids (thirty-first
+    held-out set) it fell 0.065 a week for a true 0.076 and the machines with ids 0.077
+    [0.065, 0.089] (the host rate just inside that interval), and the ids' right 0.650 (true
+    0.659) after 28 days was set aside for bounds of 0 to 0.83."""
     r = ratio(household) if household else 0.0
     rows = summary.to_pylist()
     groups = {row["group"] for row in rows}
@@ -159,7 +168,9 @@ def checked_survival(
                 figure = Figure(None, *bounded_share(fit, d), "bounds")
             else:
                 share = _from_end(row, d, r, fit) if by_id else decay_share(fit, d)
-                figure = decide(km, share, AGREE, ongoing)
+                # Bot ids are checked against the decay of the machines they follow.
+                own = ids_share(fit, d) if by_id and km is not None else None
+                figure = decide(km, share if own is None else own, AGREE, ongoing)
                 if figure.support == "bounds" or (contradicted and figure.support == "decay"):
                     contradicted = True
                     figure = Figure(None, *share_bounds(fit, d, figure), "bounds")
@@ -169,6 +180,23 @@ def checked_survival(
             row[f"surviving_{d}d_upper"] = figure.upper
             row[f"surviving_{d}d_support"] = figure.support
     return rows_table(rows)
+
+
+def ids_share(
+    fit: Mapping[str, Any] | DecayFit | None, day: int
+) -> tuple[float, float, float] | None:
+    """The share after `day` days by the decay of the machines counted by bot id (the decay
+    row's `id_rate_per_week` and interval, cleanup.id_check); None where the row has none."""
+    if not isinstance(fit, Mapping) or fit.get("id_rate_per_week") is None:
+        return None
+    return decay_share(
+        {
+            "rate_per_week": fit["id_rate_per_week"],
+            "rate_lower": fit.get("id_rate_lower"),
+            "rate_upper": fit.get("id_rate_upper"),
+        },
+        day,
+    )
 
 
 def share_bounds(

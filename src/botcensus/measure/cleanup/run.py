@@ -578,7 +578,8 @@ def _follow(
 
 
 SURVIVAL_NOTE = (
-    "survival: the share still infected is checked against the decay of the host estimates "
+    "survival: the share still infected is checked against the decay of the host estimates, "
+    "bot ids against that of the machines counted by id "
     "(surviving_Nd_support: estimate where both agree, bounds where they do not, identities "
     "or decay where only one could be computed; past the last day bot ids reach, the "
     "decay goes on from their share then); following addresses mistakes a renumbered "
