@@ -253,3 +253,19 @@ def test_the_arms_decay_leaves_out_a_week_with_a_day_missing(run: NotifyRun) -> 
     assert all_weeks[0] is not None
     assert kept[0] is not None
     assert kept[0].weeks == all_weeks[0].weeks - 1
+
+
+def test_the_followed_note_says_when_no_network_keeps_an_address_to_one_machine() -> None:
+    """b-harsh seed 49 with ids (thirty-first held-out set) read "addresses in the 0
+    networks where an address is one machine; addresses elsewhere are renumbered"."""
+    from botcensus.measure.cleanup.run import _followed_note
+
+    rows = pa.table({"identity": ["a", "b", "c"]})
+    none = _followed_note(148_224, rows, {})
+    assert none.startswith("survival follows 3 of 148,224 identities: bot ids only (no network")
+    assert "the 0 networks" not in none
+    assert "elsewhere" not in none
+    one = _followed_note(10, rows, {("DE", 3320): 1.0})
+    assert "addresses in the 1 network where an address is one machine; addresses elsewhere" in one
+    two = _followed_note(10, rows, {("DE", 3320): 1.0, ("FR", 3215): 1.0})
+    assert "in the 2 networks where" in two

@@ -152,11 +152,17 @@ def _span(
 
 def _followed_note(seen: int, rows: pa.Table, networks: Mapping[tuple[str, int], float]) -> str:
     """How many of the `seen` identities survival follows, and why not the rest."""
+    n = len(networks)
+    which = (
+        "bot ids only (no network keeps an address to one machine); addresses are"
+        if n == 0
+        else f"bot ids, and addresses in the {n:,} network{'s' if n > 1 else ''} where an "
+        "address is one machine; addresses elsewhere are"
+    )
     return (
-        f"survival follows {rows.num_rows:,} of {seen:,} identities: bot ids, and addresses in "
-        f"the {len(networks):,} networks where an address is one machine; addresses elsewhere "
-        "are renumbered while their machines stay infected, so their silence says nothing "
-        "about clean-up (docs/measurement.md)"
+        f"survival follows {rows.num_rows:,} of {seen:,} identities: {which} renumbered while "
+        "their machines stay infected, so their silence says nothing about clean-up "
+        "(docs/measurement.md)"
     )
 
 
