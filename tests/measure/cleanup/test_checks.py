@@ -120,7 +120,7 @@ def test_bot_ids_are_set_against_the_decay_of_the_machines_they_follow() -> None
     # b-harsh seed 49 with ids (thirty-first held-out set): the ids read 0.650 after 28 days
     # (true 0.659), 0.676 with the returns as one infection going on. The host estimates
     # fell 0.065 a week (true 0.076): exp(-0.065 x 4) = 0.770, 0.094 away. The machines
-    # counted by id fell 0.077 [0.065, 0.090]: 0.734, 0.058 away, which agrees.
+    # counted by id fell 0.077 [0.065, 0.089]: 0.734, 0.058 away, which agrees.
     row = {"group": None, "identities": 2280, "surviving_28d": 0.650,
            "surviving_28d_lower": 0.629, "surviving_28d_upper": 0.696,
            "surviving_28d_ongoing": 0.676}  # fmt: skip
