@@ -5,7 +5,7 @@ bounds, and their upper end does not take the household law's most machines per 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -13,6 +13,8 @@ import pytest
 from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts import office as office_module
+from botcensus.measure.hosts.answer import _table
+from botcensus.measure.hosts.model import BOUNDS, Z90
 from botcensus.measure.hosts.office import (
     MIN_TIMED_ROWS,
     MIN_WEEKENDS,
@@ -25,6 +27,7 @@ from botcensus.measure.hosts.office import (
     quiet_addresses,
     weekend_counts,
 )
+from botcensus.measure.hosts.support import Fit
 
 from .hosts_cases import START, Population, connect, per_hour, populate
 
@@ -302,3 +305,30 @@ def test_with_bot_ids_fitted_the_addresses_are_not_judged_by_their_weekends() ->
     answer = hosts_answer(with_ids, query, "sightings")
     assert not any("hardly ever at weekends" in n for n in answer.notes)
     assert any(r["hosts_est"] is not None for r in answer.table.to_pylist())
+
+
+def test_an_office_row_of_a_partial_window_keeps_the_upper_end_of_the_week_next_to_it() -> None:
+    """c-office seed 21 (thirty-first held-out set), Poland's last week of two days (a
+    weekend): 1,092 machines, the upper end 853 from the bracket of days active over two
+    days, where the complete week before it had 1,778 (holding). The partial week's upper
+    end is now the complete week's; a row without office addresses, and a partial window
+    whose neighbour is missing, keep their own."""
+    fit = Fit(untimed=True)
+    query = CensusQuery(by=("country",))
+    full, short, alone = date(2019, 11, 18), date(2019, 11, 25), date(2019, 12, 16)
+    keys = [(w, cc) for w in (full, short, alone) for cc in ("PL", "FR")]
+    sums = {k: [600.0, 900.0, 0.0] for k in keys}
+    checks = dict.fromkeys(keys, (100.0, math.inf))
+    offices = {k: 50 for k in keys if k[1] == "PL"}
+    table, _ = _table(
+        sums, dict.fromkeys(keys, BOUNDS), fit, query, Z90, {full: 7, short: 2, alone: 2}, checks,
+        offices=offices,
+    )  # fmt: skip
+    rows = {(r["window_start"], r["country"]): r for r in table.to_pylist()}
+    top = rows[(full, "PL")]["hosts_hi"]
+    # the bracket of days active narrows with the days: the two-day week's own is lower
+    assert rows[(short, "FR")]["hosts_hi"] < rows[(full, "FR")]["hosts_hi"]
+    assert rows[(short, "PL")]["hosts_hi"] == top
+    assert rows[(short, "FR")]["hosts_hi"] < top  # no office addresses: its own
+    assert rows[(alone, "PL")]["hosts_hi"] < top  # no complete week next to it
+    assert rows[(short, "PL")]["hosts_support"] == "bounds"

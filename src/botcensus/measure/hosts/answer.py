@@ -17,6 +17,7 @@ from typing import Final, NamedTuple
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery, attach
@@ -402,6 +403,9 @@ def _table(
                 lo[i] = min(got[0], top)
                 hi[i] = max(min(got[1], top), floor[i])
                 fit.mixed += 1
+    # An office row of a partial window: no lower upper end than the complete window's next
+    # to it (_office_tops).
+    hi = _office_tops(keys, hi, office, days, length)
     ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
     raise_ = (code == BOUNDS) & (ids > lo)
     fit.raised += int(raise_.sum())
@@ -422,6 +426,35 @@ def _table(
     columns["hosts_hi"] = pa.array(hi)
     columns["hosts_support"] = pa.array([SUPPORT[c] for c in code.tolist()], pa.string())
     return pa.table(columns), middle
+
+
+def _office_tops(
+    keys: Sequence[Key],
+    hi: npt.NDArray[np.float64],
+    office: npt.NDArray[np.bool_],
+    days: npt.NDArray[np.float64],
+    length: int,
+) -> npt.NDArray[np.float64]:
+    """Upper ends of rows holding addresses of networks that keep office hours
+    (hosts.office) in a partial window (data on fewer days than the window's `length`),
+    raised to the same row's in a complete window next to it. Machines behind an office's
+    address are unknown; the upper end left to such a row is the model's bracket of days
+    active, which still takes households and narrows with the days: over a weekend of two
+    days c-office's rows read 0.77-0.98 of the machines (24 rows on eight seen seeds, the
+    complete weeks around them holding). The machines of a short window are among those of
+    the window next to it, less those cleaned, plus those infected since. Added after the
+    thirty-first held-out set (development figures, BENCHMARKS.md: "Office rows of a
+    partial week")."""
+    out = hi.copy()
+    at = {k: i for i, k in enumerate(keys)}
+    step = timedelta(days=length)
+    for i in np.flatnonzero(office & (days < length)).tolist():
+        start, rest = keys[i][0], keys[i][1:]
+        for near in (start - step, start + step):  # type: ignore[operator]
+            j = at.get((near, *rest))
+            if j is not None and days[j] >= length:
+                out[i] = max(out[i], hi[j])
+    return out
 
 
 class Part(NamedTuple):
