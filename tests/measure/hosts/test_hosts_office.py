@@ -332,3 +332,4 @@ def test_an_office_row_of_a_partial_window_keeps_the_upper_end_of_the_week_next_
     assert rows[(short, "FR")]["hosts_hi"] < top  # no office addresses: its own
     assert rows[(alone, "PL")]["hosts_hi"] < top  # no complete week next to it
     assert rows[(short, "PL")]["hosts_support"] == "bounds"
+    assert any("in a partial window it is no lower" in note for note in fit.notes())

@@ -214,7 +214,9 @@ class Fit:
                 "(hosts_support bounds), and their hosts_hi is not capped by the unique "
                 "addresses times the most machines per address: it is the model's bracket of "
                 f"days active, which still takes {HOUSEHOLD:.2f} machines per address-day and "
-                "can be low behind large offices"
+                "can be low behind large offices; in a partial window it is no lower than the "
+                "same row's in the complete window next to it (a short window's bracket is "
+                "narrow)"
             )
         if self.dayonly:
             out.append(DAYONLY_NOTE)
