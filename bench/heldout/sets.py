@@ -44,46 +44,46 @@ DEVELOPMENT = (
 # Small populations with ids: the same seeds with and without.
 # fmt: off
 _B_HARSH_N300 = (912, 917, 920, 925, 928, 933, 936, 941, 944, 949, 952, 957, 960, 965, 968, 973,
-                 976, 981, 984, 989, 992, 997, 1000, 1005, 1008)
+                 976, 981, 984, 989, 992, 997, 1000, 1005, 1008, 1013, 1016)
 _B_MOBILE_N400 = (913, 918, 921, 926, 929, 934, 937, 942, 945, 950, 953, 958, 961, 966, 969, 974,
-                  977, 982, 985, 990, 993, 998, 1001, 1006, 1009)
+                  977, 982, 985, 990, 993, 998, 1001, 1006, 1009, 1014, 1017)
 _C_OFFICE_N300 = (914, 919, 922, 927, 930, 935, 938, 943, 946, 951, 954, 959, 962, 967, 970, 975,
-                  978, 983, 986, 991, 994, 999, 1002, 1007, 1010)
+                  978, 983, 986, 991, 994, 999, 1002, 1007, 1010, 1015, 1018)
 # fmt: on
 
 SEEN = (
     Population(
         "b-harsh",
-        (*range(1, 18), *range(19, 51, 2)),
-        ids_seeds=(1, *range(13, 18), *range(19, 51, 2)),
+        (*range(1, 18), *range(19, 53, 2)),
+        ids_seeds=(1, *range(13, 18), *range(19, 53, 2)),
     ),
     Population(
         "b-harsh",
-        (15, *range(18, 51, 2)),
+        (15, *range(18, 53, 2)),
         ("report.ids_share=0.12",),
         "b-harsh-ids12",
-        ids_seeds=(15, *range(18, 51, 2)),
+        ids_seeds=(15, *range(18, 53, 2)),
     ),
-    Population("b-mobile", tuple(range(1, 34)), ids_seeds=(1, *range(15, 34))),
+    Population("b-mobile", tuple(range(1, 35)), ids_seeds=(1, *range(15, 35))),
     Population(
         "b-sparse",
-        tuple(range(1, 34)),
-        ids_seeds=(1, *range(3, 34)),
+        tuple(range(1, 35)),
+        ids_seeds=(1, *range(3, 35)),
     ),
-    Population("a-global", tuple(range(100, 132))),
-    Population("a-cgn", tuple(range(100, 132))),
-    Population("a-stable", tuple(range(100, 132))),
-    Population("c-office", tuple(range(1, 22)), ids_seeds=tuple(range(2, 22))),
-    Population("c-slow", tuple(range(1, 22))),
+    Population("a-global", tuple(range(100, 133))),
+    Population("a-cgn", tuple(range(100, 133))),
+    Population("a-stable", tuple(range(100, 133))),
+    Population("c-office", tuple(range(1, 23)), ids_seeds=tuple(range(2, 23))),
+    Population("c-slow", tuple(range(1, 23))),
     Population(
         "a-global",
-        (910, 915, 923, 931, 939, 947, 955, 963, 971, 979, 987, 995, 1003),
+        (910, 915, 923, 931, 939, 947, 955, 963, 971, 979, 987, 995, 1003, 1011),
         ("n_machines=400",),
         "a-global-n400",
     ),
     Population(
         "a-stable",
-        (911, 916, 924, 932, 940, 948, 956, 964, 972, 980, 988, 996, 1004),
+        (911, 916, 924, 932, 940, 948, 956, 964, 972, 980, 988, 996, 1004, 1012),
         ("n_machines=500",),
         "a-stable-n500",
     ),
@@ -156,7 +156,10 @@ c-office seed 20, each also with ids, c-slow seed 20, b-harsh seed 48 with ids o
 machines, family A seed 130, and small populations at seeds 995-1002; frozen 5fa8226) and
 the thirty-first (b-harsh seed 49, b-mobile and b-sparse seed 33 and c-office seed 21, each
 also with ids, c-slow seed 21, b-harsh seed 50 with ids on 12% of the machines, family A
-seed 131, and small populations at seeds 1003-1010; frozen 4336921).
+seed 131, and small populations at seeds 1003-1010; frozen 4336921) and the thirty-second
+(b-harsh seed 51, b-mobile and b-sparse seed 34 and c-office seed 22, each also with ids,
+c-slow seed 22, b-harsh seed 52 with ids on 12% of the machines, family A seed 132, and
+small populations at seeds 1011-1018; frozen 7b1d90d).
 Small populations (popgen `--set n_machines=250-500`: a-global, a-stable, b-harsh,
 b-mobile, c-slow at seeds 900-903) were
 generated and scored after the eighteenth set (development figures).
@@ -225,39 +228,40 @@ past the bot ids' last day the decay's share going on from theirs (cleanup.check
 thirty-first the share read from bot ids set against the decay of the machines with ids
 rather than the host decay (cleanup.checks) and a row holding office addresses in a partial
 window given no lower an upper end than the same row's in the complete window next to it
-(hosts.answer; both found on the thirty-first table). Figures on these seeds are
+(hosts.answer; both found on the thirty-first table). No rule was added after the
+thirty-second (a decay too wide to report was tried on its small populations and
+withdrawn). Figures on these seeds are
 development figures from then on."""
 
 HELD_OUT = (
-    Population("b-harsh", (51,), ids_seeds=(51,)),
-    Population("b-harsh", (52,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(52,)),
-    Population("b-mobile", (34,), ids_seeds=(34,)),
-    Population("b-sparse", (34,), ids_seeds=(34,)),
-    Population("a-global", (132,)),
-    Population("a-cgn", (132,)),
-    Population("a-stable", (132,)),
-    Population("c-office", (22,), ids_seeds=(22,)),
-    Population("c-slow", (22,)),
-    Population("a-global", (1011,), ("n_machines=400",), "a-global-n400"),
-    Population("a-stable", (1012,), ("n_machines=500",), "a-stable-n500"),
+    Population("b-harsh", (53,), ids_seeds=(53,)),
+    Population("b-harsh", (54,), ("report.ids_share=0.12",), "b-harsh-ids12", ids_seeds=(54,)),
+    Population("b-mobile", (35,), ids_seeds=(35,)),
+    Population("b-sparse", (35,), ids_seeds=(35,)),
+    Population("a-global", (133,)),
+    Population("a-cgn", (133,)),
+    Population("a-stable", (133,)),
+    Population("c-office", (23,), ids_seeds=(23,)),
+    Population("c-slow", (23,)),
+    Population("a-global", (1019,), ("n_machines=400",), "a-global-n400"),
+    Population("a-stable", (1020,), ("n_machines=500",), "a-stable-n500"),
     Population(
-        "b-harsh", (1013, 1016), ("n_machines=300",), "b-harsh-n300", ids_seeds=(1013, 1016)
+        "b-harsh", (1021, 1024), ("n_machines=300",), "b-harsh-n300", ids_seeds=(1021, 1024)
     ),
     Population(
-        "b-mobile", (1014, 1017), ("n_machines=400",), "b-mobile-n400", ids_seeds=(1014, 1017)
+        "b-mobile", (1022, 1025), ("n_machines=400",), "b-mobile-n400", ids_seeds=(1022, 1025)
     ),
     Population(
-        "c-office", (1015, 1018), ("n_machines=300",), "c-office-n300", ids_seeds=(1015, 1018)
+        "c-office", (1023, 1026), ("n_machines=300",), "c-office-n300", ids_seeds=(1023, 1026)
     ),
 )
-"""The thirty-second held-out set: family B seeds 34 (b-mobile, b-sparse) and 51 (b-harsh) and
-family C seed 22, each also with bot ids where the preset gives them (30% of the machines,
-b-mobile 50%; c-slow none), b-harsh seed 52 with ids on 12% of the machines (b-harsh-ids12),
-family A seed 132, and small populations (300-500 machines: a-global and a-stable at seeds
-1011 and 1012; b-harsh, b-mobile and c-office at two seeds each, 1013-1018, with ids and
-without). It evaluates the estimator after the thirty-first set's changes: the share read
-from bot ids is set against the decay of the machines with ids (cleanup.checks), and a row
-holding office addresses in a partial window keeps no lower an upper end than the same row's
-in the complete window next to it (hosts.answer). b-harsh seed 52 on its own is not used:
-its machines are those of b-harsh-ids12 seed 52. None of these seeds was generated before
-the thirty-second freeze (the earlier held-out sets are SEEN)."""
+"""The thirty-third held-out set: family B seeds 35 (b-mobile, b-sparse) and 53 (b-harsh) and
+family C seed 23, each also with bot ids where the preset gives them (30% of the machines,
+b-mobile 50%; c-slow none), b-harsh seed 54 with ids on 12% of the machines (b-harsh-ids12),
+family A seed 133, and small populations (300-500 machines: a-global and a-stable at seeds
+1019 and 1020; b-harsh, b-mobile and c-office at two seeds each, 1021-1026, with ids and
+without). The thirty-second set's estimator, unchanged, on new seeds: whether that set's
+figures (every weekly estimate and bound within the goals) hold beyond its seeds. b-harsh
+seed 54 on its own is not used: its machines are those of b-harsh-ids12 seed 54. None of
+these seeds was generated before the thirty-third freeze (the earlier held-out sets are
+SEEN)."""
