@@ -30,9 +30,13 @@ figure at a later day that only the decay reaches is bounds too: the one check i
 put to failed. Where bot ids came back after a long silence (read as clean-ups and
 reinfections: survival.silence, rule 4), the identities' figure set against the decay is the
 one that reads them as one infection going on, as the decay counts them; the figure reported
-stays the first infections'. Bot ids are set against the decay of the machines they follow,
-counted by id, where the decay row has it (ids_share). For the notification effect, the
-decay gives the ratio of the machines' rates after the campaign, told against not told
+stays the first infections'. Where the weekly host count does not fall at a constant rate
+(its log bends, cleanup.bend), the decay's share is not the first infections' either way,
+and without bot ids nothing else checks the identities: the share has bounds only, as where
+the decay is not supported (with bot ids, their own decay checks them). Bot ids are set
+against the decay of the machines they follow, counted by id, where the decay row has it
+(ids_share). For the notification effect, the decay gives the ratio of the machines' rates
+after the campaign, told against not told
 (what a Cox model compares, for a constant hazard), beside the Cox hazard ratio; without
 host estimates (`cleanup` without `--count hosts`), the ratio of the arms' unique
 addresses' rates, which a renumbered address does not move as it moves a followed identity.
@@ -171,7 +175,11 @@ def checked_survival(
                 # Bot ids are checked against the decay of the machines they follow.
                 own = ids_share(fit, d) if by_id and km is not None else None
                 figure = decide(km, share if own is None else own, AGREE, ongoing)
-                if figure.support == "bounds" or (contradicted and figure.support == "decay"):
+                if (
+                    figure.support == "bounds"
+                    or (contradicted and figure.support == "decay")
+                    or (not by_id and bent(fit))
+                ):
                     contradicted = True
                     figure = Figure(None, *share_bounds(fit, d, figure), "bounds")
             row[f"surviving_{d}d_km"] = None if km is None else km[0]
@@ -180,6 +188,12 @@ def checked_survival(
             row[f"surviving_{d}d_upper"] = figure.upper
             row[f"surviving_{d}d_support"] = figure.support
     return rows_table(rows)
+
+
+def bent(fit: Mapping[str, Any] | DecayFit | None) -> bool:
+    """The decay row's log count bends (cleanup.bend): its share is not the first
+    infections'."""
+    return isinstance(fit, Mapping) and bool(fit.get("bends"))
 
 
 def ids_share(

@@ -21,6 +21,8 @@ import numpy.typing as npt
 import pyarrow as pa
 from scipy import stats  # type: ignore[import-untyped]
 
+from botcensus.measure.cleanup.bend import Bend, fit_bend
+
 F64 = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
 
@@ -155,7 +157,8 @@ def decay_table(
     census table (window_start, the group column, `count`); missing weeks of a group count as
     zero. Host estimates (`hosts_support`) add `first_support`/`last_support` with
     `first_lower`.. `last_upper`: a week with only bounds has a count whose level the data do
-    not support."""
+    not support; and `bend`, `bend_se`, `bends`, whether the log count bends
+    (cleanup.bend: then the decay's share still infected is not the first infections')."""
     starts = sorted(set(weekly["window_start"].to_pylist()))
     if not starts:
         return pa.table({"group": pa.array([], pa.string())})
@@ -177,9 +180,17 @@ def decay_table(
             row |= _level(bounds, key, 0, "first") | _level(bounds, key, len(starts) - 1, "last")
         why = no_rate(series, min_count)
         row |= _row(fit_decay(times, series, level) if why is None else None)
+        if count == "hosts":
+            row |= _bend(fit_bend(times, series) if why is None else None)
         rows.append(row | {"no_rate_reason": why})
     rows.sort(key=lambda r: -float(r["first_count"]))  # type: ignore[arg-type]
     return pa.Table.from_pylist(rows)
+
+
+def _bend(bend: Bend | None) -> dict[str, object]:
+    if bend is None:
+        return {"bend": None, "bend_se": None, "bends": None}
+    return {"bend": bend.curvature, "bend_se": bend.se, "bends": bend.bends}
 
 
 def no_rate(series: F64, min_count: float) -> str | None:

@@ -24,9 +24,11 @@ from botcensus.measure.cleanup.address_check import (
     from_parts,
     overall,
 )
+from botcensus.measure.cleanup.bend import bend_note
 from botcensus.measure.cleanup.checks import (
     WIDEST_HR,
     Figure,
+    bent,
     checked_hazard,
     checked_survival,
     decay_hazard,
@@ -538,6 +540,9 @@ def _follow(
         lines = household and not by_id
         summary = checked_survival(summary, by_group, HOUSEHOLD if lines else None, by_id=by_id)
         notes.append(SURVIVAL_NOTE)
+        head = by_group.get(None)
+        if not by_id and head is not None and bent(head):
+            notes.append(bend_note(head))
     hazard = effect = None
     if query.notified is not None:
         frame = landmark_rows(rows, query.notified)
