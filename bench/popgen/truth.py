@@ -21,12 +21,20 @@ F64 = npt.NDArray[np.float64]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+LAST: np.datetime64 = np.datetime64("9999-12-31T23:59:59", "s")
+"""The last time a timestamp column can hold for its readers (DuckDB, Python's datetime)."""
+
+
 def _ts(params: Params, seconds: F64) -> pa.Array:
-    """Seconds from the window's start as UTC timestamps (null where not finite)."""
+    """Seconds from the window's start as UTC timestamps; null where not finite or past LAST
+    (a clean-up drawn from a hazard near 0 can fall millions of years on, which a Parquet
+    file holds but no reader converts: DuckDB and pyarrow's to_pylist failed on b-mobile
+    seed 35's machines)."""
     base = np.datetime64(params.start, "s")
-    finite = np.isfinite(seconds)
-    values = base + np.where(finite, np.floor(seconds), 0).astype("timedelta64[s]")
-    return pa.array(values, pa.timestamp("s", tz="UTC"), mask=~finite)
+    limit = float((LAST - base).astype(np.int64))
+    shown = np.isfinite(seconds) & (seconds <= limit)
+    values = base + np.where(shown, np.floor(seconds), 0).astype("timedelta64[s]")
+    return pa.array(values, pa.timestamp("s", tz="UTC"), mask=~shown)
 
 
 def machines_table(params: Params, pop: Population, ep: Episodes, bot_ids: list[str]) -> pa.Table:

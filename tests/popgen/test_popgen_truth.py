@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from bench.popgen import Result
+from bench.popgen import Result, preset
+from bench.popgen.truth import _ts
 from popgen_truth import checkins, reported_csv, utc_seconds, week_end
 
 DAY = 86_400
@@ -212,3 +215,22 @@ def test_static_households_of_family_a_share_one_address(a_pop: Result) -> None:
     )
     assert (per_household.ips == 1).all()
     assert (per_household.machines > 1).any()
+
+
+def test_a_clean_up_drawn_past_what_a_reader_converts_is_null(tmp_path: Path) -> None:
+    """b-mobile seed 35 drew a clean-up millions of years on (a hazard of 3e-10 a day): its
+    Parquet column was written, and DuckDB and to_pylist then failed to read it."""
+    params = preset("b-mobile")
+    seconds = np.array([0.0, 86_400.0, 3.0e15, np.inf])
+    column = _ts(params, seconds)
+    assert column.null_count == 2
+    assert column.to_pylist()[1] == dt.datetime.fromisoformat(params.start + "T00:00:00+00:00") + (
+        dt.timedelta(days=1)
+    )
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"cleaned": column}), path)
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT count(*), count(cleaned) FROM read_parquet(?)", [str(path)]
+    ).fetchall()
+    assert rows == [(4, 2)]
