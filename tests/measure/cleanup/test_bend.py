@@ -156,3 +156,26 @@ def test_the_note_gives_the_bend_and_its_direction() -> None:
     assert "slows" in note
     assert "bounds only" in note
     assert "speeds up" in bend_note({"bend": -0.02, "bend_se": 0.003})
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        [1e300] * 7,  # the fit's exp() overflows
+        [1e308] * 7,
+        [1.0, 1e6, 1.0, 1e6, 1.0, 1e6, 1.0],  # does not converge
+        [1e12, 1, 1, 1, 1, 1, 1e12],
+        [0.5] * 6 + [1e9],
+    ],
+)
+def test_counts_the_fit_cannot_take_give_no_test_and_no_warning(counts: list[float]) -> None:
+    """Warnings are errors in this suite: an overflow would have raised."""
+    assert fit_bend(np.arange(7.0), np.asarray(counts)) is None
+
+
+def test_times_that_do_not_spread_give_no_test() -> None:
+    counts = 8000 * np.exp(-0.07 * WEEKS)
+    assert fit_bend(np.zeros(7), counts) is None
+    times = WEEKS.copy()
+    times[2] = math.nan
+    assert fit_bend(times, counts) is None

@@ -71,14 +71,26 @@ class Bend:
 
 def fit_bend(times: Sequence[float] | F64, counts: Sequence[float] | F64) -> Bend | None:
     """The log-quadratic's curvature over weekly counts at `times` (weeks); None with fewer
-    than MIN_WEEKS points, a count not positive, or a fit that does not converge."""
+    than MIN_WEEKS distinct times, a count not positive or not finite, or a fit that does
+    not converge to finite figures."""
     t = np.asarray(times, dtype=np.float64)
     y = np.asarray(counts, dtype=np.float64)
-    if len(t) != len(y) or len(t) < MIN_WEEKS or not np.all(y > 0) or not np.all(np.isfinite(y)):
+    if len(t) != len(y) or len(np.unique(t)) < MIN_WEEKS or not np.all(np.isfinite(t)):
         return None
-    t = t - t.mean()  # the curvature does not move; the fit is better conditioned
+    if not (np.all(np.isfinite(y)) and np.all(y > 0)):
+        return None
+    with np.errstate(all="ignore"):  # a count that overflows the fit gives no test
+        got = _fit(t - t.mean(), y)  # the curvature does not move; better conditioned
+    if got is None or not all(math.isfinite(v) and abs(v) < 1e300 for v in got):
+        return None
+    return Bend(got[0], got[1], len(y))
+
+
+def _fit(t: F64, y: F64) -> tuple[float, float] | None:
+    """(c, its standard error) of the Poisson log-quadratic, over-dispersion as in
+    cleanup.decay; None where Newton-Raphson does not converge."""
     x = np.column_stack([np.ones_like(t), t, t * t])
-    beta = np.polyfit(t, np.log(y), 2)[::-1]
+    beta = np.linalg.lstsq(x, np.log(y), rcond=None)[0]
     for _ in range(100):  # Newton-Raphson on the Poisson log-likelihood, as cleanup.decay
         mu = np.exp(x @ beta)
         info = x.T @ (x * mu[:, None])
@@ -93,13 +105,12 @@ def fit_bend(times: Sequence[float] | F64, counts: Sequence[float] | F64) -> Ben
         return None
     mu = np.exp(x @ beta)
     info = x.T @ (x * mu[:, None])
-    n = len(y)
-    dispersion = max(1.0, float(np.sum((y - mu) ** 2 / mu)) / (n - 3))
+    dispersion = max(1.0, float(np.sum((y - mu) ** 2 / mu)) / (len(y) - 3))
     try:
-        se = float(math.sqrt(np.linalg.inv(info)[2, 2] * dispersion))
+        variance = float(np.linalg.inv(info)[2, 2]) * dispersion
     except np.linalg.LinAlgError:
         return None
-    return Bend(float(beta[2]), se, n)
+    return (float(beta[2]), math.sqrt(variance)) if variance >= 0 else None
 
 
 def bend_note(row: Mapping[str, Any]) -> str:
