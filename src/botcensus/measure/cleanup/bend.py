@@ -129,7 +129,8 @@ def bend_note(row: Mapping[str, Any]) -> str:
         f"survival: the weekly host estimates do not fall at a constant rate (the log count's "
         f"fall {way}: {c:+.4f} ± {se:.4f} a week², beyond {BEND} and its {LEVEL:.0%} test; "
         f"cleanup.bend); {why}, so the decay's exp(-λ d/7) is not the share still infected, "
-        "and without bot ids nothing else checks the addresses followed: that share has "
-        "bounds only (surviving_Nd_support bounds). The decay rate itself stands: how fast "
-        "the weekly count falls"
+        "and without bot ids nothing else in these data checks it (addresses followed are "
+        "lines that can outlive their machines' clean-ups): that share has bounds only "
+        "(surviving_Nd_support bounds). The decay rate itself stands: how fast the weekly "
+        "count falls"
     )
