@@ -202,10 +202,18 @@ def test_seen_b_sparse_says_not_supported_with_bounds_that_hold(b_sparse: Score)
 
 
 def test_seen_b_sparse_clean_up_from_the_decay(b_sparse: Score) -> None:
+    """Up to the thirty-third held-out set the share still infected came from the decay,
+    0.08 and 0.04 off after 28 and 56 days (0.10 and 0.06 at the third freeze). Since the
+    bend rule (cleanup.bend, after the thirty-third set) the weekly host count bends, so
+    without bot ids the share has bounds only, 0 to the addresses' bound: 0.829 and 0.687
+    for a true 0.646 and 0.495."""
     assert b_sparse.decay_error() <= 0.07
-    for day, bound in (("28", 0.12), ("56", 0.08)):
-        assert b_sparse.surv_support[day] == "decay"
-        assert abs(b_sparse.surv_est[day] - b_sparse.surv_true[day]) <= bound
+    for day, top in (("28", 0.84), ("56", 0.70)):
+        assert b_sparse.surv_support[day] == "bounds"
+        assert b_sparse.surv_est[day] is None
+        low, high = b_sparse.surv_bounds[day]
+        assert low == 0.0
+        assert b_sparse.surv_true[day] <= high <= top
     assert b_sparse.hr_support == "decay"
     assert b_sparse.hr_error() <= 0.25
     low, high = b_sparse.hr_interval

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from botcensus.measure.cleanup.bend import BEND, bend_note, fit_bend
-from botcensus.measure.cleanup.checks import checked_survival
+from botcensus.measure.cleanup.checks import bend_notes, bent, checked_survival
 from botcensus.measure.cleanup.decay import decay_table
 
 WEEKS = np.arange(7, dtype=np.float64) + 0.5
@@ -43,7 +43,7 @@ def test_counts_with_poisson_noise_at_a_constant_rate_seldom_bend() -> None:
         bend = fit_bend(WEEKS, rng.poisson(mean).astype(np.float64))
         assert bend is not None
         alarms += bend.bends
-    assert alarms / 2000 <= 0.12  # a 10% test (LEVEL): 9.5% on 2,000 other draws
+    assert 0.07 <= alarms / 2000 <= 0.12  # a 10% test (LEVEL): 9.5% on 2,000 other draws
 
 
 def test_rates_that_vary_between_machines_bend_and_the_decays_share_reads_high() -> None:
@@ -179,3 +179,33 @@ def test_times_that_do_not_spread_give_no_test() -> None:
     times = WEEKS.copy()
     times[2] = math.nan
     assert fit_bend(times, counts) is None
+
+
+def test_without_the_addresses_rate_a_bent_decay_does_not_bound_the_share() -> None:
+    """A count whose fall speeds up reads the share low: the decay's own interval would be
+    the side that misses, so without an addresses' rate the bounds say nothing."""
+    row = _row(True) | {"address_rate_lower": None, "bend": -0.01}
+    out = checked_survival(_summary(None), {None: row}, None).to_pylist()[0]
+    for day in (28, 56):
+        assert (out[f"surviving_{day}d_lower"], out[f"surviving_{day}d_upper"]) == (0.0, 1.0)
+        assert out[f"surviving_{day}d_support"] == "bounds"
+
+
+def test_a_row_withheld_already_or_rated_by_its_ids_is_not_bent() -> None:
+    assert bent(_row(True))
+    assert not bent(_row(True) | {"support": "bounds"})
+    assert not bent(_row(True) | {"id_reason": "the machines with ids fall faster"})
+    assert not bent(None)
+
+
+def test_the_notes_name_the_bent_rows_and_only_those() -> None:
+    rows = {None: _row(True), "IN": _row(True), "TR": _row(False), "US": _row(True)}
+    notes = bend_notes(rows, "country")
+    assert len(notes) == 2
+    assert notes[0].startswith("survival: the weekly host estimates do not fall")
+    assert "2 country group(s)" in notes[1]
+    assert "(IN, US;" in notes[1]
+    withheld = {None: _row(True) | {"support": "bounds"}}
+    assert bend_notes(withheld, None) == []  # its own note says the decay is not supported
+    many = {str(i): _row(True) for i in range(8)}
+    assert "and 2 more" in bend_notes(many, "asn")[0]

@@ -11,7 +11,8 @@ is a model. Where both can be computed they are set against each other:
 - they disagree: no single figure is supported by these data, only bounds (`bounds`; for
   the hazard ratio, the bounds spanning both intervals; for the share still infected, below);
 - only one could be computed: that one, labelled `identities` or `decay` (the latter rests
-  on a constant rate and a closed population).
+  on a constant rate and a closed population; for the share still infected without bot
+  ids, only where the weekly count does not bend, below).
 
 For the share still infected after d days, the decay gives exp(-λ d / 7) with λ the
 machines' rate per week (cleanup.hosts_series); the identities give the Kaplan-Meier value,
@@ -52,6 +53,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from botcensus.measure.cleanup.address_check import bounded_share
+from botcensus.measure.cleanup.bend import bend_note
 from botcensus.measure.cleanup.decay import DecayFit, rows_table
 from botcensus.measure.cleanup.lines import machines_share, ratio
 
@@ -175,11 +177,11 @@ def checked_survival(
                 # Bot ids are checked against the decay of the machines they follow.
                 own = ids_share(fit, d) if by_id and km is not None else None
                 figure = decide(km, share if own is None else own, AGREE, ongoing)
-                if (
-                    figure.support == "bounds"
-                    or (contradicted and figure.support == "decay")
-                    or (not by_id and bent(fit))
-                ):
+                if not by_id and bent(fit):
+                    # not the bent decay's own interval: it may be the side that misses
+                    contradicted = True
+                    figure = Figure(None, *share_bounds(fit, d, UNBOUNDED), "bounds")
+                elif figure.support == "bounds" or (contradicted and figure.support == "decay"):
                     contradicted = True
                     figure = Figure(None, *share_bounds(fit, d, figure), "bounds")
             row[f"surviving_{d}d_km"] = None if km is None else km[0]
@@ -190,10 +192,42 @@ def checked_survival(
     return rows_table(rows)
 
 
+UNBOUNDED: Final = Figure(None, 0.0, 1.0, "bounds")
+"""Bounds that say nothing: where no view's interval can be used for the upper end."""
+
+
 def bent(fit: Mapping[str, Any] | DecayFit | None) -> bool:
-    """The decay row's log count bends (cleanup.bend): its share is not the first
-    infections'."""
-    return isinstance(fit, Mapping) and bool(fit.get("bends"))
+    """The decay row's log count bends (cleanup.bend), so its share is not the first
+    infections'. Not for a row withheld already (support `bounds`: its own bounds apply),
+    nor one whose rate the machines with bot ids gave (`id_reason`, cleanup.id_check: the
+    bend was the host estimates')."""
+    if not isinstance(fit, Mapping) or not fit.get("bends"):
+        return False
+    return fit.get("support") != "bounds" and not fit.get("id_reason")
+
+
+SHOWN_BENT: Final = 6
+"""Groups whose count bends named in the note; the rest are counted."""
+
+
+def bend_notes(rows: Mapping[str | None, Mapping[str, Any]], by: str | None) -> list[str]:
+    """Notes for the decay rows whose count bends (`bent`), where the share without bot ids
+    is bounds for that reason: the overall row's own note, and one naming the --by groups
+    (`by`)."""
+    notes = [bend_note(rows[None])] if None in rows and bent(rows[None]) else []
+    groups = sorted(str(g) for g, row in rows.items() if g is not None and bent(row))
+    if groups:
+        named = ", ".join(groups[:SHOWN_BENT])
+        if len(groups) > SHOWN_BENT:
+            named += f" and {len(groups) - SHOWN_BENT} more"
+        notes.append(
+            f"survival: the weekly host estimates of {len(groups)} {by} group(s) do not fall "
+            f"at a constant rate ({named}; cleanup.bend), so their share still infected "
+            "without bot ids has bounds only. The test fires on about one group in ten "
+            "whose count does fall at a constant rate: a small group's bounds may be a "
+            "false alarm"
+        )
+    return notes
 
 
 def ids_share(

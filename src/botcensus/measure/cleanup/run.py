@@ -24,11 +24,10 @@ from botcensus.measure.cleanup.address_check import (
     from_parts,
     overall,
 )
-from botcensus.measure.cleanup.bend import bend_note
 from botcensus.measure.cleanup.checks import (
     WIDEST_HR,
     Figure,
-    bent,
+    bend_notes,
     checked_hazard,
     checked_survival,
     decay_hazard,
@@ -540,9 +539,8 @@ def _follow(
         lines = household and not by_id
         summary = checked_survival(summary, by_group, HOUSEHOLD if lines else None, by_id=by_id)
         notes.append(SURVIVAL_NOTE)
-        head = by_group.get(None)
-        if not by_id and head is not None and bent(head):
-            notes.append(bend_note(head))
+        if not by_id:
+            notes.extend(bend_notes(by_group, query.by))
     hazard = effect = None
     if query.notified is not None:
         frame = landmark_rows(rows, query.notified)
@@ -591,8 +589,9 @@ def _follow(
 SURVIVAL_NOTE = (
     "survival: the share still infected is checked against the decay of the host estimates, "
     "bot ids against that of the machines counted by id "
-    "(surviving_Nd_support: estimate where both agree, bounds where they do not, identities "
-    "or decay where only one could be computed; past the last day bot ids reach, the "
+    "(surviving_Nd_support: estimate where both agree, bounds where they do not or where "
+    "the count bends without bot ids, identities or decay where only one could be "
+    "computed; past the last day bot ids reach, the "
     "decay goes on from their share then); following addresses mistakes a renumbered "
     "address for a clean-up, and the decay counts new infections with the old"
 )
