@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
+from botcensus.measure.cleanup.poisson import poisson_fit
+
 F64 = npt.NDArray[np.float64]
 
 BEND: Final = 0.003
@@ -90,27 +92,14 @@ def _fit(t: F64, y: F64) -> tuple[float, float] | None:
     """(c, its standard error) of the Poisson log-quadratic, over-dispersion as in
     cleanup.decay; None where Newton-Raphson does not converge."""
     x = np.column_stack([np.ones_like(t), t, t * t])
-    beta = np.linalg.lstsq(x, np.log(y), rcond=None)[0]
-    for _ in range(100):  # Newton-Raphson on the Poisson log-likelihood, as cleanup.decay
-        mu = np.exp(x @ beta)
-        info = x.T @ (x * mu[:, None])
-        try:
-            step = np.linalg.solve(info, x.T @ (y - mu))
-        except np.linalg.LinAlgError:
-            return None
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    else:
-        return None
-    mu = np.exp(x @ beta)
-    info = x.T @ (x * mu[:, None])
-    dispersion = max(1.0, float(np.sum((y - mu) ** 2 / mu)) / (len(y) - 3))
     try:
-        variance = float(np.linalg.inv(info)[2, 2]) * dispersion
+        fit = poisson_fit(x, y, np.linalg.lstsq(x, np.log(y), rcond=None)[0])
+        if not fit.converged:
+            return None
+        variance = float(np.linalg.inv(fit.info)[2, 2]) * fit.dispersion(y)
     except np.linalg.LinAlgError:
         return None
-    return (float(beta[2]), math.sqrt(variance)) if variance >= 0 else None
+    return (float(fit.beta[2]), math.sqrt(variance)) if variance >= 0 else None
 
 
 def bend_note(row: Mapping[str, Any]) -> str:

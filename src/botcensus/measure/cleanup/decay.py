@@ -22,6 +22,7 @@ import pyarrow as pa
 from scipy import stats  # type: ignore[import-untyped]
 
 from botcensus.measure.cleanup.bend import Bend, fit_bend
+from botcensus.measure.cleanup.poisson import poisson_fit
 
 F64 = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
@@ -79,25 +80,17 @@ def fit_decay(
     beta = np.polyfit(t[positive], np.log(y[positive]), 1)[::-1] if positive.sum() >= 2 else None
     if beta is None:
         beta = np.array([math.log(y.mean()), 0.0])
-    for _ in range(100):  # Newton-Raphson on the Poisson log-likelihood
-        mu = np.exp(x @ beta)
-        info = x.T @ (x * mu[:, None])
-        step = np.linalg.solve(info, x.T @ (y - mu))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    mu = np.exp(x @ beta)
-    info = x.T @ (x * mu[:, None])
+    fit = poisson_fit(x, y, beta)
     n = len(y)
-    dispersion = max(1.0, float(np.sum((y - mu) ** 2 / mu)) / (n - 2)) if n > 2 else 1.0
-    se = float(math.sqrt(np.linalg.inv(info)[1, 1] * dispersion))
-    rate = -float(beta[1])
+    dispersion = fit.dispersion(y) if n > 2 else 1.0
+    se = float(math.sqrt(np.linalg.inv(fit.info)[1, 1] * dispersion))
+    rate = -float(fit.beta[1])
     if n > 2:
         half = float(stats.t.ppf(0.5 + level / 2, n - 2)) * se
         lower, upper = rate - half, rate + half
     else:
         lower = upper = math.nan
-    return DecayFit(rate, lower, upper, level, float(beta[0]), se, dispersion, n)
+    return DecayFit(rate, lower, upper, level, float(fit.beta[0]), se, dispersion, n)
 
 
 def decay_rate(weekly_counts: Sequence[float] | F64, level: float = 0.95) -> DecayFit:
