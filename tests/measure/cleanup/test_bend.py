@@ -9,8 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from botcensus.measure.cleanup.bend import BEND, bend_note, fit_bend
-from botcensus.measure.cleanup.checks import bend_notes, bent, checked_survival
+from botcensus.measure.cleanup.bend import BEND, Bend, bend_note, fit_bend, unchecked_note
+from botcensus.measure.cleanup.checks import (
+    bend_notes,
+    bent,
+    checked_survival,
+    steady,
+    unchecked_notes,
+)
 from botcensus.measure.cleanup.decay import decay_table
 
 WEEKS = np.arange(7, dtype=np.float64) + 0.5
@@ -209,3 +215,88 @@ def test_the_notes_name_the_bent_rows_and_only_those() -> None:
     assert bend_notes(withheld, None) == []  # its own note says the decay is not supported
     many = {str(i): _row(True) for i in range(8)}
     assert "and 2 more" in bend_notes(many, "asn")[0]
+
+
+def test_the_test_sees_a_bend_of_bend_only_in_counts_large_enough() -> None:
+    """Weekly counts with Poisson noise falling 0.07 a week over seven weeks: from about
+    8,000 a week the test could see a bend of BEND in most draws, at 20,000 in nearly all;
+    at 4,000 in none. Counts with more noise than Poisson's need more."""
+    rng = np.random.default_rng(7)
+    mean = np.exp(-0.07 * WEEKS)
+    for n, lowest in ((20_000, 180), (10_000, 120)):
+        got = [fit_bend(WEEKS, rng.poisson(n * mean) + 0.0) for _ in range(200)]
+        assert sum(b is not None and b.sensitive for b in got) >= lowest
+    for n in (4000, 400):
+        got = [fit_bend(WEEKS, rng.poisson(n * mean) + 0.0) for _ in range(200)]
+        assert not any(b is not None and b.sensitive for b in got)
+    noisy = mean * 20_000 * rng.lognormal(0.0, 0.03, size=len(WEEKS))
+    assert not fit_bend(WEEKS, noisy).sensitive  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("curvature", "se", "sensitive"),
+    [
+        (+0.0008, 0.00082, True),  # a-cgn seed 133 (thirty-third held-out set)
+        (-0.0006, 0.00138, True),  # c-slow seed 23 (thirty-third): by 2%
+        (+0.0004, 0.00077, True),  # c-slow seed 24 (thirty-fourth)
+        (-0.0021, 0.00274, False),  # b-mobile 400 machines, seed 1030 (thirty-fourth)
+        (+0.0031, 0.00508, False),  # b-mobile 400 machines, seed 1022 (thirty-third)
+        (+0.0065, 0.0013, True),  # b-harsh seed 55: sensitive, and it bends
+        (0.0, math.nan, False),
+        (0.0, 0.0, False),
+        (math.inf, 0.0001, False),
+    ],
+)
+def test_the_test_is_sensitive_where_a_bend_of_bend_would_be_significant(
+    curvature: float, se: float, sensitive: bool
+) -> None:
+    assert Bend(curvature, se, 7).sensitive is sensitive
+
+
+def _alone(sensitive: bool | None) -> dict[str, object]:
+    """b-mobile at 400 machines, seed 1030 without ids (thirty-fourth held-out set), with
+    no identities to follow: the decay alone read 0.80 after 28 days for a true 0.65."""
+    return _row(False) | {"bend": -0.0021, "bend_se": 0.0027, "bend_sensitive": sensitive}
+
+
+def test_the_decay_alone_stands_only_where_a_test_that_could_see_a_bend_saw_none() -> None:
+    for sensitive in (False, None):
+        out = checked_survival(_summary(None), {None: _alone(sensitive)}, None).to_pylist()[0]
+        for day in (28, 56):
+            assert out[f"surviving_{day}d"] is None
+            assert out[f"surviving_{day}d_support"] == "bounds"
+            assert out[f"surviving_{day}d_upper"] == pytest.approx(math.exp(-0.0427 * day / 7))
+        assert out["surviving_bounds_reason"] == "unchecked"
+    out = checked_survival(_summary(None), {None: _alone(True)}, None).to_pylist()[0]
+    assert out["surviving_28d_support"] == out["surviving_56d_support"] == "decay"
+    assert out["surviving_28d"] == pytest.approx(math.exp(-0.0591 * 4))
+    assert out["surviving_bounds_reason"] is None
+    assert steady(_alone(True))
+    assert not steady(_alone(None))
+    assert not steady(None)
+    assert not steady(_alone(True) | {"bends": True})
+
+
+def test_a_decay_checked_at_an_earlier_day_or_by_bot_ids_needs_no_steady_count() -> None:
+    """Identities that agreed at 28 days checked the decay; at 56 it speaks alone."""
+    summary = _summary((0.80, 0.78, 0.82))
+    out = checked_survival(summary, {None: _alone(False)}, None).to_pylist()[0]
+    assert out["surviving_28d_support"] == "estimate"
+    assert out["surviving_56d_support"] == "decay"
+    out = checked_survival(_summary(None), {None: _alone(False)}, None, by_id=True)
+    assert out.to_pylist()[0]["surviving_28d_support"] == "decay"
+
+
+def test_the_unchecked_notes_name_the_rows_set_aside_and_only_those() -> None:
+    rows = {None: _alone(False), "IN": _alone(False), "TR": _alone(True)}
+    rows = {g: r | {"group": g} for g, r in rows.items()}
+    summary = pa.Table.from_pylist([{"group": g, "identities": 0} for g in rows])
+    out = checked_survival(summary, rows, None)
+    notes = unchecked_notes(out, rows, "country")
+    assert len(notes) == 2
+    assert "-0.0021 ± 0.0027" in notes[0]
+    assert "bounds only" in notes[0]
+    assert "1 country group(s)" in notes[1]
+    assert "(IN)" in notes[1]
+    assert "fewer than 5 weeks" in unchecked_note({"bend": None, "bend_se": None})
+    assert unchecked_notes(pa.table({"group": [None]}), rows, None) == []

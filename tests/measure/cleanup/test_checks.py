@@ -197,9 +197,17 @@ def test_lines_followed_are_turned_into_machines() -> None:
 
 def test_a_group_with_a_decay_but_no_identities_still_gets_a_row() -> None:
     summary = pa.Table.from_pylist([{"group": None, "identities": 0}])
-    out = checked_survival(summary, {None: _fit(0.06), "IN": _fit(0.09)}, None).to_pylist()
+    steady = {"support": "estimate", "bend_sensitive": True}
+    decay = {None: _row(0.06, 0.05, 0.07, 0.04) | steady,
+             "IN": _row(0.09, 0.08, 0.10, 0.07) | steady | {"group": "IN"}}  # fmt: skip
+    out = checked_survival(summary, decay, None).to_pylist()
     assert {r["group"] for r in out} == {None, "IN"}
     assert all(r["surviving_28d_support"] == "decay" for r in out)
+    # a bare fit says nothing of its count's bend: the decay alone is then bounds only
+    out = checked_survival(summary, {None: _fit(0.06), "IN": _fit(0.09)}, None).to_pylist()
+    assert {r["group"] for r in out} == {None, "IN"}
+    assert all(r["surviving_28d_support"] == "bounds" for r in out)
+    assert all(r["surviving_bounds_reason"] == "unchecked" for r in out)
 
 
 def test_the_ratio_of_decay_rates_has_an_interval_from_both() -> None:

@@ -12,7 +12,7 @@ is a model. Where both can be computed they are set against each other:
   the hazard ratio, the bounds spanning both intervals; for the share still infected, below);
 - only one could be computed: that one, labelled `identities` or `decay` (the latter rests
   on a constant rate and a closed population; for the share still infected without bot
-  ids, only where the weekly count does not bend, below).
+  ids, only where a test that could see the weekly count bend did not, below).
 
 For the share still infected after d days, the decay gives exp(-λ d / 7) with λ the
 machines' rate per week (cleanup.hosts_series); the identities give the Kaplan-Meier value,
@@ -34,13 +34,18 @@ one that reads them as one infection going on, as the decay counts them; the fig
 stays the first infections'. Where the weekly host count does not fall at a constant rate
 (its log bends, cleanup.bend), the decay's share is not the first infections' either way,
 and without bot ids nothing else checks the identities: the share has bounds only, as where
-the decay is not supported (with bot ids, their own decay checks them). Bot ids are set
-against the decay of the machines they follow, counted by id, where the decay row has it
-(ids_share). For the notification effect, the decay gives the ratio of the machines' rates
-after the campaign, told against not told
-(what a Cox model compares, for a constant hazard), beside the Cox hazard ratio; without
-host estimates (`cleanup` without `--count hosts`), the ratio of the arms' unique
-addresses' rates, which a renumbered address does not move as it moves a followed identity.
+the decay is not supported (with bot ids, their own decay checks them). Where the decay
+alone gives the share without bot ids (no identities figure, none that agreed with it at an
+earlier day), the bend test must have been able to see a bend of BEND (cleanup.bend,
+`sensitive`) and not seen one; a series too short or too noisy for the test leaves the
+closed population unchecked, and the share has bounds only, as where it bends
+(`surviving_bounds_reason`: `bends`, `unchecked`, `disagree`, `decay not supported`).
+Bot ids are set against the decay of the machines they follow, counted by id, where the
+decay row has it (ids_share). For the notification effect, the decay gives the ratio of
+the machines' rates after the campaign, told against not told (what a Cox model compares,
+for a constant hazard), beside the Cox hazard ratio; without host estimates (`cleanup`
+without `--count hosts`), the ratio of the arms' unique addresses' rates, which a
+renumbered address does not move as it moves a followed identity.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from botcensus.measure.cleanup.address_check import bounded_share
-from botcensus.measure.cleanup.bend import bend_note
+from botcensus.measure.cleanup.bend import bend_note, unchecked_note
 from botcensus.measure.cleanup.decay import DecayFit, rows_table
 from botcensus.measure.cleanup.lines import machines_share, ratio
 
@@ -89,7 +94,9 @@ class Figure:
     upper: float | None
     support: str
     reason: str = ""
-    """Why only bounds: `disagree` (the two views) or `wide` (WIDEST_HR)."""
+    """Why only bounds: `disagree` (the two views), `wide` (WIDEST_HR); for the share still
+    infected also `bends`, `unchecked` (the decay alone, its bend test too weak) and
+    `decay not supported` (checked_survival's `surviving_bounds_reason`)."""
 
 
 def decide(
@@ -166,34 +173,48 @@ def checked_survival(
     rows += [{"group": g, "identities": 0} for g in decay if g not in groups]
     for row in rows:
         contradicted = False  # identities and decay disagreed at an earlier day
+        agreed = False  # they agreed at an earlier day: the decay was checked there
+        why: str | None = None
         for d in sorted(days):
             km = _km(row, f"{d}d", r)
             ongoing = _km(row, f"{d}d", r, "_ongoing")
             fit = decay.get(row["group"])
             if isinstance(fit, Mapping) and fit.get("support") == "bounds":
-                figure = Figure(None, *bounded_share(fit, d), "bounds")
+                figure = Figure(None, *bounded_share(fit, d), "bounds", "decay not supported")
             else:
                 share = _from_end(row, d, r, fit) if by_id else decay_share(fit, d)
                 # Bot ids are checked against the decay of the machines they follow.
                 own = ids_share(fit, d) if by_id and km is not None else None
                 figure = decide(km, share if own is None else own, AGREE, ongoing)
-                if not by_id and bent(fit):
-                    # not the bent decay's own interval: it may be the side that misses
+                alone = figure.support == "decay" and not (agreed or contradicted)
+                if not by_id and (bent(fit) or (alone and not steady(fit))):
+                    # not the decay's own interval: it may be the side that misses
                     contradicted = True
-                    figure = Figure(None, *share_bounds(fit, d, UNBOUNDED), "bounds")
+                    reason = "bends" if bent(fit) else "unchecked"
+                    figure = Figure(None, *share_bounds(fit, d, UNBOUNDED), "bounds", reason)
                 elif figure.support == "bounds" or (contradicted and figure.support == "decay"):
                     contradicted = True
-                    figure = Figure(None, *share_bounds(fit, d, figure), "bounds")
+                    figure = Figure(None, *share_bounds(fit, d, figure), "bounds", "disagree")
+                agreed = agreed or figure.support == "estimate"
+            why = why or figure.reason or None
             row[f"surviving_{d}d_km"] = None if km is None else km[0]
             row[f"surviving_{d}d"] = figure.value
             row[f"surviving_{d}d_lower"] = figure.lower
             row[f"surviving_{d}d_upper"] = figure.upper
             row[f"surviving_{d}d_support"] = figure.support
+        row["surviving_bounds_reason"] = why
     return rows_table(rows)
 
 
 UNBOUNDED: Final = Figure(None, 0.0, 1.0, "bounds")
 """Bounds that say nothing: where no view's interval can be used for the upper end."""
+
+
+def steady(fit: Mapping[str, Any] | DecayFit | None) -> bool:
+    """The decay row's weekly count was put to a bend test that could see a bend of BEND
+    (cleanup.bend, `sensitive`) and did not bend: its share alone, with nothing else to
+    check it, may stand for the first infections'."""
+    return isinstance(fit, Mapping) and fit.get("bend_sensitive") is True and not fit.get("bends")
 
 
 def bent(fit: Mapping[str, Any] | DecayFit | None) -> bool:
@@ -226,6 +247,37 @@ def bend_notes(rows: Mapping[str | None, Mapping[str, Any]], by: str | None) -> 
             "without bot ids has bounds only. The test fires on about one group in ten "
             "whose count does fall at a constant rate: a small group's bounds may be a "
             "false alarm"
+        )
+    return notes
+
+
+def unchecked_notes(
+    summary: pa.Table, rows: Mapping[str | None, Mapping[str, Any]], by: str | None
+) -> list[str]:
+    """Notes for the survival rows whose share had only the decay to give it and a bend test
+    too weak to check it (`surviving_bounds_reason` `unchecked`): the overall row's own
+    note, and one naming the --by groups (`by`)."""
+    if "surviving_bounds_reason" not in summary.column_names:
+        return []
+    groups = [
+        g
+        for g, why in zip(
+            summary["group"].to_pylist(), summary["surviving_bounds_reason"].to_pylist(),
+            strict=True,
+        )
+        if why == "unchecked"
+    ]  # fmt: skip
+    notes = [unchecked_note(rows.get(None, {}))] if None in groups else []
+    named = sorted(str(g) for g in groups if g is not None)
+    if named:
+        shown = ", ".join(named[:SHOWN_BENT])
+        if len(named) > SHOWN_BENT:
+            shown += f" and {len(named) - SHOWN_BENT} more"
+        notes.append(
+            f"survival: {len(named)} {by} group(s) have only the decay of their host estimates "
+            f"to give the share still infected ({shown}), and their weekly counts are too "
+            "short or too noisy to show they fall at a constant rate (cleanup.bend): bounds "
+            "only"
         )
     return notes
 

@@ -151,7 +151,9 @@ def decay_table(
     zero. Host estimates (`hosts_support`) add `first_support`/`last_support` with
     `first_lower`.. `last_upper`: a week with only bounds has a count whose level the data do
     not support; and `bend`, `bend_se`, `bends`, whether the log count bends
-    (cleanup.bend: then the decay's share still infected is not the first infections')."""
+    (cleanup.bend: then the decay's share still infected is not the first infections'), and
+    `bend_sensitive`, whether that test could see a bend of BEND (a share from the decay
+    alone needs it to)."""
     starts = sorted(set(weekly["window_start"].to_pylist()))
     if not starts:
         return pa.table({"group": pa.array([], pa.string())})
@@ -182,8 +184,13 @@ def decay_table(
 
 def _bend(bend: Bend | None) -> dict[str, object]:
     if bend is None:
-        return {"bend": None, "bend_se": None, "bends": None}
-    return {"bend": bend.curvature, "bend_se": bend.se, "bends": bend.bends}
+        return {"bend": None, "bend_se": None, "bends": None, "bend_sensitive": None}
+    return {
+        "bend": bend.curvature,
+        "bend_se": bend.se,
+        "bends": bend.bends,
+        "bend_sensitive": bend.sensitive,
+    }
 
 
 def no_rate(series: F64, min_count: float) -> str | None:

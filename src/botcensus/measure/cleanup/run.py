@@ -31,6 +31,7 @@ from botcensus.measure.cleanup.checks import (
     checked_hazard,
     checked_survival,
     decay_hazard,
+    unchecked_notes,
 )
 from botcensus.measure.cleanup.decay import (
     DecayFit,
@@ -541,6 +542,7 @@ def _follow(
         notes.append(SURVIVAL_NOTE)
         if not by_id:
             notes.extend(bend_notes(by_group, query.by))
+            notes.extend(unchecked_notes(summary, by_group, query.by))
     hazard = effect = None
     if query.notified is not None:
         frame = landmark_rows(rows, query.notified)
@@ -589,9 +591,10 @@ def _follow(
 SURVIVAL_NOTE = (
     "survival: the share still infected is checked against the decay of the host estimates, "
     "bot ids against that of the machines counted by id "
-    "(surviving_Nd_support: estimate where both agree, bounds where they do not or where "
-    "the count bends without bot ids, identities or decay where only one could be "
-    "computed; past the last day bot ids reach, the "
+    "(surviving_Nd_support: estimate where both agree, bounds where they do not or where, "
+    "without bot ids, the count bends or the decay alone gives it from a count too short "
+    "or too noisy to test for a bend (surviving_bounds_reason), identities or decay where only "
+    "one could be computed; past the last day bot ids reach, the "
     "decay goes on from their share then); following addresses mistakes a renumbered "
     "address for a clean-up, and the decay counts new infections with the old"
 )
