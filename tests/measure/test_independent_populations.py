@@ -97,7 +97,7 @@ def test_without_a_stable_network_or_a_bend_test_survival_has_bounds_that_hold(
     assert low == 0.0
     assert score.surv_true["28"] <= high <= 1.0
     notes = got["cleanup"]["notes"]
-    assert any("fewer than 5 weeks leave no test of a bend" in n for n in notes)
+    assert any("the bend could not be tested: fewer than 5 complete weeks" in n for n in notes)
 
 
 @pytest.mark.parametrize("window", ["week", "day"])

@@ -298,5 +298,23 @@ def test_the_unchecked_notes_name_the_rows_set_aside_and_only_those() -> None:
     assert "bounds only" in notes[0]
     assert "1 country group(s)" in notes[1]
     assert "(IN)" in notes[1]
-    assert "fewer than 5 weeks" in unchecked_note({"bend": None, "bend_se": None})
+    assert "could not be tested" in unchecked_note({"bend": None, "bend_se": None})
     assert unchecked_notes(pa.table({"group": [None]}), rows, None) == []
+
+
+def test_without_the_addresses_rate_an_unchecked_share_is_unbounded_on_every_day() -> None:
+    """Not the decay's own interval at 56 days either: it may be the side that misses."""
+    row = _alone(False) | {"address_rate_lower": None}
+    out = checked_survival(_summary(None), {None: row}, None).to_pylist()[0]
+    for day in (28, 56):
+        assert (out[f"surviving_{day}d_lower"], out[f"surviving_{day}d_upper"]) == (0.0, 1.0)
+    assert out["surviving_bounds_reason"] == "unchecked"
+
+
+def test_a_rate_from_the_machines_with_ids_is_not_unchecked() -> None:
+    """cleanup.id_check gave the rate (machines counted): the host count's bend test is not
+    its check, as a bend is not (`bent`)."""
+    row = _alone(False) | {"id_reason": "the machines with ids fall faster", "bends": True}
+    out = checked_survival(_summary(None), {None: row}, None).to_pylist()[0]
+    assert out["surviving_28d_support"] == "decay"
+    assert out["surviving_bounds_reason"] is None

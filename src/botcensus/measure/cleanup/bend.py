@@ -159,7 +159,8 @@ def unchecked_note(row: Mapping[str, Any]) -> str:
         f"its log count's bend, {float(c):+.4f} ± {float(se):.4f} a week², is too uncertain "
         f"for a bend of {BEND} to show at {LEVEL:.0%}"
         if c is not None and se is not None
-        else f"fewer than {MIN_WEEKS} weeks leave no test of a bend"
+        else f"the bend could not be tested: fewer than {MIN_WEEKS} complete weeks, a week at "
+        "zero, or no fit"
     )
     return (
         "survival: the share still infected rests on the decay of the host estimates alone "

@@ -174,6 +174,7 @@ def checked_survival(
     for row in rows:
         contradicted = False  # identities and decay disagreed at an earlier day
         agreed = False  # they agreed at an earlier day: the decay was checked there
+        unchecked = False  # the decay alone, not checked, at an earlier day
         why: str | None = None
         for d in sorted(days):
             km = _km(row, f"{d}d", r)
@@ -187,7 +188,8 @@ def checked_survival(
                 own = ids_share(fit, d) if by_id and km is not None else None
                 figure = decide(km, share if own is None else own, AGREE, ongoing)
                 alone = figure.support == "decay" and not (agreed or contradicted)
-                if not by_id and (bent(fit) or (alone and not steady(fit))):
+                unchecked = unchecked or (alone and not steady(fit))
+                if not by_id and (bent(fit) or unchecked):
                     # not the decay's own interval: it may be the side that misses
                     contradicted = True
                     reason = "bends" if bent(fit) else "unchecked"
@@ -213,8 +215,14 @@ UNBOUNDED: Final = Figure(None, 0.0, 1.0, "bounds")
 def steady(fit: Mapping[str, Any] | DecayFit | None) -> bool:
     """The decay row's weekly count was put to a bend test that could see a bend of BEND
     (cleanup.bend, `sensitive`) and did not bend: its share alone, with nothing else to
-    check it, may stand for the first infections'."""
-    return isinstance(fit, Mapping) and fit.get("bend_sensitive") is True and not fit.get("bends")
+    check it, may stand for the first infections'. A row whose rate the machines with bot
+    ids gave (`id_reason`, cleanup.id_check) counts as checked: its rate is machines
+    counted, and the bend test was the host estimates' (as in `bent`)."""
+    if not isinstance(fit, Mapping):
+        return False
+    if fit.get("id_reason"):
+        return True
+    return fit.get("bend_sensitive") is True and not fit.get("bends")
 
 
 def bent(fit: Mapping[str, Any] | DecayFit | None) -> bool:
