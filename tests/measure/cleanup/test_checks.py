@@ -313,3 +313,22 @@ def test_a_hold_out_whose_count_hardly_falls_gives_no_ratio() -> None:
     """A rate of 4.7e-17 a week with an error of 0.010: the ratio's relative error overflowed
     exp() and `cleanup --notified` ended in a traceback (found in review)."""
     assert decay_hazard(_fit(0.13), _fit(4.7e-17, 0.010)) is None
+
+
+def test_a_later_decay_figure_above_the_earlier_share_is_bounds_capped_by_it() -> None:
+    """popgen b-harsh 300 seed 1037 without ids, Indonesia: 21 followed addresses read 0.262
+    [0.071, 0.511] after 28 days and met the decay's wide interval (0.115 a week [0.0034,
+    0.227]); the decay from the start then read 0.398 after 56 days, above it. A share still
+    infected cannot rise: bounds, capped by the 28-day figure's upper end."""
+    decay = {None: _row(0.115, 0.0034, 0.227, 0.03) | {"bend_sensitive": True, "bends": False}}
+    out = checked_survival(_summary((0.262, 0.071, 0.511)), decay, None).to_pylist()[0]
+    assert (out["surviving_28d"], out["surviving_28d_support"]) == (0.262, "estimate")
+    assert out["surviving_56d"] is None
+    assert out["surviving_56d_support"] == "bounds"
+    assert (out["surviving_56d_lower"], out["surviving_56d_upper"]) == (0.0, 0.511)
+    assert out["surviving_bounds_reason"] == "disagree"
+    # a decay figure below the earlier one stands
+    out = checked_survival(_summary((0.70, 0.60, 0.80)), decay, None).to_pylist()[0]
+    assert out["surviving_28d_support"] == "estimate"
+    assert out["surviving_56d_support"] == "decay"
+    assert out["surviving_56d"] == pytest.approx(math.exp(-0.115 * 8))
