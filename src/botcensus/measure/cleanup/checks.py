@@ -267,17 +267,21 @@ def bend_notes(rows: Mapping[str | None, Mapping[str, Any]], by: str | None) -> 
     notes = [bend_note(rows[None])] if None in rows and bent(rows[None]) else []
     groups = sorted(str(g) for g, row in rows.items() if g is not None and bent(row))
     if groups:
-        named = ", ".join(groups[:SHOWN_BENT])
-        if len(groups) > SHOWN_BENT:
-            named += f" and {len(groups) - SHOWN_BENT} more"
         notes.append(
             f"survival: the weekly host estimates of {len(groups)} {by} group(s) do not fall "
-            f"at a constant rate ({named}; cleanup.bend), so their share still infected "
+            f"at a constant rate ({_named(groups)}; cleanup.bend), so their share still infected "
             "without bot ids has bounds only. The test fires on about one group in ten "
             "whose count does fall at a constant rate: a small group's bounds may be a "
             "false alarm"
         )
     return notes
+
+
+def _named(groups: list[str]) -> str:
+    """The first SHOWN_BENT groups, and how many more."""
+    named = ", ".join(groups[:SHOWN_BENT])
+    more = len(groups) - SHOWN_BENT
+    return named + (f" and {more} more" if more > 0 else "")
 
 
 def unchecked_notes(
@@ -299,12 +303,9 @@ def unchecked_notes(
     notes = [unchecked_note(rows.get(None, {}))] if None in groups else []
     named = sorted(str(g) for g in groups if g is not None)
     if named:
-        shown = ", ".join(named[:SHOWN_BENT])
-        if len(named) > SHOWN_BENT:
-            shown += f" and {len(named) - SHOWN_BENT} more"
         notes.append(
             f"survival: {len(named)} {by} group(s) have only the decay of their host estimates "
-            f"to give the share still infected ({shown}), and their weekly counts are too "
+            f"to give the share still infected ({_named(named)}), and their weekly counts are too "
             "short or too noisy to show they fall at a constant rate (cleanup.bend): bounds "
             "only"
         )
