@@ -332,3 +332,15 @@ def test_a_later_decay_figure_above_the_earlier_share_is_bounds_capped_by_it() -
     assert out["surviving_28d_support"] == "estimate"
     assert out["surviving_56d_support"] == "decay"
     assert out["surviving_56d"] == pytest.approx(math.exp(-0.115 * 8))
+
+
+def test_a_count_that_grows_reads_no_clean_up_not_a_share_above_one() -> None:
+    """A rate below zero: exp(-λ d/7) would exceed 1, its lower end above its upper."""
+    growing = DecayFit(-0.02, -0.03, -0.01, 0.95, 9.0, 0.005, 1.0, 8)
+    assert decay_share(growing, 28) == (1.0, 1.0, 1.0)
+    steady = {"support": "estimate", "bend_sensitive": True, "bends": False}
+    decay = {None: _row(-0.02, -0.03, -0.01, 0.0) | steady}
+    out = checked_survival(pa.table({"group": [None], "identities": [0]}), decay, None)
+    row = out.to_pylist()[0]
+    assert row["surviving_28d_support"] == row["surviving_56d_support"] == "decay"
+    assert row["surviving_bounds_reason"] is None

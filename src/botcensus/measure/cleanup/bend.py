@@ -87,9 +87,9 @@ class Bend:
         LEVEL point times the standard error). A test that could not is no evidence that
         the count falls at a constant rate. Added after the thirty-fourth held-out set:
         without bot ids, popgen's b-mobile at 400 machines gave the share still infected
-        from the decay alone 0.06-0.15 high in all six figures of its three seeds without
-        ids (seeds 1014, 1022, 1030: bends +0.0031 ± 0.0072, +0.0031 ± 0.0051 and -0.0021
-        ± 0.0027, none significant), where the full-size populations whose share came from
+        0.06-0.15 high in all six figures of the three seeds whose share came from the
+        decay alone (1014, 1022, 1030: bends +0.0031 ± 0.0072, +0.0031 ± 0.0051 and
+        -0.0021 ± 0.0027, none significant), where the full-size populations whose share came from
         the decay alone (a-cgn, c-slow: standard errors 0.00077-0.00138, the limit 0.00141
         on 4 degrees of freedom) were within 0.032 in all 10 figures. A development choice;
         c-slow seed 23 passed by 2%. Over seven weeks a count with Poisson noise passes in

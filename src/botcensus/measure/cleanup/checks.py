@@ -139,7 +139,8 @@ def decay_share(
     weeks = day / 7.0
     lo = math.exp(-upper * weeks) if upper is not None and math.isfinite(upper) else 0.0
     hi = math.exp(-lower * weeks) if lower is not None and math.isfinite(lower) else 1.0
-    return math.exp(-rate * weeks), lo, min(hi, 1.0)
+    # a count that grows (a rate below zero) reads no clean-up: a share of 1, not above it
+    return min(math.exp(-rate * weeks), 1.0), min(lo, 1.0), min(hi, 1.0)
 
 
 def checked_survival(
