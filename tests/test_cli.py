@@ -474,3 +474,25 @@ def test_help_lists_every_command_with_its_summary(runner):
     assert set(listed) == set(COMMAND_MODULES)
     for name, summary in listed.items():
         assert summary.rstrip(".") in (main.commands[name].help or "").replace("\n", " "), name
+
+
+_SEND_ONE = """
+import smtplib, sys
+from botcensus.cli._app import setup_logging
+from botcensus.notify.loopback import LoopbackSmtp
+setup_logging(sys.argv[1] == "verbose")
+with LoopbackSmtp() as server, smtplib.SMTP("127.0.0.1", server.port) as client:
+    client.sendmail("reports@sink.example", ["abuse@as1.example"], "Subject: x\\r\\n\\r\\nbody")
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_loopback_smtp_server_speaks_only_under_verbose(verbose):
+    # The demo runs a real SMTP server (aiosmtpd) on loopback; aiosmtpd logs every command at
+    # INFO, which buried the demo's output under hundreds of "botcensus: ... >> b'data'" lines.
+    run = subprocess.run(
+        [sys.executable, "-c", _SEND_ONE, "verbose" if verbose else "quiet"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    protocol = [line for line in run.stderr.splitlines() if "rcpt TO" in line]
+    assert bool(protocol) == verbose, run.stderr

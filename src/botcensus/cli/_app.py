@@ -96,12 +96,19 @@ class UtcTime(click.ParamType[datetime, str]):
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+CHATTY_LOGGERS: tuple[str, ...] = ("mail.log",)
+"""Other libraries' loggers that write a line per protocol step at INFO: aiosmtpd's, behind the
+demo's loopback SMTP server (notify.loopback). They speak only under --verbose."""
+
+
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="botcensus: %(message)s",
         stream=sys.stderr,
     )
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 COMMAND_MODULES: dict[str, str] = {
