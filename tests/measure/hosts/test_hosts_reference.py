@@ -157,9 +157,17 @@ def test_lines_too_few_to_judge_still_lend_where_they_return_as_lines_do() -> No
 
 
 def test_lines_used_on_few_days_lend_by_lifetime_where_it_can_be_judged() -> None:
-    """Returning at 0.6 (machines used on few days come back after more than a week), their
-    new addresses lasting: lines. Unjudged, the same return rate cannot tell them from a
-    renumbering network."""
+    """Returning at 0.6 (machines away for more than a week now and then), used on 0.6 of
+    their addresses' days (MIN_OCCUPANCY), their new addresses lasting: lines. Unjudged, the
+    same return rate cannot tell them from a renumbering network."""
     rare = _line(0.6, 0.6, 0.3)
     assert _stable(rare) == [True]
     assert _stable(_unjudged(rare)) == [False]
+
+
+@pytest.mark.parametrize(
+    ("back", "lends"), [(UNJUDGED_RETURN + 0.001, True), (UNJUDGED_RETURN - 0.01, False)]
+)
+def test_an_unjudged_network_lends_from_the_plain_return_rate_up(back: float, lends: bool) -> None:
+    """Alone in its country, it is its own top: only the plain return rate decides."""
+    assert _stable(_unjudged(_line(back, 0.9, 0.9))) == [lends]

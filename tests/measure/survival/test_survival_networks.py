@@ -82,12 +82,13 @@ def test_followed_networks_are_mostly_those_whose_addresses_stay() -> None:
 
 
 def test_followed_survival_tracks_the_true_time_to_clean_up() -> None:
-    """Within 0.10 (issue 14's goal for the share still infected). Up to a1528a4 this held
+    """Within 0.10 (issue 14's goal for the share still infected). Before a1528a4 this held
     within 0.07: +0.013, +0.050, +0.025 after 7, 28 and 56 days, with six networks renumbered
     weekly followed, whose addresses' silences read as clean-ups and pulled the curve down.
     Without them it reads +0.032, +0.096, +0.089: the lines' own curve is high here, for a
-    reason not traced (their renumbering, taken out as a competing exit, is measured at
-    0.013-0.015 a day where the simulator's lines renumber at 0.0155 on average)."""
+    reason not traced. Not their renumbering, taken out as a competing exit: it is measured
+    at 0.013-0.015 a day where the simulator's lines renumber at 0.0155 on average, which
+    would pull the curve down, not up (docs/measurement.md, What falls short)."""
     run = rustock_run()
     networks = stable_networks(run.con, "s", first=run.first, last=run.last)
     rows, _ = survival_rows(run.con, "s", first=run.first, last=run.last, networks=networks)

@@ -4,7 +4,8 @@ A (country, ASN) group is stable when its new sessions return on an address seen
 before nearly as often (STABLE_SHARE) as on the country's top networks, and, where it has
 enough new addresses to judge, those live beyond a week nearly as often as the top's (an
 address lasts at most until its line is renumbered, whatever its host does: weekly
-renumbering passes the first test when hosts are online most days, never the second), and
+renumbering passes the first test when hosts are online most days, never the second), or,
+where it has too few (UNJUDGED_RETURN), its new sessions return plainly as a line's do, and
 its addresses that last are used on most days of their life (MIN_OCCUPANCY) or come back
 after a day of use more often than on other days (MIN_HABIT) on a network whose new
 sessions nearly always return on a known address (MIN_HABIT_RETURN): a pool's addresses are
