@@ -124,20 +124,32 @@ def durations(rows: pa.Table, origin: date) -> tuple[F64, npt.NDArray[np.bool_],
     cleaned in the last `threshold` days of the data is never called so: it is censored at
     its last sighting while those still infected are censored at the end, and the curve's
     tail would read too high (censoring that depends on the outcome). So every identity
-    still uncalled at the end is censored at its horizon instead: the end of the data less
-    its threshold (at most its last sighting); the curve ends there. Rows whose horizon
-    comes before they enter get a duration at or before their entry (left out by
-    curves_by_group)."""
+    still uncalled at the end is censored at its horizon instead: the end of the last day
+    a clean-up can still be called on (more than `threshold` days of silence must follow
+    it), which is the end of the data less threshold + 1 days; the curve ends there. Up to
+    the thirty-seventh held-out set the horizon was a day later, a day at risk in which no
+    clean-up could be seen (a bias the Cox fit on two weeks after a campaign showed:
+    survival.cox.landmark_rows). Rows whose horizon comes before they enter get a
+    duration at or before their entry (left out by curves_by_group)."""
     first = np.array([(d - origin).days for d in rows["first_day"].to_pylist()], np.float64)
     last = np.array([(d - origin).days for d in rows["last_day"].to_pylist()], np.float64)
     cleaned = np.asarray(rows["cleaned"].to_numpy(zero_copy_only=False), dtype=bool)
-    stop = last + 1.0
-    if {"silence", "threshold"} <= set(rows.column_names):
-        silence = np.asarray(rows["silence"].to_numpy(zero_copy_only=False), np.float64)
-        threshold = np.asarray(rows["threshold"].to_numpy(zero_copy_only=False), np.float64)
-        short = ~cleaned & (silence <= threshold)
-        stop = np.where(short, stop - (threshold - silence), stop)
-    return stop, cleaned, first
+    return last + 1.0 - horizon_cut(rows), cleaned, first
+
+
+def horizon_cut(rows: pa.Table) -> F64:
+    """Days to take off each survival row's exit (the end of its last day seen) to censor
+    it at its horizon (`durations`): for an identity not called cleaned whose silence at
+    the end is no longer than its threshold, threshold − silence + 1 (a silence of
+    `threshold` after the last sighting is not yet a clean-up, so a clean-up on the last
+    day seen could not be called); else 0. Rows without `silence` and `threshold` get 0."""
+    if not {"silence", "threshold"} <= set(rows.column_names):
+        return np.zeros(rows.num_rows, np.float64)
+    cleaned = np.asarray(rows["cleaned"].to_numpy(zero_copy_only=False), dtype=bool)
+    silence = np.asarray(rows["silence"].to_numpy(zero_copy_only=False), np.float64)
+    threshold = np.asarray(rows["threshold"].to_numpy(zero_copy_only=False), np.float64)
+    short = ~cleaned & (silence <= threshold)
+    return np.where(short, threshold - silence + 1.0, 0.0)
 
 
 def median_time(curve: pa.Table) -> tuple[float | None, float | None, float | None]:
