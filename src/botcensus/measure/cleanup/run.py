@@ -544,7 +544,10 @@ def _follow(
             notes.extend(bend_notes(by_group, query.by))
             notes.extend(unchecked_notes(summary, by_group, query.by))
     hazard = effect = None
-    if query.notified is not None:
+    late = None if query.notified is None else after_the_data(query.notified, last)
+    if late:
+        notes.append(late)
+    elif query.notified is not None:
         frame = landmark_rows(rows, query.notified)
         clustered = "identity" not in query.notified.column_names
         try:
@@ -586,6 +589,19 @@ def _follow(
         effect = checked_hazard(cox, by_decay)
         notes.append(_effect_note(effect, cox, by_decay, _DECAY[hosts]))
     return _Followed(curves, summary, thresholds, hazard, effect, notes)
+
+
+def after_the_data(notified: pa.Table, last: date) -> str | None:
+    """The note where every notification day of the table is after the data's `last` day
+    (a table for other data, or a campaign not followed yet): neither view of the effect
+    has a day to count from, and their own notes would not say why."""
+    first = pc.min(notified.column("day")).as_py()
+    if first is None or first <= last:
+        return None
+    return (
+        f"notification effect not computed: the first notification day in the table "
+        f"({first}) is after the data's last day ({last}); is the table for these data?"
+    )
 
 
 SURVIVAL_NOTE = (
