@@ -103,8 +103,9 @@ SEEN = (
     Population(
         "c-office", _C_OFFICE_N300, ("n_machines=300",), "c-office-n300", ids_seeds=_C_OFFICE_N300
     ),
-    # Short and mid-length populations generated outside the sets (14-35 days, 200-3,000
-    # machines) and two 56-day probes of inflow (a-global and a-cgn, seeds 501-502): seen.
+    # Populations generated outside the sets (short, mid-length or small: 14-56 days,
+    # 200-3,000 machines) and two 56-day probes of inflow (a-global and a-cgn, seeds
+    # 501-502): seen.
     Population("a-global", (501, 502, 777, 778, 785, 790, 798), label="a-global-short"),
     Population("a-stable", (779, 792, 800), label="a-stable-short"),
     Population("a-cgn", (501, 502, 783, 791, 799), label="a-cgn-short"),

@@ -212,3 +212,39 @@ def test_curves_and_summary_per_group() -> None:
     assert summary["1"]["cleaned"] == 2
     assert summary["1"]["surviving_7d"] == pytest.approx(0.75)
     assert summary["2"]["identities"] == 1
+
+
+def test_the_horizon_is_the_last_up_day_a_clean_up_could_still_be_called_on() -> None:
+    """Threshold 2 over days 0-19: a last sighting on day 16 is followed by 3 silent
+    up-days (called), one on day 17 by 2 (not called). With days 17 and 18 down, the
+    up-days are 0-16 and 19: a last sighting on day 15 is followed by 16 and 19 (2, not
+    called), so the last day a clean-up can still be called on is day 14. Counted back
+    from its last sighting in calendar days (threshold - silence + 1), an identity seen on
+    day 19 (silence 0) stayed at risk to the end of day 16, two days past it."""
+    rows, _ = _rows()
+    assert rows["c"]["horizon"] == D0 + dt.timedelta(days=16)
+    down = [D0 + dt.timedelta(days=17), D0 + dt.timedelta(days=18)]
+    rows, _ = _rows(down)
+    assert rows["c"]["horizon"] == D0 + dt.timedelta(days=14)
+    con = duckdb.connect()
+    con.register("s", _sightings(SEEN))
+    table, _ = survival_rows(
+        con, "s", first=D0, last=D0 + dt.timedelta(days=19), outages=down, rule=RULE
+    )
+    stop, cleaned, _ = durations(table, D0)
+    by_identity = dict(zip(table["identity"].to_pylist(), stop.tolist(), strict=True))
+    assert rows["c"]["cleaned"] is False
+    assert by_identity["c"] == 15.0  # the end of day 14
+    assert max(s for s, c in zip(stop, cleaned, strict=True) if c) <= 15.0
+
+
+def test_a_threshold_as_long_as_the_data_leaves_no_horizon_inside_it() -> None:
+    con = duckdb.connect()
+    con.register("s", _sightings({"c": (1, list(range(3)))}))
+    rule = SilenceRule(quantile=0.99, min_gaps=5, floor=5)
+    table, _ = survival_rows(
+        con, "s", first=D0, last=D0 + dt.timedelta(days=2), outages=[], rule=rule
+    )
+    assert table["horizon"].to_pylist() == [D0 - dt.timedelta(days=1)]
+    stop, _, entry = durations(table, D0)
+    assert stop[0] <= entry[0]  # no time at risk: left out of the curves

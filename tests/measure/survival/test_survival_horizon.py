@@ -115,8 +115,9 @@ def test_landmark_rows_stop_at_the_horizon() -> None:
     day = D0 + dt.timedelta(days=NOTIFY)
     rows = pa.Table.from_pylist(
         [
-            # not called cleaned, silent 1 day of a threshold of 5: a clean-up could still be
-            # called on its last day seen 4 days before it, the end of which is its horizon
+            # not called cleaned, silent 1 day of a threshold of 5: the last day a clean-up
+            # could still be called on is day 21, 5 days before its last sighting; the end
+            # of day 21 is its horizon
             {"asn": 1, "first_day": D0, "last_day": D0 + dt.timedelta(days=26),
              "silence": 1, "threshold": 5, "cleaned": False},
             # called cleaned: its exit is its last sighting

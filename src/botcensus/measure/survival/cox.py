@@ -76,8 +76,8 @@ def landmark_rows(rows: pa.Table, notified: pa.Table) -> pd.DataFrame:
     the table, and identities last seen before their group's notification, are left out.
 
     An identity not called cleaned is censored at its horizon, as on the curves
-    (survival.curves.durations): a clean-up in the last `threshold` days of the data is
-    never called one, so an identity at risk there cannot have an event. Where the arms'
+    (survival.curves.durations): a clean-up in the last threshold + 1 up-days of the data
+    is never called one, so an identity at risk there cannot have an event. Where the arms'
     networks have different thresholds, keeping every identity at risk to its last
     sighting reads the arm with the longer threshold as cleaning up more slowly, the more
     so the shorter the follow-up after the campaign (popgen b-harsh with ids over 28 days,

@@ -121,15 +121,16 @@ def durations(rows: pa.Table, origin: date) -> tuple[F64, npt.NDArray[np.bool_],
     start of the first day seen, exit at the end of the last day seen.
 
     An identity is called cleaned only after a silence longer than its threshold, so one
-    cleaned in the last `threshold` days of the data is never called so: it is censored at
+    cleaned in the last threshold + 1 up-days of the data is never called so: it is censored at
     its last sighting while those still infected are censored at the end, and the curve's
     tail would read too high (censoring that depends on the outcome). So every identity
     still uncalled at the end is censored at its horizon instead: the end of the last day
     a clean-up can still be called on (more than `threshold` days of silence must follow
-    it), which is the end of the data less threshold + 1 days; the curve ends there. Up to
-    the thirty-seventh held-out set the horizon was a day later, a day at risk in which no
-    clean-up could be seen (a bias the Cox fit on two weeks after a campaign showed:
-    survival.cox.landmark_rows). Rows whose horizon comes before they enter get a
+    it: `horizon_cut`), which without outages is the end of the data less threshold + 1
+    days; the curve ends there. Up to the thirty-seventh held-out set the horizon was a day
+    later (a day at risk in which no clean-up could be seen), and counted in calendar days
+    where silences count up-days; the Cox fit did not censor at the horizon at all
+    (survival.cox.landmark_rows). Rows whose horizon comes before they enter get a
     duration at or before their entry (left out by curves_by_group)."""
     first = np.array([(d - origin).days for d in rows["first_day"].to_pylist()], np.float64)
     last = np.array([(d - origin).days for d in rows["last_day"].to_pylist()], np.float64)
@@ -139,16 +140,25 @@ def durations(rows: pa.Table, origin: date) -> tuple[F64, npt.NDArray[np.bool_],
 
 def horizon_cut(rows: pa.Table) -> F64:
     """Days to take off each survival row's exit (the end of its last day seen) to censor
-    it at its horizon (`durations`): for an identity not called cleaned whose silence at
-    the end is no longer than its threshold, threshold − silence + 1 (a silence of
-    `threshold` after the last sighting is not yet a clean-up, so a clean-up on the last
-    day seen could not be called); else 0. Rows without `silence` and `threshold` get 0."""
+    it at its horizon (`durations`), for an identity not called cleaned whose silence at
+    the end is no longer than its threshold; else 0. Its horizon is the end of the last
+    up-day a clean-up could still be called on (column `horizon`, survival.silence): a
+    silence of `threshold` up-days after a last sighting is not yet a clean-up. Silences
+    count up-days, so where outage days fall after that day, counting them back from the
+    last sighting instead would leave the identity at risk too long. Rows without
+    `horizon` take threshold − silence + 1 (no outages); rows without `silence` and
+    `threshold` get 0."""
     if not {"silence", "threshold"} <= set(rows.column_names):
         return np.zeros(rows.num_rows, np.float64)
     cleaned = np.asarray(rows["cleaned"].to_numpy(zero_copy_only=False), dtype=bool)
     silence = np.asarray(rows["silence"].to_numpy(zero_copy_only=False), np.float64)
     threshold = np.asarray(rows["threshold"].to_numpy(zero_copy_only=False), np.float64)
     short = ~cleaned & (silence <= threshold)
+    if "horizon" in rows.column_names:
+        last = pc.cast(rows["last_day"], pa.date32()).cast(pa.int32())
+        horizon = pc.cast(rows["horizon"], pa.date32()).cast(pa.int32())
+        back = pc.subtract(last, horizon).to_numpy(zero_copy_only=False)
+        return np.where(short, np.asarray(back, np.float64), 0.0)
     return np.where(short, threshold - silence + 1.0, 0.0)
 
 

@@ -60,6 +60,7 @@ SURVIVAL_COLUMNS: Final = (
     "returned",
     "seen_last",
     "silence_last",
+    "horizon",
 )
 
 
@@ -136,7 +137,9 @@ def survival_rows(
     `silence` the up-days from it to the end or to the return, `threshold` the ASN's,
     `cleaned` whether silence > threshold, `returned` whether a bot id was seen again after
     such a silence (rule 4), `seen_last` and `silence_last` the last sighting in the data
-    and the up-days from it to the end. Thresholds: one row per ASN (null: the global row)
+    and the up-days from it to the end, `horizon` the last up-day on which a last sighting
+    would still be called a clean-up (a silence of more than `threshold` up-days follows
+    it; the day before the first where none is). Thresholds: one row per ASN (null: the global row)
     with `gaps`, `threshold` and whether it is the global fallback.
     `outages` None detects them from the daily identity counts."""
     where, params = claimed(first, last, family)
@@ -236,15 +239,21 @@ def _rows(con: duckdb.DuckDBPyConnection, rule: SilenceRule) -> tuple[pa.Table, 
                        max(s.renumbering) AS renumbering
                 FROM steps s LEFT JOIN back b USING (identity)
                 GROUP BY s.identity),
-            ending AS (SELECT max(cum) AS cum FROM calendar)
+            ending AS (SELECT max(cum) AS cum, min(day) - INTERVAL 1 DAY AS before
+                       FROM calendar),
+            horizons AS (  -- per threshold: the up-day whose cum is the end's less th + 1
+                SELECT t.th, coalesce(min(c.day), any_value(e.before))::DATE AS day
+                FROM (SELECT DISTINCT th FROM limits) t CROSS JOIN ending e
+                LEFT JOIN calendar c ON c.up = 1 AND c.cum = e.cum - t.th - 1
+                GROUP BY t.th)
             SELECT i.identity, i.asn, i.cc, i.first_day, i.last_day, i.days_seen,
                    coalesce(b.gap, e.cum - i.last_cum) AS silence,
                    l.th AS threshold,
                    b.day IS NOT NULL OR e.cum - i.last_cum > l.th AS cleaned,
                    i.renumbering, b.day IS NOT NULL AS returned, i.seen_last,
-                   e.cum - i.seen_last_cum AS silence_last
-            FROM ident i JOIN limits l USING (identity) LEFT JOIN back b USING (identity),
-                 ending e
+                   e.cum - i.seen_last_cum AS silence_last, h.day AS horizon
+            FROM ident i JOIN limits l USING (identity) LEFT JOIN back b USING (identity)
+                 JOIN horizons h ON h.th = l.th, ending e
             ORDER BY i.identity
         """).to_arrow_table()
     finally:
