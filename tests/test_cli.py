@@ -360,28 +360,28 @@ def test_cleanup_of_a_range_without_data_says_so(runner, sim_data):
     assert message in result.stderr
 
 
-def test_cleanup_reads_a_notification_csv(runner, sim_data, tmp_path):
+def _cleanup_notified(runner, sim_data, tmp_path, year: int | None = None):
+    """`cleanup --notified` (JSON) with the simulated campaign's table, its days moved to
+    `year` if given; the answer."""
     notified = tmp_path / "notified.csv"
     rows = notify_static().notifications.to_pylist()
-    lines = [f"{r['asn']},{int(r['notified'])},{r['day']}" for r in rows]
+    days = [r["day"] if year is None else r["day"].replace(year=year) for r in rows]
+    lines = [f"{r['asn']},{int(r['notified'])},{day}" for r, day in zip(rows, days, strict=True)]
     notified.write_text("asn,notified,day\n" + "\n".join(lines) + "\n\n", encoding="utf-8")
     args = ["cleanup", "--data", str(sim_data), "--notified", str(notified), "--format", "json"]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["hazard_ratio"]["hazard_ratio"] > 1
+    return json.loads(result.stdout)
+
+
+def test_cleanup_reads_a_notification_csv(runner, sim_data, tmp_path):
+    assert _cleanup_notified(runner, sim_data, tmp_path)["hazard_ratio"]["hazard_ratio"] > 1
 
 
 def test_cleanup_says_when_every_notification_is_after_the_data(runner, sim_data, tmp_path):
     """A campaign table for other data (here: a year late) gave only the Cox fit's "need
     notified and hold-out identities", which does not say the dates are the problem."""
-    notified = tmp_path / "notified.csv"
-    rows = notify_static().notifications.to_pylist()
-    lines = [f"{r['asn']},{int(r['notified'])},{r['day'].replace(year=2012)}" for r in rows]
-    notified.write_text("asn,notified,day\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    args = ["cleanup", "--data", str(sim_data), "--notified", str(notified), "--format", "json"]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
-    answer = json.loads(result.stdout)
+    answer = _cleanup_notified(runner, sim_data, tmp_path, year=2012)
     assert answer["hazard_ratio"] is None
     assert answer["decay"], "the rest of the clean-up is still reported"
     late = [n for n in answer["notes"] if "is after the data's last day" in n]
