@@ -139,8 +139,19 @@ def test_country_strata_keep_an_unbalanced_draw_from_faking_an_effect() -> None:
 def test_cox_needs_both_arms() -> None:
     frame = _exponential_frame(1.6, 100, seed=1)
     frame["notified"] = 1
-    with pytest.raises(ValueError, match="hold-out"):
+    with pytest.raises(ValueError, match=r"in one arm \(100 told, 0 held out\)"):
         cox_notified(frame, clustered=False)
+
+
+def test_cox_says_which_part_is_missing() -> None:
+    """No clean-up called after the campaign, and nobody at risk at all, each named as such
+    rather than as a missing arm."""
+    frame = _exponential_frame(1.6, 100, seed=1)
+    frame["event"] = 0
+    with pytest.raises(ValueError, match=r"none of the 100 followed identities .* called cleaned"):
+        cox_notified(frame, clustered=False)
+    with pytest.raises(ValueError, match="no followed identity is at risk after the campaign"):
+        cox_notified(frame.iloc[:0], clustered=False)
 
 
 def test_countries_with_one_arm_only_give_no_ratio_not_one() -> None:

@@ -219,8 +219,25 @@ def _cleanup_share(seen: F64, exposure: F64, expected: F64, rounds: int = 40) ->
 def cox_notified(frame: pd.DataFrame, *, clustered: bool, level: float = 0.95) -> HazardRatio:
     """Fit the Cox model on landmark rows (entry, duration, event, notified[, cluster])."""
     arms = frame["notified"].value_counts()
-    if len(arms) < 2 or frame["event"].sum() == 0:
-        raise ValueError("need notified and hold-out identities and at least one clean-up")
+    if frame.empty:
+        raise ValueError(
+            "need notified and hold-out identities: no followed identity is at risk after the "
+            "campaign before its horizon (a clean-up is called after a silence longer than "
+            "its network's threshold, so the data's last days cannot show one)"
+        )
+    if len(arms) < 2:
+        told = int((frame["notified"] == 1).sum())
+        raise ValueError(
+            "need notified and hold-out identities: every followed identity at risk after "
+            f"the campaign is in one arm ({told:,} told, {len(frame) - told:,} held out)"
+        )
+    if frame["event"].sum() == 0:
+        raise ValueError(
+            "need notified and hold-out identities and at least one clean-up: none of the "
+            f"{len(frame):,} followed identities at risk after the campaign is called cleaned "
+            "before its horizon (a clean-up is called after a silence longer than its "
+            "network's threshold, so the data's last days cannot show one)"
+        )
     if "stratum" in frame.columns and frame["stratum"].nunique() > 1:
         # A country whose followed identities are all told (or all held out) adds nothing to a
         # model stratified by country but noise: its baseline absorbs the whole difference.
