@@ -120,3 +120,27 @@ def test_write_sightings_is_idempotent_per_part(tmp_path: Path) -> None:
     write_sightings(table, tmp_path, "feed-x")
     write_sightings(table, tmp_path, "feed-x")
     assert len(sighting_files(tmp_path)) == 2  # the sinkhole part and one feed part
+
+
+def test_events_no_sighting_can_hold_are_left_out_and_named(tmp_path: Path) -> None:
+    """A source that is no address (0.0.0.0, `::`: an older sinkhole took them from PROXY
+    headers) or a day out of the calendar (a replayed 9999-12-31) is counted and named; the
+    other events of the day are rolled up, and the census's days stay in range."""
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    _write_events(
+        tmp_path,
+        [_event(_t(20, 1), "1.1.1.1"), _event(_t(20, 2), "0.0.0.0"),
+         _event(_t(20, 3), "0.0.0.0"), _event(_t(20, 4), "::"), _event(far, "2.2.2.2")],
+        "seg1",
+    )  # fmt: skip
+    report = rollup(tmp_path, _identity)
+    rows = _read_sightings(tmp_path)
+    assert [(r["day"], r["source_ip"], r["hits"]) for r in rows] == [
+        (date(2011, 3, 20), "1.1.1.1", 1)
+    ]
+    problems = "\n".join(report.problems)
+    assert "3 events left out of the sightings: source_ip is not an address" in problems
+    assert "1 events left out of the sightings: day outside 1970-01-01 to 2099-12-31" in problems
+    assert "(first: '9999-12-31')" in problems
+    again = rollup(tmp_path, _identity)  # nothing new: the events stay, nothing is re-read
+    assert again.days_rolled == ()

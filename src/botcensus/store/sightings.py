@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
+from botcensus.ipaddr import canonical_ips
+from botcensus.model import EARLIEST_TIME, LATEST_TIME, SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 from botcensus.store import layout, ledger, manifest
 from botcensus.store.atomic import DatasetError, write_parquet
 from botcensus.store.damaged import read_screened
@@ -66,12 +68,46 @@ class RollupReport:
     """Files quarantined, partitions refused: one message each (also logged)."""
 
 
-def sightings_from_events(files: list[Path]) -> pa.Table:
-    """The daily sightings of a set of event files (not yet enriched)."""
+def sightings_from_events(files: list[Path], left_out: list[str] | None = None) -> pa.Table:
+    """The daily sightings of a set of event files (not yet enriched). Events no sighting
+    can hold are left out and described in `left_out` (the events stay in their files)."""
     if not files:
         return SIGHTING_SCHEMA.empty_table()
     con = connect()
-    return as_sightings(con.sql(_ROLLUP_SQL, params=[[str(f) for f in files]]).to_arrow_table())
+    table = con.sql(_ROLLUP_SQL, params=[[str(f) for f in files]]).to_arrow_table()
+    kept, why = storable(table)
+    if left_out is not None:
+        left_out.extend(why)
+    return as_sightings(kept)
+
+
+def storable(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The rows of rolled-up `table` (day, source_ip, hits, ...) that sightings can hold, and
+    one sentence per kind of row left out: a source that is no address (0.0.0.0 or `::`,
+    written by a sinkhole version that took them from a PROXY header) or a day outside
+    model.EARLIEST_TIME to LATEST_TIME (a replayed time out of the census's calendar). One
+    such event must not stop the roll-up of every other: it is counted and named instead."""
+    address = pc.is_valid(canonical_ips(table["source_ip"]))
+    days = table["day"].cast(pa.date32())
+    first, last = EARLIEST_TIME.date(), LATEST_TIME.date()
+    in_range = pc.and_(
+        pc.greater_equal(days, pa.scalar(first, pa.date32())),
+        pc.less(days, pa.scalar(last, pa.date32())),
+    )
+    why = []
+    for bad, what in (
+        (pc.invert(address), "source_ip is not an address"),
+        (pc.and_(address, pc.invert(in_range)), f"day outside {first} to {last - timedelta(1)}"),
+    ):
+        bad = pc.fill_null(bad, True)
+        if pc.any(bad).as_py():
+            rows = table.filter(bad)
+            example = rows["source_ip" if "address" in what else "day"][0].as_py()
+            why.append(
+                f"{pc.sum(rows['hits']).as_py():,} events left out of the sightings: {what} "
+                f"(first: {str(example)!r}); they stay in the event files"
+            )
+    return table.filter(pc.fill_null(pc.and_(address, in_range), False)), why
 
 
 def merge_sightings(old: pa.Table, new: pa.Table) -> pa.Table:
@@ -92,9 +128,15 @@ class _Day:
         self.problems: list[str] = []
 
     def _read(self, files: list[Path]) -> tuple[pa.Table, list[Path]]:
-        return read_screened(
-            self.dataset, files, sightings_from_events, self.problems, EVENT_REQUIRED
-        )
+        left_out: list[str] = []
+
+        def read(chosen: list[Path]) -> pa.Table:
+            left_out.clear()  # a read after screening replaces the failed one's
+            return sightings_from_events(chosen, left_out)
+
+        result = read_screened(self.dataset, files, read, self.problems, EVENT_REQUIRED)
+        self.problems += [warn(f"{self.day_dir}: {why}") for why in left_out]
+        return result
 
     def roll(self, enrich: Enrich) -> tuple[pa.Table, Entry] | None:
         """The day's new sightings and manifest entry, or None when nothing changed."""
