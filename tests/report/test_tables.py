@@ -116,3 +116,23 @@ def test_names_from_the_data_are_printed_as_text_not_markup() -> None:
         assert "[bold red]evil[/bold red]" in text
         assert "[link=http://x]y" in text
     assert "\x1b]8;" not in _on_terminal(table, 80)  # no hyperlink escape
+
+
+def test_numbers_that_name_a_network_or_port_have_no_thousands_separator() -> None:
+    """An ASN is a name ("AS3320"), not a count: "3,320" in the census by ASN, the clean-up
+    by network and the report's network table; counts keep their separators."""
+    from rich.console import Console
+
+    from botcensus.report.html import table_html
+    from botcensus.report.tables import print_table
+
+    table = pa.table({"asn": [3320, 4_200_000_001], "group": [31334, 9121],
+                      "destination_port": [8080, 443], "unique_ip": [12345, 2]})  # fmt: skip
+    piped = io.StringIO()
+    print_table(table, "by asn", Console(file=piped, width=120, color_system=None))
+    page = table_html(table)
+    for text in (piped.getvalue(), page):
+        for name in ("3320", "4200000001", "31334", "8080", "12,345"):
+            assert name in text
+        for wrong in ("3,320", "4,200,000,001", "31,334", "8,080"):
+            assert wrong not in text

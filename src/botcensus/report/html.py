@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from botcensus.report.tables import HEADERS, UNITS
+from botcensus.report.tables import HEADERS, UNITS, is_identifier
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#222}
@@ -21,9 +21,11 @@ th{text-align:left;background:#f4f4f4}td.n{text-align:right;font-variant-numeric
 """
 
 
-def _cell(value: Any) -> tuple[str, bool]:
+def _cell(value: Any, name: str = "") -> tuple[str, bool]:
     if value is None:
         return "—", False
+    if isinstance(value, int) and not isinstance(value, bool) and is_identifier(name):
+        return str(value), False
     if isinstance(value, bool):  # before int: a flag, not a count
         return ("yes" if value else ""), False
     if isinstance(value, float):
@@ -50,7 +52,7 @@ def table_html(
     for row in table.select(names).to_pylist():
         cells = []
         for n in names:
-            text, is_number = _cell(row[n])
+            text, is_number = _cell(row[n], n)
             right = is_number or n in numeric
             cells.append(f'<td class="n">{text}</td>' if right else f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

@@ -57,9 +57,17 @@ HEADERS: dict[str, str] = {
 }
 
 
+def is_identifier(name: str) -> bool:
+    """Whether a column holds numbers that name something (an ASN, a port, a network as a
+    clean-up group) rather than count it: written without thousands separators."""
+    return name == "group" or name.endswith(("asn", "port"))
+
+
 def _cell(value: Any, name: str = "") -> str:
     if value is None:
         return "—"
+    if isinstance(value, int) and not isinstance(value, bool) and is_identifier(name):
+        return str(value)
     if isinstance(value, bool):  # before int: a flag, not a count
         return ("partial" if value else "") if name == "partial" else str(value).lower()
     if isinstance(value, float) and name in UNITS:  # an estimated count
