@@ -88,3 +88,20 @@ def test_the_page_flags_partial_weeks_and_says_what_it_compares(tmp_path: Path) 
     assert "first and last full weeks: data on all 7 days" in page
     assert ">yes<" in page  # the first week (from Wednesday) is partial
     assert ">True<" not in page
+
+
+def test_one_full_week_is_no_change_rather_than_none_at_all(tmp_path: Path) -> None:
+    """Ten days hold one full week: the country and network tables had "+0.0%" against
+    itself, under "Change from the week starting X to the week starting X"."""
+    table = _table()
+    table = table.filter(pa.compute.less(table["day"], pa.scalar(date(2011, 3, 27))))
+    con = connect()
+    con.register("s", table)
+    summary = summarise(con, "s")
+    assert summary.first_week == summary.last_week == date(2011, 3, 20)
+    assert summary.countries["unique_ip_change"].null_count == summary.countries.num_rows
+    assert summary.asns["unique_ip_change"].null_count == summary.asns.num_rows
+    page = write_report(summary, tmp_path / "out", title="T").html.read_text(encoding="utf-8")
+    assert "One week to compare (starting 2011-03-20, UTC): no change to compute" in page
+    countries = page[page.index("Countries (top") :]
+    assert "+0.0%" not in countries  # the weekly table's "since first" keeps its baseline

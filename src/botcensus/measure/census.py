@@ -400,14 +400,16 @@ def compare(
     con: duckdb.DuckDBPyConnection, counts: pa.Table, group: str, first: date, last: date
 ) -> pa.Table:
     """Per group: unique IPs in the window starting `first` and in the one starting `last`,
-    and the relative change; ordered by the last window's count."""
+    and the relative change (none where `first` is `last`: one window is no change);
+    ordered by the last window's count."""
     if group not in GROUPS:
         raise ValueError(f"cannot compare by {group!r}")
     sql = f"""
         SELECT {group},
                sum(unique_ip) FILTER (WHERE window_start = $first) AS unique_ip_first,
                sum(unique_ip) FILTER (WHERE window_start = $last) AS unique_ip_last,
-               unique_ip_last / unique_ip_first - 1 AS unique_ip_change
+               CASE WHEN $first < $last THEN unique_ip_last / unique_ip_first - 1 END
+                   AS unique_ip_change
         FROM counts GROUP BY {group}
         ORDER BY unique_ip_last DESC NULLS LAST, unique_ip_first DESC
     """  # noqa: S608 (group checked against GROUPS)

@@ -52,6 +52,11 @@ def _period(summary: Summary) -> str:
         if full
         else "no week has data on all 7 days: first and last weeks, both partial"
     )
+    if summary.first_week == summary.last_week:
+        return (
+            f"<p>One week to compare (starting {summary.first_week}, UTC): no change to "
+            "compute, the change columns are empty.</p>"
+        )
     return (
         f"<p>Change from the week starting {summary.first_week} to the week starting "
         f"{summary.last_week} ({which}, UTC).</p>"
