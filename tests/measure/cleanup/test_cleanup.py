@@ -46,6 +46,14 @@ def test_a_growing_count_has_a_negative_rate_and_no_half_life() -> None:
     assert fit.half_life_weeks == math.inf
 
 
+def test_a_flat_count_decays_at_exactly_zero() -> None:
+    """Five weeks of 440 printed a rate of -4.68e-17 a week (the solver's rounding)."""
+    fit = decay_rate([440, 440, 440, 440, 440])
+    assert fit.rate_per_week == 0.0
+    assert fit.lower < 0 < fit.upper or fit.lower == fit.upper == 0.0
+    assert fit.half_life_weeks == math.inf
+
+
 def test_two_weeks_give_a_rate_without_an_interval() -> None:
     fit = decay_rate([100, 50])
     assert fit.rate_per_week == pytest.approx(math.log(2))

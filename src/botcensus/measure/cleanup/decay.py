@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,10 @@ from botcensus.measure.cleanup.poisson import poisson_fit
 
 F64 = npt.NDArray[np.float64]
 LN2 = math.log(2.0)
+
+
+RATE_NOISE: Final = 1e-9
+"""A fitted rate smaller than this per week is zero: flat counts gave -4.68e-17."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ def fit_decay(
     dispersion = fit.dispersion(y) if n > 2 else 1.0
     se = float(math.sqrt(np.linalg.inv(fit.info)[1, 1] * dispersion))
     rate = -float(fit.beta[1])
+    if abs(rate) < RATE_NOISE:  # counts that do not move: the solver's rounding, not a rate
+        rate = 0.0
     if n > 2:
         half = float(stats.t.ppf(0.5 + level / 2, n - 2)) * se
         lower, upper = rate - half, rate + half
