@@ -297,6 +297,21 @@ def _census_on_spark(
 )
 @click.option("--family", default=None, help="Only this malware family.")
 @click.option("--title", default="botcensus takedown report", show_default=True)
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day (UTC) [default: the first day of data]; an archive's old years would "
+    "otherwise be the clean-up's day 0.",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day, inclusive (UTC) [default: the last day of data].",
+)
 @MARKS_OPTION
 @click.option(
     "--no-cleanup",
@@ -309,6 +324,8 @@ def report(
     out_dir: Path,
     family: str | None,
     title: str,
+    date_from: datetime | None,
+    date_to: datetime | None,
     marks: list[Mark],
     no_cleanup: bool,
     config_file: Path | None,
@@ -326,15 +343,20 @@ def report(
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
+    check_range(date_from, date_to, ("--from", "--to"), inclusive=True)
+    first = date_from.date() if date_from else None
+    last = date_to.date() if date_to else None
     rollup_dataset(data_dir, load_settings(config_file))
     con = connect()
     duckdb_progress(con, interactive=True)
     relation = sightings_view(con, data_dir)
-    summary = summarise(con, relation, family=family)
+    summary = summarise(con, relation, family=family, date_from=first, date_to=last)
     result: CleanupResult | None = None
     error = failed = None
     if not no_cleanup:
-        query = CleanupQuery(by="country", family=family, marks=tuple(marks))
+        query = CleanupQuery(
+            by="country", family=family, marks=tuple(marks), date_from=first, date_to=last
+        )
         try:
             result = cleanup(con, relation, read_sketches(data_dir), query)
         except CleanupDataError as exc:

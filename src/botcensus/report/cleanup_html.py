@@ -27,7 +27,8 @@ CLEANED_RULE = (
     "sighting when the silence since is longer than 99% of the silences its network's "
     "(ASN's) hosts came back from; otherwise it is censored there (alive then, fate "
     "unknown). The renumbering those networks still do is taken out as a competing exit. "
-    "Time is in days since the first day of data. The rule and where it fails: "
+    "Time is in days since the range's first day (--from, else the first day of data). "
+    "The rule and where it fails: "
     "docs/measurement.md, “Survival: time to clean-up”."
 )
 

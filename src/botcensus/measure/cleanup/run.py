@@ -4,6 +4,7 @@ effect, gathered into one result for the CLI and the report to render."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -221,6 +222,9 @@ def cleanup(
             f"no sightings or sketches{_asked(query)} (the data runs from {lo} to {hi})"
         )
     notes = [answer.reason]
+    gap = long_gaps(answer.table["window_start"].to_pylist(), query.date_from is None)
+    if gap:
+        notes.append(gap)
     sprayed = spray.note()
     if sprayed:
         notes.append(sprayed)
@@ -589,6 +593,29 @@ def _follow(
         effect = checked_hazard(cox, by_decay)
         notes.append(_effect_note(effect, cox, by_decay, _DECAY[hosts]))
     return _Followed(curves, summary, thresholds, hazard, effect, notes)
+
+
+GAP_WEEKS: Final = 4
+"""More weeks than this without data inside the range are named (an archive's old years)."""
+
+
+def long_gaps(starts: list[date], from_data: bool) -> str | None:
+    """The note on runs of more than GAP_WEEKS weeks without data between weeks with data
+    (how many, the longest, the week the last one ends at): time to clean-up counts from the
+    range's first day, and a sensor that was off looks like machines cleaned. None where
+    there is none."""
+    weeks = sorted(set(starts))
+    gaps = [(b - a).days // 7 - 1 for a, b in itertools.pairwise(weeks)]
+    long = [(n, weeks[i + 1]) for i, n in enumerate(gaps) if n > GAP_WEEKS]
+    if not long:
+        return None
+    after = long[-1][1]
+    hint = f"; give --from {after} to start after the last" if from_data else ""
+    return (
+        f"the range has {len(long)} run(s) of more than {GAP_WEEKS} weeks without data (the "
+        f"longest {max(n for n, _ in long)} weeks; the last ends before the week of {after}): "
+        f"time to clean-up counts from the range's first day{hint}"
+    )
 
 
 def after_the_data(notified: pa.Table, last: date) -> str | None:
