@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
 from notify_cases import DAY, RECIPIENTS, RUN, make_dataset, rules_file
@@ -96,6 +97,48 @@ def test_every_recipient_gets_exactly_its_own_hosts_once(
     assert again.exit_code == 0, again.output
     assert "0 new messages, 6 planned before" in again.stdout
     assert len(server.received()) == 6
+
+
+def _bodies(server: LoopbackSmtp) -> list[str]:
+    out = []
+    for received in server.received():
+        text = next(p for p in _parsed(received).walk() if p.get_content_type() == "text/plain")
+        out.append(text.get_payload(decode=True).decode())  # type: ignore[union-attr]
+    return out
+
+
+def test_a_relayed_feed_is_not_called_our_sinkhole(tmp_path: Path, server: LoopbackSmtp) -> None:
+    """A CERT passing on Shadowserver's rows said it "runs a sinkhole" whose bots call it.
+    Rows of a feed alone name the feed; a message with hosts of both says both (a host both
+    saw is the sinkhole's); one check-in is singular."""
+    from notify_cases import HOSTS, sightings
+
+    from botcensus.contacts import import_csv
+    from botcensus.store import write_sightings
+
+    data = make_dataset(tmp_path / "data")
+    relayed = sightings(HOSTS[:1])
+    feed = pa.array(["shadowserver-event4_sinkhole"])
+    relayed = relayed.set_column(relayed.schema.get_field_index("feed_name"), "feed_name", feed)
+    relayed = relayed.set_column(relayed.schema.get_field_index("hits"), "hits", pa.array([1]))
+    feeds_only = tmp_path / "feeds"
+    write_sightings(relayed, feeds_only, "feed")
+    import_csv(feeds_only, data.parent / "contacts.csv", source="test-contacts")
+    rules = rules_file(tmp_path / "rules.toml")
+    assert _send(feeds_only, rules, server.port).exit_code == 0
+    (body,) = _bodies(server)
+    assert "runs a sinkhole" not in body
+    assert "passes on reports of infected computers" in body
+    assert "(shadowserver-event4_sinkhole)" in body
+    assert "1 check-in\n" in body.replace("\r\n", "\n")
+    # another host of the same recipient, seen by the feed alone; and one the sinkhole saw
+    other = relayed.set_column(1, relayed.schema.field(1), pa.array(["192.0.2.12"]))
+    write_sightings(pa.concat_tables([relayed, other]), data, "feed")
+    assert _send(data, rules_file(tmp_path / "r2.toml"), server.port).exit_code == 0
+    both = [b for b in _bodies(server)[1:] if "shadowserver-event4_sinkhole" in b]
+    assert len(both) == 1
+    assert "runs a sinkhole" in both[0]
+    assert "We also pass on reports" in both[0]
 
 
 def test_the_journal_holds_ticket_message_id_hash_and_the_relays_answer(

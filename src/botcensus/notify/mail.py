@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.export import Party, ReportMeta, renderer
+from botcensus.model import SINKHOLE_FEED_NAME
 from botcensus.notify.journal import Entry
 from botcensus.notify.rules import Rules
 from botcensus.notify.sign import Signer
@@ -110,6 +111,10 @@ def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> di
              "checkins": r["hits_sum"]}
             for r in grouped.sort_by("malware_family").to_pylist()
         ]  # fmt: skip
+    # A host row's feed is the sinkhole where it saw the host, else the feed that did
+    seen = set(hosts["feed_name"].to_pylist()) if "feed_name" in hosts.column_names else set()
+    sinkhole = SINKHOLE_FEED_NAME in seen or not seen
+    relayed = sorted(one_line(f) for f in seen - {SINKHOLE_FEED_NAME} if f)
     period = (
         entry.period_start.isoformat()
         if entry.period_start == entry.period_end
@@ -134,6 +139,8 @@ def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> di
         "hosts": entry.hosts,
         "checkins": int(pc.sum(hosts["hits"]).as_py() or 0) if hosts.num_rows else 0,
         "families": families,
+        "sinkhole": sinkhole,
+        "relayed_feeds": relayed,
         "networks": [one_line(n) for n in entry.networks],
         "attachment": attachment,
         "format": entry.format,
