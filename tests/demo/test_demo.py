@@ -25,7 +25,7 @@ from botcensus.demo import (
     Week,
     measure_demo,
 )
-from botcensus.demo.render import cleanup_lines, week_cells
+from botcensus.demo.render import cleanup_lines, unsupported_line, week_cells
 from botcensus.measure.cleanup import fit_decay
 from botcensus.simulate import Simulation, load_scenario, simulate
 from botcensus.simulate.outputs import write_direct
@@ -98,6 +98,16 @@ def test_demo_weeks_pair_counts_estimates_and_truth(demo: Demo, result: DemoResu
         assert row["hosts_support"] == "bounds", row
         assert week.hosts_est is None
         assert week.hosts_lo <= week.true_active <= week.hosts_hi, week
+
+
+def test_demo_says_why_its_weeks_have_bounds_only(result: DemoResult) -> None:
+    """The table showed "not supported" in every row and nowhere said why."""
+    line = unsupported_line(result)
+    assert line is not None
+    assert line.startswith("Host estimates not supported by these data: only 1 country (US)")
+    peak = max(w.true_active or 0 for w in result.weeks)
+    assert f"(at most {peak:,} machines active in a week" in line
+    assert "hosts_est" not in line  # the census's column names stay in the census's note
 
 
 def test_demo_sets_microsofts_figure_beside_its_week(result: DemoResult) -> None:

@@ -109,8 +109,32 @@ def cleanup_lines(result: DemoResult) -> list[str]:
     return lines
 
 
+_UNSUPPORTED = "host estimates not supported by these data in "
+
+
+def unsupported_line(result: DemoResult) -> str | None:
+    """Why some weeks show bounds instead of an estimate, from the census's own note (its
+    reason, without the list of countries), or None where every week has an estimate."""
+    if all(w.hosts_est is not None or w.hosts_lo is None for w in result.weeks):
+        return None
+    for note in result.census.notes:
+        if note.startswith(_UNSUPPORTED):
+            reason = note[len(_UNSUPPORTED) :].split(": ", 1)[-1]
+            reason = reason.split("; hosts_est left empty")[0]
+            peak = max((w.true_active or 0 for w in result.weeks), default=0)
+            return (
+                f"Host estimates not supported by these data: {reason} (at most {peak:,} "
+                "machines active in a week, spread over many countries; docs/measurement.md, "
+                "Support)."
+            )
+    return None
+
+
 def print_result(console: Console, result: DemoResult) -> None:
     console.print(side_by_side(result))
+    why = unsupported_line(result)
+    if why:
+        console.print(why, highlight=False)
     countries(console, result)
     for line in cleanup_lines(result):
         console.print(line, highlight=False)
