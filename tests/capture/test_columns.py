@@ -33,6 +33,7 @@ HEADS = [
     b"POST /login.php HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/4.0\r\nContent-Length: %d\r\n\r\n",
     b"POST /b HTTP/1.1\r\nHost: cnc\r\nContent-Length: %d\r\n\r\n",
     b"GET /gate.php?id=%d HTTP/1.0\r\nX-A: \xff\r\n\r\n",
+    b"GET /gate.php?id=%%1b%%ff%d HTTP/1.0\r\nUser-Agent: \xe2\x80\xae\xc2\x85\t\r\n\r\n",
     b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%d",
     b"NOT HTTP %d\r\n\r\n",
 ]

@@ -159,6 +159,51 @@ def test_generic_rule_from_config_decodes_a_bot_id(inproc, sink_settings):
     assert (event["malware_family"], event["bot_id"]) == ("examplebot", "BOT-7")
 
 
+# Bot ids and header values as docs/events.md says they are stored: UTF-8, bytes that are not
+# UTF-8 as \xNN, control and format characters escaped (nothing raw reaches a CSV or a terminal).
+STORED_IDS = [
+    ("%ff%fe", "\\xff\\xfe"),
+    ("%fe%ff", "\\xfe\\xff"),
+    ("a%00b", "a\\x00b"),
+    ("%1b%5b2J%1b%5bH", "\\x1b[2J\\x1b[H"),
+    ("a%0d%0a%3dcmd", "a\\x0d\\x0a=cmd"),
+    ("abc%e2%80%aegpj.exe", "abc\\u202egpj.exe"),
+    ("caf%c3%a9", "caf\u00e9"),
+]
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "byte-by-byte"])
+def test_bot_ids_from_the_query_are_stored_escaped(inproc, net, sink_settings, split):
+    rule = {"family": "examplebot", "path": "^/gate$", "bot_id_query": "id"}
+    server = inproc(sink_settings(decoders=[rule]))
+    for sent, _ in STORED_IDS:
+        request = f"GET /gate?id={sent} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        with net.connect(server.port) as sock:
+            for piece in [request[i : i + 1] for i in range(len(request))] if split else [request]:
+                sock.sendall(piece.encode())
+            assert net.read_to_eof(sock) == NOT_FOUND_CLOSE
+    events = server.wait_events(len(STORED_IDS))
+    assert [e["bot_id"] for e in events] == [stored for _, stored in STORED_IDS]
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "byte-by-byte"])
+def test_control_characters_in_headers_are_stored_escaped(inproc, net, sink_settings, split):
+    rule = {"family": "examplebot", "path": "^/gate$", "bot_id_header": "X-Bot-Id"}
+    server = inproc(sink_settings(decoders=[rule]))
+    value = "a\u202eb\u0085c\td\u200b".encode() + b"\xff"
+    request = (
+        b"GET /gate HTTP/1.1\r\nHost: h" + value + b"\r\nUser-Agent: " + value
+        + b"\r\nX-Bot-Id: " + value + b"\r\nConnection: close\r\n\r\n"
+    )  # fmt: skip
+    with net.connect(server.port) as sock:
+        for piece in [request[i : i + 1] for i in range(len(request))] if split else [request]:
+            sock.sendall(piece)
+        assert net.read_to_eof(sock) == NOT_FOUND_CLOSE
+    [event] = server.events()
+    stored = "a\\u202eb\\u0085c\\x09d\\u200b\\xff"
+    assert (event["host"], event["user_agent"], event["bot_id"]) == ("h" + stored, stored, stored)
+
+
 # -- the fixed reply -------------------------------------------------------------------------
 def test_keep_alive_request_gets_the_keep_alive_variant(inproc, net):
     server = inproc()
@@ -452,6 +497,36 @@ def test_oversized_head_sent_in_pieces_gets_431(inproc, net, sink_settings):
     assert _reason(server.events()[0]) == "header_too_large"
 
 
+@pytest.mark.parametrize("pieces", [1, 7], ids=["one-send", "in-pieces"])
+def test_an_oversized_url_is_stored_cut_at_the_limit(inproc, net, pieces):
+    server = inproc()  # the default max_header_bytes, 16384
+    limit = LimitSettings().max_header_bytes
+    request = _get("/" + "a" * 100_000 + "?q=" + "b" * 100)
+    with net.connect(server.port) as sock:
+        step = -(-len(request) // pieces)
+        try:
+            for i in range(0, len(request), step):
+                sock.sendall(request[i : i + step])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert net.read_to_eof(sock) == REJECT_REPLY[Reject.HEADER_TOO_LARGE]
+    [event] = server.wait_events(1)
+    assert event["reject_reason"] == f"header_too_large: head exceeds {limit} bytes"
+    assert event["path"] == "/" + "a" * (limit - 1)
+    assert event["query"] is None
+
+
+def test_an_oversized_header_in_one_read_is_stored_cut_at_the_limit(inproc, net, sink_settings):
+    server = inproc(sink_settings(limits=LimitSettings(max_header_bytes=1024)))
+    request = _get(extra=b"User-Agent: " + b"u" * 4000 + b"\r\nX-After: x\r\n")
+    assert net.exchange(server.port, request) == REJECT_REPLY[Reject.HEADER_TOO_LARGE]
+    [event] = server.events()
+    assert event["reject_reason"] == "header_too_large: head exceeds 1024 bytes"
+    assert event["header_names"] == ["Host", "Connection", "User-Agent"]
+    kept = len(event["path"]) + len("Host: cnc.example\r\n") + len("Connection: close\r\n")
+    assert event["user_agent"] == "u" * (1024 - kept - len("User-Agent: \r\n"))
+
+
 def test_head_just_under_the_limit_is_answered(inproc, net, sink_settings):
     server = inproc(sink_settings(limits=LimitSettings(max_header_bytes=1024)))
     base = _get(extra=b"X-Pad: \r\n")
@@ -624,6 +699,56 @@ def test_bad_proxy_header_from_trusted_peer_is_rejected(inproc, net, sink_settin
     assert net.exchange(server.port, data) == REJECT_REPLY[Reject.PROXY]
     [event] = server.events()
     assert event["reject_reason"].startswith(f"proxy: {code}")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"PROXY TCP4 0.0.0.0 192.0.2.1 1234 80\r\n",
+        b"PROXY TCP6 :: 2001:db8::1 1234 80\r\n",
+        b"PROXY TCP4 203.0.113.9 0.0.0.0 1234 80\r\n",
+        proxy.build_v2(("0.0.0.0", 1234), ("192.0.2.1", 80)),
+        proxy.build_v2(("::", 1234), ("2001:db8::1", 80)),
+        proxy.build_v2(("::ffff:0.0.0.0", 1234), ("2001:db8::1", 80)),
+    ],
+    ids=["v1", "v1-tcp6", "v1-destination", "v2", "v2-tcp6", "v2-mapped"],
+)
+def test_proxy_header_with_the_unspecified_address_is_refused(inproc, net, sink_settings, header):
+    server = inproc(sink_settings(_proxy_listener()))
+    with net.connect(server.port) as sock:
+        client_port = sock.getsockname()[1]
+        sock.sendall(header + _get())
+        assert net.read_to_eof(sock) == REJECT_REPLY[Reject.PROXY]
+    [event] = server.events()
+    assert event["reject_reason"] == "proxy: proxy_unspecified_address"
+    assert (event["source_ip"], event["source_port"]) == ("127.0.0.1", client_port)
+    assert (event["destination_ip"], event["proxy_peer_ip"]) == ("127.0.0.1", None)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"PROXY TCP6 ::ffff:203.0.113.9 ::ffff:198.51.100.1 51000 80\r\n",
+        proxy.build_v2(("::ffff:203.0.113.9", 51000), ("::ffff:198.51.100.1", 80)),
+    ],
+    ids=["v1", "v2"],
+)
+def test_proxy_header_with_ipv4_mapped_addresses_records_ipv4(inproc, net, sink_settings, header):
+    server = inproc(sink_settings(_proxy_listener()))
+    assert net.exchange(server.port, header + _get()) == NOT_FOUND_CLOSE
+    [event] = server.events()
+    assert (event["source_ip"], event["destination_ip"]) == ("203.0.113.9", "198.51.100.1")
+
+
+def test_replay_tlv_with_more_than_the_maximum_of_times_is_refused(inproc, net, sink_settings):
+    server = inproc(sink_settings(_proxy_listener(), replay=True))
+    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=[REPLAY_US])
+    times = struct.pack("!q", REPLAY_US) * 8000
+    tlv = struct.pack("!BH", proxy.REPLAY_TLV_TYPE, len(times)) + times
+    header = header[:14] + struct.pack("!H", 12 + len(tlv)) + header[16:28] + tlv
+    assert net.exchange(server.port, header + _get()) == REJECT_REPLY[Reject.PROXY]
+    [event] = server.events()
+    assert event["reject_reason"] == "proxy: proxy_v2_bad_tlv"
 
 
 def test_proxy_header_on_a_plain_listener_is_malformed_http(inproc, net):
@@ -828,16 +953,34 @@ def test_content_length_beyond_int64_is_logged_as_unknown(inproc, net, length):
     events_table([list(event.values())])  # converts: no value out of its column's range
 
 
-@pytest.mark.parametrize("bad_time", [2**63 - 1, -(2**63), -1, 253_402_300_800_000_000], ids=str)
+@pytest.mark.parametrize(
+    "bad_time",
+    [
+        2**63 - 1,
+        -(2**63),
+        -1,
+        253_402_300_800_000_000,
+        253_402_300_799_000_000,  # 9999-12-31T23:59:59: took the weekly census out of range
+        4_102_444_800_000_000,  # 2100-01-01, model.LATEST_TIME
+    ],
+    ids=str,
+)
 def test_replay_time_out_of_range_is_refused(inproc, net, sink_settings, bad_time):
     server = inproc(sink_settings(_proxy_listener(), replay=True))
     times = [REPLAY_US, bad_time]
     header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=times)
     assert net.exchange(server.port, header + _get()) == REJECT_REPLY[Reject.PROXY]
     [event] = server.events()
-    assert _reason(event) == "proxy"
-    assert "replay time" in event["reject_reason"]
+    assert event["reject_reason"] == "proxy: replay time outside 1970-01-01 to 2099-12-31"
     assert abs(event["time_received"] - time.time_ns() // 1000) < 60_000_000
+
+
+def test_replay_time_on_the_last_day_allowed_is_recorded(inproc, net, sink_settings):
+    server = inproc(sink_settings(_proxy_listener(), replay=True))
+    last = 4_102_444_800_000_000 - 1  # 2099-12-31T23:59:59.999999
+    header = proxy.build_v2(("203.0.113.9", 1), ("198.51.100.1", 80), replay_times_us=[last])
+    assert net.exchange(server.port, header + _get()) == NOT_FOUND_CLOSE
+    assert server.events()[0]["time_received"] == last
 
 
 # -- trailers and bursts are bounded (issue 9, item 2) ----------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import struct
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -14,16 +16,21 @@ from hypothesis import strategies as st
 from botcensus.capture.proxy import (
     MAX_REPLAY_TIMES,
     REASONS,
+    REPLAY_TIME_RANGE_US,
     REPLAY_TLV_TYPE,
     V1_MAX_LEN,
     ProxyError,
     ProxyInfo,
+    ProxyRefusedError,
+    admit,
     build_v1,
     build_v2,
     compile_networks,
     is_trusted,
     parse,
 )
+from botcensus.ipaddr import canonical_ip
+from botcensus.model import EARLIEST_TIME, LATEST_TIME
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 V4_BODY = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack("!HH", 12345, 443)
@@ -72,8 +79,8 @@ def _info(data: bytes) -> ProxyInfo:
             ProxyInfo("192.0.2.1", 12345, "198.51.100.2", 443, None),
         ),
         (
-            b"PROXY TCP4 0.0.0.0 255.255.255.255 0 65535\r\n",
-            ProxyInfo("0.0.0.0", 0, "255.255.255.255", 65535, None),
+            b"PROXY TCP4 0.0.0.1 255.255.255.255 0 65535\r\n",
+            ProxyInfo("0.0.0.1", 0, "255.255.255.255", 65535, None),
         ),
         (
             b"PROXY TCP6 2001:db8::1 2001:db8::2 12345 443\r\n",
@@ -92,9 +99,19 @@ def test_v1_parses(line: bytes, expected: ProxyInfo) -> None:
     assert _info(line) == expected
 
 
-def test_v1_ipv4_mapped_uses_the_ipaddress_spelling() -> None:
-    info = _info(b"PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n")
-    assert info.source_ip == ipaddress.IPv6Address("::ffff:192.0.2.1").compressed
+@pytest.mark.parametrize(
+    ("line", "source", "destination"),
+    [
+        (b"PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n", "192.0.2.1", "::1"),
+        (b"PROXY TCP6 ::FFFF:c000:0201 ::ffff:198.51.100.2 1 2\r\n", "192.0.2.1", "198.51.100.2"),
+        (b"PROXY TCP6 0:0:0:0:0:ffff:192.0.2.1 2001:db8::2 1 2\r\n", "192.0.2.1", "2001:db8::2"),
+    ],
+)
+def test_v1_ipv4_mapped_addresses_are_stored_as_ipv4(
+    line: bytes, source: str, destination: str
+) -> None:
+    info = _info(line)
+    assert (info.source_ip, info.destination_ip) == (source, destination)
 
 
 def test_v1_line_of_exactly_the_maximum_length_is_accepted() -> None:
@@ -197,10 +214,38 @@ def test_v2_parses(header: bytes, expected: ProxyInfo) -> None:
     assert _info(header) == expected
 
 
-def test_v2_ipv4_mapped_source_uses_the_ipaddress_spelling() -> None:
-    mapped = ipaddress.IPv6Address("::ffff:192.0.2.1")
-    body = mapped.packed + ipaddress.IPv6Address("::1").packed + struct.pack("!HH", 1, 2)
-    assert _info(_v2(0x21, 0x21, body)).source_ip == mapped.compressed
+def test_v2_ipv4_mapped_addresses_are_stored_as_ipv4() -> None:
+    mapped = ipaddress.IPv6Address("::ffff:192.0.2.1").packed
+    body = mapped + ipaddress.IPv6Address("::ffff:198.51.100.2").packed + struct.pack("!HH", 1, 2)
+    info = _info(_v2(0x21, 0x21, body))
+    assert (info.source_ip, info.destination_ip) == ("192.0.2.1", "198.51.100.2")
+
+
+def _v2_addresses(source: str, destination: str) -> bytes:
+    src, dst = ipaddress.ip_address(source), ipaddress.ip_address(destination)
+    family = 0x11 if src.version == 4 else 0x21
+    return _v2(0x21, family, src.packed + dst.packed + struct.pack("!HH", 1, 2))
+
+
+# No host has the unspecified address: a dataset holding one fails every roll-up (ipaddr).
+UNSPECIFIED = [
+    b"PROXY TCP4 0.0.0.0 192.0.2.1 1234 80\r\n",
+    b"PROXY TCP4 192.0.2.1 0.0.0.0 1234 80\r\n",
+    b"PROXY TCP6 :: 2001:db8::1 1234 80\r\n",
+    b"PROXY TCP6 0:0:0:0:0:0:0:0 2001:db8::1 1234 80\r\n",
+    b"PROXY TCP6 2001:db8::1 :: 1234 80\r\n",
+    b"PROXY TCP6 ::ffff:0.0.0.0 2001:db8::1 1234 80\r\n",
+    _v2_addresses("0.0.0.0", "192.0.2.1"),
+    _v2_addresses("192.0.2.1", "0.0.0.0"),
+    _v2_addresses("::", "2001:db8::1"),
+    _v2_addresses("2001:db8::1", "::"),
+    _v2_addresses("::ffff:0.0.0.0", "2001:db8::1"),
+]
+
+
+@pytest.mark.parametrize("header", UNSPECIFIED)
+def test_an_unspecified_address_is_refused(header: bytes) -> None:
+    assert _reason(header) == "proxy_unspecified_address"
 
 
 def test_v2_unknown_tlvs_are_skipped() -> None:
@@ -243,12 +288,21 @@ V2_MALFORMED = [
     (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 17), "proxy_v2_bad_tlv"),
     (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b""), "proxy_v2_bad_tlv"),
     (0x21, 0x11, V4_BODY + _replay_tlv(1) + _replay_tlv(2), "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 8 * 4097), "proxy_v2_bad_tlv"),
+    (0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, b"\x00" * 8 * 8000), "proxy_v2_bad_tlv"),
 ]
 
 
 @pytest.mark.parametrize(("ver_cmd", "fam", "body", "reason"), V2_MALFORMED)
 def test_v2_malformed(ver_cmd: int, fam: int, body: bytes, reason: str) -> None:
     assert _reason(_v2(ver_cmd, fam, body)) == reason
+
+
+def test_v2_replay_tlv_of_exactly_the_maximum_number_of_times_is_accepted() -> None:
+    times = bytes(range(8)) * MAX_REPLAY_TIMES
+    info = _info(_v2(0x21, 0x11, V4_BODY + _tlv(REPLAY_TLV_TYPE, times)))
+    assert info.replay_times_us is not None
+    assert len(info.replay_times_us) == MAX_REPLAY_TIMES
 
 
 def test_v2_tlv_cannot_borrow_bytes_from_the_payload() -> None:
@@ -291,7 +345,23 @@ def test_non_proxy_bytes_are_a_missing_header(data: bytes) -> None:
 def test_every_reason_in_the_tests_is_catalogued() -> None:
     reasons = {"proxy_header_missing", "proxy_header_too_long", "proxy_v1_malformed"}
     reasons |= {reason for *_, reason in V2_MALFORMED}
+    reasons |= {_reason(header) for header in UNSPECIFIED}
     assert reasons == REASONS
+
+
+EVENTS_DOC = Path(__file__).parents[2] / "docs" / "events.md"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        *sorted(REASONS),
+        "PROXY header from a peer not in trusted_proxies",
+        "replay time outside 1970-01-01 to 2099-12-31",
+    ],
+)
+def test_every_reason_is_in_the_event_catalogue(reason: str) -> None:
+    assert f"| `{reason}` |" in EVENTS_DOC.read_text(encoding="utf-8")
 
 
 def test_proxy_error_is_a_value_error_with_a_reason() -> None:
@@ -427,6 +497,46 @@ def test_build_v2_rejects_replay_time_outside_int64(time_us: int) -> None:
         build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_times_us=[time_us])
 
 
+# Replayed times: every stored event time is in [model.EARLIEST_TIME, model.LATEST_TIME)
+
+
+def test_the_replay_range_is_the_models_time_range() -> None:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    low, high = (epoch + timedelta(microseconds=t) for t in REPLAY_TIME_RANGE_US)
+    assert (low, high) == (EARLIEST_TIME, LATEST_TIME)
+
+
+def _admit(time_us: int) -> None:
+    header = build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_times_us=[1, time_us])
+    admit(header, "127.0.0.1", compile_networks(["127.0.0.0/8"]), replay=True)
+
+
+@pytest.mark.parametrize(
+    "time_us",
+    [REPLAY_TIME_RANGE_US[0], REPLAY_TIME_RANGE_US[1] - 1, 1_300_000_000_000_000],
+    ids=["1970-01-01", "2099-12-31T23:59:59.999999", "2011"],
+)
+def test_replay_times_in_range_are_admitted(time_us: int) -> None:
+    _admit(time_us)
+
+
+@pytest.mark.parametrize(
+    "time_us",
+    [
+        REPLAY_TIME_RANGE_US[0] - 1,
+        REPLAY_TIME_RANGE_US[1],
+        253_402_300_799_000_000,  # 9999-12-31T23:59:59: the census's weeks overflow
+        INT64_MAX,
+        INT64_MIN,
+    ],
+    ids=["before-1970", "2100-01-01", "9999-12-31", "int64-max", "int64-min"],
+)
+def test_replay_times_out_of_range_are_refused_naming_the_range(time_us: int) -> None:
+    with pytest.raises(ProxyRefusedError) as caught:
+        _admit(time_us)
+    assert str(caught.value) == "replay time outside 1970-01-01 to 2099-12-31"
+
+
 # Trusted proxies
 
 
@@ -490,10 +600,11 @@ def test_build_v1_then_parse_roundtrips(
 ) -> None:
     src, dst = pair
     header = build_v1((str(src), sport), (str(dst), dport))
-    assert parse(header + b"x") == (
-        ProxyInfo(src.compressed, sport, dst.compressed, dport, None),
-        len(header),
-    )
+    source, destination = canonical_ip(str(src)), canonical_ip(str(dst))
+    if source is None or destination is None:
+        assert _reason(header + b"x") == "proxy_unspecified_address"
+        return
+    assert parse(header + b"x") == (ProxyInfo(source, sport, destination, dport, None), len(header))
 
 
 @given(
@@ -511,10 +622,12 @@ def test_build_v2_then_parse_roundtrips(
     src, dst = pair
     times = None if time_us is None else [time_us]
     header = build_v2((str(src), sport), (str(dst), dport), replay_times_us=times)
+    source, destination = canonical_ip(str(src)), canonical_ip(str(dst))
+    if source is None or destination is None:
+        assert _reason(header + b"x") == "proxy_unspecified_address"
+        return
     assert parse(header + b"x") == (
-        ProxyInfo(
-            src.compressed, sport, dst.compressed, dport, None if times is None else tuple(times)
-        ),
+        ProxyInfo(source, sport, destination, dport, None if times is None else tuple(times)),
         len(header),
     )
 

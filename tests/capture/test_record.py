@@ -138,7 +138,12 @@ header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), m
 requests = st.builds(
     _request,
     st.sampled_from(["GET", "POST", "HEAD", "PUT", "DELETE"]),
-    st.sampled_from(["/", "/gate.php?id=42", "/gate.php?id=", "/b", "/x?y=1&id=7", "/%ff"]),
+    st.sampled_from(
+        [
+            *["/", "/gate.php?id=42", "/gate.php?id=", "/b", "/x?y=1&id=7", "/%ff"],
+            *["/gate.php?id=%1b%00", "/gate.php?id=%ff%fe", "/gate.php?id=a%e2%80%aeb"],
+        ]
+    ),
     st.lists(
         st.tuples(
             st.sampled_from(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from botcensus.capture.startup import StartError
     from botcensus.capture.supervisor import DataDirBusyError, serve
 
-__all__ = ["DataDirBusyError", "serve"]
+__all__ = ["DataDirBusyError", "StartError", "serve"]
 
 
 def __getattr__(name: str) -> object:

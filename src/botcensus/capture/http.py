@@ -225,7 +225,9 @@ class SinkholeConnection(FlowControl, asyncio.Protocol):
         else:
             phase, limits = self.phase, self.lst.limits
             if phase == _HEAD and self.head_bytes > limits.max_header_bytes:
-                self._reject(Reject.HEADER_TOO_LARGE, f"head exceeds {self.head_bytes} bytes")
+                self._reject(
+                    Reject.HEADER_TOO_LARGE, f"head exceeds {limits.max_header_bytes} bytes"
+                )
             elif phase == _BODY and self.body_wire > wire_limit(limits):
                 # Chunk framing and trailers are not body: bound them too, or one unfinished
                 # trailer name could grow the parser's buffer without end.
@@ -272,23 +274,32 @@ class SinkholeConnection(FlowControl, asyncio.Protocol):
         self.body_wire = 0
         self.deadline = self.lst.clock() + self.lst.limits.header_timeout
 
+    # A head over max_header_bytes is recorded with what fits in the limit: the URL and the
+    # headers are kept up to it (the last one cut short) and the request is rejected at once,
+    # so no stored field holds more than the limit, however much one read brought.
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        limit = self.lst.limits.max_header_bytes
+        room = limit - self.head_parsed
         self.head_parsed += len(url)
+        if self.head_parsed > limit:
+            self.url += url[:room]
+            raise _LimitError(Reject.HEADER_TOO_LARGE, f"head exceeds {limit} bytes")
+        self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        limit = self.lst.limits.max_header_bytes
+        room = limit - self.head_parsed
         self.head_parsed += len(name) + len(value) + 4  # ": " and CRLF
-        if self.phase == _BODY and self.head_parsed > self.lst.limits.max_header_bytes:
-            # A trailer (after a chunked body): trailers count against the head's limit.
-            limit = self.lst.limits.max_header_bytes
+        if self.head_parsed <= limit:
+            self.headers.append((name, value))
+            return
+        if room > len(name) + 4:
+            self.headers.append((name, value[: room - len(name) - 4]))
+        if self.phase == _BODY:  # a trailer (after a chunked body): counts against the limit
             raise _LimitError(Reject.HEADER_TOO_LARGE, f"head and trailers exceed {limit} bytes")
+        raise _LimitError(Reject.HEADER_TOO_LARGE, f"head exceeds {limit} bytes")
 
     def on_headers_complete(self) -> None:
-        # A whole head can arrive in one read, past the unfinished-head check in data_received.
-        limit = self.lst.limits.max_header_bytes
-        if self.head_parsed > limit:
-            raise _LimitError(Reject.HEADER_TOO_LARGE, f"head exceeds {limit} bytes")
         self.phase = _BODY
         self.deadline = self.lst.clock() + self.lst.limits.body_timeout
 

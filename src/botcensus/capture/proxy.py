@@ -5,16 +5,21 @@ import socket
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Final, TypeAlias
+
+from botcensus.ipaddr import canonical_ip
+from botcensus.model import EARLIEST_TIME, LATEST_TIME
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 TrustedNetworks: TypeAlias = tuple[IPNetwork, ...]
 
 REPLAY_TLV_TYPE: Final = 0xE0
+"""PP2_TYPE_MIN_CUSTOM; value: big-endian int64s, simulated receive times in µs since the epoch."""
 MAX_REPLAY_TIMES: Final = 4096
-"""A replayer may pipeline this many requests on one connection, each with its own time."""
-"""PP2_TYPE_MIN_CUSTOM; value: big-endian int64, simulated receive time in µs since the epoch."""
+"""A replayer may pipeline this many requests on one connection, each with its own time; a
+replay TLV with more is malformed (proxy_v2_bad_tlv)."""
 
 V1_MAX_LEN: Final = 107
 """Longest v1 line the spec allows, CRLF included."""
@@ -29,6 +34,7 @@ REASONS: Final = frozenset(
         "proxy_v2_bad_family",
         "proxy_v2_bad_length",
         "proxy_v2_bad_tlv",
+        "proxy_unspecified_address",
     }
 )
 """Every ProxyError.reason parse can raise, for the event catalogue."""
@@ -131,9 +137,9 @@ def _parse_v1(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
     if family is None or len(fields) != 6:
         raise ProxyError("proxy_v1_malformed", "expected PROXY TCP4|TCP6 src dst sport dport")
     info = ProxyInfo(
-        _v1_address(family, fields[2]),
+        _stored(_v1_address(family, fields[2]), "source"),
         _v1_port(fields[4]),
-        _v1_address(family, fields[3]),
+        _stored(_v1_address(family, fields[3]), "destination"),
         _v1_port(fields[5]),
         None,
     )
@@ -184,14 +190,24 @@ def _parse_v2(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
     replay_times_us = _parse_tlvs(data, _V2_FIXED_LEN + address_len, total)
     if family == _FAM_TCP4:
         src, dst, sport, dport = _V4_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
-        source_ip = socket.inet_ntop(socket.AF_INET, src)
-        destination_ip = socket.inet_ntop(socket.AF_INET, dst)
+        af = socket.AF_INET
     else:
         src, dst, sport, dport = _V6_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
-        # ipaddress, not inet_ntop, so v1 and v2 spell IPv6 (mapped, compat) the same way.
-        source_ip = ipaddress.IPv6Address(src).compressed
-        destination_ip = ipaddress.IPv6Address(dst).compressed
+        af = socket.AF_INET6
+    # Both versions end in _stored, so v1 and v2 spell an address (mapped, compat) the same way.
+    source_ip = _stored(socket.inet_ntop(af, src), "source")
+    destination_ip = _stored(socket.inet_ntop(af, dst), "destination")
     return ProxyInfo(source_ip, sport, destination_ip, dport, replay_times_us), total
+
+
+def _stored(address: str, which: str) -> str:
+    """A well-formed address as botcensus stores it (ipaddr.canonical_ip: IPv4-mapped IPv6
+    as IPv4). The unspecified address (0.0.0.0, `::`, `::ffff:0.0.0.0`), which no host has and
+    no dataset may hold, is refused: a balancer that sends it does not know the address."""
+    stored = canonical_ip(address)
+    if stored is None:  # well-formed and without a zone id, so unspecified
+        raise ProxyError("proxy_unspecified_address", f"{which} address is unspecified")
+    return stored
 
 
 def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] | None:
@@ -212,14 +228,27 @@ def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] 
             if replay_times_us is not None:
                 raise ProxyError("proxy_v2_bad_tlv", "replay TLV given twice")
             count = length // _REPLAY_VALUE.size
+            if count > MAX_REPLAY_TIMES:
+                raise ProxyError(
+                    "proxy_v2_bad_tlv", f"replay TLV of {count} times, more than {MAX_REPLAY_TIMES}"
+                )
             replay_times_us = struct.unpack_from(f"!{count}q", data, pos)
         pos += length
     return replay_times_us
 
 
-REPLAY_TIME_RANGE_US: Final = (0, 253_402_300_800_000_000)
-"""Replayed receive times must fall in [1970-01-01, 10000-01-01): a time outside cannot be
-partitioned by day, so a header carrying one is refused rather than logged."""
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+REPLAY_TIME_RANGE_US: Final = (
+    (EARLIEST_TIME - _EPOCH) // _MICROSECOND,
+    (LATEST_TIME - _EPOCH) // _MICROSECOND,
+)
+"""Replayed receive times must fall in [model.EARLIEST_TIME, model.LATEST_TIME), µs since the
+epoch, as every stored event time must: a header carrying one outside is refused rather than
+logged (the census's date arithmetic cannot take a year-9999 event)."""
+_REPLAY_RANGE_TEXT: Final = (
+    f"{EARLIEST_TIME:%Y-%m-%d} to {LATEST_TIME - _MICROSECOND:%Y-%m-%d}"  # the last day allowed
+)
 
 
 def admit(
@@ -236,7 +265,7 @@ def admit(
     if parsed is not None and replay and parsed[0].replay_times_us is not None:
         low, high = REPLAY_TIME_RANGE_US
         if not all(low <= t < high for t in parsed[0].replay_times_us):
-            raise ProxyRefusedError("replay time outside 1970-01-01 to 9999-12-31")
+            raise ProxyRefusedError(f"replay time outside {_REPLAY_RANGE_TEXT}")
     return parsed
 
 

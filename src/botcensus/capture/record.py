@@ -19,6 +19,7 @@ from typing import Any
 import httptools
 
 from botcensus.capture.protocols import Decoder, Request, build_decoder
+from botcensus.capture.text import network_text
 from botcensus.config import GenericRule
 
 EMPTY_SHA256 = hashlib.sha256(b"").digest()
@@ -57,14 +58,14 @@ def content_length(raw: bytes) -> int | None:
 
 def read_head(raw_method: bytes | None, url: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Head:
     """Decode what the parser reported of a request head (the method is known once the URL
-    has started; a request cut off before it has none)."""
+    has started; a request cut off before it has none). Text follows capture/text.py's rule."""
     host = user_agent = None
     length: int | None = None
     names: list[str] = []
     pairs: list[tuple[str, str]] = []
     for raw_name, raw_value in headers:
-        name = raw_name.decode("utf-8", "backslashreplace")
-        value = raw_value.decode("utf-8", "backslashreplace")
+        name = network_text(raw_name)
+        value = network_text(raw_value)
         names.append(name)
         pairs.append((name, value))
         which = _WANTED.get(raw_name.lower())
@@ -77,10 +78,10 @@ def read_head(raw_method: bytes | None, url: bytes, headers: Sequence[tuple[byte
                 length = content_length(raw_value)
     method = path = query = None
     if url and raw_method is not None:
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii", "replace")
+        method = _METHODS.get(raw_method) or network_text(raw_method)
         raw_path, _, raw_query = url.partition(b"?")
-        path = raw_path.decode("utf-8", "backslashreplace")
-        query = raw_query.decode("utf-8", "backslashreplace") if raw_query else None
+        path = network_text(raw_path)
+        query = network_text(raw_query) if raw_query else None
     return Head(method, host, path, query, user_agent, names, length, tuple(pairs))
 
 

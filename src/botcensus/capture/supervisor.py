@@ -6,7 +6,9 @@ worker of a previous sinkhole holds that one (a supervisor killed with -9 leaves
 finishing what they answered), then recovers what a crash left (segments still marked open,
 temporary files) before any worker of its own runs; while serving it restarts a worker that
 died and rolls every closed segment; on SIGTERM/SIGINT it stops the workers (which fsync what
-they answered), then rolls the rest.
+they answered), then rolls the rest. A start that fails part-way (a worker that cannot start,
+a metrics port in use, no space for the run file) is undone the same way, and the reason
+raised as one StartError line.
 """
 
 from __future__ import annotations
@@ -15,15 +17,12 @@ import contextlib
 import fcntl
 import json
 import logging
-import multiprocessing
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -32,7 +31,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from botcensus.capture import metrics, wal, worker
 from botcensus.capture.metrics_http import MetricsServer
-from botcensus.config import ListenerSettings, SinkholeSettings, split_address
+from botcensus.capture.pool import WorkerPool
+from botcensus.capture.startup import StartError, starting
+from botcensus.config import LimitSettings, ListenerSettings, SinkholeSettings, split_address
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class RollResult(Protocol):
 Roll = Callable[[Path], RollResult]
 
 
-class DataDirBusyError(RuntimeError):
+class DataDirBusyError(StartError):
     """Another sinkhole already records into this data directory."""
 
 
@@ -76,10 +77,11 @@ class _State:
 
 
 def _lock(data_dir: Path) -> int:
-    if not data_dir.exists():
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        data_dir.mkdir(mode=0o700, exist_ok=True)  # holds source addresses: private
-    fd = os.open(data_dir / ".sinkhole.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    with starting(f"cannot lock {data_dir}"):
+        if not data_dir.exists():
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=0o700, exist_ok=True)  # holds source addresses: private
+        fd = os.open(data_dir / ".sinkhole.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -90,7 +92,8 @@ def _lock(data_dir: Path) -> int:
 
 def _wait_for_writers(data_dir: Path, state: _State) -> None:
     """Block until no worker of an earlier sinkhole can write to the log any more."""
-    fd = os.open(data_dir / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    with starting(f"cannot lock {data_dir / WRITERS_LOCK}"):
+        fd = os.open(data_dir / WRITERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         waited = 0.0
         while True:
@@ -115,17 +118,20 @@ def _wait_for_writers(data_dir: Path, state: _State) -> None:
 
 
 def _resolve(
-    listeners: list[ListenerSettings],
-) -> tuple[list[worker.BoundListener], list[socket.socket]]:
-    """Reserve each address (port 0 gets a concrete port) with a non-listening socket."""
-    bound, reservations = [], []
+    listeners: list[ListenerSettings], stack: contextlib.ExitStack
+) -> list[worker.BoundListener]:
+    """Reserve each address (port 0 gets a concrete port) with a non-listening socket, held
+    until `stack` closes."""
+    bound = []
     for lst in listeners:
         host, port = split_address(lst.address)
         host = "127.0.0.1" if host == "localhost" else host
-        sock = worker.bind_socket(host, port, listen=False)
-        reservations.append(sock)
+        named = "" if lst.name == lst.address else f" (listener {lst.name})"
+        with starting(f"cannot listen on {lst.address}{named}"):
+            sock = worker.bind_socket(host, port, listen=False)
+        stack.callback(sock.close)
         bound.append(worker.BoundListener(lst, host, sock.getsockname()[1]))
-    return bound, reservations
+    return bound
 
 
 def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> None:
@@ -215,97 +221,69 @@ def serve(
 ) -> int:
     """Run the sinkhole until SIGTERM/SIGINT. Returns the process exit code.
 
-    `on_locked` runs once the data directory is ours, before recovery: the place to clean up
-    what a crash left in the dataset, which must not happen while another sinkhole runs."""
+    Raises StartError (DataDirBusyError when another sinkhole records here) if it cannot
+    start, once what it had started is stopped: the workers stopped as at SIGTERM, what they
+    logged rolled, the data directory unlocked. `on_locked` runs once the data directory is
+    ours, before recovery: the place to clean up what a crash left in the dataset, which must
+    not happen while another sinkhole runs."""
     if not settings.listeners:
         raise ValueError("no listeners: give --listen HOST:PORT or [[sinkhole.listeners]]")
-    lock_fd = _lock(data_dir)
     state = _State()
+    # Undone in reverse order, whether serve ends at a signal or fails while starting.
+    with contextlib.ExitStack() as undo:
+        undo.callback(os.close, _lock(data_dir))
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        state.stop = True
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            state.stop = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         _wait_for_writers(data_dir, state)
-    except DataDirBusyError:
-        os.close(lock_fd)
-        raise
-    if on_locked is not None:
-        on_locked()
-    wal_dir = data_dir / WAL_DIR
-    recover(wal_dir, roll, state)
-    bound, reservations = _resolve(settings.listeners)
-    ctx = multiprocessing.get_context("spawn")
-    counters = ctx.Array("q", workers * metrics.WIDTH, lock=False)
-
-    def start(index: int) -> BaseProcess:
-        spec = worker.WorkerSpec(
-            index, settings, tuple(bound), wal_dir, data_dir / WRITERS_LOCK, os.getpid()
+        if on_locked is not None:
+            with starting(f"cannot clean up {data_dir}"):
+                on_locked()
+        wal_dir = data_dir / WAL_DIR
+        recover(wal_dir, roll, state)
+        undo.callback((data_dir / RUN_FILE).unlink, missing_ok=True)
+        bound = _resolve(settings.listeners, undo)
+        pool = WorkerPool(settings, bound, wal_dir, data_dir / WRITERS_LOCK, workers)
+        undo.callback(_stop, pool, settings.limits, wal_dir, roll, state)
+        for i in range(workers):
+            pool.start(i)
+        pool.wait_ready(lambda: state.stop)
+        metrics_bound = _start_metrics(metrics_address, pool.counters, workers, state, wal_dir)
+        _write_run_file(data_dir, bound, metrics_bound, workers)
+        for b in bound:
+            log.info("listening name=%s address=%s", b.settings.name, b.address)
+        rolling = threading.Event()
+        roller = threading.Thread(
+            target=_roll_loop, args=(wal_dir, roll, state, rolling), name="botcensus-roll"
         )
-        proc = ctx.Process(
-            target=worker.run, args=(spec, counters), name=f"botcensus-worker-{index}"
-        )
-        proc.start()
-        return proc
-
-    procs = [start(i) for i in range(workers)]
-    _wait_ready(procs, counters, state)
-    metrics_bound = _start_metrics(metrics_address, counters, workers, state, wal_dir)
-    _write_run_file(data_dir, bound, metrics_bound, workers)
-    for b in bound:
-        host = f"[{b.host}]" if ":" in b.host else b.host
-        log.info("listening name=%s address=%s:%d", b.settings.name, host, b.port)
-    rolling = threading.Event()
-    roller = threading.Thread(
-        target=_roll_loop, args=(wal_dir, roll, state, rolling), name="botcensus-roll"
-    )
-    roller.start()
-    try:
+        roller.start()
+        undo.callback(roller.join)
+        undo.callback(rolling.set)
         while not state.stop:
             time.sleep(0.2)
-            for i, proc in enumerate(procs):
+            for i, proc in enumerate(pool.procs):
                 if not proc.is_alive() and not state.stop:
+                    why = pool.report(i)
                     log.error(
-                        "worker %d exited with %s; closing its log segments and restarting",
-                        i,
-                        proc.exitcode,
-                    )
+                        "worker %d exited with %s%s; closing its log segments and restarting",
+                        i, proc.exitcode, f" ({why})" if why else "",
+                    )  # fmt: skip
                     _close_orphans(wal_dir, state, prefix=f"w{i:02d}-")  # rolled by the roller
                     state.worker_restarts += 1
-                    procs[i] = start(i)
-    finally:
-        rolling.set()
-        roller.join()
-        for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + settings.limits.shutdown_grace + 30
-        for proc in procs:
-            proc.join(max(0.1, deadline - time.monotonic()))
-            if proc.is_alive():
-                log.error("worker %s did not stop in time; killing it", proc.name)
-                proc.kill()
-                proc.join()
-        recover(wal_dir, roll, state)
-        for sock in reservations:
-            sock.close()
-        (data_dir / RUN_FILE).unlink(missing_ok=True)
-        os.close(lock_fd)
+                    pool.start(i)
     log.info("stopped: %d events rolled into %s", state.events_rolled, data_dir)
     return 0
 
 
-def _wait_ready(procs: list[BaseProcess], counters: metrics.Counters, state: _State) -> None:
-    """Block until every worker listens on every address (or fail if one dies first)."""
-    while not all(metrics.read(counters, i)[0]["ready"] for i in range(len(procs))):
-        for proc in procs:
-            if not proc.is_alive():
-                raise RuntimeError(f"{proc.name} exited with {proc.exitcode} while starting")
-        if state.stop:
-            return
-        time.sleep(0.02)
+def _stop(
+    pool: WorkerPool, limits: LimitSettings, wal_dir: Path, roll: Roll, state: _State
+) -> None:
+    """Stop the workers (they fsync and close what they logged), then roll everything."""
+    pool.stop(limits)
+    recover(wal_dir, roll, state)
 
 
 def _start_metrics(
@@ -328,7 +306,8 @@ def _start_metrics(
 
     registry = CollectorRegistry(auto_describe=True)
     registry.register(metrics.SinkholeCollector(counters, workers, supervisor_gauges))
-    bound_port = MetricsServer(host, port, registry).start()
+    with starting(f"cannot serve metrics on {address}"):
+        bound_port = MetricsServer(host, port, registry).start()
     return f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
 
 
@@ -343,5 +322,11 @@ def _write_run_file(
         "metrics": metrics_bound,
     }
     tmp = data_dir / f".{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(data_dir / RUN_FILE)
+    with starting(f"cannot write {data_dir / RUN_FILE}"):
+        try:
+            tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(data_dir / RUN_FILE)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from botcensus.capture import metrics, proxy
 from botcensus.capture.http import Listener, Outbox, SinkholeConnection, Stats, sweep
 from botcensus.capture.protocols import build_decoder
 from botcensus.capture.reply import listener_reply
+from botcensus.capture.startup import StartError, starting
 from botcensus.capture.wal import WalWriter
 from botcensus.config import ListenerSettings, SinkholeSettings
 
@@ -39,6 +41,11 @@ class BoundListener:
     settings: ListenerSettings
     host: str
     port: int
+
+    @property
+    def address(self) -> str:
+        """HOST:PORT, IPv6 as [ADDR]:PORT."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +151,26 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def run(spec: WorkerSpec, counters: metrics.Counters) -> None:
-    """Process entry point."""
+def run(spec: WorkerSpec, counters: metrics.Counters, report: Connection) -> None:
+    """Process entry point. If the worker cannot start (no space for its first log segment,
+    an address it cannot listen on) it sends the reason, one line, on `report` and exits 1:
+    the supervisor says it and stops."""
     _die_with_parent()
     logging.basicConfig(level=logging.INFO, format=f"botcensus worker {spec.index}: %(message)s")
     if os.getppid() != spec.supervisor_pid:
         # The supervisor died while we were starting, before PDEATHSIG could cover us.
         log.warning("supervisor %d gone before this worker started; exiting", spec.supervisor_pid)
         return
-    # Taken before the first segment is opened and released only when the process is gone.
-    lock_fd = os.open(spec.writers_lock, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(lock_fd, fcntl.LOCK_SH)
-    uvloop.run(_serve(spec, counters))
+    try:
+        with starting(f"cannot lock {spec.writers_lock}"):
+            # Taken before the first segment is opened; released only when the process is gone.
+            lock_fd = os.open(spec.writers_lock, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(lock_fd, fcntl.LOCK_SH)
+        uvloop.run(_serve(spec, counters))
+    except StartError as exc:
+        with contextlib.suppress(OSError):
+            report.send(str(exc))
+        sys.exit(1)
 
 
 def segment_header(
@@ -176,14 +191,15 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
     loop = asyncio.get_running_loop()
     settings = spec.settings
     rec = settings.recorder
-    wal = WalWriter(
-        spec.wal_dir,
-        f"w{spec.index:02d}",
-        fsync_interval=rec.fsync_interval,
-        segment_seconds=rec.segment_seconds,
-        segment_bytes=rec.segment_bytes,
-        header=segment_header(settings, [b.settings for b in spec.listeners]),
-    )
+    with starting(f"cannot start a write-ahead log segment in {spec.wal_dir}"):
+        wal = WalWriter(
+            spec.wal_dir,
+            f"w{spec.index:02d}",
+            fsync_interval=rec.fsync_interval,
+            segment_seconds=rec.segment_seconds,
+            segment_bytes=rec.segment_bytes,
+            header=segment_header(settings, [b.settings for b in spec.listeners]),
+        )
     stats = Stats()
     outbox = Outbox(loop, wal, stats)
     connections: set[SinkholeConnection] = set()
@@ -194,10 +210,12 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
     )
     servers = []
     for index, bound in enumerate(spec.listeners):
+        with starting(f"listener {bound.settings.name}: cannot read its reply body"):
+            reply = listener_reply(bound.settings.reply)
         listener = Listener(
             name=bound.settings.name,
             sensor=settings.sensor,
-            reply=listener_reply(bound.settings.reply),
+            reply=reply,
             proxy_protocol=bound.settings.proxy_protocol,
             trusted=trusted,
             replay=settings.replay,
@@ -211,10 +229,11 @@ async def _serve(spec: WorkerSpec, counters: metrics.Counters) -> None:
             local=_specific(bound.host, bound.port),
             index=index,
         )
-        sock = bind_socket(bound.host, bound.port, listen=True)
-        server = await loop.create_server(
-            partial(SinkholeConnection, listener), sock=sock, backlog=4096
-        )
+        with starting(f"cannot listen on {bound.address}"):
+            sock = bind_socket(bound.host, bound.port, listen=True)
+            server = await loop.create_server(
+                partial(SinkholeConnection, listener), sock=sock, backlog=4096
+            )
         servers.append(server)
 
     def snapshot() -> None:

@@ -84,7 +84,7 @@ def sinkhole_serve(
     replay: bool,
 ) -> None:
     """Run the sinkhole until SIGTERM or SIGINT."""
-    from botcensus.capture import DataDirBusyError, serve
+    from botcensus.capture import DataDirBusyError, StartError, serve
     from botcensus.store import clean_temporaries, roll_segment
 
     settings = load_settings(config_file)
@@ -129,6 +129,8 @@ def sinkhole_serve(
     except DataDirBusyError as exc:
         hint = "" if state_dir else " (sinkholes sharing one --data need a --state each)"
         raise click.ClickException(f"{exc}{hint}") from None
+    except StartError as exc:  # serve stopped what it had started: one line, no traceback
+        raise click.ClickException(str(exc)) from None
     sys.exit(code)
 
 

@@ -147,6 +147,18 @@ def test_matching_rule_without_bot_id_source_gives_none_id() -> None:
         ("ident=x", None),
         ("", None),
         ("%zz=1&id=%zz", "%zz"),
+        # Percent-decoded as UTF-8; invalid bytes and control characters as escapes
+        # (docs/events.md): nothing a terminal or a CSV reader would act on, and distinct
+        # invalid ids stay distinct.
+        ("id=caf%C3%A9", "caf\u00e9"),
+        ("id=%ff%fe", "\\xff\\xfe"),
+        ("id=%fe%ff", "\\xfe\\xff"),
+        ("id=a%00b", "a\\x00b"),
+        ("id=%1b%5b2J%1b%5bH", "\\x1b[2J\\x1b[H"),
+        ("id=a%0d%0aSet-Cookie:x", "a\\x0d\\x0aSet-Cookie:x"),
+        ("id=abc%e2%80%aegpj.exe", "abc\\u202egpj.exe"),
+        ("id=a%c2%85b", "a\\u0085b"),
+        ("id=a%85b", "a\\x85b"),
     ],
 )
 def test_bot_id_from_query(query: str, bot_id: str | None) -> None:
@@ -184,7 +196,8 @@ def test_missing_header_gives_none() -> None:
         ("expires=Thu, 01 Jan 1970; bid=abc123", "abc123"),
         ('bid="unterminated', '"unterminated'),
         ("bid=a=b=c", "a=b=c"),
-        ("bid=\x00\x7fé", "\x00\x7fé"),
+        ("bid=\x00\x7fé", "\\x00\\x7fé"),
+        ("bid=a\u202eb", "a\\u202eb"),
         (";;;", None),
     ],
 )
@@ -203,7 +216,9 @@ def test_cookie_from_any_cookie_header() -> None:
     [
         (b"id=HOST-PC_4F2A&os=5.1&ver=3", "HOST-PC_4F2A"),
         (b"os=5.1&ver=3", None),
-        (b"\xff\xfe id=\xe9t\xe9 \x00", "\xe9t\xe9"),
+        (b"\xff\xfe id=\xe9t\xe9 \x00", "\\xe9t\\xe9"),
+        ("id=\u00e9t\u00e9&".encode(), "\u00e9t\u00e9"),
+        (b"id=a\x1b[0m\x00b&", "a\\x1b[0m\\x00b"),
         (b"", None),
     ],
 )
@@ -249,6 +264,11 @@ def test_sources_tried_in_order(
 def test_long_bot_id_is_truncated() -> None:
     request = _request(query="id=" + "A" * 10_000)
     assert _bot_id(request, bot_id_query="id") == "A" * MAX_BOT_ID
+
+
+def test_bot_id_is_cut_before_its_control_characters_are_escaped() -> None:
+    request = _request(query="id=" + "A" * (MAX_BOT_ID - 1) + "%1b%1b")
+    assert _bot_id(request, bot_id_query="id") == "A" * (MAX_BOT_ID - 1) + "\\x1b"
 
 
 def test_bot_id_at_the_limit_is_kept_whole() -> None:

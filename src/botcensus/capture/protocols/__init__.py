@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 
 class Request(NamedTuple):
-    """What a decoder may look at: one HTTP request as the sinkhole received it."""
+    """What a decoder may look at: one HTTP request as the sinkhole received it, its text as
+    it is stored (UTF-8, with invalid bytes and control characters escaped: capture/text.py)."""
 
     method: str
     host: str | None

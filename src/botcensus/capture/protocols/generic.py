@@ -4,7 +4,10 @@
 # hot path and must never raise on what a client sends. Bot ids are stripped of surrounding
 # whitespace and cut to MAX_BOT_ID characters rather than dropped: a real bot id is far
 # shorter, so the cut only bounds what a hostile client can make us store, while the request
-# still counts with the best id it offered. The regular expressions come from the operator's
+# still counts with the best id it offered. Whatever the source, a bot id follows the rule
+# for all text from the network (capture/text.py): a query parameter is percent-decoded as
+# UTF-8 with invalid bytes as \xNN, a body match is read back from its bytes the same way,
+# and control characters become escapes. The regular expressions come from the operator's
 # configuration; keeping them free of catastrophic backtracking is the operator's care.
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from botcensus.capture.text import escape_controls
 from botcensus.config import GenericRule
 
 from . import Decoded, Decoder, Request
 
 MAX_BOT_ID = 256
-"""Characters kept of a bot id; longer values are truncated to this length."""
+"""Characters kept of a bot id as sent; longer values are truncated to this length (before
+control characters are escaped, so a stored id may spell them out in more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,8 @@ def _bare_host(host: str | None) -> str | None:
 
 def _bot_id(rule: _Rule, request: Request) -> str | None:
     if rule.query is not None:
-        values = parse_qs(request.query).get(rule.query)
+        # parse_qs would turn bytes that are not UTF-8 into U+FFFD, merging distinct ids.
+        values = parse_qs(request.query, errors="backslashreplace").get(rule.query)
         if values and (found := _clean(values[0])):
             return found
     if rule.header is not None:
@@ -119,9 +125,11 @@ def _bot_id(rule: _Rule, request: Request) -> str | None:
     if rule.cookie is not None and (found := _cookie(request.headers, rule.cookie)):
         return found
     if rule.body is not None and request.body:
+        # Latin-1 maps each byte to one character, so a pattern sees every byte; the id is
+        # then read back from its bytes as UTF-8, as all text from the network is.
         match = rule.body.search(request.body.decode("latin-1"))
         if match is not None and (group := match.group(1)) is not None:
-            return _clean(group)
+            return _clean(group.encode("latin-1").decode("utf-8", "backslashreplace"))
     return None
 
 
@@ -146,4 +154,4 @@ def _cookie(headers: tuple[tuple[str, str], ...], wanted: str) -> str | None:
 
 def _clean(value: str) -> str | None:
     value = value.strip()[:MAX_BOT_ID].rstrip()
-    return value or None
+    return escape_controls(value) or None
