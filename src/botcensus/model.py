@@ -63,6 +63,15 @@ time.source) is in [EARLIEST_TIME, LATEST_TIME): the census's weeks, the clean-u
 calendar and the dashboard do date arithmetic around each day, which a row dated year 1 or
 9999 would take out of Python's date range, and no report of infected hosts is from
 outside it. Feeds also refuse rows more than FEED_FUTURE_SKEW after their ingest."""
+TIME_RANGE_US: Final = (
+    (EARLIEST_TIME - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1),
+    (LATEST_TIME - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1),
+)
+"""[EARLIEST_TIME, LATEST_TIME) in microseconds since the epoch, as events store times."""
+TIME_RANGE_TEXT: Final = (
+    f"{EARLIEST_TIME:%Y-%m-%d} to {LATEST_TIME - timedelta(microseconds=1):%Y-%m-%d}"
+)
+"""The range as messages name it: its first and last day."""
 FEED_FUTURE_SKEW: Final = timedelta(days=2)
 """A feed row dated later than this after the ingest is quarantined: a clock that is wrong,
 not an infection seen (time zones and clock skew stay well inside it)."""

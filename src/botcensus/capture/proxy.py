@@ -5,11 +5,10 @@ import socket
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Final, TypeAlias
 
 from botcensus.ipaddr import canonical_ip
-from botcensus.model import EARLIEST_TIME, LATEST_TIME
+from botcensus.model import TIME_RANGE_TEXT, TIME_RANGE_US
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -237,18 +236,10 @@ def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] 
     return replay_times_us
 
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
-REPLAY_TIME_RANGE_US: Final = (
-    (EARLIEST_TIME - _EPOCH) // _MICROSECOND,
-    (LATEST_TIME - _EPOCH) // _MICROSECOND,
-)
+REPLAY_TIME_RANGE_US: Final = TIME_RANGE_US
 """Replayed receive times must fall in [model.EARLIEST_TIME, model.LATEST_TIME), µs since the
 epoch, as every stored event time must: a header carrying one outside is refused rather than
 logged (the census's date arithmetic cannot take a year-9999 event)."""
-_REPLAY_RANGE_TEXT: Final = (
-    f"{EARLIEST_TIME:%Y-%m-%d} to {LATEST_TIME - _MICROSECOND:%Y-%m-%d}"  # the last day allowed
-)
 
 
 def admit(
@@ -265,7 +256,7 @@ def admit(
     if parsed is not None and replay and parsed[0].replay_times_us is not None:
         low, high = REPLAY_TIME_RANGE_US
         if not all(low <= t < high for t in parsed[0].replay_times_us):
-            raise ProxyRefusedError(f"replay time outside {_REPLAY_RANGE_TEXT}")
+            raise ProxyRefusedError(f"replay time outside {TIME_RANGE_TEXT}")
     return parsed
 
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.capture.wal import scan_segment
-from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
+from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA, TIME_RANGE_TEXT, TIME_RANGE_US
 from botcensus.store import atomic, layout
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 RAW_WIDTH = 8
 """Values in a raw request row (capture.record.RAW_WIDTH; checked by the tests)."""
 
-TIME_RANGE_US = (0, 253_402_300_800_000_000)
-"""time_received must fall in [1970-01-01, 10000-01-01) to be partitioned by day."""
 _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, ValueError, TypeError)
 
 
@@ -103,7 +101,7 @@ def convert_rows(
     outside = pc.fill_null(pc.or_(pc.less(times, low), pc.greater_equal(times, high)), True)
     if table.num_rows and pc.any(outside).as_py():
         # Convertible, but no calendar day to file it under: set aside like any bad value.
-        why = "time_received missing or outside 1970-01-01 to 9999-12-31"
+        why = f"time_received missing or outside {TIME_RANGE_TEXT}"
         bad.extend((int(at[pos]), why) for pos in pc.indices_nonzero(outside).to_pylist())
         table = table.filter(pc.invert(outside))
     bad.sort()

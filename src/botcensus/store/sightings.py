@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -21,7 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.ipaddr import canonical_ips
-from botcensus.model import EARLIEST_TIME, LATEST_TIME, SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
+from botcensus.model import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    SIGHTING_SCHEMA,
+    SINKHOLE_FEED_NAME,
+    TIME_RANGE_TEXT,
+)
 from botcensus.store import layout, ledger, manifest
 from botcensus.store.atomic import DatasetError, write_parquet
 from botcensus.store.damaged import read_screened
@@ -97,7 +103,7 @@ def storable(table: pa.Table) -> tuple[pa.Table, list[str]]:
     why = []
     for bad, what in (
         (pc.invert(address), "source_ip is not an address"),
-        (pc.and_(address, pc.invert(in_range)), f"day outside {first} to {last - timedelta(1)}"),
+        (pc.and_(address, pc.invert(in_range)), f"day outside {TIME_RANGE_TEXT}"),
     ):
         bad = pc.fill_null(bad, True)
         if pc.any(bad).as_py():
