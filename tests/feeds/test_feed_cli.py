@@ -20,7 +20,7 @@ def test_ingest_prints_a_summary_and_returns_its_exit_code(tmp_path: Path) -> No
     code = run_ingest([SAMPLE], tmp_path / "data", settings=Settings(), out=out, err=err)
     assert code == 1
     first, total = out.getvalue().splitlines()
-    assert "5 rows read, 3 stored, 0 duplicate, 2 quarantined" in first
+    assert "5 rows read, 4 stored, 0 duplicate, 1 quarantined" in first
     assert "rejected rows in" in first
     assert total.startswith("total: 5 rows read")
     assert err.getvalue() == ""
@@ -42,5 +42,5 @@ def test_export_writes_events_and_counts_them_on_stderr(tmp_path: Path) -> None:
     )
     assert code == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert len(events) == 3
-    assert err.getvalue() == "3 events exported\n"
+    assert len(events) == 4
+    assert err.getvalue() == "4 events exported\n"

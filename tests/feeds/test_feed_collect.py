@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -74,6 +76,85 @@ def test_a_changed_file_is_read_again_and_a_copy_is_not(tmp_path: Path) -> None:
     os.utime(path, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))
     changed = collect(inbox, data, fake_enrich, settle=0)
     assert [(f.stored, f.duplicate) for f in changed.ingest.files] == [(10, 20)]
+
+
+def test_a_touched_file_is_one_read_before_not_a_copy(tmp_path: Path) -> None:
+    """Before: after `touch` on the inbox, collect said "0 read before, 2 copies of reports
+    read before" and recorded each file as a copy of itself, its counts lost."""
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    first = _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 30)
+    _report(inbox / "2021-03-05-event4_sinkhole_http-b.csv", 5, 0, 20)
+    collect(inbox, data, fake_enrich, settle=0)
+    recorded = _state(data)
+    for path in inbox.iterdir():
+        os.utime(path, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))
+    touched = collect(inbox, data, fake_enrich, settle=0)
+    assert touched.ingest.files == []
+    assert (touched.already, touched.touched, touched.copies) == (2, 2, 0)
+    assert touched.summary().startswith(
+        "collect: 0 reports read, 2 read before (2 of them touched since, content unchanged), "
+        "0 copies of reports read before under another name"
+    )
+    state = _state(data)
+    assert state[first.name]["stored"] == recorded[first.name]["stored"] == 30
+    assert state[first.name]["mtime_ns"] == first.stat().st_mtime_ns
+    again = collect(inbox, data, fake_enrich, settle=0)
+    assert (again.already, again.touched, again.copies) == (2, 0, 0)
+
+
+ENCRYPTED = Path(__file__).parent / "cases" / "hostile" / "2025-03-06-shadowserver-encrypted.zip"
+
+
+def test_an_unreadable_archive_is_recorded_and_tried_again_only_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    """Before: an encrypted zip in the inbox stopped every cron run with a traceback."""
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    locked = inbox / "2021-03-04-shadowserver.zip"
+    shutil.copyfile(ENCRYPTED, locked)
+    _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 30)
+    first = collect(inbox, data, fake_enrich, settle=0)
+    assert [(f.member, f.stored, f.unreadable) for f in first.ingest.files] == [
+        (None, 30, False),
+        ("2025-03-06-event4_sinkhole-de-locked.csv", 0, True),
+    ]
+    assert first.unreadable == [locked]
+    assert "1 that cannot be read (recorded: not tried again until the file changes)" in (
+        first.summary()
+    )
+    assert "is encrypted" in str(_state(data)[locked.name]["error"])
+    later = collect(inbox, data, fake_enrich, settle=0)
+    assert (later.ingest.files, later.already, later.unreadable_before) == ([], 1, 1)
+    assert later.ingest.exit_code == 0
+    assert "1 that could not be read before, unchanged (not tried again" in later.summary()
+    os.utime(locked, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))  # touched only
+    assert collect(inbox, data, fake_enrich, settle=0).unreadable_before == 1
+    with zipfile.ZipFile(locked, "w") as z:  # sent again without a password
+        z.write(
+            inbox / "2021-03-04-event4_sinkhole_http-a.csv", "2021-03-05-event4_sinkhole_http-x.csv"
+        )
+    os.utime(locked, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))
+    changed = collect(inbox, data, fake_enrich, settle=0)
+    assert [(f.error, f.duplicate) for f in changed.ingest.files] == [(None, 30)]
+    assert "error" not in _state(data)[locked.name]
+
+
+def test_collect_says_what_it_did_with_an_unreadable_archive(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    shutil.copyfile(ENCRYPTED, inbox / ENCRYPTED.name)
+    args = ["feeds", "collect", str(inbox), "--data", str(data), "--settle", "0"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2, done.output
+    assert "zip member is encrypted" in done.stderr
+    assert "1 that cannot be read (recorded: not tried again until the file changes)" in (
+        done.stdout
+    )
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "1 that could not be read before, unchanged" in again.stdout
 
 
 def test_a_file_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_shadowserver_export_reads_back_as_a_report(small_data: Path, tmp_path: 
     path = tmp_path / "2024-05-01-event4_sinkhole_http-botcensus.csv"
     path.write_bytes(_export(small_data, "shadowserver", ExportQuery()))
     report = ingest([path], tmp_path / "copy", fake_enrich)
-    assert (report.exit_code, report.files[0].stored) == (0, 6)
+    assert (report.exit_code, report.files[0].stored) == (0, 7)
 
     def hits(data: Path) -> Counter[tuple[str, str, str]]:
         counts: Counter[tuple[str, str, str]] = Counter()
@@ -108,19 +108,19 @@ T = datetime(2024, 5, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("query", "count"),
     [
-        (ExportQuery(), 6),
-        (ExportQuery(include_unclaimed=True), 7),
-        (ExportQuery(countries=("RO",)), 3),
+        (ExportQuery(), 7),
+        (ExportQuery(include_unclaimed=True), 8),
+        (ExportQuery(countries=("RO",)), 4),
         (ExportQuery(countries=("ph",)), 2),
-        (ExportQuery(asns=(8708,)), 3),
+        (ExportQuery(asns=(8708,)), 4),
         (ExportQuery(asns=(8048,)), 1),
-        (ExportQuery(prefixes=("5.14.0.0/16",)), 3),
+        (ExportQuery(prefixes=("5.14.0.0/16",)), 4),
         (ExportQuery(prefixes=("49.145.5.0/24", "2001:db8::/32")), 2),
         (ExportQuery(families=("RUSTOCK",)), 3),
-        (ExportQuery(families=("necurs", "qsnatch")), 2),
+        (ExportQuery(families=("necurs", "qsnatch")), 3),
         (ExportQuery(feeds=(SINKHOLE_FEED_NAME,)), 3),
-        (ExportQuery(feeds=("Sinkhole-Events IPv4",)), 3),
-        (ExportQuery(since=T.replace(second=3)), 4),
+        (ExportQuery(feeds=("Sinkhole-Events IPv4",)), 4),
+        (ExportQuery(since=T.replace(second=3)), 5),
         (ExportQuery(until=T.replace(second=2)), 1),
     ],
 )

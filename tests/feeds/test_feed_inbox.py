@@ -4,6 +4,7 @@ directories, report types botcensus does not read; damaged and hostile archives.
 from __future__ import annotations
 
 import gzip
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -148,3 +149,112 @@ def test_zip_member_names_cannot_reach_outside(tmp_path: Path) -> None:
     assert {e["source_file"] for e in stored_events(tmp_path / "data", volatile=True)} == {
         "2021-03-04-event4_sinkhole_http-x.csv"
     }
+
+
+ENCRYPTED = Path(__file__).parent / "cases" / "hostile" / "2025-03-06-shadowserver-encrypted.zip"
+LOCKED = "2025-03-06-event4_sinkhole-de-locked.csv"
+
+
+def _zip_of(target: Path, method: int = zipfile.ZIP_STORED) -> Path:
+    with zipfile.ZipFile(target, "w", method) as z:
+        z.write(SINKHOLE, LOCKED)
+    return target
+
+
+def _unsupported(target: Path) -> Path:
+    """A member compressed with a method Python cannot read (9: deflate64, as Windows'
+    Explorer writes large archives): its method in the central directory says so."""
+    data = bytearray(_zip_of(target).read_bytes())
+    at = data.rfind(b"PK\x01\x02")
+    data[at + 10 : at + 12] = (9).to_bytes(2, "little")
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _bad_crc(target: Path) -> Path:
+    data = bytearray(_zip_of(target).read_bytes())
+    at = data.find(b"infected-system") if b"infected-system" in data else data.find(b"tcp")
+    data[at] ^= 0x20  # one letter's case: the bytes still read, the CRC fails at the end
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _damaged_data(target: Path) -> Path:
+    data = bytearray(_zip_of(target, zipfile.ZIP_DEFLATED).read_bytes())
+    start = data.find(LOCKED.encode()) + len(LOCKED)  # the local header's name, then the data
+    data[start + 20 : start + 60] = b"\xff" * 40
+    target.write_bytes(bytes(data))
+    return target
+
+
+def _cut(target: Path) -> Path:
+    data = _zip_of(target).read_bytes()
+    target.write_bytes(data[: len(data) // 2])  # the central directory is lost
+    return target
+
+
+UNREADABLE = {
+    "encrypted": (lambda t: Path(shutil.copyfile(ENCRYPTED, t)), LOCKED, "is encrypted"),
+    "unsupported compression": (_unsupported, LOCKED, "compression method 9"),
+    "bad CRC": (_bad_crc, LOCKED, "Bad CRC-32"),
+    "damaged data": (_damaged_data, LOCKED, "cannot be read"),
+    "cut off": (_cut, None, "not a zip archive that can be read"),
+}
+
+
+@pytest.mark.parametrize("kind", UNREADABLE, ids=UNREADABLE)
+def test_an_unreadable_zip_is_an_error_naming_it_and_the_rest_is_read(
+    tmp_path: Path, kind: str
+) -> None:
+    """Before: an encrypted member crashed ingest with RuntimeError (a traceback, no summary,
+    sightings left pending); a bad CRC or a method Python cannot read did the same."""
+    make, member, words = UNREADABLE[kind]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    archive = make(inbox / "2025-03-06-aaa-reports.zip")
+    (inbox / "2021-03-04-event4_sinkhole_http-de.csv").write_bytes(HTTP.read_bytes())
+    report = ingest([inbox], tmp_path / "data", fake_enrich)
+    bad, good = sorted(report.files, key=lambda f: f.path != archive)
+    label = f"{archive}!{member}" if member else str(archive)
+    assert (bad.path, bad.member) == (archive, member)
+    assert bad.error is not None
+    assert bad.error.startswith(f"{label}: ")
+    assert words in bad.error
+    assert bad.unreadable
+    assert (bad.read, bad.stored, bad.quarantined) == (0, 0, 0)  # nothing of it stored
+    assert (good.error, good.stored) == (None, 5)
+    assert report.exit_code == 2
+    assert report.sightings > 0
+    assert not (tmp_path / "data" / "feeds" / "sightings-pending.json").exists()
+    assert {e["source_file"] for e in stored_events(tmp_path / "data", volatile=True)} == {
+        "2021-03-04-event4_sinkhole_http-de.csv"
+    }
+
+
+def test_ingest_of_a_directory_with_an_encrypted_zip_prints_the_summary(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(ENCRYPTED, inbox / ENCRYPTED.name)
+    (inbox / "2021-03-04-event4_sinkhole_http-de.csv").write_bytes(HTTP.read_bytes())
+    done = CliRunner().invoke(main, ["ingest", "--data", str(tmp_path / "data"), str(inbox)])
+    assert done.exit_code == 2, done.output
+    assert f"error: {inbox / ENCRYPTED.name}!{LOCKED}: zip member is encrypted" in done.stderr
+    assert done.stdout.splitlines()[-1].startswith("total: 5 rows read, 5 stored")
+    assert "Traceback" not in done.output
+    assert not (tmp_path / "data" / "feeds" / "sightings-pending.json").exists()
+
+
+def test_the_other_members_of_a_zip_with_an_unreadable_one_are_read(tmp_path: Path) -> None:
+    archive = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.write(SINKHOLE, "2021-03-04-event4_sinkhole-a.csv")
+        z.write(HTTP, "2021-03-04-event4_sinkhole_http-b.csv")
+    data = bytearray(archive.read_bytes())
+    at = data.find(b"PK\x01\x02")  # the first member's central directory entry
+    data[at + 10 : at + 12] = (9).to_bytes(2, "little")
+    archive.write_bytes(bytes(data))
+    first, second = ingest([archive], tmp_path / "data", fake_enrich).files
+    assert first.unreadable
+    assert first.error is not None
+    assert f"{archive}!2021-03-04-event4_sinkhole-a.csv" in first.error
+    assert (second.error, second.stored) == (None, 5)

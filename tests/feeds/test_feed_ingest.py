@@ -96,7 +96,7 @@ def test_a_file_that_cannot_be_read_is_an_error_naming_it(tmp_path: Path) -> Non
     assert report.exit_code == 2
     assert report.files[0].error is not None
     assert str(missing) in report.files[0].error
-    assert report.files[1].stored == 3  # the other file still goes in
+    assert report.files[1].stored == 4  # the other file still goes in
 
 
 @pytest.mark.parametrize("content", [b"", b"\n\n"])
@@ -113,7 +113,7 @@ def test_a_file_name_without_report_type_needs_feed(tmp_path: Path) -> None:
     path.write_bytes(SAMPLE.read_bytes())
     assert "--feed" in str(ingest([path], tmp_path / "a", fake_enrich).files[0].error)
     report = ingest([path], tmp_path / "b", fake_enrich, feed="event4_sinkhole").files[0]
-    assert (report.report_type, report.stored) == ("event4_sinkhole", 3)
+    assert (report.report_type, report.stored) == ("event4_sinkhole", 4)
 
 
 def test_an_older_mapping_can_be_chosen(tmp_path: Path) -> None:
@@ -166,10 +166,10 @@ def test_census_counts_feed_sightings_alone_and_with_sinkhole_data(sinkhole_data
     assert _census(sinkhole_data) == [(date(2024, 5, 1), 2, 3)]
     ingest([SAMPLE], sinkhole_data, fake_enrich)
     day = date(2024, 5, 1)
-    assert _census(sinkhole_data, "Sinkhole-Events IPv4") == [(day, 3, 3)]
+    assert _census(sinkhole_data, "Sinkhole-Events IPv4") == [(day, 3, 4)]
     assert _census(sinkhole_data, SINKHOLE_FEED_NAME) == [(day, 2, 3)]
     # together: 5.14.3.4 and 49.145.5.6 are in both, 200.44.7.8 only in the report
-    assert _census(sinkhole_data) == [(day, 3, 6)]
+    assert _census(sinkhole_data) == [(day, 3, 7)]
 
 
 def test_progress_is_reported_in_bytes(tmp_path: Path) -> None:

@@ -245,10 +245,5 @@ def run_collect(
         return 2
     for line in summary(result.ingest):
         print(line, file=sys.stderr if line.startswith("error:") else out)
-    print(
-        f"collect: {len(result.ingest.files)} reports read, {result.already} read before, "
-        f"{result.copies} copies of reports read before, {len(result.settling)} still "
-        f"changing (left for the next run)",
-        file=out,
-    )
+    print(result.summary(), file=out)
     return max(code, result.ingest.exit_code)

@@ -12,7 +12,7 @@ import json as _json
 from collections.abc import Collection, Mapping
 from typing import Final
 
-from botcensus.feeds.convert import ident, lit
+from botcensus.feeds.convert import fqdn_sql, ident, lit, strict_int
 from botcensus.feeds.vocabulary import CORE
 from botcensus.model import EVENT_COLUMNS, INTELMQ_CONSTANTS, intelmq_name
 
@@ -37,12 +37,14 @@ FEED_VALUES: Final[dict[str, str]] = {
     "source.geolocation.cc": "coalesce(reported_cc, source_cc)",
 }
 JSON_VALUES: Final[dict[str, str]] = {
-    "int": "coalesce(to_json(TRY_CAST({c} AS BIGINT)), to_json({c}))",
+    "int": f"coalesce(to_json({strict_int('{c}')}), to_json({{c}}))",
     "float": "coalesce(to_json(TRY_CAST({c} AS DOUBLE)), to_json({c}))",
     "bool": "coalesce(to_json(TRY_CAST({c} AS BOOLEAN)), to_json({c}))",
 }
 """An extra field's JSON as IntelMQ's parser types it (kept as text where it is not one)."""
 
+
+FQDN_KEYS: Final = frozenset(f.key for f in CORE if f.rule == "fqdn")
 
 LINE_BREAKS: Final = "\x85\u2028\u2029"
 """Characters JSON leaves unescaped in strings that line readers (Python's splitlines, the
@@ -80,6 +82,13 @@ def feed_json(columns: Collection[str], types: Mapping[str, str] | None = None) 
     fields += [
         (f.key, FEED_VALUES.get(f.key, ident(f.column))) for f in CORE[1:] if f.column in columns
     ]
+    # a host name stored before the check agreed with IntelMQ's (`example..com`, a label of
+    # 64 characters, a name not in punycode) leaves under extra.<field>, as the ingest now
+    # keeps one
+    for at, (key, value) in enumerate(fields):
+        if key in FQDN_KEYS:
+            fields[at] = (key, fqdn_sql(value))
+            fields.append((f"extra.{key}", f"CASE WHEN {fqdn_sql(value)} IS NULL THEN {value} END"))
     typed = {}
     for c in sorted(columns):
         if "." not in c:
@@ -153,7 +162,7 @@ def _extra(columns: Collection[str], name: str, number: bool = False) -> str | N
     key = f"extra.{name}"
     if key not in columns:
         return None
-    return f"TRY_CAST({ident(key)} AS BIGINT)" if number else ident(key)
+    return strict_int(ident(key)) if number else ident(key)
 
 
 def feed_csv(header: list[str], columns: Collection[str]) -> str:

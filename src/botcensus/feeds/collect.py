@@ -3,12 +3,14 @@ safe from cron or a systemd timer every few minutes and after a crash.
 
 State (DIR/feeds/collect/state.json, written atomically after each file is committed)
 records every file read: its path in the inbox, size, modification time and SHA-256. A file
-is read again only if it changed; a copy of a file already read (same content, another name)
-is recorded without reading it. A run killed at any point leaves at worst one committed file
-not yet recorded: the next run reads it again and finds every row a duplicate (events are
-deduplicated by content), so nothing is counted twice and nothing is skipped. Files changed
-within the last `settle` seconds are left for the next run (a mail fetcher may still be
-writing them); a second run while one is going exits at once.
+is read again only if it changed; a file only touched (same content) is not read again, and a
+copy of a file already read (same content, another name) is recorded without reading it. A
+file whose bytes cannot be read (an encrypted or damaged zip archive: FileReport.unreadable)
+is recorded with its error and not tried again until it changes. A run killed at any point
+leaves at worst one committed file not yet recorded: the next run reads it again and finds
+every row a duplicate (events are deduplicated by content), so nothing is counted twice and
+nothing is skipped. Files changed within the last `settle` seconds are left for the next run
+(a mail fetcher may still be writing them); a second run while one is going exits at once.
 """
 
 from __future__ import annotations
@@ -44,8 +46,33 @@ class CollectReport:
 
     ingest: IngestReport = field(default_factory=IngestReport)
     already: int = 0
+    """Files read before, unchanged (their content; `touched` of them have a new time)."""
+    touched: int = 0
     copies: int = 0
+    """Files whose content was read before under another name."""
     settling: list[Path] = field(default_factory=list)
+    unreadable: list[Path] = field(default_factory=list)
+    """Files that could not be read in this run, recorded: not tried again until they change."""
+    unreadable_before: int = 0
+    """Files an earlier run could not read, unchanged since: not tried again."""
+
+    def summary(self) -> str:
+        """The line `feeds collect` ends with."""
+        text = f"collect: {len(self.ingest.files)} reports read, {self.already} read before"
+        if self.touched:
+            text += f" ({self.touched} of them touched since, content unchanged)"
+        text += f", {self.copies} copies of reports read before under another name"
+        if self.unreadable:
+            text += (
+                f", {len(self.unreadable)} that cannot be read (recorded: not tried again "
+                "until the file changes)"
+            )
+        if self.unreadable_before:
+            text += (
+                f", {self.unreadable_before} that could not be read before, unchanged "
+                "(not tried again until the file changes)"
+            )
+        return text + f", {len(self.settling)} still changing (left for the next run)"
 
 
 def _digest(path: Path) -> str:
@@ -65,7 +92,9 @@ class State:
         if path.exists():
             body = json.loads(path.read_text(encoding="utf-8"))
             self.files = dict(body.get("files", {}))
-        self.by_digest = {v["sha256"]: k for k, v in self.files.items() if "sha256" in v}
+        self.by_digest = {
+            v["sha256"]: k for k, v in self.files.items() if "sha256" in v and not v.get("error")
+        }
 
     def unchanged(self, key: str, stat: os.stat_result) -> bool:
         known = self.files.get(key)
@@ -87,7 +116,15 @@ class State:
             "quarantined": report.quarantined,
             "skipped": report.skipped,
         }
-        self.by_digest[digest] = key
+        if report.error:
+            self.files[key]["error"] = report.error
+        else:
+            self.by_digest[digest] = key
+        self.save()
+
+    def touch(self, key: str, stat: os.stat_result) -> None:
+        """The file was touched: its content is as recorded, its time is new."""
+        self.files[key] |= {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         self.save()
 
     def save(self) -> None:
@@ -124,13 +161,25 @@ def collect(
         for path in sorted({i.path for i in expand([inbox])}):
             key = str(path.relative_to(inbox))
             stat = path.stat()
+            known = state.files.get(key, {})
             if state.unchanged(key, stat):
-                result.already += 1
+                if known.get("error"):
+                    result.unreadable_before += 1
+                else:
+                    result.already += 1
                 continue
             if clock - stat.st_mtime < settle:
                 result.settling.append(path)
                 continue
             digest = _digest(path)
+            if known.get("sha256") == digest:  # touched: the same content, a new time
+                state.touch(key, stat)
+                if known.get("error"):
+                    result.unreadable_before += 1
+                else:
+                    result.already += 1
+                    result.touched += 1
+                continue
             if digest in state.by_digest:
                 result.copies += 1
                 state.record(key, stat, digest, FileReport(path, skipped="a copy of one read"))
@@ -142,20 +191,31 @@ def collect(
 
         def on_file(report: FileReport) -> None:
             done.setdefault(report.path, []).append(report)
-            if report.path not in todo or report.error:
-                return  # a failed file is read again next run
+            if report.path not in todo or (report.error and not report.unreadable):
+                return  # a failed file is read again next run (a full disk, a missing column)
             key, stat, digest = todo[report.path]
             if report.member is None or _all_members_done(report.path, done):
-                state.record(key, stat, digest, _total(done[report.path]))
+                total = _total(done[report.path])
+                state.record(key, stat, digest, total)
+                if total.error:
+                    result.unreadable.append(report.path)
 
-        result.ingest = ingest(list(todo), dataset, enrich, mapping=mapping, on_file=on_file)
+        result.ingest = ingest(
+            list(todo),
+            dataset,
+            enrich,
+            mapping=mapping,
+            on_file=on_file,
+            now=datetime.fromtimestamp(clock, UTC),
+        )
     return result
 
 
 def _all_members_done(path: Path, done: dict[Path, list[FileReport]]) -> bool:
-    """Whether every report in a zip archive has been committed (then the archive is read)."""
+    """Whether every report in a zip archive has been committed or cannot be read (then the
+    archive is done)."""
     members = [i.member for i in expand([path])]
-    seen = {r.member for r in done.get(path, []) if not r.error}
+    seen = {r.member for r in done.get(path, []) if not r.error or r.unreadable}
     return all(m in seen for m in members)
 
 
@@ -169,4 +229,7 @@ def _total(reports: list[FileReport]) -> FileReport:
     total.report_type = ",".join(types) or None
     skipped = [r.skipped for r in reports if r.skipped]
     total.skipped = skipped[0] if skipped and len(skipped) == len(reports) else None
+    errors = [r.error for r in reports if r.error]
+    total.error = "; ".join(errors) or None
+    total.unreadable = bool(errors)
     return total

@@ -14,7 +14,16 @@ from typing import Final
 from botcensus.feeds.vocabulary import CLASSIFICATION_TYPES, TAXONOMIES, TRANSPORTS
 from botcensus.ipaddr import IPV4_RE, UNSPECIFIED_V4
 
-FQDN_RE: Final = "[^\\s:/?#@\\\\]+"
+FQDN_REFUSED: Final = '[^!-"$-.0-9;->A-[\\]-~]'
+"""A character no host name botcensus keeps holds: anything but printable ASCII (white space,
+control characters, a name not in punycode), and what makes a URL, a port or a user
+(`# / : ? @ \\`). One class, as cheap as a check of white space and breakers alone."""
+LABEL_MAX: Final = 63
+"""The longest label (part between dots) of a DNS name; Python's idna codec, which IntelMQ's
+FQDN type runs, refuses a longer one, and an empty one."""
+INTEGER_RE: Final = "\\s*[+-]?[0-9]+(_[0-9]+)*\\s*"
+"""An integer as IntelMQ's convert_int (Python's int()) reads ASCII text. DuckDB's cast also
+takes '3320.5' (as 3321), '1e3' and '0x10': those are no integers."""
 HOST_BREAKERS: Final = "[\\s/?#@\\\\]"
 """Characters that end or break the host part of a URL: a Host cell holding one is no host."""
 URL_RE: Final = "[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+.*"
@@ -61,8 +70,12 @@ class Converted:
     failure: str | None = None
     """SQL that is true where the cell cannot be converted (the row is rejected)."""
     problem: str = ""
-    """What the failure means, e.g. 'is not an integer'."""
+    """What the failure means, e.g. 'is not a number'."""
     parsed: str | None = None
+    invalid: str | None = None
+    """SQL that is true where the cell holds a value the conversion cannot take, which is then
+    no value: the field is left empty and the cell kept under extra.<column>, as an invalid
+    value of an optional field is (a non-integer where convert_int asks for one)."""
 
 
 def ip_sql(v: str) -> str:
@@ -94,11 +107,29 @@ def up_to_whitespace(v: str, within: str) -> str:
     return f"CASE WHEN {spaces} THEN regexp_extract({v}, '^\\S*') ELSE {v} END"
 
 
-def fqdn_sql(name: str) -> str:
-    """A DNS name as IntelMQ's FQDN type takes it (no IP, URL, port or spaces); `name` is
-    already lower case without leading or trailing dots."""
+def strict_int(v: str) -> str:
+    """Text `v` as a BIGINT where it is an integer (INTEGER_RE), else NULL (also where it does
+    not fit in 64 bits). A number written as DuckDB writes it back, the usual cell, is told
+    without the expression (DuckDB computes the cast once)."""
+    number = f"TRY_CAST({v} AS BIGINT)"
     return (
-        f"CASE WHEN NOT regexp_matches({name}, '[\\s:/?#@\\\\]') "
+        f"CASE WHEN CAST({number} AS VARCHAR) = {v} THEN {number} "
+        f"WHEN regexp_full_match({v}, {lit(INTEGER_RE)}) THEN {number} END"
+    )
+
+
+def fqdn_sql(name: str) -> str:
+    """A DNS name as IntelMQ's FQDN type takes it (FQDN.is_valid): no IP, URL, port or spaces,
+    no empty label (`example..com`) nor one longer than LABEL_MAX, and ASCII (IntelMQ's check
+    `value.encode('idna').decode() == value` refuses a name in another script, valid only
+    in its punycode form `xn--...`). Stricter than IntelMQ on white space, control characters,
+    `@` and `\\`. `name` is already lower case without leading or trailing dots."""
+    long_label = (
+        f"strlen({name}) > {LABEL_MAX} AND regexp_matches({name}, '[^.]{{{LABEL_MAX + 1}}}')"
+    )
+    return (
+        f"CASE WHEN NOT regexp_matches({name}, {lit(FQDN_REFUSED)}) "
+        f"AND NOT contains({name}, '..') AND NOT ({long_label}) "
         f"AND NOT regexp_full_match({name}, {lit(IPV4_RE)}) THEN nullif({name}, '') END"
     )
 
@@ -160,11 +191,7 @@ def convert(function: str | None, column: str, columns: Collection[str]) -> Conv
     if function in ("convert_int", "invalidate_zero"):
         value = "{p}" if function == "convert_int" else "nullif({p}, 0)"
         return Converted(
-            value,
-            "int",
-            f"{v} IS NOT NULL AND {{p}} IS NULL",
-            "is not an integer",
-            f"TRY_CAST({v} AS BIGINT)",
+            value, "int", parsed=strict_int(v), invalid=f"{v} IS NOT NULL AND {{p}} IS NULL"
         )
     if function == "convert_float":
         return Converted(
@@ -209,7 +236,7 @@ def check(rule: str, value: Converted) -> tuple[str, str]:
     text = v if value.kind in ("text", "ip", "fqdn") else f"CAST({v} AS VARCHAR)"
     # IntelMQ's ASN type also accepts "AS64496".
     unprefixed = f"CASE WHEN upper(left({text}, 2)) = 'AS' THEN substr({text}, 3) ELSE {text} END"
-    whole = v if value.kind == "int" else f"TRY_CAST({unprefixed} AS BIGINT)"
+    whole = v if value.kind == "int" else strict_int(unprefixed)
     if rule == "time":
         time = v if value.kind == "time" else f"TRY_CAST({text} AS TIMESTAMPTZ)"
         return time, f"{time} IS NOT NULL"

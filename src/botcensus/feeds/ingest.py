@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from botcensus.feeds import fused, memo
 from botcensus.feeds.identity import identity_hashes
-from botcensus.feeds.inputs import Input, expand
+from botcensus.feeds.inputs import Input, UnreadableError, archive_problem, expand
 from botcensus.feeds.jsonl import jsonl_batches
 from botcensus.feeds.mapping import Mapping, MappingError
 from botcensus.feeds.plan import LINE, MISSING, RAW, REJECT, Plan, missing_columns, plan
@@ -99,6 +99,10 @@ class FileReport:
     drone `spam` rows): no malware family, so not in the census."""
     quarantine_file: Path | None = None
     error: str | None = None
+    unreadable: bool = False
+    """The error is that the file's bytes cannot be read (an encrypted, damaged or cut-off zip
+    archive or member): nothing of it is stored, and reading it again gives the same error
+    until the file changes."""
     skipped: str | None = None
     """Why the file was skipped (a report type botcensus does not read)."""
     reader: str | None = None
@@ -183,6 +187,8 @@ class _Run:
     dataset: Path
     store: FeedStore
     enrich: Enrich
+    started: datetime
+    """When the ingest began: rows dated later than FEED_FUTURE_SKEW after it are rejected."""
     published: dict[str, list[Path]] = field(default_factory=dict)
 
 
@@ -254,6 +260,7 @@ class _FileIngest:
                 feed_name=self.source.feed_name,
                 sensor=self.source.report.provider,
                 intelmq_names=self.source.format == "intelmq",
+                now=self.run.started,
             )
         return self.plans[columns]
 
@@ -373,12 +380,15 @@ def ingest(
     feed: str | None = None,
     on_progress: Progress | None = None,
     on_file: Callable[[FileReport], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
     """Ingest report files (also .gz, .zip members and whole directories) into `dataset`; a
     file that fails is reported and the others go on; a report type botcensus does not read
-    is skipped and counted. `on_file` is called after each file is committed."""
+    is skipped and counted. `on_file` is called after each file is committed. `now` (default:
+    the clock) is when the ingest began, for the rows dated in the future (model.py)."""
     result = IngestReport()
-    run = _Run(dataset, FeedStore(dataset, uuid.uuid4().hex[:8]), enrich)
+    started = datetime.now(UTC) if now is None else now
+    run = _Run(dataset, FeedStore(dataset, uuid.uuid4().hex[:8]), enrich, started)
     lock = run.store.lock()
     try:
         run.store.clean_temporaries()
@@ -430,6 +440,11 @@ def _one_file(
 ) -> set[str]:
     """Read one report into the run's open files (committed by the caller); the days it
     wrote rows of. Errors are recorded on `report`, never raised."""
+    if item.member is None and item.name.lower().endswith(".zip"):
+        problem = archive_problem(item.path)  # a zip archive expand() could not open
+        report.error = f"{item.label}: {problem}"
+        report.unreadable = isinstance(problem, UnreadableError)
+        return set()
     try:
         source = resolve(item.name, mapping, feed, default)
     except UnknownReportError as exc:
@@ -439,11 +454,10 @@ def _one_file(
         report.error = f"{item.label}: {exc}"
         return set()
     quarantine = Quarantine(run.dataset, Path(item.label))
+    before = run.store.mark()
     try:
         report.report_type = source.report.report_type
         report.feed_name, report.mapping = source.feed_name, source.mapping.name
-        if item.name.lower().endswith(".zip"):
-            raise ReadError("not a zip archive that can be read")
         work = _FileIngest(item, source, run, report, quarantine)
         size = item.size()
 
@@ -470,6 +484,13 @@ def _one_file(
                 report.reread = str(why)
         report.reader = "exact"
         take(work.mapped(b) for b in work.batches())
+    except UnreadableError as exc:  # its rows, if any were read, are not to be trusted
+        run.store.rollback(before)
+        quarantine.discard()
+        for name in COUNTS:
+            setattr(report, name, 0)
+        report.error = f"{item.label}: {exc}; nothing of it stored"
+        report.unreadable = True
     except (
         OSError,
         EOFError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +19,23 @@ from typing import IO, Final, cast
 REPORT_SUFFIXES: Final = (".csv", ".json", ".jsonl", ".ndjson")
 MAX_MEMBER_BYTES: Final = 64 << 30
 """A zip member that claims to inflate beyond this is refused (a zip bomb), not read."""
+ZIP_ENCRYPTED: Final = 0x1
+"""The general-purpose flag bit of a zip member that is encrypted (a password-protected
+archive, as a mail gateway may pass one on)."""
+_ZIP_FAILURES: Final = (
+    zipfile.BadZipFile,  # a bad CRC, a damaged header, not a zip archive
+    NotImplementedError,  # a compression method Python cannot read (deflate64, AES)
+    RuntimeError,  # encrypted without a password
+    EOFError,  # a member cut off
+    zlib.error,  # damaged compressed data
+    ValueError,
+)
+
+
+class UnreadableError(OSError):
+    """The bytes of an input cannot be read at all, and will not be until the file changes:
+    a zip archive that is damaged or not one, a member that is encrypted, compressed in a way
+    Python cannot read, cut off or failing its CRC (messages name the input with its label)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,30 +70,62 @@ class Input:
         return self.path.stat().st_size
 
     def open(self) -> IO[bytes]:
-        """The report's uncompressed bytes."""
+        """The report's uncompressed bytes. A zip member that cannot be read raises
+        UnreadableError, on opening or on the read that finds it."""
         if self.member is not None:
-            archive = zipfile.ZipFile(self.path)
-            info = archive.getinfo(self.member)
-            if info.file_size > MAX_MEMBER_BYTES:
-                archive.close()
-                raise OSError(f"zip member claims {info.file_size} bytes; refused")
-            return cast(IO[bytes], _Closing(archive.open(info), archive))
+            return cast(IO[bytes], self._member())
         if self.gzipped:
             return cast(IO[bytes], gzip.open(self.path, "rb"))
         return self.path.open("rb")
 
+    def _member(self) -> _Closing:
+        try:
+            archive = zipfile.ZipFile(self.path)
+        except zipfile.BadZipFile as exc:
+            raise UnreadableError(f"not a zip archive that can be read ({exc})") from None
+        try:
+            try:
+                info = archive.getinfo(self.member or "")
+            except KeyError:
+                raise UnreadableError("zip member no longer in the archive") from None
+            if info.flag_bits & ZIP_ENCRYPTED:
+                raise UnreadableError(
+                    "zip member is encrypted (a password-protected archive); botcensus reads "
+                    "no encrypted archive: unpack it, or have it sent without a password"
+                )
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise UnreadableError(f"zip member claims {info.file_size} bytes; refused")
+            return _Closing(self._opened(archive, info), archive)
+        except BaseException:
+            archive.close()
+            raise
+
+    def _opened(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+        try:
+            return archive.open(info)
+        except NotImplementedError as exc:
+            raise UnreadableError(
+                f"zip member cannot be read: compression method {info.compress_type} ({exc})"
+            ) from None
+        except _ZIP_FAILURES as exc:
+            raise UnreadableError(f"zip member cannot be read: {exc}") from None
+
 
 class _Closing:
-    """A zip member's stream that closes its archive too."""
+    """A zip member's stream that closes its archive too; what the zip module raises on
+    reading (a bad CRC, a cut-off member, damaged data) is an UnreadableError."""
 
     def __init__(self, stream: IO[bytes], archive: zipfile.ZipFile) -> None:
         self.stream, self.archive = stream, archive
 
     def read(self, n: int = -1) -> bytes:
-        return self.stream.read(n)
+        try:
+            return self.stream.read(n)
+        except _ZIP_FAILURES as exc:
+            raise UnreadableError(f"zip member cannot be read: {exc}") from None
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.stream.read(len(buffer))
+        data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
@@ -128,3 +178,16 @@ def _one(path: Path, *, from_directory: bool) -> list[Input]:
     if from_directory and not _is_report(path.name):
         return []
     return [Input(path)]
+
+
+def archive_problem(path: Path) -> OSError:
+    """Why a `.zip` file gave no reports to read: an UnreadableError where it is no zip
+    archive (damaged, cut off, another kind of file), else the OSError of reading it."""
+    try:
+        with zipfile.ZipFile(path):
+            pass
+    except zipfile.BadZipFile as exc:
+        return UnreadableError(f"not a zip archive that can be read ({exc})")
+    except OSError as exc:
+        return exc
+    return UnreadableError("not a zip archive that can be read")

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import pyarrow as pa
@@ -23,6 +24,7 @@ from botcensus.feeds.vocabulary import (
     CORE,
     output_key,
 )
+from botcensus.model import EARLIEST_TIME, FEED_FUTURE_SKEW, LATEST_TIME
 
 LINE: Final = "__line"
 MISSING: Final = "__missing"
@@ -145,6 +147,23 @@ def _problem(column: str, words: str) -> str:
     return f"{lit(column + ': ')} || {shown} || {lit(words)}"
 
 
+def _iso(time: datetime) -> str:
+    return time.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _timestamp(time: datetime) -> str:
+    return f"TIMESTAMPTZ {lit(_iso(time))}"
+
+
+def _span(span: timedelta) -> str:
+    """A duration in words: '2 days', '36 hours'."""
+    if span % timedelta(days=1) == timedelta(0):
+        days = span // timedelta(days=1)
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = span / timedelta(hours=1)
+    return f"{hours:g} hours"
+
+
 def _coalesce(exprs: list[str]) -> str:
     return "NULL" if not exprs else exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
 
@@ -153,9 +172,12 @@ _ALIAS: Final = re.compile(r"(_*)[pvnk][0-9]+")
 
 
 class _Builder:
-    def __init__(self, report: ReportMapping, columns: Sequence[str]) -> None:
+    def __init__(
+        self, report: ReportMapping, columns: Sequence[str], now: datetime | None = None
+    ) -> None:
         self.report = report
         self.columns = list(columns)
+        self.now = now
         self.converted: list[str] = []  # layer 2: "expr AS v<i>"
         self.checked: list[str] = []  # layer 3: "expr AS n<i>", "expr AS k<i>"
         self.core: dict[str, list[str]] = defaultdict(list)
@@ -192,20 +214,21 @@ class _Builder:
             failure = raw.failure.replace("{p}", p)
             self.rejects.append((failure, _problem(rule.column, " " + raw.problem)))
             self.reads[REJECT] |= reads
+        # a cell the conversion cannot take (a non-integer) is kept under extra.<column>
+        set_aside = [f"({raw.invalid.replace('{p}', p)})"] if raw.invalid is not None else []
         field = BY_KEY.get(key)
         if field is None:
             self.others[key].append(_text(value))
             self.reads[key] |= reads
+            self.keep_cell(rule.column, set_aside, reads)
             return
         normal, ok = check(field.rule, value)
         self.checked += [f"{normal} AS {norm}", f"coalesce({ok}, false) AS {k}"]
         self.core[field.column].append(f"CASE WHEN {k} THEN {norm} END")
         self.reads[field.column] |= reads
         if field.rule in FALLBACK_RULES:
-            self.others[f"extra.{rule.column}"].append(
-                f"CASE WHEN {v} IS NOT NULL AND NOT {k} THEN {ident(rule.column)} END"
-            )
-            self.reads[f"extra.{rule.column}"] |= reads | {rule.column}
+            set_aside.append(f"({v} IS NOT NULL AND NOT {k})")
+        self.keep_cell(rule.column, set_aside, reads)
         wanted = field.column in ("time_source", "source_ip") and required
         if wanted and field.column not in self.required_checked:
             self.required_checked.add(field.column)
@@ -215,6 +238,37 @@ class _Builder:
                 missing += f" AND NOT coalesce({raw.failure.replace('{p}', p)}, false)"
             self.rejects.append((missing, _problem(rule.column, words)))
             self.reads[REJECT] |= reads
+            if field.column == "time_source":
+                self.time_range(rule.column, k, norm)
+
+    def keep_cell(self, column: str, set_aside: list[str], reads: frozenset[str]) -> None:
+        """Keep the cell under extra.<column> where any of `set_aside` is true (its value is
+        invalid for its field, as IntelMQ's parser keeps it)."""
+        if not set_aside:
+            return
+        self.others[f"extra.{column}"].append(
+            f"CASE WHEN {' OR '.join(set_aside)} THEN {ident(column)} END"
+        )
+        self.reads[f"extra.{column}"] |= reads | {column}
+
+    def time_range(self, column: str, k: str, norm: str) -> None:
+        """Reject a time.source outside [EARLIEST_TIME, LATEST_TIME) (model.py), or later than
+        FEED_FUTURE_SKEW after the ingest began (`self.now`, where given)."""
+        early, late = _iso(EARLIEST_TIME), _iso(LATEST_TIME)
+        within = f"{norm} >= {_timestamp(EARLIEST_TIME)} AND {norm} < {_timestamp(LATEST_TIME)}"
+        words = f" is outside [{early}, {late}), the times botcensus stores"
+        self.rejects.append((f"{k} AND NOT ({within})", _problem(column, words)))
+        if self.now is None:
+            return
+        limit = self.now.replace(microsecond=0) + FEED_FUTURE_SKEW
+        if limit >= LATEST_TIME:
+            return
+        words = (
+            f" is later than {_iso(limit)}, {_span(FEED_FUTURE_SKEW)} after the ingest began "
+            f"(allowed: {early} to {_iso(limit)})"
+        )
+        future = f"{k} AND {within} AND {norm} > {_timestamp(limit)}"
+        self.rejects.append((future, _problem(column, words)))
 
     def constant(self, key: str, value: str) -> None:
         field = BY_KEY.get(output_key(key))
@@ -307,10 +361,13 @@ def plan(
     feed_name: str,
     sensor: str,
     intelmq_names: bool = False,
+    now: datetime | None = None,
 ) -> Plan:
     """The SELECT that maps rows with these columns. Columns no rule uses go under
-    extra.<column> (IntelMQ input: under their own name when that is an IntelMQ field)."""
-    builder = _Builder(report, [c for c in columns if c not in (LINE, MISSING)])
+    extra.<column> (IntelMQ input: under their own name when that is an IntelMQ field).
+    A row whose time.source is outside [EARLIEST_TIME, LATEST_TIME), or (given `now`, when
+    the ingest began) later than now + FEED_FUTURE_SKEW, is rejected (model.py)."""
+    builder = _Builder(report, [c for c in columns if c not in (LINE, MISSING)], now)
     required = {(r.target, r.column) for r in report.required}
     for rule in report.rules:
         builder.rule(rule, (rule.target, rule.column) in required or rule.key == "time.source")
