@@ -86,3 +86,34 @@ def test_census_counts_the_good_files(damaged: Path) -> None:
     header = rows[0]
     counts = {r[header.index("window_start")]: r[header.index("unique_ip")] for r in rows[1:]}
     assert counts == {"2011-03-16": "5", "2011-03-17": "5"}
+
+
+def test_a_day_an_older_version_took_in_out_of_range_is_named_and_left_unread(
+    tmp_path: Path,
+) -> None:
+    """A feed row dated 9999-12-31, taken in before the range check, made every weekly
+    census, clean-up and roll-up stop with "date value out of range"."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from botcensus.model import SIGHTING_SCHEMA
+    from botcensus.store import write_sightings
+
+    data = tmp_path / "data"
+    seen = dt.datetime(2011, 3, 16, tzinfo=dt.UTC)  # the times do not matter here
+    base = {"bot_id": None, "malware_family": "rustock", "sensor": "s", "feed_name": "f",
+            "first_seen": seen, "last_seen": seen, "hits": 1, "source_cc": "DE",
+            "source_asn": 64496, "source_as_name": None, "geo_db": None}  # fmt: skip
+    first = dt.date(2011, 3, 16)
+    rows = [{**base, "day": first + dt.timedelta(days=d), "source_ip": f"192.0.2.{i}"}
+            for d in range(21) for i in range(1, 4)]  # fmt: skip
+    write_sightings(pa.Table.from_pylist(rows, schema=SIGHTING_SCHEMA), data, "feed")
+    late = [{**base, "day": dt.date(9999, 12, 31), "source_ip": "192.0.2.9"}]
+    write_sightings(pa.Table.from_pylist(late, schema=SIGHTING_SCHEMA), data, "feed")
+    for args in (["census", "--window", "week"], ["cleanup"], ["rollup"]):
+        done = _run(*args, "--data", str(data))
+        assert done.returncode == 0, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert "date=9999-12-31: a day outside 1970-01-01 to 2099-12-31" in done.stderr
+    assert (data / "sightings" / "date=9999-12-31").is_dir()  # named, not deleted

@@ -1,7 +1,8 @@
 """Dataset files on disk: the day partitions we may read, and the locks writers hold.
 
 A partition is a real directory `date=YYYY-MM-DD` inside its area (events/, sightings/,
-feeds/, sketches/); a data file is a real `*.parquet` file in it. Symlinks, other names and
+feeds/, sketches/), of a day in model.EARLIEST_TIME to LATEST_TIME; a data file is a real
+`*.parquet` file in it. Symlinks, other names and
 other kinds of file are refused with a message and never read or written through: nothing
 outside the dataset gets into a census or a retention run, and nothing is written outside it.
 Writing is store/atomic.py's: files 0600 in directories created 0700 (they hold addresses).
@@ -22,6 +23,7 @@ from typing import Final
 
 import pyarrow as pa
 
+from botcensus.model import EARLIEST_TIME, LATEST_TIME, TIME_RANGE_TEXT
 from botcensus.store.atomic import FILE_MODE, private_dir
 from botcensus.store.layout import PARTITION_PREFIX as PREFIX
 
@@ -61,8 +63,16 @@ def _refusal(entry: Path) -> str | None:
         return f"{entry}: a symlink (to {os.readlink(entry)}), not a directory of the dataset"
     if not entry.is_dir():
         return f"{entry}: not a directory"
-    if as_day(entry.name.removeprefix(PREFIX)) is None:
+    day = as_day(entry.name.removeprefix(PREFIX))
+    if day is None:
         return f"{entry}: not a day partition (date=YYYY-MM-DD)"
+    if not EARLIEST_TIME.date() <= day < LATEST_TIME.date():
+        # Rows an older version took in (a feed row of 9999-12-31): the census's weeks and
+        # the clean-up's calendar cannot hold the day, and one such row stopped them all.
+        return (
+            f"{entry}: a day outside {TIME_RANGE_TEXT}, which botcensus no longer takes in "
+            "(written by an older version; move it out of the dataset to keep it)"
+        )
     return None
 
 

@@ -21,13 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.ipaddr import canonical_ips
-from botcensus.model import (
-    EARLIEST_TIME,
-    LATEST_TIME,
-    SIGHTING_SCHEMA,
-    SINKHOLE_FEED_NAME,
-    TIME_RANGE_TEXT,
-)
+from botcensus.model import SIGHTING_SCHEMA, SINKHOLE_FEED_NAME
 from botcensus.store import layout, ledger, manifest
 from botcensus.store.atomic import DatasetError, write_parquet
 from botcensus.store.damaged import read_screened
@@ -89,31 +83,21 @@ def sightings_from_events(files: list[Path], left_out: list[str] | None = None) 
 
 def storable(table: pa.Table) -> tuple[pa.Table, list[str]]:
     """The rows of rolled-up `table` (day, source_ip, hits, ...) that sightings can hold, and
-    one sentence per kind of row left out: a source that is no address (0.0.0.0 or `::`,
-    written by a sinkhole version that took them from a PROXY header) or a day outside
-    model.EARLIEST_TIME to LATEST_TIME (a replayed time out of the census's calendar). One
-    such event must not stop the roll-up of every other: it is counted and named instead."""
-    address = pc.is_valid(canonical_ips(table["source_ip"]))
-    days = table["day"].cast(pa.date32())
-    first, last = EARLIEST_TIME.date(), LATEST_TIME.date()
-    in_range = pc.and_(
-        pc.greater_equal(days, pa.scalar(first, pa.date32())),
-        pc.less(days, pa.scalar(last, pa.date32())),
+    the sentence on those left out: a source that is no address (0.0.0.0 or `::`, written by
+    a sinkhole version that took them from a PROXY header). One such event must not stop the
+    roll-up of every other: it is counted and named instead. (A day outside the stored range
+    never gets here: its partition is refused, store.files.)"""
+    address = pc.fill_null(pc.is_valid(canonical_ips(table["source_ip"])), False)
+    if pc.all(address).as_py() is not False:
+        return table, []
+    rows = table.filter(pc.invert(address))
+    events = pc.sum(rows["hits"]).as_py() or 0
+    why = (
+        f"{events:,} event{'s' if events != 1 else ''} left out of the sightings: source_ip "
+        f"is not an address (first: {rows['source_ip'][0].as_py()!r}); they stay in the event "
+        "files"
     )
-    why = []
-    for bad, what in (
-        (pc.invert(address), "source_ip is not an address"),
-        (pc.and_(address, pc.invert(in_range)), f"day outside {TIME_RANGE_TEXT}"),
-    ):
-        bad = pc.fill_null(bad, True)
-        if pc.any(bad).as_py():
-            rows = table.filter(bad)
-            example = rows["source_ip" if "address" in what else "day"][0].as_py()
-            why.append(
-                f"{pc.sum(rows['hits']).as_py():,} events left out of the sightings: {what} "
-                f"(first: {str(example)!r}); they stay in the event files"
-            )
-    return table.filter(pc.fill_null(pc.and_(address, in_range), False)), why
+    return table.filter(address), [why]
 
 
 def merge_sightings(old: pa.Table, new: pa.Table) -> pa.Table:
