@@ -6,7 +6,7 @@ import csv
 import json
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import pyarrow as pa
 
@@ -57,10 +57,17 @@ HEADERS: dict[str, str] = {
 }
 
 
+IDENTIFIERS: Final = frozenset(
+    {"asn", "source_asn", "destination_asn", "reported_asn", "source_port", "destination_port",
+     "port", "group"}
+)  # fmt: skip
+"""Columns of numbers that name something (an ASN, a port, a network as a clean-up group)
+rather than count it: written without thousands separators."""
+
+
 def is_identifier(name: str) -> bool:
-    """Whether a column holds numbers that name something (an ASN, a port, a network as a
-    clean-up group) rather than count it: written without thousands separators."""
-    return name == "group" or name.endswith(("asn", "port"))
+    """Whether column `name` is one of IDENTIFIERS."""
+    return name in IDENTIFIERS
 
 
 def _cell(value: Any, name: str = "") -> str:
