@@ -514,3 +514,23 @@ def test_the_loopback_smtp_server_speaks_only_under_verbose(verbose):
     )  # fmt: skip
     protocol = [line for line in run.stderr.splitlines() if "rcpt TO" in line]
     assert bool(protocol) == verbose, run.stderr
+
+
+def test_events_of_a_feeds_only_dataset_points_to_export(runner, tmp_path):
+    """`events` prints the sinkhole's own events; on a dataset of feed rows it printed a
+    header and nothing else, without a word on where the rows are."""
+    from pathlib import Path
+
+    sample = Path(__file__).parent / "feeds" / "cases" / "2024-05-01-event4_sinkhole-sample.csv"
+    data = tmp_path / "data"
+    ingested = runner.invoke(main, ["ingest", str(sample), "--data", str(data)])
+    assert "4 stored" in ingested.output  # exit 1: one of its rows is quarantined
+    result = runner.invoke(main, ["events", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "dataset holds feed rows, which `botcensus export" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    quiet = runner.invoke(main, ["events", "--data", str(empty)])
+    assert quiet.exit_code == 0
+    assert "feed rows" not in quiet.stderr

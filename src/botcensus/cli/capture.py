@@ -147,9 +147,16 @@ def events(data_dir: Path, since: datetime | None, until: datetime | None, fmt: 
     """Print recorded events with IntelMQ field names (as `export --format intelmq` writes
     them, without enrichment)."""
     from botcensus.export.events import write_recorded
+    from botcensus.store import layout
 
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     check_range(since, until, ("--since", "--until"), inclusive=False)
-    write_recorded(data_dir, fmt, sys.stdout.buffer, since=since, until=until)
+    written = write_recorded(data_dir, fmt, sys.stdout.buffer, since=since, until=until)
     sys.stdout.buffer.flush()
+    if not written and any((data_dir / layout.FEEDS).glob("date=*")):
+        click.echo(
+            "note: no sinkhole events in range; this dataset holds feed rows, which "
+            "`botcensus export --format intelmq|shadowserver` writes",
+            err=True,
+        )
