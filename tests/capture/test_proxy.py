@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botcensus.capture.proxy import (
@@ -246,6 +247,52 @@ UNSPECIFIED = [
 @pytest.mark.parametrize("header", UNSPECIFIED)
 def test_an_unspecified_address_is_refused(header: bytes) -> None:
     assert _reason(header) == "proxy_unspecified_address"
+
+
+# IPv6 is stored as ipaddress writes it (RFC 5952), whatever the C library's inet_ntop prints:
+# glibc prints IPv4-compatible addresses (first 96 bits zero) with a dotted quad.
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("::1.2.3.4", "::102:304"),  # glibc: ::1.2.3.4
+        ("::102:304", "::102:304"),
+        ("::0.1.0.0", "::1:0"),  # glibc: ::0.1.0.0
+        ("::0.0.0.1", "::1"),
+        ("::ffff:0:1.2.3.4", "::ffff:0:102:304"),  # IPv4-translated (SIIT)
+        ("64:ff9b::192.0.2.1", "64:ff9b::c000:201"),  # NAT64
+        ("2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),  # the first longest zero run
+        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),  # one zero group stays
+        ("::FFFF:C000:0201", "192.0.2.1"),
+    ],
+)
+def test_v1_and_v2_spell_an_address_as_ipaddress_does(sent: str, stored: str) -> None:
+    v1 = _info(b"PROXY TCP6 %s %s 1 2\r\n" % (sent.encode(), sent.encode()))
+    v2 = _info(_v2_addresses(sent, sent))
+    assert (v1.source_ip, v1.destination_ip) == (stored, stored)
+    assert (v2.source_ip, v2.destination_ip) == (stored, stored)
+
+
+def test_ordinary_addresses_are_read_without_python_ipaddress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """parse runs once per connection; ipaddress costs ~20x what inet_pton/inet_ntop do, so
+    only a spelling inet_ntop may get wrong (a dotted quad) is left to it."""
+    headers = [
+        b"PROXY TCP4 192.0.2.1 198.51.100.2 12345 443\r\n",
+        b"PROXY TCP6 2001:db8::1 ::ffff:192.0.2.1 12345 443\r\n",
+        _v2(0x21, 0x11, V4_BODY),
+        _v2(0x21, 0x21, V6_BODY),
+        _v2_addresses("::ffff:192.0.2.1", "fe80::1"),
+    ]
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("ipaddress used on the per-connection path")
+
+    for name in ("ip_address", "IPv4Address", "IPv6Address"):
+        monkeypatch.setattr(ipaddress, name, refuse)
+    assert [_info(header).source_ip for header in headers] == [
+        "192.0.2.1", "2001:db8::1", "192.0.2.1", "2001:db8::1", "192.0.2.1",
+    ]  # fmt: skip
 
 
 def test_v2_unknown_tlvs_are_skipped() -> None:
@@ -630,6 +677,64 @@ def test_build_v2_then_parse_roundtrips(
         ProxyInfo(source, sport, destination, dport, None if times is None else tuple(times)),
         len(header),
     )
+
+
+# Packed addresses with the prefixes whose spelling is special: IPv4-compatible (::/96),
+# IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96), NAT64, 6to4, link-local,
+# loopback and unspecified; and groups drawn so that zero runs of every length occur.
+_V6_PREFIXES = [
+    b"", bytes(12), bytes(10) + b"\xff\xff", bytes(8) + b"\xff\xff\0\0", bytes.fromhex("0064ff9b"),
+    b"\x20\x02", b"\xfe\x80", bytes(14), bytes(15), bytes(16),
+]  # fmt: skip
+_groups = st.sampled_from([0, 0, 0, 1, 0xFFFF]) | st.integers(0, 0xFFFF)
+packed_v6 = st.tuples(st.sampled_from(_V6_PREFIXES), st.binary(min_size=16, max_size=16)).map(
+    lambda pair: pair[0] + pair[1][len(pair[0]) :]
+) | st.lists(_groups, min_size=8, max_size=8).map(lambda groups: struct.pack("!8H", *groups))
+packed_v4 = st.binary(min_size=4, max_size=4) | st.sampled_from([bytes(4), b"\x7f\0\0\1"])
+
+
+def _v1_spellings(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    """The ways a balancer may write `address` in a v1 line."""
+    if address.version == 4:
+        return [str(address)]
+    spellings = [
+        address.compressed, address.exploded, address.exploded.upper(),
+        socket.inet_ntop(socket.AF_INET6, address.packed),  # glibc's: a dotted quad at times
+    ]  # fmt: skip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        spellings.append(f"::ffff:{address.ipv4_mapped}")
+    return spellings
+
+
+@settings(max_examples=500)
+@given(packed_v4 | packed_v6)
+def test_addresses_are_stored_as_canonical_ip_stores_them(packed: bytes) -> None:
+    address = ipaddress.ip_address(packed)
+    expected = canonical_ip(str(address))
+    v1 = [b"PROXY TCP%d %s %s 1 2\r\n" % (address.version, t.encode(), t.encode())
+          for t in _v1_spellings(address)]  # fmt: skip
+    family = 0x11 if address.version == 4 else 0x21
+    for header in [_v2(0x21, family, packed + packed + struct.pack("!HH", 1, 2)), *v1]:
+        if expected is None:
+            assert _reason(header) == "proxy_unspecified_address", header
+        else:
+            info = _info(header)
+            assert (info.source_ip, info.destination_ip) == (expected, expected), header
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEF:.%", min_size=1, max_size=41))
+def test_v1_takes_the_ipv6_text_ipaddress_takes(text: str) -> None:
+    header = f"PROXY TCP6 {text} 2001:db8::2 1 2\r\n".encode()
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        address = None
+    if address is None or address.scope_id is not None:  # no scope id in a PROXY header
+        assert _reason(header) == "proxy_v1_malformed"
+    elif (expected := canonical_ip(text)) is None:
+        assert _reason(header) == "proxy_unspecified_address"
+    else:
+        assert _info(header).source_ip == expected
 
 
 @given(st.sampled_from([b"", b"PROXY ", b"PROXY TCP4 ", SIG, SIG + b"\x21"]), st.binary())

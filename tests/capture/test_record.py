@@ -30,6 +30,7 @@ RULES = [
     GenericRule(family="gatebot", path=r"^/gate\.php$", bot_id_query="id"),
     GenericRule(family="bodybot", path=r"^/b$", bot_id_body_regex=r"id=(\w+)"),
     GenericRule(family="hostbot", host="*.cnc.example", bot_id_header="X-Bot-Id"),
+    GenericRule(family="cookiebot", path=r"^/c$", bot_id_cookie="bid"),
 ]
 SETTINGS = SinkholeSettings(
     sensor="s1",
@@ -142,6 +143,7 @@ requests = st.builds(
         [
             *["/", "/gate.php?id=42", "/gate.php?id=", "/b", "/x?y=1&id=7", "/%ff"],
             *["/gate.php?id=%1b%00", "/gate.php?id=%ff%fe", "/gate.php?id=a%e2%80%aeb"],
+            *["/gate.php?id=%20a%09", "/gate.php?id=a" + "%ff" * 300, "/c"],
         ]
     ),
     st.lists(
@@ -170,6 +172,52 @@ def test_fast_and_full_paths_record_the_same_event(request: bytes) -> None:
     assert [len(r) for r in slow_rows] == [len(EVENT_COLUMNS)] * len(slow_rows)
     assert fast_reply == slow_reply
     assert _events(fast_rows) == _events(slow_rows)
+
+
+def _both_paths(request: bytes) -> list[dict[str, Any]]:
+    """The event of `request` taken whole (the fast path) and a byte at a time (the full
+    path), after checking that they agree."""
+    fast = _events(_serve([request])[0])
+    full = _events(_serve([request[i : i + 1] for i in range(len(request))])[0])
+    assert fast == full
+    return fast
+
+
+LONG_INVALID = b"a" + b"\xff" * 300
+"""A bot id of one character and 300 bytes that are not UTF-8."""
+CUT_INVALID = "a" + "\\xff" * 255
+"""LONG_INVALID cut to 256 characters as sent (an invalid byte is one), then escaped."""
+
+
+# llhttp drops the white space before a header value but keeps what follows it; a bot id is
+# stripped of it and cut as it was sent, then escaped once (docs/events.md), on every source.
+HEAD_ID = b"GET / HTTP/1.1\r\nHost: a.cnc.example\r\nX-Bot-Id: %s\r\n\r\n"
+COOKIE_ID = b"GET /c HTTP/1.1\r\nCookie: x=1; bid=%s\r\n\r\n"
+BODY_ID = b"POST /b HTTP/1.1\r\nContent-Length: %d\r\n\r\nid=%s"
+SENT_IDS = [
+    pytest.param(HEAD_ID % b"abc \t", "abc", id="header-tab"),
+    pytest.param(HEAD_ID % LONG_INVALID, CUT_INVALID, id="header-long"),
+    pytest.param(COOKIE_ID % b"abc \t", "abc", id="cookie-tab"),
+    pytest.param(COOKIE_ID % LONG_INVALID, CUT_INVALID, id="cookie-long"),
+    pytest.param(b"GET /gate.php?id=%20abc%09 HTTP/1.1\r\n\r\n", "abc", id="query-tab"),
+    pytest.param(
+        b"GET /gate.php?id=a" + b"%ff" * 300 + b" HTTP/1.1\r\n\r\n", CUT_INVALID, id="query-long"
+    ),
+    pytest.param(BODY_ID % (3 + len(LONG_INVALID), LONG_INVALID), CUT_INVALID, id="body-long"),
+]
+
+
+@pytest.mark.parametrize(("sent", "bot_id"), SENT_IDS)
+def test_bot_ids_are_stripped_and_cut_before_they_are_escaped(sent: bytes, bot_id: str) -> None:
+    [event] = _both_paths(sent)
+    assert event["bot_id"] == bot_id
+
+
+def test_header_values_other_than_bot_ids_keep_trailing_white_space() -> None:
+    request = b"GET / HTTP/1.1\r\nHost: a.cnc.example \t\r\nUser-Agent:  ua \t\r\n\r\n"
+    [event] = _both_paths(request)
+    assert (event["host"], event["user_agent"]) == ("a.cnc.example \\x09", "ua \\x09")
+    assert event["malware_family"] == "hostbot"  # the Host glob sees the host as sent
 
 
 def test_a_whole_small_request_is_logged_raw():
@@ -220,7 +268,7 @@ def test_segment_header_names_what_decoding_needs(tmp_path: Path):
     header = segment_header(SETTINGS, SETTINGS.listeners)
     assert header["sensor"] == "s1"
     assert header["listeners"] == [["main", 404]]
-    assert [r["family"] for r in header["decoders"]] == ["gatebot", "bodybot", "hostbot"]
+    assert [r["family"] for r in header["decoders"]] == [r.family for r in RULES]
 
 
 def test_a_half_close_in_the_same_turn_as_the_last_request_still_gets_its_reply() -> None:

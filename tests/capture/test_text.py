@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from botcensus.capture.text import ESCAPED_CATEGORIES, escape_controls, network_text
+from botcensus.capture.text import ESCAPED_CATEGORIES, network_text, received_text, stored_text
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_an_invalid_byte_and_a_c1_character_stay_distinct() -> None:
 
 def test_printable_non_ascii_is_kept() -> None:
     text = "\u00a0\u3000 \u00e9\u00df"  # spaces other than ASCII's are not escaped
-    assert escape_controls(text) == text
+    assert stored_text(text) == text
 
 
 @given(st.binary(max_size=64))
@@ -70,11 +70,28 @@ def test_stored_text_holds_no_control_or_format_character(raw: bytes) -> None:
 
 @given(st.text(max_size=64))
 def test_escaping_twice_changes_nothing(text: str) -> None:
-    once = escape_controls(text)
-    assert escape_controls(once) == once
+    once = stored_text(text)
+    assert stored_text(once) == once
 
 
 @given(st.text(max_size=32), st.text(max_size=32))
 def test_distinct_text_without_backslashes_stays_distinct(a: str, b: str) -> None:
     if a != b and "\\" not in a + b:
-        assert escape_controls(a) != escape_controls(b)
+        assert stored_text(a) != stored_text(b)
+
+
+def test_an_invalid_byte_is_one_character_as_received_and_spelled_as_sent() -> None:
+    received = received_text(b"a\xff\xc3(")  # \xc3 would begin a two-byte character
+    assert len(received) == 4
+    assert stored_text(received) == "a\\xff\\xc3("
+
+
+@given(st.binary(max_size=64))
+def test_received_text_loses_nothing(raw: bytes) -> None:
+    assert received_text(raw).encode("utf-8", "surrogateescape") == raw
+
+
+@given(st.binary(max_size=64))
+def test_stored_text_spells_invalid_bytes_as_python_backslashreplace_does(raw: bytes) -> None:
+    stored = stored_text(raw.decode("utf-8", "backslashreplace"))
+    assert network_text(raw) == stored_text(received_text(raw)) == stored

@@ -232,15 +232,11 @@ def _found(
     found_ids: list[str | None] = []
     rows = zip(head_index.tolist(), bodies, splits.tolist(), strict=True)
     for at, data, split in rows:
-        known = knowns[at]
+        known: KnownHead = knowns[at]  # `at` is Any (tolist), which would make `known` Any
         found = known.found
         if found is None:
-            head, body = known.head, data[split:]
-            request = Request(
-                head.method or "", head.host, head.path or "", head.query or "", head.headers,
-                body, len(body),
-            )  # fmt: skip
-            decoded = decoder.decode(request)
+            body = data[split:]
+            decoded = decoder.decode(Request(*known.head.received, body, len(body)))
             found = (None, None) if decoded is None else (decoded.family, decoded.bot_id)
         found_families.append(found[0])
         found_ids.append(found[1])

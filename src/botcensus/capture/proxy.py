@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from botcensus.ipaddr import canonical_ip
 from botcensus.model import TIME_RANGE_TEXT, TIME_RANGE_US
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -58,24 +57,6 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
 
-def _canonical_v4(text: str) -> str:
-    # inet_pton (ISC code in glibc and the BSDs) takes only four decimal octets without
-    # leading zeros, as the spec asks, and is ~20x faster than ipaddress.IPv4Address.
-    return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text))
-
-
-def _canonical_v6(text: str) -> str:
-    if "%" in text:  # ipaddress accepts scope ids; the PROXY protocol has none
-        raise ValueError("scoped address")
-    return ipaddress.IPv6Address(text).compressed
-
-
-_V1_FAMILIES: Final[dict[bytes, Callable[[str], str]]] = {
-    b"TCP4": _canonical_v4,
-    b"TCP6": _canonical_v6,
-}
-
-
 class ProxyError(ValueError):
     """A header that cannot be valid; `reason` is the snake_case code recorded in the event."""
 
@@ -84,6 +65,51 @@ class ProxyError(ValueError):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+
+
+# Addresses are read and checked as packed bytes and spelled by inet_ntop: inet_pton (ISC code
+# in glibc and the BSDs) takes exactly the text ipaddress takes for IPv4 (four decimal octets
+# without leading zeros, as the spec asks) and for IPv6 without a scope id (which it refuses,
+# as the protocol has none), and the pair is ~20x faster than ipaddress. The text is what
+# ipaddr.canonical_ip gives (tests/capture/test_proxy.py compares them over random addresses).
+_V4_UNSPECIFIED: Final = bytes(4)
+_V6_UNSPECIFIED: Final = bytes(16)
+_V6_MAPPED_PREFIX: Final = bytes(10) + b"\xff\xff"
+"""::ffff:0:0/96, IPv4-mapped IPv6: stored as the IPv4 address, as ipaddr stores it."""
+
+
+def _stored_v4(packed: bytes, which: str) -> str:
+    """A packed IPv4 address as botcensus stores it; the unspecified 0.0.0.0 is refused."""
+    if packed == _V4_UNSPECIFIED:
+        raise _unspecified(which)
+    return socket.inet_ntop(socket.AF_INET, packed)
+
+
+def _stored_v6(packed: bytes, which: str) -> str:
+    """A packed IPv6 address as botcensus stores it (ipaddr.canonical_ip): IPv4-mapped as
+    IPv4, anything else in RFC 5952 text; the unspecified `::` is refused."""
+    if packed[:12] == _V6_MAPPED_PREFIX:
+        return _stored_v4(packed[12:], which)
+    if packed == _V6_UNSPECIFIED:
+        raise _unspecified(which)
+    text = socket.inet_ntop(socket.AF_INET6, packed)
+    if "." in text:
+        # C libraries print some addresses with a dotted quad (glibc: IPv4-compatible
+        # ::a.b.c.d, whose first 96 bits are zero); RFC 5952 and ipaddress write hex groups.
+        return ipaddress.IPv6Address(packed).compressed
+    return text
+
+
+def _unspecified(which: str) -> ProxyError:
+    # No host has the unspecified address (0.0.0.0, `::`, `::ffff:0.0.0.0`) and no dataset
+    # may hold it: a balancer that sends it does not know whom it forwarded.
+    return ProxyError("proxy_unspecified_address", f"{which} address is unspecified")
+
+
+_V1_FAMILIES: Final[dict[bytes, tuple[int, Callable[[bytes, str], str]]]] = {
+    b"TCP4": (socket.AF_INET, _stored_v4),
+    b"TCP6": (socket.AF_INET6, _stored_v6),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +162,22 @@ def _parse_v1(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
     if family is None or len(fields) != 6:
         raise ProxyError("proxy_v1_malformed", "expected PROXY TCP4|TCP6 src dst sport dport")
     info = ProxyInfo(
-        _stored(_v1_address(family, fields[2]), "source"),
+        _v1_address(family, fields[2], "source"),
         _v1_port(fields[4]),
-        _stored(_v1_address(family, fields[3]), "destination"),
+        _v1_address(family, fields[3], "destination"),
         _v1_port(fields[5]),
         None,
     )
     return info, end + 1
 
 
-def _v1_address(canonical: Callable[[str], str], field: bytes) -> str:
+def _v1_address(family: tuple[int, Callable[[bytes, str], str]], field: bytes, which: str) -> str:
+    af, stored = family
     try:
-        return canonical(field.decode("ascii"))
-    except (OSError, ValueError):  # inet_pton raises OSError; ipaddress and decode ValueError
+        packed = socket.inet_pton(af, field.decode("ascii"))
+    except (OSError, ValueError):  # inet_pton: OSError (ValueError for a NUL); decode: ValueError
         raise ProxyError("proxy_v1_malformed", f"bad address {field!r}") from None
+    return stored(packed, which)
 
 
 def _v1_port(field: bytes) -> int:
@@ -187,26 +215,14 @@ def _parse_v2(data: bytes | bytearray) -> tuple[ProxyInfo, int] | None:
     if address_len == 0:  # LOCAL, or PROXY over UNSPEC: the real peer stands
         return _NO_ADDRESS, total
     replay_times_us = _parse_tlvs(data, _V2_FIXED_LEN + address_len, total)
+    # v1 and v2 both end in _stored_v4/_stored_v6, so they spell an address the same way.
     if family == _FAM_TCP4:
         src, dst, sport, dport = _V4_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
-        af = socket.AF_INET
+        source_ip, destination_ip = _stored_v4(src, "source"), _stored_v4(dst, "destination")
     else:
         src, dst, sport, dport = _V6_ADDRESSES.unpack_from(data, _V2_FIXED_LEN)
-        af = socket.AF_INET6
-    # Both versions end in _stored, so v1 and v2 spell an address (mapped, compat) the same way.
-    source_ip = _stored(socket.inet_ntop(af, src), "source")
-    destination_ip = _stored(socket.inet_ntop(af, dst), "destination")
+        source_ip, destination_ip = _stored_v6(src, "source"), _stored_v6(dst, "destination")
     return ProxyInfo(source_ip, sport, destination_ip, dport, replay_times_us), total
-
-
-def _stored(address: str, which: str) -> str:
-    """A well-formed address as botcensus stores it (ipaddr.canonical_ip: IPv4-mapped IPv6
-    as IPv4). The unspecified address (0.0.0.0, `::`, `::ffff:0.0.0.0`), which no host has and
-    no dataset may hold, is refused: a balancer that sends it does not know the address."""
-    stored = canonical_ip(address)
-    if stored is None:  # well-formed and without a zone id, so unspecified
-        raise ProxyError("proxy_unspecified_address", f"{which} address is unspecified")
-    return stored
 
 
 def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] | None:

@@ -19,7 +19,7 @@ from typing import Any
 import httptools
 
 from botcensus.capture.protocols import Decoder, Request, build_decoder
-from botcensus.capture.text import network_text
+from botcensus.capture.text import received_text, stored_text
 from botcensus.config import GenericRule
 
 EMPTY_SHA256 = hashlib.sha256(b"").digest()
@@ -30,10 +30,14 @@ _WANTED = {b"host": 0, b"user-agent": 1, b"content-length": 2}
 _METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
 _sha256 = hashlib.sha256
 
+ReceivedHead = tuple[str, str | None, str, str, tuple[tuple[str, str], ...]]
+"""protocols.Request's method, host, path, query and headers: the head as a decoder sees it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The fields of an event that come from the request line and the headers."""
+    """The fields of an event that come from the request line and the headers (as stored:
+    capture/text.py), and the head as received, for the decoder."""
 
     method: str | None
     host: str | None
@@ -42,7 +46,7 @@ class Head:
     user_agent: str | None
     names: list[str]
     content_length: int | None
-    headers: tuple[tuple[str, str], ...]
+    received: ReceivedHead
 
 
 def content_length(raw: bytes) -> int | None:
@@ -58,15 +62,17 @@ def content_length(raw: bytes) -> int | None:
 
 def read_head(raw_method: bytes | None, url: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Head:
     """Decode what the parser reported of a request head (the method is known once the URL
-    has started; a request cut off before it has none). Text follows capture/text.py's rule."""
+    has started; a request cut off before it has none). The event's text follows
+    capture/text.py's rule; the decoder gets it as received, so that a bot id is stripped
+    and cut as sent before it is escaped (protocols.Request)."""
     host = user_agent = None
     length: int | None = None
     names: list[str] = []
     pairs: list[tuple[str, str]] = []
     for raw_name, raw_value in headers:
-        name = network_text(raw_name)
-        value = network_text(raw_value)
-        names.append(name)
+        name = received_text(raw_name)
+        value = received_text(raw_value)
+        names.append(stored_text(name))
         pairs.append((name, value))
         which = _WANTED.get(raw_name.lower())
         if which is not None:
@@ -78,11 +84,18 @@ def read_head(raw_method: bytes | None, url: bytes, headers: Sequence[tuple[byte
                 length = content_length(raw_value)
     method = path = query = None
     if url and raw_method is not None:
-        method = _METHODS.get(raw_method) or network_text(raw_method)
+        method = _METHODS.get(raw_method) or received_text(raw_method)
         raw_path, _, raw_query = url.partition(b"?")
-        path = network_text(raw_path)
-        query = network_text(raw_query) if raw_query else None
-    return Head(method, host, path, query, user_agent, names, length, tuple(pairs))
+        path = received_text(raw_path)
+        query = received_text(raw_query) if raw_query else None
+    return Head(
+        _stored(method), _stored(host), _stored(path), _stored(query), _stored(user_agent),
+        names, length, (method or "", host, path or "", query or "", tuple(pairs)),
+    )  # fmt: skip
+
+
+def _stored(text: str | None) -> str | None:
+    return None if text is None else stored_text(text)
 
 
 def event_row(
@@ -100,11 +113,7 @@ def event_row(
     listener, sensor); the decoder runs on requests that were not rejected."""
     family = bot_id = None
     if reject is None and decode is not None:
-        request = Request(
-            head.method or "", head.host, head.path or "", head.query or "", head.headers,
-            body, body_length,
-        )  # fmt: skip
-        decoded = decode(request)
+        decoded = decode(Request(*head.received, body, body_length))
         if decoded is not None:
             family, bot_id = decoded.family, decoded.bot_id
     return (
@@ -186,12 +195,7 @@ class RawDecoder:
         body = data[split:] if known.cached else known.body
         found = known.found
         if found is None:
-            head = known.head
-            request = Request(
-                head.method or "", head.host, head.path or "", head.query or "", head.headers,
-                body, len(body),
-            )  # fmt: skip
-            decoded = self.decode(request)
+            decoded = self.decode(Request(*known.head.received, body, len(body)))
             found = (None, None) if decoded is None else (decoded.family, decoded.bot_id)
         digest = _sha256(body).digest() if body else EMPTY_SHA256
         tail = (len(body), False, digest, body[: self.body_head_bytes], *found, status, None)
@@ -226,11 +230,7 @@ class RawDecoder:
         reusable = split > 3 and split + len(body) == len(data) and not _chunked(state.headers)
         found = None
         if not self._body_decides:
-            request = Request(
-                head.method or "", head.host, head.path or "", head.query or "", head.headers,
-                body, len(body),
-            )  # fmt: skip
-            decoded = self.decode(request)
+            decoded = self.decode(Request(*head.received, body, len(body)))
             found = (None, None) if decoded is None else (decoded.family, decoded.bot_id)
         known = KnownHead(head, _fields(head), len(body), found, reusable, body)
         if reusable:

@@ -17,19 +17,30 @@ from typing import Final
 
 ESCAPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 """Unicode categories stored as escapes: none of them is text a person reads."""
+# received_text's lone surrogates: the bytes 0x80-0xff that were not UTF-8. UTF-8 decoding
+# yields no surrogate otherwise (an encoded surrogate is invalid bytes, one each).
+_INVALID_BYTE_LOW: Final = 0xDC80
+_INVALID_BYTE_HIGH: Final = 0xDCFF
+
+
+def received_text(raw: bytes) -> str:
+    """`raw` decoded as UTF-8 without loss: a byte that is not UTF-8 becomes one lone
+    surrogate, U+DC80-U+DCFF (Python's surrogateescape), nothing is escaped. What decoders
+    see (protocols.Request), so they strip and cut what was sent before it is escaped."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def stored_text(text: str) -> str:
+    """Text as received (received_text) as botcensus stores it (the rule above): its
+    invalid bytes as `\\xNN`, its control and format characters as escapes. Text holding
+    none (almost all of it) is returned as it is after one C-speed check. Applying it twice
+    changes nothing: an escape is printable ASCII."""
+    return text if text.isprintable() else _escaped(text)
 
 
 def network_text(raw: bytes) -> str:
     """`raw` from the network as the text botcensus stores (the rule above)."""
-    text = raw.decode("utf-8", "backslashreplace")
-    return text if text.isprintable() else _escaped(text)
-
-
-def escape_controls(text: str) -> str:
-    """`text` with its control and format characters as escapes; text holding none (almost
-    all of it) is returned as it is after one C-speed check. Applying it twice changes
-    nothing: an escape is printable ASCII."""
-    return text if text.isprintable() else _escaped(text)
+    return stored_text(received_text(raw))
 
 
 def _escaped(text: str) -> str:
@@ -42,6 +53,8 @@ def _escape(char: str) -> str:
     code = ord(char)
     if code < 0x80:
         return f"\\x{code:02x}"
+    if _INVALID_BYTE_LOW <= code <= _INVALID_BYTE_HIGH:  # a byte that was not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFFFF:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"

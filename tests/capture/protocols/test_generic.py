@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from botcensus.capture.protocols import Decoded, Request
 from botcensus.capture.protocols.generic import MAX_BOT_ID, make_decoder
+from botcensus.capture.text import stored_text
 from botcensus.config import GenericRule
 
 UA = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)"
@@ -271,6 +272,37 @@ def test_bot_id_is_cut_before_its_control_characters_are_escaped() -> None:
     assert _bot_id(request, bot_id_query="id") == "A" * (MAX_BOT_ID - 1) + "\\x1b"
 
 
+# Request text is as received: a byte that is not UTF-8 is a lone surrogate U+DC80-U+DCFF
+# (capture/text.received_text). It counts as one character of MAX_BOT_ID, and the id is
+# escaped once, after the cut: never cut inside an escape.
+_SENT = "a" + "\udcff" * 300
+_STORED = "a" + "\\xff" * (MAX_BOT_ID - 1)
+
+
+@pytest.mark.parametrize(
+    ("request_", "rule"),
+    [
+        (_request(query="id=a" + "%ff" * 300), {"bot_id_query": "id"}),
+        (_request(headers=(("X-Bot-Id", _SENT + " \t"),)), {"bot_id_header": "X-Bot-Id"}),
+        (_request(headers=(("Cookie", f"x=1; bid={_SENT}"),)), {"bot_id_cookie": "bid"}),
+        (_request(body=b"id=a" + b"\xff" * 300), {"bot_id_body_regex": r"id=(\S+)"}),
+    ],
+    ids=["query", "header", "cookie", "body"],
+)
+def test_invalid_bytes_count_as_one_character_each(request_: Request, rule: dict[str, str]) -> None:
+    assert _bot_id(request_, **rule) == _STORED
+
+
+@pytest.mark.parametrize("value", ["abc \t", "\tabc\t \t", "abc\u3000", "abc\x1f"])
+def test_header_bot_id_is_stripped_as_sent(value: str) -> None:
+    request = _request(headers=(("X-Bot-Id", value),))
+    assert _bot_id(request, bot_id_header="X-Bot-Id") == "abc"
+
+
+def test_host_glob_sees_the_host_as_sent() -> None:
+    assert _decode(_request(host="bot.example-cnc.net \t"), host="*.example-cnc.net") is not None
+
+
 def test_bot_id_at_the_limit_is_kept_whole() -> None:
     request = _request(headers=(("X-Bot-Id", "B" * MAX_BOT_ID),))
     assert _bot_id(request, bot_id_header="X-Bot-Id") == "B" * MAX_BOT_ID
@@ -305,7 +337,10 @@ _HOSTILE_RULES = [
     ),
     GenericRule(family="b", path=".", bot_id_cookie="bid", bot_id_body_regex=r"(?:x(\d+))?"),
 ]
-_text = st.text(alphabet=st.characters(), max_size=60)
+_text = st.text(
+    alphabet=st.characters() | st.integers(0xDC80, 0xDCFF).map(chr),
+    max_size=60,
+)  # lone surrogates too: how Request holds bytes that are not UTF-8
 _header_name = st.sampled_from(["Cookie", "cookie", "X-Bot-Id", "Host", "X"]) | _text
 
 
@@ -323,7 +358,9 @@ def test_hostile_requests_never_raise(
     decoded = make_decoder(_HOSTILE_RULES)(request)
     if decoded is not None and decoded.bot_id is not None:
         assert decoded.bot_id == decoded.bot_id.strip()
-        assert 0 < len(decoded.bot_id) <= MAX_BOT_ID
+        assert stored_text(decoded.bot_id) == decoded.bot_id  # escaped, and only once
+        # MAX_BOT_ID characters as sent, each spelled in at most 10 (\UNNNNNNNN)
+        assert 0 < len(decoded.bot_id) <= 10 * MAX_BOT_ID
 
 
 def test_empty_host_glob_matches_only_an_empty_host() -> None:

@@ -9,7 +9,9 @@ from typing import NamedTuple
 
 class Request(NamedTuple):
     """What a decoder may look at: one HTTP request as the sinkhole received it, its text as
-    it is stored (UTF-8, with invalid bytes and control characters escaped: capture/text.py)."""
+    received (capture/text.received_text): UTF-8, a byte that is not UTF-8 as one lone
+    surrogate U+DC80-U+DCFF, nothing escaped, white space as sent. A bot id a decoder returns
+    is stored as it returns it, so it escapes it (capture/text.stored_text), last."""
 
     method: str
     host: str | None

@@ -4,11 +4,14 @@
 # hot path and must never raise on what a client sends. Bot ids are stripped of surrounding
 # whitespace and cut to MAX_BOT_ID characters rather than dropped: a real bot id is far
 # shorter, so the cut only bounds what a hostile client can make us store, while the request
-# still counts with the best id it offered. Whatever the source, a bot id follows the rule
-# for all text from the network (capture/text.py): a query parameter is percent-decoded as
-# UTF-8 with invalid bytes as \xNN, a body match is read back from its bytes the same way,
-# and control characters become escapes. The regular expressions come from the operator's
-# configuration; keeping them free of catastrophic backtracking is the operator's care.
+# still counts with the best id it offered. Whatever the source, a bot id is taken as it was
+# sent (Request's text is as received; a query parameter is percent-decoded as UTF-8, a body
+# match read back from its bytes the same way, a byte that is not UTF-8 one character each),
+# stripped and cut, and only then escaped by the rule for all text from the network
+# (capture/text.py): an escape is never cut in two, and white space the parser kept (llhttp
+# keeps what follows a header value) never makes one bot two ids. The regular expressions
+# come from the operator's configuration; keeping them free of catastrophic backtracking is
+# the operator's care.
 
 from __future__ import annotations
 
@@ -18,14 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from botcensus.capture.text import escape_controls
+from botcensus.capture.text import stored_text
 from botcensus.config import GenericRule
 
 from . import Decoded, Decoder, Request
 
 MAX_BOT_ID = 256
-"""Characters kept of a bot id as sent; longer values are truncated to this length (before
-control characters are escaped, so a stored id may spell them out in more)."""
+"""Characters kept of a bot id as sent (a byte that is not UTF-8 counts as one), after the
+white space around it is stripped; longer values are cut to this length before the id is
+escaped, so a stored id may spell its control characters and invalid bytes out in more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +118,10 @@ def _bare_host(host: str | None) -> str | None:
 
 def _bot_id(rule: _Rule, request: Request) -> str | None:
     if rule.query is not None:
-        # parse_qs would turn bytes that are not UTF-8 into U+FFFD, merging distinct ids.
-        values = parse_qs(request.query, errors="backslashreplace").get(rule.query)
+        # Percent-decoded bytes that are not UTF-8 stay one character each, as the rest of
+        # the request's text holds them (U+FFFD would merge distinct ids). llhttp admits only
+        # ASCII in a query, so no raw byte sits between percent-escapes.
+        values = parse_qs(request.query, errors="surrogateescape").get(rule.query)
         if values and (found := _clean(values[0])):
             return found
     if rule.header is not None:
@@ -129,7 +135,7 @@ def _bot_id(rule: _Rule, request: Request) -> str | None:
         # then read back from its bytes as UTF-8, as all text from the network is.
         match = rule.body.search(request.body.decode("latin-1"))
         if match is not None and (group := match.group(1)) is not None:
-            return _clean(group.encode("latin-1").decode("utf-8", "backslashreplace"))
+            return _clean(group.encode("latin-1").decode("utf-8", "surrogateescape"))
     return None
 
 
@@ -153,5 +159,6 @@ def _cookie(headers: tuple[tuple[str, str], ...], wanted: str) -> str | None:
 
 
 def _clean(value: str) -> str | None:
+    """A bot id as received, stripped and cut (MAX_BOT_ID), then as stored; None if empty."""
     value = value.strip()[:MAX_BOT_ID].rstrip()
-    return escape_controls(value) or None
+    return stored_text(value) or None
