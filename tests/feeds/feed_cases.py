@@ -135,3 +135,31 @@ def sinkhole_row(n: int, **values: object) -> dict[str, object]:
     }
     row.update(values)
     return row
+
+
+DAMAGED_DIRECTORY: dict[str, str] = {
+    "version 20.0": (
+        "not a zip archive that can be read (zip file version 20.0, which Python cannot read"
+    ),
+    "name not UTF-8": (
+        "not a zip archive that can be read (a member's name is marked UTF-8 but is not"
+    ),
+}
+"""Damaged central directories Python's ZipFile() itself refuses, with other than BadZipFile
+(NotImplementedError, UnicodeDecodeError), and the start of the error botcensus gives."""
+
+
+def damaged_directory(archive: Path, kind: str) -> Path:
+    """`archive` with its last central directory entry damaged as DAMAGED_DIRECTORY[kind]
+    says: its "version needed to extract" set to 20.0 (200), or its name flagged UTF-8 (bit
+    11) with a first byte that is not."""
+    data = bytearray(archive.read_bytes())
+    at = data.rfind(b"PK\x01\x02")
+    if kind == "version 20.0":
+        data[at + 6 : at + 8] = (200).to_bytes(2, "little")
+    else:
+        flags = int.from_bytes(data[at + 8 : at + 10], "little") | 0x800
+        data[at + 8 : at + 10] = flags.to_bytes(2, "little")
+        data[at + 46] = 0xFF  # the name follows the entry's 46 fixed bytes
+    archive.write_bytes(bytes(data))
+    return archive

@@ -5,6 +5,7 @@ skipped."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
-from feed_cases import fake_enrich
+from feed_cases import DAMAGED_DIRECTORY, damaged_directory, fake_enrich
 
 from botcensus.cli import main
 from botcensus.feeds.collect import collect
@@ -121,14 +123,15 @@ def test_an_unreadable_archive_is_recorded_and_tried_again_only_when_it_changes(
         ("2025-03-06-event4_sinkhole-de-locked.csv", 0, True),
     ]
     assert first.unreadable == [locked]
-    assert "1 that cannot be read (recorded: not tried again until the file changes)" in (
-        first.summary()
+    assert first.summary().startswith(
+        "collect: 1 report read, 1 file that cannot be read (the error recorded: not tried "
+        "again until the file changes), 0 read before, "
     )
     assert "is encrypted" in str(_state(data)[locked.name]["error"])
     later = collect(inbox, data, fake_enrich, settle=0)
     assert (later.ingest.files, later.already, later.unreadable_before) == ([], 1, 1)
     assert later.ingest.exit_code == 0
-    assert "1 that could not be read before, unchanged (not tried again" in later.summary()
+    assert "1 file that could not be read before, unchanged (not tried again" in later.summary()
     os.utime(locked, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))  # touched only
     assert collect(inbox, data, fake_enrich, settle=0).unreadable_before == 1
     with zipfile.ZipFile(locked, "w") as z:  # sent again without a password
@@ -149,12 +152,121 @@ def test_collect_says_what_it_did_with_an_unreadable_archive(tmp_path: Path) -> 
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 2, done.output
     assert "zip member is encrypted" in done.stderr
-    assert "1 that cannot be read (recorded: not tried again until the file changes)" in (
-        done.stdout
+    assert (
+        "collect: 0 reports read, 1 file that cannot be read (the error recorded: not tried "
+        "again until the file changes)" in done.stdout
     )
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
-    assert "1 that could not be read before, unchanged" in again.stdout
+    assert "1 file that could not be read before, unchanged" in again.stdout
+
+
+@pytest.mark.parametrize("kind", DAMAGED_DIRECTORY)
+def test_an_archive_with_a_damaged_directory_is_recorded(tmp_path: Path, kind: str) -> None:
+    """Before: ZipFile() raised NotImplementedError ("zip file version 20.0") or
+    UnicodeDecodeError out of expand(): every collect run stopped with a traceback before
+    reading any file."""
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    good = _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 30)
+    archive = inbox / "2021-03-04-shadowserver.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(good, "2021-03-05-event4_sinkhole_http-x.csv")
+    damaged_directory(archive, kind)
+    first = collect(inbox, data, fake_enrich, settle=0)
+    assert [(f.path, f.member, f.stored, f.unreadable) for f in first.ingest.files] == [
+        (good, None, 30, False),
+        (archive, None, 0, True),
+    ]
+    assert first.unreadable == [archive]
+    assert str(_state(data)[archive.name]["error"]).startswith(
+        f"{archive}: {DAMAGED_DIRECTORY[kind]}"
+    )
+    later = collect(inbox, data, fake_enrich, settle=0)
+    assert (later.ingest.files, later.already, later.unreadable_before) == ([], 1, 1)
+
+
+def _gz(target: Path, data: bytes) -> Path:
+    target.write_bytes(data)
+    os.utime(target, ns=(time.time_ns(), time.time_ns() - 5_000_000_000))
+    return target
+
+
+def test_a_damaged_or_cut_gzip_is_recorded_once_as_a_zip_is(tmp_path: Path) -> None:
+    """Before: a corrupt .gz was tried again at every run (a corrupt .zip was recorded)."""
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    source = _report(tmp_path / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 30)
+    packed = gzip.compress(source.read_bytes())
+    cut = _gz(inbox / "2021-03-04-event4_sinkhole_http-cut.csv.gz", packed[: len(packed) // 2])
+    damaged = bytearray(packed)
+    damaged[len(packed) // 2 : len(packed) // 2 + 16] = bytes(16)
+    bad = _gz(inbox / "2021-03-04-event4_sinkhole_http-bad.csv.gz", bytes(damaged))
+    first = collect(inbox, data, fake_enrich, settle=0)
+    assert first.unreadable == [bad, cut]
+    assert "gzip file cut off" in str(_state(data)[cut.name]["error"])
+    assert "not a gzip file that can be read" in str(_state(data)[bad.name]["error"])
+    later = collect(inbox, data, fake_enrich, settle=0)
+    assert (later.ingest.files, later.unreadable_before) == ([], 2)
+    _gz(cut, packed)  # sent again whole
+    whole = collect(inbox, data, fake_enrich, settle=0)
+    assert [(f.path, f.error, f.stored) for f in whole.ingest.files] == [(cut, None, 30)]
+
+
+DAY = 86400.0
+MARCH_5 = 1614902400.0
+"""2021-03-05T00:00:00Z as a POSIX time: the collect runs' clock in the test below."""
+
+
+def test_rows_dated_ahead_are_stored_by_a_later_run_once_their_time_has_come(
+    tmp_path: Path,
+) -> None:
+    """Before: `feeds collect` never read an unchanged file again, so a row quarantined as
+    dated ahead stayed quarantined however late it got (docs/feeds.md said otherwise)."""
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    path = _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 4, 0, 3)
+    header, *rows = path.read_text(encoding="utf-8").splitlines()
+    ahead = [
+        rows[1].replace("2021-03-04", "2021-03-10"),
+        rows[2].replace("2021-03-04", "2021-03-12"),
+    ]
+    path.write_text("\n".join([header, rows[0], *ahead]) + "\n", encoding="utf-8")
+    os.utime(path, (MARCH_5 - DAY, MARCH_5 - DAY))
+    first = collect(inbox, data, fake_enrich, settle=0, now=MARCH_5)
+    assert [(f.stored, f.quarantined) for f in first.ingest.files] == [(1, 2)]
+    # the earliest row dated ahead is 2021-03-10 00:00:01: it is taken from 2 days before
+    assert _state(data)[path.name]["retry_at"] == "2021-03-08T00:00:01+00:00"
+    early = collect(inbox, data, fake_enrich, settle=0, now=MARCH_5 + 3 * DAY)
+    assert (early.ingest.files, early.already, early.due) == ([], 1, [])
+    due = collect(inbox, data, fake_enrich, settle=0, now=MARCH_5 + 3 * DAY + 1)
+    assert due.due == [path]
+    assert [(f.stored, f.duplicate, f.quarantined) for f in due.ingest.files] == [(1, 1, 1)]
+    assert due.summary().startswith(
+        "collect: 1 report read, 1 file read before and again now (rows of theirs quarantined "
+        "as dated ahead, whose time has come), 0 read before"
+    )
+    # the next one, 2021-03-12 00:00:02, from 2021-03-10 00:00:02 (not within a day of this)
+    assert _state(data)[path.name]["retry_at"] == "2021-03-10T00:00:02+00:00"
+    last = collect(inbox, data, fake_enrich, settle=0, now=MARCH_5 + 6 * DAY)
+    assert [(f.stored, f.duplicate, f.quarantine_file) for f in last.ingest.files] == [(1, 2, None)]
+    assert "retry_at" not in _state(data)[path.name]
+    assert not list((data / "quarantine" / "feeds").glob("*.jsonl"))
+    done = collect(inbox, data, fake_enrich, settle=0, now=MARCH_5 + 60 * DAY)
+    assert (done.ingest.files, done.already) == ([], 1)
+
+
+def test_rows_dated_ahead_close_together_read_the_file_again_at_most_once_a_day(
+    tmp_path: Path,
+) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    path = _report(inbox / "2021-03-04-event4_sinkhole_http-a.csv", 10, 0, 3)  # 2021-03-10
+    os.utime(path, (MARCH_5 - DAY, MARCH_5 - DAY))
+    collect(inbox, data, fake_enrich, settle=0, now=MARCH_5 + 3 * DAY)  # 03-10 00:00:00 stored
+    assert _state(data)[path.name]["retry_at"] == "2021-03-09T00:00:00+00:00"
+    again = collect(inbox, data, fake_enrich, settle=0, now=MARCH_5 + 4 * DAY)
+    assert [(f.stored, f.duplicate) for f in again.ingest.files] == [(2, 1)]
 
 
 def test_a_file_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> None:
@@ -251,11 +363,15 @@ def test_kill_9_mid_collect_then_rerun_counts_nothing_twice_and_skips_nothing(
     assert _events(data) == _events(reference)
     assert _sightings(data) == _sightings(reference)
     # an independent count: distinct (time, host, port) rows over the whole inbox
-    ((expected,),) = duckdb.sql(
-        "SELECT count(*) FROM (SELECT DISTINCT timestamp, src_ip, src_port "
-        "FROM read_csv($files, all_varchar=true))",
-        params={"files": [str(p) for p in sorted(inbox.glob("*.csv"))]},
-    ).fetchall()
+    ((expected,),) = (
+        duckdb.connect()
+        .execute(
+            "SELECT count(*) FROM (SELECT DISTINCT timestamp, src_ip, src_port "
+            "FROM read_csv($files, all_varchar=true))",
+            {"files": [str(p) for p in sorted(inbox.glob("*.csv"))]},
+        )
+        .fetchall()
+    )
     # hosts 0..370,000; the 2 overlaps that cross a day are other events (other times)
     assert len(_events(data)) == expected == 370000 + 2 * 10000
     assert sum(int(str(hits)) for _, _, hits in _sightings(data)) == expected

@@ -6,13 +6,22 @@ from __future__ import annotations
 import gzip
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from feed_cases import fake_enrich, stored_events
+from feed_cases import (
+    DAMAGED_DIRECTORY,
+    damaged_directory,
+    fake_enrich,
+    sinkhole_row,
+    stored_events,
+    write_report,
+)
 
 import botcensus.feeds.inputs as inputs
+import botcensus.feeds.read as feeds_read
 from botcensus.cli import main
 from botcensus.feeds import ingest
 
@@ -111,9 +120,37 @@ def test_a_cut_gzip_keeps_the_rows_before_the_cut_and_names_the_file(tmp_path: P
     cut.write_bytes(data[: len(data) * 2 // 3])
     report = ingest([cut, HTTP], tmp_path / "data", fake_enrich)
     assert report.files[0].error is not None
-    assert str(cut) in report.files[0].error
+    assert f"{cut}: gzip file cut off" in report.files[0].error
+    assert report.files[0].unreadable  # as a zip's: feeds collect records it once
     assert report.files[1].stored == 5
     assert report.exit_code == 2
+
+
+def test_a_damaged_gzip_is_unreadable_and_nothing_of_it_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a zip member that fails its CRC: the rows read before the damage was found cannot
+    be trusted. Before: they were stored, and the error was one like a full disk's, tried
+    again at every collect run."""
+    monkeypatch.setattr(feeds_read, "BLOCK_SIZE", 64 << 10)  # many batches before the damage
+    rows = [sinkhole_row(n) for n in range(20000)]
+    plain = write_report(tmp_path / "2024-05-01-event4_sinkhole-bad.csv", rows)
+    data = bytearray(gzip.compress(plain.read_bytes()))
+    at = len(data) * 2 // 3
+    data[at : at + 16] = bytes(16)
+    bad = plain.with_name(plain.name + ".gz")
+    bad.write_bytes(bytes(data))
+    report = ingest([bad, SINKHOLE], tmp_path / "data", fake_enrich)
+    damaged, good = report.files
+    assert damaged.error is not None
+    assert damaged.error.startswith(f"{bad}: not a gzip file that can be read (")
+    assert damaged.error.endswith("; nothing of it stored")
+    assert damaged.unreadable
+    assert (damaged.read, damaged.stored, damaged.quarantine_file) == (0, 0, None)
+    assert (good.error, good.stored) == (None, 6)
+    assert {e["source_file"] for e in stored_events(tmp_path / "data", volatile=True)} == {
+        SINKHOLE.name
+    }
 
 
 def test_a_damaged_zip_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -193,7 +230,15 @@ def _cut(target: Path) -> Path:
     return target
 
 
-UNREADABLE = {
+def _directory(kind: str) -> Callable[[Path], Path]:
+    def make(target: Path) -> Path:
+        return damaged_directory(_zip_of(target), kind)
+
+    return make
+
+
+UNREADABLE: dict[str, tuple[Callable[[Path], Path], str | None, str]] = {
+    **{kind: (_directory(kind), None, words) for kind, words in DAMAGED_DIRECTORY.items()},
     "encrypted": (lambda t: Path(shutil.copyfile(ENCRYPTED, t)), LOCKED, "is encrypted"),
     "unsupported compression": (_unsupported, LOCKED, "compression method 9"),
     "bad CRC": (_bad_crc, LOCKED, "Bad CRC-32"),
@@ -207,7 +252,8 @@ def test_an_unreadable_zip_is_an_error_naming_it_and_the_rest_is_read(
     tmp_path: Path, kind: str
 ) -> None:
     """Before: an encrypted member crashed ingest with RuntimeError (a traceback, no summary,
-    sightings left pending); a bad CRC or a method Python cannot read did the same."""
+    sightings left pending); a bad CRC or a method Python cannot read did the same; a damaged
+    central directory (version 20.0, a name not UTF-8) stopped the run before any file."""
     make, member, words = UNREADABLE[kind]
     inbox = tmp_path / "inbox"
     inbox.mkdir()

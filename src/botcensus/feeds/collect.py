@@ -5,8 +5,12 @@ State (DIR/feeds/collect/state.json, written atomically after each file is commi
 records every file read: its path in the inbox, size, modification time and SHA-256. A file
 is read again only if it changed; a file only touched (same content) is not read again, and a
 copy of a file already read (same content, another name) is recorded without reading it. A
-file whose bytes cannot be read (an encrypted or damaged zip archive: FileReport.unreadable)
-is recorded with its error and not tried again until it changes. A run killed at any point
+file whose bytes cannot be read (an encrypted or damaged zip archive, a damaged or cut-off .gz
+file: FileReport.unreadable) is recorded with its error and not tried again until it changes.
+A file that had rows quarantined for being dated ahead (later than FEED_FUTURE_SKEW after the
+ingest: a wrong clock, FileReport.future) is read again, unchanged, once the earliest of them
+is within FEED_FUTURE_SKEW of the clock, at most once per FUTURE_RETRY_GAP: each such read
+stores the rows whose time has come (the others are duplicates). A run killed at any point
 leaves at worst one committed file not yet recorded: the next run reads it again and finds
 every row a duplicate (events are deduplicated by content), so nothing is counted twice and
 nothing is skipped. Files changed within the last `settle` seconds are left for the next run
@@ -22,18 +26,23 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from botcensus.feeds.ingest import Enrich, FileReport, IngestReport, ingest
 from botcensus.feeds.inputs import expand
 from botcensus.feeds.mapping import Mapping
+from botcensus.model import FEED_FUTURE_SKEW
 from botcensus.store.atomic import write_json
 from botcensus.store.files import locked_fd
 from botcensus.store.layout import COLLECT_LOCK, COLLECT_STATE
 
 SETTLE_SECONDS: Final = 60.0
+FUTURE_RETRY_GAP: Final = timedelta(days=1)
+"""A file with rows dated ahead is read again at most this often: rows spread over the coming
+days cost one read of it a day, not one every run (each row is stored at most this much later
+than FEED_FUTURE_SKEW before its time)."""
 
 
 class CollectBusyError(Exception):
@@ -55,24 +64,43 @@ class CollectReport:
     """Files that could not be read in this run, recorded: not tried again until they change."""
     unreadable_before: int = 0
     """Files an earlier run could not read, unchanged since: not tried again."""
+    due: list[Path] = field(default_factory=list)
+    """Files read before, unchanged, read again in this run: rows of theirs were quarantined
+    as dated ahead and the earliest of them is now within FEED_FUTURE_SKEW."""
 
     def summary(self) -> str:
-        """The line `feeds collect` ends with."""
-        text = f"collect: {len(self.ingest.files)} reports read, {self.already} read before"
+        """The line `feeds collect` ends with: reports (a zip archive holds several) read
+        without an error, then files."""
+        files = self.ingest.files
+        read = sum(1 for f in files if not f.error)
+        failed = sum(1 for f in files if f.error and not f.unreadable)
+        text = f"collect: {_count(read, 'report')} read"
+        if self.due:
+            text += (
+                f", {_count(len(self.due), 'file')} read before and again now (rows of "
+                "theirs quarantined as dated ahead, whose time has come)"
+            )
+        if failed:
+            text += f", {failed} failed (tried again at the next run)"
+        if self.unreadable:
+            text += (
+                f", {_count(len(self.unreadable), 'file')} that cannot be read (the error "
+                "recorded: not tried again until the file changes)"
+            )
+        text += f", {self.already} read before"
         if self.touched:
             text += f" ({self.touched} of them touched since, content unchanged)"
         text += f", {self.copies} copies of reports read before under another name"
-        if self.unreadable:
-            text += (
-                f", {len(self.unreadable)} that cannot be read (recorded: not tried again "
-                "until the file changes)"
-            )
         if self.unreadable_before:
             text += (
-                f", {self.unreadable_before} that could not be read before, unchanged "
-                "(not tried again until the file changes)"
+                f", {_count(self.unreadable_before, 'file')} that could not be read before, "
+                "unchanged (not tried again until the file changes)"
             )
         return text + f", {len(self.settling)} still changing (left for the next run)"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _digest(path: Path) -> str:
@@ -104,7 +132,14 @@ class State:
             and known.get("mtime_ns") == stat.st_mtime_ns
         )
 
-    def record(self, key: str, stat: os.stat_result, digest: str, report: FileReport) -> None:
+    def due(self, key: str, when: datetime) -> bool:
+        """Whether the file is to be read again for rows dated ahead (FileReport.future)."""
+        retry = self.files.get(key, {}).get("retry_at")
+        return retry is not None and datetime.fromisoformat(retry) <= when
+
+    def record(
+        self, key: str, stat: os.stat_result, digest: str, report: FileReport, when: datetime
+    ) -> None:
         self.files[key] = {
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
@@ -120,6 +155,8 @@ class State:
             self.files[key]["error"] = report.error
         else:
             self.by_digest[digest] = key
+        if report.future is not None:
+            self.files[key]["retry_at"] = _retry_at(report.future, when).isoformat()
         self.save()
 
     def touch(self, key: str, stat: os.stat_result) -> None:
@@ -129,6 +166,16 @@ class State:
 
     def save(self) -> None:
         write_json({"files": self.files}, self.path)
+
+
+def _retry_at(future: datetime, when: datetime) -> datetime:
+    """When to read again a file read at `when` whose earliest row dated ahead is `future`:
+    FEED_FUTURE_SKEW before it (rounded up to the second, as the ingest's limit is), and not
+    within FUTURE_RETRY_GAP of this read."""
+    due = future - FEED_FUTURE_SKEW
+    if due.microsecond:
+        due = due.replace(microsecond=0) + timedelta(seconds=1)
+    return max(due, when + FUTURE_RETRY_GAP)
 
 
 @contextlib.contextmanager
@@ -157,32 +204,36 @@ def collect(
     with _collect_lock(dataset):
         state = State(dataset / COLLECT_STATE)
         clock = time.time() if now is None else now
+        when = datetime.fromtimestamp(clock, UTC)
         todo: dict[Path, tuple[str, os.stat_result, str]] = {}
         for path in sorted({i.path for i in expand([inbox])}):
             key = str(path.relative_to(inbox))
             stat = path.stat()
             known = state.files.get(key, {})
-            if state.unchanged(key, stat):
-                if known.get("error"):
+            same, touched = state.unchanged(key, stat), False
+            if not same:
+                if clock - stat.st_mtime < settle:
+                    result.settling.append(path)
+                    continue
+                digest = _digest(path)
+                if known.get("sha256") == digest:  # touched: the same content, a new time
+                    state.touch(key, stat)
+                    same = touched = True
+            if same:
+                if state.due(key, when):
+                    result.due.append(path)
+                    todo[path] = (key, stat, known["sha256"])
+                elif known.get("error"):
                     result.unreadable_before += 1
                 else:
                     result.already += 1
-                continue
-            if clock - stat.st_mtime < settle:
-                result.settling.append(path)
-                continue
-            digest = _digest(path)
-            if known.get("sha256") == digest:  # touched: the same content, a new time
-                state.touch(key, stat)
-                if known.get("error"):
-                    result.unreadable_before += 1
-                else:
-                    result.already += 1
-                    result.touched += 1
+                    result.touched += touched
                 continue
             if digest in state.by_digest:
                 result.copies += 1
-                state.record(key, stat, digest, FileReport(path, skipped="a copy of one read"))
+                state.record(
+                    key, stat, digest, FileReport(path, skipped="a copy of one read"), when
+                )
                 continue
             todo[path] = (key, stat, digest)
         # Even with nothing new, ingest runs: it writes the sightings a killed run left
@@ -196,7 +247,7 @@ def collect(
             key, stat, digest = todo[report.path]
             if report.member is None or _all_members_done(report.path, done):
                 total = _total(done[report.path])
-                state.record(key, stat, digest, total)
+                state.record(key, stat, digest, total, when)
                 if total.error:
                     result.unreadable.append(report.path)
 
@@ -206,7 +257,7 @@ def collect(
             enrich,
             mapping=mapping,
             on_file=on_file,
-            now=datetime.fromtimestamp(clock, UTC),
+            now=when,
         )
     return result
 
@@ -229,6 +280,8 @@ def _total(reports: list[FileReport]) -> FileReport:
     total.report_type = ",".join(types) or None
     skipped = [r.skipped for r in reports if r.skipped]
     total.skipped = skipped[0] if skipped and len(skipped) == len(reports) else None
+    futures = [r.future for r in reports if r.future is not None]
+    total.future = min(futures) if futures else None
     errors = [r.error for r in reports if r.error]
     total.error = "; ".join(errors) or None
     total.unreadable = bool(errors)

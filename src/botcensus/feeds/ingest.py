@@ -25,10 +25,19 @@ import pyarrow.compute as pc
 
 from botcensus.feeds import fused, memo
 from botcensus.feeds.identity import identity_hashes
-from botcensus.feeds.inputs import Input, UnreadableError, archive_problem, expand
+from botcensus.feeds.inputs import CutOffError, Input, UnreadableError, archive_problem, expand
 from botcensus.feeds.jsonl import jsonl_batches
 from botcensus.feeds.mapping import Mapping, MappingError
-from botcensus.feeds.plan import LINE, MISSING, RAW, REJECT, Plan, missing_columns, plan
+from botcensus.feeds.plan import (
+    LINE,
+    MISSING,
+    RAW,
+    REJECT,
+    Plan,
+    future_limit,
+    missing_columns,
+    plan,
+)
 from botcensus.feeds.quarantine import Quarantine
 from botcensus.feeds.read import (
     Batch,
@@ -41,7 +50,7 @@ from botcensus.feeds.resolve import Source, UnknownReportError, resolve
 from botcensus.feeds.schema import active as active_schema
 from botcensus.feeds.vocabulary import CORE, STORED
 from botcensus.ipaddr import canonical_ips
-from botcensus.model import put_columns
+from botcensus.model import LATEST_TIME, put_columns
 from botcensus.store import ledger
 from botcensus.store.db import connect
 from botcensus.store.feed_events import HASH_COLUMN, FeedStore
@@ -98,11 +107,18 @@ class FileReport:
     """Stored events of an infected-host report that the report classes otherwise (legacy
     drone `spam` rows): no malware family, so not in the census."""
     quarantine_file: Path | None = None
+    """Where this ingest's rejected rows of the file are (None: it quarantined none; an
+    earlier ingest's file, if any, is then left as it was unless the file was read whole)."""
+    future: datetime | None = None
+    """The earliest time of a row quarantined for being later than FEED_FUTURE_SKEW after
+    the ingest began: reading the file again from FEED_FUTURE_SKEW before it stores the row
+    (feeds collect does: collect.py)."""
     error: str | None = None
     unreadable: bool = False
     """The error is that the file's bytes cannot be read (an encrypted, damaged or cut-off zip
-    archive or member): nothing of it is stored, and reading it again gives the same error
-    until the file changes."""
+    archive or member, a damaged or cut-off .gz file): reading it again gives the same error
+    until the file changes. Nothing of it is stored, except the rows of a .gz file before
+    its cut (CutOffError)."""
     skipped: str | None = None
     """Why the file was skipped (a report type botcensus does not read)."""
     reader: str | None = None
@@ -190,6 +206,11 @@ class _Run:
     started: datetime
     """When the ingest began: rows dated later than FEED_FUTURE_SKEW after it are rejected."""
     published: dict[str, list[Path]] = field(default_factory=dict)
+
+    @property
+    def limit(self) -> datetime | None:
+        """The latest time.source this ingest stores (None: LATEST_TIME alone bounds it)."""
+        return future_limit(self.started)
 
 
 class _FileIngest:
@@ -328,6 +349,18 @@ class _FileIngest:
         one core while storing uses the other."""
         return batch, (self.map(batch.table) if batch.table.num_rows else None)
 
+    def note_future(self, rejected: pa.Table) -> None:
+        """Note the earliest time of the rejected rows dated later than the ingest allows
+        (and within LATEST_TIME): each is stored by a read from FEED_FUTURE_SKEW before it."""
+        limit = self.run.limit
+        if limit is None or rejected.num_rows == 0:
+            return
+        times = rejected["time_source"]
+        ahead = pc.and_(pc.greater(times, limit), pc.less(times, LATEST_TIME))
+        earliest = pc.min(times.filter(pc.fill_null(ahead, False))).as_py()
+        if earliest is not None and (self.report.future is None or earliest < self.report.future):
+            self.report.future = earliest
+
     def batch(self, batch: Batch, mapped: pa.Table | None) -> None:
         raw = batch.table
         self.report.read += raw.num_rows + len(batch.invalid)
@@ -344,6 +377,7 @@ class _FileIngest:
                     raw.drop_columns([MISSING]) if MISSING in raw.column_names else raw,
                     mapped.filter(rejected),
                 )
+            self.note_future(mapped.filter(rejected))
             mapped = mapped.filter(pc.invert(rejected))
         if RAW in mapped.column_names:
             mapped = mapped.drop_columns([RAW])
@@ -385,9 +419,11 @@ def ingest(
     """Ingest report files (also .gz, .zip members and whole directories) into `dataset`; a
     file that fails is reported and the others go on; a report type botcensus does not read
     is skipped and counted. `on_file` is called after each file is committed. `now` (default:
-    the clock) is when the ingest began, for the rows dated in the future (model.py)."""
+    the clock) is when the ingest began, for the rows dated in the future (model.py): a
+    datetime with a time zone (a naive one raises ValueError before anything is read)."""
     result = IngestReport()
     started = datetime.now(UTC) if now is None else now
+    future_limit(started)  # refuses a naive `now`
     run = _Run(dataset, FeedStore(dataset, uuid.uuid4().hex[:8]), enrich, started)
     lock = run.store.lock()
     try:
@@ -455,6 +491,7 @@ def _one_file(
         return set()
     quarantine = Quarantine(run.dataset, Path(item.label))
     before = run.store.mark()
+    whole = False  # read to its end: its rejected rows replace an earlier ingest's
     try:
         report.report_type = source.report.report_type
         report.feed_name, report.mapping = source.feed_name, source.mapping.name
@@ -473,23 +510,26 @@ def _one_file(
             try:
                 report.reader = "duckdb"
                 take(first)
+                whole = True
                 return run.store.days()
             except fused.IrregularError as why:  # read it again, exactly; nothing of it is kept
                 if work.reading is not None:
                     work.reading.close()
                 run.store.rollback(mark)
                 quarantine.discard()
-                for name in COUNTS:
-                    setattr(report, name, 0)
+                _clear(report)
                 report.reread = str(why)
         report.reader = "exact"
         take(work.mapped(b) for b in work.batches())
+        whole = True
     except UnreadableError as exc:  # its rows, if any were read, are not to be trusted
         run.store.rollback(before)
         quarantine.discard()
-        for name in COUNTS:
-            setattr(report, name, 0)
+        _clear(report)
         report.error = f"{item.label}: {exc}; nothing of it stored"
+        report.unreadable = True
+    except CutOffError as exc:  # the rows before the cut are as sent: kept
+        report.error = f"{item.label}: {exc}; the rows before the cut are kept ({report.read} read)"
         report.unreadable = True
     except (
         OSError,
@@ -502,6 +542,21 @@ def _one_file(
     ) as exc:
         report.error = f"{item.label}: {exc}"
     finally:
-        report.quarantine_file = quarantine.close()
+        # Only a whole read replaces (or removes) an earlier ingest's rejected rows; a read
+        # that stopped adds to them, one that stored nothing (or an exception on its way
+        # out, whose rows are not committed) leaves them as they were.
+        if whole:
+            report.quarantine_file = quarantine.publish()
+        elif report.error is not None:
+            report.quarantine_file = quarantine.add()
+        else:
+            quarantine.discard()
         report.quarantined = quarantine.count
     return run.store.days()
+
+
+def _clear(report: FileReport) -> None:
+    """Nothing of the file is kept: its counts start again from zero."""
+    for name in COUNTS:
+        setattr(report, name, 0)
+    report.future = None

@@ -9,9 +9,10 @@ base name), so `2024-05-01-event4_sinkhole_http-x.csv.gz` reads as that report.
 from __future__ import annotations
 
 import gzip
+import io
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Final, cast
@@ -24,18 +25,31 @@ ZIP_ENCRYPTED: Final = 0x1
 archive, as a mail gateway may pass one on)."""
 _ZIP_FAILURES: Final = (
     zipfile.BadZipFile,  # a bad CRC, a damaged header, not a zip archive
-    NotImplementedError,  # a compression method Python cannot read (deflate64, AES)
+    # a compression method Python cannot read (deflate64, AES); a "version needed to
+    # extract" beyond Python's (a damaged or foreign central directory: ZipFile() raises it)
+    NotImplementedError,
     RuntimeError,  # encrypted without a password
     EOFError,  # a member cut off
     zlib.error,  # damaged compressed data
-    ValueError,
+    ValueError,  # UnicodeDecodeError: a name flagged UTF-8 that is not (ZipFile(), open())
 )
+"""What the zip module raises on an archive or member it cannot read (never a missing or
+unreadable file: that is an OSError, which is no fault of the archive's bytes)."""
+_GZIP_FAILURES: Final = (gzip.BadGzipFile, zlib.error)
+"""What the gzip module raises on bytes that are no gzip stream or damaged; a stream cut off
+raises EOFError."""
 
 
 class UnreadableError(OSError):
     """The bytes of an input cannot be read at all, and will not be until the file changes:
     a zip archive that is damaged or not one, a member that is encrypted, compressed in a way
-    Python cannot read, cut off or failing its CRC (messages name the input with its label)."""
+    Python cannot read, cut off or failing its CRC; a `.gz` file that is no gzip stream,
+    damaged or failing its CRC (messages name the input with its label)."""
+
+
+class CutOffError(OSError):
+    """A `.gz` file that ends inside its compressed stream: the bytes before the cut are as
+    sent (rows read from them are kept); the rest cannot be read until the file changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +89,11 @@ class Input:
         if self.member is not None:
             return cast(IO[bytes], self._member())
         if self.gzipped:
-            return cast(IO[bytes], gzip.open(self.path, "rb"))
+            return cast(IO[bytes], _Guarded(gzip.open(self.path, "rb"), _gzip_problem))
         return self.path.open("rb")
 
-    def _member(self) -> _Closing:
-        try:
-            archive = zipfile.ZipFile(self.path)
-        except zipfile.BadZipFile as exc:
-            raise UnreadableError(f"not a zip archive that can be read ({exc})") from None
+    def _member(self) -> _Guarded:
+        archive = _open_archive(self.path)
         try:
             try:
                 info = archive.getinfo(self.member or "")
@@ -95,7 +106,7 @@ class Input:
                 )
             if info.file_size > MAX_MEMBER_BYTES:
                 raise UnreadableError(f"zip member claims {info.file_size} bytes; refused")
-            return _Closing(self._opened(archive, info), archive)
+            return _Guarded(self._opened(archive, info), _member_problem, archive)
         except BaseException:
             archive.close()
             raise
@@ -111,29 +122,59 @@ class Input:
             raise UnreadableError(f"zip member cannot be read: {exc}") from None
 
 
-class _Closing:
-    """A zip member's stream that closes its archive too; what the zip module raises on
-    reading (a bad CRC, a cut-off member, damaged data) is an UnreadableError."""
+def _member_problem(exc: Exception) -> OSError | None:
+    if isinstance(exc, _ZIP_FAILURES):
+        return UnreadableError(f"zip member cannot be read: {exc}")
+    return None
 
-    def __init__(self, stream: IO[bytes], archive: zipfile.ZipFile) -> None:
-        self.stream, self.archive = stream, archive
+
+def _gzip_problem(exc: Exception) -> OSError | None:
+    if isinstance(exc, EOFError):
+        return CutOffError(f"gzip file cut off: {exc}")
+    if isinstance(exc, _GZIP_FAILURES):
+        return UnreadableError(f"not a gzip file that can be read ({exc})")
+    return None
+
+
+class _Guarded:
+    """A compressed stream (a zip member, closing its archive too; a gzip file) whose
+    failures on reading (a bad CRC, a cut-off stream, damaged data) are named by `problem`
+    as an UnreadableError or CutOffError."""
+
+    def __init__(
+        self,
+        stream: io.BufferedIOBase | IO[bytes],
+        problem: Callable[[Exception], OSError | None],
+        archive: zipfile.ZipFile | None = None,
+    ) -> None:
+        # both a ZipExtFile and a GzipFile are buffered streams (readinto: no copy)
+        self.stream = cast(io.BufferedIOBase, stream)
+        self.problem, self.archive = problem, archive
+
+    def _failed(self, exc: Exception) -> OSError:
+        named = self.problem(exc)
+        if named is None:
+            raise exc
+        return named
 
     def read(self, n: int = -1) -> bytes:
         try:
             return self.stream.read(n)
-        except _ZIP_FAILURES as exc:
-            raise UnreadableError(f"zip member cannot be read: {exc}") from None
+        except Exception as exc:
+            raise self._failed(exc) from None
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        try:
+            return self.stream.readinto(buffer)
+        except Exception as exc:
+            raise self._failed(exc) from None
 
     def close(self) -> None:
         self.stream.close()
-        self.archive.close()
+        if self.archive is not None:
+            self.archive.close()
 
-    def __enter__(self) -> _Closing:
+    def __enter__(self) -> _Guarded:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -145,8 +186,23 @@ def _is_report(name: str) -> bool:
     return lower.endswith(REPORT_SUFFIXES) and not PurePosixPath(name).name.startswith(".")
 
 
+def _open_archive(path: Path) -> zipfile.ZipFile:
+    """The zip archive at `path`; one whose bytes are no zip archive that can be read (cut
+    off, a damaged central directory, a name flagged UTF-8 that is not) raises
+    UnreadableError, a file that cannot be opened its OSError."""
+    try:
+        return zipfile.ZipFile(path)
+    except UnicodeDecodeError as exc:
+        why = f"a member's name is marked UTF-8 but is not ({exc.reason} at byte {exc.start})"
+    except NotImplementedError as exc:
+        why = f"{exc}, which Python cannot read: a damaged directory or a foreign zip tool"
+    except _ZIP_FAILURES as exc:
+        why = str(exc)
+    raise UnreadableError(f"not a zip archive that can be read ({why})")
+
+
 def _zip_members(path: Path) -> Iterator[Input]:
-    with zipfile.ZipFile(path) as archive:
+    with _open_archive(path) as archive:
         names = sorted(i.filename for i in archive.infolist() if not i.is_dir())
     for name in names:
         if _is_report(name) and not name.lower().endswith(".gz"):
@@ -173,8 +229,8 @@ def _one(path: Path, *, from_directory: bool) -> list[Input]:
     if path.name.lower().endswith(".zip") and path.is_file():
         try:
             return list(_zip_members(path))
-        except (zipfile.BadZipFile, OSError):
-            return [Input(path)]  # reading it names the problem
+        except OSError:  # UnreadableError too
+            return [Input(path)]  # reading it names the problem (archive_problem)
     if from_directory and not _is_report(path.name):
         return []
     return [Input(path)]
@@ -184,10 +240,8 @@ def archive_problem(path: Path) -> OSError:
     """Why a `.zip` file gave no reports to read: an UnreadableError where it is no zip
     archive (damaged, cut off, another kind of file), else the OSError of reading it."""
     try:
-        with zipfile.ZipFile(path):
+        with _open_archive(path):
             pass
-    except zipfile.BadZipFile as exc:
-        return UnreadableError(f"not a zip archive that can be read ({exc})")
-    except OSError as exc:
+    except OSError as exc:  # UnreadableError too
         return exc
     return UnreadableError("not a zip archive that can be read")

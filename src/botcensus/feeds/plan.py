@@ -24,7 +24,7 @@ from botcensus.feeds.vocabulary import (
     CORE,
     output_key,
 )
-from botcensus.model import EARLIEST_TIME, FEED_FUTURE_SKEW, LATEST_TIME
+from botcensus.model import EARLIEST_TIME, FEED_FUTURE_SKEW, LATEST_TIME, TIME_RANGE_TEXT
 
 LINE: Final = "__line"
 MISSING: Final = "__missing"
@@ -155,6 +155,19 @@ def _timestamp(time: datetime) -> str:
     return f"TIMESTAMPTZ {lit(_iso(time))}"
 
 
+def future_limit(now: datetime) -> datetime | None:
+    """The latest time.source an ingest that began at `now` stores: FEED_FUTURE_SKEW after
+    it (to the second); None where that is past LATEST_TIME, so only the fixed range holds.
+    A naive `now` (no time zone: which instant is it?) is refused with ValueError."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(
+            f"the ingest's start must be a datetime with a time zone (datetime.now(UTC)), "
+            f"not the naive {now.isoformat()}"
+        )
+    limit = now.astimezone(UTC).replace(microsecond=0) + FEED_FUTURE_SKEW
+    return None if limit >= LATEST_TIME else limit
+
+
 def _span(span: timedelta) -> str:
     """A duration in words: '2 days', '36 hours'."""
     if span % timedelta(days=1) == timedelta(0):
@@ -254,19 +267,13 @@ class _Builder:
     def time_range(self, column: str, k: str, norm: str) -> None:
         """Reject a time.source outside [EARLIEST_TIME, LATEST_TIME) (model.py), or later than
         FEED_FUTURE_SKEW after the ingest began (`self.now`, where given)."""
-        early, late = _iso(EARLIEST_TIME), _iso(LATEST_TIME)
         within = f"{norm} >= {_timestamp(EARLIEST_TIME)} AND {norm} < {_timestamp(LATEST_TIME)}"
-        words = f" is outside [{early}, {late}), the times botcensus stores"
+        words = f" is outside {TIME_RANGE_TEXT}, the times botcensus stores"
         self.rejects.append((f"{k} AND NOT ({within})", _problem(column, words)))
-        if self.now is None:
+        limit = None if self.now is None else future_limit(self.now)
+        if limit is None:
             return
-        limit = self.now.replace(microsecond=0) + FEED_FUTURE_SKEW
-        if limit >= LATEST_TIME:
-            return
-        words = (
-            f" is later than {_iso(limit)}, {_span(FEED_FUTURE_SKEW)} after the ingest began "
-            f"(allowed: {early} to {_iso(limit)})"
-        )
+        words = f" is later than {_iso(limit)}, {_span(FEED_FUTURE_SKEW)} after the ingest began"
         future = f"{k} AND {within} AND {norm} > {_timestamp(limit)}"
         self.rejects.append((future, _problem(column, words)))
 
@@ -366,7 +373,10 @@ def plan(
     """The SELECT that maps rows with these columns. Columns no rule uses go under
     extra.<column> (IntelMQ input: under their own name when that is an IntelMQ field).
     A row whose time.source is outside [EARLIEST_TIME, LATEST_TIME), or (given `now`, when
-    the ingest began) later than now + FEED_FUTURE_SKEW, is rejected (model.py)."""
+    the ingest began) later than now + FEED_FUTURE_SKEW, is rejected (model.py); a naive
+    `now` raises ValueError."""
+    if now is not None:
+        future_limit(now)  # a naive one refused before any SQL is built
     builder = _Builder(report, [c for c in columns if c not in (LINE, MISSING)], now)
     required = {(r.target, r.column) for r in report.required}
     for rule in report.rules:

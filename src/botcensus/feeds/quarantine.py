@@ -1,7 +1,9 @@
 """Rejected rows: one JSON line each, with the file, line number, reason and the row itself.
 
-A source file's rejected rows are published whole when the file is done (store/atomic.py),
-replacing those of an earlier ingest of the same file."""
+A source file's rejected rows are published whole when the file is read to its end
+(store/atomic.py), replacing those of an earlier ingest of the same file. A read that stops
+partway adds its rows to the earlier file's, and one that stores nothing leaves it as it was:
+an earlier ingest's rejected rows are never removed by a read that did not see the whole file."""
 
 from __future__ import annotations
 
@@ -87,16 +89,44 @@ class Quarantine:
             )
 
     def discard(self) -> None:
-        """Drop what was written (the file is read again from the start)."""
+        """Drop what was written (the file is read again from the start, or nothing of it is
+        kept); an earlier ingest's file stays as it is."""
         if self._out is not None and self._pending is not None:
             self._out.close()
             self._pending.discard()
         self._out, self._pending, self.count = None, None, 0
 
-    def close(self) -> Path | None:
-        """Publish the rejected rows; with none, remove an earlier ingest's file."""
+    def publish(self) -> Path | None:
+        """The file was read to its end: its rejected rows replace an earlier ingest's (with
+        none, the earlier file is removed: every row of it is stored now or gone from the
+        source)."""
         if self._out is None or self._pending is None:
             self.path.unlink(missing_ok=True)
             return None
         self._out.close()
         return self._pending.publish()
+
+    def add(self) -> Path | None:
+        """The read stopped partway (a cut-off file, a failed read): the rows rejected so far
+        are added to an earlier ingest's file, whose rows are all kept (a row in both once);
+        with none, the earlier file stays as it is and None is returned."""
+        if self._out is None or self._pending is None:
+            return None
+        self._out.close()
+        if self.path.exists():
+            with self._pending.tmp.open("rb") as ours:
+                seen = {_key(line) for line in ours}
+            with (
+                self.path.open("rb") as earlier,
+                os.fdopen(open_private(self._pending.tmp, append=True), "wb") as out,
+            ):
+                for line in earlier:
+                    line = line if line.endswith(b"\n") else line + b"\n"
+                    if _key(line) not in seen:
+                        out.write(line)
+        return self._pending.publish()
+
+
+def _key(line: bytes) -> bytes:
+    """A quarantine line's identity (16 bytes: memory for a set of millions of lines)."""
+    return hashlib.blake2b(line, digest_size=16).digest()
