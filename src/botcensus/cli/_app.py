@@ -48,6 +48,20 @@ def _read_marks(_ctx: click.Context, _param: click.Parameter, value: Path | None
         raise click.BadParameter(f"{value}: {exc}") from None
 
 
+FROM_DAY_OPTION = click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day (UTC) [default: the first day of data].",
+)
+TO_DAY_OPTION = click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day, inclusive (UTC) [default: the last day of data].",
+)
 MARKS_OPTION = click.option(
     "--marks",
     "marks",

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
+    FROM_DAY_OPTION,
     MARKS_OPTION,
+    TO_DAY_OPTION,
     check_range,
     load_settings,
     main,
@@ -107,20 +109,8 @@ def _journal_groups(data_dir: Path, *, required: bool) -> pa.Table | None:
     default=None,
     help="Also per country or per network (ASN).",
 )
-@click.option(
-    "--from",
-    "date_from",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="First day (UTC) [default: the first day of data].",
-)
-@click.option(
-    "--to",
-    "date_to",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Last day, inclusive (UTC) [default: the last day of data].",
-)
+@FROM_DAY_OPTION
+@TO_DAY_OPTION
 @MARKS_OPTION
 @click.option(
     "--notified",

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 from botcensus.cli._app import (
     CONFIG_OPTION,
     DATA_OPTION,
+    FROM_DAY_OPTION,
     MARKS_OPTION,
+    TO_DAY_OPTION,
     check_range,
     duckdb_progress,
     lazy_settings,
@@ -131,16 +133,8 @@ def _retention_due(data_dir: Path, settings: Settings) -> int:
     multiple=True,
     help="Group by (repeatable).",
 )
-@click.option(
-    "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (UTC)."
-)
-@click.option(
-    "--to",
-    "date_to",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Last day, inclusive (UTC).",
-)
+@FROM_DAY_OPTION
+@TO_DAY_OPTION
 @click.option("--family", default=None, help="Only this malware family.")
 @click.option("--feed", default=None, help="Only this feed (feed.name), e.g. botcensus-sinkhole.")
 @click.option("--include-unclaimed", is_flag=True, help="Also count requests no decoder claimed.")
@@ -297,21 +291,8 @@ def _census_on_spark(
 )
 @click.option("--family", default=None, help="Only this malware family.")
 @click.option("--title", default="botcensus takedown report", show_default=True)
-@click.option(
-    "--from",
-    "date_from",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="First day (UTC) [default: the first day of data]; an archive's old years would "
-    "otherwise be the clean-up's day 0.",
-)
-@click.option(
-    "--to",
-    "date_to",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Last day, inclusive (UTC) [default: the last day of data].",
-)
+@FROM_DAY_OPTION
+@TO_DAY_OPTION
 @MARKS_OPTION
 @click.option(
     "--no-cleanup",
