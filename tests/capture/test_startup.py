@@ -127,3 +127,17 @@ def test_starting_turns_an_os_error_into_one_line() -> None:
     with pytest.raises(StartError) as caught, starting("cannot write /x/run.json"):
         raise OSError(errno.ENOSPC, "No space left on device")
     assert str(caught.value) == "cannot write /x/run.json: No space left on device"
+
+
+def test_a_port_another_process_listens_on_with_reuseport_is_refused(tmp_path):
+    """SO_REUSEPORT let a second sinkhole (or anything of the same user) bind a port the
+    first one serves, and the kernel gave it half of the first one's connections."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        data = tmp_path / "data"
+        error = _assert_stopped_cleanly(data, _serve(data, "--listen", f"127.0.0.1:{port}"))
+    assert error == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -14,11 +14,13 @@ raised as one StartError line.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -128,10 +130,39 @@ def _resolve(
         host = "127.0.0.1" if host == "localhost" else host
         named = "" if lst.name == lst.address else f" (listener {lst.name})"
         with starting(f"cannot listen on {lst.address}{named}"):
+            if port:
+                _not_listened_on(host, port)
             sock = worker.bind_socket(host, port, listen=False)
         stack.callback(sock.close)
         bound.append(worker.BoundListener(lst, host, sock.getsockname()[1]))
     return bound
+
+
+def _not_listened_on(host: str, port: int) -> None:
+    """Raise OSError (address in use) where a socket already listens on host:port. The
+    workers bind with SO_REUSEPORT, which lets any process of the same user bind the same
+    port: a second sinkhole started there by mistake would silently get half of the first
+    one's connections. A probe without SO_REUSEPORT (with SO_REUSEADDR, so connections of
+    an earlier run left in TIME_WAIT do not count) fails on a listener only. Tried for
+    PORT_SETTLE seconds: the workers of a sinkhole just killed may still be closing theirs."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    deadline = time.monotonic() + PORT_SETTLE
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind((host, port))
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+        time.sleep(0.1)
+
+
+PORT_SETTLE = 2.0
+"""How long a start waits for a listener on its port to go away before refusing it."""
 
 
 def recover(wal_dir: Path, roll: Roll, state: _State, *, prefix: str = "") -> None:
