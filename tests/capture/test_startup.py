@@ -69,11 +69,14 @@ def busy_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_a_metrics_port_in_use_stops_the_started_workers(tmp_path, busy_port):
+@pytest.mark.parametrize(
+    ("option", "what"), [("--metrics", "serve metrics on"), ("--listen", "listen on")]
+)
+def test_a_port_in_use_stops_the_started_workers(tmp_path, busy_port, option, what):
     data = tmp_path / "data"
-    result = _serve(data, "--metrics", f"127.0.0.1:{busy_port}")
+    result = _serve(data, option, f"127.0.0.1:{busy_port}")
     error = _assert_stopped_cleanly(data, result)
-    assert error == f"Error: cannot serve metrics on 127.0.0.1:{busy_port}: Address already in use"
+    assert error == f"Error: cannot {what} 127.0.0.1:{busy_port}: Address already in use"
 
 
 def test_a_run_file_that_cannot_be_written_stops_the_started_workers(tmp_path):
@@ -81,13 +84,6 @@ def test_a_run_file_that_cannot_be_written_stops_the_started_workers(tmp_path):
     (data / f".{RUN_FILE}.tmp").mkdir(parents=True)  # where the run file is written first
     error = _assert_stopped_cleanly(data, _serve(data))
     assert error == f"Error: cannot write {data / RUN_FILE}: Is a directory"
-
-
-def test_a_listen_address_in_use_is_one_line(tmp_path, busy_port):
-    data = tmp_path / "data"
-    result = _serve(data, "--listen", f"127.0.0.1:{busy_port}")
-    error = _assert_stopped_cleanly(data, result)
-    assert error == f"Error: cannot listen on 127.0.0.1:{busy_port}: Address already in use"
 
 
 def test_starting_on_a_full_disk_names_the_cause(small_disk):
