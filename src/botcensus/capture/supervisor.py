@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -145,19 +144,14 @@ def _not_listened_on(host: str, port: int) -> None:
     one's connections. A probe without SO_REUSEPORT (with SO_REUSEADDR, so connections of
     an earlier run left in TIME_WAIT do not count) fails on a listener only. Tried for
     PORT_SETTLE seconds: the workers of a sinkhole just killed may still be closing theirs."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     deadline = time.monotonic() + PORT_SETTLE
     while True:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            try:
-                probe.bind((host, port))
-                return
-            except OSError as exc:
-                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
-                    raise
+        try:
+            worker.bind_socket(host, port, listen=False, reuse_port=False).close()
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
         time.sleep(0.1)
 
 

@@ -63,13 +63,15 @@ class WorkerSpec:
     be signalled at its death, the worker stops at once instead of living on unsupervised."""
 
 
-def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
-    """A TCP socket bound with SO_REUSEPORT, so every worker can bind the same address."""
+def bind_socket(host: str, port: int, *, listen: bool, reuse_port: bool = True) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT, so every worker can bind the same address
+    (`reuse_port` False: without it, which fails where anything listens there already)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))

@@ -2,9 +2,9 @@
 
 A partition is a real directory `date=YYYY-MM-DD` inside its area (events/, sightings/,
 feeds/, sketches/), of a day in model.EARLIEST_TIME to LATEST_TIME; a data file is a real
-`*.parquet` file in it. Symlinks, other names and
-other kinds of file are refused with a message and never read or written through: nothing
-outside the dataset gets into a census or a retention run, and nothing is written outside it.
+`*.parquet` file in it. Symlinks, other names and other kinds of file are refused with a
+message and never read or written through: nothing outside the dataset gets into a census or
+a retention run, and nothing is written outside it.
 Writing is store/atomic.py's: files 0600 in directories created 0700 (they hold addresses).
 """
 

@@ -75,7 +75,10 @@ def sightings_from_events(files: list[Path], left_out: list[str] | None = None) 
         return SIGHTING_SCHEMA.empty_table()
     con = connect()
     table = con.sql(_ROLLUP_SQL, params=[[str(f) for f in files]]).to_arrow_table()
-    kept, why = storable(table)
+    try:  # as_sightings checks every address anyway: the usual day is checked once
+        return as_sightings(table)
+    except ValueError:
+        kept, why = storable(table)
     if left_out is not None:
         left_out.extend(why)
     return as_sightings(kept)
