@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from botcensus.capture.record import RAW_WIDTH, RawDecoder
 from botcensus.capture.worker import segment_header
 from botcensus.config import GenericRule, ListenerSettings, RecorderSettings, SinkholeSettings
-from botcensus.model import TIME_RANGE_US
 from botcensus.store import events as store_events
 from botcensus.store.events import convert_rows, events_table
+from botcensus.times import TIME_RANGE_US
 
 RULES = [
     GenericRule(family="gatebot", path=r"^/gate\.php$", bot_id_query="id"),

@@ -961,7 +961,7 @@ def test_content_length_beyond_int64_is_logged_as_unknown(inproc, net, length):
         -1,
         253_402_300_800_000_000,
         253_402_300_799_000_000,  # 9999-12-31T23:59:59: took the weekly census out of range
-        4_102_444_800_000_000,  # 2100-01-01, model.LATEST_TIME
+        4_102_444_800_000_000,  # 2100-01-01, times.LATEST_TIME
     ],
     ids=str,
 )

@@ -31,7 +31,7 @@ from botcensus.capture.proxy import (
     parse,
 )
 from botcensus.ipaddr import canonical_ip
-from botcensus.model import EARLIEST_TIME, LATEST_TIME
+from botcensus.times import EARLIEST_TIME, LATEST_TIME
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 V4_BODY = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack("!HH", 12345, 443)
@@ -544,7 +544,7 @@ def test_build_v2_rejects_replay_time_outside_int64(time_us: int) -> None:
         build_v2(("192.0.2.1", 1), ("192.0.2.2", 2), replay_times_us=[time_us])
 
 
-# Replayed times: every stored event time is in [model.EARLIEST_TIME, model.LATEST_TIME)
+# Replayed times: every stored event time is in [times.EARLIEST_TIME, times.LATEST_TIME)
 
 
 def test_the_replay_range_is_the_models_time_range() -> None:

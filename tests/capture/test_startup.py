@@ -137,3 +137,14 @@ def test_a_port_another_process_listens_on_with_reuseport_is_refused(tmp_path):
         data = tmp_path / "data"
         error = _assert_stopped_cleanly(data, _serve(data, "--listen", f"127.0.0.1:{port}"))
     assert error == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_a_worker_imports_nothing_heavy() -> None:
+    """A worker held 80 MB where it had held 42 once capture/proxy.py took the time range
+    from model.py, which imports pyarrow (and numpy): the range now lives in times.py."""
+    code = (
+        "import sys, botcensus.capture.worker; "
+        "print(sorted({'pyarrow', 'numpy'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ from feed_cases import CASES, fake_enrich, quarantined, sinkhole_row, stored_eve
 import botcensus.feeds.fused as feeds_fused
 from botcensus.cli import main
 from botcensus.feeds import FileReport, ingest
-from botcensus.model import FEED_FUTURE_SKEW, TIME_RANGE_TEXT
+from botcensus.times import FEED_FUTURE_SKEW, TIME_RANGE_TEXT
 
 HOSTILE = CASES / "hostile"
 DATES = HOSTILE / "2025-03-05-event4_sinkhole-de-dates.csv"
@@ -26,7 +26,7 @@ Y0001 = HOSTILE / "2025-03-05-event4_sinkhole-de-y0001.csv"
 NOW = datetime(2025, 3, 6, tzinfo=UTC)
 """The ingest's start in these tests: the day after the trial's reports."""
 RANGE = "1970-01-01 to 2099-12-31, the times botcensus stores"
-"""Spelled as the sinkhole and the roll-up spell the range (model.TIME_RANGE_TEXT)."""
+"""Spelled as the sinkhole and the roll-up spell the range (times.TIME_RANGE_TEXT)."""
 FUTURE = "is later than 2025-03-08T00:00:00+00:00, 2 days after the ingest began"
 # line -> reason of each row of DATES the ingest of NOW quarantines
 DATES_REJECTED = {

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from botcensus.model import TIME_RANGE_TEXT, TIME_RANGE_US
+from botcensus.times import TIME_RANGE_TEXT, TIME_RANGE_US
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -253,7 +253,7 @@ def _parse_tlvs(data: bytes | bytearray, pos: int, end: int) -> tuple[int, ...] 
 
 
 REPLAY_TIME_RANGE_US: Final = TIME_RANGE_US
-"""Replayed receive times must fall in [model.EARLIEST_TIME, model.LATEST_TIME), µs since the
+"""Replayed receive times must fall in [times.EARLIEST_TIME, times.LATEST_TIME), µs since the
 epoch, as every stored event time must: a header carrying one outside is refused rather than
 logged (the census's date arithmetic cannot take a year-9999 event)."""
 

@@ -33,10 +33,10 @@ from typing import Any, Final
 from botcensus.feeds.ingest import Enrich, FileReport, IngestReport, ingest
 from botcensus.feeds.inputs import expand
 from botcensus.feeds.mapping import Mapping
-from botcensus.model import FEED_FUTURE_SKEW
 from botcensus.store.atomic import write_json
 from botcensus.store.files import locked_fd
 from botcensus.store.layout import COLLECT_LOCK, COLLECT_STATE
+from botcensus.times import FEED_FUTURE_SKEW
 
 SETTLE_SECONDS: Final = 60.0
 FUTURE_RETRY_GAP: Final = timedelta(days=1)

@@ -50,7 +50,7 @@ from botcensus.feeds.resolve import Source, UnknownReportError, resolve
 from botcensus.feeds.schema import active as active_schema
 from botcensus.feeds.vocabulary import CORE, STORED
 from botcensus.ipaddr import canonical_ips
-from botcensus.model import LATEST_TIME, put_columns
+from botcensus.model import put_columns
 from botcensus.store import ledger
 from botcensus.store.db import connect
 from botcensus.store.feed_events import HASH_COLUMN, FeedStore
@@ -62,6 +62,7 @@ from botcensus.store.feed_sightings import (
     mark_pending,
     pending_days,
 )
+from botcensus.times import LATEST_TIME
 
 Enrich = Callable[[pa.Table], pa.Table]
 Progress = Callable[[Path, int, int], None]
@@ -419,7 +420,7 @@ def ingest(
     """Ingest report files (also .gz, .zip members and whole directories) into `dataset`; a
     file that fails is reported and the others go on; a report type botcensus does not read
     is skipped and counted. `on_file` is called after each file is committed. `now` (default:
-    the clock) is when the ingest began, for the rows dated in the future (model.py): a
+    the clock) is when the ingest began, for the rows dated in the future (times.py): a
     datetime with a time zone (a naive one raises ValueError before anything is read)."""
     result = IngestReport()
     started = datetime.now(UTC) if now is None else now

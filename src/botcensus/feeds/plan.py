@@ -24,7 +24,7 @@ from botcensus.feeds.vocabulary import (
     CORE,
     output_key,
 )
-from botcensus.model import EARLIEST_TIME, FEED_FUTURE_SKEW, LATEST_TIME, TIME_RANGE_TEXT
+from botcensus.times import EARLIEST_TIME, FEED_FUTURE_SKEW, LATEST_TIME, TIME_RANGE_TEXT
 
 LINE: Final = "__line"
 MISSING: Final = "__missing"
@@ -265,7 +265,7 @@ class _Builder:
         self.reads[f"extra.{column}"] |= reads | {column}
 
     def time_range(self, column: str, k: str, norm: str) -> None:
-        """Reject a time.source outside [EARLIEST_TIME, LATEST_TIME) (model.py), or later than
+        """Reject a time.source outside [EARLIEST_TIME, LATEST_TIME) (times.py), or later than
         FEED_FUTURE_SKEW after the ingest began (`self.now`, where given)."""
         within = f"{norm} >= {_timestamp(EARLIEST_TIME)} AND {norm} < {_timestamp(LATEST_TIME)}"
         words = f" is outside {TIME_RANGE_TEXT}, the times botcensus stores"
@@ -373,7 +373,7 @@ def plan(
     """The SELECT that maps rows with these columns. Columns no rule uses go under
     extra.<column> (IntelMQ input: under their own name when that is an IntelMQ field).
     A row whose time.source is outside [EARLIEST_TIME, LATEST_TIME), or (given `now`, when
-    the ingest began) later than now + FEED_FUTURE_SKEW, is rejected (model.py); a naive
+    the ingest began) later than now + FEED_FUTURE_SKEW, is rejected (times.py); a naive
     `now` raises ValueError."""
     if now is not None:
         future_limit(now)  # a naive one refused before any SQL is built

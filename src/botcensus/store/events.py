@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.capture.wal import scan_segment
-from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA, TIME_RANGE_TEXT, TIME_RANGE_US
+from botcensus.model import EVENT_FIELDS, EVENT_SCHEMA
 from botcensus.store import atomic, layout
+from botcensus.times import TIME_RANGE_TEXT, TIME_RANGE_US
 
 if TYPE_CHECKING:
     from botcensus.capture.record import RawDecoder

@@ -1,7 +1,7 @@
 """Dataset files on disk: the day partitions we may read, and the locks writers hold.
 
 A partition is a real directory `date=YYYY-MM-DD` inside its area (events/, sightings/,
-feeds/, sketches/), of a day in model.EARLIEST_TIME to LATEST_TIME; a data file is a real
+feeds/, sketches/), of a day in times.EARLIEST_TIME to LATEST_TIME; a data file is a real
 `*.parquet` file in it. Symlinks, other names and other kinds of file are refused with a
 message and never read or written through: nothing outside the dataset gets into a census or
 a retention run, and nothing is written outside it.
@@ -23,9 +23,9 @@ from typing import Final
 
 import pyarrow as pa
 
-from botcensus.model import EARLIEST_TIME, LATEST_TIME, TIME_RANGE_TEXT
 from botcensus.store.atomic import FILE_MODE, private_dir
 from botcensus.store.layout import PARTITION_PREFIX as PREFIX
+from botcensus.times import EARLIEST_TIME, LATEST_TIME, TIME_RANGE_TEXT
 
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 log = logging.getLogger(__name__)
