@@ -165,8 +165,8 @@ def test_an_irregular_report_reads_as_the_exact_reader_reads_it(
     case: str, overlap: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if overlap:  # as a large file is read: the line feeds counted beside the sample
-        # the module, not the function botcensus.feeds exports under its name
-        monkeypatch.setattr(importlib.import_module("botcensus.feeds.ingest"), "OVERLAP_BYTES", 0)
+        module = importlib.import_module("botcensus.feeds.file_ingest")
+        monkeypatch.setattr(module, "OVERLAP_BYTES", 0)
     data, reread = _irregular(_text(tmp_path))[case]
     path = _write(tmp_path, NAME, data)
     (report,), fused, exact = _both([path], tmp_path, monkeypatch)

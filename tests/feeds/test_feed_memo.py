@@ -191,7 +191,7 @@ def test_a_large_file_counts_its_line_feeds_beside_the_sample(
 
     monkeypatch.setattr(memo, "MIN_ROWS", 100)
     # the module, not the function botcensus.feeds exports under its name
-    monkeypatch.setattr(importlib.import_module("botcensus.feeds.ingest"), "OVERLAP_BYTES", 1)
+    monkeypatch.setattr(importlib.import_module("botcensus.feeds.file_ingest"), "OVERLAP_BYTES", 1)
     applied = _applies(monkeypatch)
     counted_in: list[str] = []
     sampled: list[str] = []
