@@ -4,7 +4,7 @@ against it and stay small (model.py re-exports it beside the schemas)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 EARLIEST_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -26,3 +26,8 @@ TIME_RANGE_TEXT: Final = (
 FEED_FUTURE_SKEW: Final = timedelta(days=2)
 """A feed row dated later than this after the ingest is quarantined: a clock that is wrong,
 not an infection seen (time zones and clock skew stay well inside it)."""
+
+
+def utc_today() -> date:
+    """The UTC day now: the census's day that is not over (measure.census.CensusQuery.today)."""
+    return datetime.now(UTC).date()

@@ -204,3 +204,30 @@ def test_census_by_week_runs_after_the_trials_reports(tmp_path: Path) -> None:
         done = runner.invoke(main, [*args, "--data", data])
         assert done.exit_code == 0, done.output
         assert "9999" not in done.stdout
+
+
+def test_census_flags_today_as_not_over(tmp_path: Path) -> None:
+    """A CERT's cron ingests this morning's reports: `census --window day` shows today as
+    partial, with no change against yesterday, not as a fall (the clock is the real one)."""
+    today = datetime.now(UTC).date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    rows = [
+        sinkhole_row(n, timestamp=f"{(midnight - timedelta(days=d)):%Y-%m-%d} 00:00:{n:02d}")
+        for d in (1, 0)
+        for n in range(10 if d else 3)
+    ]
+    path = write_report(tmp_path / f"{today}-event4_sinkhole-de.csv", rows)
+    report = ingest([path], tmp_path / "data", fake_enrich)
+    assert report.total("stored") == 13
+    done = CliRunner().invoke(
+        main, ["census", "--window", "day", "--format", "json", "--data", str(tmp_path / "data")]
+    )
+    assert done.exit_code == 0, done.output
+    if datetime.now(UTC).date() != today:  # midnight passed during the test
+        pytest.skip("the UTC day changed during the test")
+    got = {r["window_start"]: r for r in json.loads(done.stdout)}
+    assert (got[str(today)]["unique_ip"], got[str(today)]["partial"]) == (3, True)
+    assert got[str(today)]["unique_ip_change"] is None
+    yesterday = got[str(today - timedelta(days=1))]
+    assert (yesterday["unique_ip"], yesterday["partial"]) == (10, False)
+    assert f"today ({today}, UTC) is not over" in done.stderr

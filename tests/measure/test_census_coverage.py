@@ -153,3 +153,51 @@ def test_the_result_notes_how_many_windows_are_partial() -> None:
     assert "1 of 3 rows" in partial_note(result.rows, CensusQuery(window="week"))  # type: ignore[operator]
     full = run_census(con, CensusQuery(window="week", date_to=SUN + dt.timedelta(days=13)), "s")
     assert not any("partial" in n for n in full.notes)
+
+
+# `today`: the day the census runs in is not over, so it is never a covered day.
+TODAY = SUN + dt.timedelta(days=13)  # the last day (a Saturday) of the second full week
+
+
+def test_a_week_holding_today_is_partial_although_it_has_data_on_all_its_days() -> None:
+    """A live sinkhole's current week, counted on its last day, has rows on all 7 days; its
+    last day is half over, so the week must not read as a fall against the week before."""
+    data = _rows(range(14), "daily", 10)
+    before = _run(data, CensusQuery(window="week")).to_pylist()
+    assert [r["partial"] for r in before] == [False, False]  # without `today`: full
+    rows = _run(data, CensusQuery(window="week", today=TODAY)).to_pylist()
+    assert [(r["days_covered"], r["partial"]) for r in rows] == [(7, False), (6, True)]
+    assert rows[1]["unique_ip"] == 70  # still counted, and flagged
+    assert rows[1]["unique_ip_change"] is None
+
+
+def test_a_daily_census_flags_today_and_keeps_yesterday() -> None:
+    data = _rows(range(14), "daily", 10)
+    rows = _run(data, CensusQuery(window="day", today=TODAY)).to_pylist()
+    by_day = {r["window_start"]: r for r in rows}
+    assert (by_day[TODAY]["days_covered"], by_day[TODAY]["partial"]) == (0, True)
+    assert by_day[TODAY]["unique_ip_change"] is None
+    yesterday = by_day[TODAY - dt.timedelta(days=1)]
+    assert (yesterday["partial"], yesterday["unique_ip_change"]) == (False, pytest.approx(0.0))
+
+
+def test_a_finished_dataset_is_not_touched_by_today() -> None:
+    """Days before `today` are over: a census of 2021 data run in 2026 is unchanged."""
+    query = CensusQuery(window="week")
+    later = CensusQuery(window="week", today=dt.date(2026, 12, 7))
+    assert _run(THREE_WEEKS, later).to_pylist() == _run(THREE_WEEKS, query).to_pylist()
+
+
+def test_the_sketch_fallback_flags_today_too() -> None:
+    data = _rows(range(14), "daily", 10)
+    rows = _run(data, CensusQuery(window="week", today=TODAY), sketches=True).to_pylist()
+    assert [(r["days_covered"], r["partial"]) for r in rows] == [(7, False), (6, True)]
+
+
+def test_the_note_says_today_is_not_over() -> None:
+    con = connect()
+    con.register("s", pa.Table.from_pylist(_rows(range(14), "daily", 10), schema=SIGHTING_SCHEMA))
+    result = run_census(con, CensusQuery(window="week", today=TODAY), "s")
+    assert any(f"today ({TODAY}, UTC) is not over" in n for n in result.notes)
+    finished = run_census(con, CensusQuery(window="week", today=TODAY + dt.timedelta(days=1)), "s")
+    assert not any("today" in n for n in finished.notes)

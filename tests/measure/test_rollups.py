@@ -141,3 +141,23 @@ def test_window_bounds_stop_at_the_calendars_ends():
     # where the week fits, it is whole
     q = CensusQuery("week", "sun", date_from=dt.date(1, 1, 2), date_to=dt.date(9999, 12, 20))
     assert window_bounds(q) == (dt.date(1, 1, 1), dt.date(9999, 12, 26))
+
+
+@pytest.mark.parametrize(
+    ("table", "query"),
+    [
+        ("r_day", CensusQuery("day", "sat", (), None, None, today=dt.date(2011, 3, 30))),
+        ("r_sat", CensusQuery("week", "sat", ("feed",), None, None, today=dt.date(2011, 3, 30))),
+        ("r_wed", CensusQuery("week", "wed", ("country",), None, None, today=dt.date(2011, 4, 2))),
+    ],
+    ids=["day", "week-feed", "week-wed-country"],
+)
+def test_rollup_coverage_leaves_out_today_as_the_sightings_do(con, table, query):
+    """A day not over is not covered, from the roll-up as from the sightings (the dashboard
+    answers from the one, `botcensus census` from the other)."""
+    expected = census_with_change(con, query, "sightings", covered=True)
+    got = census_from_rollups(con, query, table, "r_day")
+    assert got.to_pylist() == expected.to_pylist()
+    holding = [r for r in got.to_pylist() if r["window_start"] <= query.today <= r["window_end"]]
+    assert holding
+    assert all(r["partial"] and r["unique_ip_change"] is None for r in holding)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from botcensus.times import utc_today
+
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.csv as pv
@@ -196,6 +198,7 @@ def cleanup_cmd(
         marks=tuple(marks),
         notified=notified,
         count="hosts" if count == "hosts" else "addresses",
+        today=utc_today(),
     )
     con = connect()
     try:

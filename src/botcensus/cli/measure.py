@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from botcensus.times import utc_today
+
 if TYPE_CHECKING:
     from botcensus.config import Settings
     from botcensus.measure.census import CensusQuery
@@ -205,6 +207,7 @@ def census_cmd(
         family=family,
         feed=feed,
         include_unclaimed=include_unclaimed,
+        today=utc_today(),
     )
     if engine == "spark":
         if estimate:
@@ -331,13 +334,15 @@ def report(
     con = connect()
     duckdb_progress(con, interactive=True)
     relation = sightings_view(con, data_dir)
-    summary = summarise(con, relation, family=family, date_from=first, date_to=last)
+    today = utc_today()
+    summary = summarise(con, relation, family=family, date_from=first, date_to=last, today=today)
     result: CleanupResult | None = None
     error = failed = None
     if not no_cleanup:
         query = CleanupQuery(
-            by="country", family=family, marks=tuple(marks), date_from=first, date_to=last
-        )
+            by="country", family=family, marks=tuple(marks), date_from=first, date_to=last,
+            today=today,
+        )  # fmt: skip
         try:
             result = cleanup(con, relation, read_sketches(data_dir), query)
         except CleanupDataError as exc:

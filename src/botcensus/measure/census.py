@@ -105,6 +105,11 @@ class CensusQuery:
     feed: str | None = None
     include_unclaimed: bool = False
     """Count sightings no decoder claimed (scanners, researchers); off by default."""
+    today: date | None = None
+    """The day the census runs in (UTC), which is not over: it is never a covered day, so a
+    window holding it is partial whatever data it has (a live sinkhole's day or week so far
+    is not a fall). None: every day is over (a finished dataset). Set at the edges that read
+    the clock (census_of_dataset, the CLI, the web), never in here."""
 
     @property
     def days(self) -> int:
@@ -261,7 +266,8 @@ def coverage_sql(
     """Per window (and feed or sensor when the query groups by them): `days_covered`, the
     days of the window, inside the query's range, on which the relation holds any row the
     census counts of the query's feed, of any family (a day with reports but none of the
-    family asked for is a day of zero, not a missing day). Runs over sightings or sketch
+    family asked for is a day of zero, not a missing day), before the query's `today` (a day
+    not over is not covered, whatever it holds). Runs over sightings or sketch
     rows (and, in measure.rollups, over the day roll-up)."""
     query.check()
     where, params = CensusQuery(
@@ -271,9 +277,13 @@ def coverage_sql(
         include_unclaimed=query.include_unclaimed,
     ).where(dialect=dialect)
     keys = "".join(f", {GROUPS[g]} AS {g}" for g in query.by if g in COVERED_BY)
+    day = "day"
+    if query.today is not None:  # the day not over yet is not covered
+        day = f"CASE WHEN day < {dialect.param}census_today THEN day END"
+        params = {**params, "census_today": query.today}
     sql = f"""
         SELECT {window_start_sql(query, dialect)} AS window_start{keys},
-               CAST(count(DISTINCT day) AS INT) AS days_covered
+               CAST(count(DISTINCT {day}) AS INT) AS days_covered
         FROM {relation} WHERE {where} GROUP BY ALL
     """  # noqa: S608 (identifiers from GROUPS; values are parameters)
     return sql, params

@@ -41,6 +41,7 @@ from botcensus.measure.sketches_census import (
     sketch_census,
     sketch_relation,
 )
+from botcensus.times import utc_today
 
 MEMORY_LIMIT: Final = "4GB"
 """What DuckDB may hold for one census of a dataset; beyond it, it spills to a private
@@ -151,11 +152,15 @@ def partial_note(rows: pa.Table, query: CensusQuery) -> str | None:
     partial = pc.sum(rows["partial"].cast(pa.int64())).as_py() or 0
     if not partial:
         return None
-    return (
+    note = (
         f"{partial} of {rows.num_rows} rows are partial windows (data on fewer than "
         f"{query.days} days: days_covered); their change columns are left empty, and no "
         "change is computed against a partial or missing window"
     )
+    today = query.today
+    if today is not None and max(rows["window_end"].to_pylist()) >= today:  # no pandas
+        note += f"; today ({today}, UTC) is not over and is not counted as a day with data"
+    return note
 
 
 def empty_note(query: CensusQuery, found: tuple[date, date] | None, *, looked: bool = True) -> str:
@@ -234,6 +239,8 @@ def census_of_dataset(
         raise FileNotFoundError(f"{dataset}: no such directory")
     if refresh is not None:
         refresh(dataset)
+    if query.today is None:
+        query = replace(query, today=utc_today())
     import tempfile
 
     spill = tempfile.TemporaryDirectory(prefix="botcensus-census-")  # 0700: rows hold addresses

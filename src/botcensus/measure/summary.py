@@ -37,13 +37,16 @@ def summarise(
     family: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    today: date | None = None,
 ) -> Summary:
     """Weekly census overall, by country and by ASN, and first-vs-last-week comparisons
     (first and last *full* weeks: a week with data on fewer days would exaggerate change),
-    over the days `date_from` to `date_to` (inclusive; default all)."""
+    over the days `date_from` to `date_to` (inclusive; default all); `today`: the UTC day
+    not over (CensusQuery.today)."""
     base = CensusQuery(
-        window="week", week_ends=week_ends, family=family, date_from=date_from, date_to=date_to
-    )
+        window="week", week_ends=week_ends, family=family, date_from=date_from,
+        date_to=date_to, today=today,
+    )  # fmt: skip
     weekly = census_with_change(con, base, relation, covered=True)
     by_country = census(con, replace(base, by=("country",)), relation)
     by_asn = census(con, replace(base, by=("asn",)), relation)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final, Literal
 
@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery
 from botcensus.measure.rollups import window_bounds
+from botcensus.times import utc_today
 from botcensus.web import products
 from botcensus.web.context import WebContext
 from botcensus.web.suppress import apply, small_groups, suppress, table_flags
@@ -121,7 +122,7 @@ def census_query(params: CensusParams, week_ends: str) -> CensusQuery:
         feed=params.feed or None,
     )
     lo, hi = window_bounds(query)
-    return CensusQuery(query.window, week_ends, by, lo, hi, query.family, query.feed)
+    return replace(query, date_from=lo, date_to=hi, today=utc_today())
 
 
 @dataclass(frozen=True, slots=True)

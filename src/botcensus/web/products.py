@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery
 from botcensus.store import aggregates
+from botcensus.times import utc_today
 
 ESTIMATES: Final = "estimates-week"
 ESTIMATES_COUNTRY: Final = "estimates-week-country"
@@ -65,7 +66,7 @@ def _cleanup(dataset: Path, week_ends: str) -> dict[str, Any]:
 
     con = connect()
     try:
-        query = CleanupQuery(by="country", week_ends=week_ends)
+        query = CleanupQuery(by="country", week_ends=week_ends, today=utc_today())
         try:
             result = cleanup(con, sightings_view(con, dataset), read_sketches(dataset), query)
         except ValueError as exc:  # no data: the page says why

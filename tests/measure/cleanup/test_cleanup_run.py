@@ -269,3 +269,18 @@ def test_the_followed_note_says_when_no_network_keeps_an_address_to_one_machine(
     assert "addresses in the 1 network where an address is one machine; addresses elsewhere" in one
     two = _followed_note(10, rows, {("DE", 3320): 1.0, ("FR", 3215): 1.0})
     assert "in the 2 networks where" in two
+
+
+def test_the_week_holding_today_is_left_out_of_the_fit_with_its_reason(run: NotifyRun) -> None:
+    """Run on a live dataset, the current week has data on all its days so far: its last
+    day is not over, so the decay leaves the week out and says why (not as a fall)."""
+    empty = sketch_sightings(run.sightings.slice(0, 0))
+    last = dt.date(2011, 5, 21)  # a Saturday: the last week ending Saturday the data fill
+    cut = run.sightings.filter(pc.less_equal(run.sightings["day"], pa.scalar(last, pa.date32())))
+    whole = cleanup(_con(cut), "s", empty, CleanupQuery(date_to=last))
+    live = cleanup(_con(cut), "s", empty, CleanupQuery(date_to=last, today=last))
+    ends = whole.weekly["window_end"].to_pylist()
+    assert ends[-1] == last  # the data end on a week's last day: a complete week without today
+    assert live.weekly["window_end"].to_pylist() == ends[:-1]
+    assert f"left out the week that holds today ({last}, UTC): it is not over" in live.notes
+    assert not any("fewer than 7 days" in n for n in live.notes)

@@ -107,6 +107,9 @@ class CleanupQuery:
     count: Count = "addresses"
     """What the decay is fitted to: weekly unique addresses (exact, or from sketches), or the
     weekly host estimates (measure.hosts; raw sightings only)."""
+    today: date | None = None
+    """The UTC day the run is in, not over: a week holding it is partial, left out of the
+    decay (census.CensusQuery.today). None: every day is over."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def cleanup(
         raise CleanupDataError("no sightings or sketches in the dataset")
     base = CensusQuery(
         window="week", week_ends=query.week_ends, date_from=first, date_to=last,
-        family=query.family,
+        family=query.family, today=query.today,
     )  # fmt: skip
     if query.date_from and query.date_to and query.date_from > query.date_to:
         raise CleanupDataError(f"the range {first} to {last} ends before it starts")
@@ -245,13 +248,17 @@ def cleanup(
         if household:
             notes.append(HOUSEHOLD_NOTE)
     full = _full_weeks(con, base, relation if answer.source == "sightings" else sketches)
-    weekly = _only(complete_weeks(answer.table, first, last), full)
-    inside = complete_weeks(answer.table, first, last).num_rows - weekly.num_rows
-    if inside:
+    inside = complete_weeks(answer.table, first, last)
+    weekly = _only(inside, full)
+    ends = [e for e in inside["window_end"].to_pylist() if query.today and e >= query.today]
+    short = inside.num_rows - weekly.num_rows - len(ends)
+    if short:
         notes.append(
-            f"left out {inside} week(s) inside the range with data on fewer than 7 days "
+            f"left out {short} week(s) inside the range with data on fewer than 7 days "
             "(a partial week would read as a sudden fall)"
         )
+    if ends:
+        notes.append(f"left out the week that holds today ({query.today}, UTC): it is not over")
     count = answer.unit
     decay = decay_table(weekly, count=count, min_count=query.min_count)
     fit = None
