@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,66 @@ def test_addresses_are_checked_and_countries_upper_cased() -> None:
     )
     assert rules.rule[0].countries == ["DE"]
     assert rules.rule[0].families == ["rustock"]
+
+
+CAP = 'rows = "check-ins"\nmax_check_ins = '
+AT_LEAST_1 = "rule[0].max_check_ins: Input should be greater than or equal to 1"
+AT_MOST = "rule[0].max_check_ins: Input should be less than or equal to 10000"
+NOT_INT = "rule[0].max_check_ins: Input should be a valid integer"
+ROWS = "rule[0].rows: Input should be 'host-days' or 'check-ins'"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (CAP + "-5\n", AT_LEAST_1),
+        (CAP + "0\n", AT_LEAST_1),
+        (CAP + "99999999999\n", AT_MOST),
+        (CAP + '"100"\n', NOT_INT),
+        (CAP + "2.5\n", NOT_INT),
+        (CAP + "true\n", NOT_INT),
+        ('rows = "connections"\n', ROWS),
+        ("rows = 1\n", ROWS),
+    ],
+)  # fmt: skip
+def test_a_bad_check_in_setting_is_named_with_its_line(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = _rules(tmp_path, SENDER + '[[rule]]\nname = "a"\n' + value)
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    line = 7 if "max_check_ins" in message else 6
+    assert str(caught.value) == f"{path}:{line}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('rows = "check-ins"\nformat = "summary"\n', "rows 'check-ins' lists addresses"),
+        ('rows = "check-ins"\nip_data = false\n', "rows 'check-ins' lists addresses"),
+        ("max_check_ins = 10\n", "max_check_ins applies to rows = 'check-ins' only"),
+    ],
+)
+def test_check_ins_where_they_cannot_go_are_refused(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = _rules(tmp_path, SENDER + '[[rule]]\nname = "a"\n' + value)
+    with pytest.raises(RulesError, match=rf"{path}:4: rule\[0\]: {re.escape(message)}"):
+        load_rules(path)
+
+
+def test_check_ins_default_to_host_days_and_a_cap_of_100() -> None:
+    plain = parse_rules(SENDER + '[[rule]]\nname = "a"\n', Path("r")).rule[0]
+    assert (plain.rows, plain.max_check_ins) == ("host-days", 100)
+    rule = parse_rules(
+        SENDER + '[[rule]]\nname = "a"\nrows = "check-ins"\nmax_check_ins = 10000\n', Path("r")
+    ).rule[0]
+    assert (rule.rows, rule.max_check_ins) == ("check-ins", 10000)
+
+
+def test_the_cgn_example_lists_check_ins_for_its_networks() -> None:
+    rules = load_rules(EXAMPLE.with_name("notify-cgn.toml"))
+    daily, cgn = rules.rule
+    assert (daily.rows, cgn.rows, cgn.max_check_ins, cgn.asns) == (
+        "host-days", "check-ins", 100, [64500],
+    )  # fmt: skip

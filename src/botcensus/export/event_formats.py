@@ -43,8 +43,8 @@ def _mapping_types() -> Mapping[str, str]:
 
 
 @functools.cache
-def _csv_header() -> list[str]:
-    return list(load_mapping(DEFAULT_MAPPING).report(CSV_REPORT).columns)
+def _csv_header(report: str = CSV_REPORT) -> list[str]:
+    return list(load_mapping(DEFAULT_MAPPING).report(report).columns)
 
 
 def _select(table: pa.Table, select: str) -> pa.Table:
@@ -64,11 +64,22 @@ def _write_lines(lines: pa.Table, out: BinaryIO) -> None:
     out.write(memoryview(array.buffers()[2])[int(lo) : int(hi)])
 
 
-def intelmq_lines(events: pa.Table, source: EventSource) -> pa.Table:
-    """One IntelMQ JSON line per event (column `line`, newline-terminated)."""
+def intelmq_lines(
+    events: pa.Table, source: EventSource, constants: Mapping[str, str] | None = None
+) -> pa.Table:
+    """One IntelMQ JSON line per event (column `line`, newline-terminated), in the events'
+    order; `constants` (field -> text) go on every line (a report's `tlp`, say)."""
     if source == "feed":
-        return _select(events, feed_json(events.column_names, _mapping_types()))
-    return _select(events, sinkhole_json())
+        return _select(events, feed_json(events.column_names, _mapping_types(), constants))
+    return _select(events, sinkhole_json(constants))
+
+
+def shadowserver_rows(events: pa.Table, source: EventSource, report: str = CSV_REPORT) -> pa.Table:
+    """Events in the columns of a Shadowserver report (`event4_sinkhole_http`,
+    `event4_sinkhole`), one row per event in the events' order, every cell formula-safe."""
+    header = _csv_header(report)
+    select = feed_csv(header, events.column_names) if source == "feed" else sinkhole_csv(header)
+    return safe_table(_select(events, select))
 
 
 class IntelMqEvents(EventRenderer):
@@ -93,9 +104,7 @@ class ShadowserverEvents(EventRenderer):
         return (",".join(f'"{h}"' for h in _csv_header()) + "\n").encode()
 
     def write(self, events: pa.Table, source: EventSource, out: BinaryIO) -> None:
-        header = _csv_header()
-        select = feed_csv(header, events.column_names) if source == "feed" else sinkhole_csv(header)
-        rows = safe_table(_select(events, select))
+        rows = shadowserver_rows(events, source)
         pacsv.write_csv(rows, out, pacsv.WriteOptions(include_header=False))
 
 

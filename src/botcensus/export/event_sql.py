@@ -74,10 +74,26 @@ def _json_key(key: str) -> str:
     return _json.dumps(key, ensure_ascii=False) + ":"
 
 
-def feed_json(columns: Collection[str], types: Mapping[str, str] | None = None) -> str:
+def _with(
+    fields: list[tuple[str, str]], constants: Mapping[str, str] | None
+) -> list[tuple[str, str]]:
+    """`fields` with each of `constants` (field -> text) in place of a field of that name."""
+    if not constants:
+        return fields
+    return [f for f in fields if f[0] not in constants] + [
+        (k, lit(v)) for k, v in constants.items()
+    ]
+
+
+def feed_json(
+    columns: Collection[str],
+    types: Mapping[str, str] | None = None,
+    constants: Mapping[str, str] | None = None,
+) -> str:
     """SELECT list: one IntelMQ JSON line per feed event. `types` gives the IntelMQ type
     (int, float, bool) of extra fields the mapping converts (mapping.field_types), so
-    `extra.destination.naics` leaves as 518210, not "518210"."""
+    `extra.destination.naics` leaves as 518210, not "518210". `constants` (field -> text)
+    go on every line, in place of a field of the same name (notify's `tlp`, `extra.ticket`)."""
     fields = [("time.source", TIME_ISO.format(t="time_source"))]
     fields += [
         (f.key, FEED_VALUES.get(f.key, ident(f.column))) for f in CORE[1:] if f.column in columns
@@ -99,7 +115,8 @@ def feed_json(columns: Collection[str], types: Mapping[str, str] | None = None) 
             typed[c] = JSON_VALUES[kind].format(c=value)
         else:
             fields.append((c, value))
-    return _json_object(fields, typed)
+    typed = {k: v for k, v in typed.items() if k not in (constants or {})}
+    return _json_object(_with(fields, constants), typed)
 
 
 def _sinkhole_value(column: str) -> str:
@@ -153,9 +170,10 @@ def sinkhole_fields() -> list[tuple[str, str]]:
     return fields
 
 
-def sinkhole_json() -> str:
-    """SELECT list: one IntelMQ JSON line per sinkhole event (`sinkhole_fields`)."""
-    return _json_object(sinkhole_fields())
+def sinkhole_json(constants: Mapping[str, str] | None = None) -> str:
+    """SELECT list: one IntelMQ JSON line per sinkhole event (`sinkhole_fields`), with
+    `constants` (field -> text) on every line as in `feed_json`."""
+    return _json_object(_with(sinkhole_fields(), constants))
 
 
 def _extra(columns: Collection[str], name: str, number: bool = False) -> str | None:

@@ -57,6 +57,13 @@ class ShadowserverCsv(Renderer):
         return (*COLUMNS[self.report], *EXTRA)
 
     def render(self, hosts: pa.Table, meta: ReportMeta) -> bytes:
+        out = io.BytesIO()
+        pacsv.write_csv(self.cells(hosts), out, pacsv.WriteOptions(include_header=False))
+        head = ",".join(f'"{name}"' for name in self.header) + "\n"
+        return head.encode() + out.getvalue()
+
+    def cells(self, hosts: pa.Table) -> pa.Table:
+        """The rows `render` writes, as a table of the header's columns (sorted_hosts order)."""
         rows = sorted_hosts(hosts)
         n = rows.num_rows
         family = pc.utf8_lower(rows["malware_family"])
@@ -79,8 +86,4 @@ class ShadowserverCsv(Renderer):
         safe = safe_table(pa.table(known))
         empty = pa.nulls(n, pa.string())
         columns = [safe[name] if name in known else empty for name in self.header]
-        table = pa.table(columns, names=list(self.header))
-        out = io.BytesIO()
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False))
-        head = ",".join(f'"{name}"' for name in self.header) + "\n"
-        return head.encode() + out.getvalue()
+        return pa.table(columns, names=list(self.header))

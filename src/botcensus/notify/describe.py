@@ -85,7 +85,12 @@ def ticket_lines(journal: Journal, entry: Entry, *, show_hosts: bool = True) -> 
         f"To {entry.address} for {', '.join(entry.contacts)}"
         + (f" ({entry.name})" if entry.name else ""),
         f"Rule {entry.rule}: {entry.format}, {entry.interval}, TLP:{entry.tlp.upper()}, "
-        f"language {entry.language}, IP-level data {'yes' if entry.ip_data else 'no'}",
+        f"language {entry.language}, IP-level data {'yes' if entry.ip_data else 'no'}"
+        + (
+            f", one row per check-in (at most {entry.check_ins} per host-day)"
+            if entry.check_ins
+            else ""
+        ),
         f"Days {_days(entry.period_start, entry.period_end)} (UTC): {entry.hosts} hosts",
         "Networks: " + "; ".join(entry.networks),
         f"State {entry.state} after {entry.attempts} attempt(s)"

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS messages (
     outbox TEXT,
     last_code INTEGER,
     last_answer TEXT,
+    check_ins INTEGER,
     UNIQUE (address, rule, period_start, period_end)
 );
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state);
@@ -162,6 +163,8 @@ class Entry:
     outbox: str | None
     last_code: int | None
     last_answer: str | None
+    check_ins: int | None = None
+    """One row per check-in, at most this many per host-day (None: one per host-day)."""
 
     @property
     def domain(self) -> str:
@@ -185,6 +188,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         planned_at=datetime.fromisoformat(row["planned_at"]), sent_at=when(row["sent_at"]),
         content_hash=row["content_hash"], message_hash=row["message_hash"], size=row["size"],
         outbox=row["outbox"], last_code=row["last_code"], last_answer=row["last_answer"],
+        check_ins=row["check_ins"] if "check_ins" in row.keys() else None,  # noqa: SIM118
     )  # fmt: skip
 
 
@@ -219,6 +223,14 @@ class Journal:
         self.db.execute("PRAGMA foreign_keys = ON")
         if create:
             self.db.executescript(_SCHEMA)
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Columns added since a journal was made: a journal of an earlier version gets them
+        (its messages were all host-day reports)."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(messages)").fetchall()}
+        if "check_ins" not in have:
+            self.db.execute("ALTER TABLE messages ADD COLUMN check_ins INTEGER")
 
     def close(self) -> None:
         self.db.close()
@@ -295,9 +307,9 @@ class Journal:
                     "INSERT INTO messages (id, ticket, message_id, run_date, rule, address,"
                     " domain, contacts, name, format, template, language, tlp, ip_data, interval,"
                     " compression, compress_over, period_start, period_end, hosts, networks,"
-                    " state, planned_at) VALUES"
+                    " state, planned_at, check_ins) VALUES"
                     " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                    " 'planned', ?)",
+                    " 'planned', ?, ?)",
                     (
                         next_id, ticket, f"<{ticket}.{digest}@{domain}>",
                         plan.run_date.isoformat(), message.rule, message.address,
@@ -306,13 +318,22 @@ class Journal:
                         message.tlp, int(message.ip_data), message.interval, message.compression,
                         message.compress_over_bytes, message.period_start.isoformat(),
                         message.period_end.isoformat(), message.host_count,
-                        json.dumps(list(message.networks)), stamp,
+                        json.dumps(list(message.networks)), stamp, message.check_ins,
                     ),
                 )  # fmt: skip
                 batch.append((next_id, message.hosts))
                 db.execute(
                     "INSERT INTO history VALUES (?, ?, 'planned', NULL, ?)",
-                    (next_id, stamp, f"{message.host_count} hosts, rule {message.rule}"),
+                    (
+                        next_id,
+                        stamp,
+                        f"{message.host_count} hosts, rule {message.rule}"
+                        + (
+                            f", check-ins (at most {message.check_ins} per host-day)"
+                            if message.check_ins
+                            else ""
+                        ),
+                    ),
                 )
                 next_id += 1
                 added.append(

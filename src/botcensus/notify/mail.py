@@ -25,7 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.export import Party, ReportMeta, renderer
+from botcensus.export.check_ins import render_check_ins
 from botcensus.model import SINKHOLE_FEED_NAME
+from botcensus.notify.checkins import CheckIns
 from botcensus.notify.journal import Entry
 from botcensus.notify.rules import Rules
 from botcensus.notify.sign import Signer
@@ -39,6 +41,14 @@ DESCRIPTIONS: Final = {
     "xarf": "XARF v4 reports, one JSON object per line",
     "intelmq": "IntelMQ events, one JSON object per line",
     "summary": "CSV, one row per day and network",
+}
+CHECK_IN_DESCRIPTIONS: Final = {
+    "shadowserver": "CSV in the columns of Shadowserver's event4_sinkhole_http report, "
+    "one row per check-in, with last_seen and count added",
+    "shadowserver-sinkhole": "CSV in the columns of Shadowserver's event4_sinkhole report, "
+    "one row per check-in, with last_seen and count added",
+    "xarf": "XARF v4 reports, one JSON object per line and check-in",
+    "intelmq": "IntelMQ events, one JSON object per line and check-in",
 }
 
 
@@ -95,7 +105,27 @@ def compress(name: str, data: bytes, how: str, entry: Entry) -> tuple[str, bytes
     return f"{name.rsplit('.', 1)[0]}.zip", out.getvalue(), "application/zip"
 
 
-def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> dict[str, Any]:
+def _check_in_context(entry: Entry, check_ins: CheckIns | None) -> dict[str, Any]:
+    """What the text says of check-in rows: how many, how many cut, which days lack them."""
+    if check_ins is None:
+        return {
+            "rows": "host-days", "check_in_rows": 0, "max_check_ins": None, "cut_host_days": 0,
+            "cut_check_ins": 0, "unavailable_days": [], "unavailable_host_days": 0,
+        }  # fmt: skip
+    return {
+        "rows": "check-ins",
+        "check_in_rows": check_ins.rows,
+        "max_check_ins": check_ins.cap,
+        "cut_host_days": check_ins.cut_host_days,
+        "cut_check_ins": check_ins.cut_check_ins,
+        "unavailable_days": [d.isoformat() for d in check_ins.unavailable_days],
+        "unavailable_host_days": check_ins.unavailable_host_days,
+    }
+
+
+def _context(
+    entry: Entry, hosts: pa.Table, rules: Rules, attachment: str, check_ins: CheckIns | None
+) -> dict[str, Any]:
     s = rules.sender
     families = []
     names = pc.unique(hosts["malware_family"]).to_pylist() if hosts.num_rows else []
@@ -144,11 +174,12 @@ def _context(entry: Entry, hosts: pa.Table, rules: Rules, attachment: str) -> di
         "networks": [one_line(n) for n in entry.networks],
         "attachment": attachment,
         "format": entry.format,
-        "format_description": DESCRIPTIONS[entry.format],
+        "format_description": (CHECK_IN_DESCRIPTIONS if check_ins else DESCRIPTIONS)[entry.format],
         "ip_data": entry.ip_data,
         "opt_out": s.opt_out,
         "rule": entry.rule,
         "interval": entry.interval,
+        **_check_in_context(entry, check_ins),
     }
 
 
@@ -156,19 +187,25 @@ def _crlf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def _body(entry: Entry, rules: Rules, hosts: pa.Table) -> tuple[bytes, str, str, bytes, str]:
+def _body(
+    entry: Entry, rules: Rules, hosts: pa.Table, check_ins: CheckIns | None
+) -> tuple[bytes, str, str, bytes, str]:
     """The MIME body (its Content-Type header, the text part and the attachment), the
     subject, the attachment's name and bytes, and the content hash. Assembled by hand: the
     email package's header objects cost more than the rest of building a mail."""
     meta = _meta(entry, rules)
     export = renderer(entry.format)
-    data = export.render(hosts, meta)
+    if check_ins is not None:
+        data = render_check_ins(entry.format, check_ins.events, check_ins.fallback, meta)
+    else:
+        data = export.render(hosts, meta)
     name, attached, media = export.file_name(meta), data, export.media_type
     if len(data) > entry.compress_over:
         name, attached, media = compress(name, data, entry.compression, entry)
     subject, text = render_text(
-        rules.templates, entry.template, entry.language, _context(entry, hosts, rules, name)
-    )
+        rules.templates, entry.template, entry.language,
+        _context(entry, hosts, rules, name, check_ins),
+    )  # fmt: skip
     if entry.ticket not in subject:
         subject = f"[{entry.ticket}] {subject}"
     boundary = f"=_bc_{hashlib.sha256(entry.message_id.encode()).hexdigest()[:24]}"
@@ -218,9 +255,18 @@ def _headers(entry: Entry, rules: Rules, subject: str) -> bytes:
     return b"".join(_header(k, v) for k, v in fields)
 
 
-def build(entry: Entry, hosts: pa.Table, rules: Rules, signer: Signer | None = None) -> Mail:
-    """The mail of a journal entry with its host rows (HOST_SCHEMA)."""
-    body, subject, name, attached, content_hash = _body(entry, rules, hosts)
+def build(
+    entry: Entry,
+    hosts: pa.Table,
+    rules: Rules,
+    signer: Signer | None = None,
+    check_ins: CheckIns | None = None,
+) -> Mail:
+    """The mail of a journal entry with its host rows (HOST_SCHEMA) and, where the entry
+    lists check-ins, the check-ins of those rows (notify.checkins.read_check_ins)."""
+    if (entry.check_ins is None) != (check_ins is None):
+        raise ValueError(f"{entry.ticket}: check-in rows are given if and only if it lists them")
+    body, subject, name, attached, content_hash = _body(entry, rules, hosts, check_ins)
     head = _headers(entry, rules, subject)
     if signer is None:
         return Mail(head + body, name, attached, content_hash)

@@ -23,7 +23,15 @@ import pyarrow.compute as pc
 from botcensus.export import HOST_SCHEMA
 from botcensus.ipaddr import in_prefixes, parse_ips
 from botcensus.notify.holdout import ASSIGNMENT_SCHEMA, assign, units_of
-from botcensus.notify.rules import WEEKDAYS, Inhibit, Recipient, Rule, Rules, mailable
+from botcensus.notify.rules import (
+    CHECK_IN_FORMATS,
+    WEEKDAYS,
+    Inhibit,
+    Recipient,
+    Rule,
+    Rules,
+    mailable,
+)
 
 LOOKBACK_DAYS: Final = 7
 """Days before the run day whose rows a plan reads (the longest interval, weekly)."""
@@ -52,6 +60,8 @@ class Message:
     networks: tuple[str, ...]
     hosts: pa.Table
     """HOST_SCHEMA rows, `network` naming the record that made them this recipient's."""
+    check_ins: int | None = None
+    """The attachment lists each host-day's check-ins, at most this many (None: host-days)."""
 
     @functools.cached_property
     def host_count(self) -> int:
@@ -355,6 +365,9 @@ def _plan_rule(
                 compress_over_bytes=rule.compress_over_bytes,
                 networks=networks_per[g],
                 hosts=part,
+                check_ins=rule.max_check_ins
+                if rule.rows == "check-ins" and lead.format in CHECK_IN_FORMATS
+                else None,
             )
         )
     return messages

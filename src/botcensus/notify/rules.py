@@ -28,6 +28,10 @@ WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "xarf", "intelmq", "summary")
 """The export stage's formats (botcensus.export.RENDERERS), listed here so that reading a
 rules file loads no renderer."""
+CHECK_IN_FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "xarf", "intelmq")
+"""The formats that can list one row per check-in (export.check_ins.CHECK_IN_FORMATS)."""
+MAX_CHECK_INS: Final = 10_000
+"""The largest `max_check_ins` a rule may ask for (a bot calling every 10 s: 8,640 a day)."""
 
 ADDRESS: Final = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -216,6 +220,12 @@ class Rule(_Strict):
     compression: Literal["zip", "gzip"] = "zip"
     compress_over_bytes: int = Field(262_144, ge=0)
     """Attachments larger than this go compressed."""
+    rows: Literal["host-days", "check-ins"] = "host-days"
+    """`host-days`: one row per address, family and UTC day (first and last check-in, their
+    number); `check-ins`: one row per check-in of those host-days, with its exact time and
+    source port (for networks behind carrier-grade NAT)."""
+    max_check_ins: int = Field(100, ge=1, le=MAX_CHECK_INS, strict=True)
+    """With `rows = "check-ins"`: at most this many check-ins per host-day (the first)."""
 
     @field_validator("name")
     @classmethod
@@ -252,6 +262,13 @@ class Rule(_Strict):
             raise ValueError("interval 'threshold' needs threshold = <hosts>")
         if not self.to:
             raise ValueError("to: name at least one of 'contact', 'national-cert'")
+        if self.rows == "check-ins" and (not self.ip_data or self.format not in CHECK_IN_FORMATS):
+            raise ValueError(
+                "rows 'check-ins' lists addresses: it needs ip_data = true and a format of "
+                + ", ".join(CHECK_IN_FORMATS)
+            )
+        if self.rows == "host-days" and "max_check_ins" in self.model_fields_set:
+            raise ValueError("max_check_ins applies to rows = 'check-ins' only")
         return self
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from botcensus.contacts import ContactTable, load_contacts
+from botcensus.notify.checkins import read_check_ins
 from botcensus.notify.deliver import Delivery, deliver
 from botcensus.notify.hosts import host_rows
 from botcensus.notify.journal import Entry, Journal, journal_path
@@ -100,12 +101,19 @@ def render_pending(
     missing or changed; returns how many were built. `planned` holds host rows the plan just
     recorded (the same rows as the journal's, in the same order), to save reading them back."""
     built = 0
+    todo = []
     for entry in journal.entries("state IN ('planned', 'rendered', 'deferred', 'sending')"):
         if entry.state != "planned" and _intact(data_dir, entry):
             continue
         key = (entry.address, entry.rule, entry.period_start, entry.period_end)
         hosts = planned.get(key) if planned is not None else None
-        mail = build(entry, hosts if hosts is not None else journal.hosts(entry.id), rules, signer)
+        todo.append((entry, hosts if hosts is not None else journal.hosts(entry.id)))
+    # the check-ins of every message that lists them, read in one pass over their days
+    listing = [(hosts, entry.check_ins) for entry, hosts in todo if entry.check_ins is not None]
+    check_ins = iter(read_check_ins(data_dir, listing))
+    for entry, hosts in todo:
+        detail = next(check_ins) if entry.check_ins is not None else None
+        mail = build(entry, hosts, rules, signer, detail)
         folder = recipient_dir(data_dir, entry.address)
         try:
             write_file(folder, mail.attachment_name, mail.attachment)

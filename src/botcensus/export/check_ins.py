@@ -1,0 +1,237 @@
+"""Check-in rows: a report's stored events (one row per connection, with its exact time and
+source port) in the notify formats, through the per-event renderers `botcensus export`
+uses (export/event_formats.py), so a row of a mail and a row of an export of the same event
+carry the same values. Host rows whose events are no longer stored come in as host-day rows
+(export/shadowserver.py, intelmq.py, xarf.py) in the same file.
+
+Rows are in the order of day, address (numeric), time and family, the sinkhole's and the
+feeds' events of one host together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from botcensus.export.base import EventSource, ReportMeta, _address_key, sorted_hosts
+from botcensus.export.intelmq import TLP_V1, intelmq_event
+from botcensus.export.registry import renderer
+from botcensus.export.shadowserver import EXTRA, ShadowserverCsv
+from botcensus.export.xarf import check, xarf_report
+from botcensus.model import SINKHOLE_FEED_NAME
+
+CHECK_IN_FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "intelmq", "xarf")
+"""The formats that can carry one row per check-in (`summary` names no address)."""
+
+Events = Sequence[tuple[EventSource, pa.Table]]
+"""Batches of stored events: feed events as export.event_query.feed_batches gives them,
+sinkhole events as sinkhole_batches does (with source_asn, source_cc, source_as_name)."""
+
+
+def check_in_columns(events: pa.Table, source: EventSource) -> pa.Table:
+    """What a check-in is, whichever table it comes from: `time`, `source_ip`,
+    `source_port`, `destination_ip`, `destination_port`, `malware_family` (lower case) and
+    `feed_name`, one row per event in the events' order."""
+    n = events.num_rows
+
+    def column(name: str, kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
+        if name in events.column_names:
+            return pc.cast(events[name], kind)
+        return pa.nulls(n, kind)
+
+    feed = source == "feed"
+    return pa.table(
+        {
+            "time": column("time_source" if feed else "time_received", pa.timestamp("us", "UTC")),
+            "source_ip": column("source_ip", pa.string()),
+            "source_port": column("source_port", pa.int32()),
+            "destination_ip": column("destination_ip", pa.string()),
+            "destination_port": column("destination_port", pa.int32()),
+            "malware_family": pc.utf8_lower(
+                column("malware_name" if feed else "malware_family", pa.string())
+            ),
+            "feed_name": column("feed_name", pa.string())
+            if feed
+            else pa.repeat(pa.scalar(SINKHOLE_FEED_NAME), n),
+        }
+    )
+
+
+def _key(day: Any, ip: Any, time: Any, family: Any) -> pa.Table:
+    return pa.table(
+        {
+            "day": pc.cast(day, pa.date32()),
+            "address": _address_key(ip),
+            "text": ip,
+            "time": pc.cast(time, pa.int64()),
+            "family": family,
+        }
+    )
+
+
+def _event_key(columns: pa.Table) -> pa.Table:
+    return _key(columns["time"], columns["source_ip"], columns["time"], columns["malware_family"])
+
+
+def _host_key(hosts: pa.Table) -> pa.Table:
+    return _key(hosts["day"], hosts["source_ip"], hosts["first_seen"], hosts["malware_family"])
+
+
+def _order(keys: list[pa.Table]) -> pa.Array:
+    return pc.sort_indices(
+        pa.concat_tables(keys),
+        [(n, "ascending") for n in ("day", "address", "text", "time", "family")],
+    )
+
+
+def _parts(events: Events, hosts: pa.Table) -> tuple[list[tuple[EventSource, pa.Table]], pa.Table]:
+    kept = [(source, table) for source, table in events if table.num_rows]
+    return kept, sorted_hosts(hosts)
+
+
+def _sorted_rows(
+    events: Events,
+    hosts: pa.Table,
+    event_rows: Callable[[pa.Table, EventSource], pa.Table],
+    host_rows: Callable[[pa.Table], pa.Table],
+) -> pa.Table:
+    """Every event's row and every host row's, in one table, in report order."""
+    parts, fallback = _parts(events, hosts)
+    tables = [event_rows(table, source) for source, table in parts]
+    keys = [_event_key(check_in_columns(table, source)) for source, table in parts]
+    if fallback.num_rows or not tables:
+        tables.append(host_rows(fallback))
+        keys.append(_host_key(fallback))
+    try:
+        rows = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a feed column typed otherwise: text
+        rows = pa.concat_tables(
+            [t.cast(pa.schema([pa.field(n, pa.string()) for n in t.column_names])) for t in tables]
+        )
+    return rows.take(_order(keys))
+
+
+def _csv(fmt: str, events: Events, hosts: pa.Table) -> bytes:
+    from botcensus.export.event_formats import shadowserver_rows
+
+    host_format = renderer(fmt)
+    assert isinstance(host_format, ShadowserverCsv)
+
+    def event_rows(table: pa.Table, source: EventSource) -> pa.Table:
+        rows = shadowserver_rows(table, source, host_format.report)
+        # one check-in: from its time to its time, one of them
+        return rows.append_column("last_seen", rows["timestamp"]).append_column(
+            "count", pa.repeat(pa.scalar(1, pa.int64()), rows.num_rows)
+        )
+
+    rows = _sorted_rows(events, hosts, event_rows, host_format.cells)
+    header = [*host_format.header]
+    assert header[-len(EXTRA) :] == list(EXTRA)
+    out = pa.BufferOutputStream()
+    pacsv.write_csv(rows.select(header), out, pacsv.WriteOptions(include_header=False))
+    head = ",".join(f'"{name}"' for name in header) + "\n"
+    return head.encode() + bytes(out.getvalue().to_pybytes())
+
+
+def _intelmq_constants(meta: ReportMeta) -> dict[str, str]:
+    constants = {"tlp": TLP_V1[meta.tlp], "extra.ticket": meta.ticket}
+    if meta.tlp not in ("green", "amber", "red"):
+        constants["extra.tlp"] = f"TLP:{meta.tlp.upper()}"
+    return constants
+
+
+def _intelmq(events: Events, hosts: pa.Table, meta: ReportMeta) -> bytes:
+    from botcensus.export.event_formats import intelmq_lines
+
+    def event_rows(table: pa.Table, source: EventSource) -> pa.Table:
+        return intelmq_lines(table, source, _intelmq_constants(meta)).select(["line"])
+
+    def host_rows(table: pa.Table) -> pa.Table:
+        lines = [
+            json.dumps(intelmq_event(row, meta), ensure_ascii=False, sort_keys=True) + "\n"
+            for row in table.to_pylist()
+        ]
+        return pa.table({"line": pa.array(lines, pa.string())})
+
+    rows = _sorted_rows(events, hosts, event_rows, host_rows)
+    return "".join(rows["line"].to_pylist()).encode()
+
+
+_ISO: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def xarf_check_in(row: dict[str, Any], meta: ReportMeta, ordinal: int) -> dict[str, Any]:
+    """One XARF v4 botnet report for one check-in (a `check_in_columns` row): its time as
+    `timestamp`, its source port as `source_port` (XARF's field for finding a host behind
+    carrier-grade NAT), the address it called as `c2_server`."""
+    time = row["time"]
+    day_row = {
+        "day": time.date(), "source_ip": row["source_ip"], "malware_family": row["malware_family"],
+        "first_seen": time, "last_seen": time, "hits": 1, "feed_name": row["feed_name"],
+    }  # fmt: skip
+    report = xarf_report(day_row, meta)
+    family, when = row["malware_family"], time.strftime(_ISO)
+    port, to_ip, to_port = row["source_port"], row["destination_ip"], row["destination_port"]
+    seen = f"check-in with a sinkholed {family} command-and-control server at {when}"
+    if port is not None:
+        seen += f" from source port {port}"
+    if to_ip is not None:
+        seen += f" to {to_ip}" + (f" port {to_port}" if to_port is not None else "")
+    elif to_port is not None:
+        seen += f" to port {to_port}"
+    key = f"{meta.ticket}|{row['source_ip']}|{time.isoformat()}|{port}|{family}|{ordinal}"
+    report["report_id"] = str(
+        uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4)
+    )
+    report["timestamp"] = when
+    report["compromise_evidence"] = seen[:1].upper() + seen[1:]
+    report["description"] = f"Host {row['source_ip']}: {seen}. Ticket {meta.ticket}."[:1000]
+    if port is not None and 1 <= port <= 65535:
+        report["source_port"] = port
+    if to_ip:
+        report["c2_server"] = to_ip
+    return report
+
+
+def _xarf(events: Events, hosts: pa.Table, meta: ReportMeta) -> bytes:
+    def event_rows(table: pa.Table, source: EventSource) -> pa.Table:
+        return check_in_columns(table, source).append_column(
+            "host_row", pa.nulls(table.num_rows, pa.string())
+        )
+
+    def host_rows(table: pa.Table) -> pa.Table:
+        lines = [json.dumps(xarf_report(r, meta)) for r in table.to_pylist()]
+        empty = check_in_columns(pa.table({}), "sinkhole").slice(0, 0)
+        blank = pa.table({n: pa.nulls(table.num_rows, f.type) for n, f in zip(
+            empty.column_names, empty.schema, strict=True)})  # fmt: skip
+        return blank.append_column("host_row", pa.array(lines, pa.string()))
+
+    lines = []
+    for ordinal, row in enumerate(_sorted_rows(events, hosts, event_rows, host_rows).to_pylist()):
+        host_row = row.pop("host_row")
+        report = json.loads(host_row) if host_row else xarf_check_in(row, meta, ordinal)
+        check(report)
+        lines.append(json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return "".join(lines).encode()
+
+
+def render_check_ins(fmt: str, events: Events, hosts: pa.Table, meta: ReportMeta) -> bytes:
+    """The file of a report in format `fmt` (CHECK_IN_FORMATS): one row per stored event in
+    `events`, and one host-day row per row of `hosts` (HOST_SCHEMA: the host-days whose
+    events are no longer stored). Deterministic: the same events give the same bytes."""
+    if fmt in ("shadowserver", "shadowserver-sinkhole"):
+        return _csv(fmt, events, hosts)
+    if fmt == "intelmq":
+        return _intelmq(events, hosts, meta)
+    if fmt == "xarf":
+        return _xarf(events, hosts, meta)
+    raise ValueError(
+        f"format {fmt!r} has no check-in rows: choose from {', '.join(CHECK_IN_FORMATS)}"
+    )

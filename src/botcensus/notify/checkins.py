@@ -1,0 +1,207 @@
+"""Check-in rows for messages whose rule says `rows = "check-ins"`: the stored events of
+exactly the host-days a message reports (address, malware family and UTC day, between the
+row's first and last check-in), read through the export stage's event query (sinkhole and
+feed events), at most `max_check_ins` per host-day, the first in time.
+
+A host-day with fewer stored events than its sighting counted lost them (retention deletes
+events before sightings; a damaged file is set aside): it is reported as a host-day row, and
+the message says the check-in detail of its day is unavailable. Every message's events are
+read in one pass over the days they cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from botcensus.export import HOST_SCHEMA
+from botcensus.export.base import EventSource
+from botcensus.export.check_ins import check_in_columns
+from botcensus.export.event_query import ExportQuery, feed_batches, sinkhole_batches
+from botcensus.export.events import unenriched
+from botcensus.ipaddr import canonical_ips
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ENRICHED: Final = ("source_asn", "source_cc", "source_as_name")
+_NONE: Final = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class CheckIns:
+    """What one message's attachment lists."""
+
+    events: tuple[tuple[EventSource, pa.Table], ...]
+    """The check-ins kept, per source (sinkhole events with the host rows' ASN and country)."""
+    fallback: pa.Table
+    """HOST_SCHEMA rows whose events are no longer stored: reported as host-days."""
+    cap: int
+    rows: int
+    """Check-in rows kept."""
+    cut_host_days: int
+    """Host-days with more check-ins than `cap`."""
+    cut_check_ins: int
+    """Check-ins left out of those."""
+
+    @property
+    def unavailable_days(self) -> list[date]:
+        """Days some host-day of which is reported without its check-ins."""
+        return sorted(set(self.fallback["day"].to_pylist()))
+
+    @property
+    def unavailable_host_days(self) -> int:
+        return int(self.fallback.num_rows)
+
+
+def _keys(day: pa.Array | pa.ChunkedArray, ip: pa.Array | pa.ChunkedArray,
+          family: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:  # fmt: skip
+    return pc.binary_join_element_wise(pc.cast(day, pa.string()), ip, family, "|")
+
+
+def _ranks(codes: np.ndarray) -> np.ndarray:
+    """Each element's position among the equal elements before it (0, 1, 2, ...)."""
+    if len(codes) == 0:
+        return _NONE
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    ranks = np.empty(len(codes), dtype=np.int64)
+    ranks[order] = np.arange(len(codes)) - first
+    return ranks
+
+
+def _micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+@dataclass
+class _Found:
+    """The events of one source kept in the pass (at most the largest cap per host-day): the
+    first ones read, which are the earliest, since feed_batches and sinkhole_batches give
+    events in time order."""
+
+    tables: list[pa.Table]
+    codes: list[np.ndarray]
+    times: list[np.ndarray]
+
+
+def read_check_ins(data_dir: Path, messages: Sequence[tuple[pa.Table, int]]) -> list[CheckIns]:
+    """The check-ins of each message (its HOST_SCHEMA rows and its cap), in one pass."""
+    if not messages:
+        return []
+    hosts = pa.concat_tables([h.select(HOST_SCHEMA.names).cast(HOST_SCHEMA) for h, _ in messages])
+    encoded = pc.dictionary_encode(
+        _keys(hosts["day"], hosts["source_ip"], hosts["malware_family"])
+    ).combine_chunks()
+    unique, row_code = encoded.dictionary, np.asarray(encoded.indices, dtype=np.int64)
+    n = len(unique)
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    hits = np.zeros(n, dtype=np.int64)
+    np.minimum.at(first, row_code, _micros(hosts["first_seen"]))
+    np.maximum.at(last, row_code, _micros(hosts["last_seen"]))
+    np.maximum.at(hits, row_code, np.asarray(hosts["hits"].to_numpy(), dtype=np.int64))
+    # the first host row of each key gives the sinkhole events their ASN and country
+    first_row = np.full(n, len(row_code), dtype=np.int64)
+    np.minimum.at(first_row, row_code, np.arange(len(row_code)))
+    enrichment = hosts.select(list(_ENRICHED)).take(pa.array(first_row))
+    query = ExportQuery(
+        since=_EPOCH + timedelta(microseconds=int(first.min())),
+        until=_EPOCH + timedelta(microseconds=int(last.max()) + 1),
+        families=tuple(sorted(set(hosts["malware_family"].to_pylist()))),
+    )
+    largest = max(cap for _, cap in messages)
+    found = np.zeros(n, dtype=np.int64)
+    kept: dict[EventSource, _Found] = {}
+    sources: tuple[tuple[EventSource, Iterator[pa.Table]], ...] = (
+        ("feed", feed_batches(data_dir, query)),
+        ("sinkhole", sinkhole_batches(data_dir, query, unenriched)),
+    )
+    for source, batches in sources:
+        seen = np.zeros(n, dtype=np.int64)
+        mine = kept[source] = _Found([], [], [])
+        for table in batches:
+            columns = check_in_columns(table, source)
+            key = _keys(
+                pc.cast(columns["time"], pa.date32()),
+                canonical_ips(columns["source_ip"]),
+                columns["malware_family"],
+            )
+            code = np.asarray(
+                pc.fill_null(pc.index_in(key, value_set=unique), -1).to_numpy(), dtype=np.int64
+            )
+            time = _micros(columns["time"])
+            ours = code >= 0
+            ours[ours] &= (time[ours] >= first[code[ours]]) & (time[ours] <= last[code[ours]])
+            rows = np.flatnonzero(ours)
+            codes = code[rows]
+            keep = _ranks(codes) + seen[codes] < largest
+            counted = np.bincount(codes, minlength=n)
+            seen += counted
+            found += counted
+            if keep.any():
+                mine.tables.append(table.take(pa.array(rows[keep])))
+                mine.codes.append(codes[keep])
+                mine.times.append(time[rows[keep]])
+    out = []
+    offset = 0
+    for message_hosts, cap in messages:
+        codes = row_code[offset : offset + message_hosts.num_rows]
+        offset += message_hosts.num_rows
+        out.append(_message(message_hosts, codes, cap, found, hits, kept, enrichment))
+    return out
+
+
+def _message(
+    hosts: pa.Table,
+    codes: np.ndarray,
+    cap: int,
+    found: np.ndarray,
+    hits: np.ndarray,
+    kept: dict[EventSource, _Found],
+    enrichment: pa.Table,
+) -> CheckIns:
+    complete = found[codes] >= hits[codes]
+    wanted = np.unique(codes[complete])
+    chosen: list[tuple[EventSource, pa.Table, np.ndarray, np.ndarray]] = []
+    for source, part in kept.items():
+        if not part.tables:
+            continue
+        all_codes = np.concatenate(part.codes)
+        mask = np.isin(all_codes, wanted)
+        table = pa.concat_tables(part.tables).filter(pa.array(mask))
+        chosen.append((source, table, all_codes[mask], np.concatenate(part.times)[mask]))
+    # the first `cap` check-ins of each host-day, the sinkhole's and the feeds' together
+    codes_all = np.concatenate([c for _, _, c, _ in chosen]) if chosen else _NONE
+    times_all = np.concatenate([t for _, _, _, t in chosen]) if chosen else _NONE
+    order = np.lexsort((times_all, codes_all))
+    keep = np.empty(len(order), dtype=bool)
+    keep[order] = _ranks(codes_all[order]) < cap
+    events: list[tuple[EventSource, pa.Table]] = []
+    at = 0
+    for source, table, part_codes, _ in chosen:
+        mine = keep[at : at + len(part_codes)]
+        at += len(part_codes)
+        table = table.filter(pa.array(mine))
+        if source == "sinkhole":
+            values = enrichment.take(pa.array(part_codes[mine]))
+            for name in _ENRICHED:
+                table = table.set_column(table.schema.get_field_index(name), name, values[name])
+        if table.num_rows:
+            events.append((source, table))
+    over = np.maximum(found[wanted] - cap, 0)
+    return CheckIns(
+        events=tuple(events),
+        fallback=hosts.filter(pa.array(~complete)),
+        cap=cap,
+        rows=int(keep.sum()),
+        cut_host_days=int((over > 0).sum()),
+        cut_check_ins=int(over.sum()),
+    )
