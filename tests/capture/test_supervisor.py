@@ -61,7 +61,7 @@ def test_a_failed_segment_waits_for_its_retry_and_other_segments_still_roll(
     assert (state.segments_rolled, state.events_rolled, state.roll_errors) == (2, 2, 1)
 
 
-@pytest.mark.parametrize("failures", [0, 1, 5, 20])
+@pytest.mark.parametrize("failures", [0, 1, 5, 20, 5000])
 def test_retry_delay_grows_and_is_capped(tmp_path, make_event, make_segment, failures):
     _closed_segment(tmp_path / "wal", make_event, make_segment)
     state = supervisor._State()
@@ -75,5 +75,6 @@ def test_retry_delay_grows_and_is_capped(tmp_path, make_event, make_segment, fai
     after = time.monotonic()
     count, next_try = state.retry["w00-a-000001.wal"]
     assert count == failures + 1
-    delay = {0: 1.0, 1: 2.0, 5: 32.0, 20: supervisor.ROLL_RETRY_MAX}[failures]
+    capped = supervisor.ROLL_RETRY_MAX  # 5000: days of failures, past where 2.0**n overflows
+    delay = {0: 1.0, 1: 2.0, 5: 32.0, 20: capped, 5000: capped}[failures]
     assert before + delay <= next_try <= after + delay

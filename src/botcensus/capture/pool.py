@@ -50,6 +50,9 @@ class WorkerPool:
         )
         try:
             proc.start()
+        except BaseException:
+            reader.close()
+            raise
         finally:
             writer.close()  # the worker has its own copy of this end
         if index < len(self.procs):

@@ -5,7 +5,8 @@ worker a shared lock on its writers' lock file. On start, the supervisor waits u
 worker of a previous sinkhole holds that one (a supervisor killed with -9 leaves its workers
 finishing what they answered), then recovers what a crash left (segments still marked open,
 temporary files) before any worker of its own runs; while serving it restarts a worker that
-died and rolls every closed segment; on SIGTERM/SIGINT it stops the workers (which fsync what
+died (at once after a good run, later and later while it keeps dying: capture.restarts) and
+rolls every closed segment; on SIGTERM/SIGINT it stops the workers (which fsync what
 they answered), then rolls the rest. A start that fails part-way (a worker that cannot start,
 a metrics port in use, no space for the run file) is undone the same way, and the reason
 raised as one StartError line.
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -33,7 +35,8 @@ from prometheus_client.registry import CollectorRegistry
 from botcensus.capture import metrics, wal, worker
 from botcensus.capture.metrics_http import MetricsServer
 from botcensus.capture.pool import WorkerPool
-from botcensus.capture.startup import StartError, starting
+from botcensus.capture.restarts import RestartSchedule
+from botcensus.capture.startup import StartError, describe, starting
 from botcensus.config import LimitSettings, ListenerSettings, SinkholeSettings, split_address
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,8 @@ class _State:
     bytes_quarantined: int = 0
     rows_quarantined: int = 0
     worker_restarts: int = 0
+    workers_down: int = 0
+    """Worker slots whose worker died, waiting for its restart."""
     roll_errors: int = 0
     retry: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Segments whose roll failed: (failures so far, monotonic time of the next attempt)."""
@@ -205,7 +210,7 @@ def roll_pending(wal_dir: Path, roll: Roll, state: _State, *, now: bool = False)
             report = roll(segment)
         except Exception as exc:  # any failure: keep the segment, keep serving
             state.roll_errors += 1
-            delay = min(ROLL_RETRY_MAX, 2.0**failures)
+            delay = min(ROLL_RETRY_MAX, 2.0 ** min(failures, 16))  # 2.0**1024 overflows
             state.retry[segment.name] = (failures + 1, clock + delay)
             if failures == 0 or failures % 10 == 0:
                 log.error(
@@ -287,20 +292,55 @@ def serve(
         roller.start()
         undo.callback(roller.join)
         undo.callback(rolling.set)
+        schedule = RestartSchedule(workers, time.monotonic())
         while not state.stop:
-            time.sleep(0.2)
-            for i, proc in enumerate(pool.procs):
-                if not proc.is_alive() and not state.stop:
-                    why = pool.report(i)
-                    log.error(
-                        "worker %d exited with %s%s; closing its log segments and restarting",
-                        i, proc.exitcode, f" ({why})" if why else "",
-                    )  # fmt: skip
-                    _close_orphans(wal_dir, state, prefix=f"w{i:02d}-")  # rolled by the roller
-                    state.worker_restarts += 1
-                    pool.start(i)
+            # Never a longer sleep, even while a restart is hours away: SIGTERM ends the loop.
+            time.sleep(TICK)
+            _tend(pool, schedule, wal_dir, state, time.monotonic())
     log.info("stopped: %d events rolled into %s", state.events_rolled, data_dir)
     return 0
+
+
+TICK = 0.2
+"""Seconds between the supervisor's looks at its workers (and at the stop flag)."""
+
+
+def _tend(
+    pool: WorkerPool, schedule: RestartSchedule, wal_dir: Path, state: _State, now: float
+) -> None:
+    """Note the workers that died (their segments are closed for the roller) and start those
+    whose restart is due at `now`. A worker that cannot be started waits for its next attempt
+    like one that died: the other workers serve on whatever happens to this one."""
+    for i, proc in enumerate(pool.procs):
+        if state.stop or schedule.waiting(i) or proc.is_alive():
+            continue
+        why = pool.report(i)
+        delay = schedule.died(i, now)
+        log.error(
+            "worker %d exited with %s%s; closing its log segments and restarting it %s",
+            i, proc.exitcode, f" ({why})" if why else "", _when(delay),
+        )  # fmt: skip
+        _close_orphans(wal_dir, state, prefix=f"w{i:02d}-")  # rolled by the roller
+    for i in schedule.due(now):
+        if state.stop:
+            break
+        schedule.started(i, now)
+        try:
+            pool.start(i)
+        except OSError as exc:  # no process or pipe to be had (EAGAIN, ENOMEM, EMFILE)
+            log.error("worker %d could not be started (%s); trying again %s",
+                      i, describe(exc), _when(schedule.died(i, now)))  # fmt: skip
+            continue
+        state.worker_restarts += 1
+    state.workers_down = schedule.down
+
+
+def _when(delay: float) -> str:
+    """'now', or 'in 2 s (at 12:00:02 UTC)': the log has no time stamps of its own."""
+    if delay <= 0:
+        return "now"
+    at = datetime.now(UTC) + timedelta(seconds=delay)
+    return f"in {delay:g} s (at {at:%H:%M:%S} UTC)"
 
 
 def _stop(
@@ -327,6 +367,7 @@ def _start_metrics(
             "quarantined_rows_total": state.rows_quarantined,
             "roll_errors_total": state.roll_errors,
             "worker_restarts_total": state.worker_restarts,
+            "workers_down": state.workers_down,
         }
 
     registry = CollectorRegistry(auto_describe=True)
