@@ -187,7 +187,7 @@ def test_cli_export_and_census_name_what_they_leave_out(tmp_path: Path) -> None:
         main, ["census", "--data", str(data), "--window", "day", "--from", "2018-08-14"]
     )
     assert counted.exit_code == 0, counted.output
-    assert "left out 1 addresses (1 hits) without a malware family" in counted.stderr
+    assert "left out 1 address (1 hit) without a malware family" in counted.stderr
 
 
 def test_ingest_summary_names_short_rows_and_spam(tmp_path: Path) -> None:

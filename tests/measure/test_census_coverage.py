@@ -201,3 +201,12 @@ def test_the_note_says_today_is_not_over() -> None:
     assert any(f"today ({TODAY}, UTC) is not over" in n for n in result.notes)
     finished = run_census(con, CensusQuery(window="week", today=TODAY + dt.timedelta(days=1)), "s")
     assert not any("today" in n for n in finished.notes)
+
+
+def test_the_note_of_a_daily_census_speaks_of_days() -> None:
+    con = connect()
+    con.register("s", pa.Table.from_pylist(_rows(range(14), "daily", 10), schema=SIGHTING_SCHEMA))
+    result = run_census(con, CensusQuery(window="day", today=TODAY), "s")
+    (note,) = [n for n in result.notes if "partial" in n]
+    assert note.startswith("1 of 14 rows are partial days (no data of the feed that day")
+    assert "fewer than 1 days" not in note

@@ -136,3 +136,26 @@ def test_numbers_that_name_a_network_or_port_have_no_thousands_separator() -> No
             assert name in text
         for wrong in ("3,320", "4,200,000,001", "31,334", "8,080"):
             assert wrong not in text
+
+
+def test_a_daily_table_shows_partial_only_where_a_day_is() -> None:
+    """`census --window day` run today: today's few addresses read as a drop unless the
+    table says the day is partial (it is not over); a table of whole days keeps its width."""
+    import datetime as dt
+
+    from botcensus.report.tables import census_columns
+
+    days = [dt.date(2026, 12, 6), dt.date(2026, 12, 7)]
+    table = pa.table(
+        {
+            "window_start": days,
+            "window_end": days,
+            "days_covered": [1, 0],
+            "unique_ip": [6, 1],
+            "unique_ip_change": [None, None],
+            "partial": [False, True],
+        }
+    )
+    assert census_columns(table, "day", ())[-1] == "partial"
+    whole = table.set_column(5, "partial", pa.array([False, False]))
+    assert "partial" not in census_columns(whole, "day", ())

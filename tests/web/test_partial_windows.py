@@ -5,7 +5,7 @@ marked `partial`, with the days that hold data (`days_covered`); full weeks are 
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 
 import webdata
 
@@ -53,3 +53,26 @@ def test_a_day_without_data_inside_a_week_marks_it_partial(copy_data, make_clien
     assert public[WEEK_OF_OUTAGE]["partial"] is True
     page = c.get("/", params={"week": WEEK_OF_OUTAGE}).text
     assert "6 day(s) of this window hold data" in page
+
+
+def test_the_census_from_the_rollup_says_today_is_not_over(tmp_path, make_client, tokens):
+    """A live dataset whose last day is today (the real clock): the roll-up's answer marks
+    today partial and says why, as `botcensus census` does."""
+    from click.testing import CliRunner
+
+    from botcensus.cli import main
+    from test_cli_today import ending_today, same_day
+
+    data, today = ending_today(tmp_path)
+    rolled = CliRunner().invoke(main, ["rollup", "--data", str(data)])
+    assert rolled.exit_code == 0, rolled.output
+    c = make_client(data)
+    answer = c.get("/api/v1/census", params={"window": "day", "limit": 1000})
+    assert answer.status_code == 200, answer.text
+    same_day(today)
+    body = answer.json()
+    assert body["source"] == "rollup"
+    rows = {r["window_start"]: r for r in body["rows"]}
+    assert rows[str(today)]["partial"] is True
+    assert rows[str(today - timedelta(days=1))]["partial"] is False
+    assert any(f"today ({today}, UTC) is not over" in n for n in body["notes"])

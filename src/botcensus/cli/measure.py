@@ -369,9 +369,16 @@ def report(
         cleanup_error=error,
     )
     console = Console()
-    tables.print_table(
-        summary.countries.slice(0, 10), "Top countries, first vs last complete week", console
-    )
+    weeks = summary.weekly
+    if weeks.num_rows and max(weeks["window_end"].to_pylist()) >= today:
+        click.echo(
+            f"note: today ({today}, UTC) is not over: not counted as a day with data, so "
+            "the week that holds it is partial",
+            err=True,
+        )
+    complete = weeks.num_rows and not all(weeks["partial"].to_pylist())
+    compared = "first vs last complete week" if complete else "first vs last week (none complete)"
+    tables.print_table(summary.countries.slice(0, 10), f"Top countries, {compared}", console)
     tables.print_table(summary.asns.slice(0, 10), "Top networks (ASN)", console)
     if result is not None:
         line = decay_sentence(result)

@@ -152,10 +152,14 @@ def partial_note(rows: pa.Table, query: CensusQuery) -> str | None:
     partial = pc.sum(rows["partial"].cast(pa.int64())).as_py() or 0
     if not partial:
         return None
+    short = (
+        "partial days (no data of the feed that day: days_covered 0)"
+        if query.days == 1
+        else f"partial windows (data on fewer than {query.days} days: days_covered)"
+    )
     note = (
-        f"{partial} of {rows.num_rows} rows are partial windows (data on fewer than "
-        f"{query.days} days: days_covered); their change columns are left empty, and no "
-        "change is computed against a partial or missing window"
+        f"{partial} of {rows.num_rows} rows are {short}; their change columns are left "
+        "empty, and no change is computed against a partial or missing window"
     )
     today = query.today
     if today is not None and max(rows["window_end"].to_pylist()) >= today:  # no pandas
@@ -208,7 +212,8 @@ def unclaimed_message(ips: int, hits: int) -> str | None:
     if not hits:
         return None
     return (
-        f"left out {ips} addresses ({hits} hits) without a malware family "
+        f"left out {_counted(ips, 'address', 'addresses')} ({_counted(hits, 'hit', 'hits')}) "
+        "without a malware family "
         "(sinkhole requests no decoder claimed, report rows not classed as infections); "
         "--include-unclaimed counts them"
     )
@@ -265,3 +270,8 @@ def census_of_dataset(
     finally:
         con.close()
         spill.cleanup()
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    """'1 address', '2,003 addresses'."""
+    return f"{n:,} {one if n == 1 else many}"

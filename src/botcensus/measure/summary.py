@@ -27,6 +27,8 @@ class Summary:
     first_week: date | None
     """Start of the first full week (data on all 7 days: the comparisons' baseline)."""
     last_week: date | None
+    today: date | None = None
+    """The UTC day the summary was made in, not over (CensusQuery.today; None: not given)."""
 
 
 def summarise(
@@ -58,6 +60,7 @@ def summarise(
         compare(con, by_asn, "asn", first or date.min, last or date.min),
         first,
         last,
+        today,
     )
 
 

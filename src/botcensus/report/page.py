@@ -42,6 +42,19 @@ _WEEKS_NOTE = (
 )
 
 
+def _weeks_note(summary: Summary) -> str:
+    """_WEEKS_NOTE, and where a week holds the day the report was made in, that the day is
+    not over (not a day with data: its week is partial whatever it holds)."""
+    today = summary.today
+    ends = summary.weekly["window_end"].to_pylist()
+    if today is None or not ends or max(ends) < today:
+        return _WEEKS_NOTE
+    return _WEEKS_NOTE + (
+        f"<p>Today ({today}, UTC) is not over: it is not counted as a day with data, so the "
+        "week that holds it is partial.</p>"
+    )
+
+
 def _period(summary: Summary) -> str:
     """What the country and network tables compare."""
     if summary.first_week is None:
@@ -89,7 +102,7 @@ def write_report(
     period = _period(summary)
     sections = [
         ("Weekly unique IP addresses", html.image_html(png, "weekly unique IPs by country")),
-        ("Weeks", _WEEKS_NOTE + html.table_html(summary.weekly)),
+        ("Weeks", _weeks_note(summary) + html.table_html(summary.weekly)),
         (f"Countries (top {top})", period + html.table_html(summary.countries.slice(0, top))),
         (f"Networks (top {top} ASNs)", period + html.table_html(summary.asns.slice(0, top))),
     ]

@@ -176,7 +176,8 @@ def _wrap_to(console: Console, rendered: Table, width: int) -> bool:
 
 def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]:
     """The columns worth a terminal's width: the window's last day, the groups, the counts
-    (bot ids only where a protocol has them), change against the previous window, rank."""
+    (bot ids only where a protocol has them), change against the previous window, whether
+    the window is partial (for days: only where one is), rank."""
     names = [
         "window_end" if window == "week" else "window_start",
         "days_covered" if window == "week" else "",  # a day's row covers its day
@@ -190,7 +191,8 @@ def census_columns(table: pa.Table, window: str, by: Sequence[str]) -> list[str]
     if "hosts_est" not in table.column_names:  # with estimates, hits do not fit 80 columns
         names.append("hits")
     names += ["unique_ip_change", "unique_ip_hll_change"]
-    if window == "week":
+    # a day is partial when it has no data of the feed asked for, or is not over (today)
+    if window == "week" or ("partial" in table.column_names and any(table["partial"].to_pylist())):
         names.append("partial")
     if by:
         names.append("rank")

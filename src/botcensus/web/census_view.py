@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from botcensus.measure.census import CensusQuery
-from botcensus.measure.census_run import census_of_dataset, empty_note
+from botcensus.measure.census_run import census_of_dataset, empty_note, partial_note
 from botcensus.measure.rollups import (
     ROLLUP_SCHEMA,
     answerable,
@@ -191,6 +191,9 @@ class CensusView:
                 rows = census_from_rollups(cursor, query, table, "rollup_day")
                 if rows.num_rows == 0:
                     notes = (empty_note(query, rollup_span(cursor, query, "rollup_day")),)
+                cut = partial_note(rows, query)  # as the census from the sightings says it
+                if cut:
+                    notes = (*notes, cut)
             finally:
                 cursor.close()
             if top is not None:
