@@ -51,4 +51,3 @@ def test_report_says_today_is_not_over(tmp_path: Path) -> None:
     assert f"note: today ({today}, UTC) is not over" in done.stderr
     page = (out / "index.html").read_text(encoding="utf-8")
     assert f"Today ({today}, UTC) is not over" in page
-
