@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 from test_export_renderers import HOSTS, META
 
-from botcensus.export import event_renderer
-from botcensus.export.check_ins import CHECK_IN_FORMATS, render_check_ins
+from botcensus.export import event_renderer, renderer
+from botcensus.export.check_ins import CHECK_IN_FORMATS, CSV_KEPT, kept_columns, render_check_ins
 from botcensus.export.events import unenriched
 from botcensus.export.shadowserver import COLUMNS, EXTRA
 from botcensus.notify.rules import CHECK_IN_FORMATS as RULE_FORMATS
@@ -55,13 +55,48 @@ def test_csv_rows_are_check_ins_and_host_days_in_address_and_time_order(events) 
     ]  # fmt: skip
 
 
-def test_a_check_in_row_is_the_row_botcensus_export_writes(events) -> None:
+def _exported(events: pa.Table) -> str:
     out = io.BytesIO()
     event_renderer("shadowserver").write(events, "sinkhole", out)
-    exported = list(csv.reader(io.StringIO(out.getvalue().decode())))
+    return out.getvalue().decode()
+
+
+def test_a_check_in_row_is_the_row_botcensus_export_writes_in_the_kept_columns(events) -> None:
+    exported = list(csv.reader(io.StringIO(_exported(events))))
     text = render_check_ins("shadowserver", [("sinkhole", events)], HOSTS.slice(0, 0), META)
     mailed = list(csv.reader(io.StringIO(text.decode())))[1:]
-    assert [r[: -len(EXTRA)] for r in mailed] == exported
+    header = COLUMNS["event4_sinkhole_http"]
+    blanked = [[c if h in CSV_KEPT else "" for h, c in zip(header, r, strict=True)]
+               for r in exported]  # fmt: skip
+    assert [r[: -len(EXTRA)] for r in mailed] == blanked
+    assert {r[header.index("http_agent")] for r in exported} == {"curl/8"}  # there to leave out
+
+
+def test_a_mixed_csv_writes_each_row_as_export_and_the_host_day_renderer_do(events) -> None:
+    """Check-in rows beside a host-day row whose events are gone: numbers stay unquoted."""
+    fallback = HOSTS.filter(pa.array([False, True, False]))  # 2001:db8::7, events gone
+    text = render_check_ins("shadowserver", [("sinkhole", events)], fallback, META).decode()
+    lines = text.splitlines()
+    assert lines[-1] == renderer("shadowserver").render(fallback, META).decode().splitlines()[1]
+    exported = _exported(kept_columns(events, "sinkhole")).splitlines()
+    assert [line.rsplit(",", 2)[0] for line in lines[1:-1]] == exported
+    assert [line.rsplit(",", 1)[1] for line in lines[1:]] == ["1", "1", "1", "4"]
+    assert '"10.0.0.9",2000,64496,' in lines[1]
+
+
+def test_mixed_intelmq_lines_are_export_lines_and_host_day_events_in_one_style(events) -> None:
+    from botcensus.export.check_ins import _intelmq_constants
+    from botcensus.export.event_formats import intelmq_lines
+    from botcensus.export.intelmq import intelmq_event
+
+    fallback = HOSTS.slice(1, 1)
+    text = render_check_ins("intelmq", [("sinkhole", events)], fallback, META).decode()
+    lines = text.splitlines()
+    for line in lines:
+        assert line == json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":"))
+    checked = intelmq_lines(kept_columns(events, "sinkhole"), "sinkhole", _intelmq_constants(META))
+    assert [line + "\n" for line in lines[:-1]] == checked["line"].to_pylist()
+    assert json.loads(lines[-1]) == intelmq_event(fallback.to_pylist()[0], META)
 
 
 def test_the_sinkhole_variant_has_its_columns(events) -> None:

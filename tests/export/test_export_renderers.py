@@ -194,3 +194,19 @@ def test_a_report_the_schema_rejects_is_not_written() -> None:
     report["source_port"] = 0  # outside 1-65535
     with pytest.raises(XarfError, match="source_port"):
         check(report)
+
+
+def test_a_host_day_a_feed_relayed_is_the_feeds_evidence_not_the_sinkholes() -> None:
+    """The third host was reported by a Shadowserver feed, not seen by our sinkhole: its
+    XARF report must not say `evidence_source: sinkhole` or "a sinkholed server" (before:
+    it did, and the mail beside it said we did not see those connections)."""
+    relayed = xarf_report(HOSTS.to_pylist()[2], META)
+    assert relayed["evidence_source"] == "threat_intelligence"
+    assert "sinkholed" not in relayed["compromise_evidence"]
+    assert "1 check-in with a" in relayed["compromise_evidence"]
+    assert "reported by the feed shadowserver-event4_sinkhole_http" in relayed["description"]
+    assert "c2_protocol" not in relayed
+    check(relayed)
+    ours = xarf_report(HOSTS.to_pylist()[0], META)
+    assert (ours["evidence_source"], ours["c2_protocol"]) == ("sinkhole", "http")
+    assert "288 check-ins with a sinkholed rustock" in ours["compromise_evidence"]

@@ -8,16 +8,27 @@ from __future__ import annotations
 import csv
 import email
 import io
+import ipaddress
 import json
+import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from checkin_cases import CHECK_INS, FEED_ROWS, ROLLED, geo, make_checkin_dataset
+from checkin_cases import (
+    CHECK_INS,
+    DESTINATIONS,
+    FEED_ROWS,
+    OTHERS,
+    ROLLED,
+    START,
+    geo,
+    make_checkin_dataset,
+)
 from click.testing import CliRunner, Result
-from notify_cases import RECIPIENTS, RUN, rules_file
+from notify_cases import DAY, RECIPIENTS, RUN, rules_file
 
 from botcensus.cli import main
 from botcensus.export import ExportQuery, export_events
@@ -94,7 +105,7 @@ def test_each_check_in_is_a_row_with_its_time_and_source_port(
     assert (sinkhole["dst_ip"], sinkhole["dst_port"], sinkhole["src_asn"]) == (
         "198.18.0.7", "80", "64497",
     )  # fmt: skip
-    assert sinkhole["http_agent"] == "'=cmd|' /C calc'!A0"  # a formula cell stays text
+    assert sinkhole["http_agent"] == ""  # bot-chosen text: not in a check-in row
 
 
 def test_feed_check_ins_carry_their_port_or_leave_it_empty(
@@ -117,11 +128,14 @@ def test_rows_are_the_rows_botcensus_export_writes_for_that_host_and_day(
     export_events(data, query, "shadowserver", out, geo)
     exported = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
     assert len(exported) == 3 + 150 + 2
-    key = ("timestamp", "src_ip", "src_port", "dst_ip", "dst_port", "src_asn", "infection",
-           "http_url", "http_agent")  # fmt: skip
+    key = ("timestamp", "protocol", "src_ip", "src_port", "dst_ip", "dst_port", "src_asn",
+           "src_geo", "infection")  # fmt: skip
     wanted = {tuple(r[k] for k in key) for r in exported if r["src_ip"] != "198.51.100.2"}
     got = {tuple(r[k] for k in key) for r in mailed if r["src_ip"] != "198.51.100.2"}
     assert got == wanted
+    # what export adds beyond the kept columns (URL, Host, User-Agent) is left empty
+    assert "/login.php" in {r["http_url"] for r in exported}
+    assert {(r["http_url"], r["http_host"], r["http_agent"]) for r in mailed} == {("", "", "")}
 
 
 def test_a_host_day_gives_at_most_max_check_ins_and_the_text_says_how_many_were_cut(
@@ -214,6 +228,10 @@ def test_days_whose_events_retention_deleted_fall_back_to_host_days_and_say_so(
         ("198.51.100.1", "3", ""), ("198.51.100.2", "150", ""),
         ("198.51.100.3", "1", "51515"), ("198.51.100.3", "1", ""),
     ]  # fmt: skip
+    raw = _attachment(mails[BETA])  # numbers written as export and host-day rows write them
+    assert ",51515,64497," in raw
+    assert '"51515"' not in raw
+    assert ',"2011-03-17 05:29:00",150\n' in raw
     text = _text(mails[BETA])
     assert "Check-in detail is unavailable for 2011-03-17" in text
     assert "For 2 address-days the attachment gives only the first and last check-in" in text
@@ -270,3 +288,169 @@ def test_a_journal_of_an_earlier_version_gains_the_column(data: Path) -> None:
         assert journal.entries() == []
         names = [r[1] for r in journal.db.execute("PRAGMA table_info(messages)")]
     assert names[-1] == "check_ins"
+
+
+# -- what a check-in row may show ---------------------------------------------------------
+
+_ADDRESS_TOKEN = re.compile(r"[0-9A-Fa-f:.]+")
+
+
+def _addresses(text: str) -> set[str]:
+    """Every IP address written anywhere in the text (IPv4, IPv6, in URLs, in brackets)."""
+    found = set()
+    for token in _ADDRESS_TOKEN.findall(text):
+        try:
+            found.add(str(ipaddress.ip_address(token.strip(".:"))))
+        except ValueError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["shadowserver", "shadowserver-sinkhole", "intelmq", "xarf"])
+def test_no_cell_names_an_address_but_the_recipients_hosts_and_the_sinkholes(
+    tmp_path: Path, server: LoopbackSmtp, fmt: str
+) -> None:
+    """Feeds and bots write other networks' addresses into free-text cells (X-Forwarded-For,
+    referer, URL, Host, host names): none reaches a check-in attachment."""
+    data = make_checkin_dataset(tmp_path / "data", third_party=True)
+    mails = _sent(data, tmp_path, server, f'rows = "check-ins"\nformat = "{fmt}"\n')
+    assert sorted(mails) == sorted(["abuse@alpha.example", BETA, "abuse@delta.example"])
+    for address, message in mails.items():
+        attachment = _attachment(message)
+        assert attachment.strip()
+        assert _addresses(attachment) - RECIPIENTS[address] - DESTINATIONS == set(), address
+    # the addresses were there to leak: `botcensus export` writes them
+    out = io.BytesIO()
+    query = ExportQuery(since=START, until=START + timedelta(days=1), families=("rustock",))
+    export_events(data, query, "intelmq", out, geo)
+    assert set(OTHERS) <= _addresses(out.getvalue().decode())
+
+
+def _hosts_of(data: Path, ip: str):  # type: ignore[no-untyped-def]
+    import pyarrow.compute as pc
+
+    from botcensus.export import HOST_SCHEMA
+    from botcensus.notify.hosts import host_rows
+
+    hosts = host_rows(data, DAY, DAY).select(HOST_SCHEMA.names).cast(HOST_SCHEMA)
+    return hosts.filter(pc.equal(hosts["source_ip"], ip))
+
+
+def test_a_messages_check_ins_do_not_depend_on_the_other_messages_of_the_run(data: Path) -> None:
+    """The same host-day in two messages: one planned at 03:09 (a threshold rule saw the day
+    so far, 10 check-ins), one with the whole day (150): each lists its own, with its own
+    counts, and renders the same bytes alone or beside the other."""
+    import pyarrow as pa
+
+    from botcensus.export import Party, ReportMeta
+    from botcensus.export.check_ins import render_check_ins
+    from botcensus.notify.checkins import read_check_ins
+
+    full = _hosts_of(data, "198.51.100.2")
+    early = full.set_column(
+        full.schema.get_field_index("last_seen"),
+        "last_seen",
+        pa.array([START + timedelta(minutes=9)], pa.timestamp("us", "UTC")),
+    ).set_column(full.schema.get_field_index("hits"), "hits", pa.array([10], pa.int64()))
+    # the full day, counted short: its detail is incomplete, the early one's is not
+    short = full.set_column(full.schema.get_field_index("hits"), "hits",
+                            pa.array([151], pa.int64()))  # fmt: skip
+    (alone,) = read_check_ins(data, [(early, 1000)])
+    together, other = read_check_ins(data, [(early, 1000), (short, 100)])
+    (short_alone,) = read_check_ins(data, [(short, 100)])
+    for one in (alone, together):
+        assert (one.rows, one.unavailable_host_days, one.cut_check_ins) == (10, 0, 0)
+        times = [t for _, table in one.events for t in table["time_received"].to_pylist()]
+        assert max(times) == START + timedelta(minutes=9)
+    assert (other.rows, other.unavailable_host_days) == (0, 1)
+    assert (short_alone.rows, short_alone.unavailable_host_days) == (0, 1)
+    meta = ReportMeta("BC-1", datetime(2011, 3, 18, tzinfo=UTC), DAY, DAY,
+                      Party("Org", "cert@org.example", "org.example"), "amber")  # fmt: skip
+    for fmt in ("shadowserver", "intelmq", "xarf"):
+        assert render_check_ins(fmt, alone.events, alone.fallback, meta) == render_check_ins(
+            fmt, together.events, together.fallback, meta
+        )
+
+
+def test_a_rebuilt_mail_whose_events_changed_records_its_new_data_hash(
+    data: Path, tmp_path: Path
+) -> None:
+    """Retention removed the events between the first build and a rebuild: the journal (and
+    `notify status`) name the data that goes out now; the history keeps both hashes."""
+    import hashlib
+
+    from botcensus.notify import load_rules, send
+    from botcensus.store import apply_retention
+
+    rules = load_rules(rules_file(tmp_path / "rules.toml", extra=RUSTOCK + 'rows = "check-ins"\n'))
+    send(data, rules, RUN, None)
+    with Journal(data, create=False) as journal:
+        first = next(e for e in journal.entries() if e.address == BETA)
+    (data / (first.outbox or "")).unlink()
+    apply_retention(data, ROLLED + timedelta(days=40), event_days=30, sighting_days=400)
+    assert send(data, rules, RUN, None).built == 1
+    with Journal(data, create=False) as journal:
+        entry = next(e for e in journal.entries() if e.address == BETA)
+        last = journal.history(entry.id)[-1]["detail"]
+    sent = email.message_from_bytes((data / (entry.outbox or "")).read_bytes())
+    data_hash = hashlib.sha256(_attachment(sent).encode()).hexdigest()
+    assert first.content_hash != data_hash
+    assert entry.content_hash == data_hash
+    assert f"data sha256 {data_hash}, was {first.content_hash}" in last
+    status = CliRunner().invoke(main, ["notify", "status", "--data", str(data), "--ticket",
+                                       entry.ticket])  # fmt: skip
+    assert f"Data sha256 {data_hash};" in status.stdout
+
+
+def test_xarf_check_ins_a_feed_relayed_are_the_feeds_not_the_sinkholes(
+    data: Path, tmp_path: Path, server: LoopbackSmtp
+) -> None:
+    mails = _sent(data, tmp_path, server, 'rows = "check-ins"\nformat = "xarf"\n')
+    reports = [json.loads(line) for line in _attachment(mails[BETA]).splitlines()]
+    relayed = [r for r in reports if r["source_identifier"] == "198.51.100.3"]
+    own = [r for r in reports if r["source_identifier"] != "198.51.100.3"]
+    assert len(relayed) == len(FEED_ROWS)
+    assert own
+    for report in relayed:
+        assert report["evidence_source"] == "threat_intelligence"
+        assert "sinkholed" not in report["compromise_evidence"]
+        assert "reported by the feed" in report["compromise_evidence"]
+        assert "c2_protocol" not in report
+    for report in own:
+        assert report["evidence_source"] == "sinkhole"
+        assert report["compromise_evidence"].startswith("Check-in with a sinkholed rustock")
+
+
+def test_when_the_events_cannot_be_read_host_day_mails_still_go_and_check_ins_wait(
+    data: Path, tmp_path: Path, server: LoopbackSmtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk or DuckDB error while reading the events, injected with monkeypatch (a real
+    failure inside DuckDB's read cannot be caused on purpose without corrupting the files
+    the other rule needs too): the host-day rule's mails are built and sent, the check-in
+    rule's wait in the journal with the error in their history and go with the next run."""
+    import duckdb
+
+    import botcensus.notify.run
+
+    def broken(*_: object) -> None:
+        raise duckdb.IOException("IO Error: cannot read feed_events.parquet")
+
+    monkeypatch.setattr(botcensus.notify.run, "read_check_ins", broken)
+    extra = RUSTOCK + '\n[[rule]]\nname = "cgn"\nfamilies = ["rustock"]\nrows = "check-ins"\n'
+    rules = rules_file(tmp_path / "rules.toml", extra=extra)
+    result = _send(data, rules, server.port)
+    assert result.exit_code == 1
+    assert "message(s) listing check-ins not built" in result.output
+    assert "cannot read feed_events.parquet" in result.output
+    with Journal(data, create=False) as journal:
+        entries = journal.entries()
+        waiting = [e for e in entries if e.rule == "cgn"]
+        assert waiting
+        assert {e.state for e in waiting} == {"planned"}
+        assert {e.state for e in entries if e.rule == "daily"} == {"sent"}
+        assert "cannot read feed_events.parquet" in journal.history(waiting[0].id)[-1]["detail"]
+    daily = len(server.received())
+    assert daily == len(entries) - len(waiting)
+    monkeypatch.undo()
+    assert _send(data, rules, server.port).exit_code == 0
+    assert len(server.received()) == daily + len(waiting)

@@ -6,6 +6,13 @@ carry the same values. Host rows whose events are no longer stored come in as ho
 
 Rows are in the order of day, address (numeric), time and family, the sinkhole's and the
 feeds' events of one host together.
+
+A check-in row carries only what cannot name anyone but the recipient's host and the
+sinkhole (KEPT_COLUMNS: time, source address and port, destination address and port,
+transport protocol, family, ASN, country, feed and report type); every other column of the
+stored event is blanked before it is rendered. Feeds pass on free text (X-Forwarded-For,
+referers, URLs, host names, `extra.*`) that can hold addresses of other networks, and a
+host-day row never carried any of it.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final
 
 import pyarrow as pa
@@ -21,10 +29,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from botcensus.export.base import EventSource, ReportMeta, _address_key, sorted_hosts
+from botcensus.export.event_sql import LINE_BREAKS
 from botcensus.export.intelmq import TLP_V1, intelmq_event
 from botcensus.export.registry import renderer
 from botcensus.export.shadowserver import EXTRA, ShadowserverCsv
-from botcensus.export.xarf import check, xarf_report
+from botcensus.export.xarf import FEED_EVIDENCE, check, xarf_report
 from botcensus.model import SINKHOLE_FEED_NAME
 
 CHECK_IN_FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "intelmq", "xarf")
@@ -33,6 +42,54 @@ CHECK_IN_FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "intelmq", "
 Events = Sequence[tuple[EventSource, pa.Table]]
 """Batches of stored events: feed events as export.event_query.feed_batches gives them,
 sinkhole events as sinkhole_batches does (with source_asn, source_cc, source_as_name)."""
+
+KEPT_COLUMNS: Final[Mapping[EventSource, frozenset[str]]] = MappingProxyType(
+    {
+        "sinkhole": frozenset({
+            "time_received", "source_ip", "source_port", "destination_ip", "destination_port",
+            "malware_family", "source_asn", "source_cc", "source_as_name",
+        }),
+        "feed": frozenset({
+            "time_source", "feed_name", "report_type", "source_ip", "source_port",
+            "destination_ip", "destination_port", "protocol_transport", "malware_name",
+            "classification_taxonomy", "classification_type", "reported_asn", "reported_cc",
+            "source_asn", "source_cc", "source_as_name",
+        }),
+    }
+)  # fmt: skip
+"""The stored columns a check-in row may show, per source. Each is a time, an address or
+port of the check-in itself (the source is the recipient's host, the destination the
+sinkhole), a number, a value the ingest checked against a fixed vocabulary (`tcp`, a
+country code, `infected-system`), the family the host-day was reported for, or a name of
+our own (our enrichment's AS name, the operator's feed name and report type). Left out:
+every free-text or address-holding column a feed or a bot fills (X-Forwarded-For, referer,
+URL, Host, User-Agent, host names, regions and cities, the feed's AS name, the sinkhole's
+proxy peer, `extra.*`)."""
+CSV_KEPT: Final = frozenset({
+    "timestamp", "protocol", "src_ip", "src_port", "src_asn", "src_geo", "severity", "dst_ip",
+    "dst_port", "infection", "application", "last_seen", "count",
+})  # fmt: skip
+"""The Shadowserver columns a check-in row may fill (the rest are empty, as in host-day
+rows): what KEPT_COLUMNS gives, and the constants the sinkhole's rows say."""
+_CSV_NUMBERS: Final = frozenset({"src_port", "src_asn", "dst_port", "count"})
+"""Shadowserver columns written as numbers (unquoted) by `botcensus export` and the host-day
+renderer alike."""
+
+
+def kept_columns(events: pa.Table, source: EventSource) -> pa.Table:
+    """The events with every column outside KEPT_COLUMNS empty (null, same type, so the
+    export stage's SELECT lists still find it) and feed `extra.*` columns left out."""
+    kept = KEPT_COLUMNS[source]
+    names, columns = [], []
+    for field, column in zip(events.schema, events.columns, strict=True):
+        if field.name in kept:
+            columns.append(column)
+        elif "." in field.name:  # a feed's extra.* column: not selected at all
+            continue
+        else:
+            columns.append(pa.nulls(events.num_rows, field.type))
+        names.append(field.name)
+    return pa.table(columns, names=names)
 
 
 def check_in_columns(events: pa.Table, source: EventSource) -> pa.Table:
@@ -109,13 +166,23 @@ def _sorted_rows(
     if fallback.num_rows or not tables:
         tables.append(host_rows(fallback))
         keys.append(_host_key(fallback))
-    try:
-        rows = pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a feed column typed otherwise: text
-        rows = pa.concat_tables(
-            [t.cast(pa.schema([pa.field(n, pa.string()) for n in t.column_names])) for t in tables]
-        )
-    return rows.take(_order(keys))
+    return pa.concat_tables(tables).take(_order(keys))
+
+
+def _csv_form(rows: pa.Table, header: Sequence[str]) -> pa.Table:
+    """Rows in the header's columns with one type per column (numbers as int64, the rest as
+    text), the columns outside CSV_KEPT empty: check-in and host-day rows then concatenate
+    as they are, and each is written as `botcensus export` and the host-day renderer write
+    it (a number unquoted, a text quoted)."""
+    n = rows.num_rows
+    columns = []
+    for name in header:
+        kind = pa.int64() if name in _CSV_NUMBERS else pa.string()
+        if name in CSV_KEPT and name in rows.column_names:
+            columns.append(pc.cast(rows[name], kind))
+        else:
+            columns.append(pa.nulls(n, kind))
+    return pa.table(columns, names=list(header))
 
 
 def _csv(fmt: str, events: Events, hosts: pa.Table) -> bytes:
@@ -124,18 +191,23 @@ def _csv(fmt: str, events: Events, hosts: pa.Table) -> bytes:
     host_format = renderer(fmt)
     assert isinstance(host_format, ShadowserverCsv)
 
-    def event_rows(table: pa.Table, source: EventSource) -> pa.Table:
-        rows = shadowserver_rows(table, source, host_format.report)
-        # one check-in: from its time to its time, one of them
-        return rows.append_column("last_seen", rows["timestamp"]).append_column(
-            "count", pa.repeat(pa.scalar(1, pa.int64()), rows.num_rows)
-        )
-
-    rows = _sorted_rows(events, hosts, event_rows, host_format.cells)
     header = [*host_format.header]
     assert header[-len(EXTRA) :] == list(EXTRA)
+
+    def event_rows(table: pa.Table, source: EventSource) -> pa.Table:
+        rows = shadowserver_rows(kept_columns(table, source), source, host_format.report)
+        # one check-in: from its time to its time, one of them
+        rows = rows.append_column("last_seen", rows["timestamp"]).append_column(
+            "count", pa.repeat(pa.scalar(1, pa.int64()), rows.num_rows)
+        )
+        return _csv_form(rows, header)
+
+    def host_rows(table: pa.Table) -> pa.Table:
+        return _csv_form(host_format.cells(table), header)
+
+    rows = _sorted_rows(events, hosts, event_rows, host_rows)
     out = pa.BufferOutputStream()
-    pacsv.write_csv(rows.select(header), out, pacsv.WriteOptions(include_header=False))
+    pacsv.write_csv(rows, out, pacsv.WriteOptions(include_header=False))
     head = ",".join(f'"{name}"' for name in header) + "\n"
     return head.encode() + bytes(out.getvalue().to_pybytes())
 
@@ -147,17 +219,25 @@ def _intelmq_constants(meta: ReportMeta) -> dict[str, str]:
     return constants
 
 
+def compact_json(value: dict[str, Any]) -> str:
+    """One JSON line in the style of `botcensus export`'s IntelMQ lines: no spaces, UTF-8 as
+    is, the line-break characters that are not JSON's own written as escapes."""
+    line = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char in LINE_BREAKS:
+        line = line.replace(char, "\\u%04x" % ord(char))  # noqa: UP031 (as event_sql)
+    return line + "\n"
+
+
 def _intelmq(events: Events, hosts: pa.Table, meta: ReportMeta) -> bytes:
     from botcensus.export.event_formats import intelmq_lines
 
     def event_rows(table: pa.Table, source: EventSource) -> pa.Table:
-        return intelmq_lines(table, source, _intelmq_constants(meta)).select(["line"])
+        lines = intelmq_lines(kept_columns(table, source), source, _intelmq_constants(meta))
+        return lines.select(["line"]).cast(pa.schema([pa.field("line", pa.string())]))
 
     def host_rows(table: pa.Table) -> pa.Table:
-        lines = [
-            json.dumps(intelmq_event(row, meta), ensure_ascii=False, sort_keys=True) + "\n"
-            for row in table.to_pylist()
-        ]
+        # the host-day renderer's event, in the check-in lines' style (one style per file)
+        lines = [compact_json(intelmq_event(row, meta)) for row in table.to_pylist()]
         return pa.table({"line": pa.array(lines, pa.string())})
 
     rows = _sorted_rows(events, hosts, event_rows, host_rows)
@@ -170,7 +250,9 @@ _ISO: Final = "%Y-%m-%dT%H:%M:%SZ"
 def xarf_check_in(row: dict[str, Any], meta: ReportMeta, ordinal: int) -> dict[str, Any]:
     """One XARF v4 botnet report for one check-in (a `check_in_columns` row): its time as
     `timestamp`, its source port as `source_port` (XARF's field for finding a host behind
-    carrier-grade NAT), the address it called as `c2_server`."""
+    carrier-grade NAT), the address it called as `c2_server`. A check-in a feed relayed is
+    said to be the feed's (`evidence_source` threat_intelligence, "reported by the feed"),
+    and, as in the host-day report of a relayed row, no `c2_protocol`: we did not see it."""
     time = row["time"]
     day_row = {
         "day": time.date(), "source_ip": row["source_ip"], "malware_family": row["malware_family"],
@@ -179,13 +261,20 @@ def xarf_check_in(row: dict[str, Any], meta: ReportMeta, ordinal: int) -> dict[s
     report = xarf_report(day_row, meta)
     family, when = row["malware_family"], time.strftime(_ISO)
     port, to_ip, to_port = row["source_port"], row["destination_ip"], row["destination_port"]
-    seen = f"check-in with a sinkholed {family} command-and-control server at {when}"
+    ours = row["feed_name"] == SINKHOLE_FEED_NAME
+    if ours:
+        seen = f"check-in with a sinkholed {family} command-and-control server at {when}"
+    else:
+        report["evidence_source"] = FEED_EVIDENCE
+        seen = f"check-in with a {family} command-and-control server at {when}"
     if port is not None:
         seen += f" from source port {port}"
     if to_ip is not None:
         seen += f" to {to_ip}" + (f" port {to_port}" if to_port is not None else "")
     elif to_port is not None:
         seen += f" to port {to_port}"
+    if not ours:
+        seen += f", reported by the feed {row['feed_name']} (not seen by our sinkhole)"
     key = f"{meta.ticket}|{row['source_ip']}|{time.isoformat()}|{port}|{family}|{ordinal}"
     report["report_id"] = str(
         uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4)

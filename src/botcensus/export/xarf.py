@@ -28,6 +28,10 @@ _TAG_UNSAFE: Final = re.compile(r"[^a-z0-9_+-]+")
 _ISO: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 
+FEED_EVIDENCE: Final = "threat_intelligence"
+"""XARF `evidence_source` of a row a feed relayed (the sinkhole's own rows say `sinkhole`)."""
+
+
 class XarfError(ValueError):
     """A report the XARF schema rejects: a bug here or a value no report may carry."""
 
@@ -52,10 +56,15 @@ def xarf_report(row: dict[str, Any], meta: ReportMeta) -> dict[str, Any]:
     }
     family = row["malware_family"]
     first, last = row["first_seen"].strftime(_ISO), row["last_seen"].strftime(_ISO)
+    ours = row["feed_name"] == SINKHOLE_FEED_NAME
+    hits = row["hits"]
     seen = (
-        f"{row['hits']} check-ins with a sinkholed {family} command-and-control server on "
-        f"{row['day'].isoformat()} (first {first}, last {last})"
+        f"{hits} check-in{'' if hits == 1 else 's'} with a {'sinkholed ' if ours else ''}"
+        f"{family} command-and-control server on {row['day'].isoformat()} (first {first}, "
+        f"last {last})"
     )
+    if not ours:  # a row a feed relayed: its evidence, not ours
+        seen += f", reported by the feed {row['feed_name']} (not seen by our sinkhole)"
     report: dict[str, Any] = {
         "xarf_version": XARF_VERSION,
         "report_id": _report_id(meta, row),
@@ -65,13 +74,13 @@ def xarf_report(row: dict[str, Any], meta: ReportMeta) -> dict[str, Any]:
         "source_identifier": row["source_ip"],
         "category": "infrastructure",
         "type": "botnet",
-        "evidence_source": "sinkhole",
+        "evidence_source": "sinkhole" if ours else FEED_EVIDENCE,
         "malware_family": family[:200],
         "compromise_evidence": seen,
         "description": f"Host {row['source_ip']}: {seen}. Ticket {meta.ticket}."[:1000],
         "tags": [t for t in (_tag("malware", family), _tag("tlp", meta.tlp)) if t],
     }
-    if row["feed_name"] == SINKHOLE_FEED_NAME:
+    if ours:
         report["c2_protocol"] = "http"
     return report
 

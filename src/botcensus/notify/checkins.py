@@ -5,8 +5,13 @@ feed events), at most `max_check_ins` per host-day, the first in time.
 
 A host-day with fewer stored events than its sighting counted lost them (retention deletes
 events before sightings; a damaged file is set aside): it is reported as a host-day row, and
-the message says the check-in detail of its day is unavailable. Every message's events are
-read in one pass over the days they cover.
+the message says the check-in detail of its day is unavailable.
+
+Every message's events are read in one pass over the days they cover, but what a message
+lists depends on its own host rows only: two messages may report the same host-day over
+different spans (a `threshold` run saw the day so far, a later one the whole day), so events
+are matched, counted and capped per range (host-day, first and last check-in), and a message
+takes the events of its own ranges, its own counts and its own host rows' ASN and country.
 """
 
 from __future__ import annotations
@@ -83,13 +88,66 @@ def _micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 @dataclass
 class _Found:
-    """The events of one source kept in the pass (at most the largest cap per host-day): the
-    first ones read, which are the earliest, since feed_batches and sinkhole_batches give
-    events in time order."""
+    """The events of one source kept in the pass (per range, at most the largest cap of the
+    messages reporting it): the first ones read, which are the earliest, since feed_batches
+    and sinkhole_batches give events in time order. An event inside two ranges of its
+    host-day is kept once for each."""
 
     tables: list[pa.Table]
     codes: list[np.ndarray]
+    """The range of each kept event."""
     times: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Ranges:
+    """Every distinct range of the messages' host rows: a host-day (day, address, family) with
+    one first and last check-in. The ranges of one host-day are consecutive."""
+
+    keys: pa.Array
+    """The distinct host-day keys (`_keys`)."""
+    first: np.ndarray
+    last: np.ndarray
+    cap: np.ndarray
+    """Per range: the most check-ins a message reporting it lists."""
+    start: np.ndarray
+    count: np.ndarray
+    """Per host-day key: its first range and how many it has."""
+    of_row: np.ndarray
+    """The range of each host row (the messages' rows in order)."""
+
+    @classmethod
+    def of(cls, hosts: pa.Table, caps: np.ndarray) -> _Ranges:
+        encoded = pc.dictionary_encode(
+            _keys(hosts["day"], hosts["source_ip"], hosts["malware_family"])
+        ).combine_chunks()
+        key = np.asarray(encoded.indices, dtype=np.int64)
+        triples = np.stack([key, _micros(hosts["first_seen"]), _micros(hosts["last_seen"])], 1)
+        distinct, of_row = np.unique(triples, axis=0, return_inverse=True)
+        of_row = np.asarray(of_row, dtype=np.int64).reshape(-1)
+        cap = np.zeros(len(distinct), dtype=np.int64)
+        np.maximum.at(cap, of_row, caps)
+        n_keys = len(encoded.dictionary)
+        return cls(
+            keys=encoded.dictionary,
+            first=distinct[:, 1],
+            last=distinct[:, 2],
+            cap=cap,
+            start=np.searchsorted(distinct[:, 0], np.arange(n_keys)),
+            count=np.bincount(distinct[:, 0], minlength=n_keys),
+            of_row=of_row,
+        )
+
+    def match(self, code: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(event index, range) of each pair of an event (its host-day key's code, -1 for
+        none, and its time) and a range of its host-day that holds its time, in event order."""
+        events = np.flatnonzero(code >= 0)
+        reps = self.count[code[events]]
+        pairs = np.repeat(events, reps)
+        within = np.arange(len(pairs)) - np.repeat(np.cumsum(reps) - reps, reps)
+        ranges = np.repeat(self.start[code[events]], reps) + within
+        inside = (time[pairs] >= self.first[ranges]) & (time[pairs] <= self.last[ranges])
+        return pairs[inside], ranges[inside]
 
 
 def read_check_ins(data_dir: Path, messages: Sequence[tuple[pa.Table, int]]) -> list[CheckIns]:
@@ -97,27 +155,14 @@ def read_check_ins(data_dir: Path, messages: Sequence[tuple[pa.Table, int]]) -> 
     if not messages:
         return []
     hosts = pa.concat_tables([h.select(HOST_SCHEMA.names).cast(HOST_SCHEMA) for h, _ in messages])
-    encoded = pc.dictionary_encode(
-        _keys(hosts["day"], hosts["source_ip"], hosts["malware_family"])
-    ).combine_chunks()
-    unique, row_code = encoded.dictionary, np.asarray(encoded.indices, dtype=np.int64)
-    n = len(unique)
-    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    hits = np.zeros(n, dtype=np.int64)
-    np.minimum.at(first, row_code, _micros(hosts["first_seen"]))
-    np.maximum.at(last, row_code, _micros(hosts["last_seen"]))
-    np.maximum.at(hits, row_code, np.asarray(hosts["hits"].to_numpy(), dtype=np.int64))
-    # the first host row of each key gives the sinkhole events their ASN and country
-    first_row = np.full(n, len(row_code), dtype=np.int64)
-    np.minimum.at(first_row, row_code, np.arange(len(row_code)))
-    enrichment = hosts.select(list(_ENRICHED)).take(pa.array(first_row))
+    caps = np.repeat([cap for _, cap in messages], [h.num_rows for h, _ in messages])
+    ranges = _Ranges.of(hosts, np.asarray(caps, dtype=np.int64))
+    n = len(ranges.cap)
     query = ExportQuery(
-        since=_EPOCH + timedelta(microseconds=int(first.min())),
-        until=_EPOCH + timedelta(microseconds=int(last.max()) + 1),
+        since=_EPOCH + timedelta(microseconds=int(ranges.first.min())),
+        until=_EPOCH + timedelta(microseconds=int(ranges.last.max()) + 1),
         families=tuple(sorted(set(hosts["malware_family"].to_pylist()))),
     )
-    largest = max(cap for _, cap in messages)
     found = np.zeros(n, dtype=np.int64)
     kept: dict[EventSource, _Found] = {}
     sources: tuple[tuple[EventSource, Iterator[pa.Table]], ...] = (
@@ -135,14 +180,12 @@ def read_check_ins(data_dir: Path, messages: Sequence[tuple[pa.Table, int]]) -> 
                 columns["malware_family"],
             )
             code = np.asarray(
-                pc.fill_null(pc.index_in(key, value_set=unique), -1).to_numpy(), dtype=np.int64
+                pc.fill_null(pc.index_in(key, value_set=ranges.keys), -1).to_numpy(),
+                dtype=np.int64,
             )
             time = _micros(columns["time"])
-            ours = code >= 0
-            ours[ours] &= (time[ours] >= first[code[ours]]) & (time[ours] <= last[code[ours]])
-            rows = np.flatnonzero(ours)
-            codes = code[rows]
-            keep = _ranks(codes) + seen[codes] < largest
+            rows, codes = ranges.match(code, time)
+            keep = _ranks(codes) + seen[codes] < ranges.cap[codes]
             counted = np.bincount(codes, minlength=n)
             seen += counted
             found += counted
@@ -153,9 +196,9 @@ def read_check_ins(data_dir: Path, messages: Sequence[tuple[pa.Table, int]]) -> 
     out = []
     offset = 0
     for message_hosts, cap in messages:
-        codes = row_code[offset : offset + message_hosts.num_rows]
+        codes = ranges.of_row[offset : offset + message_hosts.num_rows]
         offset += message_hosts.num_rows
-        out.append(_message(message_hosts, codes, cap, found, hits, kept, enrichment))
+        out.append(_message(message_hosts, codes, cap, found, kept, n))
     return out
 
 
@@ -164,12 +207,16 @@ def _message(
     codes: np.ndarray,
     cap: int,
     found: np.ndarray,
-    hits: np.ndarray,
     kept: dict[EventSource, _Found],
-    enrichment: pa.Table,
+    n: int,
 ) -> CheckIns:
-    complete = found[codes] >= hits[codes]
+    """One message's check-ins: the events of its own ranges (`codes`, one per host row),
+    complete where as many were found as its own row counted."""
+    hits = np.asarray(hosts["hits"].to_numpy(), dtype=np.int64)
+    complete = found[codes] >= hits
     wanted = np.unique(codes[complete])
+    row_of = np.full(n, -1, dtype=np.int64)  # the message's host row of each of its ranges
+    row_of[codes] = np.arange(len(codes))
     chosen: list[tuple[EventSource, pa.Table, np.ndarray, np.ndarray]] = []
     for source, part in kept.items():
         if not part.tables:
@@ -184,14 +231,15 @@ def _message(
     order = np.lexsort((times_all, codes_all))
     keep = np.empty(len(order), dtype=bool)
     keep[order] = _ranks(codes_all[order]) < cap
+    enrichment = hosts.select(list(_ENRICHED))
     events: list[tuple[EventSource, pa.Table]] = []
     at = 0
     for source, table, part_codes, _ in chosen:
         mine = keep[at : at + len(part_codes)]
         at += len(part_codes)
         table = table.filter(pa.array(mine))
-        if source == "sinkhole":
-            values = enrichment.take(pa.array(part_codes[mine]))
+        if source == "sinkhole":  # the message's own host row's ASN and country
+            values = enrichment.take(pa.array(row_of[part_codes[mine]]))
             for name in _ENRICHED:
                 table = table.set_column(table.schema.get_field_index(name), name, values[name])
         if table.num_rows:

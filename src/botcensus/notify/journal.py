@@ -433,13 +433,38 @@ class Journal:
             rendered_at=now_text(now),
         )  # fmt: skip
 
-    def rebuilt(self, message: int, outbox: str, message_hash: str, size: int,
-                now: datetime | None = None) -> None:  # fmt: skip
-        """A mail built again because its file was missing or changed (state unchanged)."""
+    def rebuilt(self, message: int, outbox: str, content_hash: str, message_hash: str,
+                size: int, now: datetime | None = None) -> None:  # fmt: skip
+        """A mail built again because its file was missing or changed (state unchanged).
+
+        A check-in mail reads the events again, which may have changed since (retention,
+        a late ingest): the journal then records the new data hash as the message's, and
+        its history both hashes, so `notify status` always names the data that goes out, and
+        the history every version that was built. A message interrupted in `sending` may have
+        reached the relay with the earlier data: the history says so."""
         entry = self.entries("id = ?", (message,))[0]
-        self._change(message, entry.state, f"built again: the file was missing or changed; "
-                     f"mail sha256 {message_hash}", now=now, outbox=outbox,
-                     message_hash=message_hash, size=size)  # fmt: skip
+        detail = f"built again: the file was missing or changed; mail sha256 {message_hash}"
+        if entry.content_hash is not None and content_hash != entry.content_hash:
+            detail += (
+                f"; the data changed (its events were read again): data sha256 {content_hash}, "
+                f"was {entry.content_hash}"
+            )
+            if entry.state == "sending":
+                detail += (
+                    "; the interrupted attempt may have delivered the earlier data under the "
+                    "same Message-ID"
+                )
+        self._change(message, entry.state, detail, now=now, outbox=outbox,
+                     content_hash=content_hash, message_hash=message_hash,
+                     size=size)  # fmt: skip
+
+    def note(self, message: int, detail: str, now: datetime | None = None) -> None:
+        """A line in the message's history; its state stays as it is."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO history SELECT id, ?, state, NULL, ? FROM messages WHERE id = ?",
+                (now_text(now), detail, message),
+            )
 
     def sending(self, message: int, attempt: int, now: datetime | None = None) -> None:
         self._change(message, "sending", f"attempt {attempt}", now=now, attempts=attempt)

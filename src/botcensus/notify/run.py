@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from botcensus.contacts import ContactTable, load_contacts
-from botcensus.notify.checkins import read_check_ins
+from botcensus.notify.checkins import CheckIns, read_check_ins
 from botcensus.notify.deliver import Delivery, deliver
 from botcensus.notify.hosts import host_rows
 from botcensus.notify.journal import Entry, Journal, journal_path
@@ -38,13 +39,23 @@ class NotifyError(RuntimeError):
     """The run cannot go on; the message says why."""
 
 
-class OutboxError(NotifyError):
-    """A mail could not be written to the outbox (a full disk, say): building stopped there;
-    what was built is still delivered, the rest waits in the journal for the next run."""
+class BuildError(NotifyError):
+    """Some mails of the run were not built; what was built is still delivered, the rest
+    waits in the journal for the next run."""
 
     def __init__(self, message: str, built: int) -> None:
         super().__init__(message)
         self.built = built
+
+
+class OutboxError(BuildError):
+    """A mail could not be written to the outbox (a full disk, say): building stopped there."""
+
+
+class CheckInReadError(BuildError):
+    """The stored events could not be read for the check-in rows (a damaged file, a full
+    disk under DuckDB's spill): the messages listing check-ins were not built (they wait in
+    the journal, their history says why); every other message was."""
 
 
 def make_plan(
@@ -108,11 +119,24 @@ def render_pending(
         key = (entry.address, entry.rule, entry.period_start, entry.period_end)
         hosts = planned.get(key) if planned is not None else None
         todo.append((entry, hosts if hosts is not None else journal.hosts(entry.id)))
-    # the check-ins of every message that lists them, read in one pass over their days
+    # the check-ins of every message that lists them, read in one pass over their days; a
+    # failed read keeps those messages back (a host-day mail instead would not be what the
+    # rule promised the recipient), never the others
     listing = [(hosts, entry.check_ins) for entry, hosts in todo if entry.check_ins is not None]
-    check_ins = iter(read_check_ins(data_dir, listing))
+    unread: str | None = None
+    try:
+        check_ins: Iterator[CheckIns] = iter(read_check_ins(data_dir, listing))
+    except (OSError, duckdb.Error, pa.ArrowException) as exc:
+        check_ins, unread = iter(()), f"the stored events could not be read ({exc})"
+    held: list[str] = []
     for entry, hosts in todo:
-        detail = next(check_ins) if entry.check_ins is not None else None
+        detail = None
+        if entry.check_ins is not None:
+            detail = next(check_ins, None)
+            if detail is None:
+                journal.note(entry.id, f"not built: {unread}; the next run tries again")
+                held.append(entry.ticket)
+                continue
         mail = build(entry, hosts, rules, signer, detail)
         folder = recipient_dir(data_dir, entry.address)
         try:
@@ -123,7 +147,7 @@ def render_pending(
             raise OutboxError(
                 f"cannot write {entry.ticket} to the outbox {folder}: {exc.strerror or exc}; "
                 f"mails built in this run: {built}; planned, waiting in the journal for the "
-                f"next run: {waiting}",
+                f"next run: {waiting}" + (f"; {_held(held, unread)}" if held else ""),
                 built,
             ) from None
         if entry.state == "planned":
@@ -133,10 +157,20 @@ def render_pending(
             )  # fmt: skip
         else:
             journal.rebuilt(
-                entry.id, str(eml.relative_to(data_dir)), mail.message_hash, len(mail.data)
-            )
+                entry.id, str(eml.relative_to(data_dir)), mail.content_hash, mail.message_hash,
+                len(mail.data),
+            )  # fmt: skip
         built += 1
+    if held:
+        raise CheckInReadError(_held(held, unread), built)
     return built
+
+
+def _held(tickets: list[str], why: str | None) -> str:
+    return (
+        f"{len(tickets)} message(s) listing check-ins not built, {why}: "
+        f"{', '.join(tickets)}; they wait in the journal for the next run"
+    )
 
 
 @dataclass(frozen=True)
@@ -152,7 +186,7 @@ class SendResult:
     delivery: Delivery | None
     """None: no relay asked for (the outbox only)."""
     build_error: str | None = None
-    """Why building mails stopped before the end (OutboxError), if it did."""
+    """Why some mails were not built (OutboxError, CheckInReadError), if any were not."""
 
 
 def relay_address(rules: Rules, override: tuple[str, int] | None) -> RelayAddress | None:
@@ -197,7 +231,7 @@ def send(
             build_error = None
             try:
                 built = render_pending(journal, data_dir, rules, signer, hosts)
-            except OutboxError as exc:  # deliver what was built; the rest waits
+            except BuildError as exc:  # deliver what was built; the rest waits
                 built, build_error = exc.built, str(exc)
             delivery = None
             if relay is not None:
