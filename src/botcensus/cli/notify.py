@@ -17,13 +17,20 @@ if TYPE_CHECKING:
     from botcensus.notify import Rules
 
 
+class _Refused(click.ClickException):
+    """A usage error that needs no usage text: its message names the option (one line per
+    problem: a rules file's say file, line and key)."""
+
+    exit_code = 2
+
+
 def _rules(_ctx: click.Context, _param: click.Parameter, value: Path) -> Rules:
     from botcensus.notify import RulesError, load_rules
 
     try:
         return load_rules(value)
     except RulesError as exc:
-        raise click.BadParameter(f"\n{exc}", param_hint="--rules") from None
+        raise _Refused(str(exc)) from None
 
 
 STATES = ("planned", "rendered", "sending", "sent", "deferred", "failed")
@@ -40,12 +47,26 @@ DATE_OPTION = click.option(
     "run_date",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help="The run's day (UTC): daily reports cover the day before [default: today].",
+    help="The run's day (UTC): daily reports cover the day before it; a period not over yet "
+    "is refused [default: today in UTC].",
 )
 
 
-def _day(value: datetime | None) -> date:
-    return value.date() if value is not None else datetime.now(UTC).date()
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _day(value: datetime | None, rules: Rules) -> date:
+    """The run day: --date, else today in UTC (not the machine's local day, which cron may
+    see ahead of UTC); refused if a period it reports is not over yet."""
+    from botcensus.notify.plan import unfinished
+
+    now = _now()
+    day = value.date() if value is not None else now.date()
+    why = unfinished(rules, day, now)
+    if why is not None:
+        raise _Refused(why)
+    return day
 
 
 def _existing(data_dir: Path) -> None:
@@ -86,26 +107,46 @@ def notify_group() -> None:
 @CONFIG_OPTION
 def plan_cmd(data_dir: Path, rules: Rules, run_date: datetime | None, fmt: str,
              config_file: Path | None) -> None:  # fmt: skip
-    """Show who would be told what (recipients, hosts, formats) and what is held back; sends
+    """Show who would be told what (recipients, hosts, formats, rows) and what is held back,
+    and which messages the journal holds already (send does not plan those again); sends
     nothing and writes nothing."""
-    from botcensus.notify import describe, make_plan
+    from botcensus.notify import Journal, describe, journal_path, make_plan
 
     _existing(data_dir)
+    day = _day(run_date, rules)
     rollup_dataset(data_dir, lazy_settings(config_file))
-    planned = make_plan(data_dir, rules, _day(run_date))
+    planned = make_plan(data_dir, rules, day)
+    known, waiting = {}, 0
+    if journal_path(data_dir).exists():
+        with Journal(data_dir, create=False) as journal:
+            known = describe.planned_before(journal, planned)
+            waiting = describe.waiting_elsewhere(journal, planned)
+    rows = describe.plan_rows(planned, known)
+    notes = describe.override_notes(planned, rules)
     if fmt == "json":
         out = {
             "run_date": planned.run_date.isoformat(),
-            "messages": describe.plan_rows(planned),
+            "messages": rows,
             "held_back": describe.held_rows(planned),
             "holdout_networks": planned.assignments.num_rows,
             "holdout_drawn_now": planned.new_assignments,
+            "journal": {
+                "new": sum(1 for r in rows if r["journal"] == "new"),
+                "planned_before": len(known),
+                "earlier_waiting": waiting,
+            },
+            "notes": notes,
         }
         json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
     click.echo(describe.plan_summary(planned))
-    _table(describe.plan_rows(planned), "Messages")
+    click.echo(describe.journal_summary(planned, known, waiting))
+    _table(rows, "Messages")
+    if notes:
+        click.echo("Recipient overrides:")
+        for note in notes:
+            click.echo(f"  {note}")
     _table(describe.held_rows(planned), "Held back")
 
 
@@ -130,10 +171,11 @@ def send_cmd(data_dir: Path, rules: Rules, run_date: datetime | None, smtp: str 
         override = parse_relay(smtp) if smtp else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--smtp") from None
+    day = _day(run_date, rules)
     rollup_dataset(data_dir, lazy_settings(config_file))
     try:
         relay = relay_address(rules, override)
-        result = send(data_dir, rules, _day(run_date), relay, wait_seconds=wait_seconds)
+        result = send(data_dir, rules, day, relay, wait_seconds=wait_seconds)
     except (NotifyError, SigningError) as exc:
         raise click.ClickException(str(exc)) from None
     except (OSError, sqlite3.Error) as exc:  # a full disk under the journal, say

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -105,6 +105,39 @@ def due_period(interval: str, week_ends: str, run_date: date) -> tuple[date, dat
             return None
         return run_date - timedelta(days=7), yesterday
     return run_date, run_date
+
+
+def unfinished(rules: Rules, run_date: date, now: datetime) -> str | None:
+    """Why a run on `run_date` must not happen at `now`, or None if it may. A daily or weekly
+    report must cover days that are over: its period is planned once, so a host seen later
+    in a day reported early would never be reported. A threshold report covers the run day
+    so far by design; that day must have begun."""
+    today = now.astimezone(UTC).date()
+    clock = f"it is {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC now"
+    for rule in rules.rule:
+        # a [[recipient]] override may give any rule's recipients another interval
+        intervals = dict.fromkeys([rule.interval, *(o.interval for o in rules.recipient)])
+        for interval in filter(None, intervals):
+            period = due_period(interval, rule.week_ends, run_date)
+            if period is None:
+                continue
+            start, end = period
+            days = str(start) if start == end else f"{start} to {end}"
+            if interval == "threshold" and start > today:
+                return (
+                    f"--date {run_date}: rule {rule.name!r} (threshold) would report {days} "
+                    f"so far, a day that has not begun ({clock}); use --date {today} or earlier"
+                )
+            if interval != "threshold" and end >= today:
+                state = "is not over yet" if end == today else "has not begun"
+                return (
+                    f"--date {run_date}: rule {rule.name!r} ({interval}) would report {days} "
+                    f"(UTC), which {state} ({clock}); a period is reported once, so its hosts "
+                    f"seen later would never be; use --date {today} or earlier"
+                )
+    if run_date > today:
+        return f"--date {run_date}: that day has not begun ({clock}); use --date {today} or earlier"
+    return None
 
 
 def _is_in(column: pa.ChunkedArray | pa.Array, values: Sequence[object]) -> pa.ChunkedArray:
