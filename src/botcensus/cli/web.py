@@ -28,7 +28,16 @@ def _dataset(data_dir: Path) -> Path:
 @click.option(
     "--no-rollup",
     is_flag=True,
-    help="Start at once, without first bringing the roll-up tables and products up to date.",
+    help="Start at once, without first bringing the roll-up tables and products up to date, "
+    "and never roll up while serving (another process does).",
+)
+@click.option(
+    "--rollup-every",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds between roll-ups while serving, so the dashboard follows a live sinkhole "
+    "(0: only at start). --no-rollup: none at all.",
 )
 @click.option(
     "--forwarded-allow-ips",
@@ -47,6 +56,7 @@ def serve(
     data_dir: Path,
     listen: str,
     no_rollup: bool,
+    rollup_every: float,
     forwarded_allow_ips: str | None,
     notify_rules: Path | None,
     config_file: Path | None,
@@ -77,7 +87,11 @@ def serve(
         rollup_dataset(data_dir, settings, aggregates=True)
     from botcensus.web.serve import run
 
-    run(data_dir, settings, host, port, forwarded_allow_ips, reporter)
+    def refresh() -> None:
+        rollup_dataset(data_dir, settings, aggregates=True)
+
+    every = 0.0 if no_rollup else rollup_every
+    run(data_dir, settings, host, port, forwarded_allow_ips, reporter, refresh=refresh, every=every)
 
 
 @main.group()

@@ -41,7 +41,6 @@ from botcensus.measure.sketches_census import (
     sketch_census,
     sketch_relation,
 )
-from botcensus.times import utc_today
 
 MEMORY_LIMIT: Final = "4GB"
 """What DuckDB may hold for one census of a dataset; beyond it, it spills to a private
@@ -244,8 +243,6 @@ def census_of_dataset(
         raise FileNotFoundError(f"{dataset}: no such directory")
     if refresh is not None:
         refresh(dataset)
-    if query.today is None:
-        query = replace(query, today=utc_today())
     import tempfile
 
     spill = tempfile.TemporaryDirectory(prefix="botcensus-census-")  # 0700: rows hold addresses

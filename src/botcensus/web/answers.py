@@ -255,7 +255,9 @@ def estimates_doc(
     rows, suppressed, k = ctx.answers.get(ctx.census.generation(), key, protected)
     notes = list(kept.notes)
     if not kept.current:
-        notes.insert(0, f"built {kept.built}; the data changed since (`botcensus rollup`)")
+        notes.insert(
+            0, f"built {kept.built}; the data or the day changed since (`botcensus rollup`)"
+        )
     return {
         "cli": kept.cli,
         "unit": kept.unit,
@@ -297,7 +299,9 @@ def _cleanup_doc(ctx: WebContext, who: Principal, kept: products.Product | None)
         return {**base, "notes": ["clean-up not built yet: `botcensus rollup` builds it"]}
     notes = list(kept.notes)
     if not kept.current:
-        notes.insert(0, f"built {kept.built}; the data changed since (`botcensus rollup`)")
+        notes.insert(
+            0, f"built {kept.built}; the data or the day changed since (`botcensus rollup`)"
+        )
     document = kept.document or {}
     k = None if who.role == "operator" else ctx.settings.suppress_below
     decay = [dict(r) for r in document.get("decay", [])]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from botcensus.store import connect, sightings_view
+from botcensus.times import utc_today
 from botcensus.web import audit, owner_data
 from botcensus.web.api import ERRORS, MAX_LIMIT, TEXT, csv_response, ctx_of, invalid
 from botcensus.web.auth import IpLevel, client_of
@@ -274,15 +275,19 @@ def cleanup(
     state = ctx.census.state()
     country_rows: dict[date, int] = {}
     if home is not None:
-        query = CensusQuery(window="week", week_ends=ctx.week_ends, by=("country",))
+        query = CensusQuery(
+            window="week", week_ends=ctx.week_ends, by=("country",), today=utc_today()
+        )
         for row in ctx.census.answer(query).rows.to_pylist():
             if row["country"] == home:
                 count = row.get("unique_ip", row.get("unique_ip_hll"))
                 country_rows[row["window_start"]] = round(count or 0)
     own_rows = own.to_pylist()
-    curve, own_decay, country_decay = owner_data.curves(
-        own, country_rows, state.first_day, state.last_day
-    )
+    # The day not over yet is not a day with data: a week holding it is not complete.
+    last = state.last_day
+    if last is not None:
+        last = min(last, utc_today() - timedelta(days=1))
+    curve, own_decay, country_decay = owner_data.curves(own, country_rows, state.first_day, last)
     notes = []
     if not own_rows:
         notes.append("no sightings in your scope")

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from botcensus.measure.census import CensusQuery
 from botcensus.store import as_name_of_asn
+from botcensus.times import utc_today
 from botcensus.web.scope import Scope
 
 HOST_COLUMNS: Final = (
@@ -111,7 +112,8 @@ def weekly_curve(con: duckdb.DuckDBPyConnection, relation: str, week_ends: str) 
     """The weekly census of a (scoped) sightings relation."""
     from botcensus.measure.census_run import run_census
 
-    return run_census(con, CensusQuery(window="week", week_ends=week_ends), relation).rows
+    query = CensusQuery(window="week", week_ends=week_ends, today=utc_today())
+    return run_census(con, query, relation).rows
 
 
 def decay_of(weekly: pa.Table, first: date, last: date, count: str = "unique_ip") -> dict[str, Any]:

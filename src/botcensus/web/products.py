@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,13 +39,14 @@ class Product:
     cli: str
     built: str
     current: bool
-    """False when the sightings or sketches changed after it was built."""
+    """False when the sightings or sketches changed after it was built, or the day it was
+    built in is over and its weeks reach that day (that day was not counted as covered)."""
 
 
-def _estimates(dataset: Path, week_ends: str, by: tuple[str, ...]) -> dict[str, Any]:
+def _estimates(dataset: Path, week_ends: str, today: date, by: tuple[str, ...]) -> dict[str, Any]:
     from botcensus.measure.census_run import census_of_dataset
 
-    query = CensusQuery(window="week", week_ends=week_ends, by=by)
+    query = CensusQuery(window="week", week_ends=week_ends, by=by, today=today)
     result = census_of_dataset(dataset, query, estimate=True)
     flags = "".join(f" --by {g}" for g in by)
     return {
@@ -58,7 +59,7 @@ def _estimates(dataset: Path, week_ends: str, by: tuple[str, ...]) -> dict[str, 
     }
 
 
-def _cleanup(dataset: Path, week_ends: str) -> dict[str, Any]:
+def _cleanup(dataset: Path, week_ends: str, today: date) -> dict[str, Any]:
     from botcensus.measure.cleanup import CleanupQuery, cleanup
     from botcensus.report.cleanup_view import as_json
     from botcensus.store import connect, sightings_view
@@ -66,7 +67,7 @@ def _cleanup(dataset: Path, week_ends: str) -> dict[str, Any]:
 
     con = connect()
     try:
-        query = CleanupQuery(by="country", week_ends=week_ends, today=utc_today())
+        query = CleanupQuery(by="country", week_ends=week_ends, today=today)
         try:
             result = cleanup(con, sightings_view(con, dataset), read_sketches(dataset), query)
         except ValueError as exc:  # no data: the page says why
@@ -85,28 +86,51 @@ def _cleanup(dataset: Path, week_ends: str) -> dict[str, Any]:
     }
 
 
-BUILDERS: Final[dict[str, Callable[[Path, str], dict[str, Any]]]] = {
-    ESTIMATES: lambda d, w: _estimates(d, w, ()),
-    ESTIMATES_COUNTRY: lambda d, w: _estimates(d, w, ("country",)),
+BUILDERS: Final[dict[str, Callable[[Path, str, date], dict[str, Any]]]] = {
+    ESTIMATES: lambda d, w, t: _estimates(d, w, t, ()),
+    ESTIMATES_COUNTRY: lambda d, w, t: _estimates(d, w, t, ("country",)),
     CLEANUP: _cleanup,
 }
+"""Each builder gets the dataset, the week's last day and the UTC day it runs in (not over:
+CensusQuery.today)."""
+
+
+def _day_over(meta: dict[str, Any], rows: pa.Table | None, today: date) -> bool:
+    """Whether the product was built on a day that is over now and its weeks reach that day:
+    the week that held it was partial then and may be whole now."""
+    built_on = meta.get("today")
+    if not isinstance(built_on, str) or built_on == today.isoformat():
+        return False
+    if rows is None or "window_end" not in rows.column_names or rows.num_rows == 0:
+        return False  # no weeks: none was partial for that day
+    # a week within 7 days of that day: the estimates' partial week, or the clean-up's
+    # last whole week, which the week holding that day followed
+    last = max(rows["window_end"].to_pylist())
+    return bool(last + timedelta(days=7) >= date.fromisoformat(built_on))
 
 
 def build_products(dataset: Path, week_ends: str = "sat", *, force: bool = False) -> list[str]:
     """Build every product whose data changed since it was built; the names built."""
     token = aggregates.data_token(dataset)
+    today = utc_today()
     built = []
     for name, builder in BUILDERS.items():
         kept = aggregates.read_product(dataset, name)
-        meta = kept[1] if kept else {}
-        if not force and meta.get("token") == token and meta.get("week_ends") == week_ends:
+        rows, meta = kept if kept else (None, {})
+        if (
+            not force
+            and meta.get("token") == token
+            and meta.get("week_ends") == week_ends
+            and not _day_over(meta, rows, today)
+        ):
             continue
-        made = builder(dataset, week_ends)
+        made = builder(dataset, week_ends, today)
         rows = made.pop("rows", None)
         meta = {
             **made,
             "token": token,
             "week_ends": week_ends,
+            "today": today.isoformat(),
             "built": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         aggregates.write_product(dataset, name, rows, meta)
@@ -136,5 +160,5 @@ def read(dataset: Path, name: str, token: str | None = None) -> Product | None:
         _notes(meta.get("notes")),
         str(meta.get("cli", "")),
         str(meta.get("built", "")),
-        meta.get("token") == token,
+        meta.get("token") == token and not _day_over(meta, rows, utc_today()),
     )

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 
 from botcensus.config import Settings
 from botcensus.export import Party
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger("botcensus")
+
+ROLLUP_NICE: Final = 10
+"""The periodic roll-up's thread runs this much nicer than the answers (Linux gives each
+thread its own nice value; DuckDB's threads started from it inherit it)."""
+
+
+def _keep_rolling(refresh: Callable[[], object], every: float, stop: threading.Event) -> None:
+    """Run `refresh` every `every` seconds until `stop`; a failure is logged and tried again
+    at the next turn (the dashboard keeps answering from what the last roll-up left)."""
+    # not Linux, or not allowed: at the answers' priority
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ROLLUP_NICE)
+    while not stop.wait(every):
+        try:
+            refresh()
+        except Exception as exc:  # any failure: keep serving, try again later
+            log.error("periodic roll-up failed (%s); trying again in %g s", exc, every)
 
 
 def run(
@@ -19,9 +45,13 @@ def run(
     port: int,
     forwarded_allow_ips: str | None = None,
     reporter: Party | None = None,
+    *,
+    refresh: Callable[[], object] | None = None,
+    every: float = 0.0,
 ) -> None:
-    """Serve until SIGINT / SIGTERM."""
-    import uvicorn
+    """Serve until SIGINT / SIGTERM; with `refresh` and `every` > 0, also run `refresh`
+    (the roll-up) every `every` seconds in a thread of lower priority, so the dashboard
+    follows a live sinkhole."""
 
     from botcensus import enrich
     from botcensus.web.app import create_app
@@ -31,9 +61,25 @@ def run(
         return lambda t: enrich.enrich(t, geo)
 
     app = create_app(dataset, settings.web, enrich_loader=enricher, reporter=reporter)
-    logging.getLogger("botcensus").info(
-        "serving %s on http://%s:%d/", dataset, f"[{host}]" if ":" in host else host, port
-    )
+    log.info("serving %s on http://%s:%d/", dataset, f"[{host}]" if ":" in host else host, port)
+    stop = threading.Event()
+    rolling = None
+    if refresh is not None and every > 0:
+        rolling = threading.Thread(
+            target=_keep_rolling, args=(refresh, every, stop), name="rollup", daemon=True
+        )
+        rolling.start()
+    try:
+        _serve(app, host, port, forwarded_allow_ips)
+    finally:
+        stop.set()
+        if rolling is not None:
+            rolling.join(60)  # a roll-up under way finishes (its files are written atomically)
+
+
+def _serve(app: FastAPI, host: str, port: int, forwarded_allow_ips: str | None) -> None:
+    import uvicorn
+
     uvicorn.run(
         app,
         host=host,
