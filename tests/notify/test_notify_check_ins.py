@@ -11,7 +11,6 @@ import io
 import ipaddress
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
@@ -42,12 +41,6 @@ RUSTOCK = 'families = ["rustock"]\n'
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     return make_checkin_dataset(tmp_path / "data")
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackSmtp]:
-    with LoopbackSmtp() as running:
-        yield running
 
 
 def _send(data: Path, rules: Path, port: int) -> Result:

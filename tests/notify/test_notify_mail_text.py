@@ -5,12 +5,11 @@ the attachment in German; a bad rules file is one error line per problem."""
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from notify_cases import RUN, make_dataset, rules_file
+from notify_cases import RUN, rules_file
 
 from botcensus.cli import main
 from botcensus.notify.loopback import LoopbackSmtp
@@ -26,17 +25,6 @@ ADDRESS_LISTS = (
 )
 ENGLISH = ("CSV in the columns", "one JSON object per line", "with last_seen and count added",
            "one row per check-in")  # fmt: skip
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_dataset(tmp_path / "data")
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackSmtp]:
-    with LoopbackSmtp() as running:
-        yield running
 
 
 def _cli(*args: str) -> Result:

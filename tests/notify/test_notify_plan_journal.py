@@ -8,12 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
-from notify_cases import RECIPIENTS, RUN, make_dataset, rules_file, sightings
+from notify_cases import RECIPIENTS, RUN, rules_file, sightings
 
 from botcensus.cli import main
 from botcensus.notify.loopback import LoopbackSmtp
@@ -21,17 +19,6 @@ from botcensus.store import write_sightings
 
 CHECK_INS = 'rows = "check-ins"\nmax_check_ins = 7\n'
 SUMMARY_OVERRIDE = '[[recipient]]\nemail = "abuse@beta.example"\nformat = "summary"\n'
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_dataset(tmp_path / "data")
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackSmtp]:
-    with LoopbackSmtp() as running:
-        yield running
 
 
 def _cli(*args: str) -> Result:

@@ -33,12 +33,6 @@ def _cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-@pytest.fixture
-def server() -> Iterator[LoopbackSmtp]:
-    with LoopbackSmtp() as running:
-        yield running
-
-
 @pytest.mark.parametrize(
     ("text", "run", "refused"),
     [

@@ -9,7 +9,6 @@ import email
 import io
 import stat
 import zipfile
-from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
@@ -21,17 +20,6 @@ from notify_cases import DAY, RECIPIENTS, RUN, make_dataset, rules_file
 from botcensus.cli import main
 from botcensus.notify import Journal, load_rules, messages_for, relay_address, send
 from botcensus.notify.loopback import LoopbackSmtp, Received
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_dataset(tmp_path / "data")
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackSmtp]:
-    with LoopbackSmtp() as running:
-        yield running
 
 
 def _cli(*args: str) -> Result:
