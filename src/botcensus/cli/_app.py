@@ -205,6 +205,7 @@ def rollup_dataset(
     *,
     aggregates: bool = False,
     sketcher: Callable[[pa.Table], pa.Table] | None = None,
+    products_min_age: float = 0.0,
 ) -> RollupReport:
     """Bring the dataset's sightings and sketches up to date (enriching new sightings);
     with `aggregates`, the dashboard's roll-up tables and products too (`botcensus rollup`
@@ -238,15 +239,16 @@ def rollup_dataset(
         sketch_days(data_dir, sketcher or sketch)
         if aggregates:
             found = settings() if callable(settings) else settings
-            aggregate_dataset(data_dir, found.web.week_ends)
+            aggregate_dataset(data_dir, found.web.week_ends, products_min_age)
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     return report
 
 
-def aggregate_dataset(data_dir: Path, week_ends: str) -> None:
+def aggregate_dataset(data_dir: Path, week_ends: str, products_min_age: float = 0.0) -> None:
     """The web's roll-up: exact census tables per day and week (store/aggregates.py, built
-    by measure/rollups.py), then the products the dashboard cannot compute per request."""
+    by measure/rollups.py), then the products the dashboard cannot compute per request
+    (those built less than `products_min_age` seconds ago kept: web.products)."""
     from botcensus.measure.rollups import rollup_rows
     from botcensus.store.aggregates import aggregate_windows
     from botcensus.web.products import build_products
@@ -258,7 +260,7 @@ def aggregate_dataset(data_dir: Path, week_ends: str) -> None:
         logging.getLogger("botcensus").info(
             "roll-up tables: %d days, %d weeks built", len(built.days_built), len(built.weeks_built)
         )
-    build_products(data_dir, week_ends)
+    build_products(data_dir, week_ends, min_age=products_min_age)
 
 
 def duckdb_progress(con: duckdb.DuckDBPyConnection, *, interactive: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 import click
 
@@ -15,6 +16,14 @@ def _dataset(data_dir: Path) -> Path:
     if not data_dir.is_dir():
         raise click.BadParameter(f"{data_dir}: no such directory", param_hint="--data")
     return data_dir
+
+
+MAX_ROLLUP_EVERY: Final = 86_400
+"""A day: longer waits than this are not a roll-up schedule (and a float one would not fit
+the thread's wait)."""
+PRODUCTS_EVERY: Final = 3_600.0
+"""While serving, the kept products (whole-dataset host estimates and clean-up: minutes at
+full scale) are built again at most this often; the roll-up tables at every turn."""
 
 
 @main.command()
@@ -33,8 +42,8 @@ def _dataset(data_dir: Path) -> Path:
 )
 @click.option(
     "--rollup-every",
-    type=click.FloatRange(min=0),
-    default=300.0,
+    type=click.IntRange(min=0, max=MAX_ROLLUP_EVERY),
+    default=300,
     show_default=True,
     help="Seconds between roll-ups while serving, so the dashboard follows a live sinkhole "
     "(0: only at start). --no-rollup: none at all.",
@@ -56,7 +65,7 @@ def serve(
     data_dir: Path,
     listen: str,
     no_rollup: bool,
-    rollup_every: float,
+    rollup_every: int,
     forwarded_allow_ips: str | None,
     notify_rules: Path | None,
     config_file: Path | None,
@@ -88,9 +97,9 @@ def serve(
     from botcensus.web.serve import run
 
     def refresh() -> None:
-        rollup_dataset(data_dir, settings, aggregates=True)
+        rollup_dataset(data_dir, settings, aggregates=True, products_min_age=PRODUCTS_EVERY)
 
-    every = 0.0 if no_rollup else rollup_every
+    every = 0 if no_rollup else rollup_every
     run(data_dir, settings, host, port, forwarded_allow_ips, reporter, refresh=refresh, every=every)
 
 

@@ -88,6 +88,9 @@ FEED_SPILL: Final = Path(FEEDS) / ".spill"
 # -- roll-up tables and products (store/aggregates.py) ----------------------------------------
 AGGREGATES: Final = "aggregates"
 """Exact census counts per window and grouping set, and the kept host and clean-up products."""
+PRODUCTS_LOCK: Final = Path(AGGREGATES) / ".products.lock"
+"""Held while the dashboard's kept products are built (`rollup`, and `serve` while it runs):
+one builder at a time, the next one finding them current."""
 AGGREGATED: Final = Path(AGGREGATES) / "_aggregated.json"
 """Which sightings files each roll-up table window was built from (store/manifest.py)."""
 

@@ -109,19 +109,48 @@ def _day_over(meta: dict[str, Any], rows: pa.Table | None, today: date) -> bool:
     return bool(last + timedelta(days=7) >= date.fromisoformat(built_on))
 
 
-def build_products(dataset: Path, week_ends: str = "sat", *, force: bool = False) -> list[str]:
-    """Build every product whose data changed since it was built; the names built."""
+def _young(meta: dict[str, Any], min_age: float) -> bool:
+    """Whether the product was built less than `min_age` seconds ago."""
+    built = meta.get("built")
+    if not min_age or not isinstance(built, str):
+        return False
+    try:
+        age = (datetime.now(UTC) - datetime.fromisoformat(built)).total_seconds()
+    except ValueError:
+        return False
+    return 0 <= age < min_age
+
+
+def build_products(
+    dataset: Path, week_ends: str = "sat", *, force: bool = False, min_age: float = 0.0
+) -> list[str]:
+    """Build every product whose data changed since it was built; the names built. One
+    builder at a time (PRODUCTS_LOCK): a second waits, then finds them current. `min_age`:
+    a product built less than this many seconds ago is kept although its data changed
+    (`serve`'s periodic roll-up: a live sinkhole changes the data every turn, and the
+    products take minutes at full scale); it is served as not current meanwhile."""
+    from botcensus.store.files import locked
+    from botcensus.store.layout import PRODUCTS_LOCK
+
+    with locked(dataset / PRODUCTS_LOCK):
+        return _build(dataset, week_ends, force, min_age)
+
+
+def _build(dataset: Path, week_ends: str, force: bool, min_age: float) -> list[str]:
     token = aggregates.data_token(dataset)
     today = utc_today()
     built = []
     for name, builder in BUILDERS.items():
         kept = aggregates.read_product(dataset, name)
         rows, meta = kept if kept else (None, {})
+        same = meta.get("week_ends") == week_ends
         if (
             not force
-            and meta.get("token") == token
-            and meta.get("week_ends") == week_ends
-            and not _day_over(meta, rows, today)
+            and same
+            and (
+                (meta.get("token") == token and not _day_over(meta, rows, today))
+                or _young(meta, min_age)
+            )
         ):
             continue
         made = builder(dataset, week_ends, today)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botcensus")
 
+MAX_WAIT: Final = 86_400.0
+"""The longest wait between roll-ups (an endless one would not fit the platform's time_t)."""
 ROLLUP_NICE: Final = 10
 """The periodic roll-up's thread runs this much nicer than the answers (Linux gives each
 thread its own nice value; DuckDB's threads started from it inherit it)."""
@@ -30,8 +32,9 @@ def _keep_rolling(refresh: Callable[[], object], every: float, stop: threading.E
     at the next turn (the dashboard keeps answering from what the last roll-up left)."""
     # not Linux, or not allowed: at the answers' priority
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ROLLUP_NICE)
-    while not stop.wait(every):
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + ROLLUP_NICE)
+    while not stop.wait(min(every, MAX_WAIT)):
         try:
             refresh()
         except Exception as exc:  # any failure: keep serving, try again later
