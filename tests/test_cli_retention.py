@@ -181,3 +181,19 @@ def test_a_replay_through_a_real_sinkhole_survives_census_and_ages_from_its_roll
     assert abs(datetime.now(UTC) - rolled) < timedelta(minutes=5)
     result = runner.invoke(main, ["retention", "apply", "--data", str(data)])
     assert "0 day partitions deleted" in result.output
+
+
+def test_retention_apply_prints_each_deletion_once(runner: CliRunner, rustock: Path) -> None:
+    """The trial: each deletion came twice, on stdout and as a log line on stderr (a real
+    process: CliRunner does not see the log handler)."""
+    import subprocess
+    import sys
+
+    runner.invoke(main, ["rollup", "--data", str(rustock)])
+    _age(rustock, 31)
+    done = subprocess.run(
+        [sys.executable, "-m", "botcensus", "retention", "apply", "--data", str(rustock)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    printed = (done.stdout + done.stderr).count("deleted events/date=2011-03-16")
+    assert printed == 1, done.stdout + done.stderr

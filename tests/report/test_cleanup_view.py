@@ -88,3 +88,23 @@ def test_a_cox_ratio_that_is_not_the_reported_effect_says_so() -> None:
         (line,) = [s for s in out.getvalue().splitlines() if "Cox on identities" in s]
         assert (caveat in line) if caveat else ("not" not in line.split("networks")[1])
         assert as_json(result)["notification_effect"]["reason"] == reason
+
+
+def test_no_time_to_clean_up_says_why_instead_of_an_empty_table() -> None:
+    """The trial: `cleanup` printed an empty "Time to clean-up" table with no reason, where
+    the report's page said no group had 20 identities."""
+    import io
+
+    from rich.console import Console
+
+    from botcensus.measure.cleanup.run import CleanupResult
+    from botcensus.report.cleanup_view import print_cleanup
+
+    empty = pa.table({"x": pa.array([], pa.int64())})
+    result = CleanupResult("unique_ip", "", "", empty, None, empty, empty, None, empty, None,
+                           None, ())  # fmt: skip
+    out = io.StringIO()
+    print_cleanup(result, Console(file=out, width=200, color_system=None))
+    text = out.getvalue()
+    assert "No time to clean-up: no group has 20 identities followed." in text
+    assert "Kaplan" not in text

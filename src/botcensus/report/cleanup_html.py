@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from botcensus.measure.cleanup import CleanupResult
 from botcensus.measure.cleanup.address_check import overall
+from botcensus.measure.survival.curves import MIN_GROUP
 from botcensus.report.cleanup_charts import number, week_bounds
 from botcensus.report.html import image_html, table_html
 
@@ -166,7 +167,7 @@ def _survival_table(result: CleanupResult, top: int) -> str:
     if summary is None:
         return "<p>No survival curves: they follow identities in raw sightings.</p>"
     if not summary.num_rows:
-        return "<p>No survival curves: no group has 20 identities.</p>"
+        return f"<p>No survival curves: no group has {MIN_GROUP} identities.</p>"
     follow = _follow_up(result.curves)
     days = [c for c in summary.column_names if re.fullmatch(r"surviving_\d+d", c)]
     rows = summary.to_pylist()

@@ -11,6 +11,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from botcensus.measure.cleanup import CleanupResult
+from botcensus.measure.survival.curves import MIN_GROUP
 from botcensus.report import cleanup_charts
 from botcensus.report.cleanup_charts import number, week_bounds
 from botcensus.report.tables import print_table
@@ -80,7 +81,13 @@ def print_cleanup(result: CleanupResult, console: Console) -> None:
             "Rate per week before and after each mark; step at the mark",
             console,
         )
-    if result.survival is not None:
+    if result.survival is not None and not result.survival.num_rows:
+        console.print(
+            f"No time to clean-up: no group has {MIN_GROUP} identities followed.",
+            markup=False,
+            highlight=False,
+        )
+    elif result.survival is not None:
         print_table(
             terminal_survival(result.survival),
             "Time to clean-up (Kaplan–Meier; share not cleaned after 7, 28, 56 days; "

@@ -113,7 +113,8 @@ class _Run:
                 files[0].parent.rmdir()
         self.changes[area][day] = None
         _append_log(self.dataset, gone, self.now)
-        log.info(
+        # the record is retention.log; the command that asked prints each deletion itself
+        log.debug(
             "retention: deleted %s/date=%s (%d files, %d bytes; written %s, %.1f days ago, "
             "limit %d)",
             area, day, len(files), size, stamp[0], stamp[1], limit,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -201,8 +202,17 @@ def one_infection(rows: pa.Table) -> pa.Table:
     return rows
 
 
+MIN_GROUP: Final = 20
+"""The fewest identities a group needs for a Kaplan–Meier curve of its own."""
+
+
 def curves_by_group(
-    rows: pa.Table, origin: date, group: str | None, *, level: float = 0.95, min_size: int = 20
+    rows: pa.Table,
+    origin: date,
+    group: str | None,
+    *,
+    level: float = 0.95,
+    min_size: int = MIN_GROUP,
 ) -> pa.Table:
     """Kaplan–Meier curves, one block of KM_COLUMNS per group (column `group`; null overall),
     for groups of at least `min_size` identities.
