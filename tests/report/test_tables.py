@@ -159,3 +159,16 @@ def test_a_daily_table_shows_partial_only_where_a_day_is() -> None:
     assert census_columns(table, "day", ())[-1] == "partial"
     whole = table.set_column(5, "partial", pa.array([False, False]))
     assert "partial" not in census_columns(whole, "day", ())
+
+
+def test_a_weekly_html_table_heads_its_first_day_as_the_week_s() -> None:
+    """The trial: the report's week table headed the week's first day "day"."""
+    import datetime as dt
+
+    from botcensus.report.html import table_html
+
+    start = dt.date(2026, 11, 29)
+    weeks = pa.table({"window_start": [start], "window_end": [start + dt.timedelta(days=6)]})
+    assert "<th>week starting</th><th>week ending</th>" in table_html(weeks)
+    days = pa.table({"window_start": [start], "unique_ip": [3]})
+    assert "<th>day</th>" in table_html(days)

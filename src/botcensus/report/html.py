@@ -42,8 +42,10 @@ def table_html(
 ) -> str:
     """An HTML table; numbers right-aligned, and so are the (preformatted) `numeric` columns."""
     names = list(columns or table.column_names)
+    # a window that ends on another day is a week: its first day is not "day"
+    weeks = {"window_start": "week starting"} if "window_end" in names else {}
     head = "".join(
-        f"<th>{html.escape(HEADERS.get(n, n))}"
+        f"<th>{html.escape(weeks.get(n) or HEADERS.get(n, n))}"
         + (f' <span class="unit">{UNITS[n]}</span>' if n in UNITS else "")
         + "</th>"
         for n in names
