@@ -33,7 +33,7 @@ from botcensus.export.event_sql import LINE_BREAKS
 from botcensus.export.intelmq import TLP_V1, intelmq_event
 from botcensus.export.registry import renderer
 from botcensus.export.shadowserver import EXTRA, ShadowserverCsv
-from botcensus.export.xarf import FEED_EVIDENCE, check, xarf_report
+from botcensus.export.xarf import check, xarf_report
 from botcensus.model import SINKHOLE_FEED_NAME
 
 CHECK_IN_FORMATS: Final = ("shadowserver", "shadowserver-sinkhole", "intelmq", "xarf")
@@ -261,12 +261,9 @@ def xarf_check_in(row: dict[str, Any], meta: ReportMeta, ordinal: int) -> dict[s
     report = xarf_report(day_row, meta)
     family, when = row["malware_family"], time.strftime(_ISO)
     port, to_ip, to_port = row["source_port"], row["destination_ip"], row["destination_port"]
-    ours = row["feed_name"] == SINKHOLE_FEED_NAME
-    if ours:
-        seen = f"check-in with a sinkholed {family} command-and-control server at {when}"
-    else:
-        report["evidence_source"] = FEED_EVIDENCE
-        seen = f"check-in with a {family} command-and-control server at {when}"
+    ours = row["feed_name"] == SINKHOLE_FEED_NAME  # else xarf_report says the feed's evidence
+    server = f"{'sinkholed ' if ours else ''}{family} command-and-control server"
+    seen = f"check-in with a {server} at {when}"
     if port is not None:
         seen += f" from source port {port}"
     if to_ip is not None:

@@ -100,6 +100,38 @@ class _Found:
 
 
 @dataclass(frozen=True)
+class _Kept:
+    """One source's kept events as one table, indexed by range: what each message takes its
+    events from without a pass over all of them."""
+
+    table: pa.Table
+    codes: np.ndarray
+    times: np.ndarray
+    by_code: np.ndarray
+    """The events' positions ordered by range (stable: in time order within one)."""
+    sorted_codes: np.ndarray
+
+    @classmethod
+    def of(cls, found: _Found) -> _Kept:
+        codes = np.concatenate(found.codes)
+        by_code = np.argsort(codes, kind="stable")
+        return cls(
+            pa.concat_tables(found.tables),
+            codes,
+            np.concatenate(found.times),
+            by_code,
+            codes[by_code],
+        )
+
+    def of_ranges(self, wanted: np.ndarray) -> np.ndarray:
+        """Positions (ascending) of the events of the ranges `wanted` (distinct)."""
+        lo = np.searchsorted(self.sorted_codes, wanted, "left")
+        reps = np.searchsorted(self.sorted_codes, wanted, "right") - lo
+        within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+        return np.sort(self.by_code[np.repeat(lo, reps) + within])
+
+
+@dataclass(frozen=True)
 class _Ranges:
     """Every distinct range of the messages' host rows: a host-day (day, address, family) with
     one first and last check-in. The ranges of one host-day are consecutive."""
@@ -193,12 +225,13 @@ def read_check_ins(data_dir: Path, messages: Sequence[tuple[pa.Table, int]]) -> 
                 mine.tables.append(table.take(pa.array(rows[keep])))
                 mine.codes.append(codes[keep])
                 mine.times.append(time[rows[keep]])
+    indexed = {source: _Kept.of(part) for source, part in kept.items() if part.tables}
     out = []
     offset = 0
     for message_hosts, cap in messages:
         codes = ranges.of_row[offset : offset + message_hosts.num_rows]
         offset += message_hosts.num_rows
-        out.append(_message(message_hosts, codes, cap, found, kept, n))
+        out.append(_message(message_hosts, codes, cap, found, indexed, n))
     return out
 
 
@@ -207,7 +240,7 @@ def _message(
     codes: np.ndarray,
     cap: int,
     found: np.ndarray,
-    kept: dict[EventSource, _Found],
+    kept: dict[EventSource, _Kept],
     n: int,
 ) -> CheckIns:
     """One message's check-ins: the events of its own ranges (`codes`, one per host row),
@@ -219,12 +252,10 @@ def _message(
     row_of[codes] = np.arange(len(codes))
     chosen: list[tuple[EventSource, pa.Table, np.ndarray, np.ndarray]] = []
     for source, part in kept.items():
-        if not part.tables:
-            continue
-        all_codes = np.concatenate(part.codes)
-        mask = np.isin(all_codes, wanted)
-        table = pa.concat_tables(part.tables).filter(pa.array(mask))
-        chosen.append((source, table, all_codes[mask], np.concatenate(part.times)[mask]))
+        picked = part.of_ranges(wanted)
+        chosen.append(
+            (source, part.table.take(pa.array(picked)), part.codes[picked], part.times[picked])
+        )
     # the first `cap` check-ins of each host-day, the sinkhole's and the feeds' together
     codes_all = np.concatenate([c for _, _, c, _ in chosen]) if chosen else _NONE
     times_all = np.concatenate([t for _, _, _, t in chosen]) if chosen else _NONE
