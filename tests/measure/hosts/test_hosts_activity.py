@@ -22,7 +22,7 @@ from botcensus.measure.hosts.activity import (
 )
 from botcensus.measure.hosts.features import EPOCH
 from botcensus.measure.hosts.ids import IdCounts
-from botcensus.measure.hosts.model import Z90
+from botcensus.measure.hosts.model import WIDENED_SCALE, Z90
 from botcensus.measure.hosts.networks import Factor
 
 from .hosts_cases import START, Population, connect, per_hour
@@ -35,9 +35,10 @@ WEEK = dt.timedelta(days=6)
 
 
 def _interval(total: float, var: float) -> tuple[float, float]:
-    """The 90% interval hosts.answer gives an estimate with this variance."""
-    sigma = math.sqrt(math.log1p(var / total**2))
-    return total * math.exp(-Z90 * sigma), total * math.exp(Z90 * sigma)
+    """The 90% interval hosts.answer gives a `widened` estimate with this variance (narrowed
+    by WIDENED_SCALE: the check's reach must hold there too)."""
+    half = Z90 * WIDENED_SCALE * math.sqrt(math.log1p(var / total**2))
+    return total * math.exp(-half), total * math.exp(half)
 
 
 def test_an_estimate_far_from_the_check_ins_is_widened_to_reach_them() -> None:

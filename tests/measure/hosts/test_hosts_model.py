@@ -11,6 +11,7 @@ from botcensus.measure import CensusQuery
 from botcensus.measure.hosts import hosts_answer
 from botcensus.measure.hosts.model import (
     HOUSEHOLD,
+    WIDENED_SCALE,
     Z90,
     Estimate,
     household_spread,
@@ -64,6 +65,9 @@ def test_a_small_network_without_a_timer_gets_its_households_spread(
         assert row["hosts_est"] == pytest.approx(old["hosts_est"])
         lines = row["hosts_est"] / HOUSEHOLD
         need = Z90 * math.sqrt((1 - 1 / HOUSEHOLD) / lines)
+        # A widened interval is narrowed by WIDENED_SCALE, the spread added to it as well.
+        assert row["hosts_support"] == old["hosts_support"] == "widened"
+        need *= WIDENED_SCALE
         before = math.log(old["hosts_est"] / old["hosts_lo"])
         after = math.log(row["hosts_est"] / row["hosts_lo"])
         assert after == pytest.approx(math.hypot(before, need), rel=0.1), row

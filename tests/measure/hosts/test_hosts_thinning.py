@@ -140,7 +140,7 @@ def test_single_machine_lines_read_high_inside_the_interval() -> None:
     for est, lo, hi, truth in _weeks(pop, 0.12):
         assert 1.0 < est / truth < 1.25
         assert lo <= truth <= hi
-        assert math.log(hi / lo) > 0.5
+        assert math.log(hi / lo) > 0.4  # 0.43: widened, narrowed by WIDENED_SCALE (0.62 before)
 
 
 def test_a_country_moves_as_its_networks_and_networks_counted_by_check_ins_stay() -> None:

@@ -31,7 +31,7 @@ from typing import Final
 import duckdb
 
 from botcensus.measure.hosts.features import EPOCH
-from botcensus.measure.hosts.model import Z90
+from botcensus.measure.hosts.model import WIDENED_SCALE, Z90
 from botcensus.measure.hosts.networks import Cell, Cells, Factor
 
 ACTIVITY_TOLERANCE: Final = 2.0
@@ -95,8 +95,9 @@ def activity_check(
             continue
         # A log-normal spread reaching `checked` at 90%: the estimates' intervals are
         # log-normal with the variance of hosts (hosts.answer), so var / total^2 is
-        # exp(s^2) - 1, not s^2 (much less, where s is large).
-        added = total * total * math.expm1((apart / Z90) ** 2)
+        # exp(s^2) - 1, not s^2 (much less, where s is large). The reach holds for a
+        # `widened` row too, whose interval is narrowed by WIDENED_SCALE.
+        added = total * total * math.expm1((apart / (Z90 * WIDENED_SCALE)) ** 2)
         out[key] = (hosts, var + added, shared)
         country: Cell = (key[0], key[1], None)
         c_hosts, c_var, c_shared = out.get(country, (0.0, 0.0, 0.0))

@@ -31,6 +31,7 @@ from botcensus.measure.hosts.model import (
     ESTIMATE,
     MIN_TIMED_SHARE,
     WIDENED,
+    WIDENED_SCALE,
     Z90,
 )
 from botcensus.measure.hosts.office import (
@@ -406,6 +407,11 @@ def _table(
     # An office row of a partial window: no lower upper end than the complete window's next
     # to it (_office_tops).
     hi = _office_tops(keys, hi, office, days, length)
+    # A `widened` row left standing: its interval narrowed by WIDENED_SCALE (model), after
+    # every check above has used the full one.
+    narrow = code == WIDENED
+    lo = np.where(narrow, est * np.exp(-half * WIDENED_SCALE), lo)
+    hi = np.where(narrow, est * np.exp(half * WIDENED_SCALE), hi)
     ids = np.array([(counted or {}).get(k, 0.0) for k in keys], np.float64)
     raise_ = (code == BOUNDS) & (ids > lo)
     fit.raised += int(raise_.sum())
