@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from notify_cases import HOSTS, make_dataset, rules, rules_file, sightings
 
 from botcensus.cli import main
+from botcensus.notify import PeriodNotOverError, load_rules, relay_address, send
 from botcensus.notify.loopback import LoopbackSmtp
 from botcensus.notify.plan import unfinished
 from botcensus.store import write_sightings
@@ -89,6 +90,24 @@ def test_a_run_on_tomorrow_is_refused_and_writes_nothing(
     assert "Usage:" not in result.stderr
     assert not (data / "notify").exists()
     assert server.received() == []
+
+
+def test_send_called_from_code_refuses_a_period_not_over(
+    tmp_path: Path, server: LoopbackSmtp
+) -> None:
+    """Not only the CLI: code calling notify.send() directly gets the same refusal, before
+    anything is recorded, and the same call once the day is over sends."""
+    data = make_dataset(tmp_path / "data")  # hosts seen on 2011-03-17
+    daily = load_rules(rules_file(tmp_path / "rules.toml"))  # a loopback relay without TLS
+    address = relay_address(daily, ("127.0.0.1", server.port))
+    early = datetime(2011, 3, 17, 20, 0, tzinfo=UTC)
+    with pytest.raises(PeriodNotOverError, match=r"would report 2011-03-17 .*not over yet"):
+        send(data, daily, date(2011, 3, 18), address, now=early)
+    assert not (data / "notify").exists()
+    assert server.received() == []
+    result = send(data, daily, date(2011, 3, 18), address, now=NOW)
+    assert result.delivery is not None
+    assert len(result.delivery.sent) == len(server.received()) > 0
 
 
 def test_a_date_far_ahead_is_refused(tmp_path: Path) -> None:

@@ -17,7 +17,14 @@ from botcensus.notify.effect import notification_groups
 from botcensus.notify.journal import Entry, Journal, journal_path, messages_for
 from botcensus.notify.plan import Held, Message, Plan, plan_messages
 from botcensus.notify.rules import Rules, RulesError, load_rules, parse_rules
-from botcensus.notify.run import NotifyError, SendResult, make_plan, relay_address, send
+from botcensus.notify.run import (
+    NotifyError,
+    PeriodNotOverError,
+    SendResult,
+    make_plan,
+    relay_address,
+    send,
+)
 from botcensus.notify.sign import SigningError
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "Journal",
     "Message",
     "NotifyError",
+    "PeriodNotOverError",
     "Plan",
     "Rules",
     "RulesError",

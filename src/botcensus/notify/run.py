@@ -26,7 +26,7 @@ from botcensus.notify.hosts import host_rows
 from botcensus.notify.journal import Entry, Journal, journal_path
 from botcensus.notify.mail import build
 from botcensus.notify.outbox import recipient_dir, write_file
-from botcensus.notify.plan import LOOKBACK_DAYS, Plan, plan_messages
+from botcensus.notify.plan import LOOKBACK_DAYS, Plan, plan_messages, unfinished
 from botcensus.notify.recipients import resolve
 from botcensus.notify.rules import Rules
 from botcensus.notify.sign import Signer
@@ -37,6 +37,10 @@ LOCK_FILE = ".send.lock"
 
 class NotifyError(RuntimeError):
     """The run cannot go on; the message says why."""
+
+
+class PeriodNotOverError(NotifyError):
+    """A period the run would report is not over (plan.unfinished): nothing was recorded."""
 
 
 class BuildError(NotifyError):
@@ -213,7 +217,12 @@ def send(
     now: datetime | None = None,
 ) -> SendResult:
     """Plan the run, record it, build the mails, deliver every due message (earlier runs'
-    retries too). Without a relay the mails only go to the outbox."""
+    retries too). Without a relay the mails only go to the outbox. Refused, before anything
+    is recorded, if a period it would report is not over at `now` (PeriodNotOverError): a
+    period is reported once, so hosts seen later in it would never be."""
+    why = unfinished(rules, run_date, now or datetime.now(UTC))
+    if why is not None:
+        raise PeriodNotOverError(why)
     signer = Signer(rules.signing) if rules.signing is not None else None
     with sender_lock(data_dir):
         planned = make_plan(data_dir, rules, run_date, contacts)
