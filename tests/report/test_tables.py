@@ -172,3 +172,35 @@ def test_a_weekly_html_table_heads_its_first_day_as_the_week_s() -> None:
     assert "<th>week starting</th><th>week ending</th>" in table_html(weeks)
     days = pa.table({"window_start": [start], "unique_ip": [3]})
     assert "<th>day</th>" in table_html(days)
+
+
+def test_a_missing_group_value_is_unknown_as_on_the_dashboard_and_other_gaps_a_dash() -> None:
+    """The trial: an address without a country was "—" in the CLI and report tables, "??"
+    on the chart and "unknown" on the dashboard."""
+    from rich.console import Console
+
+    from botcensus.report.html import table_html
+    from botcensus.report.tables import print_table
+
+    table = pa.table({"country": ["DE", None], "asn": [None, 3320], "unique_ip": [5, 7],
+                      "unique_ip_change": [0.5, None]})  # fmt: skip
+    piped = io.StringIO()
+    print_table(table, "by country", Console(file=piped, width=120, color_system=None))
+    lines = piped.getvalue().splitlines()
+    assert any("DE" in line and "unknown" in line and "+50.0%" in line for line in lines)
+    assert any("unknown" in line and "3320" in line and "—" in line for line in lines)
+    page = table_html(table)
+    assert page.count(">unknown<") == 2
+    assert page.count(">—<") == 1  # the change that has no earlier window
+
+
+def test_the_chart_names_a_country_missing_as_unknown() -> None:
+    import datetime as dt
+
+    from botcensus.report.charts import stacked_weeks
+
+    end = dt.date(2011, 3, 26)
+    counts = pa.table({"window_end": [end, end], "country": ["IN", None], "unique_ip": [9, 4]})
+    weeks = stacked_weeks(counts, top=5)
+    assert weeks.series["unknown"] == [4.0]
+    assert "??" not in weeks.series

@@ -101,6 +101,8 @@ def _table_values(html: str, table_id: str, column: str) -> list[str]:
 def test_overview_page_numbers_equal_the_cli_s(client, web_data):
     page = client.get("/", params={"window": "week", "by": "country", "top": 50})
     assert page.status_code == 200
+    # the page counts addresses, and its heading says so (it said "Infected hosts seen")
+    assert "<h1>Addresses of infected hosts seen, by country</h1>" in page.text
     api = client.get("/api/v1/census", params={"window": "week", "by": "country", "top": 50}).json()
     expected, _ = run_cli(api["cli"], web_data)
     shown = [int(v) for v in _table_values(page.text, "series", "unique_ip") if v]

@@ -58,13 +58,13 @@ def stacked_weeks(
     )
     leaders = [r["country"] for r in first_week[:top]]
     index = {w: i for i, w in enumerate(weeks)}
-    series: dict[str, list[float]] = {str(c or "??"): [math.nan] * len(weeks) for c in leaders}
+    series: dict[str, list[float]] = {str(c or "unknown"): [math.nan] * len(weeks) for c in leaders}
     series["other"] = [math.nan] * len(weeks)
     for i in {index[r["window_end"]] for r in rows}:  # a week with data: zero, not a gap
         for values in series.values():
             values[i] = 0.0
     for r in rows:
-        key = str(r["country"] or "??") if r["country"] in leaders else "other"
+        key = str(r["country"] or "unknown") if r["country"] in leaders else "other"
         series[key][index[r["window_end"]]] += r["unique_ip"]
     return StackedWeeks(weeks, series, [days.get(w) for w in weeks])
 

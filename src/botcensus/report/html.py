@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from botcensus.report.tables import HEADERS, UNITS, is_identifier
+from botcensus.report.tables import HEADERS, UNITS, is_identifier, missing
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#222}
@@ -23,7 +23,7 @@ th{text-align:left;background:#f4f4f4}td.n{text-align:right;font-variant-numeric
 
 def _cell(value: Any, name: str = "") -> tuple[str, bool]:
     if value is None:
-        return "—", False
+        return missing(name), False
     if isinstance(value, int) and not isinstance(value, bool) and is_identifier(name):
         return str(value), False
     if isinstance(value, bool):  # before int: a flag, not a count

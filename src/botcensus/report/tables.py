@@ -70,9 +70,19 @@ def is_identifier(name: str) -> bool:
     return name in IDENTIFIERS
 
 
+GROUPS: Final = frozenset({"country", "asn", "family", "feed"})
+"""Group columns: a missing value there is a group of its own, shown as "unknown" (as the
+dashboard and the charts show it); elsewhere a missing value is "—"."""
+
+
+def missing(name: str) -> str:
+    """How a missing value in column `name` is shown."""
+    return "unknown" if name in GROUPS else "—"
+
+
 def _cell(value: Any, name: str = "") -> str:
     if value is None:
-        return "—"
+        return missing(name)
     if isinstance(value, int) and not isinstance(value, bool) and is_identifier(name):
         return str(value)
     if isinstance(value, bool):  # before int: a flag, not a count
