@@ -248,3 +248,36 @@ def test_a_threshold_as_long_as_the_data_leaves_no_horizon_inside_it() -> None:
     assert table["horizon"].to_pylist() == [D0 - dt.timedelta(days=1)]
     stop, _, entry = durations(table, D0)
     assert stop[0] <= entry[0]  # no time at risk: left out of the curves
+
+
+def test_the_curve_ends_at_its_last_time_with_enough_at_risk() -> None:
+    """The thirty-ninth held-out set (c-office over 35 days with ids): 468 identities
+    followed to day 31, then 3 to day 32, all three silent. The curve read 0 at day 32, the
+    median 32 days [32, 32], and the decay going on from that end 0 after 56 days."""
+    from botcensus.measure.survival.curves import MIN_AT_RISK, _cut_tail
+
+    durations = [2.0] * 10 + [5.0] * 40 + [6.0] * 3
+    events = [True] * 10 + [False] * 40 + [True] * 3
+    whole = kaplan_meier(durations, events)
+    assert whole["survival"].to_pylist()[-1] == 0.0  # the tail the cut is for
+    curve = _cut_tail(whole)
+    assert curve["time"].to_pylist() == [2.0, 5.0]
+    assert min(curve["at_risk"].to_pylist()) >= MIN_AT_RISK
+    summary = survival_summary(curve.add_column(0, "group", pa.array([None, None], pa.string())),
+                               days=(7,)).to_pylist()[0]  # fmt: skip
+    assert summary["followed_days"] == 5.0
+    assert summary["identities"] == 53  # the 3 past the end: censored there, still counted
+    assert summary["silent"] == 10
+    assert summary["surviving_end"] == pytest.approx(43 / 53)
+    assert summary["surviving_7d"] is None  # past the curve: the decay's day
+    assert summary["median_days"] is None  # not reached, rather than day 6
+    # curves_by_group cuts it: the same identities as survival rows (exit at the end of the
+    # last day seen)
+    last = [D0 + dt.timedelta(days=int(d) - 1) for d in durations]
+    rows = pa.table({"first_day": [D0] * len(last), "last_day": last, "cleaned": events})
+    cut = curves_by_group(rows, D0, None)
+    assert cut["time"].to_pylist() == [2.0, 5.0]
+    assert cut["survival"].to_pylist()[-1] == pytest.approx(43 / 53)
+    # late entry: few at risk early is not a tail; the curve keeps its start
+    early = kaplan_meier([1.0, *[9.0] * 30], [True, *[False] * 30], [0.0, *[0.5] * 30])
+    assert _cut_tail(early).num_rows == early.num_rows
