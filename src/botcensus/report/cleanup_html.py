@@ -187,7 +187,7 @@ def _survival_table(result: CleanupResult, top: int) -> str:
         }
         for column in days:
             day = int(column.removeprefix("surviving_").removesuffix("d"))
-            seen = follow.get(r["group"], math.inf) >= day  # no share past the data's end
+            seen = follow.get(r["group"], math.inf) >= day  # no share past the curve's end
             row[f"not cleaned after {day} days"] = _share(r, column) if seen else "—"
         shown.append(row)
     table = pa.Table.from_pylist(shown)

@@ -105,8 +105,22 @@ def test_offices_the_ids_cannot_show_widen_the_census_interval_to_their_check_in
     for row in rows:
         assert row["hosts_est"] < 300  # the estimate misses the offices' machines
         assert row["hosts_lo"] <= 600 <= row["hosts_hi"]
+        assert row["hosts_support"] == "widened"
     (note,) = [n for n in answer.notes if n.startswith("check-in cross-check")]
     assert "AA AS64501" in note
+    # Each network-window the check widened is `widened`, and its country: the reach is
+    # sized for the narrowed interval of a `widened` row (hosts.model.WIDENED_SCALE), which
+    # an `estimate` row of timed data would otherwise not get.
+    from botcensus.measure.hosts.estimate import partition_cells
+    from botcensus.measure.hosts.model import WIDENED
+
+    query = CensusQuery(by=("country", "asn"))
+    _, support, _ = partition_cells(connect(table), query, "sightings")
+    flagged = [k for k in support if k[2] == 64501]
+    assert flagged
+    for key in flagged:
+        assert support[key] == WIDENED
+        assert support[(key[0], key[1], None)] == WIDENED
 
 
 def test_networks_without_a_correction_or_without_check_ins_are_not_checked() -> None:

@@ -160,6 +160,27 @@ def lent_within() -> Population:
     return pop
 
 
+@pytest.mark.xfail(strict=True, reason="a 2.5-fold lending error: the narrowed interval misses")
+def test_a_lending_error_of_two_and_a_half_times_falls_outside_the_narrowed_interval() -> None:
+    """The known cost of WIDENED_SCALE, kept in view: the session lines online on 20-40% of
+    days against the static lines' 70-95% (estimates 0.37-0.40 of the machines). Its
+    interval held before the narrowing; if it holds again, this test says so."""
+    pop = Population()
+    populate(pop, range(300), "static", cc="AA", asn=64501, weeks=4, online=(0.7, 0.95))
+    populate(pop, range(300, 600), "session", cc="AA", asn=64502, weeks=4, online=(0.2, 0.4))
+    answer = hosts_answer(connect(pop.table()), CensusQuery(by=("country", "asn")), "sightings")
+    rows = [r for r in answer.table.to_pylist()
+            if r["window_end"] - r["window_start"] == 6 * DAY and r["asn"] == 64502]  # fmt: skip
+    assert rows
+    for row in rows:
+        true = sum(
+            1
+            for m in range(300, 600)
+            if any(row["window_start"] <= d <= row["window_end"] for d in pop.active.get(m, ()))
+        )
+        assert row["hosts_lo"] <= true <= row["hosts_hi"], row
+
+
 def test_days_active_lent_within_a_country_are_widened_where_nothing_measures_networks_apart():
     """Added after the fifteenth held-out set (b-harsh seed 18): one stable network per
     country lent to the country's others with intervals of a few percent that missed."""

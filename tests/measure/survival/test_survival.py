@@ -279,5 +279,16 @@ def test_the_curve_ends_at_its_last_time_with_enough_at_risk() -> None:
     assert cut["time"].to_pylist() == [2.0, 5.0]
     assert cut["survival"].to_pylist()[-1] == pytest.approx(43 / 53)
     # late entry: few at risk early is not a tail; the curve keeps its start
-    early = kaplan_meier([1.0, *[9.0] * 30], [True, *[False] * 30], [0.0, *[0.5] * 30])
-    assert _cut_tail(early).num_rows == early.num_rows
+    early = kaplan_meier([1.0, 2.0, *[9.0] * 30], [True, True, *[False] * 30],
+                         [0.0, 0.0, *[1.5] * 30])  # fmt: skip
+    assert early["at_risk"].to_pylist() == [2, 31, 30]
+    assert _cut_tail(early).num_rows == 3
+    # never 10 at risk at once (short, staggered follow-ups): the curve ends at its most
+    staggered = kaplan_meier(
+        [d + 3.0 for d in range(30)], [True] * 30, [float(d) for d in range(30)]
+    )
+    assert max(staggered["at_risk"].to_pylist()) < MIN_AT_RISK
+    kept = _cut_tail(staggered)
+    assert kept.num_rows > 0
+    assert kept["at_risk"].to_pylist()[-1] == max(staggered["at_risk"].to_pylist())
+    assert sum(kept["events"].to_pylist()) + sum(kept["censored"].to_pylist()) == 30

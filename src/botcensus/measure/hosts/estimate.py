@@ -31,6 +31,7 @@ from botcensus.measure.hosts.model import (
     BOUNDS,
     ESTIMATE,
     HOUSEHOLD,
+    WIDENED,
     Estimate,
     Window,
     household_at,
@@ -503,6 +504,11 @@ def partition_cells(
         cells, widened = activity_check(cells, factors, counts.by_cell(), hits)
         if widened:
             fit.ids.append(activity_note(widened))
+        # A widened cell is `widened`, its country too: its interval is narrowed as such
+        # (hosts.answer), and the check's reach is sized for that (hosts.activity).
+        for key in widened:
+            for cell in (key, (key[0], key[1], None)):
+                support[cell] = max(support.get(cell, ESTIMATE), WIDENED)
     if counts.merged > 0:
         fit.ids.append(
             f"bot ids: in the busiest window {counts.merged:,.0f} more machines than ids "

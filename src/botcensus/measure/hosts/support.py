@@ -36,6 +36,7 @@ from botcensus.measure.hosts.model import (
     MAX_LENDER_SPREAD,
     MIN_LENDERS,
     WIDENED,
+    WIDENED_SCALE,
     WITHIN_SPREAD,
     Z90,
 )
@@ -233,7 +234,8 @@ class Fit:
                 f"host bounds: {self.mixed} row(s) sum countries with an estimate and "
                 "countries with only bounds, so they have only bounds: hosts_lo is the sum "
                 "of the lower ends of the countries with an estimate (each its 90% "
-                "interval's), hosts_hi the sum of their upper ends and the others' bounds, "
+                "interval's, before widened intervals are narrowed), hosts_hi the sum of their "
+                "upper ends and the others' bounds, "
                 "so the range is wider than 90% (not the bounds of the whole row, which take "
                 "every country's days active as unknown)"
             )
@@ -343,7 +345,7 @@ class Fit:
             out.append(
                 f"host estimates of {len(self.scatter)} groups scatter from window to window "
                 "beyond their intervals (against the hourly distinct addresses): intervals "
-                f"widened by up to {math.exp(Z90 * worst):.2f}x"
+                f"widened by up to {math.exp(Z90 * WIDENED_SCALE * worst):.2f}x"
             )
         out += self.ids
         return out

@@ -262,12 +262,16 @@ def curves_by_group(
 
 def _cut_tail(curve: pa.Table, least: int = MIN_AT_RISK) -> pa.Table:
     """`curve` without the times after its last one with at least `least` identities at risk
-    (MIN_AT_RISK). Only the tail: with late entry an early time may have few at risk, and
-    cutting there would leave the curve's start at 1. The identities that leave in the cut
-    tail are counted as censored at the last time kept (followed to there; a count of
-    identities stays whole), none of their exits as a clean-up on the curve."""
+    (MIN_AT_RISK; where no time has as many, late entry keeping each risk set small, the
+    most any time has: the group keeps a curve). Only the tail: with late entry an early
+    time may have few at risk, and cutting there would leave the curve's start at 1. The
+    identities that leave in the cut tail are counted as censored at the last time kept
+    (followed to there; a count of identities stays whole), none of their exits as a
+    clean-up on the curve (the summary's `silent` and `cleaned` are the curve's)."""
     risk = curve["at_risk"].to_numpy()
-    enough = np.flatnonzero(risk >= least)
+    if len(risk) == 0:
+        return curve
+    enough = np.flatnonzero(risk >= min(least, int(risk.max())))
     keep = int(enough[-1]) + 1 if len(enough) else 0
     if keep == 0 or keep == curve.num_rows:
         return curve.slice(0, keep)
@@ -309,7 +313,8 @@ def _widened(
 
 
 def survival_summary(curves: pa.Table, days: Sequence[int] = (7, 28, 56)) -> pa.Table:
-    """Per group: identities, those that fell silent for good (`silent`), the clean-ups among
+    """Per group: identities, those that fell silent for good on the curve (`silent`; the
+    curve ends where fewer than MIN_AT_RISK remain at risk, `_cut_tail`), the clean-ups among
     them once renumbered addresses are taken out (`cleaned`), median days to clean-up with
     its interval, and the share still infected after each of `days` with its pointwise
     interval (None past the curve's end); where bot ids came back after a long silence
