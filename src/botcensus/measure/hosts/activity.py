@@ -95,8 +95,9 @@ def activity_check(
             continue
         # A log-normal spread reaching `checked` at 90%: the estimates' intervals are
         # log-normal with the variance of hosts (hosts.answer), so var / total^2 is
-        # exp(s^2) - 1, not s^2 (much less, where s is large). The reach holds for a
-        # `widened` row too, whose interval is narrowed by WIDENED_SCALE.
+        # exp(s^2) - 1, not s^2 (much less, where s is large). The network and its country
+        # are then `widened` (hosts.estimate), their intervals narrowed by WIDENED_SCALE:
+        # the reach is sized for the narrowed interval.
         added = total * total * math.expm1((apart / (Z90 * WIDENED_SCALE)) ** 2)
         out[key] = (hosts, var + added, shared)
         country: Cell = (key[0], key[1], None)
