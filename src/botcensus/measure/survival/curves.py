@@ -271,17 +271,15 @@ def _cut_tail(curve: pa.Table, least: int = MIN_AT_RISK) -> pa.Table:
     risk = curve["at_risk"].to_numpy()
     if len(risk) == 0:
         return curve
-    enough = np.flatnonzero(risk >= min(least, int(risk.max())))
-    keep = int(enough[-1]) + 1 if len(enough) else 0
-    if keep == 0 or keep == curve.num_rows:
-        return curve.slice(0, keep)
-    tail = curve.slice(keep)
-    left = int(pc.sum(tail["events"]).as_py() or 0) + int(pc.sum(tail["censored"]).as_py() or 0)
-    censored = curve["censored"].to_numpy().copy()
-    censored[keep - 1] += left
+    keep = int(np.flatnonzero(risk >= min(least, int(risk.max())))[-1]) + 1
+    if keep == curve.num_rows:
+        return curve
+    censored = curve["censored"].to_numpy()[:keep].copy()
+    censored[-1] += int(
+        curve["events"].to_numpy()[keep:].sum() + curve["censored"].to_numpy()[keep:].sum()
+    )
     column = pa.array(censored, curve.schema.field("censored").type)
-    at = curve.column_names.index("censored")
-    return curve.slice(0, keep).set_column(at, "censored", column.slice(0, keep))
+    return curve.slice(0, keep).set_column(curve.column_names.index("censored"), "censored", column)
 
 
 def _widened(
